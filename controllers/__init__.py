@@ -1,0 +1,1 @@
+"""Web console routes (Flask blueprint)."""

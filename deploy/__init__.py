@@ -1,0 +1,1 @@
+"""Deployment files: systemd unit, example configuration, LDIF for slapd."""

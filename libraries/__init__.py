@@ -1,0 +1,1 @@
+"""Domain logic of app-google-sync. Nothing in this package imports Flask."""

@@ -1,0 +1,30 @@
+"""One small hierarchy, so each boundary can catch what it knows how to explain."""
+
+
+class GoogleSyncError(Exception):
+    """Base of every error this tool raises on purpose."""
+
+
+class ConfigError(GoogleSyncError):
+    """A setting is missing or wrong; the message names the key and the fix."""
+
+
+class SourceError(GoogleSyncError):
+    """The directory could not be read completely. Nothing may be suspended."""
+
+
+class TargetError(GoogleSyncError):
+    """Google (or a compatible endpoint) refused or failed a request."""
+
+    def __init__(self, message: str, status: int = 0, reason: str = ""):
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+class UnsafePlan(GoogleSyncError):
+    """The plan breaks a safety limit; applying it needs --force."""
+
+
+class RunLocked(GoogleSyncError):
+    """Another synchronization is running."""

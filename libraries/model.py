@@ -1,0 +1,127 @@
+"""Plain values that flow between the edges (LDAP, Google, store) and the planner.
+
+Everything here is frozen: the planner receives snapshots and returns a plan,
+so nothing it is handed can change under its feet.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class PasswordHash:
+    """A password in a form Google accepts: ``value`` + Google's ``hashFunction``.
+
+    ``hash_function`` is ``"SHA-1"`` or ``"MD5"`` (hex digests) or ``"crypt"``.
+    Cleartext never gets here.
+    """
+
+    value: str
+    hash_function: str
+
+    def __repr__(self) -> str:  # never print password material, even hashed
+        return f"PasswordHash(hash_function={self.hash_function!r}, value=<hidden>)"
+
+
+@dataclass(frozen=True)
+class DirectoryUser:
+    """One LDAP account as read, before any validation against Google's rules."""
+
+    uuid: str  # entryUUID: the identity that survives renames
+    dn: str
+    uid: str
+    given_name: str
+    family_name: str
+    mail: str = ""  # the entry's mail attribute, empty when it has none
+    in_scope: bool = True  # member of enabled_group (always True without one)
+    locked: bool = False  # matched disabled_filter
+    password: PasswordHash | None = None
+    password_problem: str = ""  # why the stored password cannot be pushed
+
+
+@dataclass(frozen=True)
+class DirectoryGroup:
+    uuid: str
+    dn: str
+    name: str
+    description: str = ""
+    mail: str = ""
+    member_uids: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class DirectoryState:
+    users: tuple[DirectoryUser, ...]
+    groups: tuple[DirectoryGroup, ...]
+
+
+@dataclass(frozen=True)
+class GoogleUser:
+    id: str
+    primary_email: str
+    given_name: str = ""
+    family_name: str = ""
+    suspended: bool = False
+    is_admin: bool = False
+
+    @classmethod
+    def from_api(cls, resource: dict) -> GoogleUser:
+        name = resource.get("name") or {}
+        return cls(
+            id=resource["id"],
+            primary_email=resource["primaryEmail"].lower(),
+            given_name=name.get("givenName", ""),
+            family_name=name.get("familyName", ""),
+            suspended=bool(resource.get("suspended", False)),
+            is_admin=bool(resource.get("isAdmin") or resource.get("isDelegatedAdmin")),
+        )
+
+
+@dataclass(frozen=True)
+class GoogleGroup:
+    id: str
+    email: str
+    name: str = ""
+    description: str = ""
+    # Emails (lower case) of direct USER members; None when not read.
+    members: frozenset[str] | None = None
+
+    @classmethod
+    def from_api(cls, resource: dict, members: frozenset[str] | None = None) -> GoogleGroup:
+        return cls(
+            id=resource["id"],
+            email=resource["email"].lower(),
+            name=resource.get("name", ""),
+            description=resource.get("description", ""),
+            members=members,
+        )
+
+
+@dataclass(frozen=True)
+class GoogleState:
+    users: tuple[GoogleUser, ...]
+    groups: tuple[GoogleGroup, ...]
+
+
+@dataclass(frozen=True)
+class Link:
+    """What the store remembers of an LDAP entry we manage in Google."""
+
+    kind: str  # "user" or "group"
+    uuid: str  # entryUUID of the LDAP entry
+    google_id: str
+    email: str
+    suspended_by_us: bool = False
+    created_by_us: bool = False
+    password_fingerprint: str = ""
+
+
+@dataclass(frozen=True)
+class LinkState:
+    links: tuple[Link, ...] = field(default_factory=tuple)
+
+    def by_uuid(self, kind: str) -> dict[str, Link]:
+        return {link.uuid: link for link in self.links if link.kind == kind}
+
+    def by_google_id(self, kind: str) -> dict[str, Link]:
+        return {link.google_id: link for link in self.links if link.kind == kind}

@@ -1,0 +1,1 @@
+"""Templates of the web console plugin (views/google_sync/*.html)."""
