@@ -1,0 +1,311 @@
+"""The plan: small typed changes, notices, safety limits, and the ways to show them.
+
+A plan sorts deterministically (phase, then action, then object), so the same
+inputs always give the same text, JSON and checksum; "apply what I previewed"
+compares checksums.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from .errors import UnsafePlan
+from .model import PasswordHash
+
+# Google needs users before it can add them to groups, and groups before members:
+# the executor applies one phase after the other, each in batches.
+PHASE_USERS, PHASE_GROUPS, PHASE_MEMBERS = 1, 2, 3
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    old: str
+    new: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.old!r} → {self.new!r}"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One thing to do in Google. Subclasses say which, in what phase and order."""
+
+    action: ClassVar[str] = ""
+    phase: ClassVar[int] = PHASE_USERS
+    order: ClassVar[int] = 0
+    writes: ClassVar[bool] = True  # False for changes that only touch local state
+
+    @property
+    def subject(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def sort_key(self) -> tuple:
+        return (self.phase, self.order, self.subject)
+
+    @property
+    def data(self) -> dict:
+        """A stable, JSON-able description: no ids that change between runs, no secrets."""
+        return {"action": self.action, "object": self.subject, **self._details()}
+
+    def _details(self) -> dict:
+        return {}
+
+    def describe(self) -> str:
+        return ""
+
+
+@dataclass(frozen=True)
+class UserChange(Change):
+    uuid: str
+    email: str
+
+    @property
+    def subject(self) -> str:
+        return self.email
+
+
+@dataclass(frozen=True)
+class CreateUser(UserChange):
+    action: ClassVar[str] = "create user"
+    order: ClassVar[int] = 1
+    given_name: str = ""
+    family_name: str = ""
+    password: PasswordHash | None = field(default=None, repr=False)
+
+    def _details(self) -> dict:
+        return {"given_name": self.given_name, "family_name": self.family_name, "password": self.password_source}
+
+    @property
+    def password_source(self) -> str:
+        if self.password is None:
+            return "random (no syncable password in the directory)"
+        return f"{self.password.hash_function} hash from the directory"
+
+    def describe(self) -> str:
+        return f"{self.given_name} {self.family_name}, password: {self.password_source}"
+
+
+@dataclass(frozen=True)
+class LinkedUserChange(UserChange):
+    google_id: str = ""
+
+
+@dataclass(frozen=True)
+class AdoptUser(LinkedUserChange):
+    """An account already in Google with this user's address: take it over."""
+
+    action: ClassVar[str] = "adopt user"
+    order: ClassVar[int] = 2
+    changes: tuple[FieldChange, ...] = ()
+    unsuspend: bool = False
+
+    @property
+    def writes(self) -> bool:  # type: ignore[override]
+        return bool(self.changes or self.unsuspend)
+
+    def _details(self) -> dict:
+        return {"changes": [vars(c) for c in self.changes], "unsuspend": self.unsuspend}
+
+    def describe(self) -> str:
+        parts = [str(c) for c in self.changes] + (["unsuspend"] if self.unsuspend else [])
+        return "; ".join(parts) or "link only, nothing to change"
+
+
+@dataclass(frozen=True)
+class UpdateUser(LinkedUserChange):
+    action: ClassVar[str] = "update user"
+    order: ClassVar[int] = 3
+    changes: tuple[FieldChange, ...] = ()
+
+    def _details(self) -> dict:
+        return {"changes": [vars(c) for c in self.changes]}
+
+    def describe(self) -> str:
+        return "; ".join(str(c) for c in self.changes)
+
+
+@dataclass(frozen=True)
+class UnsuspendUser(LinkedUserChange):
+    action: ClassVar[str] = "unsuspend user"
+    order: ClassVar[int] = 4
+
+
+@dataclass(frozen=True)
+class SuspendUser(LinkedUserChange):
+    action: ClassVar[str] = "suspend user"
+    order: ClassVar[int] = 5
+    reason: str = ""
+
+    def _details(self) -> dict:
+        return {"reason": self.reason}
+
+    def describe(self) -> str:
+        return self.reason
+
+
+@dataclass(frozen=True)
+class GroupChange(Change):
+    phase: ClassVar[int] = PHASE_GROUPS
+    uuid: str
+    email: str
+
+    @property
+    def subject(self) -> str:
+        return self.email
+
+
+@dataclass(frozen=True)
+class CreateGroup(GroupChange):
+    action: ClassVar[str] = "create group"
+    order: ClassVar[int] = 1
+    name: str = ""
+    description: str = ""
+
+    def _details(self) -> dict:
+        return {"name": self.name, "description": self.description}
+
+    def describe(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class AdoptGroup(GroupChange):
+    action: ClassVar[str] = "adopt group"
+    order: ClassVar[int] = 2
+    google_id: str = ""
+    changes: tuple[FieldChange, ...] = ()
+
+    @property
+    def writes(self) -> bool:  # type: ignore[override]
+        return bool(self.changes)
+
+    def _details(self) -> dict:
+        return {"changes": [vars(c) for c in self.changes]}
+
+    def describe(self) -> str:
+        return "; ".join(str(c) for c in self.changes) or "link only, nothing to change"
+
+
+@dataclass(frozen=True)
+class UpdateGroup(GroupChange):
+    action: ClassVar[str] = "update group"
+    order: ClassVar[int] = 3
+    google_id: str = ""
+    changes: tuple[FieldChange, ...] = ()
+
+    def _details(self) -> dict:
+        return {"changes": [vars(c) for c in self.changes]}
+
+    def describe(self) -> str:
+        return "; ".join(str(c) for c in self.changes)
+
+
+@dataclass(frozen=True)
+class MemberChange(Change):
+    phase: ClassVar[int] = PHASE_MEMBERS
+    group_email: str
+    member_email: str
+
+    @property
+    def subject(self) -> str:
+        return f"{self.group_email} ← {self.member_email}"
+
+    def _details(self) -> dict:
+        return {"group": self.group_email, "member": self.member_email}
+
+
+@dataclass(frozen=True)
+class AddMember(MemberChange):
+    action: ClassVar[str] = "add member"
+    order: ClassVar[int] = 1
+
+
+@dataclass(frozen=True)
+class RemoveMember(MemberChange):
+    action: ClassVar[str] = "remove member"
+    order: ClassVar[int] = 2
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the administrator should read: a skipped object, a protected account."""
+
+    level: str  # "warning" or "info"
+    subject: str
+    message: str
+
+    @property
+    def data(self) -> dict:
+        return {"level": self.level, "object": self.subject, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Plan:
+    changes: tuple[Change, ...] = ()
+    notices: tuple[Notice, ...] = ()
+    refusals: tuple[str, ...] = ()  # safety limits this plan breaks
+
+    def __post_init__(self):
+        object.__setattr__(self, "changes", tuple(sorted(self.changes, key=lambda c: c.sort_key)))
+        object.__setattr__(self, "notices", tuple(sorted(set(self.notices), key=lambda n: (n.level != "warning", n.subject, n.message))))
+
+    @property
+    def in_sync(self) -> bool:
+        return not self.changes
+
+    @property
+    def write_count(self) -> int:
+        return sum(1 for change in self.changes if change.writes)
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for change in self.changes:
+            counts[change.action] = counts.get(change.action, 0) + 1
+        return counts
+
+    def of_type(self, kind: type) -> list:
+        return [change for change in self.changes if isinstance(change, kind)]
+
+    @property
+    def checksum(self) -> str:
+        payload = json.dumps([change.data for change in self.changes], sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
+    def raise_if_unsafe(self, force: bool = False) -> None:
+        if self.refusals and not force:
+            raise UnsafePlan("; ".join(self.refusals))
+
+    @property
+    def data(self) -> dict:
+        return {
+            "in_sync": self.in_sync,
+            "checksum": self.checksum,
+            "counts": self.counts(),
+            "changes": [change.data for change in self.changes],
+            "notices": [notice.data for notice in self.notices],
+            "refused": list(self.refusals),
+        }
+
+
+def render_json(plan: Plan) -> str:
+    return json.dumps(plan.data, indent=2, ensure_ascii=False)
+
+
+def render_text(plan: Plan) -> str:
+    lines = []
+    for change in plan.changes:
+        detail = change.describe()
+        lines.append(f"  {change.action:<15} {change.subject}" + (f"  ({detail})" if detail else ""))
+    if not lines:
+        lines.append("  Google is already in step with the directory: nothing to change.")
+    for notice in plan.notices:
+        lines.append(f"  {notice.level.upper() + ':':<15} {notice.subject}: {notice.message}")
+    summary = ", ".join(f"{count} {action}" for action, count in sorted(plan.counts().items())) or "no changes"
+    lines.append(f"Plan {plan.checksum}: {summary}.")
+    for refusal in plan.refusals:
+        lines.append(f"REFUSED: {refusal}")
+    return "\n".join(lines)

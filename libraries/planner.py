@@ -1,0 +1,416 @@
+"""The pure heart: (directory state, Google state, links) in, a Plan out.
+
+No I/O, no clock. Rules that matter for safety live here, where tests can reach
+every one of them with plain values:
+- a Google account is never deleted, only suspended, and only when we manage it
+  (it is linked to a directory entry) or the administrator asked to mirror;
+- administrators are never suspended;
+- an object that fails validation is skipped, and skipping protects its Google
+  account from suspension too;
+- accounts are unsuspended only when we suspended them, or when a directory
+  user adopts a suspended account with its address (ClearOS' EntityExists case).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .config import RESERVED_GROUPS, Settings
+from .model import DirectoryGroup, DirectoryState, DirectoryUser, GoogleGroup, GoogleState, GoogleUser, Link, LinkState, PasswordHash
+from .plan import (
+    AddMember,
+    AdoptGroup,
+    AdoptUser,
+    Change,
+    CreateGroup,
+    CreateUser,
+    FieldChange,
+    Notice,
+    Plan,
+    RemoveMember,
+    SuspendUser,
+    UnsuspendUser,
+    UpdateGroup,
+    UpdateUser,
+)
+
+MAX_NAME_LENGTH = 60  # Google's limit for givenName and familyName
+MAX_GROUP_NAME_LENGTH = 73
+# Google usernames: letters, digits, dashes, underscores, apostrophes and single dots inside.
+_LOCAL_PART = re.compile(r"[a-z0-9_'-]+(\.[a-z0-9_'-]+)*")
+
+
+@dataclass(frozen=True)
+class WantedUser:
+    """A directory user that passed validation and should be active in Google."""
+
+    source: DirectoryUser
+    email: str
+
+    @property
+    def uuid(self) -> str:
+        return self.source.uuid
+
+
+def email_problem(email: str, domain: str) -> str:
+    local, _, email_domain = email.partition("@")
+    if not _LOCAL_PART.fullmatch(local) or not email_domain:
+        return f"address {email!r} is not a valid Google username (letters, digits, - _ ' and single dots only)"
+    if email_domain != domain:
+        return f"address {email} is outside the Google domain {domain}: give the user an address @{domain} or clear its mail attribute"
+    return ""
+
+
+def user_email(user: DirectoryUser, domain: str) -> str:
+    return (user.mail or f"{user.uid}@{domain}").strip().lower()
+
+
+def user_problem(user: DirectoryUser, domain: str) -> str:
+    for label, attribute, value in (("given name", "givenName", user.given_name), ("surname", "sn", user.family_name)):
+        if not value.strip():
+            return f"has no {label} ({attribute}); Google requires one: set it in the user manager"
+        if len(value) > MAX_NAME_LENGTH:
+            return f"{label} is {len(value)} characters long; Google allows at most {MAX_NAME_LENGTH}: shorten {attribute}"
+    return email_problem(user_email(user, domain), domain)
+
+
+@dataclass
+class _Planning:
+    """Working memory of one planning pass; discarded when the Plan is built."""
+
+    desired: DirectoryState
+    existing: GoogleState
+    links: LinkState
+    settings: Settings
+    changes: list[Change] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+    claimed: set[str] = field(default_factory=set)  # Google user ids spoken for this run
+    synced_emails: dict[str, str] = field(default_factory=dict)  # uid -> email of users active after the run
+
+    def __post_init__(self):
+        self.domain = self.settings.google.domain
+        self.google_by_id = {user.id: user for user in self.existing.users}
+        self.google_by_email = {user.primary_email: user for user in self.existing.users}
+        self.user_links = self.links.by_uuid("user")
+
+    def warn(self, subject: str, message: str) -> None:
+        self.notices.append(Notice("warning", subject, message))
+
+    def info(self, subject: str, message: str) -> None:
+        self.notices.append(Notice("info", subject, message))
+
+    def is_protected(self, account: GoogleUser) -> bool:
+        return account.is_admin or account.primary_email == self.settings.google.admin_email
+
+
+def build_plan(desired: DirectoryState, existing: GoogleState, links: LinkState, settings: Settings) -> Plan:
+    planning = _Planning(desired, existing, links, settings)
+    wanted = _validate_users(planning)
+    _plan_wanted_users(planning, wanted)
+    _plan_unwanted_users(planning)
+    _plan_unmanaged_accounts(planning)
+    _warn_unowned_admins(planning)
+    _plan_groups(planning)
+    suspensions = sum(isinstance(change, SuspendUser) for change in planning.changes)
+    return Plan(
+        changes=tuple(planning.changes),
+        notices=tuple(planning.notices),
+        refusals=_refusals(planning, wanted, suspensions),
+    )
+
+
+# -- users ---------------------------------------------------------------------
+
+
+def _validate_users(planning: _Planning) -> list[WantedUser]:
+    """Wanted users that Google will accept; the others are reported and their accounts left alone."""
+    candidates: dict[str, list[DirectoryUser]] = {}
+    for user in planning.desired.users:
+        if not user.in_scope or user.locked:
+            continue
+        problem = user_problem(user, planning.domain)
+        if problem:
+            planning.warn(user.uid, f"skipped: {problem}")
+            _protect_account_of(planning, user)
+            continue
+        candidates.setdefault(user_email(user, planning.domain), []).append(user)
+    wanted = []
+    for email, users in sorted(candidates.items()):
+        if len(users) > 1:
+            names = ", ".join(sorted(user.uid for user in users))
+            for user in users:
+                planning.warn(user.uid, f"skipped: address {email} is shared by {names}; give each user its own address")
+                _protect_account_of(planning, user)
+            continue
+        wanted.append(WantedUser(users[0], email))
+    return wanted
+
+
+def _protect_account_of(planning: _Planning, user: DirectoryUser) -> None:
+    """A skipped user keeps its Google account exactly as it is, suspended or not."""
+    link = planning.user_links.get(user.uuid)
+    if link and link.google_id in planning.google_by_id:
+        planning.claimed.add(link.google_id)
+    account = planning.google_by_email.get(user_email(user, planning.domain))
+    if account:
+        planning.claimed.add(account.id)
+
+
+def _account_for(planning: _Planning, wanted: WantedUser) -> tuple[GoogleUser | None, Link | None]:
+    link = planning.user_links.get(wanted.uuid)
+    if link and link.google_id in planning.google_by_id:
+        return planning.google_by_id[link.google_id], link
+    return planning.google_by_email.get(wanted.email), None
+
+
+def _plan_wanted_users(planning: _Planning, wanted: list[WantedUser]) -> None:
+    for user in wanted:
+        account, link = _account_for(planning, user)
+        if account is not None and account.id in planning.claimed:
+            planning.warn(user.source.uid, f"skipped: the Google account {account.primary_email} is already matched to another directory user")
+            continue
+        if account is None:
+            _plan_create(planning, user)
+            continue
+        planning.claimed.add(account.id)
+        if not account.suspended or link is None or link.suspended_by_us:
+            planning.synced_emails[user.source.uid] = user.email
+        if link is None:
+            _plan_adopt(planning, user, account)
+        else:
+            _plan_update(planning, user, account, link)
+
+
+def _plan_create(planning: _Planning, user: WantedUser) -> None:
+    source = user.source
+    if source.password is None and source.password_problem:
+        planning.info(source.uid, f"password not synchronized: {source.password_problem}")
+    planning.changes.append(
+        CreateUser(
+            uuid=user.uuid,
+            email=user.email,
+            given_name=source.given_name,
+            family_name=source.family_name,
+            password=source.password,
+        )
+    )
+    planning.synced_emails[source.uid] = user.email
+
+
+def _field_changes(user: WantedUser, account: GoogleUser) -> tuple[FieldChange, ...]:
+    pairs = (
+        ("primaryEmail", account.primary_email, user.email),
+        ("givenName", account.given_name, user.source.given_name),
+        ("familyName", account.family_name, user.source.family_name),
+    )
+    return tuple(FieldChange(name, old, new) for name, old, new in pairs if old != new)
+
+
+def _email_taken(planning: _Planning, email: str, account: GoogleUser) -> bool:
+    holder = planning.google_by_email.get(email)
+    return holder is not None and holder.id != account.id
+
+
+def _plan_adopt(planning: _Planning, user: WantedUser, account: GoogleUser) -> None:
+    planning.changes.append(
+        AdoptUser(
+            uuid=user.uuid,
+            email=user.email,
+            google_id=account.id,
+            changes=_field_changes(user, account),
+            unsuspend=account.suspended,
+        )
+    )
+
+
+def _plan_update(planning: _Planning, user: WantedUser, account: GoogleUser, link: Link) -> None:
+    changes = _field_changes(user, account)
+    if changes and _email_taken(planning, user.email, account):
+        planning.warn(user.source.uid, f"not renamed: {user.email} already belongs to another Google account; free that address first")
+        changes = tuple(change for change in changes if change.field != "primaryEmail")
+    if changes:
+        planning.changes.append(UpdateUser(uuid=user.uuid, email=user.email, google_id=account.id, changes=changes))
+    if account.suspended and link.suspended_by_us:
+        planning.changes.append(UnsuspendUser(uuid=user.uuid, email=user.email, google_id=account.id))
+    elif account.suspended:
+        planning.warn(
+            user.source.uid,
+            f"{account.primary_email} was suspended in Google by someone else and is left suspended; "
+            "unsuspend it in the Google Admin console if it should be active",
+        )
+
+
+def _unwanted_reason(user: DirectoryUser, settings: Settings) -> str:
+    if user.locked:
+        return "locked in the directory"
+    return f"no longer in the {settings.ldap.enabled_group} group (Google Apps switched off)"
+
+
+def _plan_unwanted_users(planning: _Planning) -> None:
+    """Managed accounts whose directory user left, lost its switch, or is locked."""
+    present = {user.uuid: user for user in planning.desired.users}
+    for link in planning.links.links:
+        if link.kind != "user" or link.google_id in planning.claimed:
+            continue
+        account = planning.google_by_id.get(link.google_id)
+        if account is None:
+            continue
+        planning.claimed.add(account.id)
+        user = present.get(link.uuid)
+        if user is not None and user.in_scope and not user.locked:
+            continue  # skipped by validation; already reported
+        reason = _unwanted_reason(user, planning.settings) if user else "removed from the directory"
+        _plan_suspend(planning, account, link.uuid, reason)
+    _plan_unlinked_unwanted(planning)
+
+
+def _plan_unlinked_unwanted(planning: _Planning) -> None:
+    """Accounts we never managed that carry the address of a directory user who is not synchronized.
+
+    They are suspended only when the administrator asked to mirror the directory.
+    """
+    mirror = planning.settings.sync.unmanaged_accounts == "suspend"
+    for user in planning.desired.users:
+        if user.in_scope and not user.locked:
+            continue
+        account = planning.google_by_email.get(user_email(user, planning.domain))
+        if account is None or account.id in planning.claimed or planning.is_protected(account):
+            continue
+        planning.claimed.add(account.id)
+        reason = _unwanted_reason(user, planning.settings)
+        if mirror:
+            _plan_suspend(planning, account, user.uuid, reason)
+        elif not account.suspended:
+            planning.info(account.primary_email, f"not managed by this tool and {user.uid} is {reason}; left as it is")
+
+
+def _plan_suspend(planning: _Planning, account: GoogleUser, uuid: str, reason: str) -> None:
+    if account.suspended:
+        return
+    if planning.is_protected(account):
+        planning.warn(
+            account.primary_email,
+            f"The Google Apps administrator account {account.primary_email} cannot be suspended ({reason}); "
+            "it is left active. Remove its administrator role in Google first if it really must go.",
+        )
+        return
+    planning.changes.append(SuspendUser(uuid=uuid, email=account.primary_email, google_id=account.id, reason=reason))
+
+
+def _plan_unmanaged_accounts(planning: _Planning) -> None:
+    mirror = planning.settings.sync.unmanaged_accounts == "suspend"
+    for account in planning.existing.users:
+        if account.id in planning.claimed or planning.is_protected(account):
+            continue
+        if mirror:
+            _plan_suspend(planning, account, "", "no matching directory user (unmanaged_accounts = suspend)")
+        elif not account.suspended:
+            planning.info(account.primary_email, "exists only in Google; left as it is (unmanaged_accounts = ignore)")
+
+
+def _warn_unowned_admins(planning: _Planning) -> None:
+    for account in planning.existing.users:
+        if planning.is_protected(account) and account.id not in planning.claimed:
+            local = account.primary_email.partition("@")[0]
+            planning.warn(
+                account.primary_email,
+                f"The Google Apps administrator account {account.primary_email} cannot be suspended and has no local account with the Google Apps option: "
+                f"create the local user '{local}' (or edit it) with the Google Apps option enabled, then test again",
+            )
+
+
+# -- groups --------------------------------------------------------------------
+
+
+def _selected_groups(planning: _Planning) -> list[DirectoryGroup]:
+    sync = planning.settings.sync
+    enabled_group = planning.settings.ldap.enabled_group
+    selected = []
+    for group in planning.desired.groups:
+        if group.name in RESERVED_GROUPS or group.name == enabled_group or group.name.endswith("_plugin"):
+            continue
+        if ("*" in sync.groups or group.name in sync.groups) and group.name not in sync.exclude_groups:
+            selected.append(group)
+    return selected
+
+
+def group_email(group: DirectoryGroup, domain: str) -> str:
+    return (group.mail or f"{group.name}@{domain}").strip().lower()
+
+
+def _plan_groups(planning: _Planning) -> None:
+    group_links = planning.links.by_uuid("group")
+    google_groups = {group.id: group for group in planning.existing.groups}
+    google_by_email = {group.email: group for group in planning.existing.groups}
+    seen_uuids = set()
+    for group in _selected_groups(planning):
+        email = group_email(group, planning.domain)
+        problem = email_problem(email, planning.domain)
+        if not problem and len(group.name) > MAX_GROUP_NAME_LENGTH:
+            problem = f"name is {len(group.name)} characters long; Google allows at most {MAX_GROUP_NAME_LENGTH}"
+        if problem:
+            planning.warn(group.name, f"group skipped: {problem}")
+            continue
+        if email in planning.google_by_email:
+            planning.warn(group.name, f"group skipped: {email} is a user's address in Google; rename the group")
+            continue
+        seen_uuids.add(group.uuid)
+        link = group_links.get(group.uuid)
+        existing = google_groups.get(link.google_id) if link else None
+        _plan_group(planning, group, email, existing or google_by_email.get(email), linked=existing is not None)
+    for link in group_links.values():
+        if link.uuid not in seen_uuids and link.google_id in google_groups:
+            planning.info(link.email, "group no longer synchronized (removed from the directory or the selection); left in Google as it is")
+
+
+def _plan_group(planning: _Planning, group: DirectoryGroup, email: str, existing: GoogleGroup | None, linked: bool) -> None:
+    wanted_members = _wanted_members(planning, group)
+    if existing is None:
+        planning.changes.append(CreateGroup(uuid=group.uuid, email=email, name=group.name, description=group.description))
+        current_members: frozenset[str] = frozenset()
+    else:
+        changes = _group_field_changes(group, email, existing)
+        kind = UpdateGroup if linked else AdoptGroup
+        if changes or not linked:
+            planning.changes.append(kind(uuid=group.uuid, email=email, google_id=existing.id, changes=changes))
+        current_members = existing.members or frozenset()
+    for member in sorted(wanted_members - current_members):
+        planning.changes.append(AddMember(group_email=email, member_email=member))
+    domain_users = planning.google_by_email
+    for member in sorted(current_members - wanted_members):
+        if member in domain_users:  # external and nested members are not ours to remove
+            planning.changes.append(RemoveMember(group_email=email, member_email=member))
+
+
+def _group_field_changes(group: DirectoryGroup, email: str, existing: GoogleGroup) -> tuple[FieldChange, ...]:
+    pairs = (("email", existing.email, email), ("name", existing.name, group.name), ("description", existing.description, group.description))
+    return tuple(FieldChange(name, old, new) for name, old, new in pairs if old != new)
+
+
+def _wanted_members(planning: _Planning, group: DirectoryGroup) -> frozenset[str]:
+    members = {planning.synced_emails[uid] for uid in group.member_uids if uid in planning.synced_emails}
+    outside = sorted(uid for uid in group.member_uids if uid not in planning.synced_emails)
+    if outside:
+        planning.info(group.name, f"{len(outside)} member(s) not synchronized to Google, left out of the group: {', '.join(outside)}")
+    return frozenset(members)
+
+
+# -- safety --------------------------------------------------------------------
+
+
+def _refusals(planning: _Planning, wanted: list[WantedUser], suspensions: int) -> tuple[str, ...]:
+    refusals = []
+    active = sum(not user.suspended for user in planning.existing.users)
+    limit = planning.settings.sync.suspend_limit(active)
+    if suspensions > limit:
+        refusals.append(
+            f"would suspend {suspensions} of {active} active Google accounts, more than max_suspend = "
+            f"{planning.settings.sync.max_suspend} ({limit}); check the directory, then run again with --force if this is intended"
+        )
+    managed = [link for link in planning.links.links if link.kind == "user" and link.google_id in planning.google_by_id]
+    if not wanted and managed and not any(user.in_scope for user in planning.desired.users):
+        refusals.append(
+            f"the directory returned no user to synchronize while Google has {len(managed)} managed accounts; "
+            "check [ldap] users_dn, user_filter and enabled_group, then run again with --force if this is intended"
+        )
+    return tuple(refusals)
