@@ -1,0 +1,340 @@
+"""Turn the password attributes of an LDAP entry into something Google can check.
+
+Google never needs the cleartext: it accepts a hex MD5 or SHA-1 digest
+(unsalted) or a crypt(3) string (DES, ``$1$``, ``$5$``, ``$6$`` with at most
+10000 rounds). Everything else the directory may hold has to be refused with a
+sentence that tells the administrator what to change.
+
+The crypt algorithms are written out in pure Python (``hashlib`` only) because
+the ``crypt`` module is gone from Python 3.13: SHA-crypt follows Ulrich
+Drepper's "Unix crypt using SHA-256 and SHA-512" specification, MD5-crypt
+follows Poul-Henning Kamp's FreeBSD algorithm.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import itertools
+import re
+import secrets
+import string
+
+from .model import PasswordHash
+
+GOOGLE_MAX_CRYPT_ROUNDS = 10000
+NO_PASSWORD = "no password in the directory"
+
+CRYPT_ALPHABET = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+_SHA_DEFAULT_ROUNDS = 5000
+_SHA_MIN_ROUNDS = 1000
+_SHA_MAX_ROUNDS = 999_999_999
+_SHA_MAX_SALT = 16
+_MD5_MAX_SALT = 8
+_MD5_ROUNDS = 1000
+# A stored hash may name any round count; verifying one costs that many
+# digests in Python, so an absurd value must not wedge the caller.
+VERIFY_MAX_ROUNDS = 1_000_000
+
+# Which digest bytes feed each group of base-64 characters, most significant
+# byte first, exactly as the two specifications list them.
+_SHA512_ORDER = (
+    (0, 21, 42), (22, 43, 1), (44, 2, 23), (3, 24, 45), (25, 46, 4),
+    (47, 5, 26), (6, 27, 48), (28, 49, 7), (50, 8, 29), (9, 30, 51),
+    (31, 52, 10), (53, 11, 32), (12, 33, 54), (34, 55, 13), (56, 14, 35),
+    (15, 36, 57), (37, 58, 16), (59, 17, 38), (18, 39, 60), (40, 61, 19),
+    (62, 20, 41), (63,),
+)
+_SHA256_ORDER = (
+    (0, 10, 20), (21, 1, 11), (12, 22, 2), (3, 13, 23), (24, 4, 14),
+    (15, 25, 5), (6, 16, 26), (27, 7, 17), (18, 28, 8), (9, 19, 29),
+    (31, 30),
+)
+_MD5_ORDER = ((0, 6, 12), (1, 7, 13), (2, 8, 14), (3, 9, 15), (4, 10, 5), (11,))
+
+_SHA_CRYPT_RE = re.compile(
+    r"\$(?P<id>[56])\$(?:rounds=(?P<rounds>[0-9]{1,9})\$)?(?P<salt>[^$]{0,16})\$(?P<checksum>[./0-9A-Za-z]+)\Z"
+)
+_MD5_CRYPT_RE = re.compile(r"\$1\$(?P<salt>[^$]{0,8})\$[./0-9A-Za-z]{22}\Z")
+_DES_CRYPT_RE = re.compile(r"[./0-9A-Za-z]{13}\Z")
+_SCHEME_RE = re.compile(rb"\{([A-Za-z0-9._-]+)\}")
+_HEX_SHA1_RE = re.compile(r"[0-9a-fA-F]{40}\Z")
+_SHA_CHECKSUM_LENGTHS = {"5": 43, "6": 86}
+
+_FIX = (
+    "set slapd's password-hash to {CRYPT} with password-crypt-salt-format "
+    '"$6$%.16s" (see deploy/) or let the console capture the password when it '
+    "is next changed"
+)
+_RESET = "set the password again so the directory stores it afresh"
+
+# What an administrator should be told each unsupported scheme is.
+_SCHEME_NAMES = {
+    "SSHA": "salted SHA-1",
+    "SMD5": "salted MD5",
+    "SHA256": "unsalted SHA-256",
+    "SHA384": "unsalted SHA-384",
+    "SHA512": "unsalted SHA-512",
+    "SSHA256": "salted SHA-256",
+    "SSHA384": "salted SHA-384",
+    "SSHA512": "salted SHA-512",
+    "ARGON2": "Argon2",
+    "SASL": "a pointer to the SASL database, not a hash",
+    "K5KEY": "a pointer to Kerberos, not a hash",
+}
+_CRYPT_NAMES = {
+    "$2a$": "bcrypt", "$2b$": "bcrypt", "$2x$": "bcrypt", "$2y$": "bcrypt",
+    "$y$": "yescrypt", "$gy$": "gost-yescrypt", "$7$": "scrypt",
+    "$sha1$": "NetBSD SHA-1 crypt", "$md5": "Sun MD5 crypt", "_": "BSDi extended DES",
+}
+
+
+def _stretch(block: bytes, length: int) -> bytes:
+    """``block`` repeated and cut to ``length`` bytes (both specs do this often)."""
+    return (block * (length // len(block) + 1))[:length]
+
+
+def _encode(digest: bytes, order: tuple[tuple[int, ...], ...]) -> str:
+    """Crypt's base 64: each group is read as one number, least significant six bits first."""
+    out = []
+    for indexes in order:
+        value = 0
+        for index in indexes:
+            value = value << 8 | digest[index]
+        for _ in range((len(indexes) * 8 + 5) // 6):
+            out.append(CRYPT_ALPHABET[value & 63])
+            value >>= 6
+    return "".join(out)
+
+
+def _mix_rounds(new, digest: bytes, password: bytes, salt: bytes, rounds: int) -> bytes:
+    """The loop both algorithms share: it exists only to make guessing slow."""
+    for i in range(rounds):
+        ctx = new(password if i & 1 else digest)
+        if i % 3:
+            ctx.update(salt)
+        if i % 7:
+            ctx.update(password)
+        ctx.update(digest if i & 1 else password)
+        digest = ctx.digest()
+    return digest
+
+
+def _sha_crypt_digest(new, password: bytes, salt: bytes, rounds: int) -> bytes:
+    alternate = new(password + salt + password).digest()
+    ctx = new(password + salt)
+    ctx.update(_stretch(alternate, len(password)))
+    length = len(password)
+    while length:
+        ctx.update(alternate if length & 1 else password)
+        length >>= 1
+    first = ctx.digest()
+    password_bytes = _stretch(new(password * len(password)).digest(), len(password))
+    salt_bytes = _stretch(new(salt * (16 + first[0])).digest(), len(salt))
+    return _mix_rounds(new, first, password_bytes, salt_bytes, rounds)
+
+
+def _sha_crypt(ident: str, password: bytes, salt: str, rounds: int, show_rounds: bool) -> str:
+    new, order = (hashlib.sha512, _SHA512_ORDER) if ident == "6" else (hashlib.sha256, _SHA256_ORDER)
+    salt = salt[:_SHA_MAX_SALT]
+    rounds = min(max(rounds, _SHA_MIN_ROUNDS), _SHA_MAX_ROUNDS)
+    digest = _sha_crypt_digest(new, password, salt.encode(), rounds)
+    header = f"${ident}$rounds={rounds}$" if show_rounds else f"${ident}$"
+    return f"{header}{salt}${_encode(digest, order)}"
+
+
+def _md5_crypt(password: bytes, salt: str) -> str:
+    salt = salt[:_MD5_MAX_SALT]
+    salt_bytes = salt.encode()
+    alternate = hashlib.md5(password + salt_bytes + password).digest()
+    ctx = hashlib.md5(password + b"$1$" + salt_bytes)
+    ctx.update(_stretch(alternate, len(password)))
+    length = len(password)
+    while length:
+        # PHK's code feeds a zero byte here where the SHA spec feeds a digest.
+        ctx.update(b"\0" if length & 1 else password[:1])
+        length >>= 1
+    digest = _mix_rounds(hashlib.md5, ctx.digest(), password, salt_bytes, _MD5_ROUNDS)
+    return f"$1${salt}${_encode(digest, _MD5_ORDER)}"
+
+
+def _new_salt(salt: str | None, length: int) -> str:
+    if salt is None:
+        return "".join(secrets.choice(CRYPT_ALPHABET) for _ in range(length))
+    if any(char not in CRYPT_ALPHABET for char in salt):
+        raise ValueError("a crypt salt may only use the characters ./0-9A-Za-z")
+    return salt
+
+
+def sha512_crypt(password: str, salt: str | None = None, rounds: int = _SHA_DEFAULT_ROUNDS) -> str:
+    """``$6$`` SHA-512 crypt; rounds are clamped to 1000..999999999 as the spec says.
+
+    Google accepts at most 10000 rounds, so callers pushing to Google keep below it.
+    """
+    salt = _new_salt(salt, _SHA_MAX_SALT)
+    return _sha_crypt("6", password.encode(), salt, rounds, rounds != _SHA_DEFAULT_ROUNDS)
+
+
+def sha256_crypt(password: str, salt: str | None = None, rounds: int = _SHA_DEFAULT_ROUNDS) -> str:
+    """``$5$`` SHA-256 crypt, same rules as :func:`sha512_crypt`."""
+    salt = _new_salt(salt, _SHA_MAX_SALT)
+    return _sha_crypt("5", password.encode(), salt, rounds, rounds != _SHA_DEFAULT_ROUNDS)
+
+
+def md5_crypt(password: str, salt: str | None = None) -> str:
+    """``$1$`` MD5 crypt (salt up to 8 characters, fixed 1000 rounds)."""
+    return _md5_crypt(password.encode(), _new_salt(salt, _MD5_MAX_SALT))
+
+
+def _match_sha_crypt(value: str) -> re.Match[str] | None:
+    match = _SHA_CRYPT_RE.match(value)
+    if match and len(match["checksum"]) == _SHA_CHECKSUM_LENGTHS[match["id"]]:
+        return match
+    return None
+
+
+def verify_crypt(password: str, hashed: str, *, max_rounds: int = VERIFY_MAX_ROUNDS) -> bool:
+    """True when ``password`` produces ``hashed`` (``$1$``, ``$5$`` or ``$6$``).
+
+    DES and every other crypt format are not implemented and give False, as
+    does a SHA-crypt hash asking for more than ``max_rounds`` rounds.
+    """
+    secret = password.encode()
+    sha = _match_sha_crypt(hashed)
+    md5 = _MD5_CRYPT_RE.match(hashed)
+    if sha:
+        rounds = int(sha["rounds"] or _SHA_DEFAULT_ROUNDS)
+        if rounds > max_rounds:
+            return False
+        expected = _sha_crypt(sha["id"], secret, sha["salt"], rounds, sha["rounds"] is not None)
+    elif md5:
+        expected = _md5_crypt(secret, md5["salt"])
+    else:
+        return False
+    return hmac.compare_digest(expected.encode(), hashed.encode())
+
+
+def fingerprint(secret_key: bytes, password_hash: PasswordHash) -> str:
+    """Keyed HMAC-SHA256 of a pushed hash, so the store can see a change without keeping the hash."""
+    message = f"{password_hash.hash_function}\0{password_hash.value}".encode()
+    return hmac.new(secret_key, message, hashlib.sha256).hexdigest()
+
+
+def random_password(length: int = 32) -> str:
+    """A throwaway password for an account whose own password cannot be synced."""
+    if not 8 <= length <= 100:
+        raise ValueError("Google accepts passwords of 8 to 100 characters")
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def _unsupported(label: str, description: str) -> str:
+    return f"password stored as {label} ({description}), which Google cannot accept; {_FIX}"
+
+
+def _from_digest(scheme: str, encoded: str, size: int, function: str) -> tuple[PasswordHash | None, str]:
+    try:
+        digest = base64.b64decode(encoded.strip(), validate=True)
+    except binascii.Error:
+        digest = b""
+    if len(digest) != size:
+        return None, f"password stored as {{{scheme}}} is not a valid {function} digest; {_RESET}"
+    return PasswordHash(digest.hex(), function), ""
+
+
+def _from_crypt(value: str) -> tuple[PasswordHash | None, str]:
+    sha = _match_sha_crypt(value)
+    if sha:
+        rounds = int(sha["rounds"] or _SHA_DEFAULT_ROUNDS)
+        if rounds > GOOGLE_MAX_CRYPT_ROUNDS:
+            return None, (
+                f"password stored as {{CRYPT}}${sha['id']}$ with rounds={rounds}, more than the "
+                f"{GOOGLE_MAX_CRYPT_ROUNDS} Google accepts; {_FIX}"
+            )
+        return PasswordHash(value, "crypt"), ""
+    if _MD5_CRYPT_RE.match(value) or _DES_CRYPT_RE.match(value):
+        return PasswordHash(value, "crypt"), ""
+    for prefix, name in _CRYPT_NAMES.items():
+        if value.startswith(prefix):
+            return None, _unsupported(f"{{CRYPT}}{prefix}", name)
+    return None, _unsupported("{CRYPT}", "a crypt format Google does not know")
+
+
+def _from_cleartext(raw: bytes, salt_key: bytes | None) -> tuple[PasswordHash | None, str]:
+    if not raw:
+        return None, "userPassword is empty; set a password for the account"
+    try:
+        password = raw.decode()
+    except UnicodeDecodeError:
+        return None, f"userPassword holds cleartext that is not UTF-8; {_RESET}"
+    salt = None
+    if salt_key is not None:
+        # Same cleartext, same salt: the hash (and its fingerprint) stays put
+        # between runs instead of being pushed again every time.
+        digest = hmac.new(salt_key, raw, hashlib.sha256).digest()
+        salt = "".join(CRYPT_ALPHABET[byte % 64] for byte in digest[:_SHA_MAX_SALT])
+    return PasswordHash(sha512_crypt(password, salt), "crypt"), ""
+
+
+def _from_user_password(raw: bytes, salt_key: bytes | None) -> tuple[PasswordHash | None, str]:
+    # slapd reads a leading {WORD} as the scheme too, so a cleartext that
+    # happens to start that way could not be used for binds either.
+    scheme_match = _SCHEME_RE.match(raw)
+    if not scheme_match:
+        return _from_cleartext(raw, salt_key)
+    scheme = scheme_match[1].decode().upper()
+    try:
+        rest = raw[scheme_match.end():].decode("ascii")
+    except UnicodeDecodeError:
+        return None, f"password stored as {{{scheme}}} is not plain ASCII; {_RESET}"
+    if scheme == "SHA":
+        return _from_digest(scheme, rest, 20, "SHA-1")
+    if scheme == "MD5":
+        return _from_digest(scheme, rest, 16, "MD5")
+    if scheme == "CRYPT":
+        return _from_crypt(rest)
+    if scheme.startswith("PBKDF2"):
+        return None, _unsupported(f"{{{scheme}}}", "PBKDF2")
+    return None, _unsupported(f"{{{scheme}}}", _SCHEME_NAMES.get(scheme, "a scheme Google does not know"))
+
+
+def _from_clear_sha1(raw: bytes) -> tuple[PasswordHash | None, str]:
+    value = raw.decode("ascii", "replace").strip()
+    if _HEX_SHA1_RE.match(value):
+        return PasswordHash(value.lower(), "SHA-1"), ""
+    return None, f"clearSHA1Password is not a 40-digit hex SHA-1 digest; {_RESET}"
+
+
+def from_directory(
+    values: dict[str, list[bytes]], *, cleartext_salt_key: bytes | None = None
+) -> tuple[PasswordHash | None, str]:
+    """The hash to push for one entry, or ``(None, why not)``; the second item is "" on success.
+
+    ``values`` maps attribute names (any case) to raw values. A usable
+    userPassword wins over clearSHA1Password; when neither is usable the
+    userPassword's problem is returned, since it names the fix. A cleartext
+    userPassword is hashed here with SHA-512 crypt: with ``cleartext_salt_key``
+    (a secret, ideally per entry) its salt is derived so the result is the
+    same on every run; without it the salt is random and the hash differs
+    each call.
+    """
+    by_name: dict[str, list[bytes]] = {}
+    for name, raw_values in values.items():
+        by_name.setdefault(name.lower(), []).extend(raw_values)
+    user_passwords = by_name.get("userpassword", [])
+    clear_sha1 = by_name.get("clearsha1password", [])
+    if not user_passwords and not clear_sha1:
+        return None, NO_PASSWORD
+    # Lazy, so a usable first value spares hashing any cleartext after it.
+    candidates = itertools.chain(
+        (_from_user_password(raw, cleartext_salt_key) for raw in user_passwords),
+        (_from_clear_sha1(raw) for raw in clear_sha1),
+    )
+    problems = []
+    for password_hash, problem in candidates:
+        if password_hash is not None:
+            return password_hash, ""
+        problems.append(problem)
+    return None, problems[0]
