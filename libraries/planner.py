@@ -322,11 +322,12 @@ def _warn_unowned_admins(planning: _Planning) -> None:
 # -- groups --------------------------------------------------------------------
 
 
-def _selected_groups(planning: _Planning) -> list[DirectoryGroup]:
-    sync = planning.settings.sync
-    enabled_group = planning.settings.ldap.enabled_group
+def selected_groups(groups: tuple[DirectoryGroup, ...], settings: Settings) -> list[DirectoryGroup]:
+    """The directory groups that go to Google: the chosen ones, less exclusions and reserved names."""
+    sync = settings.sync
+    enabled_group = settings.ldap.enabled_group
     selected = []
-    for group in planning.desired.groups:
+    for group in groups:
         if group.name in RESERVED_GROUPS or group.name == enabled_group or group.name.endswith("_plugin"):
             continue
         if ("*" in sync.groups or group.name in sync.groups) and group.name not in sync.exclude_groups:
@@ -343,7 +344,7 @@ def _plan_groups(planning: _Planning) -> None:
     google_groups = {group.id: group for group in planning.existing.groups}
     google_by_email = {group.email: group for group in planning.existing.groups}
     seen_uuids = set()
-    for group in _selected_groups(planning):
+    for group in selected_groups(planning.desired.groups, planning.settings):
         email = group_email(group, planning.domain)
         problem = email_problem(email, planning.domain)
         if not problem and len(group.name) > MAX_GROUP_NAME_LENGTH:

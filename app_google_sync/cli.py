@@ -1,0 +1,192 @@
+"""`google-sync`: the command line for administrators, scripts and cron.
+
+Exit codes (a contract scripts rely on):
+  test  0 in sync · 2 changes pending · 3 refused by a safety limit · 1 error
+  sync  0 everything applied · 1 some objects failed or a fatal error · 3 refused (nothing written)
+  check 0 all passed · 1 something failed
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+
+from . import __version__
+from .libraries import config
+from .libraries.engine import Report, SyncEngine
+from .libraries.errors import ConfigError, GoogleSyncError, UnsafePlan
+from .libraries.executor import Result
+from .libraries.plan import render_text
+
+EXIT_OK, EXIT_ERROR, EXIT_PENDING, EXIT_REFUSED = 0, 1, 2, 3
+log = logging.getLogger("google-sync")
+
+
+def setup_logging(verbosity: int) -> None:
+    level = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+    # Under systemd the journal stamps time and unit itself.
+    fmt = "%(levelname)s %(name)s: %(message)s" if os.environ.get("JOURNAL_STREAM") else "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=level, format=fmt, stream=sys.stderr)
+    logging.getLogger("googleapiclient.discovery_cache").setLevel(logging.ERROR)
+
+
+class TerminalProgress:
+    """A one-line progress bar on stderr, only when a person is watching."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream = stream
+        self.enabled = stream.isatty()
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or not total:
+            return
+        width = 30
+        filled = int(width * done / total)
+        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} changes")
+        if done >= total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def print_results(results: list[Result]) -> None:
+    for result in results:
+        mark = "ok  " if result.ok else "FAIL"
+        suffix = f"  {result.message}" if result.message else ""
+        print(f"  {mark} {result.change.action:<15} {result.change.subject}{suffix}")
+
+
+def cmd_test(engine: SyncEngine, args) -> int:
+    report = engine.test(trigger=args.trigger)
+    if args.json:
+        print(json.dumps(report.data, indent=2, ensure_ascii=False))
+    else:
+        print(f"Test synchronization (dry run, nothing written to Google) for {engine.settings.google.domain}:")
+        print(render_text(report.plan))
+    return {"in_sync": EXIT_OK, "pending": EXIT_PENDING, "refused": EXIT_REFUSED}[report.outcome]
+
+
+def cmd_sync(engine: SyncEngine, args) -> int:
+    try:
+        report = engine.sync(trigger=args.trigger, force=args.force, expected_checksum=args.checksum or "", progress=TerminalProgress())
+    except UnsafePlan as error:
+        if args.json:
+            print(json.dumps({"outcome": "refused", "message": str(error)}, indent=2))
+        print(f"Refused, nothing was written: {error}", file=sys.stderr)
+        return EXIT_REFUSED
+    if args.json:
+        print(json.dumps(report.data, indent=2, ensure_ascii=False))
+    else:
+        _print_sync_report(report)
+    return EXIT_OK if report.outcome in ("applied", "in_sync") else EXIT_ERROR
+
+
+def _print_sync_report(report: Report) -> None:
+    if report.outcome == "in_sync":
+        print("Google is already in step with the directory: nothing to change.")
+    elif report.outcome == "changed":
+        print(f"Not applied: {report.message}")
+    else:
+        print(f"Synchronization {report.plan.checksum}:")
+        print_results(report.results)
+        failed = len(report.failures)
+        print(f"{len(report.results) - failed} applied, {failed} failed (run {report.run_id}; details: google-sync status --run {report.run_id}).")
+    for notice in report.plan.notices if report.plan else ():
+        if notice.level == "warning":
+            print(f"  WARNING: {notice.subject}: {notice.message}")
+
+
+def cmd_check(engine: SyncEngine, args) -> int:
+    from .libraries.google_target import check_access  # noqa: PLC0415  (only this command needs it)
+
+    checks = []
+    try:
+        engine.source.check()
+        checks.append(("ldap", True, f"bound to {engine.settings.ldap.uri} and searched {engine.settings.ldap.users_dn}"))
+    except GoogleSyncError as error:
+        checks.append(("ldap", False, str(error)))
+    try:
+        checks.extend((c.name, c.ok, c.detail) for c in check_access(engine.settings.google, engine.settings.sync))
+    except GoogleSyncError as error:
+        checks.append(("google", False, str(error)))
+    for name, ok, detail in checks:
+        print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
+    return EXIT_OK if all(ok for _, ok, _ in checks) else EXIT_ERROR
+
+
+def cmd_status(engine: SyncEngine, args) -> int:
+    if args.run:
+        for row in engine.store.results(args.run):
+            print(f"  {'ok  ' if row['ok'] else 'FAIL'} {row['action']:<15} {row['object']}  {row['message']}".rstrip())
+        return EXIT_OK
+    runs = engine.store.runs(limit=args.limit)
+    if args.json:
+        print(json.dumps([{**vars(run), "started_at": run.started_at.isoformat(), "finished_at": run.finished_at and run.finished_at.isoformat()} for run in runs], indent=2))
+        return EXIT_OK
+    if not runs:
+        print("No run yet. Start with: google-sync test")
+    for run in runs:
+        kind = "test" if run.dry_run else "sync"
+        duration = f"{run.duration:.1f}s" if run.duration is not None else "running"
+        counts = ", ".join(f"{v} {k}" for k, v in sorted(run.counts.items()))
+        print(f"#{run.id:<5} {run.started_at:%Y-%m-%d %H:%M:%S} {kind} ({run.trigger}) {duration:>8}  {run.outcome:<8} {counts}  {run.message}".rstrip())
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="google-sync",
+        description="Keep a Google Workspace domain in step with the server's OpenLDAP directory: users, groups, passwords. "
+        "Accounts that leave are suspended, never deleted.",
+        epilog="Exit codes: test 0 in sync, 2 changes pending, 3 refused by a safety limit, 1 error; sync 0 all applied, 1 failures, 3 refused.",
+    )
+    parser.add_argument("--config", "-c", help=f"configuration file (default: $GOOGLE_SYNC_CONFIG or {config.DEFAULT_CONFIG_PATH})")
+    parser.add_argument("--verbose", "-v", action="count", default=0, help="more log output on stderr (-vv for debug)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    test = commands.add_parser("test", help="dry run: show every change a synchronization would make", description="Dry run: print every planned change and warning. Writes nothing to Google.")
+    test.add_argument("--json", action="store_true", help="print the plan as JSON")
+    test.set_defaults(handler=cmd_test)
+
+    sync = commands.add_parser("sync", help="make Google match the directory", description="Compute the plan, refuse it if unsafe (unless --force), apply it and print per-object results.")
+    sync.add_argument("--force", action="store_true", help="apply even when a safety limit (max_suspend, empty directory) would refuse")
+    sync.add_argument("--checksum", help="apply only if the plan still has this checksum (the one 'test' printed)")
+    sync.add_argument("--json", action="store_true", help="print the results as JSON")
+    sync.set_defaults(handler=cmd_sync)
+
+    check = commands.add_parser("check", help="check LDAP, the Google token and each scope", description="Bind and search LDAP, get a Google token, try each scope with a harmless read.")
+    check.set_defaults(handler=cmd_check)
+
+    status = commands.add_parser("status", help="recent runs and their counts", description="Show recent runs, or the per-object results of one run.")
+    status.add_argument("--run", type=int, help="show the per-object results of this run")
+    status.add_argument("--limit", type=int, default=20, help="how many runs to list (default 20)")
+    status.add_argument("--json", action="store_true", help="print as JSON")
+    status.set_defaults(handler=cmd_status)
+
+    for sub in (test, sync):
+        sub.add_argument("--trigger", default="cli", help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    try:
+        settings = config.load(args.config)
+        engine = SyncEngine(settings)
+        return args.handler(engine, args)
+    except ConfigError as error:
+        print(f"google-sync: configuration error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except GoogleSyncError as error:
+        print(f"google-sync: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("google-sync: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""Applies a Plan to Google: phase by phase, each phase in retried batches.
+
+Google runs the parts of a batch in any order, so nothing in one batch depends
+on another part of it: users first, then groups, then memberships.
+Applying is idempotent: a create that meets an existing object adopts it, a
+member already there or already gone counts as done.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable
+
+from googleapiclient.http import HttpRequest
+
+from . import passwords
+from .errors import TargetError
+from .google_target import GoogleTarget, Outcome
+from .plan import (
+    PHASE_GROUPS,
+    PHASE_MEMBERS,
+    PHASE_USERS,
+    AddMember,
+    AdoptGroup,
+    AdoptUser,
+    Change,
+    CreateGroup,
+    CreateUser,
+    FieldChange,
+    Plan,
+    RemoveMember,
+    SuspendUser,
+    UnsuspendUser,
+    UpdateGroup,
+    UpdateUser,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Result:
+    change: Change
+    ok: bool
+    message: str = ""
+    google_id: str = ""
+
+    @property
+    def data(self) -> dict:
+        return {**self.change.data, "ok": self.ok, "message": self.message}
+
+
+Progress = Callable[[int, int], None]
+
+
+def user_patch(changes: tuple[FieldChange, ...], suspended: bool | None = None) -> dict:
+    body: dict = {}
+    for change in changes:
+        if change.field == "primaryEmail":
+            body["primaryEmail"] = change.new
+        elif change.field in ("givenName", "familyName"):
+            body.setdefault("name", {})[change.field] = change.new
+    if suspended is not None:
+        body["suspended"] = suspended
+    return body
+
+
+def new_user_body(change: CreateUser) -> dict:
+    body = {
+        "primaryEmail": change.email,
+        "name": {"givenName": change.given_name, "familyName": change.family_name},
+    }
+    if change.password is None:
+        body["password"] = passwords.random_password()
+    else:
+        body["password"] = change.password.value
+        body["hashFunction"] = change.password.hash_function
+    return body
+
+
+class Executor:
+    def __init__(self, target: GoogleTarget, progress: Progress | None = None):
+        self.target = target
+        self.progress = progress or (lambda done, total: None)
+
+    def apply(self, plan: Plan) -> list[Result]:
+        results: list[Result] = []
+        total = len(plan.changes)
+        failed: set[str] = set()  # addresses whose creation failed: their memberships cannot work
+        for phase in (PHASE_USERS, PHASE_GROUPS, PHASE_MEMBERS):
+            changes = [change for change in plan.changes if change.phase == phase]
+            blocked = [c for c in changes if isinstance(c, AddMember) and {c.group_email, c.member_email} & failed]
+            results.extend(Result(c, False, "skipped: the user or group could not be created") for c in blocked)
+            results.extend(self._apply_phase([c for c in changes if c not in blocked]))
+            failed.update(r.change.subject for r in results if not r.ok and isinstance(r.change, (CreateUser, CreateGroup)))
+            self.progress(len(results), total)
+        return results
+
+    def _apply_phase(self, changes: list[Change]) -> list[Result]:
+        requests = {str(index): request for index, change in enumerate(changes) if (request := self._request(change)) is not None}
+        outcomes = self.target.batch(requests) if requests else {}
+        results = []
+        for index, change in enumerate(changes):
+            outcome = outcomes.get(str(index))
+            results.append(self._result(change, outcome))
+        for result in results:
+            log.log(logging.INFO if result.ok else logging.ERROR, "%s %s: %s", result.change.action, result.change.subject, result.message or "done")
+        return results
+
+    def _request(self, change: Change) -> HttpRequest | None:
+        users, groups, members = self.target.users, self.target.groups, self.target.members
+        if isinstance(change, CreateUser):
+            return users.insert(body=new_user_body(change), fields="id")
+        if isinstance(change, AdoptUser):
+            body = user_patch(change.changes, suspended=False if change.unsuspend else None)
+            return users.patch(userKey=change.google_id, body=body, fields="id") if body else None
+        if isinstance(change, UpdateUser):
+            return users.patch(userKey=change.google_id, body=user_patch(change.changes), fields="id")
+        if isinstance(change, (SuspendUser, UnsuspendUser)):
+            body = {"suspended": isinstance(change, SuspendUser)}
+            return users.patch(userKey=change.google_id, body=body, fields="id")
+        if isinstance(change, CreateGroup):
+            body = {"email": change.email, "name": change.name, "description": change.description}
+            return groups.insert(body=body, fields="id")
+        if isinstance(change, (AdoptGroup, UpdateGroup)):
+            body = {c.field: c.new for c in change.changes}
+            return groups.patch(groupKey=change.google_id, body=body, fields="id") if body else None
+        if isinstance(change, AddMember):
+            return members.insert(groupKey=change.group_email, body={"email": change.member_email, "role": "MEMBER"}, fields="id")
+        if isinstance(change, RemoveMember):
+            return members.delete(groupKey=change.group_email, memberKey=change.member_email)
+        raise TypeError(f"no request for {change!r}")
+
+    def _result(self, change: Change, outcome: Outcome | None) -> Result:
+        google_id = getattr(change, "google_id", "")
+        if outcome is None:  # nothing to send: a link-only adoption
+            return Result(change, True, "linked", google_id)
+        if outcome.ok:
+            return Result(change, True, "", (outcome.response or {}).get("id", google_id))
+        error = outcome.error
+        if error.status == 409 and isinstance(change, CreateUser):
+            return self._adopt_existing_user(change)
+        if error.status == 409 and isinstance(change, CreateGroup):
+            return self._adopt_existing_group(change)
+        if error.status == 409 and isinstance(change, AddMember):
+            return Result(change, True, "already a member")
+        if error.status == 404 and isinstance(change, RemoveMember):
+            return Result(change, True, "already removed")
+        return Result(change, False, _explain(change, error), google_id)
+
+    def _adopt_existing_user(self, change: CreateUser) -> Result:
+        """The address exists after all (created meanwhile, or suspended and unlisted): take it over."""
+        try:
+            existing = self.target.call(self.target.users.get(userKey=change.email, fields="id,suspended"))
+            body = {"name": {"givenName": change.given_name, "familyName": change.family_name}, "suspended": False}
+            self.target.call(self.target.users.patch(userKey=existing["id"], body=body, fields="id"))
+        except TargetError as error:
+            return Result(change, False, f"exists in Google but could not be adopted: {error}")
+        note = "already existed (suspended): adopted and unsuspended" if existing.get("suspended") else "already existed: adopted"
+        return Result(change, True, note, existing["id"])
+
+    def _adopt_existing_group(self, change: CreateGroup) -> Result:
+        try:
+            existing = self.target.call(self.target.groups.get(groupKey=change.email, fields="id"))
+            body = {"name": change.name, "description": change.description}
+            self.target.call(self.target.groups.patch(groupKey=existing["id"], body=body, fields="id"))
+        except TargetError as error:
+            return Result(change, False, f"exists in Google but could not be adopted: {error}")
+        return Result(change, True, "already existed: adopted", existing["id"])
+
+
+def _explain(change: Change, error: TargetError) -> str:
+    if error.status == 403 and error.reason in ("forbidden", "insufficientPermissions"):
+        return f"{error}: the service account lacks a scope or {change.subject} is outside what the administrator may manage; run 'google-sync check'"
+    if error.status == 400:
+        return f"Google refused the data: {error}"
+    return str(error)

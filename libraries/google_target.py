@@ -1,0 +1,370 @@
+"""Google's side: credentials, the Directory API client, paged reads and retried batches.
+
+Works with Google itself or any Directory-API-compatible endpoint (the bundled
+emulator): the endpoint and the token URI come from the configuration.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import random
+import socket
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import google_auth_httplib2
+import httplib2
+from google.auth.exceptions import GoogleAuthError, RefreshError, TransportError
+from google.oauth2 import service_account
+from googleapiclient.discovery import build
+from googleapiclient.errors import HttpError
+from googleapiclient.http import BatchHttpRequest, HttpRequest
+
+from .config import GoogleSettings, SyncSettings
+from .errors import ConfigError, TargetError
+from .model import GoogleGroup, GoogleState, GoogleUser
+
+log = logging.getLogger(__name__)
+
+SCOPE_PREFIX = "https://www.googleapis.com/auth/"
+SCOPES = (
+    SCOPE_PREFIX + "admin.directory.user",
+    SCOPE_PREFIX + "admin.directory.group",
+    SCOPE_PREFIX + "admin.directory.group.member",
+)
+USER_FIELDS = "id,primaryEmail,name(givenName,familyName),suspended,isAdmin,isDelegatedAdmin"
+GROUP_FIELDS = "id,email,name,description"
+MAX_USERS_PAGE = 500  # Google's ceilings; larger values are refused with 400
+MAX_GROUPS_PAGE = 200
+MAX_BATCH_PARTS = 1000
+RETRY_REASONS = {"userRateLimitExceeded", "rateLimitExceeded", "quotaExceeded", "backendError", "conditionNotMet"}
+TRANSPORT_ERRORS = (httplib2.HttpLib2Error, ConnectionError, socket.timeout, TimeoutError, TransportError)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one request gave: a response, or a TargetError."""
+
+    response: dict | None = None
+    error: TargetError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def target_error(error: HttpError) -> TargetError:
+    """Google's JSON error body turned into a TargetError with status and reason."""
+    message, reason = error.reason or "", ""
+    try:
+        body = json.loads(error.content.decode("utf-8") if isinstance(error.content, bytes) else error.content)
+        details = body.get("error", {})
+        message = details.get("message", message)
+        reason = (details.get("errors") or [{}])[0].get("reason", "")
+    except (ValueError, AttributeError):
+        pass
+    return TargetError(f"{error.status_code} {message}", status=error.status_code, reason=reason)
+
+
+def is_retriable(error: TargetError) -> bool:
+    if error.status in (429, 500, 502, 503, 504) or error.status == 0:
+        return True
+    if error.reason in RETRY_REASONS:
+        return True
+    # New accounts can briefly refuse follow-up calls while Google finishes creating them.
+    return "creation is not complete" in str(error).lower()
+
+
+def read_key(settings: GoogleSettings) -> dict:
+    """The service-account key file, checked for shape (its content is never logged)."""
+    path = settings.credentials_file
+    if not path:
+        raise ConfigError("[google] credentials_file is not set: give the path of the service-account JSON key")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            info = json.load(handle)
+    except OSError as error:
+        raise ConfigError(f"[google] credentials_file = {path}: cannot read it ({error.strerror})") from None
+    except ValueError:
+        raise ConfigError(f"[google] credentials_file = {path}: not a JSON service-account key") from None
+    if info.get("type") != "service_account":
+        raise ConfigError(f"[google] credentials_file = {path}: not a service-account key (type is {info.get('type')!r})")
+    return info
+
+
+def load_credentials(settings: GoogleSettings, scopes: Iterable[str] = SCOPES) -> service_account.Credentials:
+    info = read_key(settings)
+    if settings.token_uri:
+        info = {**info, "token_uri": settings.token_uri}
+    try:
+        return service_account.Credentials.from_service_account_info(info, scopes=list(scopes), subject=settings.admin_email)
+    except (ValueError, KeyError) as error:
+        raise ConfigError(f"[google] credentials_file = {settings.credentials_file}: the key is incomplete or damaged ({error})") from None
+
+
+def token_error_message(error: Exception, settings: GoogleSettings, client_id: str = "") -> str:
+    text = str(error)
+    if "unauthorized_client" in text:
+        return (
+            f"Google refused a token: the service account (client ID {client_id or '?'}) is not allowed these scopes. "
+            "In Google Admin > Security > Access and data control > API controls > Domain-wide delegation, "
+            f"add the client ID with the scopes: {', '.join(SCOPES)}"
+        )
+    if "invalid_grant" in text:
+        return f"Google refused a token for {settings.admin_email}: check [google] admin_email names an active super administrator ({text})"
+    return f"cannot get a token from {settings.token_uri or 'Google'}: {text}"
+
+
+class Backoff:
+    """Exponential backoff with jitter: 1, 2, 4 … seconds (capped), each scaled by a random factor."""
+
+    def __init__(self, retries: int, base: float = 1.0, cap: float = 32.0, sleep: Callable[[float], None] = time.sleep):
+        self.retries, self.base, self.cap, self.sleep = retries, base, cap, sleep
+
+    def delays(self) -> Iterable[float]:
+        for attempt in range(self.retries):
+            step = min(self.cap, self.base * 2**attempt)
+            yield step / 2 + random.uniform(0, step / 2)
+
+
+class GoogleTarget:
+    def __init__(self, settings: GoogleSettings, sync: SyncSettings, credentials=None, backoff: Backoff | None = None):
+        self.settings = settings
+        self.batch_size = min(sync.batch_size, MAX_BATCH_PARTS)
+        self.backoff = backoff or Backoff(sync.max_retries)
+        self._credentials = credentials
+        self._service = None
+        self._http = None
+
+    # -- plumbing ----------------------------------------------------------------
+
+    @property
+    def credentials(self):
+        if self._credentials is None:
+            self._credentials = load_credentials(self.settings)
+        return self._credentials
+
+    @property
+    def service(self):
+        if self._service is None:
+            self._http = google_auth_httplib2.AuthorizedHttp(self.credentials, http=httplib2.Http(timeout=60))
+            self._service = build(
+                "admin",
+                "directory_v1",
+                http=self._http,
+                client_options={"api_endpoint": self.settings.api_endpoint},
+                static_discovery=True,
+                cache_discovery=False,
+            )
+        return self._service
+
+    @property
+    def users(self):
+        return self.service.users()
+
+    @property
+    def groups(self):
+        return self.service.groups()
+
+    @property
+    def members(self):
+        return self.service.members()
+
+    def call(self, request: HttpRequest) -> dict:
+        """One request, retried on quota and server errors; raises TargetError."""
+        outcome = self._attempt(request)
+        for delay in self.backoff.delays():
+            if outcome.ok or not is_retriable(outcome.error):
+                break
+            log.info("retrying %s %s in %.1fs: %s", request.method, request.uri, delay, outcome.error)
+            self.backoff.sleep(delay)
+            outcome = self._attempt(request)
+        if not outcome.ok:
+            raise outcome.error
+        return outcome.response
+
+    def _attempt(self, request: HttpRequest) -> Outcome:
+        try:
+            return Outcome(response=request.execute(http=self._http))
+        except HttpError as error:
+            return Outcome(error=target_error(error))
+        except RefreshError as error:
+            raise TargetError(token_error_message(error, self.settings, self.client_id)) from None
+        except (GoogleAuthError, *TRANSPORT_ERRORS) as error:
+            return Outcome(error=TargetError(f"cannot reach {self.settings.api_endpoint}: {error}"))
+
+    @property
+    def client_id(self) -> str:
+        return str(read_key(self.settings).get("client_id", ""))
+
+    def batch(self, requests: dict[str, HttpRequest]) -> dict[str, Outcome]:
+        """Run requests in batches of batch_size; parts that fail with a retriable error are retried."""
+        outcomes: dict[str, Outcome] = {}
+        pending = dict(requests)
+        delays = iter(self.backoff.delays())
+        while pending:
+            for chunk in _chunks(list(pending.items()), self.batch_size):
+                outcomes.update(self._send_batch(dict(chunk)))
+            pending = {key: pending[key] for key in pending if not outcomes[key].ok and is_retriable(outcomes[key].error)}
+            delay = next(delays, None) if pending else None
+            if delay is None:
+                break
+            log.info("retrying %d batch parts in %.1fs (%s)", len(pending), delay, next(iter(outcomes[k].error for k in pending)))
+            self.backoff.sleep(delay)
+        return outcomes
+
+    def _send_batch(self, requests: dict[str, HttpRequest]) -> dict[str, Outcome]:
+        outcomes: dict[str, Outcome] = {}
+
+        def collect(request_id, response, exception):
+            outcomes[request_id] = Outcome(error=target_error(exception)) if exception else Outcome(response=response or {})
+
+        batch = BatchHttpRequest(callback=collect, batch_uri=self.settings.api_endpoint + "batch/admin/directory_v1")
+        for key, request in requests.items():
+            batch.add(request, request_id=key)
+        try:
+            batch.execute(http=self._http)
+        except HttpError as error:
+            whole = target_error(error)
+            return {key: Outcome(error=whole) for key in requests}
+        except RefreshError as error:
+            raise TargetError(token_error_message(error, self.settings, self.client_id)) from None
+        except (GoogleAuthError, *TRANSPORT_ERRORS) as error:
+            failure = TargetError(f"cannot reach {self.settings.api_endpoint}: {error}")
+            return {key: outcomes.get(key, Outcome(error=failure)) for key in requests}
+        return outcomes
+
+    # -- reads -------------------------------------------------------------------
+
+    def _pages(self, method, item_key: str, **params) -> Iterable[dict]:
+        token = None
+        while True:
+            page = self.call(method(pageToken=token, **params) if token else method(**params))
+            yield from page.get(item_key, [])  # an empty page omits the key altogether
+            token = page.get("nextPageToken")
+            if not token:
+                return
+
+    def read_users(self) -> list[GoogleUser]:
+        pages = self._pages(
+            self.users.list,
+            "users",
+            domain=self.settings.domain,
+            maxResults=MAX_USERS_PAGE,
+            projection="basic",
+            fields=f"nextPageToken,users({USER_FIELDS})",
+        )
+        return [GoogleUser.from_api(resource) for resource in pages]
+
+    def read_groups(self) -> list[dict]:
+        return list(
+            self._pages(
+                self.groups.list,
+                "groups",
+                domain=self.settings.domain,
+                maxResults=MAX_GROUPS_PAGE,
+                fields=f"nextPageToken,groups({GROUP_FIELDS})",
+            )
+        )
+
+    def _members_request(self, group_id: str, token: str | None = None) -> HttpRequest:
+        params = {"groupKey": group_id, "maxResults": MAX_GROUPS_PAGE, "fields": "nextPageToken,members(email,type)"}
+        return self.members.list(pageToken=token, **params) if token else self.members.list(**params)
+
+    def read_members(self, group_ids: Iterable[str]) -> dict[str, frozenset[str]]:
+        """Direct USER members of many groups, first pages fetched together in batches."""
+        members: dict[str, set[str]] = {group_id: set() for group_id in group_ids}
+        pending = {group_id: self._members_request(group_id) for group_id in members}
+        while pending:
+            outcomes = self.batch(pending)
+            next_pages = {}
+            for group_id, outcome in outcomes.items():
+                if not outcome.ok:
+                    raise TargetError(f"cannot read the members of group {group_id}: {outcome.error}", outcome.error.status, outcome.error.reason)
+                for member in outcome.response.get("members", []):
+                    if member.get("type", "USER") == "USER" and member.get("email"):
+                        members[group_id].add(member["email"].lower())
+                if outcome.response.get("nextPageToken"):
+                    next_pages[group_id] = self._members_request(group_id, outcome.response["nextPageToken"])
+            pending = next_pages
+        return {group_id: frozenset(emails) for group_id, emails in members.items()}
+
+    def read_state(self, member_groups: Callable[[dict], bool] = lambda group: True) -> GoogleState:
+        """Every user and group of the domain; members only of the groups the caller manages."""
+        users = self.read_users()
+        groups = self.read_groups()
+        wanted = [group["id"] for group in groups if member_groups(group)]
+        members = self.read_members(wanted)
+        return GoogleState(
+            users=tuple(users),
+            groups=tuple(GoogleGroup.from_api(group, members.get(group["id"])) for group in groups),
+        )
+
+    def read_user(self, key: str) -> GoogleUser | None:
+        try:
+            return GoogleUser.from_api(self.call(self.users.get(userKey=key, projection="basic", fields=USER_FIELDS)))
+        except TargetError as error:
+            if error.status == 404:
+                return None
+            raise
+
+
+def _chunks(items: list, size: int) -> Iterable[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def check_access(settings: GoogleSettings, sync: SyncSettings) -> list[Check]:
+    """Token first, then each scope tried with a harmless read; names what is missing and the fix."""
+    credentials = load_credentials(settings)
+    client_id = str(read_key(settings).get("client_id", ""))
+    token = _try_token(credentials)
+    if token:
+        missing = [scope for scope in SCOPES if _try_token(credentials.with_scopes([scope]))]
+        detail = token_error_message(RuntimeError(token), settings, client_id)
+        if missing:
+            detail += f" (not delegated: {', '.join(missing)})"
+        return [Check("token", False, detail)]
+    checks = [Check("token", True, f"service account {credentials.service_account_email} acting as {settings.admin_email}")]
+    target = GoogleTarget(settings, sync, credentials=credentials, backoff=Backoff(2))
+    reads = (
+        (SCOPES[0], lambda: target.users.list(domain=settings.domain, maxResults=1, fields="users(id)")),
+        (SCOPES[1], lambda: target.groups.list(domain=settings.domain, maxResults=1, fields="groups(id)")),
+    )
+    first_group = None
+    for scope, request in reads:
+        try:
+            page = target.call(request())
+            first_group = first_group or (page.get("groups") or [{}])[0].get("id")
+            checks.append(Check(scope, True, "read allowed"))
+        except TargetError as error:
+            checks.append(Check(scope, False, f"{error}: delegate this scope to client ID {client_id}"))
+    checks.append(_check_members(target, first_group, client_id))
+    return checks
+
+
+def _try_token(credentials) -> str:
+    """'' when a token is granted, else Google's refusal."""
+    try:
+        credentials.refresh(google_auth_httplib2.Request(httplib2.Http(timeout=30)))
+        return ""
+    except (GoogleAuthError, *TRANSPORT_ERRORS) as error:
+        return str(error)
+
+
+def _check_members(target: GoogleTarget, group_id: str | None, client_id: str) -> Check:
+    if not group_id:
+        return Check(SCOPES[2], True, "no group in Google yet to read members from; the token includes the scope")
+    try:
+        target.call(target.members.list(groupKey=group_id, maxResults=1, fields="members(email)"))
+        return Check(SCOPES[2], True, "read allowed")
+    except TargetError as error:
+        return Check(SCOPES[2], False, f"{error}: delegate this scope to client ID {client_id}")
