@@ -167,12 +167,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     for sub in (test, sync):
         sub.add_argument("--trigger", default="cli", help=argparse.SUPPRESS)
+
+    demo = commands.add_parser(
+        "demo",
+        help="run the whole job on a throwaway directory and the local Google emulator",
+        description="Start a seeded ClearOS-like slapd and the Directory API emulator, then test, sync and show the result. Needs no configuration.",
+    )
+    demo.add_argument("--keep-running", action="store_true", help="leave both servers up afterwards so you can try commands")
+    demo.set_defaults(handler=None)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
+    if args.command == "demo":
+        from .demo.tour import tour  # noqa: PLC0415  (the demo pulls in slapd and the emulator)
+
+        return tour(keep_running=args.keep_running)
     try:
         settings = config.load(args.config)
         engine = SyncEngine(settings)
