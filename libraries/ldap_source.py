@@ -1,0 +1,390 @@
+"""The directory side: read users and groups from OpenLDAP, whole (paged) or one at a time.
+
+A read either returns everything the settings select or raises ``SourceError``:
+a partial directory must never reach the planner, which would take the users
+it did not see for users who left and suspend them.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import logging
+from dataclasses import dataclass
+
+import ldap
+import ldap.dn
+import ldap.filter
+from ldap.controls import SimplePagedResultsControl
+
+from .config import RESERVED_GROUPS, RESERVED_USERS, LdapSettings
+from .errors import ConfigError, SourceError
+from .model import DirectoryGroup, DirectoryState, DirectoryUser
+from .passwords import from_directory
+
+log = logging.getLogger(__name__)
+
+LIMITS_HELP = "see deploy/sync-account-limits.ldif"
+TLS_HELP = "set [ldap] ca_file to the CA certificate that signed the server's certificate"
+
+Entry = tuple[str, dict[str, list[bytes]]]
+
+
+@dataclass(frozen=True)
+class _Members:
+    """Who belongs to a group as stored: memberUid values and member DNs (normalised)."""
+
+    uids: frozenset[str]
+    dns: frozenset[str]
+
+    def resolve(self, uid_by_dn: dict[str, str]) -> frozenset[str]:
+        return self.uids | {uid_by_dn[dn] for dn in self.dns if dn in uid_by_dn}
+
+    def include(self, uid: str, dn: str) -> bool:
+        return uid in self.uids or _dn_key(dn) in self.dns
+
+
+class LdapSource:
+    """Reads a ``DirectoryState`` (or one user or group) with the ``[ldap]`` settings.
+
+    The connection opens on first use and is dropped after any error, so the
+    next call starts afresh. ``cleartext_salt_key`` is handed (per entry) to
+    ``passwords.from_directory`` so a cleartext ``userPassword`` hashes the same
+    way on every run.
+    """
+
+    def __init__(self, settings: LdapSettings, cleartext_salt_key: bytes | None = None):
+        self.settings = settings
+        self._cleartext_salt_key = cleartext_salt_key
+        self._connection: ldap.ldapobject.LDAPObject | None = None
+
+    def __enter__(self) -> LdapSource:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            with contextlib.suppress(ldap.LDAPError):
+                connection.unbind_s()
+
+    # --- whole directory ------------------------------------------------------
+    def read_state(self) -> DirectoryState:
+        """Every user under users_dn and group under groups_dn, or SourceError."""
+        settings = self.settings
+        user_entries = self._search(settings.users_dn, settings.user_filter, self._user_attributes(), "users_dn")
+        locked = self._locked_uuids(settings.users_dn, ldap.SCOPE_SUBTREE)
+        group_entries = self._search(settings.groups_dn, settings.group_filter, self._group_attributes(), "groups_dn")
+        uid_by_dn = _uid_by_dn(user_entries)
+        enabled = self._enabled_members(group_entries)
+        users = [
+            user
+            for dn, attributes in user_entries
+            if (user := self._user(dn, attributes, enabled, locked)) is not None
+        ]
+        groups = [
+            _group(dn, attributes, uid_by_dn, settings.mail_attribute)
+            for dn, attributes in group_entries
+            if self._is_real_group(_first(attributes, "cn"))
+        ]
+        log.info("read %d users and %d groups from %s", len(users), len(groups), settings.uri)
+        return DirectoryState(
+            users=tuple(sorted(users, key=lambda user: (user.uid, user.uuid))),
+            groups=tuple(sorted(groups, key=lambda group: (group.name.lower(), group.uuid))),
+        )
+
+    # --- one object -------------------------------------------------------------
+    def read_user(self, uid: str) -> DirectoryUser | None:
+        """The user whose uid is ``uid`` (None when absent or reserved)."""
+        return self._read_one_user(ldap.filter.filter_format("(uid=%s)", [uid]), f"uid {uid!r}")
+
+    def read_user_by_uuid(self, uuid: str) -> DirectoryUser | None:
+        """The user whose entryUUID is ``uuid``: found again after a rename."""
+        return self._read_one_user(ldap.filter.filter_format("(entryUUID=%s)", [uuid]), f"entryUUID {uuid}")
+
+    def read_group(self, name: str) -> DirectoryGroup | None:
+        """The group called ``name`` (None when absent, reserved or a plugin switch)."""
+        if not self._is_real_group(name):
+            return None
+        settings = self.settings
+        search = f"(&{settings.group_filter}{ldap.filter.filter_format('(cn=%s)', [name])})"
+        entries = self._search(settings.groups_dn, search, self._group_attributes(), "groups_dn")
+        if not entries:
+            return None
+        if len(entries) > 1:
+            raise SourceError(f"{len(entries)} groups are called {name!r} under {settings.groups_dn}: {_dn_list(entries)}; rename all but one")
+        dn, attributes = entries[0]
+        uid_by_dn = {}
+        if _members(attributes).dns:
+            uid_by_dn = _uid_by_dn(self._search(settings.users_dn, settings.user_filter, ["uid"], "users_dn"))
+        return _group(dn, attributes, uid_by_dn, settings.mail_attribute)
+
+    def check(self) -> list[str]:
+        """Connect, bind and look once at each configured place; SourceError names what is wrong."""
+        settings = self.settings
+        connection = self._connect()
+        with self._errors(f"asking {settings.uri} who we are"):
+            identity = connection.whoami_s() or "anonymous"
+        findings = [f"connected to {settings.uri} as {identity}"]
+        with self._errors("reading the root DSE"):
+            root_dse = connection.read_rootdse_s() or {}
+        if SimplePagedResultsControl.controlType.encode() not in root_dse.get("supportedControl", []):
+            raise SourceError(f"{settings.uri} does not offer the paged results control, which reading a whole directory needs")
+        for key, base, search in (("users_dn", settings.users_dn, settings.user_filter), ("groups_dn", settings.groups_dn, settings.group_filter)):
+            found = self._any(base, search, key)
+            findings.append(f"{key} {base}: {'entries found' if found else 'no entry matches ' + search}")
+        if settings.enabled_group:
+            self._enabled_members(self._search(settings.groups_dn, self._enabled_group_filter(), ["cn"], "groups_dn"))
+            findings.append(f"enabled_group {settings.enabled_group} found")
+        return findings
+
+    # --- building values ------------------------------------------------------------
+    def _user_attributes(self) -> list[str]:
+        wanted = ["entryUUID", "uid", "givenName", "sn", self.settings.mail_attribute, *self.settings.password_attributes]
+        return list(dict.fromkeys(name for name in wanted if name))
+
+    def _group_attributes(self) -> list[str]:
+        wanted = ["entryUUID", "cn", "description", "memberUid", "member", self.settings.mail_attribute]
+        return list(dict.fromkeys(name for name in wanted if name))
+
+    def _user(self, dn: str, attributes: dict, enabled: _Members | None, locked: frozenset[str]) -> DirectoryUser | None:
+        uid = _first(attributes, "uid")
+        if not uid:
+            log.warning("%s has no uid: skipped", dn)
+            return None
+        if uid in RESERVED_USERS:
+            return None
+        uuid = _uuid(dn, attributes)
+        password, problem = self._password(uuid, attributes)
+        return DirectoryUser(
+            uuid=uuid,
+            dn=dn,
+            uid=uid,
+            given_name=_first(attributes, "givenName"),
+            family_name=_first(attributes, "sn"),
+            mail=_first(attributes, self.settings.mail_attribute) if self.settings.mail_attribute else "",
+            in_scope=enabled is None or enabled.include(uid, dn),
+            locked=uuid in locked,
+            password=password,
+            password_problem=problem,
+        )
+
+    def _password(self, uuid: str, attributes: dict):
+        if not self.settings.password_attributes:
+            return None, ""
+        values = {name: _values(attributes, name) for name in self.settings.password_attributes}
+        salt_key = None
+        if self._cleartext_salt_key is not None:
+            salt_key = hmac.new(self._cleartext_salt_key, uuid.encode("utf-8"), hashlib.sha256).digest()
+        return from_directory({name: raw for name, raw in values.items() if raw}, cleartext_salt_key=salt_key)
+
+    def _is_real_group(self, name: str) -> bool:
+        lowered = name.lower()
+        reserved = {group.lower() for group in RESERVED_GROUPS} | {self.settings.enabled_group.lower()}
+        return bool(name) and lowered not in reserved and not lowered.endswith("_plugin")
+
+    def _enabled_group_filter(self) -> str:
+        return f"(&{self.settings.group_filter}{ldap.filter.filter_format('(cn=%s)', [self.settings.enabled_group])})"
+
+    def _enabled_members(self, group_entries: list[Entry]) -> _Members | None:
+        """Members of enabled_group (None: no such setting, everyone is in scope)."""
+        name = self.settings.enabled_group
+        if not name:
+            return None
+        found = [attributes for _, attributes in group_entries if _first(attributes, "cn").lower() == name.lower()]
+        if not found:
+            raise SourceError(
+                f"enabled_group {name!r} not found under {self.settings.groups_dn} (group_filter {self.settings.group_filter}): "
+                f"create it and add the users to synchronize, or set [ldap] enabled_group = (empty) to synchronize every user"
+            )
+        members = [_members(attributes) for attributes in found]
+        return _Members(frozenset().union(*(m.uids for m in members)), frozenset().union(*(m.dns for m in members)))
+
+    def _read_one_user(self, search: str, label: str) -> DirectoryUser | None:
+        settings = self.settings
+        entries = self._search(settings.users_dn, f"(&{settings.user_filter}{search})", self._user_attributes(), "users_dn")
+        if not entries:
+            return None
+        if len(entries) > 1:
+            raise SourceError(f"{len(entries)} users have {label} under {settings.users_dn}: {_dn_list(entries)}; each must be unique")
+        dn, attributes = entries[0]
+        enabled = None
+        if settings.enabled_group:
+            enabled = self._enabled_members(self._search(settings.groups_dn, self._enabled_group_filter(), ["cn", "memberUid", "member"], "groups_dn"))
+        return self._user(dn, attributes, enabled, self._locked_uuids(dn, ldap.SCOPE_BASE))
+
+    def _locked_uuids(self, base: str, scope: int) -> frozenset[str]:
+        """entryUUIDs of the users matching disabled_filter: one search, not one per user."""
+        settings = self.settings
+        if not settings.disabled_filter:
+            return frozenset()
+        search = f"(&{settings.user_filter}{settings.disabled_filter})"
+        entries = self._search(base, search, ["entryUUID"], "users_dn", scope=scope)
+        return frozenset(_uuid(dn, attributes) for dn, attributes in entries)
+
+    # --- LDAP ---------------------------------------------------------------------------
+    def _connect(self) -> ldap.ldapobject.LDAPObject:
+        if self._connection is None:
+            self._open()
+        return self._connection
+
+    def _open(self) -> None:
+        settings = self.settings
+        if settings.start_tls and not settings.uri.lower().startswith("ldap://"):
+            raise ConfigError(f"[ldap] start_tls = yes needs an ldap:// uri, not {settings.uri}: ldaps:// is already encrypted")
+        with self._errors(f"connecting to {settings.uri}"):
+            # Kept from the start so that a failed bind drops (unbinds) it.
+            self._connection = connection = ldap.initialize(settings.uri)
+            connection.set_option(ldap.OPT_PROTOCOL_VERSION, ldap.VERSION3)
+            connection.set_option(ldap.OPT_REFERRALS, 0)
+            connection.set_option(ldap.OPT_NETWORK_TIMEOUT, settings.timeout)
+            connection.set_option(ldap.OPT_TIMEOUT, settings.timeout)
+            if settings.ca_file:
+                connection.set_option(ldap.OPT_X_TLS_CACERTFILE, settings.ca_file)
+                connection.set_option(ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_DEMAND)
+                connection.set_option(ldap.OPT_X_TLS_NEWCTX, 0)  # last: applies the TLS options above
+            if settings.start_tls:
+                connection.start_tls_s()
+            if settings.bind_dn:
+                connection.simple_bind_s(settings.bind_dn, settings.bind_password)
+            elif settings.uri.lower().startswith("ldapi://"):
+                connection.sasl_external_bind_s()
+            else:
+                connection.simple_bind_s("", "")
+
+    def _search(self, base: str, search: str, attributes: list[str], base_key: str, scope: int = ldap.SCOPE_SUBTREE) -> list[Entry]:
+        """All entries, page by page; any failure, even on the last page, raises SourceError."""
+        connection = self._connect()
+        timeout = self.settings.timeout
+        control = SimplePagedResultsControl(True, size=self.settings.page_size, cookie=b"")
+        entries: list[Entry] = []
+        with self._errors(f"reading {base}", base=base, base_key=base_key, search=search):
+            while True:
+                message = connection.search_ext(base, scope, search, attributes, serverctrls=[control], timeout=timeout)
+                _, data, _, controls = connection.result3(message, timeout=timeout)
+                entries.extend((dn, attrs) for dn, attrs in data if dn is not None)
+                cookie = next((c.cookie for c in controls if c.controlType == control.controlType), b"")
+                if not cookie:
+                    return entries
+                control.cookie = cookie
+
+    def _any(self, base: str, search: str, base_key: str) -> bool:
+        connection = self._connect()
+        with self._errors(f"reading {base}", base=base, base_key=base_key, search=search):
+            try:
+                return bool(connection.search_ext_s(base, ldap.SCOPE_SUBTREE, search, ["1.1"], sizelimit=1, timeout=self.settings.timeout))
+            except ldap.SIZELIMIT_EXCEEDED:
+                return True
+
+    @contextlib.contextmanager
+    def _errors(self, action: str, base: str = "", base_key: str = "", search: str = ""):
+        """Turn any LDAP failure into a SourceError that says what to do, and drop the connection."""
+        try:
+            yield
+        except ldap.LDAPError as error:
+            connection, self._connection = self._connection, None
+            if connection is not None:
+                with contextlib.suppress(ldap.LDAPError):
+                    connection.unbind_s()
+            raise SourceError(self._explain(error, action, base, base_key, search)) from error
+
+    def _explain(self, error: ldap.LDAPError, action: str, base: str, base_key: str, search: str) -> str:
+        settings = self.settings
+        detail = _detail(error)
+        who = settings.bind_dn or ("SASL EXTERNAL" if settings.uri.lower().startswith("ldapi://") else "anonymous")
+        if isinstance(error, ldap.SERVER_DOWN):
+            if "certificate" in detail.lower() or "tls" in detail.lower():
+                return f"TLS with {settings.uri} failed ({detail}): {TLS_HELP}"
+            return f"cannot reach {settings.uri} ({detail}): is slapd running and listening there? check [ldap] uri"
+        if isinstance(error, ldap.CONNECT_ERROR):
+            return f"TLS with {settings.uri} failed ({detail}): {TLS_HELP}, or set start_tls = no"
+        if isinstance(error, (ldap.TIMEOUT, ldap.TIMELIMIT_EXCEEDED)):
+            return f"{settings.uri} did not finish {action} within {settings.timeout} s: check the server, or raise [ldap] timeout"
+        if isinstance(error, ldap.INVALID_CREDENTIALS):
+            return f"{settings.uri} refused the bind as {who}: check [ldap] bind_dn and bind_password"
+        if isinstance(error, (ldap.INAPPROPRIATE_AUTH, ldap.AUTH_UNKNOWN, ldap.STRONG_AUTH_NOT_SUPPORTED)):
+            return f"{settings.uri} refused to authenticate {who} ({detail}): SASL EXTERNAL needs ldapi:// as a user the server maps; otherwise set [ldap] bind_dn"
+        if isinstance(error, (ldap.STRONG_AUTH_REQUIRED, ldap.CONFIDENTIALITY_REQUIRED)):
+            return f"{settings.uri} requires an encrypted connection ({detail}): use an ldaps:// uri or start_tls = yes"
+        if isinstance(error, (ldap.SIZELIMIT_EXCEEDED, ldap.ADMINLIMIT_EXCEEDED)):
+            return (
+                f"size limit exceeded {action} on {settings.uri}, so the read is incomplete: the sync account {who} needs "
+                f"olcLimits size=unlimited and size.prtotal=unlimited, {LIMITS_HELP}"
+            )
+        if isinstance(error, ldap.NO_SUCH_OBJECT):
+            return f"{base} does not exist on {settings.uri}: check [ldap] {base_key}"
+        if isinstance(error, ldap.INSUFFICIENT_ACCESS):
+            return f"{who} may not read {base or 'the directory'} on {settings.uri}: grant it read access (olcAccess)"
+        if isinstance(error, ldap.FILTER_ERROR):
+            return f"{settings.uri} rejected the filter {search}: check [ldap] user_filter, group_filter and disabled_filter"
+        if isinstance(error, ldap.UNAVAILABLE_CRITICAL_EXTENSION):
+            return f"{settings.uri} does not offer the paged results control, which reading a whole directory needs"
+        return f"{action} on {settings.uri} failed: {detail}"
+
+
+def _detail(error: ldap.LDAPError) -> str:
+    info = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
+    parts = [str(info.get("desc", "")).strip(), str(info.get("info", "")).strip()]
+    return ": ".join(part for part in parts if part) or type(error).__name__
+
+
+def _group(dn: str, attributes: dict, uid_by_dn: dict[str, str], mail_attribute: str) -> DirectoryGroup:
+    members = _members(attributes)
+    unresolved = [member for member in members.dns if member not in uid_by_dn and not member.startswith("cn=no members,")]
+    if unresolved:
+        log.debug("%s: %d member DN(s) are not users read from the directory: left out", dn, len(unresolved))
+    return DirectoryGroup(
+        uuid=_uuid(dn, attributes),
+        dn=dn,
+        name=_first(attributes, "cn"),
+        description=_first(attributes, "description"),
+        mail=_first(attributes, mail_attribute) if mail_attribute else "",
+        member_uids=members.resolve(uid_by_dn),
+    )
+
+
+def _members(attributes: dict) -> _Members:
+    return _Members(
+        uids=frozenset(value for value in _texts(attributes, "memberUid") if value),
+        dns=frozenset(_dn_key(value) for value in _texts(attributes, "member")),
+    )
+
+
+def _uid_by_dn(user_entries: list[Entry]) -> dict[str, str]:
+    return {_dn_key(dn): uid for dn, attributes in user_entries if (uid := _first(attributes, "uid"))}
+
+
+def _dn_key(dn: str) -> str:
+    """A DN in one spelling, so member values compare with entry DNs."""
+    try:
+        return ldap.dn.dn2str(ldap.dn.str2dn(dn)).lower()
+    except ldap.DECODING_ERROR:
+        return dn.lower()
+
+
+def _uuid(dn: str, attributes: dict) -> str:
+    uuid = _first(attributes, "entryUUID")
+    if not uuid:
+        raise SourceError(f"{dn} has no entryUUID: the sync account must be allowed to read it (an OpenLDAP operational attribute)")
+    return uuid.lower()
+
+
+def _values(attributes: dict, name: str) -> list[bytes]:
+    """Raw values of ``name``, whatever the case the server spelled it in."""
+    lowered = name.lower()
+    return [value for key, values in attributes.items() if key.lower() == lowered for value in values]
+
+
+def _texts(attributes: dict, name: str) -> list[str]:
+    return [value.decode("utf-8", "replace").strip() for value in _values(attributes, name)]
+
+
+def _first(attributes: dict, name: str) -> str:
+    texts = _texts(attributes, name)
+    return texts[0] if texts else ""
+
+
+def _dn_list(entries: list[Entry]) -> str:
+    return "; ".join(dn for dn, _ in entries)
