@@ -297,6 +297,12 @@ class LdapSource:
         if isinstance(error, ldap.SERVER_DOWN):
             if "certificate" in detail.lower() or "tls" in detail.lower():
                 return f"TLS with {settings.uri} failed ({detail}): {TLS_HELP}"
+            if settings.uri.lower().startswith("ldaps://"):
+                # libldap reports a refused certificate and a closed port alike.
+                return (
+                    f"cannot reach {settings.uri} ({detail}): is slapd running and listening there, and is its "
+                    f"certificate trusted? check [ldap] uri; {TLS_HELP}"
+                )
             return f"cannot reach {settings.uri} ({detail}): is slapd running and listening there? check [ldap] uri"
         if isinstance(error, ldap.CONNECT_ERROR):
             return f"TLS with {settings.uri} failed ({detail}): {TLS_HELP}, or set start_tls = no"

@@ -68,7 +68,6 @@ dn: cn=module,cn=config
 objectClass: olcModuleList
 cn: module
 olcModuleLoad: back_mdb
-olcModuleLoad: syncprov
 
 dn: cn=schema,cn=config
 objectClass: olcSchemaConfig
@@ -98,11 +97,17 @@ olcDbMaxSize: 1073741824
 olcDbNoSync: TRUE
 olcDbIndex: objectClass eq
 olcDbIndex: uid,memberUid,member,cn eq
-olcDbIndex: entryUUID,entryCSN eq
-olcSizeLimit: %(size_limit)s
+%(sync_index)solcSizeLimit: %(size_limit)s
 %(limits)solcAccess: {0}to attrs=userPassword,clearSHA1Password,clearMicrosoftNTPassword
   by dn.exact="%(sync_dn)s" read by self write by anonymous auth by * none
 olcAccess: {1}to * by dn.exact="%(sync_dn)s" read by users read by * none
+"""
+
+# The same overlay deploy/syncprov.ldif adds to a real server.
+SYNCPROV_CONFIG = r"""dn: cn=module{1},cn=config
+objectClass: olcModuleList
+cn: module{1}
+olcModuleLoad: syncprov
 
 dn: olcOverlay={0}syncprov,olcDatabase={1}mdb,cn=config
 objectClass: olcOverlayConfig
@@ -168,6 +173,7 @@ class DemoDirectory(slapdtest.SlapdObject):
     Use as a context manager, or ``start()`` / ``stop()``. ``sync_limits`` is the
     ``olcLimits`` clause for the sync account (``DEPLOY_LIMITS`` by default,
     ``paged_only_limits(size_limit)``, or ``""`` for none, so the size limit bites).
+    ``syncprov=False`` leaves the overlay out, to try ``deploy/syncprov.ldif``.
     """
 
     TMPDIR = tempfile.gettempdir()
@@ -182,12 +188,15 @@ class DemoDirectory(slapdtest.SlapdObject):
         size_limit: int | str = 500,
         sync_limits: str = DEPLOY_LIMITS,
         log_level: str = "none",
+        syncprov: bool = True,
     ):
         super().__init__()
         self.suffix = suffix
         self.size_limit = size_limit
         self.sync_limits = sync_limits
+        self.syncprov = syncprov
         self.slapd_loglevel = log_level
+        self._configured = (size_limit, sync_limits)
         self._ldaps_port = self._avail_tcp_port()
         self.ldaps_uri = f"ldaps://{self.local_host}:{self._ldaps_port}"
         self._admin: ldap.ldapobject.LDAPObject | None = None
@@ -256,6 +265,8 @@ class DemoDirectory(slapdtest.SlapdObject):
             "size_limit": self.size_limit,
             "limits": limits,
             "sync_dn": self.sync_dn,
+            # deploy/syncprov.ldif adds this index itself: a stock server lacks it.
+            "sync_index": "olcDbIndex: entryUUID,entryCSN eq\n" if self.syncprov else "",
         }
 
     def _write_config(self):
@@ -263,6 +274,8 @@ class DemoDirectory(slapdtest.SlapdObject):
         schemas = [Path(self.SCHEMADIR, name) for name in STANDARD_SCHEMAS] + [CLEAROS_SCHEMA]
         parts = [self.gen_config()] + [path.read_text(encoding="utf-8") for path in schemas]
         parts.append(DATABASE_CONFIG % self._config_values())
+        if self.syncprov:
+            parts.append(SYNCPROV_CONFIG)
         self.slapadd("\n".join(part.strip() + "\n" for part in parts), ["-n0"])
 
     def _start_slapd(self):
@@ -361,8 +374,13 @@ class DemoDirectory(slapdtest.SlapdObject):
         })
 
     def reset(self) -> None:
-        """Back to the empty ClearOS tree: delete every user and group (fast, no restart)."""
+        """Back to the empty ClearOS tree and the limits it started with (fast, no new slapd)."""
         self.restart_server()
+        size_limit, sync_limits = self._configured
+        if self.size_limit != size_limit:
+            self.set_size_limit(size_limit)
+        if self.sync_limits != sync_limits:
+            self.set_sync_limits(sync_limits)
         connection = self.admin()
         for base in (self.users_dn, self.groups_dn):
             for dn, _ in connection.search_s(base, ldap.SCOPE_ONELEVEL, "(objectClass=*)", ["1.1"]):
@@ -423,7 +441,7 @@ class DemoDirectory(slapdtest.SlapdObject):
         dn = self.user_dn(uid)
         return self.admin().search_s(dn, ldap.SCOPE_BASE, "(objectClass=*)", ["*", "+"])[0][1]
 
-    def modify_user(self, uid: str, **attrs) -> str:
+    def modify_user(self, uid: str, /, **attrs) -> str:
         """Replace attributes (``None`` deletes one); a new givenName or sn renames the entry like ClearOS.
 
         Returns the (possibly new) DN.
