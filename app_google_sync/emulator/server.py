@@ -1,0 +1,417 @@
+"""The emulator: one Workspace account behind Google's Directory API and OAuth token endpoint.
+
+Use from Python (tests, demo) through `Emulator`, or from the shell with `google-sync-emulator`.
+Every Directory API call, including each part of a batch, goes through `_api_call`:
+route → bearer token → scope → admin → quota → injected failure → parameters → handler →
+`fields` selection; each is recorded in `calls`.
+"""
+
+import ipaddress
+import json
+import logging
+import os
+import random
+import socket
+import threading
+import time
+import urllib.parse
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from . import api_groups, api_members, api_orgunits, api_users  # noqa: F401  (register routes)
+from . import batch, errors, fields, password_store, resources, routing
+from .auth import DIRECTORY_SCOPES, GOOGLE_TOKEN_AUDIENCE, Authority, GrantError
+from .state import Directory, save_json
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/admin/directory/v1/"
+BATCH_PATHS = ("/batch/admin/directory_v1", "/batch")
+JSON_TYPE = "application/json; charset=UTF-8"
+
+
+class Emulator:
+    """A local Admin SDK Directory API v1 with its OAuth token endpoint (thread-safe)."""
+
+    def __init__(self, domain="example.com", admin_email="admin@example.com", quota_per_window=None,
+                 quota_window=60.0, latency=0.0, fail_rate=0.0, state_file=None, admin_password=None):
+        self.quota_per_window = quota_per_window
+        self.quota_window = quota_window
+        self.latency = latency
+        self.fail_rate = fail_rate
+        self.state_file = state_file
+        self.calls = []          # one dict per Directory API call (batch parts included)
+        self.token_calls = []    # one dict per token request
+        self.batches = []        # one dict per batch envelope
+        self.lock = threading.RLock()
+        self.authority = Authority()
+        self.directory = Directory(domain)
+        self._failures = deque()
+        self._quota_times = deque()
+        self._server = self._thread = None
+        self._connections = set()
+        if state_file and os.path.exists(state_file):
+            self._load(state_file)
+        self.admin_email = admin_email.lower()
+        if self.directory.find_user(self.admin_email) is None:
+            self.add_user(self.admin_email, "Super", "Admin",
+                          password=admin_password or os.urandom(18).hex(), is_admin=True)
+            self.directory.users[self.directory.find_user(self.admin_email)["id"]]["agreedToTerms"] = True
+
+    # life cycle -------------------------------------------------------------------------------
+    def start(self, host="127.0.0.1", port=0, allow_remote=False):
+        """Serve in a background thread; port 0 picks a free port. Loopback only unless allowed."""
+        if not allow_remote and not _is_loopback(host):
+            raise ValueError("refusing to listen on non-loopback address %r" % host)
+        handler = type("Handler", (_Handler,), {"emulator": self})
+        self._server = ThreadingHTTPServer((host, port), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="google-sync-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        for connection in list(self._connections):
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._thread.join()
+        self._server = self._thread = None
+
+    @property
+    def base_url(self):
+        host, port = self._server.server_address[:2]
+        return "http://%s:%d/" % (host, port)
+
+    @property
+    def token_uri(self):
+        return self.base_url + "token" if self._server else GOOGLE_TOKEN_AUDIENCE
+
+    @property
+    def domain(self):
+        return self.directory.primary_domain
+
+    @property
+    def customer_id(self):
+        return self.directory.customer_id
+
+    # service accounts ---------------------------------------------------------------------------
+    def create_service_account(self, scopes=None, name=None):
+        """A new service-account JSON key (dict), delegated domain-wide for `scopes`."""
+        with self.lock:
+            info = self.authority.create_service_account(self.token_uri, scopes, name)
+            self._save()
+        return info
+
+    def register_service_account(self, info, scopes=None):
+        """Trust an existing key file's key and delegate `scopes` (default: all directory)."""
+        with self.lock:
+            self.authority.register(info, scopes)
+            self._save()
+
+    def expire_tokens(self):
+        """Forget every access token, as if they had expired (clients must fetch new ones)."""
+        with self.lock:
+            self.authority.expire_tokens()
+
+    # seeding and inspection (no quota, not recorded) ---------------------------------------------
+    def add_domain(self, domain):
+        with self.lock:
+            if domain.lower() not in self.directory.domains:
+                self.directory.domains.append(domain.lower())
+                self.directory.changed = True
+                self._save()
+
+    def add_user(self, primary_email, given_name, family_name, password=None, suspended=False,
+                 is_admin=False, hash_function=None, **fields_):
+        """Create a user as users.insert would (same rules); returns its resource."""
+        body = dict(fields_, primaryEmail=primary_email, name={"givenName": given_name, "familyName": family_name},
+                    password=password if password is not None else os.urandom(12).hex(), suspended=suspended)
+        if hash_function:
+            body["hashFunction"] = hash_function
+        with self.lock:
+            resource = self._seed(api_users.insert_user, body)
+            if is_admin:
+                self.directory.users[resource["id"]]["isAdmin"] = True
+                resource = resources.user(self.directory.users[resource["id"]], self.directory)
+            self._save()
+        return resource
+
+    def add_group(self, email, name=None, description=""):
+        body = {"email": email, "description": description}
+        if name is not None:
+            body["name"] = name
+        with self.lock:
+            resource = self._seed(api_groups.insert_group, body)
+            self._save()
+        return resource
+
+    def add_member(self, group_email, member_email, role="MEMBER"):
+        with self.lock:
+            resource = self._seed(api_members.insert_member, {"email": member_email, "role": role},
+                                  {"groupKey": group_email})
+            self._save()
+        return resource
+
+    def users(self):
+        with self.lock:
+            records = sorted(self.directory.users.values(), key=lambda u: u["primaryEmail"])
+            return [resources.user(u, self.directory) for u in records]
+
+    def get_user(self, key):
+        with self.lock:
+            record = self.directory.find_user(key)
+            return resources.user(record, self.directory) if record else None
+
+    def groups(self):
+        with self.lock:
+            records = sorted(self.directory.groups.values(), key=lambda g: g["email"])
+            return [resources.group(g, self.directory) for g in records]
+
+    def get_group(self, key):
+        with self.lock:
+            record = self.directory.find_group(key)
+            return resources.group(record, self.directory) if record else None
+
+    def members(self, group_email):
+        """Member addresses of a group (the customer id for a whole-customer member)."""
+        with self.lock:
+            group = self.directory.group(group_email)
+            return [resources.member(m, self.directory).get("email", m["id"])
+                    for m in self.directory.members[group["id"]].values()]
+
+    def member_roles(self, group_email):
+        with self.lock:
+            group = self.directory.group(group_email)
+            return {resources.member(m, self.directory).get("email", m["id"]): m["role"]
+                    for m in self.directory.members[group["id"]].values()}
+
+    def check_password(self, email, candidate):
+        """Test helper: does the stored password (cleartext, MD5, SHA-1 or crypt) match?"""
+        with self.lock:
+            stored = self.directory.user(email)["password"]
+        return password_store.matches(stored, candidate)
+
+    def stored_password(self, email):
+        """(hashFunction or None for cleartext, stored value) — for 'arrived as SHA-1' checks."""
+        with self.lock:
+            stored = self.directory.user(email)["password"]
+        return stored["hashFunction"], stored["value"]
+
+    # call control --------------------------------------------------------------------------------
+    def reset_calls(self):
+        with self.lock:
+            self.calls.clear()
+            self.token_calls.clear()
+            self.batches.clear()
+
+    def fail_next(self, count, status=503, reason="backendError"):
+        """Make the next `count` API calls (batch parts included) fail with `status`/`reason`."""
+        with self.lock:
+            self._failures.extend([(status, reason)] * count)
+
+    # HTTP ----------------------------------------------------------------------------------------
+    def handle_http(self, method, target, headers, body):
+        """Answer one HTTP request; returns (status, headers, body bytes)."""
+        if self.latency:
+            time.sleep(self.latency)
+        split = urllib.parse.urlsplit(target)
+        if split.path == "/token" and method == "POST":
+            return self._token(body)
+        if split.path in BATCH_PATHS and method == "POST":
+            return self._batch(headers, body)
+        if split.path.startswith(API_PREFIX):
+            return self._api_call(method, split.path, split.query, headers.get("Authorization"), body, False)
+        return _json_answer(404, errors.ApiError(404, "notFound", "Not Found").body())
+
+    def _token(self, body):
+        form = dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace")))
+        with self.lock:
+            try:
+                status, payload = 200, self.authority.grant(form, self.token_uri, self._may_impersonate)
+            except GrantError as refused:
+                status, payload = refused.status, refused.body
+            self.token_calls.append({"status": status, "time": time.time()})
+        log.info("POST /token -> %d", status)
+        answer = _json_answer(status, payload)
+        answer[1]["Cache-Control"] = "no-cache, no-store, max-age=0, must-revalidate"
+        return answer
+
+    def _may_impersonate(self, email):
+        user = self.directory.find_user(email)
+        return user is not None and not user.get("suspended")
+
+    def _batch(self, headers, body):
+        try:
+            parts = batch.parse(headers.get("Content-Type"), body)
+        except errors.ApiError as refused:
+            log.info("POST batch -> %d", refused.code)
+            return _json_answer(refused.code, refused.body())
+        order = list(range(len(parts)))
+        random.shuffle(order)  # Google runs the parts of a batch in any order
+        answers = []
+        for index in order:
+            part = parts[index]
+            split = urllib.parse.urlsplit(part.target)
+            authorization = part.headers.get("authorization") or headers.get("Authorization")
+            status, part_headers, payload = self._api_call(part.method, split.path, split.query,
+                                                           authorization, part.body, True)
+            answers.append((batch.response_content_id(part.content_id, index + 1),
+                            status, part_headers, payload))
+        with self.lock:
+            self.batches.append({"parts": len(parts), "time": time.time()})
+        log.info("POST batch (%d parts) -> 200", len(parts))
+        content_type, data = batch.render(answers)
+        return 200, {"Content-Type": content_type}, data
+
+    def _api_call(self, method, path, query_string, authorization, body, in_batch):
+        query = dict(urllib.parse.parse_qsl(query_string, keep_blank_values=True))
+        try:
+            status, payload = self._run(method, path, query, authorization, body)
+        except errors.ApiError as refused:
+            status, payload = refused.code, refused.body()
+        except Exception:  # a bug here must still answer, and show in the log
+            log.exception("emulator failure on %s %s", method, path)
+            status, payload = 500, errors.ApiError(500, "internalError", "Internal error encountered.").body()
+        decoded = urllib.parse.unquote(path)
+        with self.lock:
+            self.calls.append({"method": method, "path": decoded, "query": query, "status": status,
+                               "batch": in_batch, "time": time.time()})
+        log.info("%s%s %s -> %d", "  [batch] " if in_batch else "", method, decoded, status)
+        answer = _json_answer(status, payload, query.get("prettyPrint", "true") != "false")
+        if status == 401:
+            answer[1]["WWW-Authenticate"] = 'Bearer realm="https://accounts.google.com/"'
+        return answer
+
+    def _run(self, method, path, query, authorization, body):
+        route, params = routing.match(method, path[len(API_PREFIX):])
+        with self.lock:
+            self._authorize(route, authorization)
+            self._charge_quota()
+            self._inject_failure()
+        routing.check_params(route, query)
+        selection = fields.parse(query["fields"]) if query.get("fields") else None
+        if selection is not None and route.schema:
+            fields.check(selection, route.schema, query["fields"])
+        request = routing.Request(self.directory, method, params, query,
+                                  _json_body(body) if route.body else None)
+        with self.lock:
+            try:
+                status, payload = route.handler(request)
+            finally:
+                self._save()
+        if payload is not None and selection is not None:
+            payload = fields.apply(selection, payload)
+        return status, payload
+
+    def _authorize(self, route, authorization):
+        token = self.authority.lookup(authorization)
+        if token is None:
+            raise errors.unauthenticated()
+        if not token.scopes & route.scopes():
+            raise errors.insufficient_scopes()
+        user = self.directory.find_user(token.subject) if token.subject else None
+        if user is None or not user.get("isAdmin") or user.get("suspended"):
+            raise errors.forbidden()
+
+    def _charge_quota(self):
+        if self.quota_per_window is None:
+            return
+        now = time.monotonic()
+        while self._quota_times and self._quota_times[0] <= now - self.quota_window:
+            self._quota_times.popleft()
+        if len(self._quota_times) >= self.quota_per_window:
+            raise errors.quota_exceeded()
+        self._quota_times.append(now)
+
+    def _inject_failure(self):
+        if self._failures:
+            raise errors.injected(*self._failures.popleft())
+        if self.fail_rate and random.random() < self.fail_rate:
+            raise errors.injected(503, "backendError")
+
+    # persistence -------------------------------------------------------------------------------
+    def _seed(self, handler, body, params=None):
+        status, resource = handler(routing.Request(self.directory, "POST", params or {}, {}, body))
+        return resource
+
+    def _save(self):
+        if self.state_file and (self.directory.changed or not os.path.exists(self.state_file)):
+            save_json(self.state_file, {"directory": self.directory.to_dict(),
+                                        "authority": self.authority.to_dict()})
+        self.directory.changed = False
+
+    def _load(self, path):
+        with open(path, encoding="utf-8") as source:
+            data = json.load(source)
+        self.directory = Directory.from_dict(data["directory"])
+        self.authority.load(data.get("authority", {}))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as httplib2 expects
+    server_version = "ESF"
+    sys_version = ""
+    emulator = None
+
+    def setup(self):
+        super().setup()
+        self.emulator._connections.add(self.connection)
+
+    def finish(self):
+        self.emulator._connections.discard(self.connection)
+        super().finish()
+
+    def _handle(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        method = self.headers.get("X-HTTP-Method-Override", self.command).upper()
+        status, headers, payload = self.emulator.handle_http(method, self.path, self.headers, body)
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+    def log_message(self, format, *args):  # noqa: A002  (the emulator logs requests itself)
+        log.debug(format, *args)
+
+
+def _json_body(body):
+    if not body.strip():
+        return {}
+    try:
+        value = json.loads(body.decode("utf-8"))
+    except ValueError:
+        raise errors.ApiError(400, "parseError", "Invalid JSON payload received. Unexpected token.") from None
+    if not isinstance(value, dict):
+        raise errors.invalid("Invalid JSON payload received. Expected an object.")
+    return value
+
+
+def _json_answer(status, payload, pretty=True):
+    if status == 204 or payload is None:
+        return status, {}, b""
+    text = json.dumps(payload, ensure_ascii=False, indent=2 if pretty else None)
+    return status, {"Content-Type": JSON_TYPE, "Vary": "Origin, X-Origin, Referer"}, text.encode("utf-8")
+
+
+def _is_loopback(host):
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+__all__ = ["Emulator", "DIRECTORY_SCOPES"]
