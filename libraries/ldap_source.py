@@ -19,7 +19,7 @@ from ldap.controls import SimplePagedResultsControl
 
 from .config import RESERVED_GROUPS, RESERVED_USERS, LdapSettings
 from .errors import ConfigError, SourceError
-from .model import DirectoryGroup, DirectoryState, DirectoryUser
+from .model import DirectoryGroup, DirectoryState, DirectoryUser, PasswordHash
 from .passwords import from_directory
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,8 @@ class LdapSource:
         findings = [f"connected to {settings.uri} as {identity}"]
         with self._errors("reading the root DSE"):
             root_dse = connection.read_rootdse_s() or {}
-        if SimplePagedResultsControl.controlType.encode() not in root_dse.get("supportedControl", []):
+        controls = root_dse.get("supportedControl")
+        if controls is not None and SimplePagedResultsControl.controlType.encode() not in controls:
             raise SourceError(f"{settings.uri} does not offer the paged results control, which reading a whole directory needs")
         for key, base, search in (("users_dn", settings.users_dn, settings.user_filter), ("groups_dn", settings.groups_dn, settings.group_filter)):
             found = self._any(base, search, key)
@@ -171,7 +172,7 @@ class LdapSource:
             password_problem=problem,
         )
 
-    def _password(self, uuid: str, attributes: dict):
+    def _password(self, uuid: str, attributes: dict) -> tuple[PasswordHash | None, str]:
         if not self.settings.password_attributes:
             return None, ""
         values = {name: _values(attributes, name) for name in self.settings.password_attributes}

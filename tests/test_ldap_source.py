@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
+import signal
 from pathlib import Path
 
 import ldap
@@ -379,6 +381,16 @@ def test_server_down_is_an_error_and_the_source_recovers(directory, ldap_setting
 
         directory.restart_server()
         assert len(source.read_state().users) == 1
+
+
+def test_a_server_that_hangs_is_an_error_after_the_timeout(directory):
+    directory.add_group("google_apps_plugin")
+    os.kill(directory.pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(SourceError, match=r"did not finish .* within 1 s.*\[ldap\] timeout"):
+            read(directory.settings(timeout=1))
+    finally:
+        os.kill(directory.pid, signal.SIGCONT)
 
 
 def test_wrong_password_is_an_error_naming_the_setting(directory):

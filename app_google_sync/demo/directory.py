@@ -296,9 +296,10 @@ class DemoDirectory(slapdtest.SlapdObject):
                 time.sleep(0.05)
 
     def start(self):
-        first_start = self._proc is None and not os.path.exists(self.testrundir)
+        fresh = self._proc is None  # slapdtest then starts over from an empty run directory
         super().start()
-        if first_start:
+        if fresh:
+            self._next_uid_number, self._next_gid_number = FIRST_UID_NUMBER, FIRST_GROUP_GID
             self._create_tree()
         return self
 
@@ -319,8 +320,9 @@ class DemoDirectory(slapdtest.SlapdObject):
             self.resume()
 
     @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+    def pid(self) -> int | None:
+        """slapd's process id, to pause it (SIGSTOP) and play a server that hangs."""
+        return self._proc.pid if self._proc is not None else None
 
     def set_sync_limits(self, limits: str) -> None:
         """Replace the sync account's ``olcLimits`` clause on the running server ("" removes it)."""
@@ -341,6 +343,8 @@ class DemoDirectory(slapdtest.SlapdObject):
         if self._admin is None:
             connection = ldap.initialize(self.ldap_uri)
             connection.protocol_version = ldap.VERSION3
+            connection.set_option(ldap.OPT_NETWORK_TIMEOUT, 10)
+            connection.set_option(ldap.OPT_TIMEOUT, 10)
             connection.simple_bind_s(self.root_dn, self.root_pw)
             self._admin = connection
         return self._admin
@@ -511,8 +515,8 @@ class DemoDirectory(slapdtest.SlapdObject):
         if mail:
             attrs["objectClass"].append("extensibleObject")
         if group_of_names:
-            # nis.schema makes posixGroup structural, so groupOfNames cannot join it;
-            # ClearOS's rfc2307bis variant can. extensibleObject allows member here.
+            # nis.schema makes posixGroup structural, so slapd refuses groupOfNames beside
+            # it (only an rfc2307bis schema allows both); extensibleObject admits member.
             attrs["objectClass"] = ["top", "posixGroup", "extensibleObject"]
             attrs["member"] = [self.user_dn(uid) for uid in member_uids] or [self.no_members_dn]
         dn = self.add_entry(self.group_dn(name), attrs)
@@ -575,8 +579,11 @@ class DemoDirectory(slapdtest.SlapdObject):
 
 
 def _same_dn(first: bytes, second: bytes) -> bool:
-    normalise = lambda dn: ldap.dn.dn2str(ldap.dn.str2dn(dn.decode("utf-8"))).lower()  # noqa: E731
-    return normalise(first) == normalise(second)
+    return _normal_dn(first) == _normal_dn(second)
+
+
+def _normal_dn(dn: bytes) -> str:
+    return ldap.dn.dn2str(ldap.dn.str2dn(dn.decode("utf-8"))).lower()
 
 
 SAMPLE_USERS = (
