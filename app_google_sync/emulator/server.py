@@ -61,7 +61,7 @@ class Emulator:
     # life cycle -------------------------------------------------------------------------------
     def start(self, host="127.0.0.1", port=0, allow_remote=False):
         """Serve in a background thread; port 0 picks a free port. Loopback only unless allowed."""
-        if not allow_remote and not _is_loopback(host):
+        if not allow_remote and not is_loopback(host):
             raise ValueError("refusing to listen on non-loopback address %r" % host)
         handler = type("Handler", (_Handler,), {"emulator": self})
         self._server = ThreadingHTTPServer((host, port), handler)
@@ -405,7 +405,7 @@ def _json_answer(status, payload, pretty=True):
     return status, {"Content-Type": JSON_TYPE, "Vary": "Origin, X-Origin, Referer"}, text.encode("utf-8")
 
 
-def _is_loopback(host):
+def is_loopback(host):
     if host == "localhost":
         return True
     try:
