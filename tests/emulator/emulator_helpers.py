@@ -1,0 +1,72 @@
+"""Helpers shared by the emulator tests (fixtures live in conftest.py)."""
+
+import json
+import urllib.error
+import urllib.request
+
+import google_auth_httplib2
+from google.oauth2 import service_account
+from googleapiclient.discovery import build
+from googleapiclient.errors import HttpError
+from googleapiclient.http import BatchHttpRequest
+
+SCOPE = "https://www.googleapis.com/auth/"
+USER_SCOPE = SCOPE + "admin.directory.user"
+GROUP_SCOPE = SCOPE + "admin.directory.group"
+MEMBER_SCOPE = SCOPE + "admin.directory.group.member"
+ORGUNIT_SCOPE = SCOPE + "admin.directory.orgunit"
+ALL_SCOPES = [USER_SCOPE, GROUP_SCOPE, MEMBER_SCOPE, ORGUNIT_SCOPE]
+ADMIN = "admin@example.com"
+
+
+def credentials(key, scopes=None, subject=ADMIN):
+    return service_account.Credentials.from_service_account_info(
+        key, scopes=ALL_SCOPES if scopes is None else scopes, subject=subject)
+
+
+def directory(emu, creds):
+    return build("admin", "directory_v1", credentials=creds, client_options={"api_endpoint": emu.base_url},
+                 static_discovery=True, cache_discovery=False)
+
+
+class Batch:
+    """A BatchHttpRequest at the emulator's batch URL that collects (response, error) by request id."""
+
+    def __init__(self, emu, creds):
+        self.results = {}
+        self._http = google_auth_httplib2.AuthorizedHttp(creds)
+        self._batch = BatchHttpRequest(callback=self._collect, batch_uri=emu.base_url + "batch/admin/directory_v1")
+
+    def _collect(self, request_id, response, exception):
+        self.results[request_id] = (response, exception)
+
+    def add(self, request, request_id=None):
+        self._batch.add(request, request_id=request_id)
+
+    def execute(self):
+        self._batch.execute(http=self._http)
+        return self.results
+
+
+def error_of(exc_info_or_error):
+    """(status, reason, message) of an HttpError (or of pytest's ExceptionInfo holding one)."""
+    error = getattr(exc_info_or_error, "value", exc_info_or_error)
+    assert isinstance(error, HttpError), error
+    body = json.loads(error.content)["error"]
+    return error.resp.status, body["errors"][0]["reason"], body["message"]
+
+
+def user_body(email, given="Ada", family="Lovelace", password="correct horse", **extra):
+    return dict(extra, primaryEmail=email, name={"givenName": given, "familyName": family}, password=password)
+
+
+def raw(method, url, body=None, headers=None):
+    """A plain HTTP call (no Google client): returns (status, headers, decoded JSON or None)."""
+    data = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request) as response:
+            status, answer_headers, content = response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        status, answer_headers, content = error.code, error.headers, error.read()
+    return status, answer_headers, json.loads(content) if content else None
