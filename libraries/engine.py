@@ -8,6 +8,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import secrets
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -54,9 +55,11 @@ class Report:
 class SyncEngine:
     def __init__(self, settings: Settings, source=None, target=None, store: Store | None = None):
         self.settings = settings
-        self.source = source or LdapSource(settings.ldap)
-        self.target = target or GoogleTarget(settings.google, settings.sync)
         self.store = store or Store(settings.sync.database)
+        # Cleartext userPassword values are hashed with a salt derived from this key, so the hash is stable between runs.
+        salt_key = bytes.fromhex(self.store.secret("password_salt_key", lambda: secrets.token_hex(32)))
+        self.source = source or LdapSource(settings.ldap, cleartext_salt_key=salt_key)
+        self.target = target or GoogleTarget(settings.google, settings.sync)
 
     # -- planning ----------------------------------------------------------------
 

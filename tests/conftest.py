@@ -24,3 +24,25 @@ def directory(ldap_server):
 def ldap_settings(directory):
     """LdapSettings that read ``directory`` as its sync service account."""
     return directory.settings()
+
+
+@pytest.fixture
+def env(directory, tmp_path):
+    """The session's slapd (with the ClearOS google_apps_plugin group) plus a fresh emulator and config."""
+    from app_google_sync.demo.environment import DemoEnvironment
+
+    directory.add_group("google_apps_plugin", description="Google Apps Synchronization - Plugin")
+    with DemoEnvironment(state_dir=str(tmp_path), directory=directory) as environment:
+        yield environment
+
+
+@pytest.fixture
+def big_env(tmp_path):
+    """A slapd whose size limit (50) only paged searches may pass, so reading it whole proves paging."""
+    from app_google_sync.demo.directory import DemoDirectory, paged_only_limits
+    from app_google_sync.demo.environment import DemoEnvironment
+
+    with DemoDirectory(size_limit=50, sync_limits=paged_only_limits(50)) as server:
+        server.add_group("google_apps_plugin")
+        with DemoEnvironment(state_dir=str(tmp_path), directory=server) as environment:
+            yield environment
