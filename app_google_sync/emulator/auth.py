@@ -1,6 +1,7 @@
 """Service accounts with domain-wide delegation, the JWT-bearer token grant, access tokens."""
 
 import base64
+import functools
 import json
 import random
 import secrets
@@ -82,9 +83,7 @@ class Authority:
 
     def register(self, info, scopes=None):
         """Trust the public half of a key file and delegate `scopes` (default: all directory)."""
-        private_key = serialization.load_pem_private_key(info["private_key"].encode(), password=None)
-        public_pem = private_key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        public_pem = _public_pem(info["private_key"])
         self.keys[info["private_key_id"]] = {"client_email": info["client_email"],
                                              "client_id": str(info["client_id"]),
                                              "public_key": public_pem}
@@ -157,6 +156,14 @@ class Authority:
     def load(self, data):
         self.keys.update(data.get("keys", {}))
         self.delegations.update({k: set(v) for k, v in data.get("delegations", {}).items()})
+
+
+@functools.lru_cache(maxsize=64)
+def _public_pem(private_pem):
+    """The public half of a PEM private key (cached: loading checks the key, which is slow)."""
+    private_key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+    return private_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
 def _b64decode(segment):

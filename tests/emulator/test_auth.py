@@ -9,6 +9,7 @@ from emulator_helpers import (ADMIN, GROUP_SCOPE, MEMBER_SCOPE, USER_SCOPE, cred
 from google.auth import crypt, jwt
 from google.auth.exceptions import RefreshError
 from google.auth.transport.requests import Request
+from google.oauth2 import service_account
 
 from app_google_sync.emulator.server import Emulator
 
@@ -32,7 +33,7 @@ def grant(emu, token):
 
 
 def test_token_granted_to_delegated_service_account(emu, key):
-    creds = credentials(key)
+    creds = service_account.Credentials.from_service_account_info(key, scopes=[USER_SCOPE], subject=ADMIN)
     creds.refresh(Request())
     assert creds.token.startswith("ya29.")
     assert creds.valid
