@@ -13,12 +13,12 @@ NAME_MAX, DESCRIPTION_MAX = 75, 4096
                                   "orderBy", "sortOrder", "query"), schema="Groups")
 def list_groups(req):
     directory, query = req.directory, req.query
+    if not {"customer", "domain", "userKey"} & set(query):
+        raise errors.bad_request()
     if "customer" in query:
         directory.check_customer(query["customer"])
-    elif "domain" in query:
+    if "domain" in query:
         directory.check_domain(query["domain"])
-    elif "userKey" not in query:
-        raise errors.bad_request()
     limit = paging.max_results(query, 200, 200)
     paging.enum(query, "orderBy", ("email",))
     descending = paging.enum(query, "sortOrder", ("ASCENDING", "DESCENDING")) == "DESCENDING"

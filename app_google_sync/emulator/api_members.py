@@ -85,6 +85,8 @@ def has_member(req):
     group = directory.group(req.params["groupKey"])
     key = req.params["memberKey"]
     target = directory.find_user(key) or directory.find_group(key)
+    if target is None and directory.external.get(key.lower()) in directory.members[group["id"]]:
+        return 200, {"isMember": True}
     if target is None:
         if directory.in_our_domains(key):
             raise errors.not_found("memberKey")

@@ -37,12 +37,12 @@ SORT_FIELDS = {"email": "primaryEmail", "givenName": "givenName", "familyName": 
 @route("GET", "users", "user", LIST_PARAMS, schema="Users")
 def list_users(req):
     directory, query = req.directory, req.query
+    if "customer" not in query and "domain" not in query:
+        raise errors.bad_request()
     if "customer" in query:
         directory.check_customer(query["customer"])
-    elif "domain" in query:
+    if "domain" in query:
         directory.check_domain(query["domain"])
-    else:
-        raise errors.bad_request()
     limit = paging.max_results(query, 100, 500)
     order = paging.enum(query, "orderBy", SORT_FIELDS, "email")
     descending = paging.enum(query, "sortOrder", ("ASCENDING", "DESCENDING")) == "DESCENDING"

@@ -80,7 +80,8 @@ def main(argv=None):
     key_path = _service_account(emulator, args.service_account_key, _scopes(args.scopes))
     print("api_endpoint: %s" % emulator.base_url, flush=True)
     print("token_uri:    %s" % emulator.token_uri, flush=True)
-    print("customer:     %s (%s, admin %s)" % (emulator.customer_id, emulator.domain, emulator.admin_email))
+    print("customer:     %s (%s, admin %s)" % (emulator.customer_id, emulator.domain, emulator.admin_email),
+          flush=True)
     if key_path:
         print("key file:     %s" % key_path, flush=True)
     _wait_for_signal()

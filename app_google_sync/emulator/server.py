@@ -193,16 +193,23 @@ class Emulator:
                     for m in self.directory.members[group["id"]].values()}
 
     def check_password(self, email, candidate):
-        """Test helper: does the stored password (cleartext, MD5, SHA-1 or crypt) match?"""
+        """Test helper: does the stored password (cleartext, MD5, SHA-1 or crypt) match?
+
+        False for an unknown user. Cleartext passwords are kept salted and hashed.
+        """
         with self.lock:
-            stored = self.directory.user(email)["password"]
-        return password_store.matches(stored, candidate)
+            record = self.directory.find_user(email)
+        return record is not None and password_store.matches(record["password"], candidate)
 
     def stored_password(self, email):
-        """(hashFunction or None for cleartext, stored value) — for 'arrived as SHA-1' checks."""
+        """(hashFunction or None for cleartext, stored value), or None for an unknown user.
+
+        The value is the digest or crypt string as received, or the emulator's own salted
+        hash of a cleartext password.
+        """
         with self.lock:
-            stored = self.directory.user(email)["password"]
-        return stored["hashFunction"], stored["value"]
+            record = self.directory.find_user(email)
+        return None if record is None else (record["password"]["hashFunction"], record["password"]["value"])
 
     # call control --------------------------------------------------------------------------------
     def reset_calls(self):

@@ -1,0 +1,73 @@
+"""`google-sync-emulator` as a person runs it: a process, a key file, a state file."""
+
+import json
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+
+import pytest
+from emulator_helpers import credentials, directory, user_body
+
+from app_google_sync.emulator.cli import build_parser
+
+
+def start(*args):
+    script = shutil.which("google-sync-emulator", path=os.path.dirname(sys.executable))
+    command = [script] if script else [sys.executable, "-m", "app_google_sync.emulator.cli"]
+    process = subprocess.Popen(command + ["--port", "0", *args], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    printed = {}
+    for line in process.stdout:
+        name, _, value = line.partition(":")
+        printed[name.strip()] = value.strip()
+        if name.strip() == "key file":
+            break
+    return process, printed
+
+
+def stop(process):
+    process.send_signal(signal.SIGTERM)
+    _, errors = process.communicate(timeout=10)
+    assert process.returncode == 0, errors
+    return errors
+
+
+def test_cli_writes_key_serves_and_keeps_state(tmp_path):
+    key_path, state_path = tmp_path / "key.json", tmp_path / "state.json"
+    process, printed = start("--service-account-key", str(key_path), "--state", str(state_path),
+                             "--admin-password", "never-logged-pw")
+    try:
+        assert printed["api_endpoint"].startswith("http://127.0.0.1:")
+        assert printed["token_uri"] == printed["api_endpoint"] + "token"
+        assert stat.S_IMODE(os.stat(key_path).st_mode) == 0o600
+        key = json.loads(key_path.read_text())
+        assert key["type"] == "service_account" and key["token_uri"] == printed["token_uri"]
+        emu = type("Endpoint", (), {"base_url": printed["api_endpoint"]})
+        service = directory(emu, credentials(key))
+        service.users().insert(body=user_body("cli@example.com")).execute()
+    finally:
+        log = stop(process)
+    assert "POST /admin/directory/v1/users -> 200" in log
+    assert "never-logged-pw" not in log and "ya29." not in log and "correct horse" not in log
+
+    process, printed = start("--service-account-key", str(key_path), "--state", str(state_path))
+    try:
+        key = dict(json.loads(key_path.read_text()), token_uri=printed["token_uri"])  # new port
+        emu = type("Endpoint", (), {"base_url": printed["api_endpoint"]})
+        user = directory(emu, credentials(key)).users().get(userKey="cli@example.com").execute()
+        assert user["primaryEmail"] == "cli@example.com"
+    finally:
+        stop(process)
+
+
+def test_cli_help_describes_every_option(capsys):
+    with pytest.raises(SystemExit) as done:
+        build_parser().parse_args(["--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--host", "--port", "--domain", "--admin", "--admin-password", "--service-account-key",
+                   "--scopes", "--quota", "--quota-window", "--latency", "--fail-rate", "--state", "-v"):
+        assert option in text
