@@ -4,6 +4,7 @@ import urllib.request
 
 from emulator_helpers import Batch, credentials, directory, error_of, raw, user_body
 from google.auth.transport.requests import Request
+from googleapiclient.http import BatchHttpRequest
 
 from app_google_sync.emulator.batch import parse
 
@@ -119,3 +120,15 @@ def test_parse_accepts_lf_and_crlf_bodies():
         [part] = parse('multipart/mixed; boundary="b"', text.encode())
         assert (part.method, part.target, part.body.strip()) == ("POST", "/admin/directory/v1/users", b'{"a": 1}')
         assert part.content_id == "<x + 1>"
+
+
+def test_batch_with_service_http_and_non_ascii(emu, service):
+    results = {}
+    batch = BatchHttpRequest(callback=lambda rid, resp, exc: results.setdefault(rid, (resp, exc)),
+                             batch_uri=emu.base_url + "batch/admin/directory_v1")
+    batch.add(service.users().insert(body=user_body("zoe@example.com", given="Zoë", family="Ærøskøbing 山田")),
+              request_id="zoe")
+    batch.execute(http=service._http)
+    user, error = results["zoe"]
+    assert error is None and user["name"]["fullName"] == "Zoë Ærøskøbing 山田"
+    assert emu.get_user("zoe@example.com")["name"]["familyName"] == "Ærøskøbing 山田"

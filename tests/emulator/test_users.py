@@ -1,6 +1,7 @@
 """users.* through the real client: Google's rules, errors and resource shape."""
 
 import hashlib
+import warnings
 
 import pytest
 from emulator_helpers import ADMIN, error_of, user_body
@@ -230,3 +231,15 @@ def test_secondary_domain(emu, service):
 def test_admin_is_pre_provisioned(emu, service):
     admin = service.users().get(userKey=ADMIN).execute()
     assert admin["isAdmin"] is True and admin["agreedToTerms"] is True
+
+
+def test_check_password_crypt(emu, service):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        crypt = pytest.importorskip("crypt")  # the stdlib one, as an independent reference
+    hashed = crypt.crypt("open sesame", "$6$rounds=5000$saltsalt$")
+    service.users().insert(body=user_body("c@example.com", password=hashed, hashFunction="crypt")).execute()
+    assert emu.stored_password("c@example.com") == ("crypt", hashed)
+    assert emu.check_password("c@example.com", "open sesame")
+    assert not emu.check_password("c@example.com", "open says me")
+    assert not emu.check_password("nobody@example.com", "open sesame")
