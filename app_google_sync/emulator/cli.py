@@ -9,7 +9,8 @@ import sys
 import threading
 
 from .auth import DIRECTORY_SCOPES
-from .server import Emulator, is_loopback
+from .httpd import is_loopback
+from .server import Emulator
 
 DESCRIPTION = """\
 A local, faithful emulator of Google's Admin SDK Directory API v1 (users, aliases, groups,

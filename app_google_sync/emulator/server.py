@@ -6,7 +6,6 @@ route → bearer token → scope → admin → quota → injected failure → pa
 `fields` selection; each is recorded in `calls`.
 """
 
-import ipaddress
 import json
 import logging
 import os
@@ -16,18 +15,18 @@ import threading
 import time
 import urllib.parse
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 from . import api_groups, api_members, api_orgunits, api_users  # noqa: F401  (register routes)
 from . import batch, errors, fields, password_store, resources, routing
 from .auth import DIRECTORY_SCOPES, GOOGLE_TOKEN_AUDIENCE, Authority, GrantError
+from .httpd import Handler, is_loopback, json_answer, json_body
 from .state import Directory, save_json
 
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/admin/directory/v1/"
 BATCH_PATHS = ("/batch/admin/directory_v1", "/batch")
-JSON_TYPE = "application/json; charset=UTF-8"
 
 
 class Emulator:
@@ -49,21 +48,30 @@ class Emulator:
         self._failures = deque()
         self._quota_times = deque()
         self._server = self._thread = None
-        self._connections = set()
+        self.open_connections = set()
         if state_file and os.path.exists(state_file):
             self._load(state_file)
         self.admin_email = admin_email.lower()
+        if not self.directory.in_our_domains(self.admin_email):
+            raise ValueError("admin %s is not in the domain %s" % (admin_email, self.domain))
         if self.directory.find_user(self.admin_email) is None:
-            self.add_user(self.admin_email, "Super", "Admin",
-                          password=admin_password or os.urandom(18).hex(), is_admin=True)
-            self.directory.users[self.directory.find_user(self.admin_email)["id"]]["agreedToTerms"] = True
+            self._create_admin(admin_password)
+
+    def _create_admin(self, password):
+        """The super administrator a service account impersonates (terms already accepted)."""
+        admin = self.add_user(self.admin_email, "Super", "Admin", password=password or os.urandom(18).hex(),
+                              is_admin=True)
+        with self.lock:
+            self.directory.users[admin["id"]]["agreedToTerms"] = True
+            self.directory.changed = True
+            self._save()
 
     # life cycle -------------------------------------------------------------------------------
     def start(self, host="127.0.0.1", port=0, allow_remote=False):
         """Serve in a background thread; port 0 picks a free port. Loopback only unless allowed."""
         if not allow_remote and not is_loopback(host):
             raise ValueError("refusing to listen on non-loopback address %r" % host)
-        handler = type("Handler", (_Handler,), {"emulator": self})
+        handler = type("Handler", (Handler,), {"emulator": self})
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01},
@@ -76,7 +84,7 @@ class Emulator:
             return
         self._server.shutdown()
         self._server.server_close()
-        for connection in list(self._connections):
+        for connection in list(self.open_connections):
             try:
                 connection.shutdown(socket.SHUT_RDWR)
             except OSError:
@@ -235,7 +243,7 @@ class Emulator:
             return self._batch(headers, body)
         if split.path.startswith(API_PREFIX):
             return self._api_call(method, split.path, split.query, headers.get("Authorization"), body, False)
-        return _json_answer(404, errors.ApiError(404, "notFound", "Not Found").body())
+        return json_answer(404, errors.ApiError(404, "notFound", "Not Found").body())
 
     def _token(self, body):
         form = dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace")))
@@ -246,7 +254,7 @@ class Emulator:
                 status, payload = refused.status, refused.body
             self.token_calls.append({"status": status, "time": time.time()})
         log.info("POST /token -> %d", status)
-        answer = _json_answer(status, payload)
+        answer = json_answer(status, payload)
         answer[1]["Cache-Control"] = "no-cache, no-store, max-age=0, must-revalidate"
         return answer
 
@@ -259,7 +267,7 @@ class Emulator:
             parts = batch.parse(headers.get("Content-Type"), body)
         except errors.ApiError as refused:
             log.info("POST batch -> %d", refused.code)
-            return _json_answer(refused.code, refused.body())
+            return json_answer(refused.code, refused.body())
         order = list(range(len(parts)))
         random.shuffle(order)  # Google runs the parts of a batch in any order
         answers = []
@@ -291,7 +299,7 @@ class Emulator:
             self.calls.append({"method": method, "path": decoded, "query": query, "status": status,
                                "batch": in_batch, "time": time.time()})
         log.info("%s%s %s -> %d", "  [batch] " if in_batch else "", method, decoded, status)
-        answer = _json_answer(status, payload, query.get("prettyPrint", "true") != "false")
+        answer = json_answer(status, payload, query.get("prettyPrint", "true") != "false")
         if status == 401:
             answer[1]["WWW-Authenticate"] = 'Bearer realm="https://accounts.google.com/"'
         return answer
@@ -307,7 +315,7 @@ class Emulator:
         if selection is not None and route.schema:
             fields.check(selection, route.schema, query["fields"])
         request = routing.Request(self.directory, method, params, query,
-                                  _json_body(body) if route.body else None)
+                                  json_body(body) if route.body else None)
         with self.lock:
             try:
                 status, payload = route.handler(request)
@@ -359,68 +367,6 @@ class Emulator:
             data = json.load(source)
         self.directory = Directory.from_dict(data["directory"])
         self.authority.load(data.get("authority", {}))
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as httplib2 expects
-    server_version = "ESF"
-    sys_version = ""
-    emulator = None
-
-    def setup(self):
-        super().setup()
-        # Headers and body go out in separate writes; without this, delayed ACKs add 40 ms.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.emulator._connections.add(self.connection)
-
-    def finish(self):
-        self.emulator._connections.discard(self.connection)
-        super().finish()
-
-    def _handle(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        method = self.headers.get("X-HTTP-Method-Override", self.command).upper()
-        status, headers, payload = self.emulator.handle_http(method, self.path, self.headers, body)
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
-
-    def log_message(self, format, *args):  # noqa: A002  (the emulator logs requests itself)
-        log.debug(format, *args)
-
-
-def _json_body(body):
-    if not body.strip():
-        return {}
-    try:
-        value = json.loads(body.decode("utf-8"))
-    except ValueError:
-        raise errors.ApiError(400, "parseError", "Invalid JSON payload received. Unexpected token.") from None
-    if not isinstance(value, dict):
-        raise errors.invalid("Invalid JSON payload received. Expected an object.")
-    return value
-
-
-def _json_answer(status, payload, pretty=True):
-    if status == 204 or payload is None:
-        return status, {}, b""
-    text = json.dumps(payload, ensure_ascii=False, indent=2 if pretty else None)
-    return status, {"Content-Type": JSON_TYPE, "Vary": "Origin, X-Origin, Referer"}, text.encode("utf-8")
-
-
-def is_loopback(host):
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 __all__ = ["Emulator", "DIRECTORY_SCOPES"]
