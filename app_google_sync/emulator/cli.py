@@ -69,9 +69,12 @@ def main(argv=None):
     host = args.host or "127.0.0.1"
     if not 0.0 <= args.fail_rate <= 1.0:
         raise SystemExit("--fail-rate must be between 0 and 1")
-    emulator = Emulator(domain=args.domain, admin_email=args.admin or "admin@" + args.domain,
-                        quota_per_window=args.quota, quota_window=args.quota_window, latency=args.latency,
-                        fail_rate=args.fail_rate, state_file=args.state, admin_password=args.admin_password)
+    try:
+        emulator = Emulator(domain=args.domain, admin_email=args.admin or "admin@" + args.domain,
+                            quota_per_window=args.quota, quota_window=args.quota_window, latency=args.latency,
+                            fail_rate=args.fail_rate, state_file=args.state, admin_password=args.admin_password)
+    except (ValueError, OSError) as error:
+        raise SystemExit("google-sync-emulator: %s" % error)
     try:
         emulator.start(host, args.port, allow_remote=args.host is not None)
     except OSError as error:

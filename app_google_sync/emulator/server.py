@@ -51,6 +51,9 @@ class Emulator:
         self.open_connections = set()
         if state_file and os.path.exists(state_file):
             self._load(state_file)
+            if domain.lower() not in self.directory.domains:
+                raise ValueError("%s holds the account of %s, not %s"
+                                 % (state_file, self.directory.primary_domain, domain))
         self.admin_email = admin_email.lower()
         if not self.directory.in_our_domains(self.admin_email):
             raise ValueError("admin %s is not in the domain %s" % (admin_email, self.domain))
@@ -281,6 +284,7 @@ class Emulator:
                             status, part_headers, payload))
         with self.lock:
             self.batches.append({"parts": len(parts), "time": time.time()})
+            self._save()
         log.info("POST batch (%d parts) -> 200", len(parts))
         content_type, data = batch.render(answers)
         return 200, {"Content-Type": content_type}, data
@@ -288,7 +292,7 @@ class Emulator:
     def _api_call(self, method, path, query_string, authorization, body, in_batch):
         query = dict(urllib.parse.parse_qsl(query_string, keep_blank_values=True))
         try:
-            status, payload = self._run(method, path, query, authorization, body)
+            status, payload = self._run(method, path, query, authorization, body, in_batch)
         except errors.ApiError as refused:
             status, payload = refused.code, refused.body()
         except Exception:  # a bug here must still answer, and show in the log
@@ -304,7 +308,7 @@ class Emulator:
             answer[1]["WWW-Authenticate"] = 'Bearer realm="https://accounts.google.com/"'
         return answer
 
-    def _run(self, method, path, query, authorization, body):
+    def _run(self, method, path, query, authorization, body, in_batch):
         route, params = routing.match(method, path[len(API_PREFIX):])
         with self.lock:
             self._authorize(route, authorization)
@@ -320,7 +324,8 @@ class Emulator:
             try:
                 status, payload = route.handler(request)
             finally:
-                self._save()
+                if not in_batch:  # a batch saves once, at its end
+                    self._save()
         if payload is not None and selection is not None:
             payload = fields.apply(selection, payload)
         return status, payload

@@ -3,7 +3,7 @@
 import time
 
 import pytest
-from emulator_helpers import credentials, directory, error_of, user_body
+from emulator_helpers import Batch, credentials, directory, error_of, user_body
 from googleapiclient.errors import HttpError
 
 from app_google_sync.emulator.server import Emulator
@@ -122,3 +122,27 @@ def test_state_file_keeps_account_across_restarts(tmp_path, session_key):
 def test_refuses_non_loopback_unless_allowed():
     with pytest.raises(ValueError):
         Emulator().start(host="0.0.0.0", port=0)
+
+
+def test_batch_changes_are_saved(tmp_path, session_key):
+    path = str(tmp_path / "state.json")
+    first = Emulator(state_file=path).start()
+    try:
+        key = dict(session_key, token_uri=first.token_uri)
+        first.register_service_account(key)
+        service = directory(first, credentials(key))
+        batch = Batch(first, credentials(key))
+        for number in range(3):
+            batch.add(service.users().insert(body=user_body("b%d@example.com" % number)))
+        batch.execute()
+    finally:
+        first.stop()
+    assert [u["primaryEmail"] for u in Emulator(state_file=path).users()] == [
+        "admin@example.com", "b0@example.com", "b1@example.com", "b2@example.com"]
+
+
+def test_state_file_of_another_domain_is_refused(tmp_path):
+    path = str(tmp_path / "state.json")
+    Emulator(domain="example.com", state_file=path)
+    with pytest.raises(ValueError):
+        Emulator(domain="example.org", admin_email="admin@example.org", state_file=path)
