@@ -18,7 +18,7 @@ QUOTA_MESSAGE = (
 )
 
 DEFAULT_MESSAGES = {
-    "backendError": "Service unavailable. Please try again",
+    "backendError": "The service is currently unavailable.",
     "internalError": "Internal error encountered.",
     "rateLimitExceeded": "Rate Limit Exceeded",
     "userRateLimitExceeded": QUOTA_MESSAGE,

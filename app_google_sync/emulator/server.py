@@ -75,7 +75,10 @@ class Emulator:
         if not allow_remote and not is_loopback(host):
             raise ValueError("refusing to listen on non-loopback address %r" % host)
         handler = type("Handler", (Handler,), {"emulator": self})
-        self._server = ThreadingHTTPServer((host, port), handler)
+        server_class = ThreadingHTTPServer
+        if ":" in host:
+            server_class = type("Server6", (ThreadingHTTPServer,), {"address_family": socket.AF_INET6})
+        self._server = server_class((host, port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01},
                                         name="google-sync-emulator", daemon=True)
@@ -98,7 +101,7 @@ class Emulator:
     @property
     def base_url(self):
         host, port = self._server.server_address[:2]
-        return "http://%s:%d/" % (host, port)
+        return ("http://[%s]:%d/" if ":" in host else "http://%s:%d/") % (host, port)
 
     @property
     def token_uri(self):
