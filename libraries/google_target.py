@@ -16,6 +16,7 @@ from typing import Callable, Iterable
 import google_auth_httplib2
 import httplib2
 from google.auth.exceptions import GoogleAuthError, RefreshError, TransportError
+from google.oauth2 import credentials as user_credentials
 from google.oauth2 import service_account
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
@@ -88,16 +89,22 @@ def read_key(settings: GoogleSettings) -> dict:
         raise ConfigError(f"[google] credentials_file = {path}: cannot read it ({error.strerror})") from None
     except ValueError:
         raise ConfigError(f"[google] credentials_file = {path}: not a JSON service-account key") from None
-    if info.get("type") != "service_account":
-        raise ConfigError(f"[google] credentials_file = {path}: not a service-account key (type is {info.get('type')!r})")
+    if info.get("type") not in ("service_account", "authorized_user"):
+        raise ConfigError(
+            f"[google] credentials_file = {path}: type is {info.get('type')!r}; "
+            "give a service-account key or the authorized_user file written by the console's 'Connect to Google'"
+        )
     return info
 
 
-def load_credentials(settings: GoogleSettings, scopes: Iterable[str] = SCOPES) -> service_account.Credentials:
+def load_credentials(settings: GoogleSettings, scopes: Iterable[str] = SCOPES):
+    """Service-account credentials acting as admin_email, or an administrator's OAuth refresh token."""
     info = read_key(settings)
     if settings.token_uri:
         info = {**info, "token_uri": settings.token_uri}
     try:
+        if info["type"] == "authorized_user":
+            return user_credentials.Credentials.from_authorized_user_info(info, scopes=list(scopes))
         return service_account.Credentials.from_service_account_info(info, scopes=list(scopes), subject=settings.admin_email)
     except (ValueError, KeyError) as error:
         raise ConfigError(f"[google] credentials_file = {settings.credentials_file}: the key is incomplete or damaged ({error})") from None
@@ -328,12 +335,14 @@ def check_access(settings: GoogleSettings, sync: SyncSettings) -> list[Check]:
     client_id = str(read_key(settings).get("client_id", ""))
     token = _try_token(credentials)
     if token:
-        missing = [scope for scope in SCOPES if _try_token(credentials.with_scopes([scope]))]
+        delegated = isinstance(credentials, service_account.Credentials)  # a refresh token's scopes are fixed at consent
+        missing = [scope for scope in SCOPES if delegated and _try_token(credentials.with_scopes([scope]))]
         detail = token_error_message(RuntimeError(token), settings, client_id)
         if missing:
             detail += f" (not delegated: {', '.join(missing)})"
         return [Check("token", False, detail)]
-    checks = [Check("token", True, f"service account {credentials.service_account_email} acting as {settings.admin_email}")]
+    identity = getattr(credentials, "service_account_email", "an administrator's OAuth grant")
+    checks = [Check("token", True, f"{identity} acting as {settings.admin_email}")]
     target = GoogleTarget(settings, sync, credentials=credentials, backoff=Backoff(2))
     reads = (
         (SCOPES[0], lambda: target.users.list(domain=settings.domain, maxResults=1, fields="users(id)")),
