@@ -11,7 +11,9 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 
 from . import __version__
 from .libraries import config
@@ -134,6 +136,22 @@ def cmd_status(engine: SyncEngine, args) -> int:
     return EXIT_OK
 
 
+def cmd_watch(engine: SyncEngine, args) -> int:
+    from .libraries.live import LiveSync  # noqa: PLC0415  (only this command needs it)
+
+    live = LiveSync(engine.settings, engine)
+    print(f"Watching {engine.settings.ldap.uri} for changes (Ctrl-C to stop)...", file=sys.stderr)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    live.start()
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    live.stop()
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="google-sync",
@@ -164,6 +182,14 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--limit", type=int, default=20, help="how many runs to list (default 20)")
     status.add_argument("--json", action="store_true", help="print as JSON")
     status.set_defaults(handler=cmd_status)
+
+    watch = commands.add_parser(
+        "watch",
+        help="push every directory change to Google within seconds",
+        description="Follow the directory with syncrepl (or modifyTimestamp polling without syncprov) and push each changed "
+        "user or group on its own, with O(1) API calls. Runs until stopped; the worker process runs this too.",
+    )
+    watch.set_defaults(handler=cmd_watch)
 
     for sub in (test, sync):
         sub.add_argument("--trigger", default="cli", help=argparse.SUPPRESS)

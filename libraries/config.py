@@ -55,6 +55,10 @@ class SyncSettings:
     max_suspend: str = "25%"
     batch_size: int = 100
     max_retries: int = 8
+    # New users without a syncable password get a random one; this makes Google ask them for a new one.
+    change_password_at_next_login: bool = False
+    push_delay: float = 2.0  # seconds a directory change waits for more changes to the same entry
+    poll_interval: int = 30  # seconds between modifyTimestamp polls when the directory has no syncprov
 
     @property
     def database(self) -> str:
@@ -96,6 +100,16 @@ def _as_int(section: str, key: str, value: str, minimum: int, maximum: int) -> i
         raise ConfigError(f"[{section}] {key} = {value!r}: not a whole number") from None
     if not minimum <= number <= maximum:
         raise ConfigError(f"[{section}] {key} = {number}: must be between {minimum} and {maximum}")
+    return number
+
+
+def _as_float(section: str, key: str, value: str, minimum: float, maximum: float) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"[{section}] {key} = {value!r}: not a number") from None
+    if not minimum <= number <= maximum:
+        raise ConfigError(f"[{section}] {key} = {number}: must be between {minimum:g} and {maximum:g}")
     return number
 
 
@@ -180,6 +194,9 @@ def _sync_settings(raw: dict[str, str]) -> SyncSettings:
         max_suspend=max_suspend,
         batch_size=_as_int("sync", "batch_size", raw.get("batch_size", str(defaults.batch_size)), 1, 1000),
         max_retries=_as_int("sync", "max_retries", raw.get("max_retries", str(defaults.max_retries)), 0, 20),
+        change_password_at_next_login=_as_bool("sync", "change_password_at_next_login", raw.get("change_password_at_next_login", "no")),
+        push_delay=_as_float("sync", "push_delay", raw.get("push_delay", str(defaults.push_delay)), 0.0, 600.0),
+        poll_interval=_as_int("sync", "poll_interval", raw.get("poll_interval", str(defaults.poll_interval)), 1, 86400),
     )
 
 

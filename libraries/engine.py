@@ -11,7 +11,7 @@ import os
 import secrets
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .config import Settings
@@ -19,9 +19,9 @@ from .errors import GoogleSyncError, RunLocked, UnsafePlan
 from .executor import Executor, Progress, Result
 from .google_target import GoogleTarget
 from .ldap_source import LdapSource
-from .model import Link
-from .plan import AdoptGroup, AdoptUser, CreateGroup, CreateUser, Plan, SuspendUser, UnsuspendUser, UpdateGroup
-from .planner import build_plan, group_email, selected_groups
+from .model import DirectoryState, DirectoryUser, GoogleGroup, GoogleState, Link, LinkState, PasswordHash
+from .plan import AdoptGroup, AdoptUser, CreateGroup, CreateUser, Plan, SetPassword, SuspendUser, UnsuspendUser, UpdateGroup
+from .planner import Scope, build_plan, group_email, selected_groups, user_email
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ class SyncEngine:
         self.store = store or Store(settings.sync.database)
         # Cleartext userPassword values are hashed with a salt derived from this key, so the hash is stable between runs.
         salt_key = bytes.fromhex(self.store.secret("password_salt_key", lambda: secrets.token_hex(32)))
+        self.password_key = bytes.fromhex(self.store.secret("password_fingerprint_key", lambda: secrets.token_hex(32)))
         self.source = source or LdapSource(settings.ldap, cleartext_salt_key=salt_key)
         self.target = target or GoogleTarget(settings.google, settings.sync)
 
@@ -70,7 +71,59 @@ class SyncEngine:
         managed_ids = {link.google_id for link in links.links if link.kind == "group"}
         wanted_emails = {group_email(group, self.settings.google.domain) for group in selected_groups(desired.groups, self.settings)}
         existing = self.target.read_state(member_groups=lambda group: group["email"].lower() in wanted_emails or group["id"] in managed_ids)
-        return build_plan(desired, existing, links, self.settings)
+        return build_plan(desired, existing, links, self.settings, password_key=self.password_key)
+
+    def plan_user_push(self, uid: str, uuid: str = "", password: PasswordHash | None = None) -> Plan:
+        """The plan for one user only: it reads that user on both sides, never the whole domain."""
+        links = self.store.links()
+        user = self.source.read_user(uid) if uid else None
+        if user is None and uuid:
+            user = self.source.read_user_by_uuid(uuid)  # renamed since the change was seen
+        if user is not None and password is not None:
+            user = replace(user, captured_password=password)
+        link = self._user_link(links, user, uid, uuid)
+        uuid = user.uuid if user else (link.uuid if link else uuid)
+        accounts = self._accounts_for(link, user_email(user, self.settings.google.domain) if user else "")
+        groups = self.source.read_groups_of(user) if user else ()
+        desired = DirectoryState(users=(user,) if user else (), groups=groups)
+        existing = GoogleState(users=tuple(accounts.values()), groups=())
+        return build_plan(desired, existing, links, self.settings, scope=Scope(user_uuids=frozenset({uuid})), password_key=self.password_key)
+
+    def _accounts_for(self, link: Link | None, email: str) -> dict:
+        """The linked account, and the one holding the user's address when that is another (or none is linked)."""
+        accounts = {}
+        linked = self.target.read_user(link.google_id) if link else None
+        if linked:
+            accounts[linked.id] = linked
+        if email and (linked is None or linked.primary_email != email):
+            holder = self.target.read_user(email)
+            if holder:
+                accounts[holder.id] = holder
+        return accounts
+
+    def _user_link(self, links: LinkState, user: DirectoryUser | None, uid: str, uuid: str) -> Link | None:
+        """The link of a pushed user; for one gone from the directory, found by uuid or its default address."""
+        by_uuid = links.by_uuid("user")
+        if user is not None or uuid in by_uuid:
+            return by_uuid.get(user.uuid if user else uuid)
+        default_email = f"{uid}@{self.settings.google.domain}"
+        return next((link for link in by_uuid.values() if link.email == default_email), None)
+
+    def plan_group_push(self, name: str) -> Plan:
+        """The plan for one group: its entry, its members' entries, and that group in Google."""
+        group = self.source.read_group(name)
+        if group is None:
+            return Plan()
+        links = self.store.links()
+        link = links.by_uuid("group").get(group.uuid)
+        resource = self.target.read_group(link.google_id if link else group_email(group, self.settings.google.domain))
+        existing_groups = ()
+        if resource is not None:
+            members = self.target.read_members([resource["id"]])[resource["id"]]
+            existing_groups = (GoogleGroup.from_api(resource, members),)
+        desired = DirectoryState(users=self.source.read_users(sorted(group.member_uids)), groups=(group,))
+        scope = Scope(group_uuids=frozenset({group.uuid}))
+        return build_plan(desired, GoogleState(users=(), groups=existing_groups), links, self.settings, scope=scope, password_key=self.password_key)
 
     def test(self, trigger: str = "cli") -> Report:
         """A dry run: the plan and its warnings, no write to Google."""
@@ -87,20 +140,31 @@ class SyncEngine:
     # -- applying ----------------------------------------------------------------
 
     def sync(self, trigger: str = "cli", force: bool = False, expected_checksum: str = "", progress: Progress | None = None) -> Report:
+        """A full run: make Google match the whole directory."""
+        return self._run(trigger, self.compute_plan, force, expected_checksum, progress)
+
+    def push_user(self, uid: str, trigger: str = "push", password: PasswordHash | None = None, uuid: str = "") -> Report:
+        """A targeted push of one user after a change: O(1) API calls."""
+        return self._run(trigger, lambda: self.plan_user_push(uid, uuid, password))
+
+    def push_group(self, name: str, trigger: str = "push") -> Report:
+        """A targeted push of one group and its membership."""
+        return self._run(trigger, lambda: self.plan_group_push(name))
+
+    def _run(self, trigger: str, make_plan, force: bool = False, expected_checksum: str = "", progress: Progress | None = None) -> Report:
         with self.lock():
             run_id = self.store.start_run(trigger, dry_run=False)
             try:
-                report = self._sync(run_id, force, expected_checksum, progress)
+                report = self._apply(run_id, make_plan(), force, expected_checksum, progress)
             except GoogleSyncError as error:
                 outcome = "refused" if isinstance(error, UnsafePlan) else "failed"
                 self.store.finish_run(run_id, outcome, message=str(error))
                 raise
             plan = report.plan
-            self.store.finish_run(run_id, report.outcome, plan.checksum if plan else "", _result_counts(report.results), report.message)
+            self.store.finish_run(run_id, report.outcome, plan.checksum, _result_counts(report.results), report.message)
             return report
 
-    def _sync(self, run_id: int, force: bool, expected_checksum: str, progress: Progress | None) -> Report:
-        plan = self.compute_plan()
+    def _apply(self, run_id: int, plan: Plan, force: bool, expected_checksum: str, progress: Progress | None) -> Report:
         if expected_checksum and plan.checksum != expected_checksum:
             message = f"the plan changed since it was previewed ({expected_checksum} → {plan.checksum}); run the test synchronization again"
             return Report(plan=plan, run_id=run_id, outcome="changed", message=message)
@@ -108,7 +172,8 @@ class SyncEngine:
         if plan.in_sync:
             return Report(plan=plan, run_id=run_id, outcome="in_sync")
         log.info("applying plan %s: %s", plan.checksum, plan.counts())
-        results = Executor(self.target, progress).apply(plan)
+        executor = Executor(self.target, progress, self.settings.sync.change_password_at_next_login)
+        results = executor.apply(plan)
         self._remember(results)
         self.store.add_results(run_id, [result.data for result in results])
         failures = sum(not result.ok for result in results)
@@ -120,7 +185,12 @@ class SyncEngine:
         """Record in the links what Google now holds, so the next run plans from it."""
         known = self.store.links()
         current = {"user": known.by_uuid("user"), "group": known.by_uuid("group")}
-        self.store.save_links([link for result in results if (link := _link_after(result, current))])
+        changed: dict[tuple[str, str], Link] = {}
+        for result in results:  # several changes to one object chain: each starts from the one before
+            link = _link_after(result, current)
+            if link is not None:
+                current[link.kind][link.uuid] = changed[link.kind, link.uuid] = link
+        self.store.save_links(list(changed.values()))
 
     @contextmanager
     def lock(self, timeout: float = 300.0):
@@ -157,8 +227,14 @@ def _link_after(result: Result, current: dict[str, dict[str, Link]]) -> Link | N
         email=change.email,
         suspended_by_us=isinstance(change, SuspendUser) or _still_suspended_by_us(change, previous),
         created_by_us=isinstance(change, (CreateUser, CreateGroup)) or bool(previous and previous.created_by_us),
-        password_fingerprint=previous.password_fingerprint if previous else "",
+        password_fingerprint=_fingerprint_after(change, previous),
     )
+
+
+def _fingerprint_after(change, previous: Link | None) -> str:
+    if isinstance(change, (CreateUser, SetPassword)):
+        return change.fingerprint
+    return previous.password_fingerprint if previous else ""
 
 
 def _still_suspended_by_us(change, previous: Link | None) -> bool:

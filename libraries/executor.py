@@ -16,6 +16,7 @@ from googleapiclient.http import HttpRequest
 from . import passwords
 from .errors import TargetError
 from .google_target import GoogleTarget, Outcome
+from .model import PasswordHash
 from .plan import (
     PHASE_GROUPS,
     PHASE_MEMBERS,
@@ -29,6 +30,7 @@ from .plan import (
     FieldChange,
     Plan,
     RemoveMember,
+    SetPassword,
     SuspendUser,
     UnsuspendUser,
     UpdateGroup,
@@ -65,23 +67,28 @@ def user_patch(changes: tuple[FieldChange, ...], suspended: bool | None = None) 
     return body
 
 
-def new_user_body(change: CreateUser) -> dict:
+def password_body(password: PasswordHash) -> dict:
+    return {"password": password.value, "hashFunction": password.hash_function}
+
+
+def new_user_body(change: CreateUser, change_password_at_next_login: bool) -> dict:
     body = {
         "primaryEmail": change.email,
         "name": {"givenName": change.given_name, "familyName": change.family_name},
     }
     if change.password is None:
         body["password"] = passwords.random_password()
+        body["changePasswordAtNextLogin"] = change_password_at_next_login
     else:
-        body["password"] = change.password.value
-        body["hashFunction"] = change.password.hash_function
+        body.update(password_body(change.password))
     return body
 
 
 class Executor:
-    def __init__(self, target: GoogleTarget, progress: Progress | None = None):
+    def __init__(self, target: GoogleTarget, progress: Progress | None = None, change_password_at_next_login: bool = False):
         self.target = target
         self.progress = progress or (lambda done, total: None)
+        self.change_password_at_next_login = change_password_at_next_login
 
     def apply(self, plan: Plan) -> list[Result]:
         results: list[Result] = []
@@ -110,12 +117,14 @@ class Executor:
     def _request(self, change: Change) -> HttpRequest | None:
         users, groups, members = self.target.users, self.target.groups, self.target.members
         if isinstance(change, CreateUser):
-            return users.insert(body=new_user_body(change), fields="id")
+            return users.insert(body=new_user_body(change, self.change_password_at_next_login), fields="id")
         if isinstance(change, AdoptUser):
             body = user_patch(change.changes, suspended=False if change.unsuspend else None)
             return users.patch(userKey=change.google_id, body=body, fields="id") if body else None
         if isinstance(change, UpdateUser):
             return users.patch(userKey=change.google_id, body=user_patch(change.changes), fields="id")
+        if isinstance(change, SetPassword):
+            return users.patch(userKey=change.google_id, body=password_body(change.password), fields="id")
         if isinstance(change, (SuspendUser, UnsuspendUser)):
             body = {"suspended": isinstance(change, SuspendUser)}
             return users.patch(userKey=change.google_id, body=body, fields="id")
@@ -153,6 +162,8 @@ class Executor:
         try:
             existing = self.target.call(self.target.users.get(userKey=change.email, fields="id,suspended"))
             body = {"name": {"givenName": change.given_name, "familyName": change.family_name}, "suspended": False}
+            if change.password is not None:
+                body.update(password_body(change.password))
             self.target.call(self.target.users.patch(userKey=existing["id"], body=body, fields="id"))
         except TargetError as error:
             return Result(change, False, f"exists in Google but could not be adopted: {error}")

@@ -308,6 +308,14 @@ class GoogleTarget:
             groups=tuple(GoogleGroup.from_api(group, members.get(group["id"])) for group in groups),
         )
 
+    def read_group(self, key: str) -> dict | None:
+        try:
+            return self.call(self.groups.get(groupKey=key, fields=GROUP_FIELDS))
+        except TargetError as error:
+            if error.status == 404:
+                return None
+            raise
+
     def read_user(self, key: str) -> GoogleUser | None:
         try:
             return GoogleUser.from_api(self.call(self.users.get(userKey=key, projection="basic", fields=USER_FIELDS)))

@@ -44,6 +44,9 @@ class _Members:
         return uid in self.uids or _dn_key(dn) in self.dns
 
 
+USERS_PER_SEARCH = 200  # keeps (|(uid=…)…) filters of a group push a sane size
+
+
 class LdapSource:
     """Reads a ``DirectoryState`` (or one user or group) with the ``[ldap]`` settings.
 
@@ -120,6 +123,31 @@ class LdapSource:
         if _members(attributes).dns:
             uid_by_dn = _uid_by_dn(self._search(settings.users_dn, settings.user_filter, ["uid"], "users_dn"))
         return _group(dn, attributes, uid_by_dn, settings.mail_attribute)
+
+    def read_groups_of(self, user: DirectoryUser) -> tuple[DirectoryGroup, ...]:
+        """The real groups that list ``user`` (by memberUid or member DN): one search, for a targeted push."""
+        settings = self.settings
+        membership = ldap.filter.filter_format("(|(memberUid=%s)(member=%s))", [user.uid, user.dn])
+        entries = self._search(settings.groups_dn, f"(&{settings.group_filter}{membership})", self._group_attributes(), "groups_dn")
+        uid_by_dn = {_dn_key(user.dn): user.uid}
+        return tuple(
+            _group(dn, attributes, uid_by_dn, settings.mail_attribute) for dn, attributes in entries if self._is_real_group(_first(attributes, "cn"))
+        )
+
+    def read_users(self, uids: list[str]) -> tuple[DirectoryUser, ...]:
+        """The users with these uids, in a few searches of at most CHUNK uids each (a group push's members)."""
+        settings = self.settings
+        enabled = None
+        if settings.enabled_group:
+            enabled = self._enabled_members(self._search(settings.groups_dn, self._enabled_group_filter(), ["cn", "memberUid", "member"], "groups_dn"))
+        locked = self._locked_uuids(settings.users_dn, ldap.SCOPE_SUBTREE)
+        users = []
+        for start in range(0, len(uids), USERS_PER_SEARCH):
+            chunk = uids[start : start + USERS_PER_SEARCH]
+            wanted = "".join(ldap.filter.filter_format("(uid=%s)", [uid]) for uid in chunk)
+            entries = self._search(settings.users_dn, f"(&{settings.user_filter}(|{wanted}))", self._user_attributes(), "users_dn")
+            users.extend(user for dn, attributes in entries if (user := self._user(dn, attributes, enabled, locked)) is not None)
+        return tuple(users)
 
     def check(self) -> list[str]:
         """Connect, bind and look once at each configured place; SourceError names what is wrong."""
@@ -233,27 +261,10 @@ class LdapSource:
 
     def _open(self) -> None:
         settings = self.settings
-        if settings.start_tls and not settings.uri.lower().startswith("ldap://"):
-            raise ConfigError(f"[ldap] start_tls = yes needs an ldap:// uri, not {settings.uri}: ldaps:// is already encrypted")
         with self._errors(f"connecting to {settings.uri}"):
             # Kept from the start so that a failed bind drops (unbinds) it.
-            self._connection = connection = ldap.initialize(settings.uri)
-            connection.set_option(ldap.OPT_PROTOCOL_VERSION, ldap.VERSION3)
-            connection.set_option(ldap.OPT_REFERRALS, 0)
-            connection.set_option(ldap.OPT_NETWORK_TIMEOUT, settings.timeout)
-            connection.set_option(ldap.OPT_TIMEOUT, settings.timeout)
-            if settings.ca_file:
-                connection.set_option(ldap.OPT_X_TLS_CACERTFILE, settings.ca_file)
-                connection.set_option(ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_DEMAND)
-                connection.set_option(ldap.OPT_X_TLS_NEWCTX, 0)  # last: applies the TLS options above
-            if settings.start_tls:
-                connection.start_tls_s()
-            if settings.bind_dn:
-                connection.simple_bind_s(settings.bind_dn, settings.bind_password)
-            elif settings.uri.lower().startswith("ldapi://"):
-                connection.sasl_external_bind_s()
-            else:
-                connection.simple_bind_s("", "")
+            self._connection = ldap.initialize(settings.uri)
+            configure_and_bind(self._connection, settings)
 
     def _search(self, base: str, search: str, attributes: list[str], base_key: str, scope: int = ldap.SCOPE_SUBTREE) -> list[Entry]:
         """All entries, page by page; any failure, even on the last page, raises SourceError."""
@@ -329,6 +340,28 @@ class LdapSource:
         if isinstance(error, ldap.UNAVAILABLE_CRITICAL_EXTENSION):
             return f"{settings.uri} does not offer the paged results control, which reading a whole directory needs"
         return f"{action} on {settings.uri} failed: {detail}"
+
+
+def configure_and_bind(connection: ldap.ldapobject.LDAPObject, settings: LdapSettings) -> None:
+    """Options, TLS and bind as [ldap] says: simple bind, SASL EXTERNAL over ldapi://, or anonymous."""
+    if settings.start_tls and not settings.uri.lower().startswith("ldap://"):
+        raise ConfigError(f"[ldap] start_tls = yes needs an ldap:// uri, not {settings.uri}: ldaps:// is already encrypted")
+    connection.set_option(ldap.OPT_PROTOCOL_VERSION, ldap.VERSION3)
+    connection.set_option(ldap.OPT_REFERRALS, 0)
+    connection.set_option(ldap.OPT_NETWORK_TIMEOUT, settings.timeout)
+    connection.set_option(ldap.OPT_TIMEOUT, settings.timeout)
+    if settings.ca_file:
+        connection.set_option(ldap.OPT_X_TLS_CACERTFILE, settings.ca_file)
+        connection.set_option(ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_DEMAND)
+        connection.set_option(ldap.OPT_X_TLS_NEWCTX, 0)  # last: applies the TLS options above
+    if settings.start_tls:
+        connection.start_tls_s()
+    if settings.bind_dn:
+        connection.simple_bind_s(settings.bind_dn, settings.bind_password)
+    elif settings.uri.lower().startswith("ldapi://"):
+        connection.sasl_external_bind_s()
+    else:
+        connection.simple_bind_s("", "")
 
 
 def _detail(error: ldap.LDAPError) -> str:

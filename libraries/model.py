@@ -37,6 +37,8 @@ class DirectoryUser:
     locked: bool = False  # matched disabled_filter
     password: PasswordHash | None = None
     password_problem: str = ""  # why the stored password cannot be pushed
+    # Hashed by the console at the moment the password was set: pushed as it is.
+    captured_password: PasswordHash | None = None
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,12 @@ class UserChange(Change):
         return self.email
 
 
+def password_source(password: PasswordHash | None, captured: bool = False) -> str:
+    if password is None:
+        return "random (no syncable password in the directory)"
+    return f"{password.hash_function} hash " + ("captured when it was set" if captured else "from the directory")
+
+
 @dataclass(frozen=True)
 class CreateUser(UserChange):
     action: ClassVar[str] = "create user"
@@ -75,18 +81,13 @@ class CreateUser(UserChange):
     given_name: str = ""
     family_name: str = ""
     password: PasswordHash | None = field(default=None, repr=False)
+    fingerprint: str = field(default="", repr=False, compare=False)  # recorded once pushed
 
     def _details(self) -> dict:
-        return {"given_name": self.given_name, "family_name": self.family_name, "password": self.password_source}
-
-    @property
-    def password_source(self) -> str:
-        if self.password is None:
-            return "random (no syncable password in the directory)"
-        return f"{self.password.hash_function} hash from the directory"
+        return {"given_name": self.given_name, "family_name": self.family_name, "password": password_source(self.password)}
 
     def describe(self) -> str:
-        return f"{self.given_name} {self.family_name}, password: {self.password_source}"
+        return f"{self.given_name} {self.family_name}, password: {password_source(self.password)}"
 
 
 @dataclass(frozen=True)
@@ -129,15 +130,30 @@ class UpdateUser(LinkedUserChange):
 
 
 @dataclass(frozen=True)
+class SetPassword(LinkedUserChange):
+    action: ClassVar[str] = "set password"
+    order: ClassVar[int] = 4
+    password: PasswordHash | None = field(default=None, repr=False)
+    captured: bool = False
+    fingerprint: str = field(default="", repr=False, compare=False)
+
+    def _details(self) -> dict:
+        return {"password": password_source(self.password, self.captured)}
+
+    def describe(self) -> str:
+        return password_source(self.password, self.captured)
+
+
+@dataclass(frozen=True)
 class UnsuspendUser(LinkedUserChange):
     action: ClassVar[str] = "unsuspend user"
-    order: ClassVar[int] = 4
+    order: ClassVar[int] = 5
 
 
 @dataclass(frozen=True)
 class SuspendUser(LinkedUserChange):
     action: ClassVar[str] = "suspend user"
-    order: ClassVar[int] = 5
+    order: ClassVar[int] = 6
     reason: str = ""
 
     def _details(self) -> dict:

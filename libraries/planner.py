@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 
 from .config import RESERVED_GROUPS, Settings
+from .passwords import NO_PASSWORD, fingerprint
 from .model import DirectoryGroup, DirectoryState, DirectoryUser, GoogleGroup, GoogleState, GoogleUser, Link, LinkState, PasswordHash
 from .plan import (
     AddMember,
@@ -28,6 +29,7 @@ from .plan import (
     Notice,
     Plan,
     RemoveMember,
+    SetPassword,
     SuspendUser,
     UnsuspendUser,
     UpdateGroup,
@@ -74,6 +76,18 @@ def user_problem(user: DirectoryUser, domain: str) -> str:
     return email_problem(user_email(user, domain), domain)
 
 
+@dataclass(frozen=True)
+class Scope:
+    """A targeted push: only these entries may change, and nothing domain-wide is planned.
+
+    The caller reads just these objects on both sides, so the planner must not
+    take the absence of everything else as a reason to act.
+    """
+
+    user_uuids: frozenset[str] = frozenset()
+    group_uuids: frozenset[str] = frozenset()
+
+
 @dataclass
 class _Planning:
     """Working memory of one planning pass; discarded when the Plan is built."""
@@ -82,6 +96,8 @@ class _Planning:
     existing: GoogleState
     links: LinkState
     settings: Settings
+    scope: Scope | None = None
+    password_key: bytes = b""  # keys the fingerprints of pushed passwords; empty: push passwords only on creation
     changes: list[Change] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
     claimed: set[str] = field(default_factory=set)  # Google user ids spoken for this run
@@ -102,21 +118,34 @@ class _Planning:
     def is_protected(self, account: GoogleUser) -> bool:
         return account.is_admin or account.primary_email == self.settings.google.admin_email
 
+    def in_user_scope(self, uuid: str) -> bool:
+        return self.scope is None or uuid in self.scope.user_uuids
 
-def build_plan(desired: DirectoryState, existing: GoogleState, links: LinkState, settings: Settings) -> Plan:
-    planning = _Planning(desired, existing, links, settings)
+    def in_group_scope(self, uuid: str) -> bool:
+        return self.scope is None or uuid in self.scope.group_uuids
+
+    def fingerprint(self, password: PasswordHash | None) -> str:
+        return fingerprint(self.password_key, password) if password and self.password_key else ""
+
+
+def build_plan(
+    desired: DirectoryState,
+    existing: GoogleState,
+    links: LinkState,
+    settings: Settings,
+    scope: Scope | None = None,
+    password_key: bytes = b"",
+) -> Plan:
+    planning = _Planning(desired, existing, links, settings, scope, password_key)
     wanted = _validate_users(planning)
     _plan_wanted_users(planning, wanted)
     _plan_unwanted_users(planning)
-    _plan_unmanaged_accounts(planning)
-    _warn_unowned_admins(planning)
+    if scope is None:
+        _plan_unmanaged_accounts(planning)
+        _warn_unowned_admins(planning)
     _plan_groups(planning)
-    suspensions = sum(isinstance(change, SuspendUser) for change in planning.changes)
-    return Plan(
-        changes=tuple(planning.changes),
-        notices=tuple(planning.notices),
-        refusals=_refusals(planning, wanted, suspensions),
-    )
+    _plan_new_memberships(planning)
+    return Plan(changes=tuple(planning.changes), notices=tuple(planning.notices), refusals=_refusals(planning, wanted))
 
 
 # -- users ---------------------------------------------------------------------
@@ -165,6 +194,9 @@ def _account_for(planning: _Planning, wanted: WantedUser) -> tuple[GoogleUser | 
 
 def _plan_wanted_users(planning: _Planning, wanted: list[WantedUser]) -> None:
     for user in wanted:
+        if not planning.in_user_scope(user.uuid):
+            _note_linked_member(planning, user)
+            continue
         account, link = _account_for(planning, user)
         if account is not None and account.id in planning.claimed:
             planning.warn(user.source.uid, f"skipped: the Google account {account.primary_email} is already matched to another directory user")
@@ -179,22 +211,58 @@ def _plan_wanted_users(planning: _Planning, wanted: list[WantedUser]) -> None:
             _plan_adopt(planning, user, account)
         else:
             _plan_update(planning, user, account, link)
+        if not account.suspended or link is None or link.suspended_by_us:
+            _plan_password(planning, user, account, link)
+
+
+def _note_linked_member(planning: _Planning, user: WantedUser) -> None:
+    """Outside the scope of a targeted push, a user counts as in Google when we manage it there."""
+    link = planning.user_links.get(user.uuid)
+    if link and not link.suspended_by_us:
+        planning.synced_emails[user.source.uid] = link.email
+
+
+def _report_password_problem(planning: _Planning, user: DirectoryUser) -> None:
+    if user.password is None and user.captured_password is None and user.password_problem:
+        level = planning.info if user.password_problem == NO_PASSWORD else planning.warn
+        level(user.uid, f"password not synchronized: {user.password_problem}")
 
 
 def _plan_create(planning: _Planning, user: WantedUser) -> None:
     source = user.source
-    if source.password is None and source.password_problem:
-        planning.info(source.uid, f"password not synchronized: {source.password_problem}")
+    _report_password_problem(planning, source)
+    password = source.captured_password or source.password
     planning.changes.append(
         CreateUser(
             uuid=user.uuid,
             email=user.email,
             given_name=source.given_name,
             family_name=source.family_name,
-            password=source.password,
+            password=password,
+            fingerprint=planning.fingerprint(source.password or password),
         )
     )
     planning.synced_emails[source.uid] = user.email
+
+
+def _plan_password(planning: _Planning, user: WantedUser, account: GoogleUser, link: Link | None) -> None:
+    """Push a password only when it changed since the last push (compared by keyed fingerprint)."""
+    source = user.source
+    _report_password_problem(planning, source)
+    # A captured password is recorded under the directory's fingerprint, so the next full run does not push it again.
+    recorded = planning.fingerprint(source.password or source.captured_password)
+    if source.captured_password is None and (not recorded or (link and link.password_fingerprint == recorded)):
+        return
+    planning.changes.append(
+        SetPassword(
+            uuid=user.uuid,
+            email=user.email,
+            google_id=account.id,
+            password=source.captured_password or source.password,
+            captured=source.captured_password is not None,
+            fingerprint=recorded,
+        )
+    )
 
 
 def _field_changes(user: WantedUser, account: GoogleUser) -> tuple[FieldChange, ...]:
@@ -250,7 +318,7 @@ def _plan_unwanted_users(planning: _Planning) -> None:
     """Managed accounts whose directory user left, lost its switch, or is locked."""
     present = {user.uuid: user for user in planning.desired.users}
     for link in planning.links.links:
-        if link.kind != "user" or link.google_id in planning.claimed:
+        if link.kind != "user" or link.google_id in planning.claimed or not planning.in_user_scope(link.uuid):
             continue
         account = planning.google_by_id.get(link.google_id)
         if account is None:
@@ -271,7 +339,7 @@ def _plan_unlinked_unwanted(planning: _Planning) -> None:
     """
     mirror = planning.settings.sync.unmanaged_accounts == "suspend"
     for user in planning.desired.users:
-        if user.in_scope and not user.locked:
+        if (user.in_scope and not user.locked) or not planning.in_user_scope(user.uuid):
             continue
         account = planning.google_by_email.get(user_email(user, planning.domain))
         if account is None or account.id in planning.claimed or planning.is_protected(account):
@@ -356,11 +424,13 @@ def _plan_groups(planning: _Planning) -> None:
             planning.warn(group.name, f"group skipped: {email} is a user's address in Google; rename the group")
             continue
         seen_uuids.add(group.uuid)
+        if not planning.in_group_scope(group.uuid):
+            continue
         link = group_links.get(group.uuid)
         existing = google_groups.get(link.google_id) if link else None
         _plan_group(planning, group, email, existing or google_by_email.get(email), linked=existing is not None)
     for link in group_links.values():
-        if link.uuid not in seen_uuids and link.google_id in google_groups:
+        if link.uuid not in seen_uuids and link.google_id in google_groups and planning.in_group_scope(link.uuid):
             planning.info(link.email, "group no longer synchronized (removed from the directory or the selection); left in Google as it is")
 
 
@@ -377,10 +447,29 @@ def _plan_group(planning: _Planning, group: DirectoryGroup, email: str, existing
         current_members = existing.members or frozenset()
     for member in sorted(wanted_members - current_members):
         planning.changes.append(AddMember(group_email=email, member_email=member))
-    domain_users = planning.google_by_email
     for member in sorted(current_members - wanted_members):
-        if member in domain_users:  # external and nested members are not ours to remove
+        if member.endswith("@" + planning.domain):  # external members are not ours to remove
             planning.changes.append(RemoveMember(group_email=email, member_email=member))
+
+
+def _plan_new_memberships(planning: _Planning) -> None:
+    """In a targeted user push, a user who becomes active joins those of its groups that Google has."""
+    if planning.scope is None:
+        return  # a full run plans every group whole
+    joining = {c.email for c in planning.changes if isinstance(c, (CreateUser, AdoptUser, UnsuspendUser))}
+    known = {group.email for group in planning.existing.groups} | {link.email for link in planning.links.links if link.kind == "group"}
+    for group in selected_groups(planning.desired.groups, planning.settings):
+        if planning.in_group_scope(group.uuid):
+            continue
+        email = group_email(group, planning.domain)
+        for uid in sorted(group.member_uids):
+            member = planning.synced_emails.get(uid)
+            if member not in joining:
+                continue
+            if email in known:
+                planning.changes.append(AddMember(group_email=email, member_email=member))
+            else:
+                planning.info(group.name, f"not in Google yet; the next full synchronization creates it with {uid}")
 
 
 def _group_field_changes(group: DirectoryGroup, email: str, existing: GoogleGroup) -> tuple[FieldChange, ...]:
@@ -399,7 +488,10 @@ def _wanted_members(planning: _Planning, group: DirectoryGroup) -> frozenset[str
 # -- safety --------------------------------------------------------------------
 
 
-def _refusals(planning: _Planning, wanted: list[WantedUser], suspensions: int) -> tuple[str, ...]:
+def _refusals(planning: _Planning, wanted: list[WantedUser]) -> tuple[str, ...]:
+    if planning.scope is not None:  # a targeted push touches one object; the limits guard whole runs
+        return ()
+    suspensions = sum(isinstance(change, SuspendUser) for change in planning.changes)
     refusals = []
     active = sum(not user.suspended for user in planning.existing.users)
     limit = planning.settings.sync.suspend_limit(active)

@@ -73,11 +73,11 @@ results_table = Table(
     Column("message", Text, nullable=False, default=""),
 )
 
-secrets_table = Table(
-    "secrets",
+values_table = Table(
+    "values",
     metadata,
-    Column("name", String(40), primary_key=True),
-    Column("value", String(128), nullable=False),
+    Column("name", String(60), primary_key=True),
+    Column("value", Text, nullable=False),
 )
 
 
@@ -169,16 +169,25 @@ class Store:
         with self.engine.connect() as connection:
             return [dict(row) for row in connection.execute(query).mappings().all()]
 
-    # -- secrets -----------------------------------------------------------------
+    # -- named values --------------------------------------------------------------
 
     def secret(self, name: str, make) -> str:
         """A per-installation random value (e.g. the key of password fingerprints), created on first use."""
         with self.engine.begin() as connection:
-            value = connection.execute(select(secrets_table.c.value).where(secrets_table.c.name == name)).scalar()
+            value = connection.execute(select(values_table.c.value).where(values_table.c.name == name)).scalar()
             if value is None:
                 value = make()
-                connection.execute(insert(secrets_table).values(name=name, value=value))
+                connection.execute(insert(values_table).values(name=name, value=value))
             return value
+
+    def get_value(self, name: str) -> str | None:
+        with self.engine.connect() as connection:
+            return connection.execute(select(values_table.c.value).where(values_table.c.name == name)).scalar()
+
+    def set_value(self, name: str, value: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(delete(values_table).where(values_table.c.name == name))
+            connection.execute(insert(values_table).values(name=name, value=value))
 
 
 def _sqlite_pragmas(connection, _record) -> None:

@@ -337,6 +337,16 @@ class DemoDirectory(slapdtest.SlapdObject):
         self.admin().modify_s("olcDatabase={1}mdb,cn=config", [(ldap.MOD_REPLACE, "olcSizeLimit", [_value(size_limit)])])
         self.size_limit = size_limit
 
+    def set_password_hash(self, scheme: str = "{CRYPT}", crypt_salt_format: str = "$6$%.16s") -> None:
+        """How slapd hashes passwords it is given in cleartext (ldappasswd, the password modify operation).
+
+        ``{CRYPT}`` with ``$6$%.16s`` is what deploy/password-hash.ldif sets on a real server so
+        that passwords can be synchronized to Google; slapd's own default is ``{SSHA}``.
+        """
+        admin = self.admin()
+        admin.modify_s("olcDatabase={-1}frontend,cn=config", [(ldap.MOD_REPLACE, "olcPasswordHash", [_value(scheme)])])
+        admin.modify_s("cn=config", [(ldap.MOD_REPLACE, "olcPasswordCryptSaltFormat", [_value(crypt_salt_format)])])
+
     # --- administration -----------------------------------------------------
     def admin(self) -> ldap.ldapobject.LDAPObject:
         """A connection bound as the rootDN (which ignores every limit)."""
