@@ -44,7 +44,7 @@ def insert_group(req):
     address = rules.check_address(body["email"], directory.domains, "email")
     record = {"id": directory.new_group_id(), "email": address,
               "name": address.split("@")[0], "description": ""}
-    _apply_fields(record, body)
+    apply_fields(record, body)
     directory.add_group(record)
     return 200, resources.group(record, directory)
 
@@ -60,7 +60,7 @@ def patch_group(req):
     record = directory.group(req.params["groupKey"])
     rules.check_known_fields(body, GROUP_SCHEMA_FIELDS)
     changed = dict(record)
-    _apply_fields(changed, body)
+    apply_fields(changed, body)
     if body.get("email"):
         new = rules.check_address(body["email"], directory.domains, "email")
         if new != record["email"]:
@@ -101,7 +101,7 @@ def delete_group_alias(req):
     return 204, None
 
 
-def _apply_fields(record, body):
+def apply_fields(record, body):
     if body.get("name") is not None:
         name = rules.check_string(body, "name")
         if not name.strip() or len(name) > NAME_MAX:

@@ -46,6 +46,7 @@ class AccessToken:
     scopes: frozenset
     client_id: str
     expires: float
+    refresh: str = None  # digest of the refresh token it was made from (OAuth web flow)
 
 
 class Authority:

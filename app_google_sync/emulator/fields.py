@@ -103,9 +103,9 @@ def apply(tree, value):
     return kept
 
 
-def check(tree, schema_name, selector):
+def check(tree, schema_name, selector, document="admin.directory_v1.json"):
     """Refuse names the response schema does not have, as Google does."""
-    schemas = _schemas()
+    schemas = _schemas(document)
     if schemas is not None:
         _check_node(tree, schemas.get(schema_name, {}).get("properties"), schemas, selector)
 
@@ -139,11 +139,11 @@ def _resolve(prop, schemas):
     return _SCALAR
 
 
-@functools.lru_cache(maxsize=1)
-def _schemas():
-    """The schemas of the discovery document that ships with google-api-python-client."""
+@functools.lru_cache(maxsize=4)
+def _schemas(document):
+    """The schemas of a discovery document that ships with google-api-python-client."""
     try:
-        path = resources.files("googleapiclient") / "discovery_cache/documents/admin.directory_v1.json"
+        path = resources.files("googleapiclient") / "discovery_cache/documents" / document
         return json.loads(path.read_text(encoding="utf-8"))["schemas"]
     except (ImportError, OSError, ValueError, KeyError):
         return None

@@ -1,4 +1,9 @@
-"""The route table of the Directory API: path templates, scopes, query parameters."""
+"""The route tables of the emulated APIs: path templates, scopes, query parameters.
+
+Two APIs share the emulator: the Directory API ("directory", under admin/directory/v1/) and
+the Groups Settings API ("groupssettings", under groups/v1/groups/). Paths are matched
+relative to their API's prefix.
+"""
 
 import re
 import urllib.parse
@@ -6,15 +11,25 @@ from dataclasses import dataclass, field
 
 from .errors import ApiError
 
-SCOPE_PREFIX = "https://www.googleapis.com/auth/admin.directory."
+SCOPE_PREFIX = "https://www.googleapis.com/auth/"
+_DIRECTORY = "admin.directory."
 
 # Scope family -> (scopes that allow writing, extra scopes that allow reading).
 SCOPE_FAMILIES = {
-    "user": (("user",), ("user.readonly",)),
-    "user.alias": (("user", "user.alias"), ("user.readonly", "user.alias.readonly")),
-    "group": (("group",), ("group.readonly",)),
-    "member": (("group", "group.member"), ("group.readonly", "group.member.readonly")),
-    "orgunit": (("orgunit",), ("orgunit.readonly",)),
+    "user": ((_DIRECTORY + "user",), (_DIRECTORY + "user.readonly",)),
+    "user.alias": ((_DIRECTORY + "user", _DIRECTORY + "user.alias"),
+                   (_DIRECTORY + "user.readonly", _DIRECTORY + "user.alias.readonly")),
+    "group": ((_DIRECTORY + "group",), (_DIRECTORY + "group.readonly",)),
+    "member": ((_DIRECTORY + "group", _DIRECTORY + "group.member"),
+               (_DIRECTORY + "group.readonly", _DIRECTORY + "group.member.readonly")),
+    "orgunit": ((_DIRECTORY + "orgunit",), (_DIRECTORY + "orgunit.readonly",)),
+    "groupssettings": (("apps.groups.settings",), ()),
+}
+
+# API name -> (path prefix, discovery document of its schemas).
+APIS = {
+    "directory": ("/admin/directory/v1/", "admin.directory_v1.json"),
+    "groupssettings": ("/groups/v1/groups/", "groupssettings.v1.json"),
 }
 
 # System parameters Google accepts on every method.
@@ -41,6 +56,8 @@ class Route:
     params: frozenset
     schema: str = None
     body: bool = False
+    api: str = "directory"
+    render: object = None  # render(payload, query) -> (headers, bytes) or None for JSON
 
     def scopes(self):
         write, read = SCOPE_FAMILIES[self.family]
@@ -51,7 +68,7 @@ class Route:
 ROUTES = []
 
 
-def route(method, template, family, params=(), schema=None, body=False):
+def route(method, template, family, params=(), schema=None, body=False, api="directory", render=None):
     """Register a handler for `template` ('users/{userKey}', '{+path}' may hold slashes)."""
     def to_group(match):
         name = match.group(1)
@@ -59,14 +76,24 @@ def route(method, template, family, params=(), schema=None, body=False):
     pattern = re.compile("^" + re.sub(r"\{(\+?\w+)\}", to_group, template) + "$")
 
     def register(handler):
-        ROUTES.append(Route(method, pattern, handler, family, frozenset(params), schema, body))
+        ROUTES.append(Route(method, pattern, handler, family, frozenset(params), schema, body, api, render))
         return handler
     return register
 
 
-def match(method, path):
-    """The route and decoded path parameters for `path` (relative to admin/directory/v1/)."""
+def api_of(path):
+    """(API name, path relative to its prefix) for a request path, or (None, path)."""
+    for name, (prefix, _) in APIS.items():
+        if path.startswith(prefix):
+            return name, path[len(prefix):]
+    return None, path
+
+
+def match(method, path, api="directory"):
+    """The route and decoded path parameters for `path` (relative to the API's prefix)."""
     for candidate in ROUTES:
+        if candidate.api != api:
+            continue
         found = candidate.pattern.match(path)
         if found and candidate.method == method:
             params = {k: urllib.parse.unquote(v) for k, v in found.groupdict().items()}

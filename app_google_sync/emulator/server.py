@@ -1,7 +1,8 @@
-"""The emulator: one Workspace account behind Google's Directory API and OAuth token endpoint.
+"""The emulator: one Workspace account behind Google's Directory API, Groups Settings API and
+OAuth endpoints (token, authorization with consent page, revocation).
 
 Use from Python (tests, demo) through `Emulator`, or from the shell with `google-sync-emulator`.
-Every Directory API call, including each part of a batch, goes through `_api_call`:
+Every API call, including each part of a batch, goes through `_api_call`:
 route → bearer token → scope → admin → quota → injected failure → parameters → handler →
 `fields` selection; each is recorded in `calls`.
 """
@@ -17,16 +18,18 @@ import urllib.parse
 from collections import deque
 from http.server import ThreadingHTTPServer
 
-from . import api_groups, api_members, api_orgunits, api_users  # noqa: F401  (register routes)
-from . import batch, errors, fields, password_store, resources, routing
-from .auth import DIRECTORY_SCOPES, GOOGLE_TOKEN_AUDIENCE, Authority, GrantError
+from . import api_groups, api_members, api_orgunits, api_settings, api_users  # noqa: F401  (routes)
+from . import batch, consent, errors, fields, oauth, password_store, resources, routing
+from .auth import DIRECTORY_SCOPES, GOOGLE_TOKEN_AUDIENCE, JWT_BEARER, Authority, GrantError
 from .httpd import Handler, is_loopback, json_answer, json_body
 from .state import Directory, save_json
 
 log = logging.getLogger(__name__)
 
-API_PREFIX = "/admin/directory/v1/"
-BATCH_PATHS = ("/batch/admin/directory_v1", "/batch")
+# Batch endpoint -> the API its parts must call (None: any).
+BATCH_PATHS = {"/batch/admin/directory_v1": "directory", "/batch/groupssettings/v1": "groupssettings",
+               "/batch": None}
+NO_STORE = "no-cache, no-store, max-age=0, must-revalidate"
 
 
 class Emulator:
@@ -44,6 +47,7 @@ class Emulator:
         self.batches = []        # one dict per batch envelope
         self.lock = threading.RLock()
         self.authority = Authority()
+        self.webflow = oauth.WebFlow(self.authority)
         self.directory = Directory(domain)
         self._failures = deque()
         self._quota_times = deque()
@@ -120,14 +124,69 @@ class Emulator:
         """A new service-account JSON key (dict), delegated domain-wide for `scopes`."""
         with self.lock:
             info = self.authority.create_service_account(self.token_uri, scopes, name)
-            self._save()
+            self._save(force=True)
         return info
 
     def register_service_account(self, info, scopes=None):
         """Trust an existing key file's key and delegate `scopes` (default: all directory)."""
         with self.lock:
             self.authority.register(info, scopes)
-            self._save()
+            self._save(force=True)
+
+    # OAuth web clients (the console's "Connect to Google") ---------------------------------------
+    @property
+    def auth_uri(self):
+        return self.base_url + "o/oauth2/auth" if self._server else oauth.GOOGLE_AUTH_URI
+
+    def create_oauth_client(self, redirect_uris, name=None):
+        """A new OAuth web client: its `{"web": {...}}` config as Cloud Console downloads it.
+
+        `name` is the application name the consent page shows. Redirect URIs must be https,
+        or http on a loopback host (Google's rule); ValueError otherwise.
+        """
+        with self.lock:
+            config = self.webflow.create_client(list(redirect_uris), self.auth_uri, self.token_uri, name)
+            self._save(force=True)
+        return config
+
+    def register_oauth_client(self, config, redirect_uris=(), name=None):
+        """Trust an existing client config (`{"web": {...}}`), adding `redirect_uris` to it."""
+        with self.lock:
+            self.webflow.register_client(config, redirect_uris, name)
+            self._save(force=True)
+
+    def authorize(self, client_id, email, scopes, redirect_uri, state=None, code_challenge=None,
+                  code_challenge_method="S256", access_type="offline", prompt="consent"):
+        """Test helper: the authorization code a user would bring back after allowing (no password).
+
+        The request is checked as the authorization endpoint checks it; ValueError if refused.
+        """
+        query = {"client_id": client_id, "redirect_uri": redirect_uri, "response_type": "code",
+                 "scope": " ".join(scopes) if not isinstance(scopes, str) else scopes,
+                 "access_type": access_type, "prompt": prompt}
+        if state is not None:
+            query["state"] = state
+        if code_challenge:
+            query.update(code_challenge=code_challenge, code_challenge_method=code_challenge_method)
+        with self.lock:
+            try:
+                started = self.webflow.begin(query)
+            except oauth.AuthorizationError as refused:
+                raise ValueError("Error %d: %s (%s)" % (refused.status, refused.error, refused.description)) from None
+            if isinstance(started, str):
+                raise ValueError("refused: %s" % started)
+            request_id, pending = started
+            user = self._active_user(email)
+            if user is None:
+                raise ValueError("no active user %s" % email)
+            del self.webflow.pending[request_id]
+            return self.webflow.issue_code(pending, user["primaryEmail"], user["id"])
+
+    def oauth_grants(self):
+        """The live refresh-token grants: [{"client_id", "subject", "scopes"}] (tests, "Disconnect")."""
+        with self.lock:
+            return [{"client_id": g["client_id"], "subject": g["subject"], "scopes": list(g["scopes"])}
+                    for g in self.webflow.refresh_tokens.values()]
 
     def expire_tokens(self):
         """Forget every access token, as if they had expired (clients must fetch new ones)."""
@@ -200,6 +259,14 @@ class Emulator:
             return [resources.member(m, self.directory).get("email", m["id"])
                     for m in self.directory.members[group["id"]].values()]
 
+    def group_settings(self, email):
+        """The Groups Settings resource of a group (as groupssettings groups.get answers), or None."""
+        with self.lock:
+            try:
+                return api_settings.group_settings(self.directory, email)
+            except errors.ApiError:
+                return None
+
     def member_roles(self, group_email):
         with self.lock:
             group = self.directory.group(group_email)
@@ -226,6 +293,11 @@ class Emulator:
         return None if record is None else (record["password"]["hashFunction"], record["password"]["value"])
 
     # call control --------------------------------------------------------------------------------
+    def write_calls(self):
+        """The recorded API calls that are not GET (batch parts included)."""
+        with self.lock:
+            return [dict(call) for call in self.calls if call["method"] != "GET"]
+
     def reset_calls(self):
         with self.lock:
             self.calls.clear()
@@ -244,31 +316,120 @@ class Emulator:
             time.sleep(self.latency)
         split = urllib.parse.urlsplit(target)
         if split.path == "/token" and method == "POST":
-            return self._token(body)
+            return self._token(headers, body)
+        if split.path in oauth.AUTH_PATHS and method == "GET":
+            return self._authorization_page(split.query)
+        if split.path == oauth.APPROVAL_PATH and method == "POST":
+            return self._approval(body)
+        if split.path in oauth.REVOKE_PATHS and method in ("GET", "POST"):
+            return self._revoke(split.query, body)
         if split.path in BATCH_PATHS and method == "POST":
-            return self._batch(headers, body)
-        if split.path.startswith(API_PREFIX):
+            return self._batch(headers, body, BATCH_PATHS[split.path])
+        if routing.api_of(split.path)[0] is not None:
             return self._api_call(method, split.path, split.query, headers.get("Authorization"), body, False)
         return json_answer(404, errors.ApiError(404, "notFound", "Not Found").body())
 
-    def _token(self, body):
+    # OAuth endpoints -------------------------------------------------------------------------------
+    def _token(self, headers, body):
         form = dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace")))
+        grant_type = form.get("grant_type", "")
         with self.lock:
             try:
-                status, payload = 200, self.authority.grant(form, self.token_uri, self._may_impersonate)
+                if grant_type in ("authorization_code", "refresh_token"):
+                    payload = self.webflow.grant(form, headers.get("Authorization"), self._active_user_id)
+                    self._save(force="refresh_token" in payload)
+                elif grant_type == JWT_BEARER:
+                    payload = self.authority.grant(form, self.token_uri, self._may_impersonate)
+                else:
+                    raise GrantError(400, "unsupported_grant_type", "Invalid grant_type: %s" % grant_type)
+                status = 200
             except GrantError as refused:
                 status, payload = refused.status, refused.body
-            self.token_calls.append({"status": status, "time": time.time()})
-        log.info("POST /token -> %d", status)
+            self.token_calls.append({"status": status, "grant_type": grant_type, "time": time.time()})
+        log.info("POST /token (%s) -> %d", grant_type or "no grant_type", status)
         answer = json_answer(status, payload)
-        answer[1]["Cache-Control"] = "no-cache, no-store, max-age=0, must-revalidate"
+        answer[1]["Cache-Control"] = NO_STORE
         return answer
 
-    def _may_impersonate(self, email):
-        user = self.directory.find_user(email)
-        return user is not None and not user.get("suspended")
+    def _active_user(self, email):
+        user = self.directory.find_user(email) if "@" in (email or "") else None
+        return None if user is None or user.get("suspended") else user
 
-    def _batch(self, headers, body):
+    def _active_user_id(self, email):
+        user = self._active_user(email)
+        return None if user is None else user["id"]
+
+    def _may_impersonate(self, email):
+        return self._active_user(email) is not None
+
+    def _authorization_page(self, query_string):
+        query = dict(urllib.parse.parse_qsl(query_string, keep_blank_values=True))
+        with self.lock:
+            try:
+                started = self.webflow.begin(query)
+            except oauth.AuthorizationError as refused:
+                log.info("GET /o/oauth2/auth -> %d %s", refused.status, refused.error)
+                return self._html(refused.status, consent.error_page(refused.status, refused.error,
+                                                                     refused.description))
+            if isinstance(started, str):
+                return self._redirect(started)
+            request_id, pending = started
+            name = self.webflow.clients[pending.client_id]["name"]
+        log.info("GET /o/oauth2/auth -> 200 (consent page)")
+        return self._html(200, consent.consent_page(request_id, name, pending, self.domain))
+
+    def _approval(self, body):
+        form = dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        request_id = form.get("request", "")
+        with self.lock:
+            try:
+                pending = self.webflow.pending_request(request_id)
+            except oauth.AuthorizationError as refused:
+                return self._html(refused.status, consent.error_page(refused.status, refused.error,
+                                                                     refused.description))
+            if form.get("action") != "allow":
+                log.info("POST %s -> 302 access_denied", oauth.APPROVAL_PATH)
+                return self._redirect(self.webflow.cancel(request_id))
+            email = form.get("email", "").strip()
+            user = self.directory.find_user(email) if "@" in email else None
+            if user is None:
+                error = "Couldn't find your Google Account"
+            elif user.get("suspended"):
+                error = "This account has been suspended. Contact your administrator."
+            elif not password_store.matches(user["password"], form.get("password", "")):
+                error = "Wrong password. Try again or click Forgot password to reset it."
+            else:
+                location = self.webflow.approve(request_id, user["primaryEmail"], user["id"], self.domain)
+                log.info("POST %s -> 302 (code for %s)", oauth.APPROVAL_PATH, user["primaryEmail"])
+                return self._redirect(location)
+            name = self.webflow.clients[pending.client_id]["name"]
+        log.info("POST %s -> 200 (sign-in refused)", oauth.APPROVAL_PATH)
+        return self._html(200, consent.consent_page(request_id, name, pending, self.domain, email, error))
+
+    def _revoke(self, query_string, body):
+        form = dict(urllib.parse.parse_qsl(query_string))
+        form.update(urllib.parse.parse_qsl(body.decode("utf-8", "replace")))
+        with self.lock:
+            revoked = self.webflow.revoke(form.get("token", ""))
+            if revoked:
+                self._save(force=True)
+        log.info("POST /revoke -> %d", 200 if revoked else 400)
+        if not revoked:
+            answer = json_answer(400, {"error": "invalid_token", "error_description": "Token expired or revoked"})
+        else:
+            answer = json_answer(200, {})
+        answer[1]["Cache-Control"] = NO_STORE
+        return answer
+
+    @staticmethod
+    def _html(status, page):
+        return status, dict(consent.HEADERS), page
+
+    @staticmethod
+    def _redirect(location):
+        return 302, {"Location": location, "Cache-Control": NO_STORE, "Content-Type": consent.HTML_TYPE}, b""
+
+    def _batch(self, headers, body, api):
         try:
             parts = batch.parse(headers.get("Content-Type"), body)
         except errors.ApiError as refused:
@@ -282,7 +443,7 @@ class Emulator:
             split = urllib.parse.urlsplit(part.target)
             authorization = part.headers.get("authorization") or headers.get("Authorization")
             status, part_headers, payload = self._api_call(part.method, split.path, split.query,
-                                                           authorization, part.body, True)
+                                                           authorization, part.body, True, api)
             answers.append((batch.response_content_id(part.content_id, index + 1),
                             status, part_headers, payload))
         with self.lock:
@@ -292,10 +453,11 @@ class Emulator:
         content_type, data = batch.render(answers)
         return 200, {"Content-Type": content_type}, data
 
-    def _api_call(self, method, path, query_string, authorization, body, in_batch):
+    def _api_call(self, method, path, query_string, authorization, body, in_batch, batch_api=None):
         query = dict(urllib.parse.parse_qsl(query_string, keep_blank_values=True))
+        render = None
         try:
-            status, payload = self._run(method, path, query, authorization, body, in_batch)
+            status, payload, render = self._run(method, path, query, authorization, body, in_batch, batch_api)
         except errors.ApiError as refused:
             status, payload = refused.code, refused.body()
         except Exception:  # a bug here must still answer, and show in the log
@@ -306,13 +468,19 @@ class Emulator:
             self.calls.append({"method": method, "path": decoded, "query": query, "status": status,
                                "batch": in_batch, "time": time.time()})
         log.info("%s%s %s -> %d", "  [batch] " if in_batch else "", method, decoded, status)
+        rendered = render(payload, query) if render and status == 200 else None
+        if rendered is not None:
+            return 200, dict(rendered[0], Vary="Origin, X-Origin, Referer"), rendered[1]
         answer = json_answer(status, payload, query.get("prettyPrint", "true") != "false")
         if status == 401:
             answer[1]["WWW-Authenticate"] = 'Bearer realm="https://accounts.google.com/"'
         return answer
 
-    def _run(self, method, path, query, authorization, body, in_batch):
-        route, params = routing.match(method, path[len(API_PREFIX):])
+    def _run(self, method, path, query, authorization, body, in_batch, batch_api=None):
+        api, relative = routing.api_of(path)
+        if api is None or (batch_api is not None and api != batch_api):
+            raise errors.ApiError(404, "notFound", "Not Found")
+        route, params = routing.match(method, relative, api)
         with self.lock:
             self._authorize(route, authorization)
             self._charge_quota()
@@ -320,7 +488,7 @@ class Emulator:
         routing.check_params(route, query)
         selection = fields.parse(query["fields"]) if query.get("fields") else None
         if selection is not None and route.schema:
-            fields.check(selection, route.schema, query["fields"])
+            fields.check(selection, route.schema, query["fields"], routing.APIS[api][1])
         request = routing.Request(self.directory, method, params, query,
                                   json_body(body) if route.body else None)
         with self.lock:
@@ -331,7 +499,7 @@ class Emulator:
                     self._save()
         if payload is not None and selection is not None:
             payload = fields.apply(selection, payload)
-        return status, payload
+        return status, payload, route.render
 
     def _authorize(self, route, authorization):
         token = self.authority.lookup(authorization)
@@ -364,10 +532,11 @@ class Emulator:
         status, resource = handler(routing.Request(self.directory, "POST", params or {}, {}, body))
         return resource
 
-    def _save(self):
-        if self.state_file and (self.directory.changed or not os.path.exists(self.state_file)):
+    def _save(self, force=False):
+        if self.state_file and (force or self.directory.changed or not os.path.exists(self.state_file)):
             save_json(self.state_file, {"directory": self.directory.to_dict(),
-                                        "authority": self.authority.to_dict()})
+                                        "authority": self.authority.to_dict(),
+                                        "oauth": self.webflow.to_dict()})
         self.directory.changed = False
 
     def _load(self, path):
@@ -375,6 +544,7 @@ class Emulator:
             data = json.load(source)
         self.directory = Directory.from_dict(data["directory"])
         self.authority.load(data.get("authority", {}))
+        self.webflow.load(data.get("oauth", {}))
 
 
 __all__ = ["Emulator", "DIRECTORY_SCOPES"]
