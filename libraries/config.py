@@ -57,7 +57,7 @@ class SyncSettings:
     max_retries: int = 8
     # New users without a syncable password get a random one; this makes Google ask them for a new one.
     change_password_at_next_login: bool = False
-    push_delay: float = 2.0  # seconds a directory change waits for more changes to the same entry
+    push_delay: float = 1.0  # seconds a directory change waits for more changes to the same entry
     poll_interval: int = 30  # seconds between modifyTimestamp polls when the directory has no syncprov
 
     @property
