@@ -238,3 +238,52 @@ def test_plan_order_and_checksum_are_deterministic():
     assert [c.email for c in first.changes] == ["alice@example.com", "bob@example.com", "carol@example.com"]
     assert first.checksum == second.checksum
     assert plan_for(users=users[:2]).checksum != first.checksum
+
+
+KEY = b"k" * 32
+
+
+def test_passwords_are_pushed_only_when_their_fingerprint_changed():
+    from app_google_sync.libraries.passwords import fingerprint
+    from app_google_sync.libraries.plan import SetPassword
+
+    first, second = PasswordHash("a" * 40, "SHA-1"), PasswordHash("b" * 40, "SHA-1")
+    pushed = replace(link("alice"), password_fingerprint=fingerprint(KEY, first))
+    same = plan_for(users=[user("alice", password=first)], google_users=[guser("alice")], links=[pushed])
+    assert same.in_sync  # no key given: passwords are only set on creation
+    assert build_plan_with_key(users=[user("alice", password=first)], links=[pushed]).in_sync
+    changed = build_plan_with_key(users=[user("alice", password=second)], links=[pushed])
+    (set_password,) = changed.of_type(SetPassword)
+    assert set_password.password == second and set_password.fingerprint == fingerprint(KEY, second)
+    assert "b" * 40 not in render_json(changed)
+
+
+def test_a_captured_password_is_always_pushed_and_recorded_under_the_directory_fingerprint():
+    from app_google_sync.libraries.passwords import fingerprint
+    from app_google_sync.libraries.plan import SetPassword
+
+    directory_hash, captured = PasswordHash("a" * 40, "SHA-1"), PasswordHash("$6$salt$hash", "crypt")
+    pushed = replace(link("alice"), password_fingerprint=fingerprint(KEY, directory_hash))
+    plan = build_plan_with_key(users=[user("alice", password=directory_hash, captured_password=captured)], links=[pushed])
+    (set_password,) = plan.of_type(SetPassword)
+    assert set_password.password == captured and set_password.captured
+    assert set_password.fingerprint == fingerprint(KEY, directory_hash)
+
+
+def build_plan_with_key(users, links):
+    from app_google_sync.libraries.planner import build_plan as plan
+
+    state = DirectoryState(users=tuple(users), groups=())
+    return plan(state, GoogleState(users=(guser("alice"),), groups=()), LinkState(tuple(links)), SETTINGS, password_key=KEY)
+
+
+def test_a_targeted_push_plans_nothing_domain_wide():
+    from app_google_sync.libraries.planner import Scope, build_plan as plan
+
+    state = DirectoryState(users=(user("alice", given="Alicia"),), groups=())
+    existing = GoogleState(users=(guser("alice"), ADMIN), groups=())
+    links = LinkState((link("alice"), link("gone"), link("other")))
+    mirror = replace(SETTINGS, sync=replace(SETTINGS.sync, unmanaged_accounts="suspend", max_suspend="0"))
+    targeted = plan(state, existing, links, mirror, scope=Scope(user_uuids=frozenset({"uuid-alice"})))
+    assert [c.action for c in targeted.changes] == ["update user"]
+    assert not targeted.notices and not targeted.refusals
