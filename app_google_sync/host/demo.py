@@ -1,0 +1,55 @@
+"""The console on the demo: seeded slapd + Google Directory API emulator + the installed plugins.
+
+``run_console()`` serves it until Ctrl-C; ``build_demo_app(env)`` builds the
+same app for tests without serving it.
+"""
+from __future__ import annotations
+
+import secrets
+import threading
+import webbrowser
+
+from flask import Flask
+from werkzeug.security import generate_password_hash
+from werkzeug.serving import run_simple
+
+from app_google_sync.demo.environment import DOMAIN, DemoEnvironment
+
+from .app import create_app
+
+ADMIN_USERNAME = "admin"
+ADMIN_PASSWORD = "demo-admin-password"
+
+
+def build_demo_app(env: DemoEnvironment, admin_password: str = ADMIN_PASSWORD, **config) -> Flask:
+    """The console over ``env``'s directory (bound as its rootDN) with the plugin pointed at ``env``'s config."""
+    directory = env.directory
+    settings = {
+        "SECRET_KEY": secrets.token_hex(32),
+        "CONSOLE_TITLE": "Demo Server Console",
+        "CONSOLE_ADMIN_USERNAME": ADMIN_USERNAME,
+        "CONSOLE_ADMIN_PASSWORD_HASH": generate_password_hash(admin_password),
+        "CONSOLE_LDAP_URI": directory.uri,
+        "CONSOLE_LDAP_BIND_DN": directory.root_dn,
+        "CONSOLE_LDAP_BIND_PASSWORD": directory.root_pw,
+        "CONSOLE_LDAP_BASE_DN": directory.suffix,
+        "CONSOLE_MAIL_DOMAIN": DOMAIN,
+        "GOOGLE_SYNC_CONFIG": str(env.config_path),
+        **config,
+    }
+    return create_app(settings)
+
+
+def run_console(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = False) -> None:
+    """Start the demo environment and serve the console on ``host:port`` until Ctrl-C."""
+    with DemoEnvironment() as env:
+        app = build_demo_app(env)
+        url = f"http://{host}:{port}/"
+        print(f"Console:  {url}")
+        print(f"Login:    {ADMIN_USERNAME} / {ADMIN_PASSWORD}")
+        print(f"Plugin configuration: {env.config_path}")
+        print(f"Google emulator: {env.emulator.base_url}")
+        print("Press Ctrl-C to stop.", flush=True)
+        if open_browser:
+            threading.Timer(1.0, webbrowser.open, [url]).start()
+        run_simple(host, port, app, threaded=True, use_reloader=False)
