@@ -1,3 +1,16 @@
-"""app-google-sync: push OpenLDAP users, groups and passwords to Google Workspace."""
+"""app-google-sync: push OpenLDAP users, groups and passwords to Google Workspace.
+
+``GoogleSync`` is the admin-console plugin (a Flask extension); it is loaded
+on first use so that the command line does not import Flask.
+"""
 
 __version__ = "0.1.0"
+__all__ = ["GoogleSync", "__version__"]
+
+
+def __getattr__(name):
+    if name == "GoogleSync":
+        from .extension import GoogleSync
+
+        return GoogleSync
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,15 +7,17 @@ the plan comes from the engine.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from sqlalchemy import select
 
+from .errors import GoogleSyncError
 from .model import DirectoryState, GoogleState, LinkState
 from .plan import MemberChange, Plan
 from .planner import group_email, selected_groups, user_email
-from .store import Store, results_table, runs_table
+from .store import RunRecord, Store, results_table, runs_table
 
 SYNCED, PENDING, SUSPENDED, ERROR, SKIPPED, OFF = "synced", "pending", "suspended", "error", "skipped", "off"
 LABELS = {
@@ -178,3 +180,49 @@ def _group_status(group, email, links, results, google, changes, warnings, synce
     else:
         state, message = PENDING, "not yet in Google"
     return GroupStatus(group.name, email, group.description, members, state, message, _last_pushed(result))
+
+
+class _Recorder:
+    """Wraps the engine's source or target to keep the state its ``read_state`` returned."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.state = None
+
+    def read_state(self, *args, **kwargs):
+        self.state = self.inner.read_state(*args, **kwargs)
+        return self.state
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def read_overview(engine) -> tuple[Overview, str]:
+    """The overview from one read of each side through the engine's own planning; '' or why Google is unknown.
+
+    A directory that cannot be read raises (SourceError); Google that cannot be
+    read gives an overview from the links and the last results.
+    """
+    source, target = _Recorder(engine.source), _Recorder(engine.target)
+    engine.source, engine.target = source, target
+    plan, problem = None, ""
+    try:
+        plan = engine.compute_plan()
+    except GoogleSyncError as error:
+        if source.state is None:
+            raise
+        problem = str(error)
+    finally:
+        engine.source, engine.target = source.inner, target.inner
+    google = target.state if plan is not None else None
+    overview = build_overview(source.state, engine.store.links(), last_results(engine.store), engine.settings, google, plan)
+    return overview, problem
+
+
+def run_record(store: Store, run_id: int) -> RunRecord | None:
+    query = select(runs_table).where(runs_table.c.id == run_id)
+    with store.engine.connect() as connection:
+        row = connection.execute(query).mappings().first()
+    if row is None:
+        return None
+    return RunRecord(**{**row, "counts": json.loads(row["counts"] or "{}")})

@@ -1,0 +1,164 @@
+"""Automatic synchronization: one APScheduler 3 job in a SQLAlchemy job store in the state database.
+
+The configuration file says whether it is on and how often (``[sync] automatic``
+and ``interval``); the scheduler is made to match it. Exactly one process runs
+the scheduler: the web console (``GOOGLE_SYNC_RUN_SCHEDULER = True``, one WSGI
+process) or a ``google-sync worker`` (any number of web processes, which then
+only write the file). The engine's file lock keeps a scheduled run from
+overlapping a manual one in any process.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from .libraries import config_file
+from .libraries.config import SyncSettings
+
+log = logging.getLogger(__name__)
+
+JOB_ID = "google_sync.full"
+JOB_FUNCTION = "app_google_sync.libraries.jobs:full_sync"
+JOB_NAME = "Google Apps synchronization"
+JOBS_TABLE = "apscheduler_jobs"
+MISFIRE_GRACE_SECONDS = 300  # APScheduler's default (1 s) silently skips a run that starts a little late
+RECONCILE_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class ScheduledRun:
+    next_run_time: datetime | None  # None: paused
+    interval: timedelta | None
+
+
+def _database(settings) -> str:
+    return getattr(settings, "sync", settings).database
+
+
+def build_scheduler(settings, config_path: str, background: bool = True):
+    """A scheduler (not started) whose job store is the state database of ``settings``.
+
+    ``settings`` is a ``config.Settings`` (or its ``SyncSettings``). ``config_path``
+    is what the job will load each time it runs; ``reconcile`` adds the job.
+    ``background=False`` gives a BlockingScheduler whose ``start()`` does not return.
+    """
+    kind = BackgroundScheduler if background else BlockingScheduler
+    scheduler = kind(
+        jobstores={"default": SQLAlchemyJobStore(url=_database(settings), tablename=JOBS_TABLE)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_SECONDS},
+    )
+    scheduler.google_sync_config_path = os.path.abspath(config_path)
+    return scheduler
+
+
+def reconcile(scheduler, schedule: config_file.Schedule, config_path: str | None = None) -> ScheduledRun | None:
+    """Make the scheduler's job match ``schedule``: added, re-timed or removed. Returns the job's next run."""
+    path = os.path.abspath(config_path or scheduler.google_sync_config_path)
+    job = scheduler.get_job(JOB_ID)
+    if not schedule.enabled:
+        if job is not None:
+            _remove(scheduler)
+            log.info("automatic synchronization switched off")
+        return None
+    wanted = timedelta(minutes=schedule.interval)
+    if job is not None and getattr(job.trigger, "interval", None) == wanted and list(job.args) == [path]:
+        return ScheduledRun(job.next_run_time, wanted)  # unchanged: keep its next run time
+    job = scheduler.add_job(
+        JOB_FUNCTION,
+        "interval",
+        minutes=schedule.interval,
+        args=[path],
+        id=JOB_ID,
+        name=JOB_NAME,
+        replace_existing=True,
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=MISFIRE_GRACE_SECONDS,
+    )
+    log.info("automatic synchronization every %d minutes", schedule.interval)
+    return ScheduledRun(getattr(job, "next_run_time", None), wanted)
+
+
+def _remove(scheduler) -> None:
+    try:
+        scheduler.remove_job(JOB_ID)
+    except JobLookupError:
+        pass
+
+
+def scheduled_run(database_url: str) -> ScheduledRun | None:
+    """The job as stored, read without running a scheduler (for a console whose worker runs it)."""
+    store = SQLAlchemyJobStore(url=database_url, tablename=JOBS_TABLE)
+    try:
+        store.jobs_t.create(store.engine, checkfirst=True)
+        job = store.lookup_job(JOB_ID)
+    finally:
+        store.shutdown()
+        store.engine.dispose()
+    if job is None:
+        return None
+    return ScheduledRun(job.next_run_time, getattr(job.trigger, "interval", None))
+
+
+def current_run(scheduler, database_url: str) -> ScheduledRun | None:
+    """The job's next run from the running scheduler if this process has one, else from the store."""
+    if scheduler is not None and scheduler.running:
+        job = scheduler.get_job(JOB_ID)
+        return ScheduledRun(job.next_run_time, getattr(job.trigger, "interval", None)) if job else None
+    return scheduled_run(database_url)
+
+
+def _read_sync_settings(config_path: str) -> tuple[SyncSettings, config_file.Schedule]:
+    parser = config_file.read(config_path)
+    sync = SyncSettings(
+        state_dir=config_file.state_dir(parser),
+        database_url=config_file.value(parser, "sync", "database_url"),
+    )
+    return sync, config_file.schedule(parser)
+
+
+def run_worker(config_path: str, stop: threading.Event | None = None, reconcile_every: float = RECONCILE_SECONDS) -> int:
+    """Run the automatic synchronization in the foreground until SIGTERM or SIGINT (or ``stop`` is set).
+
+    For ``google-sync --config FILE worker`` under systemd, when the web console runs
+    with ``GOOGLE_SYNC_RUN_SCHEDULER = False``. The console only edits the file;
+    every ``reconcile_every`` seconds the worker re-reads ``[sync] automatic`` and
+    ``interval`` and adjusts the job, so a change made in the console takes effect
+    within that delay. Returns the process exit code (0 on a clean stop).
+    A directory watcher can run beside it in other threads; this function only
+    returns once ``stop`` is set.
+    """
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+    sync, schedule = _read_sync_settings(config_path)
+    scheduler = build_scheduler(sync, config_path)
+    scheduler.start()
+    log.info("worker started for %s (job store %s)", config_path, JOBS_TABLE)
+    seen = None
+    try:
+        while not stop.is_set():
+            try:
+                mtime = os.stat(config_path).st_mtime_ns
+                if mtime != seen:
+                    _, schedule = _read_sync_settings(config_path)
+                    run = reconcile(scheduler, schedule, config_path)
+                    seen = mtime
+                    log.info("schedule: %s", f"next run {run.next_run_time:%Y-%m-%d %H:%M:%S %Z}" if run and run.next_run_time else "off")
+            except Exception:  # noqa: BLE001  (a bad edit must not kill the worker; it logs and retries)
+                log.exception("cannot apply the schedule from %s; retrying in %.0f s", config_path, reconcile_every)
+            stop.wait(reconcile_every)
+    finally:
+        scheduler.shutdown(wait=True)
+        log.info("worker stopped")
+    return 0

@@ -1,0 +1,131 @@
+"""The plugin's blueprint: access control, per-request engine, shared template context.
+
+Views live in the sibling modules (settings, actions, pages) and are thin:
+validate, call a library, flash, redirect or render.
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Blueprint, abort, current_app, g, request, url_for
+from flask_login import current_user
+from werkzeug.routing import BuildError
+
+import app_google_sync.views
+from app_google_sync.libraries import config, config_file
+from app_google_sync.libraries.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+VIEWS_DIR = os.path.dirname(app_google_sync.views.__file__)
+blueprint = Blueprint(
+    "google_sync",
+    __name__,
+    template_folder=VIEWS_DIR,
+    static_folder=os.path.join(VIEWS_DIR, "static"),
+    static_url_path="/static",
+)
+TABS = (
+    ("google_sync.index", "Overview"),
+    ("google_sync.settings", "Settings"),
+    ("google_sync.check", "Test connection"),
+    ("google_sync.test", "Test synchronization"),
+    ("google_sync.automatic", "Automatic synchronization"),
+    ("google_sync.history", "History"),
+    ("google_sync.objects", "Users and groups"),
+)
+
+# Views that belong under another view's tab.
+TAB_OF = {
+    "google_sync.save_settings": "google_sync.settings",
+    "google_sync.upload_key": "google_sync.settings",
+    "google_sync.run_check": "google_sync.check",
+    "google_sync.run_test": "google_sync.test",
+    "google_sync.progress": "google_sync.test",
+    "google_sync.save_automatic": "google_sync.automatic",
+    "google_sync.history_run": "google_sync.history",
+}
+
+
+def console():
+    """This app's plugin state (see ``extension.ConsoleState``)."""
+    return current_app.extensions["google_sync"]
+
+
+@blueprint.before_request
+def require_admin():
+    if request.endpoint == "google_sync.static":
+        return None
+    if current_user.is_authenticated and getattr(current_user, "is_admin", False):
+        return None
+    manager = getattr(current_app, "login_manager", None)
+    if manager is None:
+        abort(403)
+    return manager.unauthorized()
+
+
+@blueprint.after_request
+def no_store(response):
+    if request.endpoint != "google_sync.static":
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+@blueprint.context_processor
+def template_context():
+    return {
+        "gs_base_template": console().base_template,
+        "gs_tabs": TABS,
+        "gs_active_tab": TAB_OF.get(request.endpoint, request.endpoint),
+        "gs_host_flashes": current_app.config.get("GOOGLE_SYNC_HOST_SHOWS_FLASHES", False),
+    }
+
+
+def raw_config():
+    """The configuration file as written (may be incomplete); cached for the request."""
+    if "google_sync_raw" not in g:
+        g.google_sync_raw = config_file.read(console().config_path)
+    return g.google_sync_raw
+
+
+def load_settings():
+    """(Settings, '') when the file is complete, else (None, what is missing)."""
+    try:
+        return config.load(console().config_path), ""
+    except ConfigError as error:
+        return None, str(error)
+
+
+def get_engine():
+    """A SyncEngine for this request, closed at teardown; raises ConfigError when settings are incomplete."""
+    if "google_sync_engine" not in g:
+        from app_google_sync.libraries.engine import SyncEngine  # noqa: PLC0415
+
+        g.google_sync_engine = SyncEngine(config.load(console().config_path))
+    return g.google_sync_engine
+
+
+@blueprint.teardown_app_request
+def close_engine(_error=None):
+    engine = g.pop("google_sync_engine", None)
+    if engine is None:
+        return
+    for part in (engine.source, engine.store):
+        try:
+            part.close()
+        except Exception:  # noqa: BLE001
+            log.debug("closing %s failed", part, exc_info=True)
+
+
+def optional_url(endpoint: str, **values) -> str | None:
+    """A URL into the host, or None when the host has no such page."""
+    if not endpoint:
+        return None
+    try:
+        return url_for(endpoint, **values)
+    except BuildError:
+        return None
+
+
+from . import actions, pages, settings  # noqa: E402,F401  (register the views on the blueprint)

@@ -1,0 +1,169 @@
+"""Overview, automatic synchronization, history, users and groups."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
+
+from app_google_sync import scheduler as schedule_jobs
+from app_google_sync.libraries import config_file, overview
+from app_google_sync.libraries.config import SyncSettings
+from app_google_sync.libraries.errors import ConfigError, GoogleSyncError
+from app_google_sync.libraries.store import Store
+
+from .blueprint import blueprint, console, get_engine, load_settings, raw_config
+from .settings import connection
+
+log = logging.getLogger(__name__)
+
+OUTCOMES = {
+    "in_sync": ("In step", "ok"),
+    "pending": ("Changes pending", "warning"),
+    "applied": ("Applied", "ok"),
+    "partial": ("Some failed", "error"),
+    "failed": ("Failed", "error"),
+    "refused": ("Refused", "error"),
+    "changed": ("Plan changed", "warning"),
+    "running": ("Running", "info"),
+}
+
+
+def sync_settings() -> SyncSettings:
+    parser = raw_config()
+    return SyncSettings(state_dir=config_file.state_dir(parser), database_url=config_file.value(parser, "sync", "database_url"))
+
+
+def state_store() -> Store:
+    """The state database, even while the Google settings are incomplete; closed at teardown."""
+    if "google_sync_store" not in g:
+        g.google_sync_store = Store(sync_settings().database)
+    return g.google_sync_store
+
+
+@blueprint.teardown_app_request
+def close_store(_error=None):
+    store = g.pop("google_sync_store", None)
+    if store is not None:
+        store.close()
+
+
+@blueprint.app_template_filter("gs_time")
+def format_time(moment: datetime | None) -> str:
+    if moment is None:
+        return "—"
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+@blueprint.app_template_filter("gs_duration")
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "running"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    return f"{int(seconds // 60)} min {int(seconds % 60)} s"
+
+
+@blueprint.app_template_global("gs_outcome")
+def outcome_label(outcome: str) -> tuple[str, str]:
+    return OUTCOMES.get(outcome, (outcome, "info"))
+
+
+def scheduled_run():
+    try:
+        return schedule_jobs.current_run(console().scheduler, sync_settings().database)
+    except Exception:  # noqa: BLE001  (a page must not fail because the job table cannot be read)
+        log.exception("cannot read the automatic synchronization job")
+        return None
+
+
+@blueprint.get("/")
+def index():
+    settings, problem = load_settings()
+    runs = state_store().runs(limit=5)
+    last_sync = next((run for run in runs if not run.dry_run), None)
+    return render_template(
+        "google_sync/index.html",
+        settings=settings,
+        problem=problem,
+        connection=connection(),
+        schedule=config_file.schedule(raw_config()),
+        scheduled=scheduled_run(),
+        runs=runs,
+        last_sync=last_sync,
+    )
+
+
+@blueprint.get("/automatic")
+def automatic():
+    return render_automatic(config_file.schedule(raw_config()))
+
+
+def render_automatic(schedule, error="", status=200):
+    page = render_template(
+        "google_sync/automatic.html",
+        schedule=schedule,
+        scheduled=scheduled_run(),
+        error=error,
+        in_process=console().scheduler is not None,
+        connected=connection().connected,
+        grace=schedule_jobs.MISFIRE_GRACE_SECONDS,
+        reconcile_seconds=int(schedule_jobs.RECONCILE_SECONDS),
+    )
+    return page, status
+
+
+@blueprint.post("/automatic")
+def save_automatic():
+    enabled = request.form.get("automatic") == "yes"
+    try:
+        interval = config_file.check_interval(request.form.get("interval", ""))
+    except ConfigError as error:
+        return render_automatic(config_file.Schedule(enabled, config_file.DEFAULT_INTERVAL), error=str(error), status=400)
+    if enabled and not connection().connected:
+        return render_automatic(config_file.Schedule(False, interval), error="Connect to Google first (Settings), then switch automatic synchronization on.", status=400)
+    state = console()
+    config_file.update(state.config_path, "sync", {"automatic": "yes" if enabled else "no", "interval": str(interval)})
+    schedule = config_file.Schedule(enabled, interval)
+    if state.scheduler is not None:
+        schedule_jobs.reconcile(state.scheduler, schedule, state.config_path)
+    if enabled:
+        flash(f"Automatic synchronization is on: every {interval} minutes.", "success")
+    else:
+        flash("Automatic synchronization is off. Changes made in the user manager are still pushed while connected.", "success")
+    return redirect(url_for(".automatic"))
+
+
+@blueprint.get("/history")
+def history():
+    limit = min(max(request.args.get("limit", 50, type=int), 1), 500)
+    return render_template("google_sync/history.html", runs=state_store().runs(limit=limit), limit=limit)
+
+
+@blueprint.get("/history/<int:run_id>")
+def history_run(run_id: int):
+    store = state_store()
+    run = overview.run_record(store, run_id) or abort(404)
+    results = store.results(run_id)
+    failed = sum(1 for result in results if not result["ok"])
+    return render_template("google_sync/history_run.html", run=run, results=results, failed=failed)
+
+
+@blueprint.get("/objects")
+def objects():
+    settings, problem = load_settings()
+    if settings is None:
+        return render_template("google_sync/objects.html", view=None, error=f"{problem}. Complete the settings first.", google_problem="")
+    try:
+        view, google_problem = overview.read_overview(get_engine())
+    except GoogleSyncError as error:
+        return render_template("google_sync/objects.html", view=None, error=str(error), google_problem="")
+    state_filter = request.args.get("state", "")
+    return render_template(
+        "google_sync/objects.html",
+        view=view,
+        error="",
+        google_problem=google_problem,
+        state_filter=state_filter,
+        labels=overview.LABELS,
+    )

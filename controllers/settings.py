@@ -1,0 +1,163 @@
+"""Settings and connection: domain, administrator, service-account key, OAuth grant, disconnect."""
+from __future__ import annotations
+
+import logging
+import secrets
+
+from flask import flash, redirect, render_template, request, session, url_for
+
+from app_google_sync.libraries import config_file
+from app_google_sync.libraries.errors import ConfigError
+from app_google_sync.libraries.google_target import SCOPES
+from app_google_sync.scheduler import reconcile
+
+from . import credentials
+from .blueprint import blueprint, console, raw_config
+
+log = logging.getLogger(__name__)
+
+OAUTH_SESSION_KEY = "google_sync_oauth"
+
+
+def connection():
+    return credentials.describe(config_file.value(raw_config(), "google", "credentials_file"), console().secrets_dir)
+
+
+def render_settings(errors=None, form=None, status=200):
+    parser = raw_config()
+    values = form or {
+        "domain": config_file.value(parser, "google", "domain"),
+        "admin_email": config_file.value(parser, "google", "admin_email"),
+    }
+    page = render_template(
+        "google_sync/settings.html",
+        values=values,
+        errors=errors or {},
+        connection=connection(),
+        scopes=SCOPES,
+        oauth_enabled=console().oauth_client is not None,
+        secrets_dir=console().secrets_dir,
+    )
+    return page, status
+
+
+@blueprint.get("/settings")
+def settings():
+    return render_settings()
+
+
+@blueprint.post("/settings")
+def save_settings():
+    form = {"domain": request.form.get("domain", ""), "admin_email": request.form.get("admin_email", "")}
+    errors = {}
+    domain = admin_email = ""
+    try:
+        domain = config_file.check_domain(form["domain"])
+    except ConfigError as error:
+        errors["domain"] = str(error)
+    try:
+        admin_email = config_file.check_admin_email(form["admin_email"], domain)
+    except ConfigError as error:
+        errors["admin_email"] = str(error)
+    if errors:
+        return render_settings(errors, form, status=400)
+    config_file.update(console().config_path, "google", {"domain": domain, "admin_email": admin_email})
+    flash(f"Saved: domain {domain}, administrator {admin_email}.", "success")
+    return redirect(url_for(".settings"))
+
+
+@blueprint.post("/settings/key")
+def upload_key():
+    upload = request.files.get("key")
+    if upload is None or not upload.filename:
+        return render_settings({"key": "Choose the service-account JSON key file to upload."}, status=400)
+    try:
+        info = credentials.parse_service_account_key(upload.stream.read(credentials.MAX_KEY_BYTES + 1))
+    except credentials.CredentialsError as error:
+        return render_settings({"key": f"This key cannot be used: {error}."}, status=400)
+    state = console()
+    previous = connection()
+    path = credentials.write_private(state.secrets_dir, credentials.SERVICE_ACCOUNT_FILE, info)
+    config_file.update(state.config_path, "google", {"credentials_file": path})
+    if previous.kind == "authorized_user" and previous.managed:
+        credentials.revoke_refresh_token(previous.path, state.oauth_client)
+        credentials.remove(previous.path)
+    log.info("service-account key for %s stored in %s", info["client_email"], path)
+    flash("Key stored. Now allow its client ID the scopes below in Google Admin, then test the connection.", "success")
+    return redirect(url_for(".settings", _anchor="delegation"))
+
+
+def _flow(state=None):
+    from google_auth_oauthlib.flow import Flow  # noqa: PLC0415
+
+    client = console().oauth_client
+    credentials.allow_plain_http_for(client["web"]["token_uri"])
+    return Flow.from_client_config(client, scopes=list(SCOPES), state=state, redirect_uri=url_for(".oauth_callback", _external=True))
+
+
+@blueprint.post("/connect/oauth")
+def oauth_start():
+    if console().oauth_client is None:
+        flash("Connecting with a Google account is not set up on this server (GOOGLE_SYNC_OAUTH_CLIENT).", "error")
+        return redirect(url_for(".settings"))
+    flow = _flow()
+    hint = config_file.value(raw_config(), "google", "admin_email")
+    url, state = flow.authorization_url(
+        access_type="offline", prompt="consent", state=secrets.token_urlsafe(24), **({"login_hint": hint} if hint else {})
+    )
+    session[OAUTH_SESSION_KEY] = {"state": state, "verifier": flow.code_verifier}
+    return redirect(url)
+
+
+@blueprint.get("/connect/oauth/callback")
+def oauth_callback():
+    saved = session.pop(OAUTH_SESSION_KEY, None)
+    state = console()
+    if state.oauth_client is None or not saved or request.args.get("state") != saved.get("state"):
+        flash("The answer from Google does not belong to a connection started here; start again with Connect to Google.", "error")
+        return redirect(url_for(".settings"))
+    if request.args.get("error"):
+        flash(f"Google did not grant access ({request.args['error']}). Nothing was changed.", "error")
+        return redirect(url_for(".settings"))
+    flow = _flow(saved["state"])
+    flow.code_verifier = saved["verifier"]
+    try:
+        flow.fetch_token(code=request.args.get("code", ""))
+    except Exception as error:  # noqa: BLE001  (oauthlib, requests and Google errors alike end here)
+        log.warning("OAuth code exchange failed: %s", type(error).__name__)
+        flash(f"Google refused the sign-in ({type(error).__name__}); try Connect to Google again.", "error")
+        return redirect(url_for(".settings"))
+    refresh_token = flow.credentials.refresh_token
+    if not refresh_token:
+        flash("Google sent no refresh token. Remove this app's access in your Google account, then connect again.", "error")
+        return redirect(url_for(".settings"))
+    previous = connection()
+    path = credentials.write_private(state.secrets_dir, credentials.AUTHORIZED_USER_FILE, credentials.authorized_user_info(state.oauth_client, refresh_token))
+    config_file.update(state.config_path, "google", {"credentials_file": path})
+    if previous.kind == "service_account" and previous.managed:
+        credentials.remove(previous.path)
+    log.info("OAuth grant stored in %s", path)
+    flash("Connected to Google with your administrator account. Test the connection next.", "success")
+    return redirect(url_for(".check"))
+
+
+@blueprint.post("/disconnect")
+def disconnect():
+    state = console()
+    current = connection()
+    notes = []
+    if current.kind == "authorized_user":
+        problem = credentials.revoke_refresh_token(current.path, state.oauth_client)
+        notes.append(problem or "the refresh token was revoked")
+    if current.path and current.managed:
+        credentials.remove(current.path)
+    elif current.path:
+        notes.append(f"{current.path} was not written by the console and is left in place")
+    config_file.update(state.config_path, "google", {"credentials_file": None})
+    config_file.update(state.config_path, "sync", {"automatic": "no"})
+    if state.scheduler is not None:
+        reconcile(state.scheduler, config_file.Schedule(enabled=False))
+    session.pop("google_sync_preview", None)
+    log.info("disconnected from Google")
+    flash("Disconnected: automatic synchronization and pushes are stopped; every Google account is left as it is. " + "; ".join(notes), "success")
+    return redirect(url_for(".settings"))
