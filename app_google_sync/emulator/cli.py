@@ -14,9 +14,12 @@ from .server import Emulator
 
 DESCRIPTION = """\
 A local, faithful emulator of Google's Admin SDK Directory API v1 (users, aliases, groups,
-members, org units, batch) and of the OAuth token endpoint used by service accounts with
-domain-wide delegation. Point google-api-python-client at it with
-client_options={"api_endpoint": <api_endpoint>} and use the service-account key it writes.
+members, org units, batch), of the Groups Settings API v1, and of Google's OAuth endpoints:
+the token endpoint used by service accounts with domain-wide delegation, and the web-server
+flow ("Sign in with Google" consent page, authorization codes with PKCE, refresh tokens,
+revocation). Point google-api-python-client at it with
+client_options={"api_endpoint": <api_endpoint>} (groupssettings: <api_endpoint>groups/v1/groups/)
+and use the service-account key or OAuth client file it writes.
 """
 
 EPILOG = """\
@@ -26,7 +29,10 @@ example:
   then in google_sync.conf, [google]: domain = example.com, admin_email = admin@example.com,
   credentials_file = ./emulator-key.json, api_endpoint = http://127.0.0.1:8080/
 
-Use a fixed --port with --service-account-key: the key file records the token_uri.
+  OAuth web flow ("Connect to Google"): add --oauth-client ./client.json --redirect-uri URI and
+  --admin-password; sign in on the consent page as the admin with that password.
+
+Use a fixed --port with --service-account-key or --oauth-client: the files record the URIs.
 """
 
 
@@ -45,6 +51,12 @@ def build_parser():
     parser.add_argument("--service-account-key", default=None, metavar="PATH",
                         help="service-account JSON key: written (mode 0600) if PATH does not exist, "
                              "otherwise its key is trusted")
+    parser.add_argument("--oauth-client", default=None, metavar="PATH",
+                        help="OAuth web client JSON ({\"web\": {...}} as Cloud Console downloads it): written "
+                             "(mode 0600) if PATH does not exist, otherwise that client is trusted")
+    parser.add_argument("--redirect-uri", action="append", default=[], metavar="URI",
+                        help="redirect URI registered for --oauth-client (repeatable; https, or http on "
+                             "localhost / a loopback address)")
     parser.add_argument("--scopes", nargs="+", default=None, metavar="SCOPE",
                         help="scopes delegated to the service account (default: all directory scopes); "
                              "short names like admin.directory.user are accepted")
@@ -82,10 +94,18 @@ def main(argv=None):
     if not is_loopback(host):
         logging.warning("listening on %s: anyone who can reach it can use this emulator", host)
     key_path = _service_account(emulator, args.service_account_key, _scopes(args.scopes))
+    try:
+        client_path = _oauth_client(emulator, args.oauth_client, args.redirect_uri)
+    except (ValueError, KeyError, OSError) as error:
+        emulator.stop()
+        raise SystemExit("google-sync-emulator: --oauth-client: %s" % error)
     print("api_endpoint: %s" % emulator.base_url, flush=True)
     print("token_uri:    %s" % emulator.token_uri, flush=True)
     print("customer:     %s (%s, admin %s)" % (emulator.customer_id, emulator.domain, emulator.admin_email),
           flush=True)
+    if client_path:
+        print("auth_uri:     %s" % emulator.auth_uri, flush=True)
+        print("oauth client: %s" % client_path, flush=True)
     if key_path:
         print("key file:     %s" % key_path, flush=True)
     _wait_for_signal()
@@ -114,6 +134,29 @@ def _service_account(emulator, path, scopes):
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as out:
         json.dump(info, out, indent=2)
+    return path
+
+
+def _oauth_client(emulator, path, redirect_uris):
+    if path is None:
+        if redirect_uris:
+            raise SystemExit("google-sync-emulator: --redirect-uri needs --oauth-client")
+        return None
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as source:
+            config = json.load(source)
+        emulator.register_oauth_client(config, redirect_uris)
+        web = config.get("web", config)
+        for name, mine in (("auth_uri", emulator.auth_uri), ("token_uri", emulator.token_uri)):
+            if web.get(name) != mine:
+                logging.warning("%s has %s %s; this emulator's is %s", path, name, web.get(name), mine)
+        return path
+    if not redirect_uris:
+        raise ValueError("a new OAuth client needs at least one --redirect-uri")
+    config = emulator.create_oauth_client(redirect_uris)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        json.dump(config, out, indent=2)
     return path
 
 

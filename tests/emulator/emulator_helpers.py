@@ -1,8 +1,12 @@
 """Helpers shared by the emulator tests (fixtures live in conftest.py)."""
 
 import functools
+import html
+import http.client
 import json
+import re
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import google_auth_httplib2
@@ -81,3 +85,47 @@ def raw(method, url, body=None, headers=None):
     except urllib.error.HTTPError as error:
         status, answer_headers, content = error.code, error.headers, error.read()
     return status, answer_headers, json.loads(content) if content else None
+
+
+SETTINGS_SCOPE = SCOPE + "apps.groups.settings"
+
+
+def groups_settings(emu, creds):
+    """The Groups Settings API client, as DESIGN.md §5 builds it (service path dropped)."""
+    return build("groupssettings", "v1", credentials=creds,
+                 client_options={"api_endpoint": emu.base_url + "groups/v1/groups/"},
+                 static_discovery=True, cache_discovery=False)
+
+
+def http_call(method, url, body=None, headers=None):
+    """One plain HTTP request that does not follow redirects: (status, headers, text)."""
+    split = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(split.hostname, split.port, timeout=10)
+    try:
+        target = split.path + ("?" + split.query if split.query else "")
+        connection.request(method, target, body, headers or {})
+        response = connection.getresponse()
+        return response.status, response.headers, response.read().decode("utf-8")
+    finally:
+        connection.close()
+
+
+def sign_in(auth_url, email, password, action="allow"):
+    """Drive the consent page as a browser would: open it, fill it in, submit it.
+
+    Returns (status, Location header or None, page text) of the form submission.
+    """
+    status, _, page = http_call("GET", auth_url)
+    assert status == 200, page
+    form = re.search(r'<form method="post" action="([^"]+)"', page).group(1)
+    request_id = re.search(r'name="request" value="([^"]+)"', page).group(1)
+    body = urllib.parse.urlencode({"request": html.unescape(request_id), "email": email, "password": password,
+                                   "action": action})
+    split = urllib.parse.urlsplit(auth_url)
+    target = "%s://%s%s" % (split.scheme, split.netloc, html.unescape(form))
+    status, headers, text = http_call("POST", target, body, {"Content-Type": "application/x-www-form-urlencoded"})
+    return status, headers.get("Location"), text
+
+
+def query_of(url):
+    return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))

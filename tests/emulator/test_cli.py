@@ -9,7 +9,8 @@ import subprocess
 import sys
 
 import pytest
-from emulator_helpers import credentials, directory, user_body
+from emulator_helpers import USER_SCOPE, credentials, directory, query_of, sign_in, user_body
+from google_auth_oauthlib.flow import Flow
 
 from app_google_sync.emulator.cli import build_parser
 
@@ -71,3 +72,34 @@ def test_cli_help_describes_every_option(capsys):
     for option in ("--host", "--port", "--domain", "--admin", "--admin-password", "--service-account-key",
                    "--scopes", "--quota", "--quota-window", "--latency", "--fail-rate", "--state", "-v"):
         assert option in text
+
+
+def test_cli_writes_oauth_client_for_the_web_flow(tmp_path, monkeypatch):
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    client_path, key_path = tmp_path / "client.json", tmp_path / "key.json"
+    redirect = "http://127.0.0.1:8081/google/callback"
+    process, printed = start("--oauth-client", str(client_path), "--redirect-uri", redirect,
+                             "--admin-password", "cli-Pa55word", "--service-account-key", str(key_path))
+    try:
+        assert stat.S_IMODE(os.stat(client_path).st_mode) == 0o600
+        client = json.loads(client_path.read_text())
+        assert client["web"]["auth_uri"] == printed["auth_uri"] == printed["api_endpoint"] + "o/oauth2/auth"
+        assert client["web"]["token_uri"] == printed["token_uri"]
+        assert client["web"]["redirect_uris"] == [redirect]
+        flow = Flow.from_client_config(client, [USER_SCOPE], redirect_uri=redirect)
+        url, _ = flow.authorization_url(access_type="offline", prompt="consent")
+        status, location, _ = sign_in(url, "admin@example.com", "cli-Pa55word")
+        assert status == 302
+        flow.fetch_token(code=query_of(location)["code"])
+        emu = type("Endpoint", (), {"base_url": printed["api_endpoint"]})
+        directory(emu, flow.credentials).users().get(userKey="admin@example.com").execute()
+    finally:
+        log = stop(process)
+    assert "cli-Pa55word" not in log and client["web"]["client_secret"] not in log
+
+
+def test_cli_help_describes_oauth_options(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+    text = capsys.readouterr().out
+    assert "--oauth-client" in text and "--redirect-uri" in text
