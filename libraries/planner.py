@@ -205,13 +205,12 @@ def _plan_wanted_users(planning: _Planning, wanted: list[WantedUser]) -> None:
             _plan_create(planning, user)
             continue
         planning.claimed.add(account.id)
-        if not account.suspended or link is None or link.suspended_by_us:
-            planning.synced_emails[user.source.uid] = user.email
         if link is None:
             _plan_adopt(planning, user, account)
         else:
             _plan_update(planning, user, account, link)
-        if not account.suspended or link is None or link.suspended_by_us:
+        if not account.suspended or link is None or link.suspended_by_us:  # active in Google after this run
+            planning.synced_emails[user.source.uid] = user.email
             _plan_password(planning, user, account, link)
 
 
@@ -248,7 +247,8 @@ def _plan_create(planning: _Planning, user: WantedUser) -> None:
 def _plan_password(planning: _Planning, user: WantedUser, account: GoogleUser, link: Link | None) -> None:
     """Push a password only when it changed since the last push (compared by keyed fingerprint)."""
     source = user.source
-    _report_password_problem(planning, source)
+    if not (link and link.password_fingerprint):  # once a password went through (e.g. captured), no need to nag
+        _report_password_problem(planning, source)
     # A captured password is recorded under the directory's fingerprint, so the next full run does not push it again.
     recorded = planning.fingerprint(source.password or source.captured_password)
     if source.captured_password is None and (not recorded or (link and link.password_fingerprint == recorded)):
