@@ -184,3 +184,25 @@ def test_watcher_survives_a_slapd_restart(env, live):
     env.directory.restart_server()
     env.directory.modify_user("kim", givenName="Kimberly")
     assert wait_for(lambda: env.emulator.get_user("kim@example.com")["name"]["givenName"] == "Kimberly", timeout=20)
+
+
+def test_without_syncprov_the_watcher_says_so_and_polls(tmp_path, caplog):
+    from app_google_sync.demo.directory import DemoDirectory
+    from app_google_sync.demo.environment import DemoEnvironment
+
+    caplog.set_level(logging.WARNING, logger="app_google_sync.libraries.watcher")
+    with DemoDirectory(syncprov=False) as server:
+        server.add_group("google_apps_plugin")
+        server.add_user("lena", "Lena", "Tester", groups=("google_apps_plugin",))
+        with DemoEnvironment(state_dir=str(tmp_path), directory=server) as env:
+            env.write_config(poll_interval="1", push_delay="0.2")
+            sync(env)
+            live = LiveSync(env.settings)
+            live.start()
+            try:
+                assert wait_for(lambda: "does not offer syncrepl" in caplog.text)
+                server.modify_user("lena", givenName="Helena")
+                assert wait_for(lambda: env.emulator.get_user("lena@example.com")["name"]["givenName"] == "Helena")
+            finally:
+                live.stop()
+    assert "deploy/syncprov.ldif" in caplog.text
