@@ -93,23 +93,13 @@ def _as_bool(section: str, key: str, value: str) -> bool:
     raise ConfigError(f"[{section}] {key} = {value!r}: use yes or no")
 
 
-def _as_int(section: str, key: str, value: str, minimum: int, maximum: int) -> int:
+def _as_number(section: str, key: str, value: str, minimum: float, maximum: float, kind: type = int):
     try:
-        number = int(value)
+        number = kind(value)
     except ValueError:
-        raise ConfigError(f"[{section}] {key} = {value!r}: not a whole number") from None
+        raise ConfigError(f"[{section}] {key} = {value!r}: not a {'whole ' if kind is int else ''}number") from None
     if not minimum <= number <= maximum:
-        raise ConfigError(f"[{section}] {key} = {number}: must be between {minimum} and {maximum}")
-    return number
-
-
-def _as_float(section: str, key: str, value: str, minimum: float, maximum: float) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise ConfigError(f"[{section}] {key} = {value!r}: not a number") from None
-    if not minimum <= number <= maximum:
-        raise ConfigError(f"[{section}] {key} = {number}: must be between {minimum:g} and {maximum:g}")
+        raise ConfigError(f"[{section}] {key} = {number:g}: must be between {minimum:g} and {maximum:g}")
     return number
 
 

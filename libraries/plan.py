@@ -95,8 +95,24 @@ class LinkedUserChange(UserChange):
     google_id: str = ""
 
 
+class FieldChanges:
+    """Shows a change's ``changes`` (old → new per field); an adoption may have none."""
+
+    changes: tuple[FieldChange, ...]
+
+    @property
+    def writes(self) -> bool:
+        return bool(self.changes)
+
+    def _details(self) -> dict:
+        return {"changes": [vars(c) for c in self.changes]}
+
+    def describe(self) -> str:
+        return "; ".join(str(c) for c in self.changes) or "link only, nothing to change"
+
+
 @dataclass(frozen=True)
-class AdoptUser(LinkedUserChange):
+class AdoptUser(FieldChanges, LinkedUserChange):
     """An account already in Google with this user's address: take it over."""
 
     action: ClassVar[str] = "adopt user"
@@ -105,28 +121,21 @@ class AdoptUser(LinkedUserChange):
     unsuspend: bool = False
 
     @property
-    def writes(self) -> bool:  # type: ignore[override]
+    def writes(self) -> bool:
         return bool(self.changes or self.unsuspend)
 
     def _details(self) -> dict:
-        return {"changes": [vars(c) for c in self.changes], "unsuspend": self.unsuspend}
+        return {**super()._details(), "unsuspend": self.unsuspend}
 
     def describe(self) -> str:
-        parts = [str(c) for c in self.changes] + (["unsuspend"] if self.unsuspend else [])
-        return "; ".join(parts) or "link only, nothing to change"
+        return "; ".join([str(c) for c in self.changes] + (["unsuspend"] if self.unsuspend else [])) or super().describe()
 
 
 @dataclass(frozen=True)
-class UpdateUser(LinkedUserChange):
+class UpdateUser(FieldChanges, LinkedUserChange):
     action: ClassVar[str] = "update user"
     order: ClassVar[int] = 3
     changes: tuple[FieldChange, ...] = ()
-
-    def _details(self) -> dict:
-        return {"changes": [vars(c) for c in self.changes]}
-
-    def describe(self) -> str:
-        return "; ".join(str(c) for c in self.changes)
 
 
 @dataclass(frozen=True)
@@ -189,35 +198,19 @@ class CreateGroup(GroupChange):
 
 
 @dataclass(frozen=True)
-class AdoptGroup(GroupChange):
+class AdoptGroup(FieldChanges, GroupChange):
     action: ClassVar[str] = "adopt group"
     order: ClassVar[int] = 2
     google_id: str = ""
     changes: tuple[FieldChange, ...] = ()
 
-    @property
-    def writes(self) -> bool:  # type: ignore[override]
-        return bool(self.changes)
-
-    def _details(self) -> dict:
-        return {"changes": [vars(c) for c in self.changes]}
-
-    def describe(self) -> str:
-        return "; ".join(str(c) for c in self.changes) or "link only, nothing to change"
-
 
 @dataclass(frozen=True)
-class UpdateGroup(GroupChange):
+class UpdateGroup(FieldChanges, GroupChange):
     action: ClassVar[str] = "update group"
     order: ClassVar[int] = 3
     google_id: str = ""
     changes: tuple[FieldChange, ...] = ()
-
-    def _details(self) -> dict:
-        return {"changes": [vars(c) for c in self.changes]}
-
-    def describe(self) -> str:
-        return "; ".join(str(c) for c in self.changes)
 
 
 @dataclass(frozen=True)
