@@ -1,11 +1,24 @@
-"""A local, faithful emulator of the Google Admin SDK Directory API v1 and OAuth token endpoint.
+"""A local, faithful emulator of the Google Admin SDK Directory API v1, the Groups Settings
+API v1 and Google's OAuth endpoints (service-account token grant and the web-server flow).
 
     from app_google_sync.emulator.server import Emulator
-    emu = Emulator(domain="example.com", admin_email="admin@example.com").start()
+    emu = Emulator(domain="example.com", admin_email="admin@example.com", admin_password="…").start()
     key = emu.create_service_account()      # JSON key dict, delegated for all directory scopes
     # build("admin", "directory_v1", credentials=…, client_options={"api_endpoint": emu.base_url})
     # batches: BatchHttpRequest(batch_uri=emu.base_url + "batch/admin/directory_v1")
+    # build("groupssettings", "v1", credentials=…,
+    #       client_options={"api_endpoint": emu.base_url + "groups/v1/groups/"})
+    # its batches: BatchHttpRequest(batch_uri=emu.base_url + "batch/groupssettings/v1")
+    client = emu.create_oauth_client([redirect_uri])   # {"web": {client_id, client_secret, auth_uri, …}}
+    # Flow.from_client_config(client, scopes, redirect_uri=…); the browser signs in on auth_uri
+    # (users sign in with the passwords they were seeded with); tests may skip the page with
+    # emu.authorize(client_id, email, scopes, redirect_uri, state, code_challenge) -> code.
+    # Revocation: POST emu.base_url + "revoke?token=…". Inspection: emu.oauth_grants(),
+    # emu.group_settings(email), emu.write_calls().
     emu.stop()
+
+Note: google.oauth2.credentials.Credentials.from_authorized_user_info ignores the file's
+token_uri (it always puts Google's); follow it with .with_token_uri(info["token_uri"]).
 
 Choices where Google leaves room (documented here so tests can rely on them):
 - users.update / groups.update / members.update behave like patch (Google documents update
@@ -16,8 +29,16 @@ Choices where Google leaves room (documented here so tests can rely on them):
   rejected calls are not counted. Token requests never count.
 - `latency` is added once per HTTP request (a batch envelope is one request).
 - Deleted users are not kept: users.list with showDeleted=true returns an empty page.
+- Groups Settings: update behaves like patch; a new group gets Google's defaults with
+  whoCanPostMessage ANYONE_CAN_POST (Google's depends on the account's Groups sharing settings);
+  of the deprecated settings merged into newer ones only showInGroupDirectory is tied to
+  whoCanDiscoverGroup. The default format is Atom (as Google's); errors are always JSON.
+  Settings calls share the emulator's one quota window.
+- OAuth web flow: see oauth.py (one page for sign-in and consent, no browser session,
+  code lifetime 10 minutes, no id_token).
 
 Modules: state (the account), rules (input rules), password_store, resources (JSON shapes),
-paging, fields (partial responses), routing + api_* (methods), auth (JWT grant, tokens),
-batch (multipart), httpd + server (HTTP, Emulator), cli (`google-sync-emulator`).
+paging, fields (partial responses), routing + api_* (methods; api_settings is Groups Settings),
+auth (JWT grant, tokens), oauth + consent (web-server flow and its pages), batch (multipart),
+httpd + server (HTTP, Emulator), cli (`google-sync-emulator`).
 """

@@ -27,7 +27,8 @@ body{margin:0;background:#f0f4f9;font-family:"Google Sans",Roboto,Arial,sans-ser
 .logo .b{color:#4285f4}.logo .r{color:#ea4335}.logo .y{color:#fbbc05}.logo .g{color:#34a853}
 .brand{font-size:14px;color:#444746;margin-bottom:24px}
 h1{font-size:28px;font-weight:400;margin:0 0 8px}
-.sub{font-size:16px;margin:0 0 24px}.sub b{color:#0b57d0;font-weight:500}
+.sub{font-size:16px;margin:0 0 24px;overflow-wrap:anywhere}
+h1.blocked{font-size:24px}.sub b{color:#0b57d0;font-weight:500}
 label{display:block;font-size:12px;color:#444746;margin:0 0 4px}
 input[type=email],input[type=password]{box-sizing:border-box;width:100%;padding:13px 15px;font-size:16px;
  border:1px solid #747775;border-radius:4px;margin-bottom:16px}
@@ -94,6 +95,6 @@ def error_page(status, error, description):
     e = html.escape
     heading = ("Access blocked: Authorization Error" if error == "invalid_client"
                else "Access blocked: This app's request is invalid")
-    body = (_LOGO + '<div class="brand">Sign in with Google</div><h1>%s</h1><p class="sub">%s</p>'
+    body = (_LOGO + '<div class="brand">Sign in with Google</div><h1 class="blocked">%s</h1><p class="sub">%s</p>'
             '<p class="code"><b>Error %d: %s</b></p>') % (e(heading), e(description), status, e(error))
     return _page("Error %d: %s" % (status, error), body)
