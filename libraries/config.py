@@ -127,8 +127,8 @@ def _ldap_settings(raw: dict[str, str]) -> LdapSettings:
         disabled_filter=raw.get("disabled_filter", defaults.disabled_filter).strip(),
         mail_attribute=raw.get("mail_attribute", defaults.mail_attribute).strip(),
         password_attributes=_split_list(raw["password_attributes"]) if "password_attributes" in raw else defaults.password_attributes,
-        page_size=_as_int("ldap", "page_size", raw.get("page_size", str(defaults.page_size)), 1, 100000),
-        timeout=_as_int("ldap", "timeout", raw.get("timeout", str(defaults.timeout)), 1, 3600),
+        page_size=_as_number("ldap", "page_size", raw.get("page_size", str(defaults.page_size)), 1, 100000),
+        timeout=_as_number("ldap", "timeout", raw.get("timeout", str(defaults.timeout)), 1, 3600),
         start_tls=_as_bool("ldap", "start_tls", raw.get("start_tls", "no")),
         ca_file=raw.get("ca_file", "").strip(),
     )
@@ -182,11 +182,11 @@ def _sync_settings(raw: dict[str, str]) -> SyncSettings:
         exclude_groups=_split_list(raw.get("exclude_groups", "")),
         unmanaged_accounts=unmanaged,
         max_suspend=max_suspend,
-        batch_size=_as_int("sync", "batch_size", raw.get("batch_size", str(defaults.batch_size)), 1, 1000),
-        max_retries=_as_int("sync", "max_retries", raw.get("max_retries", str(defaults.max_retries)), 0, 20),
+        batch_size=_as_number("sync", "batch_size", raw.get("batch_size", str(defaults.batch_size)), 1, 1000),
+        max_retries=_as_number("sync", "max_retries", raw.get("max_retries", str(defaults.max_retries)), 0, 20),
         change_password_at_next_login=_as_bool("sync", "change_password_at_next_login", raw.get("change_password_at_next_login", "no")),
-        push_delay=_as_float("sync", "push_delay", raw.get("push_delay", str(defaults.push_delay)), 0.0, 600.0),
-        poll_interval=_as_int("sync", "poll_interval", raw.get("poll_interval", str(defaults.poll_interval)), 1, 86400),
+        push_delay=_as_number("sync", "push_delay", raw.get("push_delay", str(defaults.push_delay)), 0, 600, float),
+        poll_interval=_as_number("sync", "poll_interval", raw.get("poll_interval", str(defaults.poll_interval)), 1, 86400),
     )
 
 
