@@ -7,7 +7,7 @@ relative to their API's prefix.
 
 import re
 import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .errors import ApiError
 

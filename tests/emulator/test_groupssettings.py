@@ -6,8 +6,7 @@ from importlib import resources
 
 import google_auth_httplib2
 import pytest
-from emulator_helpers import (ADMIN, GROUP_SCOPE, SETTINGS_SCOPE, credentials, directory, error_of, groups_settings,
-                              raw)
+from emulator_helpers import GROUP_SCOPE, SETTINGS_SCOPE, credentials, directory, error_of, groups_settings, raw
 from google.auth.transport.requests import Request
 from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest
