@@ -59,7 +59,10 @@ def email_problem(email: str, domain: str) -> str:
     if not _LOCAL_PART.fullmatch(local) or not email_domain:
         return f"address {email!r} is not a valid Google username (letters, digits, - _ ' and single dots only)"
     if email_domain != domain:
-        return f"address {email} is outside the Google domain {domain}: give the user an address @{domain} or clear its mail attribute"
+        return (
+            f"address {email} is outside the Google domain {domain}: give the entry an address @{domain}, "
+            f"or set [ldap] mail_attribute = (empty) to use <uid>@{domain} for everyone"
+        )
     return ""
 
 
