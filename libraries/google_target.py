@@ -22,7 +22,7 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest, HttpRequest
 
-from .config import GoogleSettings, SyncSettings
+from .config import GOOGLE_TOKEN_URI, GoogleSettings, SyncSettings
 from .errors import ConfigError, TargetError
 from .model import GoogleGroup, GoogleState, GoogleUser
 
@@ -104,7 +104,9 @@ def load_credentials(settings: GoogleSettings, scopes: Iterable[str] = SCOPES):
         info = {**info, "token_uri": settings.token_uri}
     try:
         if info["type"] == "authorized_user":
-            return user_credentials.Credentials.from_authorized_user_info(info, scopes=list(scopes))
+            credentials = user_credentials.Credentials.from_authorized_user_info(info, scopes=list(scopes))
+            # from_authorized_user_info ignores the file's token_uri and would always ask Google's.
+            return credentials.with_token_uri(info.get("token_uri") or GOOGLE_TOKEN_URI)
         return service_account.Credentials.from_service_account_info(info, scopes=list(scopes), subject=settings.admin_email)
     except (ValueError, KeyError) as error:
         raise ConfigError(f"[google] credentials_file = {settings.credentials_file}: the key is incomplete or damaged ({error})") from None
