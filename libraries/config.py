@@ -73,10 +73,27 @@ class SyncSettings:
 
 
 @dataclass(frozen=True)
+class AttributeMap:
+    """Which LDAP attribute feeds each optional Google field. Empty: not synchronized, Google's value is never touched."""
+
+    title: str = "title"  # organizations[primary].title
+    department: str = "departmentNumber"  # organizations[primary].department
+    phone: str = "telephoneNumber"  # phones[type=work]
+    mobile: str = "mobile"  # phones[type=mobile]
+    employee_id: str = "employeeNumber"  # externalIds[type=organization]
+    aliases: str = "mailLocalAddress"  # aliases, those in the domain (OpenLDAP's misc schema)
+
+    @property
+    def ldap_attributes(self) -> list[str]:
+        return [name for name in vars(self).values() if name]
+
+
+@dataclass(frozen=True)
 class Settings:
     ldap: LdapSettings = LdapSettings()
     google: GoogleSettings = GoogleSettings()
     sync: SyncSettings = SyncSettings()
+    attributes: AttributeMap = AttributeMap()
     path: str = ""
 
 
@@ -190,6 +207,16 @@ def _sync_settings(raw: dict[str, str]) -> SyncSettings:
     )
 
 
+def _attribute_map(raw: dict[str, str]) -> AttributeMap:
+    known = vars(AttributeMap())
+    for key, value in raw.items():
+        if key not in known:
+            raise ConfigError(f"[attributes] {key}: unknown Google field; use one of {', '.join(known)}")
+        if value.strip() and not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]*", value.strip()):
+            raise ConfigError(f"[attributes] {key} = {value!r}: give an LDAP attribute name, or nothing to leave the field alone")
+    return AttributeMap(**{key: raw.get(key, default).strip() for key, default in known.items()})
+
+
 def load(path: str | None = None) -> Settings:
     """Read and validate the configuration file (``GOOGLE_SYNC_CONFIG`` or the ClearOS default)."""
     path = path or os.environ.get("GOOGLE_SYNC_CONFIG") or DEFAULT_CONFIG_PATH
@@ -209,5 +236,6 @@ def load(path: str | None = None) -> Settings:
         ldap=_ldap_settings(section("ldap")),
         google=_google_settings(section("google")),
         sync=_sync_settings(section("sync")),
+        attributes=_attribute_map(section("attributes")),
         path=str(path),
     )

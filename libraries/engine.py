@@ -59,7 +59,7 @@ class SyncEngine:
         # Cleartext userPassword values are hashed with a salt derived from this key, so the hash is stable between runs.
         salt_key = bytes.fromhex(self.store.secret("password_salt_key", lambda: secrets.token_hex(32)))
         self.password_key = bytes.fromhex(self.store.secret("password_fingerprint_key", lambda: secrets.token_hex(32)))
-        self.source = source or LdapSource(settings.ldap, cleartext_salt_key=salt_key)
+        self.source = source or LdapSource(settings.ldap, cleartext_salt_key=salt_key, attributes=settings.attributes)
         self.target = target or GoogleTarget(settings.google, settings.sync)
 
     # -- planning ----------------------------------------------------------------

@@ -19,6 +19,7 @@ from .google_target import GoogleTarget, Outcome
 from .model import PasswordHash
 from .plan import (
     PHASE_GROUPS,
+    AddAlias,
     PHASE_MEMBERS,
     PHASE_USERS,
     AddMember,
@@ -27,7 +28,6 @@ from .plan import (
     Change,
     CreateGroup,
     CreateUser,
-    FieldChange,
     Plan,
     RemoveMember,
     SetPassword,
@@ -55,27 +55,12 @@ class Result:
 Progress = Callable[[int, int], None]
 
 
-def user_patch(changes: tuple[FieldChange, ...], suspended: bool | None = None) -> dict:
-    body: dict = {}
-    for change in changes:
-        if change.field == "primaryEmail":
-            body["primaryEmail"] = change.new
-        elif change.field in ("givenName", "familyName"):
-            body.setdefault("name", {})[change.field] = change.new
-    if suspended is not None:
-        body["suspended"] = suspended
-    return body
-
-
 def password_body(password: PasswordHash) -> dict:
     return {"password": password.value, "hashFunction": password.hash_function}
 
 
 def new_user_body(change: CreateUser, change_password_at_next_login: bool) -> dict:
-    body = {
-        "primaryEmail": change.email,
-        "name": {"givenName": change.given_name, "familyName": change.family_name},
-    }
+    body = dict(change.body)
     if change.password is None:
         body["password"] = passwords.random_password()
         body["changePasswordAtNextLogin"] = change_password_at_next_login
@@ -119,10 +104,12 @@ class Executor:
         if isinstance(change, CreateUser):
             return users.insert(body=new_user_body(change, self.change_password_at_next_login), fields="id")
         if isinstance(change, AdoptUser):
-            body = user_patch(change.changes, suspended=False if change.unsuspend else None)
+            body = {**change.patch, **({"suspended": False} if change.unsuspend else {})}
             return users.patch(userKey=change.google_id, body=body, fields="id") if body else None
         if isinstance(change, UpdateUser):
-            return users.patch(userKey=change.google_id, body=user_patch(change.changes), fields="id")
+            return users.patch(userKey=change.google_id, body=change.patch, fields="id")
+        if isinstance(change, AddAlias):
+            return users.aliases().insert(userKey=change.email, body={"alias": change.alias}, fields="alias")
         if isinstance(change, SetPassword):
             return users.patch(userKey=change.google_id, body=password_body(change.password), fields="id")
         if isinstance(change, (SuspendUser, UnsuspendUser)):
@@ -153,6 +140,8 @@ class Executor:
             return self._adopt_existing_group(change)
         if error.status == 409 and isinstance(change, AddMember):
             return Result(change, True, "already a member")
+        if error.status == 409 and isinstance(change, AddAlias) and error.reason == "duplicate":
+            return Result(change, False, f"{change.alias} is already taken by another user or group in Google")
         if error.status == 404 and isinstance(change, RemoveMember):
             return Result(change, True, "already removed")
         return Result(change, False, _explain(change, error), google_id)
@@ -161,7 +150,8 @@ class Executor:
         """The address exists after all (created meanwhile, or suspended and unlisted): take it over."""
         try:
             existing = self.target.call(self.target.users.get(userKey=change.email, fields="id,suspended"))
-            body = {"name": {"givenName": change.given_name, "familyName": change.family_name}, "suspended": False}
+            body = {**change.body, "suspended": False}
+            body.pop("primaryEmail", None)
             if change.password is not None:
                 body.update(password_body(change.password))
             self.target.call(self.target.users.patch(userKey=existing["id"], body=body, fields="id"))

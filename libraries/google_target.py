@@ -34,7 +34,7 @@ SCOPES = (
     SCOPE_PREFIX + "admin.directory.group",
     SCOPE_PREFIX + "admin.directory.group.member",
 )
-USER_FIELDS = "id,primaryEmail,name(givenName,familyName),suspended,isAdmin,isDelegatedAdmin"
+USER_FIELDS = "id,primaryEmail,name(givenName,familyName),suspended,isAdmin,isDelegatedAdmin,organizations,phones,externalIds,aliases"
 GROUP_FIELDS = "id,email,name,description"
 MAX_USERS_PAGE = 500  # Google's ceilings; larger values are refused with 400
 MAX_GROUPS_PAGE = 200

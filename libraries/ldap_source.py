@@ -17,7 +17,7 @@ import ldap.dn
 import ldap.filter
 from ldap.controls import SimplePagedResultsControl
 
-from .config import RESERVED_GROUPS, RESERVED_USERS, LdapSettings
+from .config import RESERVED_GROUPS, RESERVED_USERS, AttributeMap, LdapSettings
 from .errors import ConfigError, SourceError
 from .model import DirectoryGroup, DirectoryState, DirectoryUser, PasswordHash
 from .passwords import from_directory
@@ -56,8 +56,9 @@ class LdapSource:
     way on every run.
     """
 
-    def __init__(self, settings: LdapSettings, cleartext_salt_key: bytes | None = None):
+    def __init__(self, settings: LdapSettings, cleartext_salt_key: bytes | None = None, attributes: AttributeMap = AttributeMap()):
         self.settings = settings
+        self.attributes = attributes
         self._cleartext_salt_key = cleartext_salt_key
         self._connection: ldap.ldapobject.LDAPObject | None = None
 
@@ -171,7 +172,7 @@ class LdapSource:
 
     # --- building values ------------------------------------------------------------
     def _user_attributes(self) -> list[str]:
-        wanted = ["entryUUID", "uid", "givenName", "sn", self.settings.mail_attribute, *self.settings.password_attributes]
+        wanted = ["entryUUID", "uid", "givenName", "sn", self.settings.mail_attribute, *self.settings.password_attributes, *self.attributes.ldap_attributes]
         return list(dict.fromkeys(name for name in wanted if name))
 
     def _group_attributes(self) -> list[str]:
@@ -198,7 +199,15 @@ class LdapSource:
             locked=uuid in locked,
             password=password,
             password_problem=problem,
+            **self._mapped_fields(attributes),
         )
+
+    def _mapped_fields(self, attributes: dict) -> dict:
+        """The optional fields [attributes] maps, read from their LDAP attributes (aliases may be many)."""
+        fields = {field: _first(attributes, name) for field, name in vars(self.attributes).items() if name and field != "aliases"}
+        if self.attributes.aliases:
+            fields["aliases"] = tuple(_texts(attributes, self.attributes.aliases))
+        return fields
 
     def _password(self, uuid: str, attributes: dict) -> tuple[PasswordHash | None, str]:
         if not self.settings.password_attributes:

@@ -39,6 +39,13 @@ class DirectoryUser:
     password_problem: str = ""  # why the stored password cannot be pushed
     # Hashed by the console at the moment the password was set: pushed as it is.
     captured_password: PasswordHash | None = None
+    # Optional fields, filled only when [attributes] maps them.
+    title: str = ""
+    department: str = ""
+    phone: str = ""
+    mobile: str = ""
+    employee_id: str = ""
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,11 @@ class GoogleUser:
     family_name: str = ""
     suspended: bool = False
     is_admin: bool = False
+    # Google's arrays as read, so a patch can keep the entries we do not manage.
+    organizations: tuple[dict, ...] = ()
+    phones: tuple[dict, ...] = ()
+    external_ids: tuple[dict, ...] = ()
+    aliases: tuple[str, ...] = ()
 
     @classmethod
     def from_api(cls, resource: dict) -> GoogleUser:
@@ -76,7 +88,33 @@ class GoogleUser:
             family_name=name.get("familyName", ""),
             suspended=bool(resource.get("suspended", False)),
             is_admin=bool(resource.get("isAdmin") or resource.get("isDelegatedAdmin")),
+            organizations=tuple(resource.get("organizations") or ()),
+            phones=tuple(resource.get("phones") or ()),
+            external_ids=tuple(resource.get("externalIds") or ()),
+            aliases=tuple(alias.lower() for alias in resource.get("aliases") or ()),
         )
+
+    @property
+    def primary_organization(self) -> dict:
+        return next((org for org in self.organizations if org.get("primary")), self.organizations[0] if self.organizations else {})
+
+    def phone_of_type(self, kind: str) -> str:
+        return next((phone.get("value", "") for phone in self.phones if phone.get("type") == kind), "")
+
+    @property
+    def employee_id(self) -> str:
+        return next((ext.get("value", "") for ext in self.external_ids if ext.get("type") == "organization"), "")
+
+    def mapped_value(self, field: str) -> str:
+        """The current value of one of the optional fields [attributes] can map."""
+        readers = {
+            "title": lambda: self.primary_organization.get("title", ""),
+            "department": lambda: self.primary_organization.get("department", ""),
+            "phone": lambda: self.phone_of_type("work"),
+            "mobile": lambda: self.phone_of_type("mobile"),
+            "employee_id": lambda: self.employee_id,
+        }
+        return readers[field]()
 
 
 @dataclass(frozen=True)

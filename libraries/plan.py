@@ -82,12 +82,19 @@ class CreateUser(UserChange):
     family_name: str = ""
     password: PasswordHash | None = field(default=None, repr=False)
     fingerprint: str = field(default="", repr=False, compare=False)  # recorded once pushed
+    body: dict = field(default_factory=dict, repr=False, compare=False)  # users.insert body, less the password
+    changes: tuple[FieldChange, ...] = ()  # the mapped fields it starts with
 
     def _details(self) -> dict:
-        return {"given_name": self.given_name, "family_name": self.family_name, "password": password_source(self.password)}
+        return {"given_name": self.given_name, "family_name": self.family_name, "password": password_source(self.password), **self.extra_fields}
+
+    @property
+    def extra_fields(self) -> dict[str, str]:
+        return {change.field: change.new for change in self.changes if change.field not in ("primaryEmail", "givenName", "familyName")}
 
     def describe(self) -> str:
-        return f"{self.given_name} {self.family_name}, password: {password_source(self.password)}"
+        extras = "".join(f", {name}: {value}" for name, value in self.extra_fields.items())
+        return f"{self.given_name} {self.family_name}, password: {password_source(self.password)}{extras}"
 
 
 @dataclass(frozen=True)
@@ -119,6 +126,7 @@ class AdoptUser(FieldChanges, LinkedUserChange):
     order: ClassVar[int] = 2
     changes: tuple[FieldChange, ...] = ()
     unsuspend: bool = False
+    patch: dict = field(default_factory=dict, repr=False, compare=False)  # users.patch body for the changes
 
     @property
     def writes(self) -> bool:
@@ -136,6 +144,7 @@ class UpdateUser(FieldChanges, LinkedUserChange):
     action: ClassVar[str] = "update user"
     order: ClassVar[int] = 3
     changes: tuple[FieldChange, ...] = ()
+    patch: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -170,6 +179,23 @@ class SuspendUser(LinkedUserChange):
 
     def describe(self) -> str:
         return self.reason
+
+
+@dataclass(frozen=True)
+class AddAlias(UserChange):
+    """A directory mail alias in the domain. In the groups phase: the user must exist first."""
+
+    action: ClassVar[str] = "add alias"
+    phase: ClassVar[int] = PHASE_GROUPS
+    order: ClassVar[int] = 0
+    alias: str = ""
+
+    @property
+    def subject(self) -> str:
+        return f"{self.email} ← {self.alias}"
+
+    def _details(self) -> dict:
+        return {"alias": self.alias}
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 
 from .config import RESERVED_GROUPS, Settings
 from .passwords import NO_PASSWORD, fingerprint
+from .user_fields import aliases_to_add, field_changes, patch_body
 from .model import DirectoryGroup, DirectoryState, DirectoryUser, GoogleGroup, GoogleState, GoogleUser, Link, LinkState, PasswordHash
 from .plan import (
+    AddAlias,
     AddMember,
     AdoptGroup,
     AdoptUser,
@@ -234,6 +236,7 @@ def _plan_create(planning: _Planning, user: WantedUser) -> None:
     source = user.source
     _report_password_problem(planning, source)
     password = source.captured_password or source.password
+    changes = field_changes(source, user.email, None, planning.settings.attributes)
     planning.changes.append(
         CreateUser(
             uuid=user.uuid,
@@ -242,9 +245,12 @@ def _plan_create(planning: _Planning, user: WantedUser) -> None:
             family_name=source.family_name,
             password=password,
             fingerprint=planning.fingerprint(source.password or password),
+            body=patch_body(changes, None),
+            changes=changes,
         )
     )
     planning.synced_emails[source.uid] = user.email
+    _plan_aliases(planning, user, None)
 
 
 def _plan_password(planning: _Planning, user: WantedUser, account: GoogleUser, link: Link | None) -> None:
@@ -268,13 +274,12 @@ def _plan_password(planning: _Planning, user: WantedUser, account: GoogleUser, l
     )
 
 
-def _field_changes(user: WantedUser, account: GoogleUser) -> tuple[FieldChange, ...]:
-    pairs = (
-        ("primaryEmail", account.primary_email, user.email),
-        ("givenName", account.given_name, user.source.given_name),
-        ("familyName", account.family_name, user.source.family_name),
-    )
-    return tuple(FieldChange(name, old, new) for name, old, new in pairs if old != new)
+def _plan_aliases(planning: _Planning, user: WantedUser, account: GoogleUser | None) -> None:
+    for alias in aliases_to_add(user.source, account, planning.domain, planning.settings.attributes):
+        planning.changes.append(AddAlias(uuid=user.uuid, email=user.email, alias=alias))
+    outside = [alias for alias in user.source.aliases if not alias.lower().endswith("@" + planning.domain)]
+    if outside and planning.settings.attributes.aliases:
+        planning.info(user.source.uid, f"aliases outside {planning.domain} not synchronized: {', '.join(sorted(outside))}")
 
 
 def _email_taken(planning: _Planning, email: str, account: GoogleUser) -> bool:
@@ -283,24 +288,28 @@ def _email_taken(planning: _Planning, email: str, account: GoogleUser) -> bool:
 
 
 def _plan_adopt(planning: _Planning, user: WantedUser, account: GoogleUser) -> None:
+    changes = field_changes(user.source, user.email, account, planning.settings.attributes)
     planning.changes.append(
         AdoptUser(
             uuid=user.uuid,
             email=user.email,
             google_id=account.id,
-            changes=_field_changes(user, account),
+            changes=changes,
             unsuspend=account.suspended,
+            patch=patch_body(changes, account),
         )
     )
+    _plan_aliases(planning, user, account)
 
 
 def _plan_update(planning: _Planning, user: WantedUser, account: GoogleUser, link: Link) -> None:
-    changes = _field_changes(user, account)
+    changes = field_changes(user.source, user.email, account, planning.settings.attributes)
     if changes and _email_taken(planning, user.email, account):
         planning.warn(user.source.uid, f"not renamed: {user.email} already belongs to another Google account; free that address first")
         changes = tuple(change for change in changes if change.field != "primaryEmail")
     if changes:
-        planning.changes.append(UpdateUser(uuid=user.uuid, email=user.email, google_id=account.id, changes=changes))
+        planning.changes.append(UpdateUser(uuid=user.uuid, email=user.email, google_id=account.id, changes=changes, patch=patch_body(changes, account)))
+    _plan_aliases(planning, user, account)
     if account.suspended and link.suspended_by_us:
         planning.changes.append(UnsuspendUser(uuid=user.uuid, email=user.email, google_id=account.id))
     elif account.suspended:

@@ -29,7 +29,7 @@ from app_google_sync.libraries.config import LdapSettings
 
 HERE = Path(__file__).resolve().parent
 CLEAROS_SCHEMA = HERE / "clearos-schema.ldif"
-STANDARD_SCHEMAS = ("core.ldif", "cosine.ldif", "inetorgperson.ldif", "nis.ldif")
+STANDARD_SCHEMAS = ("core.ldif", "cosine.ldif", "inetorgperson.ldif", "nis.ldif", "misc.ldif")
 
 # What deploy/sync-account-limits.ldif grants the sync account on a real server.
 DEPLOY_LIMITS = "size=unlimited size.prtotal=unlimited"
@@ -419,7 +419,8 @@ class DemoDirectory(slapdtest.SlapdObject):
         cn = " ".join(part for part in (given_name, family_name) if part)
         dn = f"cn={ldap.dn.escape_dn_chars(cn)},{self.users_dn}"
         attrs: dict[str, object] = {
-            "objectClass": ["top", "posixAccount", "shadowAccount", "inetOrgPerson", "clearAccount"],
+            # inetLocalMailRecipient (misc schema) allows mailLocalAddress: the mail aliases.
+            "objectClass": ["top", "posixAccount", "shadowAccount", "inetOrgPerson", "inetLocalMailRecipient", "clearAccount"],
             "uid": uid,
             "cn": cn,
             "givenName": given_name,
