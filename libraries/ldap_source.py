@@ -88,11 +88,9 @@ class LdapSource:
             for dn, attributes in user_entries
             if (user := self._user(dn, attributes, enabled, locked)) is not None
         ]
-        groups = [
-            _group(dn, attributes, uid_by_dn, settings.mail_attribute)
-            for dn, attributes in group_entries
-            if self._is_real_group(_first(attributes, "cn"))
-        ]
+        real_groups = [(dn, attributes) for dn, attributes in group_entries if self._is_real_group(_first(attributes, "cn"))]
+        group_by_dn = {_dn_key(dn): _first(attributes, "cn") for dn, attributes in real_groups}
+        groups = [_group(dn, attributes, uid_by_dn, settings.mail_attribute, group_by_dn) for dn, attributes in real_groups]
         log.info("read %d users and %d groups from %s", len(users), len(groups), settings.uri)
         return DirectoryState(
             users=tuple(sorted(users, key=lambda user: (user.uid, user.uuid))),
@@ -379,9 +377,10 @@ def _detail(error: ldap.LDAPError) -> str:
     return ": ".join(part for part in parts if part) or type(error).__name__
 
 
-def _group(dn: str, attributes: dict, uid_by_dn: dict[str, str], mail_attribute: str) -> DirectoryGroup:
+def _group(dn: str, attributes: dict, uid_by_dn: dict[str, str], mail_attribute: str, group_by_dn: dict[str, str] | None = None) -> DirectoryGroup:
     members = _members(attributes)
-    unresolved = [member for member in members.dns if member not in uid_by_dn and not member.startswith("cn=no members,")]
+    group_by_dn = group_by_dn or {}
+    unresolved = [m for m in members.dns if m not in uid_by_dn and m not in group_by_dn and not m.startswith("cn=no members,")]
     if unresolved:
         log.debug("%s: %d member DN(s) are not users read from the directory: left out", dn, len(unresolved))
     return DirectoryGroup(
@@ -391,6 +390,7 @@ def _group(dn: str, attributes: dict, uid_by_dn: dict[str, str], mail_attribute:
         description=_first(attributes, "description"),
         mail=_first(attributes, mail_attribute) if mail_attribute else "",
         member_uids=members.resolve(uid_by_dn),
+        member_groups=frozenset(group_by_dn[member] for member in members.dns if member in group_by_dn),
     )
 
 

@@ -56,6 +56,7 @@ class DirectoryGroup:
     description: str = ""
     mail: str = ""
     member_uids: frozenset[str] = frozenset()
+    member_groups: frozenset[str] = frozenset()  # names of groups listed as members (groupOfNames nesting)
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,8 @@ class _Planning:
     notices: list[Notice] = field(default_factory=list)
     claimed: set[str] = field(default_factory=set)  # Google user ids spoken for this run
     synced_emails: dict[str, str] = field(default_factory=dict)  # uid -> email of users active after the run
+    group_emails: dict[str, str] = field(default_factory=dict)  # name -> email of the groups that go to Google
+    cyclic: set[tuple[str, str]] = field(default_factory=set)  # nestings left out because they form a cycle
 
     def __post_init__(self):
         self.domain = self.settings.google.domain
@@ -419,31 +421,60 @@ def group_email(group: DirectoryGroup, domain: str) -> str:
     return (group.mail or f"{group.name}@{domain}").strip().lower()
 
 
+def _group_problem(planning: _Planning, group: DirectoryGroup, email: str) -> str:
+    problem = email_problem(email, planning.domain)
+    if not problem and len(group.name) > MAX_GROUP_NAME_LENGTH:
+        problem = f"name is {len(group.name)} characters long; Google allows at most {MAX_GROUP_NAME_LENGTH}"
+    if not problem and email in planning.google_by_email:
+        problem = f"{email} is a user's address in Google; rename the group"
+    return problem
+
+
 def _plan_groups(planning: _Planning) -> None:
     group_links = planning.links.by_uuid("group")
     google_groups = {group.id: group for group in planning.existing.groups}
     google_by_email = {group.email: group for group in planning.existing.groups}
-    seen_uuids = set()
+    valid = []
     for group in selected_groups(planning.desired.groups, planning.settings):
         email = group_email(group, planning.domain)
-        problem = email_problem(email, planning.domain)
-        if not problem and len(group.name) > MAX_GROUP_NAME_LENGTH:
-            problem = f"name is {len(group.name)} characters long; Google allows at most {MAX_GROUP_NAME_LENGTH}"
+        problem = _group_problem(planning, group, email)
         if problem:
             planning.warn(group.name, f"group skipped: {problem}")
-            continue
-        if email in planning.google_by_email:
-            planning.warn(group.name, f"group skipped: {email} is a user's address in Google; rename the group")
-            continue
-        seen_uuids.add(group.uuid)
+        else:
+            valid.append((group, email))
+    planning.group_emails = {group.name: email for group, email in valid}
+    planning.cyclic = _cyclic_nestings(planning, [group for group, _ in valid])
+    for group, email in valid:
         if not planning.in_group_scope(group.uuid):
             continue
         link = group_links.get(group.uuid)
         existing = google_groups.get(link.google_id) if link else None
         _plan_group(planning, group, email, existing or google_by_email.get(email), linked=existing is not None)
+    seen_uuids = {group.uuid for group, _ in valid}
     for link in group_links.values():
         if link.uuid not in seen_uuids and link.google_id in google_groups and planning.in_group_scope(link.uuid):
-            planning.info(link.email, "group no longer synchronized (removed from the directory or the selection); left in Google as it is")
+            planning.warn(link.email, "group no longer synchronized (removed from the directory or the selection); left in Google as it is, members frozen")
+
+
+def _cyclic_nestings(planning: _Planning, groups: list[DirectoryGroup]) -> set[tuple[str, str]]:
+    """Nestings (parent, child) that lie on a cycle: Google refuses them, so they are reported, not pushed."""
+    children = {group.name: {name for name in group.member_groups if name in planning.group_emails} for group in groups}
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, stack = set(), [start]
+        while stack:
+            name = stack.pop()
+            if name == goal:
+                return True
+            if name not in seen:
+                seen.add(name)
+                stack.extend(children.get(name, ()))
+        return False
+
+    cyclic = {(parent, child) for parent, kids in children.items() for child in kids if reaches(child, parent)}
+    for parent, child in sorted(cyclic):
+        planning.warn(parent, f"nested group {child} leads back to {parent}: a cycle Google does not allow; this nesting is not pushed")
+    return cyclic
 
 
 def _plan_group(planning: _Planning, group: DirectoryGroup, email: str, existing: GoogleGroup | None, linked: bool) -> None:
@@ -490,10 +521,22 @@ def _group_field_changes(group: DirectoryGroup, email: str, existing: GoogleGrou
 
 
 def _wanted_members(planning: _Planning, group: DirectoryGroup) -> frozenset[str]:
+    """Synchronized users, and nested groups that are synchronized too (Google members of type GROUP)."""
     members = {planning.synced_emails[uid] for uid in group.member_uids if uid in planning.synced_emails}
     outside = sorted(uid for uid in group.member_uids if uid not in planning.synced_emails)
     if outside:
-        planning.info(group.name, f"{len(outside)} member(s) not synchronized to Google, left out of the group: {', '.join(outside)}")
+        planning.warn(
+            group.name,
+            f"{len(outside)} member(s) not synchronized to Google, left out of the group: {', '.join(outside)} "
+            "(turn on their Google Apps option, or set [sync] create_missing_members = yes)",
+        )
+    for name in sorted(group.member_groups):
+        if (group.name, name) in planning.cyclic:
+            continue
+        if name in planning.group_emails:
+            members.add(planning.group_emails[name])
+        else:
+            planning.info(group.name, f"nested group {name} is not synchronized; left out of the group")
     return frozenset(members)
 
 
