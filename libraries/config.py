@@ -57,6 +57,8 @@ class SyncSettings:
     max_retries: int = 8
     # New users without a syncable password get a random one; this makes Google ask them for a new one.
     change_password_at_next_login: bool = False
+    # Members of synchronized groups who lack the Google Apps option are synchronized too (seed 000's "create missing members").
+    create_missing_members: bool = False
     push_delay: float = 1.0  # seconds a directory change waits for more changes to the same entry
     poll_interval: int = 30  # seconds between modifyTimestamp polls when the directory has no syncprov
 
@@ -202,6 +204,7 @@ def _sync_settings(raw: dict[str, str]) -> SyncSettings:
         batch_size=_as_number("sync", "batch_size", raw.get("batch_size", str(defaults.batch_size)), 1, 1000),
         max_retries=_as_number("sync", "max_retries", raw.get("max_retries", str(defaults.max_retries)), 0, 20),
         change_password_at_next_login=_as_bool("sync", "change_password_at_next_login", raw.get("change_password_at_next_login", "no")),
+        create_missing_members=_as_bool("sync", "create_missing_members", raw.get("create_missing_members", "no")),
         push_delay=_as_number("sync", "push_delay", raw.get("push_delay", str(defaults.push_delay)), 0, 600, float),
         poll_interval=_as_number("sync", "poll_interval", raw.get("poll_interval", str(defaults.poll_interval)), 1, 86400),
     )

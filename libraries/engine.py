@@ -121,7 +121,8 @@ class SyncEngine:
         if resource is not None:
             members = self.target.read_members([resource["id"]])[resource["id"]]
             existing_groups = (GoogleGroup.from_api(resource, members),)
-        desired = DirectoryState(users=self.source.read_users(sorted(group.member_uids)), groups=(group,))
+        nested = tuple(found for name in sorted(group.member_groups) if (found := self.source.read_group(name)))
+        desired = DirectoryState(users=self.source.read_users(sorted(group.member_uids)), groups=(group, *nested))
         scope = Scope(group_uuids=frozenset({group.uuid}))
         return build_plan(desired, GoogleState(users=(), groups=existing_groups), links, self.settings, scope=scope, password_key=self.password_key)
 

@@ -282,7 +282,7 @@ class GoogleTarget:
         return self.members.list(pageToken=token, **params) if token else self.members.list(**params)
 
     def read_members(self, group_ids: Iterable[str]) -> dict[str, frozenset[str]]:
-        """Direct USER members of many groups, first pages fetched together in batches."""
+        """Direct USER and GROUP members of many groups (external addresses aside), first pages fetched together in batches."""
         members: dict[str, set[str]] = {group_id: set() for group_id in group_ids}
         pending = {group_id: self._members_request(group_id) for group_id in members}
         while pending:
@@ -292,7 +292,7 @@ class GoogleTarget:
                 if not outcome.ok:
                     raise TargetError(f"cannot read the members of group {group_id}: {outcome.error}", outcome.error.status, outcome.error.reason)
                 for member in outcome.response.get("members", []):
-                    if member.get("type", "USER") == "USER" and member.get("email"):
+                    if member.get("type", "USER") in ("USER", "GROUP") and member.get("email"):
                         members[group_id].add(member["email"].lower())
                 if outcome.response.get("nextPageToken"):
                     next_pages[group_id] = self._members_request(group_id, outcome.response["nextPageToken"])

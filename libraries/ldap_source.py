@@ -118,10 +118,12 @@ class LdapSource:
         if len(entries) > 1:
             raise SourceError(f"{len(entries)} groups are called {name!r} under {settings.groups_dn}: {_dn_list(entries)}; rename all but one")
         dn, attributes = entries[0]
-        uid_by_dn = {}
-        if _members(attributes).dns:
+        uid_by_dn, group_by_dn = {}, {}
+        if _members(attributes).dns:  # member DNs: users, or nested groups
             uid_by_dn = _uid_by_dn(self._search(settings.users_dn, settings.user_filter, ["uid"], "users_dn"))
-        return _group(dn, attributes, uid_by_dn, settings.mail_attribute)
+            groups = self._search(settings.groups_dn, settings.group_filter, ["cn"], "groups_dn")
+            group_by_dn = {_dn_key(group_dn): name for group_dn, found in groups if self._is_real_group(name := _first(found, "cn"))}
+        return _group(dn, attributes, uid_by_dn, settings.mail_attribute, group_by_dn)
 
     def read_groups_of(self, user: DirectoryUser) -> tuple[DirectoryGroup, ...]:
         """The real groups that list ``user`` (by memberUid or member DN): one search, for a targeted push."""

@@ -124,7 +124,7 @@ class GoogleGroup:
     email: str
     name: str = ""
     description: str = ""
-    # Emails (lower case) of direct USER members; None when not read.
+    # Emails (lower case) of direct USER and GROUP members; None when not read.
     members: frozenset[str] | None = None
 
     @classmethod

@@ -13,7 +13,7 @@ every one of them with plain values:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .config import RESERVED_GROUPS, Settings
 from .passwords import NO_PASSWORD, fingerprint
@@ -143,6 +143,8 @@ def build_plan(
     scope: Scope | None = None,
     password_key: bytes = b"",
 ) -> Plan:
+    if settings.sync.create_missing_members:
+        desired = _with_group_members_in_scope(desired, settings)
     planning = _Planning(desired, existing, links, settings, scope, password_key)
     wanted = _validate_users(planning)
     _plan_wanted_users(planning, wanted)
@@ -156,6 +158,13 @@ def build_plan(
 
 
 # -- users ---------------------------------------------------------------------
+
+
+def _with_group_members_in_scope(desired: DirectoryState, settings: Settings) -> DirectoryState:
+    """Members of synchronized groups count as switched on (locked accounts stay out)."""
+    members = set().union(*(group.member_uids for group in selected_groups(desired.groups, settings)))
+    users = tuple(replace(user, in_scope=True) if user.uid in members else user for user in desired.users)
+    return replace(desired, users=users)
 
 
 def _validate_users(planning: _Planning) -> list[WantedUser]:

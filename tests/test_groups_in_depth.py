@@ -1,0 +1,71 @@
+"""Groups beyond membership: nesting, cycles, members outside the scope, groups that leave."""
+from app_google_sync import cli
+from app_google_sync.libraries.engine import SyncEngine
+
+
+def run(env, capsys, *args):
+    code = cli.main(["--config", str(env.config_path), *args])
+    captured = capsys.readouterr()
+    return code, " ".join((captured.out + captured.err).split())
+
+
+def people(directory, *uids):
+    for uid in uids:
+        directory.add_user(uid, uid.capitalize(), "Tester", groups=("google_apps_plugin",))
+
+
+def test_a_nested_group_becomes_a_group_member_and_a_cycle_is_reported(env, capsys):
+    directory = env.directory
+    people(directory, "alice", "bob")
+    directory.add_group_of_names("sales", [directory.user_dn("alice")])
+    directory.add_group_of_names("emea", [directory.user_dn("bob"), directory.group_dn("sales")])
+    directory.add_group_of_names("loop-a", [directory.user_dn("alice")])
+    directory.add_group_of_names("loop-b", [directory.group_dn("loop-a")])
+    directory.admin().modify_s(directory.group_dn("loop-a"), [(2, "member", [directory.user_dn("alice").encode(), directory.group_dn("loop-b").encode()])])
+    code, out = run(env, capsys, "test")
+    assert "add member emea@example.com ← sales@example.com" in out
+    assert "nested group loop-b leads back to loop-a" in out and "nested group loop-a leads back to loop-b" in out
+    assert run(env, capsys, "sync")[0] == 0
+    assert sorted(env.emulator.members("emea@example.com")) == ["bob@example.com", "sales@example.com"]
+    assert env.emulator.members("loop-a@example.com") == ["alice@example.com"]
+    assert env.emulator.members("loop-b@example.com") == []
+    env.emulator.reset_calls()
+    assert run(env, capsys, "sync")[0] == 0 and env.emulator.write_calls() == []
+
+
+def test_group_push_keeps_nested_groups(env, capsys):
+    directory = env.directory
+    people(directory, "alice", "bob")
+    directory.add_group_of_names("sales", [directory.user_dn("alice")])
+    directory.add_group_of_names("emea", [directory.group_dn("sales")])
+    run(env, capsys, "sync")
+    directory.admin().modify_s(directory.group_dn("emea"), [(0, "member", [directory.user_dn("bob").encode()])])
+    report = SyncEngine(env.settings).push_group("emea")
+    assert [r.change.action for r in report.results] == ["add member"]
+    assert sorted(env.emulator.members("emea@example.com")) == ["bob@example.com", "sales@example.com"]
+
+
+def test_members_outside_the_scope_are_warned_or_promoted(env, capsys):
+    directory = env.directory
+    people(directory, "alice")
+    directory.add_user("carol", "Carol", "Outside")  # no Google Apps option
+    directory.add_user("dave", "Dave", "Locked", locked=True)
+    directory.add_group("sales", members=("alice", "carol", "dave"))
+    code, out = run(env, capsys, "test")
+    assert "WARNING: sales: 2 member(s) not synchronized to Google, left out of the group: carol, dave" in out
+    env.write_config(create_missing_members="yes")
+    code, out = run(env, capsys, "test")
+    assert "create user carol@example.com" in out and "add member sales@example.com ← carol@example.com" in out
+    assert "create user dave@example.com" not in out  # locked stays out
+    assert run(env, capsys, "sync")[0] == 0
+    assert sorted(env.emulator.members("sales@example.com")) == ["alice@example.com", "carol@example.com"]
+
+
+def test_a_group_that_leaves_is_left_in_google_with_its_members(env, capsys):
+    people(env.directory, "alice")
+    env.directory.add_group("sales", members=("alice",))
+    run(env, capsys, "sync")
+    env.directory.delete_group("sales")
+    code, out = run(env, capsys, "sync")
+    assert code == 0 and "sales@example.com: group no longer synchronized" in out
+    assert env.emulator.members("sales@example.com") == ["alice@example.com"]
