@@ -35,7 +35,8 @@ DEFAULTS = {
     "GOOGLE_SYNC_RUN_SCHEDULER": True,
     "GOOGLE_SYNC_SECRETS_DIR": None,  # default: <state_dir>/secrets
     "GOOGLE_SYNC_OAUTH_CLIENT": None,
-    "GOOGLE_SYNC_CREATE_USER_ENDPOINT": "host.user_create",
+    # The host's page to create a user; the first endpoint the host serves is linked, none: no link.
+    "GOOGLE_SYNC_CREATE_USER_ENDPOINT": ("host.user_create", "host.user_new"),
     "GOOGLE_SYNC_PUSH_DELAY": DEFAULT_DELAY,
 }
 _TRUE, _FALSE = ("1", "yes", "true", "on"), ("0", "no", "false", "off")
@@ -48,7 +49,7 @@ class ConsoleState:
     config_path: str
     secrets_dir: str
     base_template: str
-    create_user_endpoint: str
+    create_user_endpoints: tuple[str, ...]
     oauth_client: dict | None
     pushes: PushQueue
     user_extension: GoogleAppsExtension
@@ -90,7 +91,7 @@ class GoogleSync:
             config_path=settings["config_path"],
             secrets_dir=settings["secrets_dir"],
             base_template=settings["base_template"],
-            create_user_endpoint=settings["create_user_endpoint"],
+            create_user_endpoints=settings["create_user_endpoints"],
             oauth_client=settings["oauth_client"],
             pushes=pushes,
             user_extension=GoogleAppsExtension(pushes),
@@ -121,14 +122,15 @@ def validated_settings(conf) -> dict:
     base = conf.get("GOOGLE_SYNC_BASE_TEMPLATE")
     if not isinstance(base, str) or not base.strip():
         raise ConfigError(f"GOOGLE_SYNC_BASE_TEMPLATE = {base!r}: give the host's layout template name, e.g. layout.html")
-    endpoint = conf.get("GOOGLE_SYNC_CREATE_USER_ENDPOINT")
-    if not isinstance(endpoint, str):
-        raise ConfigError(f"GOOGLE_SYNC_CREATE_USER_ENDPOINT = {endpoint!r}: give an endpoint name such as host.user_create")
+    endpoints = conf.get("GOOGLE_SYNC_CREATE_USER_ENDPOINT") or ()
+    endpoints = (endpoints,) if isinstance(endpoints, str) else endpoints
+    if not isinstance(endpoints, (list, tuple)) or not all(isinstance(name, str) for name in endpoints):
+        raise ConfigError(f"GOOGLE_SYNC_CREATE_USER_ENDPOINT = {endpoints!r}: give an endpoint name such as host.user_create, or a list of them")
     return {
         "config_path": path,
         "url_prefix": prefix,
         "base_template": base,
-        "create_user_endpoint": endpoint,
+        "create_user_endpoints": tuple(endpoints),
         "run_scheduler": _as_bool("GOOGLE_SYNC_RUN_SCHEDULER", conf.get("GOOGLE_SYNC_RUN_SCHEDULER")),
         "secrets_dir": _secrets_dir(conf.get("GOOGLE_SYNC_SECRETS_DIR"), parser),
         "oauth_client": _oauth_client(conf.get("GOOGLE_SYNC_OAUTH_CLIENT")),

@@ -81,7 +81,7 @@ def admin_account_link(notice) -> str | None:
     if "cannot be suspended" not in notice.message or "no local account" not in notice.message:
         return None
     uid = notice.subject.partition("@")[0]
-    return optional_url(console().create_user_endpoint, uid=uid, google_apps="on")
+    return optional_url(console().create_user_endpoints, uid=uid, google_apps="on")
 
 
 @blueprint.post("/sync")

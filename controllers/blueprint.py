@@ -26,6 +26,7 @@ blueprint = Blueprint(
     static_folder=os.path.join(VIEWS_DIR, "static"),
     static_url_path="/static",
 )
+INTERACTIVE_RETRIES = 3
 TABS = (
     ("google_sync.index", "Overview"),
     ("google_sync.settings", "Settings"),
@@ -78,7 +79,6 @@ def template_context():
         "gs_base_template": console().base_template,
         "gs_tabs": TABS,
         "gs_active_tab": TAB_OF.get(request.endpoint, request.endpoint),
-        "gs_host_flashes": current_app.config.get("GOOGLE_SYNC_HOST_SHOWS_FLASHES", False),
     }
 
 
@@ -98,11 +98,18 @@ def load_settings():
 
 
 def get_engine():
-    """A SyncEngine for this request, closed at teardown; raises ConfigError when settings are incomplete."""
+    """A SyncEngine for this request, closed at teardown; raises ConfigError when settings are incomplete.
+
+    A person is waiting on the page, so Google errors are retried a few times
+    only (background runs keep the configured ``max_retries``).
+    """
     if "google_sync_engine" not in g:
         from app_google_sync.libraries.engine import SyncEngine  # noqa: PLC0415
+        from app_google_sync.libraries.google_target import Backoff, GoogleTarget  # noqa: PLC0415
 
-        g.google_sync_engine = SyncEngine(config.load(console().config_path))
+        settings = config.load(console().config_path)
+        target = GoogleTarget(settings.google, settings.sync, backoff=Backoff(min(settings.sync.max_retries, INTERACTIVE_RETRIES)))
+        g.google_sync_engine = SyncEngine(settings, target=target)
     return g.google_sync_engine
 
 
@@ -118,14 +125,14 @@ def close_engine(_error=None):
             log.debug("closing %s failed", part, exc_info=True)
 
 
-def optional_url(endpoint: str, **values) -> str | None:
-    """A URL into the host, or None when the host has no such page."""
-    if not endpoint:
-        return None
-    try:
-        return url_for(endpoint, **values)
-    except BuildError:
-        return None
+def optional_url(endpoints, **values) -> str | None:
+    """A URL into the host (the first of ``endpoints`` it serves), or None when it has no such page."""
+    for endpoint in endpoints:
+        try:
+            return url_for(endpoint, **values)
+        except BuildError:
+            continue
+    return None
 
 
 from . import actions, pages, settings  # noqa: E402,F401  (register the views on the blueprint)

@@ -20,6 +20,7 @@ from .planner import group_email, selected_groups, user_email
 from .store import RunRecord, Store, results_table, runs_table
 
 SYNCED, PENDING, SUSPENDED, ERROR, SKIPPED, OFF = "synced", "pending", "suspended", "error", "skipped", "off"
+SKIP_PREFIXES = ("skipped:", "group skipped:")
 LABELS = {
     SYNCED: "Synchronized",
     PENDING: "Pending",
@@ -92,6 +93,27 @@ def last_results(store: Store) -> dict[str, LastResult]:
     return latest
 
 
+@dataclass(frozen=True)
+class _Known:
+    """Everything a status is judged from, indexed once."""
+
+    domain: str
+    user_links: dict
+    group_links: dict
+    results: dict[str, LastResult]
+    accounts_by_id: dict | None  # None: Google not read
+    accounts_by_email: dict | None
+    groups_by_id: dict | None
+    groups_by_email: dict | None
+    changes: dict[str, list]
+    warnings: dict[str, list[str]]
+    planned: bool
+
+    @property
+    def google_known(self) -> bool:
+        return self.accounts_by_id is not None
+
+
 def build_overview(
     desired: DirectoryState,
     links: LinkState,
@@ -100,61 +122,48 @@ def build_overview(
     google: GoogleState | None = None,
     plan: Plan | None = None,
 ) -> Overview:
-    domain = settings.google.domain
     changes: dict[str, list] = {}
     for change in plan.changes if plan else ():
         key = change.group_email if isinstance(change, MemberChange) else change.subject
         changes.setdefault(key.lower(), []).append(change)
-    warnings = {notice.subject: notice.message for notice in (plan.notices if plan else ()) if notice.level == "warning"}
-    users = tuple(_user_status(user, domain, links, results, google, changes, warnings, plan is not None) for user in desired.users)
-    synced_uids = {status.uid for status in users if status.state in (SYNCED, PENDING)}
-    groups = tuple(
-        _group_status(group, group_email(group, domain), links, results, google, changes, warnings, synced_uids)
-        for group in selected_groups(desired.groups, settings)
+    warnings: dict[str, list[str]] = {}
+    for notice in plan.notices if plan else ():
+        if notice.level == "warning":
+            warnings.setdefault(notice.subject, []).append(notice.message)
+    known = _Known(
+        domain=settings.google.domain,
+        user_links=links.by_uuid("user"),
+        group_links=links.by_uuid("group"),
+        results=results,
+        accounts_by_id={account.id: account for account in google.users} if google else None,
+        accounts_by_email={account.primary_email: account for account in google.users} if google else None,
+        groups_by_id={group.id: group for group in google.groups} if google else None,
+        groups_by_email={group.email: group for group in google.groups} if google else None,
+        changes=changes,
+        warnings=warnings,
+        planned=plan is not None,
     )
+    users = tuple(_user_status(user, known) for user in desired.users)
+    synced_uids = {status.uid for status in users if status.state in (SYNCED, PENDING)}
+    groups = tuple(_group_status(group, known, synced_uids) for group in selected_groups(desired.groups, settings))
     counts: dict[str, int] = {}
     for status in users:
         counts[status.state] = counts.get(status.state, 0) + 1
-    return Overview(users=users, groups=groups, google_known=google is not None, counts=counts)
+    return Overview(users=users, groups=groups, google_known=known.google_known, counts=counts)
 
 
 def _last_pushed(result: LastResult | None) -> datetime | None:
     return result.at if result and result.ok else None
 
 
-def _user_status(user, domain, links, results, google, changes, warnings, planned) -> UserStatus:
-    email = user_email(user, domain)
-    link = links.by_uuid("user").get(user.uuid)
-    result = results.get(email) or (results.get(link.email) if link else None)
-    account = None
-    if google is not None:
-        by_id = {account.id: account for account in google.users}
-        account = by_id.get(link.google_id) if link else None
-        account = account or next((candidate for candidate in google.users if candidate.primary_email == email), None)
-    enabled = user.in_scope and not user.locked
-    state, message = _user_state(user, email, link, account, result, google is not None, changes, warnings, planned, enabled)
-    name = f"{user.given_name} {user.family_name}".strip()
-    return UserStatus(user.uid, name, email, enabled, state, message, _last_pushed(result))
+def _skip_reason(messages: list[str]) -> str:
+    """The planner's "skipped" warnings mark an object it leaves alone; other warnings are remarks."""
+    return "; ".join(message for message in messages if message.startswith(SKIP_PREFIXES))
 
 
-def _user_state(user, email, link, account, result, google_known, changes, warnings, planned, enabled) -> tuple[str, str]:
-    if enabled and user.uid in warnings:
-        return SKIPPED, warnings[user.uid]
-    pending = changes.get(email, []) + (changes.get(link.email, []) if link and link.email != email else [])
-    if result is not None and not result.ok and (pending or not google_known):
-        return ERROR, f"{result.action}: {result.message}"
-    if pending:
-        return PENDING, "; ".join(_describe(change) for change in pending)
-    suspended = account.suspended if account is not None else bool(link and link.suspended_by_us and not google_known)
-    if suspended:
-        return SUSPENDED, "" if enabled else "Google Apps off or locked: suspended, not deleted"
-    if enabled and (account is not None or (link and not google_known)):
-        return SYNCED, "" if google_known else "as of the last run (Google not reachable now)"
-    if enabled:
-        return PENDING, "not yet in Google" if planned or not google_known else ""
-    if account is not None:
-        return OFF, "has a Google account this tool does not manage; left as it is"
-    return OFF, ""
+def _with_remarks(state: str, message: str, messages: list[str]) -> tuple[str, str]:
+    remarks = [message for message in messages if not message.startswith(SKIP_PREFIXES)]
+    return state, "; ".join(part for part in (message, *remarks) if part)
 
 
 def _describe(change) -> str:
@@ -162,23 +171,61 @@ def _describe(change) -> str:
     return f"{change.action} ({detail})" if detail else change.action
 
 
-def _group_status(group, email, links, results, google, changes, warnings, synced_uids) -> GroupStatus:
-    link = links.by_uuid("group").get(group.uuid)
-    result = results.get(email)
-    exists = None
-    if google is not None:
-        exists = any(candidate.email == email or (link and candidate.id == link.google_id) for candidate in google.groups)
-    members = len(group.member_uids & synced_uids)
-    if group.name in warnings:
-        state, message = SKIPPED, warnings[group.name]
-    elif result is not None and not result.ok and (changes.get(email) or google is None):
-        state, message = ERROR, f"{result.action}: {result.message}"
-    elif changes.get(email):
-        state, message = PENDING, "; ".join(_describe(change) for change in changes[email])
-    elif exists or (exists is None and link):
-        state, message = SYNCED, ""
+def _user_status(user, known: _Known) -> UserStatus:
+    email = user_email(user, known.domain)
+    link = known.user_links.get(user.uuid)
+    result = known.results.get(email) or (known.results.get(link.email) if link else None)
+    account = None
+    if known.google_known:
+        account = (known.accounts_by_id.get(link.google_id) if link else None) or known.accounts_by_email.get(email)
+    enabled = user.in_scope and not user.locked
+    messages = known.warnings.get(user.uid, [])
+    if enabled and _skip_reason(messages):
+        state, message = SKIPPED, _skip_reason(messages)
     else:
-        state, message = PENDING, "not yet in Google"
+        pending = known.changes.get(email, []) + (known.changes.get(link.email, []) if link and link.email != email else [])
+        state, message = _with_remarks(*_user_state(link, account, result, pending, known, enabled), messages)
+    name = f"{user.given_name} {user.family_name}".strip()
+    return UserStatus(user.uid, name, email, enabled, state, message, _last_pushed(result))
+
+
+def _user_state(link, account, result, pending, known: _Known, enabled: bool) -> tuple[str, str]:
+    if result is not None and not result.ok and (pending or not known.google_known):
+        return ERROR, f"{result.action}: {result.message}"
+    if pending:
+        return PENDING, "; ".join(_describe(change) for change in pending)
+    suspended = account.suspended if account is not None else bool(link and link.suspended_by_us and not known.google_known)
+    if suspended:
+        return SUSPENDED, "" if enabled else "Google Apps off or locked: suspended, not deleted"
+    if enabled and (account is not None or (link and not known.google_known)):
+        return SYNCED, "" if known.google_known else "as of the last run (Google not reachable now)"
+    if enabled:
+        return PENDING, "not yet in Google" if known.planned or not known.google_known else ""
+    if account is not None:
+        return OFF, "has a Google account this tool does not manage; left as it is"
+    return OFF, ""
+
+
+def _group_status(group, known: _Known, synced_uids: set[str]) -> GroupStatus:
+    email = group_email(group, known.domain)
+    link = known.group_links.get(group.uuid)
+    result = known.results.get(email)
+    pending = known.changes.get(email, [])
+    messages = known.warnings.get(group.name, [])
+    exists = None
+    if known.google_known:
+        exists = bool((link and link.google_id in known.groups_by_id) or email in known.groups_by_email)
+    if _skip_reason(messages):
+        state, message = SKIPPED, _skip_reason(messages)
+    elif result is not None and not result.ok and (pending or not known.google_known):
+        state, message = _with_remarks(ERROR, f"{result.action}: {result.message}", messages)
+    elif pending:
+        state, message = _with_remarks(PENDING, "; ".join(_describe(change) for change in pending), messages)
+    elif exists or (exists is None and link):
+        state, message = _with_remarks(SYNCED, "", messages)
+    else:
+        state, message = _with_remarks(PENDING, "not yet in Google", messages)
+    members = len(group.member_uids & synced_uids)
     return GroupStatus(group.name, email, group.description, members, state, message, _last_pushed(result))
 
 

@@ -1,6 +1,8 @@
 """Fixtures for the console plugin: a tiny host (Flask-Login, CSRFProtect, a layout), a real slapd and the emulator."""
 from __future__ import annotations
 
+import html
+import json
 import os
 import re
 from pathlib import Path
@@ -148,3 +150,32 @@ def bare_config(tmp_path):
     )
     os.chmod(path, 0o600)
     return path
+
+
+@pytest.fixture
+def fresh_app(bare_config, host_factory):
+    """The test host on a fresh install's configuration (no slapd, no Google settings)."""
+    return host_factory(bare_config)
+
+
+@pytest.fixture
+def fresh_console(fresh_app):
+    return Console(fresh_app)
+
+
+def text_of(response) -> str:
+    """The page's visible text, spaces collapsed (markup is not the contract)."""
+    page = response.get_data(as_text=True)
+    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+
+
+def secrets_of(env) -> list[str]:
+    """Strings that must never reach a page: the key's private key, the LDAP bind password."""
+    key = json.loads(Path(env.key_path).read_text())
+    body = "".join(key["private_key"].splitlines()[1:-1])
+    return [body[:40], body[-40:], "PRIVATE KEY", key["private_key_id"], env.directory.sync_password]
+
+
+def wait_for_run(console, timeout=60):
+    console.state.runs.join(timeout)
