@@ -16,6 +16,7 @@ from werkzeug.serving import run_simple
 from app_google_sync.demo.environment import DOMAIN, DemoEnvironment
 
 from .app import create_app
+from .plugins import shutdown_plugins
 
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "demo-admin-password"
@@ -26,7 +27,7 @@ def build_demo_app(env: DemoEnvironment, admin_password: str = ADMIN_PASSWORD, *
     directory = env.directory
     settings = {
         "SECRET_KEY": secrets.token_hex(32),
-        "CONSOLE_TITLE": "Demo Server Console",
+        "CONSOLE_TITLE": "Demo Console",
         "CONSOLE_ADMIN_USERNAME": ADMIN_USERNAME,
         "CONSOLE_ADMIN_PASSWORD_HASH": generate_password_hash(admin_password),
         "CONSOLE_LDAP_URI": directory.uri,
@@ -52,4 +53,7 @@ def run_console(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = 
         print("Press Ctrl-C to stop.", flush=True)
         if open_browser:
             threading.Timer(1.0, webbrowser.open, [url]).start()
-        run_simple(host, port, app, threaded=True, use_reloader=False)
+        try:
+            run_simple(host, port, app, threaded=True, use_reloader=False)
+        finally:
+            shutdown_plugins(app)  # before the environment's files go away

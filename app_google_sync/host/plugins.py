@@ -4,7 +4,7 @@ The contract is duck-typed (a plugin never imports the host): a plugin is any
 object with ``init_app(app)``; afterwards it may expose ``menu`` (a list of
 dicts with category, subcategory, title, endpoint) and ``user_extension`` (an
 object with name, label, plugin_group, description and the handlers named in
-``HOOKS``).
+``HOOKS``), and optionally ``shutdown()``, called when the host stops serving.
 """
 from __future__ import annotations
 
@@ -150,3 +150,14 @@ def notify(hook: str, uid: str, *args, only=None) -> list[str]:
             log.exception("user extension %s failed in %s for user %s", extension.name, hook, uid)
             failed.append(str(extension.label))
     return failed
+
+
+def shutdown_plugins(app: Flask) -> None:
+    """Call each plugin's optional ``shutdown()`` (background threads, schedulers), newest first."""
+    for plugin in reversed(console_state(app).plugins):
+        stop = getattr(plugin, "shutdown", None)
+        if callable(stop):
+            try:
+                stop()
+            except Exception:
+                log.exception("plugin %s failed to shut down", type(plugin).__name__)

@@ -165,12 +165,23 @@ def users():
 def user_new():
     directory = get_directory()
     groups = selectable_groups(directory.groups())
-    form = UserForm()
+    form = prefilled_user_form(request.args)
     if request.method == "POST":
         form = UserForm.from_request(request.form)
         if create_user(directory, form, {group.name for group in groups}):
             return redirect(url_for("host.users"))
     return render_template("host/user_form.html", form=form, groups=groups, extensions=extensions(), new=True), 422 if form.errors else 200
+
+
+def prefilled_user_form(args) -> UserForm:
+    """A new-user form filled from the query string, so an app can link to "create this account".
+
+    ``?uid=admin&given_name=…&family_name=…&mail=…&google_apps=on``: each
+    extension's switch is on when its ``name`` is given as ``on``.
+    """
+    form = UserForm.from_request(args)
+    form.switches = {ext.name for ext in extensions() if args.get(ext.name) in ("on", "1", "true")}
+    return form
 
 
 def create_user(directory: AccountDirectory, form: UserForm, selectable: set[str]) -> bool:

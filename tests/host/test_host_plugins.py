@@ -149,3 +149,18 @@ def test_unusable_declarations_are_refused(directory, make_bad, message):
     assert len(state.plugins) == 1 and len(state.user_extensions) == 1
     assert [entry.title for entry in state.menu if entry.category == "Server"] == ["Fake Sync"]
     assert message in state.failures[0][1]
+
+
+class StoppablePlugin(FakePlugin):
+    stopped = 0
+
+    def shutdown(self):
+        self.stopped += 1
+
+
+def test_plugins_are_shut_down_when_the_host_stops(directory):
+    stoppable, plain = StoppablePlugin(), FakePlugin(RecordingExtension(), blueprint_name="plain", title="Plain")
+    plain.extension.name = "plain"
+    app = create_app(host_config(directory, CONSOLE_PLUGINS=[stoppable, plain]))
+    plugins.shutdown_plugins(app)
+    assert stoppable.stopped == 1

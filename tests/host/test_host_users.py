@@ -290,3 +290,11 @@ def test_a_directory_that_is_down_gives_a_clear_503(admin, directory):
         assert admin.get("/").status_code == 200  # the dashboard still opens
     finally:
         directory.restart_server()
+
+
+def test_an_app_can_link_to_a_prefilled_new_user_form(admin, directory):
+    directory.add_group("sales")
+    page = admin.get("/users/new?uid=admin&given_name=Google&family_name=Administrator&google_apps=on&groups=sales").text
+    assert 'name="uid" value="admin"' in page and 'value="Google"' in page and 'value="Administrator"' in page
+    assert 'value="google_apps" checked' in page and 'value="sales" checked' in page
+    assert 'id="e-uid"' not in page  # nothing was submitted: no error shown yet
