@@ -109,7 +109,7 @@ def cmd_check(engine: SyncEngine, args) -> int:
     except GoogleSyncError as error:
         checks.append(("ldap", False, str(error)))
     try:
-        checks.extend((c.name, c.ok, c.detail) for c in check_access(engine.settings.google, engine.settings.sync))
+        checks.extend((c.name, c.ok, c.detail) for c in check_access(engine.settings))
     except GoogleSyncError as error:
         checks.append(("google", False, str(error)))
     for name, ok, detail in checks:

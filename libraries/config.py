@@ -59,6 +59,12 @@ class SyncSettings:
     change_password_at_next_login: bool = False
     # Members of synchronized groups who lack the Google Apps option are synchronized too (seed 000's "create missing members").
     create_missing_members: bool = False
+    # Who may post to synchronized groups: members, domain or anyone; empty: not managed (no extra scope needed).
+    posting_policy: str = ""
+    posting_overrides: tuple[tuple[str, str], ...] = ()  # ([posting_policy] section) group name → policy
+    # Organizational units from the directory: "" (not managed), "dn" (the user's OU below users_dn) or "attribute:NAME".
+    org_units: str = ""
+    org_unit_root: str = "/"  # the Google org unit the directory's units go under
     push_delay: float = 1.0  # seconds a directory change waits for more changes to the same entry
     poll_interval: int = 30  # seconds between modifyTimestamp polls when the directory has no syncprov
 
@@ -186,8 +192,27 @@ def _google_settings(raw: dict[str, str]) -> GoogleSettings:
     )
 
 
-def _sync_settings(raw: dict[str, str]) -> SyncSettings:
+POSTING_POLICIES = ("members", "domain", "anyone")
+
+
+def _posting(key: str, value: str) -> str:
+    policy = value.strip().lower()
+    if policy and policy not in POSTING_POLICIES:
+        raise ConfigError(f"{key} = {value!r}: use members, domain or anyone (or nothing to leave posting alone)")
+    return policy
+
+
+def _org_units(raw: dict[str, str]) -> tuple[str, str]:
+    source = raw.get("org_units", "").strip()
+    if source and source != "dn" and not re.fullmatch(r"attribute:[A-Za-z][A-Za-z0-9-]*", source):
+        raise ConfigError(f"[sync] org_units = {source!r}: use dn, attribute:<LDAP attribute>, or nothing")
+    root = "/" + raw.get("org_unit_root", "/").strip().strip("/")
+    return source, root
+
+
+def _sync_settings(raw: dict[str, str], posting: dict[str, str]) -> SyncSettings:
     defaults = SyncSettings()
+    org_units, org_unit_root = _org_units(raw)
     unmanaged = raw.get("unmanaged_accounts", defaults.unmanaged_accounts).strip().lower()
     if unmanaged not in ("ignore", "suspend"):
         raise ConfigError(f"[sync] unmanaged_accounts = {unmanaged!r}: use ignore or suspend")
@@ -205,6 +230,10 @@ def _sync_settings(raw: dict[str, str]) -> SyncSettings:
         max_retries=_as_number("sync", "max_retries", raw.get("max_retries", str(defaults.max_retries)), 0, 20),
         change_password_at_next_login=_as_bool("sync", "change_password_at_next_login", raw.get("change_password_at_next_login", "no")),
         create_missing_members=_as_bool("sync", "create_missing_members", raw.get("create_missing_members", "no")),
+        posting_policy=_posting("[sync] posting_policy", raw.get("posting_policy", "")),
+        posting_overrides=tuple(sorted((group, _posting(f"[posting_policy] {group}", value)) for group, value in posting.items())),
+        org_units=org_units,
+        org_unit_root=org_unit_root,
         push_delay=_as_number("sync", "push_delay", raw.get("push_delay", str(defaults.push_delay)), 0, 600, float),
         poll_interval=_as_number("sync", "poll_interval", raw.get("poll_interval", str(defaults.poll_interval)), 1, 86400),
     )
@@ -238,7 +267,7 @@ def load(path: str | None = None) -> Settings:
     return Settings(
         ldap=_ldap_settings(section("ldap")),
         google=_google_settings(section("google")),
-        sync=_sync_settings(section("sync")),
+        sync=_sync_settings(section("sync"), section("posting_policy")),
         attributes=_attribute_map(section("attributes")),
         path=str(path),
     )

@@ -17,10 +17,10 @@ from pathlib import Path
 from .config import Settings
 from .errors import GoogleSyncError, RunLocked, UnsafePlan
 from .executor import Executor, Progress, Result
-from .google_target import GoogleTarget
+from .google_target import GoogleTarget, required_scopes
 from .ldap_source import LdapSource
 from .model import DirectoryState, DirectoryUser, GoogleGroup, GoogleState, Link, LinkState, PasswordHash
-from .plan import AdoptGroup, AdoptUser, CreateGroup, CreateUser, Plan, SetPassword, SuspendUser, UnsuspendUser, UpdateGroup
+from .plan import AddAlias, AdoptUser, CreateGroup, CreateUser, GroupChange, Plan, SetPassword, SetPostingPolicy, SuspendUser, UnsuspendUser
 from .planner import Scope, build_plan, group_email, selected_groups, user_email
 from .store import Store
 
@@ -60,7 +60,7 @@ class SyncEngine:
         salt_key = bytes.fromhex(self.store.secret("password_salt_key", lambda: secrets.token_hex(32)))
         self.password_key = bytes.fromhex(self.store.secret("password_fingerprint_key", lambda: secrets.token_hex(32)))
         self.source = source or LdapSource(settings.ldap, cleartext_salt_key=salt_key, attributes=settings.attributes)
-        self.target = target or GoogleTarget(settings.google, settings.sync)
+        self.target = target or GoogleTarget(settings.google, settings.sync, scopes=required_scopes(settings))
 
     # -- planning ----------------------------------------------------------------
 
@@ -216,11 +216,16 @@ class SyncEngine:
 
 
 def _link_after(result: Result, current: dict[str, dict[str, Link]]) -> Link | None:
+    """The link as it stands after one applied change (None: the change does not touch links)."""
     change = result.change
     if not result.ok or not getattr(change, "uuid", ""):
         return None
-    kind = "group" if isinstance(change, (CreateGroup, AdoptGroup, UpdateGroup)) else "user"
+    kind = "group" if isinstance(change, GroupChange) else "user"
     previous = current[kind].get(change.uuid)
+    if isinstance(change, SetPostingPolicy):
+        return replace(previous, posting_policy=change.policy) if previous else None
+    if isinstance(change, AddAlias):
+        return None
     return Link(
         kind=kind,
         uuid=change.uuid,
@@ -229,6 +234,7 @@ def _link_after(result: Result, current: dict[str, dict[str, Link]]) -> Link | N
         suspended_by_us=isinstance(change, SuspendUser) or _still_suspended_by_us(change, previous),
         created_by_us=isinstance(change, (CreateUser, CreateGroup)) or bool(previous and previous.created_by_us),
         password_fingerprint=_fingerprint_after(change, previous),
+        posting_policy=previous.posting_policy if previous else "",
     )
 
 

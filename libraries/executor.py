@@ -19,6 +19,7 @@ from .google_target import GoogleTarget, Outcome
 from .model import PasswordHash
 from .plan import (
     PHASE_GROUPS,
+    POSTING_SETTINGS,
     AddAlias,
     PHASE_MEMBERS,
     PHASE_USERS,
@@ -31,6 +32,7 @@ from .plan import (
     Plan,
     RemoveMember,
     SetPassword,
+    SetPostingPolicy,
     SuspendUser,
     UnsuspendUser,
     UpdateGroup,
@@ -89,8 +91,10 @@ class Executor:
         return results
 
     def _apply_phase(self, changes: list[Change]) -> list[Result]:
-        requests = {str(index): request for index, change in enumerate(changes) if (request := self._request(change)) is not None}
-        outcomes = self.target.batch(requests) if requests else {}
+        requests = {str(index): (change.api, request) for index, change in enumerate(changes) if (request := self._request(change)) is not None}
+        outcomes = {}
+        for api in sorted({api for api, _ in requests.values()}):  # a batch never mixes APIs
+            outcomes.update(self.target.batch({key: request for key, (kind, request) in requests.items() if kind == api}, api))
         results = []
         for index, change in enumerate(changes):
             outcome = outcomes.get(str(index))
@@ -125,6 +129,8 @@ class Executor:
             return members.insert(groupKey=change.group_email, body={"email": change.member_email, "role": "MEMBER"}, fields="id")
         if isinstance(change, RemoveMember):
             return members.delete(groupKey=change.group_email, memberKey=change.member_email)
+        if isinstance(change, SetPostingPolicy):
+            return self.target.group_settings.patch(groupUniqueId=change.email, body=POSTING_SETTINGS[change.policy], fields="email")
         raise TypeError(f"no request for {change!r}")
 
     def _result(self, change: Change, outcome: Outcome | None) -> Result:

@@ -22,7 +22,7 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest, HttpRequest
 
-from .config import GOOGLE_TOKEN_URI, GoogleSettings, SyncSettings
+from .config import GOOGLE_TOKEN_URI, GoogleSettings, Settings, SyncSettings
 from .errors import ConfigError, TargetError
 from .model import GoogleGroup, GoogleState, GoogleUser
 
@@ -34,6 +34,9 @@ SCOPES = (
     SCOPE_PREFIX + "admin.directory.group",
     SCOPE_PREFIX + "admin.directory.group.member",
 )
+ORGUNIT_SCOPE = SCOPE_PREFIX + "admin.directory.orgunit"
+GROUP_SETTINGS_SCOPE = SCOPE_PREFIX + "apps.groups.settings"
+BATCH_PATHS = {"directory": "batch/admin/directory_v1", "groupssettings": "batch/groupssettings/v1"}
 USER_FIELDS = "id,primaryEmail,name(givenName,familyName),suspended,isAdmin,isDelegatedAdmin,organizations,phones,externalIds,aliases"
 GROUP_FIELDS = "id,email,name,description"
 MAX_USERS_PAGE = 500  # Google's ceilings; larger values are refused with 400
@@ -97,6 +100,18 @@ def read_key(settings: GoogleSettings) -> dict:
     return info
 
 
+def required_scopes(settings: Settings) -> tuple[str, ...]:
+    """The scopes to delegate: the directory's, plus those of the optional features switched on.
+
+    Google refuses a token outright when one requested scope is not delegated, so
+    an optional feature's scope is asked for only when that feature is in use.
+    """
+    extra = [ORGUNIT_SCOPE] if settings.sync.org_units else []
+    if settings.sync.posting_policy or settings.sync.posting_overrides:
+        extra.append(GROUP_SETTINGS_SCOPE)
+    return SCOPES + tuple(extra)
+
+
 def load_credentials(settings: GoogleSettings, scopes: Iterable[str] = SCOPES):
     """Service-account credentials acting as admin_email, or an administrator's OAuth refresh token."""
     info = read_key(settings)
@@ -112,13 +127,13 @@ def load_credentials(settings: GoogleSettings, scopes: Iterable[str] = SCOPES):
         raise ConfigError(f"[google] credentials_file = {settings.credentials_file}: the key is incomplete or damaged ({error})") from None
 
 
-def token_error_message(error: Exception, settings: GoogleSettings, client_id: str = "") -> str:
+def token_error_message(error: Exception, settings: GoogleSettings, client_id: str = "", scopes: Iterable[str] = SCOPES) -> str:
     text = str(error)
     if "unauthorized_client" in text:
         return (
             f"Google refused a token: the service account (client ID {client_id or '?'}) is not allowed these scopes. "
             "In Google Admin > Security > Access and data control > API controls > Domain-wide delegation, "
-            f"add the client ID with the scopes: {', '.join(SCOPES)}"
+            f"add the client ID with the scopes: {','.join(scopes)}"
         )
     if "invalid_grant" in text:
         return f"Google refused a token for {settings.admin_email}: check [google] admin_email names an active super administrator ({text})"
@@ -138,12 +153,14 @@ class Backoff:
 
 
 class GoogleTarget:
-    def __init__(self, settings: GoogleSettings, sync: SyncSettings, credentials=None, backoff: Backoff | None = None):
+    def __init__(self, settings: GoogleSettings, sync: SyncSettings, credentials=None, backoff: Backoff | None = None, scopes=SCOPES):
         self.settings = settings
+        self.scopes = tuple(scopes)
         self.batch_size = min(sync.batch_size, MAX_BATCH_PARTS)
         self.backoff = backoff or Backoff(sync.max_retries)
         self._credentials = credentials
         self._service = None
+        self._settings_service = None
         self._http = None
 
     # -- plumbing ----------------------------------------------------------------
@@ -151,7 +168,7 @@ class GoogleTarget:
     @property
     def credentials(self):
         if self._credentials is None:
-            self._credentials = load_credentials(self.settings)
+            self._credentials = load_credentials(self.settings, self.scopes)
         return self._credentials
 
     @property
@@ -167,6 +184,21 @@ class GoogleTarget:
                 cache_discovery=False,
             )
         return self._service
+
+    @property
+    def group_settings(self):
+        """The Groups Settings API; with an api_endpoint the client drops its service path, so it is given whole."""
+        if self._settings_service is None:
+            self.service  # noqa: B018  (creates the authorized HTTP client both services share)
+            self._settings_service = build(
+                "groupssettings",
+                "v1",
+                http=self._http,
+                client_options={"api_endpoint": self.settings.api_endpoint + "groups/v1/groups/"},
+                static_discovery=True,
+                cache_discovery=False,
+            )
+        return self._settings_service.groups()
 
     @property
     def users(self):
@@ -199,7 +231,7 @@ class GoogleTarget:
         except HttpError as error:
             return Outcome(error=target_error(error))
         except RefreshError as error:
-            raise TargetError(token_error_message(error, self.settings, self.client_id)) from None
+            raise TargetError(token_error_message(error, self.settings, self.client_id, self.scopes)) from None
         except (GoogleAuthError, *TRANSPORT_ERRORS) as error:
             return Outcome(error=TargetError(f"cannot reach {self.settings.api_endpoint}: {error}"))
 
@@ -207,14 +239,14 @@ class GoogleTarget:
     def client_id(self) -> str:
         return str(read_key(self.settings).get("client_id", ""))
 
-    def batch(self, requests: dict[str, HttpRequest]) -> dict[str, Outcome]:
-        """Run requests in batches of batch_size; parts that fail with a retriable error are retried."""
+    def batch(self, requests: dict[str, HttpRequest], api: str = "directory") -> dict[str, Outcome]:
+        """Run requests of one API in batches of batch_size; parts that fail with a retriable error are retried."""
         outcomes: dict[str, Outcome] = {}
         pending = dict(requests)
         delays = iter(self.backoff.delays())
         while pending:
             for chunk in _chunks(list(pending.items()), self.batch_size):
-                outcomes.update(self._send_batch(dict(chunk)))
+                outcomes.update(self._send_batch(dict(chunk), api))
             pending = {key: pending[key] for key in pending if not outcomes[key].ok and is_retriable(outcomes[key].error)}
             delay = next(delays, None) if pending else None
             if delay is None:
@@ -223,13 +255,13 @@ class GoogleTarget:
             self.backoff.sleep(delay)
         return outcomes
 
-    def _send_batch(self, requests: dict[str, HttpRequest]) -> dict[str, Outcome]:
+    def _send_batch(self, requests: dict[str, HttpRequest], api: str) -> dict[str, Outcome]:
         outcomes: dict[str, Outcome] = {}
 
         def collect(request_id, response, exception):
             outcomes[request_id] = Outcome(error=target_error(exception)) if exception else Outcome(response=response or {})
 
-        batch = BatchHttpRequest(callback=collect, batch_uri=self.settings.api_endpoint + "batch/admin/directory_v1")
+        batch = BatchHttpRequest(callback=collect, batch_uri=self.settings.api_endpoint + BATCH_PATHS[api])
         for key, request in requests.items():
             batch.add(request, request_id=key)
         try:
@@ -238,7 +270,7 @@ class GoogleTarget:
             whole = target_error(error)
             return {key: Outcome(error=whole) for key in requests}
         except RefreshError as error:
-            raise TargetError(token_error_message(error, self.settings, self.client_id)) from None
+            raise TargetError(token_error_message(error, self.settings, self.client_id, self.scopes)) from None
         except (GoogleAuthError, *TRANSPORT_ERRORS) as error:
             failure = TargetError(f"cannot reach {self.settings.api_endpoint}: {error}")
             return {key: outcomes.get(key, Outcome(error=failure)) for key in requests}
@@ -339,34 +371,49 @@ class Check:
     detail: str
 
 
-def check_access(settings: GoogleSettings, sync: SyncSettings) -> list[Check]:
-    """Token first, then each scope tried with a harmless read; names what is missing and the fix."""
-    credentials = load_credentials(settings)
-    client_id = str(read_key(settings).get("client_id", ""))
-    token = _try_token(credentials)
-    if token:
+def check_access(settings: Settings) -> list[Check]:
+    """Token first, then each required scope tried with a harmless read; names what is missing and the fix."""
+    google = settings.google
+    scopes = required_scopes(settings)
+    credentials = load_credentials(google, scopes)
+    client_id = str(read_key(google).get("client_id", ""))
+    refusal = _try_token(credentials)
+    if refusal:
         delegated = isinstance(credentials, service_account.Credentials)  # a refresh token's scopes are fixed at consent
-        missing = [scope for scope in SCOPES if delegated and _try_token(credentials.with_scopes([scope]))]
-        detail = token_error_message(RuntimeError(token), settings, client_id)
+        missing = [scope for scope in scopes if delegated and _try_token(credentials.with_scopes([scope]))]
+        detail = token_error_message(RuntimeError(refusal), google, client_id, scopes)
         if missing:
             detail += f" (not delegated: {', '.join(missing)})"
         return [Check("token", False, detail)]
     identity = getattr(credentials, "service_account_email", "an administrator's OAuth grant")
-    checks = [Check("token", True, f"{identity} acting as {settings.admin_email}")]
-    target = GoogleTarget(settings, sync, credentials=credentials, backoff=Backoff(2))
-    reads = (
-        (SCOPES[0], lambda: target.users.list(domain=settings.domain, maxResults=1, fields="users(id)")),
-        (SCOPES[1], lambda: target.groups.list(domain=settings.domain, maxResults=1, fields="groups(id)")),
-    )
-    first_group = None
-    for scope, request in reads:
+    target = GoogleTarget(google, settings.sync, credentials=credentials, backoff=Backoff(2), scopes=scopes)
+    checks = [Check("token", True, f"{identity} acting as {google.admin_email}")]
+    first_group: dict = {}
+
+    def read(request) -> str:
+        target.call(request)
+        return "read allowed"
+
+    def list_groups() -> str:
+        page = target.call(target.groups.list(domain=google.domain, maxResults=1, fields="groups(id,email)"))
+        first_group.update((page.get("groups") or [{}])[0])
+        return "read allowed"
+
+    def on_a_group(request) -> str:
+        return read(request(first_group)) if first_group else "no group in Google yet to try it on; the token includes the scope"
+
+    reads = {
+        SCOPES[0]: lambda: read(target.users.list(domain=google.domain, maxResults=1, fields="users(id)")),
+        SCOPES[1]: list_groups,
+        SCOPES[2]: lambda: on_a_group(lambda group: target.members.list(groupKey=group["id"], maxResults=1, fields="members(email)")),
+        ORGUNIT_SCOPE: lambda: read(target.service.orgunits().list(customerId="my_customer", type="children", fields="organizationUnits(orgUnitPath)")),
+        GROUP_SETTINGS_SCOPE: lambda: on_a_group(lambda group: target.group_settings.get(groupUniqueId=group["email"], fields="email")),
+    }
+    for scope in scopes:
         try:
-            page = target.call(request())
-            first_group = first_group or (page.get("groups") or [{}])[0].get("id")
-            checks.append(Check(scope, True, "read allowed"))
+            checks.append(Check(scope, True, reads[scope]()))
         except TargetError as error:
             checks.append(Check(scope, False, f"{error}: delegate this scope to client ID {client_id}"))
-    checks.append(_check_members(target, first_group, client_id))
     return checks
 
 
@@ -377,13 +424,3 @@ def _try_token(credentials) -> str:
         return ""
     except (GoogleAuthError, *TRANSPORT_ERRORS) as error:
         return str(error)
-
-
-def _check_members(target: GoogleTarget, group_id: str | None, client_id: str) -> Check:
-    if not group_id:
-        return Check(SCOPES[2], True, "no group in Google yet to read members from; the token includes the scope")
-    try:
-        target.call(target.members.list(groupKey=group_id, maxResults=1, fields="members(email)"))
-        return Check(SCOPES[2], True, "read allowed")
-    except TargetError as error:
-        return Check(SCOPES[2], False, f"{error}: delegate this scope to client ID {client_id}")

@@ -155,6 +155,7 @@ class Link:
     suspended_by_us: bool = False
     created_by_us: bool = False
     password_fingerprint: str = ""
+    posting_policy: str = ""  # groups: the posting policy last applied
 
 
 @dataclass(frozen=True)

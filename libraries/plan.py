@@ -37,6 +37,7 @@ class Change:
     phase: ClassVar[int] = PHASE_USERS
     order: ClassVar[int] = 0
     writes: ClassVar[bool] = True  # False for changes that only touch local state
+    api: ClassVar[str] = "directory"  # batches never mix APIs
 
     @property
     def subject(self) -> str:
@@ -237,6 +238,33 @@ class UpdateGroup(FieldChanges, GroupChange):
     order: ClassVar[int] = 3
     google_id: str = ""
     changes: tuple[FieldChange, ...] = ()
+
+
+# Who may post, in the Groups Settings API's terms. For posting from outside, Google recommends
+# moderating non-members' messages to keep spam out.
+POSTING_SETTINGS = {
+    "members": {"whoCanPostMessage": "ALL_MEMBERS_CAN_POST", "messageModerationLevel": "MODERATE_NONE"},
+    "domain": {"whoCanPostMessage": "ALL_IN_DOMAIN_CAN_POST", "messageModerationLevel": "MODERATE_NONE"},
+    "anyone": {"whoCanPostMessage": "ANYONE_CAN_POST", "messageModerationLevel": "MODERATE_NON_MEMBERS"},
+}
+
+
+@dataclass(frozen=True)
+class SetPostingPolicy(GroupChange):
+    """Groups Settings API: a separate API, so its own batches, after the group exists."""
+
+    action: ClassVar[str] = "set posting"
+    phase: ClassVar[int] = PHASE_MEMBERS
+    order: ClassVar[int] = 3
+    api: ClassVar[str] = "groupssettings"
+    policy: str = ""
+    previous: str = ""
+
+    def _details(self) -> dict:
+        return {"policy": self.policy, "previous": self.previous}
+
+    def describe(self) -> str:
+        return f"{self.previous or 'as Google has it'} → {self.policy} ({POSTING_SETTINGS[self.policy]['whoCanPostMessage']})"
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from .plan import (
     Plan,
     RemoveMember,
     SetPassword,
+    SetPostingPolicy,
     SuspendUser,
     UnsuspendUser,
     UpdateGroup,
@@ -502,6 +503,16 @@ def _plan_group(planning: _Planning, group: DirectoryGroup, email: str, existing
     for member in sorted(current_members - wanted_members):
         if member.endswith("@" + planning.domain):  # external members are not ours to remove
             planning.changes.append(RemoveMember(group_email=email, member_email=member))
+    _plan_posting(planning, group, email, planning.links.by_uuid("group").get(group.uuid) if linked else None)
+
+
+def _plan_posting(planning: _Planning, group: DirectoryGroup, email: str, link: Link | None) -> None:
+    """Apply the posting policy when it differs from the one we last applied (edits in Google are not fought)."""
+    sync = planning.settings.sync
+    policy = dict(sync.posting_overrides).get(group.name.lower(), sync.posting_policy)
+    previous = link.posting_policy if link else ""
+    if policy and policy != previous:
+        planning.changes.append(SetPostingPolicy(uuid=group.uuid, email=email, policy=policy, previous=previous))
 
 
 def _plan_new_memberships(planning: _Planning) -> None:

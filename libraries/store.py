@@ -45,6 +45,7 @@ links_table = Table(
     Column("suspended_by_us", Boolean, nullable=False, default=False),
     Column("created_by_us", Boolean, nullable=False, default=False),
     Column("password_fingerprint", String(64), nullable=False, default=""),
+    Column("posting_policy", String(20), nullable=False, default=""),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
@@ -127,7 +128,7 @@ class Store:
     def links(self) -> LinkState:
         with self.engine.connect() as connection:
             rows = connection.execute(select(links_table)).mappings().all()
-        fields = ("kind", "uuid", "google_id", "email", "suspended_by_us", "created_by_us", "password_fingerprint")
+        fields = ("kind", "uuid", "google_id", "email", "suspended_by_us", "created_by_us", "password_fingerprint", "posting_policy")
         return LinkState(tuple(Link(**{name: row[name] for name in fields}) for row in rows))
 
     def save_links(self, links: list[Link]) -> None:

@@ -31,6 +31,7 @@ def test_mapped_attributes_and_in_domain_aliases_are_pushed(env, capsys):
     assert alice["aliases"] == ["ali@example.com"]
     env.emulator.reset_calls()
     assert sync(env) == 0 and env.emulator.write_calls() == []
+    assert cli.main(["--config", str(env.config_path), "test"]) == 0, "after the sync, the links must leave nothing to adopt"
 
 
 def test_a_changed_attribute_is_an_update_that_keeps_what_google_added(env):

@@ -69,3 +69,35 @@ def test_a_group_that_leaves_is_left_in_google_with_its_members(env, capsys):
     code, out = run(env, capsys, "sync")
     assert code == 0 and "sales@example.com: group no longer synchronized" in out
     assert env.emulator.members("sales@example.com") == ["alice@example.com"]
+
+
+def configure_posting(env, default):
+    env.write_config(posting_policy=default)
+    with open(env.config_path, "a") as config:
+        config.write("\n[posting_policy]\nsupport = anyone\n")
+
+
+def test_posting_policy_is_set_and_changed_through_the_groups_settings_api(env, capsys):
+    people(env.directory, "alice")
+    env.directory.add_group("sales", members=("alice",))
+    env.directory.add_group("support", members=("alice",))
+    configure_posting(env, "members")
+    code, out = run(env, capsys, "test")
+    assert "set posting sales@example.com (as Google has it → members (ALL_MEMBERS_CAN_POST))" in out
+    assert run(env, capsys, "sync")[0] == 0
+    assert env.emulator.group_settings("sales@example.com")["whoCanPostMessage"] == "ALL_MEMBERS_CAN_POST"
+    support = env.emulator.group_settings("support@example.com")
+    assert (support["whoCanPostMessage"], support["messageModerationLevel"]) == ("ANYONE_CAN_POST", "MODERATE_NON_MEMBERS")
+    env.emulator.reset_calls()
+    assert run(env, capsys, "sync")[0] == 0 and env.emulator.write_calls() == []
+    configure_posting(env, "domain")
+    code, out = run(env, capsys, "sync")
+    assert "set posting sales@example.com" in out and "set posting support@example.com" not in out
+    assert env.emulator.group_settings("sales@example.com")["whoCanPostMessage"] == "ALL_IN_DOMAIN_CAN_POST"
+
+
+def test_check_asks_for_the_groups_settings_scope_only_when_posting_is_managed(env, capsys):
+    assert "apps.groups.settings" not in run(env, capsys, "check")[1]
+    env.write_config(posting_policy="members")
+    code, out = run(env, capsys, "check")
+    assert code == 0 and "PASS https://www.googleapis.com/auth/apps.groups.settings" in out
