@@ -200,6 +200,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Start a seeded ClearOS-like slapd and the Directory API emulator, then test, sync and show the result. Needs no configuration.",
     )
     demo.add_argument("--keep-running", action="store_true", help="leave both servers up afterwards so you can try commands")
+    demo.add_argument(
+        "--console",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="then serve the web console on the same demo until Ctrl-C (default: when run from a terminal)",
+    )
+    demo.add_argument("--port", type=int, default=8000, help="port of the web console (default 8000)")
     demo.set_defaults(handler=None)
     return parser
 
@@ -210,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         from .demo.tour import tour  # noqa: PLC0415  (the demo pulls in slapd and the emulator)
 
-        return tour(keep_running=args.keep_running)
+        console = sys.stdin.isatty() and sys.stdout.isatty() if args.console is None else args.console
+        return tour(keep_running=args.keep_running, console=console, port=args.port)
     try:
         settings = config.load(args.config)
         engine = SyncEngine(settings)

@@ -36,7 +36,7 @@ def show_google(env: DemoEnvironment) -> None:
         print(f"  group {group['email']:<22} {members}")
 
 
-def tour(keep_running: bool = False) -> int:
+def tour(keep_running: bool = False, console: bool = False, port: int = 8000) -> int:
     with DemoEnvironment() as env:
         # One account that already exists in Google, as in most real domains: it is adopted, not duplicated.
         env.emulator.add_user("carol@example.com", "Carol", "Jones", password="Existing-Password-1")
@@ -58,7 +58,12 @@ def tour(keep_running: bool = False) -> int:
         show_google(env)
         heading("6. History")
         run(env, "status")
-        if keep_running:
+        if console:
+            from app_google_sync.host.demo import run_console  # noqa: PLC0415  (Flask only when the console is wanted)
+
+            heading("7. The web console: Server › Messaging and Collaboration › Google Apps Synchronization")
+            run_console(port=port, env=env)
+        elif keep_running:
             print(f"\nServers stay up; try: google-sync --config {env.config_path} test   (Ctrl-C to stop)")
             try:
                 while True:

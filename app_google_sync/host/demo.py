@@ -41,19 +41,21 @@ def build_demo_app(env: DemoEnvironment, admin_password: str = ADMIN_PASSWORD, *
     return create_app(settings)
 
 
-def run_console(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = False) -> None:
-    """Start the demo environment and serve the console on ``host:port`` until Ctrl-C."""
-    with DemoEnvironment() as env:
-        app = build_demo_app(env)
-        url = f"http://{host}:{port}/"
-        print(f"Console:  {url}")
-        print(f"Login:    {ADMIN_USERNAME} / {ADMIN_PASSWORD}")
-        print(f"Plugin configuration: {env.config_path}")
-        print(f"Google emulator: {env.emulator.base_url}")
-        print("Press Ctrl-C to stop.", flush=True)
-        if open_browser:
-            threading.Timer(1.0, webbrowser.open, [url]).start()
-        try:
-            run_simple(host, port, app, threaded=True, use_reloader=False)
-        finally:
-            shutdown_plugins(app)  # before the environment's files go away
+def run_console(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = False, env: DemoEnvironment | None = None) -> None:
+    """Serve the console on ``host:port`` until Ctrl-C, over ``env`` or a demo environment of its own."""
+    if env is None:
+        with DemoEnvironment() as own:
+            return run_console(host, port, open_browser, own)
+    app = build_demo_app(env)
+    url = f"http://{host}:{port}/"
+    print(f"Console:  {url}")
+    print(f"Login:    {ADMIN_USERNAME} / {ADMIN_PASSWORD}")
+    print(f"Plugin configuration: {env.config_path}")
+    print(f"Google emulator: {env.emulator.base_url}")
+    print("Press Ctrl-C to stop.", flush=True)
+    if open_browser:
+        threading.Timer(1.0, webbrowser.open, [url]).start()
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    finally:
+        shutdown_plugins(app)  # before the environment's files go away
