@@ -76,6 +76,7 @@ class GoogleSync:
     def __init__(self, app=None):
         self.menu = [dict(item) for item in MENU]
         self.user_extension = None
+        self._started: list[ConsoleState] = []  # only to stop their threads in shutdown()
         if app is not None:
             self.init_app(app)
 
@@ -104,6 +105,12 @@ class GoogleSync:
         app.extensions[EXTENSION_KEY] = state
         app.register_blueprint(blueprint, url_prefix=settings["url_prefix"])
         self.user_extension = state.user_extension
+        self._started.append(state)
+
+    def shutdown(self) -> None:
+        """Stop the scheduler and push threads of every app this object initialised (the host calls it on exit)."""
+        for state in self._started:
+            state.shutdown()
 
 
 def validated_settings(conf) -> dict:
@@ -175,8 +182,6 @@ def _oauth_client(value) -> dict | None:
 def _start_scheduler(config_path: str):
     parser = config_file.read(config_path)
     sync = SyncSettings(state_dir=config_file.state_dir(parser), database_url=config_file.value(parser, "sync", "database_url"))
-    if not sync.database_url:
-        os.makedirs(sync.state_dir, mode=0o700, exist_ok=True)
     scheduler = build_scheduler(sync, config_path)
     scheduler.start()
     reconcile(scheduler, config_file.schedule(parser), config_path)

@@ -44,6 +44,10 @@ def _database(settings) -> str:
     return getattr(settings, "sync", settings).database
 
 
+def _sqlite_file(url: str) -> str | None:
+    return url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else None
+
+
 def build_scheduler(settings, config_path: str, background: bool = True):
     """A scheduler (not started) whose job store is the state database of ``settings``.
 
@@ -51,9 +55,12 @@ def build_scheduler(settings, config_path: str, background: bool = True):
     is what the job will load each time it runs; ``reconcile`` adds the job.
     ``background=False`` gives a BlockingScheduler whose ``start()`` does not return.
     """
+    database = _database(settings)
+    if _sqlite_file(database):
+        os.makedirs(os.path.dirname(_sqlite_file(database)), mode=0o700, exist_ok=True)
     kind = BackgroundScheduler if background else BlockingScheduler
     scheduler = kind(
-        jobstores={"default": SQLAlchemyJobStore(url=_database(settings), tablename=JOBS_TABLE)},
+        jobstores={"default": SQLAlchemyJobStore(url=database, tablename=JOBS_TABLE)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_SECONDS},
     )
     scheduler.google_sync_config_path = os.path.abspath(config_path)
@@ -97,6 +104,8 @@ def _remove(scheduler) -> None:
 
 def scheduled_run(database_url: str) -> ScheduledRun | None:
     """The job as stored, read without running a scheduler (for a console whose worker runs it)."""
+    if _sqlite_file(database_url) and not os.path.exists(_sqlite_file(database_url)):
+        return None
     store = SQLAlchemyJobStore(url=database_url, tablename=JOBS_TABLE)
     try:
         store.jobs_t.create(store.engine, checkfirst=True)

@@ -18,6 +18,8 @@ CHECK_LABELS = {
     "https://www.googleapis.com/auth/admin.directory.user": "Users (admin.directory.user)",
     "https://www.googleapis.com/auth/admin.directory.group": "Groups (admin.directory.group)",
     "https://www.googleapis.com/auth/admin.directory.group.member": "Group members (admin.directory.group.member)",
+    "https://www.googleapis.com/auth/admin.directory.orgunit": "Organizational units (admin.directory.orgunit)",
+    "https://www.googleapis.com/auth/apps.groups.settings": "Group settings (apps.groups.settings)",
 }
 
 
@@ -49,7 +51,7 @@ def run_check():
     except GoogleSyncError as error:
         rows.append(CheckRow("Directory (LDAP)", False, str(error)))
     try:
-        rows += [CheckRow(CHECK_LABELS.get(c.name, c.name), c.ok, c.detail) for c in check_access(settings.google, settings.sync)]
+        rows += [CheckRow(CHECK_LABELS.get(c.name, c.name), c.ok, c.detail) for c in check_access(settings)]
     except GoogleSyncError as error:
         rows.append(CheckRow("Google", False, str(error)))
     return render_template("google_sync/check.html", rows=rows)
@@ -80,8 +82,8 @@ def admin_account_link(notice) -> str | None:
     """For "the administrator account cannot be suspended and has no local account": the host's page to create it."""
     if "cannot be suspended" not in notice.message or "no local account" not in notice.message:
         return None
-    uid = notice.subject.partition("@")[0]
-    return optional_url(console().create_user_endpoints, uid=uid, google_apps="on")
+    email = notice.subject.lower()
+    return optional_url(console().create_user_endpoints, uid=email.partition("@")[0], mail=email, google_apps="on")
 
 
 @blueprint.post("/sync")

@@ -8,15 +8,21 @@ from flask import flash, redirect, render_template, request, session, url_for
 
 from app_google_sync.libraries import config_file
 from app_google_sync.libraries.errors import ConfigError
-from app_google_sync.libraries.google_target import SCOPES
+from app_google_sync.libraries.google_target import SCOPES, required_scopes
 from app_google_sync.scheduler import reconcile
 
 from . import credentials
-from .blueprint import blueprint, console, raw_config
+from .blueprint import blueprint, console, load_settings, raw_config
 
 log = logging.getLogger(__name__)
 
 OAUTH_SESSION_KEY = "google_sync_oauth"
+
+
+def scopes() -> tuple[str, ...]:
+    """The scopes to delegate (or consent to): the directory's, plus those of the features switched on."""
+    settings, _ = load_settings()
+    return required_scopes(settings) if settings else SCOPES
 
 
 def connection():
@@ -34,7 +40,7 @@ def render_settings(errors=None, form=None, status=200):
         values=values,
         errors=errors or {},
         connection=connection(),
-        scopes=SCOPES,
+        scopes=scopes(),
         oauth_enabled=console().oauth_client is not None,
         secrets_dir=console().secrets_dir,
     )
@@ -92,7 +98,7 @@ def _flow(state=None):
 
     client = console().oauth_client
     credentials.allow_plain_http_for(client["web"]["token_uri"])
-    return Flow.from_client_config(client, scopes=list(SCOPES), state=state, redirect_uri=url_for(".oauth_callback", _external=True))
+    return Flow.from_client_config(client, scopes=list(scopes()), state=state, redirect_uri=url_for(".oauth_callback", _external=True))
 
 
 @blueprint.post("/connect/oauth")

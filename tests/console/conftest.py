@@ -32,12 +32,14 @@ def make_host(config_path, secrets_dir, **settings) -> Flask:
     """A minimal host console, built to the plugin contract; the real one is app_google_sync.host."""
     app = Flask("test_host", template_folder=str(HERE / "host_templates"))
     app.config.update(
-        SECRET_KEY="test-host-secret",
-        GOOGLE_SYNC_CONFIG=str(config_path),
-        GOOGLE_SYNC_SECRETS_DIR=str(secrets_dir),
-        GOOGLE_SYNC_RUN_SCHEDULER=True,
-        GOOGLE_SYNC_PUSH_DELAY=0.05,
-        **settings,
+        {
+            "SECRET_KEY": "test-host-secret",
+            "GOOGLE_SYNC_CONFIG": str(config_path),
+            "GOOGLE_SYNC_SECRETS_DIR": str(secrets_dir),
+            "GOOGLE_SYNC_RUN_SCHEDULER": True,
+            "GOOGLE_SYNC_PUSH_DELAY": 0.05,
+            **settings,
+        }
     )
     login = LoginManager(app)
     login.login_view = "login"

@@ -60,7 +60,7 @@ def test_test_sync_shows_the_plan_table_and_the_admin_warning(env, console):
     assert "create group sales@example.com" in text
     assert "add member sales@example.com ← alice@example.com" in text
     assert "The Google Apps administrator account admin@example.com cannot be suspended" in text
-    assert 'href="/users/new?uid=admin&amp;google_apps=on"' in page  # the host's create-user page
+    assert 'href="/users/new?uid=admin&amp;mail=admin@example.com&amp;google_apps=on"' in page  # the host's create-user page, prefilled
     assert "Synchronize now" in text
     assert not [call for call in env.emulator.calls if call["method"] != "GET"], "a test must not write to Google"
     with console.client.session_transaction() as session:

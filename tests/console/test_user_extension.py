@@ -1,0 +1,145 @@
+"""The user-manager extension: handlers queue debounced pushes in the background and never fail the host."""
+import logging
+import threading
+import time
+
+import pytest
+
+from app_google_sync.libraries import config_file, passwords
+from app_google_sync.user_extension import GoogleAppsExtension, PushQueue
+
+CLEARTEXT = "Very-Secret-Cleartext-42"
+
+
+class Recorder:
+    def __init__(self, delay=0.0, fail=False):
+        self.calls = []
+        self.delay = delay
+        self.fail = fail
+        self.lock = threading.Lock()
+
+    def push_user(self, config_path, uid):
+        self._record(("user", uid))
+
+    def push_password(self, config_path, uid, hash_value, hash_function):
+        self._record(("password", uid, hash_value, hash_function))
+
+    def _record(self, call):
+        time.sleep(self.delay)
+        with self.lock:
+            self.calls.append(call)
+        if self.fail:
+            raise RuntimeError("Google is down")
+
+
+@pytest.fixture
+def recorder():
+    return Recorder()
+
+
+@pytest.fixture
+def extension(recorder, tmp_path):
+    queue = PushQueue(str(tmp_path / "c.conf"), delay=0.2, push_user=recorder.push_user, push_password=recorder.push_password, connected=lambda path: True)
+    yield GoogleAppsExtension(queue)
+    queue.stop()
+
+
+def test_a_burst_for_one_user_costs_one_push(extension, recorder):
+    for _ in range(5):
+        extension.user_updated("alice")
+    extension.switch_toggled("alice", True)
+    extension.user_added("bob")
+    assert extension.queue.pending() == {"alice": "user", "bob": "user"}
+    assert extension.queue.wait_idle(5)
+    assert sorted(recorder.calls) == [("user", "alice"), ("user", "bob")]
+
+
+def test_handlers_return_at_once_while_a_push_is_slow(tmp_path):
+    slow = Recorder(delay=1.0)
+    queue = PushQueue(str(tmp_path / "c.conf"), delay=0, push_user=slow.push_user, push_password=slow.push_password, connected=lambda path: True)
+    extension = GoogleAppsExtension(queue)
+    started = time.monotonic()
+    extension.user_added("alice")
+    time.sleep(0.1)
+    extension.user_updated("bob")
+    extension.user_deleted("carol", "uuid-of-carol")
+    assert time.monotonic() - started < 0.5
+    assert queue.wait_idle(10)
+    assert [call[1] for call in slow.calls] == ["alice", "bob", "carol"]
+    queue.stop()
+
+
+def test_a_password_is_hashed_at_once_and_only_the_hash_is_queued(extension, recorder, caplog):
+    caplog.set_level(logging.DEBUG)
+    extension.user_updated("alice")
+    extension.password_changed("alice", CLEARTEXT)
+    assert extension.queue.pending() == {"alice": "password"}
+    assert CLEARTEXT not in repr(extension.queue.__dict__)
+    assert extension.queue.wait_idle(5)
+    [(kind, uid, hash_value, function)] = recorder.calls
+    assert (kind, uid, function) == ("password", "alice", "crypt")
+    assert hash_value.startswith("$6$") and "rounds=" not in hash_value  # the default 5000 rounds, within Google's 10000
+    assert passwords.verify_crypt(CLEARTEXT, hash_value)
+    assert CLEARTEXT not in caplog.text
+
+
+def test_a_later_user_event_keeps_the_queued_password(extension, recorder):
+    extension.password_changed("alice", CLEARTEXT)
+    extension.user_updated("alice")
+    assert extension.queue.wait_idle(5)
+    assert recorder.calls[0][0] == "password"
+
+
+def test_a_failing_push_never_reaches_the_host(tmp_path, caplog):
+    failing = Recorder(fail=True)
+    queue = PushQueue(str(tmp_path / "c.conf"), delay=0, push_user=failing.push_user, push_password=failing.push_password, connected=lambda path: True)
+    extension = GoogleAppsExtension(queue)
+    extension.user_added("alice")
+    assert queue.wait_idle(5)
+    extension.user_added("bob")  # the worker thread survived
+    assert queue.wait_idle(5)
+    assert [call[1] for call in failing.calls] == ["alice", "bob"]
+    assert "background push of alice failed" in caplog.text
+    queue.stop()
+
+
+def test_a_broken_queue_never_reaches_the_host(caplog):
+    class Broken:
+        def submit(self, uid, password_hash=""):
+            raise RuntimeError("queue broken")
+
+    extension = GoogleAppsExtension(Broken())
+    extension.user_added("alice")
+    extension.password_changed("alice", CLEARTEXT)
+    assert "cannot queue a push for alice" in caplog.text
+    assert CLEARTEXT not in caplog.text
+
+
+def test_nothing_is_pushed_while_disconnected(tmp_path, recorder):
+    path = tmp_path / "c.conf"
+    path.write_text("[google]\ndomain = example.com\n")
+    queue = PushQueue(str(path), delay=0, push_user=recorder.push_user, push_password=recorder.push_password)
+    GoogleAppsExtension(queue).user_added("alice")
+    assert queue.wait_idle(5)
+    assert recorder.calls == []
+    config_file.update(str(path), "google", {"credentials_file": "/etc/key.json"})
+    GoogleAppsExtension(queue).user_added("alice")
+    assert queue.wait_idle(5)
+    assert recorder.calls == [("user", "alice")]
+    queue.stop()
+
+
+def test_pushes_reach_google_through_the_engine(env, app):
+    """The plugin's own extension, the real job functions, slapd and the emulator."""
+    extension = app.extensions["test_plugin"].user_extension
+    env.directory.add_user("alice", "Alice", "Tester", password="Old-Password-1", mail="alice@example.com", groups=("google_apps_plugin",))
+    extension.user_added("alice")
+    assert extension.queue.wait_idle(30)
+    assert env.emulator.get_user("alice@example.com")["name"]["givenName"] == "Alice"
+    extension.password_changed("alice", CLEARTEXT)
+    assert extension.queue.wait_idle(30)
+    assert env.emulator.check_password("alice@example.com", CLEARTEXT)
+    env.directory.remove_from_group("google_apps_plugin", "alice")
+    extension.switch_toggled("alice", False)
+    assert extension.queue.wait_idle(30)
+    assert env.emulator.get_user("alice@example.com")["suspended"] is True
