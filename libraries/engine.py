@@ -59,7 +59,7 @@ class SyncEngine:
         # Cleartext userPassword values are hashed with a salt derived from this key, so the hash is stable between runs.
         salt_key = bytes.fromhex(self.store.secret("password_salt_key", lambda: secrets.token_hex(32)))
         self.password_key = bytes.fromhex(self.store.secret("password_fingerprint_key", lambda: secrets.token_hex(32)))
-        self.source = source or LdapSource(settings.ldap, cleartext_salt_key=salt_key, attributes=settings.attributes)
+        self.source = source or LdapSource(settings.ldap, salt_key, settings.attributes, settings.sync.org_units)
         self.target = target or GoogleTarget(settings.google, settings.sync, scopes=required_scopes(settings))
 
     # -- planning ----------------------------------------------------------------
@@ -70,7 +70,10 @@ class SyncEngine:
         links = self.store.links()
         managed_ids = {link.google_id for link in links.links if link.kind == "group"}
         wanted_emails = {group_email(group, self.settings.google.domain) for group in selected_groups(desired.groups, self.settings)}
-        existing = self.target.read_state(member_groups=lambda group: group["email"].lower() in wanted_emails or group["id"] in managed_ids)
+        existing = self.target.read_state(
+            member_groups=lambda group: group["email"].lower() in wanted_emails or group["id"] in managed_ids,
+            org_units=bool(self.settings.sync.org_units),
+        )
         return build_plan(desired, existing, links, self.settings, password_key=self.password_key)
 
     def plan_user_push(self, uid: str, uuid: str = "", password: PasswordHash | None = None) -> Plan:
@@ -86,7 +89,8 @@ class SyncEngine:
         accounts = self._accounts_for(link, user_email(user, self.settings.google.domain) if user else "")
         groups = self.source.read_groups_of(user) if user else ()
         desired = DirectoryState(users=(user,) if user else (), groups=groups)
-        existing = GoogleState(users=tuple(accounts.values()), groups=())
+        org_units = self.target.read_org_units() if self.settings.sync.org_units else None
+        existing = GoogleState(users=tuple(accounts.values()), groups=(), org_units=org_units)
         return build_plan(desired, existing, links, self.settings, scope=Scope(user_uuids=frozenset({uuid})), password_key=self.password_key)
 
     def _accounts_for(self, link: Link | None, email: str) -> dict:

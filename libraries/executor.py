@@ -18,16 +18,14 @@ from .errors import TargetError
 from .google_target import GoogleTarget, Outcome
 from .model import PasswordHash
 from .plan import (
-    PHASE_GROUPS,
     POSTING_SETTINGS,
     AddAlias,
-    PHASE_MEMBERS,
-    PHASE_USERS,
     AddMember,
     AdoptGroup,
     AdoptUser,
     Change,
     CreateGroup,
+    CreateOrgUnit,
     CreateUser,
     Plan,
     RemoveMember,
@@ -81,7 +79,7 @@ class Executor:
         results: list[Result] = []
         total = len(plan.changes)
         failed: set[str] = set()  # addresses whose creation failed: their memberships cannot work
-        for phase in (PHASE_USERS, PHASE_GROUPS, PHASE_MEMBERS):
+        for phase in sorted({change.phase for change in plan.changes}):
             changes = [change for change in plan.changes if change.phase == phase]
             blocked = [c for c in changes if isinstance(c, AddMember) and {c.group_email, c.member_email} & failed]
             results.extend(Result(c, False, "skipped: the user or group could not be created") for c in blocked)
@@ -129,6 +127,9 @@ class Executor:
             return members.insert(groupKey=change.group_email, body={"email": change.member_email, "role": "MEMBER"}, fields="id")
         if isinstance(change, RemoveMember):
             return members.delete(groupKey=change.group_email, memberKey=change.member_email)
+        if isinstance(change, CreateOrgUnit):
+            body = {"name": change.name, "parentOrgUnitPath": change.parent}
+            return self.target.service.orgunits().insert(customerId="my_customer", body=body, fields="orgUnitPath")
         if isinstance(change, SetPostingPolicy):
             return self.target.group_settings.patch(groupUniqueId=change.email, body=POSTING_SETTINGS[change.policy], fields="email")
         raise TypeError(f"no request for {change!r}")
@@ -144,8 +145,8 @@ class Executor:
             return self._adopt_existing_user(change)
         if error.status == 409 and isinstance(change, CreateGroup):
             return self._adopt_existing_group(change)
-        if error.status == 409 and isinstance(change, AddMember):
-            return Result(change, True, "already a member")
+        if error.status == 409 and isinstance(change, (AddMember, CreateOrgUnit)):
+            return Result(change, True, "already there")
         if error.status == 409 and isinstance(change, AddAlias) and error.reason == "duplicate":
             return Result(change, False, f"{change.alias} is already taken by another user or group in Google")
         if error.status == 404 and isinstance(change, RemoveMember):

@@ -37,7 +37,7 @@ SCOPES = (
 ORGUNIT_SCOPE = SCOPE_PREFIX + "admin.directory.orgunit"
 GROUP_SETTINGS_SCOPE = SCOPE_PREFIX + "apps.groups.settings"
 BATCH_PATHS = {"directory": "batch/admin/directory_v1", "groupssettings": "batch/groupssettings/v1"}
-USER_FIELDS = "id,primaryEmail,name(givenName,familyName),suspended,isAdmin,isDelegatedAdmin,organizations,phones,externalIds,aliases"
+USER_FIELDS = "id,primaryEmail,name(givenName,familyName),suspended,isAdmin,isDelegatedAdmin,organizations,phones,externalIds,aliases,orgUnitPath"
 GROUP_FIELDS = "id,email,name,description"
 MAX_USERS_PAGE = 500  # Google's ceilings; larger values are refused with 400
 MAX_GROUPS_PAGE = 200
@@ -331,8 +331,8 @@ class GoogleTarget:
             pending = next_pages
         return {group_id: frozenset(emails) for group_id, emails in members.items()}
 
-    def read_state(self, member_groups: Callable[[dict], bool] = lambda group: True) -> GoogleState:
-        """Every user and group of the domain; members only of the groups the caller manages."""
+    def read_state(self, member_groups: Callable[[dict], bool] = lambda group: True, org_units: bool = False) -> GoogleState:
+        """Every user and group of the domain; members only of the groups the caller manages; org units if asked."""
         users = self.read_users()
         groups = self.read_groups()
         wanted = [group["id"] for group in groups if member_groups(group)]
@@ -340,7 +340,12 @@ class GoogleTarget:
         return GoogleState(
             users=tuple(users),
             groups=tuple(GoogleGroup.from_api(group, members.get(group["id"])) for group in groups),
+            org_units=self.read_org_units() if org_units else None,
         )
+
+    def read_org_units(self) -> frozenset[str]:
+        request = self.service.orgunits().list(customerId="my_customer", type="all", fields="organizationUnits(orgUnitPath)")
+        return frozenset({"/"} | {unit["orgUnitPath"] for unit in self.call(request).get("organizationUnits", [])})
 
     def read_group(self, key: str) -> dict | None:
         try:

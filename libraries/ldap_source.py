@@ -56,9 +56,16 @@ class LdapSource:
     way on every run.
     """
 
-    def __init__(self, settings: LdapSettings, cleartext_salt_key: bytes | None = None, attributes: AttributeMap = AttributeMap()):
+    def __init__(
+        self,
+        settings: LdapSettings,
+        cleartext_salt_key: bytes | None = None,
+        attributes: AttributeMap = AttributeMap(),
+        org_units: str = "",
+    ):
         self.settings = settings
         self.attributes = attributes
+        self.org_units = org_units  # "", "dn" or "attribute:NAME" ([sync] org_units)
         self._cleartext_salt_key = cleartext_salt_key
         self._connection: ldap.ldapobject.LDAPObject | None = None
 
@@ -173,6 +180,8 @@ class LdapSource:
     # --- building values ------------------------------------------------------------
     def _user_attributes(self) -> list[str]:
         wanted = ["entryUUID", "uid", "givenName", "sn", self.settings.mail_attribute, *self.settings.password_attributes, *self.attributes.ldap_attributes]
+        if self.org_units.startswith("attribute:"):
+            wanted.append(self.org_units.partition(":")[2])
         return list(dict.fromkeys(name for name in wanted if name))
 
     def _group_attributes(self) -> list[str]:
@@ -199,8 +208,18 @@ class LdapSource:
             locked=uuid in locked,
             password=password,
             password_problem=problem,
+            org_unit=self._org_unit(dn, attributes),
             **self._mapped_fields(attributes),
         )
+
+    def _org_unit(self, dn: str, attributes: dict) -> str:
+        """The user's place as a relative path: its ou= RDNs below users_dn, or an attribute's value."""
+        if self.org_units.startswith("attribute:"):
+            return _first(attributes, self.org_units.partition(":")[2]).strip().strip("/")
+        if self.org_units != "dn":
+            return ""
+        below = ldap.dn.str2dn(dn)[1 : -len(ldap.dn.str2dn(self.settings.users_dn)) or None]
+        return "/".join(value for rdn in reversed(below) for attribute, value, _ in rdn if attribute.lower() == "ou")
 
     def _mapped_fields(self, attributes: dict) -> dict:
         """The optional fields [attributes] maps, read from their LDAP attributes (aliases may be many)."""

@@ -46,6 +46,7 @@ class DirectoryUser:
     mobile: str = ""
     employee_id: str = ""
     aliases: tuple[str, ...] = ()
+    org_unit: str = ""  # where [sync] org_units places the user, relative to org_unit_root ("" = the root)
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class GoogleUser:
     phones: tuple[dict, ...] = ()
     external_ids: tuple[dict, ...] = ()
     aliases: tuple[str, ...] = ()
+    org_unit_path: str = "/"
 
     @classmethod
     def from_api(cls, resource: dict) -> GoogleUser:
@@ -93,6 +95,7 @@ class GoogleUser:
             phones=tuple(resource.get("phones") or ()),
             external_ids=tuple(resource.get("externalIds") or ()),
             aliases=tuple(alias.lower() for alias in resource.get("aliases") or ()),
+            org_unit_path=resource.get("orgUnitPath") or "/",
         )
 
     @property
@@ -142,6 +145,7 @@ class GoogleGroup:
 class GoogleState:
     users: tuple[GoogleUser, ...]
     groups: tuple[GoogleGroup, ...]
+    org_units: frozenset[str] | None = None  # paths of the existing org units; None when not read
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,10 @@ from typing import ClassVar
 from .errors import UnsafePlan
 from .model import PasswordHash
 
-# Google needs users before it can add them to groups, and groups before members:
-# the executor applies one phase after the other, each in batches.
-PHASE_USERS, PHASE_GROUPS, PHASE_MEMBERS = 1, 2, 3
+# Google needs org units before users go in them, users before it can add them to
+# groups, and groups before members: the executor applies one phase after the
+# other, each in batches. Org units take one phase per depth (parents first).
+PHASE_ORG_UNITS, PHASE_USERS, PHASE_GROUPS, PHASE_MEMBERS = 0, 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,28 @@ class Change:
 
     def describe(self) -> str:
         return ""
+
+
+@dataclass(frozen=True)
+class CreateOrgUnit(Change):
+    action: ClassVar[str] = "create org unit"
+    path: str = ""
+
+    @property
+    def phase(self) -> float:  # type: ignore[override]
+        return PHASE_ORG_UNITS + self.path.count("/") / 100
+
+    @property
+    def subject(self) -> str:
+        return self.path
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[1]
+
+    @property
+    def parent(self) -> str:
+        return self.path.rsplit("/", 1)[0] or "/"
 
 
 @dataclass(frozen=True)

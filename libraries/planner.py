@@ -26,6 +26,7 @@ from .plan import (
     AdoptUser,
     Change,
     CreateGroup,
+    CreateOrgUnit,
     CreateUser,
     FieldChange,
     Notice,
@@ -135,6 +136,16 @@ class _Planning:
     def fingerprint(self, password: PasswordHash | None) -> str:
         return fingerprint(self.password_key, password) if password and self.password_key else ""
 
+    def org_unit(self, user: DirectoryUser) -> str | None:
+        """The org unit path the user belongs in; None when org units are not managed."""
+        if not self.settings.sync.org_units or self.existing.org_units is None:
+            return None
+        root = self.settings.sync.org_unit_root.rstrip("/")
+        return f"{root}/{user.org_unit}" if user.org_unit else (root or "/")
+
+    def field_changes(self, user: WantedUser, account: GoogleUser | None):
+        return field_changes(user.source, user.email, account, self.settings.attributes, self.org_unit(user.source))
+
 
 def build_plan(
     desired: DirectoryState,
@@ -153,6 +164,7 @@ def build_plan(
     if scope is None:
         _plan_unmanaged_accounts(planning)
         _warn_unowned_admins(planning)
+    _plan_org_units(planning)
     _plan_groups(planning)
     _plan_new_memberships(planning)
     return Plan(changes=tuple(planning.changes), notices=tuple(planning.notices), refusals=_refusals(planning, wanted))
@@ -248,7 +260,7 @@ def _plan_create(planning: _Planning, user: WantedUser) -> None:
     source = user.source
     _report_password_problem(planning, source)
     password = source.captured_password or source.password
-    changes = field_changes(source, user.email, None, planning.settings.attributes)
+    changes = planning.field_changes(user, None)
     planning.changes.append(
         CreateUser(
             uuid=user.uuid,
@@ -300,7 +312,7 @@ def _email_taken(planning: _Planning, email: str, account: GoogleUser) -> bool:
 
 
 def _plan_adopt(planning: _Planning, user: WantedUser, account: GoogleUser) -> None:
-    changes = field_changes(user.source, user.email, account, planning.settings.attributes)
+    changes = planning.field_changes(user, account)
     planning.changes.append(
         AdoptUser(
             uuid=user.uuid,
@@ -315,7 +327,7 @@ def _plan_adopt(planning: _Planning, user: WantedUser, account: GoogleUser) -> N
 
 
 def _plan_update(planning: _Planning, user: WantedUser, account: GoogleUser, link: Link) -> None:
-    changes = field_changes(user.source, user.email, account, planning.settings.attributes)
+    changes = planning.field_changes(user, account)
     if changes and _email_taken(planning, user.email, account):
         planning.warn(user.source.uid, f"not renamed: {user.email} already belongs to another Google account; free that address first")
         changes = tuple(change for change in changes if change.field != "primaryEmail")
@@ -409,6 +421,19 @@ def _warn_unowned_admins(planning: _Planning) -> None:
                 f"The Google Apps administrator account {account.primary_email} cannot be suspended and has no local account with the Google Apps option: "
                 f"create the local user '{local}' (or edit it) with the Google Apps option enabled, then test again",
             )
+
+
+def _plan_org_units(planning: _Planning) -> None:
+    """Create the org units (and their parents) that users are about to be placed in."""
+    if planning.existing.org_units is None:
+        return
+    wanted = {c.new for change in planning.changes for c in getattr(change, "changes", ()) if c.field == "orgUnitPath"}
+    missing = set()
+    for path in wanted:
+        parts = path.strip("/").split("/")
+        missing |= {"/" + "/".join(parts[:depth]) for depth in range(1, len(parts) + 1)}
+    for path in sorted(missing - planning.existing.org_units - {"/"}):
+        planning.changes.append(CreateOrgUnit(path=path))
 
 
 # -- groups --------------------------------------------------------------------

@@ -15,8 +15,10 @@ MAPPED_FIELDS = ("title", "department", "phone", "mobile", "employee_id")
 PHONE_TYPES = {"phone": "work", "mobile": "mobile"}
 
 
-def field_changes(user: DirectoryUser, email: str, account: GoogleUser | None, attributes: AttributeMap) -> tuple[FieldChange, ...]:
-    """Old → new for the name, the address and every mapped field (all 'new' when there is no account yet)."""
+def field_changes(
+    user: DirectoryUser, email: str, account: GoogleUser | None, attributes: AttributeMap, org_unit: str | None = None
+) -> tuple[FieldChange, ...]:
+    """Old → new for the name, the address, every mapped field and the org unit when managed (all 'new' without an account)."""
     current = account or GoogleUser(id="", primary_email="")
     pairs = [
         ("primaryEmail", current.primary_email, email),
@@ -24,6 +26,8 @@ def field_changes(user: DirectoryUser, email: str, account: GoogleUser | None, a
         ("familyName", current.family_name, user.family_name),
     ]
     pairs += [(name, current.mapped_value(name), getattr(user, name)) for name in MAPPED_FIELDS if getattr(attributes, name)]
+    if org_unit is not None:
+        pairs.append(("orgUnitPath", current.org_unit_path if account else "/", org_unit))
     return tuple(FieldChange(name, old, new) for name, old, new in pairs if old != new)
 
 
@@ -31,8 +35,9 @@ def patch_body(changes: tuple[FieldChange, ...], account: GoogleUser | None) -> 
     """The users.patch (or insert) body for these changes, merged into the arrays Google holds."""
     new = {change.field: change.new for change in changes}
     body: dict = {}
-    if "primaryEmail" in new:
-        body["primaryEmail"] = new["primaryEmail"]
+    for key in ("primaryEmail", "orgUnitPath"):
+        if key in new:
+            body[key] = new[key]
     name = {key: new[key] for key in ("givenName", "familyName") if key in new}
     if name:
         body["name"] = name

@@ -101,3 +101,25 @@ def test_check_asks_for_the_groups_settings_scope_only_when_posting_is_managed(e
     env.write_config(posting_policy="members")
     code, out = run(env, capsys, "check")
     assert code == 0 and "PASS https://www.googleapis.com/auth/apps.groups.settings" in out
+
+
+def test_org_units_follow_the_directory_tree(env, capsys):
+    directory = env.directory
+    env.write_config(org_units="dn", org_unit_root="/Staff")
+    sales = f"ou=Sales,{directory.users_dn}"
+    emea = f"ou=EMEA,{sales}"
+    for dn, name in ((sales, "Sales"), (emea, "EMEA")):
+        directory.add_entry(dn, {"objectClass": ["top", "organizationalUnit"], "ou": name})
+    people(directory, "alice", "bob")
+    directory.admin().rename_s(directory.user_dn("alice"), "cn=Alice Tester", emea)
+    code, out = run(env, capsys, "test")
+    assert "create org unit /Staff" in out and "create org unit /Staff/Sales/EMEA" in out
+    assert run(env, capsys, "sync")[0] == 0
+    assert env.emulator.get_user("alice@example.com")["orgUnitPath"] == "/Staff/Sales/EMEA"
+    assert env.emulator.get_user("bob@example.com")["orgUnitPath"] == "/Staff"
+    directory.admin().rename_s(f"cn=Alice Tester,{emea}", "cn=Alice Tester", sales)  # she moves
+    code, out = run(env, capsys, "test")
+    assert "orgUnitPath: '/Staff/Sales/EMEA' → '/Staff/Sales'" in out and "create org unit" not in out
+    assert run(env, capsys, "sync")[0] == 0
+    assert env.emulator.get_user("alice@example.com")["orgUnitPath"] == "/Staff/Sales"
+    assert run(env, capsys, "test")[0] == 0
