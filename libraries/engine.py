@@ -20,7 +20,7 @@ from .executor import Executor, Progress, Result
 from .google_target import GoogleTarget, required_scopes
 from .ldap_source import LdapSource
 from .model import DirectoryState, DirectoryUser, GoogleGroup, GoogleState, Link, LinkState, PasswordHash
-from .plan import AddAlias, AdoptUser, CreateGroup, CreateUser, GroupChange, Plan, SetPassword, SetPostingPolicy, SuspendUser, UnsuspendUser
+from .plan import AddAlias, AdoptUser, CreateGroup, CreateUser, DeleteGroup, GroupChange, Plan, SetPassword, SetPostingPolicy, SuspendUser, UnsuspendUser
 from .planner import Scope, build_plan, group_email, selected_groups, user_email
 from .store import Store
 
@@ -156,6 +156,23 @@ class SyncEngine:
         """A targeted push of one group and its membership."""
         return self._run(trigger, lambda: self.plan_group_push(name))
 
+    def removed_groups(self) -> list[Link]:
+        """Groups this tool synchronized that left the directory or the selection (left in Google as they are)."""
+        selected = {group.uuid for group in selected_groups(self.source.read_state().groups, self.settings)}
+        return [link for link in self.store.links().links if link.kind == "group" and link.uuid not in selected]
+
+    def delete_group(self, email: str, trigger: str = "console") -> Report:
+        """Delete, on an administrator's confirmed request, a group this tool created and no longer synchronizes."""
+        link = next((link for link in self.removed_groups() if link.email == email.lower()), None)
+        if link is None:
+            raise GoogleSyncError(f"{email} is still synchronized, or was never synchronized by this tool: it is not deleted")
+        if not link.created_by_us:
+            raise GoogleSyncError(f"{email} existed in Google before this tool adopted it: delete it in the Google Admin console if you must")
+        report = self._run(trigger, lambda: Plan(changes=(DeleteGroup(uuid=link.uuid, email=link.email, google_id=link.google_id),)))
+        if not report.failures:
+            self.store.delete_link(link)
+        return report
+
     def _run(self, trigger: str, make_plan, force: bool = False, expected_checksum: str = "", progress: Progress | None = None) -> Report:
         with self.lock():
             run_id = self.store.start_run(trigger, dry_run=False)
@@ -228,7 +245,7 @@ def _link_after(result: Result, current: dict[str, dict[str, Link]]) -> Link | N
     previous = current[kind].get(change.uuid)
     if isinstance(change, SetPostingPolicy):
         return replace(previous, posting_policy=change.policy) if previous else None
-    if isinstance(change, AddAlias):
+    if isinstance(change, (AddAlias, DeleteGroup)):
         return None
     return Link(
         kind=kind,

@@ -26,6 +26,7 @@ from .plan import (
     Change,
     CreateGroup,
     CreateOrgUnit,
+    DeleteGroup,
     CreateUser,
     Plan,
     RemoveMember,
@@ -127,6 +128,8 @@ class Executor:
             return members.insert(groupKey=change.group_email, body={"email": change.member_email, "role": "MEMBER"}, fields="id")
         if isinstance(change, RemoveMember):
             return members.delete(groupKey=change.group_email, memberKey=change.member_email)
+        if isinstance(change, DeleteGroup):
+            return groups.delete(groupKey=change.google_id)
         if isinstance(change, CreateOrgUnit):
             body = {"name": change.name, "parentOrgUnitPath": change.parent}
             return self.target.service.orgunits().insert(customerId="my_customer", body=body, fields="orgUnitPath")

@@ -263,6 +263,15 @@ class UpdateGroup(FieldChanges, GroupChange):
     changes: tuple[FieldChange, ...] = ()
 
 
+@dataclass(frozen=True)
+class DeleteGroup(GroupChange):
+    """Never planned: only an administrator's explicit, confirmed request makes one (see SyncEngine.delete_group)."""
+
+    action: ClassVar[str] = "delete group"
+    order: ClassVar[int] = 9
+    google_id: str = ""
+
+
 # Who may post, in the Groups Settings API's terms. For posting from outside, Google recommends
 # moderating non-members' messages to keep spam out.
 POSTING_SETTINGS = {

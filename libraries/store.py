@@ -140,6 +140,10 @@ class Store:
                     connection.execute(delete(links_table).where(links_table.c.kind == link.kind, links_table.c[column] == value))
                 connection.execute(insert(links_table).values(**vars(link), updated_at=now()))
 
+    def delete_link(self, link: Link) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(delete(links_table).where(links_table.c.kind == link.kind, links_table.c.uuid == link.uuid))
+
     # -- runs --------------------------------------------------------------------
 
     def start_run(self, trigger: str, dry_run: bool) -> int:

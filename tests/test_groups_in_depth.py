@@ -1,5 +1,8 @@
 """Groups beyond membership: nesting, cycles, members outside the scope, groups that leave."""
+import pytest
+
 from app_google_sync import cli
+from app_google_sync.libraries.errors import GoogleSyncError
 from app_google_sync.libraries.engine import SyncEngine
 
 
@@ -123,3 +126,23 @@ def test_org_units_follow_the_directory_tree(env, capsys):
     assert run(env, capsys, "sync")[0] == 0
     assert env.emulator.get_user("alice@example.com")["orgUnitPath"] == "/Staff/Sales"
     assert run(env, capsys, "test")[0] == 0
+
+
+def test_deleting_a_removed_group_is_an_explicit_opt_in_for_groups_we_created(env, capsys):
+    people(env.directory, "alice")
+    env.directory.add_group("sales", members=("alice",))
+    env.emulator.add_group("legacy@example.com", "legacy")  # existed before: adopted, never deletable
+    env.directory.add_group("legacy", members=("alice",))
+    run(env, capsys, "sync")
+    engine = SyncEngine(env.settings)
+    with pytest.raises(GoogleSyncError, match="still synchronized"):
+        engine.delete_group("sales@example.com")
+    env.directory.delete_group("sales")
+    env.directory.delete_group("legacy")
+    assert {link.email for link in engine.removed_groups()} == {"sales@example.com", "legacy@example.com"}
+    with pytest.raises(GoogleSyncError, match="existed in Google before"):
+        engine.delete_group("legacy@example.com")
+    report = engine.delete_group("sales@example.com")
+    assert report.outcome == "applied"
+    assert {g["email"] for g in env.emulator.groups()} == {"legacy@example.com"}
+    assert [link.email for link in engine.removed_groups()] == ["legacy@example.com"]

@@ -397,7 +397,8 @@ class DemoDirectory(slapdtest.SlapdObject):
             self.set_sync_limits(sync_limits)
         connection = self.admin()
         for base in (self.users_dn, self.groups_dn):
-            for dn, _ in connection.search_s(base, ldap.SCOPE_ONELEVEL, "(objectClass=*)", ["1.1"]):
+            entries = [dn for dn, _ in connection.search_s(base, ldap.SCOPE_SUBTREE, "(objectClass=*)", ["1.1"]) if dn != base]
+            for dn in sorted(entries, key=lambda dn: len(ldap.dn.str2dn(dn)), reverse=True):  # leaves first
                 connection.delete_s(dn)
         self._next_uid_number = FIRST_UID_NUMBER
         self._next_gid_number = FIRST_GROUP_GID
