@@ -85,6 +85,11 @@ class PushQueue:
         with self._condition:
             return {uid: ("password" if entry.password_hash else "user") for uid, entry in self._pending.items()}
 
+    def activity(self) -> int:
+        """How many users are waiting to be pushed or being pushed now."""
+        with self._condition:
+            return len(self._pending) + self._busy
+
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Until nothing is queued or running (for tests and orderly shutdown)."""
         deadline = time.monotonic() + timeout

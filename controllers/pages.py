@@ -19,12 +19,12 @@ log = logging.getLogger(__name__)
 
 OUTCOMES = {
     "in_sync": ("In step", "ok"),
-    "pending": ("Changes pending", "warning"),
+    "pending": ("Changes pending", "warn"),
     "applied": ("Applied", "ok"),
     "partial": ("Some failed", "error"),
     "failed": ("Failed", "error"),
     "refused": ("Refused", "error"),
-    "changed": ("Plan changed", "warning"),
+    "changed": ("Plan changed", "warn"),
     "running": ("Running", "info"),
 }
 
