@@ -8,7 +8,7 @@ import pytest
 
 from app_google_sync.libraries import config_file
 from app_google_sync.libraries.google_target import SCOPES
-from conftest import Console, text_of
+from console_helpers import Console, text_of
 
 CALLBACK = "http://localhost/app/google_sync/connect/oauth/callback"
 

@@ -1,7 +1,7 @@
 """Every page needs a logged-in administrator; every POST needs a CSRF token."""
 import pytest
 
-from conftest import ACCOUNTS, Console, csrf_token
+from console_helpers import ACCOUNTS, Console, csrf_token
 
 PAGES = ["/", "/settings", "/check", "/test", "/automatic", "/history", "/history/1", "/objects", "/sync/abc", "/sync/abc/status", "/connect/oauth/callback"]
 ACTIONS = ["/settings", "/settings/key", "/connect/oauth", "/disconnect", "/check", "/test", "/sync", "/automatic"]

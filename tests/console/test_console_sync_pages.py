@@ -1,7 +1,7 @@
 """Test connection, test synchronization, synchronize now, history, users and groups: against a real slapd and the emulator."""
 import re
 
-from conftest import USER_PASSWORD, add_people, secrets_of, text_of, wait_for_run
+from console_helpers import USER_PASSWORD, add_people, secrets_of, text_of, wait_for_run
 
 from app_google_sync.libraries import config_file
 
@@ -69,7 +69,7 @@ def test_test_sync_shows_the_plan_table_and_the_admin_warning(env, console):
 
 
 def test_the_admin_link_is_left_out_when_the_host_has_no_create_user_page(env, host_factory):
-    from conftest import Console
+    from console_helpers import Console
 
     console = Console(host_factory(env.config_path, GOOGLE_SYNC_CREATE_USER_ENDPOINT="host.nowhere"))
     text = text_of(preview(console))

@@ -8,7 +8,7 @@ import pytest
 
 from app_google_sync.libraries import config_file
 from app_google_sync.libraries.google_target import SCOPES
-from conftest import text_of
+from console_helpers import text_of
 
 
 def key_upload(info, name="key.json"):

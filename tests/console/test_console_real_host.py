@@ -5,7 +5,7 @@ import pytest
 
 from app_google_sync.host.demo import ADMIN_PASSWORD, ADMIN_USERNAME, build_demo_app
 from app_google_sync.host.plugins import console_state
-from conftest import add_people, text_of
+from console_helpers import add_people, text_of
 
 
 @pytest.fixture

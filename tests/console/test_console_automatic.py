@@ -8,7 +8,7 @@ import pytest
 from app_google_sync import scheduler
 from app_google_sync.libraries import config_file
 from app_google_sync.libraries.store import Store
-from conftest import Console, text_of
+from console_helpers import Console, text_of
 
 
 def stored_job(env):
