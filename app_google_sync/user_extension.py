@@ -13,21 +13,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from typing import Callable
 
-from .libraries import config_file, passwords
+from .libraries import config_file, passwords, push_queue
 
 log = logging.getLogger(__name__)
 
 CRYPT = "crypt"
 DEFAULT_DELAY = 2.0
-
-
-@dataclass
-class _Pending:
-    due: float
-    password_hash: str = ""
 
 
 def _default_push_user(config_path: str, uid: str):
@@ -51,7 +44,7 @@ def is_connected(config_path: str) -> bool:
 
 
 class PushQueue:
-    """Debounced, per-user pushes run by one daemon thread."""
+    """The extension's pushes: the library's debounced queue, plus the password hash waiting for each user."""
 
     def __init__(
         self,
@@ -62,89 +55,49 @@ class PushQueue:
         connected: Callable[[str], bool] = is_connected,
     ):
         self.config_path = config_path
-        self.delay = delay
         self._push_user = push_user
         self._push_password = push_password
         self._connected = connected
-        self._pending: dict[str, _Pending] = {}
-        self._busy = 0
-        self._condition = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._stopped = False
+        self._hashes: dict[str, str] = {}  # uid → the latest new password's hash, until pushed
+        self._lock = threading.Lock()
+        self._queue = push_queue.PushQueue(self._push, delay=delay, name="google-sync-console-push")
 
     def submit(self, uid: str, password_hash: str = "") -> None:
-        with self._condition:
-            entry = self._pending.setdefault(uid, _Pending(due=0.0))
-            entry.due = time.monotonic() + self.delay
-            entry.password_hash = password_hash or entry.password_hash  # a password push also pushes the user
-            self._ensure_thread()
-            self._condition.notify_all()
+        if password_hash:
+            with self._lock:
+                self._hashes[uid] = password_hash  # a password push also pushes the rest of the user
+        self._queue.put(uid)
 
-    def pending(self) -> dict[str, str]:
-        """uid → "password" or "user": what is waiting (never the hash)."""
-        with self._condition:
-            return {uid: ("password" if entry.password_hash else "user") for uid, entry in self._pending.items()}
+    def waiting_passwords(self) -> set[str]:
+        """Users whose new password is still to be pushed (never the hashes)."""
+        with self._lock:
+            return set(self._hashes)
 
-    def activity(self) -> int:
-        """How many users are waiting to be pushed or being pushed now."""
-        with self._condition:
-            return len(self._pending) + self._busy
+    @property
+    def busy(self) -> bool:
+        return not self._queue.idle()
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Until nothing is queued or running (for tests and orderly shutdown)."""
         deadline = time.monotonic() + timeout
-        with self._condition:
-            while self._pending or self._busy:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._condition.wait(min(remaining, 0.05))
+        while not self._queue.idle():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
         return True
 
     def stop(self) -> None:
-        with self._condition:
-            self._stopped = True
-            self._condition.notify_all()
+        self._queue.stop()
 
-    def _ensure_thread(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            self._stopped = False
-            self._thread = threading.Thread(target=self._run, name="google-sync-push", daemon=True)
-            self._thread.start()
-
-    def _next_due(self) -> tuple[str, _Pending] | None:
-        """The next push whose delay has passed, waiting for one; None once stopped."""
-        with self._condition:
-            while not self._stopped:
-                now = time.monotonic()
-                due = [(entry.due, uid) for uid, entry in self._pending.items() if entry.due <= now]
-                if due:
-                    uid = min(due)[1]
-                    self._busy += 1
-                    return uid, self._pending.pop(uid)
-                wake = min((entry.due for entry in self._pending.values()), default=now + 60) - now
-                self._condition.wait(max(wake, 0.01))
-            return None
-
-    def _run(self) -> None:
-        while (item := self._next_due()) is not None:
-            uid, entry = item
-            try:
-                self._push(uid, entry)
-            except Exception:  # noqa: BLE001  (a failed push is logged and recorded; the next full run catches up)
-                log.exception("background push of %s failed", uid)
-            finally:
-                with self._condition:
-                    self._busy -= 1
-                    self._condition.notify_all()
-
-    def _push(self, uid: str, entry: _Pending) -> None:
+    def _push(self, uid: str) -> None:
+        with self._lock:
+            password_hash = self._hashes.pop(uid, "")
         if not self._connected(self.config_path):
             log.info("not pushing %s: Google is not connected", uid)
             return
-        if entry.password_hash:
+        if password_hash:
             log.info("pushing user %s with a new password", uid)
-            self._push_password(self.config_path, uid, entry.password_hash, CRYPT)
+            self._push_password(self.config_path, uid, password_hash, CRYPT)
         else:
             log.info("pushing user %s", uid)
             self._push_user(self.config_path, uid)

@@ -76,7 +76,7 @@ def run_test():
     session[PREVIEW_KEY] = {"checksum": plan.checksum, "counts": plan.counts(), "refused": bool(plan.refusals), "in_sync": plan.in_sync}
     notices = [(notice, admin_account_link(notice)) for notice in plan.notices]
     return render_template(
-        "google_sync/test.html", report=report, plan=plan, notices=notices, error="", preview=session[PREVIEW_KEY], pushing=console().pushes.activity()
+        "google_sync/test.html", report=report, plan=plan, notices=notices, error="", preview=session[PREVIEW_KEY], pushing=console().pushes.busy
     )
 
 
