@@ -2,6 +2,7 @@
 the reference host, the plugin, a seeded slapd and the emulator. Screenshots go to test-artifacts/console/."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -143,3 +144,56 @@ def test_connect_test_synchronize_and_automate(demo, console_url, page):
     page.click(".gs-tab:has-text('Users and groups')")
     expect(page.locator("table.data >> nth=0")).to_contain_text("Synchronized")
     shot(page, "10-users-and-groups")
+
+
+ADMIN_GOOGLE_PASSWORD = "Google-Admin-Pass-1"
+
+
+@pytest.fixture
+def oauth_demo(directory, tmp_path, monkeypatch):
+    """The emulator with an administrator who can sign in, and an OAuth web client for the console."""
+    monkeypatch.delenv("OAUTHLIB_INSECURE_TRANSPORT", raising=False)
+    directory.add_group("google_apps_plugin")
+    with DemoEnvironment(state_dir=str(tmp_path), directory=directory, admin_password=ADMIN_GOOGLE_PASSWORD) as env:
+        config_file.update(str(env.config_path), "google", {"credentials_file": None})
+        client = env.emulator.create_oauth_client(["http://127.0.0.1/placeholder"], name="Demo Console")
+        (tmp_path / "oauth-client.json").write_text(json.dumps(client))
+        env.oauth_client = client
+        yield env
+
+
+def test_connect_to_google_with_the_administrators_account(oauth_demo, tmp_path, page):
+    from playwright.sync_api import expect
+
+    app = build_demo_app(oauth_demo, GOOGLE_SYNC_SECRETS_DIR=str(tmp_path / "secrets"), GOOGLE_SYNC_OAUTH_CLIENT=str(tmp_path / "oauth-client.json"), CONSOLE_STRICT_PLUGINS=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    console_url = f"http://127.0.0.1:{server.server_port}"
+    oauth_demo.emulator.register_oauth_client(oauth_demo.oauth_client, [console_url + "/app/google_sync/connect/oauth/callback"])
+    try:
+        page.goto(console_url + "/login")
+        page.fill("#username", ADMIN_USERNAME)
+        page.fill("#password", ADMIN_PASSWORD)
+        page.click("button[type=submit]")
+        page.goto(console_url + "/app/google_sync/settings")
+        page.click("button:has-text('Connect to Google')")
+        expect(page).to_have_url(re.compile(re.escape(oauth_demo.emulator.base_url) + r"o/oauth2/auth\?"))
+        expect(page.locator("#email")).to_have_value("admin@example.com")
+        shot(page, "11-google-consent")
+        page.fill("#password", ADMIN_GOOGLE_PASSWORD)
+        page.click("button.allow")
+        expect(page).to_have_url(console_url + "/app/google_sync/check")
+        expect(page.locator(".flash-success")).to_contain_text("Connected to Google with your administrator account")
+        page.click("button:has-text('Test connection')")
+        expect(page.locator(".panel", has_text="Result")).to_contain_text("All passed")
+        shot(page, "12-connected-with-oauth")
+        stored = json.loads((tmp_path / "secrets" / "oauth-authorized-user.json").read_text())
+        assert stored["refresh_token"] not in page.content()
+        page.goto(console_url + "/app/google_sync/settings")
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.click("button:has-text('Disconnect')")
+        expect(page.locator(".flash-success")).to_contain_text("the refresh token was revoked")
+        assert oauth_demo.emulator.oauth_grants() == []
+    finally:
+        server.shutdown()
+        app.extensions["google_sync"].shutdown()
