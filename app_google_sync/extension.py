@@ -98,12 +98,12 @@ class GoogleSync:
             user_extension=GoogleAppsExtension(pushes),
             runs=RunRegistry(),
         )
+        _check_csrf(app)
+        app.register_blueprint(blueprint, url_prefix=settings["url_prefix"])
+        app.extensions[EXTENSION_KEY] = state
         if settings["run_scheduler"]:
             state.scheduler = _start_scheduler(settings["config_path"])
-            atexit.register(state.shutdown)
-        _check_csrf(app)
-        app.extensions[EXTENSION_KEY] = state
-        app.register_blueprint(blueprint, url_prefix=settings["url_prefix"])
+        atexit.register(state.shutdown)
         self.user_extension = state.user_extension
         self._started.append(state)
 
