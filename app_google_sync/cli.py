@@ -136,19 +136,24 @@ def cmd_status(engine: SyncEngine, args) -> int:
     return EXIT_OK
 
 
-def cmd_watch(engine: SyncEngine, args) -> int:
-    from .libraries.live import LiveSync  # noqa: PLC0415  (only this command needs it)
+def cmd_background(engine: SyncEngine, args) -> int:
+    from .libraries.live import LiveSync  # noqa: PLC0415  (only these commands need it)
 
-    live = LiveSync(engine.settings, engine)
+    live = LiveSync(engine.settings.path)
     print(f"Watching {engine.settings.ldap.uri} for changes (Ctrl-C to stop)...", file=sys.stderr)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     live.start()
     try:
+        if args.command == "worker":
+            from .scheduler import run_worker  # noqa: PLC0415
+
+            return run_worker(engine.settings.path)  # until SIGTERM or SIGINT
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
         stop.wait()
     except KeyboardInterrupt:
         pass
-    live.stop()
+    finally:
+        live.stop()
     return EXIT_OK
 
 
@@ -189,7 +194,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Follow the directory with syncrepl (or modifyTimestamp polling without syncprov) and push each changed "
         "user or group on its own, with O(1) API calls. Runs until stopped; the worker process runs this too.",
     )
-    watch.set_defaults(handler=cmd_watch)
+    watch.set_defaults(handler=cmd_background)
+
+    worker = commands.add_parser(
+        "worker",
+        help="the background process: automatic synchronization on schedule, plus watch",
+        description="Run the scheduler (automatic synchronization as [sync] automatic and interval say, re-read every few "
+        "seconds) and the directory watcher, until SIGTERM. This is what deploy/google-sync-worker.service runs.",
+    )
+    worker.set_defaults(handler=cmd_background)
 
     for sub in (test, sync):
         sub.add_argument("--trigger", default="cli", help=argparse.SUPPRESS)

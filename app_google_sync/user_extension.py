@@ -23,10 +23,10 @@ CRYPT = "crypt"
 DEFAULT_DELAY = 2.0
 
 
-def _default_push_user(config_path: str, uid: str):
+def _default_push_user(config_path: str, uid: str, uuid: str = ""):
     from .libraries import jobs  # noqa: PLC0415  (the engine loads only when a push actually runs)
 
-    return jobs.push_user(config_path, uid)
+    return jobs.push_user(config_path, uid, uuid=uuid)
 
 
 def _default_push_password(config_path: str, uid: str, hash_value: str, hash_function: str):
@@ -50,7 +50,7 @@ class PushQueue:
         self,
         config_path: str,
         delay: float = DEFAULT_DELAY,
-        push_user: Callable[[str, str], object] = _default_push_user,
+        push_user: Callable[[str, str, str], object] = _default_push_user,
         push_password: Callable[[str, str, str, str], object] = _default_push_password,
         connected: Callable[[str], bool] = is_connected,
     ):
@@ -59,13 +59,16 @@ class PushQueue:
         self._push_password = push_password
         self._connected = connected
         self._hashes: dict[str, str] = {}  # uid → the latest new password's hash, until pushed
+        self._uuids: dict[str, str] = {}  # uid → entryUUID of a deleted user, so the engine finds its account
         self._lock = threading.Lock()
         self._queue = push_queue.PushQueue(self._push, delay=delay, name="google-sync-console-push")
 
-    def submit(self, uid: str, password_hash: str = "") -> None:
-        if password_hash:
-            with self._lock:
+    def submit(self, uid: str, password_hash: str = "", uuid: str = "") -> None:
+        with self._lock:
+            if password_hash:
                 self._hashes[uid] = password_hash  # a password push also pushes the rest of the user
+            if uuid:
+                self._uuids[uid] = uuid
         self._queue.put(uid)
 
     def waiting_passwords(self) -> set[str]:
@@ -92,6 +95,7 @@ class PushQueue:
     def _push(self, uid: str) -> None:
         with self._lock:
             password_hash = self._hashes.pop(uid, "")
+            uuid = self._uuids.pop(uid, "")
         if not self._connected(self.config_path):
             log.info("not pushing %s: Google is not connected", uid)
             return
@@ -100,7 +104,7 @@ class PushQueue:
             self._push_password(self.config_path, uid, password_hash, CRYPT)
         else:
             log.info("pushing user %s", uid)
-            self._push_user(self.config_path, uid)
+            self._push_user(self.config_path, uid, uuid)
 
 
 class GoogleAppsExtension:
@@ -121,8 +125,8 @@ class GoogleAppsExtension:
         self._queue(uid)
 
     def user_deleted(self, uid: str, uuid: str = "") -> None:
-        # The engine finds a vanished uid through its links and suspends the account.
-        self._queue(uid)
+        # The entry is gone: the engine finds the account through the link of its entryUUID and suspends it.
+        self._queue(uid, uuid=uuid)
 
     def switch_toggled(self, uid: str, enabled: bool) -> None:
         self._queue(uid)
@@ -135,9 +139,9 @@ class GoogleAppsExtension:
             return
         self._queue(uid, hashed)
 
-    def _queue(self, uid: str, password_hash: str = "") -> None:
+    def _queue(self, uid: str, password_hash: str = "", uuid: str = "") -> None:
         try:
             if uid:
-                self.queue.submit(str(uid), password_hash)
+                self.queue.submit(str(uid), password_hash, uuid)
         except Exception:  # noqa: BLE001  (never fail the host's request)
             log.exception("cannot queue a push for %s", uid)

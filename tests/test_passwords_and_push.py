@@ -146,8 +146,8 @@ def wait_for(condition, timeout=10.0):
 
 @pytest.fixture
 def live(env):
-    settings = env.settings
-    live = LiveSync(settings.__class__(ldap=settings.ldap, google=settings.google, sync=settings.sync.__class__(**{**vars(settings.sync), "push_delay": 0.3}), path=settings.path))
+    env.write_config(push_delay="0.3")
+    live = LiveSync(str(env.config_path))
     yield live
     live.stop()
 
@@ -186,6 +186,20 @@ def test_watcher_survives_a_slapd_restart(env, live):
     assert wait_for(lambda: env.emulator.get_user("kim@example.com")["name"]["givenName"] == "Kimberly", timeout=20)
 
 
+def test_pushes_stop_once_google_is_disconnected(env, live, caplog):
+    caplog.set_level(logging.INFO, logger="app_google_sync.libraries.jobs")
+    env.directory.add_user("mia", "Mia", "Tester", groups=("google_apps_plugin",))
+    sync(env)
+    text = env.config_path.read_text().replace(f"credentials_file = {env.key_path}", "credentials_file =")
+    env.config_path.write_text(text)
+    live.start()
+    time.sleep(1.0)
+    env.emulator.reset_calls()
+    env.directory.modify_user("mia", givenName="Maria")
+    assert wait_for(lambda: "push of user mia skipped: Google is not connected" in caplog.text)
+    assert env.emulator.calls == []
+
+
 def test_without_syncprov_the_watcher_says_so_and_polls(tmp_path, caplog):
     from app_google_sync.demo.directory import DemoDirectory
     from app_google_sync.demo.environment import DemoEnvironment
@@ -197,7 +211,7 @@ def test_without_syncprov_the_watcher_says_so_and_polls(tmp_path, caplog):
         with DemoEnvironment(state_dir=str(tmp_path), directory=server) as env:
             env.write_config(poll_interval="1", push_delay="0.2")
             sync(env)
-            live = LiveSync(env.settings)
+            live = LiveSync(str(env.config_path))
             live.start()
             try:
                 assert wait_for(lambda: "does not offer syncrepl" in caplog.text)
@@ -206,3 +220,25 @@ def test_without_syncprov_the_watcher_says_so_and_polls(tmp_path, caplog):
             finally:
                 live.stop()
     assert "deploy/syncprov.ldif" in caplog.text
+
+
+def test_the_worker_process_schedules_and_pushes_until_sigterm(env):
+    import signal
+    import sys
+
+    from app_google_sync.scheduler import scheduled_run
+
+    env.directory.add_user("nora", "Nora", "Tester", groups=("google_apps_plugin",))
+    sync(env)
+    env.write_config(push_delay="0.2", automatic="yes", interval="60")
+    command = [sys.executable, "-m", "app_google_sync.cli", "--config", str(env.config_path), "worker"]
+    worker = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert wait_for(lambda: scheduled_run(env.settings.sync.database) is not None, timeout=15)
+        time.sleep(1.0)  # the watcher's first refresh
+        env.directory.modify_user("nora", givenName="Eleanor")
+        assert wait_for(lambda: env.emulator.get_user("nora@example.com")["name"]["givenName"] == "Eleanor", timeout=15)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output = worker.communicate(timeout=20)[0].decode()
+    assert worker.returncode == 0, output

@@ -18,8 +18,8 @@ class Recorder:
         self.fail = fail
         self.lock = threading.Lock()
 
-    def push_user(self, config_path, uid):
-        self._record(("user", uid))
+    def push_user(self, config_path, uid, uuid=""):
+        self._record(("user", uid, uuid) if uuid else ("user", uid))
 
     def push_password(self, config_path, uid, hash_value, hash_function):
         self._record(("password", uid, hash_value, hash_function))
@@ -52,6 +52,12 @@ def test_a_burst_for_one_user_costs_one_push(extension, recorder):
     assert extension.queue.busy and recorder.calls == []
     assert extension.queue.wait_idle(5)
     assert sorted(recorder.calls) == [("user", "alice"), ("user", "bob")]
+
+
+def test_a_deleted_user_is_pushed_with_its_entry_uuid(extension, recorder):
+    extension.user_deleted("carol", "0f1e2d3c-uuid")
+    assert extension.queue.wait_idle(5)
+    assert recorder.calls == [("user", "carol", "0f1e2d3c-uuid")]
 
 
 def test_handlers_return_at_once_while_a_push_is_slow(tmp_path):
