@@ -52,6 +52,15 @@ class Report:
         }
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    desired: DirectoryState
+    links: LinkState
+    existing: GoogleState | None = None
+    plan: Plan | None = None
+    google_error: GoogleSyncError | None = None
+
+
 class SyncEngine:
     def __init__(self, settings: Settings, source=None, target=None, store: Store | None = None):
         self.settings = settings
@@ -66,15 +75,28 @@ class SyncEngine:
 
     def compute_plan(self) -> Plan:
         """Read the directory (fails whole or not at all), then Google, then plan."""
+        snapshot = self.snapshot()
+        if snapshot.google_error:
+            raise snapshot.google_error
+        return snapshot.plan
+
+    def snapshot(self) -> Snapshot:
+        """Both sides as read and the plan between them; when Google cannot be read, what the directory and links say.
+
+        A directory that cannot be read raises: without it there is nothing to show or plan.
+        """
         desired = self.source.read_state()
         links = self.store.links()
         managed_ids = {link.google_id for link in links.links if link.kind == "group"}
         wanted_emails = {group_email(group, self.settings.google.domain) for group in selected_groups(desired.groups, self.settings)}
-        existing = self.target.read_state(
-            member_groups=lambda group: group["email"].lower() in wanted_emails or group["id"] in managed_ids,
-            org_units=bool(self.settings.sync.org_units),
-        )
-        return build_plan(desired, existing, links, self.settings, password_key=self.password_key)
+        try:
+            existing = self.target.read_state(
+                member_groups=lambda group: group["email"].lower() in wanted_emails or group["id"] in managed_ids,
+                org_units=bool(self.settings.sync.org_units),
+            )
+        except GoogleSyncError as error:
+            return Snapshot(desired, links, google_error=error)
+        return Snapshot(desired, links, existing, build_plan(desired, existing, links, self.settings, password_key=self.password_key))
 
     def plan_user_push(self, uid: str, uuid: str = "", password: PasswordHash | None = None) -> Plan:
         """The plan for one user only: it reads that user on both sides, never the whole domain."""
@@ -125,7 +147,7 @@ class SyncEngine:
         if resource is not None:
             members = self.target.read_members([resource["id"]])[resource["id"]]
             existing_groups = (GoogleGroup.from_api(resource, members),)
-        nested = tuple(found for name in sorted(group.member_groups) if (found := self.source.read_group(name)))
+        nested = tuple(found for child in sorted(group.member_groups) if (found := self.source.read_group(child)))
         desired = DirectoryState(users=self.source.read_users(sorted(group.member_uids)), groups=(group, *nested))
         scope = Scope(group_uuids=frozenset({group.uuid}))
         return build_plan(desired, GoogleState(users=(), groups=existing_groups), links, self.settings, scope=scope, password_key=self.password_key)
