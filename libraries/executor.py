@@ -75,10 +75,12 @@ class Executor:
         self.target = target
         self.progress = progress or (lambda done, total: None)
         self.change_password_at_next_login = change_password_at_next_login
+        self._done = self._total = 0
 
     def apply(self, plan: Plan) -> list[Result]:
         results: list[Result] = []
         total = len(plan.changes)
+        self._done, self._total = 0, total
         failed: set[str] = set()  # addresses whose creation failed: their memberships cannot work
         for phase in sorted({change.phase for change in plan.changes}):
             changes = [change for change in plan.changes if change.phase == phase]
@@ -86,14 +88,19 @@ class Executor:
             results.extend(Result(c, False, "skipped: the user or group could not be created") for c in blocked)
             results.extend(self._apply_phase([c for c in changes if c not in blocked]))
             failed.update(r.change.subject for r in results if not r.ok and isinstance(r.change, (CreateUser, CreateGroup)))
-            self.progress(len(results), total)
+            self._advance_to(len(results))
         return results
+
+    def _advance_to(self, done: int) -> None:
+        self._done = max(self._done, min(done, self._total))
+        self.progress(self._done, self._total)
 
     def _apply_phase(self, changes: list[Change]) -> list[Result]:
         requests = {str(index): (change.api, request) for index, change in enumerate(changes) if (request := self._request(change)) is not None}
         outcomes = {}
         for api in sorted({api for api, _ in requests.values()}):  # a batch never mixes APIs
-            outcomes.update(self.target.batch({key: request for key, (kind, request) in requests.items() if kind == api}, api))
+            batch = {key: request for key, (kind, request) in requests.items() if kind == api}
+            outcomes.update(self.target.batch(batch, api, sent=lambda parts: self._advance_to(self._done + parts)))
         results = []
         for index, change in enumerate(changes):
             outcome = outcomes.get(str(index))

@@ -239,14 +239,21 @@ class GoogleTarget:
     def client_id(self) -> str:
         return str(read_key(self.settings).get("client_id", ""))
 
-    def batch(self, requests: dict[str, HttpRequest], api: str = "directory") -> dict[str, Outcome]:
-        """Run requests of one API in batches of batch_size; parts that fail with a retriable error are retried."""
+    def batch(self, requests: dict[str, HttpRequest], api: str = "directory", sent: Callable[[int], None] | None = None) -> dict[str, Outcome]:
+        """Run requests of one API in batches of batch_size; parts that fail with a retriable error are retried.
+
+        ``sent`` hears how many parts each first-pass batch carried, for a progress bar.
+        """
         outcomes: dict[str, Outcome] = {}
         pending = dict(requests)
         delays = iter(self.backoff.delays())
+        first_pass = True
         while pending:
             for chunk in _chunks(list(pending.items()), self.batch_size):
                 outcomes.update(self._send_batch(dict(chunk), api))
+                if first_pass and sent:
+                    sent(len(chunk))
+            first_pass = False
             pending = {key: pending[key] for key in pending if not outcomes[key].ok and is_retriable(outcomes[key].error)}
             delay = next(delays, None) if pending else None
             if delay is None:

@@ -298,3 +298,14 @@ def test_checksum_guards_what_was_previewed(env, capsys):
     code, out = run_cli(env, capsys, "sync", "--checksum", checksum)
     assert code == 1 and "changed since it was previewed" in out
     assert len(env.emulator.users()) == 1
+
+
+def test_progress_is_reported_batch_by_batch(env):
+    for number in range(12):
+        env.directory.add_user(f"user{number:02}", "User", f"Number {number}", groups=("google_apps_plugin",))
+    env.write_config(batch_size="5")
+    seen = []
+    report = SyncEngine(env.settings).sync(progress=lambda done, total: seen.append((done, total)))
+    assert report.outcome == "applied"
+    assert seen[0] == (5, 12) and seen[-1] == (12, 12)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
