@@ -71,8 +71,13 @@ def target_error(error: HttpError) -> TargetError:
     return TargetError(f"{error.status_code} {message}", status=error.status_code, reason=reason)
 
 
-def is_retriable(error: TargetError) -> bool:
-    if error.status in (429, 500, 502, 503, 504) or error.status == 0:
+UNREACHABLE_RETRIES = 2  # an endpoint that does not answer at all is retried briefly, not for minutes
+
+
+def is_retriable(error: TargetError, attempt: int = 0) -> bool:
+    if error.status == 0:
+        return attempt < UNREACHABLE_RETRIES
+    if error.status in (429, 500, 502, 503, 504):
         return True
     if error.reason in RETRY_REASONS:
         return True
@@ -215,8 +220,8 @@ class GoogleTarget:
     def call(self, request: HttpRequest) -> dict:
         """One request, retried on quota and server errors; raises TargetError."""
         outcome = self._attempt(request)
-        for delay in self.backoff.delays():
-            if outcome.ok or not is_retriable(outcome.error):
+        for attempt, delay in enumerate(self.backoff.delays()):
+            if outcome.ok or not is_retriable(outcome.error, attempt):
                 break
             log.info("retrying %s %s in %.1fs: %s", request.method, request.uri, delay, outcome.error)
             self.backoff.sleep(delay)
@@ -247,14 +252,15 @@ class GoogleTarget:
         outcomes: dict[str, Outcome] = {}
         pending = dict(requests)
         delays = iter(self.backoff.delays())
-        first_pass = True
+        first_pass, attempt = True, 0
         while pending:
             for chunk in _chunks(list(pending.items()), self.batch_size):
                 outcomes.update(self._send_batch(dict(chunk), api))
                 if first_pass and sent:
                     sent(len(chunk))
             first_pass = False
-            pending = {key: pending[key] for key in pending if not outcomes[key].ok and is_retriable(outcomes[key].error)}
+            pending = {key: pending[key] for key in pending if not outcomes[key].ok and is_retriable(outcomes[key].error, attempt)}
+            attempt += 1
             delay = next(delays, None) if pending else None
             if delay is None:
                 break
