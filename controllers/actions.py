@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from flask import abort, flash, jsonify, redirect, render_template, request, session, url_for
 
+from app_google_sync.libraries import overview
 from app_google_sync.libraries.errors import GoogleSyncError
 
 from .blueprint import blueprint, console, get_engine, load_settings, optional_url
@@ -75,8 +76,16 @@ def run_test():
     plan = report.plan
     session[PREVIEW_KEY] = {"checksum": plan.checksum, "counts": plan.counts(), "refused": bool(plan.refusals), "in_sync": plan.in_sync}
     notices = [(notice, admin_account_link(notice)) for notice in plan.notices]
+    google_only = sum(1 for notice in plan.notices if overview.GOOGLE_ONLY in notice.message)
     return render_template(
-        "google_sync/test.html", report=report, plan=plan, notices=notices, error="", preview=session[PREVIEW_KEY], pushing=console().pushes.busy
+        "google_sync/test.html",
+        report=report,
+        plan=plan,
+        notices=notices,
+        google_only=google_only,
+        error="",
+        preview=session[PREVIEW_KEY],
+        pushing=console().pushes.busy,
     )
 
 

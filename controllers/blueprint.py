@@ -1,6 +1,6 @@
 """The plugin's blueprint: access control, per-request engine, shared template context.
 
-Views live in the sibling modules (settings, actions, pages) and are thin:
+Views live in the sibling modules (settings, actions, pages, groups, attributes, imports) and are thin:
 validate, call a library, flash, redirect or render.
 """
 from __future__ import annotations
@@ -30,11 +30,14 @@ INTERACTIVE_RETRIES = 3
 TABS = (
     ("google_sync.index", "Overview"),
     ("google_sync.settings", "Settings"),
+    ("google_sync.groups", "Groups"),
+    ("google_sync.attributes", "Attributes"),
     ("google_sync.check", "Test connection"),
     ("google_sync.test", "Test synchronization"),
     ("google_sync.automatic", "Automatic synchronization"),
     ("google_sync.history", "History"),
     ("google_sync.objects", "Users and groups"),
+    ("google_sync.google_only", "Import"),
 )
 
 # Views that belong under another view's tab.
@@ -46,6 +49,12 @@ TAB_OF = {
     "google_sync.progress": "google_sync.test",
     "google_sync.save_automatic": "google_sync.automatic",
     "google_sync.history_run": "google_sync.history",
+    "google_sync.save_groups": "google_sync.groups",
+    "google_sync.delete_group_confirm": "google_sync.groups",
+    "google_sync.delete_group": "google_sync.groups",
+    "google_sync.save_attributes": "google_sync.attributes",
+    "google_sync.save_org_units": "google_sync.attributes",
+    "google_sync.import_accounts": "google_sync.google_only",
 }
 
 
@@ -135,4 +144,4 @@ def optional_url(endpoints, **values) -> str | None:
     return None
 
 
-from . import actions, pages, settings  # noqa: E402,F401  (register the views on the blueprint)
+from . import actions, attributes, groups, imports, pages, settings  # noqa: E402,F401  (register the views on the blueprint)

@@ -11,7 +11,7 @@ import os
 import re
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import DEFAULT_CONFIG_PATH
@@ -151,3 +151,189 @@ def _replace_file(path: str, text: str) -> None:
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise
+
+
+# -- groups, posting policy, attributes and org units (the console's Groups and Attributes pages) --------
+
+_LIST_UNSAFE = re.compile(r"[\s,=:#;\[\]]")
+_ATTRIBUTE = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
+NOT_MANAGED = ""
+
+
+@dataclass(frozen=True)
+class GroupChoice:
+    """``[sync] groups`` / ``exclude_groups`` / ``create_missing_members`` / ``posting_policy`` and ``[posting_policy]``, as written."""
+
+    all_groups: bool = True
+    groups: tuple[str, ...] = ()  # named groups (without "*")
+    exclude: tuple[str, ...] = ()
+    create_missing_members: bool = False
+    posting_default: str = NOT_MANAGED
+    posting: dict = field(default_factory=dict)  # lowercased group name → policy ("" = explicitly not managed)
+
+    def chosen(self, name: str) -> bool:
+        """Whether the selection (not the reserved-name rules) takes ``name``."""
+        return (self.all_groups or name in self.groups) and name not in self.exclude
+
+    def policy_of(self, name: str) -> str | None:
+        """The group's own policy, or None when it follows the default."""
+        return self.posting.get(name.lower())
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(item for item in re.split(r"[\s,]+", text.strip()) if item)
+
+
+def group_choice(parser: configparser.ConfigParser) -> GroupChoice:
+    named = _split(value(parser, "sync", "groups", "*"))
+    posting = dict(parser.items("posting_policy")) if parser.has_section("posting_policy") else {}
+    return GroupChoice(
+        all_groups=not named or "*" in named,
+        groups=tuple(name for name in named if name != "*"),
+        exclude=_split(value(parser, "sync", "exclude_groups")),
+        create_missing_members=value(parser, "sync", "create_missing_members", "no").lower() in ("1", "yes", "true", "on"),
+        posting_default=value(parser, "sync", "posting_policy").lower(),
+        posting={name: policy.strip().lower() for name, policy in posting.items()},
+    )
+
+
+def listable_group(name: str) -> bool:
+    """Whether a group name can stand in ``[sync] groups`` (a space-, comma-separated list) and as an INI key."""
+    return bool(name) and not _LIST_UNSAFE.search(name)
+
+
+def check_posting_policy(text: str, known: tuple[str, ...]) -> str:
+    policy = (text or "").strip().lower()
+    if policy and policy not in known:
+        raise ConfigError(f"posting policy {text!r}: use one of {', '.join(known)}, or leave posting alone")
+    return policy
+
+
+def save_group_choice(path: str, shown: list[str], choice: GroupChoice) -> None:
+    """Write what a page that listed the groups ``shown`` chose: ``choice.groups`` are the ticked ones.
+
+    With All groups on, the unticked ones go to ``exclude_groups``. Names the
+    page did not show (not in the directory right now) keep their place in
+    ``groups`` and ``exclude_groups`` and their posting policies, so saving
+    never silently drops what an administrator wrote.
+    """
+    unsafe = [name for name in (*shown, *choice.groups) if not listable_group(name)]
+    if unsafe:
+        raise ConfigError(f"group {unsafe[0]!r}: a name with spaces, commas or any of = : # ; [ ] cannot be listed; use All groups")
+    before = group_choice(read(path))
+    ticked = set(choice.groups)
+    kept_groups = [name for name in before.groups if name not in shown]
+    kept_exclude = [name for name in before.exclude if name not in shown]
+    if choice.all_groups:
+        groups, exclude = "*", [*kept_exclude, *(name for name in shown if name not in ticked)]
+    else:
+        chosen = [name for name in shown if name in ticked] + kept_groups
+        if not chosen:
+            raise ConfigError("no group is ticked: tick at least one group, or switch All groups on (the configuration cannot say 'no group')")
+        groups, exclude = " ".join(chosen), kept_exclude
+    update(path, "sync", {
+        "groups": groups,
+        "exclude_groups": " ".join(exclude) or None,
+        "create_missing_members": "yes" if choice.create_missing_members else "no",
+        "posting_policy": choice.posting_default or None,
+    })
+    policies = {}
+    for name in shown:
+        own = choice.policy_of(name)
+        # An empty override under an empty default says nothing, and would only make the scope look needed.
+        policies[name.lower()] = None if own is None or (own == NOT_MANAGED and not choice.posting_default) else own
+    _update_section(path, "posting_policy", policies)
+
+
+def _update_section(path: str, section: str, values: dict[str, str | None]) -> None:
+    """Like ``update``, but never adds an empty section for keys that are all removed."""
+    if any(new is not None for new in values.values()) or read(path).has_section(section):
+        update(path, section, values)
+
+
+@dataclass(frozen=True)
+class FieldMapping:
+    key: str  # [attributes] key
+    label: str
+    google_field: str
+    default: str  # the LDAP attribute used when the key is absent
+    attribute: str  # as configured; "" = off
+
+
+ATTRIBUTE_FIELDS = (
+    ("title", "Job title", "organizations[primary].title"),
+    ("department", "Department", "organizations[primary].department"),
+    ("phone", "Work phone", "phones[type=work]"),
+    ("mobile", "Mobile phone", "phones[type=mobile]"),
+    ("employee_id", "Employee ID", "externalIds[type=organization]"),
+    ("aliases", "Email aliases", "aliases (those in the domain; added, never removed)"),
+)
+
+
+def attribute_mappings(parser: configparser.ConfigParser) -> list[FieldMapping]:
+    from .config import AttributeMap  # noqa: PLC0415  (keeps this module's imports light for the console)
+
+    defaults = vars(AttributeMap())
+    return [
+        FieldMapping(key, label, google, defaults[key], parser.get("attributes", key, fallback=defaults[key]).strip())
+        for key, label, google in ATTRIBUTE_FIELDS
+    ]
+
+
+def check_attribute(key: str, text: str) -> str:
+    """An LDAP attribute name for ``[attributes] key``, checked as ``config.load`` checks it."""
+    name = (text or "").strip()
+    if not name:
+        raise ConfigError(f"[attributes] {key}: give the LDAP attribute, or switch the field off")
+    if not _ATTRIBUTE.fullmatch(name):
+        raise ConfigError(f"[attributes] {key} = {text!r}: give an LDAP attribute name (a letter, then letters, digits or hyphens)")
+    return name
+
+
+def save_attributes(path: str, attributes: dict[str, str]) -> None:
+    """Write every field of ``[attributes]``: the LDAP attribute, or nothing for a field switched off."""
+    known = {key for key, _, _ in ATTRIBUTE_FIELDS}
+    unknown = set(attributes) - known
+    if unknown:
+        raise ConfigError(f"[attributes] {sorted(unknown)[0]}: unknown Google field")
+    update(path, "attributes", {key: attributes.get(key, "") for key, _, _ in ATTRIBUTE_FIELDS})
+
+
+@dataclass(frozen=True)
+class OrgUnits:
+    source: str = ""  # "", "dn" or "attribute"
+    attribute: str = ""
+    root: str = "/"
+
+    @property
+    def setting(self) -> str:
+        return {"dn": "dn", "attribute": f"attribute:{self.attribute}"}.get(self.source, "")
+
+
+def org_units(parser: configparser.ConfigParser) -> OrgUnits:
+    setting = value(parser, "sync", "org_units")
+    root = "/" + value(parser, "sync", "org_unit_root", "/").strip("/")
+    if setting.startswith("attribute:"):
+        return OrgUnits("attribute", setting.partition(":")[2], root)
+    return OrgUnits("dn" if setting == "dn" else "", "", root)
+
+
+def check_org_units(source: str, attribute: str, root: str) -> OrgUnits:
+    """The org units setting from a form, checked as ``config.load`` checks ``org_units`` and ``org_unit_root``."""
+    if source not in ("", "dn", "attribute"):
+        raise ConfigError(f"org units {source!r}: choose off, the directory tree or an attribute")
+    name = ""
+    if source == "attribute":
+        name = (attribute or "").strip()
+        if not _ATTRIBUTE.fullmatch(name):
+            raise ConfigError(f"org units attribute {attribute!r}: give an LDAP attribute name, e.g. departmentNumber")
+    parts = [part.strip() for part in (root or "/").strip().strip("/").split("/")]
+    if parts == [""]:
+        parts = []
+    if any(not part or re.search(r"[\x00-\x1f\x7f]", part) for part in parts):
+        raise ConfigError(f"org unit root {root!r}: give a Google org unit path such as /Staff (no empty or control characters)")
+    return OrgUnits(source, name, "/" + "/".join(parts))
+
+
+def save_org_units(path: str, units: OrgUnits) -> None:
+    update(path, "sync", {"org_units": units.setting or None, "org_unit_root": units.root if units.root != "/" else None})

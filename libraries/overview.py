@@ -8,13 +8,14 @@ the plan comes from the engine.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 from sqlalchemy import select
 
 from .errors import GoogleSyncError
-from .model import DirectoryState, GoogleState, LinkState
+from .model import DirectoryState, GoogleState, Link, LinkState
 from .plan import MemberChange, Plan
 from .planner import group_email, selected_groups, user_email
 from .store import RunRecord, Store, results_table, runs_table
@@ -244,11 +245,10 @@ class _Recorder:
         return getattr(self.inner, name)
 
 
-def read_overview(engine) -> tuple[Overview, str]:
-    """The overview from one read of each side through the engine's own planning; '' or why Google is unknown.
+def _planned(engine) -> tuple[Plan | None, DirectoryState, GoogleState | None, str]:
+    """The engine's plan with the states it read (one read of each side); Google's problem, if it could not be read.
 
-    A directory that cannot be read raises (SourceError); Google that cannot be
-    read gives an overview from the links and the last results.
+    A directory that cannot be read raises (SourceError).
     """
     source, target = _Recorder(engine.source), _Recorder(engine.target)
     engine.source, engine.target = source, target
@@ -261,9 +261,117 @@ def read_overview(engine) -> tuple[Overview, str]:
         problem = str(error)
     finally:
         engine.source, engine.target = source.inner, target.inner
-    google = target.state if plan is not None else None
-    overview = build_overview(source.state, engine.store.links(), last_results(engine.store), engine.settings, google, plan)
+    return plan, source.state, target.state if plan is not None else None, problem
+
+
+def read_overview(engine) -> tuple[Overview, str]:
+    """The overview from one read of each side through the engine's own planning; '' or why Google is unknown.
+
+    Google that cannot be read gives an overview from the links and the last results.
+    """
+    plan, desired, google, problem = _planned(engine)
+    overview = build_overview(desired, engine.store.links(), last_results(engine.store), engine.settings, google, plan)
     return overview, problem
+
+
+# -- the Groups page ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    name: str
+    description: str
+    email: str
+    members: int  # users listed in the group
+    nested: tuple[str, ...]  # groups listed in the group
+    synchronized: bool  # as the configuration stands now
+
+
+@dataclass(frozen=True)
+class GroupsView:
+    groups: tuple[GroupRow, ...]  # the groups an administrator may choose (the source leaves out reserved and *_plugin groups)
+    removed: tuple[Link, ...]  # synchronized before, no longer: left in Google as they are
+
+
+def read_groups(engine) -> GroupsView:
+    """The directory's groups, which of them the settings synchronize, and the groups that left (one directory read)."""
+    source = _Recorder(engine.source)
+    engine.source = source
+    try:
+        removed = engine.removed_groups()
+    finally:
+        engine.source = source.inner
+    groups = source.state.groups
+    settings = engine.settings
+    everything = replace(settings, sync=replace(settings.sync, groups=("*",), exclude_groups=()))
+    choosable = selected_groups(groups, everything)
+    synchronized = {group.uuid for group in selected_groups(groups, settings)}
+    rows = tuple(
+        GroupRow(
+            name=group.name,
+            description=group.description,
+            email=group_email(group, settings.google.domain),
+            members=len(group.member_uids),
+            nested=tuple(sorted(group.member_groups)),
+            synchronized=group.uuid in synchronized,
+        )
+        for group in sorted(choosable, key=lambda group: group.name.lower())
+    )
+    return GroupsView(groups=rows, removed=tuple(sorted(removed, key=lambda link: link.email)))
+
+
+# -- Google-only accounts (the Import page) ------------------------------------------
+
+GOOGLE_ONLY = "exists only in Google"
+UNOWNED_ADMIN = "has no local account"
+_UID_UNSAFE = re.compile(r"[^a-z0-9._-]")
+
+
+@dataclass(frozen=True)
+class GoogleOnlyAccount:
+    email: str
+    given_name: str
+    family_name: str
+    is_admin: bool
+    uid: str  # the suggested local user name
+    # Mapped fields that hold a value in Google: a local account created without them would clear them.
+    google_values: tuple[tuple[str, str], ...] = ()
+
+
+def suggested_uid(email: str) -> str:
+    return _UID_UNSAFE.sub("", email.partition("@")[0].lower())
+
+
+def google_only_accounts(engine) -> list[GoogleOnlyAccount]:
+    """Active Google accounts that match no local user, from the plan's notices (the administrator's among them).
+
+    Raises GoogleSyncError when the directory or Google cannot be read.
+    """
+    plan, desired, google, problem = _planned(engine)
+    if plan is None:
+        raise GoogleSyncError(problem)
+    local = {user_email(user, engine.settings.google.domain) for user in desired.users}
+    emails = {
+        notice.subject.lower()
+        for notice in plan.notices
+        if GOOGLE_ONLY in notice.message or (notice.level == "warning" and UNOWNED_ADMIN in notice.message)
+    } - local
+    mapped = [name for name in ("title", "department", "phone", "mobile", "employee_id") if getattr(engine.settings.attributes, name)]
+    accounts = []
+    for account in google.users:
+        if account.primary_email in emails:
+            values = tuple((name, account.mapped_value(name)) for name in mapped if account.mapped_value(name))
+            accounts.append(
+                GoogleOnlyAccount(
+                    email=account.primary_email,
+                    given_name=account.given_name,
+                    family_name=account.family_name,
+                    is_admin=account.is_admin,
+                    uid=suggested_uid(account.primary_email),
+                    google_values=values,
+                )
+            )
+    return sorted(accounts, key=lambda account: (not account.is_admin, account.email))
 
 
 def run_record(store: Store, run_id: int) -> RunRecord | None:

@@ -40,7 +40,7 @@ GROUP_ATTRS = ["cn", "description", "gidNumber", "memberUid", "member"]
 DAY = 86400
 
 
-class AccountError(Exception):
+class AccountError(ValueError):
     """A request the directory cannot satisfy, worded for the administrator."""
 
 
@@ -84,7 +84,7 @@ class NewUser:
     given_name: str
     family_name: str
     mail: str
-    password: str = dataclasses.field(repr=False)
+    password: str | None = dataclasses.field(repr=False)  # None: no password until one is set
     groups: tuple[str, ...] = ()
 
 
@@ -265,7 +265,7 @@ class AccountDirectory:
             "homeDirectory": f"/home/{new.uid}",
             "loginShell": "/sbin/nologin",
             "clearAccountStatus": "enabled",
-            **password_attributes(new.password),
+            **(password_attributes(new.password) if new.password is not None else {}),
         }
         if new.mail:
             attrs["mail"] = new.mail

@@ -6,7 +6,7 @@ import logging
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from . import views
+from . import services, views
 from .auth import init_login
 from .plugins import Console, MenuEntry, console_state, load_plugins
 
@@ -53,7 +53,11 @@ def create_app(config: dict | None = None) -> Flask:
 
     csrf.init_app(app)
     init_login(app)
-    app.extensions["console"] = Console(menu=[MenuEntry(*item) for item in views.HOST_MENU] if app.config["CONSOLE_LDAP_URI"] else [])
+    with_directory = bool(app.config["CONSOLE_LDAP_URI"])
+    app.extensions["console"] = Console(
+        menu=[MenuEntry(*item) for item in views.HOST_MENU] if with_directory else [],
+        create_user=services.create_user if with_directory else None,
+    )
     app.register_blueprint(views.bp)
     app.teardown_appcontext(views.close_directory)
     app.register_error_handler(CSRFError, csrf_failed)

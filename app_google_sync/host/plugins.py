@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from importlib.metadata import entry_points
 
 from flask import Flask, current_app, url_for
@@ -58,6 +59,8 @@ class Console:
     menu: list[MenuEntry] = dataclasses.field(default_factory=list)
     user_extensions: list = dataclasses.field(default_factory=list)
     failures: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    # Services for plugins (README: the plugin contract); None when the host cannot offer them.
+    create_user: Callable[..., str] | None = None
 
     def menu_tree(self) -> list[tuple[str, list[tuple[str, list[MenuEntry]]]]]:
         """[(category, [(subcategory, [entries])])] in ClearOS order."""

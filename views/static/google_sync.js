@@ -62,3 +62,14 @@
   var panel = document.getElementById("gs-run");
   if (panel && panel.getAttribute("data-finished") === "no") { watch(panel); }
 })();
+
+/* Attribute mapping: a switched-off row is dimmed and says it is never touched in Google. */
+(function () {
+  "use strict";
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!input.matches || !input.matches(".gs-mapping input[data-field]")) { return; }
+    var row = input.closest("tr");
+    if (row) { row.classList.toggle("gs-row-off", !input.checked); }
+  });
+})();

@@ -1,0 +1,66 @@
+"""Attribute mapping (which Google fields the directory fills) and organizational units."""
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+
+from app_google_sync.libraries import config_file
+from app_google_sync.libraries.errors import ConfigError
+
+from .blueprint import blueprint, console, raw_config
+
+
+def render_attributes(mappings=None, units=None, errors=None, status=200):
+    parser = raw_config()
+    page = render_template(
+        "google_sync/attributes.html",
+        mappings=mappings or config_file.attribute_mappings(parser),
+        units=units or config_file.org_units(parser),
+        errors=errors or {},
+        saved=request.args.get("saved") == "1",
+    )
+    return page, status
+
+
+@blueprint.get("/attributes")
+def attributes():
+    return render_attributes()
+
+
+@blueprint.post("/attributes")
+def save_attributes():
+    values, errors, shown = {}, {}, []
+    for mapping in config_file.attribute_mappings(raw_config()):
+        switched_on = request.form.get(f"on_{mapping.key}") == "yes"
+        typed = request.form.get(f"attr_{mapping.key}", "")
+        values[mapping.key] = ""
+        if switched_on:
+            try:
+                values[mapping.key] = config_file.check_attribute(mapping.key, typed)
+            except ConfigError as error:
+                errors[mapping.key] = str(error)
+        shown.append(config_file.FieldMapping(mapping.key, mapping.label, mapping.google_field, mapping.default, typed.strip() if switched_on else ""))
+    if errors:
+        return render_attributes(mappings=shown, errors=errors, status=400)
+    config_file.save_attributes(console().config_path, values)
+    off = [mapping.label for mapping in shown if not values[mapping.key]]
+    flash("Attribute mapping saved." + (f" Switched off, never touched in Google: {', '.join(off)}." if off else ""), "success")
+    return redirect(url_for(".attributes", saved=1))
+
+
+@blueprint.post("/attributes/org-units")
+def save_org_units():
+    form = request.form
+    before = config_file.org_units(raw_config())
+    try:
+        units = config_file.check_org_units(form.get("org_units", ""), form.get("org_unit_attribute", ""), form.get("org_unit_root", "/"))
+    except ConfigError as error:
+        typed = config_file.OrgUnits(form.get("org_units", ""), form.get("org_unit_attribute", ""), form.get("org_unit_root", "/"))
+        return render_attributes(units=typed, errors={"org_units": str(error)}, status=400)
+    config_file.save_org_units(console().config_path, units)
+    if units.setting:
+        flash(f"Organizational units saved: users go under {units.root}.", "success")
+        if not before.setting:
+            flash("Organizational units need the admin.directory.orgunit scope: allow it to the service account in Google Admin (the Settings page lists it now).", "warning")
+    else:
+        flash("Organizational units are off: users stay where they are in Google.", "success")
+    return redirect(url_for(".attributes", saved=1))
