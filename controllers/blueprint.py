@@ -114,10 +114,11 @@ def get_engine():
     """
     if "google_sync_engine" not in g:
         from app_google_sync.libraries.engine import SyncEngine  # noqa: PLC0415
-        from app_google_sync.libraries.google_target import Backoff, GoogleTarget  # noqa: PLC0415
+        from app_google_sync.libraries.google_target import Backoff, GoogleTarget, required_scopes  # noqa: PLC0415
 
         settings = config.load(console().config_path)
-        target = GoogleTarget(settings.google, settings.sync, backoff=Backoff(min(settings.sync.max_retries, INTERACTIVE_RETRIES)))
+        backoff = Backoff(min(settings.sync.max_retries, INTERACTIVE_RETRIES))
+        target = GoogleTarget(settings.google, settings.sync, backoff=backoff, scopes=required_scopes(settings))
         g.google_sync_engine = SyncEngine(settings, target=target)
     return g.google_sync_engine
 

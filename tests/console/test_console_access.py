@@ -3,8 +3,14 @@ import pytest
 
 from console_helpers import ACCOUNTS, Console, csrf_token
 
-PAGES = ["/", "/settings", "/check", "/test", "/automatic", "/history", "/history/1", "/objects", "/sync/abc", "/sync/abc/status", "/connect/oauth/callback"]
-ACTIONS = ["/settings", "/settings/key", "/connect/oauth", "/disconnect", "/check", "/test", "/sync", "/automatic"]
+PAGES = [
+    "/", "/settings", "/check", "/test", "/automatic", "/history", "/history/1", "/objects", "/sync/abc", "/sync/abc/status", "/connect/oauth/callback",
+    "/groups", "/groups/removed/sales@example.com/delete", "/attributes", "/import",
+]
+ACTIONS = [
+    "/settings", "/settings/key", "/connect/oauth", "/disconnect", "/check", "/test", "/sync", "/automatic",
+    "/groups", "/groups/removed/sales@example.com/delete", "/attributes", "/attributes/org-units", "/import",
+]
 PREFIX = "/app/google_sync"
 
 
@@ -55,7 +61,7 @@ def test_pages_are_not_cached(fresh_console):
 
 
 def test_every_page_renders_for_an_administrator_on_a_fresh_install(fresh_console):
-    for path in ["/", "/settings", "/check", "/test", "/automatic", "/history", "/objects"]:
+    for path in ["/", "/settings", "/check", "/test", "/automatic", "/history", "/objects", "/groups", "/attributes", "/import"]:
         response = fresh_console.get(path)
         assert response.status_code == 200, path
         assert "Google Apps Synchronization" in response.get_data(as_text=True)
