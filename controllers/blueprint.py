@@ -34,7 +34,7 @@ TABS = (
     ("google_sync.attributes", "Attributes"),
     ("google_sync.check", "Test connection"),
     ("google_sync.test", "Test synchronization"),
-    ("google_sync.automatic", "Automatic synchronization"),
+    ("google_sync.automatic", "Schedule"),
     ("google_sync.history", "History"),
     ("google_sync.objects", "Users and groups"),
     ("google_sync.google_only", "Import"),

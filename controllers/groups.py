@@ -18,7 +18,7 @@ POLICIES = (
     ("", "Not managed", "Google's setting is left as it is: change it in the Google Admin console if you want."),
     ("members", "Members only", "Only the group's members can post to it."),
     ("domain", "Anyone in the domain", "Anyone with an account in your Google domain can post, members or not."),
-    ("anyone", "Anyone, including external senders", "Anyone on the internet can post; messages from non-members wait for a moderator, as Google recommends."),
+    ("anyone", "Anyone on the internet", "Anyone on the internet can post; messages from non-members wait for a moderator, as Google recommends."),
 )
 FOLLOW_DEFAULT, OFF = "default", "off"  # per-group select values besides the policies
 
@@ -89,7 +89,7 @@ def save_groups():
     settings, _ = load_settings()
     managed = bool(settings and (settings.sync.posting_policy or settings.sync.posting_overrides))
     newly_managed = managed and not (before.posting_default or before.posting)
-    flash("Groups saved. Nothing is written to Google until you synchronize.", "success")
+    flash("Groups saved.", "success")
     if newly_managed:
         flash("Posting policies need the apps.groups.settings scope: allow it to the service account in Google Admin (the Settings page lists it now).", "warning")
     return redirect(url_for(".groups", saved=1))

@@ -90,7 +90,7 @@ def import_accounts():
     if created:
         flash(
             f"Created {len(created)} local account{'s' if len(created) > 1 else ''} with Google Apps on: {', '.join(created)}. "
-            "They have no password until you set one in the user manager; each is linked to its Google account by address, not duplicated.",
+            "No password until you set one in the user manager. The synchronization links each to its Google account by address, never duplicates it.",
             "success",
         )
     return redirect(url_for(".google_only"))

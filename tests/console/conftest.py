@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from console_helpers import Console, make_host
+from console_helpers import CHROMIUM, CHROMIUM_ARGS, Console, make_host
 
 
 @pytest.fixture
@@ -56,3 +56,17 @@ def fresh_app(bare_config, host_factory):
 @pytest.fixture
 def fresh_console(fresh_app):
     return Console(fresh_app)
+
+
+@pytest.fixture
+def page():
+    """A Chromium page (Debian's /usr/bin/chromium through Playwright), 1360×900."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1360, "height": 900})
+        context.set_default_timeout(15000)
+        yield context.new_page()
+        context.close()
+        browser.close()

@@ -13,6 +13,9 @@ from flask_wtf.csrf import CSRFProtect
 from app_google_sync import GoogleSync
 
 HERE = Path(__file__).parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = HERE.parents[1] / "test-artifacts" / "console"
 ADMIN_PASSWORD = "Host-Admin-Pass-9"
 USER_PASSWORD = "Demo-Password-1"
 
@@ -128,3 +131,9 @@ def secrets_of(env) -> list[str]:
 
 def wait_for_run(console, timeout=60):
     console.state.runs.join(timeout)
+
+
+def shot(page, name: str) -> None:
+    """A full-page screenshot in test-artifacts/console/ (look at them)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import threading
-from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
@@ -15,10 +14,7 @@ from app_google_sync.demo.directory import seed_sample_organisation
 from app_google_sync.demo.environment import DemoEnvironment
 from app_google_sync.host.demo import ADMIN_PASSWORD, ADMIN_USERNAME, build_demo_app
 from app_google_sync.libraries import config_file
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
+from console_helpers import CHROMIUM, shot
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Debian's chromium is not installed ({CHROMIUM} missing)")
 
@@ -43,24 +39,6 @@ def console_url(demo, tmp_path):
     thread.join(timeout=5)
     app.extensions["google_sync"].runs.join(30)
     app.extensions["google_sync"].shutdown()
-
-
-@pytest.fixture
-def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1360, "height": 900})
-        context.set_default_timeout(15000)
-        yield context.new_page()
-        context.close()
-        browser.close()
-
-
-def shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def test_connect_test_synchronize_and_automate(demo, console_url, page):
@@ -126,7 +104,7 @@ def test_connect_test_synchronize_and_automate(demo, console_url, page):
     assert {"alice@example.com", "bob@example.com", "zoe@example.com"} <= google
     assert "judy@example.com" not in google  # Google Apps switched off
 
-    page.click(".gs-tab:has-text('Automatic synchronization')")
+    page.click(".gs-tab:has-text('Schedule')")
     page.locator("label.switch", has_text="Synchronize automatically").click()
     page.select_option("#interval", "30")
     page.click("button:has-text('Save')")

@@ -39,9 +39,9 @@ def test_the_page_lists_each_group_with_members_and_nested_groups(env, console):
     response = console.get("/groups")
     text = text_of(response)
     assert response.status_code == 200
-    assert "emea Synchronized Europe 1 sales emea@example.com" in text
-    assert "sales Synchronized Sales team 1 — sales@example.com" in text
-    assert "support Synchronized Help desk 2 — support@example.com" in text
+    assert "emea Synchronized emea@example.com Europe 1 sales" in text
+    assert "sales Synchronized sales@example.com Sales team 1 —" in text
+    assert "support Synchronized support@example.com Help desk 2 —" in text
     assert "mail_plugin" not in text.partition("Not listed")[0]
     page = response.get_data(as_text=True)
     assert re.search(r'name="all_groups" value="yes" id="gs-all-groups" checked', page)
@@ -106,7 +106,7 @@ def test_posting_policies_are_saved_need_their_scope_and_are_applied(env, consol
     assert "Posting policies need the apps.groups.settings scope" in flashed
     page = console.get("/groups").get_data(as_text=True)
     assert re.search(r'name="posting:support"[^>]*>\s*<option value="default">Default \(members only\)</option>\s*<option value="off">', page)
-    assert '<option value="anyone" selected>Anyone, including external senders</option>' in page
+    assert '<option value="anyone" selected>Anyone on the internet</option>' in page
     assert "https://www.googleapis.com/auth/apps.groups.settings" in console.get("/settings").get_data(as_text=True)
 
     plan = preview(console)

@@ -66,7 +66,7 @@ def test_importing_creates_local_users_that_the_next_sync_links_instead_of_dupli
     response = post(admin, "/import", {"pick": ["gina@example.com", "admin@example.com"], "uid:admin@example.com": "boss"})
     assert response.status_code == 302
     text = text_of(admin.get(PREFIX + "/import"))
-    assert "Created 2 local accounts with Google Apps on: boss, gina." in text and "no password" in text
+    assert "Created 2 local accounts with Google Apps on: boss, gina. No password until you set one" in text
     assert "Every active Google account has a local user." in text
     for uid in ("gina", "boss"):
         entry = env.directory.user_entry(uid)
