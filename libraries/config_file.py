@@ -231,11 +231,12 @@ def save_group_choice(path: str, shown: list[str], choice: GroupChoice) -> None:
         if not chosen:
             raise ConfigError("no group is ticked: tick at least one group, or switch All groups on (the configuration cannot say 'no group')")
         groups, exclude = " ".join(chosen), kept_exclude
+    parser = read(path)
     update(path, "sync", {
         "groups": groups,
-        "exclude_groups": " ".join(exclude) or None,
+        "exclude_groups": " ".join(exclude) or _cleared(parser, "sync", "exclude_groups"),
         "create_missing_members": "yes" if choice.create_missing_members else "no",
-        "posting_policy": choice.posting_default or None,
+        "posting_policy": choice.posting_default or _cleared(parser, "sync", "posting_policy"),
     })
     policies = {}
     for name in shown:
@@ -243,6 +244,11 @@ def save_group_choice(path: str, shown: list[str], choice: GroupChoice) -> None:
         # An empty override under an empty default says nothing, and would only make the scope look needed.
         policies[name.lower()] = None if own is None or (own == NOT_MANAGED and not choice.posting_default) else own
     _update_section(path, "posting_policy", policies)
+
+
+def _cleared(parser: configparser.ConfigParser, section: str, key: str, empty: str = "") -> str | None:
+    """The value that switches ``key`` off: kept as an empty line where the file has it (its comment stays meaningful), else left out."""
+    return empty if parser.has_option(section, key) else None
 
 
 def _update_section(path: str, section: str, values: dict[str, str | None]) -> None:
@@ -336,4 +342,8 @@ def check_org_units(source: str, attribute: str, root: str) -> OrgUnits:
 
 
 def save_org_units(path: str, units: OrgUnits) -> None:
-    update(path, "sync", {"org_units": units.setting or None, "org_unit_root": units.root if units.root != "/" else None})
+    parser = read(path)
+    update(path, "sync", {
+        "org_units": units.setting or _cleared(parser, "sync", "org_units"),
+        "org_unit_root": units.root if units.root != "/" else _cleared(parser, "sync", "org_unit_root", "/"),
+    })

@@ -112,5 +112,5 @@ def test_org_units_are_saved_validated_and_ask_for_their_scope(env, console):
     assert config.load(str(env.config_path)).sync.org_units == "attribute:departmentNumber"
 
     console.post("/attributes/org-units", {"org_units": "", "org_unit_root": "/"})
-    assert "\norg_units =" not in env.config_path.read_text() and config.load(str(env.config_path)).sync.org_units == ""
+    assert "\norg_units = \n" in env.config_path.read_text() and config.load(str(env.config_path)).sync.org_units == ""
     assert "users stay where they are in Google" in text_of(console.get("/attributes"))

@@ -191,3 +191,14 @@ def test_markup_in_group_data_is_escaped(env, console):
 def test_incomplete_settings_are_explained(fresh_console):
     response = fresh_console.get("/groups")
     assert response.status_code == 200 and "Complete the settings first" in text_of(response)
+
+
+def test_a_group_whose_name_cannot_be_listed_follows_all_groups(env, console):
+    organisation(env)
+    env.directory.add_group("Domain Admins", members=("alice",))
+    text = text_of(console.get("/groups"))
+    assert "Domain Admins Synchronized domain admins@example.com Its name holds a space or a comma: it follows All groups. 1 — default" in text
+    response = save(console, all_groups="yes", group=["sales", "Domain Admins"])
+    assert response.status_code == 302
+    sync = config.load(str(env.config_path)).sync
+    assert sync.groups == ("*",) and sync.exclude_groups == ("emea", "support")
