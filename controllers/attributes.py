@@ -6,7 +6,7 @@ from flask import flash, redirect, render_template, request, url_for
 from app_google_sync.libraries import config_file
 from app_google_sync.libraries.errors import ConfigError
 
-from .blueprint import blueprint, console, raw_config
+from .blueprint import SCOPE_NOTE, blueprint, console, raw_config
 
 
 def render_attributes(mappings=None, units=None, errors=None, status=200):
@@ -60,7 +60,7 @@ def save_org_units():
     if units.setting:
         flash(f"Organizational units saved: users go under {units.root}.", "success")
         if not before.setting:
-            flash("Organizational units need the admin.directory.orgunit scope: allow it to the service account in Google Admin (the Settings page lists it now).", "warning")
+            flash(SCOPE_NOTE.format(feature="Organizational units", scope="admin.directory.orgunit"), "warning")
     else:
         flash("Organizational units are off: users stay where they are in Google.", "success")
     return redirect(url_for(".attributes", saved=1))

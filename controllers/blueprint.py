@@ -27,6 +27,10 @@ blueprint = Blueprint(
     static_url_path="/static",
 )
 INTERACTIVE_RETRIES = 3
+SCOPE_NOTE = (
+    "{feature} need the {scope} scope: add it to the service account's domain-wide delegation in Google Admin, "
+    "or connect again with your administrator account (the Settings page lists it now)."
+)
 TABS = (
     ("google_sync.index", "Overview"),
     ("google_sync.settings", "Settings"),

@@ -9,7 +9,7 @@ from app_google_sync.libraries import config_file, overview
 from app_google_sync.libraries.config import POSTING_POLICIES
 from app_google_sync.libraries.errors import ConfigError, GoogleSyncError
 
-from .blueprint import blueprint, console, get_engine, load_settings, raw_config
+from .blueprint import SCOPE_NOTE, blueprint, console, get_engine, load_settings, raw_config
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def save_groups():
     newly_managed = managed and not (before.posting_default or before.posting)
     flash("Groups saved.", "success")
     if newly_managed:
-        flash("Posting policies need the apps.groups.settings scope: allow it to the service account in Google Admin (the Settings page lists it now).", "warning")
+        flash(SCOPE_NOTE.format(feature="Posting policies", scope="apps.groups.settings"), "warning")
     return redirect(url_for(".groups", saved=1))
 
 
