@@ -154,15 +154,14 @@ def run_worker(config_path: str, stop: threading.Event | None = None, reconcile_
     scheduler = build_scheduler(sync, config_path)
     scheduler.start()
     log.info("worker started for %s (job store %s)", config_path, JOBS_TABLE)
-    seen = None
+    applied = None  # compared by content: two edits within one mtime tick must not be missed
     try:
         while not stop.is_set():
             try:
-                mtime = os.stat(config_path).st_mtime_ns
-                if mtime != seen:
-                    _, schedule = _read_sync_settings(config_path)
+                _, schedule = _read_sync_settings(config_path)
+                if schedule != applied:
                     run = reconcile(scheduler, schedule, config_path)
-                    seen = mtime
+                    applied = schedule
                     log.info("schedule: %s", f"next run {run.next_run_time:%Y-%m-%d %H:%M:%S %Z}" if run and run.next_run_time else "off")
             except Exception:  # noqa: BLE001  (a bad edit must not kill the worker; it logs and retries)
                 log.exception("cannot apply the schedule from %s; retrying in %.0f s", config_path, reconcile_every)

@@ -178,9 +178,10 @@ class SyncEngine:
         """A targeted push of one group and its membership."""
         return self._run(trigger, lambda: self.plan_group_push(name))
 
-    def removed_groups(self) -> list[Link]:
+    def removed_groups(self, desired: DirectoryState | None = None) -> list[Link]:
         """Groups this tool synchronized that left the directory or the selection (left in Google as they are)."""
-        selected = {group.uuid for group in selected_groups(self.source.read_state().groups, self.settings)}
+        desired = desired or self.source.read_state()
+        selected = {group.uuid for group in selected_groups(desired.groups, self.settings)}
         return [link for link in self.store.links().links if link.kind == "group" and link.uuid not in selected]
 
     def delete_group(self, email: str, trigger: str = "console") -> Report:

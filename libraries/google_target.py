@@ -112,7 +112,7 @@ def required_scopes(settings: Settings) -> tuple[str, ...]:
     an optional feature's scope is asked for only when that feature is in use.
     """
     extra = [ORGUNIT_SCOPE] if settings.sync.org_units else []
-    if settings.sync.posting_policy or settings.sync.posting_overrides:
+    if settings.sync.posting_policy or any(policy for _, policy in settings.sync.posting_overrides):
         extra.append(GROUP_SETTINGS_SCOPE)
     return SCOPES + tuple(extra)
 

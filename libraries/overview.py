@@ -230,38 +230,13 @@ def _group_status(group, known: _Known, synced_uids: set[str]) -> GroupStatus:
     return GroupStatus(group.name, email, group.description, members, state, message, _last_pushed(result))
 
 
-class _Recorder:
-    """Wraps the engine's source or target to keep the state its ``read_state`` returned."""
-
-    def __init__(self, inner):
-        self.inner = inner
-        self.state = None
-
-    def read_state(self, *args, **kwargs):
-        self.state = self.inner.read_state(*args, **kwargs)
-        return self.state
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-
 def _planned(engine) -> tuple[Plan | None, DirectoryState, GoogleState | None, str]:
     """The engine's plan with the states it read (one read of each side); Google's problem, if it could not be read.
 
     A directory that cannot be read raises (SourceError).
     """
-    source, target = _Recorder(engine.source), _Recorder(engine.target)
-    engine.source, engine.target = source, target
-    plan, problem = None, ""
-    try:
-        plan = engine.compute_plan()
-    except GoogleSyncError as error:
-        if source.state is None:
-            raise
-        problem = str(error)
-    finally:
-        engine.source, engine.target = source.inner, target.inner
-    return plan, source.state, target.state if plan is not None else None, problem
+    snapshot = engine.snapshot()
+    return snapshot.plan, snapshot.desired, snapshot.existing, str(snapshot.google_error or "")
 
 
 def read_overview(engine) -> tuple[Overview, str]:
@@ -295,13 +270,9 @@ class GroupsView:
 
 def read_groups(engine) -> GroupsView:
     """The directory's groups, which of them the settings synchronize, and the groups that left (one directory read)."""
-    source = _Recorder(engine.source)
-    engine.source = source
-    try:
-        removed = engine.removed_groups()
-    finally:
-        engine.source = source.inner
-    groups = source.state.groups
+    desired = engine.source.read_state()
+    removed = engine.removed_groups(desired)
+    groups = desired.groups
     settings = engine.settings
     everything = replace(settings, sync=replace(settings.sync, groups=("*",), exclude_groups=()))
     choosable = selected_groups(groups, everything)
