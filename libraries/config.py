@@ -195,6 +195,14 @@ def _google_settings(raw: dict[str, str]) -> GoogleSettings:
 POSTING_POLICIES = ("members", "domain", "anyone")
 
 
+def _groups(value: str) -> tuple[str, ...]:
+    """`*` (or nothing) for every group, `none` for no group at all, else the names."""
+    names = _split_list(value)
+    if names == ("none",):
+        return ()
+    return names or ("*",)
+
+
 def _posting(key: str, value: str) -> str:
     policy = value.strip().lower()
     if policy and policy not in POSTING_POLICIES:
@@ -222,7 +230,7 @@ def _sync_settings(raw: dict[str, str], posting: dict[str, str]) -> SyncSettings
     return SyncSettings(
         state_dir=raw.get("state_dir", defaults.state_dir).strip(),
         database_url=raw.get("database_url", "").strip(),
-        groups=_split_list(raw.get("groups", "*")) or ("*",),
+        groups=_groups(raw.get("groups", "*")),
         exclude_groups=_split_list(raw.get("exclude_groups", "")),
         unmanaged_accounts=unmanaged,
         max_suspend=max_suspend,

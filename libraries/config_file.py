@@ -189,7 +189,7 @@ def group_choice(parser: configparser.ConfigParser) -> GroupChoice:
     posting = dict(parser.items("posting_policy")) if parser.has_section("posting_policy") else {}
     return GroupChoice(
         all_groups=not named or "*" in named,
-        groups=tuple(name for name in named if name != "*"),
+        groups=tuple(name for name in named if name not in ("*", NO_GROUPS)),
         exclude=_split(value(parser, "sync", "exclude_groups")),
         create_missing_members=value(parser, "sync", "create_missing_members", "no").lower() in ("1", "yes", "true", "on"),
         posting_default=value(parser, "sync", "posting_policy").lower(),
@@ -207,6 +207,9 @@ def check_posting_policy(text: str, known: tuple[str, ...]) -> str:
     if policy and policy not in known:
         raise ConfigError(f"posting policy {text!r}: use one of {', '.join(known)}, or leave posting alone")
     return policy
+
+
+NO_GROUPS = "none"  # [sync] groups = none: synchronize users only
 
 
 def save_group_choice(path: str, shown: list[str], choice: GroupChoice) -> None:
@@ -228,9 +231,7 @@ def save_group_choice(path: str, shown: list[str], choice: GroupChoice) -> None:
         groups, exclude = "*", [*kept_exclude, *(name for name in shown if name not in ticked)]
     else:
         chosen = [name for name in shown if name in ticked] + kept_groups
-        if not chosen:
-            raise ConfigError("no group is ticked: tick at least one group, or switch All groups on (the configuration cannot say 'no group')")
-        groups, exclude = " ".join(chosen), kept_exclude
+        groups, exclude = " ".join(chosen) or NO_GROUPS, kept_exclude
     parser = read(path)
     update(path, "sync", {
         "groups": groups,

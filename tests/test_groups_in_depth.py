@@ -146,3 +146,11 @@ def test_deleting_a_removed_group_is_an_explicit_opt_in_for_groups_we_created(en
     assert report.outcome == "applied"
     assert {g["email"] for g in env.emulator.groups()} == {"legacy@example.com"}
     assert [link.email for link in engine.removed_groups()] == ["legacy@example.com"]
+
+
+def test_groups_none_synchronizes_users_only(env, capsys):
+    people(env.directory, "alice")
+    env.directory.add_group("sales", members=("alice",))
+    env.write_config(groups="none")
+    code, out = run(env, capsys, "test")
+    assert "create user alice@example.com" in out and "create group" not in out and "add member" not in out

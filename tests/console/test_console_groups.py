@@ -71,13 +71,11 @@ def test_choosing_groups_writes_the_file_keeps_its_comments_and_the_test_shows_t
     assert "create group support@example.com" in plan and "create group emea@example.com" not in plan
 
 
-def test_nothing_ticked_without_all_groups_is_refused(env, console):
+def test_nothing_ticked_without_all_groups_synchronizes_no_group(env, console):
     organisation(env)
-    before = env.config_path.read_text()
-    response = save(console)
-    assert response.status_code == 400
-    assert "tick at least one group" in text_of(response)
-    assert env.config_path.read_text() == before
+    save(console)
+    assert config.load(str(env.config_path)).sync.groups == ()
+    assert "groups = none" in env.config_path.read_text()
 
 
 def test_groups_not_in_the_directory_keep_their_place_in_the_file(env, console):
