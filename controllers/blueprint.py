@@ -120,10 +120,10 @@ def get_engine():
         from app_google_sync.libraries.engine import SyncEngine  # noqa: PLC0415
         from app_google_sync.libraries.google_target import Backoff, GoogleTarget, required_scopes  # noqa: PLC0415
 
-        settings = config.load(console().config_path)
-        backoff = Backoff(min(settings.sync.max_retries, INTERACTIVE_RETRIES))
-        target = GoogleTarget(settings.google, settings.sync, backoff=backoff, scopes=required_scopes(settings))
-        g.google_sync_engine = SyncEngine(settings, target=target)
+        loaded = config.load(console().config_path)
+        backoff = Backoff(min(loaded.sync.max_retries, INTERACTIVE_RETRIES))
+        target = GoogleTarget(loaded.google, loaded.sync, backoff=backoff, scopes=required_scopes(loaded))
+        g.google_sync_engine = SyncEngine(loaded, target=target)
     return g.google_sync_engine
 
 

@@ -11,7 +11,6 @@ Prints the median and 95th percentile delay; asserts nothing.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import statistics
 import subprocess
 import tempfile

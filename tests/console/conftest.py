@@ -4,7 +4,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from console_helpers import CHROMIUM, CHROMIUM_ARGS, Console, make_host
+from app_google_sync.host.demo import ADMIN_PASSWORD, ADMIN_USERNAME, build_demo_app
+from console_helpers import CHROMIUM, CHROMIUM_ARGS, Console, make_host, token_of
 
 
 @pytest.fixture
@@ -70,3 +71,22 @@ def page():
         yield context.new_page()
         context.close()
         browser.close()
+
+
+# The real reference host (app_google_sync.host) with the plugin found through its entry point.
+@pytest.fixture
+def host(env, tmp_path):
+    app = build_demo_app(env, GOOGLE_SYNC_SECRETS_DIR=str(tmp_path / "secrets"), GOOGLE_SYNC_PUSH_DELAY=0.05, CONSOLE_STRICT_PLUGINS=True)
+    yield app
+    app.extensions["google_sync"].runs.join(30)
+    app.extensions["google_sync"].shutdown()
+
+
+@pytest.fixture
+def admin(host):
+    client = host.test_client()
+    token = token_of(client.get("/login").get_data(as_text=True))
+    response = client.post("/login", data={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD, "csrf_token": token})
+    assert response.status_code == 302
+    client.token = token_of(client.get("/app/google_sync/").get_data(as_text=True))
+    return client

@@ -137,3 +137,7 @@ def shot(page, name: str) -> None:
     """A full-page screenshot in test-artifacts/console/ (look at them)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def token_of(page: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)

@@ -1,34 +1,9 @@
 """Accounts that exist only in Google: listed, created locally through the host's create_user service, then linked, not duplicated."""
-import re
 
-import pytest
-
-from app_google_sync.host.demo import ADMIN_PASSWORD, ADMIN_USERNAME, build_demo_app
 from app_google_sync.libraries.store import Store
 from console_helpers import text_of
 
 PREFIX = "/app/google_sync"
-
-
-@pytest.fixture
-def host(env, tmp_path):
-    app = build_demo_app(env, GOOGLE_SYNC_SECRETS_DIR=str(tmp_path / "secrets"), GOOGLE_SYNC_PUSH_DELAY=0.05, CONSOLE_STRICT_PLUGINS=True)
-    yield app
-    app.extensions["google_sync"].runs.join(30)
-    app.extensions["google_sync"].shutdown()
-
-
-def token_of(page: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-
-
-@pytest.fixture
-def admin(host):
-    client = host.test_client()
-    token = token_of(client.get("/login").get_data(as_text=True))
-    assert client.post("/login", data={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD, "csrf_token": token}).status_code == 302
-    client.token = token_of(client.get(PREFIX + "/").get_data(as_text=True))
-    return client
 
 
 def post(client, path, data=None):

@@ -1,33 +1,9 @@
 """The plugin inside the reference host console (app_google_sync.host), discovered through its entry point."""
 import re
 
-import pytest
 
-from app_google_sync.host.demo import ADMIN_PASSWORD, ADMIN_USERNAME, build_demo_app
 from app_google_sync.host.plugins import console_state
 from console_helpers import add_people, text_of
-
-
-@pytest.fixture
-def host(env, tmp_path):
-    app = build_demo_app(env, GOOGLE_SYNC_SECRETS_DIR=str(tmp_path / "secrets"), GOOGLE_SYNC_PUSH_DELAY=0.05, CONSOLE_STRICT_PLUGINS=True)
-    yield app
-    app.extensions["google_sync"].runs.join(30)
-    app.extensions["google_sync"].shutdown()
-
-
-def token_of(page: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-
-
-@pytest.fixture
-def admin(host):
-    client = host.test_client()
-    token = token_of(client.get("/login").get_data(as_text=True))
-    response = client.post("/login", data={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD, "csrf_token": token})
-    assert response.status_code == 302
-    client.token = token_of(client.get("/app/google_sync/").get_data(as_text=True))
-    return client
 
 
 def test_the_host_loads_the_plugin_from_its_entry_point(host):
