@@ -6,6 +6,7 @@ same app for tests without serving it.
 from __future__ import annotations
 
 import secrets
+import socket
 import threading
 import webbrowser
 
@@ -41,12 +42,25 @@ def build_demo_app(env: DemoEnvironment, admin_password: str = ADMIN_PASSWORD, *
     return create_app(settings)
 
 
+def _free_port(host: str, wanted: int) -> int:
+    """``wanted`` when it is free, else any free port (a second demo, or something else on 8000)."""
+    for port in (wanted, 0):
+        with socket.socket() as probe:
+            try:
+                probe.bind((host, port))
+                return probe.getsockname()[1]
+            except OSError:
+                continue
+    raise OSError(f"no free port on {host}")
+
+
 def run_console(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = False, env: DemoEnvironment | None = None) -> None:
     """Serve the console on ``host:port`` until Ctrl-C, over ``env`` or a demo environment of its own."""
     if env is None:
         with DemoEnvironment() as own:
             return run_console(host, port, open_browser, own)
     app = build_demo_app(env)
+    port = _free_port(host, port)
     url = f"http://{host}:{port}/"
     print(f"Console:  {url}")
     print(f"Login:    {ADMIN_USERNAME} / {ADMIN_PASSWORD}")
