@@ -44,6 +44,7 @@ class _Members:
         return uid in self.uids or _dn_key(dn) in self.dns
 
 
+MEMBER_ATTRIBUTES = ("memberUid", "member", "uniqueMember")  # posixGroup, groupOfNames, groupOfUniqueNames
 USERS_PER_SEARCH = 200  # keeps (|(uid=…)…) filters of a group push a sane size
 
 
@@ -135,7 +136,7 @@ class LdapSource:
     def read_groups_of(self, user: DirectoryUser) -> tuple[DirectoryGroup, ...]:
         """The real groups that list ``user`` (by memberUid or member DN): one search, for a targeted push."""
         settings = self.settings
-        membership = ldap.filter.filter_format("(|(memberUid=%s)(member=%s))", [user.uid, user.dn])
+        membership = ldap.filter.filter_format("(|(memberUid=%s)(member=%s)(uniqueMember=%s))", [user.uid, user.dn, user.dn])
         entries = self._search(settings.groups_dn, f"(&{settings.group_filter}{membership})", self._group_attributes(), "groups_dn")
         uid_by_dn = {_dn_key(user.dn): user.uid}
         return tuple(
@@ -147,7 +148,7 @@ class LdapSource:
         settings = self.settings
         enabled = None
         if settings.enabled_group:
-            enabled = self._enabled_members(self._search(settings.groups_dn, self._enabled_group_filter(), ["cn", "memberUid", "member"], "groups_dn"))
+            enabled = self._enabled_members(self._search(settings.groups_dn, self._enabled_group_filter(), ["cn", *MEMBER_ATTRIBUTES], "groups_dn"))
         locked = self._locked_uuids(settings.users_dn, ldap.SCOPE_SUBTREE)
         users = []
         for start in range(0, len(uids), USERS_PER_SEARCH):
@@ -185,13 +186,13 @@ class LdapSource:
         return list(dict.fromkeys(name for name in wanted if name))
 
     def _group_attributes(self) -> list[str]:
-        wanted = ["entryUUID", "cn", "description", "memberUid", "member", self.settings.mail_attribute]
+        wanted = ["entryUUID", "cn", "description", *MEMBER_ATTRIBUTES, self.settings.mail_attribute]
         return list(dict.fromkeys(name for name in wanted if name))
 
     def _user(self, dn: str, attributes: dict, enabled: _Members | None, locked: frozenset[str]) -> DirectoryUser | None:
         uid = _first(attributes, "uid")
         if not uid:
-            log.warning("%s has no uid: skipped", dn)
+            log.debug("%s has no uid: not a user to synchronize", dn)
             return None
         if uid in RESERVED_USERS:
             return None
@@ -269,7 +270,7 @@ class LdapSource:
         dn, attributes = entries[0]
         enabled = None
         if settings.enabled_group:
-            enabled = self._enabled_members(self._search(settings.groups_dn, self._enabled_group_filter(), ["cn", "memberUid", "member"], "groups_dn"))
+            enabled = self._enabled_members(self._search(settings.groups_dn, self._enabled_group_filter(), ["cn", *MEMBER_ATTRIBUTES], "groups_dn"))
         return self._user(dn, attributes, enabled, self._locked_uuids(dn, ldap.SCOPE_BASE))
 
     def _locked_uuids(self, base: str, scope: int) -> frozenset[str]:
@@ -418,7 +419,8 @@ def _group(dn: str, attributes: dict, uid_by_dn: dict[str, str], mail_attribute:
 def _members(attributes: dict) -> _Members:
     return _Members(
         uids=frozenset(value for value in _texts(attributes, "memberUid") if value),
-        dns=frozenset(_dn_key(value) for value in _texts(attributes, "member")),
+        # uniqueMember (groupOfUniqueNames) may end in an optional "#'…'B" unique identifier.
+        dns=frozenset(_dn_key(value) for value in (*_texts(attributes, "member"), *(v.split("#")[0] for v in _texts(attributes, "uniqueMember")))),
     )
 
 

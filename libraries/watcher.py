@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 COOKIE_KEY = "watcher_cookie"
 ENABLED_MEMBERS_KEY = "watcher_enabled_members"
-WATCHED_ATTRIBUTES = ["uid", "cn", "memberUid", "member", "entryUUID", "modifyTimestamp"]
+WATCHED_ATTRIBUTES = ["uid", "cn", "memberUid", "member", "uniqueMember", "entryUUID", "modifyTimestamp"]
 NO_SYNCPROV = (ldap.UNAVAILABLE_CRITICAL_EXTENSION, ldap.PROTOCOL_ERROR, ldap.UNWILLING_TO_PERFORM)
 CONNECTION_LOST = (ldap.SERVER_DOWN, ldap.CONNECT_ERROR, ldap.TIMELIMIT_EXCEEDED, ldap.UNAVAILABLE, ldap.BUSY, ldap.OTHER)
 
@@ -83,7 +83,8 @@ class ChangeRouter:
     def _enabled_group_changed(self, attributes: dict, push: bool) -> None:
         """The Google Apps switch of some users flipped: push exactly those users."""
         members = set(_texts(attributes, "memberUid"))
-        members |= {_first_rdn_value(dn) for dn in _texts(attributes, "member")} - {""}
+        member_dns = _texts(attributes, "member") + [value.split("#")[0] for value in _texts(attributes, "uniqueMember")]
+        members |= {_first_rdn_value(dn) for dn in member_dns} - {""}
         previous, self.enabled_members = self.enabled_members, members
         self.store.set_value(ENABLED_MEMBERS_KEY, json.dumps(sorted(members)))
         if previous is None or not push:

@@ -154,3 +154,19 @@ def test_groups_none_synchronizes_users_only(env, capsys):
     env.write_config(groups="none")
     code, out = run(env, capsys, "test")
     assert "create user alice@example.com" in out and "create group" not in out and "add member" not in out
+
+
+def test_a_plain_openldap_directory_inetorgperson_and_groupofuniquenames(env, capsys):
+    directory = env.directory
+    text = env.config_path.read_text().replace("enabled_group = google_apps_plugin", "enabled_group =")
+    env.config_path.write_text(text)
+    person = {"objectClass": ["top", "inetOrgPerson"], "uid": "pat", "cn": "Pat Plain", "givenName": "Pat", "sn": "Plain"}
+    directory.add_entry(f"uid=pat,{directory.users_dn}", person)
+    directory.add_entry(f"cn=contact,{directory.users_dn}", {"objectClass": ["top", "inetOrgPerson"], "cn": "contact", "sn": "Card"})
+    directory.add_entry(
+        directory.group_dn("team"),
+        {"objectClass": ["top", "groupOfUniqueNames"], "cn": "team", "uniqueMember": [f"uid=pat,{directory.users_dn}#'0101'B"]},
+    )
+    code, out = run(env, capsys, "test")
+    assert "create user pat@example.com" in out and "add member team@example.com ← pat@example.com" in out
+    assert "contact" not in out
