@@ -20,6 +20,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy import inspect
 
 from .libraries import config_file
 from .libraries.config import SyncSettings
@@ -108,8 +109,8 @@ def scheduled_run(database_url: str) -> ScheduledRun | None:
         return None
     store = SQLAlchemyJobStore(url=database_url, tablename=JOBS_TABLE)
     try:
-        store.jobs_t.create(store.engine, checkfirst=True)
-        job = store.lookup_job(JOB_ID)
+        # A reader never creates the table: racing a starting worker's CREATE TABLE would fail one of them.
+        job = store.lookup_job(JOB_ID) if inspect(store.engine).has_table(JOBS_TABLE) else None
     finally:
         store.shutdown()
         store.engine.dispose()
