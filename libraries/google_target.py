@@ -167,6 +167,7 @@ class GoogleTarget:
         self._service = None
         self._settings_service = None
         self._http = None
+        self._no_batch: set[str] = set()  # APIs whose endpoint refused the batch route
 
     # -- plumbing ----------------------------------------------------------------
 
@@ -269,6 +270,8 @@ class GoogleTarget:
         return outcomes
 
     def _send_batch(self, requests: dict[str, HttpRequest], api: str) -> dict[str, Outcome]:
+        if api in self._no_batch:
+            return {key: self._attempt(request) for key, request in requests.items()}
         outcomes: dict[str, Outcome] = {}
 
         def collect(request_id, response, exception):
@@ -280,6 +283,11 @@ class GoogleTarget:
         try:
             batch.execute(http=self._http)
         except HttpError as error:
+            if error.status_code in (404, 405, 501):
+                # An endpoint without the batch route: slower, one request each, but the run still goes on.
+                log.warning("%s has no batch endpoint (%s); sending requests one by one", self.settings.api_endpoint, error.status_code)
+                self._no_batch.add(api)
+                return self._send_batch(requests, api)
             whole = target_error(error)
             return {key: Outcome(error=whole) for key in requests}
         except RefreshError as error:

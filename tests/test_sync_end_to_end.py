@@ -309,3 +309,15 @@ def test_progress_is_reported_batch_by_batch(env):
     assert report.outcome == "applied"
     assert seen[0] == (5, 12) and seen[-1] == (12, 12)
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+
+
+def test_an_endpoint_without_batch_route_still_gets_every_change(env, capsys, monkeypatch):
+    from app_google_sync.emulator import server
+
+    monkeypatch.setattr(server, "BATCH_PATHS", {})  # an endpoint that answers 404 to the batch route
+    add_people(env.directory, "alice", "bob")
+    env.directory.add_group("sales", members=("alice", "bob"))
+    code, out = run_cli(env, capsys, "sync")
+    assert code == 0, out
+    assert sorted(env.emulator.members("sales@example.com")) == ["alice@example.com", "bob@example.com"]
+    assert not any(call.get("batch") for call in env.emulator.calls)
