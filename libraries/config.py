@@ -14,6 +14,7 @@ GOOGLE_API_ENDPOINT = "https://admin.googleapis.com/"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 RESERVED_USERS = frozenset({"winadmin", "nomembers"})
 RESERVED_GROUPS = frozenset({"allusers", "guests"})
+MIN_ACCOUNTS_FOR_PERCENTAGE = 10
 
 
 @dataclass(frozen=True)
@@ -73,11 +74,17 @@ class SyncSettings:
         return self.database_url or f"sqlite:///{Path(self.state_dir) / 'state.db'}"
 
     def suspend_limit(self, active_accounts: int) -> int:
-        """The most accounts one run may suspend, given how many are active in Google."""
+        """The most accounts one run may suspend, given how many are active in Google.
+
+        A percentage only guards domains of MIN_ACCOUNTS_FOR_PERCENTAGE or more (as octoDNS does for
+        records): in a tiny domain any single departure is a large share. A count always applies.
+        """
         value = self.max_suspend.strip()
-        if value.endswith("%"):
-            return int(active_accounts * float(value[:-1]) / 100)
-        return int(value)
+        if not value.endswith("%"):
+            return int(value)
+        if active_accounts < MIN_ACCOUNTS_FOR_PERCENTAGE:
+            return active_accounts
+        return int(active_accounts * float(value[:-1]) / 100)
 
 
 @dataclass(frozen=True)

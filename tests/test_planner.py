@@ -287,3 +287,10 @@ def test_a_targeted_push_plans_nothing_domain_wide():
     targeted = plan(state, existing, links, mirror, scope=Scope(user_uuids=frozenset({"uuid-alice"})))
     assert [c.action for c in targeted.changes] == ["update user"]
     assert not targeted.notices and not targeted.refusals
+
+
+def test_a_percentage_limit_guards_domains_of_ten_accounts_or_more():
+    percent = replace(SETTINGS.sync, max_suspend="25%")
+    assert percent.suspend_limit(3) == 3  # a tiny domain: one departure is not an anomaly
+    assert percent.suspend_limit(12) == 3
+    assert replace(SETTINGS.sync, max_suspend="1").suspend_limit(3) == 1

@@ -133,6 +133,7 @@ def test_a_plan_that_changed_since_the_preview_is_not_applied(env, console):
 
 
 def test_a_safety_refusal_is_shown_and_needs_confirmation(env, console):
+    env.write_config(max_suspend="2")
     add_people(env.directory, "alice", "bob", "carol", "dave")
     preview(console)
     synchronize(console)
