@@ -119,7 +119,11 @@ def cmd_check(engine: SyncEngine, args) -> int:
 
 def cmd_status(engine: SyncEngine, args) -> int:
     if args.run:
-        for row in engine.store.results(args.run):
+        rows = engine.store.results(args.run)
+        if args.json:
+            print(json.dumps([{key: row[key] for key in ("action", "object", "ok", "message")} for row in rows], indent=2, ensure_ascii=False))
+            return EXIT_OK
+        for row in rows:
             print(f"  {'ok  ' if row['ok'] else 'FAIL'} {row['action']:<15} {row['object']}  {row['message']}".rstrip())
         return EXIT_OK
     runs = engine.store.runs(limit=args.limit)

@@ -289,6 +289,8 @@ def test_json_output_and_status(env, capsys):
     code, out = run_cli(env, capsys, "status")
     assert code == 0 and "sync (cli)" in out and "test (cli)" in out
     assert PASSWORD not in out
+    code = cli.main(["--config", str(env.config_path), "status", "--run", "2", "--json"])
+    assert code == 0 and json.loads(capsys.readouterr().out) == [{"action": "create user", "object": "alice@example.com", "ok": True, "message": ""}]
 
 
 def test_checksum_guards_what_was_previewed(env, capsys):
