@@ -19,7 +19,6 @@ Choices where Google leaves room:
 import base64
 import hashlib
 import hmac
-import ipaddress
 import json
 import random
 import re
@@ -31,6 +30,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 from .auth import DIRECTORY_SCOPES, TOKEN_LIFETIME, AccessToken, GrantError
+from .httpd import is_loopback
 
 GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/auth"
 AUTH_PATHS = ("/o/oauth2/auth", "/o/oauth2/v2/auth")
@@ -363,17 +363,8 @@ def check_redirect_uri(uri):
     if split.scheme not in ("http", "https") or not split.hostname or split.fragment or "*" in uri:
         raise ValueError("invalid redirect URI %r: must be an absolute http(s) URI without fragment "
                          "or wildcard" % uri)
-    if split.scheme == "http" and not _is_loopback(split.hostname):
+    if split.scheme == "http" and not is_loopback(split.hostname):
         raise ValueError("invalid redirect URI %r: must use https (http is allowed for localhost only)" % uri)
-
-
-def _is_loopback(host):
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def redirect_url(uri, **params):
