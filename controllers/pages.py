@@ -140,7 +140,8 @@ def history():
     return render_template("google_sync/history.html", runs=state_store().runs(limit=limit), limit=limit)
 
 
-@blueprint.get("/history/<int:run_id>")
+# A run id is a database INTEGER (at most 2**63 - 1): a larger one matches no page (404) instead of overflowing the query.
+@blueprint.get("/history/<int(max=9223372036854775807):run_id>")
 def history_run(run_id: int):
     store = state_store()
     run = overview.run_record(store, run_id) or abort(404)
