@@ -5,10 +5,10 @@ Google never needs the cleartext: it accepts a hex MD5 or SHA-1 digest
 10000 rounds). Everything else the directory may hold has to be refused with a
 sentence that tells the administrator what to change.
 
-The crypt algorithms are written out in pure Python (``hashlib`` only) because
-the ``crypt`` module is gone from Python 3.13: SHA-crypt follows Ulrich
-Drepper's "Unix crypt using SHA-256 and SHA-512" specification, MD5-crypt
-follows Poul-Henning Kamp's FreeBSD algorithm.
+The crypt algorithms come from libpass (the maintained fork of passlib, imported
+as ``passlib``), whose pure-Python backends work without the ``crypt`` module
+that is gone from Python 3.13. This module only decides salts, rounds and which
+formats Google takes.
 """
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ import itertools
 import re
 import secrets
 import string
+
+from passlib.hash import md5_crypt as _md5_crypt_handler
+from passlib.hash import sha256_crypt as _sha256_crypt_handler
+from passlib.hash import sha512_crypt as _sha512_crypt_handler
 
 from .model import PasswordHash
 
@@ -33,26 +37,9 @@ _SHA_MIN_ROUNDS = 1000
 _SHA_MAX_ROUNDS = 999_999_999
 _SHA_MAX_SALT = 16
 _MD5_MAX_SALT = 8
-_MD5_ROUNDS = 1000
 # A stored hash may name any round count; verifying one costs that many
-# digests in Python, so an absurd value must not wedge the caller.
+# digests, so an absurd value must not wedge the caller.
 VERIFY_MAX_ROUNDS = 1_000_000
-
-# Which digest bytes feed each group of base-64 characters, most significant
-# byte first, exactly as the two specifications list them.
-_SHA512_ORDER = (
-    (0, 21, 42), (22, 43, 1), (44, 2, 23), (3, 24, 45), (25, 46, 4),
-    (47, 5, 26), (6, 27, 48), (28, 49, 7), (50, 8, 29), (9, 30, 51),
-    (31, 52, 10), (53, 11, 32), (12, 33, 54), (34, 55, 13), (56, 14, 35),
-    (15, 36, 57), (37, 58, 16), (59, 17, 38), (18, 39, 60), (40, 61, 19),
-    (62, 20, 41), (63,),
-)
-_SHA256_ORDER = (
-    (0, 10, 20), (21, 1, 11), (12, 22, 2), (3, 13, 23), (24, 4, 14),
-    (15, 25, 5), (6, 16, 26), (27, 7, 17), (18, 28, 8), (9, 19, 29),
-    (31, 30),
-)
-_MD5_ORDER = ((0, 6, 12), (1, 7, 13), (2, 8, 14), (3, 9, 15), (4, 10, 5), (11,))
 
 _SHA_CRYPT_RE = re.compile(
     r"\$(?P<id>[56])\$(?:rounds=(?P<rounds>[0-9]{1,9})\$)?(?P<salt>[^$]{0,16})\$(?P<checksum>[./0-9A-Za-z]+)\Z"
@@ -91,75 +78,6 @@ _CRYPT_NAMES = {
 }
 
 
-def _stretch(block: bytes, length: int) -> bytes:
-    """``block`` repeated and cut to ``length`` bytes (both specs do this often)."""
-    return (block * (length // len(block) + 1))[:length]
-
-
-def _encode(digest: bytes, order: tuple[tuple[int, ...], ...]) -> str:
-    """Crypt's base 64: each group is read as one number, least significant six bits first."""
-    out = []
-    for indexes in order:
-        value = 0
-        for index in indexes:
-            value = value << 8 | digest[index]
-        for _ in range((len(indexes) * 8 + 5) // 6):
-            out.append(CRYPT_ALPHABET[value & 63])
-            value >>= 6
-    return "".join(out)
-
-
-def _mix_rounds(new, digest: bytes, password: bytes, salt: bytes, rounds: int) -> bytes:
-    """The loop both algorithms share: it exists only to make guessing slow."""
-    for i in range(rounds):
-        ctx = new(password if i & 1 else digest)
-        if i % 3:
-            ctx.update(salt)
-        if i % 7:
-            ctx.update(password)
-        ctx.update(digest if i & 1 else password)
-        digest = ctx.digest()
-    return digest
-
-
-def _sha_crypt_digest(new, password: bytes, salt: bytes, rounds: int) -> bytes:
-    alternate = new(password + salt + password).digest()
-    ctx = new(password + salt)
-    ctx.update(_stretch(alternate, len(password)))
-    length = len(password)
-    while length:
-        ctx.update(alternate if length & 1 else password)
-        length >>= 1
-    first = ctx.digest()
-    password_bytes = _stretch(new(password * len(password)).digest(), len(password))
-    salt_bytes = _stretch(new(salt * (16 + first[0])).digest(), len(salt))
-    return _mix_rounds(new, first, password_bytes, salt_bytes, rounds)
-
-
-def _sha_crypt(ident: str, password: bytes, salt: str, rounds: int, show_rounds: bool) -> str:
-    new, order = (hashlib.sha512, _SHA512_ORDER) if ident == "6" else (hashlib.sha256, _SHA256_ORDER)
-    salt = salt[:_SHA_MAX_SALT]
-    rounds = min(max(rounds, _SHA_MIN_ROUNDS), _SHA_MAX_ROUNDS)
-    digest = _sha_crypt_digest(new, password, salt.encode(), rounds)
-    header = f"${ident}$rounds={rounds}$" if show_rounds else f"${ident}$"
-    return f"{header}{salt}${_encode(digest, order)}"
-
-
-def _md5_crypt(password: bytes, salt: str) -> str:
-    salt = salt[:_MD5_MAX_SALT]
-    salt_bytes = salt.encode()
-    alternate = hashlib.md5(password + salt_bytes + password).digest()
-    ctx = hashlib.md5(password + b"$1$" + salt_bytes)
-    ctx.update(_stretch(alternate, len(password)))
-    length = len(password)
-    while length:
-        # PHK's code feeds a zero byte here where the SHA spec feeds a digest.
-        ctx.update(b"\0" if length & 1 else password[:1])
-        length >>= 1
-    digest = _mix_rounds(hashlib.md5, ctx.digest(), password, salt_bytes, _MD5_ROUNDS)
-    return f"$1${salt}${_encode(digest, _MD5_ORDER)}"
-
-
 def _new_salt(salt: str | None, length: int) -> str:
     if salt is None:
         return "".join(secrets.choice(CRYPT_ALPHABET) for _ in range(length))
@@ -168,24 +86,30 @@ def _new_salt(salt: str | None, length: int) -> str:
     return salt
 
 
-def sha512_crypt(password: str, salt: str | None = None, rounds: int = _SHA_DEFAULT_ROUNDS) -> str:
-    """``$6$`` SHA-512 crypt; rounds are clamped to 1000..999999999 as the spec says.
+def _clamped_rounds(rounds: int) -> int:
+    return min(max(rounds, _SHA_MIN_ROUNDS), _SHA_MAX_ROUNDS)
 
+
+def sha512_crypt(password: str, salt: str | None = None, rounds: int = _SHA_DEFAULT_ROUNDS) -> str:
+    """``$6$`` SHA-512 crypt; rounds are clamped to 1000..999999999 and the salt cut to 16 characters, as the spec says.
+
+    The ``rounds=`` field is written only when it is not the default 5000.
     Google accepts at most 10000 rounds, so callers pushing to Google keep below it.
     """
-    salt = _new_salt(salt, _SHA_MAX_SALT)
-    return _sha_crypt("6", password.encode(), salt, rounds, rounds != _SHA_DEFAULT_ROUNDS)
+    salt = _new_salt(salt, _SHA_MAX_SALT)[:_SHA_MAX_SALT]
+    return _sha512_crypt_handler.using(salt=salt, rounds=_clamped_rounds(rounds)).hash(password)
 
 
 def sha256_crypt(password: str, salt: str | None = None, rounds: int = _SHA_DEFAULT_ROUNDS) -> str:
     """``$5$`` SHA-256 crypt, same rules as :func:`sha512_crypt`."""
-    salt = _new_salt(salt, _SHA_MAX_SALT)
-    return _sha_crypt("5", password.encode(), salt, rounds, rounds != _SHA_DEFAULT_ROUNDS)
+    salt = _new_salt(salt, _SHA_MAX_SALT)[:_SHA_MAX_SALT]
+    return _sha256_crypt_handler.using(salt=salt, rounds=_clamped_rounds(rounds)).hash(password)
 
 
 def md5_crypt(password: str, salt: str | None = None) -> str:
     """``$1$`` MD5 crypt (salt up to 8 characters, fixed 1000 rounds)."""
-    return _md5_crypt(password.encode(), _new_salt(salt, _MD5_MAX_SALT))
+    salt = _new_salt(salt, _MD5_MAX_SALT)[:_MD5_MAX_SALT]
+    return _md5_crypt_handler.using(salt=salt).hash(password)
 
 
 def _match_sha_crypt(value: str) -> re.Match[str] | None:
@@ -199,21 +123,22 @@ def verify_crypt(password: str, hashed: str, *, max_rounds: int = VERIFY_MAX_ROU
     """True when ``password`` produces ``hashed`` (``$1$``, ``$5$`` or ``$6$``).
 
     DES and every other crypt format are not implemented and give False, as
-    does a SHA-crypt hash asking for more than ``max_rounds`` rounds.
+    does a SHA-crypt hash asking for more than ``max_rounds`` rounds (verifying
+    costs that many digests, so an absurd stored value must not wedge the caller).
     """
-    secret = password.encode()
     sha = _match_sha_crypt(hashed)
-    md5 = _MD5_CRYPT_RE.match(hashed)
     if sha:
-        rounds = int(sha["rounds"] or _SHA_DEFAULT_ROUNDS)
-        if rounds > max_rounds:
+        if int(sha["rounds"] or _SHA_DEFAULT_ROUNDS) > max_rounds:
             return False
-        expected = _sha_crypt(sha["id"], secret, sha["salt"], rounds, sha["rounds"] is not None)
-    elif md5:
-        expected = _md5_crypt(secret, md5["salt"])
+        handler = _sha512_crypt_handler if sha["id"] == "6" else _sha256_crypt_handler
+    elif _MD5_CRYPT_RE.match(hashed):
+        handler = _md5_crypt_handler
     else:
         return False
-    return hmac.compare_digest(expected.encode(), hashed.encode())
+    try:
+        return bool(handler.verify(password, hashed))  # compares in constant time
+    except ValueError:  # e.g. a salt character or round count libpass will not parse
+        return False
 
 
 def fingerprint(secret_key: bytes, password_hash: PasswordHash) -> str:

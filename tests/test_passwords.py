@@ -286,3 +286,33 @@ def test_random_password():
     for bad in (7, 101):
         with pytest.raises(ValueError):
             random_password(bad)
+
+
+# --- the algorithms come from libpass ------------------------------------------
+
+def test_hashes_are_libpass_hashes_both_ways():
+    from passlib.hash import md5_crypt as lib_md5, sha256_crypt as lib_sha256, sha512_crypt as lib_sha512
+
+    for ours, theirs in ((sha512_crypt("pw", "salt", 7000), lib_sha512), (sha256_crypt("pw"), lib_sha256), (md5_crypt("pw"), lib_md5)):
+        assert theirs.identify(ours) and theirs.verify("pw", ours)
+    assert verify_crypt("pw", lib_sha512.using(rounds=9000).hash("pw"))
+    assert verify_crypt("pw", lib_md5.hash("pw"))
+
+
+def test_salt_is_cut_and_rounds_are_clamped_as_the_spec_says():
+    assert sha512_crypt("pw", "a" * 20).split("$")[2] == "a" * 16
+    assert md5_crypt("pw", "b" * 12).split("$")[2] == "b" * 8
+    assert sha256_crypt("pw", "salt", 1).startswith("$5$rounds=1000$salt$")
+    assert sha512_crypt("pw", "salt", 5000) == sha512_crypt("pw", "salt")
+
+
+def test_verify_gives_false_for_a_hash_libpass_cannot_parse():
+    checksum = sha512_crypt("pw", "salt").split("$")[-1]
+    assert not verify_crypt("pw", f"$6$sa!t${checksum}")  # a salt character outside crypt's alphabet
+
+
+@pytest.mark.parametrize("function, prefix", [(sha512_crypt, "$6$"), (sha256_crypt, "$5$"), (md5_crypt, "$1$")])
+def test_new_hashes_are_formats_google_accepts(function, prefix):
+    hashed = function("a password")
+    assert hashed.startswith(prefix)
+    assert from_directory({"userPassword": [b"{CRYPT}" + hashed.encode()]}) == (PasswordHash(hashed, "crypt"), "")
