@@ -46,6 +46,7 @@ def insert_group(req):
               "name": address.split("@")[0], "description": ""}
     apply_fields(record, body)
     directory.add_group(record)
+    req.lag.created("group", record["id"])
     return 200, resources.group(record, directory)
 
 
@@ -67,6 +68,7 @@ def patch_group(req):
             directory.claim(new, "group", record["id"])
             changed["aliases"] = [a for a in record.get("aliases", []) if a != new] + [record["email"]]
             changed["email"] = new
+            req.lag.new_address(new)
     record.clear()
     record.update(changed)
     directory.changed = True
@@ -92,7 +94,9 @@ def list_group_aliases(req):
 @route("POST", "groups/{groupKey}/aliases", "group", schema="Alias", body=True)
 def insert_group_alias(req):
     record = req.directory.group(req.params["groupKey"])
-    return 200, add_alias(req.directory, record, "group", record["id"], record["email"], req.body)
+    alias = add_alias(req.directory, record, "group", record["id"], record["email"], req.body)
+    req.lag.new_address(alias["alias"])
+    return 200, alias
 
 
 @route("DELETE", "groups/{groupKey}/aliases/{alias}", "group")

@@ -12,7 +12,7 @@ DELIVERY = ("ALL_MAIL", "DAILY", "DIGEST", "DISABLED", "NONE")
        ("maxResults", "pageToken", "roles", "includeDerivedMembership"), schema="Members")
 def list_members(req):
     directory, query = req.directory, req.query
-    group = directory.group(req.params["groupKey"])
+    group = _group(req)
     limit = paging.max_results(query, 200, 200)
     roles = None
     if query.get("roles"):
@@ -36,9 +36,11 @@ def list_members(req):
 @route("POST", "groups/{groupKey}/members", "member", schema="Member", body=True)
 def insert_member(req):
     directory, body = req.directory, req.body
-    group = directory.group(req.params["groupKey"])
+    group = _group(req)
     rules.check_known_fields(body, MEMBER_SCHEMA_FIELDS)
     record = _new_member(directory, group, body)
+    if record["type"] in ("USER", "GROUP"):
+        req.lag.check_member(body.get("email") or body["id"], record["type"], record["id"])
     members = directory.members[group["id"]]
     if record["id"] in members:
         raise errors.duplicate("Member already exists.")
@@ -51,13 +53,13 @@ def insert_member(req):
 
 @route("GET", "groups/{groupKey}/members/{memberKey}", "member", schema="Member")
 def get_member(req):
-    record = _member(req.directory, req.params["groupKey"], req.params["memberKey"])
+    record = _member(req)
     return 200, resources.member(record, req.directory)
 
 
 @route("PATCH", "groups/{groupKey}/members/{memberKey}", "member", schema="Member", body=True)
 def patch_member(req):
-    record = _member(req.directory, req.params["groupKey"], req.params["memberKey"])
+    record = _member(req)
     rules.check_known_fields(req.body, MEMBER_SCHEMA_FIELDS)
     changed = dict(record)
     _apply_fields(changed, req.body)
@@ -72,8 +74,8 @@ route("PUT", "groups/{groupKey}/members/{memberKey}", "member", schema="Member",
 @route("DELETE", "groups/{groupKey}/members/{memberKey}", "member")
 def delete_member(req):
     directory = req.directory
-    record = _member(directory, req.params["groupKey"], req.params["memberKey"])
-    del directory.members[directory.group(req.params["groupKey"])["id"]][record["id"]]
+    record = _member(req)
+    del directory.members[_group(req)["id"]][record["id"]]
     directory.changed = True
     return 204, None
 
@@ -82,7 +84,7 @@ def delete_member(req):
 def has_member(req):
     """Direct or nested membership; nested checks only work inside the account's domains."""
     directory = req.directory
-    group = directory.group(req.params["groupKey"])
+    group = _group(req)
     key = req.params["memberKey"]
     target = directory.find_user(key) or directory.find_group(key)
     if target is None and directory.external.get(key.lower()) in directory.members[group["id"]]:
@@ -131,8 +133,17 @@ def _apply_fields(record, body):
         record["delivery_settings"] = body["delivery_settings"]
 
 
-def _member(directory, group_key, member_key):
-    members = directory.members[directory.group(group_key)["id"]]
+def _group(req):
+    """The group of a members.* call (a just-created one is not found yet)."""
+    key = req.params["groupKey"]
+    group = req.directory.group(key)
+    req.lag.check_group(key, group)
+    return group
+
+
+def _member(req):
+    directory, member_key = req.directory, req.params["memberKey"]
+    members = directory.members[_group(req)["id"]]
     if member_key in members:
         return members[member_key]
     target = directory.find_user(member_key) or directory.find_group(member_key)

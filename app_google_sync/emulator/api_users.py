@@ -74,6 +74,7 @@ def insert_user(req):
               "creationTime": now_rfc3339(), "orgUnitPath": "/"}
     _apply_plain_fields(record, body, directory)
     directory.add_user(record)
+    req.lag.created("user", record["id"])
     return 200, resources.user(record, directory)
 
 
@@ -87,6 +88,7 @@ def patch_user(req):
     """Only the fields sent change; `name` merges; an array replaces the stored one whole."""
     directory, body = req.directory, req.body
     record = directory.user(req.params["userKey"])
+    req.lag.check_user(record)
     rules.check_known_fields(body, USER_SCHEMA_FIELDS)
     changed = dict(record)
     if body.get("name") is not None:
@@ -97,6 +99,8 @@ def patch_user(req):
     _apply_plain_fields(changed, body, directory)
     if body.get("primaryEmail") is not None:
         _rename(directory, record, changed, body["primaryEmail"])
+    if changed["primaryEmail"] != record["primaryEmail"]:
+        req.lag.new_address(changed["primaryEmail"])
     record.clear()
     record.update(changed)
     directory.changed = True
@@ -109,13 +113,16 @@ route("PUT", "users/{userKey}", "user", schema="User", body=True)(patch_user)
 
 @route("DELETE", "users/{userKey}", "user")
 def delete_user(req):
-    req.directory.remove_user(req.directory.user(req.params["userKey"]))
+    record = req.directory.user(req.params["userKey"])
+    req.lag.check_user(record)
+    req.directory.remove_user(record)
     return 204, None
 
 
 @route("POST", "users/{userKey}/makeAdmin", "user", body=True)
 def make_admin(req):
     record = req.directory.user(req.params["userKey"])
+    req.lag.check_user(record)
     rules.check_known_fields(req.body, {"status"})
     if "status" not in req.body:
         raise errors.required("status")
@@ -136,7 +143,10 @@ def list_aliases(req):
 def insert_alias(req):
     directory = req.directory
     record = directory.user(req.params["userKey"])
-    return 200, add_alias(directory, record, "user", record["id"], record["primaryEmail"], req.body)
+    req.lag.check_user(record)
+    alias = add_alias(directory, record, "user", record["id"], record["primaryEmail"], req.body)
+    req.lag.new_address(alias["alias"])
+    return 200, alias
 
 
 @route("DELETE", "users/{userKey}/aliases/{alias}", "user.alias")

@@ -17,6 +17,11 @@ QUOTA_MESSAGE = (
     "of service 'admin.googleapis.com' for consumer 'project_number:000000000000'."
 )
 
+CONCURRENCY_MESSAGE = (
+    "Quota exceeded for quota metric 'Queries' and limit 'Concurrent queries per user' "
+    "of service 'admin.googleapis.com' for consumer 'project_number:000000000000'."
+)
+
 DEFAULT_MESSAGES = {
     "backendError": "The service is currently unavailable.",
     "internalError": "Internal error encountered.",
@@ -73,8 +78,24 @@ def forbidden():
     return ApiError(403, "forbidden", "Not Authorized to access this resource/api")
 
 
-def quota_exceeded():
+def quota_exceeded(status=403):
+    """The per-user window is full: 403 userRateLimitExceeded, or its 429 rateLimitExceeded form."""
+    if status == 429:
+        return ApiError(429, "rateLimitExceeded", QUOTA_MESSAGE)
     return ApiError(403, "userRateLimitExceeded", QUOTA_MESSAGE)
+
+
+def too_many_concurrent():
+    # quotaExceeded, unlike userRateLimitExceeded, is not retried by the client's num_retries.
+    return ApiError(403, "quotaExceeded", CONCURRENCY_MESSAGE)
+
+
+def backend_error():
+    return ApiError(503, "backendError", DEFAULT_MESSAGES["backendError"])
+
+
+def creation_not_complete():
+    return ApiError(412, "conditionNotMet", "User creation is not complete.")
 
 
 def injected(status, reason):

@@ -33,13 +33,21 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         method = self.headers.get("X-HTTP-Method-Override", self.command).upper()
-        status, headers, payload = self.emulator.handle_http(method, self.path, self.headers, body)
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        answer = self.emulator.handle_http(method, self.path, self.headers, body)
+        if answer is None:  # a lost answer: the client sees the connection close, no response
+            self.close_connection = True
+            return
+        status, headers, payload = answer
+        try:
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client gave up (a timeout shorter than answer_delay): its answer is lost.
+            self.close_connection = True
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 

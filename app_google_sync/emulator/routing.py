@@ -7,9 +7,10 @@ relative to their API's prefix.
 
 import re
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import ApiError
+from .propagation import Propagation
 
 SCOPE_PREFIX = "https://www.googleapis.com/auth/"
 _DIRECTORY = "admin.directory."
@@ -39,12 +40,17 @@ GLOBAL_PARAMS = {"alt", "fields", "prettyPrint", "quotaUser", "key", "$.xgafv", 
 
 @dataclass
 class Request:
-    """What a handler gets: the account, path parameters, query and parsed JSON body."""
+    """What a handler gets: the account, path parameters, query and parsed JSON body.
+
+    `lag` is the emulator's Propagation; seeding gets a fresh one without delay, so seeded
+    records are settled at once.
+    """
     directory: object
     method: str
     params: dict
     query: dict
     body: object = None
+    lag: Propagation = field(default_factory=Propagation)
 
 
 @dataclass

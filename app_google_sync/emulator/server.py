@@ -2,9 +2,12 @@
 OAuth endpoints (token, authorization with consent page, revocation).
 
 Use from Python (tests, demo) through `Emulator`, or from the shell with `google-sync-emulator`.
+Every HTTP request to an API (a single call or a batch envelope) is first admitted
+(outage, concurrent-requests cap), then served, then answered (late or never, if asked).
 Every API call, including each part of a batch, goes through `_api_call`:
-route → bearer token → scope → admin → quota → injected failure → parameters → handler →
-`fields` selection; each is recorded in `calls`.
+route → bearer token → scope → admin → quota (per subject) → injected failure → parameters →
+handler (which may refuse what has not propagated yet) → `fields` selection; each is
+recorded in `calls` and counted in `stats()`.
 """
 
 import json
@@ -15,13 +18,16 @@ import socket
 import threading
 import time
 import urllib.parse
-from collections import deque
+from collections import Counter, deque
 from http.server import ThreadingHTTPServer
 
 from . import api_groups, api_members, api_orgunits, api_settings, api_users  # noqa: F401  (routes)
 from . import batch, consent, errors, fields, oauth, password_store, resources, routing
 from .auth import DIRECTORY_SCOPES, GOOGLE_TOKEN_AUDIENCE, JWT_BEARER, Authority, GrantError
+from .faults import Countdown, Outage, TokenFailure
 from .httpd import Handler, is_loopback, json_answer, json_body
+from .limits import InFlight, Quota
+from .propagation import Propagation
 from .state import Directory, save_json
 
 log = logging.getLogger(__name__)
@@ -30,16 +36,30 @@ log = logging.getLogger(__name__)
 BATCH_PATHS = {"/batch/admin/directory_v1": "directory", "/batch/groupssettings/v1": "groupssettings",
                "/batch": None}
 NO_STORE = "no-cache, no-store, max-age=0, must-revalidate"
+# The counters of stats(), all present even at zero.
+STATS = ("http_requests", "batches", "calls", "accepted", "rejected_quota", "rejected_concurrency",
+         "rejected_outage", "failed_injected", "answers_delayed", "answers_dropped", "token_requests",
+         "token_failures")
 
 
 class Emulator:
     """A local Admin SDK Directory API v1 with its OAuth token endpoint (thread-safe)."""
 
     def __init__(self, domain="example.com", admin_email="admin@example.com", quota_per_window=None,
-                 quota_window=60.0, latency=0.0, fail_rate=0.0, state_file=None, admin_password=None):
-        self.quota_per_window = quota_per_window
-        self.quota_window = quota_window
+                 quota_window=60.0, latency=0.0, fail_rate=0.0, state_file=None, admin_password=None,
+                 quota_status=403, max_concurrent=None, propagation_delay=0.0, answer_delay=0.0,
+                 outage=False, clock=time.monotonic):
+        self.clock = clock       # quota windows, outage_for and propagation run on it (tests pass a fake)
+        self.quota = Quota(clock, quota_per_window, quota_window, quota_status)
+        self.in_flight = InFlight(max_concurrent)
+        self.propagation = Propagation(clock, propagation_delay)
+        self._outage = Outage(clock)
+        self._outage.switch(outage)
+        self._token_failure = TokenFailure()
+        self._drops = Countdown()
+        self._stats = Counter()
         self.latency = latency
+        self.answer_delay = answer_delay  # seconds between serving a request and answering it
         self.fail_rate = fail_rate
         self.state_file = state_file
         self.calls = []          # one dict per Directory API call (batch parts included)
@@ -50,7 +70,6 @@ class Emulator:
         self.webflow = oauth.WebFlow(self.authority)
         self.directory = Directory(domain)
         self._failures = deque()
-        self._quota_times = deque()
         self._server = self._thread = None
         self.open_connections = set()
         if state_file and os.path.exists(state_file):
@@ -299,22 +318,143 @@ class Emulator:
             return [dict(call) for call in self.calls if call["method"] != "GET"]
 
     def reset_calls(self):
+        """Forget the recorded calls, token requests, batches and stats."""
         with self.lock:
             self.calls.clear()
             self.token_calls.clear()
             self.batches.clear()
+            self._stats.clear()
 
     def fail_next(self, count, status=503, reason="backendError"):
         """Make the next `count` API calls (batch parts included) fail with `status`/`reason`."""
         with self.lock:
             self._failures.extend([(status, reason)] * count)
 
+    # limits (settable while serving) -------------------------------------------------------------
+    @property
+    def quota_per_window(self):
+        """API calls each delegated subject may make per window (None: unlimited)."""
+        return self.quota.per_window
+
+    @quota_per_window.setter
+    def quota_per_window(self, value):
+        with self.lock:
+            self.quota.per_window = value
+
+    @property
+    def quota_window(self):
+        return self.quota.window
+
+    @quota_window.setter
+    def quota_window(self, seconds):
+        with self.lock:
+            self.quota.window = seconds
+
+    @property
+    def quota_status(self):
+        """403 (userRateLimitExceeded, the default) or 429 (rateLimitExceeded) past the quota."""
+        return self.quota.status
+
+    @quota_status.setter
+    def quota_status(self, status):
+        with self.lock:
+            self.quota.status = status
+
+    @property
+    def max_concurrent(self):
+        """HTTP requests (calls or batch envelopes) served at once; more get 403 quotaExceeded."""
+        return self.in_flight.limit
+
+    @max_concurrent.setter
+    def max_concurrent(self, value):
+        with self.lock:
+            self.in_flight.limit = value
+
+    @property
+    def propagation_delay(self):
+        """Seconds (on `clock`) before what the API creates is usable everywhere; see propagation.py."""
+        return self.propagation.delay
+
+    @propagation_delay.setter
+    def propagation_delay(self, seconds):
+        with self.lock:
+            self.propagation.delay = seconds
+
+    # trouble (settable while serving) ------------------------------------------------------------
+    @property
+    def outage(self):
+        """True while every API call and batch envelope answers 503 backendError."""
+        with self.lock:
+            return self._outage.active()
+
+    @outage.setter
+    def outage(self, on):
+        """Switch the outage on, or off (which also ends an outage_for)."""
+        with self.lock:
+            self._outage.switch(on)
+
+    def outage_for(self, seconds):
+        """An outage of `seconds` on the emulator's clock, starting now."""
+        with self.lock:
+            self._outage.last(seconds)
+
+    @property
+    def fail_tokens(self):
+        """True while token requests are set to fail (see fail_tokens_after)."""
+        return self._token_failure.armed
+
+    @fail_tokens.setter
+    def fail_tokens(self, on):
+        self.fail_tokens_after(0 if on else None)
+
+    def fail_tokens_after(self, count, times=None, status=400):
+        """Let the next `count` token requests through, then fail `times` of them (None: all).
+
+        Failed requests answer `status` with Google's OAuth error: 400 invalid_grant and
+        401 invalid_client make google-auth raise RefreshError at once; 500 internal_failure
+        and 503 temporarily_unavailable it retries (with back-off) first. `count` None: stop.
+        Every grant type at /token fails alike; access tokens already issued stay valid
+        (expire_tokens() makes clients come back for new ones).
+        """
+        with self.lock:
+            self._token_failure.arm(count, times, status)
+
+    def drop_answers_after(self, count, times=None):
+        """Answer the next `count` API requests, then hang up on `times` of them (None: all).
+
+        A request whose answer is dropped is served in full (and saved) first; its
+        connection is then closed with no response. A batch envelope is one request.
+        Note httplib2 silently sends a request once more when the connection closes
+        without an answer. `count` None: stop dropping.
+        """
+        with self.lock:
+            self._drops.arm(count, times)
+
+    def stats(self):
+        """Counters since start (or reset_calls), for benchmarks.
+
+        calls: API calls seen, batch parts included; accepted: those the limits let through
+        (whatever the answer); rejected_quota / rejected_concurrency / rejected_outage: those
+        refused by a limit (all parts of a refused envelope); rejected: their sum;
+        failed_injected: fail_next / fail_rate; http_requests and batches: API requests and
+        envelopes; answers_delayed / answers_dropped; token_requests / token_failures (injected).
+        """
+        with self.lock:
+            counts = dict.fromkeys(STATS, 0)
+            counts.update(self._stats)
+        counts["rejected"] = sum(v for k, v in counts.items() if k.startswith("rejected_"))
+        return counts
+
     # HTTP ----------------------------------------------------------------------------------------
     def handle_http(self, method, target, headers, body):
-        """Answer one HTTP request; returns (status, headers, body bytes)."""
+        """Answer one HTTP request: (status, headers, body bytes), or None to hang up unanswered."""
+        split = urllib.parse.urlsplit(target)
+        if split.path in BATCH_PATHS and method == "POST":
+            return self._api_request(split, method, headers, body, BATCH_PATHS[split.path])
+        if routing.api_of(split.path)[0] is not None:
+            return self._api_request(split, method, headers, body)
         if self.latency:
             time.sleep(self.latency)
-        split = urllib.parse.urlsplit(target)
         if split.path == "/token" and method == "POST":
             return self._token(headers, body)
         if split.path in oauth.AUTH_PATHS and method == "GET":
@@ -323,18 +463,77 @@ class Emulator:
             return self._approval(body)
         if split.path in oauth.REVOKE_PATHS and method in ("GET", "POST"):
             return self._revoke(split.query, body)
-        if split.path in BATCH_PATHS and method == "POST":
-            return self._batch(headers, body, BATCH_PATHS[split.path])
-        if routing.api_of(split.path)[0] is not None:
-            return self._api_call(method, split.path, split.query, headers.get("Authorization"), body, False)
         return json_answer(404, errors.ApiError(404, "notFound", "Not Found").body())
+
+    # API requests ----------------------------------------------------------------------------------
+    def _api_request(self, split, method, headers, body, batch_api=False):
+        """A single call or (batch_api not False) a batch envelope: admit, serve, then answer."""
+        with self.lock:
+            self._stats["http_requests"] += 1
+            try:
+                if self._outage.active():
+                    raise errors.backend_error()
+                self.in_flight.enter()
+                refusal = None
+            except errors.ApiError as refused:
+                refusal = self._refuse(refused, split, method, headers, body, batch_api)
+        if self.latency:
+            time.sleep(self.latency)
+        if refusal is not None:
+            return refusal
+        try:
+            if batch_api is not False:
+                answer = self._batch(headers, body, batch_api)
+            else:
+                answer = self._api_call(method, split.path, split.query, headers.get("Authorization"), body, False)
+            return self._deliver(answer)
+        finally:
+            with self.lock:
+                self.in_flight.leave()
+
+    def _refuse(self, refused, split, method, headers, body, batch_api):
+        """Answer a request the outage or the concurrency cap turned away (lock held)."""
+        cause = "rejected_outage" if refused.code == 503 else "rejected_concurrency"
+        if batch_api is False:
+            count = 1
+            query = dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True))
+            self._record_call(method, split.path, query, refused.code, False)
+        else:
+            try:
+                count = len(batch.parse(headers.get("Content-Type"), body))
+            except errors.ApiError:
+                count = 1
+            self.batches.append({"parts": count, "status": refused.code, "time": time.time()})
+            log.info("POST batch (%d parts) -> %d %s", count, refused.code, refused.reason)
+        self._stats[cause] += count
+        self._stats["calls"] += count
+        return json_answer(refused.code, refused.body())
+
+    def _deliver(self, answer):
+        """The request is served and saved; its answer may now come late, or never."""
+        with self.lock:
+            dropped = self._drops.hit()
+            if dropped:
+                self._stats["answers_dropped"] += 1
+            elif self.answer_delay:
+                self._stats["answers_delayed"] += 1
+        if self.answer_delay:
+            time.sleep(self.answer_delay)
+        if dropped:
+            log.info("answer dropped: closing the connection without a response")
+            return None
+        return answer
 
     # OAuth endpoints -------------------------------------------------------------------------------
     def _token(self, headers, body):
         form = dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace")))
         grant_type = form.get("grant_type", "")
         with self.lock:
+            self._stats["token_requests"] += 1
             try:
+                if self._token_failure.hit():
+                    self._stats["token_failures"] += 1
+                    raise GrantError(*self._token_failure.answer())
                 if grant_type in ("authorization_code", "refresh_token"):
                     payload = self.webflow.grant(form, headers.get("Authorization"), self._active_user_id)
                     self._save(force="refresh_token" in payload)
@@ -447,7 +646,7 @@ class Emulator:
             answers.append((batch.response_content_id(part.content_id, index + 1),
                             status, part_headers, payload))
         with self.lock:
-            self.batches.append({"parts": len(parts), "time": time.time()})
+            self.batches.append({"parts": len(parts), "status": 200, "time": time.time()})
             self._save()
         log.info("POST batch (%d parts) -> 200", len(parts))
         content_type, data = batch.render(answers)
@@ -463,11 +662,8 @@ class Emulator:
         except Exception:  # a bug here must still answer, and show in the log
             log.exception("emulator failure on %s %s", method, path)
             status, payload = 500, errors.ApiError(500, "internalError", "Internal error encountered.").body()
-        decoded = urllib.parse.unquote(path)
         with self.lock:
-            self.calls.append({"method": method, "path": decoded, "query": query, "status": status,
-                               "batch": in_batch, "time": time.time()})
-        log.info("%s%s %s -> %d", "  [batch] " if in_batch else "", method, decoded, status)
+            self._record_call(method, path, query, status, in_batch)
         rendered = render(payload, query) if render and status == 200 else None
         if rendered is not None:
             return 200, dict(rendered[0], Vary="Origin, X-Origin, Referer"), rendered[1]
@@ -476,21 +672,33 @@ class Emulator:
             answer[1]["WWW-Authenticate"] = 'Bearer realm="https://accounts.google.com/"'
         return answer
 
+    def _record_call(self, method, path, query, status, in_batch):
+        decoded = urllib.parse.unquote(path)
+        self.calls.append({"method": method, "path": decoded, "query": query, "status": status,
+                           "batch": in_batch, "time": time.time()})
+        self._stats["calls"] += 1
+        log.info("%s%s %s -> %d", "  [batch] " if in_batch else "", method, decoded, status)
+
     def _run(self, method, path, query, authorization, body, in_batch, batch_api=None):
         api, relative = routing.api_of(path)
         if api is None or (batch_api is not None and api != batch_api):
             raise errors.ApiError(404, "notFound", "Not Found")
         route, params = routing.match(method, relative, api)
         with self.lock:
-            self._authorize(route, authorization)
-            self._charge_quota()
+            subject = self._authorize(route, authorization)
+            try:
+                self.quota.charge(subject)
+            except errors.ApiError:
+                self._stats["rejected_quota"] += 1
+                raise
+            self._stats["accepted"] += 1
             self._inject_failure()
         routing.check_params(route, query)
         selection = fields.parse(query["fields"]) if query.get("fields") else None
         if selection is not None and route.schema:
             fields.check(selection, route.schema, query["fields"], routing.APIS[api][1])
         request = routing.Request(self.directory, method, params, query,
-                                  json_body(body) if route.body else None)
+                                  json_body(body) if route.body else None, self.propagation)
         with self.lock:
             try:
                 status, payload = route.handler(request)
@@ -510,21 +718,14 @@ class Emulator:
         user = self.directory.find_user(token.subject) if token.subject else None
         if user is None or not user.get("isAdmin") or user.get("suspended"):
             raise errors.forbidden()
-
-    def _charge_quota(self):
-        if self.quota_per_window is None:
-            return
-        now = time.monotonic()
-        while self._quota_times and self._quota_times[0] <= now - self.quota_window:
-            self._quota_times.popleft()
-        if len(self._quota_times) >= self.quota_per_window:
-            raise errors.quota_exceeded()
-        self._quota_times.append(now)
+        return user["id"]  # quota is per user: one account's window, whichever address the token names
 
     def _inject_failure(self):
         if self._failures:
+            self._stats["failed_injected"] += 1
             raise errors.injected(*self._failures.popleft())
         if self.fail_rate and random.random() < self.fail_rate:
+            self._stats["failed_injected"] += 1
             raise errors.injected(503, "backendError")
 
     # persistence -------------------------------------------------------------------------------
