@@ -15,16 +15,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .config import Settings
-from .errors import GoogleSyncError, RunLocked, UnsafePlan
+from .errors import GoogleSyncError, RunLocked, TargetError, UnsafePlan
 from .executor import Executor, Progress, Result
 from .google_target import GoogleTarget, required_scopes
 from .ldap_source import LdapSource
 from .model import DirectoryState, DirectoryUser, GoogleGroup, GoogleState, Link, LinkState, PasswordHash
-from .plan import AddAlias, AdoptUser, CreateGroup, CreateUser, DeleteGroup, GroupChange, Plan, SetPassword, SetPostingPolicy, SuspendUser, UnsuspendUser
+from .plan import DeleteGroup, Plan
 from .planner import Scope, build_plan, group_email, selected_groups, user_email
 from .store import Store
 
 log = logging.getLogger(__name__)
+
+LOCK_TIMEOUT = 300.0  # seconds a run waits for another to finish
 
 
 @dataclass
@@ -154,6 +156,7 @@ class SyncEngine:
 
     def test(self, trigger: str = "cli") -> Report:
         """A dry run: the plan and its warnings, no write to Google."""
+        self._settle_interruptions()
         run_id = self.store.start_run(trigger, dry_run=True)
         try:
             plan = self.compute_plan()
@@ -170,13 +173,14 @@ class SyncEngine:
         """A full run: make Google match the whole directory."""
         return self._run(trigger, self.compute_plan, force, expected_checksum, progress)
 
-    def push_user(self, uid: str, trigger: str = "push", password: PasswordHash | None = None, uuid: str = "") -> Report:
+    def push_user(self, uid: str, trigger: str = "push", password: PasswordHash | None = None, uuid: str = "",
+                  lock_timeout: float = LOCK_TIMEOUT) -> Report:
         """A targeted push of one user after a change: O(1) API calls."""
-        return self._run(trigger, lambda: self.plan_user_push(uid, uuid, password))
+        return self._run(trigger, lambda: self.plan_user_push(uid, uuid, password), lock_timeout=lock_timeout)
 
-    def push_group(self, name: str, trigger: str = "push") -> Report:
+    def push_group(self, name: str, trigger: str = "push", lock_timeout: float = LOCK_TIMEOUT) -> Report:
         """A targeted push of one group and its membership."""
-        return self._run(trigger, lambda: self.plan_group_push(name))
+        return self._run(trigger, lambda: self.plan_group_push(name), lock_timeout=lock_timeout)
 
     def removed_groups(self, desired: DirectoryState | None = None) -> list[Link]:
         """Groups this tool synchronized that left the directory or the selection (left in Google as they are)."""
@@ -196,14 +200,20 @@ class SyncEngine:
             self.store.delete_link(link)
         return report
 
-    def _run(self, trigger: str, make_plan, force: bool = False, expected_checksum: str = "", progress: Progress | None = None) -> Report:
-        with self.lock():
+    def _run(self, trigger: str, make_plan, force: bool = False, expected_checksum: str = "", progress: Progress | None = None,
+             lock_timeout: float = LOCK_TIMEOUT) -> Report:
+        with self.lock(lock_timeout):
+            self.store.mark_interrupted(lock_held=True)
+            self.reconcile()
             run_id = self.store.start_run(trigger, dry_run=False)
             try:
                 report = self._apply(run_id, make_plan(), force, expected_checksum, progress)
             except GoogleSyncError as error:
                 outcome = "refused" if isinstance(error, UnsafePlan) else "failed"
                 self.store.finish_run(run_id, outcome, message=str(error))
+                raise
+            except Exception as error:  # a bug: the results recorded so far stay, the run says it failed
+                self.store.finish_run(run_id, "failed", message=f"internal error: {error.__class__.__name__}; the log has the details")
                 raise
             plan = report.plan
             self.store.finish_run(run_id, report.outcome, plan.checksum, _result_counts(report.results), report.message)
@@ -217,28 +227,70 @@ class SyncEngine:
         if plan.in_sync:
             return Report(plan=plan, run_id=run_id, outcome="in_sync")
         log.info("applying plan %s: %s", plan.checksum, plan.counts())
-        executor = Executor(self.target, progress, self.settings.sync.change_password_at_next_login)
+        executor = Executor(self.target, progress, self.settings.sync.change_password_at_next_login,
+                            journal=RunJournal(self.store, run_id), links=self.store.links())
         results = executor.apply(plan)
-        self._remember(results)
-        self.store.add_results(run_id, [result.data for result in results])
         failures = sum(not result.ok for result in results)
         outcome = "partial" if failures else "applied"
         message = f"{failures} of {len(results)} changes failed" if failures else ""
+        if executor.stopped:
+            message = f"{message}: {executor.stopped}"
         return Report(plan=plan, results=results, run_id=run_id, outcome=outcome, message=message)
 
-    def _remember(self, results: list[Result]) -> None:
-        """Record in the links what Google now holds, so the next run plans from it."""
-        known = self.store.links()
-        current = {"user": known.by_uuid("user"), "group": known.by_uuid("group")}
-        changed: dict[tuple[str, str], Link] = {}
-        for result in results:  # several changes to one object chain: each starts from the one before
-            link = _link_after(result, current)
-            if link is not None:
-                current[link.kind][link.uuid] = changed[link.kind, link.uuid] = link
-        self.store.save_links(list(changed.values()))
+    # -- after an interruption -------------------------------------------------------
+
+    def _settle_interruptions(self) -> None:
+        """Before a dry run: what an interrupted run did is confirmed, so the preview plans from the truth."""
+        try:
+            with self.lock(timeout=0):
+                self.store.mark_interrupted(lock_held=True)
+                self.reconcile()
+        except RunLocked:
+            self.store.mark_interrupted(lock_held=False)
+        except TargetError as error:
+            log.warning("%s; the preview may show again what that run did", error)
+
+    def notice_interrupted(self) -> list[int]:
+        """Mark runs whose process died as interrupted, when no run holds the lock (for status and the console)."""
+        try:
+            with self.lock(timeout=0):
+                return self.store.mark_interrupted(lock_held=True)
+        except RunLocked:
+            return self.store.mark_interrupted(lock_held=False)
+
+    def reconcile(self) -> int:
+        """Changes sent by a run that died before their answer was recorded: read Google to learn whether each
+        took effect, record that (links included) against that run, and let planning redo the rest.
+
+        Returns how many were found applied. A read that fails leaves them for the next run: nothing is guessed.
+        """
+        intents = self.store.unanswered()
+        if not intents:
+            return 0
+        reads = {str(intent.id): self._proof_read(intent.proof) for intent in intents}
+        outcomes = self.target.batch(reads)
+        applied = 0
+        for run_id in sorted({intent.run_id for intent in intents}):
+            results, links = [], []
+            for intent in (intent for intent in intents if intent.run_id == run_id):
+                observed = _observed(outcomes[str(intent.id)], intent)
+                took_effect = observed is not None and _shows(observed, intent.proof["expect"])
+                applied += took_effect
+                if took_effect and intent.link:
+                    links.append(replace(intent.link, google_id=observed["id"]))
+                note = RECONCILED_APPLIED if took_effect else RECONCILED_NOT_APPLIED
+                results.append({"action": intent.action, "object": intent.object, "ok": took_effect, "message": note})
+            self.store.record_batch(run_id, results, links, [intent.id for intent in intents if intent.run_id == run_id])
+        log.info("reconciled %d change(s) left unanswered by an interrupted run: %d had been applied", len(intents), applied)
+        return applied
+
+    def _proof_read(self, proof: dict):
+        if proof["read"] == "group":
+            return self.target.groups.get(groupKey=proof["key"], fields="id,email")
+        return self.target.users.get(userKey=proof["key"], fields="id,primaryEmail,suspended")
 
     @contextmanager
-    def lock(self, timeout: float = 300.0):
+    def lock(self, timeout: float = LOCK_TIMEOUT):
         """An exclusive lock on the state directory: manual, scheduled and pushed runs never overlap."""
         path = Path(self.settings.sync.state_dir) / "sync.lock"
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -259,37 +311,39 @@ class SyncEngine:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _link_after(result: Result, current: dict[str, dict[str, Link]]) -> Link | None:
-    """The link as it stands after one applied change (None: the change does not touch links)."""
-    change = result.change
-    if not result.ok or not getattr(change, "uuid", ""):
+RECONCILED_APPLIED = "applied (confirmed after the run was interrupted: Google had done it, its answer was lost)"
+RECONCILED_NOT_APPLIED = "not applied (the run was interrupted before Google answered); planned again"
+
+
+class RunJournal:
+    """The executor's journal, kept in the store against one run."""
+
+    def __init__(self, store: Store, run_id: int):
+        self.store, self.run_id = store, run_id
+
+    def sending(self, intents: list[dict]) -> list[int]:
+        return self.store.journal_sent(self.run_id, intents) if intents else []
+
+    def answered(self, results: list[Result], intents: list[int]) -> None:
+        links = [result.link for result in results if result.ok and result.link is not None]
+        self.store.record_batch(self.run_id, [result.data for result in results], links, intents)
+
+
+def _observed(outcome, intent) -> dict | None:
+    """The object as Google shows it now; None when it does not exist. Any other failure: try again later."""
+    if outcome.ok:
+        return outcome.response
+    if outcome.error.status == 404:
         return None
-    kind = "group" if isinstance(change, GroupChange) else "user"
-    previous = current[kind].get(change.uuid)
-    if isinstance(change, SetPostingPolicy):
-        return replace(previous, posting_policy=change.policy) if previous else None
-    if isinstance(change, (AddAlias, DeleteGroup)):
-        return None
-    return Link(
-        kind=kind,
-        uuid=change.uuid,
-        google_id=result.google_id,
-        email=change.email,
-        suspended_by_us=isinstance(change, SuspendUser) or _still_suspended_by_us(change, previous),
-        created_by_us=isinstance(change, (CreateUser, CreateGroup)) or bool(previous and previous.created_by_us),
-        password_fingerprint=_fingerprint_after(change, previous),
-        posting_policy=previous.posting_policy if previous else "",
-    )
+    raise TargetError(f"cannot confirm what an interrupted run did ({intent.action} {intent.object}): {outcome.error}",
+                      outcome.error.status, outcome.error.reason)
 
 
-def _fingerprint_after(change, previous: Link | None) -> str:
-    if isinstance(change, (CreateUser, SetPassword)):
-        return change.fingerprint
-    return previous.password_fingerprint if previous else ""
+def _shows(observed: dict, expect: dict) -> bool:
+    def same(left, right) -> bool:
+        return left.lower() == right.lower() if isinstance(left, str) and isinstance(right, str) else left == right
 
-
-def _still_suspended_by_us(change, previous: Link | None) -> bool:
-    return bool(previous and previous.suspended_by_us) and not isinstance(change, (UnsuspendUser, AdoptUser))
+    return all(same(observed.get(name), value) for name, value in expect.items())
 
 
 def _result_counts(results: list[Result]) -> dict[str, int]:

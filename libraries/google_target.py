@@ -11,6 +11,7 @@ import random
 import socket
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterable
 
 import google_auth_httplib2
@@ -25,6 +26,7 @@ from googleapiclient.http import BatchHttpRequest, HttpRequest
 from .config import GOOGLE_TOKEN_URI, GoogleSettings, Settings, SyncSettings
 from .errors import ConfigError, TargetError
 from .model import GoogleGroup, GoogleState, GoogleUser
+from .pacing import Pacer
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,11 @@ GROUP_FIELDS = "id,email,name,description"
 MAX_USERS_PAGE = 500  # Google's ceilings; larger values are refused with 400
 MAX_GROUPS_PAGE = 200
 MAX_BATCH_PARTS = 1000
-RETRY_REASONS = {"userRateLimitExceeded", "rateLimitExceeded", "quotaExceeded", "backendError", "conditionNotMet"}
+QUOTA_REASONS = {"userRateLimitExceeded", "rateLimitExceeded", "quotaExceeded"}
+RETRY_REASONS = QUOTA_REASONS | {"backendError", "conditionNotMet"}
+DEFAULT_RETRY_DEADLINE = 1800.0  # seconds one run keeps retrying a part ([google] retry_deadline)
+DEFAULT_QUERIES_PER_MINUTE = 2400  # Google's default Directory API quota per user per project
+PACER_FILE = "quota-budget.json"
 TRANSPORT_ERRORS = (httplib2.HttpLib2Error, ConnectionError, socket.timeout, TimeoutError, TransportError)
 
 
@@ -146,26 +152,55 @@ def token_error_message(error: Exception, settings: GoogleSettings, client_id: s
 
 
 class Backoff:
-    """Exponential backoff with jitter: 1, 2, 4 … seconds (capped), each scaled by a random factor."""
+    """Exponential backoff with jitter (1, 2, 4 … seconds, capped, each scaled by a random factor),
+    for at most ``retries`` attempts and within ``deadline`` seconds of the first one."""
 
-    def __init__(self, retries: int, base: float = 1.0, cap: float = 32.0, sleep: Callable[[float], None] = time.sleep):
-        self.retries, self.base, self.cap, self.sleep = retries, base, cap, sleep
+    def __init__(self, retries: int | None = None, deadline: float | None = None, base: float = 1.0, cap: float = 32.0,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic):
+        self.retries, self.deadline, self.base, self.cap = retries, deadline, base, cap
+        self.sleep, self.clock = sleep, clock
+
+    def delay(self, attempt: int) -> float:
+        step = min(self.cap, self.base * 2**attempt)
+        return step / 2 + random.uniform(0, step / 2)
+
+    def allows(self, attempt: int, started: float, delay: float = 0.0) -> bool:
+        """Whether retry number ``attempt`` (0 = the first retry) may still happen ``delay`` seconds from now."""
+        if self.retries is not None and attempt >= self.retries:
+            return False
+        return self.deadline is None or self.clock() + delay <= started + self.deadline
 
     def delays(self) -> Iterable[float]:
-        for attempt in range(self.retries):
-            step = min(self.cap, self.base * 2**attempt)
-            yield step / 2 + random.uniform(0, step / 2)
+        started, attempt = self.clock(), 0
+        while self.allows(attempt, started, delay := self.delay(attempt)):
+            yield delay
+            attempt += 1
+
+
+def is_quota(error: TargetError) -> bool:
+    """Google's "too fast": the pacer's business, not a failure of the part."""
+    return error.status == 429 or error.reason in QUOTA_REASONS
+
+
+class TokenError(TargetError):
+    """No access token could be had: nothing more can be sent in this run."""
 
 
 class GoogleTarget:
-    def __init__(self, settings: GoogleSettings, sync: SyncSettings, credentials=None, backoff: Backoff | None = None, scopes=SCOPES):
+    def __init__(self, settings: GoogleSettings, sync: SyncSettings, credentials=None, backoff: Backoff | None = None,
+                 scopes=SCOPES, pacer: Pacer | None = None):
         self.settings = settings
         self.scopes = tuple(scopes)
         self.batch_size = min(sync.batch_size, MAX_BATCH_PARTS)
-        self.backoff = backoff or Backoff(sync.max_retries)
+        deadline = getattr(settings, "retry_deadline", DEFAULT_RETRY_DEADLINE)
+        self.backoff = backoff or Backoff(sync.max_retries, deadline)
+        quota = getattr(settings, "queries_per_minute", DEFAULT_QUERIES_PER_MINUTE)
+        self.pacer = pacer or Pacer(quota, state_file=Path(sync.state_dir) / PACER_FILE if sync.state_dir else None)
+        self.calls_sent = self.calls_rejected = 0  # every part counts, as Google counts them
         self._credentials = credentials
         self._service = None
         self._settings_service = None
+        self._resources: dict[str, object] = {}
         self._http = None
         self._no_batch: set[str] = set()  # APIs whose endpoint refused the batch route
 
@@ -191,6 +226,12 @@ class GoogleTarget:
             )
         return self._service
 
+    def _resource(self, name: str, make: Callable[[], object]):
+        """Each resource built once: googleapiclient builds every method (and its docstring) on each call of service.users()."""
+        if name not in self._resources:
+            self._resources[name] = make()
+        return self._resources[name]
+
     @property
     def group_settings(self):
         """The Groups Settings API; with an api_endpoint the client drops its service path, so it is given whole."""
@@ -204,74 +245,106 @@ class GoogleTarget:
                 static_discovery=True,
                 cache_discovery=False,
             )
-        return self._settings_service.groups()
+        return self._resource("group_settings", self._settings_service.groups)
 
     @property
     def users(self):
-        return self.service.users()
+        return self._resource("users", lambda: self.service.users())
+
+    @property
+    def aliases(self):
+        return self._resource("aliases", lambda: self.users.aliases())
 
     @property
     def groups(self):
-        return self.service.groups()
+        return self._resource("groups", lambda: self.service.groups())
 
     @property
     def members(self):
-        return self.service.members()
+        return self._resource("members", lambda: self.service.members())
+
+    @property
+    def orgunits(self):
+        return self._resource("orgunits", lambda: self.service.orgunits())
 
     def call(self, request: HttpRequest) -> dict:
-        """One request, retried on quota and server errors; raises TargetError."""
+        """One request, paced, retried on quota and server errors; raises TargetError."""
         outcome = self._attempt(request)
-        for attempt, delay in enumerate(self.backoff.delays()):
-            if outcome.ok or not is_retriable(outcome.error, attempt):
+        started, attempt = self.backoff.clock(), 0
+        while not outcome.ok and is_retriable(outcome.error, attempt):
+            delay = 0.0 if is_quota(outcome.error) else self.backoff.delay(attempt)
+            if not self.backoff.allows(attempt, started, delay):
                 break
             log.info("retrying %s %s in %.1fs: %s", request.method, request.uri, delay, outcome.error)
             self.backoff.sleep(delay)
+            attempt += 0 if is_quota(outcome.error) else 1
             outcome = self._attempt(request)
         if not outcome.ok:
             raise outcome.error
         return outcome.response
 
     def _attempt(self, request: HttpRequest) -> Outcome:
+        self.pacer.acquire(1)
+        self.calls_sent += 1
+        outcome = self._execute(request)
+        self._count([outcome])
+        return outcome
+
+    def _execute(self, request: HttpRequest) -> Outcome:
         try:
             return Outcome(response=request.execute(http=self._http))
         except HttpError as error:
             return Outcome(error=target_error(error))
         except RefreshError as error:
-            raise TargetError(token_error_message(error, self.settings, self.client_id, self.scopes)) from None
+            raise TokenError(token_error_message(error, self.settings, self.client_id, self.scopes)) from None
         except (GoogleAuthError, *TRANSPORT_ERRORS) as error:
             return Outcome(error=TargetError(f"cannot reach {self.settings.api_endpoint}: {error}"))
+
+    def _count(self, outcomes: Iterable[Outcome]) -> None:
+        rejected = sum(1 for outcome in outcomes if not outcome.ok and is_quota(outcome.error))
+        self.calls_rejected += rejected
+        if rejected:
+            self.pacer.throttled()
+        else:
+            self.pacer.answered()
 
     @property
     def client_id(self) -> str:
         return str(read_key(self.settings).get("client_id", ""))
 
-    def batch(self, requests: dict[str, HttpRequest], api: str = "directory", sent: Callable[[int], None] | None = None) -> dict[str, Outcome]:
-        """Run requests of one API in batches of batch_size; parts that fail with a retriable error are retried.
+    def send(self, requests: dict[str, HttpRequest], api: str = "directory") -> dict[str, Outcome]:
+        """One batch envelope (up to batch_size parts of one API), after waiting for its share of the quota.
 
-        ``sent`` hears how many parts each first-pass batch carried, for a progress bar.
+        Raises TokenError when no access token can be had: then nothing was sent.
         """
+        self.pacer.acquire(len(requests))
+        self.calls_sent += len(requests)
+        outcomes = self._send_batch(requests, api)
+        self._count(outcomes.values())
+        return outcomes
+
+    def batch(self, requests: dict[str, HttpRequest], api: str = "directory") -> dict[str, Outcome]:
+        """Reads of one API in batches of batch_size; parts that fail with a retriable error are sent again."""
         outcomes: dict[str, Outcome] = {}
         pending = dict(requests)
-        delays = iter(self.backoff.delays())
-        first_pass, attempt = True, 0
+        started, attempt = self.backoff.clock(), 0
         while pending:
             for chunk in _chunks(list(pending.items()), self.batch_size):
-                outcomes.update(self._send_batch(dict(chunk), api))
-                if first_pass and sent:
-                    sent(len(chunk))
-            first_pass = False
-            pending = {key: pending[key] for key in pending if not outcomes[key].ok and is_retriable(outcomes[key].error, attempt)}
-            attempt += 1
-            delay = next(delays, None) if pending else None
-            if delay is None:
+                outcomes.update(self.send(dict(chunk), api))
+            retriable = {key: pending[key] for key in pending if not outcomes[key].ok and is_retriable(outcomes[key].error, attempt)}
+            only_quota = all(is_quota(outcomes[key].error) for key in retriable)
+            delay = 0.0 if only_quota else self.backoff.delay(attempt)
+            if not retriable or not self.backoff.allows(attempt, started, delay):
                 break
-            log.info("retrying %d batch parts in %.1fs (%s)", len(pending), delay, next(iter(outcomes[k].error for k in pending)))
+            log.info("retrying %d batch parts in %.1fs (%s)", len(retriable), delay, next(iter(outcomes[k].error for k in retriable)))
             self.backoff.sleep(delay)
+            attempt += 0 if only_quota else 1
+            pending = retriable
         return outcomes
 
     def _send_batch(self, requests: dict[str, HttpRequest], api: str) -> dict[str, Outcome]:
         if api in self._no_batch:
-            return {key: self._attempt(request) for key, request in requests.items()}
+            return {key: self._execute(request) for key, request in requests.items()}
         outcomes: dict[str, Outcome] = {}
 
         def collect(request_id, response, exception):
@@ -291,7 +364,7 @@ class GoogleTarget:
             whole = target_error(error)
             return {key: Outcome(error=whole) for key in requests}
         except RefreshError as error:
-            raise TargetError(token_error_message(error, self.settings, self.client_id, self.scopes)) from None
+            raise TokenError(token_error_message(error, self.settings, self.client_id, self.scopes)) from None
         except (GoogleAuthError, *TRANSPORT_ERRORS) as error:
             failure = TargetError(f"cannot reach {self.settings.api_endpoint}: {error}")
             return {key: outcomes.get(key, Outcome(error=failure)) for key in requests}
@@ -365,7 +438,7 @@ class GoogleTarget:
         )
 
     def read_org_units(self) -> frozenset[str]:
-        request = self.service.orgunits().list(customerId="my_customer", type="all", fields="organizationUnits(orgUnitPath)")
+        request = self.orgunits.list(customerId="my_customer", type="all", fields="organizationUnits(orgUnitPath)")
         return frozenset({"/"} | {unit["orgUnitPath"] for unit in self.call(request).get("organizationUnits", [])})
 
     def read_group(self, key: str) -> dict | None:
@@ -432,7 +505,7 @@ def check_access(settings: Settings) -> list[Check]:
         SCOPES[0]: lambda: read(target.users.list(domain=google.domain, maxResults=1, fields="users(id)")),
         SCOPES[1]: list_groups,
         SCOPES[2]: lambda: on_a_group(lambda group: target.members.list(groupKey=group["id"], maxResults=1, fields="members(email)")),
-        ORGUNIT_SCOPE: lambda: read(target.service.orgunits().list(customerId="my_customer", type="children", fields="organizationUnits(orgUnitPath)")),
+        ORGUNIT_SCOPE: lambda: read(target.orgunits.list(customerId="my_customer", type="children", fields="organizationUnits(orgUnitPath)")),
         GROUP_SETTINGS_SCOPE: lambda: on_a_group(lambda group: target.group_settings.get(groupUniqueId=group["email"], fields="email")),
     }
     for scope in scopes:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 from .errors import UnsafePlan
-from .model import PasswordHash
+from .model import Link, PasswordHash
 
 # Google needs org units before users go in them, users before it can add them to
 # groups, and groups before members: the executor applies one phase after the
@@ -59,6 +59,31 @@ class Change:
     def describe(self) -> str:
         return ""
 
+    def linked(self, previous: Link | None, google_id: str) -> Link | None:
+        """The link of this change's object once Google applied it; None when it touches no link."""
+        return None
+
+    @property
+    def proof(self) -> dict | None:
+        """What a read of Google shows once this change took effect ({"read": "user"|"group", "key": …,
+        "expect": {field: value}}), so a change whose answer was lost can be confirmed later. None: not
+        visible in a read (a password), so an unanswered one is planned again."""
+        return None
+
+
+def _link(change, kind: str, previous: Link | None, google_id: str, **effects) -> Link | None:
+    """A change's link: what the previous one said, with this change's effects."""
+    if not change.uuid:
+        return None
+    kept = dict(
+        suspended_by_us=bool(previous and previous.suspended_by_us),
+        created_by_us=bool(previous and previous.created_by_us),
+        password_fingerprint=previous.password_fingerprint if previous else "",
+        posting_policy=previous.posting_policy if previous else "",
+    )
+    google_id = google_id or (previous.google_id if previous else "")
+    return Link(kind=kind, uuid=change.uuid, google_id=google_id, email=change.email, **{**kept, **effects})
+
 
 @dataclass(frozen=True)
 class CreateOrgUnit(Change):
@@ -91,6 +116,9 @@ class UserChange(Change):
     def subject(self) -> str:
         return self.email
 
+    def linked(self, previous: Link | None, google_id: str) -> Link | None:
+        return _link(self, "user", previous, google_id)
+
 
 def password_source(password: PasswordHash | None, captured: bool = False) -> str:
     if password is None:
@@ -120,10 +148,24 @@ class CreateUser(UserChange):
         extras = "".join(f", {name}: {value}" for name, value in self.extra_fields.items())
         return f"{self.given_name} {self.family_name}, password: {password_source(self.password)}{extras}"
 
+    def linked(self, previous: Link | None, google_id: str) -> Link | None:
+        return _link(self, "user", previous, google_id, created_by_us=True, suspended_by_us=False, password_fingerprint=self.fingerprint)
+
+    @property
+    def proof(self) -> dict | None:
+        return {"read": "user", "key": self.email, "expect": {}}
+
 
 @dataclass(frozen=True)
 class LinkedUserChange(UserChange):
     google_id: str = ""
+
+    @property
+    def proof(self) -> dict | None:
+        return {"read": "user", "key": self.google_id, "expect": self._visible_effect()}
+
+    def _visible_effect(self) -> dict:
+        return {"primaryEmail": self.email}
 
 
 class FieldChanges:
@@ -162,6 +204,12 @@ class AdoptUser(FieldChanges, LinkedUserChange):
     def describe(self) -> str:
         return "; ".join([str(c) for c in self.changes] + (["unsuspend"] if self.unsuspend else [])) or super().describe()
 
+    def linked(self, previous: Link | None, google_id: str) -> Link | None:
+        return _link(self, "user", previous, google_id, suspended_by_us=False)
+
+    def _visible_effect(self) -> dict:
+        return {"primaryEmail": self.email, **({"suspended": False} if self.unsuspend else {})}
+
 
 @dataclass(frozen=True)
 class UpdateUser(FieldChanges, LinkedUserChange):
@@ -185,11 +233,24 @@ class SetPassword(LinkedUserChange):
     def describe(self) -> str:
         return password_source(self.password, self.captured)
 
+    def linked(self, previous: Link | None, google_id: str) -> Link | None:
+        return _link(self, "user", previous, google_id, password_fingerprint=self.fingerprint)
+
+    @property
+    def proof(self) -> dict | None:
+        return None  # Google never shows a password: an unanswered one is pushed again
+
 
 @dataclass(frozen=True)
 class UnsuspendUser(LinkedUserChange):
     action: ClassVar[str] = "unsuspend user"
     order: ClassVar[int] = 5
+
+    def linked(self, previous: Link | None, google_id: str) -> Link | None:
+        return _link(self, "user", previous, google_id, suspended_by_us=False)
+
+    def _visible_effect(self) -> dict:
+        return {"suspended": False}
 
 
 @dataclass(frozen=True)
@@ -203,6 +264,12 @@ class SuspendUser(LinkedUserChange):
 
     def describe(self) -> str:
         return self.reason
+
+    def linked(self, previous: Link | None, google_id: str) -> Link | None:
+        return _link(self, "user", previous, google_id, suspended_by_us=True)
+
+    def _visible_effect(self) -> dict:
+        return {"suspended": True}
 
 
 @dataclass(frozen=True)
@@ -221,6 +288,9 @@ class AddAlias(UserChange):
     def _details(self) -> dict:
         return {"alias": self.alias}
 
+    def linked(self, previous: Link | None, google_id: str) -> Link | None:
+        return None
+
 
 @dataclass(frozen=True)
 class GroupChange(Change):
@@ -231,6 +301,13 @@ class GroupChange(Change):
     @property
     def subject(self) -> str:
         return self.email
+
+    def linked(self, previous: Link | None, google_id: str) -> Link | None:
+        return _link(self, "group", previous, google_id)
+
+    @property
+    def proof(self) -> dict | None:
+        return {"read": "group", "key": getattr(self, "google_id", "") or self.email, "expect": {"email": self.email}}
 
 
 @dataclass(frozen=True)
@@ -245,6 +322,9 @@ class CreateGroup(GroupChange):
 
     def describe(self) -> str:
         return self.name
+
+    def linked(self, previous: Link | None, google_id: str) -> Link | None:
+        return _link(self, "group", previous, google_id, created_by_us=True)
 
 
 @dataclass(frozen=True)
@@ -270,6 +350,13 @@ class DeleteGroup(GroupChange):
     action: ClassVar[str] = "delete group"
     order: ClassVar[int] = 9
     google_id: str = ""
+
+    def linked(self, previous: Link | None, google_id: str) -> Link | None:
+        return None  # the engine drops the link once the group is gone
+
+    @property
+    def proof(self) -> dict | None:
+        return None
 
 
 # Who may post, in the Groups Settings API's terms. For posting from outside, Google recommends
@@ -298,16 +385,30 @@ class SetPostingPolicy(GroupChange):
     def describe(self) -> str:
         return f"{self.previous or 'as Google has it'} → {self.policy} ({POSTING_SETTINGS[self.policy]['whoCanPostMessage']})"
 
+    def linked(self, previous: Link | None, google_id: str) -> Link | None:
+        return replace(previous, posting_policy=self.policy) if previous else None
+
+    @property
+    def proof(self) -> dict | None:
+        return None  # another API's setting: an unanswered one is applied again (it is idempotent)
+
 
 @dataclass(frozen=True)
 class MemberChange(Change):
     phase: ClassVar[int] = PHASE_MEMBERS
     group_email: str
     member_email: str
+    # Google's id of the member when known. After a rename the old address is an alias of the same
+    # account and Google resolves aliases in memberKey: only the id names exactly one member.
+    member_id: str = field(default="", compare=False)
 
     @property
     def subject(self) -> str:
         return f"{self.group_email} ← {self.member_email}"
+
+    @property
+    def member_key(self) -> str:
+        return self.member_id or self.member_email
 
     def _details(self) -> dict:
         return {"group": self.group_email, "member": self.member_email}

@@ -1,15 +1,18 @@
 """Local state through SQLAlchemy (a SQLite file by default; any SQLAlchemy URL works).
 
 It remembers which LDAP entry (entryUUID) is which Google object, which accounts
-we suspended, and every run with its per-object results. It never holds a
-password, a hash of one, a key or a token: only keyed fingerprints.
+we suspended, every run with its per-object results, the journal of changes in
+flight and the queue of pushes waiting. It never holds a password, a key or a
+token: only keyed fingerprints, and a new password's crypt hash while its push
+waits in the queue.
 """
 from __future__ import annotations
 
 import json
 import os
+import socket
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import (
@@ -25,15 +28,18 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    func,
     insert,
+    or_,
     select,
     update,
 )
 from sqlalchemy.engine import Engine
 
+from . import migrate
 from .model import Link, LinkState
 
-metadata = MetaData()
+metadata = MetaData()  # the newest schema; migrations/ takes older databases there
 
 links_table = Table(
     "links",
@@ -61,6 +67,9 @@ runs_table = Table(
     Column("plan_checksum", String(32), nullable=False, default=""),
     Column("counts", Text, nullable=False, default="{}"),
     Column("message", Text, nullable=False, default=""),
+    Column("last_seen_at", DateTime(timezone=True)),  # moved on with every batch: when a dead run was last alive
+    Column("pid", Integer, nullable=False, default=0),
+    Column("host", String(255), nullable=False, default=""),
 )
 
 results_table = Table(
@@ -72,6 +81,7 @@ results_table = Table(
     Column("object", String(700), nullable=False),
     Column("ok", Boolean, nullable=False),
     Column("message", Text, nullable=False, default=""),
+    Column("data", Text, nullable=False, default="{}"),  # the change as planned (JSON, no secret)
 )
 
 values_table = Table(
@@ -81,9 +91,59 @@ values_table = Table(
     Column("value", Text, nullable=False),
 )
 
+# Changes sent to Google whose answer has not been recorded yet. A row outlives its batch only when
+# the process died in between: the next run reads Google to learn whether the change took effect.
+journal_table = Table(
+    "journal",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("action", String(30), nullable=False),
+    Column("object", String(700), nullable=False),
+    Column("proof", Text, nullable=False),  # JSON: what Google shows once the change took effect
+    Column("link", Text, nullable=False),  # JSON: the link to record then ("" when the change touches none)
+    Column("sent_at", DateTime(timezone=True), nullable=False),
+)
+
+# Targeted pushes waiting to be applied: kept until applied, retried with backoff, shared by processes.
+push_queue_table = Table(
+    "push_queue",
+    metadata,
+    Column("key", String(400), primary_key=True),  # one row per object: later requests coalesce into it
+    Column("kind", String(10), nullable=False),  # user or group
+    Column("name", String(320), nullable=False),  # uid or group name ("" for a deleted user known by uuid)
+    Column("uuid", String(64), nullable=False, default=""),
+    Column("password_hash", Text, nullable=False, default=""),  # a new password's crypt hash until pushed (never cleartext)
+    Column("trigger", String(20), nullable=False),
+    Column("first_seen_at", DateTime(timezone=True), nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=False, default=""),
+    Column("version", Integer, nullable=False, default=0),  # moves on with every request: a push applied meanwhile keeps the row
+    Column("claimed_by", String(300), nullable=False, default=""),
+    Column("claimed_until", DateTime(timezone=True)),
+)
+
 
 def now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def this_process() -> tuple[int, str]:
+    return os.getpid(), socket.gethostname()
+
+
+def process_alive(pid: int, host: str) -> bool:
+    """Whether a process of this host still runs (another host's processes are taken as alive)."""
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @dataclass(frozen=True)
@@ -97,16 +157,91 @@ class RunRecord:
     plan_checksum: str
     counts: dict
     message: str
+    last_seen_at: datetime | None = None
+    pid: int = 0
+    host: str = ""
 
     @property
     def duration(self) -> float | None:
-        if self.finished_at is None:
+        end = self.finished_at or (self.last_seen_at if self.outcome == "interrupted" else None)
+        if end is None:
             return None
-        return (_aware(self.finished_at) - _aware(self.started_at)).total_seconds()
+        return (_aware(end) - _aware(self.started_at)).total_seconds()
+
+    @property
+    def data(self) -> dict:
+        return {
+            "id": self.id,
+            "trigger": self.trigger,
+            "dry_run": self.dry_run,
+            "started_at": _aware(self.started_at).isoformat(),
+            "finished_at": _aware(self.finished_at).isoformat() if self.finished_at else None,
+            "last_seen_at": _aware(self.last_seen_at).isoformat() if self.last_seen_at else None,
+            "duration": self.duration,
+            "outcome": self.outcome,
+            "counts": self.counts,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A change sent to Google whose answer was never recorded (the run died in between)."""
+
+    id: int
+    run_id: int
+    action: str
+    object: str
+    proof: dict
+    link: Link | None
+
+
+@dataclass(frozen=True)
+class QueuedPush:
+    key: str
+    kind: str
+    name: str
+    uuid: str
+    password_hash: str
+    trigger: str
+    first_seen_at: datetime
+    due_at: datetime
+    attempts: int
+    last_error: str
+    version: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.name or self.uuid}"
+
+    @property
+    def data(self) -> dict:  # never the password hash: only whether one waits
+        return {
+            "object": self.label,
+            "kind": self.kind,
+            "name": self.name,
+            "uuid": self.uuid,
+            "new_password": bool(self.password_hash),
+            "first_seen_at": _aware(self.first_seen_at).isoformat(),
+            "next_attempt_at": _aware(self.due_at).isoformat(),
+            "attempts": self.attempts,
+            "last_error": self.last_error,
+        }
 
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)  # SQLite drops the zone
+
+
+LINK_FIELDS = ("kind", "uuid", "google_id", "email", "suspended_by_us", "created_by_us", "password_fingerprint", "posting_policy")
+
+
+def link_to_json(link: Link | None) -> str:
+    return json.dumps({name: getattr(link, name) for name in LINK_FIELDS}) if link else ""
+
+
+def link_from_json(text: str) -> Link | None:
+    return Link(**json.loads(text)) if text else None
 
 
 class Store:
@@ -116,7 +251,7 @@ class Store:
         self.engine: Engine = create_engine(url, future=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
+        migrate.upgrade(self.engine)
         if url.startswith("sqlite:///"):
             os.chmod(url.removeprefix("sqlite:///"), 0o600)
 
@@ -128,17 +263,12 @@ class Store:
     def links(self) -> LinkState:
         with self.engine.connect() as connection:
             rows = connection.execute(select(links_table)).mappings().all()
-        fields = ("kind", "uuid", "google_id", "email", "suspended_by_us", "created_by_us", "password_fingerprint", "posting_policy")
-        return LinkState(tuple(Link(**{name: row[name] for name in fields}) for row in rows))
+        return LinkState(tuple(Link(**{name: row[name] for name in LINK_FIELDS}) for row in rows))
 
     def save_links(self, links: list[Link]) -> None:
         """Insert or replace links, all in one transaction."""
         with self.engine.begin() as connection:
-            for link in links:
-                # The same Google object may have been linked to an entry that left the directory.
-                for column, value in (("google_id", link.google_id), ("uuid", link.uuid)):
-                    connection.execute(delete(links_table).where(links_table.c.kind == link.kind, links_table.c[column] == value))
-                connection.execute(insert(links_table).values(**vars(link), updated_at=now()))
+            _save_links(connection, links)
 
     def delete_link(self, link: Link) -> None:
         with self.engine.begin() as connection:
@@ -147,21 +277,49 @@ class Store:
     # -- runs --------------------------------------------------------------------
 
     def start_run(self, trigger: str, dry_run: bool) -> int:
+        pid, host = this_process()
+        values = dict(trigger=trigger, dry_run=dry_run, started_at=now(), last_seen_at=now(), pid=pid, host=host)
         with self.engine.begin() as connection:
-            result = connection.execute(insert(runs_table).values(trigger=trigger, dry_run=dry_run, started_at=now()))
+            result = connection.execute(insert(runs_table).values(**values))
             return result.inserted_primary_key[0]
 
     def finish_run(self, run_id: int, outcome: str, checksum: str = "", counts: dict | None = None, message: str = "") -> None:
-        values = dict(finished_at=now(), outcome=outcome, plan_checksum=checksum, counts=json.dumps(counts or {}), message=message)
+        values = dict(finished_at=now(), last_seen_at=now(), outcome=outcome, plan_checksum=checksum, counts=json.dumps(counts or {}), message=message)
         with self.engine.begin() as connection:
             connection.execute(update(runs_table).where(runs_table.c.id == run_id).values(**values))
 
-    def add_results(self, run_id: int, results: list[dict]) -> None:
-        if not results:
-            return
-        rows = [dict(run_id=run_id, action=r["action"], object=r["object"], ok=r["ok"], message=r.get("message", "")) for r in results]
+    def mark_interrupted(self, lock_held: bool) -> list[int]:
+        """Runs left 'running' by a process that died: marked interrupted, as of when they were last seen.
+
+        Whoever holds the run lock knows every other applying run is dead; a dry run
+        (which takes no lock) is judged by whether its process still exists.
+        """
+        query = select(runs_table.c.id, runs_table.c.dry_run, runs_table.c.pid, runs_table.c.host).where(runs_table.c.outcome == "running")
+        mine = os.getpid()
         with self.engine.begin() as connection:
-            connection.execute(insert(results_table), rows)
+            dead = [
+                row.id
+                for row in connection.execute(query)
+                if not (row.pid == mine and row.host == socket.gethostname())
+                and ((lock_held and not row.dry_run) or not process_alive(row.pid, row.host))
+            ]
+            for run_id in dead:
+                message = "interrupted: the process running it stopped before it finished (see the results recorded up to then)"
+                connection.execute(update(runs_table).where(runs_table.c.id == run_id).values(outcome="interrupted", message=message))
+        return dead
+
+    def add_results(self, run_id: int, results: list[dict]) -> None:
+        with self.engine.begin() as connection:
+            _insert_results(connection, run_id, results)
+
+    def record_batch(self, run_id: int, results: list[dict], links: list[Link], done_intents: list[int]) -> None:
+        """What one batch did, in one transaction: its results, the links they change, its journal rows cleared."""
+        with self.engine.begin() as connection:
+            _insert_results(connection, run_id, results)
+            _save_links(connection, links)
+            if done_intents:
+                connection.execute(delete(journal_table).where(journal_table.c.id.in_(done_intents)))
+            connection.execute(update(runs_table).where(runs_table.c.id == run_id).values(last_seen_at=now()))
 
     def runs(self, limit: int = 20) -> list[RunRecord]:
         query = select(runs_table).order_by(runs_table.c.id.desc()).limit(limit)
@@ -169,10 +327,111 @@ class Store:
             rows = connection.execute(query).mappings().all()
         return [RunRecord(**{**row, "counts": json.loads(row["counts"] or "{}")}) for row in rows]
 
+    def run(self, run_id: int) -> RunRecord | None:
+        return next((run for run in self._runs_where(runs_table.c.id == run_id)), None)
+
+    def _runs_where(self, condition) -> list[RunRecord]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(runs_table).where(condition)).mappings().all()
+        return [RunRecord(**{**row, "counts": json.loads(row["counts"] or "{}")}) for row in rows]
+
     def results(self, run_id: int) -> list[dict]:
         query = select(results_table).where(results_table.c.run_id == run_id).order_by(results_table.c.id)
         with self.engine.connect() as connection:
-            return [dict(row) for row in connection.execute(query).mappings().all()]
+            return [{**row, "data": json.loads(row["data"] or "{}")} for row in connection.execute(query).mappings().all()]
+
+    # -- the apply journal ---------------------------------------------------------
+
+    def journal_sent(self, run_id: int, intents: list[dict]) -> list[int]:
+        """Record, before a batch goes out, what it will do; returns the rows' ids in order."""
+        moment = now()
+        ids = []
+        with self.engine.begin() as connection:
+            for intent in intents:
+                values = dict(run_id=run_id, action=intent["action"], object=intent["object"], sent_at=moment,
+                              proof=json.dumps(intent["proof"]), link=link_to_json(intent["link"]))
+                ids.append(connection.execute(insert(journal_table).values(**values)).inserted_primary_key[0])
+            connection.execute(update(runs_table).where(runs_table.c.id == run_id).values(last_seen_at=moment))
+        return ids
+
+    def journal_forget(self, ids: list[int]) -> None:
+        """Journal rows of changes that were never sent after all (the batch could not go out)."""
+        if ids:
+            with self.engine.begin() as connection:
+                connection.execute(delete(journal_table).where(journal_table.c.id.in_(ids)))
+
+    def unanswered(self) -> list[Intent]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(journal_table).order_by(journal_table.c.id)).mappings().all()
+        return [Intent(row["id"], row["run_id"], row["action"], row["object"], json.loads(row["proof"]), link_from_json(row["link"])) for row in rows]
+
+    # -- the push queue ----------------------------------------------------------------
+
+    def enqueue_push(self, key: str, kind: str, name: str, uuid: str, trigger: str, due_at: datetime, password_hash: str = "") -> None:
+        """Ask for a push; a request for an object already queued moves its due time and keeps its history."""
+        with self.engine.begin() as connection:
+            row = connection.execute(select(push_queue_table).where(push_queue_table.c.key == key)).mappings().first()
+            if row is None:
+                values = dict(key=key, kind=kind, name=name, uuid=uuid, trigger=trigger, password_hash=password_hash,
+                              first_seen_at=now(), due_at=due_at, attempts=0, last_error="", version=0, claimed_by="")
+                connection.execute(insert(push_queue_table).values(**values))
+                return
+            changes = dict(version=row["version"] + 1, due_at=due_at, uuid=uuid or row["uuid"], trigger=trigger)
+            if password_hash:
+                changes["password_hash"] = password_hash
+            connection.execute(update(push_queue_table).where(push_queue_table.c.key == key).values(**changes))
+
+    def claim_push(self, owner: str, lease: timedelta) -> QueuedPush | None:
+        """The push due first, claimed by ``owner`` for ``lease`` so no other process runs it meanwhile."""
+        moment = now()
+        free = or_(push_queue_table.c.claimed_by == "", push_queue_table.c.claimed_until < moment)
+        query = select(push_queue_table).where(push_queue_table.c.due_at <= moment, free).order_by(push_queue_table.c.due_at).limit(5)
+        with self.engine.begin() as connection:
+            for row in connection.execute(query).mappings().all():
+                claimed = connection.execute(
+                    update(push_queue_table)
+                    .where(push_queue_table.c.key == row["key"], push_queue_table.c.version == row["version"], free)
+                    .values(claimed_by=owner, claimed_until=moment + lease)
+                )
+                if claimed.rowcount == 1:
+                    return _queued(row)
+        return None
+
+    def push_done(self, push: QueuedPush) -> None:
+        """Applied: gone from the queue, unless it was asked for again meanwhile (then it runs again)."""
+        with self.engine.begin() as connection:
+            key = push_queue_table.c.key == push.key
+            gone = connection.execute(delete(push_queue_table).where(key, push_queue_table.c.version == push.version))
+            if gone.rowcount == 0:
+                connection.execute(update(push_queue_table).where(key).values(claimed_by="", claimed_until=None, password_hash=""))
+
+    def push_failed(self, push: QueuedPush, error: str, retry_at: datetime, counts: bool = True) -> None:
+        """Not applied: tried again at ``retry_at``. ``counts`` is False for a push that only waited (a run held the lock)."""
+        values = dict(claimed_by="", claimed_until=None, last_error=error)
+        if counts:
+            values["attempts"] = push_queue_table.c.attempts + 1
+        with self.engine.begin() as connection:
+            key = push_queue_table.c.key == push.key
+            connection.execute(update(push_queue_table).where(key).values(**values))
+            # A newer request keeps its own (earlier) due time; otherwise wait for the retry.
+            connection.execute(update(push_queue_table).where(key, push_queue_table.c.version == push.version).values(due_at=retry_at))
+
+    def release_pushes(self, owner_prefix: str) -> None:
+        """Claims of a process that stopped: free for the next one at once."""
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(push_queue_table).where(push_queue_table.c.claimed_by.startswith(owner_prefix)).values(claimed_by="", claimed_until=None)
+            )
+
+    def queued_pushes(self) -> list[QueuedPush]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(push_queue_table).order_by(push_queue_table.c.first_seen_at)).mappings().all()
+        return [_queued(row) for row in rows]
+
+    def next_push_due(self) -> datetime | None:
+        with self.engine.connect() as connection:
+            moment = connection.execute(select(func.min(push_queue_table.c.due_at))).scalar()
+        return _aware(moment) if moment else None
 
     # -- named values --------------------------------------------------------------
 
@@ -195,9 +454,33 @@ class Store:
             connection.execute(insert(values_table).values(name=name, value=value))
 
 
+def _queued(row) -> QueuedPush:
+    return QueuedPush(**{name: row[name] for name in QueuedPush.__dataclass_fields__})
+
+
+def _save_links(connection, links: list[Link]) -> None:
+    for link in links:
+        # The same Google object may have been linked to an entry that left the directory.
+        for column, value in (("google_id", link.google_id), ("uuid", link.uuid)):
+            connection.execute(delete(links_table).where(links_table.c.kind == link.kind, links_table.c[column] == value))
+        connection.execute(insert(links_table).values(**vars(link), updated_at=now()))
+
+
+def _insert_results(connection, run_id: int, results: list[dict]) -> None:
+    if not results:
+        return
+    rows = [
+        dict(run_id=run_id, action=r["action"], object=r["object"], ok=r["ok"], message=r.get("message", ""),
+             data=json.dumps({k: v for k, v in r.items() if k not in ("ok", "message")}, ensure_ascii=False, default=str))
+        for r in results
+    ]
+    connection.execute(insert(results_table), rows)
+
+
 def _sqlite_pragmas(connection, _record) -> None:
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # the console reads while a run writes
+    cursor.execute("PRAGMA synchronous=FULL")  # a recorded result survives a power loss, not only a crash
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()

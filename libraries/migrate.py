@@ -1,0 +1,81 @@
+"""Keeps the state database's schema current with Alembic, whatever version wrote it.
+
+A database written by 0.1.0 (before migrations) has the tables but no
+``alembic_version``: it is stamped as revision 0001 first, then upgraded. A
+SQLite file is copied to ``state.db.bak-<revision>`` before any upgrade, so a
+failed upgrade loses nothing. A database written by a newer release is refused
+rather than misread.
+"""
+from __future__ import annotations
+
+import logging
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+from sqlalchemy.engine import Engine
+
+from .errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+SCRIPTS = str(Path(__file__).with_name("migrations"))
+FIRST_REVISION = "0001"  # the schema released with 0.1.0
+
+
+def _config(connection=None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", SCRIPTS)
+    config.attributes["connection"] = connection
+    return config
+
+
+def head() -> str:
+    return ScriptDirectory.from_config(_config()).get_current_head()
+
+
+def current(engine: Engine) -> str | None:
+    """The database's revision; FIRST_REVISION for a 0.1.0 database; None for an empty one."""
+    with engine.connect() as connection:
+        revision = MigrationContext.configure(connection).get_current_revision()
+        if revision is None and inspect(connection).has_table("links"):
+            return FIRST_REVISION
+        return revision
+
+
+def upgrade(engine: Engine) -> str:
+    """Bring the schema to the newest revision; returns it. Refuses a database newer than this code."""
+    found, newest = current(engine), head()
+    if found == newest:
+        return newest
+    known = {script.revision for script in ScriptDirectory.from_config(_config()).walk_revisions()}
+    if found is not None and found not in known:
+        raise ConfigError(
+            f"the state database {engine.url.render_as_string(hide_password=True)} was written by a newer app-google-sync "
+            f"(schema {found}, this release knows up to {newest}): upgrade app-google-sync, or point [sync] database_url elsewhere"
+        )
+    if found is not None:
+        _back_up(engine, found)
+    with engine.begin() as connection:
+        config = _config(connection)
+        if found == FIRST_REVISION and MigrationContext.configure(connection).get_current_revision() is None:
+            command.stamp(config, FIRST_REVISION)
+        command.upgrade(config, "head")
+    log.info("state database schema: %s → %s", found or "new", newest)
+    return newest
+
+
+def _back_up(engine: Engine, revision: str) -> None:
+    if engine.dialect.name != "sqlite" or not engine.url.database:
+        return
+    path = Path(engine.url.database)
+    backup = path.with_name(f"{path.name}.bak-{revision}")
+    with closing(sqlite3.connect(path)) as source, closing(sqlite3.connect(backup)) as copy:
+        source.backup(copy)  # SQLite's own copy: consistent even with a write-ahead log beside the file
+    backup.chmod(0o600)
+    log.info("state database copied to %s before upgrading", backup)

@@ -1,0 +1,103 @@
+"""Pacing to Google's quota instead of bouncing off it.
+
+Google counts every call, each batch part included, against a per-minute quota
+(2,400 queries per minute per user per project by default). The fastest a run
+can go is (calls needed) / (allowed rate); sending faster only earns 403/429
+answers that must be sent again. So every call waits here for its share:
+
+- a token bucket at a little under the configured rate (Google's windows do not
+  line up with ours, the margin keeps us below them);
+- additive increase, multiplicative decrease (as TCP does): a quota answer halves
+  the rate, each answered batch wins a little back, up to the configured rate;
+- the bucket's state is kept in a small file in ``state_dir``, so the runs and
+  pushes of one server (which never overlap: they share the run lock) share
+  one budget instead of each starting with a full one.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+log = logging.getLogger(__name__)
+
+MARGIN = 0.95  # of the configured quota actually used
+FLOOR = 0.05  # the rate never drops below this share of the configured one
+RECOVERY = 0.02  # share of the configured rate won back per answered batch without a quota error
+BURST_SECONDS = 1.0  # calls that may go at once after a quiet spell: one second's worth
+
+
+class Pacer:
+    def __init__(
+        self,
+        queries_per_minute: float,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        state_file: str | Path | None = None,
+    ):
+        self.ceiling = queries_per_minute / 60.0 * MARGIN  # calls per second
+        self.rate = self.ceiling
+        self.clock, self.sleep = clock, sleep
+        self.state_file = Path(state_file) if state_file else None
+        self.tokens = self.burst
+        self.updated = clock()
+        self.waited = 0.0  # seconds spent waiting, for the run's figures
+        self._load()
+
+    @property
+    def burst(self) -> float:
+        return max(1.0, self.rate * BURST_SECONDS)
+
+    def acquire(self, calls: int) -> None:
+        """Wait until ``calls`` more calls fit in the budget (a large batch runs the bucket into debt, then waits it off)."""
+        self._refill()
+        self.tokens -= calls
+        if self.tokens < 0:
+            wait = -self.tokens / self.rate
+            self.waited += wait
+            self.sleep(wait)
+            self._refill()
+        self._save()
+
+    def throttled(self) -> None:
+        """Google said we were too fast: halve the rate and drop what was saved up."""
+        self.rate = max(self.rate / 2, self.ceiling * FLOOR)
+        self.tokens = min(self.tokens, 0.0)
+        log.info("quota answer from Google: pacing down to %.1f calls per second", self.rate)
+        self._save()
+
+    def answered(self) -> None:
+        """A batch came back without a quota error: win a little of the rate back."""
+        self.rate = min(self.ceiling, self.rate + self.ceiling * RECOVERY)
+
+    def _refill(self) -> None:
+        moment = self.clock()
+        self.tokens = min(self.burst, self.tokens + (moment - self.updated) * self.rate)
+        self.updated = moment
+
+    def _load(self) -> None:
+        if not self.state_file:
+            return
+        try:
+            saved = json.loads(self.state_file.read_text())
+            rate, tokens, updated = float(saved["rate"]), float(saved["tokens"]), float(saved["updated"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return  # no budget saved yet (or a damaged one): start full
+        if saved.get("ceiling") != self.ceiling or updated > self.clock():
+            return  # the quota setting changed, or the clock went back: start afresh
+        self.rate, self.tokens, self.updated = min(rate, self.ceiling), tokens, updated
+        self._refill()
+
+    def _save(self) -> None:
+        if not self.state_file:
+            return
+        state = {"ceiling": self.ceiling, "rate": self.rate, "tokens": self.tokens, "updated": self.updated}
+        try:
+            temporary = self.state_file.with_suffix(".tmp")
+            temporary.write_text(json.dumps(state))
+            os.replace(temporary, self.state_file)
+        except OSError as error:  # pacing still works in memory; only the sharing between runs is lost
+            log.debug("cannot save the quota budget to %s: %s", self.state_file, error)
