@@ -6,7 +6,7 @@ import logging
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from . import services, views
+from . import security, services, views
 from .auth import init_login
 from .plugins import Console, MenuEntry, console_state, load_plugins
 
@@ -27,6 +27,7 @@ DEFAULTS = {
     "CONSOLE_STRICT_PLUGINS": False,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
+    **security.DEFAULTS,
 }
 REQUIRED = ("SECRET_KEY", "CONSOLE_ADMIN_USERNAME", "CONSOLE_ADMIN_PASSWORD_HASH")
 REQUIRED_WITH_LDAP = ("CONSOLE_LDAP_BIND_DN", "CONSOLE_LDAP_BIND_PASSWORD", "CONSOLE_LDAP_BASE_DN")
@@ -52,6 +53,7 @@ def create_app(config: dict | None = None) -> Flask:
     check_config(app.config)
 
     csrf.init_app(app)
+    security.init_security(app)
     init_login(app)
     with_directory = bool(app.config["CONSOLE_LDAP_URI"])
     app.extensions["console"] = Console(
@@ -62,7 +64,6 @@ def create_app(config: dict | None = None) -> Flask:
     app.teardown_appcontext(views.close_directory)
     app.register_error_handler(CSRFError, csrf_failed)
     app.context_processor(menu_context)
-    app.after_request(security_headers)
     load_plugins(app)
     return app
 
@@ -75,6 +76,7 @@ def check_config(config) -> None:
         raise ConsoleConfigError(f"the console needs {', '.join(missing)} in its configuration")
     if not isinstance(config["CONSOLE_PLUGINS"], (list, tuple)):
         raise ConsoleConfigError("CONSOLE_PLUGINS must be a list of plugin objects")
+    security.check_config(config, ConsoleConfigError)
 
 
 def menu_context() -> dict:
@@ -89,10 +91,3 @@ def csrf_failed(error: CSRFError):
     log.warning("refused %s %s without a valid CSRF token: %s", request.method, request.path, error.description)
     message = "This form has expired or did not come from this console. Go back, reload the page and try again."
     return render_template("host/error.html", title="Form refused", message=message), 400
-
-
-def security_headers(response):
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    return response

@@ -8,6 +8,8 @@ from flask import Flask, current_app
 from flask_login import LoginManager, UserMixin
 from werkzeug.security import check_password_hash
 
+from . import security
+
 # Compared against when the username is wrong, so both failures take as long.
 _DUMMY_HASH = "scrypt:32768:8:1$0000000000000000$" + "0" * 128
 
@@ -35,6 +37,8 @@ def init_login(app: Flask) -> LoginManager:
 
 
 def _load_user(user_id: str) -> Administrator | None:
+    if not security.session_is_valid():  # logged out, expired, or a cookie from before a restart
+        return None
     username = current_app.config["CONSOLE_ADMIN_USERNAME"]
     return Administrator(username) if hmac.compare_digest(user_id.encode(), username.encode()) else None
 

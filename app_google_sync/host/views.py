@@ -7,7 +7,7 @@ import ldap
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from . import auth
+from . import auth, security
 from .accounts import ALL_USERS_GROUP, AccountDirectory, AlreadyExists, NewUser, NotFound
 from .forms import GroupForm, UserForm, password_error
 from .plugins import console_state, notify
@@ -43,19 +43,34 @@ def login():
     username = ""
     if request.method == "POST":
         username = request.form.get("username", "").strip()
+        address = request.remote_addr or "unknown"
+        refusal = security.login_refusal(username, address)
+        if refusal is not None:  # the password is not even looked at
+            log.warning("login refused for user '%s' from %s: too many failed logins (%s locked for %d s)",
+                        security.loggable(username), address, refusal.subject, refusal.retry_after)
+            flash(refusal.message, "error")
+            page = render_template("host/login.html", username=username)
+            return page, 429, {"Retry-After": str(int(refusal.retry_after) + 1)}
         administrator = auth.authenticate(username, request.form.get("password", ""))
         if administrator is not None:
+            security.record_success(username, address)
             session.clear()  # a fresh session for the new privilege level
             login_user(administrator)
-            log.info("administrator %s logged in from %s", username, request.remote_addr)
+            security.start_session(administrator.get_id())
+            log.info("administrator %s logged in from %s", username, address)
             return redirect(auth.safe_next(request.args.get("next"), url_for("host.dashboard")))
-        log.warning("refused console login as %r from %s", username, request.remote_addr)
+        # One line per failure, for fail2ban: failregex = login failed for user '.*' from <HOST>$
+        log.warning("login failed for user '%s' from %s", security.loggable(username), address)
         flash("Wrong username or password.", "error")
+        lockout = security.record_failure(username, address)
+        if lockout is not None:
+            flash(lockout.message, "error")
     return render_template("host/login.html", username=username)
 
 
 @bp.post("/logout")
 def logout():
+    security.end_session()
     logout_user()
     session.clear()
     flash("You have been logged out.", "info")
