@@ -50,9 +50,9 @@ class Emulator:
                  quota_status=403, max_concurrent=None, propagation_delay=0.0, answer_delay=0.0,
                  outage=False, clock=time.monotonic):
         self.clock = clock       # quota windows, outage_for and propagation run on it (tests pass a fake)
-        self.quota = Quota(clock, quota_per_window, quota_window, quota_status)
-        self.in_flight = InFlight(max_concurrent)
-        self.propagation = Propagation(clock, propagation_delay)
+        self._quota = Quota(clock, quota_per_window, quota_window, quota_status)
+        self._in_flight = InFlight(max_concurrent)
+        self._propagation = Propagation(clock, propagation_delay)
         self._outage = Outage(clock)
         self._outage.switch(outage)
         self._token_failure = TokenFailure()
@@ -334,51 +334,57 @@ class Emulator:
     @property
     def quota_per_window(self):
         """API calls each delegated subject may make per window (None: unlimited)."""
-        return self.quota.per_window
+        return self._quota.per_window
 
     @quota_per_window.setter
     def quota_per_window(self, value):
         with self.lock:
-            self.quota.per_window = value
+            self._quota.per_window = value
 
     @property
     def quota_window(self):
-        return self.quota.window
+        return self._quota.window
 
     @quota_window.setter
     def quota_window(self, seconds):
         with self.lock:
-            self.quota.window = seconds
+            self._quota.window = seconds
 
     @property
     def quota_status(self):
         """403 (userRateLimitExceeded, the default) or 429 (rateLimitExceeded) past the quota."""
-        return self.quota.status
+        return self._quota.status
 
     @quota_status.setter
     def quota_status(self, status):
         with self.lock:
-            self.quota.status = status
+            self._quota.status = status
 
     @property
     def max_concurrent(self):
         """HTTP requests (calls or batch envelopes) served at once; more get 403 quotaExceeded."""
-        return self.in_flight.limit
+        return self._in_flight.limit
 
     @max_concurrent.setter
     def max_concurrent(self, value):
         with self.lock:
-            self.in_flight.limit = value
+            self._in_flight.limit = value
+
+    @property
+    def requests_in_flight(self):
+        """API requests (calls or batch envelopes) being served right now."""
+        with self.lock:
+            return self._in_flight.count
 
     @property
     def propagation_delay(self):
         """Seconds (on `clock`) before what the API creates is usable everywhere; see propagation.py."""
-        return self.propagation.delay
+        return self._propagation.delay
 
     @propagation_delay.setter
     def propagation_delay(self, seconds):
         with self.lock:
-            self.propagation.delay = seconds
+            self._propagation.delay = seconds
 
     # trouble (settable while serving) ------------------------------------------------------------
     @property
@@ -470,10 +476,11 @@ class Emulator:
         """A single call or (batch_api not False) a batch envelope: admit, serve, then answer."""
         with self.lock:
             self._stats["http_requests"] += 1
+            self._stats["batches"] += batch_api is not False
             try:
                 if self._outage.active():
                     raise errors.backend_error()
-                self.in_flight.enter()
+                self._in_flight.enter()
                 refusal = None
             except errors.ApiError as refused:
                 refusal = self._refuse(refused, split, method, headers, body, batch_api)
@@ -489,7 +496,7 @@ class Emulator:
             return self._deliver(answer)
         finally:
             with self.lock:
-                self.in_flight.leave()
+                self._in_flight.leave()
 
     def _refuse(self, refused, split, method, headers, body, batch_api):
         """Answer a request the outage or the concurrency cap turned away (lock held)."""
@@ -504,9 +511,9 @@ class Emulator:
             except errors.ApiError:
                 count = 1
             self.batches.append({"parts": count, "status": refused.code, "time": time.time()})
+            self._stats["calls"] += count
             log.info("POST batch (%d parts) -> %d %s", count, refused.code, refused.reason)
         self._stats[cause] += count
-        self._stats["calls"] += count
         return json_answer(refused.code, refused.body())
 
     def _deliver(self, answer):
@@ -687,7 +694,7 @@ class Emulator:
         with self.lock:
             subject = self._authorize(route, authorization)
             try:
-                self.quota.charge(subject)
+                self._quota.charge(subject)
             except errors.ApiError:
                 self._stats["rejected_quota"] += 1
                 raise
@@ -698,7 +705,7 @@ class Emulator:
         if selection is not None and route.schema:
             fields.check(selection, route.schema, query["fields"], routing.APIS[api][1])
         request = routing.Request(self.directory, method, params, query,
-                                  json_body(body) if route.body else None, self.propagation)
+                                  json_body(body) if route.body else None, self._propagation)
         with self.lock:
             try:
                 status, payload = route.handler(request)

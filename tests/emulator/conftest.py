@@ -1,7 +1,9 @@
 """Fixtures: a fresh emulator on a free port per test, driven by the real Google client."""
 
+import time
+
 import pytest
-from emulator_helpers import ADMIN, Batch, credentials, directory
+from emulator_helpers import ADMIN, Batch, FakeClock, credentials, directory
 
 from app_google_sync.emulator.server import Emulator
 
@@ -13,8 +15,15 @@ def session_key():
 
 
 @pytest.fixture
-def emu():
-    emulator = Emulator(domain="example.com", admin_email=ADMIN)
+def clock():
+    """A hand-moved clock; a test that asks for it gets an `emu` running on it."""
+    return FakeClock()
+
+
+@pytest.fixture
+def emu(request):
+    clock = request.getfixturevalue("clock") if "clock" in request.fixturenames else time.monotonic
+    emulator = Emulator(domain="example.com", admin_email=ADMIN, clock=clock)
     emulator.start(host="127.0.0.1", port=0)
     yield emulator
     emulator.stop()

@@ -39,6 +39,19 @@ def _key_credentials(key_id, private_key, client_email):
          "token_uri": "https://oauth2.googleapis.com/token"})
 
 
+class FakeClock:
+    """The emulator's `clock`, moved by the test instead of by waiting."""
+
+    def __init__(self, start=1000.0):
+        self.now = start
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds):
+        self.now += seconds
+
+
 def directory(emu, creds):
     return build("admin", "directory_v1", credentials=creds, client_options={"api_endpoint": emu.base_url},
                  static_discovery=True, cache_discovery=False)

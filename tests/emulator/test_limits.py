@@ -9,9 +9,8 @@ from googleapiclient.errors import HttpError
 from app_google_sync.emulator.server import Emulator
 
 
-def test_quota_exhausted_then_recovers_after_window(emu, service):
+def test_quota_exhausted_then_recovers_after_window(emu, clock, service):
     emu.quota_per_window, emu.quota_window = 5, 0.5
-    started = time.monotonic()
     for _ in range(5):
         service.users().get(userKey="admin@example.com").execute()
     with pytest.raises(HttpError) as raised:
@@ -19,7 +18,7 @@ def test_quota_exhausted_then_recovers_after_window(emu, service):
     status, reason, message = error_of(raised)
     assert (status, reason) == (403, "userRateLimitExceeded")
     assert message.startswith("Quota exceeded for quota metric 'Queries' and limit 'Queries per minute per user'")
-    time.sleep(max(0.0, 0.55 - (time.monotonic() - started)))
+    clock.advance(0.5)
     service.users().get(userKey="admin@example.com").execute()
     assert [c["status"] for c in emu.calls] == [200] * 5 + [403, 200]
 
