@@ -46,8 +46,8 @@ def login():
         address = request.remote_addr or "unknown"
         refusal = security.login_refusal(username, address)
         if refusal is not None:  # the password is not even looked at
-            log.warning("login refused for user '%s' from %s: too many failed logins (%s locked for %d s)",
-                        security.loggable(username), address, refusal.subject, refusal.retry_after)
+            log.warning("too many failed logins (%s locked for %d s more): login refused for user '%s' from %s",
+                        refusal.subject, refusal.retry_after, security.loggable(username), address)
             flash(refusal.message, "error")
             page = render_template("host/login.html", username=username)
             return page, 429, {"Retry-After": str(int(refusal.retry_after) + 1)}
@@ -59,7 +59,7 @@ def login():
             security.start_session(administrator.get_id())
             log.info("administrator %s logged in from %s", username, address)
             return redirect(auth.safe_next(request.args.get("next"), url_for("host.dashboard")))
-        # One line per failure, for fail2ban: failregex = login failed for user '.*' from <HOST>$
+        # One line per failure, for fail2ban: failregex = login (failed|refused) for user '.*' from <HOST>$
         log.warning("login failed for user '%s' from %s", security.loggable(username), address)
         flash("Wrong username or password.", "error")
         lockout = security.record_failure(username, address)

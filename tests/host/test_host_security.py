@@ -247,7 +247,22 @@ def test_refused_attempts_are_logged_too(app, caplog):
     caplog.clear()
     caplog.set_level(logging.WARNING, logger="app_google_sync.host")
     login_from(app, "10.0.0.2")
-    assert caplog.records[-1].getMessage().startswith("login refused for user 'admin' from 10.0.0.2: too many failed logins")
+    line = caplog.records[-1].getMessage()
+    assert line.startswith("too many failed logins (account locked for ")
+    assert line.endswith(": login refused for user 'admin' from 10.0.0.2")
+
+
+FAIL2BAN = re.compile(r"login (failed|refused) for user '.*' from (?P<host>[\w.:-]+)$")  # the README's failregex
+
+
+def test_one_fail2ban_filter_finds_the_real_address_in_both_lines(app, caplog):
+    caplog.set_level(logging.WARNING, logger="app_google_sync.host")
+    forged = "x' from 10.6.6.6"
+    for attempt in range(6):
+        login_from(app, "203.0.113.9", username=f"{forged}\nline {attempt}", password="wrong")
+    lines = [record.getMessage() for record in caplog.records]
+    assert len(lines) == 6 and "login refused" in lines[-1]
+    assert [FAIL2BAN.search(line)["host"] for line in lines] == ["203.0.113.9"] * 6
 
 
 # --- headers ----------------------------------------------------------------------------------------------
