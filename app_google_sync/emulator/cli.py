@@ -33,6 +33,11 @@ example:
   --admin-password; sign in on the consent page as the admin with that password.
 
 Use a fixed --port with --service-account-key or --oauth-client: the files record the URIs.
+
+signals:
+  SIGUSR1 switches the outage on or off (kill -USR1 PID); SIGUSR2 logs the counters
+  (calls accepted, rejected by quota / concurrency / outage, answers dropped, token failures),
+  which are also logged at exit.
 """
 
 
@@ -61,11 +66,48 @@ def build_parser():
                         help="scopes delegated to the service account (default: all directory scopes); "
                              "short names like admin.directory.user are accepted")
     parser.add_argument("--quota", type=int, default=None, metavar="N",
-                        help="API calls allowed per window; more get 403 userRateLimitExceeded (default: unlimited)")
+                        help="API calls allowed per window to each delegated user (the token's subject: "
+                             "Google's 'per user per project'), batch parts included; more get "
+                             "403 userRateLimitExceeded (default: unlimited)")
     parser.add_argument("--quota-window", type=float, default=60.0, metavar="SECONDS",
                         help="length of the quota window (default 60)")
+    parser.add_argument("--quota-status", type=int, choices=(403, 429), default=403,
+                        help="answer past the quota: 403 userRateLimitExceeded (default) or "
+                             "429 rateLimitExceeded")
+    parser.add_argument("--max-concurrent", type=int, default=None, metavar="N",
+                        help="API requests served at once (a batch envelope is one); more get 403 "
+                             "quotaExceeded, which clients do not retry by themselves (default: unlimited)")
+    parser.add_argument("--propagation-delay", type=float, default=0.0, metavar="SECONDS",
+                        help="eventual consistency: for SECONDS after users.insert, groups.insert, a rename "
+                             "or a new alias, members.insert naming the new user/group/address answers 404 "
+                             "'Resource Not Found: memberKey', members.* on the new group answer 404 "
+                             "'Resource Not Found: groupKey', and users.patch/update/delete/makeAdmin and "
+                             "users.aliases.insert on the new user answer 412 conditionNotMet 'User creation "
+                             "is not complete.'; reads see new records at once (default 0)")
+    parser.add_argument("--outage", action="store_true",
+                        help="start with the API down: every API call and batch envelope answers 503 "
+                             "backendError until SIGUSR1 (the token endpoint stays up)")
+    parser.add_argument("--outage-for", type=float, default=None, metavar="SECONDS",
+                        help="an outage of SECONDS from start, then the API comes back")
+    parser.add_argument("--fail-tokens-after", type=int, default=None, metavar="N",
+                        help="the token endpoint grants N tokens, then fails every request (0: from the "
+                             "start); see --fail-tokens-times and --token-failure-status")
+    parser.add_argument("--fail-tokens-times", type=int, default=None, metavar="M",
+                        help="with --fail-tokens-after: fail only M token requests, then grant again")
+    parser.add_argument("--token-failure-status", type=int, choices=(400, 401, 500, 503), default=400,
+                        help="a failed token request answers 400 invalid_grant (default), 401 invalid_client, "
+                             "500 internal_failure or 503 temporarily_unavailable; google-auth raises "
+                             "RefreshError at once for 400/401 and after its own retries for 500/503")
+    parser.add_argument("--answer-delay", type=float, default=0.0, metavar="SECONDS",
+                        help="wait SECONDS after serving each API request (its change already saved) "
+                             "before answering: a client with a shorter timeout loses the answer (default 0)")
+    parser.add_argument("--drop-answers-after", type=int, default=None, metavar="N",
+                        help="answer N API requests, then serve each one in full and close the connection "
+                             "without an answer (httplib2 then sends the request once more)")
+    parser.add_argument("--drop-answers-times", type=int, default=None, metavar="M",
+                        help="with --drop-answers-after: drop only M answers, then answer again")
     parser.add_argument("--latency", type=float, default=0.0, metavar="SECONDS",
-                        help="delay added to every HTTP request (default 0)")
+                        help="delay added to every HTTP request, before it is served (default 0)")
     parser.add_argument("--fail-rate", type=float, default=0.0, metavar="P",
                         help="fraction of API calls answered 503 backendError (default 0)")
     parser.add_argument("--state", default=None, metavar="FILE",
@@ -79,14 +121,17 @@ def main(argv=None):
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     host = args.host or "127.0.0.1"
-    if not 0.0 <= args.fail_rate <= 1.0:
-        raise SystemExit("--fail-rate must be between 0 and 1")
+    _check(args)
     try:
         emulator = Emulator(domain=args.domain, admin_email=args.admin or "admin@" + args.domain,
                             quota_per_window=args.quota, quota_window=args.quota_window, latency=args.latency,
-                            fail_rate=args.fail_rate, state_file=args.state, admin_password=args.admin_password)
+                            fail_rate=args.fail_rate, state_file=args.state, admin_password=args.admin_password,
+                            quota_status=args.quota_status, max_concurrent=args.max_concurrent,
+                            propagation_delay=args.propagation_delay, answer_delay=args.answer_delay,
+                            outage=args.outage)
     except (ValueError, OSError) as error:
         raise SystemExit("google-sync-emulator: %s" % error)
+    _arm_faults(emulator, args)
     try:
         emulator.start(host, args.port, allow_remote=args.host is not None)
     except OSError as error:
@@ -108,9 +153,40 @@ def main(argv=None):
         print("oauth client: %s" % client_path, flush=True)
     if key_path:
         print("key file:     %s" % key_path, flush=True)
-    _wait_for_signal()
+    _wait_for_signal(emulator)
     emulator.stop()
+    _log_stats(emulator)
     return 0
+
+
+def _check(args):
+    if not 0.0 <= args.fail_rate <= 1.0:
+        raise SystemExit("--fail-rate must be between 0 and 1")
+    for name in ("fail_tokens_times", "drop_answers_times"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise SystemExit("--%s must be at least 1" % name.replace("_", "-"))
+    for name in ("quota", "max_concurrent", "fail_tokens_after", "drop_answers_after"):
+        if getattr(args, name) is not None and getattr(args, name) < 0:
+            raise SystemExit("--%s must not be negative" % name.replace("_", "-"))
+    for name in ("latency", "answer_delay", "propagation_delay", "outage_for"):
+        if (getattr(args, name) or 0) < 0:
+            raise SystemExit("--%s must not be negative" % name.replace("_", "-"))
+    for times, after in (("fail_tokens_times", "fail_tokens_after"), ("drop_answers_times", "drop_answers_after")):
+        if getattr(args, times) is not None and getattr(args, after) is None:
+            raise SystemExit("--%s needs --%s" % (times.replace("_", "-"), after.replace("_", "-")))
+
+
+def _arm_faults(emulator, args):
+    if args.outage_for:
+        emulator.outage_for(args.outage_for)
+    if args.fail_tokens_after is not None:
+        emulator.fail_tokens_after(args.fail_tokens_after, args.fail_tokens_times, args.token_failure_status)
+    if args.drop_answers_after is not None:
+        emulator.drop_answers_after(args.drop_answers_after, args.drop_answers_times)
+
+
+def _log_stats(emulator):
+    logging.info("stats: %s", " ".join("%s=%d" % item for item in sorted(emulator.stats().items())))
 
 
 def _scopes(names):
@@ -160,11 +236,18 @@ def _oauth_client(emulator, path, redirect_uris):
     return path
 
 
-def _wait_for_signal():
+def _wait_for_signal(emulator):
     stop = threading.Event()
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, lambda *_: stop.set())
+    signal.signal(signal.SIGUSR1, lambda *_: _toggle_outage(emulator))
+    signal.signal(signal.SIGUSR2, lambda *_: _log_stats(emulator))
     stop.wait()
+
+
+def _toggle_outage(emulator):
+    emulator.outage = not emulator.outage
+    logging.warning("outage %s", "on: the API answers 503 backendError" if emulator.outage else "off")
 
 
 if __name__ == "__main__":

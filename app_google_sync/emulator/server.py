@@ -476,7 +476,8 @@ class Emulator:
         """A single call or (batch_api not False) a batch envelope: admit, serve, then answer."""
         with self.lock:
             self._stats["http_requests"] += 1
-            self._stats["batches"] += batch_api is not False
+            if batch_api is not False:
+                self._stats["batches"] += 1
             try:
                 if self._outage.active():
                     raise errors.backend_error()

@@ -7,10 +7,12 @@ import signal
 import stat
 import subprocess
 import sys
+import time
 
 import pytest
-from emulator_helpers import USER_SCOPE, credentials, directory, query_of, sign_in, user_body
+from emulator_helpers import USER_SCOPE, credentials, directory, error_of, query_of, sign_in, user_body
 from google_auth_oauthlib.flow import Flow
+from googleapiclient.errors import HttpError
 
 from app_google_sync.emulator.cli import build_parser
 
@@ -70,8 +72,49 @@ def test_cli_help_describes_every_option(capsys):
     assert done.value.code == 0
     text = capsys.readouterr().out
     for option in ("--host", "--port", "--domain", "--admin", "--admin-password", "--service-account-key",
-                   "--scopes", "--quota", "--quota-window", "--latency", "--fail-rate", "--state", "-v"):
+                   "--scopes", "--quota", "--quota-window", "--latency", "--fail-rate", "--state", "-v",
+                   "--quota-status", "--max-concurrent", "--propagation-delay", "--outage", "--outage-for",
+                   "--fail-tokens-after", "--fail-tokens-times", "--token-failure-status", "--answer-delay",
+                   "--drop-answers-after", "--drop-answers-times", "SIGUSR1"):
         assert option in text
+    assert "User creation is not complete." in " ".join(text.split())
+
+
+def test_cli_outage_toggled_by_sigusr1_quota_429_and_stats_at_exit(tmp_path):
+    key_path = tmp_path / "key.json"
+    process, printed = start("--service-account-key", str(key_path), "--outage", "--quota", "1",
+                             "--quota-status", "429")
+    try:
+        emu = type("Endpoint", (), {"base_url": printed["api_endpoint"]})
+        service = directory(emu, credentials(json.loads(key_path.read_text())))
+        with pytest.raises(HttpError) as raised:
+            service.users().get(userKey="admin@example.com").execute()
+        assert error_of(raised)[:2] == (503, "backendError")
+        process.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 5
+        while True:  # the signal is handled a moment later
+            try:
+                service.users().get(userKey="admin@example.com").execute()
+                break
+            except HttpError as error:
+                assert error.resp.status == 503 and time.monotonic() < deadline
+                time.sleep(0.02)
+        with pytest.raises(HttpError) as raised:
+            service.users().get(userKey="admin@example.com").execute()
+        assert error_of(raised)[:2] == (429, "rateLimitExceeded")
+    finally:
+        log = stop(process)
+    assert "outage off" in log
+    assert "accepted=1 " in log and "rejected_quota=1 " in log and "rejected_outage=" in log
+
+
+@pytest.mark.parametrize("args", [["--fail-tokens-times", "2"], ["--drop-answers-after", "-1"],
+                                  ["--answer-delay", "-1"], ["--drop-answers-after", "1", "--drop-answers-times", "0"]])
+def test_cli_refuses_bad_fault_options(args):
+    script = shutil.which("google-sync-emulator", path=os.path.dirname(sys.executable))
+    command = [script] if script else [sys.executable, "-m", "app_google_sync.emulator.cli"]
+    done = subprocess.run(command + ["--port", "0", *args], capture_output=True, text=True, timeout=30)
+    assert done.returncode != 0 and "--" in done.stderr
 
 
 def test_cli_writes_oauth_client_for_the_web_flow(tmp_path, monkeypatch):
