@@ -112,6 +112,8 @@ def cmd_check(engine: SyncEngine, args) -> int:
         checks.extend((c.name, c.ok, c.detail) for c in check_access(engine.settings))
     except GoogleSyncError as error:
         checks.append(("google", False, str(error)))
+    for warning in engine.settings.warnings:
+        print(f"WARN  config: {warning}")
     for name, ok, detail in checks:
         print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
     return EXIT_OK if all(ok for _, ok, _ in checks) else EXIT_ERROR
@@ -119,16 +121,12 @@ def cmd_check(engine: SyncEngine, args) -> int:
 
 def cmd_status(engine: SyncEngine, args) -> int:
     if args.run:
-        rows = engine.store.results(args.run)
-        if args.json:
-            print(json.dumps([{key: row[key] for key in ("action", "object", "ok", "message")} for row in rows], indent=2, ensure_ascii=False))
-            return EXIT_OK
-        for row in rows:
-            print(f"  {'ok  ' if row['ok'] else 'FAIL'} {row['action']:<15} {row['object']}  {row['message']}".rstrip())
-        return EXIT_OK
+        return _print_run_results(engine, args)
+    engine.notice_interrupted()
     runs = engine.store.runs(limit=args.limit)
+    queue = engine.store.queued_pushes()
     if args.json:
-        print(json.dumps([{**vars(run), "started_at": run.started_at.isoformat(), "finished_at": run.finished_at and run.finished_at.isoformat()} for run in runs], indent=2))
+        print(json.dumps({"runs": [run.data for run in runs], "push_queue": [push.data for push in queue]}, indent=2, ensure_ascii=False))
         return EXIT_OK
     if not runs:
         print("No run yet. Start with: google-sync test")
@@ -136,8 +134,30 @@ def cmd_status(engine: SyncEngine, args) -> int:
         kind = "test" if run.dry_run else "sync"
         duration = f"{run.duration:.1f}s" if run.duration is not None else "running"
         counts = ", ".join(f"{v} {k}" for k, v in sorted(run.counts.items()))
-        print(f"#{run.id:<5} {run.started_at:%Y-%m-%d %H:%M:%S} {kind} ({run.trigger}) {duration:>8}  {run.outcome:<8} {counts}  {run.message}".rstrip())
+        seen = f" (last seen {run.last_seen_at:%Y-%m-%d %H:%M:%S})" if run.outcome == "interrupted" and run.last_seen_at else ""
+        print(f"#{run.id:<5} {run.started_at:%Y-%m-%d %H:%M:%S} {kind} ({run.trigger}) {duration:>8}  {run.outcome:<8}{seen} {counts}  {run.message}".rstrip())
+    _print_queue(queue)
     return EXIT_OK
+
+
+def _print_run_results(engine: SyncEngine, args) -> int:
+    rows = engine.store.results(args.run)
+    if args.json:
+        print(json.dumps([{key: row[key] for key in ("action", "object", "ok", "message")} for row in rows], indent=2, ensure_ascii=False))
+        return EXIT_OK
+    for row in rows:
+        print(f"  {'ok  ' if row['ok'] else 'FAIL'} {row['action']:<15} {row['object']}  {row['message']}".rstrip())
+    return EXIT_OK
+
+
+def _print_queue(queue: list) -> None:
+    if not queue:
+        print("Push queue: empty.")
+        return
+    print(f"Push queue: {len(queue)} waiting (tried again until applied):")
+    for push in queue:
+        tried = f"{push.attempts} attempt(s), last error: {push.last_error}" if push.attempts else (push.last_error or "not tried yet")
+        print(f"  {push.label:<30} since {push.first_seen_at:%Y-%m-%d %H:%M:%S}  next {push.due_at:%H:%M:%S}  {tried}")
 
 
 def cmd_background(engine: SyncEngine, args) -> int:
@@ -186,7 +206,13 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="check LDAP, the Google token and each scope", description="Bind and search LDAP, get a Google token, try each scope with a harmless read.")
     check.set_defaults(handler=cmd_check)
 
-    status = commands.add_parser("status", help="recent runs and their counts", description="Show recent runs, or the per-object results of one run.")
+    status = commands.add_parser(
+        "status",
+        help="recent runs, interrupted ones included, and the push queue",
+        description="Show recent runs (an interrupted one with the time it was last seen) and the pushes waiting in the queue "
+        "(object, first seen, attempts, last error), or the per-object results of one run. "
+        "--json prints {\"runs\": [...], \"push_queue\": [...]}.",
+    )
     status.add_argument("--run", type=int, help="show the per-object results of this run")
     status.add_argument("--limit", type=int, default=20, help="how many runs to list (default 20)")
     status.add_argument("--json", action="store_true", help="print as JSON")

@@ -11,8 +11,8 @@ import logging
 import os
 from dataclasses import dataclass, field
 
-from .libraries import config_file
-from .libraries.config import SyncSettings
+from .libraries import config, config_file
+from .libraries.config_schema import parse_bool
 from .libraries.errors import ConfigError
 from .scheduler import build_scheduler, reconcile
 from .user_extension import DEFAULT_DELAY, GoogleAppsExtension, PushQueue
@@ -39,7 +39,6 @@ DEFAULTS = {
     "GOOGLE_SYNC_CREATE_USER_ENDPOINT": ("host.user_create", "host.user_new"),
     "GOOGLE_SYNC_PUSH_DELAY": DEFAULT_DELAY,
 }
-_TRUE, _FALSE = ("1", "yes", "true", "on"), ("0", "no", "false", "off")
 
 
 @dataclass
@@ -122,7 +121,7 @@ def validated_settings(conf) -> dict:
     try:
         parser = config_file.read(path)
     except ConfigError as error:
-        raise ConfigError(f"GOOGLE_SYNC_CONFIG = {path}: {error}") from None
+        raise ConfigError(f"GOOGLE_SYNC_CONFIG: {error}") from None
     prefix = conf.get("GOOGLE_SYNC_URL_PREFIX")
     if not isinstance(prefix, str) or not prefix.startswith("/") or prefix.endswith("/") or " " in prefix:
         raise ConfigError(f"GOOGLE_SYNC_URL_PREFIX = {prefix!r}: give a path like /app/google_sync (leading slash, no trailing slash)")
@@ -148,9 +147,10 @@ def validated_settings(conf) -> dict:
 def _as_bool(key: str, value) -> bool:
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
-        return value.strip().lower() in _TRUE
-    raise ConfigError(f"{key} = {value!r}: use True or False")
+    try:
+        return parse_bool(value.strip())
+    except (AttributeError, ValueError):
+        raise ConfigError(f"{key} = {value!r}: use True or False") from None
 
 
 def _as_delay(value) -> float:
@@ -180,11 +180,10 @@ def _oauth_client(value) -> dict | None:
 
 
 def _start_scheduler(config_path: str):
-    parser = config_file.read(config_path)
-    sync = SyncSettings(state_dir=config_file.state_dir(parser), database_url=config_file.value(parser, "sync", "database_url"))
+    sync = config.load_sync(config_path)
     scheduler = build_scheduler(sync, config_path)
     scheduler.start()
-    reconcile(scheduler, config_file.schedule(parser), config_path)
+    reconcile(scheduler, config_file.Schedule(sync.automatic, sync.interval), config_path)
     return scheduler
 
 

@@ -22,8 +22,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import inspect
 
-from .libraries import config_file
+from .libraries import config, config_file
 from .libraries.config import SyncSettings
+from .libraries.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -128,12 +129,8 @@ def current_run(scheduler, database_url: str) -> ScheduledRun | None:
 
 
 def _read_sync_settings(config_path: str) -> tuple[SyncSettings, config_file.Schedule]:
-    parser = config_file.read(config_path)
-    sync = SyncSettings(
-        state_dir=config_file.state_dir(parser),
-        database_url=config_file.value(parser, "sync", "database_url"),
-    )
-    return sync, config_file.schedule(parser)
+    sync = config.load_sync(config_path)
+    return sync, config_file.Schedule(sync.automatic, sync.interval)
 
 
 def run_worker(config_path: str, stop: threading.Event | None = None, reconcile_every: float = RECONCILE_SECONDS) -> int:
@@ -164,7 +161,9 @@ def run_worker(config_path: str, stop: threading.Event | None = None, reconcile_
                     run = reconcile(scheduler, schedule, config_path)
                     applied = schedule
                     log.info("schedule: %s", f"next run {run.next_run_time:%Y-%m-%d %H:%M:%S %Z}" if run and run.next_run_time else "off")
-            except Exception:  # noqa: BLE001  (a bad edit must not kill the worker; it logs and retries)
+            except ConfigError as error:  # a bad edit must not kill the worker: the schedule stays as it was
+                log.error("%s; the schedule is unchanged, retrying in %.0f s", error, reconcile_every)
+            except Exception:  # noqa: BLE001  (nor must anything else; it logs and retries)
                 log.exception("cannot apply the schedule from %s; retrying in %.0f s", config_path, reconcile_every)
             stop.wait(reconcile_every)
     finally:

@@ -6,7 +6,6 @@ import logging
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from app_google_sync.libraries import config_file, overview
-from app_google_sync.libraries.config import POSTING_POLICIES
 from app_google_sync.libraries.errors import ConfigError, GoogleSyncError
 
 from .blueprint import SCOPE_NOTE, blueprint, console, get_engine, load_settings, raw_config
@@ -62,14 +61,14 @@ def submitted_choice(shown: list[str]) -> config_file.GroupChoice:
     for name in shown:
         picked = form.get(f"posting:{name}", FOLLOW_DEFAULT)
         if picked != FOLLOW_DEFAULT:
-            posting[name.lower()] = config_file.check_posting_policy("" if picked == OFF else picked, POSTING_POLICIES)
+            posting[name.lower()] = config_file.check_posting_policy("" if picked == OFF else picked)
     all_groups = form.get("all_groups") == "yes"
     return config_file.GroupChoice(
         all_groups=all_groups,
         groups=tuple(name for name in shown if name in ticked),
         exclude=tuple(name for name in shown if name not in ticked) if all_groups else (),
         create_missing_members=form.get("create_missing_members") == "yes",
-        posting_default=config_file.check_posting_policy(form.get("posting_default", ""), POSTING_POLICIES),
+        posting_default=config_file.check_posting_policy(form.get("posting_default", "")),
         posting=posting,
     )
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from app_google_sync import scheduler as schedule_jobs
-from app_google_sync.libraries import config_file, overview
+from app_google_sync.libraries import config, config_file, overview
 from app_google_sync.libraries.config import SyncSettings
 from app_google_sync.libraries.errors import ConfigError, GoogleSyncError
 from app_google_sync.libraries.store import Store
@@ -30,8 +30,7 @@ OUTCOMES = {
 
 
 def sync_settings() -> SyncSettings:
-    parser = raw_config()
-    return SyncSettings(state_dir=config_file.state_dir(parser), database_url=config_file.value(parser, "sync", "database_url"))
+    return config.sync_settings(raw_config())
 
 
 def state_store() -> Store:

@@ -1,8 +1,9 @@
 """Reading and editing the INI configuration file in place, for the console.
 
-The file is the one the command line reads (``libraries.config``). Edits keep
-every comment, key order and unrelated setting the administrator wrote, and
-replace the file atomically with the same (private) permissions.
+The file is the one the command line reads (``libraries.config``), read and checked the same way, and
+every value written is checked by the same schema (``config_schema``). Edits keep every comment, key
+order and unrelated setting the administrator wrote, and replace the file atomically with the same
+(private) permissions.
 """
 from __future__ import annotations
 
@@ -14,16 +15,16 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import DEFAULT_CONFIG_PATH
+from . import config_schema as schema
+from .config import DEFAULT_CONFIG_PATH, read as _read_checked
 from .errors import ConfigError
 
-DEFAULT_STATE_DIR = "/var/lib/app-google-sync"
-DEFAULT_INTERVAL = 60  # minutes
-MIN_INTERVAL, MAX_INTERVAL = 5, 7 * 24 * 60
+_INTERVAL = schema.key("sync", "interval")
+DEFAULT_STATE_DIR = schema.default("sync", "state_dir")
+DEFAULT_INTERVAL = _INTERVAL.typed_default  # minutes
+MIN_INTERVAL, MAX_INTERVAL = _INTERVAL.kind.minimum, _INTERVAL.kind.maximum
 _SECTION = re.compile(r"^\s*\[(?P<name>[^\]]+)\]\s*$")
 _KEY = re.compile(r"^\s*(?P<key>[^=:#;\s][^=:]*?)\s*[=:]")
-_DOMAIN = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)+")
-_EMAIL = re.compile(r"[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9-]+(\.[a-z0-9-]+)+")
 _write_lock = threading.Lock()
 
 
@@ -36,16 +37,8 @@ class Schedule:
 
 
 def read(path: str) -> configparser.ConfigParser:
-    """The file as plain sections and keys, without validating the values (see ``config.load`` for that)."""
-    parser = configparser.ConfigParser(interpolation=None)
-    try:
-        with open(path or DEFAULT_CONFIG_PATH, encoding="utf-8") as handle:
-            parser.read_file(handle)
-    except OSError as error:
-        raise ConfigError(f"cannot read configuration file {path}: {error.strerror}") from None
-    except configparser.Error as error:
-        raise ConfigError(f"{path}: {error}") from None
-    return parser
+    """The file as plain sections and keys, each value checked; keys a run needs may still be missing."""
+    return _read_checked(path or DEFAULT_CONFIG_PATH)
 
 
 def value(parser: configparser.ConfigParser, section: str, key: str, default: str = "") -> str:
@@ -53,53 +46,41 @@ def value(parser: configparser.ConfigParser, section: str, key: str, default: st
 
 
 def state_dir(parser: configparser.ConfigParser) -> str:
-    return value(parser, "sync", "state_dir") or DEFAULT_STATE_DIR
+    return schema.value(parser, "sync", "state_dir")
 
 
 def schedule(parser: configparser.ConfigParser) -> Schedule:
-    """The stored schedule; an unreadable value counts as off, so a typo never starts runs."""
-    enabled = value(parser, "sync", "automatic", "no").lower() in ("1", "yes", "true", "on")
-    try:
-        interval = int(value(parser, "sync", "interval", str(DEFAULT_INTERVAL)))
-    except ValueError:
-        return Schedule(False, DEFAULT_INTERVAL)
-    return Schedule(enabled, min(max(interval, MIN_INTERVAL), MAX_INTERVAL))
+    return Schedule(schema.value(parser, "sync", "automatic"), schema.value(parser, "sync", "interval"))
 
 
 def check_interval(text: str) -> int:
-    try:
-        minutes = int(str(text).strip())
-    except ValueError:
-        raise ConfigError(f"interval {text!r}: give a whole number of minutes") from None
-    if not MIN_INTERVAL <= minutes <= MAX_INTERVAL:
-        raise ConfigError(f"interval {minutes}: give between {MIN_INTERVAL} and {MAX_INTERVAL} minutes")
-    return minutes
+    return schema.check("sync", "interval", str(text), label="interval")
 
 
 def check_domain(text: str) -> str:
-    domain = text.strip().lower()
-    if not _DOMAIN.fullmatch(domain):
-        raise ConfigError(f"domain {text!r}: give the Google Workspace primary domain, e.g. example.com")
-    return domain
+    return schema.check("google", "domain", text, label="domain")
 
 
 def check_admin_email(text: str, domain: str = "") -> str:
-    email = text.strip().lower()
-    if not _EMAIL.fullmatch(email):
-        raise ConfigError(f"administrator email {text!r}: give the address of a Google super administrator, e.g. admin@example.com")
+    email = schema.check("google", "admin_email", text, label="administrator email")
     if domain and not email.endswith("@" + domain):
         raise ConfigError(f"administrator email {email}: it must be an address in the domain {domain}")
     return email
 
 
 def update(path: str, section: str, values: dict[str, str | None]) -> None:
-    """Set (or, for None, remove) keys of one section, keeping everything else as written."""
+    """Set (or, for None, remove) keys of one section, keeping everything else as written.
+
+    Each value is checked as the loader checks it, so the console never writes what a run would refuse.
+    """
     for key, new in values.items():
-        if new is not None and ("\n" in new or "\r" in new):
-            raise ConfigError(f"[{section}] {key}: a value cannot span lines")
+        if new is not None:
+            schema.check(section, key, new)
     with _write_lock:
         original = Path(path).read_text(encoding="utf-8") if os.path.exists(path) else ""
-        _replace_file(path, _edited(original.splitlines(), section, values))
+        # Only "\n" ends a line for configparser; splitlines() would also split on U+2028 and friends.
+        lines = original.split("\n")
+        _replace_file(path, _edited(lines[:-1] if lines[-1] == "" else lines, section, values))
 
 
 def _edited(lines: list[str], section: str, values: dict[str, str | None]) -> str:
@@ -155,8 +136,6 @@ def _replace_file(path: str, text: str) -> None:
 
 # -- groups, posting policy, attributes and org units (the console's Groups and Attributes pages) --------
 
-_LIST_UNSAFE = re.compile(r"[\s,=:#;\[\]]")
-_ATTRIBUTE = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
 NOT_MANAGED = ""
 
 
@@ -180,33 +159,26 @@ class GroupChoice:
         return self.posting.get(name.lower())
 
 
-def _split(text: str) -> tuple[str, ...]:
-    return tuple(item for item in re.split(r"[\s,]+", text.strip()) if item)
-
-
 def group_choice(parser: configparser.ConfigParser) -> GroupChoice:
-    named = _split(value(parser, "sync", "groups", "*"))
+    named = schema.value(parser, "sync", "groups")
     posting = dict(parser.items("posting_policy")) if parser.has_section("posting_policy") else {}
     return GroupChoice(
-        all_groups=not named or "*" in named,
-        groups=tuple(name for name in named if name not in ("*", NO_GROUPS)),
-        exclude=_split(value(parser, "sync", "exclude_groups")),
-        create_missing_members=value(parser, "sync", "create_missing_members", "no").lower() in ("1", "yes", "true", "on"),
-        posting_default=value(parser, "sync", "posting_policy").lower(),
-        posting={name: policy.strip().lower() for name, policy in posting.items()},
+        all_groups="*" in named,
+        groups=tuple(name for name in named if name != "*"),
+        exclude=schema.value(parser, "sync", "exclude_groups"),
+        create_missing_members=schema.value(parser, "sync", "create_missing_members"),
+        posting_default=schema.value(parser, "sync", "posting_policy"),
+        posting={name: schema.POSTING_POLICY.parse(policy.strip()) for name, policy in posting.items()},
     )
 
 
 def listable_group(name: str) -> bool:
     """Whether a group name can stand in ``[sync] groups`` (a space-, comma-separated list) and as an INI key."""
-    return bool(name) and not _LIST_UNSAFE.search(name)
+    return bool(re.fullmatch(schema.GROUP_NAMES, name))
 
 
-def check_posting_policy(text: str, known: tuple[str, ...]) -> str:
-    policy = (text or "").strip().lower()
-    if policy and policy not in known:
-        raise ConfigError(f"posting policy {text!r}: use one of {', '.join(known)}, or leave posting alone")
-    return policy
+def check_posting_policy(text: str) -> str:
+    return schema.check_text(schema.POSTING_POLICY, "posting policy", text)
 
 
 NO_GROUPS = "none"  # [sync] groups = none: synchronize users only
@@ -267,43 +239,27 @@ class FieldMapping:
     attribute: str  # as configured; "" = off
 
 
-ATTRIBUTE_FIELDS = (
-    ("title", "Job title", "organizations[primary].title"),
-    ("department", "Department", "organizations[primary].department"),
-    ("phone", "Work phone", "phones[type=work]"),
-    ("mobile", "Mobile phone", "phones[type=mobile]"),
-    ("employee_id", "Employee ID", "externalIds[type=organization]"),
-    ("aliases", "Email aliases", "aliases (those in the domain; added, never removed)"),
-)
+# (key, label, Google field), in the schema's order
+ATTRIBUTE_FIELDS = tuple((key.name, key.label, key.help.replace("`", "")) for key in schema.section("attributes").keys)
 
 
 def attribute_mappings(parser: configparser.ConfigParser) -> list[FieldMapping]:
-    from .config import AttributeMap  # noqa: PLC0415  (keeps this module's imports light for the console)
-
-    defaults = vars(AttributeMap())
     return [
-        FieldMapping(key, label, google, defaults[key], parser.get("attributes", key, fallback=defaults[key]).strip())
+        FieldMapping(key, label, google, schema.default("attributes", key), schema.value(parser, "attributes", key))
         for key, label, google in ATTRIBUTE_FIELDS
     ]
 
 
 def check_attribute(key: str, text: str) -> str:
-    """An LDAP attribute name for ``[attributes] key``, checked as ``config.load`` checks it."""
-    name = (text or "").strip()
-    if not name:
+    """An LDAP attribute name for ``[attributes] key`` (a field switched on), checked as ``config.load`` checks it."""
+    if not (text or "").strip():
         raise ConfigError(f"[attributes] {key}: give the LDAP attribute, or switch the field off")
-    if not _ATTRIBUTE.fullmatch(name):
-        raise ConfigError(f"[attributes] {key} = {text!r}: give an LDAP attribute name (a letter, then letters, digits or hyphens)")
-    return name
+    return schema.check("attributes", key, text)
 
 
 def save_attributes(path: str, attributes: dict[str, str]) -> None:
     """Write every field of ``[attributes]``: the LDAP attribute, or nothing for a field switched off."""
-    known = {key for key, _, _ in ATTRIBUTE_FIELDS}
-    unknown = set(attributes) - known
-    if unknown:
-        raise ConfigError(f"[attributes] {sorted(unknown)[0]}: unknown Google field")
-    update(path, "attributes", {key: attributes.get(key, "") for key, _, _ in ATTRIBUTE_FIELDS})
+    update(path, "attributes", {key: attributes.get(key, "") for key, _, _ in ATTRIBUTE_FIELDS} | attributes)
 
 
 @dataclass(frozen=True)
@@ -318,8 +274,8 @@ class OrgUnits:
 
 
 def org_units(parser: configparser.ConfigParser) -> OrgUnits:
-    setting = value(parser, "sync", "org_units")
-    root = "/" + value(parser, "sync", "org_unit_root", "/").strip("/")
+    setting = schema.value(parser, "sync", "org_units")
+    root = schema.value(parser, "sync", "org_unit_root")
     if setting.startswith("attribute:"):
         return OrgUnits("attribute", setting.partition(":")[2], root)
     return OrgUnits("dn" if setting == "dn" else "", "", root)
@@ -329,17 +285,8 @@ def check_org_units(source: str, attribute: str, root: str) -> OrgUnits:
     """The org units setting from a form, checked as ``config.load`` checks ``org_units`` and ``org_unit_root``."""
     if source not in ("", "dn", "attribute"):
         raise ConfigError(f"org units {source!r}: choose off, the directory tree or an attribute")
-    name = ""
-    if source == "attribute":
-        name = (attribute or "").strip()
-        if not _ATTRIBUTE.fullmatch(name):
-            raise ConfigError(f"org units attribute {attribute!r}: give an LDAP attribute name, e.g. departmentNumber")
-    parts = [part.strip() for part in (root or "/").strip().strip("/").split("/")]
-    if parts == [""]:
-        parts = []
-    if any(not part or re.search(r"[\x00-\x1f\x7f]", part) for part in parts):
-        raise ConfigError(f"org unit root {root!r}: give a Google org unit path such as /Staff (no empty or control characters)")
-    return OrgUnits(source, name, "/" + "/".join(parts))
+    name = schema.check_text(schema.ATTRIBUTE_NAME, "org units attribute", attribute, needed=True) if source == "attribute" else ""
+    return OrgUnits(source, name, schema.check("sync", "org_unit_root", root, label="org unit root"))
 
 
 def save_org_units(path: str, units: OrgUnits) -> None:

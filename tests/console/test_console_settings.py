@@ -7,6 +7,7 @@ import stat
 import pytest
 
 from app_google_sync.libraries import config_file
+from app_google_sync.libraries.errors import ConfigError
 from app_google_sync.libraries.google_target import SCOPES
 from console_helpers import text_of
 
@@ -137,10 +138,10 @@ class TestConfigFile:
         path.write_text("# top\n[ldap]\nuri = ldap://x\n\n[google]\n; note\ndomain = old.com\ncredentials_file = /k.json\n\n[sync]\n# tuning\nbatch_size = 50\n")
         config_file.update(str(path), "google", {"domain": "new.com", "admin_email": "a@new.com", "credentials_file": None})
         config_file.update(str(path), "sync", {"automatic": "yes"})
-        config_file.update(str(path), "extra", {"key": "value"})
+        config_file.update(str(path), "attributes", {"title": "jobTitle"})
         assert path.read_text() == (
             "# top\n[ldap]\nuri = ldap://x\n\n[google]\n; note\ndomain = new.com\nadmin_email = a@new.com\n\n"
-            "[sync]\n# tuning\nbatch_size = 50\nautomatic = yes\n\n[extra]\nkey = value\n"
+            "[sync]\n# tuning\nbatch_size = 50\nautomatic = yes\n\n[attributes]\ntitle = jobTitle\n"
         )
 
     def test_values_spanning_lines_are_refused(self, tmp_path):
@@ -149,9 +150,10 @@ class TestConfigFile:
         with pytest.raises(Exception, match="cannot span lines"):
             config_file.update(str(path), "google", {"domain": "a.com\n[ldap]"})
 
-    def test_schedule_reads_typos_as_off(self, tmp_path):
+    def test_schedule_typos_are_refused_naming_the_key(self, tmp_path):
         path = tmp_path / "c.conf"
         path.write_text("[sync]\nautomatic = yes\ninterval = often\n")
-        assert config_file.schedule(config_file.read(str(path))) == config_file.Schedule(False, 60)
+        with pytest.raises(ConfigError, match=r"c\.conf: \[sync\] interval = 'often': give a whole number of minutes"):
+            config_file.read(str(path))
         path.write_text("[sync]\nautomatic = yes\ninterval = 30\n")
         assert config_file.schedule(config_file.read(str(path))) == config_file.Schedule(True, 30)
