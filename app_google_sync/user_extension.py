@@ -1,21 +1,24 @@
 """The "Google Apps" extension of the host's user manager: a switch and event handlers.
 
 The host toggles the user's membership of ``google_apps_plugin`` itself, then
-calls a handler. Handlers only queue a targeted push and return: a small worker
-thread runs the pushes, one per user however many events arrived for it within
-the debounce delay. Nothing here raises into the host or blocks its request.
+calls a handler. Handlers only queue a targeted push and return: the push is
+written to the state database (so it survives a failure or a restart) and a
+small worker thread runs it, one per user however many events arrived for it
+within the debounce delay. Nothing here raises into the host or blocks its request.
 
 A new password arrives in cleartext; it is hashed at once (SHA-512 crypt, which
-Google accepts) and only the hash is queued. The cleartext is never kept.
+Google accepts) and only the hash is queued, until pushed. The cleartext is never kept.
 """
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import Callable
 
 from .libraries import config_file, passwords, push_queue
+from .libraries.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +29,13 @@ DEFAULT_DELAY = 2.0
 def _default_push_user(config_path: str, uid: str, uuid: str = ""):
     from .libraries import jobs  # noqa: PLC0415  (the engine loads only when a push actually runs)
 
-    return jobs.push_user(config_path, uid, uuid=uuid)
+    return jobs.run_push(config_path, "user", uid, uuid, trigger="console")
 
 
 def _default_push_password(config_path: str, uid: str, hash_value: str, hash_function: str):
     from .libraries import jobs  # noqa: PLC0415
 
-    return jobs.push_password(config_path, uid, hash_value, hash_function)
+    return jobs.run_push(config_path, "user", uid, password_hash=hash_value, trigger="password")
 
 
 def is_connected(config_path: str) -> bool:
@@ -43,8 +46,14 @@ def is_connected(config_path: str) -> bool:
         return False
 
 
+def _state_database(config_path: str) -> str:
+    """The state database named by the configuration, even one not complete yet (Google not connected)."""
+    parser = config_file.read(config_path)
+    return config_file.value(parser, "sync", "database_url") or f"sqlite:///{Path(config_file.state_dir(parser)) / 'state.db'}"
+
+
 class PushQueue:
-    """The extension's pushes: the library's debounced queue, plus the password hash waiting for each user."""
+    """The extension's pushes: the library's durable queue, with the new password's hash kept until it is pushed."""
 
     def __init__(
         self,
@@ -53,58 +62,62 @@ class PushQueue:
         push_user: Callable[[str, str, str], object] = _default_push_user,
         push_password: Callable[[str, str, str, str], object] = _default_push_password,
         connected: Callable[[str], bool] = is_connected,
+        retry_base: float = push_queue.RETRY_BASE,
     ):
         self.config_path = config_path
+        self.delay, self.retry_base = delay, retry_base
         self._push_user = push_user
         self._push_password = push_password
         self._connected = connected
-        self._hashes: dict[str, str] = {}  # uid → the latest new password's hash, until pushed
-        self._uuids: dict[str, str] = {}  # uid → entryUUID of a deleted user, so the engine finds its account
         self._lock = threading.Lock()
-        self._queue = push_queue.PushQueue(self._push, delay=delay, name="google-sync-console-push")
+        self._queue: push_queue.PushQueue | None = None
+
+    @property
+    def queue(self) -> push_queue.PushQueue:
+        """Opened on first use: the configuration may name the state database only after the console's setup."""
+        with self._lock:
+            if self._queue is None:
+                store = Store(_state_database(self.config_path))
+                self._queue = push_queue.PushQueue(store, self._push, delay=self.delay, retry_base=self.retry_base, name="google-sync-console-push")
+            return self._queue
 
     def submit(self, uid: str, password_hash: str = "", uuid: str = "") -> None:
-        with self._lock:
-            if password_hash:
-                self._hashes[uid] = password_hash  # a password push also pushes the rest of the user
-            if uuid:
-                self._uuids[uid] = uuid
-        self._queue.put(uid)
+        self.queue.put("user", uid, uuid, trigger="console", password_hash=password_hash)
 
     def waiting_passwords(self) -> set[str]:
         """Users whose new password is still to be pushed (never the hashes)."""
-        with self._lock:
-            return set(self._hashes)
+        return {push.name for push in self.queue.store.queued_pushes() if push.password_hash}
+
+    def queued(self) -> list:
+        return self.queue.store.queued_pushes() if self._queue else []
 
     @property
     def busy(self) -> bool:
-        return not self._queue.idle()
+        return self._queue is not None and not self._queue.idle()
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
-        """Until nothing is queued or running (for tests and orderly shutdown)."""
+        """Until nothing is queued for a first attempt or running (for tests and orderly shutdown)."""
         deadline = time.monotonic() + timeout
-        while not self._queue.idle():
+        while self.busy:
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.02)
         return True
 
     def stop(self) -> None:
-        self._queue.stop()
+        if self._queue is not None:
+            self._queue.stop()
 
-    def _push(self, uid: str) -> None:
-        with self._lock:
-            password_hash = self._hashes.pop(uid, "")
-            uuid = self._uuids.pop(uid, "")
+    def _push(self, push) -> None:
         if not self._connected(self.config_path):
-            log.info("not pushing %s: Google is not connected", uid)
+            log.info("not pushing %s: Google is not connected", push.name or push.uuid)
             return
-        if password_hash:
-            log.info("pushing user %s with a new password", uid)
-            self._push_password(self.config_path, uid, password_hash, CRYPT)
+        if push.password_hash:
+            log.info("pushing user %s with a new password", push.name)
+            self._push_password(self.config_path, push.name, push.password_hash, CRYPT)
         else:
-            log.info("pushing user %s", uid)
-            self._push_user(self.config_path, uid, uuid)
+            log.info("pushing user %s", push.name or push.uuid)
+            self._push_user(self.config_path, push.name, push.uuid)
 
 
 class GoogleAppsExtension:

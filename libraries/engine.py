@@ -17,7 +17,7 @@ from pathlib import Path
 from .config import Settings
 from .errors import GoogleSyncError, RunLocked, TargetError, UnsafePlan
 from .executor import Executor, Progress, Result
-from .google_target import GoogleTarget, required_scopes
+from .google_target import Backoff, GoogleTarget, required_scopes
 from .ldap_source import LdapSource
 from .model import DirectoryState, DirectoryUser, GoogleGroup, GoogleState, Link, LinkState, PasswordHash
 from .plan import DeleteGroup, Plan
@@ -64,14 +64,15 @@ class Snapshot:
 
 
 class SyncEngine:
-    def __init__(self, settings: Settings, source=None, target=None, store: Store | None = None):
+    def __init__(self, settings: Settings, source=None, target=None, store: Store | None = None, retry_deadline: float | None = None):
         self.settings = settings
         self.store = store or Store(settings.sync.database)
         # Cleartext userPassword values are hashed with a salt derived from this key, so the hash is stable between runs.
         salt_key = bytes.fromhex(self.store.secret("password_salt_key", lambda: secrets.token_hex(32)))
         self.password_key = bytes.fromhex(self.store.secret("password_fingerprint_key", lambda: secrets.token_hex(32)))
         self.source = source or LdapSource(settings.ldap, salt_key, settings.attributes, settings.sync.org_units)
-        self.target = target or GoogleTarget(settings.google, settings.sync, scopes=required_scopes(settings))
+        backoff = Backoff(settings.sync.max_retries, retry_deadline) if retry_deadline is not None else None
+        self.target = target or GoogleTarget(settings.google, settings.sync, scopes=required_scopes(settings), backoff=backoff)
 
     # -- planning ----------------------------------------------------------------
 

@@ -62,6 +62,7 @@ class Result:
     message: str = ""
     google_id: str = ""
     link: Link | None = field(default=None, compare=False)  # the object's link once this change applied
+    transient: bool = field(default=False, compare=False)  # failed for a reason that may pass: worth trying again later
 
     @property
     def data(self) -> dict:
@@ -164,7 +165,7 @@ class Executor:
         self._finish(results, [])
         while waiting:
             if self.stopped:
-                unsent = [Result(part.change, False, f"not applied: {self.stopped}") for part in waiting]
+                unsent = [Result(part.change, False, f"not applied: {self.stopped}", transient=True) for part in waiting]
                 self._finish(unsent, [])
                 return results + unsent
             ready = [part for part in waiting if part.due <= self.clock()]
@@ -186,7 +187,7 @@ class Executor:
         except TokenError as error:
             self.stopped = str(error)
             log.error("stopping the run: %s", error)
-            unsent = [Result(part.change, False, f"not applied: {error}") for part in chunk]
+            unsent = [Result(part.change, False, f"not applied: {error}", transient=True) for part in chunk]
             self._finish(unsent, intents)
             return unsent, []
         now = self.clock()
@@ -278,7 +279,8 @@ class Executor:
             return Result(change, False, f"{change.alias} is already taken by another user or group in Google")
         if error.status == 404 and isinstance(change, RemoveMember):
             return Result(change, True, "already removed")
-        return Result(change, False, _explain(change, error), getattr(change, "google_id", ""))
+        transient = is_retriable(error) or self._not_visible_yet(part, error)
+        return Result(change, False, _explain(change, error), getattr(change, "google_id", ""), transient=transient)
 
     def _adopt_user(self, part: _Part) -> _Part:
         """The address exists after all (created meanwhile, by an earlier attempt whose answer was lost, or

@@ -2,8 +2,9 @@
 
 Each job loads the configuration afresh (the administrator may have changed it
 since the job was scheduled, or disconnected Google) and goes through the
-engine, whose lock keeps runs from overlapping. Errors are logged and recorded,
-never raised into the scheduler or the push queue.
+engine, whose lock keeps runs from overlapping. The scheduled run logs and
+records its errors, never raising into the scheduler; a push raises, so that
+the durable push queue keeps it and tries again.
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from . import config
 from .engine import Report, SyncEngine
 from .errors import GoogleSyncError
 from .model import PasswordHash
+
+CRYPT = "crypt"  # a password captured at change time is hashed as SHA-512 crypt
 
 log = logging.getLogger(__name__)
 
@@ -43,17 +46,34 @@ def full_sync(config_path: str, trigger: str = "scheduler") -> Report | None:
     return _attempt(config_path, f"{trigger} synchronization", lambda engine: engine.sync(trigger=trigger))
 
 
-def push_user(config_path: str, uid: str, trigger: str = "push", uuid: str = "") -> Report | None:
-    """A targeted push of one user (and its memberships): O(1) API calls. ``uuid`` finds a user already deleted."""
-    return _attempt(config_path, f"push of user {uid or uuid}", lambda engine: engine.push_user(uid, trigger=trigger, uuid=uuid))
+class PushNotDone(GoogleSyncError):
+    """A push ran but some of its changes failed for a reason that may pass (Google or the network): try again."""
 
 
-def push_group(config_path: str, name: str, trigger: str = "push") -> Report | None:
-    """A targeted push of one group: its entry, its members, that group in Google."""
-    return _attempt(config_path, f"push of group {name}", lambda engine: engine.push_group(name, trigger=trigger))
+# A push retries Google's transient errors briefly itself; the queue retries it for as long as needed after that.
+PUSH_RETRY_DEADLINE = 60.0
+PUSH_LOCK_WAIT = 2.0  # seconds a push waits for a running synchronization before the queue tries again later
 
 
-def push_password(config_path: str, uid: str, hash_value: str, hash_function: str, trigger: str = "password") -> Report | None:
-    """Push a password hashed at change time (never the cleartext)."""
-    password = PasswordHash(hash_value, hash_function)
-    return _attempt(config_path, f"password push for {uid}", lambda engine: engine.push_user(uid, trigger=trigger, password=password))
+def run_push(config_path: str, kind: str, name: str, uuid: str = "", password_hash: str = "", trigger: str = "push") -> Report | None:
+    """One queued push, for the durable queue: raises unless it was applied (RunLocked when a run holds the lock).
+
+    Nothing is pushed while Google is disconnected: the push is dropped, and the
+    full synchronization after reconnecting covers it.
+    """
+    label = f"{kind} {name or uuid}"
+    settings = config.load(config_path)
+    if not settings.google.credentials_file:
+        log.info("push of %s skipped: Google is not connected", label)
+        return None
+    engine = SyncEngine(settings, retry_deadline=PUSH_RETRY_DEADLINE)
+    if kind == "group":
+        report = engine.push_group(name, trigger=trigger, lock_timeout=PUSH_LOCK_WAIT)
+    else:
+        password = PasswordHash(password_hash, CRYPT) if password_hash else None
+        report = engine.push_user(name, trigger=trigger, password=password, uuid=uuid, lock_timeout=PUSH_LOCK_WAIT)
+    transient = [result for result in report.failures if result.transient]
+    if transient:
+        raise PushNotDone(f"{len(transient)} change(s) not applied yet: {transient[0].change.action} {transient[0].change.subject}: {transient[0].message}")
+    log.info("push of %s: %s%s", label, report.outcome, f" ({report.message})" if report.message else "")
+    return report

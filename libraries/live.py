@@ -1,9 +1,10 @@
-"""Live synchronization: the directory watcher feeds a debounced queue of targeted pushes.
+"""Live synchronization: the directory watcher feeds the durable queue of targeted pushes.
 
 Runs inside `google-sync worker` (next to the scheduler) or on its own as
-`google-sync watch`. Each push goes through `jobs`, which reads the
+`google-sync watch`. Each push goes through `jobs.run_push`, which reads the
 configuration afresh (so a Disconnect in the console stops pushes at once) and
-the engine, whose lock keeps pushes from overlapping with a full run.
+the engine, whose lock keeps pushes from overlapping with a full run. A push
+that fails stays queued and is tried again until it is applied.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import logging
 
 from . import config, jobs
 from .push_queue import PushQueue
-from .store import Store
+from .store import QueuedPush, Store
 from .watcher import DirectoryWatcher, Request
 
 log = logging.getLogger(__name__)
@@ -21,30 +22,30 @@ class LiveSync:
     def __init__(self, config_path: str):
         self.config_path = config_path
         settings = config.load(config_path)
-        self.queue = PushQueue(self._push, delay=settings.sync.push_delay)
-        self.watcher = DirectoryWatcher(settings, Store(settings.sync.database), self.request)
+        self.store = Store(settings.sync.database)
+        self.watcher = DirectoryWatcher(settings, self.store, self.request)
+        self.retry_max = getattr(settings.sync, "push_retry_max", 600.0)
+        self.push_delay = settings.sync.push_delay
+        self.queue: PushQueue | None = None
 
     def request(self, change: Request) -> None:
         kind, *names = change
         if kind == "user":
             uid, uuid = names
-            self.queue.put(("user", uid, "") if uid else ("user", "", uuid))  # one key per user, however it was seen
+            self.queue.put("user", uid, "" if uid else uuid, trigger="watch")  # one row per user, however it was seen
         else:
-            self.queue.put(change)
+            self.queue.put("group", names[0], trigger="watch")
 
     def start(self) -> None:
+        self.queue = PushQueue(self.store, self._push, delay=self.push_delay, retry_max=self.retry_max, name="google-sync-watch")
         self.watcher.start()
 
     def stop(self) -> None:
         self.watcher.stop()
-        self.queue.stop()
+        if self.queue:
+            self.queue.stop()
 
-    def _push(self, change: Request) -> None:
-        kind, *names = change
-        if kind == "user":
-            uid, uuid = names
-            report = jobs.push_user(self.config_path, uid, trigger="watch", uuid=uuid)
-        else:
-            report = jobs.push_group(self.config_path, names[0], trigger="watch")
+    def _push(self, push: QueuedPush) -> None:
+        report = jobs.run_push(self.config_path, push.kind, push.name, push.uuid, push.password_hash, push.trigger)
         for result in report.results if report else ():
             log.log(logging.INFO if result.ok else logging.ERROR, "pushed %s %s %s", result.change.action, result.change.subject, result.message)

@@ -1,34 +1,65 @@
-"""A debounced queue of targeted pushes, run one at a time on a background thread.
+"""A durable, debounced queue of targeted pushes, run one at a time on a background thread.
 
-A burst of edits to one entry (a user manager saving five attributes, an
-ldapmodify followed by an ldappasswd) becomes one push: each key waits
-``delay`` seconds after its last change before it is handed to the handler.
+A push is written to the state database when the change is seen and removed
+only once it has been applied, so nothing is lost to an outage, a restart or a
+long run holding the lock:
+- a burst of edits to one entry becomes one push: each request moves the
+  object's due time ``delay`` seconds on (one row per object);
+- a push that fails is tried again with exponential backoff, capped at
+  ``retry_max`` seconds, for as long as it takes, across restarts;
+- a push waiting behind a running synchronization is not a failure: it is
+  simply tried again a moment later;
+- several processes (the console and the worker) share the queue: a push is
+  claimed for a while before it runs, so only one of them runs it.
 """
 from __future__ import annotations
 
 import logging
+import os
+import random
+import socket
 import threading
-import time
-from typing import Callable, Hashable
+from datetime import timedelta
+from typing import Callable
+
+from .errors import RunLocked
+from .store import QueuedPush, Store, now
 
 log = logging.getLogger(__name__)
 
+LEASE = timedelta(minutes=15)  # a claimed push is left to its process this long (longer than any push runs)
+POLL = 2.0  # seconds between looks for pushes queued by other processes
+LOCKED_RETRY = 5.0  # seconds before a push that found a synchronization running looks again
+RETRY_BASE = 5.0  # seconds before the first retry of a failed push; doubled each time up to retry_max
+
+Handler = Callable[[QueuedPush], None]  # raises when the push was not (wholly) applied
+
+
+def push_key(kind: str, name: str, uuid: str = "") -> str:
+    """One row per object, however it was seen: by name, or by entryUUID once it is gone from the directory."""
+    return f"{kind}:{name.lower()}" if name else f"{kind}-uuid:{uuid}"
+
 
 class PushQueue:
-    def __init__(self, handler: Callable[[Hashable], None], delay: float = 2.0, name: str = "google-sync-push"):
+    def __init__(self, store: Store, handler: Handler, delay: float = 2.0, retry_max: float = 600.0,
+                 retry_base: float = RETRY_BASE, name: str = "google-sync-push"):
+        self.store = store
         self.handler = handler
         self.delay = delay
-        self._due: dict[Hashable, float] = {}
+        self.retry_max, self.retry_base = retry_max, retry_base
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{name}:{id(self):x}"
         self._condition = threading.Condition()
         self._stopping = False
         self._busy = False
+        self.store.release_stale_claims()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
-    def put(self, key: Hashable) -> None:
-        """Ask for a push of ``key``; a later request for the same key pushes the deadline back."""
+    def put(self, kind: str, name: str, uuid: str = "", trigger: str = "push", password_hash: str = "") -> None:
+        """Ask for a push of one object; a later request for the same object pushes the due time back."""
+        due = now() + timedelta(seconds=self.delay)
+        self.store.enqueue_push(push_key(kind, name, uuid), kind, name, uuid, trigger, due, password_hash)
         with self._condition:
-            self._due[key] = time.monotonic() + self.delay
             self._condition.notify()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -36,32 +67,59 @@ class PushQueue:
             self._stopping = True
             self._condition.notify()
         self._thread.join(timeout)
+        self.store.release_pushes(self.owner)
 
     def idle(self) -> bool:
-        """Nothing waiting and nothing running (for tests and orderly shutdown)."""
+        """Nothing running and nothing waiting for its first attempt (pushes waiting to be retried do not count)."""
         with self._condition:
-            return not self._due and not self._busy
-
-    def _next_key(self) -> Hashable | None:
-        with self._condition:
-            while not self._stopping:
-                now = time.monotonic()
-                ready = [key for key, due in self._due.items() if due <= now]
-                if ready:
-                    key = min(ready, key=self._due.__getitem__)
-                    del self._due[key]
-                    self._busy = True
-                    return key
-                wait = min(self._due.values(), default=now + 3600) - now
-                self._condition.wait(timeout=max(wait, 0.01))
-            return None
+            if self._busy:
+                return False
+        return not any(push.attempts == 0 for push in self.store.queued_pushes())
 
     def _run(self) -> None:
-        while (key := self._next_key()) is not None:
+        while not self._stopping:
             try:
-                self.handler(key)
-            except Exception:  # a push must never kill the queue; the full sync repairs what it missed
-                log.exception("push of %s failed", key)
-            finally:
-                with self._condition:
-                    self._busy = False
+                push = self.store.claim_push(self.owner, LEASE)
+                if push is not None:
+                    self._handle(push)
+                    continue
+                wait = self._wait()
+            except Exception:  # the database is briefly unavailable: never let the thread die
+                log.exception("push queue: cannot read the state database; trying again in %ss", POLL)
+                wait = POLL
+            with self._condition:
+                if not self._stopping:
+                    self._condition.wait(timeout=wait)
+
+    def _wait(self) -> float:
+        due = self.store.next_push_due()
+        if due is None:
+            return POLL
+        return min(POLL, max(0.05, (due - now()).total_seconds()))
+
+    def _handle(self, push: QueuedPush) -> None:
+        with self._condition:
+            self._busy = True
+        try:
+            self.handler(push)
+        except RunLocked:
+            log.info("push of %s waits for the synchronization that is running", push.label)
+            self.store.push_failed(push, "waiting for a running synchronization to finish", now() + timedelta(seconds=LOCKED_RETRY), counts=False)
+        except Exception as error:  # any failure: keep it and try again later, never kill the queue
+            delay = self._backoff(push.attempts)
+            log.error("push of %s failed (attempt %d), trying again in %.0fs: %s", push.label, push.attempts + 1, delay, error)
+            self.store.push_failed(push, _one_line(error), now() + timedelta(seconds=delay))
+        else:
+            self.store.push_done(push)
+        finally:
+            with self._condition:
+                self._busy = False
+
+    def _backoff(self, attempts: int) -> float:
+        step = min(self.retry_max, self.retry_base * 2**attempts)
+        return step / 2 + random.uniform(0, step / 2)
+
+
+def _one_line(error: Exception) -> str:
+    text = str(error).strip() or error.__class__.__name__
+    return " ".join(text.split())[:500]

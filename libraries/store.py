@@ -135,6 +135,8 @@ def this_process() -> tuple[int, str]:
 
 def process_alive(pid: int, host: str) -> bool:
     """Whether a process of this host still runs (another host's processes are taken as alive)."""
+    if not host or pid <= 0:  # recorded before processes were: long gone
+        return False
     if host != socket.gethostname():
         return True
     try:
@@ -416,12 +418,18 @@ class Store:
             # A newer request keeps its own (earlier) due time; otherwise wait for the retry.
             connection.execute(update(push_queue_table).where(key, push_queue_table.c.version == push.version).values(due_at=retry_at))
 
-    def release_pushes(self, owner_prefix: str) -> None:
-        """Claims of a process that stopped: free for the next one at once."""
+    def release_pushes(self, owner: str) -> None:
+        """Claims of a queue that stopped: free for the next one at once."""
         with self.engine.begin() as connection:
-            connection.execute(
-                update(push_queue_table).where(push_queue_table.c.claimed_by.startswith(owner_prefix)).values(claimed_by="", claimed_until=None)
-            )
+            connection.execute(update(push_queue_table).where(push_queue_table.c.claimed_by == owner).values(claimed_by="", claimed_until=None))
+
+    def release_stale_claims(self) -> None:
+        """Claims of processes of this host that died (SIGKILL, power loss): their pushes run again at once."""
+        with self.engine.begin() as connection:
+            for owner in connection.execute(select(push_queue_table.c.claimed_by).where(push_queue_table.c.claimed_by != "").distinct()).scalars():
+                host, _, pid = owner.partition(":")
+                if not process_alive(int(pid.partition(":")[0] or 0), host):
+                    connection.execute(update(push_queue_table).where(push_queue_table.c.claimed_by == owner).values(claimed_by="", claimed_until=None))
 
     def queued_pushes(self) -> list[QueuedPush]:
         with self.engine.connect() as connection:
@@ -429,8 +437,10 @@ class Store:
         return [_queued(row) for row in rows]
 
     def next_push_due(self) -> datetime | None:
+        """When the next unclaimed push is due (None: the queue is empty)."""
+        free = or_(push_queue_table.c.claimed_by == "", push_queue_table.c.claimed_until < now())
         with self.engine.connect() as connection:
-            moment = connection.execute(select(func.min(push_queue_table.c.due_at))).scalar()
+            moment = connection.execute(select(func.min(push_queue_table.c.due_at)).where(free)).scalar()
         return _aware(moment) if moment else None
 
     # -- named values --------------------------------------------------------------

@@ -37,9 +37,16 @@ def recorder():
     return Recorder()
 
 
+def config(tmp_path):
+    """A configuration naming only the state directory: enough for the queue (Google needs no more to queue)."""
+    path = tmp_path / "c.conf"
+    path.write_text(f"[google]\ndomain = example.com\ncredentials_file = /etc/key.json\n\n[sync]\nstate_dir = {tmp_path / 'state'}\n")
+    return str(path)
+
+
 @pytest.fixture
 def extension(recorder, tmp_path):
-    queue = PushQueue(str(tmp_path / "c.conf"), delay=0.2, push_user=recorder.push_user, push_password=recorder.push_password, connected=lambda path: True)
+    queue = PushQueue(config(tmp_path), delay=0.2, push_user=recorder.push_user, push_password=recorder.push_password, connected=lambda path: True)
     yield GoogleAppsExtension(queue)
     queue.stop()
 
@@ -62,7 +69,7 @@ def test_a_deleted_user_is_pushed_with_its_entry_uuid(extension, recorder):
 
 def test_handlers_return_at_once_while_a_push_is_slow(tmp_path):
     slow = Recorder(delay=1.0)
-    queue = PushQueue(str(tmp_path / "c.conf"), delay=0, push_user=slow.push_user, push_password=slow.push_password, connected=lambda path: True)
+    queue = PushQueue(config(tmp_path), delay=0, push_user=slow.push_user, push_password=slow.push_password, connected=lambda path: True)
     extension = GoogleAppsExtension(queue)
     started = time.monotonic()
     extension.user_added("alice")
@@ -96,17 +103,53 @@ def test_a_later_user_event_keeps_the_queued_password(extension, recorder):
     assert recorder.calls[0][0] == "password"
 
 
-def test_a_failing_push_never_reaches_the_host(tmp_path, caplog):
+def test_a_failing_push_never_reaches_the_host_and_stays_queued(tmp_path, caplog):
     failing = Recorder(fail=True)
-    queue = PushQueue(str(tmp_path / "c.conf"), delay=0, push_user=failing.push_user, push_password=failing.push_password, connected=lambda path: True)
+    queue = PushQueue(config(tmp_path), delay=0, push_user=failing.push_user, push_password=failing.push_password, connected=lambda path: True)
     extension = GoogleAppsExtension(queue)
     extension.user_added("alice")
     assert queue.wait_idle(5)
     extension.user_added("bob")  # the worker thread survived
     assert queue.wait_idle(5)
     assert [call[1] for call in failing.calls] == ["alice", "bob"]
-    assert "push of alice failed" in caplog.text
+    assert "push of user alice failed (attempt 1)" in caplog.text
+    waiting = {push.name: push for push in queue.queued()}
+    assert set(waiting) == {"alice", "bob"}  # kept, to be tried again
+    assert waiting["alice"].attempts == 1 and waiting["alice"].last_error == "Google is down"
     queue.stop()
+
+
+def test_a_failed_push_is_retried_until_it_is_applied(tmp_path):
+    flaky = Recorder(fail=True)
+    queue = PushQueue(config(tmp_path), delay=0, push_user=flaky.push_user, push_password=flaky.push_password,
+                      connected=lambda path: True, retry_base=0.2)
+    GoogleAppsExtension(queue).user_added("alice")
+    deadline = time.monotonic() + 10
+    while len(flaky.calls) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    flaky.fail = False  # Google is back
+    while queue.queued() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(flaky.calls) >= 3 and queue.queued() == []
+    queue.stop()
+
+
+def test_a_queued_password_survives_a_restart_of_the_console(tmp_path):
+    down = Recorder(fail=True)
+    path = config(tmp_path)
+    first = PushQueue(path, delay=0, push_user=down.push_user, push_password=down.push_password, connected=lambda p: True)
+    GoogleAppsExtension(first).password_changed("alice", CLEARTEXT)
+    assert first.wait_idle(5)
+    first.stop()
+    up = Recorder()
+    second = PushQueue(path, delay=0, push_user=up.push_user, push_password=up.push_password, connected=lambda p: True, retry_base=0.1)
+    assert second.waiting_passwords() == {"alice"}
+    deadline = time.monotonic() + 10
+    while second.queued() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [(kind, uid, hash_value, function)] = up.calls
+    assert (kind, uid, function) == ("password", "alice", "crypt") and passwords.verify_crypt(CLEARTEXT, hash_value)
+    second.stop()
 
 
 def test_a_broken_queue_never_reaches_the_host(caplog):
@@ -123,7 +166,7 @@ def test_a_broken_queue_never_reaches_the_host(caplog):
 
 def test_nothing_is_pushed_while_disconnected(tmp_path, recorder):
     path = tmp_path / "c.conf"
-    path.write_text("[google]\ndomain = example.com\n")
+    path.write_text(f"[google]\ndomain = example.com\n\n[sync]\nstate_dir = {tmp_path}\n")
     queue = PushQueue(str(path), delay=0, push_user=recorder.push_user, push_password=recorder.push_password)
     GoogleAppsExtension(queue).user_added("alice")
     assert queue.wait_idle(5)
