@@ -8,7 +8,7 @@ from datetime import timedelta
 from html.parser import HTMLParser
 
 import pytest
-from host_helpers import ADMIN, ADMIN_PASSWORD, Browser, FakePlugin, host_config, text_of
+from host_helpers import ADMIN, ADMIN_PASSWORD, Browser, host_config, text_of
 
 from app_google_sync.host import ConsoleConfigError, create_app
 
