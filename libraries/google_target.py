@@ -49,6 +49,10 @@ RETRY_REASONS = QUOTA_REASONS | {"backendError", "conditionNotMet"}
 DEFAULT_RETRY_DEADLINE = 1800.0  # seconds one run keeps retrying a part ([google] retry_deadline)
 DEFAULT_QUERIES_PER_MINUTE = 2400  # Google's default Directory API quota per user per project
 PACER_FILE = "quota-budget.json"
+# httplib2 silently sends a request again when its connection closes unanswered, even a POST: a
+# users.insert whose answer was lost then comes back 409 and looks like someone else's account.
+# One attempt only: this module retries itself, knowing the first attempt may have been applied.
+httplib2.RETRIES = 1
 TRANSPORT_ERRORS = (httplib2.HttpLib2Error, ConnectionError, socket.timeout, TimeoutError, TransportError)
 
 

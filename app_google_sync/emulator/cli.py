@@ -101,6 +101,9 @@ def build_parser():
     parser.add_argument("--answer-delay", type=float, default=0.0, metavar="SECONDS",
                         help="wait SECONDS after serving each API request (its change already saved) "
                              "before answering: a client with a shorter timeout loses the answer (default 0)")
+    parser.add_argument("--delay-only-writes", action="store_true",
+                        help="apply --answer-delay and --drop-answers-after only to requests that changed "
+                             "something (reads are answered at once), so a write's answer can be lost mid-run")
     parser.add_argument("--drop-answers-after", type=int, default=None, metavar="N",
                         help="answer N API requests, then serve each one in full and close the connection "
                              "without an answer (httplib2 then sends the request once more)")
@@ -131,6 +134,7 @@ def main(argv=None):
                             outage=args.outage)
     except (ValueError, OSError) as error:
         raise SystemExit("google-sync-emulator: %s" % error)
+    emulator.delay_only_writes = args.delay_only_writes
     _arm_faults(emulator, args)
     try:
         emulator.start(host, args.port, allow_remote=args.host is not None)

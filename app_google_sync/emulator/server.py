@@ -60,6 +60,8 @@ class Emulator:
         self._stats = Counter()
         self.latency = latency
         self.answer_delay = answer_delay  # seconds between serving a request and answering it
+        self.delay_only_writes = False  # answer_delay (and drops) only for requests that changed something
+        self._writes = 0  # write calls served, so a request knows whether it wrote
         self.fail_rate = fail_rate
         self.state_file = state_file
         self.calls = []          # one dict per Directory API call (batch parts included)
@@ -490,10 +492,13 @@ class Emulator:
         if refusal is not None:
             return refusal
         try:
+            writes_before = self._writes
             if batch_api is not False:
                 answer = self._batch(headers, body, batch_api)
             else:
                 answer = self._api_call(method, split.path, split.query, headers.get("Authorization"), body, False)
+            if self.delay_only_writes and self._writes == writes_before:
+                return answer  # a read: answered at once
             return self._deliver(answer)
         finally:
             with self.lock:
@@ -684,6 +689,8 @@ class Emulator:
         decoded = urllib.parse.unquote(path)
         self.calls.append({"method": method, "path": decoded, "query": query, "status": status,
                            "batch": in_batch, "time": time.time()})
+        if method != "GET":
+            self._writes += 1
         self._stats["calls"] += 1
         log.info("%s%s %s -> %d", "  [batch] " if in_batch else "", method, decoded, status)
 
