@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from app_google_sync import cli
 from app_google_sync.libraries.engine import SyncEngine
 from app_google_sync.libraries.store import Store
@@ -186,3 +188,59 @@ def test_status_json_carries_interrupted_runs_and_the_push_queue(env, capsys):
     assert status["runs"][0]["outcome"] == "interrupted" and status["runs"][0]["last_seen_at"]
     assert status["push_queue"][0]["object"] == "user alice" and status["push_queue"][0]["new_password"] is True
     assert "$6$" not in output
+
+
+# -- the push queue under outages (google-sync watch) -----------------------------------------------
+
+
+@pytest.fixture
+def live(env):
+    from app_google_sync.libraries import push_queue
+    from app_google_sync.libraries.live import LiveSync
+
+    env.write_config(push_delay="0.2")
+    env.directory.add_user("hank", "Hank", "Tester", groups=("google_apps_plugin",))
+    assert run_cli(env, "sync") == 0
+    original = push_queue.RETRY_BASE
+    push_queue.RETRY_BASE = 0.5  # the first retries come quickly; production waits 5 s, doubling up to push_retry_max
+    live = LiveSync(str(env.config_path))
+    live.start()
+    time.sleep(1.0)  # the watcher's first refresh
+    yield live
+    live.stop()
+    push_queue.RETRY_BASE = original
+
+
+def given_name(env, uid="hank") -> str:
+    return env.emulator.get_user(f"{uid}@example.com")["name"]["givenName"]
+
+
+def test_a_change_made_while_google_is_down_arrives_after_it_recovers(env, live):
+    env.emulator.outage = True
+    env.directory.modify_user("hank", givenName="Henry")
+    assert wait_for(lambda: any(push.last_error for push in store(env).queued_pushes()) or env.emulator.stats()["rejected_outage"] > 2)
+    env.emulator.outage = False
+    assert wait_for(lambda: given_name(env) == "Henry", timeout=60)
+    assert wait_for(lambda: store(env).queued_pushes() == [])
+
+
+def test_a_change_whose_push_finds_slapd_down_arrives_when_it_is_back(env, live):
+    env.directory.modify_user("hank", givenName="Henry")
+    env.directory.stop_server()  # before the push reads the entry (push_delay)
+    try:
+        assert wait_for(lambda: any(push.attempts for push in store(env).queued_pushes()), timeout=20)
+    finally:
+        env.directory.restart_server()
+    assert wait_for(lambda: given_name(env) == "Henry", timeout=60)
+    assert wait_for(lambda: store(env).queued_pushes() == [])
+
+
+def test_a_push_waits_behind_a_long_run_then_arrives(env, live):
+    engine = SyncEngine(env.settings)
+    with engine.lock():
+        env.directory.modify_user("hank", givenName="Henry")
+        assert wait_for(lambda: any("waiting for a running synchronization" in push.last_error for push in store(env).queued_pushes()))
+        assert given_name(env) == "Hank"
+        [push] = store(env).queued_pushes()
+        assert push.attempts == 0  # waiting is not failing
+    assert wait_for(lambda: given_name(env) == "Henry", timeout=30)
