@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import os
 
-from flask import Blueprint, abort, current_app, g, request, url_for
+from flask import Blueprint, abort, current_app, g, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.routing import BuildError
 
@@ -93,6 +93,12 @@ def template_context():
         "gs_tabs": TABS,
         "gs_active_tab": TAB_OF.get(request.endpoint, request.endpoint),
     }
+
+
+@blueprint.errorhandler(ConfigError)
+def configuration_error(error):
+    """The file was edited by hand into something invalid since start-up: say what to correct, on every page."""
+    return render_template("google_sync/config_error.html", message=str(error)), 500
 
 
 def raw_config():

@@ -222,7 +222,7 @@ def _text(path: str) -> str:
         before = raw[:error.start].decode("utf-8").split("\n")
         key = before[-1].partition("=")[0].strip() if "=" in before[-1] else ""
         where = f" ([{_section_at(before)}] {key})" if key else f" (in [{_section_at(before)}])"
-        raise ConfigError(f"{path}: line {len(before)}{where} is not UTF-8 text: save the file as UTF-8") from None
+        raise ConfigError(f"line {len(before)} of {path}{where} is not UTF-8 text: save the file as UTF-8") from None
 
 
 def _section_at(lines: list[str]) -> str:
@@ -233,9 +233,9 @@ def _section_at(lines: list[str]) -> str:
 def _syntax_problem(path: str, text: str, error: configparser.Error) -> str:
     """What is wrong and where, without the line itself: it may hold a password."""
     if isinstance(error, configparser.DuplicateOptionError):
-        return f"{path}: line {error.lineno} sets [{error.section}] {error.option} a second time: keep one of them"
+        return f"line {error.lineno} of {path} sets [{error.section}] {error.option} a second time: keep one of them"
     if isinstance(error, configparser.DuplicateSectionError):
-        return f"{path}: line {error.lineno} starts [{error.section}] a second time: merge the two sections"
+        return f"line {error.lineno} of {path} starts [{error.section}] a second time: merge the two sections"
     if isinstance(error, configparser.MissingSectionHeaderError):
         return f"line {error.lineno} of {path} comes before any [section] header: start the file with [ldap]"
     if isinstance(error, configparser.ParsingError):

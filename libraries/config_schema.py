@@ -480,6 +480,7 @@ ATTRIBUTES = Section("attributes", (
 
 SECTIONS = (LDAP, GOOGLE, SYNC, POSTING, ATTRIBUTES)
 _BY_NAME = {section.name: section for section in SECTIONS}
+_SECTION_OF = {key.name: section.name for section in SECTIONS for key in section.keys}
 
 
 def section(name: str) -> Section:
@@ -508,8 +509,9 @@ def problem(where: str, text: str, fix: str, secret: bool = False) -> str:
 
 def _checked(parse, where: str, text: str | None, secret: bool = False):
     text = (text or "").strip()
-    if _LINE_SEPARATOR.search(text):
-        raise ConfigError(f"{where}: a value cannot span lines")
+    separator = _LINE_SEPARATOR.search(text)
+    if separator:
+        raise ConfigError(f"{where}: a value cannot span lines (it holds U+{ord(separator[0]):04X})")
     try:
         return parse(text)
     except Invalid as error:
@@ -577,9 +579,9 @@ def unknown(parser: configparser.ConfigParser) -> list[str]:
 
 
 def _suggestion(section_name: str, name: str) -> str:
-    known = _BY_NAME.get(section_name)
-    near = difflib.get_close_matches(name, [key.name for key in known.keys], n=1) if known else []
-    if near:
-        return f" (did you mean {near[0]}?)"
-    elsewhere = [other.name for other in SECTIONS if other.key(name)]
-    return f" (it belongs in [{elsewhere[0]}])" if elsewhere else ""
+    """The nearest known key, in whichever section it lives (a key is often right but misplaced)."""
+    near = difflib.get_close_matches(name, list(_SECTION_OF), n=1)
+    if not near:
+        return ""
+    where = _SECTION_OF[near[0]]
+    return f" (did you mean {near[0]}?)" if where == section_name else f" (did you mean [{where}] {near[0]}?)"

@@ -126,6 +126,14 @@ def test_disconnect_leaves_a_key_the_console_did_not_write(fresh_console, bare_c
     assert "was not written by the console and is left in place" in text_of(fresh_console.get("/settings"))
 
 
+def test_a_value_made_invalid_by_hand_is_explained_on_the_page(fresh_console, bare_config):
+    bare_config.write_text(bare_config.read_text() + "interval = often\n")
+    response = fresh_console.get("/automatic")
+    assert response.status_code == 500
+    assert f"{bare_config}: [sync] interval = 'often': give a whole number of minutes" in text_of(response)
+    assert "needs a correction" in text_of(fresh_console.get("/groups"))
+
+
 def test_oauth_button_is_hidden_with_a_note_when_no_client_is_configured(fresh_console):
     text = text_of(fresh_console.get("/settings"))
     assert "Connect to Google" not in text
