@@ -160,7 +160,7 @@ def load(path: str | None = None) -> Settings:
             sync=_usable(sync_settings(parser)),
             attributes=AttributeMap(**_fields(parser, "attributes")),
             path=path,
-            warnings=warnings(parser, path),
+            warnings=unknown_settings(parser, path),
         )
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
@@ -189,14 +189,14 @@ def read(path: str) -> configparser.ConfigParser:
         raise ConfigError(_syntax_problem(path, text, error)) from None
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
-    for warning in warnings(parser, path):
+    for warning in unknown_settings(parser, path):
         if warning not in _warned:
             _warned.add(warning)
             log.warning("%s", warning)
     return parser
 
 
-def warnings(parser: configparser.ConfigParser, path: str) -> tuple[str, ...]:
+def unknown_settings(parser: configparser.ConfigParser, path: str) -> tuple[str, ...]:
     """Unknown sections and keys (most likely typos), each with the nearest known name: for ``google-sync check``."""
     return tuple(f"{path}: {warning}" for warning in schema.unknown(parser))
 

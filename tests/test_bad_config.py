@@ -2,8 +2,10 @@
 the file, the section and the key (or the line), no traceback, and never a secret repeated."""
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
@@ -98,14 +100,11 @@ CASES = [
 ]
 
 
-def run(config: Path) -> tuple[int, str, str]:
+def run(config: Path, command: str = "test") -> tuple[int, str, str]:
     """The CLI in this process (a traceback would fail the test, not print)."""
-    import io
-    from contextlib import redirect_stderr, redirect_stdout
-
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
-        code = cli.main(["--config", str(config), "test"])
+        code = cli.main(["--config", str(config), command])
     return code, out.getvalue(), err.getvalue()
 
 
@@ -151,3 +150,9 @@ def test_unknown_keys_and_sections_are_warnings_naming_the_nearest_key(tmp_path)
     ]
     assert "cannot reach ldap://127.0.0.1:1" in done.stderr  # a warning does not stop the run
     assert "Traceback" not in done.stderr and "Hunter2" not in done.stderr
+
+
+def test_check_prints_the_warnings(tmp_path):
+    code, out, _ = run(written(tmp_path, add("sync", "max_suspnd = 5")), "check")
+    assert code == 1  # nothing listens on ldap://127.0.0.1:1, and no key is set
+    assert f"WARN  config: {tmp_path / 'google_sync.conf'}: [sync] max_suspnd is not a known key (did you mean max_suspend?); it is ignored\n" in out
