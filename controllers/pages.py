@@ -26,6 +26,7 @@ OUTCOMES = {
     "refused": ("Refused", "error"),
     "changed": ("Plan changed", "warn"),
     "running": ("Running", "info"),
+    "interrupted": ("Interrupted", "error"),
 }
 
 
@@ -79,7 +80,9 @@ def scheduled_run():
 @blueprint.get("/")
 def index():
     settings, problem = load_settings()
-    runs = state_store().runs(limit=5)
+    store = state_store()
+    store.mark_interrupted(lock_held=False)  # runs whose process died show as interrupted, not running forever
+    runs = store.runs(limit=5)
     last_sync = next((run for run in runs if not run.dry_run), None)
     return render_template(
         "google_sync/index.html",
@@ -90,6 +93,7 @@ def index():
         scheduled=scheduled_run(),
         runs=runs,
         last_sync=last_sync,
+        queue=store.queued_pushes(),
     )
 
 
@@ -136,6 +140,7 @@ def save_automatic():
 @blueprint.get("/history")
 def history():
     limit = min(max(request.args.get("limit", 50, type=int), 1), 500)
+    state_store().mark_interrupted(lock_held=False)
     return render_template("google_sync/history.html", runs=state_store().runs(limit=limit), limit=limit)
 
 
@@ -143,7 +148,7 @@ def history():
 @blueprint.get("/history/<int(max=9223372036854775807):run_id>")
 def history_run(run_id: int):
     store = state_store()
-    run = overview.run_record(store, run_id) or abort(404)
+    run = store.run(run_id) or abort(404)
     results = store.results(run_id)
     failed = sum(1 for result in results if not result["ok"])
     return render_template("google_sync/history_run.html", run=run, results=results, failed=failed)

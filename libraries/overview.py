@@ -7,7 +7,6 @@ the plan comes from the engine.
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -18,7 +17,7 @@ from .errors import GoogleSyncError
 from .model import DirectoryState, GoogleState, Link, LinkState
 from .plan import MemberChange, Plan
 from .planner import group_email, selected_groups, user_email
-from .store import RunRecord, Store, results_table, runs_table
+from .store import Store, results_table, runs_table
 
 SYNCED, PENDING, SUSPENDED, ERROR, SKIPPED, OFF = "synced", "pending", "suspended", "error", "skipped", "off"
 SKIP_PREFIXES = ("skipped:", "group skipped:")
@@ -343,12 +342,3 @@ def google_only_accounts(engine) -> list[GoogleOnlyAccount]:
                 )
             )
     return sorted(accounts, key=lambda account: (not account.is_admin, account.email))
-
-
-def run_record(store: Store, run_id: int) -> RunRecord | None:
-    query = select(runs_table).where(runs_table.c.id == run_id)
-    with store.engine.connect() as connection:
-        row = connection.execute(query).mappings().first()
-    if row is None:
-        return None
-    return RunRecord(**{**row, "counts": json.loads(row["counts"] or "{}")})
