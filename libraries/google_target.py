@@ -46,8 +46,6 @@ MAX_GROUPS_PAGE = 200
 MAX_BATCH_PARTS = 1000
 QUOTA_REASONS = {"userRateLimitExceeded", "rateLimitExceeded", "quotaExceeded"}
 RETRY_REASONS = QUOTA_REASONS | {"backendError", "conditionNotMet"}
-DEFAULT_RETRY_DEADLINE = 1800.0  # seconds one run keeps retrying a part ([google] retry_deadline)
-DEFAULT_QUERIES_PER_MINUTE = 2400  # Google's default Directory API quota per user per project
 PACER_FILE = "quota-budget.json"
 # httplib2 silently sends a request again when its connection closes unanswered, even a POST: a
 # users.insert whose answer was lost then comes back 409 and looks like someone else's account.
@@ -196,10 +194,8 @@ class GoogleTarget:
         self.settings = settings
         self.scopes = tuple(scopes)
         self.batch_size = min(sync.batch_size, MAX_BATCH_PARTS)
-        deadline = getattr(settings, "retry_deadline", DEFAULT_RETRY_DEADLINE)
-        self.backoff = backoff or Backoff(sync.max_retries, deadline)
-        quota = getattr(settings, "queries_per_minute", DEFAULT_QUERIES_PER_MINUTE)
-        self.pacer = pacer or Pacer(quota, state_file=Path(sync.state_dir) / PACER_FILE if sync.state_dir else None)
+        self.backoff = backoff or Backoff(sync.max_retries, settings.retry_deadline)
+        self.pacer = pacer or Pacer(settings.queries_per_minute, state_file=Path(sync.state_dir) / PACER_FILE if sync.state_dir else None)
         self.calls_sent = self.calls_rejected = 0  # every part counts, as Google counts them
         self._credentials = credentials
         self._service = None
@@ -408,12 +404,13 @@ class GoogleTarget:
         )
 
     def _members_request(self, group_id: str, token: str | None = None) -> HttpRequest:
-        params = {"groupKey": group_id, "maxResults": MAX_GROUPS_PAGE, "fields": "nextPageToken,members(email,type)"}
+        params = {"groupKey": group_id, "maxResults": MAX_GROUPS_PAGE, "fields": "nextPageToken,members(id,email,type)"}
         return self.members.list(pageToken=token, **params) if token else self.members.list(**params)
 
-    def read_members(self, group_ids: Iterable[str]) -> dict[str, frozenset[str]]:
-        """Direct USER and GROUP members of many groups (external addresses aside), first pages fetched together in batches."""
-        members: dict[str, set[str]] = {group_id: set() for group_id in group_ids}
+    def read_members(self, group_ids: Iterable[str]) -> dict[str, dict[str, str]]:
+        """Direct USER and GROUP members of many groups (external addresses aside), as address → Google id;
+        first pages fetched together in batches."""
+        members: dict[str, dict[str, str]] = {group_id: {} for group_id in group_ids}
         pending = {group_id: self._members_request(group_id) for group_id in members}
         while pending:
             outcomes = self.batch(pending)
@@ -423,11 +420,11 @@ class GoogleTarget:
                     raise TargetError(f"cannot read the members of group {group_id}: {outcome.error}", outcome.error.status, outcome.error.reason)
                 for member in outcome.response.get("members", []):
                     if member.get("type", "USER") in ("USER", "GROUP") and member.get("email"):
-                        members[group_id].add(member["email"].lower())
+                        members[group_id][member["email"].lower()] = member.get("id", "")
                 if outcome.response.get("nextPageToken"):
                     next_pages[group_id] = self._members_request(group_id, outcome.response["nextPageToken"])
             pending = next_pages
-        return {group_id: frozenset(emails) for group_id, emails in members.items()}
+        return members
 
     def read_state(self, member_groups: Callable[[dict], bool] = lambda group: True, org_units: bool = False) -> GoogleState:
         """Every user and group of the domain; members only of the groups the caller manages; org units if asked."""

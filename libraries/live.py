@@ -24,7 +24,7 @@ class LiveSync:
         settings = config.load(config_path)
         self.store = Store(settings.sync.database)
         self.watcher = DirectoryWatcher(settings, self.store, self.request)
-        self.retry_max = getattr(settings.sync, "push_retry_max", 600.0)
+        self.retry_max = settings.sync.push_retry_max
         self.push_delay = settings.sync.push_delay
         self.queue: PushQueue | None = None
 

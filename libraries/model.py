@@ -5,6 +5,7 @@ so nothing it is handed can change under its feet.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 
@@ -129,16 +130,26 @@ class GoogleGroup:
     description: str = ""
     # Emails (lower case) of direct USER and GROUP members; None when not read.
     members: frozenset[str] | None = None
+    # (email, Google id) of those members, as members.list gives them: after a rename the old address is an
+    # alias of the same account, so memberships are compared, and removed, by id.
+    member_ids: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def from_api(cls, resource: dict, members: frozenset[str] | None = None) -> GoogleGroup:
+    def from_api(cls, resource: dict, members: Mapping[str, str] | Iterable[str] | None = None) -> GoogleGroup:
+        ids = tuple(sorted(members.items())) if isinstance(members, Mapping) else ()
         return cls(
             id=resource["id"],
             email=resource["email"].lower(),
             name=resource.get("name", ""),
             description=resource.get("description", ""),
-            members=members,
+            members=frozenset(members) if members is not None else None,
+            member_ids=ids,
         )
+
+    @property
+    def current_members(self) -> dict[str, str]:
+        """Member address → Google id ("" when only the address is known)."""
+        return {**dict.fromkeys(self.members, ""), **dict(self.member_ids)} if self.members else {}
 
 
 @dataclass(frozen=True)

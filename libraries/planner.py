@@ -109,6 +109,7 @@ class _Planning:
     notices: list[Notice] = field(default_factory=list)
     claimed: set[str] = field(default_factory=set)  # Google user ids spoken for this run
     synced_emails: dict[str, str] = field(default_factory=dict)  # uid -> email of users active after the run
+    google_ids: dict[str, str] = field(default_factory=dict)  # email -> Google id of users and groups known to Google
     group_emails: dict[str, str] = field(default_factory=dict)  # name -> email of the groups that go to Google
     cyclic: set[tuple[str, str]] = field(default_factory=set)  # nestings left out because they form a cycle
 
@@ -234,6 +235,7 @@ def _plan_wanted_users(planning: _Planning, wanted: list[WantedUser]) -> None:
             _plan_create(planning, user)
             continue
         planning.claimed.add(account.id)
+        planning.google_ids[user.email] = account.id
         if link is None:
             _plan_adopt(planning, user, account)
         else:
@@ -248,6 +250,7 @@ def _note_linked_member(planning: _Planning, user: WantedUser) -> None:
     link = planning.user_links.get(user.uuid)
     if link and not link.suspended_by_us:
         planning.synced_emails[user.source.uid] = link.email
+        planning.google_ids[link.email] = link.google_id
 
 
 def _report_password_problem(planning: _Planning, user: DirectoryUser) -> None:
@@ -478,6 +481,11 @@ def _plan_groups(planning: _Planning) -> None:
         else:
             valid.append((group, email))
     planning.group_emails = {group.name: email for group, email in valid}
+    for group, email in valid:  # nested groups are members too: known by id where Google has them
+        link = group_links.get(group.uuid)
+        known = google_groups.get(link.google_id) if link else google_by_email.get(email)
+        if known:
+            planning.google_ids[email] = known.id
     planning.cyclic = _cyclic_nestings(planning, [group for group, _ in valid])
     for group, email in valid:
         if not planning.in_group_scope(group.uuid):
@@ -516,19 +524,34 @@ def _plan_group(planning: _Planning, group: DirectoryGroup, email: str, existing
     wanted_members = _wanted_members(planning, group)
     if existing is None:
         planning.changes.append(CreateGroup(uuid=group.uuid, email=email, name=group.name, description=group.description))
-        current_members: frozenset[str] = frozenset()
+        current_members: dict[str, str] = {}
     else:
         changes = _group_field_changes(group, email, existing)
         kind = UpdateGroup if linked else AdoptGroup
         if changes or not linked:
             planning.changes.append(kind(uuid=group.uuid, email=email, google_id=existing.id, changes=changes))
-        current_members = existing.members or frozenset()
-    for member in sorted(wanted_members - current_members):
-        planning.changes.append(AddMember(group_email=email, member_email=member))
-    for member in sorted(current_members - wanted_members):
-        if member.endswith("@" + planning.domain):  # external members are not ours to remove
-            planning.changes.append(RemoveMember(group_email=email, member_email=member))
+        current_members = existing.current_members
+    _plan_membership(planning, email, wanted_members, current_members)
     _plan_posting(planning, group, email, planning.links.by_uuid("group").get(group.uuid) if linked else None)
+
+
+def _plan_membership(planning: _Planning, email: str, wanted: frozenset[str], current: dict[str, str]) -> None:
+    """Members added and removed as differences, compared by Google id wherever it is known.
+
+    After a rename Google lists the member under its new address while the directory may still name
+    it by the old one (an alias of the same account), or the reverse: an id never confuses the two,
+    so a rename never plans an add and a remove of the same account.
+    """
+    current_ids = {member_id for member_id in current.values() if member_id}
+    wanted_ids = {planning.google_ids[member] for member in wanted if planning.google_ids.get(member)}
+    for member in sorted(wanted):
+        if member not in current and planning.google_ids.get(member) not in current_ids:
+            planning.changes.append(AddMember(group_email=email, member_email=member))
+    for member, member_id in sorted(current.items()):
+        if member in wanted or (member_id and member_id in wanted_ids):
+            continue
+        if member.endswith("@" + planning.domain):  # external members are not ours to remove
+            planning.changes.append(RemoveMember(group_email=email, member_email=member, member_id=member_id))
 
 
 def _plan_posting(planning: _Planning, group: DirectoryGroup, email: str, link: Link | None) -> None:
