@@ -69,9 +69,8 @@ def test_a_run_under_a_tight_quota_completes_with_every_part_applied(env):
     for uid in uids:
         env.directory.add_user(uid, "Quota", uid.capitalize(), groups=("google_apps_plugin",))
     env.directory.add_group("all-q", members=tuple(uids))
+    env.queries_per_minute = 3600
     env.write_config(batch_size="20")
-    text = env.config_path.read_text().replace("[sync]", "queries_per_minute = 3600\n\n[sync]")
-    env.config_path.write_text(text)
     engine = SyncEngine(env.settings)
     report = engine.sync()
     assert report.outcome == "applied" and not report.failures

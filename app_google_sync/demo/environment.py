@@ -30,6 +30,8 @@ class DemoEnvironment:
         self._own_directory = directory is None
         self.directory = directory or DemoDirectory()
         self.emulator = Emulator(domain=DOMAIN, admin_email=ADMIN_EMAIL, **emulator_options)
+        # The emulator sets no quota unless asked: the client need not pace itself to Google's default.
+        self.queries_per_minute = 1_000_000
         self.config_path = self.state_dir / "google_sync.conf"
         self.key_path = self.state_dir / "service-account.json"
 
@@ -76,6 +78,7 @@ class DemoEnvironment:
             f"credentials_file = {self.key_path}",
             f"api_endpoint = {self.emulator.base_url}",
             f"token_uri = {self.emulator.token_uri}",
+            f"queries_per_minute = {self.queries_per_minute}",
             "",
             "[sync]",
             *(f"{key} = {value}" for key, value in sync.items()),
