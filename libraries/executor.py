@@ -172,7 +172,7 @@ class Executor:
             if not ready:
                 self.sleep(max(0.0, min(part.due for part in waiting) - self.clock()))
                 continue
-            chunk = [part for part in ready if part.api == ready[0].api][: self.target.batch_size]  # a batch never mixes APIs
+            chunk = [part for part in ready if part.api == ready[0].api][: self.target.chunk_size]  # a batch never mixes APIs
             sent = set(map(id, chunk))
             waiting = [part for part in waiting if id(part) not in sent]
             finished, again = self._send(chunk)

@@ -301,12 +301,18 @@ class GoogleTarget:
             return Outcome(error=TargetError(f"cannot reach {self.settings.api_endpoint}: {error}"))
 
     def _count(self, outcomes: Iterable[Outcome]) -> None:
+        outcomes = list(outcomes)
         rejected = sum(1 for outcome in outcomes if not outcome.ok and is_quota(outcome.error))
         self.calls_rejected += rejected
         if rejected:
             self.pacer.throttled()
         else:
-            self.pacer.answered()
+            self.pacer.answered(len(outcomes))
+
+    @property
+    def chunk_size(self) -> int:
+        """Parts per batch now: batch_size, or less while the quota allows fewer calls per second."""
+        return min(self.batch_size, self.pacer.chunk)
 
     @property
     def client_id(self) -> str:
@@ -329,7 +335,7 @@ class GoogleTarget:
         pending = dict(requests)
         started, attempt = self.backoff.clock(), 0
         while pending:
-            for chunk in _chunks(list(pending.items()), self.batch_size):
+            for chunk in _chunks(list(pending.items()), self.chunk_size):
                 outcomes.update(self.send(dict(chunk), api))
             retriable = {key: pending[key] for key in pending if not outcomes[key].ok and is_retriable(outcomes[key].error, attempt)}
             only_quota = all(is_quota(outcomes[key].error) for key in retriable)

@@ -8,7 +8,9 @@ answers that must be sent again. So every call waits here for its share:
 - a token bucket at a little under the configured rate (Google's windows do not
   line up with ours, the margin keeps us below them);
 - additive increase, multiplicative decrease (as TCP does): a quota answer halves
-  the rate, each answered batch wins a little back, up to the configured rate;
+  the rate, answered calls win it back little by little, up to the configured rate;
+- batches no larger than one second's worth of calls, so that even a short quota
+  window is never swamped by one envelope;
 - the bucket's state is kept in a small file in ``state_dir``, so the runs and
   pushes of one server (which never overlap: they share the run lock) share
   one budget instead of each starting with a full one.
@@ -26,7 +28,7 @@ log = logging.getLogger(__name__)
 
 MARGIN = 0.95  # of the configured quota actually used
 FLOOR = 0.05  # the rate never drops below this share of the configured one
-RECOVERY = 0.02  # share of the configured rate won back per answered batch without a quota error
+RECOVERY_SECONDS = 10.0  # after a halving, this many seconds' worth of answered calls win the rate back
 BURST_SECONDS = 1.0  # calls that may go at once after a quiet spell: one second's worth
 
 
@@ -69,9 +71,14 @@ class Pacer:
         log.info("quota answer from Google: pacing down to %.1f calls per second", self.rate)
         self._save()
 
-    def answered(self) -> None:
-        """A batch came back without a quota error: win a little of the rate back."""
-        self.rate = min(self.ceiling, self.rate + self.ceiling * RECOVERY)
+    def answered(self, calls: int = 1) -> None:
+        """Calls came back without a quota error: win a little of the rate back, in proportion."""
+        self.rate = min(self.ceiling, self.rate + calls / RECOVERY_SECONDS)
+
+    @property
+    def chunk(self) -> int:
+        """Parts worth sending in one batch: one second's worth at most, so a batch never swamps a short quota window."""
+        return max(1, int(self.rate * BURST_SECONDS))
 
     def _refill(self) -> None:
         moment = self.clock()

@@ -107,12 +107,18 @@ def test_the_pacer_halves_on_a_quota_answer_and_recovers_slowly():
     assert pacer.rate == pytest.approx(9.5 / 2)
     pacer.throttled()
     assert pacer.rate == pytest.approx(9.5 / 4)
-    for _ in range(10):
-        pacer.answered()
+    pacer.answered(10)
     assert 9.5 / 4 < pacer.rate < 9.5
-    for _ in range(200):
-        pacer.answered()
+    pacer.answered(200)
     assert pacer.rate == pytest.approx(9.5)
+
+
+def test_a_batch_holds_at_most_one_seconds_worth_of_calls():
+    clock = FakeClock()
+    pacer = Pacer(600, clock=clock, sleep=clock.sleep)
+    assert pacer.chunk == 9
+    pacer.throttled()
+    assert pacer.chunk == 4
 
 
 def test_the_pacer_never_drops_below_its_floor():
