@@ -270,10 +270,13 @@ class SyncEngine:
             return 0
         reads = {str(intent.id): self._proof_read(intent.proof) for intent in intents}
         outcomes = self.target.batch(reads)
+        by_run: dict[int, list] = {}
+        for intent in intents:
+            by_run.setdefault(intent.run_id, []).append(intent)
         applied = 0
-        for run_id in sorted({intent.run_id for intent in intents}):
+        for run_id, of_run in sorted(by_run.items()):
             results, links = [], []
-            for intent in (intent for intent in intents if intent.run_id == run_id):
+            for intent in of_run:
                 observed = _observed(outcomes[str(intent.id)], intent)
                 took_effect = observed is not None and _shows(observed, intent.proof["expect"])
                 applied += took_effect
@@ -281,7 +284,7 @@ class SyncEngine:
                     links.append(replace(intent.link, google_id=observed["id"]))
                 note = RECONCILED_APPLIED if took_effect else RECONCILED_NOT_APPLIED
                 results.append({"action": intent.action, "object": intent.object, "ok": took_effect, "message": note})
-            self.store.record_batch(run_id, results, links, [intent.id for intent in intents if intent.run_id == run_id])
+            self.store.record_batch(run_id, results, links, [intent.id for intent in of_run])
         log.info("reconciled %d change(s) left unanswered by an interrupted run: %d had been applied", len(intents), applied)
         return applied
 

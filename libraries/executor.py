@@ -252,9 +252,7 @@ class Executor:
         expected = change.linked(self._previous(change), "")
         part = _Part(change, request, done=lambda response: self._applied(change, response.get("id", getattr(change, "google_id", ""))),
                      proof=change.proof, link=expected)
-        for name, value in overrides.items():
-            setattr(part, name, value)
-        return part
+        return replace(part, **overrides)
 
     def _previous(self, change: Change) -> Link | None:
         uuid = getattr(change, "uuid", "")

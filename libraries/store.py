@@ -310,10 +310,6 @@ class Store:
                 connection.execute(update(runs_table).where(runs_table.c.id == run_id).values(outcome="interrupted", message=message))
         return dead
 
-    def add_results(self, run_id: int, results: list[dict]) -> None:
-        with self.engine.begin() as connection:
-            _insert_results(connection, run_id, results)
-
     def record_batch(self, run_id: int, results: list[dict], links: list[Link], done_intents: list[int]) -> None:
         """What one batch did, in one transaction: its results, the links they change, its journal rows cleared."""
         with self.engine.begin() as connection:
@@ -324,17 +320,14 @@ class Store:
             connection.execute(update(runs_table).where(runs_table.c.id == run_id).values(last_seen_at=now()))
 
     def runs(self, limit: int = 20) -> list[RunRecord]:
-        query = select(runs_table).order_by(runs_table.c.id.desc()).limit(limit)
-        with self.engine.connect() as connection:
-            rows = connection.execute(query).mappings().all()
-        return [RunRecord(**{**row, "counts": json.loads(row["counts"] or "{}")}) for row in rows]
+        return self._runs(select(runs_table).order_by(runs_table.c.id.desc()).limit(limit))
 
     def run(self, run_id: int) -> RunRecord | None:
-        return next((run for run in self._runs_where(runs_table.c.id == run_id)), None)
+        return next(iter(self._runs(select(runs_table).where(runs_table.c.id == run_id))), None)
 
-    def _runs_where(self, condition) -> list[RunRecord]:
+    def _runs(self, query) -> list[RunRecord]:
         with self.engine.connect() as connection:
-            rows = connection.execute(select(runs_table).where(condition)).mappings().all()
+            rows = connection.execute(query).mappings().all()
         return [RunRecord(**{**row, "counts": json.loads(row["counts"] or "{}")}) for row in rows]
 
     def results(self, run_id: int) -> list[dict]:
@@ -355,12 +348,6 @@ class Store:
                 ids.append(connection.execute(insert(journal_table).values(**values)).inserted_primary_key[0])
             connection.execute(update(runs_table).where(runs_table.c.id == run_id).values(last_seen_at=moment))
         return ids
-
-    def journal_forget(self, ids: list[int]) -> None:
-        """Journal rows of changes that were never sent after all (the batch could not go out)."""
-        if ids:
-            with self.engine.begin() as connection:
-                connection.execute(delete(journal_table).where(journal_table.c.id.in_(ids)))
 
     def unanswered(self) -> list[Intent]:
         with self.engine.connect() as connection:
@@ -405,7 +392,10 @@ class Store:
             key = push_queue_table.c.key == push.key
             gone = connection.execute(delete(push_queue_table).where(key, push_queue_table.c.version == push.version))
             if gone.rowcount == 0:
-                connection.execute(update(push_queue_table).where(key).values(claimed_by="", claimed_until=None, password_hash=""))
+                connection.execute(update(push_queue_table).where(key).values(claimed_by="", claimed_until=None))
+                # The password just pushed is done; a newer one that arrived meanwhile still waits.
+                pushed = push_queue_table.c.password_hash == push.password_hash
+                connection.execute(update(push_queue_table).where(key, pushed).values(password_hash=""))
 
     def push_failed(self, push: QueuedPush, error: str, retry_at: datetime, counts: bool = True) -> None:
         """Not applied: tried again at ``retry_at``. ``counts`` is False for a push that only waited (a run held the lock)."""

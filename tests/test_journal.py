@@ -8,12 +8,15 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 
 from app_google_sync import cli
 from app_google_sync.libraries.engine import SyncEngine
-from app_google_sync.libraries.store import Store
+from app_google_sync.libraries.push_queue import push_key
+from app_google_sync.libraries.store import Store, now, runs_table
 
 
 def run_cli(env, *args) -> int:
@@ -175,15 +178,8 @@ def test_status_json_carries_interrupted_runs_and_the_push_queue(env, capsys):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     run_id = state.start_run("cli", dry_run=False)
-    from sqlalchemy import update
-
-    from app_google_sync.libraries.store import runs_table
-
     with state.engine.begin() as connection:  # a run started by a process that has since died
         connection.execute(update(runs_table).where(runs_table.c.id == run_id).values(pid=dead.pid))
-    from app_google_sync.libraries.push_queue import push_key
-    from app_google_sync.libraries.store import now
-
     state.enqueue_push(push_key("user", "alice"), "user", "alice", "", "watch", now(), password_hash="$6$secret$hash")
     capsys.readouterr()
     assert run_cli(env, "status", "--json") == 0
@@ -192,6 +188,24 @@ def test_status_json_carries_interrupted_runs_and_the_push_queue(env, capsys):
     assert status["runs"][0]["outcome"] == "interrupted" and status["runs"][0]["last_seen_at"]
     assert status["push_queue"][0]["object"] == "user alice" and status["push_queue"][0]["new_password"] is True
     assert "$6$" not in output
+
+
+def test_a_request_arriving_during_a_push_runs_again_and_keeps_a_newer_password(tmp_path):
+    state = Store(f"sqlite:///{tmp_path / 'state.db'}")
+    key = push_key("user", "alice")
+    state.enqueue_push(key, "user", "alice", "", "console", now(), password_hash="$6$first$hash")
+    running = state.claim_push("me", timedelta(minutes=1))
+    state.enqueue_push(key, "user", "alice", "", "console", now(), password_hash="$6$second$hash")
+    state.push_done(running)
+    [waiting] = state.queued_pushes()
+    assert waiting.password_hash == "$6$second$hash"
+    again = state.claim_push("me", timedelta(minutes=1))
+    state.enqueue_push(key, "user", "alice", "", "watch", now())  # an edit without a new password
+    state.push_done(again)
+    [waiting] = state.queued_pushes()
+    assert waiting.password_hash == ""  # the second password went with that push: not pushed twice
+    state.push_done(state.claim_push("me", timedelta(minutes=1)))
+    assert state.queued_pushes() == []
 
 
 # -- the push queue under outages (google-sync watch) -----------------------------------------------
