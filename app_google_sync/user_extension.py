@@ -14,15 +14,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from pathlib import Path
 from typing import Callable
 
-from .libraries import config_file, passwords, push_queue
+from .libraries import config, config_file, passwords, push_queue
 from .libraries.store import Store
 
 log = logging.getLogger(__name__)
 
-CRYPT = "crypt"
 DEFAULT_DELAY = 2.0
 
 
@@ -48,8 +46,7 @@ def is_connected(config_path: str) -> bool:
 
 def _state_database(config_path: str) -> str:
     """The state database named by the configuration, even one not complete yet (Google not connected)."""
-    parser = config_file.read(config_path)
-    return config_file.value(parser, "sync", "database_url") or f"sqlite:///{Path(config_file.state_dir(parser)) / 'state.db'}"
+    return config.sync_settings(config_file.read(config_path)).database
 
 
 class PushQueue:
@@ -114,7 +111,7 @@ class PushQueue:
             return
         if push.password_hash:
             log.info("pushing user %s with a new password", push.name)
-            self._push_password(self.config_path, push.name, push.password_hash, CRYPT)
+            self._push_password(self.config_path, push.name, push.password_hash, passwords.CRYPT)
         else:
             log.info("pushing user %s", push.name or push.uuid)
             self._push_user(self.config_path, push.name, push.uuid)

@@ -215,12 +215,10 @@ class Executor:
         if outcome.ok:
             return part.done(outcome.response or {})
         error = outcome.error
-        if is_quota(error):
-            return self._again(part, now, 0.0) if self.target.backoff.allows(0, self.started) else self._failed(part, error)
         if is_retriable(error, part.attempts):
-            delay = self.target.backoff.delay(part.attempts)
-            if self.target.backoff.allows(part.attempts, self.started, delay):
-                part.attempts += 1
+            delay = self.target.backoff.retry_after(error, part.attempts, self.started)
+            if delay is not None:
+                part.attempts += not is_quota(error)
                 part.uncertain = part.uncertain or error.status == 0 or error.status >= 500
                 return self._again(part, now, delay)
         elif self._not_visible_yet(part, error):

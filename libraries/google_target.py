@@ -172,11 +172,13 @@ class Backoff:
             return False
         return self.deadline is None or self.clock() + delay <= started + self.deadline
 
-    def delays(self) -> Iterable[float]:
-        started, attempt = self.clock(), 0
-        while self.allows(attempt, started, delay := self.delay(attempt)):
-            yield delay
-            attempt += 1
+    def retry_after(self, error: TargetError, attempt: int, started: float) -> float | None:
+        """Seconds to wait before sending again after ``error`` (None: give up). A quota answer waits on the
+        pacer, not here, and does not count as an attempt; a server error backs off."""
+        if is_quota(error):
+            return 0.0 if self.allows(0, started) else None
+        delay = self.delay(attempt)
+        return delay if self.allows(attempt, started, delay) else None
 
 
 def is_quota(error: TargetError) -> bool:
@@ -196,7 +198,6 @@ class GoogleTarget:
         self.batch_size = min(sync.batch_size, MAX_BATCH_PARTS)
         self.backoff = backoff or Backoff(sync.max_retries, settings.retry_deadline)
         self.pacer = pacer or Pacer(settings.queries_per_minute, state_file=Path(sync.state_dir) / PACER_FILE if sync.state_dir else None)
-        self.calls_sent = self.calls_rejected = 0  # every part counts, as Google counts them
         self._credentials = credentials
         self._service = None
         self._settings_service = None
@@ -272,12 +273,12 @@ class GoogleTarget:
         outcome = self._attempt(request)
         started, attempt = self.backoff.clock(), 0
         while not outcome.ok and is_retriable(outcome.error, attempt):
-            delay = 0.0 if is_quota(outcome.error) else self.backoff.delay(attempt)
-            if not self.backoff.allows(attempt, started, delay):
+            delay = self.backoff.retry_after(outcome.error, attempt, started)
+            if delay is None:
                 break
             log.info("retrying %s %s in %.1fs: %s", request.method, request.uri, delay, outcome.error)
             self.backoff.sleep(delay)
-            attempt += 0 if is_quota(outcome.error) else 1
+            attempt += not is_quota(outcome.error)
             outcome = self._attempt(request)
         if not outcome.ok:
             raise outcome.error
@@ -285,7 +286,6 @@ class GoogleTarget:
 
     def _attempt(self, request: HttpRequest) -> Outcome:
         self.pacer.acquire(1)
-        self.calls_sent += 1
         outcome = self._execute(request)
         self._count([outcome])
         return outcome
@@ -302,9 +302,7 @@ class GoogleTarget:
 
     def _count(self, outcomes: Iterable[Outcome]) -> None:
         outcomes = list(outcomes)
-        rejected = sum(1 for outcome in outcomes if not outcome.ok and is_quota(outcome.error))
-        self.calls_rejected += rejected
-        if rejected:
+        if any(not outcome.ok and is_quota(outcome.error) for outcome in outcomes):
             self.pacer.throttled()
         else:
             self.pacer.answered(len(outcomes))
@@ -324,7 +322,6 @@ class GoogleTarget:
         Raises TokenError when no access token can be had: then nothing was sent.
         """
         self.pacer.acquire(len(requests))
-        self.calls_sent += len(requests)
         outcomes = self._send_batch(requests, api)
         self._count(outcomes.values())
         return outcomes
@@ -338,13 +335,15 @@ class GoogleTarget:
             for chunk in _chunks(list(pending.items()), self.chunk_size):
                 outcomes.update(self.send(dict(chunk), api))
             retriable = {key: pending[key] for key in pending if not outcomes[key].ok and is_retriable(outcomes[key].error, attempt)}
-            only_quota = all(is_quota(outcomes[key].error) for key in retriable)
-            delay = 0.0 if only_quota else self.backoff.delay(attempt)
-            if not retriable or not self.backoff.allows(attempt, started, delay):
+            if not retriable:
                 break
-            log.info("retrying %d batch parts in %.1fs (%s)", len(retriable), delay, next(iter(outcomes[k].error for k in retriable)))
+            worst = next((outcomes[key].error for key in retriable if not is_quota(outcomes[key].error)), outcomes[next(iter(retriable))].error)
+            delay = self.backoff.retry_after(worst, attempt, started)
+            if delay is None:
+                break
+            log.info("retrying %d batch parts in %.1fs (%s)", len(retriable), delay, worst)
             self.backoff.sleep(delay)
-            attempt += 0 if only_quota else 1
+            attempt += not is_quota(worst)
             pending = retriable
         return outcomes
 

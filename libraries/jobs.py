@@ -15,8 +15,7 @@ from . import config
 from .engine import Report, SyncEngine
 from .errors import GoogleSyncError
 from .model import PasswordHash
-
-CRYPT = "crypt"  # a password captured at change time is hashed as SHA-512 crypt
+from .passwords import CRYPT
 
 log = logging.getLogger(__name__)
 

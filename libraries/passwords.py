@@ -27,6 +27,7 @@ from passlib.hash import sha512_crypt as _sha512_crypt_handler
 
 from .model import PasswordHash
 
+CRYPT = "crypt"  # Google's hashFunction for DES, $1$, $5$ and $6$ crypt strings
 GOOGLE_MAX_CRYPT_ROUNDS = 10000
 NO_PASSWORD = "no password in the directory"
 
@@ -178,9 +179,9 @@ def _from_crypt(value: str) -> tuple[PasswordHash | None, str]:
                 f"password stored as {{CRYPT}}${sha['id']}$ with rounds={rounds}, more than the "
                 f"{GOOGLE_MAX_CRYPT_ROUNDS} Google accepts; {_FIX}"
             )
-        return PasswordHash(value, "crypt"), ""
+        return PasswordHash(value, CRYPT), ""
     if _MD5_CRYPT_RE.match(value) or _DES_CRYPT_RE.match(value):
-        return PasswordHash(value, "crypt"), ""
+        return PasswordHash(value, CRYPT), ""
     for prefix, name in _CRYPT_NAMES.items():
         if value.startswith(prefix):
             return None, _unsupported(f"{{CRYPT}}{prefix}", name)
@@ -200,7 +201,7 @@ def _from_cleartext(raw: bytes, salt_key: bytes | None) -> tuple[PasswordHash | 
         # between runs instead of being pushed again every time.
         digest = hmac.new(salt_key, raw, hashlib.sha256).digest()
         salt = "".join(CRYPT_ALPHABET[byte % 64] for byte in digest[:_SHA_MAX_SALT])
-    return PasswordHash(sha512_crypt(password, salt), "crypt"), ""
+    return PasswordHash(sha512_crypt(password, salt), CRYPT), ""
 
 
 def _from_user_password(raw: bytes, salt_key: bytes | None) -> tuple[PasswordHash | None, str]:
