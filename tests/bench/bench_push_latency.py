@@ -52,7 +52,7 @@ def main() -> None:
             env.write_config(push_delay=str(args.push_delay))
             settings = env.settings
             SyncEngine(settings).sync()
-            live = LiveSync(settings)
+            live = LiveSync(str(env.config_path))
             live.start()
             time.sleep(1.5)  # the watcher's initial refresh
             env.emulator.reset_calls()
