@@ -3,6 +3,8 @@
 Exit codes (a contract scripts rely on):
   test  0 in sync · 2 changes pending · 3 refused by a safety limit · 1 error
   sync  0 everything applied · 1 some objects failed or a fatal error · 3 refused (nothing written)
+  undo  preview: 0 nothing to undo · 2 changes pending · 3 refused by a safety limit · 1 error
+        --apply: 0 everything applied · 1 some objects failed or a fatal error · 3 refused (nothing written)
   check 0 all passed · 1 something failed
 """
 from __future__ import annotations
@@ -61,11 +63,13 @@ def print_results(results: list[Result]) -> None:
 
 def cmd_test(engine: SyncEngine, args) -> int:
     report = engine.test(trigger=args.trigger)
+    held = engine.held()
     if args.json:
-        print(json.dumps(report.data, indent=2, ensure_ascii=False))
+        print(json.dumps({**report.data, "held": [change.data for change in held]}, indent=2, ensure_ascii=False))
     else:
         print(f"Test synchronization (dry run, nothing written to Google) for {engine.settings.google.domain}:")
         print(render_text(report.plan))
+        _print_held(held)
     return {"in_sync": EXIT_OK, "pending": EXIT_PENDING, "refused": EXIT_REFUSED}[report.outcome]
 
 
@@ -99,6 +103,31 @@ def _print_sync_report(report: Report) -> None:
             print(f"  WARNING: {notice.subject}: {notice.message}")
 
 
+def cmd_undo(engine: SyncEngine, args) -> int:
+    if not args.apply:
+        plan = engine.plan_undo(args.run)
+        if args.json:
+            print(json.dumps({"run": args.run, "plan": plan.data}, indent=2, ensure_ascii=False))
+        else:
+            print(f"Undo of run {args.run} (preview, nothing written to Google):")
+            print(render_text(plan))
+            if not plan.in_sync:
+                print(f"Apply it with: google-sync undo {args.run} --apply --checksum {plan.checksum}")
+        return EXIT_REFUSED if plan.refusals else (EXIT_OK if plan.in_sync else EXIT_PENDING)
+    try:
+        report = engine.undo(args.run, force=args.force, expected_checksum=args.checksum or "", progress=TerminalProgress())
+    except UnsafePlan as error:
+        if args.json:
+            print(json.dumps({"outcome": "refused", "message": str(error)}, indent=2))
+        print(f"Refused, nothing was written: {error}", file=sys.stderr)
+        return EXIT_REFUSED
+    if args.json:
+        print(json.dumps(report.data, indent=2, ensure_ascii=False))
+    else:
+        _print_sync_report(report)
+    return EXIT_OK if report.outcome in ("applied", "in_sync") else EXIT_ERROR
+
+
 def cmd_check(engine: SyncEngine, args) -> int:
     from .libraries.google_target import check_access  # noqa: PLC0415  (only this command needs it)
 
@@ -125,8 +154,10 @@ def cmd_status(engine: SyncEngine, args) -> int:
     engine.notice_interrupted()
     runs = engine.store.runs(limit=args.limit)
     queue = engine.store.queued_pushes()
+    held = engine.held()
     if args.json:
-        print(json.dumps({"runs": [run.data for run in runs], "push_queue": [push.data for push in queue]}, indent=2, ensure_ascii=False))
+        print(json.dumps({"runs": [run.data for run in runs], "push_queue": [push.data for push in queue],
+                          "held": [change.data for change in held]}, indent=2, ensure_ascii=False))
         return EXIT_OK
     if not runs:
         print("No run yet. Start with: google-sync test")
@@ -137,6 +168,7 @@ def cmd_status(engine: SyncEngine, args) -> int:
         seen = f" (last seen {run.last_seen_at:%Y-%m-%d %H:%M:%S})" if run.outcome == "interrupted" and run.last_seen_at else ""
         print(f"#{run.id:<5} {run.started_at:%Y-%m-%d %H:%M:%S} {kind} ({run.trigger}) {duration:>8}  {run.outcome:<8}{seen} {counts}  {run.message}".rstrip())
     _print_queue(queue)
+    print(f"Held changes: {len(held)} waiting for your approval (google-sync test lists them)." if held else "Held changes: none.")
     return EXIT_OK
 
 
@@ -148,6 +180,15 @@ def _print_run_results(engine: SyncEngine, args) -> int:
     for row in rows:
         print(f"  {'ok  ' if row['ok'] else 'FAIL'} {row['action']:<15} {row['object']}  {row['message']}".rstrip())
     return EXIT_OK
+
+
+def _print_held(held: list) -> None:
+    if not held:
+        return
+    print(f"Held for your approval: {len(held)} change(s) that pushes kept back (a safety limit); "
+          "'google-sync sync --force' applies them with the rest of the plan:")
+    for change in held:
+        print(f"  {change.action:<15} {change.object}  since {change.held_at:%Y-%m-%d %H:%M:%S}: {change.reason}")
 
 
 def _print_queue(queue: list) -> None:
@@ -198,10 +239,28 @@ def build_parser() -> argparse.ArgumentParser:
     test.set_defaults(handler=cmd_test)
 
     sync = commands.add_parser("sync", help="make Google match the directory", description="Compute the plan, refuse it if unsafe (unless --force), apply it and print per-object results.")
-    sync.add_argument("--force", action="store_true", help="apply even when a safety limit (max_suspend, empty directory) would refuse")
+    sync.add_argument("--force", action="store_true", help="apply even when a safety limit (max_suspend, max_member_removals, empty "
+                      "directory) would refuse; this also applies the changes pushes held")
     sync.add_argument("--checksum", help="apply only if the plan still has this checksum (the one 'test' printed)")
     sync.add_argument("--json", action="store_true", help="print the results as JSON")
     sync.set_defaults(handler=cmd_sync)
+
+    undo = commands.add_parser(
+        "undo",
+        help="preview, then apply, the inverse of what one run applied",
+        description="Undo run RUN: suspensions are lifted, unsuspended accounts suspended again, members added are removed and "
+        "members removed added back, names, org unit, mapped fields, primary address and posting policy go back to their "
+        "previous values. Accounts the run created are suspended, never deleted; groups it created are left; passwords "
+        "cannot be restored. Planned against Google as it is now: an object changed since the run is reported, not "
+        "overwritten. Without --apply it only previews. The undo is a run of its own, which can be undone in turn.",
+        epilog="Exit codes: preview 0 nothing to undo, 2 changes pending, 3 refused by a safety limit; --apply 0 all applied, 1 failures, 3 refused.",
+    )
+    undo.add_argument("run", type=int, metavar="RUN", help="the run to undo (google-sync status lists them)")
+    undo.add_argument("--apply", action="store_true", help="apply the undo (default: preview only)")
+    undo.add_argument("--force", action="store_true", help="apply even when a safety limit (max_suspend, max_member_removals) would refuse")
+    undo.add_argument("--checksum", help="apply only if the undo plan still has this checksum (the one the preview printed)")
+    undo.add_argument("--json", action="store_true", help="print the plan or the results as JSON")
+    undo.set_defaults(handler=cmd_undo)
 
     check = commands.add_parser("check", help="check LDAP, the Google token and each scope", description="Bind and search LDAP, get a Google token, try each scope with a harmless read.")
     check.set_defaults(handler=cmd_check)

@@ -12,6 +12,7 @@ import secrets
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 
 from .config import Settings
@@ -20,13 +21,15 @@ from .executor import Executor, Progress, Result
 from .google_target import Backoff, GoogleTarget, required_scopes
 from .ldap_source import LdapSource
 from .model import DirectoryState, DirectoryUser, GoogleGroup, GoogleState, Link, LinkState, PasswordHash
-from .plan import DeleteGroup, Plan
-from .planner import Scope, build_plan, group_email, selected_groups, user_email
-from .store import Store
+from .plan import DeleteGroup, MemberChange, Plan, SuspendUser, UnsuspendUser, UpdateGroup, UpdateUser
+from .planner import LIFTED, Budget, Scope, build_plan, group_email, selected_groups, user_email
+from .store import HeldChange, Store, now
+from . import undo
 
 log = logging.getLogger(__name__)
 
 LOCK_TIMEOUT = 300.0  # seconds a run waits for another to finish
+ACTIVE_ACCOUNTS = "active_accounts"  # the store value: active Google accounts at the last full read
 
 
 @dataclass
@@ -99,9 +102,18 @@ class SyncEngine:
             )
         except GoogleSyncError as error:
             return Snapshot(desired, links, google_error=error)
-        return Snapshot(desired, links, existing, build_plan(desired, existing, links, self.settings, password_key=self.password_key))
+        # Pushes do not read the whole domain: a percentage max_suspend counts from the last full read.
+        self.store.set_value(ACTIVE_ACCOUNTS, str(sum(not user.suspended for user in existing.users)))
+        plan = build_plan(desired, existing, links, self.settings, password_key=self.password_key, budget=self.budget())
+        return Snapshot(desired, links, existing, plan)
 
-    def plan_user_push(self, uid: str, uuid: str = "", password: PasswordHash | None = None) -> Plan:
+    def budget(self) -> Budget:
+        """What max_suspend has left: suspensions applied within suspend_window by every run and push count."""
+        since = now() - timedelta(seconds=self.settings.sync.suspend_window)
+        active = self.store.get_value(ACTIVE_ACCOUNTS)
+        return Budget(self.store.count_applied(SuspendUser.action, since), int(active) if active else None)
+
+    def plan_user_push(self, uid: str, uuid: str = "", password: PasswordHash | None = None, budget: Budget | None = None) -> Plan:
         """The plan for one user only: it reads that user on both sides, never the whole domain."""
         links = self.store.links()
         user = self.source.read_user(uid) if uid else None
@@ -116,7 +128,8 @@ class SyncEngine:
         desired = DirectoryState(users=(user,) if user else (), groups=groups)
         org_units = self.target.read_org_units() if self.settings.sync.org_units else None
         existing = GoogleState(users=tuple(accounts.values()), groups=(), org_units=org_units)
-        return build_plan(desired, existing, links, self.settings, scope=Scope(user_uuids=frozenset({uuid})), password_key=self.password_key)
+        return build_plan(desired, existing, links, self.settings, scope=Scope(user_uuids=frozenset({uuid})), password_key=self.password_key,
+                          budget=budget or self.budget())
 
     def _accounts_for(self, link: Link | None, email: str) -> dict:
         """The linked account, and the one holding the user's address when that is another (or none is linked)."""
@@ -138,7 +151,7 @@ class SyncEngine:
         default_email = f"{uid}@{self.settings.google.domain}"
         return next((link for link in by_uuid.values() if link.email == default_email), None)
 
-    def plan_group_push(self, name: str) -> Plan:
+    def plan_group_push(self, name: str, budget: Budget | None = None) -> Plan:
         """The plan for one group: its entry, its members' entries, and that group in Google."""
         group = self.source.read_group(name)
         if group is None:
@@ -153,7 +166,8 @@ class SyncEngine:
         nested = tuple(found for child in sorted(group.member_groups) if (found := self.source.read_group(child)))
         desired = DirectoryState(users=self.source.read_users(sorted(group.member_uids)), groups=(group, *nested))
         scope = Scope(group_uuids=frozenset({group.uuid}))
-        return build_plan(desired, GoogleState(users=(), groups=existing_groups), links, self.settings, scope=scope, password_key=self.password_key)
+        return build_plan(desired, GoogleState(users=(), groups=existing_groups), links, self.settings, scope=scope,
+                          password_key=self.password_key, budget=budget or self.budget())
 
     def test(self, trigger: str = "cli") -> Report:
         """A dry run: the plan and its warnings, no write to Google."""
@@ -165,8 +179,17 @@ class SyncEngine:
             self.store.finish_run(run_id, "failed", message=str(error))
             raise
         outcome = "refused" if plan.refusals else ("in_sync" if plan.in_sync else "pending")
+        self._forget_held_not_planned(plan)
         self.store.finish_run(run_id, outcome, plan.checksum, plan.counts(), "; ".join(plan.refusals))
         return Report(plan=plan, run_id=run_id, outcome=outcome, message="; ".join(plan.refusals))
+
+    def _forget_held_not_planned(self, plan: Plan) -> None:
+        """A held change the whole directory no longer calls for (the user was switched back on) is dropped."""
+        planned = {(change.action, change.subject) for change in plan.changes}
+        self.store.forget_held([(held.action, held.object) for held in self.store.held() if (held.action, held.object) not in planned])
+
+    def held(self) -> list[HeldChange]:
+        return self.store.held()
 
     # -- applying ----------------------------------------------------------------
 
@@ -177,11 +200,23 @@ class SyncEngine:
     def push_user(self, uid: str, trigger: str = "push", password: PasswordHash | None = None, uuid: str = "",
                   lock_timeout: float = LOCK_TIMEOUT) -> Report:
         """A targeted push of one user after a change: O(1) API calls."""
-        return self._run(trigger, lambda: self.plan_user_push(uid, uuid, password), lock_timeout=lock_timeout)
+        return self._run(trigger, lambda: self.plan_user_push(uid, uuid, password), lock_timeout=lock_timeout, push=("user", uid))
 
     def push_group(self, name: str, trigger: str = "push", lock_timeout: float = LOCK_TIMEOUT) -> Report:
         """A targeted push of one group and its membership."""
-        return self._run(trigger, lambda: self.plan_group_push(name), lock_timeout=lock_timeout)
+        return self._run(trigger, lambda: self.plan_group_push(name), lock_timeout=lock_timeout, push=("group", name))
+
+    def apply_held(self, trigger: str = "cli") -> Report:
+        """Apply what the safety limits held, on the administrator's say: each held entry is pushed again with the
+        limits lifted (re-planned from both sides now, so what no longer applies is not done)."""
+        targets = sorted({(held.push_kind, held.push_name, held.scope) for held in self.store.held()})
+
+        def plan() -> Plan:
+            plans = [self.plan_group_push(name, LIFTED) if kind == "group" else self.plan_user_push(name, uuid, budget=LIFTED)
+                     for kind, name, uuid in targets]
+            return sum(plans, Plan())
+
+        return self._run(trigger, plan, force=True)
 
     def removed_groups(self, desired: DirectoryState | None = None) -> list[Link]:
         """Groups this tool synchronized that left the directory or the selection (left in Google as they are)."""
@@ -202,25 +237,36 @@ class SyncEngine:
         return report
 
     def _run(self, trigger: str, make_plan, force: bool = False, expected_checksum: str = "", progress: Progress | None = None,
-             lock_timeout: float = LOCK_TIMEOUT) -> Report:
+             lock_timeout: float = LOCK_TIMEOUT, push: tuple[str, str] | None = None, note: str = "", from_directory: bool = True) -> Report:
         with self.lock(lock_timeout):
             self.store.mark_interrupted(lock_held=True)
             self.reconcile()
             run_id = self.store.start_run(trigger, dry_run=False)
             try:
-                report = self._apply(run_id, make_plan(), force, expected_checksum, progress)
+                report = self._apply(run_id, make_plan(), force, expected_checksum, progress, from_directory)
             except GoogleSyncError as error:
                 outcome = "refused" if isinstance(error, UnsafePlan) else "failed"
-                self.store.finish_run(run_id, outcome, message=str(error))
+                self.store.finish_run(run_id, outcome, message=_noted(note, str(error)))
                 raise
             except Exception as error:  # a bug: the results recorded so far stay, the run says it failed
                 self.store.finish_run(run_id, "failed", message=f"internal error: {error.__class__.__name__}; the log has the details")
                 raise
             plan = report.plan
-            self.store.finish_run(run_id, report.outcome, plan.checksum, _result_counts(report.results), report.message)
+            if report.outcome != "changed":
+                self._keep_held(run_id, plan, push)
+            self.store.finish_run(run_id, report.outcome, plan.checksum, _result_counts(report.results), _noted(note, report.message))
             return report
 
-    def _apply(self, run_id: int, plan: Plan, force: bool, expected_checksum: str, progress: Progress | None) -> Report:
+    def _keep_held(self, run_id: int, plan: Plan, push: tuple[str, str] | None) -> None:
+        """Record what this run held, in place of what was held before for the entries it planned."""
+        kind, name = push or ("", "")
+        held = [{**held.data, "push_kind": kind, "push_name": name} for held in plan.held]
+        for each in plan.held:
+            log.warning("%s %s %s", each.change.action, each.change.subject, each.reason)
+        self.store.hold(run_id, held, set(plan.covers) if plan.covers is not None else None)
+
+    def _apply(self, run_id: int, plan: Plan, force: bool, expected_checksum: str, progress: Progress | None,
+               from_directory: bool = True) -> Report:
         if expected_checksum and plan.checksum != expected_checksum:
             message = f"the plan changed since it was previewed ({expected_checksum} → {plan.checksum}); run the test synchronization again"
             return Report(plan=plan, run_id=run_id, outcome="changed", message=message)
@@ -229,7 +275,8 @@ class SyncEngine:
             return Report(plan=plan, run_id=run_id, outcome="in_sync")
         log.info("applying plan %s: %s", plan.checksum, plan.counts())
         executor = Executor(self.target, progress, self.settings.sync.change_password_at_next_login,
-                            journal=RunJournal(self.store, run_id), links=self.store.links())
+                            journal=RunJournal(self.store, run_id), links=self.store.links(),
+                            confirm_suspension=self._suspension_doubt if from_directory else None)
         results = executor.apply(plan)
         failures = sum(not result.ok for result in results)
         outcome = "partial" if failures else "applied"
@@ -237,6 +284,50 @@ class SyncEngine:
         if executor.stopped:
             message = f"{message}: {executor.stopped}"
         return Report(plan=plan, results=results, run_id=run_id, outcome=outcome, message=message)
+
+    def _suspension_doubt(self, change: SuspendUser) -> str:
+        """Read the entry again, by entryUUID, just before its account is suspended: why not to, or "".
+
+        A directory read that was partial or stale for a moment must never suspend anyone.
+        """
+        if not change.uuid:  # an account with no directory entry (unmanaged_accounts = suspend)
+            return ""
+        try:
+            user = self.source.read_user_by_uuid(change.uuid)
+            if user is None or user.locked:
+                return ""
+            enabled = user.in_scope or (self.settings.sync.create_missing_members
+                                        and any(selected_groups(self.source.read_groups_of(user), self.settings)))
+        except GoogleSyncError as error:
+            return f"the directory could not be read again to confirm it ({error}); the next run decides again"
+        if enabled:
+            return f"directory user {user.uid} is present and enabled after all (read again just before suspending)"
+        return ""
+
+    # -- undo ------------------------------------------------------------------------
+
+    def plan_undo(self, run_id: int, force_budget: bool = False) -> Plan:
+        """The inverse of what run ``run_id`` applied, against Google as it is now (see undo.py)."""
+        run = self.store.run(run_id)
+        if run is None:
+            raise GoogleSyncError(f"there is no run {run_id}: 'google-sync status' lists the runs")
+        if run.dry_run:
+            raise GoogleSyncError(f"run {run_id} was a test synchronization: it changed nothing in Google, there is nothing to undo")
+        applied, notices = undo.applied_changes(self.store.results(run_id))
+        inverse, more = undo.inverses(applied)
+        user_ids = {change.google_id for change in inverse if isinstance(change, (SuspendUser, UnsuspendUser, UpdateUser)) and change.google_id}
+        group_ids = {change.google_id for change in inverse if isinstance(change, UpdateGroup) and change.google_id}
+        users, groups = self.target.read_by_id(user_ids, group_ids)
+        members = {email: self.target.read_members_of(email)
+                   for email in sorted({change.group_email for change in inverse if isinstance(change, MemberChange)})}
+        return undo.plan_undo(run_id, inverse, notices + more, undo.Now(users, groups, members), self.settings.sync, self.budget())
+
+    def undo(self, run_id: int, force: bool = False, expected_checksum: str = "", trigger: str = "cli",
+             progress: Progress | None = None) -> Report:
+        """Apply the undo of run ``run_id``: itself a run in the history, which can be undone in turn."""
+        # The administrator asked to put Google back as it was, whatever the directory says: no confirming read.
+        return self._run(trigger, lambda: self.plan_undo(run_id), force, expected_checksum, progress, note=f"undo of run {run_id}",
+                         from_directory=False)
 
     # -- after an interruption -------------------------------------------------------
 
@@ -348,6 +439,10 @@ def _shows(observed: dict, expect: dict) -> bool:
         return left.lower() == right.lower() if isinstance(left, str) and isinstance(right, str) else left == right
 
     return all(same(observed.get(name), value) for name, value in expect.items())
+
+
+def _noted(note: str, message: str) -> str:
+    return ": ".join(part for part in (note, message) if part)
 
 
 def _result_counts(results: list[Result]) -> dict[str, int]:

@@ -66,7 +66,8 @@ class Result:
 
     @property
     def data(self) -> dict:
-        return {**self.change.data, "ok": self.ok, "message": self.message}
+        """As shown and stored; ``record`` and ``google_id`` let the run be undone later."""
+        return {**self.change.data, "ok": self.ok, "message": self.message, "record": self.change.record, "google_id": self.google_id}
 
 
 Progress = Callable[[int, int], None]
@@ -125,13 +126,15 @@ class Executor:
     """Applies a plan phase by phase; within a phase, ready parts go out in paced batches until each has a final answer."""
 
     def __init__(self, target: GoogleTarget, progress: Progress | None = None, change_password_at_next_login: bool = False,
-                 journal: Journal | None = None, links: LinkState | None = None, consistency_window: float = CONSISTENCY_WINDOW):
+                 journal: Journal | None = None, links: LinkState | None = None, consistency_window: float = CONSISTENCY_WINDOW,
+                 confirm_suspension: Callable[[SuspendUser], str] | None = None):
         self.target = target
         self.progress = progress or (lambda done, total: None)
         self.change_password_at_next_login = change_password_at_next_login
         self.journal = journal or NoJournal()
         self.links = {(link.kind, link.uuid): link for link in (links.links if links else ())}
         self.consistency_window = consistency_window
+        self.confirm_suspension = confirm_suspension or (lambda change: "")  # why not to suspend after all, or ""
         self.clock, self.sleep = target.backoff.clock, target.backoff.sleep
         self.started = self.clock()
         self.stopped = ""  # why nothing more can be sent (no token), once that happened
@@ -157,6 +160,9 @@ class Executor:
     def _apply_phase(self, changes: list[Change]) -> list[Result]:
         results, waiting = [], []
         for change in changes:
+            if isinstance(change, SuspendUser) and (doubt := self.confirm_suspension(change)):
+                results.append(Result(change, False, f"not suspended: {doubt}"))
+                continue
             request = self._request(change)
             if request is None:  # nothing to send: a link-only adoption
                 results.append(self._applied(change, getattr(change, "google_id", ""), "linked"))

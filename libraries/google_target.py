@@ -361,6 +361,9 @@ class GoogleTarget:
         try:
             batch.execute(http=self._http)
         except HttpError as error:
+            if error.resp is None:  # a batch answer the client cannot parse (BatchError): like a lost answer
+                failure = TargetError(f"{self.settings.api_endpoint} sent a batch answer that cannot be read: {error}")
+                return {key: outcomes.get(key, Outcome(error=failure)) for key in requests}
             if error.status_code in (404, 405, 501):
                 # An endpoint without the batch route: slower, one request each, but the run still goes on.
                 log.warning("%s has no batch endpoint (%s); sending requests one by one", self.settings.api_endpoint, error.status_code)
@@ -450,6 +453,28 @@ class GoogleTarget:
     def read_group(self, key: str) -> dict | None:
         try:
             return self.call(self.groups.get(groupKey=key, fields=GROUP_FIELDS))
+        except TargetError as error:
+            if error.status == 404:
+                return None
+            raise
+
+    def read_by_id(self, user_ids: Iterable[str], group_ids: Iterable[str]) -> tuple[dict[str, GoogleUser | None], dict[str, dict | None]]:
+        """Accounts and groups by Google id, read in batches; None for one that no longer exists."""
+        requests = {f"user-{key}": self.users.get(userKey=key, projection="basic", fields=USER_FIELDS) for key in set(user_ids)}
+        requests |= {f"group-{key}": self.groups.get(groupKey=key, fields=GROUP_FIELDS) for key in set(group_ids)}
+        found: dict[str, dict | None] = {}
+        for name, outcome in self.batch(requests).items():
+            if not outcome.ok and outcome.error.status != 404:
+                raise TargetError(f"cannot read {name}: {outcome.error}", outcome.error.status, outcome.error.reason)
+            found[name] = outcome.response if outcome.ok else None
+        users = {name.removeprefix("user-"): GoogleUser.from_api(value) if value else None for name, value in found.items() if name.startswith("user-")}
+        groups = {name.removeprefix("group-"): value for name, value in found.items() if name.startswith("group-")}
+        return users, groups
+
+    def read_members_of(self, group_key: str) -> dict[str, str] | None:
+        """One group's members (address → id), None when the group no longer exists."""
+        try:
+            return self.read_members([group_key])[group_key]
         except TargetError as error:
             if error.status == 404:
                 return None

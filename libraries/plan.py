@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import ClassVar
 
 from .errors import UnsafePlan
@@ -30,15 +30,45 @@ class FieldChange:
         return f"{self.field}: {self.old!r} → {self.new!r}"
 
 
+# Never part of a change's record: password material, and request bodies rebuilt from the fields.
+UNRECORDED = frozenset({"password", "fingerprint", "body", "patch"})
+CHANGE_TYPES: dict[str, type[Change]] = {}
+
+
 @dataclass(frozen=True)
 class Change:
-    """One thing to do in Google. Subclasses say which, in what phase and order."""
+    """One thing to do in Google. Subclasses say which, in what phase and order, what it does to the links,
+    how to confirm it took effect, and how to undo it."""
 
     action: ClassVar[str] = ""
     phase: ClassVar[int] = PHASE_USERS
     order: ClassVar[int] = 0
     writes: ClassVar[bool] = True  # False for changes that only touch local state
     api: ClassVar[str] = "directory"  # batches never mix APIs
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        CHANGE_TYPES[cls.__name__] = cls
+
+    @property
+    def record(self) -> dict:
+        """Everything needed to rebuild this change later (ids and previous values included, secrets never):
+        stored with its result, so a run can be undone."""
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in UNRECORDED}
+        if "changes" in values:
+            values["changes"] = [vars(change) for change in values["changes"]]
+        return {"type": type(self).__name__, **values}
+
+    @staticmethod
+    def from_record(record: dict) -> Change:
+        values = {name: value for name, value in record.items() if name != "type"}
+        if "changes" in values:
+            values["changes"] = tuple(FieldChange(**change) for change in values["changes"])
+        return CHANGE_TYPES[record["type"]](**values)
+
+    def inverse(self, google_id: str) -> tuple[Change, ...] | str:
+        """The changes that undo this one once applied (``google_id``: the object it applied to), or why it cannot be undone."""
+        return f"{self.action} cannot be undone"
 
     @property
     def subject(self) -> str:
@@ -106,6 +136,9 @@ class CreateOrgUnit(Change):
     def parent(self) -> str:
         return self.path.rsplit("/", 1)[0] or "/"
 
+    def inverse(self, google_id: str) -> tuple[Change, ...] | str:
+        return f"org unit {self.path} is left in Google (it may hold other accounts)"
+
 
 @dataclass(frozen=True)
 class UserChange(Change):
@@ -154,6 +187,9 @@ class CreateUser(UserChange):
     @property
     def proof(self) -> dict | None:
         return {"read": "user", "key": self.email, "expect": {}}
+
+    def inverse(self, google_id: str) -> tuple[Change, ...] | str:
+        return (SuspendUser(uuid=self.uuid, email=self.email, google_id=google_id, reason="created by the run undone (suspended, never deleted)"),)
 
 
 @dataclass(frozen=True)
@@ -210,6 +246,12 @@ class AdoptUser(FieldChanges, LinkedUserChange):
     def _visible_effect(self) -> dict:
         return {"primaryEmail": self.email, **({"suspended": False} if self.unsuspend else {})}
 
+    def inverse(self, google_id: str) -> tuple[Change, ...] | str:
+        undo: list[Change] = [*_reverted_fields(UpdateUser, self)]
+        if self.unsuspend:
+            undo.append(SuspendUser(uuid=self.uuid, email=self.email, google_id=self.google_id, reason="unsuspended by the run undone"))
+        return tuple(undo) or "it only linked the account: nothing to undo in Google"
+
 
 @dataclass(frozen=True)
 class UpdateUser(FieldChanges, LinkedUserChange):
@@ -217,6 +259,9 @@ class UpdateUser(FieldChanges, LinkedUserChange):
     order: ClassVar[int] = 3
     changes: tuple[FieldChange, ...] = ()
     patch: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def inverse(self, google_id: str) -> tuple[Change, ...] | str:
+        return _reverted_fields(UpdateUser, self)
 
 
 @dataclass(frozen=True)
@@ -240,6 +285,9 @@ class SetPassword(LinkedUserChange):
     def proof(self) -> dict | None:
         return None  # Google never shows a password: an unanswered one is pushed again
 
+    def inverse(self, google_id: str) -> tuple[Change, ...] | str:
+        return "a password cannot be restored (Google never shows one): set it again in the user manager if needed"
+
 
 @dataclass(frozen=True)
 class UnsuspendUser(LinkedUserChange):
@@ -251,6 +299,9 @@ class UnsuspendUser(LinkedUserChange):
 
     def _visible_effect(self) -> dict:
         return {"suspended": False}
+
+    def inverse(self, google_id: str) -> tuple[Change, ...] | str:
+        return (SuspendUser(uuid=self.uuid, email=self.email, google_id=self.google_id, reason="unsuspended by the run undone"),)
 
 
 @dataclass(frozen=True)
@@ -271,6 +322,9 @@ class SuspendUser(LinkedUserChange):
     def _visible_effect(self) -> dict:
         return {"suspended": True}
 
+    def inverse(self, google_id: str) -> tuple[Change, ...] | str:
+        return (UnsuspendUser(uuid=self.uuid, email=self.email, google_id=self.google_id),)
+
 
 @dataclass(frozen=True)
 class AddAlias(UserChange):
@@ -290,6 +344,9 @@ class AddAlias(UserChange):
 
     def linked(self, previous: Link | None, google_id: str) -> Link | None:
         return None
+
+    def inverse(self, google_id: str) -> tuple[Change, ...] | str:
+        return f"alias {self.alias} is left (remove it in the Google Admin console if it must go)"
 
 
 @dataclass(frozen=True)
@@ -326,6 +383,9 @@ class CreateGroup(GroupChange):
     def linked(self, previous: Link | None, google_id: str) -> Link | None:
         return _link(self, "group", previous, google_id, created_by_us=True)
 
+    def inverse(self, google_id: str) -> tuple[Change, ...] | str:
+        return "a group the run created is left in Google (delete it from the console's Groups page if it must go)"
+
 
 @dataclass(frozen=True)
 class AdoptGroup(FieldChanges, GroupChange):
@@ -334,6 +394,9 @@ class AdoptGroup(FieldChanges, GroupChange):
     google_id: str = ""
     changes: tuple[FieldChange, ...] = ()
 
+    def inverse(self, google_id: str) -> tuple[Change, ...] | str:
+        return _reverted_fields(UpdateGroup, self) or "it only linked the group: nothing to undo in Google"
+
 
 @dataclass(frozen=True)
 class UpdateGroup(FieldChanges, GroupChange):
@@ -341,6 +404,9 @@ class UpdateGroup(FieldChanges, GroupChange):
     order: ClassVar[int] = 3
     google_id: str = ""
     changes: tuple[FieldChange, ...] = ()
+
+    def inverse(self, google_id: str) -> tuple[Change, ...] | str:
+        return _reverted_fields(UpdateGroup, self)
 
 
 @dataclass(frozen=True)
@@ -357,6 +423,9 @@ class DeleteGroup(GroupChange):
     @property
     def proof(self) -> dict | None:
         return None
+
+    def inverse(self, google_id: str) -> tuple[Change, ...] | str:
+        return "a deleted group cannot be restored by this tool (Google keeps it for 20 days: restore it in the Admin console)"
 
 
 # Who may post, in the Groups Settings API's terms. For posting from outside, Google recommends
@@ -392,6 +461,11 @@ class SetPostingPolicy(GroupChange):
     def proof(self) -> dict | None:
         return None  # another API's setting: an unanswered one is applied again (it is idempotent)
 
+    def inverse(self, google_id: str) -> tuple[Change, ...] | str:
+        if not self.previous:
+            return "the posting policy before the run was Google's own setting, which this tool never read: left as it is"
+        return (SetPostingPolicy(uuid=self.uuid, email=self.email, policy=self.previous, previous=self.policy),)
+
 
 @dataclass(frozen=True)
 class MemberChange(Change):
@@ -419,11 +493,26 @@ class AddMember(MemberChange):
     action: ClassVar[str] = "add member"
     order: ClassVar[int] = 1
 
+    def inverse(self, google_id: str) -> tuple[Change, ...] | str:
+        return (RemoveMember(group_email=self.group_email, member_email=self.member_email),)
+
 
 @dataclass(frozen=True)
 class RemoveMember(MemberChange):
     action: ClassVar[str] = "remove member"
     order: ClassVar[int] = 2
+
+    def inverse(self, google_id: str) -> tuple[Change, ...] | str:
+        return (AddMember(group_email=self.group_email, member_email=self.member_email),)
+
+
+def _reverted_fields(kind: type, change) -> tuple[Change, ...]:
+    """Each field back to the value it had before ``change``; the object keeps the address it had then."""
+    reverted = tuple(FieldChange(each.field, each.new, each.old) for each in change.changes)
+    if not reverted:
+        return ()
+    email = next((each.old for each in change.changes if each.field in ("primaryEmail", "email")), change.email)
+    return (kind(uuid=change.uuid, email=email, google_id=change.google_id, changes=reverted),)
 
 
 @dataclass(frozen=True)
@@ -440,10 +529,27 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class Held:
+    """A change a push planned but the safety limits keep back until the administrator releases it."""
+
+    change: Change
+    scope: str  # the directory entry (entryUUID) whose push planned it: a later push of it replaces the hold
+    reason: str
+
+    @property
+    def data(self) -> dict:
+        return {**self.change.data, "scope": self.scope, "reason": self.reason}
+
+
+@dataclass(frozen=True)
 class Plan:
     changes: tuple[Change, ...] = ()
     notices: tuple[Notice, ...] = ()
-    refusals: tuple[str, ...] = ()  # safety limits this plan breaks
+    refusals: tuple[str, ...] = ()  # safety limits this plan breaks (a full run: nothing is applied without --force)
+    held: tuple[Held, ...] = ()  # changes of a push kept back by the safety limits (the rest of the push applies)
+    # The entries (entryUUIDs) this plan speaks for: a push's own; None for a full run (the whole directory).
+    # What was held for them before is replaced by what this plan holds.
+    covers: frozenset[str] | None = frozenset()
 
     def __post_init__(self):
         object.__setattr__(self, "changes", tuple(sorted(self.changes, key=lambda c: c.sort_key)))
@@ -452,6 +558,12 @@ class Plan:
     @property
     def in_sync(self) -> bool:
         return not self.changes
+
+    def __add__(self, other: Plan) -> Plan:
+        """Two pushes' plans as one (releasing held changes of several entries in one run)."""
+        covers = None if self.covers is None or other.covers is None else self.covers | other.covers
+        return Plan(self.changes + other.changes, self.notices + other.notices, self.refusals + other.refusals,
+                    self.held + other.held, covers)
 
     @property
     def write_count(self) -> int:
@@ -484,6 +596,7 @@ class Plan:
             "changes": [change.data for change in self.changes],
             "notices": [notice.data for notice in self.notices],
             "refused": list(self.refusals),
+            "held": [held.data for held in self.held],
         }
 
 
@@ -500,6 +613,8 @@ def render_text(plan: Plan) -> str:
         lines.append("  Google is already in step with the directory: nothing to change.")
     for notice in plan.notices:
         lines.append(f"  {notice.level.upper() + ':':<15} {notice.subject}: {notice.message}")
+    for held in plan.held:
+        lines.append(f"  {'HELD:':<15} {held.change.action} {held.change.subject}: {held.reason}")
     summary = ", ".join(f"{count} {action}" for action, count in sorted(plan.counts().items())) or "no changes"
     lines.append(f"Plan {plan.checksum}: {summary}.")
     for refusal in plan.refusals:

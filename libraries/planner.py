@@ -15,7 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from .config import RESERVED_GROUPS, Settings
+from .config import RESERVED_GROUPS, Settings, SyncSettings
+from .config_schema import duration_text
 from .passwords import NO_PASSWORD, fingerprint
 from .user_fields import aliases_to_add, field_changes, patch_body
 from .model import DirectoryGroup, DirectoryState, DirectoryUser, GoogleGroup, GoogleState, GoogleUser, Link, LinkState, PasswordHash
@@ -26,6 +27,7 @@ from .plan import (
     AdoptUser,
     Change,
     CreateGroup,
+    Held,
     CreateOrgUnit,
     CreateUser,
     FieldChange,
@@ -95,6 +97,18 @@ class Scope:
     group_uuids: frozenset[str] = frozenset()
 
 
+@dataclass(frozen=True)
+class Budget:
+    """What the safety limits have already spent, counted across every run and push (the state database keeps it)."""
+
+    suspended_recently: int = 0  # suspensions applied within [sync] suspend_window, by every path
+    active_accounts: int | None = None  # active Google accounts at the last full read (a push does not read them all)
+    lifted: bool = False  # the administrator released what the limits held: nothing is held or refused
+
+
+LIFTED = Budget(lifted=True)
+
+
 @dataclass
 class _Planning:
     """Working memory of one planning pass; discarded when the Plan is built."""
@@ -112,6 +126,7 @@ class _Planning:
     google_ids: dict[str, str] = field(default_factory=dict)  # email -> Google id of users and groups known to Google
     group_emails: dict[str, str] = field(default_factory=dict)  # name -> email of the groups that go to Google
     cyclic: set[tuple[str, str]] = field(default_factory=set)  # nestings left out because they form a cycle
+    group_members: dict[str, tuple[str, int]] = field(default_factory=dict)  # email -> (entryUUID, members in Google) of planned groups
 
     def __post_init__(self):
         self.domain = self.settings.google.domain
@@ -155,6 +170,7 @@ def build_plan(
     settings: Settings,
     scope: Scope | None = None,
     password_key: bytes = b"",
+    budget: Budget = Budget(),
 ) -> Plan:
     if settings.sync.create_missing_members:
         desired = _with_group_members_in_scope(desired, settings)
@@ -168,7 +184,18 @@ def build_plan(
     _plan_org_units(planning)
     _plan_groups(planning)
     _plan_new_memberships(planning)
-    return Plan(changes=tuple(planning.changes), notices=tuple(planning.notices), refusals=_refusals(planning, wanted))
+    notices = tuple(planning.notices)
+    if budget.lifted:
+        return Plan(changes=tuple(planning.changes), notices=notices, covers=_covers(scope))
+    if scope is not None:  # a push is never refused as a whole: what breaks a limit is held, the rest applies
+        changes, held = _hold_over_limits(planning, budget)
+        return Plan(changes=tuple(changes), notices=notices, held=tuple(held), covers=_covers(scope))
+    return Plan(changes=tuple(planning.changes), notices=notices, refusals=_refusals(planning, wanted, budget), covers=None)
+
+
+def _covers(scope: Scope | None) -> frozenset[str] | None:
+    """A push speaks for its own entries; a full run for the whole directory (None)."""
+    return None if scope is None else scope.user_uuids | scope.group_uuids
 
 
 # -- users ---------------------------------------------------------------------
@@ -531,6 +558,7 @@ def _plan_group(planning: _Planning, group: DirectoryGroup, email: str, existing
         if changes or not linked:
             planning.changes.append(kind(uuid=group.uuid, email=email, google_id=existing.id, changes=changes))
         current_members = existing.current_members
+    planning.group_members[email] = (group.uuid, len(current_members))
     _plan_membership(planning, email, wanted_members, current_members)
     _plan_posting(planning, group, email, planning.links.by_uuid("group").get(group.uuid) if linked else None)
 
@@ -611,18 +639,70 @@ def _wanted_members(planning: _Planning, group: DirectoryGroup) -> frozenset[str
 # -- safety --------------------------------------------------------------------
 
 
-def _refusals(planning: _Planning, wanted: list[WantedUser]) -> tuple[str, ...]:
-    if planning.scope is not None:  # a targeted push touches one object; the limits guard whole runs
-        return ()
+def suspensions_left(sync: SyncSettings, budget: Budget, active: int) -> tuple[int, str]:
+    """How many more accounts may be suspended within the window, and the limit in words for messages."""
+    limit = sync.suspend_limit(active)
+    left = max(0, limit - budget.suspended_recently)
+    spent = f", {budget.suspended_recently} already suspended in that window" if budget.suspended_recently else ""
+    return left, f"max_suspend = {sync.max_suspend} allows {limit} within suspend_window = {duration_text(sync.suspend_window)}{spent}"
+
+
+def suspension_refusal(sync: SyncSettings, budget: Budget, suspensions: int, active: int) -> str:
+    """Why a whole plan with this many suspensions is refused ("" when it is within the budget)."""
+    left, limit_text = suspensions_left(sync, budget, active)
+    if suspensions <= left:
+        return ""
+    return (f"would suspend {suspensions} of {active} active Google accounts, more than {limit_text}; "
+            "check the directory, then run again with --force if this is intended")
+
+
+def removal_problem(sync: SyncSettings, email: str, removals: int, members: int) -> str:
+    """Why removing this many members of one group breaks max_member_removals ("" when it does not)."""
+    limit = sync.member_removal_limit(members)
+    if removals <= limit:
+        return ""
+    return f"would remove {removals} of {members} members of {email}, more than max_member_removals = {sync.max_member_removals} ({limit})"
+
+
+def _member_removals(planning: _Planning) -> dict[str, str]:
+    """Groups whose planned removals break max_member_removals, with the reason."""
+    removals: dict[str, int] = {}
+    for change in planning.changes:
+        if isinstance(change, RemoveMember):
+            removals[change.group_email] = removals.get(change.group_email, 0) + 1
+    problems = {email: removal_problem(planning.settings.sync, email, count, planning.group_members.get(email, ("", 0))[1])
+                for email, count in removals.items()}
+    return {email: problem for email, problem in problems.items() if problem}
+
+
+def _hold_over_limits(planning: _Planning, budget: Budget) -> tuple[list[Change], list[Held]]:
+    """A push's changes that stay within the limits, and those held for the administrator's approval."""
+    active = budget.active_accounts if budget.active_accounts is not None else len(planning.links.by_uuid("user"))
+    left, limit_text = suspensions_left(planning.settings.sync, budget, active)
+    over_groups = _member_removals(planning)
+    kept, held = [], []
+    for change in planning.changes:
+        if isinstance(change, SuspendUser):
+            if left > 0:
+                left -= 1
+                kept.append(change)
+            else:
+                held.append(Held(change, change.uuid or change.google_id, f"held: the suspension budget is spent ({limit_text}); "
+                                 "run 'google-sync test' to review, then 'google-sync sync --force' to apply"))
+        elif isinstance(change, RemoveMember) and change.group_email in over_groups:
+            held.append(Held(change, planning.group_members[change.group_email][0],
+                             f"held: {over_groups[change.group_email]}; run 'google-sync test' to review, then 'google-sync sync --force' to apply"))
+        else:
+            kept.append(change)
+    return kept, held
+
+
+def _refusals(planning: _Planning, wanted: list[WantedUser], budget: Budget) -> tuple[str, ...]:
     suspensions = sum(isinstance(change, SuspendUser) for change in planning.changes)
-    refusals = []
     active = sum(not user.suspended for user in planning.existing.users)
-    limit = planning.settings.sync.suspend_limit(active)
-    if suspensions > limit:
-        refusals.append(
-            f"would suspend {suspensions} of {active} active Google accounts, more than max_suspend = "
-            f"{planning.settings.sync.max_suspend} ({limit}); check the directory, then run again with --force if this is intended"
-        )
+    refusals = [refusal] if (refusal := suspension_refusal(planning.settings.sync, budget, suspensions, active)) else []
+    for _, problem in sorted(_member_removals(planning).items()):
+        refusals.append(f"{problem}; check the group in the directory, then run again with --force if this is intended")
     managed = [link for link in planning.links.links if link.kind == "user" and link.google_id in planning.google_by_id]
     if not wanted and managed and not any(user.in_scope for user in planning.desired.users):
         refusals.append(
@@ -630,3 +710,4 @@ def _refusals(planning: _Planning, wanted: list[WantedUser]) -> tuple[str, ...]:
             "check [ldap] users_dn, user_filter and enabled_group, then run again with --force if this is intended"
         )
     return tuple(refusals)
+

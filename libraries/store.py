@@ -81,7 +81,8 @@ results_table = Table(
     Column("object", String(700), nullable=False),
     Column("ok", Boolean, nullable=False),
     Column("message", Text, nullable=False, default=""),
-    Column("data", Text, nullable=False, default="{}"),  # the change as planned (JSON, no secret)
+    Column("data", Text, nullable=False, default="{}"),  # the change as planned (JSON, no secret), with what it overwrote
+    Column("recorded_at", DateTime(timezone=True), index=True),  # when the answer was recorded: the suspension budget counts these
 )
 
 values_table = Table(
@@ -122,6 +123,20 @@ push_queue_table = Table(
     Column("version", Integer, nullable=False, default=0),  # moves on with every request: a push applied meanwhile keeps the row
     Column("claimed_by", String(300), nullable=False, default=""),
     Column("claimed_until", DateTime(timezone=True)),
+)
+
+
+held_table = Table(
+    "held",
+    metadata,
+    Column("key", String(800), primary_key=True),  # scope and change: one row per held change
+    Column("scope", String(64), nullable=False, index=True),  # the entry (entryUUID) whose push held it
+    Column("action", String(30), nullable=False),
+    Column("object", String(700), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("held_at", DateTime(timezone=True), nullable=False),
+    Column("run_id", Integer, nullable=False),
+    Column("data", Text, nullable=False),  # the change as planned (JSON, no secret)
 )
 
 
@@ -231,6 +246,25 @@ class QueuedPush:
         }
 
 
+@dataclass(frozen=True)
+class HeldChange:
+    """A change the safety limits kept back; the administrator releases it (sync --force, or the console)."""
+
+    scope: str
+    action: str
+    object: str
+    reason: str
+    held_at: datetime
+    run_id: int
+    push_kind: str = "user"  # what to push again to release it
+    push_name: str = ""
+
+    @property
+    def data(self) -> dict:
+        return {"action": self.action, "object": self.object, "reason": self.reason,
+                "held_at": _aware(self.held_at).isoformat(), "run_id": self.run_id}
+
+
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)  # SQLite drops the zone
 
@@ -334,6 +368,48 @@ class Store:
         query = select(results_table).where(results_table.c.run_id == run_id).order_by(results_table.c.id)
         with self.engine.connect() as connection:
             return [{**row, "data": json.loads(row["data"] or "{}")} for row in connection.execute(query).mappings().all()]
+
+    def count_applied(self, action: str, since: datetime) -> int:
+        """How many changes of this action were applied since then, by every run and push (the suspension budget)."""
+        query = select(func.count()).select_from(results_table).where(
+            results_table.c.action == action, results_table.c.ok.is_(True), results_table.c.recorded_at >= since)
+        with self.engine.connect() as connection:
+            return connection.execute(query).scalar() or 0
+
+    # -- held changes ------------------------------------------------------------------
+
+    def hold(self, run_id: int, held: list[dict], scopes: set[str] | None) -> None:
+        """What a run held, replacing what was held before for the entries it planned (``scopes``; None: every entry).
+
+        A held change that a later plan no longer makes (the user was switched back on) disappears this way.
+        """
+        moment = now()
+        with self.engine.begin() as connection:
+            previous = {row.key: row.held_at for row in connection.execute(select(held_table.c.key, held_table.c.held_at))}
+            stale = delete(held_table) if scopes is None else delete(held_table).where(held_table.c.scope.in_(sorted(scopes)))
+            connection.execute(stale)
+            for change in held:
+                key = f"{change['scope']}|{change['action']}|{change['object']}"
+                connection.execute(insert(held_table).values(
+                    key=key, scope=change["scope"], action=change["action"], object=change["object"], reason=change["reason"],
+                    held_at=previous.get(key, moment), run_id=run_id,
+                    data=json.dumps(change, ensure_ascii=False, default=str)))
+
+    def forget_held(self, changes: list[tuple[str, str]]) -> None:
+        """Drop held changes (action, object) that no plan calls for any more."""
+        with self.engine.begin() as connection:
+            for action, subject in changes:
+                connection.execute(delete(held_table).where(held_table.c.action == action, held_table.c.object == subject))
+
+    def held(self) -> list[HeldChange]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(held_table).order_by(held_table.c.held_at, held_table.c.object)).mappings().all()
+        found = []
+        for row in rows:
+            data = json.loads(row["data"])
+            found.append(HeldChange(row["scope"], row["action"], row["object"], row["reason"], row["held_at"], row["run_id"],
+                                    data.get("push_kind") or "user", data.get("push_name", "")))
+        return found
 
     # -- the apply journal ---------------------------------------------------------
 
@@ -469,8 +545,9 @@ def _save_links(connection, links: list[Link]) -> None:
 def _insert_results(connection, run_id: int, results: list[dict]) -> None:
     if not results:
         return
+    moment = now()
     rows = [
-        dict(run_id=run_id, action=r["action"], object=r["object"], ok=r["ok"], message=r.get("message", ""),
+        dict(run_id=run_id, action=r["action"], object=r["object"], ok=r["ok"], message=r.get("message", ""), recorded_at=moment,
              data=json.dumps({k: v for k, v in r.items() if k not in ("ok", "message")}, ensure_ascii=False, default=str))
         for r in results
     ]

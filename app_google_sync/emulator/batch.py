@@ -51,7 +51,10 @@ def _split_head(content):
     match = re.search(rb"\r?\n\r?\n", content)
     head, rest = (content[:match.start()], content[match.end():]) if match else (content, b"")
     headers = {}
-    for line in head.decode("utf-8", "replace").splitlines():
+    # A long header (a Content-ID with a long id) may be folded onto continuation lines that start with
+    # white space (RFC 5322 2.2.3); Python's email generator does this. Unfold before reading.
+    unfolded = re.sub(r"\r?\n(?=[ \t])", "", head.decode("utf-8", "replace"))
+    for line in unfolded.splitlines():
         name, sep, value = line.partition(":")
         if sep:
             headers[name.strip().lower()] = value.strip()

@@ -1,0 +1,192 @@
+"""Safety limits that hold on every path: a suspension budget shared by runs and pushes, changes held for
+approval, confirm-before-suspend, and the member-removal guard on group pushes.
+
+Real slapd with syncprov, the emulator over HTTP, the real client; `google-sync watch` runs in-process (LiveSync).
+"""
+import json
+import time
+
+import ldap
+import pytest
+
+from app_google_sync import cli
+from app_google_sync.libraries.engine import SyncEngine
+from app_google_sync.libraries.store import Store
+
+
+def run_cli(env, *args) -> int:
+    return cli.main(["--config", str(env.config_path), *args])
+
+
+def wait_for(condition, timeout=30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def add_people(env, count: int) -> list[str]:
+    uids = [f"user{index:03d}" for index in range(count)]
+    for uid in uids:
+        env.directory.add_user(uid, "Given", uid.capitalize(), password="Pass-word-1", groups=("google_apps_plugin",))
+    return uids
+
+
+def suspended(env) -> set[str]:
+    return {user["primaryEmail"] for user in env.emulator.users() if user.get("suspended")}
+
+
+def held(env) -> list:
+    return Store(env.settings.sync.database).held()
+
+
+def switch_everyone_off(env) -> None:
+    """One ldapmodify that empties google_apps_plugin: the ClearOS placeholder stays, as ClearOS leaves it."""
+    directory = env.directory
+    entry = directory.group_entry("google_apps_plugin")
+    changes = []
+    if "memberUid" in entry:
+        changes.append((ldap.MOD_DELETE, "memberUid", None))
+    if "member" in entry:
+        changes.append((ldap.MOD_REPLACE, "member", [directory.no_members_dn.encode()]))
+    directory.admin().modify_s(directory.group_dn("google_apps_plugin"), changes)
+
+
+@pytest.fixture
+def watched(env):
+    """Fifteen synchronized users, max_suspend = 2, and the watcher pushing every change."""
+    from app_google_sync.libraries.live import LiveSync
+
+    uids = add_people(env, 15)
+    env.write_config(push_delay="0.2", max_suspend="2")
+    assert run_cli(env, "sync") == 0
+    live = LiveSync(str(env.config_path))
+    live.start()
+    time.sleep(1.0)  # the watcher's first refresh
+    yield uids
+    live.stop()
+
+
+def settled(env, expected: int):
+    """Until every push of the switch-off ran: each user is either suspended or held."""
+    return lambda: len(suspended(env)) + len(held(env)) >= expected and not Store(env.settings.sync.database).queued_pushes()
+
+
+def test_a_mass_switch_off_under_watch_suspends_at_most_the_budget_and_holds_the_rest(env, watched, capsys):
+    switch_everyone_off(env)
+    assert wait_for(settled(env, 15), timeout=60)
+    assert len(suspended(env)) == 2
+    waiting = held(env)
+    assert len(waiting) == 13 and {change.action for change in waiting} == {"suspend user"}
+    assert all("max_suspend = 2" in change.reason for change in waiting)
+
+    capsys.readouterr()
+    assert run_cli(env, "test") == 3  # the whole plan breaks the spent budget: refused, and the held list says why
+    out = capsys.readouterr().out
+    assert "Held for your approval: 13 change(s)" in out and "2 already suspended in that window" in out
+    assert run_cli(env, "status", "--json") == 0
+    assert len(json.loads(capsys.readouterr().out)["held"]) == 13
+
+    assert run_cli(env, "sync") == 3  # still refused without the administrator's say
+    assert len(suspended(env)) == 2
+    assert run_cli(env, "sync", "--force") == 0
+    assert len(suspended(env)) == 15
+    assert held(env) == []
+
+
+def test_deleting_every_entry_under_watch_suspends_at_most_the_budget(env, watched):
+    for uid in watched:
+        env.directory.delete_user(uid)
+    assert wait_for(settled(env, 15), timeout=60)
+    assert len(suspended(env)) == 2
+    assert len(held(env)) == 13
+    assert not any(user.get("deleted") for user in env.emulator.users())  # never deleted, whatever happens
+
+
+def test_the_budget_is_shared_between_a_push_and_the_next_full_run(env, capsys):
+    uids = add_people(env, 6)
+    env.write_config(max_suspend="2")
+    assert run_cli(env, "sync") == 0
+    engine = SyncEngine(env.settings)
+    for uid in uids[:3]:
+        env.directory.remove_from_group("google_apps_plugin", uid)
+    for uid in uids[:2]:
+        assert engine.push_user(uid).outcome == "applied"
+    assert len(suspended(env)) == 2
+    capsys.readouterr()
+    assert run_cli(env, "sync") == 3  # one more suspension, but the two pushes spent the budget of the window
+    assert "2 already suspended in that window" in capsys.readouterr().err
+    assert len(suspended(env)) == 2
+
+
+def test_a_held_suspension_disappears_when_the_user_is_switched_back_on(env):
+    uids = add_people(env, 3)
+    env.write_config(max_suspend="0")
+    assert run_cli(env, "sync") == 0
+    engine = SyncEngine(env.settings)
+    env.directory.remove_from_group("google_apps_plugin", uids[0])
+    report = engine.push_user(uids[0])
+    assert [each.change.action for each in report.plan.held] == ["suspend user"]
+    assert [change.object for change in held(env)] == [f"{uids[0]}@example.com"]
+    assert suspended(env) == set()
+
+    env.directory.add_to_group("google_apps_plugin", uids[0])
+    engine.push_user(uids[0])
+    assert held(env) == []
+    assert suspended(env) == set()
+
+
+def test_held_changes_are_applied_on_request_without_a_full_run(env):
+    uids = add_people(env, 3)
+    env.write_config(max_suspend="0")
+    assert run_cli(env, "sync") == 0
+    engine = SyncEngine(env.settings)
+    env.directory.remove_from_group("google_apps_plugin", uids[0])
+    engine.push_user(uids[0])
+    env.directory.modify_user(uids[1], givenName="Changed")  # not pushed: releasing held changes leaves it for the next run
+    report = engine.apply_held()
+    assert [result.change.action for result in report.results] == ["suspend user"]
+    assert suspended(env) == {f"{uids[0]}@example.com"}
+    assert held(env) == []
+    assert env.emulator.get_user(f"{uids[1]}@example.com")["name"]["givenName"] == "Given"
+
+
+def test_a_suspension_is_confirmed_by_reading_the_entry_again(env, capsys):
+    uids = add_people(env, 4)
+    assert run_cli(env, "sync") == 0
+    engine = SyncEngine(env.settings)
+    read_state = engine.source.read_state
+
+    def partial_read():  # a read that lost an entry for a moment (a replica catching up, a paging glitch)
+        state = read_state()
+        return type(state)(users=tuple(user for user in state.users if user.uid != uids[0]), groups=state.groups)
+
+    engine.source.read_state = partial_read
+    report = engine.sync()
+    [dropped] = report.results
+    assert dropped.change.action == "suspend user" and not dropped.ok
+    assert "present and enabled after all" in dropped.message
+    assert suspended(env) == set()
+
+
+def test_a_group_push_that_would_empty_a_group_is_held(env, capsys):
+    uids = add_people(env, 6)
+    env.directory.add_group("staff", members=tuple(uids))
+    env.write_config(max_member_removals="2", groups="staff")
+    assert run_cli(env, "sync") == 0
+    members = lambda: set(env.emulator.members("staff@example.com"))  # noqa: E731
+    assert len(members()) == 6
+    for uid in uids:
+        env.directory.remove_from_group("staff", uid)
+    report = SyncEngine(env.settings).push_group("staff")
+    assert len(report.plan.held) == 6 and "max_member_removals = 2" in report.plan.held[0].reason
+    assert len(members()) == 6
+    capsys.readouterr()
+    assert run_cli(env, "test") == 3
+    out = capsys.readouterr().out
+    assert "REFUSED: would remove 6 of 6 members of staff@example.com" in out and "Held for your approval: 6" in out
+    assert run_cli(env, "sync", "--force") == 0
+    assert members() == set()
+    assert held(env) == []
