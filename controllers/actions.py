@@ -86,6 +86,7 @@ def run_test():
         error="",
         preview=session[PREVIEW_KEY],
         pushing=console().pushes.busy,
+        held=get_engine().held(),
     )
 
 

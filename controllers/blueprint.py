@@ -155,4 +155,4 @@ def optional_url(endpoints, **values) -> str | None:
     return None
 
 
-from . import actions, attributes, groups, imports, pages, settings  # noqa: E402,F401  (register the views on the blueprint)
+from . import actions, attributes, groups, imports, pages, safety, settings  # noqa: E402,F401  (register the views on the blueprint)

@@ -94,6 +94,7 @@ def index():
         runs=runs,
         last_sync=last_sync,
         queue=store.queued_pushes(),
+        held=store.held(),
     )
 
 

@@ -687,11 +687,11 @@ def _hold_over_limits(planning: _Planning, budget: Budget) -> tuple[list[Change]
                 left -= 1
                 kept.append(change)
             else:
-                held.append(Held(change, change.uuid or change.google_id, f"held: the suspension budget is spent ({limit_text}); "
+                held.append(Held(change, change.uuid or change.google_id, f"the suspension budget is spent ({limit_text}); "
                                  "run 'google-sync test' to review, then 'google-sync sync --force' to apply"))
         elif isinstance(change, RemoveMember) and change.group_email in over_groups:
             held.append(Held(change, planning.group_members[change.group_email][0],
-                             f"held: {over_groups[change.group_email]}; run 'google-sync test' to review, then 'google-sync sync --force' to apply"))
+                             f"{over_groups[change.group_email]}; run 'google-sync test' to review, then 'google-sync sync --force' to apply"))
         else:
             kept.append(change)
     return kept, held
