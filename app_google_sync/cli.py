@@ -88,13 +88,13 @@ def cmd_sync(engine: SyncEngine, args) -> int:
     return EXIT_OK if report.outcome in ("applied", "in_sync") else EXIT_ERROR
 
 
-def _print_sync_report(report: Report) -> None:
+def _print_sync_report(report: Report, title: str = "Synchronization") -> None:
     if report.outcome == "in_sync":
         print("Google is already in step with the directory: nothing to change.")
     elif report.outcome == "changed":
         print(f"Not applied: {report.message}")
     else:
-        print(f"Synchronization {report.plan.checksum}:")
+        print(f"{title} {report.plan.checksum}:")
         print_results(report.results)
         failed = len(report.failures)
         print(f"{len(report.results) - failed} applied, {failed} failed (run {report.run_id}; details: google-sync status --run {report.run_id}).")
@@ -124,7 +124,7 @@ def cmd_undo(engine: SyncEngine, args) -> int:
     if args.json:
         print(json.dumps(report.data, indent=2, ensure_ascii=False))
     else:
-        _print_sync_report(report)
+        _print_sync_report(report, f"Undo of run {args.run}, run {report.run_id}, plan")
     return EXIT_OK if report.outcome in ("applied", "in_sync") else EXIT_ERROR
 
 

@@ -21,6 +21,7 @@ OUTCOMES = {
     "in_sync": ("In step", "ok"),
     "pending": ("Changes pending", "warn"),
     "applied": ("Applied", "ok"),
+    "held": ("Held for approval", "warn"),
     "partial": ("Some failed", "error"),
     "failed": ("Failed", "error"),
     "refused": ("Refused", "error"),

@@ -39,7 +39,7 @@ class Report:
     plan: Plan | None = None
     results: list[Result] = field(default_factory=list)
     run_id: int = 0
-    outcome: str = ""  # in_sync, pending, refused, applied, partial, failed, changed
+    outcome: str = ""  # in_sync, pending, refused, applied, held, partial, failed, changed
     message: str = ""
 
     @property
@@ -254,6 +254,8 @@ class SyncEngine:
             plan = report.plan
             if report.outcome != "changed":
                 self._keep_held(run_id, plan, push)
+            if plan.held and report.outcome in ("in_sync", "applied"):
+                report = replace(report, outcome="held", message=f"{len(plan.held)} change(s) held for approval (a safety limit)")
             self.store.finish_run(run_id, report.outcome, plan.checksum, _result_counts(report.results), _noted(note, report.message))
             return report
 
@@ -262,7 +264,7 @@ class SyncEngine:
         kind, name = push or ("", "")
         held = [{**held.data, "push_kind": kind, "push_name": name} for held in plan.held]
         for each in plan.held:
-            log.warning("%s %s %s", each.change.action, each.change.subject, each.reason)
+            log.warning("held for approval: %s %s: %s", each.change.action, each.change.subject, each.reason)
         self.store.hold(run_id, held, set(plan.covers) if plan.covers is not None else None)
 
     def _apply(self, run_id: int, plan: Plan, force: bool, expected_checksum: str, progress: Progress | None,
