@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .codes import RunOutcome
 from .config import Settings
 from .errors import GoogleSyncError, RunLocked, TargetError, UnsafePlan
 from .executor import Executor, Progress, Result
@@ -36,7 +37,7 @@ class Report:
     plan: Plan | None = None
     results: list[Result] = field(default_factory=list)
     run_id: int = 0
-    outcome: str = ""  # in_sync, pending, refused, applied, partial, failed, changed
+    outcome: str = ""  # a RunOutcome
     message: str = ""
 
     @property
@@ -162,9 +163,9 @@ class SyncEngine:
         try:
             plan = self.compute_plan()
         except GoogleSyncError as error:
-            self.store.finish_run(run_id, "failed", message=str(error))
+            self.store.finish_run(run_id, RunOutcome.FAILED, message=str(error))
             raise
-        outcome = "refused" if plan.refusals else ("in_sync" if plan.in_sync else "pending")
+        outcome = RunOutcome.REFUSED if plan.refusals else (RunOutcome.IN_SYNC if plan.in_sync else RunOutcome.PENDING)
         self.store.finish_run(run_id, outcome, plan.checksum, plan.counts(), "; ".join(plan.refusals))
         return Report(plan=plan, run_id=run_id, outcome=outcome, message="; ".join(plan.refusals))
 
@@ -210,11 +211,11 @@ class SyncEngine:
             try:
                 report = self._apply(run_id, make_plan(), force, expected_checksum, progress)
             except GoogleSyncError as error:
-                outcome = "refused" if isinstance(error, UnsafePlan) else "failed"
+                outcome = RunOutcome.REFUSED if isinstance(error, UnsafePlan) else RunOutcome.FAILED
                 self.store.finish_run(run_id, outcome, message=str(error))
                 raise
             except Exception as error:  # a bug: the results recorded so far stay, the run says it failed
-                self.store.finish_run(run_id, "failed", message=f"internal error: {error.__class__.__name__}; the log has the details")
+                self.store.finish_run(run_id, RunOutcome.FAILED, message=f"internal error: {error.__class__.__name__}; the log has the details")
                 raise
             plan = report.plan
             self.store.finish_run(run_id, report.outcome, plan.checksum, _result_counts(report.results), report.message)
@@ -223,16 +224,16 @@ class SyncEngine:
     def _apply(self, run_id: int, plan: Plan, force: bool, expected_checksum: str, progress: Progress | None) -> Report:
         if expected_checksum and plan.checksum != expected_checksum:
             message = f"the plan changed since it was previewed ({expected_checksum} → {plan.checksum}); run the test synchronization again"
-            return Report(plan=plan, run_id=run_id, outcome="changed", message=message)
+            return Report(plan=plan, run_id=run_id, outcome=RunOutcome.CHANGED, message=message)
         plan.raise_if_unsafe(force)
         if plan.in_sync:
-            return Report(plan=plan, run_id=run_id, outcome="in_sync")
+            return Report(plan=plan, run_id=run_id, outcome=RunOutcome.IN_SYNC)
         log.info("applying plan %s: %s", plan.checksum, plan.counts())
         executor = Executor(self.target, progress, self.settings.sync.change_password_at_next_login,
                             journal=RunJournal(self.store, run_id), links=self.store.links())
         results = executor.apply(plan)
         failures = sum(not result.ok for result in results)
-        outcome = "partial" if failures else "applied"
+        outcome = RunOutcome.PARTIAL if failures else RunOutcome.APPLIED
         message = f"{failures} of {len(results)} changes failed" if failures else ""
         if executor.stopped:
             message = f"{message}: {executor.stopped}"

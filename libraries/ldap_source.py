@@ -45,6 +45,10 @@ class _Members:
 
 
 MEMBER_ATTRIBUTES = ("memberUid", "member", "uniqueMember")  # posixGroup, groupOfNames, groupOfUniqueNames
+# groupOfNames needs a member, so ClearOS gives every empty group "cn=No Members,<users container>",
+# the DN of its reserved user nomembers (normalised: lower case, as _dn_key spells DNs).
+NO_MEMBERS_RDN = "cn=no members,"
+NO_MEMBERS_UID = "nomembers"
 USERS_PER_SEARCH = 200  # keeps (|(uid=…)…) filters of a group push a sane size
 
 
@@ -402,7 +406,7 @@ def _detail(error: ldap.LDAPError) -> str:
 def _group(dn: str, attributes: dict, uid_by_dn: dict[str, str], mail_attribute: str, group_by_dn: dict[str, str] | None = None) -> DirectoryGroup:
     members = _members(attributes)
     group_by_dn = group_by_dn or {}
-    unresolved = [m for m in members.dns if m not in uid_by_dn and m not in group_by_dn and not m.startswith("cn=no members,")]
+    unresolved = [m for m in members.dns if m not in uid_by_dn and m not in group_by_dn and not m.startswith(NO_MEMBERS_RDN)]
     if unresolved:
         log.debug("%s: %d member DN(s) are not users read from the directory: left out", dn, len(unresolved))
     return DirectoryGroup(
@@ -411,7 +415,8 @@ def _group(dn: str, attributes: dict, uid_by_dn: dict[str, str], mail_attribute:
         name=_first(attributes, "cn"),
         description=_first(attributes, "description"),
         mail=_first(attributes, mail_attribute) if mail_attribute else "",
-        member_uids=members.resolve(uid_by_dn),
+        # ClearOS's placeholder member (its reserved user nomembers) is no member at all.
+        member_uids=members.resolve(uid_by_dn) - {NO_MEMBERS_UID},
         member_groups=frozenset(group_by_dn[member] for member in members.dns if member in group_by_dn),
     )
 

@@ -199,7 +199,7 @@ def test_users_and_groups_show_each_objects_google_state(env, console):
     synchronize(console, force="yes")  # 1 of 3 active accounts is above the 25% limit
     text = text_of(console.get("/objects"))
     assert re.search(r"alice Alice Tester alice@example.com On Synchronized \d{4}-\d\d-\d\d", text), text
-    assert "bob Bob Tester bob@example.com Off Suspended Google Apps off or locked" in text
+    assert "bob Bob Tester bob@example.com Off Suspended Google Apps off: suspended, not deleted" in text
     assert re.search(r"sales Sales team sales@example.com 1 Synchronized", text), text
 
 
