@@ -8,7 +8,6 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import secrets
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -19,6 +18,7 @@ from .config import Settings
 from .errors import GoogleSyncError, RunLocked, TargetError, UnsafePlan
 from .executor import Executor, Progress, Result
 from .google_target import Backoff, GoogleTarget, required_scopes
+from .keys import installation_key
 from .ldap_source import LdapSource
 from .model import DirectoryState, DirectoryUser, GoogleGroup, GoogleState, Link, LinkState, PasswordHash
 from .plan import DeleteGroup, Plan
@@ -69,8 +69,8 @@ class SyncEngine:
         self.settings = settings
         self.store = store or Store(settings.sync.database)
         # Cleartext userPassword values are hashed with a salt derived from this key, so the hash is stable between runs.
-        salt_key = bytes.fromhex(self.store.secret("password_salt_key", lambda: secrets.token_hex(32)))
-        self.password_key = bytes.fromhex(self.store.secret("password_fingerprint_key", lambda: secrets.token_hex(32)))
+        salt_key = installation_key(settings.sync.secrets_dir, "password_salt_key", self.store)
+        self.password_key = installation_key(settings.sync.secrets_dir, "password_fingerprint_key", self.store)
         self.source = source or LdapSource(settings.ldap, salt_key, settings.attributes, settings.sync.org_units)
         backoff = Backoff(settings.sync.max_retries, retry_deadline) if retry_deadline is not None else None
         self.target = target or GoogleTarget(settings.google, settings.sync, scopes=required_scopes(settings), backoff=backoff)

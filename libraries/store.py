@@ -436,18 +436,20 @@ class Store:
 
     # -- named values --------------------------------------------------------------
 
-    def secret(self, name: str, make) -> str:
-        """A per-installation random value (e.g. the key of password fingerprints), created on first use."""
-        with self.engine.begin() as connection:
-            value = connection.execute(select(values_table.c.value).where(values_table.c.name == name)).scalar()
-            if value is None:
-                value = make()
-                connection.execute(insert(values_table).values(name=name, value=value))
-            return value
-
     def get_value(self, name: str) -> str | None:
         with self.engine.connect() as connection:
             return connection.execute(select(values_table.c.value).where(values_table.c.name == name)).scalar()
+
+    def delete_value(self, name: str) -> None:
+        """Delete a named value so that a copy of the file no longer holds it (SQLite: overwritten, WAL emptied)."""
+        sqlite = self.engine.dialect.name == "sqlite"
+        with self.engine.begin() as connection:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA secure_delete = ON")
+            connection.execute(delete(values_table).where(values_table.c.name == name))
+        if sqlite:
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def set_value(self, name: str, value: str) -> None:
         with self.engine.begin() as connection:
