@@ -13,6 +13,7 @@ import secrets
 import tempfile
 from pathlib import Path
 
+from .credentials import ensure_private_dir
 from .errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -53,8 +54,7 @@ def _read(path: Path) -> bytes | None:
 def _create(path: Path, key: bytes) -> None:
     """Write the key to a private temporary file, then link it into place: never overwrites a key already there."""
     try:
-        os.makedirs(path.parent, mode=0o700, exist_ok=True)
-        os.chmod(path.parent, 0o700)
+        ensure_private_dir(str(path.parent))
         handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     except OSError as error:
         raise ConfigError(f"cannot create {path.parent} ({error.strerror}): check [sync] state_dir") from None
