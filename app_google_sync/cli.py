@@ -107,7 +107,7 @@ def cmd_check(engine: SyncEngine, args) -> int:
     try:
         engine.source.check()
         checks.append(("ldap", True, f"bound to {engine.settings.ldap.uri} and searched {engine.settings.ldap.users_dn}"))
-        checks.extend(_group_name_checks(engine))
+        checks.extend((key, False, problem) for key, problem in engine.source.check_group_names(engine.settings.sync))
     except GoogleSyncError as error:
         checks.append(("ldap", False, str(error)))
     try:
@@ -119,21 +119,6 @@ def cmd_check(engine: SyncEngine, args) -> int:
     for name, ok, detail in checks:
         print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
     return EXIT_OK if all(ok for _, ok, _ in checks) else EXIT_ERROR
-
-
-def _group_name_checks(engine: SyncEngine) -> list[tuple[str, bool, str]]:
-    """[sync] groups and exclude_groups name directory groups: a misspelt one would silently match nothing."""
-    settings = engine.settings
-    checks = []
-    for key, names in (("groups", settings.sync.groups), ("exclude_groups", settings.sync.exclude_groups)):
-        names = [name for name in names if name != "*"]
-        missing = engine.source.missing_groups(names) if names else []
-        if missing:
-            checks.append((key, False, (
-                f"[sync] {key} names {', '.join(missing)}, which no group under {settings.ldap.groups_dn} is called: "
-                "correct the names (the console's Groups page lists the directory's groups)"
-            )))
-    return checks
 
 
 def cmd_status(engine: SyncEngine, args) -> int:

@@ -49,6 +49,7 @@ def run_check():
     try:
         findings = engine.source.check()
         rows.append(CheckRow("Directory (LDAP)", True, "; ".join(findings)))
+        rows += [CheckRow(f"Group names ({key})", False, problem) for key, problem in engine.source.check_group_names(settings.sync)]
     except GoogleSyncError as error:
         rows.append(CheckRow("Directory (LDAP)", False, str(error)))
     try:

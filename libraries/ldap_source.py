@@ -187,7 +187,23 @@ class LdapSource:
             findings.append(f"enabled_group {settings.enabled_group} found")
         return findings
 
-    def missing_groups(self, names) -> list[str]:
+    def check_group_names(self, sync) -> list[tuple[str, str]]:
+        """(key, problem) for each of ``[sync] groups`` and ``exclude_groups`` naming groups no group is called.
+
+        A misspelt name matches nothing, silently: check says so, naming the key.
+        """
+        problems = []
+        for key, names in (("groups", sync.groups), ("exclude_groups", sync.exclude_groups)):
+            names = [name for name in names if name != "*"]
+            missing = self._missing_groups(names) if names else []
+            if missing:
+                problems.append((key, (
+                    f"[sync] {key} names {', '.join(missing)}, which no group under {self.settings.groups_dn} is called: "
+                    "correct the names (the console's Groups page lists the directory's groups)"
+                )))
+        return problems
+
+    def _missing_groups(self, names: list[str]) -> list[str]:
         """Which of ``names`` no group under groups_dn (matching group_filter) is called; one search."""
         settings = self.settings
         wanted = "".join(ldap.filter.filter_format("(cn=%s)", [name]) for name in names)
