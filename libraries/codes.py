@@ -35,7 +35,7 @@ class NoticeCode(StrEnum):
     MEMBERS_NOT_IN_SCOPE = "not_in_scope"  # members without the Google Apps option
     MEMBERS_LOCKED = "locked"  # members locked in the directory
     MEMBERS_SKIPPED = "members_skipped"  # members skipped for their own problem (reported on each)
-    MEMBERS_UNKNOWN = "members_unknown"  # memberUid values that name no directory user
+    MEMBERS_UNKNOWN = "members_unknown"  # memberUid values that name no user to synchronize (absent or reserved)
 
 
 # Notices that mean "this object is left alone": the console shows such an object as skipped.

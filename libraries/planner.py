@@ -385,7 +385,7 @@ def _report_members_left_out(planning: _Planning, group: DirectoryGroup) -> None
         elif code is NoticeCode.MEMBERS_SKIPPED:
             planning.warn(code, group.name, f"{len(uids)} member(s) not active in Google, left out of the group: {names} (see the warning on each)")
         else:
-            planning.info(code, group.name, f"{len(uids)} member(s) left out of the group: {names}: no user with that uid in the directory")
+            planning.info(code, group.name, f"{len(uids)} member(s) left out of the group: {names}: no user to synchronize has that uid (absent, or reserved like winadmin)")
 
 
 def _unwanted_reason(user: DirectoryUser, settings: Settings) -> str:
