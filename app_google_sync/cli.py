@@ -19,6 +19,7 @@ import threading
 
 from . import __version__
 from .libraries import config
+from .libraries.codes import RunOutcome
 from .libraries.engine import Report, SyncEngine
 from .libraries.errors import ConfigError, GoogleSyncError, UnsafePlan
 from .libraries.executor import Result
@@ -70,7 +71,7 @@ def cmd_test(engine: SyncEngine, args) -> int:
         print(f"Test synchronization (dry run, nothing written to Google) for {engine.settings.google.domain}:")
         print(render_text(report.plan))
         _print_held(held)
-    return {"in_sync": EXIT_OK, "pending": EXIT_PENDING, "refused": EXIT_REFUSED}[report.outcome]
+    return {RunOutcome.IN_SYNC: EXIT_OK, RunOutcome.PENDING: EXIT_PENDING, RunOutcome.REFUSED: EXIT_REFUSED}[report.outcome]
 
 
 def cmd_sync(engine: SyncEngine, args) -> int:
@@ -78,20 +79,20 @@ def cmd_sync(engine: SyncEngine, args) -> int:
         report = engine.sync(trigger=args.trigger, force=args.force, expected_checksum=args.checksum or "", progress=TerminalProgress())
     except UnsafePlan as error:
         if args.json:
-            print(json.dumps({"outcome": "refused", "message": str(error)}, indent=2))
+            print(json.dumps({"outcome": RunOutcome.REFUSED, "message": str(error)}, indent=2))
         print(f"Refused, nothing was written: {error}", file=sys.stderr)
         return EXIT_REFUSED
     if args.json:
         print(json.dumps(report.data, indent=2, ensure_ascii=False))
     else:
         _print_sync_report(report)
-    return EXIT_OK if report.outcome in ("applied", "in_sync") else EXIT_ERROR
+    return EXIT_OK if report.outcome in (RunOutcome.APPLIED, RunOutcome.IN_SYNC) else EXIT_ERROR
 
 
 def _print_sync_report(report: Report, title: str = "Synchronization") -> None:
-    if report.outcome == "in_sync":
+    if report.outcome == RunOutcome.IN_SYNC:
         print("Google is already in step with the directory: nothing to change.")
-    elif report.outcome == "changed":
+    elif report.outcome == RunOutcome.CHANGED:
         print(f"Not applied: {report.message}")
     else:
         print(f"{title} {report.plan.checksum}:")
@@ -118,14 +119,14 @@ def cmd_undo(engine: SyncEngine, args) -> int:
         report = engine.undo(args.run, force=args.force, expected_checksum=args.checksum or "", progress=TerminalProgress())
     except UnsafePlan as error:
         if args.json:
-            print(json.dumps({"outcome": "refused", "message": str(error)}, indent=2))
+            print(json.dumps({"outcome": RunOutcome.REFUSED, "message": str(error)}, indent=2))
         print(f"Refused, nothing was written: {error}", file=sys.stderr)
         return EXIT_REFUSED
     if args.json:
         print(json.dumps(report.data, indent=2, ensure_ascii=False))
     else:
         _print_sync_report(report, f"Undo of run {args.run}, run {report.run_id}, plan")
-    return EXIT_OK if report.outcome in ("applied", "in_sync") else EXIT_ERROR
+    return EXIT_OK if report.outcome in (RunOutcome.APPLIED, RunOutcome.IN_SYNC) else EXIT_ERROR
 
 
 def cmd_check(engine: SyncEngine, args) -> int:
@@ -135,6 +136,7 @@ def cmd_check(engine: SyncEngine, args) -> int:
     try:
         engine.source.check()
         checks.append(("ldap", True, f"bound to {engine.settings.ldap.uri} and searched {engine.settings.ldap.users_dn}"))
+        checks.extend((key, False, problem) for key, problem in engine.source.check_group_names(engine.settings.sync))
     except GoogleSyncError as error:
         checks.append(("ldap", False, str(error)))
     try:
@@ -165,7 +167,7 @@ def cmd_status(engine: SyncEngine, args) -> int:
         kind = "test" if run.dry_run else "sync"
         duration = f"{run.duration:.1f}s" if run.duration is not None else "running"
         counts = ", ".join(f"{v} {k}" for k, v in sorted(run.counts.items()))
-        seen = f" (last seen {run.last_seen_at:%Y-%m-%d %H:%M:%S})" if run.outcome == "interrupted" and run.last_seen_at else ""
+        seen = f" (last seen {run.last_seen_at:%Y-%m-%d %H:%M:%S})" if run.outcome == RunOutcome.INTERRUPTED and run.last_seen_at else ""
         print(f"#{run.id:<5} {run.started_at:%Y-%m-%d %H:%M:%S} {kind} ({run.trigger}) {duration:>8}  {run.outcome:<8}{seen} {counts}  {run.message}".rstrip())
     _print_queue(queue)
     print(f"Held changes: {len(held)} waiting for your approval (google-sync test lists them)." if held else "Held changes: none.")
@@ -313,6 +315,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exit_on_sigterm(signum, _frame) -> None:
+    """SIGTERM as an ordinary exit, so the demo's context managers stop slapd and remove its files.
+
+    A second SIGTERM is ignored: it must not cut that clean-up short.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
@@ -320,7 +331,8 @@ def main(argv: list[str] | None = None) -> int:
         from .demo.tour import tour  # noqa: PLC0415  (the demo pulls in slapd and the emulator)
 
         console = sys.stdin.isatty() and sys.stdout.isatty() if args.console is None else args.console
-        return tour(keep_running=args.keep_running, console=console, port=args.port)
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        return tour(main, keep_running=args.keep_running, console=console, port=args.port)
     try:
         settings = config.load(args.config)
         engine = SyncEngine(settings)

@@ -80,8 +80,8 @@ class GoogleSync:
             self.init_app(app)
 
     def init_app(self, app) -> None:
-        from .controllers.blueprint import blueprint  # noqa: PLC0415  (Flask stays out of the library imports)
-        from .controllers.runs import RunRegistry  # noqa: PLC0415
+        from .controllers import register  # noqa: PLC0415  (Flask stays out of the library imports)
+        from .libraries.background_runs import RunRegistry  # noqa: PLC0415
 
         for key, default in DEFAULTS.items():
             app.config.setdefault(key, default)
@@ -98,7 +98,7 @@ class GoogleSync:
             runs=RunRegistry(),
         )
         _check_csrf(app)
-        app.register_blueprint(blueprint, url_prefix=settings["url_prefix"])
+        register(app, url_prefix=settings["url_prefix"])
         app.extensions[EXTENSION_KEY] = state
         if settings["run_scheduler"]:
             state.scheduler = _start_scheduler(settings["config_path"])
@@ -160,7 +160,7 @@ def _as_delay(value) -> float:
 
 
 def _secrets_dir(value, parser) -> str:
-    from .controllers.credentials import ensure_private_dir  # noqa: PLC0415
+    from .libraries.credentials import ensure_private_dir  # noqa: PLC0415
 
     path = os.fspath(value) if value else os.path.join(config_file.state_dir(parser), "secrets")
     if not os.path.isabs(path):
@@ -172,7 +172,7 @@ def _secrets_dir(value, parser) -> str:
 
 
 def _oauth_client(value) -> dict | None:
-    from .controllers.credentials import read_oauth_client  # noqa: PLC0415
+    from .libraries.credentials import read_oauth_client  # noqa: PLC0415
 
     if not value:
         return None

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from flask import abort, flash, jsonify, redirect, render_template, request, session, url_for
 
-from app_google_sync.libraries import overview
+from app_google_sync.libraries.codes import NoticeCode
 from app_google_sync.libraries.errors import GoogleSyncError
 
 from .blueprint import blueprint, console, get_engine, load_settings, optional_url
@@ -49,6 +49,7 @@ def run_check():
     try:
         findings = engine.source.check()
         rows.append(CheckRow("Directory (LDAP)", True, "; ".join(findings)))
+        rows += [CheckRow(f"Group names ({key})", False, problem) for key, problem in engine.source.check_group_names(settings.sync)]
     except GoogleSyncError as error:
         rows.append(CheckRow("Directory (LDAP)", False, str(error)))
     try:
@@ -76,7 +77,7 @@ def run_test():
     plan = report.plan
     session[PREVIEW_KEY] = {"checksum": plan.checksum, "counts": plan.counts(), "refused": bool(plan.refusals), "in_sync": plan.in_sync}
     notices = [(notice, admin_account_link(notice)) for notice in plan.notices]
-    google_only = sum(1 for notice in plan.notices if overview.GOOGLE_ONLY in notice.message)
+    google_only = sum(1 for notice in plan.notices if notice.code == NoticeCode.GOOGLE_ONLY)
     return render_template(
         "google_sync/test.html",
         report=report,
@@ -92,7 +93,7 @@ def run_test():
 
 def admin_account_link(notice) -> str | None:
     """For "the administrator account cannot be suspended and has no local account": the host's page to create it."""
-    if "cannot be suspended" not in notice.message or "no local account" not in notice.message:
+    if notice.code != NoticeCode.ADMIN_WITHOUT_LOCAL_USER:
         return None
     email = notice.subject.lower()
     return optional_url(console().create_user_endpoints, uid=email.partition("@")[0], mail=email, google_apps="on")

@@ -1,7 +1,8 @@
 """The plugin's blueprint: access control, per-request engine, shared template context.
 
 Views live in the sibling modules (settings, actions, pages, groups, attributes, imports) and are thin:
-validate, call a library, flash, redirect or render.
+validate, call a library, flash, redirect or render. They import this module, never the reverse:
+``controllers.register`` (called by ``GoogleSync.init_app``) attaches them.
 """
 from __future__ import annotations
 
@@ -154,5 +155,3 @@ def optional_url(endpoints, **values) -> str | None:
             continue
     return None
 
-
-from . import actions, attributes, groups, imports, pages, safety, settings  # noqa: E402,F401  (register the views on the blueprint)

@@ -8,6 +8,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from app_google_sync import scheduler as schedule_jobs
 from app_google_sync.libraries import config, config_file, overview
+from app_google_sync.libraries.codes import RunOutcome
 from app_google_sync.libraries.config import SyncSettings
 from app_google_sync.libraries.errors import ConfigError, GoogleSyncError
 from app_google_sync.libraries.store import Store
@@ -18,16 +19,16 @@ from .settings import connection
 log = logging.getLogger(__name__)
 
 OUTCOMES = {
-    "in_sync": ("In step", "ok"),
-    "pending": ("Changes pending", "warn"),
-    "applied": ("Applied", "ok"),
-    "held": ("Held for approval", "warn"),
-    "partial": ("Some failed", "error"),
-    "failed": ("Failed", "error"),
-    "refused": ("Refused", "error"),
-    "changed": ("Plan changed", "warn"),
-    "running": ("Running", "info"),
-    "interrupted": ("Interrupted", "error"),
+    RunOutcome.IN_SYNC: ("In step", "ok"),
+    RunOutcome.PENDING: ("Changes pending", "warn"),
+    RunOutcome.APPLIED: ("Applied", "ok"),
+    RunOutcome.HELD: ("Held for approval", "warn"),
+    RunOutcome.PARTIAL: ("Some failed", "error"),
+    RunOutcome.FAILED: ("Failed", "error"),
+    RunOutcome.REFUSED: ("Refused", "error"),
+    RunOutcome.CHANGED: ("Plan changed", "warn"),
+    RunOutcome.RUNNING: ("Running", "info"),
+    RunOutcome.INTERRUPTED: ("Interrupted", "error"),
 }
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
+from app_google_sync.libraries.codes import RunOutcome
 from app_google_sync.libraries.errors import GoogleSyncError, UnsafePlan
 
 from .blueprint import blueprint, get_engine, load_settings
@@ -66,7 +67,7 @@ def undo_apply(run_id: int):
     except GoogleSyncError as error:
         flash(f"The undo could not run: {error}", "error")
         return redirect(url_for(".undo_preview", run_id=run_id))
-    if report.outcome == "changed":
+    if report.outcome == RunOutcome.CHANGED:
         flash(f"Not applied: {report.message}", "warning")
         return redirect(url_for(".undo_preview", run_id=run_id))
     _flash_report(report, f"Undo of run #{run_id}")
@@ -75,7 +76,7 @@ def undo_apply(run_id: int):
 
 def _flash_report(report, what: str) -> None:
     failed = len(report.failures)
-    if report.outcome == "in_sync":
+    if report.outcome == RunOutcome.IN_SYNC:
         flash(f"{what}: nothing left to change.", "success")
     elif failed:
         flash(f"{what}: {len(report.results) - failed} applied, {failed} failed; the results below say why.", "error")

@@ -11,7 +11,7 @@ from app_google_sync.libraries.errors import ConfigError
 from app_google_sync.libraries.google_target import SCOPES, required_scopes
 from app_google_sync.scheduler import reconcile
 
-from . import credentials
+from app_google_sync.libraries import credentials
 from .blueprint import blueprint, console, load_settings, raw_config
 
 log = logging.getLogger(__name__)

@@ -102,6 +102,11 @@ class SyncSettings:
     def database(self) -> str:
         return self.database_url or f"sqlite:///{Path(self.state_dir) / 'state.db'}"
 
+    @property
+    def secrets_dir(self) -> str:
+        """Keys kept out of the state database (mode 0700): a copy of the database alone reveals nothing."""
+        return str(Path(self.state_dir) / "secrets")
+
     def suspend_limit(self, active_accounts: int) -> int:
         """The most accounts may be suspended (within ``suspend_window``), given how many are active in Google."""
         return _limit(self.max_suspend, active_accounts)

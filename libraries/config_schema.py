@@ -404,8 +404,9 @@ SYNC = Section("sync", (
     Key("interval", Integer(5, 7 * 24 * 60, "minutes"), "60", "minutes between scheduled synchronizations",
         console="Schedule", label="Interval"),
     Key("state_dir", Directory(), "/var/lib/app-google-sync",
-        "the state database (`state.db`: links, runs, results, the scheduler's job), the run lock and the console's "
-        "stored credentials (`secrets/`, mode `0700`)", blank_is_default=True),
+        "the state database (`state.db`: links, runs, results, the scheduler's job), the run lock, and `secrets/` "
+        "(mode `0700`): the console's stored credentials and the keys of the password fingerprints (`0600` files, "
+        "never in the database)", blank_is_default=True),
     Key("database_url", DatabaseUrl(), "",
         "any SQLAlchemy URL instead of the SQLite file, e.g. `postgresql://google_sync@localhost/google_sync`",
         secret=True, shown_default="`sqlite:///<state_dir>/state.db`"),

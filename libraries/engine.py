@@ -8,17 +8,18 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import secrets
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
+from .codes import RunOutcome
 from .config import Settings
 from .errors import GoogleSyncError, RunLocked, TargetError, UnsafePlan
 from .executor import Executor, Progress, Result
 from .google_target import Backoff, GoogleTarget, required_scopes
+from .keys import installation_key
 from .ldap_source import LdapSource
 from .model import DirectoryState, DirectoryUser, GoogleGroup, GoogleState, Link, LinkState, PasswordHash
 from .plan import DeleteGroup, MemberChange, Plan, SuspendUser, UnsuspendUser, UpdateGroup, UpdateUser
@@ -39,7 +40,7 @@ class Report:
     plan: Plan | None = None
     results: list[Result] = field(default_factory=list)
     run_id: int = 0
-    outcome: str = ""  # in_sync, pending, refused, applied, held, partial, failed, changed
+    outcome: str = ""  # a RunOutcome
     message: str = ""
 
     @property
@@ -71,8 +72,8 @@ class SyncEngine:
         self.settings = settings
         self.store = store or Store(settings.sync.database)
         # Cleartext userPassword values are hashed with a salt derived from this key, so the hash is stable between runs.
-        salt_key = bytes.fromhex(self.store.secret("password_salt_key", lambda: secrets.token_hex(32)))
-        self.password_key = bytes.fromhex(self.store.secret("password_fingerprint_key", lambda: secrets.token_hex(32)))
+        salt_key = installation_key(settings.sync.secrets_dir, "password_salt_key", self.store)
+        self.password_key = installation_key(settings.sync.secrets_dir, "password_fingerprint_key", self.store)
         self.source = source or LdapSource(settings.ldap, salt_key, settings.attributes, settings.sync.org_units)
         backoff = Backoff(settings.sync.max_retries, retry_deadline) if retry_deadline is not None else None
         self.target = target or GoogleTarget(settings.google, settings.sync, scopes=required_scopes(settings), backoff=backoff)
@@ -176,9 +177,9 @@ class SyncEngine:
         try:
             plan = self.compute_plan()
         except GoogleSyncError as error:
-            self.store.finish_run(run_id, "failed", message=str(error))
+            self.store.finish_run(run_id, RunOutcome.FAILED, message=str(error))
             raise
-        outcome = "refused" if plan.refusals else ("in_sync" if plan.in_sync else "pending")
+        outcome = RunOutcome.REFUSED if plan.refusals else (RunOutcome.IN_SYNC if plan.in_sync else RunOutcome.PENDING)
         self._forget_held_not_planned(plan)
         self.store.finish_run(run_id, outcome, plan.checksum, plan.counts(), "; ".join(plan.refusals))
         return Report(plan=plan, run_id=run_id, outcome=outcome, message="; ".join(plan.refusals))
@@ -245,17 +246,17 @@ class SyncEngine:
             try:
                 report = self._apply(run_id, make_plan(), force, expected_checksum, progress, from_directory)
             except GoogleSyncError as error:
-                outcome = "refused" if isinstance(error, UnsafePlan) else "failed"
+                outcome = RunOutcome.REFUSED if isinstance(error, UnsafePlan) else RunOutcome.FAILED
                 self.store.finish_run(run_id, outcome, message=_noted(note, str(error)))
                 raise
             except Exception as error:  # a bug: the results recorded so far stay, the run says it failed
-                self.store.finish_run(run_id, "failed", message=f"internal error: {error.__class__.__name__}; the log has the details")
+                self.store.finish_run(run_id, RunOutcome.FAILED, message=f"internal error: {error.__class__.__name__}; the log has the details")
                 raise
             plan = report.plan
-            if report.outcome != "changed":
+            if report.outcome != RunOutcome.CHANGED:
                 self._keep_held(run_id, plan, push)
-            if plan.held and report.outcome in ("in_sync", "applied"):
-                report = replace(report, outcome="held", message=f"{len(plan.held)} change(s) held for approval (a safety limit)")
+            if plan.held and report.outcome in (RunOutcome.IN_SYNC, RunOutcome.APPLIED):
+                report = replace(report, outcome=RunOutcome.HELD, message=f"{len(plan.held)} change(s) held for approval (a safety limit)")
             self.store.finish_run(run_id, report.outcome, plan.checksum, _result_counts(report.results), _noted(note, report.message))
             return report
 
@@ -271,17 +272,17 @@ class SyncEngine:
                from_directory: bool = True) -> Report:
         if expected_checksum and plan.checksum != expected_checksum:
             message = f"the plan changed since it was previewed ({expected_checksum} → {plan.checksum}); run the test synchronization again"
-            return Report(plan=plan, run_id=run_id, outcome="changed", message=message)
+            return Report(plan=plan, run_id=run_id, outcome=RunOutcome.CHANGED, message=message)
         plan.raise_if_unsafe(force)
         if plan.in_sync:
-            return Report(plan=plan, run_id=run_id, outcome="in_sync")
+            return Report(plan=plan, run_id=run_id, outcome=RunOutcome.IN_SYNC)
         log.info("applying plan %s: %s", plan.checksum, plan.counts())
         executor = Executor(self.target, progress, self.settings.sync.change_password_at_next_login,
                             journal=RunJournal(self.store, run_id), links=self.store.links(),
                             confirm_suspension=self._suspension_doubt if from_directory else None)
         results = executor.apply(plan)
         failures = sum(not result.ok for result in results)
-        outcome = "partial" if failures else "applied"
+        outcome = RunOutcome.PARTIAL if failures else RunOutcome.APPLIED
         message = f"{failures} of {len(results)} changes failed" if failures else ""
         if executor.stopped:
             message = f"{message}: {executor.stopped}"

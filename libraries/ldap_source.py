@@ -45,6 +45,10 @@ class _Members:
 
 
 MEMBER_ATTRIBUTES = ("memberUid", "member", "uniqueMember")  # posixGroup, groupOfNames, groupOfUniqueNames
+# groupOfNames needs a member, so ClearOS gives every empty group "cn=No Members,<users container>",
+# the DN of its reserved user nomembers (normalised: lower case, as _dn_key spells DNs).
+NO_MEMBERS_RDN = "cn=no members,"
+NO_MEMBERS_UID = "nomembers"
 USERS_PER_SEARCH = 200  # keeps (|(uid=…)…) filters of a group push a sane size
 
 
@@ -172,11 +176,40 @@ class LdapSource:
             raise SourceError(f"{settings.uri} does not offer the paged results control, which reading a whole directory needs")
         for key, base, search in (("users_dn", settings.users_dn, settings.user_filter), ("groups_dn", settings.groups_dn, settings.group_filter)):
             found = self._any(base, search, key)
+            if not found and identity == "anonymous":
+                raise SourceError(
+                    f"an anonymous bind finds nothing under {base} on {settings.uri}: [ldap] bind_dn is empty, so no account was used; "
+                    "set bind_dn and bind_password_file (or bind_password) to the sync account"
+                )
             findings.append(f"{key} {base}: {'entries found' if found else 'no entry matches ' + search}")
         if settings.enabled_group:
             self._enabled_members(self._search(settings.groups_dn, self._enabled_group_filter(), ["cn"], "groups_dn"))
             findings.append(f"enabled_group {settings.enabled_group} found")
         return findings
+
+    def check_group_names(self, sync) -> list[tuple[str, str]]:
+        """(key, problem) for each of ``[sync] groups`` and ``exclude_groups`` naming groups no group is called.
+
+        A misspelt name matches nothing, silently: check says so, naming the key.
+        """
+        problems = []
+        for key, names in (("groups", sync.groups), ("exclude_groups", sync.exclude_groups)):
+            names = [name for name in names if name != "*"]
+            missing = self._missing_groups(names) if names else []
+            if missing:
+                problems.append((key, (
+                    f"[sync] {key} names {', '.join(missing)}, which no group under {self.settings.groups_dn} is called: "
+                    "correct the names (the console's Groups page lists the directory's groups)"
+                )))
+        return problems
+
+    def _missing_groups(self, names: list[str]) -> list[str]:
+        """Which of ``names`` no group under groups_dn (matching group_filter) is called; one search."""
+        settings = self.settings
+        wanted = "".join(ldap.filter.filter_format("(cn=%s)", [name]) for name in names)
+        entries = self._search(settings.groups_dn, f"(&{settings.group_filter}(|{wanted}))", ["cn"], "groups_dn")
+        found = {value.lower() for _, attributes in entries for value in _texts(attributes, "cn")}
+        return [name for name in names if name.lower() not in found]
 
     # --- building values ------------------------------------------------------------
     def _user_attributes(self) -> list[str]:
@@ -350,7 +383,10 @@ class LdapSource:
         if isinstance(error, (ldap.TIMEOUT, ldap.TIMELIMIT_EXCEEDED)):
             return f"{settings.uri} did not finish {action} within {settings.timeout} s: check the server, or raise [ldap] timeout"
         if isinstance(error, ldap.INVALID_CREDENTIALS):
-            return f"{settings.uri} refused the bind as {who}: check [ldap] bind_dn and bind_password"
+            return (
+                f"{settings.uri} refused the bind as {who}: wrong password, or no such account (invalidCredentials): "
+                "check [ldap] bind_password (or bind_password_file) and bind_dn"
+            )
         if isinstance(error, (ldap.INAPPROPRIATE_AUTH, ldap.AUTH_UNKNOWN, ldap.STRONG_AUTH_NOT_SUPPORTED)):
             return f"{settings.uri} refused to authenticate {who} ({detail}): SASL EXTERNAL needs ldapi:// as a user the server maps; otherwise set [ldap] bind_dn"
         if isinstance(error, (ldap.STRONG_AUTH_REQUIRED, ldap.CONFIDENTIALITY_REQUIRED)):
@@ -360,8 +396,16 @@ class LdapSource:
                 f"size limit exceeded {action} on {settings.uri}, so the read is incomplete: the sync account {who} needs "
                 f"olcLimits size=unlimited and size.prtotal=unlimited, {LIMITS_HELP}"
             )
+        if isinstance(error, ldap.NO_SUCH_OBJECT) and who == "anonymous":
+            # slapd answers noSuchObject for what an anonymous bind may not see: existence is unknown.
+            return (
+                f"{base} is not visible to an anonymous bind on {settings.uri}: [ldap] bind_dn is empty, so no account was used; "
+                "set bind_dn and bind_password_file (or bind_password) to the sync account"
+            )
         if isinstance(error, ldap.NO_SUCH_OBJECT):
-            return f"{base} does not exist on {settings.uri}: check [ldap] {base_key}"
+            matched = _matched(error)
+            nearest = f" (the nearest entry that does is {matched})" if matched else ""
+            return f"{base} does not exist on {settings.uri}{nearest}: check [ldap] {base_key} (or base_dn)"
         if isinstance(error, ldap.INSUFFICIENT_ACCESS):
             return f"{who} may not read {base or 'the directory'} on {settings.uri}: grant it read access (olcAccess)"
         if isinstance(error, ldap.FILTER_ERROR):
@@ -385,12 +429,23 @@ def configure_and_bind(connection: ldap.ldapobject.LDAPObject, settings: LdapSet
         connection.set_option(ldap.OPT_X_TLS_NEWCTX, 0)  # last: applies the TLS options above
     if settings.start_tls:
         connection.start_tls_s()
+    if settings.bind_dn and not settings.bind_password:
+        # A DN with an empty password is an unauthenticated (anonymous) bind: slapd refuses it or shows nothing.
+        raise ConfigError(
+            f"[ldap] bind_dn is {settings.bind_dn} but its password is empty: set bind_password_file (or bind_password); "
+            "an empty password would be an anonymous bind"
+        )
     if settings.bind_dn:
         connection.simple_bind_s(settings.bind_dn, settings.bind_password)
     elif settings.uri.lower().startswith("ldapi://"):
         connection.sasl_external_bind_s()
     else:
         connection.simple_bind_s("", "")
+
+
+def _matched(error: ldap.LDAPError) -> str:
+    info = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
+    return str(info.get("matched", "")).strip()
 
 
 def _detail(error: ldap.LDAPError) -> str:
@@ -402,7 +457,7 @@ def _detail(error: ldap.LDAPError) -> str:
 def _group(dn: str, attributes: dict, uid_by_dn: dict[str, str], mail_attribute: str, group_by_dn: dict[str, str] | None = None) -> DirectoryGroup:
     members = _members(attributes)
     group_by_dn = group_by_dn or {}
-    unresolved = [m for m in members.dns if m not in uid_by_dn and m not in group_by_dn and not m.startswith("cn=no members,")]
+    unresolved = [m for m in members.dns if m not in uid_by_dn and m not in group_by_dn and not m.startswith(NO_MEMBERS_RDN)]
     if unresolved:
         log.debug("%s: %d member DN(s) are not users read from the directory: left out", dn, len(unresolved))
     return DirectoryGroup(
@@ -411,7 +466,8 @@ def _group(dn: str, attributes: dict, uid_by_dn: dict[str, str], mail_attribute:
         name=_first(attributes, "cn"),
         description=_first(attributes, "description"),
         mail=_first(attributes, mail_attribute) if mail_attribute else "",
-        member_uids=members.resolve(uid_by_dn),
+        # ClearOS's placeholder member (its reserved user nomembers) is no member at all.
+        member_uids=members.resolve(uid_by_dn) - {NO_MEMBERS_UID},
         member_groups=frozenset(group_by_dn[member] for member in members.dns if member in group_by_dn),
     )
 

@@ -13,14 +13,14 @@ from datetime import datetime, timezone
 
 from sqlalchemy import select
 
+from .codes import SKIP_CODES, UNOWNED_CODES
 from .errors import GoogleSyncError
 from .model import DirectoryState, GoogleState, Link, LinkState
-from .plan import MemberChange, Plan
+from .plan import MemberChange, Notice, Plan
 from .planner import group_email, selected_groups, user_email
 from .store import Store, results_table, runs_table
 
 SYNCED, PENDING, SUSPENDED, ERROR, SKIPPED, OFF = "synced", "pending", "suspended", "error", "skipped", "off"
-SKIP_PREFIXES = ("skipped:", "group skipped:")
 LABELS = {
     SYNCED: "Synchronized",
     PENDING: "Pending",
@@ -106,7 +106,7 @@ class _Known:
     groups_by_id: dict | None
     groups_by_email: dict | None
     changes: dict[str, list]
-    warnings: dict[str, list[str]]
+    warnings: dict[str, list[Notice]]
     planned: bool
 
     @property
@@ -126,10 +126,10 @@ def build_overview(
     for change in plan.changes if plan else ():
         key = change.group_email if isinstance(change, MemberChange) else change.subject
         changes.setdefault(key.lower(), []).append(change)
-    warnings: dict[str, list[str]] = {}
+    warnings: dict[str, list[Notice]] = {}
     for notice in plan.notices if plan else ():
         if notice.level == "warning":
-            warnings.setdefault(notice.subject, []).append(notice.message)
+            warnings.setdefault(notice.subject, []).append(notice)
     known = _Known(
         domain=settings.google.domain,
         user_links=links.by_uuid("user"),
@@ -156,13 +156,13 @@ def _last_pushed(result: LastResult | None) -> datetime | None:
     return result.at if result and result.ok else None
 
 
-def _skip_reason(messages: list[str]) -> str:
+def _skip_reason(notices: list[Notice]) -> str:
     """The planner's "skipped" warnings mark an object it leaves alone; other warnings are remarks."""
-    return "; ".join(message for message in messages if message.startswith(SKIP_PREFIXES))
+    return "; ".join(notice.message for notice in notices if notice.code in SKIP_CODES)
 
 
-def _with_remarks(state: str, message: str, messages: list[str]) -> tuple[str, str]:
-    remarks = [message for message in messages if not message.startswith(SKIP_PREFIXES)]
+def _with_remarks(state: str, message: str, notices: list[Notice]) -> tuple[str, str]:
+    remarks = [notice.message for notice in notices if notice.code not in SKIP_CODES]
     return state, "; ".join(part for part in (message, *remarks) if part)
 
 
@@ -184,19 +184,21 @@ def _user_status(user, known: _Known) -> UserStatus:
         state, message = SKIPPED, _skip_reason(messages)
     else:
         pending = known.changes.get(email, []) + (known.changes.get(link.email, []) if link and link.email != email else [])
-        state, message = _with_remarks(*_user_state(link, account, result, pending, known, enabled), messages)
+        state, message = _with_remarks(*_user_state(link, account, result, pending, known, enabled, user.locked), messages)
     name = f"{user.given_name} {user.family_name}".strip()
     return UserStatus(user.uid, name, email, enabled, state, message, _last_pushed(result))
 
 
-def _user_state(link, account, result, pending, known: _Known, enabled: bool) -> tuple[str, str]:
+def _user_state(link, account, result, pending, known: _Known, enabled: bool, locked: bool = False) -> tuple[str, str]:
     if result is not None and not result.ok and (pending or not known.google_known):
         return ERROR, f"{result.action}: {result.message}"
     if pending:
         return PENDING, "; ".join(_describe(change) for change in pending)
     suspended = account.suspended if account is not None else bool(link and link.suspended_by_us and not known.google_known)
     if suspended:
-        return SUSPENDED, "" if enabled else "Google Apps off or locked: suspended, not deleted"
+        if locked:
+            return SUSPENDED, "locked in the directory: suspended, not deleted; unlock it in the user manager to synchronize it"
+        return SUSPENDED, "" if enabled else "Google Apps off: suspended, not deleted"
     if enabled and (account is not None or (link and not known.google_known)):
         return SYNCED, "" if known.google_known else "as of the last run (Google not reachable now)"
     if enabled:
@@ -292,8 +294,6 @@ def read_groups(engine) -> GroupsView:
 
 # -- Google-only accounts (the Import page) ------------------------------------------
 
-GOOGLE_ONLY = "exists only in Google"
-UNOWNED_ADMIN = "has no local account"
 _UID_UNSAFE = re.compile(r"[^a-z0-9._-]")
 
 
@@ -321,11 +321,7 @@ def google_only_accounts(engine) -> list[GoogleOnlyAccount]:
     if plan is None:
         raise GoogleSyncError(problem)
     local = {user_email(user, engine.settings.google.domain) for user in desired.users}
-    emails = {
-        notice.subject.lower()
-        for notice in plan.notices
-        if GOOGLE_ONLY in notice.message or (notice.level == "warning" and UNOWNED_ADMIN in notice.message)
-    } - local
+    emails = {notice.subject.lower() for notice in plan.notices if notice.code in UNOWNED_CODES} - local
     mapped = [name for name in ("title", "department", "phone", "mobile", "employee_id") if getattr(engine.settings.attributes, name)]
     accounts = []
     for account in google.users:

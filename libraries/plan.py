@@ -522,10 +522,11 @@ class Notice:
     level: str  # "warning" or "info"
     subject: str
     message: str
+    code: str = ""  # a codes.NoticeCode: what callers decide on (the message is for people)
 
     @property
     def data(self) -> dict:
-        return {"level": self.level, "object": self.subject, "message": self.message}
+        return {"level": self.level, "object": self.subject, "message": self.message, "code": str(self.code)}
 
 
 @dataclass(frozen=True)

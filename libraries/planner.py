@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
+from .codes import NoticeCode
 from .config import RESERVED_GROUPS, Settings, SyncSettings
 from .config_schema import duration_text
 from .passwords import NO_PASSWORD, fingerprint
@@ -42,6 +43,11 @@ from .plan import (
     UpdateUser,
 )
 
+# What a locked user needs: it stays out of Google whatever its Google Apps option says.
+LOCKED_ADVICE = (
+    "locked in the directory ([ldap] disabled_filter: pwdAccountLockedTime, shadowExpire=1 or clearAccountStatus=disabled), "
+    "so it is suspended in Google, or not created there; unlock the account in the user manager to synchronize it"
+)
 MAX_NAME_LENGTH = 60  # Google's limit for givenName and familyName
 MAX_GROUP_NAME_LENGTH = 73
 # Google usernames: letters, digits, dashes, underscores, apostrophes and single dots inside.
@@ -134,11 +140,11 @@ class _Planning:
         self.google_by_email = {user.primary_email: user for user in self.existing.users}
         self.user_links = self.links.by_uuid("user")
 
-    def warn(self, subject: str, message: str) -> None:
-        self.notices.append(Notice("warning", subject, message))
+    def warn(self, code: NoticeCode, subject: str, message: str) -> None:
+        self.notices.append(Notice("warning", subject, message, code))
 
-    def info(self, subject: str, message: str) -> None:
-        self.notices.append(Notice("info", subject, message))
+    def info(self, code: NoticeCode, subject: str, message: str) -> None:
+        self.notices.append(Notice("info", subject, message, code))
 
     def is_protected(self, account: GoogleUser) -> bool:
         return account.is_admin or account.primary_email == self.settings.google.admin_email
@@ -216,7 +222,7 @@ def _validate_users(planning: _Planning) -> list[WantedUser]:
             continue
         problem = user_problem(user, planning.domain)
         if problem:
-            planning.warn(user.uid, f"skipped: {problem}")
+            planning.warn(NoticeCode.USER_INVALID, user.uid, f"skipped: {problem}")
             _protect_account_of(planning, user)
             continue
         candidates.setdefault(user_email(user, planning.domain), []).append(user)
@@ -225,7 +231,7 @@ def _validate_users(planning: _Planning) -> list[WantedUser]:
         if len(users) > 1:
             names = ", ".join(sorted(user.uid for user in users))
             for user in users:
-                planning.warn(user.uid, f"skipped: address {email} is shared by {names}; give each user its own address")
+                planning.warn(NoticeCode.ADDRESS_SHARED, user.uid, f"skipped: address {email} is shared by {names}; give each user its own address")
                 _protect_account_of(planning, user)
             continue
         wanted.append(WantedUser(users[0], email))
@@ -256,7 +262,7 @@ def _plan_wanted_users(planning: _Planning, wanted: list[WantedUser]) -> None:
             continue
         account, link = _account_for(planning, user)
         if account is not None and account.id in planning.claimed:
-            planning.warn(user.source.uid, f"skipped: the Google account {account.primary_email} is already matched to another directory user")
+            planning.warn(NoticeCode.ACCOUNT_TAKEN, user.source.uid, f"skipped: the Google account {account.primary_email} is already matched to another directory user")
             continue
         if account is None:
             _plan_create(planning, user)
@@ -283,7 +289,7 @@ def _note_linked_member(planning: _Planning, user: WantedUser) -> None:
 def _report_password_problem(planning: _Planning, user: DirectoryUser) -> None:
     if user.password is None and user.captured_password is None and user.password_problem:
         level = planning.info if user.password_problem == NO_PASSWORD else planning.warn
-        level(user.uid, f"password not synchronized: {user.password_problem}")
+        level(NoticeCode.PASSWORD_NOT_SYNCED, user.uid, f"password not synchronized: {user.password_problem}")
 
 
 def _plan_create(planning: _Planning, user: WantedUser) -> None:
@@ -333,7 +339,7 @@ def _plan_aliases(planning: _Planning, user: WantedUser, account: GoogleUser | N
         planning.changes.append(AddAlias(uuid=user.uuid, email=user.email, alias=alias))
     outside = [alias for alias in user.source.aliases if not alias.lower().endswith("@" + planning.domain)]
     if outside and planning.settings.attributes.aliases:
-        planning.info(user.source.uid, f"aliases outside {planning.domain} not synchronized: {', '.join(sorted(outside))}")
+        planning.info(NoticeCode.ALIASES_OUTSIDE_DOMAIN, user.source.uid, f"aliases outside {planning.domain} not synchronized: {', '.join(sorted(outside))}")
 
 
 def _email_taken(planning: _Planning, email: str, account: GoogleUser) -> bool:
@@ -359,7 +365,7 @@ def _plan_adopt(planning: _Planning, user: WantedUser, account: GoogleUser) -> N
 def _plan_update(planning: _Planning, user: WantedUser, account: GoogleUser, link: Link) -> None:
     changes = planning.field_changes(user, account)
     if changes and _email_taken(planning, user.email, account):
-        planning.warn(user.source.uid, f"not renamed: {user.email} already belongs to another Google account; free that address first")
+        planning.warn(NoticeCode.RENAME_BLOCKED, user.source.uid, f"not renamed: {user.email} already belongs to another Google account; free that address first")
         changes = tuple(change for change in changes if change.field != "primaryEmail")
     if changes:
         planning.changes.append(UpdateUser(uuid=user.uuid, email=user.email, google_id=account.id, changes=changes, patch=patch_body(changes, account)))
@@ -368,10 +374,45 @@ def _plan_update(planning: _Planning, user: WantedUser, account: GoogleUser, lin
         planning.changes.append(UnsuspendUser(uuid=user.uuid, email=user.email, google_id=account.id))
     elif account.suspended:
         planning.warn(
+            NoticeCode.SUSPENDED_IN_GOOGLE,
             user.source.uid,
             f"{account.primary_email} was suspended in Google by someone else and is left suspended; "
             "unsuspend it in the Google Admin console if it should be active",
         )
+
+
+def _report_members_left_out(planning: _Planning, group: DirectoryGroup) -> None:
+    """One notice per reason a member is not in Google, each with the advice that fits that reason."""
+    users = {user.uid: user for user in planning.desired.users}
+    reasons: dict[NoticeCode, list[str]] = {}
+    for uid in sorted(group.member_uids):
+        if uid in planning.synced_emails:
+            continue
+        user = users.get(uid)
+        if user is None:
+            code = NoticeCode.MEMBERS_UNKNOWN
+        elif user.locked:
+            code = NoticeCode.MEMBERS_LOCKED
+        elif user.in_scope:
+            code = NoticeCode.MEMBERS_SKIPPED
+        else:
+            code = NoticeCode.MEMBERS_NOT_IN_SCOPE
+        reasons.setdefault(code, []).append(uid)
+    for code, uids in reasons.items():
+        names = ", ".join(uids)
+        if code is NoticeCode.MEMBERS_LOCKED:
+            planning.warn(code, group.name, f"{len(uids)} member(s) locked, left out of the group: {names}; each is {LOCKED_ADVICE}")
+        elif code is NoticeCode.MEMBERS_NOT_IN_SCOPE:
+            planning.warn(
+                code,
+                group.name,
+                f"{len(uids)} member(s) not synchronized to Google, left out of the group: {names} "
+                "(turn on their Google Apps option, or set [sync] create_missing_members = yes)",
+            )
+        elif code is NoticeCode.MEMBERS_SKIPPED:
+            planning.warn(code, group.name, f"{len(uids)} member(s) not active in Google, left out of the group: {names} (see the warning on each)")
+        else:
+            planning.info(code, group.name, f"{len(uids)} member(s) left out of the group: {names}: no user to synchronize has that uid (absent, or reserved like winadmin)")
 
 
 def _unwanted_reason(user: DirectoryUser, settings: Settings) -> str:
@@ -415,7 +456,7 @@ def _plan_unlinked_unwanted(planning: _Planning) -> None:
         if mirror:
             _plan_suspend(planning, account, user.uuid, reason)
         elif not account.suspended:
-            planning.info(account.primary_email, f"not managed by this tool and {user.uid} is {reason}; left as it is")
+            planning.info(NoticeCode.NOT_MANAGED, account.primary_email, f"not managed by this tool and {user.uid} is {reason}; left as it is")
 
 
 def _plan_suspend(planning: _Planning, account: GoogleUser, uuid: str, reason: str) -> None:
@@ -423,6 +464,7 @@ def _plan_suspend(planning: _Planning, account: GoogleUser, uuid: str, reason: s
         return
     if planning.is_protected(account):
         planning.warn(
+            NoticeCode.ADMIN_PROTECTED,
             account.primary_email,
             f"The Google Apps administrator account {account.primary_email} cannot be suspended ({reason}); "
             "it is left active. Remove its administrator role in Google first if it really must go.",
@@ -439,18 +481,29 @@ def _plan_unmanaged_accounts(planning: _Planning) -> None:
         if mirror:
             _plan_suspend(planning, account, "", "no matching directory user (unmanaged_accounts = suspend)")
         elif not account.suspended:
-            planning.info(account.primary_email, "exists only in Google; left as it is (unmanaged_accounts = ignore)")
+            planning.info(NoticeCode.GOOGLE_ONLY, account.primary_email, "exists only in Google; left as it is (unmanaged_accounts = ignore)")
 
 
 def _warn_unowned_admins(planning: _Planning) -> None:
+    locked = {user_email(user, planning.domain): user for user in planning.desired.users if user.locked}
     for account in planning.existing.users:
-        if planning.is_protected(account) and account.id not in planning.claimed:
-            local = account.primary_email.partition("@")[0]
+        if not planning.is_protected(account) or account.id in planning.claimed:
+            continue
+        local = locked.get(account.primary_email)
+        if local is not None:  # switching its Google Apps option on would not help: the account is locked
             planning.warn(
+                NoticeCode.ADMIN_LOCAL_USER_LOCKED,
                 account.primary_email,
-                f"The Google Apps administrator account {account.primary_email} cannot be suspended and has no local account with the Google Apps option: "
-                f"create the local user '{local}' (or edit it) with the Google Apps option enabled, then test again",
+                f"The Google Apps administrator account {account.primary_email} is left active although its local user "
+                f"'{local.uid}' is {LOCKED_ADVICE}",
             )
+            continue
+        planning.warn(
+            NoticeCode.ADMIN_WITHOUT_LOCAL_USER,
+            account.primary_email,
+            f"The Google Apps administrator account {account.primary_email} cannot be suspended and has no local account with the Google Apps option: "
+            f"create the local user '{account.primary_email.partition('@')[0]}' (or edit it) with the Google Apps option enabled, then test again",
+        )
 
 
 def _plan_org_units(planning: _Planning) -> None:
@@ -504,7 +557,7 @@ def _plan_groups(planning: _Planning) -> None:
         email = group_email(group, planning.domain)
         problem = _group_problem(planning, group, email)
         if problem:
-            planning.warn(group.name, f"group skipped: {problem}")
+            planning.warn(NoticeCode.GROUP_INVALID, group.name, f"group skipped: {problem}")
         else:
             valid.append((group, email))
     planning.group_emails = {group.name: email for group, email in valid}
@@ -523,7 +576,7 @@ def _plan_groups(planning: _Planning) -> None:
     seen_uuids = {group.uuid for group, _ in valid}
     for link in group_links.values():
         if link.uuid not in seen_uuids and link.google_id in google_groups and planning.in_group_scope(link.uuid):
-            planning.warn(link.email, "group no longer synchronized (removed from the directory or the selection); left in Google as it is, members frozen")
+            planning.warn(NoticeCode.GROUP_UNSYNCHRONIZED, link.email, "group no longer synchronized (removed from the directory or the selection); left in Google as it is, members frozen")
 
 
 def _cyclic_nestings(planning: _Planning, groups: list[DirectoryGroup]) -> set[tuple[str, str]]:
@@ -543,7 +596,7 @@ def _cyclic_nestings(planning: _Planning, groups: list[DirectoryGroup]) -> set[t
 
     cyclic = {(parent, child) for parent, kids in children.items() for child in kids if reaches(child, parent)}
     for parent, child in sorted(cyclic):
-        planning.warn(parent, f"nested group {child} leads back to {parent}: a cycle Google does not allow; this nesting is not pushed")
+        planning.warn(NoticeCode.NESTED_CYCLE, parent, f"nested group {child} leads back to {parent}: a cycle Google does not allow; this nesting is not pushed")
     return cyclic
 
 
@@ -608,7 +661,7 @@ def _plan_new_memberships(planning: _Planning) -> None:
             if email in known:
                 planning.changes.append(AddMember(group_email=email, member_email=member))
             else:
-                planning.info(group.name, f"not in Google yet; the next full synchronization creates it with {uid}")
+                planning.info(NoticeCode.GROUP_NOT_IN_GOOGLE_YET, group.name, f"not in Google yet; the next full synchronization creates it with {uid}")
 
 
 def _group_field_changes(group: DirectoryGroup, email: str, existing: GoogleGroup) -> tuple[FieldChange, ...]:
@@ -619,20 +672,14 @@ def _group_field_changes(group: DirectoryGroup, email: str, existing: GoogleGrou
 def _wanted_members(planning: _Planning, group: DirectoryGroup) -> frozenset[str]:
     """Synchronized users, and nested groups that are synchronized too (Google members of type GROUP)."""
     members = {planning.synced_emails[uid] for uid in group.member_uids if uid in planning.synced_emails}
-    outside = sorted(uid for uid in group.member_uids if uid not in planning.synced_emails)
-    if outside:
-        planning.warn(
-            group.name,
-            f"{len(outside)} member(s) not synchronized to Google, left out of the group: {', '.join(outside)} "
-            "(turn on their Google Apps option, or set [sync] create_missing_members = yes)",
-        )
+    _report_members_left_out(planning, group)
     for name in sorted(group.member_groups):
         if (group.name, name) in planning.cyclic:
             continue
         if name in planning.group_emails:
             members.add(planning.group_emails[name])
         else:
-            planning.info(group.name, f"nested group {name} is not synchronized; left out of the group")
+            planning.info(NoticeCode.NESTED_NOT_SYNCHRONIZED, group.name, f"nested group {name} is not synchronized; left out of the group")
     return frozenset(members)
 
 

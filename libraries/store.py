@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 
 from . import migrate
+from .codes import RunOutcome
 from .model import Link, LinkState
 
 metadata = MetaData()  # the newest schema; migrations/ takes older databases there
@@ -63,7 +64,7 @@ runs_table = Table(
     Column("dry_run", Boolean, nullable=False),
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),
-    Column("outcome", String(20), nullable=False, default="running"),
+    Column("outcome", String(20), nullable=False, default=RunOutcome.RUNNING),
     Column("plan_checksum", String(32), nullable=False, default=""),
     Column("counts", Text, nullable=False, default="{}"),
     Column("message", Text, nullable=False, default=""),
@@ -180,7 +181,7 @@ class RunRecord:
 
     @property
     def duration(self) -> float | None:
-        end = self.finished_at or (self.last_seen_at if self.outcome == "interrupted" else None)
+        end = self.finished_at or (self.last_seen_at if self.outcome == RunOutcome.INTERRUPTED else None)
         if end is None:
             return None
         return (_aware(end) - _aware(self.started_at)).total_seconds()
@@ -330,7 +331,7 @@ class Store:
         Whoever holds the run lock knows every other applying run is dead; a dry run
         (which takes no lock) is judged by whether its process still exists.
         """
-        query = select(runs_table.c.id, runs_table.c.dry_run, runs_table.c.pid, runs_table.c.host).where(runs_table.c.outcome == "running")
+        query = select(runs_table.c.id, runs_table.c.dry_run, runs_table.c.pid, runs_table.c.host).where(runs_table.c.outcome == RunOutcome.RUNNING)
         mine = os.getpid()
         with self.engine.begin() as connection:
             dead = [
@@ -341,7 +342,7 @@ class Store:
             ]
             for run_id in dead:
                 message = "interrupted: the process running it stopped before it finished (see the results recorded up to then)"
-                connection.execute(update(runs_table).where(runs_table.c.id == run_id).values(outcome="interrupted", message=message))
+                connection.execute(update(runs_table).where(runs_table.c.id == run_id).values(outcome=RunOutcome.INTERRUPTED, message=message))
         return dead
 
     def record_batch(self, run_id: int, results: list[dict], links: list[Link], done_intents: list[int]) -> None:
@@ -511,18 +512,20 @@ class Store:
 
     # -- named values --------------------------------------------------------------
 
-    def secret(self, name: str, make) -> str:
-        """A per-installation random value (e.g. the key of password fingerprints), created on first use."""
-        with self.engine.begin() as connection:
-            value = connection.execute(select(values_table.c.value).where(values_table.c.name == name)).scalar()
-            if value is None:
-                value = make()
-                connection.execute(insert(values_table).values(name=name, value=value))
-            return value
-
     def get_value(self, name: str) -> str | None:
         with self.engine.connect() as connection:
             return connection.execute(select(values_table.c.value).where(values_table.c.name == name)).scalar()
+
+    def delete_value(self, name: str) -> None:
+        """Delete a named value so that a copy of the file no longer holds it (SQLite: overwritten, WAL emptied)."""
+        sqlite = self.engine.dialect.name == "sqlite"
+        with self.engine.begin() as connection:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA secure_delete = ON")
+            connection.execute(delete(values_table).where(values_table.c.name == name))
+        if sqlite:
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def set_value(self, name: str, value: str) -> None:
         with self.engine.begin() as connection:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from .codes import NoticeCode
 from .config import SyncSettings
 from .model import GoogleUser
 from .plan import (
@@ -54,7 +55,8 @@ def applied_changes(results: list[dict]) -> tuple[list[Applied], list[Notice]]:
         record = result["data"].get("record")
         if record is None:
             notices.append(Notice("warning", result["object"], f"{result['action']} was recorded without its previous values "
-                                  "(before this version, or confirmed after an interruption): undo it by hand if needed"))
+                                  "(before this version, or confirmed after an interruption): undo it by hand if needed",
+                                  NoticeCode.UNDO_NOT_RECORDED))
             continue
         applied.append(Applied(Change.from_record(record), result["data"].get("google_id", "")))
     return applied, notices
@@ -66,7 +68,7 @@ def inverses(applied: list[Applied]) -> tuple[list[Change], list[Notice]]:
     for each in reversed(applied):
         undo = each.change.inverse(each.google_id)
         if isinstance(undo, str):
-            notices.append(Notice("info", each.change.subject, f"{each.change.action}: {undo}"))
+            notices.append(Notice("info", each.change.subject, f"{each.change.action}: {undo}", NoticeCode.UNDO_IMPOSSIBLE))
         else:
             changes.extend(undo)
     return changes, notices
@@ -77,25 +79,25 @@ def plan_undo(run_id: int, inverse: list[Change], notices: list[Notice], now: No
     kept: list[Change] = []
     found: list[Notice] = list(notices)
 
-    def report(change: Change, message: str, level: str = "info") -> None:
-        found.append(Notice(level, change.subject, message))
+    def report(change: Change, message: str, code: NoticeCode, level: str = "info") -> None:
+        found.append(Notice(level, change.subject, message, code))
 
     for change in inverse:
         if isinstance(change, (SuspendUser, UnsuspendUser)):
             account = now.users.get(change.google_id)
             if account is None:
-                report(change, "the account no longer exists in Google: nothing to undo", "warning")
+                report(change, "the account no longer exists in Google: nothing to undo", NoticeCode.UNDO_GONE, "warning")
             elif account.suspended == isinstance(change, SuspendUser):
-                report(change, f"already {'suspended' if account.suspended else 'active'}: nothing to undo")
+                report(change, f"already {'suspended' if account.suspended else 'active'}: nothing to undo", NoticeCode.UNDO_ALREADY_DONE)
             elif isinstance(change, SuspendUser) and account.is_admin:
-                report(change, "an administrator account is never suspended: left active", "warning")
+                report(change, "an administrator account is never suspended: left active", NoticeCode.ADMIN_PROTECTED, "warning")
             else:
                 kept.append(replace(change, email=account.primary_email, reason=f"undo of run {run_id}: {change.reason}")
                             if isinstance(change, SuspendUser) else replace(change, email=account.primary_email))
         elif isinstance(change, UpdateUser):
             account = now.users.get(change.google_id)
             if account is None:
-                report(change, "the account no longer exists in Google: nothing to undo", "warning")
+                report(change, "the account no longer exists in Google: nothing to undo", NoticeCode.UNDO_GONE, "warning")
                 continue
             fields = _still_as_left(change, lambda name: _user_value(account, name), report)
             if fields:
@@ -103,7 +105,7 @@ def plan_undo(run_id: int, inverse: list[Change], notices: list[Notice], now: No
         elif isinstance(change, UpdateGroup):
             group = now.groups.get(change.google_id)
             if group is None:
-                report(change, "the group no longer exists in Google: nothing to undo", "warning")
+                report(change, "the group no longer exists in Google: nothing to undo", NoticeCode.UNDO_GONE, "warning")
                 continue
             fields = _still_as_left(change, lambda name: (group.get(name) or "").lower() if name == "email" else group.get(name) or "", report)
             if fields:
@@ -111,9 +113,9 @@ def plan_undo(run_id: int, inverse: list[Change], notices: list[Notice], now: No
         elif isinstance(change, MemberChange):
             current = now.members.get(change.group_email)
             if current is None:
-                report(change, "the group no longer exists in Google: nothing to undo", "warning")
+                report(change, "the group no longer exists in Google: nothing to undo", NoticeCode.UNDO_GONE, "warning")
             elif isinstance(change, AddMember) == (change.member_email in current):
-                report(change, f"already {'a member' if change.member_email in current else 'removed'}: nothing to undo")
+                report(change, f"already {'a member' if change.member_email in current else 'removed'}: nothing to undo", NoticeCode.UNDO_ALREADY_DONE)
             else:
                 kept.append(replace(change, member_id=current.get(change.member_email, "")) if isinstance(change, RemoveMember) else change)
         elif isinstance(change, SetPostingPolicy):
@@ -132,7 +134,8 @@ def _still_as_left(change, current_value, report) -> tuple[FieldChange, ...]:
         if value == field.new:
             continue
         if value != field.old:
-            report(change, f"{field.field} changed since the run (now {value!r}, the run set {field.old!r}): left as it is", "warning")
+            report(change, f"{field.field} changed since the run (now {value!r}, the run set {field.old!r}): left as it is",
+                   NoticeCode.UNDO_CHANGED_SINCE, "warning")
             continue
         fields.append(field)
     return tuple(fields)

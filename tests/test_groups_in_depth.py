@@ -55,7 +55,8 @@ def test_members_outside_the_scope_are_warned_or_promoted(env, capsys):
     directory.add_user("dave", "Dave", "Locked", locked=True)
     directory.add_group("sales", members=("alice", "carol", "dave"))
     code, out = run(env, capsys, "test")
-    assert "WARNING: sales: 2 member(s) not synchronized to Google, left out of the group: carol, dave" in out
+    assert "WARNING: sales: 1 member(s) not synchronized to Google, left out of the group: carol (turn on their Google Apps option" in out
+    assert "WARNING: sales: 1 member(s) locked, left out of the group: dave; each is locked in the directory" in out
     env.write_config(create_missing_members="yes")
     code, out = run(env, capsys, "test")
     assert "create user carol@example.com" in out and "add member sales@example.com ← carol@example.com" in out

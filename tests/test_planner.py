@@ -3,6 +3,7 @@ from dataclasses import replace
 
 import pytest
 
+from app_google_sync.libraries.codes import NoticeCode
 from app_google_sync.libraries.config import GoogleSettings, LdapSettings, Settings, SyncSettings
 from app_google_sync.libraries.errors import UnsafePlan
 from app_google_sync.libraries.model import (
@@ -294,3 +295,25 @@ def test_a_percentage_limit_guards_domains_of_ten_accounts_or_more():
     assert percent.suspend_limit(3) == 3  # a tiny domain: one departure is not an anomaly
     assert percent.suspend_limit(12) == 3
     assert replace(SETTINGS.sync, max_suspend="1").suspend_limit(3) == 1
+
+
+def test_every_notice_carries_a_code_and_members_left_out_get_the_advice_of_their_reason():
+    members = frozenset({"alice", "off", "lena", "longname", "winadmin"})
+    plan = plan_for(
+        users=[
+            user("alice", in_scope=True),
+            user("off", in_scope=False),
+            user("lena", in_scope=True, locked=True),
+            user("longname", family="x" * 80, in_scope=True),
+        ],
+        groups=[DirectoryGroup(uuid="g1", dn="cn=sales,ou=Groups", name="sales", member_uids=members)],
+        google_users=[ADMIN],
+    )
+    assert all(isinstance(notice.code, NoticeCode) for notice in plan.notices)
+    about_sales = {notice.code: notice.message for notice in plan.notices if notice.subject == "sales"}
+    assert set(about_sales) == {NoticeCode.MEMBERS_NOT_IN_SCOPE, NoticeCode.MEMBERS_LOCKED, NoticeCode.MEMBERS_SKIPPED, NoticeCode.MEMBERS_UNKNOWN}
+    assert "off" in about_sales[NoticeCode.MEMBERS_NOT_IN_SCOPE] and "Google Apps option" in about_sales[NoticeCode.MEMBERS_NOT_IN_SCOPE]
+    assert "lena" in about_sales[NoticeCode.MEMBERS_LOCKED] and "Google Apps option" not in about_sales[NoticeCode.MEMBERS_LOCKED]
+    assert "longname" in about_sales[NoticeCode.MEMBERS_SKIPPED] and "winadmin" in about_sales[NoticeCode.MEMBERS_UNKNOWN]
+    assert [n.code for n in plan.notices if n.subject == "longname"] == [NoticeCode.USER_INVALID]
+    assert {"level", "object", "message", "code"} <= set(plan.data["notices"][0])  # JSON: the code added, nothing removed

@@ -68,6 +68,7 @@ dn: cn=module,cn=config
 objectClass: olcModuleList
 cn: module
 olcModuleLoad: back_mdb
+olcModuleLoad: ppolicy
 
 dn: cn=schema,cn=config
 objectClass: olcSchemaConfig
@@ -115,6 +116,14 @@ objectClass: olcSyncProvConfig
 olcOverlay: {0}syncprov
 olcSpCheckpoint: 100 10
 olcSpSessionLog: 1000
+"""
+
+# ClearOS locks an account through the password policy overlay (pwdAccountLockedTime); with no
+# default policy configured, the overlay only defines its attributes and enforces nothing.
+PPOLICY_CONFIG = r"""dn: olcOverlay=ppolicy,olcDatabase={1}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcPPolicyConfig
+olcOverlay: ppolicy
 """
 
 
@@ -226,7 +235,8 @@ class DemoDirectory(slapdtest.SlapdObject):
 
     @property
     def no_members_dn(self) -> str:
-        return f"{NO_MEMBERS_RDN},{self.groups_dn}"
+        """ClearOS's placeholder member of empty groups: the DN of its reserved user nomembers."""
+        return f"{NO_MEMBERS_RDN},{self.users_dn}"
 
     @property
     def uri(self) -> str:
@@ -276,6 +286,7 @@ class DemoDirectory(slapdtest.SlapdObject):
         parts.append(DATABASE_CONFIG % self._config_values())
         if self.syncprov:
             parts.append(SYNCPROV_CONFIG)
+        parts.append(PPOLICY_CONFIG)
         self.slapadd("\n".join(part.strip() + "\n" for part in parts), ["-n0"])
 
     def _start_slapd(self):
@@ -443,6 +454,19 @@ class DemoDirectory(slapdtest.SlapdObject):
         for group in groups:
             self.add_to_group(group, uid)
         return dn
+
+    def add_no_members_account(self) -> str:
+        """The reserved account behind ``no_members_dn``, as ClearOS's base tree holds it (uid nomembers)."""
+        return self.add_entry(self.no_members_dn, {
+            "objectClass": ["top", "posixAccount", "inetOrgPerson"],
+            "uid": "nomembers",
+            "cn": "No Members",
+            "sn": "Members",
+            "uidNumber": 63999,
+            "gidNumber": CLEAROS_GID,
+            "homeDirectory": "/dev/null",
+            "loginShell": "/sbin/nologin",
+        })
 
     def user_dn(self, uid: str) -> str:
         found = self.admin().search_s(

@@ -43,6 +43,13 @@ class DemoEnvironment:
         self.stop()
 
     def start(self) -> None:
+        try:
+            self._start()
+        except BaseException:  # SIGTERM (SystemExit) or a failure half-way: nothing may be left behind
+            self.stop()
+            raise
+
+    def _start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         if self._own_directory:
             self.directory.start()
@@ -55,11 +62,13 @@ class DemoEnvironment:
         self.write_config()
 
     def stop(self) -> None:
-        self.emulator.stop()
-        if self._own_directory:
-            self.directory.stop()
-        if self._tempdir:
-            self._tempdir.cleanup()
+        try:
+            self.emulator.stop()
+            if self._own_directory:
+                self.directory.stop()
+        finally:
+            if self._tempdir:
+                self._tempdir.cleanup()
 
     def write_config(self, **sync_options: str) -> Path:
         ldap = self.directory.settings()

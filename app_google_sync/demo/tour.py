@@ -8,20 +8,23 @@ show suspension (never deletion).
 from __future__ import annotations
 
 import shlex
+import sys
 import time
-
-from app_google_sync import cli
+from typing import Callable
 
 from .environment import ADMIN_EMAIL, DemoEnvironment
 
+# The command line's main(argv) -> exit code, handed in by the command line itself (no import back to it).
+Command = Callable[[list[str]], int]
+
 
 def heading(text: str) -> None:
-    print(f"\n\033[1m== {text}\033[0m" if cli.sys.stdout.isatty() else f"\n== {text}")
+    print(f"\n\033[1m== {text}\033[0m" if sys.stdout.isatty() else f"\n== {text}")
 
 
-def run(env: DemoEnvironment, *args: str) -> int:
+def run(command: Command, env: DemoEnvironment, *args: str) -> int:
     print(f"$ google-sync --config {env.config_path} {shlex.join(args)}")
-    code = cli.main(["--config", str(env.config_path), *args])
+    code = command(["--config", str(env.config_path), *args])
     print(f"(exit code {code})")
     return code
 
@@ -36,7 +39,10 @@ def show_google(env: DemoEnvironment) -> None:
         print(f"  group {group['email']:<22} {members}")
 
 
-def tour(keep_running: bool = False, console: bool = False, port: int = 8000) -> int:
+def tour(command: Command, keep_running: bool = False, console: bool = False, port: int = 8000) -> int:
+    """The tour; ``command`` runs one ``google-sync`` command line. Whatever ends it (SIGTERM included,
+    which the command line turns into SystemExit) stops slapd and the emulator and removes the
+    temporary directory with its key and configuration."""
     with DemoEnvironment() as env:
         # One account that already exists in Google, as in most real domains: it is adopted, not duplicated.
         env.emulator.add_user("carol@example.com", "Carol", "Jones", password="Existing-Password-1")
@@ -45,19 +51,19 @@ def tour(keep_running: bool = False, console: bool = False, port: int = 8000) ->
         print(f"Config:    {env.config_path}")
 
         heading("1. Test synchronization: what would change (nothing is written)")
-        run(env, "test")
+        run(command, env, "test")
         heading("2. Synchronization")
-        code = run(env, "sync")
+        code = run(command, env, "sync")
         heading("3. What Google holds now")
         show_google(env)
         heading("4. Test again: in step, no write needed")
-        run(env, "test")
+        run(command, env, "test")
         heading("5. Bob's Google Apps switch is turned off: he is suspended, not deleted")
         env.directory.remove_from_group("google_apps_plugin", "bob")
-        run(env, "sync")
+        run(command, env, "sync")
         show_google(env)
         heading("6. History")
-        run(env, "status")
+        run(command, env, "status")
         if console:
             from app_google_sync.host.demo import run_console  # noqa: PLC0415  (Flask only when the console is wanted)
 

@@ -431,7 +431,7 @@ class AccountDirectory:
 
     @property
     def _no_members_dn(self) -> str:
-        return f"{NO_MEMBERS_RDN},{self.groups_dn}"
+        return f"{NO_MEMBERS_RDN},{self.users_dn}"  # where ClearOS puts it: its reserved user nomembers
 
     def _groups_with_member_dn(self, user_dn: str):
         return self._search(self.groups_dn, ldap.filter.filter_format("(member=%s)", [user_dn]), ["member"])

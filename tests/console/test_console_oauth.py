@@ -97,7 +97,7 @@ def test_a_refused_consent_changes_nothing(env, oauth_console):
 
 
 def test_plain_http_is_allowed_only_for_a_loopback_token_server(monkeypatch):
-    from app_google_sync.controllers.credentials import allow_plain_http_for
+    from app_google_sync.libraries.credentials import allow_plain_http_for
 
     monkeypatch.delenv("OAUTHLIB_INSECURE_TRANSPORT", raising=False)
     allow_plain_http_for("http://token.example.com/token")

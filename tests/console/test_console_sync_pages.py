@@ -50,6 +50,16 @@ def test_check_reports_a_wrong_bind_password_without_showing_it(env, console):
     assert "Wrong-Secret-77" not in response.get_data(as_text=True)
 
 
+def test_check_tells_an_anonymous_bind_and_a_misspelt_group_apart(env, console):
+    env.directory.add_group("sales")
+    config_file.update(str(env.config_path), "sync", {"groups": "sales salse"})
+    text = text_of(console.post("/check"))
+    assert "Group names (groups)" in text and "[sync] groups names salse, which no group under" in text
+    config_file.update(str(env.config_path), "ldap", {"bind_dn": "", "bind_password": ""})
+    text = text_of(console.post("/check"))
+    assert "is not visible to an anonymous bind" in text and "[ldap] bind_dn is empty" in text
+
+
 def test_test_sync_shows_the_plan_table_and_the_admin_warning(env, console):
     add_people(env.directory, "alice", "bob")
     env.directory.add_group("sales", members=("alice", "bob"), description="Sales team")
@@ -199,7 +209,7 @@ def test_users_and_groups_show_each_objects_google_state(env, console):
     synchronize(console, force="yes")  # 1 of 3 active accounts is above the 25% limit
     text = text_of(console.get("/objects"))
     assert re.search(r"alice Alice Tester alice@example.com On Synchronized \d{4}-\d\d-\d\d", text), text
-    assert "bob Bob Tester bob@example.com Off Suspended Google Apps off or locked" in text
+    assert "bob Bob Tester bob@example.com Off Suspended Google Apps off: suspended, not deleted" in text
     assert re.search(r"sales Sales team sales@example.com 1 Synchronized", text), text
 
 

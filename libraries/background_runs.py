@@ -1,7 +1,8 @@
-"""Console synchronizations running in the background, watched by the progress page.
+"""Synchronizations the console starts in the background, watched by its progress page.
 
 A run goes through the engine like any other (same lock, same history); this
-module only holds its live progress in memory so the page can poll it.
+module only holds its live progress in memory so the page can poll it. No Flask:
+the console's views call it.
 """
 from __future__ import annotations
 
@@ -11,20 +12,21 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from app_google_sync.libraries import config
-from app_google_sync.libraries.errors import GoogleSyncError, RunLocked, UnsafePlan
+from . import config
+from .codes import RunOutcome
+from .errors import GoogleSyncError, RunLocked, UnsafePlan
 
 log = logging.getLogger(__name__)
 
 KEEP_RUNS = 20
 OUTCOME_TEXT = {
-    "applied": "Synchronization complete: every change was applied.",
-    "partial": "Synchronization finished with errors: the changes marked below failed, the rest were applied.",
-    "in_sync": "Google was already in step with the directory: nothing to change.",
-    "changed": "Not applied: the plan changed since you previewed it.",
-    "refused": "Refused by a safety limit: nothing was written to Google.",
-    "locked": "Another synchronization is running: nothing was started.",
-    "failed": "The synchronization failed: nothing more was written to Google.",
+    RunOutcome.APPLIED: "Synchronization complete: every change was applied.",
+    RunOutcome.PARTIAL: "Synchronization finished with errors: the changes marked below failed, the rest were applied.",
+    RunOutcome.IN_SYNC: "Google was already in step with the directory: nothing to change.",
+    RunOutcome.CHANGED: "Not applied: the plan changed since you previewed it.",
+    RunOutcome.REFUSED: "Refused by a safety limit: nothing was written to Google.",
+    RunOutcome.LOCKED: "Another synchronization is running: nothing was started.",
+    RunOutcome.FAILED: "The synchronization failed: nothing more was written to Google.",
 }
 
 
@@ -38,7 +40,7 @@ class ConsoleRun:
     phase: str = "planning"  # planning → applying → finished
     done: int = 0
     total: int = 0
-    outcome: str = ""
+    outcome: str = ""  # a RunOutcome once finished
     message: str = ""
     run_id: int = 0
     results: list = field(default_factory=list)  # [{"action", "object", "ok", "message"}]
@@ -120,14 +122,14 @@ class RunRegistry:
             if report.plan:
                 run.warnings = [notice.data for notice in report.plan.notices if notice.level == "warning"]
         except UnsafePlan as error:
-            run.outcome, run.message = "refused", str(error)
+            run.outcome, run.message = RunOutcome.REFUSED, str(error)
         except RunLocked as error:
-            run.outcome, run.message = "locked", str(error)
+            run.outcome, run.message = RunOutcome.LOCKED, str(error)
         except GoogleSyncError as error:
-            run.outcome, run.message = "failed", str(error)
+            run.outcome, run.message = RunOutcome.FAILED, str(error)
         except Exception:  # noqa: BLE001  (the page must end, whatever happened; details go to the log)
             log.exception("console synchronization %s failed", run.id)
-            run.outcome, run.message = "failed", "an internal error stopped the run; the server log has the details"
+            run.outcome, run.message = RunOutcome.FAILED, "an internal error stopped the run; the server log has the details"
         finally:
             _close(engine)
             run.finished = datetime.now(timezone.utc)
@@ -135,7 +137,7 @@ class RunRegistry:
 
 
 def _engine(config_path: str):
-    from app_google_sync.libraries.engine import SyncEngine  # noqa: PLC0415
+    from .engine import SyncEngine  # noqa: PLC0415  (the engine pulls in the Google client; only a run needs it)
 
     return SyncEngine(config.load(config_path))
 

@@ -15,7 +15,7 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-from app_google_sync.libraries.errors import ConfigError
+from .errors import ConfigError
 
 log = logging.getLogger(__name__)
 
