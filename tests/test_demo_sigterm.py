@@ -1,5 +1,4 @@
 """`google-sync demo` stopped with SIGTERM leaves nothing behind: no slapd, no key, no config with a password."""
-import os
 import re
 import signal
 import subprocess
