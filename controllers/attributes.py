@@ -9,12 +9,14 @@ from app_google_sync.libraries.errors import ConfigError
 from .blueprint import SCOPE_NOTE, blueprint, console, raw_config
 
 
-def render_attributes(mappings=None, units=None, errors=None, status=200):
+def render_attributes(mappings=None, units=None, errors=None, status=200, domains=None):
     parser = raw_config()
     page = render_template(
         "google_sync/attributes.html",
         mappings=mappings or config_file.attribute_mappings(parser),
         units=units or config_file.org_units(parser),
+        domains=domains or config_file.domains(parser),
+        primary_domain=config_file.value(parser, "google", "domain"),
         errors=errors or {},
         saved=request.args.get("saved") == "1",
     )
@@ -64,3 +66,23 @@ def save_org_units():
     else:
         flash("Organizational units are off: users stay where they are in Google.", "success")
     return redirect(url_for(".attributes", saved=1))
+
+
+@blueprint.post("/attributes/domains")
+def save_domains():
+    form = request.form
+    parser = raw_config()
+    before = config_file.domains(parser)
+    try:
+        chosen = config_file.check_domains(form.get("domains", ""), form.get("default_domain", ""), config_file.value(parser, "google", "domain"))
+    except ConfigError as error:
+        typed = config_file.Domains(form.get("domains", ""), form.get("default_domain", ""))
+        return render_attributes(domains=typed, errors={"domains": str(error)}, status=400)
+    config_file.save_domains(console().config_path, chosen)
+    if not chosen.others:
+        flash("Domains saved: only the primary domain is synchronized.", "success")
+    else:
+        flash(f"Domains saved: {'every domain Google lists' if chosen.from_google else chosen.others} besides the primary one.", "success")
+    if chosen.from_google and not before.from_google:
+        flash(SCOPE_NOTE.format(feature="Domains read from Google", scope="admin.directory.domain.readonly"), "warning")
+    return redirect(url_for(".attributes", saved=1, _anchor="domains"))

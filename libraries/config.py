@@ -62,12 +62,34 @@ class LdapSettings:
 @dataclass(frozen=True)
 class GoogleSettings:
     domain: str = _google("domain")
+    domains: tuple[str, ...] = _google("domains")  # the account's other domains; ("*",): read from Google
+    default_domain: str = _google("default_domain")  # empty: domain
     admin_email: str = _google("admin_email")
     credentials_file: str = _google("credentials_file")
     api_endpoint: str = _google("api_endpoint")
     token_uri: str = _google("token_uri")  # empty: the one in the key file (Google's own)
     queries_per_minute: int = _google("queries_per_minute")  # the quota the client paces itself to
     retry_deadline: float = _google("retry_deadline")  # seconds one run keeps retrying quota and server errors
+
+    @property
+    def reads_domains(self) -> bool:
+        """The account's domains come from Google (domains.list), not from the file."""
+        return "*" in self.domains
+
+    @property
+    def listed_domains(self) -> frozenset[str]:
+        """The domains the file names: ``domain`` and those of ``domains``."""
+        return frozenset({self.domain, *self.domains} - {"*"})
+
+    @property
+    def address_domain(self) -> str:
+        """The domain of addresses made up from a uid or a group name."""
+        return self.default_domain or self.domain
+
+    @property
+    def multi_domain(self) -> bool:
+        """Users and groups are read account-wide (customer=my_customer), not from ``domain`` alone."""
+        return bool(self.domains)
 
 
 @dataclass(frozen=True)
@@ -156,7 +178,7 @@ def load(path: str | None = None) -> Settings:
         _require(parser)
         return Settings(
             ldap=_ldap_settings(parser),
-            google=GoogleSettings(**_fields(parser, "google")),
+            google=_checked_domains(GoogleSettings(**_fields(parser, "google"))),
             sync=_usable(sync_settings(parser)),
             attributes=AttributeMap(**_fields(parser, "attributes")),
             path=path,
@@ -268,6 +290,15 @@ def _ldap_settings(parser: configparser.ConfigParser) -> LdapSettings:
     if password_file:
         values["bind_password"] = _read_secret_file(password_file)
     return LdapSettings(**values)
+
+
+def _checked_domains(google: GoogleSettings) -> GoogleSettings:
+    """A default domain the file's own domains do not include would make every made-up address fail."""
+    if google.default_domain and not google.reads_domains and google.default_domain not in google.listed_domains:
+        raise ConfigError(schema.problem("[google] default_domain", google.default_domain,
+                                         f"not one of the account's domains ({', '.join(sorted(google.listed_domains))}): "
+                                         "give one of them, or add it to [google] domains"))
+    return google
 
 
 def _read_secret_file(path: str) -> str:

@@ -263,6 +263,35 @@ def save_attributes(path: str, attributes: dict[str, str]) -> None:
 
 
 @dataclass(frozen=True)
+class Domains:
+    """``[google] domains`` and ``default_domain`` as the Attributes page shows them."""
+
+    others: str = ""  # as written: nothing, * or domain names
+    default: str = ""  # nothing: the primary domain
+
+    @property
+    def from_google(self) -> bool:
+        return self.others.strip() == "*"
+
+
+def domains(parser: configparser.ConfigParser) -> Domains:
+    return Domains(" ".join(schema.value(parser, "google", "domains")), schema.value(parser, "google", "default_domain"))
+
+
+def check_domains(others: str, default: str, primary: str) -> Domains:
+    """The domains from a form, checked as ``config.load`` checks them (the default among the listed ones)."""
+    listed = schema.check("google", "domains", others, label="Other domains")
+    default_domain = schema.check("google", "default_domain", default, label="Default domain")
+    if default_domain and "*" not in listed and default_domain not in {primary, *listed}:
+        raise ConfigError(f"Default domain {default_domain} is not one of the account's domains: add it to the other domains first")
+    return Domains(" ".join(listed), default_domain)
+
+
+def save_domains(path: str, chosen: Domains) -> None:
+    update(path, "google", {"domains": chosen.others, "default_domain": chosen.default})
+
+
+@dataclass(frozen=True)
 class OrgUnits:
     source: str = ""  # "", "dn" or "attribute"
     attribute: str = ""

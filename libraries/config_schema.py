@@ -152,6 +152,20 @@ class Names:
 
 
 @dataclass(frozen=True)
+class DomainList(Names):
+    """``[google] domains``: nothing, ``*`` (read from Google), or domain names."""
+
+    pattern: str = r"\*|[a-z0-9-]+(\.[a-z0-9-]+)+"
+    fix: str = "is not a domain name: give domains such as example.org, separated by spaces or commas, or * to read them from Google"
+
+    def parse(self, text: str) -> tuple[str, ...]:
+        names = tuple(dict.fromkeys(super().parse(text.lower())))
+        if "*" in names and names != ("*",):
+            raise Invalid("'*' stands alone: give *, or the domain names")
+        return names
+
+
+@dataclass(frozen=True)
 class GroupSelection(Names):
     """``[sync] groups``: ``*`` (or nothing) for every group, ``none`` for no group at all, else the names."""
 
@@ -377,6 +391,15 @@ LDAP = Section("ldap", (
 GOOGLE = Section("google", (
     Key("domain", DOMAIN, "", "the Google Workspace primary domain; users outside it are reported and skipped",
         console="Settings", label="Domain", required=True, example="example.com"),
+    Key("domains", DomainList(), "",
+        "the account's other domains whose users and groups are synchronized too: secondary domains and domain "
+        "aliases, listed (`example.org example.net`), or `*` to read them from Google (`domains.list`, which needs "
+        "the `admin.directory.domain.readonly` scope). An address in no domain of the account is reported with the "
+        "domains that would work; aliases in any of them are added. Empty: `domain` only",
+        console="Attributes", label="Other domains"),
+    Key("default_domain", DOMAIN, "",
+        "the domain of users and groups without a mail address (`<uid>@<default_domain>`); one of the account's domains",
+        console="Attributes", label="Default domain", shown_default="`domain`"),
     Key("admin_email", EMAIL, "",
         "a super administrator the service account acts as (domain-wide delegation); never suspended",
         console="Settings", label="Administrator", required=True, example="admin@example.com"),

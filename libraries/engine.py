@@ -91,7 +91,7 @@ class SyncEngine:
         desired = self.source.read_state()
         links = self.store.links()
         managed_ids = {link.google_id for link in links.links if link.kind == "group"}
-        wanted_emails = {group_email(group, self.settings.google.domain) for group in selected_groups(desired.groups, self.settings)}
+        wanted_emails = {group_email(group, self.settings.google.address_domain) for group in selected_groups(desired.groups, self.settings)}
         try:
             existing = self.target.read_state(
                 member_groups=lambda group: group["email"].lower() in wanted_emails or group["id"] in managed_ids,
@@ -111,11 +111,11 @@ class SyncEngine:
             user = replace(user, captured_password=password)
         link = self._user_link(links, user, uid, uuid)
         uuid = user.uuid if user else (link.uuid if link else uuid)
-        accounts = self._accounts_for(link, user_email(user, self.settings.google.domain) if user else "")
+        accounts = self._accounts_for(link, user_email(user, self.settings.google.address_domain) if user else "")
         groups = self.source.read_groups_of(user) if user else ()
         desired = DirectoryState(users=(user,) if user else (), groups=groups)
         org_units = self.target.read_org_units() if self.settings.sync.org_units else None
-        existing = GoogleState(users=tuple(accounts.values()), groups=(), org_units=org_units)
+        existing = GoogleState(users=tuple(accounts.values()), groups=(), org_units=org_units, **self._domains())
         return build_plan(desired, existing, links, self.settings, scope=Scope(user_uuids=frozenset({uuid})), password_key=self.password_key)
 
     def _accounts_for(self, link: Link | None, email: str) -> dict:
@@ -135,7 +135,7 @@ class SyncEngine:
         by_uuid = links.by_uuid("user")
         if user is not None or uuid in by_uuid:
             return by_uuid.get(user.uuid if user else uuid)
-        default_email = f"{uid}@{self.settings.google.domain}"
+        default_email = f"{uid}@{self.settings.google.address_domain}"
         return next((link for link in by_uuid.values() if link.email == default_email), None)
 
     def plan_group_push(self, name: str) -> Plan:
@@ -145,7 +145,7 @@ class SyncEngine:
             return Plan()
         links = self.store.links()
         link = links.by_uuid("group").get(group.uuid)
-        resource = self.target.read_group(link.google_id if link else group_email(group, self.settings.google.domain))
+        resource = self.target.read_group(link.google_id if link else group_email(group, self.settings.google.address_domain))
         existing_groups = ()
         if resource is not None:
             members = self.target.read_members([resource["id"]])[resource["id"]]
@@ -153,7 +153,15 @@ class SyncEngine:
         nested = tuple(found for child in sorted(group.member_groups) if (found := self.source.read_group(child)))
         desired = DirectoryState(users=self.source.read_users(sorted(group.member_uids)), groups=(group, *nested))
         scope = Scope(group_uuids=frozenset({group.uuid}))
-        return build_plan(desired, GoogleState(users=(), groups=existing_groups), links, self.settings, scope=scope, password_key=self.password_key)
+        existing = GoogleState(users=(), groups=existing_groups, **self._domains())
+        return build_plan(desired, existing, links, self.settings, scope=scope, password_key=self.password_key)
+
+    def _domains(self) -> dict:
+        """For a targeted push: the account's domains, when they come from Google ([google] domains = *)."""
+        if not self.settings.google.reads_domains:
+            return {}
+        domains, aliases = self.target.read_domains()
+        return {"domains": domains, "domain_aliases": aliases}
 
     def test(self, trigger: str = "cli") -> Report:
         """A dry run: the plan and its warnings, no write to Google."""

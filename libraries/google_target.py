@@ -37,6 +37,7 @@ SCOPES = (
     SCOPE_PREFIX + "admin.directory.group.member",
 )
 ORGUNIT_SCOPE = SCOPE_PREFIX + "admin.directory.orgunit"
+DOMAIN_SCOPE = SCOPE_PREFIX + "admin.directory.domain.readonly"
 GROUP_SETTINGS_SCOPE = SCOPE_PREFIX + "apps.groups.settings"
 BATCH_PATHS = {"directory": "batch/admin/directory_v1", "groupssettings": "batch/groupssettings/v1"}
 USER_FIELDS = "id,primaryEmail,name(givenName,familyName),suspended,isAdmin,isDelegatedAdmin,organizations,phones,externalIds,aliases,orgUnitPath"
@@ -120,6 +121,8 @@ def required_scopes(settings: Settings) -> tuple[str, ...]:
     an optional feature's scope is asked for only when that feature is in use.
     """
     extra = [ORGUNIT_SCOPE] if settings.sync.org_units else []
+    if settings.google.reads_domains:
+        extra.append(DOMAIN_SCOPE)
     if settings.sync.posting_policy or any(policy for _, policy in settings.sync.posting_overrides):
         extra.append(GROUP_SETTINGS_SCOPE)
     return SCOPES + tuple(extra)
@@ -204,6 +207,7 @@ class GoogleTarget:
         self._resources: dict[str, object] = {}
         self._http = None
         self._no_batch: set[str] = set()  # APIs whose endpoint refused the batch route
+        self._domains: tuple[frozenset[str], frozenset[str]] | None = None  # read once per target (a run)
 
     # -- plumbing ----------------------------------------------------------------
 
@@ -386,11 +390,26 @@ class GoogleTarget:
             if not token:
                 return
 
+    def _where(self) -> dict:
+        """Which users and groups a list reads: the primary domain's, or with several domains the whole account's."""
+        return {"customer": "my_customer"} if self.settings.multi_domain else {"domain": self.settings.domain}
+
+    def read_domains(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The account's (primary and secondary) domains and its domain aliases, as domains.list gives them; read once."""
+        if self._domains is None:
+            page = self.call(self._resource("domains", lambda: self.service.domains()).list(
+                customer="my_customer", fields="domains(domainName,domainAliases(domainAliasName))"))
+            domains = page.get("domains", [])
+            names = frozenset(domain["domainName"].lower() for domain in domains)
+            aliases = frozenset(alias["domainAliasName"].lower() for domain in domains for alias in domain.get("domainAliases", []))
+            self._domains = (names, aliases)
+        return self._domains
+
     def read_users(self) -> list[GoogleUser]:
         pages = self._pages(
             self.users.list,
             "users",
-            domain=self.settings.domain,
+            **self._where(),
             maxResults=MAX_USERS_PAGE,
             projection="basic",
             fields=f"nextPageToken,users({USER_FIELDS})",
@@ -402,7 +421,7 @@ class GoogleTarget:
             self._pages(
                 self.groups.list,
                 "groups",
-                domain=self.settings.domain,
+                **self._where(),
                 maxResults=MAX_GROUPS_PAGE,
                 fields=f"nextPageToken,groups({GROUP_FIELDS})",
             )
@@ -432,15 +451,19 @@ class GoogleTarget:
         return members
 
     def read_state(self, member_groups: Callable[[dict], bool] = lambda group: True, org_units: bool = False) -> GoogleState:
-        """Every user and group of the domain; members only of the groups the caller manages; org units if asked."""
+        """Every user and group of the domain (of the account, with several domains); members only of the groups
+        the caller manages; org units if asked; the account's domains when the settings say to read them."""
         users = self.read_users()
         groups = self.read_groups()
         wanted = [group["id"] for group in groups if member_groups(group)]
         members = self.read_members(wanted)
+        domains, aliases = self.read_domains() if self.settings.reads_domains else (None, frozenset())
         return GoogleState(
             users=tuple(users),
             groups=tuple(GoogleGroup.from_api(group, members.get(group["id"])) for group in groups),
             org_units=self.read_org_units() if org_units else None,
+            domains=domains,
+            domain_aliases=aliases,
         )
 
     def read_org_units(self) -> frozenset[str]:
@@ -512,6 +535,7 @@ def check_access(settings: Settings) -> list[Check]:
         SCOPES[1]: list_groups,
         SCOPES[2]: lambda: on_a_group(lambda group: target.members.list(groupKey=group["id"], maxResults=1, fields="members(email)")),
         ORGUNIT_SCOPE: lambda: read(target.orgunits.list(customerId="my_customer", type="children", fields="organizationUnits(orgUnitPath)")),
+        DOMAIN_SCOPE: lambda: f"domains: {', '.join(sorted(target.read_domains()[0] | target.read_domains()[1]))}",
         GROUP_SETTINGS_SCOPE: lambda: on_a_group(lambda group: target.group_settings.get(groupUniqueId=group["email"], fields="email")),
     }
     for scope in scopes:

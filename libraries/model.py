@@ -157,6 +157,9 @@ class GoogleState:
     users: tuple[GoogleUser, ...]
     groups: tuple[GoogleGroup, ...]
     org_units: frozenset[str] | None = None  # paths of the existing org units; None when not read
+    # The account's domains as Google lists them (primary and secondary; then domain aliases); None when not read.
+    domains: frozenset[str] | None = None
+    domain_aliases: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

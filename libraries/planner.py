@@ -58,29 +58,38 @@ class WantedUser:
         return self.source.uuid
 
 
-def email_problem(email: str, domain: str) -> str:
+def email_problem(email: str, domain: str, domains: frozenset[str] = frozenset()) -> str:
+    """Why Google would refuse ``email`` as a primary address: '' when it is fine. ``domains``: all the
+    account's domains when there are several (``domain`` is then the one made-up addresses use)."""
     local, _, email_domain = email.partition("@")
     if not _LOCAL_PART.fullmatch(local) or not email_domain:
         return f"address {email!r} is not a valid Google username (letters, digits, - _ ' and single dots only)"
-    if email_domain != domain:
+    allowed = domains or frozenset({domain})
+    if email_domain in allowed:
+        return ""
+    if len(allowed) > 1:
         return (
-            f"address {email} is outside the Google domain {domain}: give the entry an address @{domain}, "
-            f"or set [ldap] mail_attribute = (empty) to use <uid>@{domain} for everyone"
+            f"address {email} is in none of the account's domains; these would work: {', '.join(sorted(allowed))} "
+            "(give the entry an address in one of them, or add its domain to Google and to [google] domains)"
         )
-    return ""
+    (domain,) = allowed
+    return (
+        f"address {email} is outside the Google domain {domain}: give the entry an address @{domain}, "
+        f"or set [ldap] mail_attribute = (empty) to use <uid>@{domain} for everyone"
+    )
 
 
 def user_email(user: DirectoryUser, domain: str) -> str:
     return (user.mail or f"{user.uid}@{domain}").strip().lower()
 
 
-def user_problem(user: DirectoryUser, domain: str) -> str:
+def user_problem(user: DirectoryUser, domain: str, domains: frozenset[str] = frozenset()) -> str:
     for label, attribute, value in (("given name", "givenName", user.given_name), ("surname", "sn", user.family_name)):
         if not value.strip():
             return f"has no {label} ({attribute}); Google requires one: set it in the user manager"
         if len(value) > MAX_NAME_LENGTH:
             return f"{label} is {len(value)} characters long; Google allows at most {MAX_NAME_LENGTH}: shorten {attribute}"
-    return email_problem(user_email(user, domain), domain)
+    return email_problem(user_email(user, domain), domain, domains)
 
 
 @dataclass(frozen=True)
@@ -114,7 +123,11 @@ class _Planning:
     cyclic: set[tuple[str, str]] = field(default_factory=set)  # nestings left out because they form a cycle
 
     def __post_init__(self):
-        self.domain = self.settings.google.domain
+        google = self.settings.google
+        self.domain = google.address_domain  # where addresses made up from a uid or a group name go
+        # Where primary addresses may be (several only when [google] domains is set), and where aliases may be too.
+        self.domains = google.listed_domains | (self.existing.domains or frozenset()) if google.multi_domain else frozenset()
+        self.alias_domains = (self.domains | self.existing.domain_aliases) or frozenset({self.domain})
         self.google_by_id = {user.id: user for user in self.existing.users}
         self.google_by_email = {user.primary_email: user for user in self.existing.users}
         self.user_links = self.links.by_uuid("user")
@@ -187,7 +200,7 @@ def _validate_users(planning: _Planning) -> list[WantedUser]:
     for user in planning.desired.users:
         if not user.in_scope or user.locked:
             continue
-        problem = user_problem(user, planning.domain)
+        problem = user_problem(user, planning.domain, planning.domains)
         if problem:
             planning.warn(user.uid, f"skipped: {problem}")
             _protect_account_of(planning, user)
@@ -302,11 +315,12 @@ def _plan_password(planning: _Planning, user: WantedUser, account: GoogleUser, l
 
 
 def _plan_aliases(planning: _Planning, user: WantedUser, account: GoogleUser | None) -> None:
-    for alias in aliases_to_add(user.source, account, planning.domain, planning.settings.attributes):
+    for alias in aliases_to_add(user.source, account, planning.alias_domains, planning.settings.attributes):
         planning.changes.append(AddAlias(uuid=user.uuid, email=user.email, alias=alias))
-    outside = [alias for alias in user.source.aliases if not alias.lower().endswith("@" + planning.domain)]
+    outside = [alias for alias in user.source.aliases if alias.lower().rpartition("@")[2] not in planning.alias_domains]
     if outside and planning.settings.attributes.aliases:
-        planning.info(user.source.uid, f"aliases outside {planning.domain} not synchronized: {', '.join(sorted(outside))}")
+        where = ", ".join(sorted(planning.alias_domains))
+        planning.info(user.source.uid, f"aliases outside {where} not synchronized: {', '.join(sorted(outside))}")
 
 
 def _email_taken(planning: _Planning, email: str, account: GoogleUser) -> bool:
@@ -460,7 +474,7 @@ def group_email(group: DirectoryGroup, domain: str) -> str:
 
 
 def _group_problem(planning: _Planning, group: DirectoryGroup, email: str) -> str:
-    problem = email_problem(email, planning.domain)
+    problem = email_problem(email, planning.domain, planning.domains)
     if not problem and len(group.name) > MAX_GROUP_NAME_LENGTH:
         problem = f"name is {len(group.name)} characters long; Google allows at most {MAX_GROUP_NAME_LENGTH}"
     if not problem and email in planning.google_by_email:
@@ -550,7 +564,7 @@ def _plan_membership(planning: _Planning, email: str, wanted: frozenset[str], cu
     for member, member_id in sorted(current.items()):
         if member in wanted or (member_id and member_id in wanted_ids):
             continue
-        if member.endswith("@" + planning.domain):  # external members are not ours to remove
+        if member.rpartition("@")[2] in planning.alias_domains:  # external members are not ours to remove
             planning.changes.append(RemoveMember(group_email=email, member_email=member, member_id=member_id))
 
 

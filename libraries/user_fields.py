@@ -70,10 +70,10 @@ def _phones(current: GoogleUser, new: dict) -> list[dict]:
     return kept + [{"type": PHONE_TYPES[field], "value": new[field]} for field in PHONE_TYPES if new.get(field)]
 
 
-def aliases_to_add(user: DirectoryUser, account: GoogleUser | None, domain: str, attributes: AttributeMap) -> list[str]:
-    """Directory aliases in the domain that Google does not have yet (aliases are added, never removed)."""
+def aliases_to_add(user: DirectoryUser, account: GoogleUser | None, domains: frozenset[str], attributes: AttributeMap) -> list[str]:
+    """Directory aliases in the account's domains (aliases included) that Google does not have yet (aliases are added, never removed)."""
     if not attributes.aliases:
         return []
     present = set(account.aliases) if account else set()
-    wanted = {alias.strip().lower() for alias in user.aliases if alias.strip().lower().endswith("@" + domain)}
+    wanted = {alias.strip().lower() for alias in user.aliases if alias.strip().lower().rpartition("@")[2] in domains}
     return sorted(wanted - present - {account.primary_email if account else ""})

@@ -161,7 +161,7 @@ def add_alias(directory, record, kind, owner_id, primary, body):
     rules.check_known_fields(body, {"alias", "etag", "id", "kind", "primaryEmail"})
     if not body.get("alias"):
         raise errors.required("alias")
-    address = rules.check_address(body["alias"], directory.domains, "alias")
+    address = rules.check_address(body["alias"], directory.alias_domains, "alias")
     directory.claim(address, kind, owner_id)
     aliases = record.setdefault("aliases", [])
     if address not in aliases and address != primary:

@@ -27,6 +27,7 @@ DIRECTORY_SCOPES = tuple(_SCOPE + name for name in (
     "admin.directory.group", "admin.directory.group.readonly",
     "admin.directory.group.member", "admin.directory.group.member.readonly",
     "admin.directory.orgunit", "admin.directory.orgunit.readonly",
+    "admin.directory.domain.readonly",
     "apps.groups.settings",
 ))
 

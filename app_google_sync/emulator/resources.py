@@ -119,6 +119,17 @@ def alias(owner_id, primary, address, kind="admin#directory#alias"):
     return _with_etag({"kind": kind, "id": owner_id, "primaryEmail": primary, "alias": address})
 
 
+def domain(name, directory):
+    aliases = [{"kind": "admin#directory#domainAlias", "domainAliasName": alias, "parentDomainName": name,
+                "verified": True, "creationTime": "0"}
+               for alias, parent in sorted(directory.domain_aliases.items()) if parent == name]
+    resource = {"kind": "admin#directory#domain", "domainName": name, "isPrimary": name == directory.primary_domain,
+                "verified": True, "creationTime": "0"}
+    if aliases:
+        resource["domainAliases"] = aliases
+    return _with_etag(resource)
+
+
 def listing(kind, key, items, next_token=None):
     """A list response; like Google, an empty page has no list key at all."""
     resource = {"kind": kind}

@@ -24,6 +24,7 @@ SCOPE_FAMILIES = {
     "member": ((_DIRECTORY + "group", _DIRECTORY + "group.member"),
                (_DIRECTORY + "group.readonly", _DIRECTORY + "group.member.readonly")),
     "orgunit": ((_DIRECTORY + "orgunit",), (_DIRECTORY + "orgunit.readonly",)),
+    "domain": ((_DIRECTORY + "domain",), (_DIRECTORY + "domain.readonly",)),
     "groupssettings": (("apps.groups.settings",), ()),
 }
 

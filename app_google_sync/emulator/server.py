@@ -21,7 +21,7 @@ import urllib.parse
 from collections import Counter, deque
 from http.server import ThreadingHTTPServer
 
-from . import api_groups, api_members, api_orgunits, api_settings, api_users  # noqa: F401  (routes)
+from . import api_domains, api_groups, api_members, api_orgunits, api_settings, api_users  # noqa: F401  (routes)
 from . import batch, consent, errors, fields, oauth, password_store, resources, routing
 from .auth import DIRECTORY_SCOPES, GOOGLE_TOKEN_AUDIENCE, JWT_BEARER, Authority, GrantError
 from .faults import Countdown, Outage, TokenFailure
@@ -215,12 +215,12 @@ class Emulator:
             self.authority.expire_tokens()
 
     # seeding and inspection (no quota, not recorded) ---------------------------------------------
-    def add_domain(self, domain):
+    def add_domain(self, domain, alias_of=None):
+        """A secondary domain of the account, or (``alias_of`` its parent) a domain alias: users and groups
+        cannot have their primary address in an alias domain, but aliases can be added there."""
         with self.lock:
-            if domain.lower() not in self.directory.domains:
-                self.directory.domains.append(domain.lower())
-                self.directory.changed = True
-                self._save()
+            self.directory.add_domain(domain, alias_of)
+            self._save()
 
     def add_user(self, primary_email, given_name, family_name, password=None, suspended=False,
                  is_admin=False, hash_function=None, **fields_):

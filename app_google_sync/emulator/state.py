@@ -28,7 +28,8 @@ class Directory:
     """One customer account with a primary domain."""
 
     def __init__(self, domain, customer_id=None):
-        self.domains = [domain.lower()]
+        self.domains = [domain.lower()]  # the primary domain first, then secondary domains
+        self.domain_aliases = {}  # alias domain -> the domain it is an alias of
         self.customer_id = customer_id or "C0" + "".join(
             random.choice(string.ascii_lowercase + string.digits) for _ in range(7))
         self.users = {}       # id -> user record
@@ -43,6 +44,23 @@ class Directory:
     @property
     def primary_domain(self):
         return self.domains[0]
+
+    @property
+    def alias_domains(self):
+        """Where an alias address may be: every domain, domain aliases included."""
+        return self.domains + list(self.domain_aliases)
+
+    def add_domain(self, domain, alias_of=None):
+        domain = domain.lower()
+        if domain in self.alias_domains:
+            return
+        if alias_of is None:
+            self.domains.append(domain)
+        elif alias_of.lower() in self.domains:
+            self.domain_aliases[domain] = alias_of.lower()
+        else:
+            raise ValueError("%s is not a domain of the account" % alias_of)
+        self.changed = True
 
     # ids -------------------------------------------------------------------------------
     def new_numeric_id(self):
@@ -151,7 +169,7 @@ class Directory:
     # persistence -----------------------------------------------------------------------
     def to_dict(self):
         return {
-            "domains": self.domains, "customerId": self.customer_id, "users": self.users,
+            "domains": self.domains, "domainAliases": self.domain_aliases, "customerId": self.customer_id, "users": self.users,
             "groups": self.groups, "members": self.members, "orgunits": self.orgunits,
             "external": self.external,
         }
@@ -160,6 +178,7 @@ class Directory:
     def from_dict(cls, data):
         directory = cls(data["domains"][0], data["customerId"])
         directory.domains = data["domains"]
+        directory.domain_aliases = data.get("domainAliases", {})
         directory.users = data["users"]
         directory.groups = data["groups"]
         directory.members = data["members"]

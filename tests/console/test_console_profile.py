@@ -1,0 +1,38 @@
+"""The Attributes page's profile rows: domains and the manager (real slapd + emulator, Flask's client)."""
+from console_helpers import text_of
+
+from app_google_sync.libraries import config
+
+DOMAIN_SCOPE = "https://www.googleapis.com/auth/admin.directory.domain.readonly"
+
+
+def test_domains_are_saved_validated_and_ask_for_their_scope_only_when_read_from_google(env, console):
+    env.emulator.add_domain("example.org")
+    page = text_of(console.get("/attributes"))
+    assert "Other domains" in page and "Default domain" in page
+    assert DOMAIN_SCOPE not in console.get("/settings").get_data(as_text=True)
+
+    response = console.post("/attributes/domains", {"domains": "example.org, Example.NET", "default_domain": "example.org"})
+    assert response.status_code == 302
+    google = config.load(str(env.config_path)).google
+    assert (google.domains, google.default_domain) == (("example.org", "example.net"), "example.org")
+    assert "Domains saved: example.org example.net besides the primary one." in text_of(console.get("/attributes"))
+    assert DOMAIN_SCOPE not in console.get("/settings").get_data(as_text=True)
+
+    bad = console.post("/attributes/domains", {"domains": "example.org", "default_domain": "elsewhere.test"})
+    assert bad.status_code == 400
+    assert "Default domain elsewhere.test is not one of the account's domains" in text_of(bad)
+    bad = console.post("/attributes/domains", {"domains": "example.org *", "default_domain": ""})
+    assert bad.status_code == 400 and "'*' stands alone" in text_of(bad)
+    assert config.load(str(env.config_path)).google.domains == ("example.org", "example.net")
+
+    console.post("/attributes/domains", {"domains": "*", "default_domain": ""})
+    text = text_of(console.get("/attributes"))
+    assert "Domains read from Google need the admin.directory.domain.readonly scope" in text
+    assert DOMAIN_SCOPE in console.get("/settings").get_data(as_text=True)
+    env.directory.add_user("alice", "Alice", "Tester", mail="alice@example.org", groups=("google_apps_plugin",))
+    assert "create user alice@example.org" in text_of(console.post("/test"))
+
+    console.post("/attributes/domains", {"domains": "", "default_domain": ""})
+    assert config.load(str(env.config_path)).google.domains == ()
+    assert "only the primary domain is synchronized" in text_of(console.get("/attributes"))
