@@ -154,6 +154,7 @@ class AttributeMap:
     mobile: str = _attribute("mobile")  # phones[type=mobile]
     employee_id: str = _attribute("employee_id")  # externalIds[type=organization]
     aliases: str = _attribute("aliases")  # aliases, those in the domain (OpenLDAP's misc schema)
+    manager: str = _attribute("manager")  # relations[type=manager], from the manager's DN; off unless set
 
     @property
     def ldap_attributes(self) -> list[str]:

@@ -245,9 +245,15 @@ ATTRIBUTE_FIELDS = tuple((key.name, key.label, key.help.replace("`", "")) for ke
 
 def attribute_mappings(parser: configparser.ConfigParser) -> list[FieldMapping]:
     return [
-        FieldMapping(key, label, google, schema.default("attributes", key), schema.value(parser, "attributes", key))
+        FieldMapping(key, label, google, _suggested("attributes", key), schema.value(parser, "attributes", key))
         for key, label, google in ATTRIBUTE_FIELDS
     ]
+
+
+def _suggested(section: str, name: str) -> str:
+    """The attribute a field offers when switched on: its default, or for a field off by default its usual attribute."""
+    key = schema.key(section, name)
+    return key.default or key.example or ""
 
 
 def check_attribute(key: str, text: str) -> str:

@@ -496,6 +496,11 @@ ATTRIBUTES = Section("attributes", (
     Key("employee_id", ATTRIBUTE_NAME, "employeeNumber", "`externalIds[type=organization]`", console="Attributes", label="Employee ID"),
     Key("aliases", ATTRIBUTE_NAME, "mailLocalAddress", "`aliases`: those in the domain are added (never removed); others are reported",
         console="Attributes", label="Email aliases"),
+    Key("manager", ATTRIBUTE_NAME, "",
+        "`relations[type=manager]`: the attribute holds the manager's DN (`manager` in inetOrgPerson); Google gets the "
+        "manager's address when the manager is synchronized too, else the test names the user and the manager. "
+        "Google's other relations are kept. Empty: off",
+        console="Attributes", label="Manager", example="manager", commented=True),
 ), help="Optional Google fields and the LDAP attribute that feeds each. Set one to nothing (`phone =`) to switch it "
         "off: Google's value is then never touched, so edits made there survive. Google replaces array fields whole, "
         "so a patch starts from what Google holds and changes only the entries mapped here (a home phone or a second "

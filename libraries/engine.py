@@ -114,9 +114,17 @@ class SyncEngine:
         accounts = self._accounts_for(link, user_email(user, self.settings.google.address_domain) if user else "")
         groups = self.source.read_groups_of(user) if user else ()
         desired = DirectoryState(users=(user,) if user else (), groups=groups)
+        desired = self._with_manager(desired, user)
         org_units = self.target.read_org_units() if self.settings.sync.org_units else None
         existing = GoogleState(users=tuple(accounts.values()), groups=(), org_units=org_units, **self._domains())
         return build_plan(desired, existing, links, self.settings, scope=Scope(user_uuids=frozenset({uuid})), password_key=self.password_key)
+
+    def _with_manager(self, desired: DirectoryState, user: DirectoryUser | None) -> DirectoryState:
+        """A pushed user's manager, read too (outside the push's scope), so its address is known."""
+        if not (user and user.manager and self.settings.attributes.manager):
+            return desired
+        manager = self.source.read_user_by_dn(user.manager)
+        return replace(desired, users=desired.users + (manager,)) if manager and manager.uuid != user.uuid else desired
 
     def _accounts_for(self, link: Link | None, email: str) -> dict:
         """The linked account, and the one holding the user's address when that is another (or none is linked)."""

@@ -110,6 +110,10 @@ class LdapSource:
         """The user whose uid is ``uid`` (None when absent or reserved)."""
         return self._read_one_user(ldap.filter.filter_format("(uid=%s)", [uid]), f"uid {uid!r}")
 
+    def read_user_by_dn(self, dn: str) -> DirectoryUser | None:
+        """The user at ``dn`` (a manager named by a pushed user), or None; entryDN matches any spelling of it."""
+        return self._read_one_user(ldap.filter.filter_format("(entryDN=%s)", [dn]), f"DN {dn}")
+
     def read_user_by_uuid(self, uuid: str) -> DirectoryUser | None:
         """The user whose entryUUID is ``uuid``: found again after a rename."""
         return self._read_one_user(ldap.filter.filter_format("(entryUUID=%s)", [uuid]), f"entryUUID {uuid}")
@@ -225,6 +229,8 @@ class LdapSource:
     def _mapped_fields(self, attributes: dict) -> dict:
         """The optional fields [attributes] maps, read from their LDAP attributes (aliases may be many)."""
         fields = {field: _first(attributes, name) for field, name in vars(self.attributes).items() if name and field != "aliases"}
+        if fields.get("manager"):
+            fields["manager"] = _dn_key(fields["manager"])
         if self.attributes.aliases:
             fields["aliases"] = tuple(_texts(attributes, self.attributes.aliases))
         return fields

@@ -47,6 +47,7 @@ class DirectoryUser:
     mobile: str = ""
     employee_id: str = ""
     aliases: tuple[str, ...] = ()
+    manager: str = ""  # the manager's DN, when [attributes] manager maps one
     org_unit: str = ""  # where [sync] org_units places the user, relative to org_unit_root ("" = the root)
 
 
@@ -81,6 +82,7 @@ class GoogleUser:
     external_ids: tuple[dict, ...] = ()
     aliases: tuple[str, ...] = ()
     org_unit_path: str = "/"
+    relations: tuple[dict, ...] = ()
 
     @classmethod
     def from_api(cls, resource: dict) -> GoogleUser:
@@ -97,6 +99,7 @@ class GoogleUser:
             external_ids=tuple(resource.get("externalIds") or ()),
             aliases=tuple(alias.lower() for alias in resource.get("aliases") or ()),
             org_unit_path=resource.get("orgUnitPath") or "/",
+            relations=tuple(resource.get("relations") or ()),
         )
 
     @property
@@ -118,6 +121,7 @@ class GoogleUser:
             "phone": lambda: self.phone_of_type("work"),
             "mobile": lambda: self.phone_of_type("mobile"),
             "employee_id": lambda: self.employee_id,
+            "manager": lambda: next((r.get("value", "") for r in self.relations if r.get("type") == "manager"), "").lower(),
         }
         return readers[field]()
 

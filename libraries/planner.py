@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from .config import RESERVED_GROUPS, Settings
 from .passwords import NO_PASSWORD, fingerprint
-from .user_fields import aliases_to_add, field_changes, patch_body
+from .user_fields import aliases_to_add, dn_key, field_changes, patch_body
 from .model import DirectoryGroup, DirectoryState, DirectoryUser, GoogleGroup, GoogleState, GoogleUser, Link, LinkState, PasswordHash
 from .plan import (
     AddAlias,
@@ -121,6 +121,7 @@ class _Planning:
     google_ids: dict[str, str] = field(default_factory=dict)  # email -> Google id of users and groups known to Google
     group_emails: dict[str, str] = field(default_factory=dict)  # name -> email of the groups that go to Google
     cyclic: set[tuple[str, str]] = field(default_factory=set)  # nestings left out because they form a cycle
+    email_by_dn: dict[str, str] = field(default_factory=dict)  # DN (one spelling) -> address of each valid user: managers
 
     def __post_init__(self):
         google = self.settings.google
@@ -158,7 +159,20 @@ class _Planning:
         return f"{root}/{user.org_unit}" if user.org_unit else (root or "/")
 
     def field_changes(self, user: WantedUser, account: GoogleUser | None):
-        return field_changes(user.source, user.email, account, self.settings.attributes, self.org_unit(user.source))
+        return field_changes(user.source, user.email, account, self.settings.attributes, self.org_unit(user.source), self.manager_of(user))
+
+    def manager_of(self, user: WantedUser) -> str | None:
+        """The manager's Google address ('' for none); None when not managed, or when the manager is not
+        synchronized: then Google's relation is left as it is and the test says why."""
+        if not self.settings.attributes.manager:
+            return None
+        if not user.source.manager:
+            return ""
+        email = self.email_by_dn.get(user.source.manager)
+        if email is None:
+            self.warn(user.source.uid, f"manager {user.source.manager} is not synchronized to Google (not a user with the Google Apps "
+                                       "option, or skipped): the manager in Google is left as it is")
+        return email
 
 
 def build_plan(
@@ -173,6 +187,7 @@ def build_plan(
         desired = _with_group_members_in_scope(desired, settings)
     planning = _Planning(desired, existing, links, settings, scope, password_key)
     wanted = _validate_users(planning)
+    planning.email_by_dn = {dn_key(user.source.dn): user.email for user in wanted}
     _plan_wanted_users(planning, wanted)
     _plan_unwanted_users(planning)
     if scope is None:

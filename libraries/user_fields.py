@@ -7,18 +7,30 @@ phone survives when work and mobile phones are.
 """
 from __future__ import annotations
 
+import ldap.dn
+
 from .config import AttributeMap
 from .model import DirectoryUser, GoogleUser
 from .plan import FieldChange
 
-MAPPED_FIELDS = ("title", "department", "phone", "mobile", "employee_id")
+MAPPED_FIELDS = ("title", "department", "phone", "mobile", "employee_id")  # read straight from the user's own attributes
 PHONE_TYPES = {"phone": "work", "mobile": "mobile"}
 
 
+def dn_key(dn: str) -> str:
+    """A DN in one spelling (as ldap_source writes a manager's), so a manager's DN finds its user."""
+    try:
+        return ldap.dn.dn2str(ldap.dn.str2dn(dn)).lower()
+    except ldap.DECODING_ERROR:
+        return dn.lower()
+
+
 def field_changes(
-    user: DirectoryUser, email: str, account: GoogleUser | None, attributes: AttributeMap, org_unit: str | None = None
+    user: DirectoryUser, email: str, account: GoogleUser | None, attributes: AttributeMap, org_unit: str | None = None,
+    manager: str | None = None,
 ) -> tuple[FieldChange, ...]:
-    """Old → new for the name, the address, every mapped field and the org unit when managed (all 'new' without an account)."""
+    """Old → new for the name, the address, every mapped field, the org unit and the manager's address when
+    managed (None: not managed, or not known this run); all 'new' without an account."""
     current = account or GoogleUser(id="", primary_email="")
     pairs = [
         ("primaryEmail", current.primary_email, email),
@@ -28,6 +40,8 @@ def field_changes(
     pairs += [(name, current.mapped_value(name), getattr(user, name)) for name in MAPPED_FIELDS if getattr(attributes, name)]
     if org_unit is not None:
         pairs.append(("orgUnitPath", current.org_unit_path if account else "/", org_unit))
+    if manager is not None and attributes.manager:
+        pairs.append(("manager", current.mapped_value("manager"), manager))
     return tuple(FieldChange(name, old, new) for name, old, new in pairs if old != new)
 
 
@@ -46,6 +60,9 @@ def patch_body(changes: tuple[FieldChange, ...], account: GoogleUser | None) -> 
         body["organizations"] = _organizations(current, new)
     if new.keys() & PHONE_TYPES.keys():
         body["phones"] = _phones(current, new)
+    if "manager" in new:
+        others = [relation for relation in current.relations if relation.get("type") != "manager"]
+        body["relations"] = others + ([{"type": "manager", "value": new["manager"]}] if new["manager"] else [])
     if "employee_id" in new:
         others = [entry for entry in current.external_ids if entry.get("type") != "organization"]
         body["externalIds"] = others + ([{"type": "organization", "value": new["employee_id"]}] if new["employee_id"] else [])

@@ -1,4 +1,6 @@
 """The Attributes page's profile rows: domains and the manager (real slapd + emulator, Flask's client)."""
+import re
+
 from console_helpers import text_of
 
 from app_google_sync.libraries import config
@@ -36,3 +38,19 @@ def test_domains_are_saved_validated_and_ask_for_their_scope_only_when_read_from
     console.post("/attributes/domains", {"domains": "", "default_domain": ""})
     assert config.load(str(env.config_path)).google.domains == ()
     assert "only the primary domain is synchronized" in text_of(console.get("/attributes"))
+
+
+def test_the_manager_row_is_off_until_switched_on_and_then_fills_relations(env, console):
+    page = console.get("/attributes").get_data(as_text=True)
+    assert re.search(r'<tr class="gs-row-off">\s*<td class="nowrap"><label class="switch"><input type="checkbox" name="on_manager"', page)
+    assert 'name="attr_manager" id="gs-attr-manager" class="mono gs-attr" value="manager"' in page
+    assert "relations[type=manager]" in text_of(console.get("/attributes"))
+    form = {f"on_{key}": "yes" for key in ("title", "department", "phone", "mobile", "employee_id", "aliases", "manager")}
+    form.update(attr_title="title", attr_department="departmentNumber", attr_phone="telephoneNumber", attr_mobile="mobile",
+                attr_employee_id="employeeNumber", attr_aliases="mailLocalAddress", attr_manager="manager")
+    assert console.post("/attributes", form).status_code == 302
+    assert config.load(str(env.config_path)).attributes.manager == "manager"
+    assert "7 of 7 on" in text_of(console.get("/attributes"))
+    bob = env.directory.add_user("bob", "Bob", "Boss", groups=("google_apps_plugin",))
+    env.directory.add_user("alice", "Alice", "Tester", groups=("google_apps_plugin",), extra_attrs={"manager": bob})
+    assert "manager: bob@example.com" in text_of(console.post("/test"))
