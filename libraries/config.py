@@ -167,6 +167,8 @@ class Settings:
     google: GoogleSettings = GoogleSettings()
     sync: SyncSettings = SyncSettings()
     attributes: AttributeMap = AttributeMap()
+    # [custom_attributes]: ("schema.field" as written, lower case; LDAP attribute), off when empty
+    custom_attributes: tuple[tuple[str, str], ...] = ()
     path: str = ""
     warnings: tuple[str, ...] = ()  # unknown sections and keys, each with the nearest known name
 
@@ -182,6 +184,7 @@ def load(path: str | None = None) -> Settings:
             google=_checked_domains(GoogleSettings(**_fields(parser, "google"))),
             sync=_usable(sync_settings(parser)),
             attributes=AttributeMap(**_fields(parser, "attributes")),
+            custom_attributes=custom_attributes(parser),
             path=path,
             warnings=unknown_settings(parser, path),
         )
@@ -231,6 +234,19 @@ def sync_settings(parser: configparser.ConfigParser) -> SyncSettings:
         **_fields(parser, "sync"),
         posting_overrides=tuple(sorted((group, schema.POSTING_POLICY.parse(policy.strip())) for group, policy in overrides)),
     )
+
+
+def custom_attributes(parser: configparser.ConfigParser) -> tuple[tuple[str, str], ...]:
+    """``[custom_attributes]`` of a file ``read`` checked: each key must name a schema and a field."""
+    if not parser.has_section("custom_attributes"):
+        return ()
+    pairs = []
+    for key, attribute in parser.items("custom_attributes"):
+        if not schema.CUSTOM_KEY.fullmatch(key):
+            raise ConfigError(f"[custom_attributes] {key}: write <SchemaName>.<fieldName> = <LDAP attribute>, e.g. HR.costCenter = departmentNumber")
+        if attribute.strip():
+            pairs.append((key, attribute.strip()))
+    return tuple(sorted(pairs))
 
 
 def _text(path: str) -> str:

@@ -297,6 +297,27 @@ def save_domains(path: str, chosen: Domains) -> None:
     update(path, "google", {"domains": chosen.others, "default_domain": chosen.default})
 
 
+def custom_attributes(parser: configparser.ConfigParser) -> list[tuple[str, str]]:
+    """``[custom_attributes]``: (schema.field in lower case, as configparser gives keys; LDAP attribute)."""
+    if not parser.has_section("custom_attributes"):
+        return []
+    return [(key, value.strip()) for key, value in parser.items("custom_attributes") if value.strip()]
+
+
+def check_custom_attribute(key: str, attribute: str) -> tuple[str, str]:
+    """A [custom_attributes] line from a form, checked as ``config.load`` checks it."""
+    key = (key or "").strip()
+    if not schema.CUSTOM_KEY.fullmatch(key):
+        raise ConfigError(f"custom field {key!r}: choose a field, written SchemaName.fieldName")
+    return key, schema.check_text(schema.ATTRIBUTE_NAME, f"LDAP attribute for {key}", attribute, needed=True)
+
+
+def save_custom_attribute(path: str, key: str, attribute: str | None) -> None:
+    """Map (or, with None, unmap) one custom field; an existing line keeps its spelling."""
+    known = {name.lower() for name in read(path).options("custom_attributes")} if read(path).has_section("custom_attributes") else set()
+    _update_section(path, "custom_attributes", {key.lower() if key.lower() in known else key: attribute})
+
+
 @dataclass(frozen=True)
 class OrgUnits:
     source: str = ""  # "", "dn" or "attribute"

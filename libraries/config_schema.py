@@ -506,7 +506,22 @@ ATTRIBUTES = Section("attributes", (
         "so a patch starts from what Google holds and changes only the entries mapped here (a home phone or a second "
         "organization added in Google stays).", column="Google field")
 
-SECTIONS = (LDAP, GOOGLE, SYNC, POSTING, ATTRIBUTES)
+CUSTOM_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]*\.[A-Za-z][A-Za-z0-9_]*")
+
+CUSTOM_ATTRIBUTES = Section(
+    "custom_attributes", (),
+    help="Custom user attributes (Google's custom schemas), off until a line is given: `<SchemaName>.<fieldName> = "
+    "<LDAP attribute>`. The schema and field must exist in Google (`google-sync check` says which do; names match "
+    "whatever their case), which needs the `admin.directory.userschema.readonly` scope. Each value is checked against "
+    "the field's type before it is sent (whole number, decimal, yes/no, date, email, text; a directory date such as "
+    "`20240131000000Z` becomes `2024-01-31`): a bad value is a warning naming the user and leaves that field as Google "
+    "has it. A multi-valued field gets every value of the attribute; a single-valued one exactly one. A field whose "
+    "attribute the user lacks is cleared. Fields not listed here are never touched. Set on the console's Attributes page.",
+    any_key=ATTRIBUTE_NAME,
+    example="HR.costCenter = departmentNumber",
+)
+
+SECTIONS = (LDAP, GOOGLE, SYNC, POSTING, ATTRIBUTES, CUSTOM_ATTRIBUTES)
 _BY_NAME = {section.name: section for section in SECTIONS}
 _SECTION_OF = {key.name: section.name for section in SECTIONS for key in section.keys}
 

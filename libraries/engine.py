@@ -70,9 +70,10 @@ class SyncEngine:
         # Cleartext userPassword values are hashed with a salt derived from this key, so the hash is stable between runs.
         salt_key = bytes.fromhex(self.store.secret("password_salt_key", lambda: secrets.token_hex(32)))
         self.password_key = bytes.fromhex(self.store.secret("password_fingerprint_key", lambda: secrets.token_hex(32)))
-        self.source = source or LdapSource(settings.ldap, salt_key, settings.attributes, settings.sync.org_units)
+        self.source = source or LdapSource(settings.ldap, salt_key, settings.attributes, settings.sync.org_units, settings.custom_attributes)
         backoff = Backoff(settings.sync.max_retries, retry_deadline) if retry_deadline is not None else None
-        self.target = target or GoogleTarget(settings.google, settings.sync, scopes=required_scopes(settings), backoff=backoff)
+        self.target = target or GoogleTarget(settings.google, settings.sync, scopes=required_scopes(settings), backoff=backoff,
+                                             custom_fields=bool(settings.custom_attributes))
 
     # -- planning ----------------------------------------------------------------
 
@@ -165,11 +166,13 @@ class SyncEngine:
         return build_plan(desired, existing, links, self.settings, scope=scope, password_key=self.password_key)
 
     def _domains(self) -> dict:
-        """For a targeted push: the account's domains, when they come from Google ([google] domains = *)."""
+        """For a targeted push: the account's domains, when they come from Google ([google] domains = *), and its
+        custom schema fields when some are mapped."""
+        read = {"custom_fields": self.target.read_custom_fields()} if self.settings.custom_attributes else {}
         if not self.settings.google.reads_domains:
-            return {}
+            return read
         domains, aliases = self.target.read_domains()
-        return {"domains": domains, "domain_aliases": aliases}
+        return {"domains": domains, "domain_aliases": aliases, **read}
 
     def test(self, trigger: str = "cli") -> Report:
         """A dry run: the plan and its warnings, no write to Google."""

@@ -24,8 +24,8 @@ from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest, HttpRequest
 
 from .config import GOOGLE_TOKEN_URI, GoogleSettings, Settings, SyncSettings
-from .errors import ConfigError, TargetError
-from .model import GoogleGroup, GoogleState, GoogleUser
+from .errors import ConfigError, GoogleSyncError, TargetError
+from .model import CustomField, GoogleGroup, GoogleState, GoogleUser
 from .pacing import Pacer
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ SCOPES = (
 )
 ORGUNIT_SCOPE = SCOPE_PREFIX + "admin.directory.orgunit"
 DOMAIN_SCOPE = SCOPE_PREFIX + "admin.directory.domain.readonly"
+SCHEMA_SCOPE = SCOPE_PREFIX + "admin.directory.userschema.readonly"
 GROUP_SETTINGS_SCOPE = SCOPE_PREFIX + "apps.groups.settings"
 BATCH_PATHS = {"directory": "batch/admin/directory_v1", "groupssettings": "batch/groupssettings/v1"}
 USER_FIELDS = "id,primaryEmail,name(givenName,familyName),suspended,isAdmin,isDelegatedAdmin,organizations,phones,externalIds,aliases,orgUnitPath,relations"
@@ -123,6 +124,8 @@ def required_scopes(settings: Settings) -> tuple[str, ...]:
     extra = [ORGUNIT_SCOPE] if settings.sync.org_units else []
     if settings.google.reads_domains:
         extra.append(DOMAIN_SCOPE)
+    if settings.custom_attributes:
+        extra.append(SCHEMA_SCOPE)
     if settings.sync.posting_policy or any(policy for _, policy in settings.sync.posting_overrides):
         extra.append(GROUP_SETTINGS_SCOPE)
     return SCOPES + tuple(extra)
@@ -195,8 +198,10 @@ class TokenError(TargetError):
 
 class GoogleTarget:
     def __init__(self, settings: GoogleSettings, sync: SyncSettings, credentials=None, backoff: Backoff | None = None,
-                 scopes=SCOPES, pacer: Pacer | None = None):
+                 scopes=SCOPES, pacer: Pacer | None = None, custom_fields: bool = False):
         self.settings = settings
+        # Custom schema fields are read (schemas.list, and users with projection=full) only when some are mapped.
+        self.custom_fields = custom_fields
         self.scopes = tuple(scopes)
         self.batch_size = min(sync.batch_size, MAX_BATCH_PARTS)
         self.backoff = backoff or Backoff(sync.max_retries, settings.retry_deadline)
@@ -405,14 +410,31 @@ class GoogleTarget:
             self._domains = (names, aliases)
         return self._domains
 
+    def read_custom_fields(self) -> tuple[CustomField, ...]:
+        """Every field of the account's custom user schemas (schemas.list)."""
+        request = self._resource("schemas", lambda: self.service.schemas()).list(
+            customerId="my_customer", fields="schemas(schemaName,fields(fieldName,fieldType,multiValued))")
+        return tuple(
+            CustomField(schema["schemaName"], spec["fieldName"], spec.get("fieldType", "STRING"), bool(spec.get("multiValued")))
+            for schema in self.call(request).get("schemas", []) for spec in schema.get("fields", [])
+        )
+
+    @property
+    def _projection(self) -> str:
+        return "full" if self.custom_fields else "basic"
+
+    @property
+    def _user_fields(self) -> str:
+        return USER_FIELDS + (",customSchemas" if self.custom_fields else "")
+
     def read_users(self) -> list[GoogleUser]:
         pages = self._pages(
             self.users.list,
             "users",
             **self._where(),
             maxResults=MAX_USERS_PAGE,
-            projection="basic",
-            fields=f"nextPageToken,users({USER_FIELDS})",
+            projection=self._projection,
+            fields=f"nextPageToken,users({self._user_fields})",
         )
         return [GoogleUser.from_api(resource) for resource in pages]
 
@@ -464,6 +486,7 @@ class GoogleTarget:
             org_units=self.read_org_units() if org_units else None,
             domains=domains,
             domain_aliases=aliases,
+            custom_fields=self.read_custom_fields() if self.custom_fields else None,
         )
 
     def read_org_units(self) -> frozenset[str]:
@@ -480,7 +503,7 @@ class GoogleTarget:
 
     def read_user(self, key: str) -> GoogleUser | None:
         try:
-            return GoogleUser.from_api(self.call(self.users.get(userKey=key, projection="basic", fields=USER_FIELDS)))
+            return GoogleUser.from_api(self.call(self.users.get(userKey=key, projection=self._projection, fields=self._user_fields)))
         except TargetError as error:
             if error.status == 404:
                 return None
@@ -535,6 +558,7 @@ def check_access(settings: Settings) -> list[Check]:
         SCOPES[1]: list_groups,
         SCOPES[2]: lambda: on_a_group(lambda group: target.members.list(groupKey=group["id"], maxResults=1, fields="members(email)")),
         ORGUNIT_SCOPE: lambda: read(target.orgunits.list(customerId="my_customer", type="children", fields="organizationUnits(orgUnitPath)")),
+        SCHEMA_SCOPE: lambda: f"{len(target.read_custom_fields())} custom fields",
         DOMAIN_SCOPE: lambda: f"domains: {', '.join(sorted(target.read_domains()[0] | target.read_domains()[1]))}",
         GROUP_SETTINGS_SCOPE: lambda: on_a_group(lambda group: target.group_settings.get(groupUniqueId=group["email"], fields="email")),
     }
@@ -543,7 +567,34 @@ def check_access(settings: Settings) -> list[Check]:
             checks.append(Check(scope, True, reads[scope]()))
         except TargetError as error:
             checks.append(Check(scope, False, f"{error}: delegate this scope to client ID {client_id}"))
+    if settings.custom_attributes and all(check.ok for check in checks if check.name == SCHEMA_SCOPE):
+        checks.extend(_custom_attribute_checks(settings, target.read_custom_fields()))
     return checks
+
+
+def _custom_attribute_checks(settings: Settings, fields: tuple[CustomField, ...]) -> list[Check]:
+    """Each [custom_attributes] line: the field it names in Google, with its type, or the fields there are."""
+    known = {spec.key.lower(): spec for spec in fields}
+    checks = []
+    for key, attribute in settings.custom_attributes:
+        spec = known.get(key.lower())
+        if spec:
+            detail = f"{attribute} → {spec.key} ({spec.kind}{', multi-valued' if spec.multi else ''})"
+        else:
+            offered = ", ".join(sorted(spec.key for spec in fields)) or "none: the account has no custom schema"
+            detail = f"no field {key} in Google; create it in Google Admin or name one of: {offered}"
+        checks.append(Check(f"[custom_attributes] {key}", spec is not None, detail))
+    return checks
+
+
+def offered_custom_fields(settings: Settings) -> tuple[tuple[CustomField, ...], str]:
+    """The account's custom fields, for the console to offer; or none and why they cannot be listed. The schema
+    scope is asked for even before any field is mapped: without it, Google refuses and the reason says so."""
+    scopes = tuple(dict.fromkeys((*required_scopes(settings), SCHEMA_SCOPE)))
+    try:
+        return GoogleTarget(settings.google, settings.sync, backoff=Backoff(1), scopes=scopes).read_custom_fields(), ""
+    except GoogleSyncError as error:
+        return (), str(error)
 
 
 def _try_token(credentials) -> str:

@@ -63,8 +63,10 @@ class LdapSource:
         cleartext_salt_key: bytes | None = None,
         attributes: AttributeMap = AttributeMap(),
         org_units: str = "",
+        custom_attributes: tuple[tuple[str, str], ...] = (),
     ):
         self.settings = settings
+        self.custom_attributes = custom_attributes  # ([custom_attributes] key, LDAP attribute)
         self.attributes = attributes
         self.org_units = org_units  # "", "dn" or "attribute:NAME" ([sync] org_units)
         self._cleartext_salt_key = cleartext_salt_key
@@ -187,6 +189,7 @@ class LdapSource:
         wanted = ["entryUUID", "uid", "givenName", "sn", self.settings.mail_attribute, *self.settings.password_attributes, *self.attributes.ldap_attributes]
         if self.org_units.startswith("attribute:"):
             wanted.append(self.org_units.partition(":")[2])
+        wanted += [attribute for _, attribute in self.custom_attributes]
         return list(dict.fromkeys(name for name in wanted if name))
 
     def _group_attributes(self) -> list[str]:
@@ -214,6 +217,7 @@ class LdapSource:
             password=password,
             password_problem=problem,
             org_unit=self._org_unit(dn, attributes),
+            custom=tuple((key, tuple(_texts(attributes, attribute))) for key, attribute in self.custom_attributes),
             **self._mapped_fields(attributes),
         )
 

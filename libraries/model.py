@@ -48,7 +48,23 @@ class DirectoryUser:
     employee_id: str = ""
     aliases: tuple[str, ...] = ()
     manager: str = ""  # the manager's DN, when [attributes] manager maps one
+    # [custom_attributes]: ("schema.field" as configured, the attribute's values), for each one mapped
+    custom: tuple[tuple[str, tuple[str, ...]], ...] = ()
     org_unit: str = ""  # where [sync] org_units places the user, relative to org_unit_root ("" = the root)
+
+
+@dataclass(frozen=True)
+class CustomField:
+    """A field of a custom user schema, as schemas.list gives it."""
+
+    schema: str
+    name: str
+    kind: str  # STRING, INT64, BOOL, DOUBLE, EMAIL, PHONE or DATE
+    multi: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.schema}.{self.name}"
 
 
 @dataclass(frozen=True)
@@ -83,6 +99,7 @@ class GoogleUser:
     aliases: tuple[str, ...] = ()
     org_unit_path: str = "/"
     relations: tuple[dict, ...] = ()
+    custom_schemas: dict = field(default_factory=dict, compare=False, hash=False)  # read with projection=full only
 
     @classmethod
     def from_api(cls, resource: dict) -> GoogleUser:
@@ -100,6 +117,7 @@ class GoogleUser:
             aliases=tuple(alias.lower() for alias in resource.get("aliases") or ()),
             org_unit_path=resource.get("orgUnitPath") or "/",
             relations=tuple(resource.get("relations") or ()),
+            custom_schemas=resource.get("customSchemas") or {},
         )
 
     @property
@@ -164,6 +182,7 @@ class GoogleState:
     # The account's domains as Google lists them (primary and secondary; then domain aliases); None when not read.
     domains: frozenset[str] | None = None
     domain_aliases: frozenset[str] = frozenset()
+    custom_fields: tuple[CustomField, ...] | None = None  # the account's custom schema fields; None when not read
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from .config import RESERVED_GROUPS, Settings
 from .passwords import NO_PASSWORD, fingerprint
-from .user_fields import aliases_to_add, dn_key, field_changes, patch_body
+from .user_fields import aliases_to_add, custom_body, custom_changes, dn_key, field_changes, patch_body
 from .model import DirectoryGroup, DirectoryState, DirectoryUser, GoogleGroup, GoogleState, GoogleUser, Link, LinkState, PasswordHash
 from .plan import (
     AddAlias,
@@ -132,6 +132,25 @@ class _Planning:
         self.google_by_id = {user.id: user for user in self.existing.users}
         self.google_by_email = {user.primary_email: user for user in self.existing.users}
         self.user_links = self.links.by_uuid("user")
+        self.custom_fields = self._custom_fields()
+
+    def _custom_fields(self) -> dict:
+        """[custom_attributes] keys → the account's fields they name (whatever their case); the unknown reported."""
+        if not self.settings.custom_attributes or self.existing.custom_fields is None:
+            return {}
+        known = {spec.key.lower(): spec for spec in self.existing.custom_fields}
+        found = {}
+        for key, _ in self.settings.custom_attributes:
+            if key.lower() in known:
+                found[key] = known[key.lower()]
+            else:
+                schemas = sorted({spec.schema for spec in self.existing.custom_fields})
+                self.warn(f"[custom_attributes] {key}", "no such custom field in Google; nothing is synchronized to it: create it in "
+                          f"Google Admin (Directory › Users › Manage custom attributes) or fix the name (schemas: {', '.join(schemas) or 'none'})")
+        return found
+
+    def patch_body(self, changes: tuple[FieldChange, ...], account: GoogleUser | None) -> dict:
+        return {**patch_body(changes, account), **custom_body(changes, account, self.custom_fields)}
 
     def warn(self, subject: str, message: str) -> None:
         self.notices.append(Notice("warning", subject, message))
@@ -159,7 +178,11 @@ class _Planning:
         return f"{root}/{user.org_unit}" if user.org_unit else (root or "/")
 
     def field_changes(self, user: WantedUser, account: GoogleUser | None):
-        return field_changes(user.source, user.email, account, self.settings.attributes, self.org_unit(user.source), self.manager_of(user))
+        changes = field_changes(user.source, user.email, account, self.settings.attributes, self.org_unit(user.source), self.manager_of(user))
+        custom, problems = custom_changes(user.source, account, self.custom_fields)
+        for problem in problems:
+            self.warn(user.source.uid, problem)
+        return changes + custom
 
     def manager_of(self, user: WantedUser) -> str | None:
         """The manager's Google address ('' for none); None when not managed, or when the manager is not
@@ -300,7 +323,7 @@ def _plan_create(planning: _Planning, user: WantedUser) -> None:
             family_name=source.family_name,
             password=password,
             fingerprint=planning.fingerprint(source.password or password),
-            body=patch_body(changes, None),
+            body=planning.patch_body(changes, None),
             changes=changes,
         )
     )
@@ -352,7 +375,7 @@ def _plan_adopt(planning: _Planning, user: WantedUser, account: GoogleUser) -> N
             google_id=account.id,
             changes=changes,
             unsuspend=account.suspended,
-            patch=patch_body(changes, account),
+            patch=planning.patch_body(changes, account),
         )
     )
     _plan_aliases(planning, user, account)
@@ -364,7 +387,7 @@ def _plan_update(planning: _Planning, user: WantedUser, account: GoogleUser, lin
         planning.warn(user.source.uid, f"not renamed: {user.email} already belongs to another Google account; free that address first")
         changes = tuple(change for change in changes if change.field != "primaryEmail")
     if changes:
-        planning.changes.append(UpdateUser(uuid=user.uuid, email=user.email, google_id=account.id, changes=changes, patch=patch_body(changes, account)))
+        planning.changes.append(UpdateUser(uuid=user.uuid, email=user.email, google_id=account.id, changes=changes, patch=planning.patch_body(changes, account)))
     _plan_aliases(planning, user, account)
     if account.suspended and link.suspended_by_us:
         planning.changes.append(UnsuspendUser(uuid=user.uuid, email=user.email, google_id=account.id))

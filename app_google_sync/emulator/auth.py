@@ -28,6 +28,7 @@ DIRECTORY_SCOPES = tuple(_SCOPE + name for name in (
     "admin.directory.group.member", "admin.directory.group.member.readonly",
     "admin.directory.orgunit", "admin.directory.orgunit.readonly",
     "admin.directory.domain.readonly",
+    "admin.directory.userschema", "admin.directory.userschema.readonly",
     "apps.groups.settings",
 ))
 

@@ -119,6 +119,12 @@ def alias(owner_id, primary, address, kind="admin#directory#alias"):
     return _with_etag({"kind": kind, "id": owner_id, "primaryEmail": primary, "alias": address})
 
 
+def schema(record):
+    fields = [dict(spec, kind="admin#directory#schema#fieldspec", etag=etag(spec)) for spec in record["fields"]]
+    return _with_etag({"kind": "admin#directory#schema", "schemaId": record["schemaId"], "schemaName": record["schemaName"],
+                       "displayName": record["displayName"], "fields": fields})
+
+
 def domain(name, directory):
     aliases = [{"kind": "admin#directory#domainAlias", "domainAliasName": alias, "parentDomainName": name,
                 "verified": True, "creationTime": "0"}

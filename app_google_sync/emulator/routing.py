@@ -25,6 +25,7 @@ SCOPE_FAMILIES = {
                (_DIRECTORY + "group.readonly", _DIRECTORY + "group.member.readonly")),
     "orgunit": ((_DIRECTORY + "orgunit",), (_DIRECTORY + "orgunit.readonly",)),
     "domain": ((_DIRECTORY + "domain",), (_DIRECTORY + "domain.readonly",)),
+    "userschema": ((_DIRECTORY + "userschema",), (_DIRECTORY + "userschema.readonly",)),
     "groupssettings": (("apps.groups.settings",), ()),
 }
 

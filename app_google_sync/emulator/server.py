@@ -21,7 +21,7 @@ import urllib.parse
 from collections import Counter, deque
 from http.server import ThreadingHTTPServer
 
-from . import api_domains, api_groups, api_members, api_orgunits, api_settings, api_users  # noqa: F401  (routes)
+from . import api_domains, api_groups, api_members, api_orgunits, api_schemas, api_settings, api_users  # noqa: F401  (routes)
 from . import batch, consent, errors, fields, oauth, password_store, resources, routing
 from .auth import DIRECTORY_SCOPES, GOOGLE_TOKEN_AUDIENCE, JWT_BEARER, Authority, GrantError
 from .faults import Countdown, Outage, TokenFailure
@@ -221,6 +221,15 @@ class Emulator:
         with self.lock:
             self.directory.add_domain(domain, alias_of)
             self._save()
+
+    def add_schema(self, name, fields):
+        """A custom user schema: ``fields`` is [(fieldName, fieldType, multiValued)]; returns its resource."""
+        body = {"schemaName": name, "fields": [{"fieldName": field, "fieldType": kind, "multiValued": multi}
+                                               for field, kind, multi in fields]}
+        with self.lock:
+            resource = self._seed(api_schemas.insert_schema, body, params={"customerId": "my_customer"})
+            self._save()
+        return resource
 
     def add_user(self, primary_email, given_name, family_name, password=None, suspended=False,
                  is_admin=False, hash_function=None, **fields_):

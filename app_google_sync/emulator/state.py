@@ -35,6 +35,7 @@ class Directory:
         self.users = {}       # id -> user record
         self.groups = {}      # id -> group record
         self.members = {}     # group id -> {member id -> member record}, in insertion order
+        self.schemas = {}     # schema name -> custom user schema record
         self.orgunits = {"/": {"orgUnitId": self.new_orgunit_id(), "name": domain.lower(),
                                "description": "", "blockInheritance": False}}
         self.addresses = {}   # lower-cased address -> ("user" | "group", id)
@@ -171,7 +172,7 @@ class Directory:
         return {
             "domains": self.domains, "domainAliases": self.domain_aliases, "customerId": self.customer_id, "users": self.users,
             "groups": self.groups, "members": self.members, "orgunits": self.orgunits,
-            "external": self.external,
+            "external": self.external, "schemas": self.schemas,
         }
 
     @classmethod
@@ -184,6 +185,7 @@ class Directory:
         directory.members = data["members"]
         directory.orgunits = data["orgunits"]
         directory.external = data.get("external", {})
+        directory.schemas = data.get("schemas", {})
         for ident, user in directory.users.items():
             for address in [user["primaryEmail"], *user.get("aliases", [])]:
                 directory.addresses[address] = ("user", ident)

@@ -54,3 +54,30 @@ def test_the_manager_row_is_off_until_switched_on_and_then_fills_relations(env, 
     bob = env.directory.add_user("bob", "Bob", "Boss", groups=("google_apps_plugin",))
     env.directory.add_user("alice", "Alice", "Tester", groups=("google_apps_plugin",), extra_attrs={"manager": bob})
     assert "manager: bob@example.com" in text_of(console.post("/test"))
+
+
+def test_custom_attributes_are_chosen_from_the_account_s_fields_added_and_removed(env, console):
+    env.emulator.add_schema("HR", [("costCenter", "INT64", False), ("projects", "STRING", True)])
+    page = console.get("/attributes").get_data(as_text=True)
+    assert '<option value="HR.costCenter">HR.costCenter (INT64)</option>' in page
+    assert '<option value="HR.projects">HR.projects (STRING, multi-valued)</option>' in page
+    settings_page = console.get("/settings").get_data(as_text=True)
+    assert "admin.directory.userschema.readonly" not in settings_page
+
+    assert console.post("/attributes/custom", {"field": "HR.costCenter", "attribute": "employeeNumber"}).status_code == 302
+    assert config.load(str(env.config_path)).custom_attributes == (("hr.costcenter", "employeeNumber"),)
+    assert "HR.costCenter = employeeNumber" in env.config_path.read_text()
+    text = text_of(console.get("/attributes"))
+    assert "HR.costCenter is filled from employeeNumber." in text
+    assert "Custom attributes need the admin.directory.userschema.readonly scope" in text
+    assert re.search(r"HR\.costCenter INT64 employeeNumber Remove", text)
+    assert "admin.directory.userschema.readonly" in console.get("/settings").get_data(as_text=True)
+
+    env.directory.add_user("alice", "Alice", "Tester", groups=("google_apps_plugin",), extra_attrs={"employeeNumber": "12x"})
+    assert "HR.costCenter not synchronized: '12x' is not a whole number" in text_of(console.post("/test"))
+
+    bad = console.post("/attributes/custom", {"field": "HR.projects", "attribute": "business category"})
+    assert bad.status_code == 400 and "give an LDAP attribute name" in text_of(bad)
+    console.post("/attributes/custom", {"remove": "hr.costcenter"})
+    assert config.load(str(env.config_path)).custom_attributes == ()
+    assert "hr.costcenter is no longer synchronized; Google keeps its values." in text_of(console.get("/attributes"))
