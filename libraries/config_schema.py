@@ -497,9 +497,7 @@ ATTRIBUTES = Section("attributes", (
     Key("aliases", ATTRIBUTE_NAME, "mailLocalAddress", "`aliases`: those in the domain are added (never removed); others are reported",
         console="Attributes", label="Email aliases"),
     Key("manager", ATTRIBUTE_NAME, "",
-        "`relations[type=manager]`: the attribute holds the manager's DN (`manager` in inetOrgPerson); Google gets the "
-        "manager's address when the manager is synchronized too, else the test names the user and the manager. "
-        "Google's other relations are kept. Empty: off",
+        "`relations[type=manager]`: the manager's address, from the DN the attribute holds, when the manager is synchronized too",
         console="Attributes", label="Manager", example="manager", commented=True),
 ), help="Optional Google fields and the LDAP attribute that feeds each. Set one to nothing (`phone =`) to switch it "
         "off: Google's value is then never touched, so edits made there survive. Google replaces array fields whole, "
