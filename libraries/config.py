@@ -155,6 +155,7 @@ class AttributeMap:
     employee_id: str = _attribute("employee_id")  # externalIds[type=organization]
     aliases: str = _attribute("aliases")  # aliases, those in the domain (OpenLDAP's misc schema)
     manager: str = _attribute("manager")  # relations[type=manager], from the manager's DN; off unless set
+    photo: str = _attribute("photo")  # users.photos, from a binary attribute such as jpegPhoto; off unless set
 
     @property
     def ldap_attributes(self) -> list[str]:

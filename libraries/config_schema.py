@@ -499,6 +499,10 @@ ATTRIBUTES = Section("attributes", (
     Key("manager", ATTRIBUTE_NAME, "",
         "`relations[type=manager]`: the manager's address, from the DN the attribute holds, when the manager is synchronized too",
         console="Attributes", label="Manager", example="manager", commented=True),
+    Key("photo", ATTRIBUTE_NAME, "",
+        "`users.photos` (the picture in Gmail and Chat): a JPEG, PNG, GIF, BMP or TIFF of at most 512 KiB, pushed when it changed; "
+        "removed in Google only when the directory's is removed and this tool set it",
+        console="Attributes", label="Photo", example="jpegPhoto", commented=True),
 ), help="Optional Google fields and the LDAP attribute that feeds each. Set one to nothing (`phone =`) to switch it "
         "off: Google's value is then never touched, so edits made there survive. Google replaces array fields whole, "
         "so a patch starts from what Google holds and changes only the entries mapped here (a home phone or a second "

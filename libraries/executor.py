@@ -20,7 +20,7 @@ from typing import Callable, Protocol
 
 from googleapiclient.http import HttpRequest
 
-from . import passwords
+from . import passwords, photos
 from .errors import TargetError
 from .google_target import GoogleTarget, Outcome, TokenError, is_quota, is_retriable
 from .model import Link, LinkState, PasswordHash
@@ -38,7 +38,9 @@ from .plan import (
     GroupChange,
     Plan,
     RemoveMember,
+    RemovePhoto,
     SetPassword,
+    SetPhoto,
     SetPostingPolicy,
     SuspendUser,
     UnsuspendUser,
@@ -240,7 +242,7 @@ class Executor:
         change = part.change
         if isinstance(change, AddMember):
             return bool({change.group_email, change.member_email} & self.new_addresses)
-        if isinstance(change, (AddAlias, SetPostingPolicy)):
+        if isinstance(change, (AddAlias, SetPostingPolicy, SetPhoto)):
             return change.email in self.new_addresses
         return False
 
@@ -275,6 +277,8 @@ class Executor:
             return Result(change, False, f"{change.alias} is already taken by another user or group in Google")
         if error.status == 404 and isinstance(change, RemoveMember):
             return Result(change, True, "already removed")
+        if error.status == 404 and isinstance(change, RemovePhoto):
+            return self._applied(change, change.google_id, "already removed")
         transient = is_retriable(error) or self._not_visible_yet(part, error)
         return Result(change, False, _explain(change, error), getattr(change, "google_id", ""), transient=transient)
 
@@ -344,6 +348,11 @@ class Executor:
         if isinstance(change, CreateOrgUnit):
             body = {"name": change.name, "parentOrgUnitPath": change.parent}
             return self.target.orgunits.insert(customerId="my_customer", body=body, fields="orgUnitPath")
+        if isinstance(change, SetPhoto):
+            body = {"photoData": photos.web_safe(change.photo), "mimeType": change.mime_type}
+            return self.target.photos.update(userKey=change.user_key, body=body, fields="id")
+        if isinstance(change, RemovePhoto):
+            return self.target.photos.delete(userKey=change.google_id)
         if isinstance(change, SetPostingPolicy):
             return self.target.group_settings.patch(groupUniqueId=change.email, body=POSTING_SETTINGS[change.policy], fields="email")
         raise TypeError(f"no request for {change!r}")

@@ -266,6 +266,10 @@ class GoogleTarget:
         return self._resource("aliases", lambda: self.users.aliases())
 
     @property
+    def photos(self):
+        return self._resource("photos", lambda: self.users.photos())
+
+    @property
     def groups(self):
         return self._resource("groups", lambda: self.service.groups())
 

@@ -232,7 +232,9 @@ class LdapSource:
 
     def _mapped_fields(self, attributes: dict) -> dict:
         """The optional fields [attributes] maps, read from their LDAP attributes (aliases may be many)."""
-        fields = {field: _first(attributes, name) for field, name in vars(self.attributes).items() if name and field != "aliases"}
+        fields = {field: _first(attributes, name) for field, name in vars(self.attributes).items() if name and field not in ("aliases", "photo")}
+        if self.attributes.photo:  # binary: the raw bytes of its first value
+            fields["photo"] = next(iter(_values(attributes, self.attributes.photo)), b"")
         if fields.get("manager"):
             fields["manager"] = _dn_key(fields["manager"])
         if self.attributes.aliases:

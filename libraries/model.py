@@ -48,6 +48,7 @@ class DirectoryUser:
     employee_id: str = ""
     aliases: tuple[str, ...] = ()
     manager: str = ""  # the manager's DN, when [attributes] manager maps one
+    photo: bytes = field(default=b"", repr=False)  # the image, when [attributes] photo maps one
     # [custom_attributes]: ("schema.field" as configured, the attribute's values), for each one mapped
     custom: tuple[tuple[str, tuple[str, ...]], ...] = ()
     org_unit: str = ""  # where [sync] org_units places the user, relative to org_unit_root ("" = the root)
@@ -197,6 +198,7 @@ class Link:
     created_by_us: bool = False
     password_fingerprint: str = ""
     posting_policy: str = ""  # groups: the posting policy last applied
+    photo_fingerprint: str = ""  # users: digest of the photo this tool last set ("" = none set by us)
 
 
 @dataclass(frozen=True)

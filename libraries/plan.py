@@ -80,6 +80,7 @@ def _link(change, kind: str, previous: Link | None, google_id: str, **effects) -
         created_by_us=bool(previous and previous.created_by_us),
         password_fingerprint=previous.password_fingerprint if previous else "",
         posting_policy=previous.posting_policy if previous else "",
+        photo_fingerprint=previous.photo_fingerprint if previous else "",
     )
     google_id = google_id or (previous.google_id if previous else "")
     return Link(kind=kind, uuid=change.uuid, google_id=google_id, email=change.email, **{**kept, **effects})
@@ -290,6 +291,48 @@ class AddAlias(UserChange):
 
     def linked(self, previous: Link | None, google_id: str) -> Link | None:
         return None
+
+
+@dataclass(frozen=True)
+class SetPhoto(UserChange):
+    """users.photos.update. In the groups phase, like aliases: a user created in this run must exist first."""
+
+    action: ClassVar[str] = "set photo"
+    phase: ClassVar[int] = PHASE_GROUPS
+    order: ClassVar[int] = 5
+    google_id: str = ""  # "" for a user created in this run: then the address names it
+    photo: bytes = field(default=b"", repr=False, compare=False)
+    mime_type: str = ""
+    fingerprint: str = ""
+
+    @property
+    def user_key(self) -> str:
+        return self.google_id or self.email
+
+    def _details(self) -> dict:
+        return {"photo": f"{self.mime_type}, {len(self.photo)} bytes"}
+
+    def describe(self) -> str:
+        return f"{self.mime_type}, {len(self.photo)} bytes"
+
+    def linked(self, previous: Link | None, google_id: str) -> Link | None:
+        return _link(self, "user", previous, google_id, photo_fingerprint=self.fingerprint)
+
+
+@dataclass(frozen=True)
+class RemovePhoto(UserChange):
+    """users.photos.delete: only of a photo this tool set, once the directory no longer has one."""
+
+    action: ClassVar[str] = "remove photo"
+    phase: ClassVar[int] = PHASE_GROUPS
+    order: ClassVar[int] = 6
+    google_id: str = ""
+
+    def describe(self) -> str:
+        return "the directory has none now; this tool had set it"
+
+    def linked(self, previous: Link | None, google_id: str) -> Link | None:
+        return _link(self, "user", previous, google_id, photo_fingerprint="")
 
 
 @dataclass(frozen=True)

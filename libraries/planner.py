@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from .config import RESERVED_GROUPS, Settings
+from . import photos
 from .passwords import NO_PASSWORD, fingerprint
 from .user_fields import aliases_to_add, custom_body, custom_changes, dn_key, field_changes, patch_body
 from .model import DirectoryGroup, DirectoryState, DirectoryUser, GoogleGroup, GoogleState, GoogleUser, Link, LinkState, PasswordHash
@@ -32,7 +33,9 @@ from .plan import (
     Notice,
     Plan,
     RemoveMember,
+    RemovePhoto,
     SetPassword,
+    SetPhoto,
     SetPostingPolicy,
     SuspendUser,
     UnsuspendUser,
@@ -282,6 +285,7 @@ def _plan_wanted_users(planning: _Planning, wanted: list[WantedUser]) -> None:
         if account is not None and account.id in planning.claimed:
             planning.warn(user.source.uid, f"skipped: the Google account {account.primary_email} is already matched to another directory user")
             continue
+        _plan_photo(planning, user, account, link)
         if account is None:
             _plan_create(planning, user)
             continue
@@ -329,6 +333,26 @@ def _plan_create(planning: _Planning, user: WantedUser) -> None:
     )
     planning.synced_emails[source.uid] = user.email
     _plan_aliases(planning, user, None)
+
+
+def _plan_photo(planning: _Planning, user: WantedUser, account: GoogleUser | None, link: Link | None) -> None:
+    """Push the directory's photo when it differs from the one last pushed; remove only a photo this tool set."""
+    if not planning.settings.attributes.photo:
+        return
+    photo, pushed = user.source.photo, link.photo_fingerprint if link else ""
+    google_id = account.id if account else ""
+    if not photo:
+        if pushed and account:
+            planning.changes.append(RemovePhoto(uuid=user.uuid, email=user.email, google_id=google_id))
+        return
+    problem = photos.photo_problem(photo)
+    if problem:
+        planning.warn(user.source.uid, f"photo not synchronized: {problem}")
+        return
+    digest = photos.fingerprint(photo)
+    if digest != pushed:
+        planning.changes.append(SetPhoto(uuid=user.uuid, email=user.email, google_id=google_id, photo=photo,
+                                         mime_type=photos.photo_type(photo), fingerprint=digest))
 
 
 def _plan_password(planning: _Planning, user: WantedUser, account: GoogleUser, link: Link | None) -> None:

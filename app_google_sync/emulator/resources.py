@@ -9,7 +9,7 @@ from .state import TEST_DOMAIN_SUFFIX
 EPOCH = "1970-01-01T00:00:00.000Z"
 # Stored user fields that render under their own name, after the computed ones.
 _USER_COMPUTED = {"id", "primaryEmail", "name", "password", "isAdmin", "suspended", "creationTime",
-                  "aliases", "emails", "orgUnitPath", "lastLoginTime", "agreedToTerms"}
+                  "aliases", "emails", "orgUnitPath", "lastLoginTime", "agreedToTerms", "photo"}
 
 
 def etag(resource):
@@ -57,6 +57,9 @@ def user(record, directory):
         resource["name"]["displayName"] = name["displayName"]
     if resource["suspended"]:
         resource["suspensionReason"] = "ADMIN"
+    if "photo" in record:  # Google links the thumbnail; its etag changes with the photo
+        resource["thumbnailPhotoUrl"] = "https://lh3.googleusercontent.com/a/%s=s96-c" % record["id"]
+        resource["thumbnailPhotoEtag"] = '"%s"' % record["photo"]["etag"]
     if aliases:
         resource["aliases"] = list(aliases)
     for field, value in record.items():

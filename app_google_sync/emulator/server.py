@@ -10,6 +10,7 @@ handler (which may refuse what has not propagated yet) → `fields` selection; e
 recorded in `calls` and counted in `stats()`.
 """
 
+import base64
 import json
 import logging
 import os
@@ -21,7 +22,7 @@ import urllib.parse
 from collections import Counter, deque
 from http.server import ThreadingHTTPServer
 
-from . import api_domains, api_groups, api_members, api_orgunits, api_schemas, api_settings, api_users  # noqa: F401  (routes)
+from . import api_domains, api_groups, api_members, api_orgunits, api_photos, api_schemas, api_settings, api_users  # noqa: F401  (routes)
 from . import batch, consent, errors, fields, oauth, password_store, resources, routing
 from .auth import DIRECTORY_SCOPES, GOOGLE_TOKEN_AUDIENCE, JWT_BEARER, Authority, GrantError
 from .faults import Countdown, Outage, TokenFailure
@@ -266,6 +267,13 @@ class Emulator:
         with self.lock:
             records = sorted(self.directory.users.values(), key=lambda u: u["primaryEmail"])
             return [resources.user(u, self.directory) for u in records]
+
+    def photo(self, key):
+        """(mimeType, bytes) of a user's photo, or None."""
+        with self.lock:
+            record = self.directory.find_user(key)
+            photo = record.get("photo") if record else None
+            return (photo["mimeType"], base64.urlsafe_b64decode(photo["photoData"])) if photo else None
 
     def get_user(self, key):
         with self.lock:

@@ -40,20 +40,25 @@ def test_domains_are_saved_validated_and_ask_for_their_scope_only_when_read_from
     assert "only the primary domain is synchronized" in text_of(console.get("/attributes"))
 
 
-def test_the_manager_row_is_off_until_switched_on_and_then_fills_relations(env, console):
+def test_the_manager_and_photo_rows_are_off_until_switched_on_and_then_fill_google(env, console):
     page = console.get("/attributes").get_data(as_text=True)
+    assert re.search(r'<tr class="gs-row-off">\s*<td class="nowrap"><label class="switch"><input type="checkbox" name="on_photo"', page)
+    assert 'name="attr_photo" id="gs-attr-photo" class="mono gs-attr" value="jpegPhoto"' in page
     assert re.search(r'<tr class="gs-row-off">\s*<td class="nowrap"><label class="switch"><input type="checkbox" name="on_manager"', page)
     assert 'name="attr_manager" id="gs-attr-manager" class="mono gs-attr" value="manager"' in page
     assert "relations[type=manager]" in text_of(console.get("/attributes"))
-    form = {f"on_{key}": "yes" for key in ("title", "department", "phone", "mobile", "employee_id", "aliases", "manager")}
+    form = {f"on_{key}": "yes" for key in ("title", "department", "phone", "mobile", "employee_id", "aliases", "manager", "photo")}
     form.update(attr_title="title", attr_department="departmentNumber", attr_phone="telephoneNumber", attr_mobile="mobile",
-                attr_employee_id="employeeNumber", attr_aliases="mailLocalAddress", attr_manager="manager")
+                attr_employee_id="employeeNumber", attr_aliases="mailLocalAddress", attr_manager="manager", attr_photo="jpegPhoto")
     assert console.post("/attributes", form).status_code == 302
-    assert config.load(str(env.config_path)).attributes.manager == "manager"
-    assert "7 of 7 on" in text_of(console.get("/attributes"))
+    attributes = config.load(str(env.config_path)).attributes
+    assert (attributes.manager, attributes.photo) == ("manager", "jpegPhoto")
+    assert "8 of 8 on" in text_of(console.get("/attributes"))
     bob = env.directory.add_user("bob", "Bob", "Boss", groups=("google_apps_plugin",))
     env.directory.add_user("alice", "Alice", "Tester", groups=("google_apps_plugin",), extra_attrs={"manager": bob})
-    assert "manager: bob@example.com" in text_of(console.post("/test"))
+    env.directory.modify_user("alice", jpegPhoto=b"\xff\xd8\xff\xe0 a tiny portrait")
+    preview = text_of(console.post("/test"))
+    assert "manager: bob@example.com" in preview and "set photo alice@example.com JPEG, 20 bytes" in preview
 
 
 def test_custom_attributes_are_chosen_from_the_account_s_fields_added_and_removed(env, console):
