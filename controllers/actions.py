@@ -23,6 +23,7 @@ CHECK_LABELS = {
     "https://www.googleapis.com/auth/apps.groups.settings": "Group settings (apps.groups.settings)",
     "https://www.googleapis.com/auth/admin.directory.domain.readonly": "Domains (admin.directory.domain.readonly)",
     "https://www.googleapis.com/auth/admin.directory.userschema.readonly": "Custom attributes (admin.directory.userschema.readonly)",
+    "https://www.googleapis.com/auth/apps.licensing": "Licences (apps.licensing)",
 }
 
 

@@ -9,13 +9,14 @@ from app_google_sync.libraries.errors import ConfigError
 from .blueprint import SCOPE_NOTE, blueprint, console, load_settings, raw_config
 
 
-def render_attributes(mappings=None, units=None, errors=None, status=200, domains=None):
+def render_attributes(mappings=None, units=None, errors=None, status=200, domains=None, licenses=None):
     parser = raw_config()
     page = render_template(
         "google_sync/attributes.html",
         mappings=mappings or config_file.attribute_mappings(parser),
         units=units or config_file.org_units(parser),
         domains=domains or config_file.domains(parser),
+        licenses=licenses or config_file.licenses(parser),
         offered=(offered := _offered_fields()),
         custom=_custom_rows(parser, offered[0]),
         primary_domain=config_file.value(parser, "google", "domain"),
@@ -122,3 +123,24 @@ def save_custom_attribute():
     if first:
         flash(SCOPE_NOTE.format(feature="Custom attributes", scope="admin.directory.userschema.readonly"), "warning")
     return redirect(url_for(".attributes", saved=1, _anchor="custom"))
+
+
+@blueprint.post("/attributes/licenses")
+def save_licenses():
+    form = request.form
+    before = config_file.licenses(raw_config())
+    release = form.get("release_on_suspend") == "yes"
+    try:
+        chosen = config_file.check_licenses(form.get("product", ""), form.get("sku", ""), release)
+    except ConfigError as error:
+        typed = config_file.Licenses(form.get("product", ""), form.get("sku", ""), release)
+        return render_attributes(licenses=typed, errors={"licenses": str(error)}, status=400)
+    config_file.save_licenses(console().config_path, chosen)
+    if chosen.product:
+        flash(f"Licences saved: new and unsuspended users get {chosen.product} {chosen.sku}"
+              + ("; suspended users give theirs back." if chosen.release_on_suspend else "."), "success")
+        if not before.product:
+            flash(SCOPE_NOTE.format(feature="Licences", scope="apps.licensing"), "warning")
+    else:
+        flash("Licences are off: Google's assignments are left as they are.", "success")
+    return redirect(url_for(".attributes", saved=1, _anchor="licenses"))

@@ -37,6 +37,7 @@ _ldap = partial(schema.default, "ldap")
 _google = partial(schema.default, "google")
 _sync = partial(schema.default, "sync")
 _attribute = partial(schema.default, "attributes")
+_licenses = partial(schema.default, "licenses")
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,15 @@ class AttributeMap:
 
 
 @dataclass(frozen=True)
+class LicenseSettings:
+    """[licenses]: which licence users get; off while ``product`` is empty."""
+
+    product: str = _licenses("product")
+    sku: str = _licenses("sku")
+    release_on_suspend: bool = _licenses("release_on_suspend")
+
+
+@dataclass(frozen=True)
 class Settings:
     ldap: LdapSettings = LdapSettings()
     google: GoogleSettings = GoogleSettings()
@@ -170,6 +180,7 @@ class Settings:
     attributes: AttributeMap = AttributeMap()
     # [custom_attributes]: ("schema.field" as written, lower case; LDAP attribute), off when empty
     custom_attributes: tuple[tuple[str, str], ...] = ()
+    licenses: LicenseSettings = LicenseSettings()
     path: str = ""
     warnings: tuple[str, ...] = ()  # unknown sections and keys, each with the nearest known name
 
@@ -186,6 +197,7 @@ def load(path: str | None = None) -> Settings:
             sync=_usable(sync_settings(parser)),
             attributes=AttributeMap(**_fields(parser, "attributes")),
             custom_attributes=custom_attributes(parser),
+            licenses=_checked_licenses(LicenseSettings(**_fields(parser, "licenses"))),
             path=path,
             warnings=unknown_settings(parser, path),
         )
@@ -308,6 +320,13 @@ def _ldap_settings(parser: configparser.ConfigParser) -> LdapSettings:
     if password_file:
         values["bind_password"] = _read_secret_file(password_file)
     return LdapSettings(**values)
+
+
+def _checked_licenses(licenses: LicenseSettings) -> LicenseSettings:
+    if bool(licenses.product) != bool(licenses.sku):
+        missing = "sku" if licenses.product else "product"
+        raise ConfigError(f"[licenses] {missing} is not set: give both product and sku, or neither to leave licences alone")
+    return licenses
 
 
 def _checked_domains(google: GoogleSettings) -> GoogleSettings:

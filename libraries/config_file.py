@@ -319,6 +319,33 @@ def save_custom_attribute(path: str, key: str, attribute: str | None) -> None:
 
 
 @dataclass(frozen=True)
+class Licenses:
+    """``[licenses]`` as the Attributes page shows it."""
+
+    product: str = ""
+    sku: str = ""
+    release_on_suspend: bool = False
+
+
+def licenses(parser: configparser.ConfigParser) -> Licenses:
+    return Licenses(*(schema.value(parser, "licenses", name) for name in ("product", "sku", "release_on_suspend")))
+
+
+def check_licenses(product: str, sku: str, release_on_suspend: bool) -> Licenses:
+    """The licence from a form, checked as ``config.load`` checks it (both IDs, or neither)."""
+    chosen = Licenses(schema.check("licenses", "product", product, label="Product"), schema.check("licenses", "sku", sku, label="SKU"),
+                      release_on_suspend)
+    if bool(chosen.product) != bool(chosen.sku):
+        raise ConfigError("Give both the product and the SKU, or neither to leave licences alone")
+    return chosen
+
+
+def save_licenses(path: str, chosen: Licenses) -> None:
+    _update_section(path, "licenses", {"product": chosen.product, "sku": chosen.sku,
+                                       "release_on_suspend": "yes" if chosen.release_on_suspend else "no"})
+
+
+@dataclass(frozen=True)
 class OrgUnits:
     source: str = ""  # "", "dn" or "attribute"
     attribute: str = ""

@@ -500,13 +500,26 @@ ATTRIBUTES = Section("attributes", (
         "`relations[type=manager]`: the manager's address, from the DN the attribute holds, when the manager is synchronized too",
         console="Attributes", label="Manager", example="manager", commented=True),
     Key("photo", ATTRIBUTE_NAME, "",
-        "`users.photos` (the picture in Gmail and Chat): a JPEG, PNG, GIF, BMP or TIFF of at most 512 KiB, pushed when it changed; "
-        "removed in Google only when the directory's is removed and this tool set it",
+        "`users.photos`: a JPEG, PNG, GIF, BMP or TIFF of at most 512 KiB, pushed when it changed",
         console="Attributes", label="Photo", example="jpegPhoto", commented=True),
 ), help="Optional Google fields and the LDAP attribute that feeds each. Set one to nothing (`phone =`) to switch it "
         "off: Google's value is then never touched, so edits made there survive. Google replaces array fields whole, "
         "so a patch starts from what Google holds and changes only the entries mapped here (a home phone or a second "
         "organization added in Google stays).", column="Google field")
+
+LICENSES = Section("licenses", (
+    Key("product", Text(r"[A-Za-z0-9_.-]+", "give a product ID such as Google-Apps"), "",
+        "the Enterprise License Manager product ID (e.g. `Google-Apps`). Empty: licences are not managed and the "
+        "`apps.licensing` scope is not needed", console="Attributes", label="Product"),
+    Key("sku", Text(r"[A-Za-z0-9_.-]+", "give a SKU ID such as 1010020027"), "",
+        "the SKU ID (e.g. `1010020027` for Business Starter): new and unsuspended users get a licence of it",
+        console="Attributes", label="SKU"),
+    Key("release_on_suspend", Boolean(), "no",
+        "`yes` frees the licence when this tool suspends a user (it is assigned again on unsuspension)",
+        console="Attributes", label="Release on suspension"),
+), help="Licences, assigned through the Enterprise License Manager API (scope `apps.licensing`). When no licence is "
+        "left (Google answers 412), the user is synchronized without one and the run reports that user as failed, naming "
+        "the SKU; the rest of the run goes on.")
 
 CUSTOM_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]*\.[A-Za-z][A-Za-z0-9_]*")
 
@@ -523,7 +536,7 @@ CUSTOM_ATTRIBUTES = Section(
     example="HR.costCenter = departmentNumber",
 )
 
-SECTIONS = (LDAP, GOOGLE, SYNC, POSTING, ATTRIBUTES, CUSTOM_ATTRIBUTES)
+SECTIONS = (LDAP, GOOGLE, SYNC, POSTING, ATTRIBUTES, CUSTOM_ATTRIBUTES, LICENSES)
 _BY_NAME = {section.name: section for section in SECTIONS}
 _SECTION_OF = {key.name: section.name for section in SECTIONS for key in section.keys}
 

@@ -73,7 +73,7 @@ class SyncEngine:
         self.source = source or LdapSource(settings.ldap, salt_key, settings.attributes, settings.sync.org_units, settings.custom_attributes)
         backoff = Backoff(settings.sync.max_retries, retry_deadline) if retry_deadline is not None else None
         self.target = target or GoogleTarget(settings.google, settings.sync, scopes=required_scopes(settings), backoff=backoff,
-                                             custom_fields=bool(settings.custom_attributes))
+                                             custom_fields=bool(settings.custom_attributes), licenses=settings.licenses)
 
     # -- planning ----------------------------------------------------------------
 
@@ -117,7 +117,7 @@ class SyncEngine:
         desired = DirectoryState(users=(user,) if user else (), groups=groups)
         desired = self._with_manager(desired, user)
         org_units = self.target.read_org_units() if self.settings.sync.org_units else None
-        existing = GoogleState(users=tuple(accounts.values()), groups=(), org_units=org_units, **self._domains())
+        existing = GoogleState(users=tuple(accounts.values()), groups=(), org_units=org_units, **self._domains(), **self._licences_of(accounts))
         return build_plan(desired, existing, links, self.settings, scope=Scope(user_uuids=frozenset({uuid})), password_key=self.password_key)
 
     def _with_manager(self, desired: DirectoryState, user: DirectoryUser | None) -> DirectoryState:
@@ -164,6 +164,12 @@ class SyncEngine:
         scope = Scope(group_uuids=frozenset({group.uuid}))
         existing = GoogleState(users=(), groups=existing_groups, **self._domains())
         return build_plan(desired, existing, links, self.settings, scope=scope, password_key=self.password_key)
+
+    def _licences_of(self, accounts: dict) -> dict:
+        """For a targeted push: which of these accounts hold the [licenses] SKU, asked one by one."""
+        if not self.settings.licenses.product:
+            return {}
+        return {"licensed": frozenset(account.primary_email for account in accounts.values() if self.target.holds_license(account.primary_email))}
 
     def _domains(self) -> dict:
         """For a targeted push: the account's domains, when they come from Google ([google] domains = *), and its

@@ -23,7 +23,7 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest, HttpRequest
 
-from .config import GOOGLE_TOKEN_URI, GoogleSettings, Settings, SyncSettings
+from .config import GOOGLE_API_ENDPOINT, GOOGLE_TOKEN_URI, GoogleSettings, LicenseSettings, Settings, SyncSettings
 from .errors import ConfigError, GoogleSyncError, TargetError
 from .model import CustomField, GoogleGroup, GoogleState, GoogleUser
 from .pacing import Pacer
@@ -39,9 +39,11 @@ SCOPES = (
 ORGUNIT_SCOPE = SCOPE_PREFIX + "admin.directory.orgunit"
 DOMAIN_SCOPE = SCOPE_PREFIX + "admin.directory.domain.readonly"
 SCHEMA_SCOPE = SCOPE_PREFIX + "admin.directory.userschema.readonly"
+LICENSING_SCOPE = SCOPE_PREFIX + "apps.licensing"
+GOOGLE_LICENSING_ROOT = "https://licensing.googleapis.com/"  # its own host at Google; an emulator serves it beside the rest
 GROUP_SETTINGS_SCOPE = SCOPE_PREFIX + "apps.groups.settings"
 BATCH_PATHS = {"directory": "batch/admin/directory_v1", "groupssettings": "batch/groupssettings/v1"}
-USER_FIELDS = "id,primaryEmail,name(givenName,familyName),suspended,isAdmin,isDelegatedAdmin,organizations,phones,externalIds,aliases,orgUnitPath,relations"
+USER_FIELDS = "id,primaryEmail,name(givenName,familyName),suspended,isAdmin,isDelegatedAdmin,organizations,phones,externalIds,aliases,orgUnitPath,relations,customerId"
 GROUP_FIELDS = "id,email,name,description"
 MAX_USERS_PAGE = 500  # Google's ceilings; larger values are refused with 400
 MAX_GROUPS_PAGE = 200
@@ -126,6 +128,8 @@ def required_scopes(settings: Settings) -> tuple[str, ...]:
         extra.append(DOMAIN_SCOPE)
     if settings.custom_attributes:
         extra.append(SCHEMA_SCOPE)
+    if settings.licenses.product:
+        extra.append(LICENSING_SCOPE)
     if settings.sync.posting_policy or any(policy for _, policy in settings.sync.posting_overrides):
         extra.append(GROUP_SETTINGS_SCOPE)
     return SCOPES + tuple(extra)
@@ -198,8 +202,9 @@ class TokenError(TargetError):
 
 class GoogleTarget:
     def __init__(self, settings: GoogleSettings, sync: SyncSettings, credentials=None, backoff: Backoff | None = None,
-                 scopes=SCOPES, pacer: Pacer | None = None, custom_fields: bool = False):
+                 scopes=SCOPES, pacer: Pacer | None = None, custom_fields: bool = False, licenses: LicenseSettings | None = None):
         self.settings = settings
+        self.licenses_wanted = licenses or LicenseSettings()  # [licenses]: whose assignments are read
         # Custom schema fields are read (schemas.list, and users with projection=full) only when some are mapped.
         self.custom_fields = custom_fields
         self.scopes = tuple(scopes)
@@ -209,6 +214,7 @@ class GoogleTarget:
         self._credentials = credentials
         self._service = None
         self._settings_service = None
+        self._licensing_service = None
         self._resources: dict[str, object] = {}
         self._http = None
         self._no_batch: set[str] = set()  # APIs whose endpoint refused the batch route
@@ -256,6 +262,19 @@ class GoogleTarget:
                 cache_discovery=False,
             )
         return self._resource("group_settings", self._settings_service.groups)
+
+    @property
+    def licensing_root(self) -> str:
+        return GOOGLE_LICENSING_ROOT if self.settings.api_endpoint == GOOGLE_API_ENDPOINT else self.settings.api_endpoint
+
+    @property
+    def licenses(self):
+        """The Enterprise License Manager's licenseAssignments (another API: its own host and batches)."""
+        if self._licensing_service is None:
+            self.service  # noqa: B018  (creates the authorized HTTP client the services share)
+            self._licensing_service = build("licensing", "v1", http=self._http, client_options={"api_endpoint": self.licensing_root},
+                                            static_discovery=True, cache_discovery=False)
+        return self._resource("licenses", self._licensing_service.licenseAssignments)
 
     @property
     def users(self):
@@ -360,6 +379,9 @@ class GoogleTarget:
             pending = retriable
         return outcomes
 
+    def _batch_uri(self, api: str) -> str:
+        return self.licensing_root + "batch" if api == "licensing" else self.settings.api_endpoint + BATCH_PATHS[api]
+
     def _send_batch(self, requests: dict[str, HttpRequest], api: str) -> dict[str, Outcome]:
         if api in self._no_batch:
             return {key: self._execute(request) for key, request in requests.items()}
@@ -368,7 +390,7 @@ class GoogleTarget:
         def collect(request_id, response, exception):
             outcomes[request_id] = Outcome(error=target_error(exception)) if exception else Outcome(response=response or {})
 
-        batch = BatchHttpRequest(callback=collect, batch_uri=self.settings.api_endpoint + BATCH_PATHS[api])
+        batch = BatchHttpRequest(callback=collect, batch_uri=self._batch_uri(api))
         for key, request in requests.items():
             batch.add(request, request_id=key)
         try:
@@ -491,7 +513,26 @@ class GoogleTarget:
             domains=domains,
             domain_aliases=aliases,
             custom_fields=self.read_custom_fields() if self.custom_fields else None,
+            licensed=self.read_licensed(_customer_of(users)) if self.licenses_wanted.product else None,
         )
+
+    def read_licensed(self, customer_id: str) -> frozenset[str]:
+        """Addresses of the users holding the [licenses] SKU (licenseAssignments.listForProductAndSku)."""
+        wanted = self.licenses_wanted
+        pages = self._pages(self.licenses.listForProductAndSku, "items", productId=wanted.product, skuId=wanted.sku,
+                            customerId=customer_id or self.settings.domain, maxResults=1000, fields="nextPageToken,items(userId)")
+        return frozenset(item["userId"].lower() for item in pages)
+
+    def holds_license(self, email: str) -> bool:
+        """Whether one user holds the [licenses] SKU (for a targeted push: one call, no listing)."""
+        wanted = self.licenses_wanted
+        try:
+            self.call(self.licenses.get(productId=wanted.product, skuId=wanted.sku, userId=email, fields="userId"))
+            return True
+        except TargetError as error:
+            if error.status == 404:
+                return False
+            raise
 
     def read_org_units(self) -> frozenset[str]:
         request = self.orgunits.list(customerId="my_customer", type="all", fields="organizationUnits(orgUnitPath)")
@@ -512,6 +553,10 @@ class GoogleTarget:
             if error.status == 404:
                 return None
             raise
+
+
+def _customer_of(users: list[GoogleUser]) -> str:
+    return next((user.customer_id for user in users if user.customer_id), "")
 
 
 def _chunks(items: list, size: int) -> Iterable[list]:
@@ -541,7 +586,7 @@ def check_access(settings: Settings) -> list[Check]:
             detail += f" (not delegated: {', '.join(missing)})"
         return [Check("token", False, detail)]
     identity = getattr(credentials, "service_account_email", "an administrator's OAuth grant")
-    target = GoogleTarget(google, settings.sync, credentials=credentials, backoff=Backoff(2), scopes=scopes)
+    target = GoogleTarget(google, settings.sync, credentials=credentials, backoff=Backoff(2), scopes=scopes, licenses=settings.licenses)
     checks = [Check("token", True, f"{identity} acting as {google.admin_email}")]
     first_group: dict = {}
 
@@ -554,6 +599,10 @@ def check_access(settings: Settings) -> list[Check]:
         first_group.update((page.get("groups") or [{}])[0])
         return "read allowed"
 
+    def customer() -> str:
+        page = target.call(target.users.list(domain=google.domain, maxResults=1, fields="users(customerId)"))
+        return (page.get("users") or [{}])[0].get("customerId", "")
+
     def on_a_group(request) -> str:
         return read(request(first_group)) if first_group else "no group in Google yet to try it on; the token includes the scope"
 
@@ -563,6 +612,7 @@ def check_access(settings: Settings) -> list[Check]:
         SCOPES[2]: lambda: on_a_group(lambda group: target.members.list(groupKey=group["id"], maxResults=1, fields="members(email)")),
         ORGUNIT_SCOPE: lambda: read(target.orgunits.list(customerId="my_customer", type="children", fields="organizationUnits(orgUnitPath)")),
         SCHEMA_SCOPE: lambda: f"{len(target.read_custom_fields())} custom fields",
+        LICENSING_SCOPE: lambda: f"{len(target.read_licensed(customer()))} users hold {settings.licenses.product} {settings.licenses.sku}",
         DOMAIN_SCOPE: lambda: f"domains: {', '.join(sorted(target.read_domains()[0] | target.read_domains()[1]))}",
         GROUP_SETTINGS_SCOPE: lambda: on_a_group(lambda group: target.group_settings.get(groupUniqueId=group["email"], fields="email")),
     }

@@ -101,6 +101,7 @@ class GoogleUser:
     org_unit_path: str = "/"
     relations: tuple[dict, ...] = ()
     custom_schemas: dict = field(default_factory=dict, compare=False, hash=False)  # read with projection=full only
+    customer_id: str = ""  # the account's id (the licensing API's customerId)
 
     @classmethod
     def from_api(cls, resource: dict) -> GoogleUser:
@@ -119,6 +120,7 @@ class GoogleUser:
             org_unit_path=resource.get("orgUnitPath") or "/",
             relations=tuple(resource.get("relations") or ()),
             custom_schemas=resource.get("customSchemas") or {},
+            customer_id=resource.get("customerId", ""),
         )
 
     @property
@@ -184,6 +186,7 @@ class GoogleState:
     domains: frozenset[str] | None = None
     domain_aliases: frozenset[str] = frozenset()
     custom_fields: tuple[CustomField, ...] | None = None  # the account's custom schema fields; None when not read
+    licensed: frozenset[str] | None = None  # addresses holding the [licenses] SKU; None when not read
 
 
 @dataclass(frozen=True)

@@ -336,6 +336,42 @@ class RemovePhoto(UserChange):
 
 
 @dataclass(frozen=True)
+class LicenseChange(Change):
+    """Enterprise License Manager: its own API (own batches), once the user exists; no effect on the links."""
+
+    phase: ClassVar[int] = PHASE_GROUPS
+    api: ClassVar[str] = "licensing"
+    uuid: str
+    email: str
+    product: str = ""
+    sku: str = ""
+
+    @property
+    def subject(self) -> str:
+        return self.email
+
+    def _details(self) -> dict:
+        return {"product": self.product, "sku": self.sku}
+
+    def describe(self) -> str:
+        return f"{self.product} {self.sku}"
+
+
+@dataclass(frozen=True)
+class AssignLicense(LicenseChange):
+    action: ClassVar[str] = "assign licence"
+    order: ClassVar[int] = 7
+
+
+@dataclass(frozen=True)
+class ReleaseLicense(LicenseChange):
+    """Only with [licenses] release_on_suspend, when this run suspends the user."""
+
+    action: ClassVar[str] = "release licence"
+    order: ClassVar[int] = 8
+
+
+@dataclass(frozen=True)
 class GroupChange(Change):
     phase: ClassVar[int] = PHASE_GROUPS
     uuid: str

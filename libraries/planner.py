@@ -25,6 +25,7 @@ from .plan import (
     AddMember,
     AdoptGroup,
     AdoptUser,
+    AssignLicense,
     Change,
     CreateGroup,
     CreateOrgUnit,
@@ -32,6 +33,7 @@ from .plan import (
     FieldChange,
     Notice,
     Plan,
+    ReleaseLicense,
     RemoveMember,
     RemovePhoto,
     SetPassword,
@@ -220,6 +222,7 @@ def build_plan(
         _plan_unmanaged_accounts(planning)
         _warn_unowned_admins(planning)
     _plan_org_units(planning)
+    _plan_licenses(planning)
     _plan_groups(planning)
     _plan_new_memberships(planning)
     return Plan(changes=tuple(planning.changes), notices=tuple(planning.notices), refusals=_refusals(planning, wanted))
@@ -353,6 +356,25 @@ def _plan_photo(planning: _Planning, user: WantedUser, account: GoogleUser | Non
     if digest != pushed:
         planning.changes.append(SetPhoto(uuid=user.uuid, email=user.email, google_id=google_id, photo=photo,
                                          mime_type=photos.photo_type(photo), fingerprint=digest))
+
+
+def _plan_licenses(planning: _Planning) -> None:
+    """A licence for the users this run creates or unsuspends, and for those it created earlier that still lack
+    one (a 412 then); accounts it adopted keep whatever licences Google gave them. With release_on_suspend,
+    the licence of each user this run suspends is freed."""
+    wanted = planning.settings.licenses
+    held = planning.existing.licensed
+    if not wanted.product or held is None:
+        return
+    starting = {c.email for c in planning.changes if isinstance(c, (CreateUser, UnsuspendUser)) or (isinstance(c, AdoptUser) and c.unsuspend)}
+    ours = {link.uuid for link in planning.user_links.values() if link.created_by_us}
+    for user in planning.desired.users:
+        email = planning.synced_emails.get(user.uid)
+        if email and planning.in_user_scope(user.uuid) and email not in held and (email in starting or user.uuid in ours):
+            planning.changes.append(AssignLicense(uuid=user.uuid, email=email, product=wanted.product, sku=wanted.sku))
+    if wanted.release_on_suspend:
+        for change in [c for c in planning.changes if isinstance(c, SuspendUser) and c.email in held]:
+            planning.changes.append(ReleaseLicense(uuid=change.uuid, email=change.email, product=wanted.product, sku=wanted.sku))
 
 
 def _plan_password(planning: _Planning, user: WantedUser, account: GoogleUser, link: Link | None) -> None:

@@ -29,7 +29,7 @@ DIRECTORY_SCOPES = tuple(_SCOPE + name for name in (
     "admin.directory.orgunit", "admin.directory.orgunit.readonly",
     "admin.directory.domain.readonly",
     "admin.directory.userschema", "admin.directory.userschema.readonly",
-    "apps.groups.settings",
+    "apps.groups.settings", "apps.licensing",
 ))
 
 

@@ -22,7 +22,7 @@ import urllib.parse
 from collections import Counter, deque
 from http.server import ThreadingHTTPServer
 
-from . import api_domains, api_groups, api_members, api_orgunits, api_photos, api_schemas, api_settings, api_users  # noqa: F401  (routes)
+from . import api_domains, api_groups, api_licensing, api_members, api_orgunits, api_photos, api_schemas, api_settings, api_users  # noqa: F401  (routes)
 from . import batch, consent, errors, fields, oauth, password_store, resources, routing
 from .auth import DIRECTORY_SCOPES, GOOGLE_TOKEN_AUDIENCE, JWT_BEARER, Authority, GrantError
 from .faults import Countdown, Outage, TokenFailure
@@ -222,6 +222,20 @@ class Emulator:
         with self.lock:
             self.directory.add_domain(domain, alias_of)
             self._save()
+
+    def add_sku(self, product, sku, seats, name=None):
+        """A licence SKU of the account with ``seats`` licences (the Enterprise License Manager's view)."""
+        with self.lock:
+            self.directory.skus["%s/%s" % (product, sku)] = {"productName": product, "skuName": name or sku,
+                                                             "seats": seats, "assigned": []}
+            self.directory.changed = True
+            self._save()
+
+    def licensed(self, product, sku):
+        """Primary addresses of the users holding a licence of the SKU, sorted."""
+        with self.lock:
+            record = self.directory.skus["%s/%s" % (product, sku)]
+            return sorted(self.directory.users[user_id]["primaryEmail"] for user_id in record["assigned"])
 
     def add_schema(self, name, fields):
         """A custom user schema: ``fields`` is [(fieldName, fieldType, multiValued)]; returns its resource."""

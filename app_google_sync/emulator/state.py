@@ -36,6 +36,7 @@ class Directory:
         self.groups = {}      # id -> group record
         self.members = {}     # group id -> {member id -> member record}, in insertion order
         self.schemas = {}     # schema name -> custom user schema record
+        self.skus = {}        # "product/sku" -> {"productName", "skuName", "seats", "assigned": [user ids]}
         self.orgunits = {"/": {"orgUnitId": self.new_orgunit_id(), "name": domain.lower(),
                                "description": "", "blockInheritance": False}}
         self.addresses = {}   # lower-cased address -> ("user" | "group", id)
@@ -172,7 +173,7 @@ class Directory:
         return {
             "domains": self.domains, "domainAliases": self.domain_aliases, "customerId": self.customer_id, "users": self.users,
             "groups": self.groups, "members": self.members, "orgunits": self.orgunits,
-            "external": self.external, "schemas": self.schemas,
+            "external": self.external, "schemas": self.schemas, "skus": self.skus,
         }
 
     @classmethod
@@ -186,6 +187,7 @@ class Directory:
         directory.orgunits = data["orgunits"]
         directory.external = data.get("external", {})
         directory.schemas = data.get("schemas", {})
+        directory.skus = data.get("skus", {})
         for ident, user in directory.users.items():
             for address in [user["primaryEmail"], *user.get("aliases", [])]:
                 directory.addresses[address] = ("user", ident)

@@ -1,5 +1,5 @@
 """The Attributes page's profile rows in a real browser (Debian's Chromium through Playwright): the manager, custom
-attributes and domains, then the preview. Screenshots go to test-artifacts/console/."""
+attributes, licences and domains, then the preview. Screenshots go to test-artifacts/console/."""
 from __future__ import annotations
 
 import os
@@ -25,6 +25,7 @@ def demo(directory, tmp_path):
     with DemoEnvironment(state_dir=str(tmp_path), directory=directory) as env:
         env.emulator.add_domain("example.org")
         env.emulator.add_schema("HR", [("costCenter", "INT64", False), ("projects", "STRING", True)])
+        env.emulator.add_sku("Google-Apps", "1010020027", 5)
         yield env
 
 
@@ -65,6 +66,13 @@ def test_manager_custom_attributes_and_domains_then_the_preview(demo, plugin_url
     expect(page.locator(".flash-warning")).to_contain_text("admin.directory.userschema.readonly")
     expect(page.locator("table.gs-custom")).to_contain_text("STRING, multi-valued")
 
+    page.fill("#gs-product", "Google-Apps")
+    page.fill("#gs-sku", "1010020027")
+    page.check("#gs-release")
+    page.click("#licenses button:has-text('Save')")
+    expect(page.locator(".flash-success")).to_contain_text("suspended users give theirs back.")
+    expect(page.locator(".flash-warning")).to_contain_text("apps.licensing")
+
     page.fill("#gs-domains", "example.org")
     page.click("#domains button:has-text('Save')")
     expect(page.locator(".flash-success")).to_contain_text("Domains saved: example.org besides the primary one.")
@@ -79,4 +87,5 @@ def test_manager_custom_attributes_and_domains_then_the_preview(demo, plugin_url
     expect(body).to_contain_text("alice@example.org")
     expect(body).to_contain_text("manager: bob@example.com")
     expect(body).to_contain_text('HR.projects: ["Apollo", "Gemini"]')
+    expect(body).to_contain_text("assign licence")
     shot(page, "31-preview-profile")

@@ -86,3 +86,26 @@ def test_custom_attributes_are_chosen_from_the_account_s_fields_added_and_remove
     console.post("/attributes/custom", {"remove": "hr.costcenter"})
     assert config.load(str(env.config_path)).custom_attributes == ()
     assert "hr.costcenter is no longer synchronized; Google keeps its values." in text_of(console.get("/attributes"))
+
+
+def test_licences_are_saved_validated_and_ask_for_their_scope(env, console):
+    env.emulator.add_sku("Google-Apps", "1010020027", 5)
+    assert "apps.licensing" not in console.get("/settings").get_data(as_text=True)
+    bad = console.post("/attributes/licenses", {"product": "Google-Apps", "sku": ""})
+    assert bad.status_code == 400 and "Give both the product and the SKU" in text_of(bad)
+    bad = console.post("/attributes/licenses", {"product": "Google Apps", "sku": "1"})
+    assert bad.status_code == 400 and "Product = 'Google Apps': give a product ID such as Google-Apps" in text_of(bad)
+
+    assert console.post("/attributes/licenses", {"product": "Google-Apps", "sku": "1010020027", "release_on_suspend": "yes"}).status_code == 302
+    licenses = config.load(str(env.config_path)).licenses
+    assert (licenses.product, licenses.sku, licenses.release_on_suspend) == ("Google-Apps", "1010020027", True)
+    text = text_of(console.get("/attributes"))
+    assert "new and unsuspended users get Google-Apps 1010020027; suspended users give theirs back." in text
+    assert "Licences need the apps.licensing scope" in text
+    assert "https://www.googleapis.com/auth/apps.licensing" in console.get("/settings").get_data(as_text=True)
+    env.directory.add_user("alice", "Alice", "Tester", groups=("google_apps_plugin",))
+    assert "assign licence alice@example.com Google-Apps 1010020027" in text_of(console.post("/test"))
+
+    console.post("/attributes/licenses", {"product": "", "sku": ""})
+    assert config.load(str(env.config_path)).licenses.product == ""
+    assert "Licences are off" in text_of(console.get("/attributes"))
