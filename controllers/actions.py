@@ -21,6 +21,9 @@ CHECK_LABELS = {
     "https://www.googleapis.com/auth/admin.directory.group.member": "Group members (admin.directory.group.member)",
     "https://www.googleapis.com/auth/admin.directory.orgunit": "Organizational units (admin.directory.orgunit)",
     "https://www.googleapis.com/auth/apps.groups.settings": "Group settings (apps.groups.settings)",
+    "https://www.googleapis.com/auth/admin.directory.domain.readonly": "Domains (admin.directory.domain.readonly)",
+    "https://www.googleapis.com/auth/admin.directory.userschema.readonly": "Custom attributes (admin.directory.userschema.readonly)",
+    "https://www.googleapis.com/auth/apps.licensing": "Licences (apps.licensing)",
 }
 
 

@@ -129,7 +129,8 @@ def get_engine():
 
         loaded = config.load(console().config_path)
         backoff = Backoff(min(loaded.sync.max_retries, INTERACTIVE_RETRIES))
-        target = GoogleTarget(loaded.google, loaded.sync, backoff=backoff, scopes=required_scopes(loaded))
+        target = GoogleTarget(loaded.google, loaded.sync, backoff=backoff, scopes=required_scopes(loaded),
+                              custom_fields=bool(loaded.custom_attributes), licenses=loaded.licenses)
         g.google_sync_engine = SyncEngine(loaded, target=target)
     return g.google_sync_engine
 

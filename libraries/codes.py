@@ -26,6 +26,11 @@ class NoticeCode(StrEnum):
     GOOGLE_ONLY = "google_only"  # exists only in Google (unmanaged_accounts = ignore)
     ADMIN_WITHOUT_LOCAL_USER = "admin_without_local_user"  # an administrator no local user synchronizes
     ADMIN_LOCAL_USER_LOCKED = "admin_local_user_locked"  # ... whose local user is locked in the directory
+    # the whole profile
+    CUSTOM_FIELD_UNKNOWN = "custom_field_unknown"  # [custom_attributes] names a field Google does not have
+    CUSTOM_VALUE_INVALID = "custom_value_invalid"  # a value the field's type refuses: Google keeps its own
+    MANAGER_NOT_SYNCHRONIZED = "manager_not_synchronized"  # the manager is not a synchronized user
+    PHOTO_REJECTED = "photo_rejected"  # not an image type Google takes, or too large
     # groups
     GROUP_INVALID = "group_invalid"  # skipped: a name or address Google would refuse
     GROUP_UNSYNCHRONIZED = "group_unsynchronized"  # removed from the directory or the selection

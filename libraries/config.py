@@ -37,6 +37,7 @@ _ldap = partial(schema.default, "ldap")
 _google = partial(schema.default, "google")
 _sync = partial(schema.default, "sync")
 _attribute = partial(schema.default, "attributes")
+_licenses = partial(schema.default, "licenses")
 
 
 @dataclass(frozen=True)
@@ -62,12 +63,34 @@ class LdapSettings:
 @dataclass(frozen=True)
 class GoogleSettings:
     domain: str = _google("domain")
+    domains: tuple[str, ...] = _google("domains")  # the account's other domains; ("*",): read from Google
+    default_domain: str = _google("default_domain")  # empty: domain
     admin_email: str = _google("admin_email")
     credentials_file: str = _google("credentials_file")
     api_endpoint: str = _google("api_endpoint")
     token_uri: str = _google("token_uri")  # empty: the one in the key file (Google's own)
     queries_per_minute: int = _google("queries_per_minute")  # the quota the client paces itself to
     retry_deadline: float = _google("retry_deadline")  # seconds one run keeps retrying quota and server errors
+
+    @property
+    def reads_domains(self) -> bool:
+        """The account's domains come from Google (domains.list), not from the file."""
+        return "*" in self.domains
+
+    @property
+    def listed_domains(self) -> frozenset[str]:
+        """The domains the file names: ``domain`` and those of ``domains``."""
+        return frozenset({self.domain, *self.domains} - {"*"})
+
+    @property
+    def address_domain(self) -> str:
+        """The domain of addresses made up from a uid or a group name."""
+        return self.default_domain or self.domain
+
+    @property
+    def multi_domain(self) -> bool:
+        """Users and groups are read account-wide (customer=my_customer), not from ``domain`` alone."""
+        return bool(self.domains)
 
 
 @dataclass(frozen=True)
@@ -137,10 +160,21 @@ class AttributeMap:
     mobile: str = _attribute("mobile")  # phones[type=mobile]
     employee_id: str = _attribute("employee_id")  # externalIds[type=organization]
     aliases: str = _attribute("aliases")  # aliases, those in the domain (OpenLDAP's misc schema)
+    manager: str = _attribute("manager")  # relations[type=manager], from the manager's DN; off unless set
+    photo: str = _attribute("photo")  # users.photos, from a binary attribute such as jpegPhoto; off unless set
 
     @property
     def ldap_attributes(self) -> list[str]:
         return [name for name in vars(self).values() if name]
+
+
+@dataclass(frozen=True)
+class LicenseSettings:
+    """[licenses]: which licence users get; off while ``product`` is empty."""
+
+    product: str = _licenses("product")
+    sku: str = _licenses("sku")
+    release_on_suspend: bool = _licenses("release_on_suspend")
 
 
 @dataclass(frozen=True)
@@ -149,6 +183,9 @@ class Settings:
     google: GoogleSettings = GoogleSettings()
     sync: SyncSettings = SyncSettings()
     attributes: AttributeMap = AttributeMap()
+    # [custom_attributes]: ("schema.field" as written, lower case; LDAP attribute), off when empty
+    custom_attributes: tuple[tuple[str, str], ...] = ()
+    licenses: LicenseSettings = LicenseSettings()
     path: str = ""
     warnings: tuple[str, ...] = ()  # unknown sections and keys, each with the nearest known name
 
@@ -161,9 +198,11 @@ def load(path: str | None = None) -> Settings:
         _require(parser)
         return Settings(
             ldap=_ldap_settings(parser),
-            google=GoogleSettings(**_fields(parser, "google")),
+            google=_checked_domains(GoogleSettings(**_fields(parser, "google"))),
             sync=_usable(sync_settings(parser)),
             attributes=AttributeMap(**_fields(parser, "attributes")),
+            custom_attributes=custom_attributes(parser),
+            licenses=_checked_licenses(LicenseSettings(**_fields(parser, "licenses"))),
             path=path,
             warnings=unknown_settings(parser, path),
         )
@@ -213,6 +252,19 @@ def sync_settings(parser: configparser.ConfigParser) -> SyncSettings:
         **_fields(parser, "sync"),
         posting_overrides=tuple(sorted((group, schema.POSTING_POLICY.parse(policy.strip())) for group, policy in overrides)),
     )
+
+
+def custom_attributes(parser: configparser.ConfigParser) -> tuple[tuple[str, str], ...]:
+    """``[custom_attributes]`` of a file ``read`` checked: each key must name a schema and a field."""
+    if not parser.has_section("custom_attributes"):
+        return ()
+    pairs = []
+    for key, attribute in parser.items("custom_attributes"):
+        if not schema.CUSTOM_KEY.fullmatch(key):
+            raise ConfigError(f"[custom_attributes] {key}: write <SchemaName>.<fieldName> = <LDAP attribute>, e.g. HR.costCenter = departmentNumber")
+        if attribute.strip():
+            pairs.append((key, attribute.strip()))
+    return tuple(sorted(pairs))
 
 
 def _text(path: str) -> str:
@@ -273,6 +325,22 @@ def _ldap_settings(parser: configparser.ConfigParser) -> LdapSettings:
     if password_file:
         values["bind_password"] = _read_secret_file(password_file)
     return LdapSettings(**values)
+
+
+def _checked_licenses(licenses: LicenseSettings) -> LicenseSettings:
+    if bool(licenses.product) != bool(licenses.sku):
+        missing = "sku" if licenses.product else "product"
+        raise ConfigError(f"[licenses] {missing} is not set: give both product and sku, or neither to leave licences alone")
+    return licenses
+
+
+def _checked_domains(google: GoogleSettings) -> GoogleSettings:
+    """A default domain the file's own domains do not include would make every made-up address fail."""
+    if google.default_domain and not google.reads_domains and google.default_domain not in google.listed_domains:
+        raise ConfigError(schema.problem("[google] default_domain", google.default_domain,
+                                         f"not one of the account's domains ({', '.join(sorted(google.listed_domains))}): "
+                                         "give one of them, or add it to [google] domains"))
+    return google
 
 
 def _read_secret_file(path: str) -> str:

@@ -245,9 +245,15 @@ ATTRIBUTE_FIELDS = tuple((key.name, key.label, key.help.replace("`", "")) for ke
 
 def attribute_mappings(parser: configparser.ConfigParser) -> list[FieldMapping]:
     return [
-        FieldMapping(key, label, google, schema.default("attributes", key), schema.value(parser, "attributes", key))
+        FieldMapping(key, label, google, _suggested("attributes", key), schema.value(parser, "attributes", key))
         for key, label, google in ATTRIBUTE_FIELDS
     ]
+
+
+def _suggested(section: str, name: str) -> str:
+    """The attribute a field offers when switched on: its default, or for a field off by default its usual attribute."""
+    key = schema.key(section, name)
+    return key.default or key.example or ""
 
 
 def check_attribute(key: str, text: str) -> str:
@@ -260,6 +266,83 @@ def check_attribute(key: str, text: str) -> str:
 def save_attributes(path: str, attributes: dict[str, str]) -> None:
     """Write every field of ``[attributes]``: the LDAP attribute, or nothing for a field switched off."""
     update(path, "attributes", {key: attributes.get(key, "") for key, _, _ in ATTRIBUTE_FIELDS} | attributes)
+
+
+@dataclass(frozen=True)
+class Domains:
+    """``[google] domains`` and ``default_domain`` as the Attributes page shows them."""
+
+    others: str = ""  # as written: nothing, * or domain names
+    default: str = ""  # nothing: the primary domain
+
+    @property
+    def from_google(self) -> bool:
+        return self.others.strip() == "*"
+
+
+def domains(parser: configparser.ConfigParser) -> Domains:
+    return Domains(" ".join(schema.value(parser, "google", "domains")), schema.value(parser, "google", "default_domain"))
+
+
+def check_domains(others: str, default: str, primary: str) -> Domains:
+    """The domains from a form, checked as ``config.load`` checks them (the default among the listed ones)."""
+    listed = schema.check("google", "domains", others, label="Other domains")
+    default_domain = schema.check("google", "default_domain", default, label="Default domain")
+    if default_domain and "*" not in listed and default_domain not in {primary, *listed}:
+        raise ConfigError(f"Default domain {default_domain} is not one of the account's domains: add it to the other domains first")
+    return Domains(" ".join(listed), default_domain)
+
+
+def save_domains(path: str, chosen: Domains) -> None:
+    update(path, "google", {"domains": chosen.others, "default_domain": chosen.default})
+
+
+def custom_attributes(parser: configparser.ConfigParser) -> list[tuple[str, str]]:
+    """``[custom_attributes]``: (schema.field in lower case, as configparser gives keys; LDAP attribute)."""
+    if not parser.has_section("custom_attributes"):
+        return []
+    return [(key, value.strip()) for key, value in parser.items("custom_attributes") if value.strip()]
+
+
+def check_custom_attribute(key: str, attribute: str) -> tuple[str, str]:
+    """A [custom_attributes] line from a form, checked as ``config.load`` checks it."""
+    key = (key or "").strip()
+    if not schema.CUSTOM_KEY.fullmatch(key):
+        raise ConfigError(f"custom field {key!r}: choose a field, written SchemaName.fieldName")
+    return key, schema.check_text(schema.ATTRIBUTE_NAME, f"LDAP attribute for {key}", attribute, needed=True)
+
+
+def save_custom_attribute(path: str, key: str, attribute: str | None) -> None:
+    """Map (or, with None, unmap) one custom field; an existing line keeps its spelling."""
+    known = {name.lower() for name in read(path).options("custom_attributes")} if read(path).has_section("custom_attributes") else set()
+    _update_section(path, "custom_attributes", {key.lower() if key.lower() in known else key: attribute})
+
+
+@dataclass(frozen=True)
+class Licenses:
+    """``[licenses]`` as the Attributes page shows it."""
+
+    product: str = ""
+    sku: str = ""
+    release_on_suspend: bool = False
+
+
+def licenses(parser: configparser.ConfigParser) -> Licenses:
+    return Licenses(*(schema.value(parser, "licenses", name) for name in ("product", "sku", "release_on_suspend")))
+
+
+def check_licenses(product: str, sku: str, release_on_suspend: bool) -> Licenses:
+    """The licence from a form, checked as ``config.load`` checks it (both IDs, or neither)."""
+    chosen = Licenses(schema.check("licenses", "product", product, label="Product"), schema.check("licenses", "sku", sku, label="SKU"),
+                      release_on_suspend)
+    if bool(chosen.product) != bool(chosen.sku):
+        raise ConfigError("Give both the product and the SKU, or neither to leave licences alone")
+    return chosen
+
+
+def save_licenses(path: str, chosen: Licenses) -> None:
+    _update_section(path, "licenses", {"product": chosen.product, "sku": chosen.sku,
+                                       "release_on_suspend": "yes" if chosen.release_on_suspend else "no"})
 
 
 @dataclass(frozen=True)

@@ -152,6 +152,20 @@ class Names:
 
 
 @dataclass(frozen=True)
+class DomainList(Names):
+    """``[google] domains``: nothing, ``*`` (read from Google), or domain names."""
+
+    pattern: str = r"\*|[a-z0-9-]+(\.[a-z0-9-]+)+"
+    fix: str = "is not a domain name: give domains such as example.org, separated by spaces or commas, or * to read them from Google"
+
+    def parse(self, text: str) -> tuple[str, ...]:
+        names = tuple(dict.fromkeys(super().parse(text.lower())))
+        if "*" in names and names != ("*",):
+            raise Invalid("'*' stands alone: give *, or the domain names")
+        return names
+
+
+@dataclass(frozen=True)
 class GroupSelection(Names):
     """``[sync] groups``: ``*`` (or nothing) for every group, ``none`` for no group at all, else the names."""
 
@@ -377,6 +391,15 @@ LDAP = Section("ldap", (
 GOOGLE = Section("google", (
     Key("domain", DOMAIN, "", "the Google Workspace primary domain; users outside it are reported and skipped",
         console="Settings", label="Domain", required=True, example="example.com"),
+    Key("domains", DomainList(), "",
+        "the account's other domains whose users and groups are synchronized too: secondary domains and domain "
+        "aliases, listed (`example.org example.net`), or `*` to read them from Google (`domains.list`, which needs "
+        "the `admin.directory.domain.readonly` scope). An address in no domain of the account is reported with the "
+        "domains that would work; aliases in any of them are added. Empty: `domain` only",
+        console="Attributes", label="Other domains"),
+    Key("default_domain", DOMAIN, "",
+        "the domain of users and groups without a mail address (`<uid>@<default_domain>`); one of the account's domains",
+        console="Attributes", label="Default domain", shown_default="`domain`"),
     Key("admin_email", EMAIL, "",
         "a super administrator the service account acts as (domain-wide delegation); never suspended",
         console="Settings", label="Administrator", required=True, example="admin@example.com"),
@@ -474,12 +497,47 @@ ATTRIBUTES = Section("attributes", (
     Key("employee_id", ATTRIBUTE_NAME, "employeeNumber", "`externalIds[type=organization]`", console="Attributes", label="Employee ID"),
     Key("aliases", ATTRIBUTE_NAME, "mailLocalAddress", "`aliases`: those in the domain are added (never removed); others are reported",
         console="Attributes", label="Email aliases"),
+    Key("manager", ATTRIBUTE_NAME, "",
+        "`relations[type=manager]`: the manager's address, from the DN the attribute holds, when the manager is synchronized too",
+        console="Attributes", label="Manager", example="manager", commented=True),
+    Key("photo", ATTRIBUTE_NAME, "",
+        "`users.photos`: a JPEG, PNG, GIF, BMP or TIFF of at most 512 KiB, pushed when it changed",
+        console="Attributes", label="Photo", example="jpegPhoto", commented=True),
 ), help="Optional Google fields and the LDAP attribute that feeds each. Set one to nothing (`phone =`) to switch it "
         "off: Google's value is then never touched, so edits made there survive. Google replaces array fields whole, "
         "so a patch starts from what Google holds and changes only the entries mapped here (a home phone or a second "
         "organization added in Google stays).", column="Google field")
 
-SECTIONS = (LDAP, GOOGLE, SYNC, POSTING, ATTRIBUTES)
+LICENSES = Section("licenses", (
+    Key("product", Text(r"[A-Za-z0-9_.-]+", "give a product ID such as Google-Apps"), "",
+        "the Enterprise License Manager product ID (e.g. `Google-Apps`). Empty: licences are not managed and the "
+        "`apps.licensing` scope is not needed", console="Attributes", label="Product"),
+    Key("sku", Text(r"[A-Za-z0-9_.-]+", "give a SKU ID such as 1010020027"), "",
+        "the SKU ID (e.g. `1010020027` for Business Starter): new and unsuspended users get a licence of it",
+        console="Attributes", label="SKU"),
+    Key("release_on_suspend", Boolean(), "no",
+        "`yes` frees the licence when this tool suspends a user (it is assigned again on unsuspension)",
+        console="Attributes", label="Release on suspension"),
+), help="Licences, assigned through the Enterprise License Manager API (scope `apps.licensing`). When no licence is "
+        "left (Google answers 412), the user is synchronized without one and the run reports that user as failed, naming "
+        "the SKU; the rest of the run goes on.")
+
+CUSTOM_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]*\.[A-Za-z][A-Za-z0-9_]*")
+
+CUSTOM_ATTRIBUTES = Section(
+    "custom_attributes", (),
+    help="Custom user attributes (Google's custom schemas), off until a line is given: `<SchemaName>.<fieldName> = "
+    "<LDAP attribute>`. The schema and field must exist in Google (`google-sync check` says which do; names match "
+    "whatever their case), which needs the `admin.directory.userschema.readonly` scope. Each value is checked against "
+    "the field's type before it is sent (whole number, decimal, yes/no, date, email, text; a directory date such as "
+    "`20240131000000Z` becomes `2024-01-31`): a bad value is a warning naming the user and leaves that field as Google "
+    "has it. A multi-valued field gets every value of the attribute; a single-valued one exactly one. A field whose "
+    "attribute the user lacks is cleared. Fields not listed here are never touched. Set on the console's Attributes page.",
+    any_key=ATTRIBUTE_NAME,
+    example="HR.costCenter = departmentNumber",
+)
+
+SECTIONS = (LDAP, GOOGLE, SYNC, POSTING, ATTRIBUTES, CUSTOM_ATTRIBUTES, LICENSES)
 _BY_NAME = {section.name: section for section in SECTIONS}
 _SECTION_OF = {key.name: section.name for section in SECTIONS for key in section.keys}
 

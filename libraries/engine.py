@@ -74,9 +74,10 @@ class SyncEngine:
         # Cleartext userPassword values are hashed with a salt derived from this key, so the hash is stable between runs.
         salt_key = installation_key(settings.sync.secrets_dir, "password_salt_key", self.store)
         self.password_key = installation_key(settings.sync.secrets_dir, "password_fingerprint_key", self.store)
-        self.source = source or LdapSource(settings.ldap, salt_key, settings.attributes, settings.sync.org_units)
+        self.source = source or LdapSource(settings.ldap, salt_key, settings.attributes, settings.sync.org_units, settings.custom_attributes)
         backoff = Backoff(settings.sync.max_retries, retry_deadline) if retry_deadline is not None else None
-        self.target = target or GoogleTarget(settings.google, settings.sync, scopes=required_scopes(settings), backoff=backoff)
+        self.target = target or GoogleTarget(settings.google, settings.sync, scopes=required_scopes(settings), backoff=backoff,
+                                             custom_fields=bool(settings.custom_attributes), licenses=settings.licenses)
 
     # -- planning ----------------------------------------------------------------
 
@@ -95,7 +96,7 @@ class SyncEngine:
         desired = self.source.read_state()
         links = self.store.links()
         managed_ids = {link.google_id for link in links.links if link.kind == "group"}
-        wanted_emails = {group_email(group, self.settings.google.domain) for group in selected_groups(desired.groups, self.settings)}
+        wanted_emails = {group_email(group, self.settings.google.address_domain) for group in selected_groups(desired.groups, self.settings)}
         try:
             existing = self.target.read_state(
                 member_groups=lambda group: group["email"].lower() in wanted_emails or group["id"] in managed_ids,
@@ -124,13 +125,21 @@ class SyncEngine:
             user = replace(user, captured_password=password)
         link = self._user_link(links, user, uid, uuid)
         uuid = user.uuid if user else (link.uuid if link else uuid)
-        accounts = self._accounts_for(link, user_email(user, self.settings.google.domain) if user else "")
+        accounts = self._accounts_for(link, user_email(user, self.settings.google.address_domain) if user else "")
         groups = self.source.read_groups_of(user) if user else ()
         desired = DirectoryState(users=(user,) if user else (), groups=groups)
+        desired = self._with_manager(desired, user)
         org_units = self.target.read_org_units() if self.settings.sync.org_units else None
-        existing = GoogleState(users=tuple(accounts.values()), groups=(), org_units=org_units)
+        existing = GoogleState(users=tuple(accounts.values()), groups=(), org_units=org_units, **self._domains(), **self._licences_of(accounts))
         return build_plan(desired, existing, links, self.settings, scope=Scope(user_uuids=frozenset({uuid})), password_key=self.password_key,
                           budget=budget or self.budget())
+
+    def _with_manager(self, desired: DirectoryState, user: DirectoryUser | None) -> DirectoryState:
+        """A pushed user's manager, read too (outside the push's scope), so its address is known."""
+        if not (user and user.manager and self.settings.attributes.manager):
+            return desired
+        manager = self.source.read_user_by_dn(user.manager)
+        return replace(desired, users=desired.users + (manager,)) if manager and manager.uuid != user.uuid else desired
 
     def _accounts_for(self, link: Link | None, email: str) -> dict:
         """The linked account, and the one holding the user's address when that is another (or none is linked)."""
@@ -149,7 +158,7 @@ class SyncEngine:
         by_uuid = links.by_uuid("user")
         if user is not None or uuid in by_uuid:
             return by_uuid.get(user.uuid if user else uuid)
-        default_email = f"{uid}@{self.settings.google.domain}"
+        default_email = f"{uid}@{self.settings.google.address_domain}"
         return next((link for link in by_uuid.values() if link.email == default_email), None)
 
     def plan_group_push(self, name: str, budget: Budget | None = None) -> Plan:
@@ -159,7 +168,7 @@ class SyncEngine:
             return Plan()
         links = self.store.links()
         link = links.by_uuid("group").get(group.uuid)
-        resource = self.target.read_group(link.google_id if link else group_email(group, self.settings.google.domain))
+        resource = self.target.read_group(link.google_id if link else group_email(group, self.settings.google.address_domain))
         existing_groups = ()
         if resource is not None:
             members = self.target.read_members([resource["id"]])[resource["id"]]
@@ -167,8 +176,24 @@ class SyncEngine:
         nested = tuple(found for child in sorted(group.member_groups) if (found := self.source.read_group(child)))
         desired = DirectoryState(users=self.source.read_users(sorted(group.member_uids)), groups=(group, *nested))
         scope = Scope(group_uuids=frozenset({group.uuid}))
-        return build_plan(desired, GoogleState(users=(), groups=existing_groups), links, self.settings, scope=scope,
-                          password_key=self.password_key, budget=budget or self.budget())
+        existing = GoogleState(users=(), groups=existing_groups, **self._domains())
+        return build_plan(desired, existing, links, self.settings, scope=scope, password_key=self.password_key,
+                          budget=budget or self.budget())
+
+    def _licences_of(self, accounts: dict) -> dict:
+        """For a targeted push: which of these accounts hold the [licenses] SKU, asked one by one."""
+        if not self.settings.licenses.product:
+            return {}
+        return {"licensed": frozenset(account.primary_email for account in accounts.values() if self.target.holds_license(account.primary_email))}
+
+    def _domains(self) -> dict:
+        """For a targeted push: the account's domains, when they come from Google ([google] domains = *), and its
+        custom schema fields when some are mapped."""
+        read = {"custom_fields": self.target.read_custom_fields()} if self.settings.custom_attributes else {}
+        if not self.settings.google.reads_domains:
+            return read
+        domains, aliases = self.target.read_domains()
+        return {"domains": domains, "domain_aliases": aliases, **read}
 
     def test(self, trigger: str = "cli") -> Report:
         """A dry run: the plan and its warnings, no write to Google."""

@@ -20,7 +20,7 @@ from typing import Callable, Protocol
 
 from googleapiclient.http import HttpRequest
 
-from . import passwords
+from . import passwords, photos
 from .errors import TargetError
 from .google_target import GoogleTarget, Outcome, TokenError, is_quota, is_retriable
 from .model import Link, LinkState, PasswordHash
@@ -30,6 +30,7 @@ from .plan import (
     AddMember,
     AdoptGroup,
     AdoptUser,
+    AssignLicense,
     Change,
     CreateGroup,
     CreateOrgUnit,
@@ -37,8 +38,11 @@ from .plan import (
     CreateUser,
     GroupChange,
     Plan,
+    ReleaseLicense,
     RemoveMember,
+    RemovePhoto,
     SetPassword,
+    SetPhoto,
     SetPostingPolicy,
     SuspendUser,
     UnsuspendUser,
@@ -221,6 +225,8 @@ class Executor:
         if outcome.ok:
             return part.done(outcome.response or {})
         error = outcome.error
+        if self._no_license_left(part.change, error):
+            return self._failed(part, error)  # final: retrying cannot create a licence
         if is_retriable(error, part.attempts):
             delay = self.target.backoff.retry_after(error, part.attempts, self.started)
             if delay is not None:
@@ -235,6 +241,11 @@ class Executor:
         return self._failed(part, error)
 
     @staticmethod
+    def _no_license_left(change: Change, error: TargetError) -> bool:
+        """Google's 412 to a licence assignment: none left (not "creation is not complete", which passes)."""
+        return isinstance(change, AssignLicense) and error.status == 412 and "creation is not complete" not in str(error).lower()
+
+    @staticmethod
     def _again(part: _Part, now: float, delay: float) -> _Part:
         part.due = now + delay
         return part
@@ -246,7 +257,7 @@ class Executor:
         change = part.change
         if isinstance(change, AddMember):
             return bool({change.group_email, change.member_email} & self.new_addresses)
-        if isinstance(change, (AddAlias, SetPostingPolicy)):
+        if isinstance(change, (AddAlias, SetPostingPolicy, SetPhoto, AssignLicense)):
             return change.email in self.new_addresses
         return False
 
@@ -281,6 +292,12 @@ class Executor:
             return Result(change, False, f"{change.alias} is already taken by another user or group in Google")
         if error.status == 404 and isinstance(change, RemoveMember):
             return Result(change, True, "already removed")
+        if error.status == 409 and isinstance(change, AssignLicense):
+            return Result(change, True, "already assigned")
+        if error.status == 404 and isinstance(change, ReleaseLicense):
+            return Result(change, True, "already released")
+        if error.status == 404 and isinstance(change, RemovePhoto):
+            return self._applied(change, change.google_id, "already removed")
         transient = is_retriable(error) or self._not_visible_yet(part, error)
         return Result(change, False, _explain(change, error), getattr(change, "google_id", ""), transient=transient)
 
@@ -350,6 +367,15 @@ class Executor:
         if isinstance(change, CreateOrgUnit):
             body = {"name": change.name, "parentOrgUnitPath": change.parent}
             return self.target.orgunits.insert(customerId="my_customer", body=body, fields="orgUnitPath")
+        if isinstance(change, SetPhoto):
+            body = {"photoData": photos.web_safe(change.photo), "mimeType": change.mime_type}
+            return self.target.photos.update(userKey=change.user_key, body=body, fields="id")
+        if isinstance(change, RemovePhoto):
+            return self.target.photos.delete(userKey=change.google_id)
+        if isinstance(change, AssignLicense):
+            return self.target.licenses.insert(productId=change.product, skuId=change.sku, body={"userId": change.email}, fields="userId")
+        if isinstance(change, ReleaseLicense):
+            return self.target.licenses.delete(productId=change.product, skuId=change.sku, userId=change.email)
         if isinstance(change, SetPostingPolicy):
             return self.target.group_settings.patch(groupUniqueId=change.email, body=POSTING_SETTINGS[change.policy], fields="email")
         raise TypeError(f"no request for {change!r}")
@@ -360,6 +386,9 @@ def _intent(part: _Part) -> dict:
 
 
 def _explain(change: Change, error: TargetError) -> str:
+    if isinstance(change, AssignLicense) and error.status == 412:
+        return (f"no {change.product} {change.sku} licence left ({error}): the user is synchronized without one; buy more "
+                "licences or free some (e.g. [licenses] release_on_suspend = yes), then synchronize again")
     if error.status == 403 and error.reason in ("forbidden", "insufficientPermissions"):
         return f"{error}: the service account lacks a scope or {change.subject} is outside what the administrator may manage; run 'google-sync check'"
     if error.status == 400:

@@ -23,9 +23,9 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest, HttpRequest
 
-from .config import GOOGLE_TOKEN_URI, GoogleSettings, Settings, SyncSettings
-from .errors import ConfigError, TargetError
-from .model import GoogleGroup, GoogleState, GoogleUser
+from .config import GOOGLE_API_ENDPOINT, GOOGLE_TOKEN_URI, GoogleSettings, LicenseSettings, Settings, SyncSettings
+from .errors import ConfigError, GoogleSyncError, TargetError
+from .model import CustomField, GoogleGroup, GoogleState, GoogleUser
 from .pacing import Pacer
 
 log = logging.getLogger(__name__)
@@ -37,9 +37,13 @@ SCOPES = (
     SCOPE_PREFIX + "admin.directory.group.member",
 )
 ORGUNIT_SCOPE = SCOPE_PREFIX + "admin.directory.orgunit"
+DOMAIN_SCOPE = SCOPE_PREFIX + "admin.directory.domain.readonly"
+SCHEMA_SCOPE = SCOPE_PREFIX + "admin.directory.userschema.readonly"
+LICENSING_SCOPE = SCOPE_PREFIX + "apps.licensing"
+GOOGLE_LICENSING_ROOT = "https://licensing.googleapis.com/"  # its own host at Google; an emulator serves it beside the rest
 GROUP_SETTINGS_SCOPE = SCOPE_PREFIX + "apps.groups.settings"
 BATCH_PATHS = {"directory": "batch/admin/directory_v1", "groupssettings": "batch/groupssettings/v1"}
-USER_FIELDS = "id,primaryEmail,name(givenName,familyName),suspended,isAdmin,isDelegatedAdmin,organizations,phones,externalIds,aliases,orgUnitPath"
+USER_FIELDS = "id,primaryEmail,name(givenName,familyName),suspended,isAdmin,isDelegatedAdmin,organizations,phones,externalIds,aliases,orgUnitPath,relations,customerId"
 GROUP_FIELDS = "id,email,name,description"
 MAX_USERS_PAGE = 500  # Google's ceilings; larger values are refused with 400
 MAX_GROUPS_PAGE = 200
@@ -120,6 +124,12 @@ def required_scopes(settings: Settings) -> tuple[str, ...]:
     an optional feature's scope is asked for only when that feature is in use.
     """
     extra = [ORGUNIT_SCOPE] if settings.sync.org_units else []
+    if settings.google.reads_domains:
+        extra.append(DOMAIN_SCOPE)
+    if settings.custom_attributes:
+        extra.append(SCHEMA_SCOPE)
+    if settings.licenses.product:
+        extra.append(LICENSING_SCOPE)
     if settings.sync.posting_policy or any(policy for _, policy in settings.sync.posting_overrides):
         extra.append(GROUP_SETTINGS_SCOPE)
     return SCOPES + tuple(extra)
@@ -192,8 +202,11 @@ class TokenError(TargetError):
 
 class GoogleTarget:
     def __init__(self, settings: GoogleSettings, sync: SyncSettings, credentials=None, backoff: Backoff | None = None,
-                 scopes=SCOPES, pacer: Pacer | None = None):
+                 scopes=SCOPES, pacer: Pacer | None = None, custom_fields: bool = False, licenses: LicenseSettings | None = None):
         self.settings = settings
+        self.licenses_wanted = licenses or LicenseSettings()  # [licenses]: whose assignments are read
+        # Custom schema fields are read (schemas.list, and users with projection=full) only when some are mapped.
+        self.custom_fields = custom_fields
         self.scopes = tuple(scopes)
         self.batch_size = min(sync.batch_size, MAX_BATCH_PARTS)
         self.backoff = backoff or Backoff(sync.max_retries, settings.retry_deadline)
@@ -201,9 +214,11 @@ class GoogleTarget:
         self._credentials = credentials
         self._service = None
         self._settings_service = None
+        self._licensing_service = None
         self._resources: dict[str, object] = {}
         self._http = None
         self._no_batch: set[str] = set()  # APIs whose endpoint refused the batch route
+        self._domains: tuple[frozenset[str], frozenset[str]] | None = None  # read once per target (a run)
 
     # -- plumbing ----------------------------------------------------------------
 
@@ -249,12 +264,29 @@ class GoogleTarget:
         return self._resource("group_settings", self._settings_service.groups)
 
     @property
+    def licensing_root(self) -> str:
+        return GOOGLE_LICENSING_ROOT if self.settings.api_endpoint == GOOGLE_API_ENDPOINT else self.settings.api_endpoint
+
+    @property
+    def licenses(self):
+        """The Enterprise License Manager's licenseAssignments (another API: its own host and batches)."""
+        if self._licensing_service is None:
+            self.service  # noqa: B018  (creates the authorized HTTP client the services share)
+            self._licensing_service = build("licensing", "v1", http=self._http, client_options={"api_endpoint": self.licensing_root},
+                                            static_discovery=True, cache_discovery=False)
+        return self._resource("licenses", self._licensing_service.licenseAssignments)
+
+    @property
     def users(self):
         return self._resource("users", lambda: self.service.users())
 
     @property
     def aliases(self):
         return self._resource("aliases", lambda: self.users.aliases())
+
+    @property
+    def photos(self):
+        return self._resource("photos", lambda: self.users.photos())
 
     @property
     def groups(self):
@@ -347,6 +379,9 @@ class GoogleTarget:
             pending = retriable
         return outcomes
 
+    def _batch_uri(self, api: str) -> str:
+        return self.licensing_root + "batch" if api == "licensing" else self.settings.api_endpoint + BATCH_PATHS[api]
+
     def _send_batch(self, requests: dict[str, HttpRequest], api: str) -> dict[str, Outcome]:
         if api in self._no_batch:
             return {key: self._execute(request) for key, request in requests.items()}
@@ -355,7 +390,7 @@ class GoogleTarget:
         def collect(request_id, response, exception):
             outcomes[request_id] = Outcome(error=target_error(exception)) if exception else Outcome(response=response or {})
 
-        batch = BatchHttpRequest(callback=collect, batch_uri=self.settings.api_endpoint + BATCH_PATHS[api])
+        batch = BatchHttpRequest(callback=collect, batch_uri=self._batch_uri(api))
         for key, request in requests.items():
             batch.add(request, request_id=key)
         try:
@@ -389,14 +424,46 @@ class GoogleTarget:
             if not token:
                 return
 
+    def _where(self) -> dict:
+        """Which users and groups a list reads: the primary domain's, or with several domains the whole account's."""
+        return {"customer": "my_customer"} if self.settings.multi_domain else {"domain": self.settings.domain}
+
+    def read_domains(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The account's (primary and secondary) domains and its domain aliases, as domains.list gives them; read once."""
+        if self._domains is None:
+            page = self.call(self._resource("domains", lambda: self.service.domains()).list(
+                customer="my_customer", fields="domains(domainName,domainAliases(domainAliasName))"))
+            domains = page.get("domains", [])
+            names = frozenset(domain["domainName"].lower() for domain in domains)
+            aliases = frozenset(alias["domainAliasName"].lower() for domain in domains for alias in domain.get("domainAliases", []))
+            self._domains = (names, aliases)
+        return self._domains
+
+    def read_custom_fields(self) -> tuple[CustomField, ...]:
+        """Every field of the account's custom user schemas (schemas.list)."""
+        request = self._resource("schemas", lambda: self.service.schemas()).list(
+            customerId="my_customer", fields="schemas(schemaName,fields(fieldName,fieldType,multiValued))")
+        return tuple(
+            CustomField(schema["schemaName"], spec["fieldName"], spec.get("fieldType", "STRING"), bool(spec.get("multiValued")))
+            for schema in self.call(request).get("schemas", []) for spec in schema.get("fields", [])
+        )
+
+    @property
+    def _projection(self) -> str:
+        return "full" if self.custom_fields else "basic"
+
+    @property
+    def _user_fields(self) -> str:
+        return USER_FIELDS + (",customSchemas" if self.custom_fields else "")
+
     def read_users(self) -> list[GoogleUser]:
         pages = self._pages(
             self.users.list,
             "users",
-            domain=self.settings.domain,
+            **self._where(),
             maxResults=MAX_USERS_PAGE,
-            projection="basic",
-            fields=f"nextPageToken,users({USER_FIELDS})",
+            projection=self._projection,
+            fields=f"nextPageToken,users({self._user_fields})",
         )
         return [GoogleUser.from_api(resource) for resource in pages]
 
@@ -405,7 +472,7 @@ class GoogleTarget:
             self._pages(
                 self.groups.list,
                 "groups",
-                domain=self.settings.domain,
+                **self._where(),
                 maxResults=MAX_GROUPS_PAGE,
                 fields=f"nextPageToken,groups({GROUP_FIELDS})",
             )
@@ -435,16 +502,40 @@ class GoogleTarget:
         return members
 
     def read_state(self, member_groups: Callable[[dict], bool] = lambda group: True, org_units: bool = False) -> GoogleState:
-        """Every user and group of the domain; members only of the groups the caller manages; org units if asked."""
+        """Every user and group of the domain (of the account, with several domains); members only of the groups
+        the caller manages; org units if asked; the account's domains when the settings say to read them."""
         users = self.read_users()
         groups = self.read_groups()
         wanted = [group["id"] for group in groups if member_groups(group)]
         members = self.read_members(wanted)
+        domains, aliases = self.read_domains() if self.settings.reads_domains else (None, frozenset())
         return GoogleState(
             users=tuple(users),
             groups=tuple(GoogleGroup.from_api(group, members.get(group["id"])) for group in groups),
             org_units=self.read_org_units() if org_units else None,
+            domains=domains,
+            domain_aliases=aliases,
+            custom_fields=self.read_custom_fields() if self.custom_fields else None,
+            licensed=self.read_licensed(_customer_of(users)) if self.licenses_wanted.product else None,
         )
+
+    def read_licensed(self, customer_id: str) -> frozenset[str]:
+        """Addresses of the users holding the [licenses] SKU (licenseAssignments.listForProductAndSku)."""
+        wanted = self.licenses_wanted
+        pages = self._pages(self.licenses.listForProductAndSku, "items", productId=wanted.product, skuId=wanted.sku,
+                            customerId=customer_id or self.settings.domain, maxResults=1000, fields="nextPageToken,items(userId)")
+        return frozenset(item["userId"].lower() for item in pages)
+
+    def holds_license(self, email: str) -> bool:
+        """Whether one user holds the [licenses] SKU (for a targeted push: one call, no listing)."""
+        wanted = self.licenses_wanted
+        try:
+            self.call(self.licenses.get(productId=wanted.product, skuId=wanted.sku, userId=email, fields="userId"))
+            return True
+        except TargetError as error:
+            if error.status == 404:
+                return False
+            raise
 
     def read_org_units(self) -> frozenset[str]:
         request = self.orgunits.list(customerId="my_customer", type="all", fields="organizationUnits(orgUnitPath)")
@@ -482,11 +573,15 @@ class GoogleTarget:
 
     def read_user(self, key: str) -> GoogleUser | None:
         try:
-            return GoogleUser.from_api(self.call(self.users.get(userKey=key, projection="basic", fields=USER_FIELDS)))
+            return GoogleUser.from_api(self.call(self.users.get(userKey=key, projection=self._projection, fields=self._user_fields)))
         except TargetError as error:
             if error.status == 404:
                 return None
             raise
+
+
+def _customer_of(users: list[GoogleUser]) -> str:
+    return next((user.customer_id for user in users if user.customer_id), "")
 
 
 def _chunks(items: list, size: int) -> Iterable[list]:
@@ -516,7 +611,7 @@ def check_access(settings: Settings) -> list[Check]:
             detail += f" (not delegated: {', '.join(missing)})"
         return [Check("token", False, detail)]
     identity = getattr(credentials, "service_account_email", "an administrator's OAuth grant")
-    target = GoogleTarget(google, settings.sync, credentials=credentials, backoff=Backoff(2), scopes=scopes)
+    target = GoogleTarget(google, settings.sync, credentials=credentials, backoff=Backoff(2), scopes=scopes, licenses=settings.licenses)
     checks = [Check("token", True, f"{identity} acting as {google.admin_email}")]
     first_group: dict = {}
 
@@ -529,6 +624,10 @@ def check_access(settings: Settings) -> list[Check]:
         first_group.update((page.get("groups") or [{}])[0])
         return "read allowed"
 
+    def customer() -> str:
+        page = target.call(target.users.list(domain=google.domain, maxResults=1, fields="users(customerId)"))
+        return (page.get("users") or [{}])[0].get("customerId", "")
+
     def on_a_group(request) -> str:
         return read(request(first_group)) if first_group else "no group in Google yet to try it on; the token includes the scope"
 
@@ -537,6 +636,9 @@ def check_access(settings: Settings) -> list[Check]:
         SCOPES[1]: list_groups,
         SCOPES[2]: lambda: on_a_group(lambda group: target.members.list(groupKey=group["id"], maxResults=1, fields="members(email)")),
         ORGUNIT_SCOPE: lambda: read(target.orgunits.list(customerId="my_customer", type="children", fields="organizationUnits(orgUnitPath)")),
+        SCHEMA_SCOPE: lambda: f"{len(target.read_custom_fields())} custom fields",
+        LICENSING_SCOPE: lambda: f"{len(target.read_licensed(customer()))} users hold {settings.licenses.product} {settings.licenses.sku}",
+        DOMAIN_SCOPE: lambda: f"domains: {', '.join(sorted(target.read_domains()[0] | target.read_domains()[1]))}",
         GROUP_SETTINGS_SCOPE: lambda: on_a_group(lambda group: target.group_settings.get(groupUniqueId=group["email"], fields="email")),
     }
     for scope in scopes:
@@ -544,7 +646,34 @@ def check_access(settings: Settings) -> list[Check]:
             checks.append(Check(scope, True, reads[scope]()))
         except TargetError as error:
             checks.append(Check(scope, False, f"{error}: delegate this scope to client ID {client_id}"))
+    if settings.custom_attributes and all(check.ok for check in checks if check.name == SCHEMA_SCOPE):
+        checks.extend(_custom_attribute_checks(settings, target.read_custom_fields()))
     return checks
+
+
+def _custom_attribute_checks(settings: Settings, fields: tuple[CustomField, ...]) -> list[Check]:
+    """Each [custom_attributes] line: the field it names in Google, with its type, or the fields there are."""
+    known = {spec.key.lower(): spec for spec in fields}
+    checks = []
+    for key, attribute in settings.custom_attributes:
+        spec = known.get(key.lower())
+        if spec:
+            detail = f"{attribute} → {spec.key} ({spec.kind}{', multi-valued' if spec.multi else ''})"
+        else:
+            offered = ", ".join(sorted(spec.key for spec in fields)) or "none: the account has no custom schema"
+            detail = f"no field {key} in Google; create it in Google Admin or name one of: {offered}"
+        checks.append(Check(f"[custom_attributes] {key}", spec is not None, detail))
+    return checks
+
+
+def offered_custom_fields(settings: Settings) -> tuple[tuple[CustomField, ...], str]:
+    """The account's custom fields, for the console to offer; or none and why they cannot be listed. The schema
+    scope is asked for even before any field is mapped: without it, Google refuses and the reason says so."""
+    scopes = tuple(dict.fromkeys((*required_scopes(settings), SCHEMA_SCOPE)))
+    try:
+        return GoogleTarget(settings.google, settings.sync, backoff=Backoff(1), scopes=scopes).read_custom_fields(), ""
+    except GoogleSyncError as error:
+        return (), str(error)
 
 
 def _try_token(credentials) -> str:

@@ -67,8 +67,10 @@ class LdapSource:
         cleartext_salt_key: bytes | None = None,
         attributes: AttributeMap = AttributeMap(),
         org_units: str = "",
+        custom_attributes: tuple[tuple[str, str], ...] = (),
     ):
         self.settings = settings
+        self.custom_attributes = custom_attributes  # ([custom_attributes] key, LDAP attribute)
         self.attributes = attributes
         self.org_units = org_units  # "", "dn" or "attribute:NAME" ([sync] org_units)
         self._cleartext_salt_key = cleartext_salt_key
@@ -113,6 +115,10 @@ class LdapSource:
     def read_user(self, uid: str) -> DirectoryUser | None:
         """The user whose uid is ``uid`` (None when absent or reserved)."""
         return self._read_one_user(ldap.filter.filter_format("(uid=%s)", [uid]), f"uid {uid!r}")
+
+    def read_user_by_dn(self, dn: str) -> DirectoryUser | None:
+        """The user at ``dn`` (a manager named by a pushed user), or None; entryDN matches any spelling of it."""
+        return self._read_one_user(ldap.filter.filter_format("(entryDN=%s)", [dn]), f"DN {dn}")
 
     def read_user_by_uuid(self, uuid: str) -> DirectoryUser | None:
         """The user whose entryUUID is ``uuid``: found again after a rename."""
@@ -216,6 +222,7 @@ class LdapSource:
         wanted = ["entryUUID", "uid", "givenName", "sn", self.settings.mail_attribute, *self.settings.password_attributes, *self.attributes.ldap_attributes]
         if self.org_units.startswith("attribute:"):
             wanted.append(self.org_units.partition(":")[2])
+        wanted += [attribute for _, attribute in self.custom_attributes]
         return list(dict.fromkeys(name for name in wanted if name))
 
     def _group_attributes(self) -> list[str]:
@@ -243,6 +250,7 @@ class LdapSource:
             password=password,
             password_problem=problem,
             org_unit=self._org_unit(dn, attributes),
+            custom=tuple((key, tuple(_texts(attributes, attribute))) for key, attribute in self.custom_attributes),
             **self._mapped_fields(attributes),
         )
 
@@ -257,7 +265,11 @@ class LdapSource:
 
     def _mapped_fields(self, attributes: dict) -> dict:
         """The optional fields [attributes] maps, read from their LDAP attributes (aliases may be many)."""
-        fields = {field: _first(attributes, name) for field, name in vars(self.attributes).items() if name and field != "aliases"}
+        fields = {field: _first(attributes, name) for field, name in vars(self.attributes).items() if name and field not in ("aliases", "photo")}
+        if self.attributes.photo:  # binary: the raw bytes of its first value
+            fields["photo"] = next(iter(_values(attributes, self.attributes.photo)), b"")
+        if fields.get("manager"):
+            fields["manager"] = _dn_key(fields["manager"])
         if self.attributes.aliases:
             fields["aliases"] = tuple(_texts(attributes, self.attributes.aliases))
         return fields

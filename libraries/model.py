@@ -47,7 +47,25 @@ class DirectoryUser:
     mobile: str = ""
     employee_id: str = ""
     aliases: tuple[str, ...] = ()
+    manager: str = ""  # the manager's DN, when [attributes] manager maps one
+    photo: bytes = field(default=b"", repr=False)  # the image, when [attributes] photo maps one
+    # [custom_attributes]: ("schema.field" as configured, the attribute's values), for each one mapped
+    custom: tuple[tuple[str, tuple[str, ...]], ...] = ()
     org_unit: str = ""  # where [sync] org_units places the user, relative to org_unit_root ("" = the root)
+
+
+@dataclass(frozen=True)
+class CustomField:
+    """A field of a custom user schema, as schemas.list gives it."""
+
+    schema: str
+    name: str
+    kind: str  # STRING, INT64, BOOL, DOUBLE, EMAIL, PHONE or DATE
+    multi: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.schema}.{self.name}"
 
 
 @dataclass(frozen=True)
@@ -81,6 +99,9 @@ class GoogleUser:
     external_ids: tuple[dict, ...] = ()
     aliases: tuple[str, ...] = ()
     org_unit_path: str = "/"
+    relations: tuple[dict, ...] = ()
+    custom_schemas: dict = field(default_factory=dict, compare=False, hash=False)  # read with projection=full only
+    customer_id: str = ""  # the account's id (the licensing API's customerId)
 
     @classmethod
     def from_api(cls, resource: dict) -> GoogleUser:
@@ -97,6 +118,9 @@ class GoogleUser:
             external_ids=tuple(resource.get("externalIds") or ()),
             aliases=tuple(alias.lower() for alias in resource.get("aliases") or ()),
             org_unit_path=resource.get("orgUnitPath") or "/",
+            relations=tuple(resource.get("relations") or ()),
+            custom_schemas=resource.get("customSchemas") or {},
+            customer_id=resource.get("customerId", ""),
         )
 
     @property
@@ -118,6 +142,7 @@ class GoogleUser:
             "phone": lambda: self.phone_of_type("work"),
             "mobile": lambda: self.phone_of_type("mobile"),
             "employee_id": lambda: self.employee_id,
+            "manager": lambda: next((r.get("value", "") for r in self.relations if r.get("type") == "manager"), "").lower(),
         }
         return readers[field]()
 
@@ -157,6 +182,11 @@ class GoogleState:
     users: tuple[GoogleUser, ...]
     groups: tuple[GoogleGroup, ...]
     org_units: frozenset[str] | None = None  # paths of the existing org units; None when not read
+    # The account's domains as Google lists them (primary and secondary; then domain aliases); None when not read.
+    domains: frozenset[str] | None = None
+    domain_aliases: frozenset[str] = frozenset()
+    custom_fields: tuple[CustomField, ...] | None = None  # the account's custom schema fields; None when not read
+    licensed: frozenset[str] | None = None  # addresses holding the [licenses] SKU; None when not read
 
 
 @dataclass(frozen=True)
@@ -171,6 +201,7 @@ class Link:
     created_by_us: bool = False
     password_fingerprint: str = ""
     posting_policy: str = ""  # groups: the posting policy last applied
+    photo_fingerprint: str = ""  # users: digest of the photo this tool last set ("" = none set by us)
 
 
 @dataclass(frozen=True)

@@ -131,7 +131,7 @@ def build_overview(
         if notice.level == "warning":
             warnings.setdefault(notice.subject, []).append(notice)
     known = _Known(
-        domain=settings.google.domain,
+        domain=settings.google.address_domain,
         user_links=links.by_uuid("user"),
         group_links=links.by_uuid("group"),
         results=results,
@@ -282,7 +282,7 @@ def read_groups(engine) -> GroupsView:
         GroupRow(
             name=group.name,
             description=group.description,
-            email=group_email(group, settings.google.domain),
+            email=group_email(group, settings.google.address_domain),
             members=len(group.member_uids),
             nested=tuple(sorted(group.member_groups)),
             synchronized=group.uuid in synchronized,
@@ -320,7 +320,7 @@ def google_only_accounts(engine) -> list[GoogleOnlyAccount]:
     plan, desired, google, problem = _planned(engine)
     if plan is None:
         raise GoogleSyncError(problem)
-    local = {user_email(user, engine.settings.google.domain) for user in desired.users}
+    local = {user_email(user, engine.settings.google.address_domain) for user in desired.users}
     emails = {notice.subject.lower() for notice in plan.notices if notice.code in UNOWNED_CODES} - local
     mapped = [name for name in ("title", "department", "phone", "mobile", "employee_id") if getattr(engine.settings.attributes, name)]
     accounts = []

@@ -31,7 +31,7 @@ class FieldChange:
 
 
 # Never part of a change's record: password material, and request bodies rebuilt from the fields.
-UNRECORDED = frozenset({"password", "fingerprint", "body", "patch"})
+UNRECORDED = frozenset({"password", "fingerprint", "body", "patch", "photo"})
 CHANGE_TYPES: dict[str, type[Change]] = {}
 
 
@@ -110,6 +110,7 @@ def _link(change, kind: str, previous: Link | None, google_id: str, **effects) -
         created_by_us=bool(previous and previous.created_by_us),
         password_fingerprint=previous.password_fingerprint if previous else "",
         posting_policy=previous.posting_policy if previous else "",
+        photo_fingerprint=previous.photo_fingerprint if previous else "",
     )
     google_id = google_id or (previous.google_id if previous else "")
     return Link(kind=kind, uuid=change.uuid, google_id=google_id, email=change.email, **{**kept, **effects})
@@ -347,6 +348,96 @@ class AddAlias(UserChange):
 
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
         return f"alias {self.alias} is left (remove it in the Google Admin console if it must go)"
+
+
+@dataclass(frozen=True)
+class SetPhoto(UserChange):
+    """users.photos.update. In the groups phase, like aliases: a user created in this run must exist first."""
+
+    action: ClassVar[str] = "set photo"
+    phase: ClassVar[int] = PHASE_GROUPS
+    order: ClassVar[int] = 5
+    google_id: str = ""  # "" for a user created in this run: then the address names it
+    photo: bytes = field(default=b"", repr=False, compare=False)
+    mime_type: str = ""
+    fingerprint: str = ""
+
+    @property
+    def user_key(self) -> str:
+        return self.google_id or self.email
+
+    def _details(self) -> dict:
+        return {"photo": f"{self.mime_type}, {len(self.photo)} bytes"}
+
+    def describe(self) -> str:
+        return f"{self.mime_type}, {len(self.photo)} bytes"
+
+    def linked(self, previous: Link | None, google_id: str) -> Link | None:
+        return _link(self, "user", previous, google_id, photo_fingerprint=self.fingerprint)
+
+    def inverse(self, google_id: str) -> tuple[Change, ...] | str:
+        return "the photo Google had before is not kept by this tool: set it again in Google if needed"
+
+
+@dataclass(frozen=True)
+class RemovePhoto(UserChange):
+    """users.photos.delete: only of a photo this tool set, once the directory no longer has one."""
+
+    action: ClassVar[str] = "remove photo"
+    phase: ClassVar[int] = PHASE_GROUPS
+    order: ClassVar[int] = 6
+    google_id: str = ""
+
+    def describe(self) -> str:
+        return "the directory has none now; this tool had set it"
+
+    def linked(self, previous: Link | None, google_id: str) -> Link | None:
+        return _link(self, "user", previous, google_id, photo_fingerprint="")
+
+    def inverse(self, google_id: str) -> tuple[Change, ...] | str:
+        return "the photo removed is not kept by this tool: the next synchronization sets the directory's photo again"
+
+
+@dataclass(frozen=True)
+class LicenseChange(Change):
+    """Enterprise License Manager: its own API (own batches), once the user exists; no effect on the links."""
+
+    phase: ClassVar[int] = PHASE_GROUPS
+    api: ClassVar[str] = "licensing"
+    uuid: str
+    email: str
+    product: str = ""
+    sku: str = ""
+
+    @property
+    def subject(self) -> str:
+        return self.email
+
+    def _details(self) -> dict:
+        return {"product": self.product, "sku": self.sku}
+
+    def describe(self) -> str:
+        return f"{self.product} {self.sku}"
+
+
+@dataclass(frozen=True)
+class AssignLicense(LicenseChange):
+    action: ClassVar[str] = "assign licence"
+    order: ClassVar[int] = 7
+
+    def inverse(self, google_id: str) -> tuple[Change, ...] | str:
+        return (ReleaseLicense(uuid=self.uuid, email=self.email, product=self.product, sku=self.sku),)
+
+
+@dataclass(frozen=True)
+class ReleaseLicense(LicenseChange):
+    """Only with [licenses] release_on_suspend, when this run suspends the user."""
+
+    action: ClassVar[str] = "release licence"
+    order: ClassVar[int] = 8
+
+    def inverse(self, google_id: str) -> tuple[Change, ...] | str:
+        return (AssignLicense(uuid=self.uuid, email=self.email, product=self.product, sku=self.sku),)
 
 
 @dataclass(frozen=True)

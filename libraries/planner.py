@@ -18,14 +18,16 @@ from dataclasses import dataclass, field, replace
 from .codes import NoticeCode
 from .config import RESERVED_GROUPS, Settings, SyncSettings
 from .config_schema import duration_text
+from . import photos
 from .passwords import NO_PASSWORD, fingerprint
-from .user_fields import aliases_to_add, field_changes, patch_body
+from .user_fields import aliases_to_add, custom_body, custom_changes, dn_key, field_changes, patch_body
 from .model import DirectoryGroup, DirectoryState, DirectoryUser, GoogleGroup, GoogleState, GoogleUser, Link, LinkState, PasswordHash
 from .plan import (
     AddAlias,
     AddMember,
     AdoptGroup,
     AdoptUser,
+    AssignLicense,
     Change,
     CreateGroup,
     Held,
@@ -34,8 +36,11 @@ from .plan import (
     FieldChange,
     Notice,
     Plan,
+    ReleaseLicense,
     RemoveMember,
+    RemovePhoto,
     SetPassword,
+    SetPhoto,
     SetPostingPolicy,
     SuspendUser,
     UnsuspendUser,
@@ -66,29 +71,38 @@ class WantedUser:
         return self.source.uuid
 
 
-def email_problem(email: str, domain: str) -> str:
+def email_problem(email: str, domain: str, domains: frozenset[str] = frozenset()) -> str:
+    """Why Google would refuse ``email`` as a primary address: '' when it is fine. ``domains``: all the
+    account's domains when there are several (``domain`` is then the one made-up addresses use)."""
     local, _, email_domain = email.partition("@")
     if not _LOCAL_PART.fullmatch(local) or not email_domain:
         return f"address {email!r} is not a valid Google username (letters, digits, - _ ' and single dots only)"
-    if email_domain != domain:
+    allowed = domains or frozenset({domain})
+    if email_domain in allowed:
+        return ""
+    if len(allowed) > 1:
         return (
-            f"address {email} is outside the Google domain {domain}: give the entry an address @{domain}, "
-            f"or set [ldap] mail_attribute = (empty) to use <uid>@{domain} for everyone"
+            f"address {email} is in none of the account's domains; these would work: {', '.join(sorted(allowed))} "
+            "(give the entry an address in one of them, or add its domain to Google and to [google] domains)"
         )
-    return ""
+    (domain,) = allowed
+    return (
+        f"address {email} is outside the Google domain {domain}: give the entry an address @{domain}, "
+        f"or set [ldap] mail_attribute = (empty) to use <uid>@{domain} for everyone"
+    )
 
 
 def user_email(user: DirectoryUser, domain: str) -> str:
     return (user.mail or f"{user.uid}@{domain}").strip().lower()
 
 
-def user_problem(user: DirectoryUser, domain: str) -> str:
+def user_problem(user: DirectoryUser, domain: str, domains: frozenset[str] = frozenset()) -> str:
     for label, attribute, value in (("given name", "givenName", user.given_name), ("surname", "sn", user.family_name)):
         if not value.strip():
             return f"has no {label} ({attribute}); Google requires one: set it in the user manager"
         if len(value) > MAX_NAME_LENGTH:
             return f"{label} is {len(value)} characters long; Google allows at most {MAX_NAME_LENGTH}: shorten {attribute}"
-    return email_problem(user_email(user, domain), domain)
+    return email_problem(user_email(user, domain), domain, domains)
 
 
 @dataclass(frozen=True)
@@ -133,12 +147,36 @@ class _Planning:
     group_emails: dict[str, str] = field(default_factory=dict)  # name -> email of the groups that go to Google
     cyclic: set[tuple[str, str]] = field(default_factory=set)  # nestings left out because they form a cycle
     group_members: dict[str, tuple[str, int]] = field(default_factory=dict)  # email -> (entryUUID, members in Google) of planned groups
+    email_by_dn: dict[str, str] = field(default_factory=dict)  # DN (one spelling) -> address of each valid user: managers
 
     def __post_init__(self):
-        self.domain = self.settings.google.domain
+        google = self.settings.google
+        self.domain = google.address_domain  # where addresses made up from a uid or a group name go
+        # Where primary addresses may be (several only when [google] domains is set), and where aliases may be too.
+        self.domains = google.listed_domains | (self.existing.domains or frozenset()) if google.multi_domain else frozenset()
+        self.alias_domains = (self.domains | self.existing.domain_aliases) or frozenset({self.domain})
         self.google_by_id = {user.id: user for user in self.existing.users}
         self.google_by_email = {user.primary_email: user for user in self.existing.users}
         self.user_links = self.links.by_uuid("user")
+        self.custom_fields = self._custom_fields()
+
+    def _custom_fields(self) -> dict:
+        """[custom_attributes] keys → the account's fields they name (whatever their case); the unknown reported."""
+        if not self.settings.custom_attributes or self.existing.custom_fields is None:
+            return {}
+        known = {spec.key.lower(): spec for spec in self.existing.custom_fields}
+        found = {}
+        for key, _ in self.settings.custom_attributes:
+            if key.lower() in known:
+                found[key] = known[key.lower()]
+            else:
+                schemas = sorted({spec.schema for spec in self.existing.custom_fields})
+                self.warn(NoticeCode.CUSTOM_FIELD_UNKNOWN, f"[custom_attributes] {key}", "no such custom field in Google; nothing is synchronized to it: create it in "
+                          f"Google Admin (Directory › Users › Manage custom attributes) or fix the name (schemas: {', '.join(schemas) or 'none'})")
+        return found
+
+    def patch_body(self, changes: tuple[FieldChange, ...], account: GoogleUser | None) -> dict:
+        return {**patch_body(changes, account), **custom_body(changes, account, self.custom_fields)}
 
     def warn(self, code: NoticeCode, subject: str, message: str) -> None:
         self.notices.append(Notice("warning", subject, message, code))
@@ -166,7 +204,24 @@ class _Planning:
         return f"{root}/{user.org_unit}" if user.org_unit else (root or "/")
 
     def field_changes(self, user: WantedUser, account: GoogleUser | None):
-        return field_changes(user.source, user.email, account, self.settings.attributes, self.org_unit(user.source))
+        changes = field_changes(user.source, user.email, account, self.settings.attributes, self.org_unit(user.source), self.manager_of(user))
+        custom, problems = custom_changes(user.source, account, self.custom_fields)
+        for problem in problems:
+            self.warn(NoticeCode.CUSTOM_VALUE_INVALID, user.source.uid, problem)
+        return changes + custom
+
+    def manager_of(self, user: WantedUser) -> str | None:
+        """The manager's Google address ('' for none); None when not managed, or when the manager is not
+        synchronized: then Google's relation is left as it is and the test says why."""
+        if not self.settings.attributes.manager:
+            return None
+        if not user.source.manager:
+            return ""
+        email = self.email_by_dn.get(user.source.manager)
+        if email is None:
+            self.warn(NoticeCode.MANAGER_NOT_SYNCHRONIZED, user.source.uid, f"manager {user.source.manager} is not synchronized to Google (not a user with the Google Apps "
+                                       "option, or skipped): the manager in Google is left as it is")
+        return email
 
 
 def build_plan(
@@ -182,12 +237,14 @@ def build_plan(
         desired = _with_group_members_in_scope(desired, settings)
     planning = _Planning(desired, existing, links, settings, scope, password_key)
     wanted = _validate_users(planning)
+    planning.email_by_dn = {dn_key(user.source.dn): user.email for user in wanted}
     _plan_wanted_users(planning, wanted)
     _plan_unwanted_users(planning)
     if scope is None:
         _plan_unmanaged_accounts(planning)
         _warn_unowned_admins(planning)
     _plan_org_units(planning)
+    _plan_licenses(planning)
     _plan_groups(planning)
     _plan_new_memberships(planning)
     notices = tuple(planning.notices)
@@ -220,7 +277,7 @@ def _validate_users(planning: _Planning) -> list[WantedUser]:
     for user in planning.desired.users:
         if not user.in_scope or user.locked:
             continue
-        problem = user_problem(user, planning.domain)
+        problem = user_problem(user, planning.domain, planning.domains)
         if problem:
             planning.warn(NoticeCode.USER_INVALID, user.uid, f"skipped: {problem}")
             _protect_account_of(planning, user)
@@ -264,6 +321,7 @@ def _plan_wanted_users(planning: _Planning, wanted: list[WantedUser]) -> None:
         if account is not None and account.id in planning.claimed:
             planning.warn(NoticeCode.ACCOUNT_TAKEN, user.source.uid, f"skipped: the Google account {account.primary_email} is already matched to another directory user")
             continue
+        _plan_photo(planning, user, account, link)
         if account is None:
             _plan_create(planning, user)
             continue
@@ -305,12 +363,51 @@ def _plan_create(planning: _Planning, user: WantedUser) -> None:
             family_name=source.family_name,
             password=password,
             fingerprint=planning.fingerprint(source.password or password),
-            body=patch_body(changes, None),
+            body=planning.patch_body(changes, None),
             changes=changes,
         )
     )
     planning.synced_emails[source.uid] = user.email
     _plan_aliases(planning, user, None)
+
+
+def _plan_photo(planning: _Planning, user: WantedUser, account: GoogleUser | None, link: Link | None) -> None:
+    """Push the directory's photo when it differs from the one last pushed; remove only a photo this tool set."""
+    if not planning.settings.attributes.photo:
+        return
+    photo, pushed = user.source.photo, link.photo_fingerprint if link else ""
+    google_id = account.id if account else ""
+    if not photo:
+        if pushed and account:
+            planning.changes.append(RemovePhoto(uuid=user.uuid, email=user.email, google_id=google_id))
+        return
+    problem = photos.photo_problem(photo)
+    if problem:
+        planning.warn(NoticeCode.PHOTO_REJECTED, user.source.uid, f"photo not synchronized: {problem}")
+        return
+    digest = photos.fingerprint(photo)
+    if digest != pushed:
+        planning.changes.append(SetPhoto(uuid=user.uuid, email=user.email, google_id=google_id, photo=photo,
+                                         mime_type=photos.photo_type(photo), fingerprint=digest))
+
+
+def _plan_licenses(planning: _Planning) -> None:
+    """A licence for the users this run creates or unsuspends, and for those it created earlier that still lack
+    one (a 412 then); accounts it adopted keep whatever licences Google gave them. With release_on_suspend,
+    the licence of each user this run suspends is freed."""
+    wanted = planning.settings.licenses
+    held = planning.existing.licensed
+    if not wanted.product or held is None:
+        return
+    starting = {c.email for c in planning.changes if isinstance(c, (CreateUser, UnsuspendUser)) or (isinstance(c, AdoptUser) and c.unsuspend)}
+    ours = {link.uuid for link in planning.user_links.values() if link.created_by_us}
+    for user in planning.desired.users:
+        email = planning.synced_emails.get(user.uid)
+        if email and planning.in_user_scope(user.uuid) and email not in held and (email in starting or user.uuid in ours):
+            planning.changes.append(AssignLicense(uuid=user.uuid, email=email, product=wanted.product, sku=wanted.sku))
+    if wanted.release_on_suspend:
+        for change in [c for c in planning.changes if isinstance(c, SuspendUser) and c.email in held]:
+            planning.changes.append(ReleaseLicense(uuid=change.uuid, email=change.email, product=wanted.product, sku=wanted.sku))
 
 
 def _plan_password(planning: _Planning, user: WantedUser, account: GoogleUser, link: Link | None) -> None:
@@ -335,11 +432,12 @@ def _plan_password(planning: _Planning, user: WantedUser, account: GoogleUser, l
 
 
 def _plan_aliases(planning: _Planning, user: WantedUser, account: GoogleUser | None) -> None:
-    for alias in aliases_to_add(user.source, account, planning.domain, planning.settings.attributes):
+    for alias in aliases_to_add(user.source, account, planning.alias_domains, planning.settings.attributes):
         planning.changes.append(AddAlias(uuid=user.uuid, email=user.email, alias=alias))
-    outside = [alias for alias in user.source.aliases if not alias.lower().endswith("@" + planning.domain)]
+    outside = [alias for alias in user.source.aliases if alias.lower().rpartition("@")[2] not in planning.alias_domains]
     if outside and planning.settings.attributes.aliases:
-        planning.info(NoticeCode.ALIASES_OUTSIDE_DOMAIN, user.source.uid, f"aliases outside {planning.domain} not synchronized: {', '.join(sorted(outside))}")
+        where = ", ".join(sorted(planning.alias_domains))
+        planning.info(NoticeCode.ALIASES_OUTSIDE_DOMAIN, user.source.uid, f"aliases outside {where} not synchronized: {', '.join(sorted(outside))}")
 
 
 def _email_taken(planning: _Planning, email: str, account: GoogleUser) -> bool:
@@ -356,7 +454,7 @@ def _plan_adopt(planning: _Planning, user: WantedUser, account: GoogleUser) -> N
             google_id=account.id,
             changes=changes,
             unsuspend=account.suspended,
-            patch=patch_body(changes, account),
+            patch=planning.patch_body(changes, account),
         )
     )
     _plan_aliases(planning, user, account)
@@ -368,7 +466,7 @@ def _plan_update(planning: _Planning, user: WantedUser, account: GoogleUser, lin
         planning.warn(NoticeCode.RENAME_BLOCKED, user.source.uid, f"not renamed: {user.email} already belongs to another Google account; free that address first")
         changes = tuple(change for change in changes if change.field != "primaryEmail")
     if changes:
-        planning.changes.append(UpdateUser(uuid=user.uuid, email=user.email, google_id=account.id, changes=changes, patch=patch_body(changes, account)))
+        planning.changes.append(UpdateUser(uuid=user.uuid, email=user.email, google_id=account.id, changes=changes, patch=planning.patch_body(changes, account)))
     _plan_aliases(planning, user, account)
     if account.suspended and link.suspended_by_us:
         planning.changes.append(UnsuspendUser(uuid=user.uuid, email=user.email, google_id=account.id))
@@ -540,7 +638,7 @@ def group_email(group: DirectoryGroup, domain: str) -> str:
 
 
 def _group_problem(planning: _Planning, group: DirectoryGroup, email: str) -> str:
-    problem = email_problem(email, planning.domain)
+    problem = email_problem(email, planning.domain, planning.domains)
     if not problem and len(group.name) > MAX_GROUP_NAME_LENGTH:
         problem = f"name is {len(group.name)} characters long; Google allows at most {MAX_GROUP_NAME_LENGTH}"
     if not problem and email in planning.google_by_email:
@@ -631,7 +729,7 @@ def _plan_membership(planning: _Planning, email: str, wanted: frozenset[str], cu
     for member, member_id in sorted(current.items()):
         if member in wanted or (member_id and member_id in wanted_ids):
             continue
-        if member.endswith("@" + planning.domain):  # external members are not ours to remove
+        if member.rpartition("@")[2] in planning.alias_domains:  # external members are not ours to remove
             planning.changes.append(RemoveMember(group_email=email, member_email=member, member_id=member_id))
 
 

@@ -53,6 +53,7 @@ links_table = Table(
     Column("created_by_us", Boolean, nullable=False, default=False),
     Column("password_fingerprint", String(64), nullable=False, default=""),
     Column("posting_policy", String(20), nullable=False, default=""),
+    Column("photo_fingerprint", String(64), nullable=False, default=""),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
@@ -270,7 +271,8 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)  # SQLite drops the zone
 
 
-LINK_FIELDS = ("kind", "uuid", "google_id", "email", "suspended_by_us", "created_by_us", "password_fingerprint", "posting_policy")
+LINK_FIELDS = ("kind", "uuid", "google_id", "email", "suspended_by_us", "created_by_us", "password_fingerprint", "posting_policy",
+               "photo_fingerprint")
 
 
 def link_to_json(link: Link | None) -> str:

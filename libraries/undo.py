@@ -100,6 +100,10 @@ def plan_undo(run_id: int, inverse: list[Change], notices: list[Notice], now: No
                 report(change, "the account no longer exists in Google: nothing to undo", NoticeCode.UNDO_GONE, "warning")
                 continue
             fields = _still_as_left(change, lambda name: _user_value(account, name), report)
+            unreadable = [field for field in fields if _user_value(account, field.field) is None]
+            for field in unreadable:
+                report(change, f"custom field {field.field} is not undone (set it in Google if needed)", NoticeCode.UNDO_IMPOSSIBLE)
+            fields = tuple(field for field in fields if field not in unreadable)
             if fields:
                 kept.append(replace(change, changes=fields, patch=patch_body(fields, account)))
         elif isinstance(change, UpdateGroup):
@@ -131,6 +135,9 @@ def _still_as_left(change, current_value, report) -> tuple[FieldChange, ...]:
     fields = []
     for field in change.changes:  # old: what the run set; new: what it was before
         value = current_value(field.field)
+        if value is None:  # a field this tool cannot read back (a custom schema field): the caller reports it
+            fields.append(field)
+            continue
         if value == field.new:
             continue
         if value != field.old:
@@ -141,10 +148,13 @@ def _still_as_left(change, current_value, report) -> tuple[FieldChange, ...]:
     return tuple(fields)
 
 
-def _user_value(account: GoogleUser, field: str) -> str:
+def _user_value(account: GoogleUser, field: str) -> str | None:
+    """The account's current value of a field a change names; None for a custom schema field (Schema.field)."""
     named = {"primaryEmail": account.primary_email, "givenName": account.given_name,
              "familyName": account.family_name, "orgUnitPath": account.org_unit_path}
-    return named[field] if field in named else account.mapped_value(field)
+    if field in named:
+        return named[field]
+    return None if "." in field else account.mapped_value(field)
 
 
 def _refusals(plan: Plan, now: Now, sync: SyncSettings, budget: Budget) -> tuple[str, ...]:

@@ -70,7 +70,10 @@ class DemoEnvironment:
             if self._tempdir:
                 self._tempdir.cleanup()
 
-    def write_config(self, **sync_options: str) -> Path:
+    def write_config(self, google_options: dict[str, str] | None = None, sections: dict[str, dict[str, str]] | None = None,
+                     **sync_options: str) -> Path:
+        """The configuration file: ``[sync]`` gets ``sync_options``, ``[google]`` also ``google_options``, and
+        ``sections`` adds whole sections (``{"attributes": {"manager": "manager"}}``)."""
         ldap = self.directory.settings()
         sync = {"state_dir": str(self.state_dir / "state"), "max_suspend": "25%", **sync_options}
         lines = [
@@ -88,11 +91,14 @@ class DemoEnvironment:
             f"api_endpoint = {self.emulator.base_url}",
             f"token_uri = {self.emulator.token_uri}",
             f"queries_per_minute = {self.queries_per_minute}",
+            *(f"{key} = {value}" for key, value in (google_options or {}).items()),
             "",
             "[sync]",
             *(f"{key} = {value}" for key, value in sync.items()),
             "",
         ]
+        for name, values in (sections or {}).items():
+            lines += [f"[{name}]", *(f"{key} = {value}" for key, value in values.items()), ""]
         self.config_path.write_text("\n".join(lines))
         os.chmod(self.config_path, 0o600)
         return self.config_path

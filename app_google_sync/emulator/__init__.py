@@ -1,5 +1,12 @@
 """A local, faithful emulator of the Google Admin SDK Directory API v1, the Groups Settings
-API v1 and Google's OAuth endpoints (service-account token grant and the web-server flow).
+API v1, the Enterprise License Manager API v1 (licenseAssignments) and Google's OAuth endpoints
+(service-account token grant and the web-server flow).
+
+The account can have several domains and domain aliases (emu.add_domain(d, alias_of=None);
+domains.list), custom user schemas (emu.add_schema(name, [(field, type, multi)]); schemas.*;
+users' customSchemas, shown with projection=full or =custom), photos (users.photos.*; emu.photo(key))
+and licence SKUs with a seat count (emu.add_sku(product, sku, seats); emu.licensed(product, sku);
+build("licensing", "v1", client_options={"api_endpoint": emu.base_url}); batches at base_url + "batch").
 
     from app_google_sync.emulator.server import Emulator
     emu = Emulator(domain="example.com", admin_email="admin@example.com", admin_password="…").start()

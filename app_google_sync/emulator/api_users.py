@@ -1,6 +1,6 @@
 """users.* and users.aliases.* methods."""
 
-from . import errors, paging, password_store, resources, rules
+from . import api_schemas, errors, paging, password_store, resources, rules
 from .routing import route
 from .state import now_rfc3339
 
@@ -26,7 +26,7 @@ BOOLEAN_FIELDS = {"archived", "changePasswordAtNextLogin", "includeInGlobalAddre
                   "ipWhitelisted", "suspended"}
 STRING_FIELDS = {"orgUnitPath", "recoveryEmail", "recoveryPhone"}
 # Handled on their own; every other writable field is stored and echoed as sent.
-SPECIAL = {"primaryEmail", "name", "password", "hashFunction", "orgUnitPath"}
+SPECIAL = {"primaryEmail", "name", "password", "hashFunction", "orgUnitPath", "customSchemas"}
 
 LIST_PARAMS = ("customer", "domain", "maxResults", "pageToken", "orderBy", "sortOrder", "query",
                "showDeleted", "projection", "customFieldMask", "viewType", "event")
@@ -56,7 +56,7 @@ def list_users(req):
     candidates = [u for u in candidates if matches(u)]
     chunk, token = paging.page(candidates, lambda u: (_sort_value(u, order), u["id"]), limit,
                                query.get("pageToken"), descending)
-    items = [resources.user(u, directory) for u in chunk]
+    items = [api_schemas.projected(resources.user(u, directory), u, query) for u in chunk]
     return 200, resources.listing("admin#directory#users", "users", items, token)
 
 
@@ -73,6 +73,8 @@ def insert_user(req):
               "password": password_store.to_stored(password, body.get("hashFunction")),
               "creationTime": now_rfc3339(), "orgUnitPath": "/"}
     _apply_plain_fields(record, body, directory)
+    if "customSchemas" in body:
+        api_schemas.apply_custom_schemas(directory, record, body["customSchemas"])
     directory.add_user(record)
     req.lag.created("user", record["id"])
     return 200, resources.user(record, directory)
@@ -80,7 +82,8 @@ def insert_user(req):
 
 @route("GET", "users/{userKey}", "user", ("projection", "customFieldMask", "viewType"), schema="User")
 def get_user(req):
-    return 200, resources.user(req.directory.user(req.params["userKey"]), req.directory)
+    record = req.directory.user(req.params["userKey"])
+    return 200, api_schemas.projected(resources.user(record, req.directory), record, req.query)
 
 
 @route("PATCH", "users/{userKey}", "user", schema="User", body=True)
@@ -97,6 +100,8 @@ def patch_user(req):
         password = rules.check_password(body["password"], body.get("hashFunction"))
         changed["password"] = password_store.to_stored(password, body.get("hashFunction"))
     _apply_plain_fields(changed, body, directory)
+    if "customSchemas" in body:
+        api_schemas.apply_custom_schemas(directory, changed, body["customSchemas"])
     if body.get("primaryEmail") is not None:
         _rename(directory, record, changed, body["primaryEmail"])
     if changed["primaryEmail"] != record["primaryEmail"]:
@@ -161,7 +166,7 @@ def add_alias(directory, record, kind, owner_id, primary, body):
     rules.check_known_fields(body, {"alias", "etag", "id", "kind", "primaryEmail"})
     if not body.get("alias"):
         raise errors.required("alias")
-    address = rules.check_address(body["alias"], directory.domains, "alias")
+    address = rules.check_address(body["alias"], directory.alias_domains, "alias")
     directory.claim(address, kind, owner_id)
     aliases = record.setdefault("aliases", [])
     if address not in aliases and address != primary:

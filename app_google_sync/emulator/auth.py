@@ -27,7 +27,9 @@ DIRECTORY_SCOPES = tuple(_SCOPE + name for name in (
     "admin.directory.group", "admin.directory.group.readonly",
     "admin.directory.group.member", "admin.directory.group.member.readonly",
     "admin.directory.orgunit", "admin.directory.orgunit.readonly",
-    "apps.groups.settings",
+    "admin.directory.domain.readonly",
+    "admin.directory.userschema", "admin.directory.userschema.readonly",
+    "apps.groups.settings", "apps.licensing",
 ))
 
 

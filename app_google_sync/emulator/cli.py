@@ -49,6 +49,11 @@ def build_parser():
                              "must be given explicitly here)")
     parser.add_argument("--port", type=int, default=8080, help="TCP port (default 8080; 0 = any free port)")
     parser.add_argument("--domain", default="example.com", help="the account's primary domain (default example.com)")
+    parser.add_argument("--secondary-domain", action="append", default=[], metavar="DOMAIN",
+                        help="another domain of the account (repeatable); DOMAIN=PARENT makes it a domain alias of PARENT")
+    parser.add_argument("--sku", action="append", default=[], metavar="PRODUCT/SKU=SEATS",
+                        help="a licence SKU with its number of seats for the licensing API (repeatable), "
+                             "e.g. Google-Apps/1010020027=50")
     parser.add_argument("--admin", default=None, metavar="EMAIL",
                         help="super admin created at start, the user to impersonate (default admin@DOMAIN)")
     parser.add_argument("--admin-password", default=None, metavar="PASSWORD",
@@ -119,6 +124,22 @@ def build_parser():
     return parser
 
 
+def _seed_account(emulator, args):
+    """--secondary-domain and --sku: what a real account would already have."""
+    try:
+        for text in args.secondary_domain:
+            domain, _, parent = text.partition("=")
+            emulator.add_domain(domain, alias_of=parent or None)
+        for text in args.sku:
+            name, _, seats = text.partition("=")
+            product, _, sku = name.partition("/")
+            if not (product and sku and seats.isdigit()):
+                raise ValueError("--sku %r: write PRODUCT/SKU=SEATS, e.g. Google-Apps/1010020027=50" % text)
+            emulator.add_sku(product, sku, int(seats))
+    except ValueError as error:
+        raise SystemExit("google-sync-emulator: %s" % error)
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
@@ -135,6 +156,7 @@ def main(argv=None):
     except (ValueError, OSError) as error:
         raise SystemExit("google-sync-emulator: %s" % error)
     emulator.delay_only_writes = args.delay_only_writes
+    _seed_account(emulator, args)
     _arm_faults(emulator, args)
     try:
         emulator.start(host, args.port, allow_remote=args.host is not None)

@@ -9,7 +9,7 @@ from .state import TEST_DOMAIN_SUFFIX
 EPOCH = "1970-01-01T00:00:00.000Z"
 # Stored user fields that render under their own name, after the computed ones.
 _USER_COMPUTED = {"id", "primaryEmail", "name", "password", "isAdmin", "suspended", "creationTime",
-                  "aliases", "emails", "orgUnitPath", "lastLoginTime", "agreedToTerms"}
+                  "aliases", "emails", "orgUnitPath", "lastLoginTime", "agreedToTerms", "photo"}
 
 
 def etag(resource):
@@ -57,6 +57,9 @@ def user(record, directory):
         resource["name"]["displayName"] = name["displayName"]
     if resource["suspended"]:
         resource["suspensionReason"] = "ADMIN"
+    if "photo" in record:  # Google links the thumbnail; its etag changes with the photo
+        resource["thumbnailPhotoUrl"] = "https://lh3.googleusercontent.com/a/%s=s96-c" % record["id"]
+        resource["thumbnailPhotoEtag"] = '"%s"' % record["photo"]["etag"]
     if aliases:
         resource["aliases"] = list(aliases)
     for field, value in record.items():
@@ -117,6 +120,23 @@ def orgunit(path, directory):
 
 def alias(owner_id, primary, address, kind="admin#directory#alias"):
     return _with_etag({"kind": kind, "id": owner_id, "primaryEmail": primary, "alias": address})
+
+
+def schema(record):
+    fields = [dict(spec, kind="admin#directory#schema#fieldspec", etag=etag(spec)) for spec in record["fields"]]
+    return _with_etag({"kind": "admin#directory#schema", "schemaId": record["schemaId"], "schemaName": record["schemaName"],
+                       "displayName": record["displayName"], "fields": fields})
+
+
+def domain(name, directory):
+    aliases = [{"kind": "admin#directory#domainAlias", "domainAliasName": alias, "parentDomainName": name,
+                "verified": True, "creationTime": "0"}
+               for alias, parent in sorted(directory.domain_aliases.items()) if parent == name]
+    resource = {"kind": "admin#directory#domain", "domainName": name, "isPrimary": name == directory.primary_domain,
+                "verified": True, "creationTime": "0"}
+    if aliases:
+        resource["domainAliases"] = aliases
+    return _with_etag(resource)
 
 
 def listing(kind, key, items, next_token=None):

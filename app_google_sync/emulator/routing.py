@@ -24,13 +24,17 @@ SCOPE_FAMILIES = {
     "member": ((_DIRECTORY + "group", _DIRECTORY + "group.member"),
                (_DIRECTORY + "group.readonly", _DIRECTORY + "group.member.readonly")),
     "orgunit": ((_DIRECTORY + "orgunit",), (_DIRECTORY + "orgunit.readonly",)),
+    "domain": ((_DIRECTORY + "domain",), (_DIRECTORY + "domain.readonly",)),
+    "userschema": ((_DIRECTORY + "userschema",), (_DIRECTORY + "userschema.readonly",)),
     "groupssettings": (("apps.groups.settings",), ()),
+    "licensing": (("apps.licensing",), ()),
 }
 
 # API name -> (path prefix, discovery document of its schemas).
 APIS = {
     "directory": ("/admin/directory/v1/", "admin.directory_v1.json"),
     "groupssettings": ("/groups/v1/groups/", "groupssettings.v1.json"),
+    "licensing": ("/apps/licensing/v1/", "licensing.v1.json"),
 }
 
 # System parameters Google accepts on every method.

@@ -10,6 +10,7 @@ handler (which may refuse what has not propagated yet) → `fields` selection; e
 recorded in `calls` and counted in `stats()`.
 """
 
+import base64
 import json
 import logging
 import os
@@ -21,7 +22,7 @@ import urllib.parse
 from collections import Counter, deque
 from http.server import ThreadingHTTPServer
 
-from . import api_groups, api_members, api_orgunits, api_settings, api_users  # noqa: F401  (routes)
+from . import api_domains, api_groups, api_licensing, api_members, api_orgunits, api_photos, api_schemas, api_settings, api_users  # noqa: F401  (routes)
 from . import batch, consent, errors, fields, oauth, password_store, resources, routing
 from .auth import DIRECTORY_SCOPES, GOOGLE_TOKEN_AUDIENCE, JWT_BEARER, Authority, GrantError
 from .faults import Countdown, Outage, TokenFailure
@@ -215,12 +216,35 @@ class Emulator:
             self.authority.expire_tokens()
 
     # seeding and inspection (no quota, not recorded) ---------------------------------------------
-    def add_domain(self, domain):
+    def add_domain(self, domain, alias_of=None):
+        """A secondary domain of the account, or (``alias_of`` its parent) a domain alias: users and groups
+        cannot have their primary address in an alias domain, but aliases can be added there."""
         with self.lock:
-            if domain.lower() not in self.directory.domains:
-                self.directory.domains.append(domain.lower())
-                self.directory.changed = True
-                self._save()
+            self.directory.add_domain(domain, alias_of)
+            self._save()
+
+    def add_sku(self, product, sku, seats, name=None):
+        """A licence SKU of the account with ``seats`` licences (the Enterprise License Manager's view)."""
+        with self.lock:
+            self.directory.skus["%s/%s" % (product, sku)] = {"productName": product, "skuName": name or sku,
+                                                             "seats": seats, "assigned": []}
+            self.directory.changed = True
+            self._save()
+
+    def licensed(self, product, sku):
+        """Primary addresses of the users holding a licence of the SKU, sorted."""
+        with self.lock:
+            record = self.directory.skus["%s/%s" % (product, sku)]
+            return sorted(self.directory.users[user_id]["primaryEmail"] for user_id in record["assigned"])
+
+    def add_schema(self, name, fields):
+        """A custom user schema: ``fields`` is [(fieldName, fieldType, multiValued)]; returns its resource."""
+        body = {"schemaName": name, "fields": [{"fieldName": field, "fieldType": kind, "multiValued": multi}
+                                               for field, kind, multi in fields]}
+        with self.lock:
+            resource = self._seed(api_schemas.insert_schema, body, params={"customerId": "my_customer"})
+            self._save()
+        return resource
 
     def add_user(self, primary_email, given_name, family_name, password=None, suspended=False,
                  is_admin=False, hash_function=None, **fields_):
@@ -257,6 +281,13 @@ class Emulator:
         with self.lock:
             records = sorted(self.directory.users.values(), key=lambda u: u["primaryEmail"])
             return [resources.user(u, self.directory) for u in records]
+
+    def photo(self, key):
+        """(mimeType, bytes) of a user's photo, or None."""
+        with self.lock:
+            record = self.directory.find_user(key)
+            photo = record.get("photo") if record else None
+            return (photo["mimeType"], base64.urlsafe_b64decode(photo["photoData"])) if photo else None
 
     def get_user(self, key):
         with self.lock:

@@ -28,12 +28,15 @@ class Directory:
     """One customer account with a primary domain."""
 
     def __init__(self, domain, customer_id=None):
-        self.domains = [domain.lower()]
+        self.domains = [domain.lower()]  # the primary domain first, then secondary domains
+        self.domain_aliases = {}  # alias domain -> the domain it is an alias of
         self.customer_id = customer_id or "C0" + "".join(
             random.choice(string.ascii_lowercase + string.digits) for _ in range(7))
         self.users = {}       # id -> user record
         self.groups = {}      # id -> group record
         self.members = {}     # group id -> {member id -> member record}, in insertion order
+        self.schemas = {}     # schema name -> custom user schema record
+        self.skus = {}        # "product/sku" -> {"productName", "skuName", "seats", "assigned": [user ids]}
         self.orgunits = {"/": {"orgUnitId": self.new_orgunit_id(), "name": domain.lower(),
                                "description": "", "blockInheritance": False}}
         self.addresses = {}   # lower-cased address -> ("user" | "group", id)
@@ -43,6 +46,23 @@ class Directory:
     @property
     def primary_domain(self):
         return self.domains[0]
+
+    @property
+    def alias_domains(self):
+        """Where an alias address may be: every domain, domain aliases included."""
+        return self.domains + list(self.domain_aliases)
+
+    def add_domain(self, domain, alias_of=None):
+        domain = domain.lower()
+        if domain in self.alias_domains:
+            return
+        if alias_of is None:
+            self.domains.append(domain)
+        elif alias_of.lower() in self.domains:
+            self.domain_aliases[domain] = alias_of.lower()
+        else:
+            raise ValueError("%s is not a domain of the account" % alias_of)
+        self.changed = True
 
     # ids -------------------------------------------------------------------------------
     def new_numeric_id(self):
@@ -151,20 +171,23 @@ class Directory:
     # persistence -----------------------------------------------------------------------
     def to_dict(self):
         return {
-            "domains": self.domains, "customerId": self.customer_id, "users": self.users,
+            "domains": self.domains, "domainAliases": self.domain_aliases, "customerId": self.customer_id, "users": self.users,
             "groups": self.groups, "members": self.members, "orgunits": self.orgunits,
-            "external": self.external,
+            "external": self.external, "schemas": self.schemas, "skus": self.skus,
         }
 
     @classmethod
     def from_dict(cls, data):
         directory = cls(data["domains"][0], data["customerId"])
         directory.domains = data["domains"]
+        directory.domain_aliases = data.get("domainAliases", {})
         directory.users = data["users"]
         directory.groups = data["groups"]
         directory.members = data["members"]
         directory.orgunits = data["orgunits"]
         directory.external = data.get("external", {})
+        directory.schemas = data.get("schemas", {})
+        directory.skus = data.get("skus", {})
         for ident, user in directory.users.items():
             for address in [user["primaryEmail"], *user.get("aliases", [])]:
                 directory.addresses[address] = ("user", ident)

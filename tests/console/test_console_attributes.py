@@ -28,7 +28,7 @@ def add_staff(env, uid="alice"):
 def test_the_page_shows_each_google_field_with_its_ldap_attribute(env, console):
     response = console.get("/attributes")
     text = text_of(response)
-    assert "6 of 6 on" in text and "A field switched off is never touched in Google" in text
+    assert "6 of 8 on" in text and "A field switched off is never touched in Google" in text
     for label, google in (("Job title", "organizations[primary].title"), ("Department", "organizations[primary].department"),
                           ("Work phone", "phones[type=work]"), ("Mobile phone", "phones[type=mobile]"),
                           ("Employee ID", "externalIds[type=organization]"), ("Email aliases", "aliases")):
@@ -49,8 +49,8 @@ def test_saving_writes_the_attributes_section_and_keeps_comments(env, console):
     attributes = config.load(str(env.config_path)).attributes
     assert (attributes.title, attributes.mobile, attributes.phone, attributes.department) == ("", "", "homePhone", "departmentNumber")
     text = text_of(console.get("/attributes"))
-    assert "Switched off, never touched in Google: Job title, Mobile phone." in text
-    assert "4 of 6 on" in text and "Run the test synchronization" not in text  # the flash was shown on the redirect
+    assert "Switched off, never touched in Google: Job title, Mobile phone, Manager, Photo." in text
+    assert "4 of 8 on" in text and "Run the test synchronization" not in text  # the flash was shown on the redirect
     assert "Run the test synchronization" in text_of(console.get("/attributes?saved=1"))
 
 

@@ -102,7 +102,7 @@ def test_mapping_page_org_units_and_import(demo, plugin_url, page):
 
     page.goto(plugin_url + "/attributes")
     rows = page.locator("table.gs-mapping tbody tr")
-    expect(rows).to_have_count(6)
+    expect(rows).to_have_count(8)
     shot(page, "24-attributes")
 
     title = rows.filter(has_text="Job title")
@@ -115,7 +115,7 @@ def test_mapping_page_org_units_and_import(demo, plugin_url, page):
     expect(page.locator(".field-error")).to_contain_text("give an LDAP attribute name")
     phone.fill("homePhone")
     page.click("form:has(table.gs-mapping) button:has-text('Save')")
-    expect(page.locator(".flash-success")).to_contain_text("Switched off, never touched in Google: Job title.")
+    expect(page.locator(".flash-success")).to_contain_text("Switched off, never touched in Google: Job title, Manager, Photo.")
     attributes = config.load(str(demo.config_path)).attributes
     assert (attributes.title, attributes.phone) == ("", "homePhone")
 
