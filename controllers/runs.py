@@ -11,8 +11,9 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from app_google_sync.libraries import config
+from app_google_sync.libraries import config, notify
 from app_google_sync.libraries.errors import GoogleSyncError, RunLocked, UnsafePlan
+from app_google_sync.libraries.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -129,9 +130,12 @@ class RunRegistry:
             log.exception("console synchronization %s failed", run.id)
             run.outcome, run.message = "failed", "an internal error stopped the run; the server log has the details"
         finally:
-            _close(engine)
             run.finished = datetime.now(timezone.utc)
             run.phase = "finished"
+            # After the page is told (a slow mail server must not hold it): installations without a worker hear of console runs too.
+            if isinstance(getattr(engine, "store", None), Store):
+                notify.check_quietly(engine.settings, engine.store)
+            _close(engine)
 
 
 def _engine(config_path: str):

@@ -37,6 +37,8 @@ _ldap = partial(schema.default, "ldap")
 _google = partial(schema.default, "google")
 _sync = partial(schema.default, "sync")
 _attribute = partial(schema.default, "attributes")
+_notify = partial(schema.default, "notify")
+_worker = partial(schema.default, "worker")
 
 
 @dataclass(frozen=True)
@@ -139,11 +141,38 @@ class AttributeMap:
 
 
 @dataclass(frozen=True)
+class NotifySettings:
+    """[notify]: e-mail when synchronization needs attention. The SMTP password stays in its file until a message is sent."""
+
+    email_to: tuple[str, ...] = _notify("email_to")  # empty: notifications off
+    email_from: str = _notify("email_from")  # empty: google-sync@<host name>
+    smtp_host: str = _notify("smtp_host")
+    smtp_port: int = _notify("smtp_port")
+    starttls: bool = _notify("starttls")
+    username: str = _notify("username")
+    password_file: str = _notify("password_file")
+    when: str = _notify("when")  # failures, changes or never
+    min_interval: float = _notify("min_interval")  # seconds between two messages of one kind
+    console_url: str = _notify("console_url")  # the plugin's base URL, ending in "/"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.email_to) and self.when != "never"
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    metrics_address: str = _worker("metrics_address")  # host:port of the Prometheus endpoint; empty: off
+
+
+@dataclass(frozen=True)
 class Settings:
     ldap: LdapSettings = LdapSettings()
     google: GoogleSettings = GoogleSettings()
     sync: SyncSettings = SyncSettings()
     attributes: AttributeMap = AttributeMap()
+    notify: NotifySettings = NotifySettings()
+    worker: WorkerSettings = WorkerSettings()
     path: str = ""
     warnings: tuple[str, ...] = ()  # unknown sections and keys, each with the nearest known name
 
@@ -159,6 +188,8 @@ def load(path: str | None = None) -> Settings:
             google=GoogleSettings(**_fields(parser, "google")),
             sync=_usable(sync_settings(parser)),
             attributes=AttributeMap(**_fields(parser, "attributes")),
+            notify=NotifySettings(**_fields(parser, "notify")),
+            worker=WorkerSettings(**_fields(parser, "worker")),
             path=path,
             warnings=unknown_settings(parser, path),
         )
