@@ -37,8 +37,8 @@ log = logging.getLogger(__name__)
 FAILURES, PUSHES, CHANGES = "failures", "pushes", "changes"  # the kinds, each throttled on its own
 KINDS = (FAILURES, PUSHES, CHANGES)
 CURSOR_KEY = "notify.cursor"  # {"after": id, "done": [ids]}: runs already looked at
-REPORTED_PUSHES_KEY = "notify.pushes"  # stuck pushes already told about
-THROTTLE_KEY = "notify.{kind}"  # {"sent_at": iso, "pending": [events], "more": n}
+REPORTED_PUSHES_KEY = "notify.reported_pushes"  # stuck pushes already told about
+THROTTLE_KEY = "notify.throttle.{kind}"  # {"sent_at": iso, "pending": [events], "more": n}
 RUNS_LOOKED_AT = 500  # far more than finish between two looks (the worker looks every 15 s)
 FIRST_LOOK_BACK = timedelta(days=1)  # with no cursor yet, older runs are history, not news
 MAX_PENDING = 50  # events kept for the next message; beyond, only counted
