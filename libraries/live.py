@@ -39,6 +39,7 @@ class LiveSync:
             self.queue.put("user", uid, "" if uid else uuid, trigger="watch")  # one row per user, however it was seen
         else:
             self.queue.put("group", names[0], trigger="watch")
+        self._beat_once()  # the lag of this change, at once rather than at the next beat
 
     def start(self) -> None:
         self.queue = PushQueue(self.store, self._push, delay=self.push_delay, retry_max=self.retry_max, name="google-sync-watch")
@@ -50,7 +51,7 @@ class LiveSync:
         self.watcher.stop()
         if self.queue:
             self.queue.stop()
-        if self._heartbeat.is_alive():
+        if self._heartbeat.ident is not None:  # started
             self._heartbeat.join(5)
             self.heartbeat(stopped=True)  # health says "stopped" at once instead of waiting for the heartbeat to age
 
@@ -59,14 +60,17 @@ class LiveSync:
         watcher = self.watcher
         write_heartbeat(self.store, now(), watcher.mode, watcher.connected and not stopped, watcher.contact, watcher.router.lag, stopped)
 
+    def _beat_once(self) -> None:
+        try:
+            self.heartbeat()
+        except Exception:  # noqa: BLE001  (the database may be briefly busy: the next beat will do)
+            log.warning("cannot record the watcher's heartbeat", exc_info=True)
+
     def _beat(self) -> None:
         if self._stopping.wait(1.0):  # the watcher's first bind, so the first beat does not say "cannot reach"
             return
         while True:
-            try:
-                self.heartbeat()
-            except Exception:  # noqa: BLE001  (the database may be briefly busy: the next beat will do)
-                log.warning("cannot record the watcher's heartbeat", exc_info=True)
+            self._beat_once()
             if self._stopping.wait(HEARTBEAT_SECONDS):
                 return
 
