@@ -1,11 +1,12 @@
 """`google-sync`: the command line for administrators, scripts and cron.
 
 Exit codes (a contract scripts rely on):
-  test  0 in sync · 2 changes pending · 3 refused by a safety limit · 1 error
-  sync  0 everything applied · 1 some objects failed or a fatal error · 3 refused (nothing written)
-  undo  preview: 0 nothing to undo · 2 changes pending · 3 refused by a safety limit · 1 error
-        --apply: 0 everything applied · 1 some objects failed or a fatal error · 3 refused (nothing written)
-  check 0 all passed · 1 something failed
+  test   0 in sync · 2 changes pending · 3 refused by a safety limit · 1 error
+  sync   0 everything applied · 1 some objects failed or a fatal error · 3 refused (nothing written)
+  undo   preview: 0 nothing to undo · 2 changes pending · 3 refused by a safety limit · 1 error
+         --apply: 0 everything applied · 1 some objects failed or a fatal error · 3 refused (nothing written)
+  check  0 all passed · 1 something failed
+  health 0 OK · 1 warning · 2 critical · 3 unknown (as monitoring plugins exit)
 """
 from __future__ import annotations
 
@@ -18,12 +19,13 @@ import sys
 import threading
 
 from . import __version__
-from .libraries import config
+from .libraries import config, notify
 from .libraries.codes import RunOutcome
 from .libraries.engine import Report, SyncEngine
 from .libraries.errors import ConfigError, GoogleSyncError, UnsafePlan
 from .libraries.executor import Result
 from .libraries.plan import render_text
+from .libraries.store import now
 
 EXIT_OK, EXIT_ERROR, EXIT_PENDING, EXIT_REFUSED = 0, 1, 2, 3
 log = logging.getLogger("google-sync")
@@ -75,6 +77,13 @@ def cmd_test(engine: SyncEngine, args) -> int:
 
 
 def cmd_sync(engine: SyncEngine, args) -> int:
+    try:
+        return _sync(engine, args)
+    finally:
+        notify.check_quietly(engine.settings, engine.store)  # from cron, the message is how anyone hears of a failure
+
+
+def _sync(engine: SyncEngine, args) -> int:
     try:
         report = engine.sync(trigger=args.trigger, force=args.force, expected_checksum=args.checksum or "", progress=TerminalProgress())
     except UnsafePlan as error:
@@ -203,17 +212,47 @@ def _print_queue(queue: list) -> None:
         print(f"  {push.label:<30} since {push.first_seen_at:%Y-%m-%d %H:%M:%S}  next {push.due_at:%H:%M:%S}  {tried}")
 
 
+def cmd_notify(engine: SyncEngine, args) -> int:
+    notifier = notify.Notifier(engine.settings, engine.store)
+    if args.test:
+        notifier.send_test()  # raises NotifyError naming what to fix
+        settings = engine.settings.notify
+        print(f"Test message sent to {', '.join(settings.email_to)} through {settings.smtp_host}:{settings.smtp_port}.")
+        return EXIT_OK
+    if not engine.settings.notify.enabled:
+        print("Notifications are off: set [notify] email_to (and when = failures or changes).")
+        return EXIT_OK
+    sent = notifier.check()
+    print(f"Sent: {', '.join(sent)}." if sent else "Nothing due (nothing new, or a message of that kind was sent less than min_interval ago).")
+    return EXIT_OK
+
+
+def cmd_health(engine: SyncEngine, args) -> int:
+    from .libraries import health  # noqa: PLC0415
+
+    verdict = health.evaluate(engine.settings, engine.store, now())
+    print(json.dumps(verdict.data, indent=2, ensure_ascii=False) if args.json else verdict.line)
+    return verdict.status
+
+
 def cmd_background(engine: SyncEngine, args) -> int:
     from .libraries.live import LiveSync  # noqa: PLC0415  (only these commands need it)
 
     live = LiveSync(engine.settings.path)
+    metrics_server = None
+    if args.command == "worker" and engine.settings.worker.metrics_address:
+        from .libraries import metrics  # noqa: PLC0415
+
+        metrics_server = metrics.serve(engine.settings.worker.metrics_address, live.store)
+        print(f"Metrics on http://{engine.settings.worker.metrics_address}/metrics", file=sys.stderr)
     print(f"Watching {engine.settings.ldap.uri} for changes (Ctrl-C to stop)...", file=sys.stderr)
     live.start()
     try:
         if args.command == "worker":
             from .scheduler import run_worker  # noqa: PLC0415
 
-            return run_worker(engine.settings.path)  # until SIGTERM or SIGINT
+            # Every few seconds the worker also sends the notifications that are due (what the throttle held back).
+            return run_worker(engine.settings.path, tick=lambda: notify.check_after(engine.settings.path, live.store))
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         stop.wait()
@@ -221,6 +260,8 @@ def cmd_background(engine: SyncEngine, args) -> int:
         pass
     finally:
         live.stop()
+        if metrics_server is not None:
+            metrics_server.shutdown()
     return EXIT_OK
 
 
@@ -229,7 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="google-sync",
         description="Keep a Google Workspace domain in step with the server's OpenLDAP directory: users, groups, passwords. "
         "Accounts that leave are suspended, never deleted.",
-        epilog="Exit codes: test 0 in sync, 2 changes pending, 3 refused by a safety limit, 1 error; sync 0 all applied, 1 failures, 3 refused.",
+        epilog="Exit codes: test 0 in sync, 2 changes pending, 3 refused by a safety limit, 1 error; sync 0 all applied, 1 failures, 3 refused; "
+        "health 0 OK, 1 warning, 2 critical, 3 unknown.",
     )
     parser.add_argument("--config", "-c", help=f"configuration file (default: $GOOGLE_SYNC_CONFIG or {config.DEFAULT_CONFIG_PATH})")
     parser.add_argument("--verbose", "-v", action="count", default=0, help="more log output on stderr (-vv for debug)")
@@ -298,6 +340,28 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (test, sync):
         sub.add_argument("--trigger", default="cli", help=argparse.SUPPRESS)
 
+    notify_command = commands.add_parser(
+        "notify",
+        help="send the notifications that are due, or a test message",
+        description="Look at what happened since the last look (failed, refused or interrupted runs; pushes failing for more "
+        "than an hour; with [notify] when = changes, every run that changed something) and e-mail [notify] email_to what is "
+        "due, at most one message of each kind per min_interval. The worker does this by itself every few seconds; run it "
+        "from cron when there is no worker.",
+    )
+    notify_command.add_argument("--test", action="store_true", help="send a test message now, whatever [notify] when and the throttle say")
+    notify_command.set_defaults(handler=cmd_notify)
+
+    health = commands.add_parser(
+        "health",
+        help="one-line check for Nagios, Icinga or a systemd timer",
+        description="Check that synchronization works: the last full run (failed or refused: critical), the last successful "
+        "one (older than twice the interval with automatic synchronization on: critical), pushes queued for more than "
+        "10 minutes (warning; an hour: critical), the directory watcher (not running: critical), and a Google token. "
+        "Prints one line (GOOGLE-SYNC OK - ...). Exit 0 OK, 1 warning, 2 critical, 3 unknown.",
+    )
+    health.add_argument("--json", action="store_true", help="print every check as JSON instead of one line")
+    health.set_defaults(handler=cmd_health)
+
     demo = commands.add_parser(
         "demo",
         help="run the whole job on a throwaway directory and the local Google emulator",
@@ -338,6 +402,9 @@ def main(argv: list[str] | None = None) -> int:
         engine = SyncEngine(settings)
         return args.handler(engine, args)
     except ConfigError as error:
+        if args.command == "health":  # a monitoring plugin that cannot judge says UNKNOWN
+            print(f"GOOGLE-SYNC UNKNOWN - configuration error: {error}")
+            return 3
         print(f"google-sync: configuration error: {error}", file=sys.stderr)
         return EXIT_ERROR
     except GoogleSyncError as error:

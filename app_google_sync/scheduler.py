@@ -15,6 +15,7 @@ import signal
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Callable
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -133,7 +134,8 @@ def _read_sync_settings(config_path: str) -> tuple[SyncSettings, config_file.Sch
     return sync, config_file.Schedule(sync.automatic, sync.interval)
 
 
-def run_worker(config_path: str, stop: threading.Event | None = None, reconcile_every: float = RECONCILE_SECONDS) -> int:
+def run_worker(config_path: str, stop: threading.Event | None = None, reconcile_every: float = RECONCILE_SECONDS,
+               tick: Callable[[], None] | None = None) -> int:
     """Run the automatic synchronization in the foreground until SIGTERM or SIGINT (or ``stop`` is set).
 
     For ``google-sync --config FILE worker`` under systemd, when the web console runs
@@ -142,7 +144,8 @@ def run_worker(config_path: str, stop: threading.Event | None = None, reconcile_
     ``interval`` and adjusts the job, so a change made in the console takes effect
     within that delay. Returns the process exit code (0 on a clean stop).
     A directory watcher can run beside it in other threads; this function only
-    returns once ``stop`` is set.
+    returns once ``stop`` is set. ``tick`` runs at each look (the caller sends due notifications there);
+    it must not raise.
     """
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
@@ -165,6 +168,8 @@ def run_worker(config_path: str, stop: threading.Event | None = None, reconcile_
                 log.error("%s; the schedule is unchanged, retrying in %.0f s", error, reconcile_every)
             except Exception:  # noqa: BLE001  (nor must anything else; it logs and retries)
                 log.exception("cannot apply the schedule from %s; retrying in %.0f s", config_path, reconcile_every)
+            if tick is not None:
+                tick()
             stop.wait(reconcile_every)
     finally:
         scheduler.shutdown(wait=True)

@@ -27,7 +27,7 @@ DEFAULT_DELAY = 2.0
 def _default_push_user(config_path: str, uid: str, uuid: str = ""):
     from .libraries import jobs  # noqa: PLC0415  (the engine loads only when a push actually runs)
 
-    return jobs.run_push(config_path, "user", uid, uuid, trigger="console")
+    return jobs.run_push(config_path, "user", uid, uuid, trigger="user-manager")
 
 
 def _default_push_password(config_path: str, uid: str, hash_value: str, hash_function: str):

@@ -6,7 +6,8 @@ import secrets
 
 from flask import flash, redirect, render_template, request, session, url_for
 
-from app_google_sync.libraries import config_file
+from app_google_sync.libraries import config_file, notify
+from app_google_sync.libraries import config_schema as schema
 from app_google_sync.libraries.errors import ConfigError
 from app_google_sync.libraries.google_target import SCOPES, required_scopes
 from app_google_sync.scheduler import reconcile
@@ -43,8 +44,18 @@ def render_settings(errors=None, form=None, status=200):
         scopes=scopes(),
         oauth_enabled=console().oauth_client is not None,
         secrets_dir=console().secrets_dir,
+        notifications=notification_settings(parser),
     )
     return page, status
+
+
+def notification_settings(parser) -> dict:
+    """[notify] as the file says it (typed, defaults filled in), for the Notifications panel; it holds no password."""
+    shown = ("email_to", "email_from", "smtp_host", "smtp_port", "starttls", "username", "when", "min_interval", "console_url")
+    values = {name: schema.value(parser, "notify", name) for name in shown}
+    values["sender"] = values["email_from"] or "google-sync@<this server>"
+    values["min_interval_text"] = schema.duration_text(values["min_interval"])
+    return values
 
 
 @blueprint.get("/settings")
@@ -167,3 +178,19 @@ def disconnect():
     log.info("disconnected from Google")
     flash("Disconnected: automatic synchronization and pushes are stopped; every Google account is left as it is. " + "; ".join(notes), "success")
     return redirect(url_for(".settings"))
+
+
+@blueprint.post("/settings/notify-test")
+def send_test_message():
+    settings, problem = load_settings()
+    if settings is None:
+        flash(f"No test message sent: the configuration is incomplete ({problem}).", "error")
+    else:
+        try:
+            notify.Notifier(settings, store=None).send_test()
+        except notify.NotifyError as error:
+            log.warning("test notification not sent: %s", error)
+            flash(f"No test message sent: {error}.", "error")
+        else:
+            flash(f"Test message sent to {', '.join(settings.notify.email_to)}. Check that it arrived.", "success")
+    return redirect(url_for(".settings", _anchor="notifications"))

@@ -12,9 +12,10 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from . import config
+from . import config, notify
 from .codes import RunOutcome
 from .errors import GoogleSyncError, RunLocked, UnsafePlan
+from .store import Store
 
 log = logging.getLogger(__name__)
 
@@ -131,9 +132,12 @@ class RunRegistry:
             log.exception("console synchronization %s failed", run.id)
             run.outcome, run.message = RunOutcome.FAILED, "an internal error stopped the run; the server log has the details"
         finally:
-            _close(engine)
             run.finished = datetime.now(timezone.utc)
             run.phase = "finished"
+            # After the page is told (a slow mail server must not hold it): installations without a worker hear of console runs too.
+            if isinstance(getattr(engine, "store", None), Store):
+                notify.check_quietly(engine.settings, engine.store)
+            _close(engine)
 
 
 def _engine(config_path: str):

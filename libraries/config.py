@@ -38,6 +38,8 @@ _google = partial(schema.default, "google")
 _sync = partial(schema.default, "sync")
 _attribute = partial(schema.default, "attributes")
 _licenses = partial(schema.default, "licenses")
+_notify = partial(schema.default, "notify")
+_worker = partial(schema.default, "worker")
 
 
 @dataclass(frozen=True)
@@ -178,6 +180,31 @@ class LicenseSettings:
 
 
 @dataclass(frozen=True)
+class NotifySettings:
+    """[notify]: e-mail when synchronization needs attention. The SMTP password stays in its file until a message is sent."""
+
+    email_to: tuple[str, ...] = _notify("email_to")  # empty: notifications off
+    email_from: str = _notify("email_from")  # empty: google-sync@<host name>
+    smtp_host: str = _notify("smtp_host")
+    smtp_port: int = _notify("smtp_port")
+    starttls: bool = _notify("starttls")
+    username: str = _notify("username")
+    password_file: str = _notify("password_file")
+    when: str = _notify("when")  # failures, changes or never
+    min_interval: float = _notify("min_interval")  # seconds between two messages of one kind
+    console_url: str = _notify("console_url")  # the plugin's base URL, ending in "/"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.email_to) and self.when != "never"
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    metrics_address: str = _worker("metrics_address")  # host:port of the Prometheus endpoint; empty: off
+
+
+@dataclass(frozen=True)
 class Settings:
     ldap: LdapSettings = LdapSettings()
     google: GoogleSettings = GoogleSettings()
@@ -186,6 +213,8 @@ class Settings:
     # [custom_attributes]: ("schema.field" as written, lower case; LDAP attribute), off when empty
     custom_attributes: tuple[tuple[str, str], ...] = ()
     licenses: LicenseSettings = LicenseSettings()
+    notify: NotifySettings = NotifySettings()
+    worker: WorkerSettings = WorkerSettings()
     path: str = ""
     warnings: tuple[str, ...] = ()  # unknown sections and keys, each with the nearest known name
 
@@ -203,6 +232,8 @@ def load(path: str | None = None) -> Settings:
             attributes=AttributeMap(**_fields(parser, "attributes")),
             custom_attributes=custom_attributes(parser),
             licenses=_checked_licenses(LicenseSettings(**_fields(parser, "licenses"))),
+            notify=NotifySettings(**_fields(parser, "notify")),
+            worker=WorkerSettings(**_fields(parser, "worker")),
             path=path,
             warnings=unknown_settings(parser, path),
         )

@@ -537,7 +537,42 @@ CUSTOM_ATTRIBUTES = Section(
     example="HR.costCenter = departmentNumber",
 )
 
-SECTIONS = (LDAP, GOOGLE, SYNC, POSTING, ATTRIBUTES, CUSTOM_ATTRIBUTES, LICENSES)
+
+ADDRESSES = Names(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", "is not an e-mail address: separate addresses with spaces or commas")
+
+NOTIFY = Section("notify", (
+    Key("email_to", ADDRESSES, "",
+        "who is told when synchronization needs attention: one or more addresses, separated by spaces or commas. "
+        "Empty: no message is ever sent", example="it-team@example.com", commented=True),
+    Key("email_from", Text(r"[^@\s]+@[^@\s]+", "give one e-mail address, e.g. google-sync@server.example.com"), "",
+        "the sender address", shown_default="`google-sync@<host name>`"),
+    Key("smtp_host", Text(r"[A-Za-z0-9.:\[\]-]+", "give a host name or an address, e.g. localhost"), "localhost",
+        "the mail server; the default is the server's own mail transport (Postfix on ClearOS)", blank_is_default=True),
+    Key("smtp_port", Integer(1, 65535), "25", "its port: 25 (or 587 with `starttls`); 465 is implicit TLS"),
+    Key("starttls", Boolean(), "no", "upgrade the connection with STARTTLS (the server's certificate is verified)"),
+    Key("username", Text(), "", "the SMTP login, when the server asks for one"),
+    Key("password_file", FilePath(), "", "a file holding the SMTP password (readable by root only); it is read when a message is sent",
+        example="/etc/clearos/google_sync/smtp-password", commented=True),
+    Key("when", Choice(("failures", "changes", "never")), "failures",
+        "`failures`: failed, partial, refused or interrupted runs, and pushes failing for more than an hour; "
+        "`changes`: those, and every run that changed something; `never`"),
+    Key("min_interval", Duration(0, 7 * 86400), "1h",
+        "at most one message of each kind (failures, pushes, changes) in this time; what happens meanwhile is summed up in the next"),
+    Key("console_url", WebUrl("https://server.example.com:81/app/google_sync/", slash=True), "",
+        "the plugin's address in the web console as a browser reaches it; messages then link to each run's page",
+        example="https://server.example.com:81/app/google_sync/", commented=True),
+), help="E-mail when synchronization needs attention (see Notifications below). The console's Settings page sends a test message.")
+
+METRICS_ADDRESS = Text(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}", "give host:port, e.g. 127.0.0.1:9464, or nothing to switch metrics off")
+
+WORKER = Section("worker", (
+    Key("metrics_address", METRICS_ADDRESS, "",
+        "where `google-sync worker` serves Prometheus metrics (`/metrics`), e.g. `127.0.0.1:9464`. Empty: no metrics. "
+        "Keep it on the loopback or a management network: the figures are not secret, but they say what the server does",
+        example="127.0.0.1:9464", commented=True),
+), help="The background process (`google-sync worker`, see Monitoring below).")
+
+SECTIONS = (LDAP, GOOGLE, SYNC, POSTING, ATTRIBUTES, CUSTOM_ATTRIBUTES, LICENSES, NOTIFY, WORKER)
 _BY_NAME = {section.name: section for section in SECTIONS}
 _SECTION_OF = {key.name: section.name for section in SECTIONS for key in section.keys}
 

@@ -23,6 +23,7 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest, HttpRequest
 
+from . import metrics
 from .config import GOOGLE_API_ENDPOINT, GOOGLE_TOKEN_URI, GoogleSettings, LicenseSettings, Settings, SyncSettings
 from .errors import ConfigError, GoogleSyncError, TargetError
 from .model import CustomField, GoogleGroup, GoogleState, GoogleUser
@@ -334,6 +335,7 @@ class GoogleTarget:
 
     def _count(self, outcomes: Iterable[Outcome]) -> None:
         outcomes = list(outcomes)
+        metrics.count_calls(len(outcomes), [_rejection(outcome.error) for outcome in outcomes if not outcome.ok])
         if any(not outcome.ok and is_quota(outcome.error) for outcome in outcomes):
             self.pacer.throttled()
         else:
@@ -584,6 +586,13 @@ def _customer_of(users: list[GoogleUser]) -> str:
     return next((user.customer_id for user in users if user.customer_id), "")
 
 
+def _rejection(error: TargetError) -> str:
+    """A small set of labels for the metrics: quota, unreachable, or Google's reason."""
+    if is_quota(error):
+        return "quota"
+    return error.reason or (str(error.status) if error.status else "unreachable")
+
+
 def _chunks(items: list, size: int) -> Iterable[list]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -602,10 +611,10 @@ def check_access(settings: Settings) -> list[Check]:
     scopes = required_scopes(settings)
     credentials = load_credentials(google, scopes)
     client_id = str(read_key(google).get("client_id", ""))
-    refusal = _try_token(credentials)
+    refusal = try_token(credentials)
     if refusal:
         delegated = isinstance(credentials, service_account.Credentials)  # a refresh token's scopes are fixed at consent
-        missing = [scope for scope in scopes if delegated and _try_token(credentials.with_scopes([scope]))]
+        missing = [scope for scope in scopes if delegated and try_token(credentials.with_scopes([scope]))]
         detail = token_error_message(RuntimeError(refusal), google, client_id, scopes)
         if missing:
             detail += f" (not delegated: {', '.join(missing)})"
@@ -676,7 +685,7 @@ def offered_custom_fields(settings: Settings) -> tuple[tuple[CustomField, ...], 
         return (), str(error)
 
 
-def _try_token(credentials) -> str:
+def try_token(credentials) -> str:
     """'' when a token is granted, else Google's refusal."""
     try:
         credentials.refresh(google_auth_httplib2.Request(httplib2.Http(timeout=30)))

@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
-from . import config
+from . import config, notify
 from .engine import Report, SyncEngine
-from .errors import GoogleSyncError
+from .errors import GoogleSyncError, RunLocked
 from .model import PasswordHash
 from .passwords import CRYPT
 
@@ -41,8 +41,10 @@ def _attempt(config_path: str, what: str, action: Callable[[SyncEngine], Report]
 
 
 def full_sync(config_path: str, trigger: str = "scheduler") -> Report | None:
-    """The periodic reconciliation: repairs anything a push missed."""
-    return _attempt(config_path, f"{trigger} synchronization", lambda engine: engine.sync(trigger=trigger))
+    """The periodic reconciliation: repairs anything a push missed. Then tells whoever [notify] names, if due."""
+    report = _attempt(config_path, f"{trigger} synchronization", lambda engine: engine.sync(trigger=trigger))
+    notify.check_after(config_path)
+    return report
 
 
 class PushNotDone(GoogleSyncError):
@@ -58,8 +60,19 @@ def run_push(config_path: str, kind: str, name: str, uuid: str = "", password_ha
     """One queued push, for the durable queue: raises unless it was applied (RunLocked when a run holds the lock).
 
     Nothing is pushed while Google is disconnected: the push is dropped, and the
-    full synchronization after reconnecting covers it.
+    full synchronization after reconnecting covers it. A failure also looks whether
+    a push has now failed long enough to tell someone (``notify``).
     """
+    try:
+        return _push(config_path, kind, name, uuid, password_hash, trigger)
+    except RunLocked:
+        raise
+    except Exception:
+        notify.check_after(config_path)
+        raise
+
+
+def _push(config_path: str, kind: str, name: str, uuid: str, password_hash: str, trigger: str) -> Report | None:
     label = f"{kind} {name or uuid}"
     settings = config.load(config_path)
     if not settings.google.credentials_file:

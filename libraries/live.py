@@ -9,10 +9,12 @@ that fails stays queued and is tried again until it is applied.
 from __future__ import annotations
 
 import logging
+import threading
 
 from . import config, jobs
+from .monitoring import HEARTBEAT_SECONDS, write_heartbeat
 from .push_queue import PushQueue
-from .store import QueuedPush, Store
+from .store import QueuedPush, Store, now
 from .watcher import DirectoryWatcher, Request
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,8 @@ class LiveSync:
         self.retry_max = settings.sync.push_retry_max
         self.push_delay = settings.sync.push_delay
         self.queue: PushQueue | None = None
+        self._stopping = threading.Event()
+        self._heartbeat = threading.Thread(target=self._beat, name="google-sync-heartbeat", daemon=True)
 
     def request(self, change: Request) -> None:
         kind, *names = change
@@ -35,15 +39,40 @@ class LiveSync:
             self.queue.put("user", uid, "" if uid else uuid, trigger="watch")  # one row per user, however it was seen
         else:
             self.queue.put("group", names[0], trigger="watch")
+        self._beat_once()  # the lag of this change, at once rather than at the next beat
 
     def start(self) -> None:
         self.queue = PushQueue(self.store, self._push, delay=self.push_delay, retry_max=self.retry_max, name="google-sync-watch")
         self.watcher.start()
+        self._heartbeat.start()
 
     def stop(self) -> None:
+        self._stopping.set()
         self.watcher.stop()
         if self.queue:
             self.queue.stop()
+        if self._heartbeat.ident is not None:  # started
+            self._heartbeat.join(5)
+            self.heartbeat(stopped=True)  # health says "stopped" at once instead of waiting for the heartbeat to age
+
+    def heartbeat(self, stopped: bool = False) -> None:
+        """Say in the state database that the watcher runs, and how it fares (for google-sync health and the metrics)."""
+        watcher = self.watcher
+        write_heartbeat(self.store, now(), watcher.mode, watcher.connected and not stopped, watcher.contact, watcher.router.lag, stopped)
+
+    def _beat_once(self) -> None:
+        try:
+            self.heartbeat()
+        except Exception:  # noqa: BLE001  (the database may be briefly busy: the next beat will do)
+            log.warning("cannot record the watcher's heartbeat", exc_info=True)
+
+    def _beat(self) -> None:
+        if self._stopping.wait(1.0):  # the watcher's first bind, so the first beat does not say "cannot reach"
+            return
+        while True:
+            self._beat_once()
+            if self._stopping.wait(HEARTBEAT_SECONDS):
+                return
 
     def _push(self, push: QueuedPush) -> None:
         report = jobs.run_push(self.config_path, push.kind, push.name, push.uuid, push.password_hash, push.trigger)

@@ -68,9 +68,12 @@ class ChangeRouter:
         known = store.get_value(ENABLED_MEMBERS_KEY)
         # Last known members of enabled_group, kept with the cookie so a restart still sees who flipped.
         self.enabled_members: set[str] | None = set(json.loads(known)) if known else None
+        self.lag: float | None = None  # seconds between the last change's modifyTimestamp and seeing it (for monitoring)
 
     def entry_changed(self, dn: str, attributes: dict, uuid: str, push: bool = True) -> None:
         ldap_settings = self.settings.ldap
+        if push:
+            self.lag = _lag(attributes, self.lag)
         if _is_under(dn, ldap_settings.users_dn) and (uid := next(iter(_texts(attributes, "uid")), "")):
             if push:
                 self.notify(("user", uid, uuid))
@@ -97,6 +100,15 @@ class ChangeRouter:
         for uuid in uuids:
             if uuid in users:
                 self.notify(("user", "", uuid))
+
+
+def _lag(attributes: dict, previous: float | None) -> float | None:
+    stamp = next(iter(_texts(attributes, "modifyTimestamp")), "")
+    try:
+        changed = datetime.strptime(stamp[:14], "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return previous
+    return max(0.0, (datetime.now(timezone.utc) - changed).total_seconds())
 
 
 def _first_rdn_value(dn: str) -> str:
@@ -147,6 +159,8 @@ class DirectoryWatcher:
         self.base = common_base(settings.ldap.users_dn, settings.ldap.groups_dn)
         self.search_filter = f"(|{settings.ldap.user_filter}{settings.ldap.group_filter})"
         self.mode = "syncrepl"
+        self.connected = False  # bound and searching (for the heartbeat)
+        self.contact: datetime | None = None  # when slapd last answered
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -191,13 +205,16 @@ class DirectoryWatcher:
             configure_and_bind(consumer, self.settings.ldap)
             msgid = consumer.syncrepl_search(self.base, ldap.SCOPE_SUBTREE, mode="refreshAndPersist", filterstr=self.search_filter, attrlist=WATCHED_ATTRIBUTES)
             log.info("directory watcher: syncrepl on %s under %s (%s)", self.settings.ldap.uri, self.base, "resumed" if cookie else "first start")
+            self.connected = True
             while not self._stop.is_set():
                 try:
                     if not consumer.syncrepl_poll(msgid=msgid, timeout=self.poll_timeout):
                         return  # the server ended the search; start again
                 except ldap.TIMEOUT:
-                    continue
+                    pass
+                self.contact = datetime.now(timezone.utc)  # a poll that times out still proves the connection lives
         finally:
+            self.connected = False
             try:
                 consumer.unbind_s()
             except ldap.LDAPError:
@@ -209,6 +226,7 @@ class DirectoryWatcher:
         connection = ldap.initialize(self.settings.ldap.uri)
         try:
             configure_and_bind(connection, self.settings.ldap)
+            self.connected, self.contact = True, datetime.now(timezone.utc)
             while not self._stop.wait(self.settings.sync.poll_interval):
                 started = datetime.now(timezone.utc)
                 stamp = since.strftime("%Y%m%d%H%M%SZ")
@@ -217,7 +235,9 @@ class DirectoryWatcher:
                     if dn:
                         self.router.entry_changed(dn, attributes, next(iter(_texts(attributes, "entryUUID")), ""))
                 since = started - timedelta(seconds=1)
+                self.contact = datetime.now(timezone.utc)
         finally:
+            self.connected = False
             try:
                 connection.unbind_s()
             except ldap.LDAPError:

@@ -60,5 +60,6 @@ def test_the_wheel_carries_every_subpackage_and_data_file(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for package in ("", "libraries", "controllers", "views", "deploy", "emulator", "demo"):
         assert f"app_google_sync/{package}/__init__.py".replace("//", "/") in names, package
-    for data in ("deploy/syncprov.ldif", "deploy/password-hash.ldif", "demo/clearos-schema.ldif"):
+    for data in ("deploy/syncprov.ldif", "deploy/password-hash.ldif", "demo/clearos-schema.ldif", "deploy/google-sync-worker.service",
+                 "deploy/google-sync-health.service", "deploy/google-sync-health.timer"):
         assert f"app_google_sync/{data}" in names, data

@@ -9,7 +9,7 @@ import pytest
 
 from app_google_sync.libraries import config, config_docs, config_file
 from app_google_sync.libraries import config_schema as schema
-from app_google_sync.libraries.config import AttributeMap, GoogleSettings, LdapSettings, LicenseSettings, SyncSettings
+from app_google_sync.libraries.config import AttributeMap, GoogleSettings, LdapSettings, LicenseSettings, NotifySettings, SyncSettings, WorkerSettings
 from app_google_sync.libraries.errors import ConfigError
 from app_google_sync.libraries.ldap_source import LdapSource
 
@@ -65,8 +65,9 @@ def test_the_example_is_the_one_written_from_the_schema_and_is_valid():
 
 def test_every_settings_field_is_a_schema_key_with_its_default():
     derived = {"posting_overrides"}  # from the [posting_policy] section
-    for settings, section in ((LdapSettings, "ldap"), (GoogleSettings, "google"), (SyncSettings, "sync"), (AttributeMap, "attributes"),
-                              (LicenseSettings, "licenses")):
+    pairs = ((LdapSettings, "ldap"), (GoogleSettings, "google"), (SyncSettings, "sync"), (AttributeMap, "attributes"),
+             (LicenseSettings, "licenses"), (NotifySettings, "notify"), (WorkerSettings, "worker"))
+    for settings, section in pairs:
         keys = {key.name: key for key in schema.section(section).keys if key.field}
         fields = {field.name: field.default for field in dataclasses.fields(settings) if field.name not in derived}
         assert set(fields) == set(keys), section
