@@ -94,6 +94,15 @@ def push_queue(settings: Settings, store: Store, moment: datetime) -> Finding:
     return Finding("push_queue", OK, f"{len(pushes)} push(es) queued")
 
 
+def held(settings: Settings, store: Store, moment: datetime) -> Finding:
+    waiting = store.held()
+    if not waiting:
+        return Finding("held", OK, "no change held")
+    oldest = min(waiting, key=lambda change: aware(change.held_at))
+    return Finding("held", WARNING, f"{len(waiting)} change(s) held for approval, the oldest ({oldest.action} {oldest.object}) for "
+                   f"{_ago(moment - aware(oldest.held_at))}: review with google-sync test, apply with google-sync sync --force")
+
+
 def watcher(settings: Settings, store: Store, moment: datetime) -> Finding:
     beat = read_heartbeat(store)
     if beat is None:
@@ -129,7 +138,7 @@ def credentials(settings: Settings, store: Store, moment: datetime) -> Finding:
     return Finding("credentials", OK, "Google grants a token")
 
 
-CHECKS: tuple[Check, ...] = (last_run, success_age, push_queue, watcher, credentials)
+CHECKS: tuple[Check, ...] = (last_run, success_age, push_queue, held, watcher, credentials)
 
 
 # -- the verdict ----------------------------------------------------------------------------------

@@ -84,6 +84,8 @@ class StoreCollector:
         oldest = min((aware(push.first_seen_at) for push in pushes), default=None)
         age = (self.clock() - oldest).total_seconds() if oldest else 0.0
         yield GaugeMetricFamily("google_sync_push_queue_oldest_age_seconds", "How long the oldest waiting push has waited (0: none)", value=age)
+        yield GaugeMetricFamily("google_sync_held_changes", "Changes held for the administrator's approval by a safety limit",
+                                value=len(self.store.held()))
 
     def _last_success(self):
         run = last_full_run(self.store, successful=True)

@@ -30,7 +30,7 @@ from .config import NotifySettings, Settings
 from .config_schema import duration_text
 from .errors import GoogleSyncError
 from .monitoring import FAILURE_OUTCOMES, PUSH_STUCK_AFTER, aware, run_kind, waiting_since
-from .store import QueuedPush, RunRecord, Store, now
+from .store import HeldChange, QueuedPush, RunRecord, Store, now
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ FAILURES, PUSHES, CHANGES = "failures", "pushes", "changes"  # the kinds, each t
 KINDS = (FAILURES, PUSHES, CHANGES)
 CURSOR_KEY = "notify.cursor"  # {"after": id, "done": [ids]}: runs already looked at
 REPORTED_PUSHES_KEY = "notify.reported_pushes"  # stuck pushes already told about
+REPORTED_HELD_KEY = "notify.reported_held"  # held changes already told about
 THROTTLE_KEY = "notify.throttle.{kind}"  # {"sent_at": iso, "pending": [events], "more": n}
 RUNS_LOOKED_AT = 500  # far more than finish between two looks (the worker looks every 15 s)
 FIRST_LOOK_BACK = timedelta(days=1)  # with no cursor yet, older runs are history, not news
@@ -51,6 +52,8 @@ FIXES = {
                "`google-sync sync --force` (or confirm it in the console).",
     "partial": "Each failed object says why; correct it in the directory (or in Google). The next run tries it again.",
     "interrupted": "Nothing is lost: run `google-sync sync` again; it confirms what the interrupted run had sent.",
+    "held": "Review them with `google-sync test` (or the console's Held changes): if the directory is right, apply them "
+            "with `google-sync sync --force` (or Apply held changes); if it was a mistake, fix the directory and they disappear.",
     "push": "The push is tried again until it goes through; the last error says what stops it. "
             "`google-sync check` tests the connection to the directory and to Google.",
 }
@@ -113,6 +116,14 @@ def run_event(run: RunRecord, results: list[dict], when: str, console_url: str =
     if when == "changes" and applied and run.outcome in ("applied", "partial"):
         return Event(CHANGES, _title(run, f"{applied} change(s) applied"), _object_lines(results, ok=True, run_id=run.id), "", link)
     return None
+
+
+def held_event(held: list[HeldChange], console_url: str = "") -> Event:
+    lines = tuple(f"held: {change.action} {change.object}: {change.reason}" for change in held[:MAX_OBJECTS])
+    if len(held) > MAX_OBJECTS:
+        lines += (f"... and {len(held) - MAX_OBJECTS} more (google-sync test lists them)",)
+    title = f"{len(held)} change(s) held for your approval: a push would have broken a safety limit"
+    return Event(FAILURES, title, lines, FIXES["held"], console_url + "held" if console_url else "")
 
 
 def push_event(push: QueuedPush, moment: datetime, console_url: str = "") -> Event:
@@ -269,7 +280,7 @@ class Notifier:
         if not self.notify.enabled:
             return []
         moment = self.clock()
-        events = self._run_events(moment) + self._push_events(moment)
+        events = self._run_events(moment) + self._push_events(moment) + self._held_events()
         return [kind for kind in KINDS if self._flush(kind, [event for event in events if event.kind == kind], moment)]
 
     def send_test(self) -> None:
@@ -311,6 +322,16 @@ class Notifier:
         if events or reported - set(ids.values()):
             self.store.set_value(REPORTED_PUSHES_KEY, json.dumps(sorted(ids.values())))  # pushes gone are forgotten
         return events
+
+    def _held_events(self) -> list[Event]:
+        """Changes held since the last look (each told about once)."""
+        held = self.store.held()
+        keys = {change: f"{change.scope}|{change.action}|{change.object}@{aware(change.held_at).isoformat()}" for change in held}
+        reported = set(json.loads(self.store.get_value(REPORTED_HELD_KEY) or "[]"))
+        new = [change for change in held if keys[change] not in reported]
+        if new or reported - set(keys.values()):
+            self.store.set_value(REPORTED_HELD_KEY, json.dumps(sorted(keys.values())))  # released ones are forgotten
+        return [held_event(new, self.notify.console_url)] if new else []
 
     # -- the throttle ---------------------------------------------------------------------------
 

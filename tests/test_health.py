@@ -61,7 +61,7 @@ def test_a_failed_last_run_is_critical_and_json_lists_every_check(synced, env, c
     data = json.loads(capsys.readouterr().out)
     assert data["status"] == "CRITICAL" and data["code"] == 2
     assert {check["check"]: check["status"] for check in data["checks"]} == {
-        "last_run": "CRITICAL", "push_queue": "OK", "watcher": "OK", "credentials": "OK"}
+        "last_run": "CRITICAL", "push_queue": "OK", "held": "OK", "watcher": "OK", "credentials": "OK"}
 
 
 def test_pushes_queued_for_ten_minutes_warn_and_for_an_hour_are_critical(synced):
@@ -141,3 +141,15 @@ def test_one_more_check_is_one_function(synced):
 
     result = verdict(synced, checks=(health.push_queue, held_changes))
     assert result.status == health.WARNING and result.line == "GOOGLE-SYNC WARNING - 2 changes held for review"
+
+
+def test_changes_held_for_approval_warn_until_released(synced, env):
+    env.write_config(max_suspend="0", max_retries="0")
+    settings = config.load(str(env.config_path))
+    beat(Store(settings.sync.database), now())
+    env.directory.remove_from_group("google_apps_plugin", "alice")
+    assert SyncEngine(settings).push_user("alice").outcome == "held"
+    finding = by_name(verdict(settings))["held"]
+    assert finding.status == health.WARNING and "1 change(s) held for approval, the oldest (suspend user alice@example.com)" in finding.text
+    assert SyncEngine(settings).sync(force=True).outcome == "applied"
+    assert by_name(verdict(settings))["held"].status == health.OK

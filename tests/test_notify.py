@@ -250,3 +250,19 @@ def self_signed_certificate(directory):
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     return cert_path, key_path
+
+
+def test_changes_held_by_a_push_are_mailed_once_with_what_to_do(env, smtp_sink):
+    settings = with_notify(env, smtp_sink.port)
+    assert SyncEngine(settings).sync().outcome == "applied"
+    env.config_path.write_text(env.config_path.read_text().replace("max_suspend = 25%", "max_suspend = 0"))
+    settings = config.load(str(env.config_path))
+    env.directory.remove_from_group("google_apps_plugin", "alice")
+    assert SyncEngine(settings).push_user("alice").outcome == "held"
+    clock = Clock()
+    assert notify.Notifier(settings, Store(settings.sync.database), clock=clock).check() == [notify.FAILURES]
+    body = smtp_sink.messages[-1].get_content()
+    assert "1 change(s) held for your approval" in body and "held: suspend user alice@example.com" in body
+    assert "google-sync sync --force" in body and "https://server.example.com:81/app/google_sync/held" in body
+    clock.advance(hours=2)
+    assert notify.Notifier(settings, Store(settings.sync.database), clock=clock).check() == []  # told once
