@@ -20,35 +20,10 @@ from typing import Callable, Protocol
 
 from googleapiclient.http import HttpRequest
 
-from . import passwords, photos
 from .errors import TargetError
 from .google_target import GoogleTarget, Outcome, TokenError, is_quota, is_retriable
-from .model import Link, LinkState, PasswordHash
-from .plan import (
-    POSTING_SETTINGS,
-    AddAlias,
-    AddMember,
-    AdoptGroup,
-    AdoptUser,
-    AssignLicense,
-    Change,
-    CreateGroup,
-    CreateOrgUnit,
-    DeleteGroup,
-    CreateUser,
-    GroupChange,
-    Plan,
-    ReleaseLicense,
-    RemoveMember,
-    RemovePhoto,
-    SetPassword,
-    SetPhoto,
-    SetPostingPolicy,
-    SuspendUser,
-    UnsuspendUser,
-    UpdateGroup,
-    UpdateUser,
-)
+from .model import Link, LinkState
+from .plan import Change, CreateGroup, CreateUser, GroupChange, Plan, SuspendUser, password_body
 
 log = logging.getLogger(__name__)
 
@@ -93,20 +68,6 @@ class NoJournal:
         pass
 
 
-def password_body(password: PasswordHash) -> dict:
-    return {"password": password.value, "hashFunction": password.hash_function}
-
-
-def new_user_body(change: CreateUser, change_password_at_next_login: bool) -> dict:
-    body = dict(change.body)
-    if change.password is None:
-        body["password"] = passwords.random_password()
-        body["changePasswordAtNextLogin"] = change_password_at_next_login
-    else:
-        body.update(password_body(change.password))
-    return body
-
-
 @dataclass(eq=False)
 class _Part:
     """One request on its way: sent, retried, or followed by the next step (reading, then patching, an account to adopt)."""
@@ -126,6 +87,17 @@ class _Part:
         return self.change.api
 
 
+@dataclass(frozen=True)
+class _Api:
+    """What changes build their requests from: the target's API resources, and the settings requests depend on."""
+
+    target: GoogleTarget
+    change_password_at_next_login: bool = False
+
+    def __getattr__(self, name: str):
+        return getattr(self.target, name)
+
+
 class Executor:
     """Applies a plan phase by phase; within a phase, ready parts go out in paced batches until each has a final answer."""
 
@@ -134,7 +106,7 @@ class Executor:
                  confirm_suspension: Callable[[SuspendUser], str] | None = None):
         self.target = target
         self.progress = progress or (lambda done, total: None)
-        self.change_password_at_next_login = change_password_at_next_login
+        self.api = _Api(target, change_password_at_next_login)
         self.journal = journal or NoJournal()
         self.links = {(link.kind, link.uuid): link for link in (links.links if links else ())}
         self.consistency_window = consistency_window
@@ -151,12 +123,12 @@ class Executor:
         failed: set[str] = set()  # addresses whose creation failed: their memberships cannot work
         for phase in sorted({change.phase for change in plan.changes}):
             changes = [change for change in plan.changes if change.phase == phase]
-            blocked = [c for c in changes if isinstance(c, AddMember) and {c.group_email, c.member_email} & failed]
+            blocked = [c for c in changes if c.awaits & failed]
             skipped = [Result(c, False, "skipped: the user or group could not be created") for c in blocked]
             self._finish(skipped, [])
             results.extend(skipped)
             results.extend(self._apply_phase([c for c in changes if c not in blocked]))
-            failed.update(r.change.subject for r in results if not r.ok and isinstance(r.change, (CreateUser, CreateGroup)))
+            failed.update(r.change.introduces for r in results if not r.ok and r.change.introduces)
         return results
 
     # -- the send loop -------------------------------------------------------------
@@ -167,7 +139,7 @@ class Executor:
             if isinstance(change, SuspendUser) and (doubt := self.confirm_suspension(change)):
                 results.append(Result(change, False, f"not suspended: {doubt}"))
                 continue
-            request = self._request(change)
+            request = change.request(self.api)
             if request is None:  # nothing to send: a link-only adoption
                 results.append(self._applied(change, getattr(change, "google_id", ""), "linked"))
             else:
@@ -225,8 +197,8 @@ class Executor:
         if outcome.ok:
             return part.done(outcome.response or {})
         error = outcome.error
-        if self._no_license_left(part.change, error):
-            return self._failed(part, error)  # final: retrying cannot create a licence
+        if refusal := part.change.refused(error):  # final: no retry can cure it
+            return Result(part.change, False, refusal, getattr(part.change, "google_id", ""))
         if is_retriable(error, part.attempts):
             delay = self.target.backoff.retry_after(error, part.attempts, self.started)
             if delay is not None:
@@ -241,25 +213,13 @@ class Executor:
         return self._failed(part, error)
 
     @staticmethod
-    def _no_license_left(change: Change, error: TargetError) -> bool:
-        """Google's 412 to a licence assignment: none left (not "creation is not complete", which passes)."""
-        return isinstance(change, AssignLicense) and error.status == 412 and "creation is not complete" not in str(error).lower()
-
-    @staticmethod
     def _again(part: _Part, now: float, delay: float) -> _Part:
         part.due = now + delay
         return part
 
     def _not_visible_yet(self, part: _Part, error: TargetError) -> bool:
         """Google's eventual consistency: a user or group created (or renamed) in this run is briefly unknown to other calls."""
-        if error.status != 404:
-            return False
-        change = part.change
-        if isinstance(change, AddMember):
-            return bool({change.group_email, change.member_email} & self.new_addresses)
-        if isinstance(change, (AddAlias, SetPostingPolicy, SetPhoto, AssignLicense)):
-            return change.email in self.new_addresses
-        return False
+        return error.status == 404 and bool(part.change.awaits & self.new_addresses)
 
     # -- what answers mean ---------------------------------------------------------
 
@@ -275,8 +235,8 @@ class Executor:
         return self.links.get((kind, uuid)) if uuid else None
 
     def _applied(self, change: Change, google_id: str, message: str = "", link: Link | None = None) -> Result:
-        if isinstance(change, (CreateUser, CreateGroup)) or (isinstance(change, UpdateUser) and any(c.field == "primaryEmail" for c in change.changes)):
-            self.new_addresses.add(change.email)
+        if change.introduces:
+            self.new_addresses.add(change.introduces)
         link = link or change.linked(self._previous(change), google_id)
         return Result(change, True, message, google_id, link)
 
@@ -286,18 +246,8 @@ class Executor:
             return self._adopt_user(part)
         if error.status == 409 and isinstance(change, CreateGroup):
             return self._adopt_group(part)
-        if error.status == 409 and isinstance(change, (AddMember, CreateOrgUnit)):
-            return Result(change, True, "already there")
-        if error.status == 409 and isinstance(change, AddAlias) and error.reason == "duplicate":
-            return Result(change, False, f"{change.alias} is already taken by another user or group in Google")
-        if error.status == 404 and isinstance(change, RemoveMember):
-            return Result(change, True, "already removed")
-        if error.status == 409 and isinstance(change, AssignLicense):
-            return Result(change, True, "already assigned")
-        if error.status == 404 and isinstance(change, ReleaseLicense):
-            return Result(change, True, "already released")
-        if error.status == 404 and isinstance(change, RemovePhoto):
-            return self._applied(change, change.google_id, "already removed")
+        if done := change.already_done(error):
+            return self._applied(change, getattr(change, "google_id", ""), done)
         transient = is_retriable(error) or self._not_visible_yet(part, error)
         return Result(change, False, _explain(change, error), getattr(change, "google_id", ""), transient=transient)
 
@@ -336,59 +286,12 @@ class Executor:
 
         return self._part(change, self.target.groups.get(groupKey=change.email, fields="id"), proof=None, done=patch)
 
-    def _request(self, change: Change) -> HttpRequest | None:
-        users, groups, members = self.target.users, self.target.groups, self.target.members
-        if isinstance(change, CreateUser):
-            return users.insert(body=new_user_body(change, self.change_password_at_next_login), fields="id")
-        if isinstance(change, AdoptUser):
-            body = {**change.patch, **({"suspended": False} if change.unsuspend else {})}
-            return users.patch(userKey=change.google_id, body=body, fields="id") if body else None
-        if isinstance(change, UpdateUser):
-            return users.patch(userKey=change.google_id, body=change.patch, fields="id")
-        if isinstance(change, AddAlias):
-            return self.target.aliases.insert(userKey=change.email, body={"alias": change.alias}, fields="alias")
-        if isinstance(change, SetPassword):
-            return users.patch(userKey=change.google_id, body=password_body(change.password), fields="id")
-        if isinstance(change, (SuspendUser, UnsuspendUser)):
-            body = {"suspended": isinstance(change, SuspendUser)}
-            return users.patch(userKey=change.google_id, body=body, fields="id")
-        if isinstance(change, CreateGroup):
-            body = {"email": change.email, "name": change.name, "description": change.description}
-            return groups.insert(body=body, fields="id")
-        if isinstance(change, (AdoptGroup, UpdateGroup)):
-            body = {c.field: c.new for c in change.changes}
-            return groups.patch(groupKey=change.google_id, body=body, fields="id") if body else None
-        if isinstance(change, AddMember):
-            return members.insert(groupKey=change.group_email, body={"email": change.member_email, "role": "MEMBER"}, fields="id")
-        if isinstance(change, RemoveMember):
-            return members.delete(groupKey=change.group_email, memberKey=change.member_key)
-        if isinstance(change, DeleteGroup):
-            return groups.delete(groupKey=change.google_id)
-        if isinstance(change, CreateOrgUnit):
-            body = {"name": change.name, "parentOrgUnitPath": change.parent}
-            return self.target.orgunits.insert(customerId="my_customer", body=body, fields="orgUnitPath")
-        if isinstance(change, SetPhoto):
-            body = {"photoData": photos.web_safe(change.photo), "mimeType": change.mime_type}
-            return self.target.photos.update(userKey=change.user_key, body=body, fields="id")
-        if isinstance(change, RemovePhoto):
-            return self.target.photos.delete(userKey=change.google_id)
-        if isinstance(change, AssignLicense):
-            return self.target.licenses.insert(productId=change.product, skuId=change.sku, body={"userId": change.email}, fields="userId")
-        if isinstance(change, ReleaseLicense):
-            return self.target.licenses.delete(productId=change.product, skuId=change.sku, userId=change.email)
-        if isinstance(change, SetPostingPolicy):
-            return self.target.group_settings.patch(groupUniqueId=change.email, body=POSTING_SETTINGS[change.policy], fields="email")
-        raise TypeError(f"no request for {change!r}")
-
 
 def _intent(part: _Part) -> dict:
     return {"action": part.change.action, "object": part.change.subject, "proof": part.proof, "link": part.link}
 
 
 def _explain(change: Change, error: TargetError) -> str:
-    if isinstance(change, AssignLicense) and error.status == 412:
-        return (f"no {change.product} {change.sku} licence left ({error}): the user is synchronized without one; buy more "
-                "licences or free some (e.g. [licenses] release_on_suspend = yes), then synchronize again")
     if error.status == 403 and error.reason in ("forbidden", "insufficientPermissions"):
         return f"{error}: the service account lacks a scope or {change.subject} is outside what the administrator may manage; run 'google-sync check'"
     if error.status == 400:

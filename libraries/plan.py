@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field, fields, replace
-from typing import ClassVar
+from typing import Any, ClassVar, Protocol
 
-from .errors import UnsafePlan
+from . import passwords, photos
+from .errors import TargetError, UnsafePlan
 from .model import Link, PasswordHash
 
 # Google needs org units before users go in them, users before it can add them to
@@ -28,6 +29,24 @@ class FieldChange:
 
     def __str__(self) -> str:
         return f"{self.field}: {self.old!r} → {self.new!r}"
+
+
+class Api(Protocol):
+    """What a change builds its request from: Google's API resources (building a request sends nothing)."""
+
+    users: Any
+    aliases: Any
+    photos: Any
+    groups: Any
+    members: Any
+    orgunits: Any
+    group_settings: Any
+    licenses: Any
+    change_password_at_next_login: bool  # for accounts created with a random password
+
+
+def password_body(password: PasswordHash) -> dict:
+    return {"password": password.value, "hashFunction": password.hash_function}
 
 
 # Never part of a change's record: password material, and request bodies rebuilt from the fields.
@@ -69,6 +88,31 @@ class Change:
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
         """The changes that undo this one once applied (``google_id``: the object it applied to), or why it cannot be undone."""
         return f"{self.action} cannot be undone"
+
+    # -- how it is sent, and what Google's answers mean ------------------------------------------
+
+    def request(self, api: Api) -> Any:
+        """The request that makes this change (an HttpRequest, built, not sent); None when there is nothing to send."""
+        raise NotImplementedError(f"no request for {self!r}")
+
+    def already_done(self, error: TargetError) -> str:
+        """What this error says when it means the change already holds in Google (an idempotent success); "" otherwise."""
+        return ""
+
+    def refused(self, error: TargetError) -> str:
+        """This change's own words for an error no retry can cure (a final failure); "" to use the usual handling."""
+        return ""
+
+    @property
+    def awaits(self) -> frozenset[str]:
+        """Addresses the request names that Google may not know yet when this run created or renamed them
+        (its eventual consistency): a 404 for one of those is retried for a while."""
+        return frozenset()
+
+    @property
+    def introduces(self) -> str:
+        """The address this change creates or renames to ("" when none): for a while other calls may not see it."""
+        return ""
 
     @property
     def subject(self) -> str:
@@ -140,6 +184,12 @@ class CreateOrgUnit(Change):
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
         return f"org unit {self.path} is left in Google (it may hold other accounts)"
 
+    def request(self, api: Api) -> Any:
+        return api.orgunits.insert(customerId="my_customer", body={"name": self.name, "parentOrgUnitPath": self.parent}, fields="orgUnitPath")
+
+    def already_done(self, error: TargetError) -> str:
+        return "already there" if error.status == 409 else ""
+
 
 @dataclass(frozen=True)
 class UserChange(Change):
@@ -191,6 +241,19 @@ class CreateUser(UserChange):
 
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
         return (SuspendUser(uuid=self.uuid, email=self.email, google_id=google_id, reason="created by the run undone (suspended, never deleted)"),)
+
+    def request(self, api: Api) -> Any:
+        body = dict(self.body)
+        if self.password is None:
+            body["password"] = passwords.random_password()
+            body["changePasswordAtNextLogin"] = api.change_password_at_next_login
+        else:
+            body.update(password_body(self.password))
+        return api.users.insert(body=body, fields="id")
+
+    @property
+    def introduces(self) -> str:
+        return self.email
 
 
 @dataclass(frozen=True)
@@ -253,6 +316,10 @@ class AdoptUser(FieldChanges, LinkedUserChange):
             undo.append(SuspendUser(uuid=self.uuid, email=self.email, google_id=self.google_id, reason="unsuspended by the run undone"))
         return tuple(undo) or "it only linked the account: nothing to undo in Google"
 
+    def request(self, api: Api) -> Any:
+        body = {**self.patch, **({"suspended": False} if self.unsuspend else {})}
+        return api.users.patch(userKey=self.google_id, body=body, fields="id") if body else None
+
 
 @dataclass(frozen=True)
 class UpdateUser(FieldChanges, LinkedUserChange):
@@ -263,6 +330,13 @@ class UpdateUser(FieldChanges, LinkedUserChange):
 
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
         return _reverted_fields(UpdateUser, self)
+
+    def request(self, api: Api) -> Any:
+        return api.users.patch(userKey=self.google_id, body=self.patch, fields="id")
+
+    @property
+    def introduces(self) -> str:
+        return self.email if any(change.field == "primaryEmail" for change in self.changes) else ""
 
 
 @dataclass(frozen=True)
@@ -289,6 +363,9 @@ class SetPassword(LinkedUserChange):
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
         return "a password cannot be restored (Google never shows one): set it again in the user manager if needed"
 
+    def request(self, api: Api) -> Any:
+        return api.users.patch(userKey=self.google_id, body=password_body(self.password), fields="id")
+
 
 @dataclass(frozen=True)
 class UnsuspendUser(LinkedUserChange):
@@ -303,6 +380,9 @@ class UnsuspendUser(LinkedUserChange):
 
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
         return (SuspendUser(uuid=self.uuid, email=self.email, google_id=self.google_id, reason="unsuspended by the run undone"),)
+
+    def request(self, api: Api) -> Any:
+        return api.users.patch(userKey=self.google_id, body={"suspended": False}, fields="id")
 
 
 @dataclass(frozen=True)
@@ -326,6 +406,9 @@ class SuspendUser(LinkedUserChange):
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
         return (UnsuspendUser(uuid=self.uuid, email=self.email, google_id=self.google_id),)
 
+    def request(self, api: Api) -> Any:
+        return api.users.patch(userKey=self.google_id, body={"suspended": True}, fields="id")
+
 
 @dataclass(frozen=True)
 class AddAlias(UserChange):
@@ -348,6 +431,16 @@ class AddAlias(UserChange):
 
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
         return f"alias {self.alias} is left (remove it in the Google Admin console if it must go)"
+
+    def request(self, api: Api) -> Any:
+        return api.aliases.insert(userKey=self.email, body={"alias": self.alias}, fields="alias")
+
+    def refused(self, error: TargetError) -> str:
+        return f"{self.alias} is already taken by another user or group in Google" if error.status == 409 and error.reason == "duplicate" else ""
+
+    @property
+    def awaits(self) -> frozenset[str]:
+        return frozenset({self.email})
 
 
 @dataclass(frozen=True)
@@ -378,6 +471,13 @@ class SetPhoto(UserChange):
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
         return "the photo Google had before is not kept by this tool: set it again in Google if needed"
 
+    def request(self, api: Api) -> Any:
+        return api.photos.update(userKey=self.user_key, body={"photoData": photos.web_safe(self.photo), "mimeType": self.mime_type}, fields="id")
+
+    @property
+    def awaits(self) -> frozenset[str]:
+        return frozenset({self.email})
+
 
 @dataclass(frozen=True)
 class RemovePhoto(UserChange):
@@ -396,6 +496,12 @@ class RemovePhoto(UserChange):
 
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
         return "the photo removed is not kept by this tool: the next synchronization sets the directory's photo again"
+
+    def request(self, api: Api) -> Any:
+        return api.photos.delete(userKey=self.google_id)
+
+    def already_done(self, error: TargetError) -> str:
+        return "already removed" if error.status == 404 else ""
 
 
 @dataclass(frozen=True)
@@ -428,6 +534,23 @@ class AssignLicense(LicenseChange):
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
         return (ReleaseLicense(uuid=self.uuid, email=self.email, product=self.product, sku=self.sku),)
 
+    def request(self, api: Api) -> Any:
+        return api.licenses.insert(productId=self.product, skuId=self.sku, body={"userId": self.email}, fields="userId")
+
+    def already_done(self, error: TargetError) -> str:
+        return "already assigned" if error.status == 409 else ""
+
+    def refused(self, error: TargetError) -> str:
+        # 412 is also "User creation is not complete" (eventual consistency, which passes): only "none left" is final.
+        if error.status != 412 or "creation is not complete" in str(error).lower():
+            return ""
+        return (f"no {self.product} {self.sku} licence left ({error}): the user is synchronized without one; buy more "
+                "licences or free some (e.g. [licenses] release_on_suspend = yes), then synchronize again")
+
+    @property
+    def awaits(self) -> frozenset[str]:
+        return frozenset({self.email})
+
 
 @dataclass(frozen=True)
 class ReleaseLicense(LicenseChange):
@@ -438,6 +561,12 @@ class ReleaseLicense(LicenseChange):
 
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
         return (AssignLicense(uuid=self.uuid, email=self.email, product=self.product, sku=self.sku),)
+
+    def request(self, api: Api) -> Any:
+        return api.licenses.delete(productId=self.product, skuId=self.sku, userId=self.email)
+
+    def already_done(self, error: TargetError) -> str:
+        return "already released" if error.status == 404 else ""
 
 
 @dataclass(frozen=True)
@@ -477,6 +606,13 @@ class CreateGroup(GroupChange):
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
         return "a group the run created is left in Google (delete it from the console's Groups page if it must go)"
 
+    def request(self, api: Api) -> Any:
+        return api.groups.insert(body={"email": self.email, "name": self.name, "description": self.description}, fields="id")
+
+    @property
+    def introduces(self) -> str:
+        return self.email
+
 
 @dataclass(frozen=True)
 class AdoptGroup(FieldChanges, GroupChange):
@@ -488,6 +624,9 @@ class AdoptGroup(FieldChanges, GroupChange):
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
         return _reverted_fields(UpdateGroup, self) or "it only linked the group: nothing to undo in Google"
 
+    def request(self, api: Api) -> Any:
+        return _group_patch(self, api)
+
 
 @dataclass(frozen=True)
 class UpdateGroup(FieldChanges, GroupChange):
@@ -498,6 +637,9 @@ class UpdateGroup(FieldChanges, GroupChange):
 
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
         return _reverted_fields(UpdateGroup, self)
+
+    def request(self, api: Api) -> Any:
+        return _group_patch(self, api)
 
 
 @dataclass(frozen=True)
@@ -517,6 +659,14 @@ class DeleteGroup(GroupChange):
 
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
         return "a deleted group cannot be restored by this tool (Google keeps it for 20 days: restore it in the Admin console)"
+
+    def request(self, api: Api) -> Any:
+        return api.groups.delete(groupKey=self.google_id)
+
+
+def _group_patch(change: AdoptGroup | UpdateGroup, api: Api) -> Any:
+    body = {each.field: each.new for each in change.changes}
+    return api.groups.patch(groupKey=change.google_id, body=body, fields="id") if body else None
 
 
 # Who may post, in the Groups Settings API's terms. For posting from outside, Google recommends
@@ -557,6 +707,13 @@ class SetPostingPolicy(GroupChange):
             return "the posting policy before the run was Google's own setting, which this tool never read: left as it is"
         return (SetPostingPolicy(uuid=self.uuid, email=self.email, policy=self.previous, previous=self.policy),)
 
+    def request(self, api: Api) -> Any:
+        return api.group_settings.patch(groupUniqueId=self.email, body=POSTING_SETTINGS[self.policy], fields="email")
+
+    @property
+    def awaits(self) -> frozenset[str]:
+        return frozenset({self.email})
+
 
 @dataclass(frozen=True)
 class MemberChange(Change):
@@ -587,6 +744,16 @@ class AddMember(MemberChange):
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
         return (RemoveMember(group_email=self.group_email, member_email=self.member_email),)
 
+    def request(self, api: Api) -> Any:
+        return api.members.insert(groupKey=self.group_email, body={"email": self.member_email, "role": "MEMBER"}, fields="id")
+
+    def already_done(self, error: TargetError) -> str:
+        return "already there" if error.status == 409 else ""
+
+    @property
+    def awaits(self) -> frozenset[str]:
+        return frozenset({self.group_email, self.member_email})
+
 
 @dataclass(frozen=True)
 class RemoveMember(MemberChange):
@@ -595,6 +762,12 @@ class RemoveMember(MemberChange):
 
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
         return (AddMember(group_email=self.group_email, member_email=self.member_email),)
+
+    def request(self, api: Api) -> Any:
+        return api.members.delete(groupKey=self.group_email, memberKey=self.member_key)
+
+    def already_done(self, error: TargetError) -> str:
+        return "already removed" if error.status == 404 else ""
 
 
 def _reverted_fields(kind: type, change) -> tuple[Change, ...]:
