@@ -250,3 +250,28 @@ def self_signed_certificate(directory):
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     return cert_path, key_path
+
+
+def test_google_sync_sync_from_cron_mails_its_failure(env, smtp_sink, capsys):
+    settings = with_notify(env, smtp_sink.port)
+    env.emulator.outage = True
+    assert cli.main(["--config", str(settings.path), "sync"]) == 1
+    env.emulator.outage = False
+    (message,) = smtp_sink.messages
+    assert "Synchronization #1 started by cli" in message.get_content() and ": failed" in message.get_content()
+
+
+def test_an_interrupted_run_is_told_with_what_to_do(env, smtp_sink):
+    from app_google_sync.libraries.store import runs_table
+
+    settings = with_notify(env, smtp_sink.port)
+    store = Store(settings.sync.database)
+    run_id = store.start_run("scheduler", dry_run=False)
+    with store.engine.begin() as connection:  # its process died
+        connection.execute(update(runs_table).values(pid=2**22 + 7))
+    assert notify.Notifier(settings, store).check() == []  # still "running": not news yet
+    assert store.mark_interrupted(lock_held=False) == [run_id]
+    assert notify.Notifier(settings, store).check() == [notify.FAILURES]
+    body = smtp_sink.bodies()[0]
+    assert f"Synchronization #{run_id} started by scheduler" in body and ": interrupted" in body
+    assert "run `google-sync sync` again" in body
