@@ -6,7 +6,7 @@ import logging
 import ssl
 
 import pytest
-from conftest import SmtpSink
+from smtp_sink import SmtpSink
 from sqlalchemy import update
 
 from app_google_sync import cli
