@@ -17,8 +17,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import func, select
 
 from .errors import ConfigError
-from .monitoring import aware, last_full_run, read_heartbeat, run_kind
-from .store import RunRecord, Store, now, results_table, runs_table
+from .monitoring import aware, kind_of, last_full_run, read_heartbeat
+from .store import Store, now, results_table, runs_table
 
 API_REGISTRY = CollectorRegistry()
 API_CALLS = Counter("google_sync_api_calls", "Google API calls answered (each batch part counts, as Google counts it)", registry=API_REGISTRY)
@@ -56,7 +56,7 @@ class StoreCollector:
         totals: dict[tuple[str, str], int] = {}
         with self.store.engine.connect() as connection:
             for trigger, dry_run, outcome, count in connection.execute(query):
-                kind = run_kind(RunRecord(0, trigger, bool(dry_run), None, None, outcome, "", {}, ""))
+                kind = kind_of(trigger, bool(dry_run))
                 totals[(kind, outcome)] = totals.get((kind, outcome), 0) + count
         for labels, count in sorted(totals.items()):
             family.add_metric(list(labels), count)

@@ -29,11 +29,15 @@ def aware(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment  # SQLite drops the zone
 
 
-def run_kind(run: RunRecord) -> str:
+def kind_of(trigger: str, dry_run: bool) -> str:
     """``test`` (a dry run), ``push`` (one object after a change) or ``full`` (the whole directory, or a console action)."""
-    if run.dry_run:
+    if dry_run:
         return "test"
-    return "push" if run.trigger in PUSH_TRIGGERS else "full"
+    return "push" if trigger in PUSH_TRIGGERS else "full"
+
+
+def run_kind(run: RunRecord) -> str:
+    return kind_of(run.trigger, run.dry_run)
 
 
 def last_full_run(store: Store, successful: bool = False, limit: int = 500) -> RunRecord | None:

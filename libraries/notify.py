@@ -19,7 +19,7 @@ import smtplib
 import socket
 import ssl
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
@@ -41,7 +41,7 @@ REPORTED_PUSHES_KEY = "notify.reported_pushes"  # stuck pushes already told abou
 REPORTED_HELD_KEY = "notify.reported_held"  # held changes already told about
 THROTTLE_KEY = "notify.throttle.{kind}"  # {"sent_at": iso, "pending": [events], "more": n}
 RUNS_LOOKED_AT = 500  # far more than finish between two looks (the worker looks every 15 s)
-FIRST_LOOK_BACK = timedelta(days=1)  # with no cursor yet, older runs are history, not news
+NEWS_WINDOW = timedelta(days=1)  # runs started longer ago are never told
 MAX_PENDING = 50  # events kept for the next message; beyond, only counted
 MAX_OBJECTS = 20  # objects listed per run
 SMTP_TIMEOUT = 15.0
@@ -101,14 +101,24 @@ def _object_lines(results: list[dict], ok: bool, run_id: int) -> tuple[str, ...]
     return tuple(lines)
 
 
+def _failure(run: RunRecord) -> bool:
+    # A push's transient failures are retried by the queue: told about once it has failed for an hour.
+    return run.outcome in FAILURE_OUTCOMES and (run_kind(run) == "full" or run.outcome == "interrupted")
+
+
+def may_tell(run: RunRecord, when: str) -> bool:
+    """Whether a finished run can be news at all (its results are read only then)."""
+    if run_kind(run) == "test" or when == "never":
+        return False
+    return _failure(run) or (when == "changes" and run.outcome in ("applied", "partial"))
+
+
 def run_event(run: RunRecord, results: list[dict], when: str, console_url: str = "") -> Event | None:
     """What a finished run is worth telling, if anything: a failure, or (with ``when = changes``) a change."""
-    kind = run_kind(run)
-    if kind == "test" or when == "never":
+    if not may_tell(run, when):
         return None
     link = run_link(console_url, run.id)
-    # A push's transient failures are retried by the queue: told about once it has failed for an hour.
-    if run.outcome in FAILURE_OUTCOMES and (kind == "full" or run.outcome == "interrupted"):
+    if _failure(run):
         failed = _object_lines(results, ok=False, run_id=run.id)
         detail = (run.message,) if run.message and (not failed or run.outcome != "partial") else ()
         return Event(FAILURES, _title(run, run.outcome), detail + failed, FIXES[run.outcome], link)
@@ -294,15 +304,15 @@ class Notifier:
     def _run_events(self, moment: datetime) -> list[Event]:
         cursor = json.loads(self.store.get_value(CURSOR_KEY) or "null")
         after, done = (cursor["after"], set(cursor["done"])) if cursor else (0, set())
-        runs = sorted(self.store.runs(limit=RUNS_LOOKED_AT), key=lambda run: run.id)
-        if cursor is None:
-            runs = [run for run in runs if aware(run.started_at) >= moment - FIRST_LOOK_BACK]
+        # Older runs are history, not news (notifications just switched on, or switched back from never).
+        runs = sorted((run for run in self.store.runs(limit=RUNS_LOOKED_AT) if aware(run.started_at) >= moment - NEWS_WINDOW),
+                      key=lambda run: run.id)
         fresh = [run for run in runs if run.id > after and run.id not in done and run.outcome != "running"]
         events = []
         for run in fresh:
-            event = run_event(run, self.store.results(run.id), self.notify.when, self.notify.console_url)
-            if event:
-                events.append(event)
+            if may_tell(run, self.notify.when):
+                event = run_event(run, self.store.results(run.id), self.notify.when, self.notify.console_url)
+                events += [event] if event else []
         # Runs still running hold the cursor back; those after them already looked at are remembered.
         for run in runs:
             if run.id <= after:

@@ -212,7 +212,7 @@ class DirectoryWatcher:
                         return  # the server ended the search; start again
                 except ldap.TIMEOUT:
                     pass
-                self.contact = datetime.now(timezone.utc)  # a poll that times out still proves the connection lives
+                self.contact = datetime.now(timezone.utc)  # a quiet poll too: a dropped connection raises SERVER_DOWN instead
         finally:
             self.connected = False
             try:

@@ -6,7 +6,7 @@ import logging
 import ssl
 
 import pytest
-from conftest import SmtpSink
+from smtp_sink import SmtpSink
 from sqlalchemy import update
 
 from app_google_sync import cli
@@ -266,3 +266,27 @@ def test_changes_held_by_a_push_are_mailed_once_with_what_to_do(env, smtp_sink):
     assert "google-sync sync --force" in body and "https://server.example.com:81/app/google_sync/held" in body
     clock.advance(hours=2)
     assert notify.Notifier(settings, Store(settings.sync.database), clock=clock).check() == []  # told once
+
+def test_google_sync_sync_from_cron_mails_its_failure(env, smtp_sink, capsys):
+    settings = with_notify(env, smtp_sink.port)
+    env.emulator.outage = True
+    assert cli.main(["--config", str(settings.path), "sync"]) == 1
+    env.emulator.outage = False
+    (message,) = smtp_sink.messages
+    assert "Synchronization #1 started by cli" in message.get_content() and ": failed" in message.get_content()
+
+
+def test_an_interrupted_run_is_told_with_what_to_do(env, smtp_sink):
+    from app_google_sync.libraries.store import runs_table
+
+    settings = with_notify(env, smtp_sink.port)
+    store = Store(settings.sync.database)
+    run_id = store.start_run("scheduler", dry_run=False)
+    with store.engine.begin() as connection:  # its process died
+        connection.execute(update(runs_table).values(pid=2**22 + 7))
+    assert notify.Notifier(settings, store).check() == []  # still "running": not news yet
+    assert store.mark_interrupted(lock_held=False) == [run_id]
+    assert notify.Notifier(settings, store).check() == [notify.FAILURES]
+    body = smtp_sink.bodies()[0]
+    assert f"Synchronization #{run_id} started by scheduler" in body and ": interrupted" in body
+    assert "run `google-sync sync` again" in body
