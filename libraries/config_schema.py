@@ -224,14 +224,22 @@ class WebUrl:
 
 @dataclass(frozen=True)
 class DatabaseUrl:
-    fix: str = "not a database URL SQLAlchemy knows: give e.g. postgresql://google_sync@localhost/google_sync, or nothing for SQLite in state_dir"
+    fix: str = ("not a database URL SQLAlchemy knows: give e.g. postgresql+psycopg://google_sync@db.example.com/google_sync, "
+                "or nothing for SQLite in state_dir")
+    no_driver: str = ("its database driver is not installed: for PostgreSQL, pip install 'app-google-sync[postgresql]' "
+                      "and write the URL as postgresql+psycopg://…")
 
     def parse(self, text: str) -> str:
+        if not text:
+            return text
         try:
-            if text:
-                make_url(text).get_dialect()
+            dialect = make_url(text).get_dialect()
         except (ArgumentError, NoSuchModuleError, ValueError):
             raise Invalid(self.fix) from None
+        try:
+            dialect.import_dbapi()  # a missing driver named now, not as a traceback at the first query
+        except ImportError:
+            raise Invalid(self.no_driver) from None
         return text
 
 
@@ -407,7 +415,9 @@ SYNC = Section("sync", (
         "the state database (`state.db`: links, runs, results, the scheduler's job), the run lock and the console's "
         "stored credentials (`secrets/`, mode `0700`)", blank_is_default=True),
     Key("database_url", DatabaseUrl(), "",
-        "any SQLAlchemy URL instead of the SQLite file, e.g. `postgresql://google_sync@localhost/google_sync`",
+        "a PostgreSQL database instead of the SQLite file, shared by the servers of one domain (see Running on two "
+        "servers), e.g. `postgresql+psycopg://google_sync:PASSWORD@db.example.com/google_sync`; needs "
+        "`pip install 'app-google-sync[postgresql]'`",
         secret=True, shown_default="`sqlite:///<state_dir>/state.db`"),
     Key("groups", GroupSelection(GROUP_NAMES, _UNLISTABLE), "*",
         "`*` (every group), a list of group names to synchronize, or `none` (users only)",

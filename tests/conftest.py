@@ -46,3 +46,19 @@ def big_env(tmp_path):
         server.add_group("google_apps_plugin")
         with DemoEnvironment(state_dir=str(tmp_path), directory=server) as environment:
             yield environment
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server started for this test session (see tests/postgres_server.py)."""
+    from postgres_server import PostgresServer
+
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """The SQLAlchemy URL of an empty PostgreSQL database of this test's own."""
+    return postgres_server.new_database()
