@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 from dataclasses import replace
 
 from alembic import command
@@ -124,3 +125,14 @@ def test_migrations_run_on_postgresql_from_a_0_1_0_schema(postgres_url):
     assert store.run(run_id).outcome == "applied" and store.results(run_id)[0]["data"] == {}
     assert store.start_run("cli", dry_run=True) == run_id + 1  # ids go on after the old ones
     store.close()
+
+
+def test_a_database_url_whose_driver_is_missing_is_named_with_the_fix(env, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as on a server installed without the [postgresql] extra
+    for url in ("postgresql+psycopg://google_sync@127.0.0.1/google_sync", "postgresql+psycopg2://google_sync@127.0.0.1/google_sync"):
+        env.write_config(database_url=url)
+        for args in (("db", "current"), ("status",)):
+            assert run_cli(env, *args) == 1
+            error = capsys.readouterr().err
+            assert "[sync] database_url" in error and "pip install 'app-google-sync[postgresql]'" in error and "postgresql+psycopg://" in error
+            assert error.count("\n") == 1
