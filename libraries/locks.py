@@ -38,6 +38,16 @@ POLL_SECONDS = 0.2
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 5, "keepalives_count": 3, "tcp_user_timeout": 20000}
 SERVER_KEEPALIVES = "-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3 -c tcp_user_timeout=20000"
 
+KEY = "CAST(:class AS integer), CAST(:key AS integer)"
+TRY = f"SELECT pg_try_advisory_lock({KEY})"
+UNLOCK = f"SELECT pg_advisory_unlock({KEY})"
+# A lock on two integer keys shows in pg_locks as classid, objid and objsubid 2; advisory locks belong to one database.
+GRANTED = """l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+AND l.classid = CAST(CAST(:class AS integer) AS oid) AND l.objid = CAST(CAST(:key AS integer) AS oid)
+AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"""
+HELD_BY_ME = f"SELECT count(*) FROM pg_locks l WHERE {GRANTED} AND l.pid = pg_backend_pid()"
+HOLDER = f"SELECT a.application_name, a.backend_start FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE {GRANTED}"
+
 
 def identity() -> str:
     """This process, as other servers see it: ``host:pid``."""
@@ -177,16 +187,6 @@ class AdvisoryLock:
     def dispose(self) -> None:
         self.release()
         self._engine.dispose()
-
-
-KEY = "CAST(:class AS integer), CAST(:key AS integer)"
-TRY = f"SELECT pg_try_advisory_lock({KEY})"
-UNLOCK = f"SELECT pg_advisory_unlock({KEY})"
-# A lock on two integer keys shows in pg_locks as classid, objid and objsubid 2.
-HELD_BY_ME = """SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()
-AND classid = CAST(CAST(:class AS integer) AS oid) AND objid = CAST(CAST(:key AS integer) AS oid) AND objsubid = 2"""
-HOLDER = """SELECT a.application_name, a.backend_start FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-WHERE l.locktype = 'advisory' AND l.granted AND l.classid = CAST(CAST(:class AS integer) AS oid) AND l.objid = CAST(CAST(:key AS integer) AS oid) AND l.objsubid = 2"""
 
 
 def _lock(state_dir: str, database: str | URL, key: int, name: str, what: str):

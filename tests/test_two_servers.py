@@ -112,6 +112,20 @@ def test_a_standby_takes_over_when_the_leaders_connection_drops(tmp_path, postgr
     assert locks.active_worker(str(tmp_path), postgres_url) is None
 
 
+def test_each_database_on_one_postgresql_server_has_its_own_leader(tmp_path, postgres_server):
+    """Two domains, two databases on one server: neither worker waits for, nor shows as, the other's."""
+    first_url, second_url = postgres_server.new_database(), postgres_server.new_database()
+    first = Leadership(locks.leader_lock(str(tmp_path), first_url))
+    try:
+        assert first.check()
+        assert locks.active_worker(str(tmp_path), second_url) is None
+        second = Leadership(locks.leader_lock(str(tmp_path), second_url))
+        assert second.check()
+        second.resign()
+    finally:
+        first.resign()
+
+
 def test_with_sqlite_a_second_worker_of_the_same_state_directory_stands_by(tmp_path):
     database = f"sqlite:///{tmp_path / 'state.db'}"
     first, second = (Leadership(locks.leader_lock(str(tmp_path), database)) for _ in range(2))

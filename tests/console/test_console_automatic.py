@@ -109,3 +109,23 @@ def test_the_scheduled_job_runs_a_full_synchronization(env):
     assert report.outcome == "applied"
     assert env.emulator.get_user("alice@example.com")
     assert Store(env.settings.sync.database).runs()[0].trigger == "scheduler"
+
+
+def test_with_a_shared_postgresql_state_only_the_elected_worker_schedules(env, host_factory, postgres_url, caplog):
+    env.write_config(database_url=postgres_url, automatic="yes", interval="30")
+    console = Console(host_factory(env.config_path))  # GOOGLE_SYNC_RUN_SCHEDULER left True
+    assert console.state.scheduler is None
+    assert "ignored with a shared [sync] database_url" in caplog.text
+    assert "Active worker None no google-sync worker is running: start one on each server" in text_of(console.get("/"))
+    stop = threading.Event()
+    worker = threading.Thread(target=scheduler.run_worker, args=(str(env.config_path),), kwargs={"stop": stop, "check_every": 0.1})
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while stored_job(env) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert stored_job(env).interval == timedelta(minutes=30)  # in PostgreSQL, where every server's console reads it
+        assert f"Active worker {socket.gethostname()} pid {os.getpid()}" in text_of(console.get("/"))
+    finally:
+        stop.set()
+        worker.join(10)
