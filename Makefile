@@ -5,7 +5,7 @@
 
 VENV ?= .venv
 PYTHON ?= python3
-APT_PACKAGES := slapd ldap-utils libldap2-dev libsasl2-dev build-essential python3-dev python3-venv chromium
+APT_PACKAGES := slapd ldap-utils libldap2-dev libsasl2-dev build-essential python3-dev python3-venv chromium postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := $(VENV)/.installed
 

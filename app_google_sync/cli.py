@@ -18,8 +18,11 @@ import signal
 import sys
 import threading
 
+from sqlalchemy import create_engine
+from sqlalchemy.exc import SQLAlchemyError
+
 from . import __version__
-from .libraries import config, notify
+from .libraries import config, leadership, locks, migrate, notify
 from .libraries.codes import RunOutcome
 from .libraries.engine import Report, SyncEngine
 from .libraries.errors import ConfigError, GoogleSyncError, UnsafePlan
@@ -166,10 +169,14 @@ def cmd_status(engine: SyncEngine, args) -> int:
     runs = engine.store.runs(limit=args.limit)
     queue = engine.store.queued_pushes()
     held = engine.held()
+    worker = locks.active_worker(engine.settings.sync.state_dir, engine.settings.sync.database)
     if args.json:
-        print(json.dumps({"runs": [run.data for run in runs], "push_queue": [push.data for push in queue],
-                          "held": [change.data for change in held]}, indent=2, ensure_ascii=False))
+        print(json.dumps({"worker": worker.data if worker else None, "runs": [run.data for run in runs],
+                          "push_queue": [push.data for push in queue], "held": [change.data for change in held]},
+                         indent=2, ensure_ascii=False))
         return EXIT_OK
+    print(f"Active worker: {worker.host} (pid {worker.pid}) since {worker.since:%Y-%m-%d %H:%M:%S %Z}" if worker
+          else "Active worker: none (no google-sync worker is running the schedule and the watcher)")
     if not runs:
         print("No run yet. Start with: google-sync test")
     for run in runs:
@@ -238,30 +245,76 @@ def cmd_health(engine: SyncEngine, args) -> int:
 def cmd_background(engine: SyncEngine, args) -> int:
     from .libraries.live import LiveSync  # noqa: PLC0415  (only these commands need it)
 
-    live = LiveSync(engine.settings.path)
     metrics_server = None
     if args.command == "worker" and engine.settings.worker.metrics_address:
         from .libraries import metrics  # noqa: PLC0415
 
-        metrics_server = metrics.serve(engine.settings.worker.metrics_address, live.store)
+        metrics_server = metrics.serve(engine.settings.worker.metrics_address, engine.store)
         print(f"Metrics on http://{engine.settings.worker.metrics_address}/metrics", file=sys.stderr)
-    print(f"Watching {engine.settings.ldap.uri} for changes (Ctrl-C to stop)...", file=sys.stderr)
-    live.start()
     try:
         if args.command == "worker":
             from .scheduler import run_worker  # noqa: PLC0415
 
-            # Every few seconds the worker also sends the notifications that are due (what the throttle held back).
-            return run_worker(engine.settings.path, tick=lambda: notify.check_after(engine.settings.path, live.store))
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
+            # Until SIGTERM or SIGINT. The watcher runs only while this worker is the active one, which also
+            # sends, every few seconds, the notifications that are due (what the throttle held back).
+            return run_worker(engine.settings.path, check_every=args.check_every, watch=True,
+                              tick=lambda: notify.check_after(engine.settings.path, engine.store))
+        live = LiveSync(engine.settings.path)
+        print(f"Watching {engine.settings.ldap.uri} for changes (Ctrl-C to stop)...", file=sys.stderr)
+        live.start()
+        try:
+            stop = threading.Event()
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            live.stop()
     finally:
-        live.stop()
         if metrics_server is not None:
             metrics_server.shutdown()
+    return EXIT_OK
+
+
+def cmd_db(args) -> int:
+    """The state database's schema: shown, or upgraded. Needs only [sync], and never upgrades unasked."""
+    sync = config.load_sync(config.config_path(args.config))
+    if args.db_command == "upgrade":
+        return _db_upgrade(sync.database)
+    if sync.database.startswith("sqlite:///") and not os.path.exists(sync.database.removeprefix("sqlite:///")):
+        print(f"No state database yet ({sync.database}): it is created at the newest schema ({migrate.head()}) on first use, or by 'google-sync db upgrade'.")
+        return EXIT_PENDING
+    engine = create_engine(sync.database)
+    try:
+        found = migrate.current(engine)
+        migrate.refuse_newer(engine, found)
+    finally:
+        engine.dispose()
+    newest = migrate.head()
+    if found == newest:
+        print(f"Schema {found}: up to date.")
+        return EXIT_OK
+    print(f"Schema {found or 'none (empty database)'}; this release upgrades it to {newest}: run 'google-sync db upgrade' "
+          "(the worker and the console also do it when they start).")
+    return EXIT_PENDING
+
+
+def _db_upgrade(database: str) -> int:
+    from .libraries.store import Store  # noqa: PLC0415  (opening the store is what upgrades it)
+
+    engine = create_engine(database)
+    try:
+        found = migrate.current(engine) if not database.startswith("sqlite:///") or os.path.exists(database.removeprefix("sqlite:///")) else None
+        backup = migrate.backup_path(engine, found) if found else None
+    finally:
+        engine.dispose()
+    Store(database).close()
+    newest = migrate.head()
+    if found == newest:
+        print(f"Schema {newest}: already up to date, nothing changed.")
+    else:
+        copied = f"; the file before the upgrade is {backup}" if backup else ""
+        print(f"Schema {found or 'none'} → {newest}: upgraded{copied}.")
     return EXIT_OK
 
 
@@ -311,10 +364,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser(
         "status",
-        help="recent runs, interrupted ones included, and the push queue",
-        description="Show recent runs (an interrupted one with the time it was last seen) and the pushes waiting in the queue "
-        "(object, first seen, attempts, last error), or the per-object results of one run. "
-        "--json prints {\"runs\": [...], \"push_queue\": [...]}.",
+        help="the active worker, recent runs, interrupted ones included, and the push queue",
+        description="Show which server's worker is active (runs the schedule and the watcher), recent runs (an interrupted "
+        "one with the time it was last seen) and the pushes waiting in the queue (object, first seen, attempts, last error), "
+        "or the per-object results of one run. --json prints {\"worker\": {\"host\", \"pid\", \"since\"} or null, "
+        "\"runs\": [...], \"push_queue\": [...]}.",
     )
     status.add_argument("--run", type=int, help="show the per-object results of this run")
     status.add_argument("--limit", type=int, default=20, help="how many runs to list (default 20)")
@@ -333,8 +387,12 @@ def build_parser() -> argparse.ArgumentParser:
         "worker",
         help="the background process: automatic synchronization on schedule, plus watch",
         description="Run the scheduler (automatic synchronization as [sync] automatic and interval say, re-read every few "
-        "seconds) and the directory watcher, until SIGTERM. This is what deploy/google-sync-worker.service runs.",
+        "seconds) and the directory watcher, until SIGTERM. This is what deploy/google-sync-worker.service runs. "
+        "Workers on several servers sharing a PostgreSQL database_url elect one active worker (a PostgreSQL advisory "
+        "lock); the others stand by and take over when its connection drops. 'google-sync status' names the active one.",
     )
+    worker.add_argument("--check-every", type=_seconds, default=leadership.CHECK_SECONDS, metavar="SECONDS",
+                        help=f"how often a standby worker tries to take over, and the active one confirms it still leads (default {leadership.CHECK_SECONDS:g})")
     worker.set_defaults(handler=cmd_background)
 
     for sub in (test, sync):
@@ -361,6 +419,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     health.add_argument("--json", action="store_true", help="print every check as JSON instead of one line")
     health.set_defaults(handler=cmd_health)
+
+    db = commands.add_parser(
+        "db",
+        help="the state database's schema: show its version, or upgrade it",
+        description="The state database (links, runs, results, the push queue, the scheduler's job) is versioned with "
+        "Alembic. The worker, the console and every command upgrade it when they start; these commands do it explicitly. "
+        "A database written by a newer app-google-sync is refused, never modified.",
+    )
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
+    db_commands.add_parser(
+        "current", help="print the schema version and whether an upgrade is pending",
+        description="Print the state database's schema version. Exit 0: up to date; 2: an upgrade is pending (or no database yet); "
+        "1: written by a newer release, or cannot be read. Changes nothing.",
+    )
+    db_commands.add_parser(
+        "upgrade", help="upgrade the schema to this release's (a SQLite file is copied first)",
+        description="Upgrade the state database to this release's schema. A SQLite file is first copied beside itself as "
+        "state.db.bak-<old version>; back up a PostgreSQL database with pg_dump first. Exit 0: up to date afterwards.",
+    )
+    db.set_defaults(handler=None)
 
     demo = commands.add_parser(
         "demo",
@@ -398,6 +476,8 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
         return tour(main, keep_running=args.keep_running, console=console, port=args.port)
     try:
+        if args.command == "db":
+            return cmd_db(args)
         settings = config.load(args.config)
         engine = SyncEngine(settings)
         return args.handler(engine, args)
@@ -407,12 +487,30 @@ def main(argv: list[str] | None = None) -> int:
             return 3
         print(f"google-sync: configuration error: {error}", file=sys.stderr)
         return EXIT_ERROR
+    except SQLAlchemyError as error:
+        print(f"google-sync: cannot use the state database: {_first_line(error)}; check [sync] database_url and that the database server runs",
+              file=sys.stderr)
+        return EXIT_ERROR
     except GoogleSyncError as error:
         print(f"google-sync: {error}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("google-sync: interrupted", file=sys.stderr)
         return 130
+
+
+def _first_line(error: SQLAlchemyError) -> str:
+    return str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0
+    if not 0 < value <= 60:
+        raise argparse.ArgumentTypeError(f"{text!r}: give seconds between 0 and 60, e.g. 5")
+    return value
 
 
 if __name__ == "__main__":

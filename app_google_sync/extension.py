@@ -181,6 +181,10 @@ def _oauth_client(value) -> dict | None:
 
 def _start_scheduler(config_path: str):
     sync = config.load_sync(config_path)
+    if not sync.database.startswith("sqlite:"):
+        # A shared database means several servers: only the elected worker may run the schedule.
+        log.warning("GOOGLE_SYNC_RUN_SCHEDULER is ignored with a shared [sync] database_url: run 'google-sync worker' on each server")
+        return None
     scheduler = build_scheduler(sync, config_path)
     scheduler.start()
     reconcile(scheduler, config_file.Schedule(sync.automatic, sync.interval), config_path)

@@ -4,8 +4,9 @@ The configuration file says whether it is on and how often (``[sync] automatic``
 and ``interval``); the scheduler is made to match it. Exactly one process runs
 the scheduler: the web console (``GOOGLE_SYNC_RUN_SCHEDULER = True``, one WSGI
 process) or a ``google-sync worker`` (any number of web processes, which then
-only write the file). The engine's file lock keeps a scheduled run from
-overlapping a manual one in any process.
+only write the file). Workers on several servers sharing a PostgreSQL state
+elect one active worker; the others stand by. The engine's run lock keeps a
+scheduled run from overlapping a manual one in any process, on any server.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
@@ -23,7 +25,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import inspect
 
-from .libraries import config, config_file
+from .libraries import config, config_file, leadership, locks
 from .libraries.config import SyncSettings
 from .libraries.errors import ConfigError
 
@@ -135,43 +137,88 @@ def _read_sync_settings(config_path: str) -> tuple[SyncSettings, config_file.Sch
 
 
 def run_worker(config_path: str, stop: threading.Event | None = None, reconcile_every: float = RECONCILE_SECONDS,
-               tick: Callable[[], None] | None = None) -> int:
+               check_every: float = leadership.CHECK_SECONDS, watch: bool = False, tick: Callable[[], None] | None = None) -> int:
     """Run the automatic synchronization in the foreground until SIGTERM or SIGINT (or ``stop`` is set).
 
     For ``google-sync --config FILE worker`` under systemd, when the web console runs
     with ``GOOGLE_SYNC_RUN_SCHEDULER = False``. The console only edits the file;
     every ``reconcile_every`` seconds the worker re-reads ``[sync] automatic`` and
     ``interval`` and adjusts the job, so a change made in the console takes effect
-    within that delay. Returns the process exit code (0 on a clean stop).
-    A directory watcher can run beside it in other threads; this function only
-    returns once ``stop`` is set. ``tick`` runs at each look (the caller sends due notifications there);
-    it must not raise.
+    within that delay. Only the active worker (the holder of the leader lock, see
+    ``libraries/leadership.py``) runs the scheduler and, with ``watch``, the
+    directory watcher; another stands by and checks every ``check_every`` seconds.
+    ``tick`` runs at each look while this worker is the active one (the caller sends due notifications
+    there); it must not raise. Returns the process exit code (0 on a clean stop).
     """
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-    sync, schedule = _read_sync_settings(config_path)
-    scheduler = build_scheduler(sync, config_path)
-    scheduler.start()
-    log.info("worker started for %s (job store %s)", config_path, JOBS_TABLE)
-    applied = None  # compared by content: two edits within one mtime tick must not be missed
+    sync = config.load_sync(config_path)
+    leader = leadership.Leadership(locks.leader_lock(sync.state_dir, sync.database))
+    duties = _Duties(config_path, watch)
+    log.info("worker started for %s; standing by until it is the active worker", config_path)
+    last_reconcile = None
     try:
         while not stop.is_set():
-            try:
-                _, schedule = _read_sync_settings(config_path)
-                if schedule != applied:
-                    run = reconcile(scheduler, schedule, config_path)
-                    applied = schedule
-                    log.info("schedule: %s", f"next run {run.next_run_time:%Y-%m-%d %H:%M:%S %Z}" if run and run.next_run_time else "off")
-            except ConfigError as error:  # a bad edit must not kill the worker: the schedule stays as it was
-                log.error("%s; the schedule is unchanged, retrying in %.0f s", error, reconcile_every)
-            except Exception:  # noqa: BLE001  (nor must anything else; it logs and retries)
-                log.exception("cannot apply the schedule from %s; retrying in %.0f s", config_path, reconcile_every)
-            if tick is not None:
+            if not leader.check():
+                duties.stop(wait=False)  # another worker leads now: its scheduler and watcher take over
+            elif last_reconcile is None or time.monotonic() - last_reconcile >= reconcile_every or not duties.running:
+                duties.start_and_reconcile()
+                last_reconcile = time.monotonic()
+            if duties.running and tick is not None:
                 tick()
-            stop.wait(reconcile_every)
+            stop.wait(min(check_every, reconcile_every))
     finally:
-        scheduler.shutdown(wait=True)
+        duties.stop(wait=True)
+        leader.resign()
         log.info("worker stopped")
     return 0
+
+
+class _Duties:
+    """What only the active worker runs: the scheduler (made to match the file) and, for ``worker``, the watcher."""
+
+    def __init__(self, config_path: str, watch: bool):
+        self.config_path, self.watch = config_path, watch
+        self.scheduler = None
+        self.live = None
+        self.applied = None  # compared by content: two edits within one mtime tick must not be missed
+
+    @property
+    def running(self) -> bool:
+        return self.scheduler is not None
+
+    def start_and_reconcile(self) -> None:
+        try:
+            sync, schedule = _read_sync_settings(self.config_path)
+            if self.scheduler is None:
+                self._start(sync)
+            if schedule != self.applied:
+                run = reconcile(self.scheduler, schedule, self.config_path)
+                self.applied = schedule
+                log.info("schedule: %s", f"next run {run.next_run_time:%Y-%m-%d %H:%M:%S %Z}" if run and run.next_run_time else "off")
+        except ConfigError as error:  # a bad edit must not kill the worker: the schedule stays as it was
+            log.error("%s; the schedule is unchanged, retrying soon", error)
+        except Exception:  # noqa: BLE001  (nor must anything else; it logs and retries)
+            log.exception("cannot apply the schedule from %s; retrying soon", self.config_path)
+
+    def _start(self, sync: SyncSettings) -> None:
+        scheduler = build_scheduler(sync, self.config_path)
+        scheduler.start()
+        self.scheduler, self.applied = scheduler, None
+        log.info("scheduler started (job store %s)", JOBS_TABLE)
+        if self.watch:
+            from .libraries.live import LiveSync  # noqa: PLC0415  (python-ldap's watcher only where it runs)
+
+            self.live = LiveSync(self.config_path)
+            self.live.start()
+
+    def stop(self, wait: bool) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=wait)
+            self.scheduler = None
+            log.info("scheduler stopped")

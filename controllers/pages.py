@@ -7,7 +7,7 @@ from datetime import datetime
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from app_google_sync import scheduler as schedule_jobs
-from app_google_sync.libraries import config, config_file, overview
+from app_google_sync.libraries import config, config_file, locks, overview
 from app_google_sync.libraries.codes import RunOutcome
 from app_google_sync.libraries.config import SyncSettings
 from app_google_sync.libraries.errors import ConfigError, GoogleSyncError
@@ -79,6 +79,16 @@ def scheduled_run():
         return None
 
 
+def active_worker():
+    """The server whose worker runs the schedule and the watcher; ("", None) when none, ("unknown", None) when unreadable."""
+    sync = sync_settings()
+    try:
+        return "", locks.active_worker(sync.state_dir, sync.database)
+    except Exception:  # noqa: BLE001  (a page must not fail because the database's lock table cannot be read)
+        log.exception("cannot tell which worker is active")
+        return "unknown", None
+
+
 @blueprint.get("/")
 def index():
     settings, problem = load_settings()
@@ -97,6 +107,9 @@ def index():
         last_sync=last_sync,
         queue=store.queued_pushes(),
         held=store.held(),
+        worker=active_worker(),
+        in_process=console().scheduler is not None,
+        shared_database=not sync_settings().database.startswith("sqlite:"),
     )
 
 

@@ -219,9 +219,14 @@ class Settings:
     warnings: tuple[str, ...] = ()  # unknown sections and keys, each with the nearest known name
 
 
+def config_path(path: str | None = None) -> str:
+    """The configuration file to read: ``path``, else ``GOOGLE_SYNC_CONFIG``, else the ClearOS default."""
+    return str(path or os.environ.get("GOOGLE_SYNC_CONFIG") or DEFAULT_CONFIG_PATH)
+
+
 def load(path: str | None = None) -> Settings:
     """Read and check the configuration file (``GOOGLE_SYNC_CONFIG`` or the ClearOS default): everything a run needs."""
-    path = str(path or os.environ.get("GOOGLE_SYNC_CONFIG") or DEFAULT_CONFIG_PATH)
+    path = config_path(path)
     parser = read(path)
     try:
         _require(parser)

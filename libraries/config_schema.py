@@ -238,14 +238,22 @@ class WebUrl:
 
 @dataclass(frozen=True)
 class DatabaseUrl:
-    fix: str = "not a database URL SQLAlchemy knows: give e.g. postgresql://google_sync@localhost/google_sync, or nothing for SQLite in state_dir"
+    fix: str = ("not a database URL SQLAlchemy knows: give e.g. postgresql+psycopg://google_sync@db.example.com/google_sync, "
+                "or nothing for SQLite in state_dir")
+    no_driver: str = ("its database driver is not installed: for PostgreSQL, pip install 'app-google-sync[postgresql]' "
+                      "and write the URL as postgresql+psycopg://…")
 
     def parse(self, text: str) -> str:
+        if not text:
+            return text
         try:
-            if text:
-                make_url(text).get_dialect()
+            dialect = make_url(text).get_dialect()
         except (ArgumentError, NoSuchModuleError, ValueError):
             raise Invalid(self.fix) from None
+        try:
+            dialect.import_dbapi()  # a missing driver named now, not as a traceback at the first query
+        except ImportError:
+            raise Invalid(self.no_driver) from None
         return text
 
 
@@ -431,7 +439,9 @@ SYNC = Section("sync", (
         "(mode `0700`): the console's stored credentials and the keys of the password fingerprints (`0600` files, "
         "never in the database)", blank_is_default=True),
     Key("database_url", DatabaseUrl(), "",
-        "any SQLAlchemy URL instead of the SQLite file, e.g. `postgresql://google_sync@localhost/google_sync`",
+        "a PostgreSQL database instead of the SQLite file, shared by the servers of one domain (see Running on two "
+        "servers), e.g. `postgresql+psycopg://google_sync:PASSWORD@db.example.com/google_sync`; needs "
+        "`pip install 'app-google-sync[postgresql]'`",
         secret=True, shown_default="`sqlite:///<state_dir>/state.db`"),
     Key("groups", GroupSelection(GROUP_NAMES, _UNLISTABLE), "*",
         "`*` (every group), a list of group names to synchronize, or `none` (users only)",

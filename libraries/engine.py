@@ -5,15 +5,11 @@ here, and one lock makes sure two runs never overlap, even across processes.
 """
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
-import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from pathlib import Path
 
+from . import locks, undo
 from .codes import RunOutcome
 from .config import Settings
 from .errors import GoogleSyncError, RunLocked, TargetError, UnsafePlan
@@ -25,7 +21,6 @@ from .model import DirectoryState, DirectoryUser, GoogleGroup, GoogleState, Link
 from .plan import DeleteGroup, MemberChange, Plan, SuspendUser, UnsuspendUser, UpdateGroup, UpdateUser
 from .planner import LIFTED, Budget, Scope, build_plan, group_email, selected_groups, user_email
 from .store import HeldChange, Store, now
-from . import undo
 
 log = logging.getLogger(__name__)
 
@@ -412,26 +407,9 @@ class SyncEngine:
             return self.target.groups.get(groupKey=proof["key"], fields="id,email")
         return self.target.users.get(userKey=proof["key"], fields="id,primaryEmail,suspended")
 
-    @contextmanager
     def lock(self, timeout: float = LOCK_TIMEOUT):
-        """An exclusive lock on the state directory: manual, scheduled and pushed runs never overlap."""
-        path = Path(self.settings.sync.state_dir) / "sync.lock"
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with open(path, "a+") as handle:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise RunLocked(f"another synchronization is still running (lock {path}); try again later") from None
-                    time.sleep(0.2)
-            try:
-                handle.seek(0), handle.truncate(), handle.write(str(os.getpid())), handle.flush()
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        """The run lock: manual, scheduled and pushed runs never overlap (on every server sharing a PostgreSQL state)."""
+        return locks.holding(locks.run_lock(self.settings.sync.state_dir, self.store.engine.url), timeout)
 
 
 RECONCILED_APPLIED = "applied (confirmed after the run was interrupted: Google had done it, its answer was lost)"

@@ -53,12 +53,7 @@ def upgrade(engine: Engine) -> str:
     found, newest = current(engine), head()
     if found == newest:
         return newest
-    known = {script.revision for script in ScriptDirectory.from_config(_config()).walk_revisions()}
-    if found is not None and found not in known:
-        raise ConfigError(
-            f"the state database {engine.url.render_as_string(hide_password=True)} was written by a newer app-google-sync "
-            f"(schema {found}, this release knows up to {newest}): upgrade app-google-sync, or point [sync] database_url elsewhere"
-        )
+    refuse_newer(engine, found)
     if found is not None:
         _back_up(engine, found)
     with engine.begin() as connection:
@@ -70,11 +65,29 @@ def upgrade(engine: Engine) -> str:
     return newest
 
 
-def _back_up(engine: Engine, revision: str) -> None:
+def refuse_newer(engine: Engine, found: str | None) -> None:
+    """ConfigError when the database's revision is one this code does not know: a newer release wrote it."""
+    known = {script.revision for script in ScriptDirectory.from_config(_config()).walk_revisions()}
+    if found is not None and found not in known:
+        raise ConfigError(
+            f"the state database {engine.url.render_as_string(hide_password=True)} was written by a newer app-google-sync "
+            f"(schema {found}, this release knows up to {head()}): upgrade app-google-sync, or point [sync] database_url elsewhere"
+        )
+
+
+def backup_path(engine: Engine, revision: str) -> Path | None:
+    """Where a SQLite file is copied before it is upgraded from ``revision``; None for another database."""
     if engine.dialect.name != "sqlite" or not engine.url.database:
+        return None
+    path = Path(engine.url.database)
+    return path.with_name(f"{path.name}.bak-{revision}")
+
+
+def _back_up(engine: Engine, revision: str) -> None:
+    backup = backup_path(engine, revision)
+    if backup is None:
         return
     path = Path(engine.url.database)
-    backup = path.with_name(f"{path.name}.bak-{revision}")
     with closing(sqlite3.connect(path)) as source, closing(sqlite3.connect(backup)) as copy:
         source.backup(copy)  # SQLite's own copy: consistent even with a write-ahead log beside the file
     backup.chmod(0o600)

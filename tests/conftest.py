@@ -55,3 +55,19 @@ def smtp_sink():
     sink.controller.start()
     yield sink
     sink.controller.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server started for this test session (see tests/postgres_server.py)."""
+    from postgres_server import PostgresServer
+
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """The SQLAlchemy URL of an empty PostgreSQL database of this test's own."""
+    return postgres_server.new_database()

@@ -12,7 +12,7 @@ from app_google_sync import cli
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("command", [[], ["test"], ["sync"], ["check"], ["status"], ["watch"], ["worker"], ["demo"]])
+@pytest.mark.parametrize("command", [[], ["test"], ["sync"], ["check"], ["status"], ["watch"], ["worker"], ["demo"], ["db"], ["db", "current"], ["db", "upgrade"]])
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main([*command, "--help"])

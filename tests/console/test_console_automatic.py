@@ -1,4 +1,6 @@
 """Automatic synchronization: the INI setting, the APScheduler job in the state database, the worker."""
+import os
+import socket
 import threading
 import time
 from datetime import timedelta
@@ -73,6 +75,7 @@ def test_automatic_needs_a_connection(fresh_console):
 def test_with_a_separate_worker_the_console_only_writes_the_file(env, host_factory):
     console = Console(host_factory(env.config_path, GOOGLE_SYNC_RUN_SCHEDULER=False))
     assert console.state.scheduler is None
+    assert "Active worker None" in text_of(console.get("/"))
     console.post("/automatic", {"automatic": "yes", "interval": "15"})
     assert stored_job(env) is None
     assert "set by the synchronization worker within 15 seconds" in text_of(console.get("/automatic"))
@@ -84,6 +87,7 @@ def test_with_a_separate_worker_the_console_only_writes_the_file(env, host_facto
         while stored_job(env) is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert stored_job(env).interval == timedelta(minutes=15)
+        assert f"Active worker {socket.gethostname()} pid {os.getpid()}" in text_of(console.get("/"))
         assert "Next run" in text_of(console.get("/automatic")) and "worker" in text_of(console.get("/automatic"))
         console.post("/automatic", {"interval": "15"})
         deadline = time.monotonic() + 10
@@ -105,3 +109,23 @@ def test_the_scheduled_job_runs_a_full_synchronization(env):
     assert report.outcome == "applied"
     assert env.emulator.get_user("alice@example.com")
     assert Store(env.settings.sync.database).runs()[0].trigger == "scheduler"
+
+
+def test_with_a_shared_postgresql_state_only_the_elected_worker_schedules(env, host_factory, postgres_url, caplog):
+    env.write_config(database_url=postgres_url, automatic="yes", interval="30")
+    console = Console(host_factory(env.config_path))  # GOOGLE_SYNC_RUN_SCHEDULER left True
+    assert console.state.scheduler is None
+    assert "ignored with a shared [sync] database_url" in caplog.text
+    assert "Active worker None no google-sync worker is running: start one on each server" in text_of(console.get("/"))
+    stop = threading.Event()
+    worker = threading.Thread(target=scheduler.run_worker, args=(str(env.config_path),), kwargs={"stop": stop, "check_every": 0.1})
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while stored_job(env) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert stored_job(env).interval == timedelta(minutes=30)  # in PostgreSQL, where every server's console reads it
+        assert f"Active worker {socket.gethostname()} pid {os.getpid()}" in text_of(console.get("/"))
+    finally:
+        stop.set()
+        worker.join(10)
