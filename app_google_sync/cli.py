@@ -401,8 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
     notify_command = commands.add_parser(
         "notify",
         help="send the notifications that are due, or a test message",
-        description="Look at what happened since the last look (failed, refused or interrupted runs; pushes failing for more "
-        "than an hour; with [notify] when = changes, every run that changed something) and e-mail [notify] email_to what is "
+        description="Look at what happened since the last look (failed, refused or interrupted runs; changes held for "
+        "approval; pushes failing for more than an hour; with [notify] when = changes, every run that changed something) and e-mail [notify] email_to what is "
         "due, at most one message of each kind per min_interval. The worker does this by itself every few seconds; run it "
         "from cron when there is no worker.",
     )
@@ -414,7 +414,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="one-line check for Nagios, Icinga or a systemd timer",
         description="Check that synchronization works: the last full run (failed or refused: critical), the last successful "
         "one (older than twice the interval with automatic synchronization on: critical), pushes queued for more than "
-        "10 minutes (warning; an hour: critical), the directory watcher (not running: critical), and a Google token. "
+        "10 minutes (warning; an hour: critical), changes held for approval (warning), the directory watcher (not running: "
+        "critical), and a Google token. "
         "Prints one line (GOOGLE-SYNC OK - ...). Exit 0 OK, 1 warning, 2 critical, 3 unknown.",
     )
     health.add_argument("--json", action="store_true", help="print every check as JSON instead of one line")
