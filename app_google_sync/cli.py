@@ -510,7 +510,7 @@ def _seconds(text: str) -> float:
     except ValueError:
         value = 0
     if not 0 < value <= 60:
-        raise argparse.ArgumentTypeError(f"{text!r}: give seconds between 0 and 60, e.g. 5")
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds above 0 and at most 60, e.g. 5")
     return value
 
 

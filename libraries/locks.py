@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 # Advisory locks are keyed by two integers: this application's class, then which lock.
 LOCK_CLASS = 0x67737963  # "gsyc"
-RUN, LEADER = 1, 2
+RUN, LEADER, MIGRATE = 1, 2, 3  # MIGRATE: held by libraries/migrate.py for one transaction
 POLL_SECONDS = 0.2
 
 # A lock connection whose peer vanished without closing it (power loss, network cut) is noticed by both

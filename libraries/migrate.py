@@ -17,9 +17,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
+from . import locks
 from .errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -42,10 +43,14 @@ def head() -> str:
 def current(engine: Engine) -> str | None:
     """The database's revision; FIRST_REVISION for a 0.1.0 database; None for an empty one."""
     with engine.connect() as connection:
-        revision = MigrationContext.configure(connection).get_current_revision()
-        if revision is None and inspect(connection).has_table("links"):
-            return FIRST_REVISION
-        return revision
+        return _current(connection)
+
+
+def _current(connection) -> str | None:
+    revision = MigrationContext.configure(connection).get_current_revision()
+    if revision is None and inspect(connection).has_table("links"):
+        return FIRST_REVISION
+    return revision
 
 
 def upgrade(engine: Engine) -> str:
@@ -57,6 +62,11 @@ def upgrade(engine: Engine) -> str:
     if found is not None:
         _back_up(engine, found)
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Servers starting together on one database: one upgrades, the others wait for it, then find it done.
+            connection.execute(text(f"SELECT pg_advisory_xact_lock({locks.LOCK_CLASS}, {locks.MIGRATE})"))
+            if _current(connection) == newest:
+                return newest
         config = _config(connection)
         if found == FIRST_REVISION and MigrationContext.configure(connection).get_current_revision() is None:
             command.stamp(config, FIRST_REVISION)

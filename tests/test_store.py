@@ -133,3 +133,27 @@ def test_the_scheduler_job_is_stored_in_the_same_database(database_url, tmp_path
         jobs.shutdown(wait=False)
     stored = scheduler.scheduled_run(database_url)
     assert stored.interval == timedelta(minutes=30) and stored.next_run_time is not None
+
+
+def test_servers_starting_together_on_an_empty_postgresql_database_upgrade_it_once(postgres_url):
+    """Each opens the store (which upgrades the schema) at the same moment: one creates it, the others wait and find it done."""
+    import threading
+
+    errors, barrier = [], threading.Barrier(4)
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            Store(postgres_url).close()
+        except Exception as error:  # noqa: BLE001  (collected, asserted below)
+            errors.append(error)
+
+    threads = [threading.Thread(target=start, daemon=True) for _ in range(4)]  # a hung one must not hang the suite
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == [] and not any(thread.is_alive() for thread in threads)
+    store = Store(postgres_url)
+    assert migrate.current(store.engine) == migrate.head()
+    store.close()

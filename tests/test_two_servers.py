@@ -164,7 +164,7 @@ def test_a_killed_active_worker_is_replaced_by_the_standby(env, tmp_path, postgr
     first = worker(env, configs[0])
     second = None
     try:
-        assert wait_for(lambda: (status(configs[1])["worker"] or {}).get("pid") == first.pid, timeout=20)
+        assert wait_for(lambda: (status(configs[1])["worker"] or {}).get("pid") == first.pid, timeout=20), first.poll() and first.communicate()[0]
         assert wait_for(lambda: scheduled_run(postgres_url) is not None)
         second = worker(env, configs[1])
         time.sleep(1.0)  # five of its beats: it stands by
