@@ -259,12 +259,12 @@ class SyncEngine:
 
     def _run(self, trigger: str, make_plan, force: bool = False, expected_checksum: str = "", progress: Progress | None = None,
              lock_timeout: float = LOCK_TIMEOUT, push: tuple[str, str] | None = None, note: str = "", from_directory: bool = True) -> Report:
-        with self.lock(lock_timeout):
+        with self.lock(lock_timeout) as run_lock:
             self.store.mark_interrupted(lock_held=True)
             self.reconcile()
             run_id = self.store.start_run(trigger, dry_run=False)
             try:
-                report = self._apply(run_id, make_plan(), force, expected_checksum, progress, from_directory)
+                report = self._apply(run_id, make_plan(), force, expected_checksum, progress, from_directory, run_lock.held)
             except GoogleSyncError as error:
                 outcome = RunOutcome.REFUSED if isinstance(error, UnsafePlan) else RunOutcome.FAILED
                 self.store.finish_run(run_id, outcome, message=_noted(note, str(error)))
@@ -289,7 +289,7 @@ class SyncEngine:
         self.store.hold(run_id, held, set(plan.covers) if plan.covers is not None else None)
 
     def _apply(self, run_id: int, plan: Plan, force: bool, expected_checksum: str, progress: Progress | None,
-               from_directory: bool = True) -> Report:
+               from_directory: bool = True, still_locked=lambda: True) -> Report:
         if expected_checksum and plan.checksum != expected_checksum:
             message = f"the plan changed since it was previewed ({expected_checksum} → {plan.checksum}); run the test synchronization again"
             return Report(plan=plan, run_id=run_id, outcome=RunOutcome.CHANGED, message=message)
@@ -298,7 +298,7 @@ class SyncEngine:
             return Report(plan=plan, run_id=run_id, outcome=RunOutcome.IN_SYNC)
         log.info("applying plan %s: %s", plan.checksum, plan.counts())
         executor = Executor(self.target, progress, self.settings.sync.change_password_at_next_login,
-                            journal=RunJournal(self.store, run_id), links=self.store.links(),
+                            journal=RunJournal(self.store, run_id, still_locked), links=self.store.links(),
                             confirm_suspension=self._suspension_doubt if from_directory else None)
         results = executor.apply(plan)
         failures = sum(not result.ok for result in results)
@@ -417,12 +417,16 @@ RECONCILED_NOT_APPLIED = "not applied (the run was interrupted before Google ans
 
 
 class RunJournal:
-    """The executor's journal, kept in the store against one run."""
+    """The executor's journal, kept in the store against one run; before each batch it makes sure the run still
+    holds its lock (a PostgreSQL advisory lock goes with its connection): without it another run may start."""
 
-    def __init__(self, store: Store, run_id: int):
-        self.store, self.run_id = store, run_id
+    def __init__(self, store: Store, run_id: int, still_locked=lambda: True):
+        self.store, self.run_id, self.still_locked = store, run_id, still_locked
 
     def sending(self, intents: list[dict]) -> list[int]:
+        if not self.still_locked():
+            raise RunLocked("the run lost its lock (the connection holding it broke) and stops before its next batch, "
+                            "so that two runs never overlap; what it applied so far is recorded: run it again")
         return self.store.journal_sent(self.run_id, intents) if intents else []
 
     def answered(self, results: list[Result], intents: list[int]) -> None:

@@ -216,13 +216,14 @@ def active_worker(state_dir: str, database: str | URL) -> Holder | None:
 
 @contextmanager
 def holding(lock, timeout: float, poll: float = POLL_SECONDS):
-    """Hold ``lock`` for the block, waiting up to ``timeout`` seconds for it; RunLocked if it stays taken."""
+    """Hold ``lock`` for the block (which gets it, to ask ``held()``), waiting up to ``timeout`` seconds for it;
+    RunLocked if it stays taken."""
     deadline = time.monotonic() + timeout
     while not lock.acquire():
         if time.monotonic() >= deadline:
             raise RunLocked(f"another synchronization is still running ({lock.describe()}); try again later")
         time.sleep(poll)
     try:
-        yield
+        yield lock
     finally:
         lock.dispose()

@@ -185,3 +185,32 @@ def test_a_killed_active_worker_is_replaced_by_the_standby(env, tmp_path, postgr
     assert second.returncode == 0, output
     assert "is now the active one" in output and "scheduler started" in output
     assert scheduled_run(postgres_url) is not None  # the job survived the takeover, in the shared job store
+
+
+def test_a_run_whose_lock_connection_drops_stops_before_its_next_batch(env, tmp_path, postgres_url):
+    for number in range(12):
+        env.directory.add_user(f"user{number}", "User", f"Number{number}", groups=("google_apps_plugin",))
+    env.write_config(batch_size="3")
+    settings = server(env, tmp_path, "server-a", postgres_url)
+    admin = create_engine(postgres_url)
+    batches = []
+
+    def drop_the_lock_connection(done, total):  # after the first batch, the server holding the lock loses its connection
+        batches.append(done)
+        if len(batches) == 1:
+            with admin.begin() as connection:
+                connection.execute(text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = :class AND objid = :key AND granted "
+                    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"), {"class": locks.LOCK_CLASS, "key": locks.RUN})
+
+    with pytest.raises(RunLocked, match="lost its lock"):
+        SyncEngine(settings).sync(progress=drop_the_lock_connection)
+    admin.dispose()
+    store = Store(postgres_url)
+    [run] = store.runs(limit=1)
+    assert run.outcome == "failed" and "lost its lock" in run.message
+    applied = sum(result["ok"] for result in store.results(run.id))
+    assert 0 < applied < 12  # what it applied before is recorded; nothing after the lock was lost
+    other = server(env, tmp_path, "server-b", postgres_url)
+    assert SyncEngine(other).sync().outcome == "applied"  # the other server finishes the job
+    assert len([user for user in env.emulator.users() if user["primaryEmail"].startswith("user")]) == 12
