@@ -24,6 +24,7 @@ from . import passwords
 from .errors import TargetError
 from .google_target import GoogleTarget, Outcome, TokenError, is_quota, is_retriable
 from .model import Link, LinkState, PasswordHash
+from .user_fields import patch_body
 from .plan import (
     POSTING_SETTINGS,
     AddAlias,
@@ -93,7 +94,8 @@ def password_body(password: PasswordHash) -> dict:
 
 
 def new_user_body(change: CreateUser, change_password_at_next_login: bool) -> dict:
-    body = dict(change.body)
+    """users.insert's body: the account's fields, then its password (a random one when the directory has none)."""
+    body = patch_body(change.changes, None)
     if change.password is None:
         body["password"] = passwords.random_password()
         body["changePasswordAtNextLogin"] = change_password_at_next_login
@@ -285,7 +287,7 @@ class Executor:
         created_here = part.uncertain  # our own earlier attempt may be what created it
 
         def patch(existing: dict) -> _Part:
-            body = {**change.body, "suspended": False}
+            body = {**patch_body(change.changes, None), "suspended": False}
             body.pop("primaryEmail", None)
             if change.password is not None:
                 body.update(password_body(change.password))

@@ -20,6 +20,10 @@ from .model import Link, PasswordHash
 PHASE_ORG_UNITS, PHASE_USERS, PHASE_GROUPS, PHASE_MEMBERS = 0, 1, 2, 3
 
 
+# The fields every new account is given from its own attributes; CreateUser.extra holds the others.
+ADDRESS_AND_NAME = ("primaryEmail", "givenName", "familyName")
+
+
 @dataclass(frozen=True)
 class FieldChange:
     field: str
@@ -134,15 +138,21 @@ class CreateUser(UserChange):
     family_name: str = ""
     password: PasswordHash | None = field(default=None, repr=False)
     fingerprint: str = field(default="", repr=False, compare=False)  # recorded once pushed
-    body: dict = field(default_factory=dict, repr=False, compare=False)  # users.insert body, less the password
-    changes: tuple[FieldChange, ...] = ()  # the mapped fields it starts with
+    extra: tuple[FieldChange, ...] = ()  # the mapped fields and org unit it starts with, beyond its address and name
+
+    @property
+    def changes(self) -> tuple[FieldChange, ...]:
+        """Every field the account starts with. Built when asked, not kept: a first synchronization of 100,000
+        users holds only what differs from one user to the next."""
+        own = (FieldChange("primaryEmail", "", self.email), FieldChange("givenName", "", self.given_name), FieldChange("familyName", "", self.family_name))
+        return tuple(change for change in own if change.new) + self.extra
 
     def _details(self) -> dict:
         return {"given_name": self.given_name, "family_name": self.family_name, "password": password_source(self.password), **self.extra_fields}
 
     @property
     def extra_fields(self) -> dict[str, str]:
-        return {change.field: change.new for change in self.changes if change.field not in ("primaryEmail", "givenName", "familyName")}
+        return {change.field: change.new for change in self.extra}
 
     def describe(self) -> str:
         extras = "".join(f", {name}: {value}" for name, value in self.extra_fields.items())

@@ -20,6 +20,7 @@ from .passwords import NO_PASSWORD, fingerprint
 from .user_fields import aliases_to_add, field_changes, patch_body
 from .model import DirectoryGroup, DirectoryState, DirectoryUser, GoogleGroup, GoogleState, GoogleUser, Link, LinkState, PasswordHash
 from .plan import (
+    ADDRESS_AND_NAME,
     AddAlias,
     AddMember,
     AdoptGroup,
@@ -272,8 +273,7 @@ def _plan_create(planning: _Planning, user: WantedUser) -> None:
             family_name=source.family_name,
             password=password,
             fingerprint=planning.fingerprint(source.password or password),
-            body=patch_body(changes, None),
-            changes=changes,
+            extra=tuple(change for change in changes if change.field not in ADDRESS_AND_NAME),
         )
     )
     planning.synced_emails[source.uid] = user.email
