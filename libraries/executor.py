@@ -258,7 +258,7 @@ class Executor:
         created_here = part.uncertain  # our own earlier attempt may be what created it
 
         def patch(existing: dict) -> _Part:
-            body = {**change.body, "suspended": False}
+            body = {**change.account_body(), "suspended": False}
             body.pop("primaryEmail", None)
             if change.password is not None:
                 body.update(password_body(change.password))

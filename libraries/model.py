@@ -10,6 +10,18 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class FieldChange:
+    """One field of a Google object, old → new (what the test shows, what a patch sends, what an undo restores)."""
+
+    field: str
+    old: str
+    new: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.old!r} → {self.new!r}"
+
+
+@dataclass(frozen=True)
 class PasswordHash:
     """A password in a form Google accepts: ``value`` + Google's ``hashFunction``.
 

@@ -13,7 +13,8 @@ from typing import Any, ClassVar, Protocol
 
 from . import passwords, photos
 from .errors import TargetError, UnsafePlan
-from .model import Link, PasswordHash
+from .model import FieldChange, Link, PasswordHash
+from .user_fields import patch_body
 
 # Google needs org units before users go in them, users before it can add them to
 # groups, and groups before members: the executor applies one phase after the
@@ -21,14 +22,8 @@ from .model import Link, PasswordHash
 PHASE_ORG_UNITS, PHASE_USERS, PHASE_GROUPS, PHASE_MEMBERS = 0, 1, 2, 3
 
 
-@dataclass(frozen=True)
-class FieldChange:
-    field: str
-    old: str
-    new: str
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.old!r} → {self.new!r}"
+# The fields every new account is given from its own attributes; CreateUser.extra holds the others.
+ADDRESS_AND_NAME = ("primaryEmail", "givenName", "familyName")
 
 
 class Api(Protocol):
@@ -50,7 +45,8 @@ def password_body(password: PasswordHash) -> dict:
 
 
 # Never part of a change's record: password material, and request bodies rebuilt from the fields.
-UNRECORDED = frozenset({"password", "fingerprint", "body", "patch", "photo"})
+UNRECORDED = frozenset({"password", "fingerprint", "schemas", "patch", "photo"})
+FIELD_LISTS = frozenset({"changes", "extra"})  # fields holding FieldChanges
 CHANGE_TYPES: dict[str, type[Change]] = {}
 
 
@@ -74,15 +70,15 @@ class Change:
         """Everything needed to rebuild this change later (ids and previous values included, secrets never):
         stored with its result, so a run can be undone."""
         values = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in UNRECORDED}
-        if "changes" in values:
-            values["changes"] = [vars(change) for change in values["changes"]]
+        for name in FIELD_LISTS & values.keys():
+            values[name] = [vars(change) for change in values[name]]
         return {"type": type(self).__name__, **values}
 
     @staticmethod
     def from_record(record: dict) -> Change:
         values = {name: value for name, value in record.items() if name != "type"}
-        if "changes" in values:
-            values["changes"] = tuple(FieldChange(**change) for change in values["changes"])
+        for name in FIELD_LISTS & values.keys():
+            values[name] = tuple(FieldChange(**change) for change in values[name])
         return CHANGE_TYPES[record["type"]](**values)
 
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
@@ -218,15 +214,22 @@ class CreateUser(UserChange):
     family_name: str = ""
     password: PasswordHash | None = field(default=None, repr=False)
     fingerprint: str = field(default="", repr=False, compare=False)  # recorded once pushed
-    body: dict = field(default_factory=dict, repr=False, compare=False)  # users.insert body, less the password
-    changes: tuple[FieldChange, ...] = ()  # the mapped fields it starts with
+    extra: tuple[FieldChange, ...] = ()  # the mapped fields and org unit it starts with, beyond its address and name
+    schemas: dict | None = field(default=None, repr=False, compare=False)  # customSchemas of those, when [custom_attributes] maps some
+
+    @property
+    def changes(self) -> tuple[FieldChange, ...]:
+        """Every field the account starts with. Built when asked, not kept: a first synchronization of 100,000
+        users holds only what differs from one user to the next."""
+        own = (FieldChange("primaryEmail", "", self.email), FieldChange("givenName", "", self.given_name), FieldChange("familyName", "", self.family_name))
+        return tuple(change for change in own if change.new) + self.extra
 
     def _details(self) -> dict:
         return {"given_name": self.given_name, "family_name": self.family_name, "password": password_source(self.password), **self.extra_fields}
 
     @property
     def extra_fields(self) -> dict[str, str]:
-        return {change.field: change.new for change in self.changes if change.field not in ("primaryEmail", "givenName", "familyName")}
+        return {change.field: change.new for change in self.extra}
 
     def describe(self) -> str:
         extras = "".join(f", {name}: {value}" for name, value in self.extra_fields.items())
@@ -242,8 +245,13 @@ class CreateUser(UserChange):
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
         return (SuspendUser(uuid=self.uuid, email=self.email, google_id=google_id, reason="created by the run undone (suspended, never deleted)"),)
 
+    def account_body(self) -> dict:
+        """The account's fields as users.insert (or an adopting patch) sends them, less the password. Rebuilt when
+        sent rather than kept in the plan: a first synchronization of 100,000 users holds only what differs."""
+        return {**patch_body(self.changes, None), **({"customSchemas": self.schemas} if self.schemas else {})}
+
     def request(self, api: Api) -> Any:
-        body = dict(self.body)
+        body = self.account_body()
         if self.password is None:
             body["password"] = passwords.random_password()
             body["changePasswordAtNextLogin"] = api.change_password_at_next_login

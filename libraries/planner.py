@@ -23,6 +23,7 @@ from .passwords import NO_PASSWORD, fingerprint
 from .user_fields import aliases_to_add, custom_body, custom_changes, dn_key, field_changes, patch_body
 from .model import DirectoryGroup, DirectoryState, DirectoryUser, GoogleGroup, GoogleState, GoogleUser, Link, LinkState, PasswordHash
 from .plan import (
+    ADDRESS_AND_NAME,
     AddAlias,
     AddMember,
     AdoptGroup,
@@ -363,8 +364,8 @@ def _plan_create(planning: _Planning, user: WantedUser) -> None:
             family_name=source.family_name,
             password=password,
             fingerprint=planning.fingerprint(source.password or password),
-            body=planning.patch_body(changes, None),
-            changes=changes,
+            extra=tuple(change for change in changes if change.field not in ADDRESS_AND_NAME),
+            schemas=custom_body(changes, None, planning.custom_fields).get("customSchemas"),
         )
     )
     planning.synced_emails[source.uid] = user.email

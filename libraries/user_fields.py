@@ -15,8 +15,7 @@ import re
 import ldap.dn
 
 from .config import AttributeMap
-from .model import CustomField, DirectoryUser, GoogleUser
-from .plan import FieldChange
+from .model import CustomField, DirectoryUser, FieldChange, GoogleUser
 
 MAPPED_FIELDS = ("title", "department", "phone", "mobile", "employee_id")  # read straight from the user's own attributes
 PHONE_TYPES = {"phone": "work", "mobile": "mobile"}

@@ -121,6 +121,38 @@ def test_a_batch_holds_at_most_one_seconds_worth_of_calls():
     assert pacer.chunk == 4
 
 
+def calls_sent(pacer: Pacer, clock: FakeClock, seconds: float) -> list[float]:
+    """Batches of the pacer's chunk for ``seconds``: the moment of each call."""
+    moments = []
+    while clock.now < 1000.0 + seconds:
+        chunk = pacer.chunk
+        pacer.acquire(chunk)
+        moments.extend([clock.now] * chunk)
+        clock.now += 0.02  # the batch's round trip
+    return moments
+
+
+def busiest_window(moments: list[float], window: float) -> int:
+    """The most calls in any sliding window of that length (as Google, and the emulator, count them)."""
+    start, most = 0, 0
+    for end, moment in enumerate(moments):
+        while moments[start] <= moment - window:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
+@pytest.mark.parametrize("per_window, window", [(2400, 60.0), (100, 5.0), (100, 10.0), (250, 5.0)])
+def test_no_window_ever_sees_more_than_the_quota(per_window, window):
+    """Batches of one second's worth under Google's minute; smaller ones when a compressed quota shortens the window."""
+    clock = FakeClock()
+    pacer = Pacer(per_window * 60 / window, clock=clock, sleep=clock.sleep, window=window)
+    moments = calls_sent(pacer, clock, seconds=4 * window)
+    assert busiest_window(moments, window) <= per_window
+    assert len(moments) / (moments[-1] - 1000.0) > 0.9 * per_window / window  # and close to the quota all the same
+    assert pacer.chunk == (int(per_window / window * 0.95) if window == 60.0 else int(per_window * 0.05))
+
+
 def test_the_pacer_never_drops_below_its_floor():
     clock = FakeClock()
     pacer = Pacer(600, clock=clock, sleep=clock.sleep)

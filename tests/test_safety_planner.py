@@ -96,7 +96,7 @@ def test_a_group_push_removing_too_many_members_holds_only_those_removals():
 
 
 EVERY_KIND = [
-    CreateUser(uuid="u", email="a@example.com", given_name="A", family_name="B", changes=(FieldChange("title", "", "Boss"),)),
+    CreateUser(uuid="u", email="a@example.com", given_name="A", family_name="B", extra=(FieldChange("title", "", "Boss"),)),
     AdoptUser(uuid="u", email="a@example.com", google_id="g", changes=(FieldChange("givenName", "X", "A"),), unsuspend=True),
     UpdateUser(uuid="u", email="b@example.com", google_id="g", changes=(FieldChange("primaryEmail", "a@example.com", "b@example.com"),)),
     SetPassword(uuid="u", email="a@example.com", google_id="g"),
