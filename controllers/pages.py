@@ -7,7 +7,7 @@ from datetime import datetime
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from app_google_sync import scheduler as schedule_jobs
-from app_google_sync.libraries import config, config_file, locks, overview
+from app_google_sync.libraries import config, config_file, locks, monitoring, overview
 from app_google_sync.libraries.codes import RunOutcome
 from app_google_sync.libraries.config import SyncSettings
 from app_google_sync.libraries.errors import ConfigError, GoogleSyncError
@@ -17,6 +17,7 @@ from .blueprint import blueprint, console, get_engine, load_settings, raw_config
 from .settings import connection
 
 log = logging.getLogger(__name__)
+MAX_RUN_ID = 2**63 - 1  # a run id is a database INTEGER: a larger one matches no page (404) instead of overflowing the query
 
 OUTCOMES = {
     RunOutcome.IN_SYNC: ("In step", "ok"),
@@ -95,7 +96,8 @@ def index():
     store = state_store()
     store.mark_interrupted(lock_held=False)  # runs whose process died show as interrupted, not running forever
     runs = store.runs(limit=5)
-    last_sync = next((run for run in runs if not run.dry_run), None)
+    # A busy watcher makes a run per change: the last full synchronization is shown apart from the last push.
+    last_push = next((run for run in store.runs(limit=50) if monitoring.run_kind(run) == "push"), None)
     return render_template(
         "google_sync/index.html",
         settings=settings,
@@ -104,7 +106,8 @@ def index():
         schedule=config_file.schedule(raw_config()),
         scheduled=scheduled_run(),
         runs=runs,
-        last_sync=last_sync,
+        last_sync=monitoring.last_full_run(store),
+        last_push=last_push,
         queue=store.queued_pushes(),
         held=store.held(),
         worker=active_worker(),
@@ -160,8 +163,7 @@ def history():
     return render_template("google_sync/history.html", runs=state_store().runs(limit=limit), limit=limit)
 
 
-# A run id is a database INTEGER (at most 2**63 - 1): a larger one matches no page (404) instead of overflowing the query.
-@blueprint.get("/history/<int(max=9223372036854775807):run_id>")
+@blueprint.get(f"/history/<int(max={MAX_RUN_ID}):run_id>")
 def history_run(run_id: int):
     store = state_store()
     run = store.run(run_id) or abort(404)

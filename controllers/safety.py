@@ -7,9 +7,7 @@ from app_google_sync.libraries.codes import RunOutcome
 from app_google_sync.libraries.errors import GoogleSyncError, UnsafePlan
 
 from .blueprint import blueprint, get_engine, load_settings
-from .pages import state_store
-
-MAX_RUN_ID = 9223372036854775807  # a database INTEGER: a larger id matches no run (404), never an overflow
+from .pages import MAX_RUN_ID, state_store
 
 
 @blueprint.get("/held")

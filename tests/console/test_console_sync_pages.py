@@ -4,6 +4,7 @@ import re
 from console_helpers import USER_PASSWORD, add_people, secrets_of, text_of, wait_for_run
 
 from app_google_sync.libraries import config_file
+from app_google_sync.libraries.store import Store
 
 
 def preview(console):
@@ -231,3 +232,18 @@ def test_overview_page_summarises_connection_schedule_and_runs(env, console):
     text = text_of(console.get("/"))
     assert "Google domain example.com" in text and "Administrator admin@example.com" in text
     assert "Service account" in text and "Last synchronization" in text and "Applied" in text
+
+
+def test_overview_shows_the_last_full_synchronization_apart_from_pushes(env, console):
+    add_people(env.directory, "alice")
+    preview(console)
+    synchronize(console)
+    store = Store(env.settings.sync.database)
+    full = store.runs()[0]
+    push = store.start_run("watch", dry_run=False)  # a watcher's push after the full run, which held its change
+    store.finish_run(push, "held")
+    page = console.get("/").get_data(as_text=True)
+    last_sync = re.search(r'id="gs-last-sync">(.*?)</dd>', page, re.S).group(1)
+    last_push = re.search(r'id="gs-last-push">(.*?)</dd>', page, re.S).group(1)
+    assert f"/history/{full.id}" in last_sync and "Applied" in last_sync
+    assert f"/history/{push}" in last_push and "Held" in last_push
