@@ -5,6 +5,7 @@ emulator): the endpoint and the token URI come from the configuration.
 """
 from __future__ import annotations
 
+import email.utils
 import http.client
 import json
 import logging
@@ -12,6 +13,7 @@ import random
 import socket
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -83,7 +85,22 @@ def target_error(error: HttpError) -> TargetError:
         reason = (details.get("errors") or [{}])[0].get("reason", "")
     except (ValueError, AttributeError):
         pass
-    return TargetError(f"{error.status_code} {message}", status=error.status_code, reason=reason)
+    return TargetError(f"{error.status_code} {message}", status=error.status_code, reason=reason, retry_after=_retry_after(error.resp))
+
+
+def _retry_after(resp) -> float:
+    """Seconds a Retry-After header asks for (in seconds or as an HTTP date); 0 when there is none or it is unreadable."""
+    value = resp.get("retry-after", "") if resp is not None else ""  # httplib2 lower-cases header names
+    if not value:
+        return 0.0
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, (email.utils.parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
+    except (TypeError, ValueError):
+        return 0.0
 
 
 UNREACHABLE_RETRIES = 2  # an endpoint that does not answer at all is retried briefly, not for minutes
@@ -203,10 +220,11 @@ class Backoff:
 
     def retry_after(self, error: TargetError, attempt: int, started: float) -> float | None:
         """Seconds to wait before sending again after ``error`` (None: give up). A quota answer waits on the
-        pacer, not here, and does not count as an attempt; a server error backs off."""
+        pacer, not here, and does not count as an attempt; a server error backs off. Either waits at least
+        what the answer's Retry-After asked: sending sooner only earns the same answer again."""
         if is_quota(error):
-            return 0.0 if self.allows(0, started) else None
-        delay = self.delay(attempt)
+            return error.retry_after if self.allows(0, started, error.retry_after) else None
+        delay = max(self.delay(attempt), error.retry_after)
         return delay if self.allows(attempt, started, delay) else None
 
 
@@ -389,7 +407,8 @@ class GoogleTarget:
             retriable = {key: pending[key] for key in pending if not outcomes[key].ok and is_retriable(outcomes[key].error, attempt)}
             if not retriable:
                 break
-            worst = next((outcomes[key].error for key in retriable if not is_quota(outcomes[key].error)), outcomes[next(iter(retriable))].error)
+            # The longest Retry-After asked for, else a server error (which backs off) before a quota answer.
+            worst = max((outcomes[key].error for key in retriable), key=lambda error: (error.retry_after, not is_quota(error)))
             delay = self.backoff.retry_after(worst, attempt, started)
             if delay is None:
                 break

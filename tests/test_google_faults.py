@@ -167,3 +167,16 @@ def test_a_token_that_expires_mid_run_is_renewed(synced):
     synced.emulator.expire_tokens()
     report = sync._run("cli", lambda: plan)
     assert report.outcome == RunOutcome.APPLIED and synced.emulator.get_user("frank@example.com")
+
+
+@pytest.mark.parametrize("retry_after, least, most", [(None, 0, 5), (30, 30, 40)])
+def test_a_429_waits_as_long_as_its_retry_after_asks(synced, retry_after, least, most):
+    synced.directory.add_user("frank", "Frank", "Tester", password=PASSWORD, groups=("google_apps_plugin",))
+    clock = Clock()
+    sync = engine(synced, clock)
+    plan = sync.compute_plan()
+    synced.emulator.fail_next(1, status=429, reason="rateLimitExceeded", retry_after=retry_after)
+    started = clock()
+    report = sync._run("cli", lambda: plan)
+    assert report.outcome == RunOutcome.APPLIED and synced.emulator.get_user("frank@example.com")
+    assert least <= clock() - started <= most

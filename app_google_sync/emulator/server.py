@@ -361,10 +361,11 @@ class Emulator:
             self.batches.clear()
             self._stats.clear()
 
-    def fail_next(self, count, status=503, reason="backendError"):
-        """Make the next `count` API calls (batch parts included) fail with `status`/`reason`."""
+    def fail_next(self, count, status=503, reason="backendError", retry_after=None):
+        """Make the next `count` API calls (batch parts included) fail with `status`/`reason`,
+        their answers carrying a Retry-After header of `retry_after` seconds if given."""
         with self.lock:
-            self._failures.extend([(status, reason)] * count)
+            self._failures.extend([(status, reason, retry_after)] * count)
 
     # limits (settable while serving) -------------------------------------------------------------
     @property
@@ -746,11 +747,11 @@ class Emulator:
 
     def _api_call(self, method, path, query_string, authorization, body, in_batch, batch_api=None):
         query = dict(urllib.parse.parse_qsl(query_string, keep_blank_values=True))
-        render = None
+        render, extra_headers = None, {}
         try:
             status, payload, render = self._run(method, path, query, authorization, body, in_batch, batch_api)
         except errors.ApiError as refused:
-            status, payload = refused.code, refused.body()
+            status, payload, extra_headers = refused.code, refused.body(), refused.headers
         except Exception:  # a bug here must still answer, and show in the log
             log.exception("emulator failure on %s %s", method, path)
             status, payload = 500, errors.ApiError(500, "internalError", "Internal error encountered.").body()
@@ -762,6 +763,7 @@ class Emulator:
         answer = json_answer(status, payload, query.get("prettyPrint", "true") != "false")
         if status == 401:
             answer[1]["WWW-Authenticate"] = 'Bearer realm="https://accounts.google.com/"'
+        answer[1].update(extra_headers)
         return answer
 
     def _record_call(self, method, path, query, status, in_batch):

@@ -91,3 +91,15 @@ def test_batch_answer_missing_a_part(emu, service, new_batch):
 def test_unknown_garble_is_refused(emu):
     with pytest.raises(ValueError):
         emu.garble_answers_after(0, kind="teapot")
+
+
+def test_injected_failures_may_carry_retry_after(emu, service, new_batch):
+    emu.fail_next(2, status=429, reason="rateLimitExceeded", retry_after=7)
+    with pytest.raises(HttpError) as raised:
+        service.users().get(userKey=ADMIN).execute()
+    assert raised.value.resp.status == 429 and raised.value.resp["retry-after"] == "7"
+    batch = new_batch()
+    batch.add(service.users().get(userKey=ADMIN), request_id="one")
+    _, error = batch.execute()["one"]
+    assert error.resp["retry-after"] == "7"
+    assert "retry-after" not in service.users().get(userKey=ADMIN).execute()
