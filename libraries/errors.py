@@ -16,10 +16,11 @@ class SourceError(GoogleSyncError):
 class TargetError(GoogleSyncError):
     """Google (or a compatible endpoint) refused or failed a request."""
 
-    def __init__(self, message: str, status: int = 0, reason: str = ""):
+    def __init__(self, message: str, status: int = 0, reason: str = "", retry_after: float = 0.0):
         super().__init__(message)
         self.status = status
         self.reason = reason
+        self.retry_after = retry_after  # seconds the answer's Retry-After asked to wait (0: it did not say)
 
 
 class UnsafePlan(GoogleSyncError):

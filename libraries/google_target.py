@@ -5,12 +5,15 @@ emulator): the endpoint and the token URI come from the configuration.
 """
 from __future__ import annotations
 
+import email.utils
+import http.client
 import json
 import logging
 import random
 import socket
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -20,7 +23,7 @@ from google.auth.exceptions import GoogleAuthError, RefreshError, TransportError
 from google.oauth2 import credentials as user_credentials
 from google.oauth2 import service_account
 from googleapiclient.discovery import build
-from googleapiclient.errors import HttpError
+from googleapiclient.errors import BatchError, HttpError
 from googleapiclient.http import BatchHttpRequest, HttpRequest
 
 from . import metrics
@@ -56,7 +59,8 @@ PACER_FILE = "quota-budget.json"
 # users.insert whose answer was lost then comes back 409 and looks like someone else's account.
 # One attempt only: this module retries itself, knowing the first attempt may have been applied.
 httplib2.RETRIES = 1
-TRANSPORT_ERRORS = (httplib2.HttpLib2Error, ConnectionError, socket.timeout, TimeoutError, TransportError)
+# HTTPException: an answer cut short (IncompleteRead) or not HTTP at all, which httplib2 passes on as it is.
+TRANSPORT_ERRORS = (httplib2.HttpLib2Error, http.client.HTTPException, ConnectionError, socket.timeout, TimeoutError, TransportError)
 
 
 @dataclass(frozen=True)
@@ -81,10 +85,41 @@ def target_error(error: HttpError) -> TargetError:
         reason = (details.get("errors") or [{}])[0].get("reason", "")
     except (ValueError, AttributeError):
         pass
-    return TargetError(f"{error.status_code} {message}", status=error.status_code, reason=reason)
+    return TargetError(f"{error.status_code} {message}", status=error.status_code, reason=reason, retry_after=_retry_after(error.resp))
+
+
+def _retry_after(resp) -> float:
+    """Seconds a Retry-After header asks for (in seconds or as an HTTP date); 0 when there is none or it is unreadable."""
+    value = resp.get("retry-after", "") if resp is not None else ""  # httplib2 lower-cases header names
+    if not value:
+        return 0.0
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, (email.utils.parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
+    except (TypeError, ValueError):
+        return 0.0
 
 
 UNREACHABLE_RETRIES = 2  # an endpoint that does not answer at all is retried briefly, not for minutes
+
+
+def unreadable(endpoint: str, what: str) -> TargetError:
+    """An answer that is no API answer (a proxy's HTML page, one cut short, a batch lacking parts): like a lost
+    answer, status 0, so it is retried briefly and a write it answered counts as possibly applied."""
+    return TargetError(f"{endpoint} sent {what}, which is not a JSON answer of the Directory API: "
+                       "check [google] api_endpoint and any proxy between this server and Google")
+
+
+def _answer(response, endpoint: str) -> Outcome:
+    """A 2xx answer: the client hands over a body it could not parse as JSON as a string."""
+    if isinstance(response, dict):
+        return Outcome(response=response)
+    if not response:  # 204 No Content, or an empty body
+        return Outcome(response={})
+    return Outcome(error=unreadable(endpoint, f"a page that begins {str(response)[:40]!r}"))
 
 
 def is_retriable(error: TargetError, attempt: int = 0) -> bool:
@@ -185,10 +220,11 @@ class Backoff:
 
     def retry_after(self, error: TargetError, attempt: int, started: float) -> float | None:
         """Seconds to wait before sending again after ``error`` (None: give up). A quota answer waits on the
-        pacer, not here, and does not count as an attempt; a server error backs off."""
+        pacer, not here, and does not count as an attempt; a server error backs off. Either waits at least
+        what the answer's Retry-After asked: sending sooner only earns the same answer again."""
         if is_quota(error):
-            return 0.0 if self.allows(0, started) else None
-        delay = self.delay(attempt)
+            return error.retry_after if self.allows(0, started, error.retry_after) else None
+        delay = max(self.delay(attempt), error.retry_after)
         return delay if self.allows(attempt, started, delay) else None
 
 
@@ -325,7 +361,7 @@ class GoogleTarget:
 
     def _execute(self, request: HttpRequest) -> Outcome:
         try:
-            return Outcome(response=request.execute(http=self._http))
+            return _answer(request.execute(http=self._http), self.settings.api_endpoint)
         except HttpError as error:
             return Outcome(error=target_error(error))
         except RefreshError as error:
@@ -371,7 +407,8 @@ class GoogleTarget:
             retriable = {key: pending[key] for key in pending if not outcomes[key].ok and is_retriable(outcomes[key].error, attempt)}
             if not retriable:
                 break
-            worst = next((outcomes[key].error for key in retriable if not is_quota(outcomes[key].error)), outcomes[next(iter(retriable))].error)
+            # The longest Retry-After asked for, else a server error (which backs off) before a quota answer.
+            worst = max((outcomes[key].error for key in retriable), key=lambda error: (error.retry_after, not is_quota(error)))
             delay = self.backoff.retry_after(worst, attempt, started)
             if delay is None:
                 break
@@ -390,16 +427,19 @@ class GoogleTarget:
         outcomes: dict[str, Outcome] = {}
 
         def collect(request_id, response, exception):
-            outcomes[request_id] = Outcome(error=target_error(exception)) if exception else Outcome(response=response or {})
+            outcomes[request_id] = Outcome(error=target_error(exception)) if exception else _answer(response, self.settings.api_endpoint)
 
         batch = BatchHttpRequest(callback=collect, batch_uri=self._batch_uri(api))
         for key, request in requests.items():
             batch.add(request, request_id=key)
         try:
             batch.execute(http=self._http)
+        except KeyError:  # the client's way of saying the batch answer lacked a part: the answers were lost
+            failure = unreadable(self.settings.api_endpoint, "a batch answer lacking some of its parts")
+            return {key: outcomes.get(key, Outcome(error=failure)) for key in requests}
         except HttpError as error:
-            if error.resp is None:  # a batch answer the client cannot parse (BatchError): like a lost answer
-                failure = TargetError(f"{self.settings.api_endpoint} sent a batch answer that cannot be read: {error}")
+            if isinstance(error, BatchError):  # a batch answer the client cannot parse: like a lost answer
+                failure = unreadable(self.settings.api_endpoint, f"a batch answer that cannot be read ({error.reason})")
                 return {key: outcomes.get(key, Outcome(error=failure)) for key in requests}
             if error.status_code in (404, 405, 501):
                 # An endpoint without the batch route: slower, one request each, but the run still goes on.
@@ -418,13 +458,15 @@ class GoogleTarget:
     # -- reads -------------------------------------------------------------------
 
     def _pages(self, method, item_key: str, **params) -> Iterable[dict]:
-        token = None
+        """Every item, page after page until no nextPageToken: a page may hold fewer items than asked, or none."""
+        token, seen = None, set()
         while True:
             page = self.call(method(pageToken=token, **params) if token else method(**params))
             yield from page.get(item_key, [])  # an empty page omits the key altogether
             token = page.get("nextPageToken")
             if not token:
                 return
+            _check_new_token(token, seen, item_key)
 
     def _where(self) -> dict:
         """Which users and groups a list reads: the primary domain's, or with several domains the whole account's."""
@@ -489,6 +531,7 @@ class GoogleTarget:
         first pages fetched together in batches."""
         members: dict[str, dict[str, str]] = {group_id: {} for group_id in group_ids}
         pending = {group_id: self._members_request(group_id) for group_id in members}
+        seen: set[str] = set()
         while pending:
             outcomes = self.batch(pending)
             next_pages = {}
@@ -499,6 +542,7 @@ class GoogleTarget:
                     if member.get("type", "USER") in ("USER", "GROUP") and member.get("email"):
                         members[group_id][member["email"].lower()] = member.get("id", "")
                 if outcome.response.get("nextPageToken"):
+                    _check_new_token(group_id + " " + outcome.response["nextPageToken"], seen, f"members of group {group_id}")
                     next_pages[group_id] = self._members_request(group_id, outcome.response["nextPageToken"])
             pending = next_pages
         return members
@@ -580,6 +624,13 @@ class GoogleTarget:
             if error.status == 404:
                 return None
             raise
+
+
+def _check_new_token(token: str, seen: set[str], what: str) -> None:
+    """A list that hands out a page token it gave before would never end: its read is refused, not cut short."""
+    if token in seen:
+        raise TargetError(f"cannot read the {what} whole: Google sent the same page token twice")
+    seen.add(token)
 
 
 def _customer_of(users: list[GoogleUser]) -> str:

@@ -25,7 +25,8 @@ build("licensing", "v1", client_options={"api_endpoint": emu.base_url}); batches
     # Trouble, switchable while serving: emu.outage = True, emu.outage_for(s), emu.fail_next(n),
     # emu.fail_tokens_after(n), emu.expire_tokens(), emu.answer_delay = s,
     # emu.drop_answers_after(n), emu.propagation_delay = s, emu.quota_per_window = n,
-    # emu.quota_status = 429, emu.max_concurrent = n. Emulator(clock=…) for tests' own time.
+    # emu.quota_status = 429, emu.max_concurrent = n, emu.garble_answers_after(n, kind=…),
+    # emu.thin_pages(cap, empty), emu.odd_shapes = True. Emulator(clock=…) for tests' own time.
     emu.stop()
 
 Note: google.oauth2.credentials.Credentials.from_authorized_user_info ignores the file's
@@ -49,6 +50,10 @@ Choices where Google leaves room (documented here so tests can rely on them):
   served; `answer_delay` after it is served and saved, before its answer is written.
 - `drop_answers_after` closes the connection unanswered after serving; httplib2 then sends the
   request once more by itself, so a dropped users.insert comes back as 409 to the client.
+- `garble_answers_after` spoils whole answers after serving them (HTML pages, answers cut short,
+  a batch answer lacking its last part); `thin_pages` and `odd_shapes` give the leeway Google's
+  documentation takes (fewer items than maxResults, empty pages with a token, omitted empty
+  fields, addresses in another letter case, fields a client does not know).
 - `fail_tokens_after` fails every grant at /token alike (service accounts and the web flow).
 - Propagation (`propagation_delay`): see propagation.py for which calls refuse what is new.
 - `clock` (default time.monotonic) times the quota window, outage_for and propagation; token

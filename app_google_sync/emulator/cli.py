@@ -9,6 +9,7 @@ import sys
 import threading
 
 from .auth import DIRECTORY_SCOPES
+from .faults import GARBLES
 from .httpd import is_loopback
 from .server import Emulator
 
@@ -118,6 +119,21 @@ def build_parser():
                         help="delay added to every HTTP request, before it is served (default 0)")
     parser.add_argument("--fail-rate", type=float, default=0.0, metavar="P",
                         help="fraction of API calls answered 503 backendError (default 0)")
+    parser.add_argument("--page-cap", type=int, default=None, metavar="N",
+                        help="list pages hold at most N items whatever maxResults asks (Google may return fewer)")
+    parser.add_argument("--empty-pages", action="store_true",
+                        help="each page of a list is preceded by an empty page that carries a nextPageToken")
+    parser.add_argument("--odd-shapes", action="store_true",
+                        help="answers omit empty and false fields and name.fullName, upper-case the domain of "
+                             "addresses and carry a field clients do not know")
+    parser.add_argument("--garble-answers-after", type=int, default=None, metavar="N",
+                        help="answer N API requests, then spoil answers as --garble-kind says "
+                             "(see --garble-times)")
+    parser.add_argument("--garble-times", type=int, default=None, metavar="M",
+                        help="with --garble-answers-after: spoil only M answers")
+    parser.add_argument("--garble-kind", choices=GARBLES, default="html",
+                        help="html: a 502 HTML page; html-200: an HTML page with status 200; truncated: the "
+                             "answer cut off half-way; missing-part: a batch answer lacking a part (default html)")
     parser.add_argument("--state", default=None, metavar="FILE",
                         help="JSON file the account is loaded from at start and saved to on every change")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request (and more) to stderr")
@@ -188,16 +204,17 @@ def main(argv=None):
 def _check(args):
     if not 0.0 <= args.fail_rate <= 1.0:
         raise SystemExit("--fail-rate must be between 0 and 1")
-    for name in ("fail_tokens_times", "drop_answers_times"):
+    for name in ("fail_tokens_times", "drop_answers_times", "garble_times", "page_cap"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise SystemExit("--%s must be at least 1" % name.replace("_", "-"))
-    for name in ("quota", "max_concurrent", "fail_tokens_after", "drop_answers_after"):
+    for name in ("quota", "max_concurrent", "fail_tokens_after", "drop_answers_after", "garble_answers_after"):
         if getattr(args, name) is not None and getattr(args, name) < 0:
             raise SystemExit("--%s must not be negative" % name.replace("_", "-"))
     for name in ("latency", "answer_delay", "propagation_delay", "outage_for"):
         if (getattr(args, name) or 0) < 0:
             raise SystemExit("--%s must not be negative" % name.replace("_", "-"))
-    for times, after in (("fail_tokens_times", "fail_tokens_after"), ("drop_answers_times", "drop_answers_after")):
+    for times, after in (("fail_tokens_times", "fail_tokens_after"), ("drop_answers_times", "drop_answers_after"),
+                         ("garble_times", "garble_answers_after")):
         if getattr(args, times) is not None and getattr(args, after) is None:
             raise SystemExit("--%s needs --%s" % (times.replace("_", "-"), after.replace("_", "-")))
 
@@ -209,6 +226,10 @@ def _arm_faults(emulator, args):
         emulator.fail_tokens_after(args.fail_tokens_after, args.fail_tokens_times, args.token_failure_status)
     if args.drop_answers_after is not None:
         emulator.drop_answers_after(args.drop_answers_after, args.drop_answers_times)
+    if args.garble_answers_after is not None:
+        emulator.garble_answers_after(args.garble_answers_after, args.garble_times, args.garble_kind)
+    emulator.thin_pages(args.page_cap, args.empty_pages)
+    emulator.odd_shapes = args.odd_shapes
 
 
 def _log_stats(emulator):

@@ -42,6 +42,7 @@ class ApiError(Exception):
         self.message = message
         self.item_message = item_message or message
         self.extra = extra  # location / locationType, as Google adds for some errors
+        self.headers = {}  # answer headers beside the JSON body (Retry-After)
 
     def body(self):
         item = {"message": self.item_message, "domain": "global", "reason": self.reason}
@@ -98,9 +99,11 @@ def creation_not_complete():
     return ApiError(412, "conditionNotMet", "User creation is not complete.")
 
 
-def injected(status, reason):
-    message = DEFAULT_MESSAGES.get(reason, "Injected failure")
-    return ApiError(status, reason, message)
+def injected(status, reason, retry_after=None):
+    error = ApiError(status, reason, DEFAULT_MESSAGES.get(reason, "Injected failure"))
+    if retry_after is not None:
+        error.headers["Retry-After"] = str(retry_after)
+    return error
 
 
 def unauthenticated():

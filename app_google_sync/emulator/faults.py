@@ -80,3 +80,69 @@ class TokenFailure(Countdown):
     def answer(self):
         """(status, error, description) of a failed token request."""
         return (self.status, *TOKEN_FAILURES[self.status])
+
+
+# Answers a Google-compatible endpoint (or a proxy in front of it) may give that are not well-formed
+# API answers; see Emulator.garble_next.
+GARBLES = ("html", "html-200", "truncated", "missing-part")
+
+HTML_PAGE = (b"<!DOCTYPE html><html lang=en><meta charset=utf-8><title>Error 502 (Server Error)!!1</title>"
+             b"<p><b>502.</b> <ins>That's an error.</ins><p>The server encountered a temporary error "
+             b"and could not complete your request.<p>Please try again in 30 seconds.</html>")
+
+
+class Garble(Countdown):
+    """Whole answers spoiled on the way: an HTML page instead of JSON (with 502, or with 200 as a
+    captive proxy sends), an answer cut short mid-body, or a batch answer lacking one of its parts."""
+
+    def __init__(self):
+        super().__init__()
+        self.kind = "html"
+
+    def arm(self, spared, times=None, kind="html"):
+        if kind not in GARBLES:
+            raise ValueError("garble kind must be one of %s" % ", ".join(GARBLES))
+        super().arm(spared, times)
+        self.kind = kind
+
+
+class ThinPages:
+    """Google may return fewer items than maxResults, and pages that are empty yet carry a nextPageToken."""
+
+    def __init__(self, cap=None, empty=False):
+        self.cap = cap  # most items a list page holds, whatever maxResults asks (None: as asked)
+        self.empty = empty  # each page of items is preceded by an empty page with a token
+
+
+class OddShapes:
+    """Google omits what is empty or false (``suspended``, ``isAdmin``, ``aliases``, ``name.fullName``
+    under some field masks), answers addresses in the letter case they were created with, and adds
+    fields clients do not know. When on, every API answer is reshaped so: empty and false values
+    dropped, ``fullName`` dropped, the domain part of each address upper-cased, an unknown field added."""
+
+    ADDRESS_KEYS = ("primaryEmail", "email")
+
+    def __init__(self):
+        self.on = False
+
+    def reshape(self, value):
+        if not self.on:
+            return value
+        return self._reshape(value)
+
+    def _reshape(self, value):
+        if isinstance(value, list):
+            return [self._reshape(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        shaped = {}
+        for key, item in value.items():
+            if key == "fullName" or item is False or item in ("", [], {}):
+                continue
+            if key in self.ADDRESS_KEYS and isinstance(item, str) and "@" in item:
+                local, _, domain = item.partition("@")
+                item = local + "@" + domain.upper()
+            shaped[key] = self._reshape(item)
+        if "kind" in shaped:
+            shaped["futureField"] = {"unknownToClients": True}
+        return shaped

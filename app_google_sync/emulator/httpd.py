@@ -13,6 +13,10 @@ log = logging.getLogger(__name__)
 JSON_TYPE = "application/json; charset=UTF-8"
 
 
+class Truncated(bytes):
+    """An answer body of which only the first half is written before the connection closes."""
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as httplib2 expects
     server_version = "ESF"
@@ -44,6 +48,10 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
+            if isinstance(payload, Truncated):
+                self.wfile.write(payload[: len(payload) // 2])
+                self.close_connection = True
+                return
             self.wfile.write(payload)
         except (BrokenPipeError, ConnectionResetError):
             # The client gave up (a timeout shorter than answer_delay): its answer is lost.

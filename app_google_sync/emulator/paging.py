@@ -1,9 +1,14 @@
 """List parameters shared by every list method: maxResults, pageToken, enums."""
 
 import base64
+import contextvars
 import json
 
 from .errors import invalid
+
+# How thin the pages of the call being served are (a faults.ThinPages, or None): set by the server per call.
+THIN = contextvars.ContextVar("thin_pages", default=None)
+EMPTY_MARK = "empty-page-served"
 
 
 def max_results(query, default, maximum):
@@ -30,8 +35,17 @@ def page(items, key, limit, token, descending=False):
     """One page of `items` ordered by `key` (unique), and the token of the next page.
 
     The token remembers the last key served, not an offset, so a page stays correct
-    when items are added or removed between calls.
+    when items are added or removed between calls. With thin pages (THIN), a page holds
+    at most `cap` items, and each page of items may follow an empty page with a token.
     """
+    thin = THIN.get()
+    if thin is not None and thin.empty:
+        marked = _decode(token) if token else None
+        if not (marked and marked[0] == EMPTY_MARK):
+            return [], _encode([EMPTY_MARK, token or ""])
+        token = marked[1]
+    if thin is not None and thin.cap:
+        limit = min(limit, thin.cap)
     ordered = sorted(items, key=key, reverse=descending)
     if token:
         after = _decode(token)

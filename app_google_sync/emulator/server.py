@@ -23,10 +23,10 @@ from collections import Counter, deque
 from http.server import ThreadingHTTPServer
 
 from . import api_domains, api_groups, api_licensing, api_members, api_orgunits, api_photos, api_schemas, api_settings, api_users  # noqa: F401  (routes)
-from . import batch, consent, errors, fields, oauth, password_store, resources, routing
+from . import batch, consent, errors, fields, oauth, paging, password_store, resources, routing
 from .auth import DIRECTORY_SCOPES, GOOGLE_TOKEN_AUDIENCE, JWT_BEARER, Authority, GrantError
-from .faults import Countdown, Outage, TokenFailure
-from .httpd import Handler, is_loopback, json_answer, json_body
+from .faults import HTML_PAGE, Countdown, Garble, OddShapes, Outage, ThinPages, TokenFailure
+from .httpd import Handler, Truncated, is_loopback, json_answer, json_body
 from .limits import InFlight, Quota
 from .propagation import Propagation
 from .state import Directory, save_json
@@ -39,8 +39,8 @@ BATCH_PATHS = {"/batch/admin/directory_v1": "directory", "/batch/groupssettings/
 NO_STORE = "no-cache, no-store, max-age=0, must-revalidate"
 # The counters of stats(), all present even at zero.
 STATS = ("http_requests", "batches", "calls", "accepted", "rejected_quota", "rejected_concurrency",
-         "rejected_outage", "failed_injected", "answers_delayed", "answers_dropped", "token_requests",
-         "token_failures")
+         "rejected_outage", "failed_injected", "answers_delayed", "answers_dropped", "answers_garbled",
+         "token_requests", "token_failures")
 
 
 class Emulator:
@@ -58,6 +58,9 @@ class Emulator:
         self._outage.switch(outage)
         self._token_failure = TokenFailure()
         self._drops = Countdown()
+        self._garble = Garble()
+        self._thin = None  # a ThinPages while list pages are thin
+        self._shapes = OddShapes()
         self._stats = Counter()
         self.latency = latency
         self.answer_delay = answer_delay  # seconds between serving a request and answering it
@@ -358,10 +361,11 @@ class Emulator:
             self.batches.clear()
             self._stats.clear()
 
-    def fail_next(self, count, status=503, reason="backendError"):
-        """Make the next `count` API calls (batch parts included) fail with `status`/`reason`."""
+    def fail_next(self, count, status=503, reason="backendError", retry_after=None):
+        """Make the next `count` API calls (batch parts included) fail with `status`/`reason`,
+        their answers carrying a Retry-After header of `retry_after` seconds if given."""
         with self.lock:
-            self._failures.extend([(status, reason)] * count)
+            self._failures.extend([(status, reason, retry_after)] * count)
 
     # limits (settable while serving) -------------------------------------------------------------
     @property
@@ -469,6 +473,34 @@ class Emulator:
         with self.lock:
             self._drops.arm(count, times)
 
+    def garble_answers_after(self, count, times=None, kind="html"):
+        """Answer the next `count` API requests, then spoil the answer of `times` of them (None: all).
+
+        `kind`: "html" (a 502 HTML error page, as a proxy or Google's front end sends),
+        "html-200" (an HTML page with status 200, as a captive proxy sends), "truncated"
+        (the answer cut off half-way, then the connection closed) or "missing-part" (a
+        batch answer lacking its last part; only batch envelopes count then). The request
+        is served (and saved) first. `count` None: stop.
+        """
+        with self.lock:
+            self._garble.arm(count, times, kind)
+
+    def thin_pages(self, cap=None, empty=False):
+        """List pages of at most `cap` items whatever maxResults asks, and (`empty`) an empty
+        page carrying a nextPageToken before each page of items; thin_pages() ends both."""
+        with self.lock:
+            self._thin = ThinPages(cap, empty) if cap or empty else None
+
+    @property
+    def odd_shapes(self):
+        """True while answers omit empty and false fields, upper-case address domains and add unknown fields."""
+        return self._shapes.on
+
+    @odd_shapes.setter
+    def odd_shapes(self, on):
+        with self.lock:
+            self._shapes.on = bool(on)
+
     def stats(self):
         """Counters since start (or reset_calls), for benchmarks.
 
@@ -476,7 +508,7 @@ class Emulator:
         (whatever the answer); rejected_quota / rejected_concurrency / rejected_outage: those
         refused by a limit (all parts of a refused envelope); rejected: their sum;
         failed_injected: fail_next / fail_rate; http_requests and batches: API requests and
-        envelopes; answers_delayed / answers_dropped; token_requests / token_failures (injected).
+        envelopes; answers_delayed / answers_dropped / answers_garbled; token_requests / token_failures (injected).
         """
         with self.lock:
             counts = dict.fromkeys(STATS, 0)
@@ -528,6 +560,7 @@ class Emulator:
                 answer = self._batch(headers, body, batch_api)
             else:
                 answer = self._api_call(method, split.path, split.query, headers.get("Authorization"), body, False)
+            answer = self._spoil(answer)
             if self.delay_only_writes and self._writes == writes_before:
                 return answer  # a read: answered at once
             return self._deliver(answer)
@@ -552,6 +585,19 @@ class Emulator:
             log.info("POST batch (%d parts) -> %d %s", count, refused.code, refused.reason)
         self._stats[cause] += count
         return json_answer(refused.code, refused.body())
+
+    def _spoil(self, answer):
+        """The answer as garble_answers_after spoils it (a missing batch part is left out in _batch)."""
+        with self.lock:
+            if self._garble.kind == "missing-part" or not self._garble.hit():
+                return answer
+            self._stats["answers_garbled"] += 1
+            kind = self._garble.kind
+        log.info("answer garbled: %s", kind)
+        status, headers, payload = answer
+        if kind == "truncated":
+            return status, headers, Truncated(payload)
+        return (200 if kind == "html-200" else 502), {"Content-Type": "text/html; charset=UTF-8"}, HTML_PAGE
 
     def _deliver(self, answer):
         """The request is served and saved; its answer may now come late, or never."""
@@ -690,6 +736,9 @@ class Emulator:
             answers.append((batch.response_content_id(part.content_id, index + 1),
                             status, part_headers, payload))
         with self.lock:
+            if answers and self._garble.kind == "missing-part" and self._garble.hit():
+                self._stats["answers_garbled"] += 1
+                log.info("answer garbled: batch part %s left out", answers.pop()[0])
             self.batches.append({"parts": len(parts), "status": 200, "time": time.time()})
             self._save()
         log.info("POST batch (%d parts) -> 200", len(parts))
@@ -698,11 +747,11 @@ class Emulator:
 
     def _api_call(self, method, path, query_string, authorization, body, in_batch, batch_api=None):
         query = dict(urllib.parse.parse_qsl(query_string, keep_blank_values=True))
-        render = None
+        render, extra_headers = None, {}
         try:
             status, payload, render = self._run(method, path, query, authorization, body, in_batch, batch_api)
         except errors.ApiError as refused:
-            status, payload = refused.code, refused.body()
+            status, payload, extra_headers = refused.code, refused.body(), refused.headers
         except Exception:  # a bug here must still answer, and show in the log
             log.exception("emulator failure on %s %s", method, path)
             status, payload = 500, errors.ApiError(500, "internalError", "Internal error encountered.").body()
@@ -714,6 +763,7 @@ class Emulator:
         answer = json_answer(status, payload, query.get("prettyPrint", "true") != "false")
         if status == 401:
             answer[1]["WWW-Authenticate"] = 'Bearer realm="https://accounts.google.com/"'
+        answer[1].update(extra_headers)
         return answer
 
     def _record_call(self, method, path, query, status, in_batch):
@@ -746,13 +796,17 @@ class Emulator:
         request = routing.Request(self.directory, method, params, query,
                                   json_body(body) if route.body else None, self._propagation)
         with self.lock:
+            thin = paging.THIN.set(self._thin)
             try:
                 status, payload = route.handler(request)
             finally:
+                paging.THIN.reset(thin)
                 if not in_batch:  # a batch saves once, at its end
                     self._save()
         if payload is not None and selection is not None:
             payload = fields.apply(selection, payload)
+        if api == "directory":
+            payload = self._shapes.reshape(payload)
         return status, payload, route.render
 
     def _authorize(self, route, authorization):
