@@ -461,7 +461,12 @@ class GoogleTarget:
         """Every item, page after page until no nextPageToken: a page may hold fewer items than asked, or none."""
         token, seen = None, set()
         while True:
-            page = self.call(method(pageToken=token, **params) if token else method(**params))
+            try:
+                page = self.call(method(pageToken=token, **params) if token else method(**params))
+            except TokenError:
+                raise
+            except TargetError as error:
+                raise list_failed(item_key, error) from None
             yield from page.get(item_key, [])  # an empty page omits the key altogether
             token = page.get("nextPageToken")
             if not token:
@@ -624,6 +629,17 @@ class GoogleTarget:
             if error.status == 404:
                 return None
             raise
+
+
+def list_failed(what: str, error: TargetError) -> TargetError:
+    """A list of Google's users or groups that failed after its retries, named, with what to do; nothing was changed."""
+    if error.status >= 500 or is_quota(error):
+        fix = "Google kept failing after every retry; nothing was changed: run it again later"
+    elif error.status in (401, 403):
+        fix = "run 'google-sync check' to see which scope or delegation is missing"
+    else:
+        fix = "nothing was changed"
+    return TargetError(f"cannot read Google's {what}: {error}; {fix}", error.status, error.reason, error.retry_after)
 
 
 def _check_new_token(token: str, seen: set[str], what: str) -> None:

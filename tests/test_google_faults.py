@@ -132,6 +132,17 @@ def test_the_cli_reports_a_spoiled_read_in_one_line(synced, capsys):
     assert code == 1 and "Traceback" not in out and "not a JSON answer" in out, out
 
 
+@pytest.mark.parametrize("status, reason, fix", [(503, "backendError", "run it again later"),
+                                                 (403, "forbidden", "run 'google-sync check'")])
+def test_a_failed_list_names_what_it_read_and_the_fix(synced, status, reason, fix):
+    synced.directory.remove_from_group("google_apps_plugin", "erin")
+    synced.emulator.fail_next(1000, status=status, reason=reason)  # every call, for as long as the run retries
+    snapshot = engine(synced).snapshot()
+    message = str(snapshot.google_error)
+    assert message.startswith(f"cannot read Google's users: {status} ") and fix in message, message
+    assert snapshot.plan is None and suspended(synced) == [] and writes(synced.emulator) == []
+
+
 # -- per-part errors and tokens ------------------------------------------------------------------
 
 
