@@ -6,7 +6,11 @@ Exit codes (a contract scripts rely on):
   undo   preview: 0 nothing to undo · 2 changes pending · 3 refused by a safety limit · 1 error
          --apply: 0 everything applied · 1 some objects failed or a fatal error · 3 refused (nothing written)
   check  0 all passed · 1 something failed
+  status 0 · 1 no such run (--run N), or an error
+  notify 0 · 1 the message could not be sent, or an error
   health 0 OK · 1 warning · 2 critical · 3 unknown (as monitoring plugins exit)
+  db current  0 up to date · 2 upgrade pending or no database yet · 1 newer than this release, or unreadable
+  db upgrade  0 up to date afterwards · 1 error
 """
 from __future__ import annotations
 
@@ -163,7 +167,7 @@ def cmd_check(engine: SyncEngine, args) -> int:
 
 
 def cmd_status(engine: SyncEngine, args) -> int:
-    if args.run:
+    if args.run is not None:
         return _print_run_results(engine, args)
     engine.notice_interrupted()
     runs = engine.store.runs(limit=args.limit)
@@ -191,10 +195,17 @@ def cmd_status(engine: SyncEngine, args) -> int:
 
 
 def _print_run_results(engine: SyncEngine, args) -> int:
+    run = engine.store.run(args.run)
+    if run is None:
+        print(f"google-sync: there is no run {args.run}: 'google-sync status' lists the runs", file=sys.stderr)
+        return EXIT_ERROR
     rows = engine.store.results(args.run)
     if args.json:
         print(json.dumps([{key: row[key] for key in ("action", "object", "ok", "message")} for row in rows], indent=2, ensure_ascii=False))
         return EXIT_OK
+    if not rows:
+        kind = "a test, which writes nothing" if run.dry_run else f"outcome {run.outcome}"
+        print(f"Run {args.run} has no per-object result ({kind}).")
     for row in rows:
         print(f"  {'ok  ' if row['ok'] else 'FAIL'} {row['action']:<15} {row['object']}  {row['message']}".rstrip())
     return EXIT_OK
@@ -323,19 +334,35 @@ def build_parser() -> argparse.ArgumentParser:
         prog="google-sync",
         description="Keep a Google Workspace domain in step with the server's OpenLDAP directory: users, groups, passwords. "
         "Accounts that leave are suspended, never deleted.",
-        epilog="Exit codes: test 0 in sync, 2 changes pending, 3 refused by a safety limit, 1 error; sync 0 all applied, 1 failures, 3 refused; "
-        "health 0 OK, 1 warning, 2 critical, 3 unknown.",
+        epilog="Exit codes: test 0 in sync, 2 changes pending, 3 refused by a safety limit, 1 error; sync 0 all applied, 1 failures "
+        "or an error, 3 refused; undo as test (preview) or sync (--apply); check 0 all passed, 1 something failed; "
+        "health 0 OK, 1 warning, 2 critical, 3 unknown; db current 0 up to date, 2 upgrade pending, 1 error; "
+        "status, notify, db upgrade 0, or 1 on an error. 'google-sync COMMAND --help' explains each command.",
     )
     parser.add_argument("--config", "-c", help=f"configuration file (default: $GOOGLE_SYNC_CONFIG or {config.DEFAULT_CONFIG_PATH})")
     parser.add_argument("--verbose", "-v", action="count", default=0, help="more log output on stderr (-vv for debug)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    test = commands.add_parser("test", help="dry run: show every change a synchronization would make", description="Dry run: print every planned change and warning. Writes nothing to Google.")
+    test = commands.add_parser(
+        "test",
+        help="dry run: show every change a synchronization would make",
+        description="Dry run: print every planned change and warning, whether a safety limit refuses the plan, and the "
+        "changes pushes held for your approval. Writes nothing to Google. The plan's checksum, printed last, is what "
+        "'sync --checksum' applies.",
+        epilog="Exit codes: 0 in sync, 2 changes pending, 3 refused by a safety limit (max_suspend, max_member_removals, "
+        "empty directory), 1 error.",
+    )
     test.add_argument("--json", action="store_true", help="print the plan as JSON")
     test.set_defaults(handler=cmd_test)
 
-    sync = commands.add_parser("sync", help="make Google match the directory", description="Compute the plan, refuse it if unsafe (unless --force), apply it and print per-object results.")
+    sync = commands.add_parser(
+        "sync",
+        help="make Google match the directory",
+        description="Compute the plan, refuse it if unsafe (unless --force), apply it and print per-object results.",
+        epilog="Exit codes: 0 all applied (or nothing to do), 1 some objects failed (the rest applied), a fatal error, or "
+        "the plan differs from --checksum (nothing written), 3 refused by a safety limit (nothing written).",
+    )
     sync.add_argument("--force", action="store_true", help="apply even when a safety limit (max_suspend, max_member_removals, empty "
                       "directory) would refuse; this also applies the changes pushes held")
     sync.add_argument("--checksum", help="apply only if the plan still has this checksum (the one 'test' printed)")
@@ -350,7 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
         "previous values. Accounts the run created are suspended, never deleted; groups it created are left; passwords "
         "cannot be restored. Planned against Google as it is now: an object changed since the run is reported, not "
         "overwritten. Without --apply it only previews. The undo is a run of its own, which can be undone in turn.",
-        epilog="Exit codes: preview 0 nothing to undo, 2 changes pending, 3 refused by a safety limit; --apply 0 all applied, 1 failures, 3 refused.",
+        epilog="Exit codes: preview 0 nothing to undo, 2 changes pending, 3 refused by a safety limit, 1 error (no such run); "
+        "--apply 0 all applied, 1 failures or an error, 3 refused.",
     )
     undo.add_argument("run", type=int, metavar="RUN", help="the run to undo (google-sync status lists them)")
     undo.add_argument("--apply", action="store_true", help="apply the undo (default: preview only)")
@@ -359,7 +387,14 @@ def build_parser() -> argparse.ArgumentParser:
     undo.add_argument("--json", action="store_true", help="print the plan or the results as JSON")
     undo.set_defaults(handler=cmd_undo)
 
-    check = commands.add_parser("check", help="check LDAP, the Google token and each scope", description="Bind and search LDAP, get a Google token, try each scope with a harmless read.")
+    check = commands.add_parser(
+        "check",
+        help="check LDAP, the Google token and each scope",
+        description="Bind and search LDAP, look up enabled_group and the names in [sync] groups and exclude_groups, get a "
+        "Google token, try each scope in use with a harmless read (and each [custom_attributes] line). Prints one PASS "
+        "or FAIL line per part, a failure naming the setting and the fix; unknown configuration keys are WARN lines.",
+        epilog="Exit codes: 0 all passed, 1 something failed.",
+    )
     check.set_defaults(handler=cmd_check)
 
     status = commands.add_parser(
@@ -367,12 +402,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="the active worker, recent runs, interrupted ones included, and the push queue",
         description="Show which server's worker is active (runs the schedule and the watcher), recent runs (an interrupted "
         "one with the time it was last seen) and the pushes waiting in the queue (object, first seen, attempts, last error), "
-        "or the per-object results of one run. --json prints {\"worker\": {\"host\", \"pid\", \"since\"} or null, "
-        "\"runs\": [...], \"push_queue\": [...]}.",
+        "and the count of changes held for your approval, or the per-object results of one run. --json prints "
+        "{\"worker\": {\"host\", \"pid\", \"since\"} or null, \"runs\": [...], \"push_queue\": [...], \"held\": [...]}.",
+        epilog="Exit codes: 0, 1 no such run (--run N) or an error.",
     )
     status.add_argument("--run", type=int, help="show the per-object results of this run")
     status.add_argument("--limit", type=int, default=20, help="how many runs to list (default 20)")
-    status.add_argument("--json", action="store_true", help="print as JSON")
+    status.add_argument("--json", action="store_true", help="print as JSON (with --run: a list of {action, object, ok, message})")
     status.set_defaults(handler=cmd_status)
 
     watch = commands.add_parser(
@@ -407,6 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
         "from cron when there is no worker.",
     )
     notify_command.add_argument("--test", action="store_true", help="send a test message now, whatever [notify] when and the throttle say")
+    notify_command.epilog = "Exit codes: 0 sent, nothing due or notifications off, 1 the message could not be sent (the line says which setting to check)."
     notify_command.set_defaults(handler=cmd_notify)
 
     health = commands.add_parser(
@@ -437,7 +474,8 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands.add_parser(
         "upgrade", help="upgrade the schema to this release's (a SQLite file is copied first)",
         description="Upgrade the state database to this release's schema. A SQLite file is first copied beside itself as "
-        "state.db.bak-<old version>; back up a PostgreSQL database with pg_dump first. Exit 0: up to date afterwards.",
+        "state.db.bak-<old version>; back up a PostgreSQL database with pg_dump first. Exit 0: up to date afterwards; 1: "
+        "an error (a database written by a newer release is refused, never modified).",
     )
     db.set_defaults(handler=None)
 

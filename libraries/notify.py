@@ -167,8 +167,17 @@ def scrub(text: str) -> str:
     return text
 
 
+def host_name() -> str:
+    """This server's name for messages: its fully qualified name, or its plain host name when the resolver only
+    knows it as localhost (a host name on a 127.0.0.1 line of /etc/hosts), which would name no server at all."""
+    fqdn = socket.getfqdn()
+    if fqdn.split(".")[0] in ("localhost", "") or fqdn.startswith("localhost."):
+        return socket.gethostname() or fqdn
+    return fqdn
+
+
 def sender_address(settings: NotifySettings) -> str:
-    return settings.email_from or f"google-sync@{socket.getfqdn()}"
+    return settings.email_from or f"google-sync@{host_name()}"
 
 
 def _subject(domain: str, kind: str, events: list[Event], more: int) -> str:
@@ -283,7 +292,7 @@ class Notifier:
         self.settings, self.store, self.clock = settings, store, clock
         self.notify = settings.notify
         self.sender = sender or SmtpSender(self.notify)
-        self.host = host or socket.getfqdn()
+        self.host = host or host_name()
 
     def check(self) -> list[str]:
         """Collect new events and send each kind that is due; returns the kinds sent. Never raises for SMTP."""

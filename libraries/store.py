@@ -360,6 +360,8 @@ class Store:
         return self._runs(select(runs_table).order_by(runs_table.c.id.desc()).limit(limit))
 
     def run(self, run_id: int) -> RunRecord | None:
+        if not 0 < run_id < 2**63:  # no run has such an id, and past a database integer the query itself would fail
+            return None
         return next(iter(self._runs(select(runs_table).where(runs_table.c.id == run_id))), None)
 
     def _runs(self, query) -> list[RunRecord]:

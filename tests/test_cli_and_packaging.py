@@ -12,12 +12,58 @@ from app_google_sync import cli
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("command", [[], ["test"], ["sync"], ["check"], ["status"], ["watch"], ["worker"], ["demo"], ["db"], ["db", "current"], ["db", "upgrade"]])
+@pytest.mark.parametrize("command", [[], ["test"], ["sync"], ["undo"], ["check"], ["status"], ["watch"], ["worker"], ["notify"], ["health"],
+                                     ["demo"], ["db"], ["db", "current"], ["db", "upgrade"]])
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main([*command, "--help"])
     assert exit_info.value.code == 0
     assert "usage: google-sync" in capsys.readouterr().out
+
+
+def _help(command: list[str], capsys) -> str:
+    with pytest.raises(SystemExit):
+        cli.main([*command, "--help"])
+    return " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+
+
+@pytest.mark.parametrize("command, codes", [
+    (["test"], ["0 in sync", "2 changes pending", "3 refused", "1 error"]),
+    (["sync"], ["0 all applied", "1 some objects failed", "3 refused"]),
+    (["undo"], ["preview 0 nothing to undo", "2 changes pending", "3 refused", "1 error", "--apply 0 all applied"]),
+    (["check"], ["0 all passed", "1 something failed"]),
+    (["status"], ["0", "1 no such run"]),
+    (["notify"], ["0 sent", "1 the message could not be sent"]),
+    (["health"], ["Exit 0 OK, 1 warning, 2 critical, 3 unknown"]),
+    (["db", "current"], ["Exit 0: up to date; 2: an upgrade is pending", "1: written by a newer release"]),
+    (["db", "upgrade"], ["Exit 0: up to date afterwards; 1: an error"]),
+    ([], ["test 0 in sync", "undo as test", "check 0 all passed", "health 0 OK", "db current 0 up to date"]),
+])
+def test_each_help_lists_the_exit_codes(command, codes, capsys):
+    text = _help(command, capsys)
+    for code in codes:
+        assert code in text, (command, code)
+
+
+def test_status_help_names_every_json_key(capsys):
+    text = _help(["status"], capsys)
+    for key in ('"worker"', '"runs"', '"push_queue"', '"held"'):
+        assert key in text
+
+
+def test_status_of_a_run_that_does_not_exist_says_so(env, capsys):
+    config = ["--config", str(env.config_path)]
+    assert cli.main([*config, "test"]) in (0, 2)
+    capsys.readouterr()
+    assert cli.main([*config, "status", "--json", "--limit", "1"]) == 0
+    test_run = json.loads(capsys.readouterr().out)["runs"][0]["id"]
+    for missing in ("999", "0", str(2**70)):
+        assert cli.main([*config, "status", "--run", missing]) == 1
+        assert f"there is no run {missing}" in capsys.readouterr().err
+    assert cli.main([*config, "undo", str(2**70)]) == 1  # past a database integer: no such run, not a traceback
+    assert f"there is no run {2**70}" in capsys.readouterr().err
+    assert cli.main([*config, "status", "--run", str(test_run)]) == 0
+    assert f"Run {test_run} has no per-object result (a test, which writes nothing)." in capsys.readouterr().out
 
 
 def test_check_passes_and_then_names_the_missing_scope(env, capsys):

@@ -290,3 +290,17 @@ def test_an_interrupted_run_is_told_with_what_to_do(env, smtp_sink):
     body = smtp_sink.bodies()[0]
     assert f"Synchronization #{run_id} started by scheduler" in body and ": interrupted" in body
     assert "run `google-sync sync` again" in body
+
+
+@pytest.mark.parametrize("fqdn, hostname, expected", [
+    ("server.example.com", "server", "server.example.com"),
+    ("localhost", "vm", "vm"),  # /etc/hosts: "127.0.0.1 localhost vm": getfqdn gives localhost
+    ("localhost.localdomain", "mail1", "mail1"),
+    ("localhost", "", "localhost"),
+])
+def test_the_default_sender_names_this_server_not_localhost(monkeypatch, fqdn, hostname, expected):
+    monkeypatch.setattr(notify.socket, "getfqdn", lambda *_: fqdn)
+    monkeypatch.setattr(notify.socket, "gethostname", lambda: hostname)
+    assert notify.host_name() == expected
+    assert notify.sender_address(NotifySettings()) == f"google-sync@{expected}"
+    assert notify.sender_address(NotifySettings(email_from="it@example.com")) == "it@example.com"

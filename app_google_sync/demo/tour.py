@@ -76,4 +76,7 @@ def tour(command: Command, keep_running: bool = False, console: bool = False, po
                     time.sleep(3600)
             except KeyboardInterrupt:
                 pass
+        else:
+            print("\nDone: both servers stop now. 'google-sync demo --console' also serves the web console on this demo "
+                  "(the default from a terminal); '--keep-running' keeps the servers up for the command line.")
         return 0 if code == 0 else 1

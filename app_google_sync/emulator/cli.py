@@ -14,8 +14,9 @@ from .httpd import is_loopback
 from .server import Emulator
 
 DESCRIPTION = """\
-A local, faithful emulator of Google's Admin SDK Directory API v1 (users, aliases, groups,
-members, org units, batch), of the Groups Settings API v1, and of Google's OAuth endpoints:
+A local, faithful emulator of Google's Admin SDK Directory API v1 (users, aliases, photos, groups,
+members, org units, domains and domain aliases, custom user schemas, batch), of the Groups Settings
+API v1, of the Enterprise License Manager (licensing v1), and of Google's OAuth endpoints:
 the token endpoint used by service accounts with domain-wide delegation, and the web-server
 flow ("Sign in with Google" consent page, authorization codes with PKCE, refresh tokens,
 revocation). Point google-api-python-client at it with
@@ -69,7 +70,8 @@ def build_parser():
                         help="redirect URI registered for --oauth-client (repeatable; https, or http on "
                              "localhost / a loopback address)")
     parser.add_argument("--scopes", nargs="+", default=None, metavar="SCOPE",
-                        help="scopes delegated to the service account (default: all directory scopes); "
+                        help="scopes delegated to the service account (default: every scope google-sync may ask for, "
+                             "directory, apps.groups.settings and apps.licensing included); "
                              "short names like admin.directory.user are accepted")
     parser.add_argument("--quota", type=int, default=None, metavar="N",
                         help="API calls allowed per window to each delegated user (the token's subject: "
