@@ -27,6 +27,13 @@ log = logging.getLogger(__name__)
 LIMITS_HELP = "see deploy/sync-account-limits.ldif"
 TLS_HELP = "set [ldap] ca_file to the CA certificate that signed the server's certificate"
 
+
+def tls_help(ca_file: str) -> str:
+    """What to do about a refused certificate: a ca_file already set may be the wrong file, or no certificate at all."""
+    if not ca_file:
+        return TLS_HELP
+    return f"check [ldap] ca_file = {ca_file}: it must be the PEM certificate of the CA that signed the server's certificate"
+
 Entry = tuple[str, dict[str, list[bytes]]]
 
 
@@ -382,16 +389,16 @@ class LdapSource:
         who = settings.bind_dn or ("SASL EXTERNAL" if settings.uri.lower().startswith("ldapi://") else "anonymous")
         if isinstance(error, ldap.SERVER_DOWN):
             if "certificate" in detail.lower() or "tls" in detail.lower():
-                return f"TLS with {settings.uri} failed ({detail}): {TLS_HELP}"
+                return f"TLS with {settings.uri} failed ({detail}): {tls_help(settings.ca_file)}"
             if settings.uri.lower().startswith("ldaps://"):
                 # libldap reports a refused certificate and a closed port alike.
                 return (
                     f"cannot reach {settings.uri} ({detail}): is slapd running and listening there, and is its "
-                    f"certificate trusted? check [ldap] uri; {TLS_HELP}"
+                    f"certificate trusted? check [ldap] uri; {tls_help(settings.ca_file)}"
                 )
             return f"cannot reach {settings.uri} ({detail}): is slapd running and listening there? check [ldap] uri"
         if isinstance(error, ldap.CONNECT_ERROR):
-            return f"TLS with {settings.uri} failed ({detail}): {TLS_HELP}, or set start_tls = no"
+            return f"TLS with {settings.uri} failed ({detail}): {tls_help(settings.ca_file)}, or set start_tls = no"
         if isinstance(error, (ldap.TIMEOUT, ldap.TIMELIMIT_EXCEEDED)):
             return f"{settings.uri} did not finish {action} within {settings.timeout} s: check the server, or raise [ldap] timeout"
         if isinstance(error, ldap.INVALID_CREDENTIALS):
@@ -436,9 +443,7 @@ def configure_and_bind(connection: ldap.ldapobject.LDAPObject, settings: LdapSet
     connection.set_option(ldap.OPT_NETWORK_TIMEOUT, settings.timeout)
     connection.set_option(ldap.OPT_TIMEOUT, settings.timeout)
     if settings.ca_file:
-        connection.set_option(ldap.OPT_X_TLS_CACERTFILE, settings.ca_file)
-        connection.set_option(ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_DEMAND)
-        connection.set_option(ldap.OPT_X_TLS_NEWCTX, 0)  # last: applies the TLS options above
+        _use_ca_file(connection, settings.ca_file)
     if settings.start_tls:
         connection.start_tls_s()
     if settings.bind_dn and not settings.bind_password:
@@ -453,6 +458,17 @@ def configure_and_bind(connection: ldap.ldapobject.LDAPObject, settings: LdapSet
         connection.sasl_external_bind_s()
     else:
         connection.simple_bind_s("", "")
+
+
+def _use_ca_file(connection: ldap.ldapobject.LDAPObject, ca_file: str) -> None:
+    connection.set_option(ldap.OPT_X_TLS_CACERTFILE, ca_file)
+    connection.set_option(ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_DEMAND)
+    try:
+        connection.set_option(ldap.OPT_X_TLS_NEWCTX, 0)  # last: applies the TLS options above
+    except ValueError:  # libldap says only "option error": the file is gone, unreadable, or holds no certificate
+        raise ConfigError(
+            f"[ldap] ca_file = {ca_file}: not a readable PEM CA certificate; give the PEM file of the CA that signed the server's certificate"
+        ) from None
 
 
 def _matched(error: ldap.LDAPError) -> str:
