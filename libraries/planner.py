@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from .codes import NoticeCode
-from .config import RESERVED_GROUPS, Settings, SyncSettings
+from .config import RESERVED_GROUPS, Settings, SyncSettings, is_windows_group
 from .config_schema import duration_text
 from . import photos
 from .passwords import NO_PASSWORD, fingerprint
@@ -56,6 +56,8 @@ LOCKED_ADVICE = (
 )
 MAX_NAME_LENGTH = 60  # Google's limit for givenName and familyName
 MAX_GROUP_NAME_LENGTH = 73
+# Google's name guidelines: any Unicode in a given name or surname but angle brackets (its insert refuses them).
+NAME_FORBIDDEN = frozenset("<>")
 # Google usernames: letters, digits, dashes, underscores, apostrophes and single dots inside.
 _LOCAL_PART = re.compile(r"[a-z0-9_'-]+(\.[a-z0-9_'-]+)*")
 
@@ -103,6 +105,8 @@ def user_problem(user: DirectoryUser, domain: str, domains: frozenset[str] = fro
             return f"has no {label} ({attribute}); Google requires one: set it in the user manager"
         if len(value) > MAX_NAME_LENGTH:
             return f"{label} is {len(value)} characters long; Google allows at most {MAX_NAME_LENGTH}: shorten {attribute}"
+        if set(value) & NAME_FORBIDDEN:
+            return f"{label} contains '<' or '>', which Google does not allow in names: remove them from {attribute}"
     return email_problem(user_email(user, domain), domain, domains)
 
 
@@ -497,6 +501,8 @@ def _report_members_left_out(planning: _Planning, group: DirectoryGroup) -> None
         else:
             code = NoticeCode.MEMBERS_NOT_IN_SCOPE
         reasons.setdefault(code, []).append(uid)
+    if group.unknown_member_dns:
+        reasons.setdefault(NoticeCode.MEMBERS_UNKNOWN, [])
     for code, uids in reasons.items():
         names = ", ".join(uids)
         if code is NoticeCode.MEMBERS_LOCKED:
@@ -511,7 +517,19 @@ def _report_members_left_out(planning: _Planning, group: DirectoryGroup) -> None
         elif code is NoticeCode.MEMBERS_SKIPPED:
             planning.warn(code, group.name, f"{len(uids)} member(s) not active in Google, left out of the group: {names} (see the warning on each)")
         else:
-            planning.info(code, group.name, f"{len(uids)} member(s) left out of the group: {names}: no user to synchronize has that uid (absent, or reserved like winadmin)")
+            planning.info(code, group.name, _unknown_members(uids, group.unknown_member_dns))
+
+
+def _unknown_members(uids: list[str], dns: tuple[str, ...]) -> str:
+    parts = []
+    if uids:
+        parts.append(f"{len(uids)} member(s) left out of the group: {', '.join(uids)}: no user to synchronize has that uid (absent, or reserved like winadmin)")
+    if dns:
+        parts.append(
+            f"{len(dns)} member DN(s) left out of the group: {'; '.join(dns)}: no such entry, or not a user under [ldap] users_dn "
+            "matching user_filter; remove the member or correct its DN"
+        )
+    return "; ".join(parts)
 
 
 def _unwanted_reason(user: DirectoryUser, settings: Settings) -> str:
@@ -627,9 +645,13 @@ def selected_groups(groups: tuple[DirectoryGroup, ...], settings: Settings) -> l
     enabled_group = settings.ldap.enabled_group
     selected = []
     for group in groups:
-        if group.name in RESERVED_GROUPS or group.name == enabled_group or group.name.endswith("_plugin"):
+        lowered = group.name.lower()
+        if lowered in RESERVED_GROUPS or lowered == enabled_group.lower() or lowered.endswith("_plugin"):
             continue
-        if ("*" in sync.groups or group.name in sync.groups) and group.name not in sync.exclude_groups:
+        named = group.name in sync.groups
+        # ClearOS's Windows groups share the tree with the user groups; only naming one sends it to Google.
+        every = "*" in sync.groups and not is_windows_group(group.name)
+        if (every or named) and group.name not in sync.exclude_groups:
             selected.append(group)
     return selected
 

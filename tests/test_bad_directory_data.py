@@ -1,0 +1,109 @@
+"""Directory data Google would refuse, or that names nothing, through the real command line against a
+real slapd and the emulator: one notice naming the user or group and the fix, and the rest of the run applies."""
+from __future__ import annotations
+
+import logging
+
+import ldap
+
+from app_google_sync import cli
+from app_google_sync.libraries.codes import NoticeCode
+from app_google_sync.libraries.engine import SyncEngine
+
+
+def run(env, capsys, *args):
+    code = cli.main(["--config", str(env.config_path), *args])
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+    return code, " ".join((captured.out + captured.err).split())
+
+
+def notices(env, subject):
+    return {notice.code: notice.message for notice in SyncEngine(env.settings).test().plan.notices if notice.subject == subject}
+
+
+def test_a_name_with_angle_brackets_is_reported_and_skipped(env, capsys):
+    """Google's name rules allow any Unicode in a given name or surname but '<' and '>'."""
+    directory = env.directory
+    directory.add_user("alice", "Alice", "Martin", groups=("google_apps_plugin",))
+    directory.add_user("mallory", "<b>Mallory", "Black", groups=("google_apps_plugin",))
+    directory.add_user("oscar", "Oscar", "Wilde>", groups=("google_apps_plugin",))
+    directory.add_user("zoe", "Zoë 😀", "Çelik-Ünal / d'Arc", groups=("google_apps_plugin",))  # all allowed
+
+    code, out = run(env, capsys, "sync")
+    assert code == 0, out
+    assert "mallory: skipped: given name contains '<' or '>', which Google does not allow in names: remove them from givenName" in out
+    assert "oscar: skipped: surname contains '<' or '>', which Google does not allow in names: remove them from sn" in out
+    assert {user["primaryEmail"] for user in env.emulator.users()} == {"admin@example.com", "alice@example.com", "zoe@example.com"}
+    assert notices(env, "mallory").keys() == {NoticeCode.USER_INVALID}
+
+
+def test_member_dns_naming_no_user_are_reported_once_per_group(env, capsys):
+    directory = env.directory
+    directory.add_user("alice", "Alice", "Martin", groups=("google_apps_plugin",))
+    directory.add_entry(directory.group_dn("sales"), {
+        "objectClass": ["top", "groupOfNames"],
+        "cn": "sales",
+        "member": [directory.user_dn("alice"), f"cn=Nobody Here,{directory.users_dn}", directory.no_members_dn],
+    })
+    directory.add_group("support", members=("alice", "ghost"))  # memberUid naming no user: reported as before
+
+    code, out = run(env, capsys, "sync")
+    assert code == 0, out
+    assert env.emulator.members("sales@example.com") == ["alice@example.com"]
+    message = notices(env, "sales")[NoticeCode.MEMBERS_UNKNOWN]
+    assert f"cn=nobody here,{directory.users_dn.lower()}" in message and "no such entry" in message
+    assert "no members" not in message  # ClearOS's placeholder is no member, and no problem
+    assert "ghost" in notices(env, "support")[NoticeCode.MEMBERS_UNKNOWN]
+
+
+def test_a_member_dn_of_a_reserved_group_is_not_called_unknown(env, capsys):
+    directory = env.directory
+    directory.add_user("alice", "Alice", "Martin", groups=("google_apps_plugin",))
+    directory.add_group("allusers", members=("alice",))
+    directory.add_entry(directory.group_dn("sales"), {
+        "objectClass": ["top", "groupOfNames"],
+        "cn": "sales",
+        "member": [directory.user_dn("alice"), directory.group_dn("allusers")],
+    })
+    assert NoticeCode.MEMBERS_UNKNOWN not in notices(env, "sales")
+
+
+WINDOWS_GROUPS = ("domain_admins", "domain_users", "domain_computers", "administrators", "power_users", "Domain Guests")
+
+
+def test_clearos_windows_groups_are_left_out_unless_named(env, capsys):
+    """ClearOS keeps Samba's Windows groups (domain_admins, …) beside the user groups: not Google groups."""
+    directory = env.directory
+    directory.add_user("alice", "Alice", "Martin", groups=("google_apps_plugin",))
+    directory.add_group("sales", members=("alice",))
+    for name in WINDOWS_GROUPS:
+        directory.add_group(name, members=("alice",))
+    directory.add_group("AllUsers", members=("alice",))  # reserved whatever its case
+
+    code, out = run(env, capsys, "sync")
+    assert code == 0, out
+    assert {group["email"] for group in env.emulator.groups()} == {"sales@example.com"}
+    assert "domain" not in out.lower() and "allusers" not in out.lower() and "administrators" not in out
+
+    env.write_config(groups="sales domain_admins")  # named on purpose: synchronized
+    code, out = run(env, capsys, "sync")
+    assert code == 0, out
+    assert {group["email"] for group in env.emulator.groups()} == {"sales@example.com", "domain_admins@example.com"}
+
+
+def test_a_cleartext_password_google_would_refuse_is_not_pushed(env, capsys, caplog):
+    """Google requires 8 to 100 characters; a hash hides the length from Google, so the tool checks it."""
+    directory = env.directory
+    for uid, password in (("shorty", "abc"), ("longo", "a" * 101), ("fine", "Exactly8")):
+        directory.add_user(uid, uid.title(), "User", groups=("google_apps_plugin",))
+        directory.admin().modify_s(directory.user_dn(uid), [(ldap.MOD_REPLACE, "userPassword", [password.encode()])])
+
+    caplog.set_level(logging.INFO)
+    code, out = run(env, capsys, "sync")
+    assert code == 0, out
+    assert "shorty: password not synchronized: userPassword holds a cleartext password shorter than the 8 characters Google requires" in out
+    assert "longo: password not synchronized: userPassword holds a cleartext password longer than the 100 characters Google allows" in out
+    assert "fine: password not synchronized" not in out
+    assert {user["primaryEmail"] for user in env.emulator.users()} >= {"shorty@example.com", "longo@example.com", "fine@example.com"}
+    assert "abc" not in out and "a" * 101 not in out and "abc" not in caplog.text
