@@ -184,3 +184,14 @@ def test_a_ca_file_that_is_no_certificate_is_named_when_tls_uses_it(directory, t
     assert code == 1 and "Traceback" not in out + err
     ldap_line = next(line for line in out.splitlines() if line.startswith("FAIL  ldap:"))
     assert f"check [ldap] ca_file = {not_pem}: it must be the PEM certificate" in ldap_line, ldap_line
+
+
+@pytest.mark.parametrize("command", ["test", "status"])
+def test_a_damaged_state_database_is_named_with_the_fix(tmp_path, command):
+    config = written(tmp_path, lambda text: text)
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "state.db").write_bytes(b"not a database " * 100)
+    code, out, err = run(config, command)
+    assert code == 1 and out == "" and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(f"google-sync: cannot use the state database: {tmp_path / 'state' / 'state.db'}: file is not a database; ")
+    assert "restore it from a backup, or move it aside" in err
