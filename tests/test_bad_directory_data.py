@@ -107,3 +107,54 @@ def test_a_cleartext_password_google_would_refuse_is_not_pushed(env, capsys, cap
     assert "fine: password not synchronized" not in out
     assert {user["primaryEmail"] for user in env.emulator.users()} >= {"shorty@example.com", "longo@example.com", "fine@example.com"}
     assert "abc" not in out and "a" * 101 not in out and "abc" not in caplog.text
+
+
+def test_a_user_skipped_for_bad_data_keeps_its_google_groups(env, capsys):
+    """Skipping a user leaves its Google account as it is, memberships included: one typo loses nothing."""
+    directory = env.directory
+    directory.add_user("alice", "Alice", "Martin", mail="alice@example.com", groups=("google_apps_plugin",))
+    directory.add_user("bob", "Bob", "Dupont", mail="bob@example.com", groups=("google_apps_plugin",))
+    directory.add_user("carol", "Carol", "Nguyen", groups=("google_apps_plugin",))
+    directory.add_group("sales", members=("alice", "bob", "carol"))
+    assert run(env, capsys, "sync")[0] == 0
+    members = ["alice@example.com", "bob@example.com", "carol@example.com"]
+    assert sorted(env.emulator.members("sales@example.com")) == members
+
+    directory.modify_user("alice", sn="Martin>")  # a name Google refuses
+    directory.modify_user("bob", mail="carol@example.com")  # an address two users now claim
+    code, out = run(env, capsys, "test")
+    assert code == 0, out  # nothing to change: the skipped users' memberships are left as they are
+    assert "remove member" not in out
+    message = notices(env, "sales")[NoticeCode.MEMBERS_SKIPPED]
+    assert message.startswith("3 member(s) skipped, their membership left as it is in Google: alice, bob, carol")
+    assert run(env, capsys, "sync")[0] == 0
+    assert sorted(env.emulator.members("sales@example.com")) == members
+
+
+def test_pushes_also_leave_a_skipped_users_groups_alone(env, capsys):
+    """The watcher and the user manager push one user or group at a time: the same protection applies."""
+    directory = env.directory
+    directory.add_user("alice", "Alice", "Martin", groups=("google_apps_plugin",))
+    directory.add_user("bob", "Bob", "Dupont", groups=("google_apps_plugin",))
+    directory.add_group("sales", members=("alice", "bob"))
+    assert run(env, capsys, "sync")[0] == 0
+    directory.modify_user("alice", givenName="<Alice>")
+
+    engine = SyncEngine(env.settings)
+    user_push = engine.plan_user_push("alice")
+    group_push = engine.plan_group_push("sales")
+    assert user_push.changes == () and group_push.changes == ()
+    assert NoticeCode.USER_INVALID in {notice.code for notice in user_push.notices}
+    engine.push_group("sales")
+    assert sorted(env.emulator.members("sales@example.com")) == ["alice@example.com", "bob@example.com"]
+
+
+def test_a_push_logs_why_it_skipped_a_user(env, caplog):
+    """The watcher and the worker push without a terminal: their log says what a test would have said."""
+    from app_google_sync.libraries import jobs
+
+    env.directory.add_user("alice", "Alice", "Martin>", groups=("google_apps_plugin",))
+    caplog.set_level(logging.INFO)
+    jobs.run_push(str(env.config_path), "user", "alice")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name.endswith("jobs")]
+    assert warnings == ["push of user alice: alice: skipped: surname contains '<' or '>', which Google does not allow in names: remove them from sn"]
