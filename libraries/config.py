@@ -26,16 +26,6 @@ GOOGLE_API_ENDPOINT = schema.default("google", "api_endpoint")
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 RESERVED_USERS = frozenset({"winadmin", "nomembers"})
 RESERVED_GROUPS = frozenset({"allusers", "guests"})
-# The Windows (Samba) groups ClearOS keeps beside the user groups, and those its group manager hides
-# (ClearOS's own lists; it spells each with underscores or spaces). Left out of [sync] groups = *.
-WINDOWS_GROUPS = frozenset({
-    "account_operators", "administrators", "backup_operators", "cert_publishers", "dnsadmins", "dnsupdateproxy",
-    "domain_admins", "domain_guests", "domain_users", "enterprise_admins", "enterprise_read-only_domain_controllers",
-    "group_policy_creator_owners", "power_users", "print_operators", "ras_and_ias_servers", "schema_admins",
-    "server_operators", "telnetclients", "users",
-    "allowed_rodc_password_replication_group", "denied_rodc_password_replication_group", "domain_computers",
-    "domain_controllers", "read-only_domain_controllers",
-})
 MIN_ACCOUNTS_FOR_PERCENTAGE = 10
 # configparser copies the keys of a [DEFAULT] section into every section; a name no header line can
 # spell keeps [DEFAULT] an ordinary section, reported as unknown like any other.
@@ -227,10 +217,6 @@ class Settings:
     worker: WorkerSettings = WorkerSettings()
     path: str = ""
     warnings: tuple[str, ...] = ()  # unknown sections and keys, each with the nearest known name
-
-
-def is_windows_group(name: str) -> bool:
-    return name.lower().replace(" ", "_") in WINDOWS_GROUPS
 
 
 def config_path(path: str | None = None) -> str:

@@ -455,8 +455,7 @@ SYNC = Section("sync", (
         "`pip install 'app-google-sync[postgresql]'`",
         secret=True, shown_default="`sqlite:///<state_dir>/state.db`"),
     Key("groups", GroupSelection(GROUP_NAMES, _UNLISTABLE), "*",
-        "`*` (every group but ClearOS's Windows groups such as `domain_users`; see ClearOS directories), a list of group "
-        "names to synchronize (a Windows group named here is synchronized), or `none` (users only)",
+        "`*` (every group), a list of group names to synchronize, or `none` (users only)",
         console="Groups", blank_is_default=True),
     Key("exclude_groups", Names(GROUP_NAMES, _UNLISTABLE), "",
         "groups never synchronized. `allusers`, `guests`, `enabled_group` and `*_plugin` groups never are",

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from .codes import NoticeCode
-from .config import RESERVED_GROUPS, Settings, SyncSettings, is_windows_group
+from .config import RESERVED_GROUPS, Settings, SyncSettings
 from .config_schema import duration_text
 from . import photos
 from .passwords import NO_PASSWORD, fingerprint
@@ -652,10 +652,7 @@ def selected_groups(groups: tuple[DirectoryGroup, ...], settings: Settings) -> l
         lowered = group.name.lower()
         if lowered in RESERVED_GROUPS or lowered == enabled_group.lower() or lowered.endswith("_plugin"):
             continue
-        named = group.name in sync.groups
-        # ClearOS's Windows groups share the tree with the user groups; only naming one sends it to Google.
-        every = "*" in sync.groups and not is_windows_group(group.name)
-        if (every or named) and group.name not in sync.exclude_groups:
+        if ("*" in sync.groups or group.name in sync.groups) and group.name not in sync.exclude_groups:
             selected.append(group)
     return selected
 

@@ -69,27 +69,16 @@ def test_a_member_dn_of_a_reserved_group_is_not_called_unknown(env, capsys):
     assert NoticeCode.MEMBERS_UNKNOWN not in notices(env, "sales")
 
 
-WINDOWS_GROUPS = ("domain_admins", "domain_users", "domain_computers", "administrators", "power_users", "Domain Guests")
-
-
-def test_clearos_windows_groups_are_left_out_unless_named(env, capsys):
-    """ClearOS keeps Samba's Windows groups (domain_admins, …) beside the user groups: not Google groups."""
+def test_reserved_groups_are_left_out_whatever_their_case(env, capsys):
     directory = env.directory
     directory.add_user("alice", "Alice", "Martin", groups=("google_apps_plugin",))
     directory.add_group("sales", members=("alice",))
-    for name in WINDOWS_GROUPS:
-        directory.add_group(name, members=("alice",))
-    directory.add_group("AllUsers", members=("alice",))  # reserved whatever its case
-
+    directory.add_group("AllUsers", members=("alice",))
+    directory.add_group("GUESTS", members=("alice",))
     code, out = run(env, capsys, "sync")
     assert code == 0, out
     assert {group["email"] for group in env.emulator.groups()} == {"sales@example.com"}
-    assert "domain" not in out.lower() and "allusers" not in out.lower() and "administrators" not in out
-
-    env.write_config(groups="sales domain_admins")  # named on purpose: synchronized
-    code, out = run(env, capsys, "sync")
-    assert code == 0, out
-    assert {group["email"] for group in env.emulator.groups()} == {"sales@example.com", "domain_admins@example.com"}
+    assert "allusers" not in out.lower() and "guests" not in out.lower()
 
 
 def test_a_cleartext_password_google_would_refuse_is_not_pushed(env, capsys, caplog):
