@@ -42,8 +42,8 @@ def check_address(address, domains, field):
 
 
 def check_name_part(value, label):
-    """givenName / familyName: a non-blank string of at most 60 characters, without angle brackets."""
-    if not isinstance(value, str) or not value.strip() or len(value) > NAME_MAX or set(value) & set("<>"):
+    """givenName / familyName: a non-blank string of at most 60 characters."""
+    if not isinstance(value, str) or not value.strip() or len(value) > NAME_MAX:
         raise invalid("Invalid Given/Family Name: %s" % label)
     return value
 
