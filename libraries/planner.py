@@ -106,7 +106,7 @@ def user_problem(user: DirectoryUser, domain: str, domains: frozenset[str] = fro
         if len(value) > MAX_NAME_LENGTH:
             return f"{label} is {len(value)} characters long; Google allows at most {MAX_NAME_LENGTH}: shorten {attribute}"
         if set(value) & NAME_FORBIDDEN:
-            return f"{label} contains '<' or '>', which Google does not allow in names: remove them from {attribute}"
+            return f"{label} {value!r} contains '<' or '>', which Google does not allow in names: remove them from {attribute}"
     return email_problem(user_email(user, domain), domain, domains)
 
 

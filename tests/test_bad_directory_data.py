@@ -32,8 +32,8 @@ def test_a_name_with_angle_brackets_is_reported_and_skipped(env, capsys):
 
     code, out = run(env, capsys, "sync")
     assert code == 0, out
-    assert "mallory: skipped: given name contains '<' or '>', which Google does not allow in names: remove them from givenName" in out
-    assert "oscar: skipped: surname contains '<' or '>', which Google does not allow in names: remove them from sn" in out
+    assert "mallory: skipped: given name '<b>Mallory' contains '<' or '>', which Google does not allow in names: remove them from givenName" in out
+    assert "oscar: skipped: surname 'Wilde>' contains '<' or '>', which Google does not allow in names: remove them from sn" in out
     assert {user["primaryEmail"] for user in env.emulator.users()} == {"admin@example.com", "alice@example.com", "zoe@example.com"}
     assert notices(env, "mallory").keys() == {NoticeCode.USER_INVALID}
 
@@ -146,4 +146,4 @@ def test_a_push_logs_why_it_skipped_a_user(env, caplog):
     caplog.set_level(logging.INFO)
     jobs.run_push(str(env.config_path), "user", "alice")
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name.endswith("jobs")]
-    assert warnings == ["push of user alice: alice: skipped: surname contains '<' or '>', which Google does not allow in names: remove them from sn"]
+    assert warnings == ["push of user alice: alice: skipped: surname 'Martin>' contains '<' or '>', which Google does not allow in names: remove them from sn"]
