@@ -23,6 +23,7 @@ import sys
 import threading
 
 from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import __version__
@@ -527,8 +528,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"google-sync: configuration error: {error}", file=sys.stderr)
         return EXIT_ERROR
     except SQLAlchemyError as error:
-        print(f"google-sync: cannot use the state database: {_first_line(error)}; check [sync] database_url and that the database server runs",
-              file=sys.stderr)
+        print(f"google-sync: cannot use the state database: {_database_problem(args.config, error)}", file=sys.stderr)
         return EXIT_ERROR
     except GoogleSyncError as error:
         print(f"google-sync: {error}", file=sys.stderr)
@@ -536,6 +536,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("google-sync: interrupted", file=sys.stderr)
         return 130
+
+
+def _database_problem(path: str | None, error: SQLAlchemyError) -> str:
+    """Which database failed and what to do: a damaged SQLite file is no server to start (the URL's password is never shown)."""
+    try:
+        database = config.load_sync(config.config_path(path)).database
+    except ConfigError:
+        database = ""
+    if database.startswith("sqlite:///"):
+        return (f"{database.removeprefix('sqlite:///')}: {_first_line(error)}; if the file is damaged, restore it from a backup, "
+                "or move it aside and run again (a new one is created, and Google's accounts are adopted again by address)")
+    shown = f"{make_url(database).render_as_string(hide_password=True)}: " if database else ""
+    return f"{shown}{_first_line(error)}; check [sync] database_url and that the database server runs"
 
 
 def _first_line(error: SQLAlchemyError) -> str:

@@ -360,6 +360,8 @@ def _ldap_settings(parser: configparser.ConfigParser) -> LdapSettings:
     password_file = schema.value(parser, "ldap", "bind_password_file")
     if password_file:
         values["bind_password"] = _read_secret_file(password_file)
+    if values["ca_file"]:
+        _check_readable("[ldap] ca_file", values["ca_file"])
     return LdapSettings(**values)
 
 
@@ -385,6 +387,15 @@ def _read_secret_file(path: str) -> str:
     except (OSError, UnicodeDecodeError) as error:
         reason = getattr(error, "strerror", None) or "not UTF-8 text"
         raise ConfigError(f"[ldap] bind_password_file = {path!r}: cannot read it ({reason})") from None
+
+
+def _check_readable(key: str, path: str) -> None:
+    """libldap reports a CA file it cannot open only as "option error", naming nothing: say which file and why here."""
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as error:
+        raise ConfigError(f"{key} = {path!r}: cannot read it ({error.strerror})") from None
 
 
 def _usable(sync: SyncSettings) -> SyncSettings:

@@ -51,6 +51,17 @@ _TRUE, _FALSE = ("yes", "true", "on", "1"), ("no", "false", "off", "0", "")
 
 
 @dataclass(frozen=True)
+class HostPort(Text):
+    """``host:port``: a pattern cannot bound the port, and the worker would only fail when it binds."""
+
+    def parse(self, text: str) -> str:
+        value = super().parse(text)
+        if value and not 1 <= int(value.rpartition(":")[2]) <= 65535:
+            raise Invalid(self.fix)
+        return value
+
+
+@dataclass(frozen=True)
 class Boolean:
     fix: str = "use yes or no"
 
@@ -573,7 +584,7 @@ NOTIFY = Section("notify", (
         example="https://server.example.com:81/app/google_sync/", commented=True),
 ), help="E-mail when synchronization needs attention (see Notifications below). The console's Settings page sends a test message.")
 
-METRICS_ADDRESS = Text(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}", "give host:port, e.g. 127.0.0.1:9464, or nothing to switch metrics off")
+METRICS_ADDRESS = HostPort(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}", "give host:port, e.g. 127.0.0.1:9464, or nothing to switch metrics off")
 
 WORKER = Section("worker", (
     Key("metrics_address", METRICS_ADDRESS, "",

@@ -144,7 +144,9 @@ def read_key(settings: GoogleSettings) -> dict:
     except OSError as error:
         raise ConfigError(f"[google] credentials_file = {path}: cannot read it ({error.strerror})") from None
     except ValueError:
-        raise ConfigError(f"[google] credentials_file = {path}: not a JSON service-account key") from None
+        info = None
+    if not isinstance(info, dict):  # valid JSON can still be a list, a string or null
+        raise ConfigError(f"[google] credentials_file = {path}: not a JSON service-account key")
     if info.get("type") not in ("service_account", "authorized_user"):
         raise ConfigError(
             f"[google] credentials_file = {path}: type is {info.get('type')!r}; "

@@ -88,4 +88,7 @@ def _push(config_path: str, kind: str, name: str, uuid: str, password_hash: str,
     if transient:
         raise PushNotDone(f"{len(transient)} change(s) not applied yet: {transient[0].change.action} {transient[0].change.subject}: {transient[0].message}")
     log.info("push of %s: %s%s", label, report.outcome, f" ({report.message})" if report.message else "")
+    for notice in report.plan.notices if report.plan else ():
+        if notice.level == "warning":  # a skipped user or group: the worker's log is where a push can say so
+            log.warning("push of %s: %s: %s", label, notice.subject, notice.message)
     return report

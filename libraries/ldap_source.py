@@ -27,6 +27,13 @@ log = logging.getLogger(__name__)
 LIMITS_HELP = "see deploy/sync-account-limits.ldif"
 TLS_HELP = "set [ldap] ca_file to the CA certificate that signed the server's certificate"
 
+
+def tls_help(ca_file: str) -> str:
+    """What to do about a refused certificate: a ca_file already set may be the wrong file, or no certificate at all."""
+    if not ca_file:
+        return TLS_HELP
+    return f"check [ldap] ca_file = {ca_file}: it must be the PEM certificate of the CA that signed the server's certificate"
+
 Entry = tuple[str, dict[str, list[bytes]]]
 
 
@@ -104,7 +111,8 @@ class LdapSource:
         ]
         real_groups = [(dn, attributes) for dn, attributes in group_entries if self._is_real_group(_first(attributes, "cn"))]
         group_by_dn = {_dn_key(dn): _first(attributes, "cn") for dn, attributes in real_groups}
-        groups = [_group(dn, attributes, uid_by_dn, settings.mail_attribute, group_by_dn) for dn, attributes in real_groups]
+        known = set(uid_by_dn) | {_dn_key(dn) for dn, _ in group_entries}
+        groups = [_group(dn, attributes, uid_by_dn, settings.mail_attribute, group_by_dn, known) for dn, attributes in real_groups]
         log.info("read %d users and %d groups from %s", len(users), len(groups), settings.uri)
         return DirectoryState(
             users=tuple(sorted(users, key=lambda user: (user.uid, user.uuid))),
@@ -136,12 +144,13 @@ class LdapSource:
         if len(entries) > 1:
             raise SourceError(f"{len(entries)} groups are called {name!r} under {settings.groups_dn}: {_dn_list(entries)}; rename all but one")
         dn, attributes = entries[0]
-        uid_by_dn, group_by_dn = {}, {}
+        uid_by_dn, group_by_dn, known = {}, {}, set()
         if _members(attributes).dns:  # member DNs: users, or nested groups
             uid_by_dn = _uid_by_dn(self._search(settings.users_dn, settings.user_filter, ["uid"], "users_dn"))
             groups = self._search(settings.groups_dn, settings.group_filter, ["cn"], "groups_dn")
             group_by_dn = {_dn_key(group_dn): name for group_dn, found in groups if self._is_real_group(name := _first(found, "cn"))}
-        return _group(dn, attributes, uid_by_dn, settings.mail_attribute, group_by_dn)
+            known = set(uid_by_dn) | {_dn_key(group_dn) for group_dn, _ in groups}
+        return _group(dn, attributes, uid_by_dn, settings.mail_attribute, group_by_dn, known)
 
     def read_groups_of(self, user: DirectoryUser) -> tuple[DirectoryGroup, ...]:
         """The real groups that list ``user`` (by memberUid or member DN): one search, for a targeted push."""
@@ -382,16 +391,16 @@ class LdapSource:
         who = settings.bind_dn or ("SASL EXTERNAL" if settings.uri.lower().startswith("ldapi://") else "anonymous")
         if isinstance(error, ldap.SERVER_DOWN):
             if "certificate" in detail.lower() or "tls" in detail.lower():
-                return f"TLS with {settings.uri} failed ({detail}): {TLS_HELP}"
+                return f"TLS with {settings.uri} failed ({detail}): {tls_help(settings.ca_file)}"
             if settings.uri.lower().startswith("ldaps://"):
                 # libldap reports a refused certificate and a closed port alike.
                 return (
                     f"cannot reach {settings.uri} ({detail}): is slapd running and listening there, and is its "
-                    f"certificate trusted? check [ldap] uri; {TLS_HELP}"
+                    f"certificate trusted? check [ldap] uri; {tls_help(settings.ca_file)}"
                 )
             return f"cannot reach {settings.uri} ({detail}): is slapd running and listening there? check [ldap] uri"
         if isinstance(error, ldap.CONNECT_ERROR):
-            return f"TLS with {settings.uri} failed ({detail}): {TLS_HELP}, or set start_tls = no"
+            return f"TLS with {settings.uri} failed ({detail}): {tls_help(settings.ca_file)}, or set start_tls = no"
         if isinstance(error, (ldap.TIMEOUT, ldap.TIMELIMIT_EXCEEDED)):
             return f"{settings.uri} did not finish {action} within {settings.timeout} s: check the server, or raise [ldap] timeout"
         if isinstance(error, ldap.INVALID_CREDENTIALS):
@@ -436,9 +445,7 @@ def configure_and_bind(connection: ldap.ldapobject.LDAPObject, settings: LdapSet
     connection.set_option(ldap.OPT_NETWORK_TIMEOUT, settings.timeout)
     connection.set_option(ldap.OPT_TIMEOUT, settings.timeout)
     if settings.ca_file:
-        connection.set_option(ldap.OPT_X_TLS_CACERTFILE, settings.ca_file)
-        connection.set_option(ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_DEMAND)
-        connection.set_option(ldap.OPT_X_TLS_NEWCTX, 0)  # last: applies the TLS options above
+        _use_ca_file(connection, settings.ca_file)
     if settings.start_tls:
         connection.start_tls_s()
     if settings.bind_dn and not settings.bind_password:
@@ -455,6 +462,17 @@ def configure_and_bind(connection: ldap.ldapobject.LDAPObject, settings: LdapSet
         connection.simple_bind_s("", "")
 
 
+def _use_ca_file(connection: ldap.ldapobject.LDAPObject, ca_file: str) -> None:
+    connection.set_option(ldap.OPT_X_TLS_CACERTFILE, ca_file)
+    connection.set_option(ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_DEMAND)
+    try:
+        connection.set_option(ldap.OPT_X_TLS_NEWCTX, 0)  # last: applies the TLS options above
+    except ValueError:  # libldap says only "option error": the file is gone, unreadable, or holds no certificate
+        raise ConfigError(
+            f"[ldap] ca_file = {ca_file}: not a readable PEM CA certificate; give the PEM file of the CA that signed the server's certificate"
+        ) from None
+
+
 def _matched(error: ldap.LDAPError) -> str:
     info = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
     return str(info.get("matched", "")).strip()
@@ -466,12 +484,13 @@ def _detail(error: ldap.LDAPError) -> str:
     return ": ".join(part for part in parts if part) or type(error).__name__
 
 
-def _group(dn: str, attributes: dict, uid_by_dn: dict[str, str], mail_attribute: str, group_by_dn: dict[str, str] | None = None) -> DirectoryGroup:
+def _group(dn: str, attributes: dict, uid_by_dn: dict[str, str], mail_attribute: str,
+           group_by_dn: dict[str, str] | None = None, known_dns: set[str] | None = None) -> DirectoryGroup:
+    """``known_dns``: every user and group DN read, when the read covered them all; member DNs outside it name
+    nothing and are reported. A read of one user's groups knows only that user, so it reports nothing."""
     members = _members(attributes)
     group_by_dn = group_by_dn or {}
-    unresolved = [m for m in members.dns if m not in uid_by_dn and m not in group_by_dn and not m.startswith(NO_MEMBERS_RDN)]
-    if unresolved:
-        log.debug("%s: %d member DN(s) are not users read from the directory: left out", dn, len(unresolved))
+    unknown = () if known_dns is None else tuple(sorted(m for m in members.dns - known_dns if not m.startswith(NO_MEMBERS_RDN)))
     return DirectoryGroup(
         uuid=_uuid(dn, attributes),
         dn=dn,
@@ -481,6 +500,7 @@ def _group(dn: str, attributes: dict, uid_by_dn: dict[str, str], mail_attribute:
         # ClearOS's placeholder member (its reserved user nomembers) is no member at all.
         member_uids=members.resolve(uid_by_dn) - {NO_MEMBERS_UID},
         member_groups=frozenset(group_by_dn[member] for member in members.dns if member in group_by_dn),
+        unknown_member_dns=unknown,
     )
 
 

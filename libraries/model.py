@@ -89,6 +89,7 @@ class DirectoryGroup:
     mail: str = ""
     member_uids: frozenset[str] = frozenset()
     member_groups: frozenset[str] = frozenset()  # names of groups listed as members (groupOfNames nesting)
+    unknown_member_dns: tuple[str, ...] = ()  # member DNs naming no user and no group (a whole read only): reported
 
 
 @dataclass(frozen=True)

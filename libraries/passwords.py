@@ -29,6 +29,7 @@ from .model import PasswordHash
 
 CRYPT = "crypt"  # Google's hashFunction for DES, $1$, $5$ and $6$ crypt strings
 GOOGLE_MAX_CRYPT_ROUNDS = 10000
+GOOGLE_MIN_PASSWORD, GOOGLE_MAX_PASSWORD = 8, 100  # characters of a cleartext password
 NO_PASSWORD = "no password in the directory"
 
 CRYPT_ALPHABET = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -150,10 +151,19 @@ def fingerprint(secret_key: bytes, password_hash: PasswordHash) -> str:
 
 def random_password(length: int = 32) -> str:
     """A throwaway password for an account whose own password cannot be synced."""
-    if not 8 <= length <= 100:
-        raise ValueError("Google accepts passwords of 8 to 100 characters")
+    if not GOOGLE_MIN_PASSWORD <= length <= GOOGLE_MAX_PASSWORD:
+        raise ValueError(f"Google accepts passwords of {GOOGLE_MIN_PASSWORD} to {GOOGLE_MAX_PASSWORD} characters")
     alphabet = string.ascii_letters + string.digits
     return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def length_problem(password: str) -> str:
+    """'' when Google accepts the length of ``password``; else what is wrong, never the password or its length."""
+    if len(password) < GOOGLE_MIN_PASSWORD:
+        return f"shorter than the {GOOGLE_MIN_PASSWORD} characters Google requires"
+    if len(password) > GOOGLE_MAX_PASSWORD:
+        return f"longer than the {GOOGLE_MAX_PASSWORD} characters Google allows"
+    return ""
 
 
 def _unsupported(label: str, description: str) -> str:
@@ -195,6 +205,10 @@ def _from_cleartext(raw: bytes, salt_key: bytes | None) -> tuple[PasswordHash | 
         password = raw.decode()
     except UnicodeDecodeError:
         return None, f"userPassword holds cleartext that is not UTF-8; {_RESET}"
+    # Google checks the length of a cleartext password only; sent as a hash, one it would refuse goes through.
+    problem = length_problem(password)
+    if problem:
+        return None, f"userPassword holds a cleartext password {problem}; set a password of {GOOGLE_MIN_PASSWORD} to {GOOGLE_MAX_PASSWORD} characters"
     salt = None
     if salt_key is not None:
         # Same cleartext, same salt: the hash (and its fingerprint) stays put

@@ -6,7 +6,7 @@ every one of them with plain values:
   (it is linked to a directory entry) or the administrator asked to mirror;
 - administrators are never suspended;
 - an object that fails validation is skipped, and skipping protects its Google
-  account from suspension too;
+  account from suspension, and its group memberships from removal, too;
 - accounts are unsuspended only when we suspended them, or when a directory
   user adopts a suspended account with its address (ClearOS' EntityExists case).
 """
@@ -56,6 +56,8 @@ LOCKED_ADVICE = (
 )
 MAX_NAME_LENGTH = 60  # Google's limit for givenName and familyName
 MAX_GROUP_NAME_LENGTH = 73
+# Google's name guidelines: any Unicode in a given name or surname but angle brackets (its insert refuses them).
+NAME_FORBIDDEN = frozenset("<>")
 # Google usernames: letters, digits, dashes, underscores, apostrophes and single dots inside.
 _LOCAL_PART = re.compile(r"[a-z0-9_'-]+(\.[a-z0-9_'-]+)*")
 
@@ -103,6 +105,8 @@ def user_problem(user: DirectoryUser, domain: str, domains: frozenset[str] = fro
             return f"has no {label} ({attribute}); Google requires one: set it in the user manager"
         if len(value) > MAX_NAME_LENGTH:
             return f"{label} is {len(value)} characters long; Google allows at most {MAX_NAME_LENGTH}: shorten {attribute}"
+        if set(value) & NAME_FORBIDDEN:
+            return f"{label} {value!r} contains '<' or '>', which Google does not allow in names: remove them from {attribute}"
     return email_problem(user_email(user, domain), domain, domains)
 
 
@@ -143,6 +147,7 @@ class _Planning:
     changes: list[Change] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
     claimed: set[str] = field(default_factory=set)  # Google user ids spoken for this run
+    protected: set[str] = field(default_factory=set)  # Google user ids of skipped users: their memberships stay too
     synced_emails: dict[str, str] = field(default_factory=dict)  # uid -> email of users active after the run
     google_ids: dict[str, str] = field(default_factory=dict)  # email -> Google id of users and groups known to Google
     group_emails: dict[str, str] = field(default_factory=dict)  # name -> email of the groups that go to Google
@@ -299,11 +304,14 @@ def _validate_users(planning: _Planning) -> list[WantedUser]:
 def _protect_account_of(planning: _Planning, user: DirectoryUser) -> None:
     """A skipped user keeps its Google account exactly as it is, suspended or not."""
     link = planning.user_links.get(user.uuid)
+    if link:  # a group push reads the group's members, not their accounts: the link alone names the account
+        planning.protected.add(link.google_id)
     if link and link.google_id in planning.google_by_id:
         planning.claimed.add(link.google_id)
     account = planning.google_by_email.get(user_email(user, planning.domain))
     if account:
         planning.claimed.add(account.id)
+        planning.protected.add(account.id)
 
 
 def _account_for(planning: _Planning, wanted: WantedUser) -> tuple[GoogleUser | None, Link | None]:
@@ -497,6 +505,8 @@ def _report_members_left_out(planning: _Planning, group: DirectoryGroup) -> None
         else:
             code = NoticeCode.MEMBERS_NOT_IN_SCOPE
         reasons.setdefault(code, []).append(uid)
+    if group.unknown_member_dns:
+        reasons.setdefault(NoticeCode.MEMBERS_UNKNOWN, [])
     for code, uids in reasons.items():
         names = ", ".join(uids)
         if code is NoticeCode.MEMBERS_LOCKED:
@@ -509,9 +519,21 @@ def _report_members_left_out(planning: _Planning, group: DirectoryGroup) -> None
                 "(turn on their Google Apps option, or set [sync] create_missing_members = yes)",
             )
         elif code is NoticeCode.MEMBERS_SKIPPED:
-            planning.warn(code, group.name, f"{len(uids)} member(s) not active in Google, left out of the group: {names} (see the warning on each)")
+            planning.warn(code, group.name, f"{len(uids)} member(s) skipped, their membership left as it is in Google: {names} (see the warning on each)")
         else:
-            planning.info(code, group.name, f"{len(uids)} member(s) left out of the group: {names}: no user to synchronize has that uid (absent, or reserved like winadmin)")
+            planning.info(code, group.name, _unknown_members(uids, group.unknown_member_dns))
+
+
+def _unknown_members(uids: list[str], dns: tuple[str, ...]) -> str:
+    parts = []
+    if uids:
+        parts.append(f"{len(uids)} member(s) left out of the group: {', '.join(uids)}: no user to synchronize has that uid (absent, or reserved like winadmin)")
+    if dns:
+        parts.append(
+            f"{len(dns)} member DN(s) left out of the group: {'; '.join(dns)}: no such entry, or not a user under [ldap] users_dn "
+            "matching user_filter; remove the member or correct its DN"
+        )
+    return "; ".join(parts)
 
 
 def _unwanted_reason(user: DirectoryUser, settings: Settings) -> str:
@@ -627,7 +649,8 @@ def selected_groups(groups: tuple[DirectoryGroup, ...], settings: Settings) -> l
     enabled_group = settings.ldap.enabled_group
     selected = []
     for group in groups:
-        if group.name in RESERVED_GROUPS or group.name == enabled_group or group.name.endswith("_plugin"):
+        lowered = group.name.lower()
+        if lowered in RESERVED_GROUPS or lowered == enabled_group.lower() or lowered.endswith("_plugin"):
             continue
         if ("*" in sync.groups or group.name in sync.groups) and group.name not in sync.exclude_groups:
             selected.append(group)
@@ -730,6 +753,9 @@ def _plan_membership(planning: _Planning, email: str, wanted: frozenset[str], cu
     for member, member_id in sorted(current.items()):
         if member in wanted or (member_id and member_id in wanted_ids):
             continue
+        account = planning.google_by_email.get(member)
+        if (member_id or (account.id if account else "")) in planning.protected:
+            continue  # a skipped user's account is left as it is, its groups included: a typo must cost no membership
         if member.rpartition("@")[2] in planning.alias_domains:  # external members are not ours to remove
             planning.changes.append(RemoveMember(group_email=email, member_email=member, member_id=member_id))
 

@@ -97,6 +97,10 @@ CASES = [
     ("admin_email not an address", replace("admin_email = admin@example.com", "admin_email = admin"), "[google] admin_email = 'admin'"),
     ("credentials_file relative", add("google", "credentials_file = key.json"), "[google] credentials_file = 'key.json': give an absolute path"),
     ("bind_password_file missing", add("ldap", "bind_password_file = /nonexistent/password"), "[ldap] bind_password_file = '/nonexistent/password': cannot read it"),
+    ("ca_file missing", add("ldap", "ca_file = /nonexistent/ca.pem"), "[ldap] ca_file = '/nonexistent/ca.pem': cannot read it (No such file or directory)"),
+    ("ca_file a directory", add("ldap", "ca_file = /"), "[ldap] ca_file = '/': cannot read it (Is a directory)"),
+    ("metrics port out of range", lambda text: text + "[worker]\nmetrics_address = 127.0.0.1:99999\n", "[worker] metrics_address = '127.0.0.1:99999': give host:port"),
+    ("metrics port zero", lambda text: text + "[worker]\nmetrics_address = 127.0.0.1:0\n", "[worker] metrics_address = '127.0.0.1:0'"),
 ]
 
 
@@ -156,3 +160,38 @@ def test_check_prints_the_warnings(tmp_path):
     code, out, _ = run(written(tmp_path, add("sync", "max_suspnd = 5")), "check")
     assert code == 1  # nothing listens on ldap://127.0.0.1:1, and no key is set
     assert f"WARN  config: {tmp_path / 'google_sync.conf'}: [sync] max_suspnd is not a known key (did you mean max_suspend?); it is ignored\n" in out
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", '"a key"', "null", "42"], ids=["a list", "a string", "null", "a number"])
+def test_a_key_file_that_is_json_but_not_an_object(tmp_path, content):
+    key = tmp_path / "key.json"
+    key.write_text(content)
+    config = written(tmp_path, add("google", f"credentials_file = {key}"))
+    code, out, err = run(config, "check")
+    assert code == 1 and "Traceback" not in out + err
+    assert f"FAIL  google: [google] credentials_file = {key}: not a JSON service-account key" in out
+    code, out, err = run(config, "test")  # LDAP is unreachable here: the key is read first or the LDAP error is the line
+    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_ca_file_that_is_no_certificate_is_named_when_tls_uses_it(directory, tmp_path):
+    """Over ldaps:// a ca_file that exists but holds no certificate: the key is named, no traceback."""
+    not_pem = tmp_path / "ca.pem"
+    not_pem.write_text("not a certificate")
+    config = written(tmp_path, lambda text: add("ldap", f"ca_file = {not_pem}")(
+        replace("uri = ldap://127.0.0.1:1", f"uri = {directory.ldaps_uri}")(text)))
+    code, out, err = run(config, "check")
+    assert code == 1 and "Traceback" not in out + err
+    ldap_line = next(line for line in out.splitlines() if line.startswith("FAIL  ldap:"))
+    assert f"check [ldap] ca_file = {not_pem}: it must be the PEM certificate" in ldap_line, ldap_line
+
+
+@pytest.mark.parametrize("command", ["test", "status"])
+def test_a_damaged_state_database_is_named_with_the_fix(tmp_path, command):
+    config = written(tmp_path, lambda text: text)
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "state.db").write_bytes(b"not a database " * 100)
+    code, out, err = run(config, command)
+    assert code == 1 and out == "" and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(f"google-sync: cannot use the state database: {tmp_path / 'state' / 'state.db'}: file is not a database; ")
+    assert "restore it from a backup, or move it aside" in err

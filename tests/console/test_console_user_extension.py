@@ -96,6 +96,17 @@ def test_a_password_is_hashed_at_once_and_only_the_hash_is_queued(extension, rec
     assert CLEARTEXT not in caplog.text
 
 
+@pytest.mark.parametrize("cleartext", ["Short-1", "x" * 101], ids=["7 characters", "101 characters"])
+def test_a_password_google_would_refuse_is_not_pushed_and_the_log_says_why(extension, recorder, caplog, cleartext):
+    extension.password_changed("alice", cleartext)
+    assert extension.queue.waiting_passwords() == set()
+    assert extension.queue.wait_idle(5)
+    assert recorder.calls == [("user", "alice")]  # the rest of the user is still pushed
+    [record] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert record.getMessage().startswith("new password of alice not pushed to Google: it is ")
+    assert "8 to 100 characters" in record.getMessage() and cleartext not in caplog.text
+
+
 def test_a_later_user_event_keeps_the_queued_password(extension, recorder):
     extension.password_changed("alice", CLEARTEXT)
     extension.user_updated("alice")
