@@ -458,7 +458,7 @@ SYNC = Section("sync", (
         "`*` (every group), a list of group names to synchronize, or `none` (users only)",
         console="Groups", blank_is_default=True),
     Key("exclude_groups", Names(GROUP_NAMES, _UNLISTABLE), "",
-        "groups never synchronized. `allusers`, `guests`, `enabled_group` and `*_plugin` groups never are",
+        "groups never synchronized. `allusers`, `guests`, `enabled_group`, `*_plugin` groups and Windows groups (see ClearOS directories) never are",
         console="Groups"),
     Key("unmanaged_accounts", Choice(("ignore", "suspend")), "ignore",
         "Google accounts matching no local user: `ignore` (listed in the test) or `suspend` (mirror the directory, "

@@ -56,6 +56,15 @@ MEMBER_ATTRIBUTES = ("memberUid", "member", "uniqueMember")  # posixGroup, group
 # the DN of its reserved user nomembers (normalised: lower case, as _dn_key spells DNs).
 NO_MEMBERS_RDN = "cn=no members,"
 NO_MEMBERS_UID = "nomembers"
+# Samba's well-known groups are Windows groups, not mailing lists: its BUILTIN ones (S-1-5-32-544
+# Administrators, -545 Users, …) and the domain's own below RID 1000 (512 Domain Admins, 513 Domain Users,
+# …; a group an administrator creates gets a RID of 1000 or more). ClearOS's Samba app creates them beside
+# the user groups (domain_admins, domain_users, administrators, power_users, …) with gidNumbers 1000512
+# to 1000551; its group manager does not show them as user groups, and neither is any synchronized.
+BUILTIN_SID_PREFIX = "S-1-5-32-"
+FIRST_ORDINARY_RID = 1000
+CLEAROS_WINDOWS_GIDS = range(1000500, 1000600)
+WINDOWS_GROUP_ATTRIBUTES = ("sambaSID", "gidNumber")
 USERS_PER_SEARCH = 200  # keeps (|(uid=…)…) filters of a group push a sane size
 
 
@@ -109,7 +118,7 @@ class LdapSource:
             for dn, attributes in user_entries
             if (user := self._user(dn, attributes, enabled, locked)) is not None
         ]
-        real_groups = [(dn, attributes) for dn, attributes in group_entries if self._is_real_group(_first(attributes, "cn"))]
+        real_groups = [(dn, attributes) for dn, attributes in group_entries if self._is_real_group(_first(attributes, "cn"), attributes)]
         group_by_dn = {_dn_key(dn): _first(attributes, "cn") for dn, attributes in real_groups}
         known = set(uid_by_dn) | {_dn_key(dn) for dn, _ in group_entries}
         groups = [_group(dn, attributes, uid_by_dn, settings.mail_attribute, group_by_dn, known) for dn, attributes in real_groups]
@@ -144,11 +153,13 @@ class LdapSource:
         if len(entries) > 1:
             raise SourceError(f"{len(entries)} groups are called {name!r} under {settings.groups_dn}: {_dn_list(entries)}; rename all but one")
         dn, attributes = entries[0]
+        if is_windows_group(attributes):
+            return None
         uid_by_dn, group_by_dn, known = {}, {}, set()
         if _members(attributes).dns:  # member DNs: users, or nested groups
             uid_by_dn = _uid_by_dn(self._search(settings.users_dn, settings.user_filter, ["uid"], "users_dn"))
-            groups = self._search(settings.groups_dn, settings.group_filter, ["cn"], "groups_dn")
-            group_by_dn = {_dn_key(group_dn): name for group_dn, found in groups if self._is_real_group(name := _first(found, "cn"))}
+            groups = self._search(settings.groups_dn, settings.group_filter, ["cn", *WINDOWS_GROUP_ATTRIBUTES], "groups_dn")
+            group_by_dn = {_dn_key(group_dn): name for group_dn, found in groups if self._is_real_group(name := _first(found, "cn"), found)}
             known = set(uid_by_dn) | {_dn_key(group_dn) for group_dn, _ in groups}
         return _group(dn, attributes, uid_by_dn, settings.mail_attribute, group_by_dn, known)
 
@@ -159,7 +170,7 @@ class LdapSource:
         entries = self._search(settings.groups_dn, f"(&{settings.group_filter}{membership})", self._group_attributes(), "groups_dn")
         uid_by_dn = {_dn_key(user.dn): user.uid}
         return tuple(
-            _group(dn, attributes, uid_by_dn, settings.mail_attribute) for dn, attributes in entries if self._is_real_group(_first(attributes, "cn"))
+            _group(dn, attributes, uid_by_dn, settings.mail_attribute) for dn, attributes in entries if self._is_real_group(_first(attributes, "cn"), attributes)
         )
 
     def read_users(self, uids: list[str]) -> tuple[DirectoryUser, ...]:
@@ -210,21 +221,27 @@ class LdapSource:
         problems = []
         for key, names in (("groups", sync.groups), ("exclude_groups", sync.exclude_groups)):
             names = [name for name in names if name != "*"]
-            missing = self._missing_groups(names) if names else []
+            found = self._named_groups(names) if names else {}
+            missing = [name for name in names if name.lower() not in found]
             if missing:
                 problems.append((key, (
                     f"[sync] {key} names {', '.join(missing)}, which no group under {self.settings.groups_dn} is called: "
                     "correct the names (the console's Groups page lists the directory's groups)"
                 )))
+            never = [name for name in names if name.lower() in found and not self._is_real_group(name, found[name.lower()])]
+            if never and key == "groups":
+                problems.append((key, (
+                    f"[sync] groups names {', '.join(never)}, which is never synchronized (allusers, guests, enabled_group, "
+                    "*_plugin groups and Windows groups such as domain_users are not mailing lists): remove it from the list"
+                )))
         return problems
 
-    def _missing_groups(self, names: list[str]) -> list[str]:
-        """Which of ``names`` no group under groups_dn (matching group_filter) is called; one search."""
+    def _named_groups(self, names: list[str]) -> dict[str, dict]:
+        """The groups under groups_dn (matching group_filter) called one of ``names``, by lower-cased name; one search."""
         settings = self.settings
         wanted = "".join(ldap.filter.filter_format("(cn=%s)", [name]) for name in names)
-        entries = self._search(settings.groups_dn, f"(&{settings.group_filter}(|{wanted}))", ["cn"], "groups_dn")
-        found = {value.lower() for _, attributes in entries for value in _texts(attributes, "cn")}
-        return [name for name in names if name.lower() not in found]
+        entries = self._search(settings.groups_dn, f"(&{settings.group_filter}(|{wanted}))", ["cn", *WINDOWS_GROUP_ATTRIBUTES], "groups_dn")
+        return {value.lower(): attributes for _, attributes in entries for value in _texts(attributes, "cn")}
 
     # --- building values ------------------------------------------------------------
     def _user_attributes(self) -> list[str]:
@@ -235,7 +252,7 @@ class LdapSource:
         return list(dict.fromkeys(name for name in wanted if name))
 
     def _group_attributes(self) -> list[str]:
-        wanted = ["entryUUID", "cn", "description", *MEMBER_ATTRIBUTES, self.settings.mail_attribute]
+        wanted = ["entryUUID", "cn", "description", *MEMBER_ATTRIBUTES, *WINDOWS_GROUP_ATTRIBUTES, self.settings.mail_attribute]
         return list(dict.fromkeys(name for name in wanted if name))
 
     def _user(self, dn: str, attributes: dict, enabled: _Members | None, locked: frozenset[str]) -> DirectoryUser | None:
@@ -292,10 +309,13 @@ class LdapSource:
             salt_key = hmac.new(self._cleartext_salt_key, uuid.encode("utf-8"), hashlib.sha256).digest()
         return from_directory({name: raw for name, raw in values.items() if raw}, cleartext_salt_key=salt_key)
 
-    def _is_real_group(self, name: str) -> bool:
+    def _is_real_group(self, name: str, attributes: dict | None = None) -> bool:
+        """Whether a group may go to Google: not reserved, not an app's switch group, not a Windows group."""
         lowered = name.lower()
         reserved = {group.lower() for group in RESERVED_GROUPS} | {self.settings.enabled_group.lower()}
-        return bool(name) and lowered not in reserved and not lowered.endswith("_plugin")
+        if not name or lowered in reserved or lowered.endswith("_plugin"):
+            return False
+        return attributes is None or not is_windows_group(attributes)
 
     def _enabled_group_filter(self) -> str:
         return f"(&{self.settings.group_filter}{ldap.filter.filter_format('(cn=%s)', [self.settings.enabled_group])})"
@@ -539,6 +559,16 @@ def _values(attributes: dict, name: str) -> list[bytes]:
 
 def _texts(attributes: dict, name: str) -> list[str]:
     return [value.decode("utf-8", "replace").strip() for value in _values(attributes, name)]
+
+
+def is_windows_group(attributes: dict) -> bool:
+    """A Samba well-known group (by its sambaSID), or, without a SID, one of ClearOS's Windows groups (by gidNumber)."""
+    sid = _first(attributes, "sambaSID").upper()
+    if sid:
+        rid = sid.rpartition("-")[2]
+        return sid.startswith(BUILTIN_SID_PREFIX) or (rid.isdigit() and int(rid) < FIRST_ORDINARY_RID)
+    gid = _first(attributes, "gidNumber")
+    return gid.isdigit() and int(gid) in CLEAROS_WINDOWS_GIDS
 
 
 def _first(attributes: dict, name: str) -> str:

@@ -107,3 +107,44 @@ def test_an_administrator_whose_local_user_is_locked_is_told_so(env, capsys):
     notices = [notice for notice in plan.notices if notice.subject == admin]
     assert [notice.code for notice in notices] == [NoticeCode.ADMIN_LOCAL_USER_LOCKED]
     assert "unlock the account" in notices[0].message and "Google Apps option" not in notices[0].message
+
+
+def windows_group(directory, name, gid, sid=None, uids=()):
+    """A Windows group as ClearOS's Samba app writes it: a posixGroup mapped to a Samba SID (or, without Samba's
+    attributes, only its fixed gidNumber), beside the user groups."""
+    return directory.add_entry(directory.group_dn(name), {
+        "objectClass": ["top", "posixGroup", "extensibleObject", *(["sambaGroupMapping"] if sid else [])],
+        "cn": name,
+        "gidNumber": gid,
+        "sambaSID": sid,
+        "sambaGroupType": (4 if sid.startswith("S-1-5-32-") else 2) if sid else None,
+        "member": [directory.user_dn(uid) for uid in uids] or [directory.no_members_dn],
+    })
+
+
+DOMAIN_SID = "S-1-5-21-1111-2222-3333"
+
+
+def test_windows_groups_are_never_synchronized(env, capsys):
+    directory = env.directory
+    directory.add_no_members_account()
+    for uid in ("alice", "bob"):
+        directory.add_user(uid, uid.capitalize(), "Martin", groups=("google_apps_plugin",))
+    clearos_group(directory, "sales", ["alice"])
+    windows_group(directory, "domain_admins", 1000512, f"{DOMAIN_SID}-512", ["alice"])
+    windows_group(directory, "domain_users", 1000513, f"{DOMAIN_SID}-513", ["alice", "bob"])
+    windows_group(directory, "administrators", 1000544, "S-1-5-32-544")
+    windows_group(directory, "power_users", 1000547)  # no Samba attributes: ClearOS's fixed gidNumber tells
+    windows_group(directory, "projects", 61000, f"{DOMAIN_SID}-3001", ["bob"])  # an ordinary group, mapped for Windows
+
+    code, out = run(env, capsys, "sync")
+    assert code == 0, out
+    assert {group["email"] for group in env.emulator.groups()} == {"sales@example.com", "projects@example.com"}
+    assert "domain_" not in out and "administrators" not in out and "power_users" not in out
+    source = LdapSource(env.settings.ldap)
+    assert source.read_group("domain_users") is None and source.read_group("projects").member_uids == {"bob"}
+    assert [group.name for group in source.read_groups_of(source.read_user("alice"))] == ["sales"]
+
+    env.write_config(groups="sales domain_users")
+    code, out = run(env, capsys, "check")
+    assert code != 0 and "[sync] groups names domain_users, which is never synchronized" in out, out

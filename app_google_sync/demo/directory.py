@@ -29,6 +29,7 @@ from app_google_sync.libraries.config import LdapSettings
 
 HERE = Path(__file__).resolve().parent
 CLEAROS_SCHEMA = HERE / "clearos-schema.ldif"
+SAMBA_SCHEMA = HERE / "samba-schema.ldif"  # the group mapping of ClearOS's Windows groups
 STANDARD_SCHEMAS = ("core.ldif", "cosine.ldif", "inetorgperson.ldif", "nis.ldif", "misc.ldif")
 
 # What deploy/sync-account-limits.ldif grants the sync account on a real server.
@@ -281,7 +282,7 @@ class DemoDirectory(slapdtest.SlapdObject):
 
     def _write_config(self):
         # One slapadd run: the database comes after the schemas its ACLs and indexes name.
-        schemas = [Path(self.SCHEMADIR, name) for name in STANDARD_SCHEMAS] + [CLEAROS_SCHEMA]
+        schemas = [Path(self.SCHEMADIR, name) for name in STANDARD_SCHEMAS] + [CLEAROS_SCHEMA, SAMBA_SCHEMA]
         parts = [self.gen_config()] + [path.read_text(encoding="utf-8") for path in schemas]
         parts.append(DATABASE_CONFIG % self._config_values())
         if self.syncprov:
