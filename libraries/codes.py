@@ -20,6 +20,7 @@ class NoticeCode(StrEnum):
     PASSWORD_NOT_SYNCED = "password_not_synced"  # kept, but its password cannot go to Google
     ALIASES_OUTSIDE_DOMAIN = "aliases_outside_domain"
     RENAME_BLOCKED = "rename_blocked"  # the new address belongs to another account
+    USER_LOCKED = "user_locked"  # Google Apps on, locked in the directory, no account in Google: not created
     SUSPENDED_IN_GOOGLE = "suspended_in_google"  # suspended by someone else; left suspended
     NOT_MANAGED = "not_managed"  # an account with a directory user's address that this tool does not manage
     ADMIN_PROTECTED = "admin_protected"  # an administrator that would be suspended; left active

@@ -281,6 +281,9 @@ def _validate_users(planning: _Planning) -> list[WantedUser]:
     """Wanted users that Google will accept; the others are reported and their accounts left alone."""
     candidates: dict[str, list[DirectoryUser]] = {}
     for user in planning.desired.users:
+        if user.in_scope and user.locked and not _has_account(planning, user):
+            # Nothing to suspend, so no change would mention it: the option is on, yet the account is never made.
+            planning.warn(NoticeCode.USER_LOCKED, user.uid, f"not created in Google: '{user.uid}' is {LOCKED_ADVICE}")
         if not user.in_scope or user.locked:
             continue
         problem = user_problem(user, planning.domain, planning.domains)
@@ -299,6 +302,12 @@ def _validate_users(planning: _Planning) -> list[WantedUser]:
             continue
         wanted.append(WantedUser(users[0], email))
     return wanted
+
+
+def _has_account(planning: _Planning, user: DirectoryUser) -> bool:
+    """Whether Google holds an account for ``user``: linked, or at its address."""
+    link = planning.user_links.get(user.uuid)
+    return bool(link and link.google_id in planning.google_by_id) or user_email(user, planning.domain) in planning.google_by_email
 
 
 def _protect_account_of(planning: _Planning, user: DirectoryUser) -> None:

@@ -83,8 +83,13 @@ def test_a_locked_member_gets_the_unlock_advice_not_the_google_apps_option(env, 
     assert "Google Apps option" in codes[NoticeCode.MEMBERS_NOT_IN_SCOPE].message
     assert "lena" not in codes[NoticeCode.MEMBERS_NOT_IN_SCOPE].message
 
+    never_created = [notice for notice in plan.notices if notice.subject == "lena"]
+    assert [notice.code for notice in never_created] == [NoticeCode.USER_LOCKED]  # nothing to suspend, yet said
+    assert "not created in Google" in never_created[0].message and "unlock the account" in never_created[0].message
+    assert not [notice for notice in plan.notices if notice.code is NoticeCode.USER_LOCKED and notice.subject != "lena"]
+
     data = json.loads(run(env, capsys, "test", "--json")[1])
-    assert {"locked", "not_in_scope"} <= {notice["code"] for notice in data["plan"]["notices"]}  # the JSON carries the codes
+    assert {"locked", "not_in_scope", "user_locked"} <= {notice["code"] for notice in data["plan"]["notices"]}  # the JSON carries the codes
     assert "create user lena@example.com" not in run(env, capsys, "test")[1]
 
 
@@ -95,6 +100,7 @@ def test_a_user_locked_after_sync_is_suspended_with_the_reason(env, capsys):
     directory.admin().modify_s(directory.user_dn("lena"), [(ldap.MOD_REPLACE, "clearAccountStatus", [b"disabled"])])
     code, out = run(env, capsys, "test")
     assert code == 2 and "suspend user lena@example.com (locked in the directory)" in out
+    assert "not created in Google" not in out  # the account exists: the suspension says it all
     assert run(env, capsys, "sync")[0] == 0
     assert env.emulator.get_user("lena@example.com")["suspended"] is True
 
