@@ -459,8 +459,10 @@ class GoogleTarget:
 
     # -- reads -------------------------------------------------------------------
 
-    def _pages(self, method, item_key: str, **params) -> Iterable[dict]:
-        """Every item, page after page until no nextPageToken: a page may hold fewer items than asked, or none."""
+    def _pages(self, method, item_key: str, what: str = "", **params) -> Iterable[dict]:
+        """Every item, page after page until no nextPageToken: a page may hold fewer items than asked, or none.
+        ``what`` names the list in errors (default: ``item_key``)."""
+        what = what or item_key
         token, seen = None, set()
         while True:
             try:
@@ -468,12 +470,12 @@ class GoogleTarget:
             except TokenError:
                 raise
             except TargetError as error:
-                raise list_failed(item_key, error) from None
+                raise list_failed(what, error) from None
             yield from page.get(item_key, [])  # an empty page omits the key altogether
             token = page.get("nextPageToken")
             if not token:
                 return
-            _check_new_token(token, seen, item_key)
+            _check_new_token(token, seen, what)
 
     def _where(self) -> dict:
         """Which users and groups a list reads: the primary domain's, or with several domains the whole account's."""
@@ -575,7 +577,8 @@ class GoogleTarget:
     def read_licensed(self, customer_id: str) -> frozenset[str]:
         """Addresses of the users holding the [licenses] SKU (licenseAssignments.listForProductAndSku)."""
         wanted = self.licenses_wanted
-        pages = self._pages(self.licenses.listForProductAndSku, "items", productId=wanted.product, skuId=wanted.sku,
+        pages = self._pages(self.licenses.listForProductAndSku, "items", f"licence assignments of {wanted.product}/{wanted.sku}",
+                            productId=wanted.product, skuId=wanted.sku,
                             customerId=customer_id or self.settings.domain, maxResults=1000, fields="nextPageToken,items(userId)")
         return frozenset(item["userId"].lower() for item in pages)
 
