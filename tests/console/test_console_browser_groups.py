@@ -138,3 +138,34 @@ def test_mapping_page_org_units_and_import(demo, plugin_url, page):
     shot(page, "27-import-done")
     assert b"gina" in demo.directory.group_entry("google_apps_plugin")["memberUid"]
     assert "userPassword" not in demo.directory.user_entry("gina")
+
+
+def test_windows_groups_are_not_offered(demo, tmp_path, page):
+    """ClearOS's Samba app keeps its Windows groups beside the user groups: the picker leaves them out and says so."""
+    from playwright.sync_api import expect
+
+    directory = demo.directory
+    for name, gid, sid in (("domain_users", 1000513, "S-1-5-21-1-2-3-513"), ("administrators", 1000544, "S-1-5-32-544")):
+        directory.add_entry(directory.group_dn(name), {
+            "objectClass": ["top", "posixGroup", "sambaGroupMapping"], "cn": name, "gidNumber": gid,
+            "sambaSID": sid, "sambaGroupType": 2, "memberUid": ["bob"],
+        })
+    app = build_demo_app(demo, GOOGLE_SYNC_SECRETS_DIR=str(tmp_path / "secrets"), CONSOLE_STRICT_PLUGINS=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}"
+        page.goto(url + "/login")
+        page.fill("#username", ADMIN_USERNAME)
+        page.fill("#password", ADMIN_PASSWORD)
+        page.click("button[type=submit]")
+        page.goto(url + "/app/google_sync/groups")
+        table = page.locator("table.gs-groups")
+        expect(table).to_contain_text("sales")
+        expect(table).not_to_contain_text("domain_users")
+        expect(table).not_to_contain_text("administrators")
+        expect(page.locator("p", has_text="Not listed, never synchronized")).to_contain_text("Windows groups")
+        shot(page, "28-groups-windows")
+    finally:
+        server.shutdown()
+        app.extensions["google_sync"].shutdown()
