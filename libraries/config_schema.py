@@ -399,8 +399,8 @@ LDAP = Section("ldap", (
     Key("mail_attribute", ATTRIBUTE_NAME, "mail",
         "where a user's Google address comes from; a user without one gets `<uid>@<domain>`. Empty: always `<uid>@<domain>`"),
     Key("password_attributes", Names(r"[A-Za-z][A-Za-z0-9-]*", "is not an LDAP attribute name"), "userPassword clearSHA1Password",
-        "where passwords are read from: `{SHA}` and `clearSHA1Password` go as SHA-1, `{MD5}` as MD5, `{CRYPT}` as "
-        "crypt. Salted schemes (`{SSHA}`, `{PBKDF2}`, …) cannot be synchronized; the test lists them (see Passwords below)"),
+        "where passwords are read from, first usable wins: `{SHA}` and `clearSHA1Password` go as SHA-1, `{MD5}` as MD5, "
+        "`{CRYPT}` as crypt; another attribute stored as `{SCHEME}value` (ClearOS's `clearSHAPassword`) is read like `userPassword`. Salted schemes (`{SSHA}`, `{PBKDF2}`, …) cannot be synchronized; the test lists them (see Passwords below)"),
     Key("page_size", Integer(1, 100000), "500", "paged-results page size"),
     Key("timeout", Integer(1, 3600, "seconds"), "30", "seconds for network and operations"),
     Key("start_tls", Boolean(), "no", "StartTLS on `ldap://`"),

@@ -252,8 +252,9 @@ def from_directory(
 ) -> tuple[PasswordHash | None, str]:
     """The hash to push for one entry, or ``(None, why not)``; the second item is "" on success.
 
-    ``values`` maps attribute names (any case) to raw values. A usable
-    userPassword wins over clearSHA1Password; when neither is usable the
+    ``values`` maps attribute names (any case) to raw values, in the order
+    configured. A usable userPassword (or another attribute stored like it, such as
+    ClearOS's clearSHAPassword) wins over clearSHA1Password; when neither is usable the
     userPassword's problem is returned, since it names the fix. A cleartext
     userPassword is hashed here with SHA-512 crypt: with ``cleartext_salt_key``
     (a secret, ideally per entry) its salt is derived so the result is the
@@ -263,7 +264,10 @@ def from_directory(
     by_name: dict[str, list[bytes]] = {}
     for name, raw_values in values.items():
         by_name.setdefault(name.lower(), []).extend(raw_values)
-    user_passwords = by_name.get("userpassword", [])
+    # Another attribute counts where its values are stored as {SCHEME}value, like ClearOS's clearSHAPassword; only
+    # userPassword may hold cleartext (an NT hash in sambaNTPassword must never be taken for a password).
+    user_passwords = [raw for name, raw_values in by_name.items() if name != "clearsha1password" for raw in raw_values
+                      if name == "userpassword" or _SCHEME_RE.match(raw)]
     clear_sha1 = by_name.get("clearsha1password", [])
     if not user_passwords and not clear_sha1:
         return None, NO_PASSWORD

@@ -166,6 +166,15 @@ def test_attribute_names_and_scheme_are_case_insensitive():
     assert result == PasswordHash(hashlib.sha1(b"s3cret").hexdigest(), "SHA-1")
 
 
+def test_clearos_clear_sha_password_is_read_like_user_password():
+    """ClearOS keeps a copy of {sha}base64 in clearSHAPassword; configured alone, it is read the same way."""
+    stored = b"{sha}" + base64.b64encode(hashlib.sha1(b"s3cret").digest())
+    result, problem = from_directory({"clearSHAPassword": [stored]})
+    assert result == PasswordHash(hashlib.sha1(b"s3cret").hexdigest(), "SHA-1") and problem == ""
+    salted, _ = from_directory({"userPassword": [b"{SSHA}c2FsdGVkc2FsdGVkc2FsdGVk"], "clearSHAPassword": [stored]})
+    assert salted == result  # an unusable userPassword gives way to the next attribute configured
+
+
 def test_md5_becomes_hex_md5():
     stored = b"{MD5}" + base64.b64encode(hashlib.md5(b"s3cret").digest())
     result, _ = from_directory({"userPassword": [stored]})
