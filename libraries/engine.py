@@ -187,8 +187,7 @@ class SyncEngine:
         read = {"custom_fields": self.target.read_custom_fields()} if self.settings.custom_attributes else {}
         if not self.settings.google.reads_domains:
             return read
-        domains, aliases = self.target.read_domains()
-        return {"domains": domains, "domain_aliases": aliases, **read}
+        return {**self.target.read_domains(), **read}
 
     def test(self, trigger: str = "cli") -> Report:
         """A dry run: the plan and its warnings, no write to Google."""

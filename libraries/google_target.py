@@ -257,7 +257,7 @@ class GoogleTarget:
         self._resources: dict[str, object] = {}
         self._http = None
         self._no_batch: set[str] = set()  # APIs whose endpoint refused the batch route
-        self._domains: tuple[frozenset[str], frozenset[str]] | None = None  # read once per target (a run)
+        self._domains: dict | None = None  # read once per target (a run)
 
     # -- plumbing ----------------------------------------------------------------
 
@@ -481,15 +481,19 @@ class GoogleTarget:
         """Which users and groups a list reads: the primary domain's, or with several domains the whole account's."""
         return {"customer": "my_customer"} if self.settings.multi_domain else {"domain": self.settings.domain}
 
-    def read_domains(self) -> tuple[frozenset[str], frozenset[str]]:
-        """The account's (primary and secondary) domains and its domain aliases, as domains.list gives them; read once."""
+    def read_domains(self) -> dict:
+        """The account's verified domains (primary and secondary) and domain aliases, as domains.list gives them, and
+        those not verified yet (Google makes no address there until they are), as GoogleState's fields; read once."""
         if self._domains is None:
             page = self.call(self._resource("domains", lambda: self.service.domains()).list(
-                customer="my_customer", fields="domains(domainName,domainAliases(domainAliasName))"))
+                customer="my_customer", fields="domains(domainName,verified,domainAliases(domainAliasName,verified))"))
             domains = page.get("domains", [])
-            names = frozenset(domain["domainName"].lower() for domain in domains)
-            aliases = frozenset(alias["domainAliasName"].lower() for domain in domains for alias in domain.get("domainAliases", []))
-            self._domains = (names, aliases)
+            listed = [(domain["domainName"].lower(), domain.get("verified", False)) for domain in domains]
+            aliases = [(alias["domainAliasName"].lower(), alias.get("verified", False))
+                       for domain in domains for alias in domain.get("domainAliases", [])]
+            self._domains = {"domains": frozenset(name for name, verified in listed if verified),
+                             "domain_aliases": frozenset(name for name, verified in aliases if verified),
+                             "unverified_domains": frozenset(name for name, verified in listed + aliases if not verified)}
         return self._domains
 
     def read_custom_fields(self) -> tuple[CustomField, ...]:
@@ -563,13 +567,12 @@ class GoogleTarget:
         groups = self.read_groups()
         wanted = [group["id"] for group in groups if member_groups(group)]
         members = self.read_members(wanted)
-        domains, aliases = self.read_domains() if self.settings.reads_domains else (None, frozenset())
+        domains = self.read_domains() if self.settings.reads_domains else {}
         return GoogleState(
             users=tuple(users),
             groups=tuple(GoogleGroup.from_api(group, members.get(group["id"])) for group in groups),
             org_units=self.read_org_units() if org_units else None,
-            domains=domains,
-            domain_aliases=aliases,
+            **domains,
             custom_fields=self.read_custom_fields() if self.custom_fields else None,
             licensed=self.read_licensed(_customer_of(users)) if self.licenses_wanted.product else None,
         )
@@ -719,7 +722,7 @@ def check_access(settings: Settings) -> list[Check]:
         ORGUNIT_SCOPE: lambda: read(target.orgunits.list(customerId="my_customer", type="children", fields="organizationUnits(orgUnitPath)")),
         SCHEMA_SCOPE: lambda: f"{len(target.read_custom_fields())} custom fields",
         LICENSING_SCOPE: lambda: f"{len(target.read_licensed(customer()))} users hold {settings.licenses.product} {settings.licenses.sku}",
-        DOMAIN_SCOPE: lambda: f"domains: {', '.join(sorted(target.read_domains()[0] | target.read_domains()[1]))}",
+        DOMAIN_SCOPE: lambda: _domains_found(target.read_domains()),
         GROUP_SETTINGS_SCOPE: lambda: on_a_group(lambda group: target.group_settings.get(groupUniqueId=group["email"], fields="email")),
     }
     for scope in scopes:
@@ -730,6 +733,13 @@ def check_access(settings: Settings) -> list[Check]:
     if settings.custom_attributes and all(check.ok for check in checks if check.name == SCHEMA_SCOPE):
         checks.extend(_custom_attribute_checks(settings, target.read_custom_fields()))
     return checks
+
+
+def _domains_found(read: dict) -> str:
+    found = f"domains: {', '.join(sorted(read['domains'] | read['domain_aliases']))}"
+    if read["unverified_domains"]:
+        found += f"; not verified (no address is made there until verified in the Admin console): {', '.join(sorted(read['unverified_domains']))}"
+    return found
 
 
 def _custom_attribute_checks(settings: Settings, fields: tuple[CustomField, ...]) -> list[Check]:

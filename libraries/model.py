@@ -198,6 +198,7 @@ class GoogleState:
     # The account's domains as Google lists them (primary and secondary; then domain aliases); None when not read.
     domains: frozenset[str] | None = None
     domain_aliases: frozenset[str] = frozenset()
+    unverified_domains: frozenset[str] = frozenset()  # listed by Google but not verified: no address can be made there yet
     custom_fields: tuple[CustomField, ...] | None = None  # the account's custom schema fields; None when not read
     licensed: frozenset[str] | None = None  # addresses holding the [licenses] SKU; None when not read
 

@@ -74,15 +74,19 @@ class WantedUser:
         return self.source.uuid
 
 
-def email_problem(email: str, domain: str, domains: frozenset[str] = frozenset()) -> str:
+def email_problem(email: str, domain: str, domains: frozenset[str] = frozenset(), unverified: frozenset[str] = frozenset()) -> str:
     """Why Google would refuse ``email`` as a primary address: '' when it is fine. ``domains``: all the
-    account's domains when there are several (``domain`` is then the one made-up addresses use)."""
+    account's domains when there are several (``domain`` is then the one made-up addresses use); ``unverified``:
+    those Google lists but has not verified (it makes no address there)."""
     local, _, email_domain = email.partition("@")
     if not _LOCAL_PART.fullmatch(local) or not email_domain:
         return f"address {email!r} is not a valid Google username (letters, digits, - _ ' and single dots only)"
     allowed = domains or frozenset({domain})
     if email_domain in allowed:
         return ""
+    if email_domain in unverified:
+        return (f"address {email} is in the domain {email_domain}, which Google lists but has not verified: no user or group "
+                "can have an address there until it is verified (Admin console, Account > Domains)")
     if len(allowed) > 1:
         return (
             f"address {email} is in none of the account's domains; these would work: {', '.join(sorted(allowed))} "
@@ -99,7 +103,7 @@ def user_email(user: DirectoryUser, domain: str) -> str:
     return (user.mail or f"{user.uid}@{domain}").strip().lower()
 
 
-def user_problem(user: DirectoryUser, domain: str, domains: frozenset[str] = frozenset()) -> str:
+def user_problem(user: DirectoryUser, domain: str, domains: frozenset[str] = frozenset(), unverified: frozenset[str] = frozenset()) -> str:
     for label, attribute, value in (("given name", "givenName", user.given_name), ("surname", "sn", user.family_name)):
         if not value.strip():
             return f"has no {label} ({attribute}); Google requires one: set it in the user manager"
@@ -107,7 +111,7 @@ def user_problem(user: DirectoryUser, domain: str, domains: frozenset[str] = fro
             return f"{label} is {len(value)} characters long; Google allows at most {MAX_NAME_LENGTH}: shorten {attribute}"
         if set(value) & NAME_FORBIDDEN:
             return f"{label} {value!r} contains '<' or '>', which Google does not allow in names: remove them from {attribute}"
-    return email_problem(user_email(user, domain), domain, domains)
+    return email_problem(user_email(user, domain), domain, domains, unverified)
 
 
 @dataclass(frozen=True)
@@ -286,7 +290,7 @@ def _validate_users(planning: _Planning) -> list[WantedUser]:
             planning.warn(NoticeCode.USER_LOCKED, user.uid, f"not created in Google: '{user.uid}' is {LOCKED_ADVICE}")
         if not user.in_scope or user.locked:
             continue
-        problem = user_problem(user, planning.domain, planning.domains)
+        problem = user_problem(user, planning.domain, planning.domains, planning.existing.unverified_domains)
         if problem:
             planning.warn(NoticeCode.USER_INVALID, user.uid, f"skipped: {problem}")
             _protect_account_of(planning, user)
@@ -671,7 +675,7 @@ def group_email(group: DirectoryGroup, domain: str) -> str:
 
 
 def _group_problem(planning: _Planning, group: DirectoryGroup, email: str) -> str:
-    problem = email_problem(email, planning.domain, planning.domains)
+    problem = email_problem(email, planning.domain, planning.domains, planning.existing.unverified_domains)
     if not problem and len(group.name) > MAX_GROUP_NAME_LENGTH:
         problem = f"name is {len(group.name)} characters long; Google allows at most {MAX_GROUP_NAME_LENGTH}"
     if not problem and email in planning.google_by_email:

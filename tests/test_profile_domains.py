@@ -107,3 +107,29 @@ def test_planner_uses_the_domains_google_lists():
     assert not unread.changes and "outside the Google domain example.com" in unread.notices[0].message
     read = build_plan(desired, GoogleState(users=(), groups=(), domains=frozenset({"example.com", "example.org"})), LinkState(), settings)
     assert [c.action for c in read.changes] == ["create user"]
+
+
+def test_an_unverified_domain_is_listed_by_google_but_takes_no_address(env, capsys):
+    """domains.list shows every domain and domain alias with ``verified``; Google makes no user, group or alias
+    in one not verified yet: such a user is reported (naming the domain and the fix), never sent to fail."""
+    env.emulator.add_domain("example.org")
+    env.emulator.add_domain("pending.test", verified=False)
+    env.emulator.add_domain("alias-pending.test", alias_of="example.org", verified=False)
+    env.write_config(google_options={"domains": "*"})
+    env.directory.add_user("alice", "Alice", "Tester", mail="alice@example.org", groups=PLUGIN,
+                           extra_attrs={"mailLocalAddress": ["ali@alias-pending.test"]})
+    env.directory.add_user("dave", "Dave", "Tester", mail="dave@pending.test", groups=PLUGIN)
+    from app_google_sync.emulator import resources
+    listed = {name: resources.domain(name, env.emulator.directory) for name in env.emulator.directory.domains}
+    assert listed["pending.test"]["verified"] is False and listed["example.org"]["domainAliases"][0]["verified"] is False
+    checks = {check.name: check for check in check_access(env.settings)}
+    assert checks[DOMAIN_SCOPE].detail == ("domains: example.com, example.org; not verified (no address is made there until "
+                                           "verified in the Admin console): alias-pending.test, pending.test")
+    plan = plan_json(env, capsys)
+    assert [(c["action"], c["object"]) for c in plan["changes"]] == [("create user", "alice@example.org")]
+    dave = [n["message"] for n in plan["notices"] if n["object"] == "dave"]
+    assert dave == ["skipped: address dave@pending.test is in the domain pending.test, which Google lists but has not verified: "
+                    "no user or group can have an address there until it is verified (Admin console, Account > Domains)"]
+    assert run(env, "sync") == 0
+    assert "aliases" not in env.emulator.get_user("alice@example.org"), "no alias in a domain alias not verified"
+    assert env.emulator.get_user("dave@pending.test") is None

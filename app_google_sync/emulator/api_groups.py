@@ -41,7 +41,7 @@ def insert_group(req):
     rules.check_known_fields(body, GROUP_SCHEMA_FIELDS)
     if not body.get("email"):
         raise errors.required("email")
-    address = rules.check_address(body["email"], directory.domains, "email")
+    address = rules.check_address(body["email"], directory.verified_domains, "email")
     record = {"id": directory.new_group_id(), "email": address,
               "name": address.split("@")[0], "description": ""}
     apply_fields(record, body)
@@ -63,7 +63,7 @@ def patch_group(req):
     changed = dict(record)
     apply_fields(changed, body)
     if body.get("email"):
-        new = rules.check_address(body["email"], directory.domains, "email")
+        new = rules.check_address(body["email"], directory.verified_domains, "email")
         if new != record["email"]:
             directory.claim(new, "group", record["id"])
             changed["aliases"] = [a for a in record.get("aliases", []) if a != new] + [record["email"]]

@@ -64,7 +64,7 @@ def list_users(req):
 def insert_user(req):
     directory, body = req.directory, req.body
     rules.check_known_fields(body, USER_SCHEMA_FIELDS)
-    address = rules.check_address(body.get("primaryEmail"), directory.domains, "primary_user_email")
+    address = rules.check_address(body.get("primaryEmail"), directory.verified_domains, "primary_user_email")
     name = _checked_name({}, body.get("name"))
     if "password" not in body:
         raise errors.invalid("Invalid Password")
@@ -221,7 +221,7 @@ def _apply_plain_fields(record, body, directory):
 
 def _rename(directory, record, changed, new_address):
     """Change the primary address; Google keeps the old one as an alias."""
-    new = rules.check_address(new_address, directory.domains, "primary_user_email")
+    new = rules.check_address(new_address, directory.verified_domains, "primary_user_email")
     old = record["primaryEmail"]
     if new == old:
         return

@@ -130,10 +130,10 @@ def schema(record):
 
 def domain(name, directory):
     aliases = [{"kind": "admin#directory#domainAlias", "domainAliasName": alias, "parentDomainName": name,
-                "verified": True, "creationTime": "0"}
+                "verified": alias not in directory.unverified, "creationTime": "0"}
                for alias, parent in sorted(directory.domain_aliases.items()) if parent == name]
     resource = {"kind": "admin#directory#domain", "domainName": name, "isPrimary": name == directory.primary_domain,
-                "verified": True, "creationTime": "0"}
+                "verified": name not in directory.unverified, "creationTime": "0"}
     if aliases:
         resource["domainAliases"] = aliases
     return _with_etag(resource)

@@ -219,11 +219,12 @@ class Emulator:
             self.authority.expire_tokens()
 
     # seeding and inspection (no quota, not recorded) ---------------------------------------------
-    def add_domain(self, domain, alias_of=None):
+    def add_domain(self, domain, alias_of=None, verified=True):
         """A secondary domain of the account, or (``alias_of`` its parent) a domain alias: users and groups
-        cannot have their primary address in an alias domain, but aliases can be added there."""
+        cannot have their primary address in an alias domain, but aliases can be added there. Unverified
+        (``verified=False``), it is listed by domains.list with verified false and no address can be made in it."""
         with self.lock:
-            self.directory.add_domain(domain, alias_of)
+            self.directory.add_domain(domain, alias_of, verified)
             self._save()
 
     def add_sku(self, product, sku, seats, name=None):

@@ -30,6 +30,7 @@ class Directory:
     def __init__(self, domain, customer_id=None):
         self.domains = [domain.lower()]  # the primary domain first, then secondary domains
         self.domain_aliases = {}  # alias domain -> the domain it is an alias of
+        self.unverified = set()  # domains and domain aliases added but not verified: no address may be made there yet
         self.customer_id = customer_id or "C0" + "".join(
             random.choice(string.ascii_lowercase + string.digits) for _ in range(7))
         self.users = {}       # id -> user record
@@ -48,13 +49,25 @@ class Directory:
         return self.domains[0]
 
     @property
-    def alias_domains(self):
-        """Where an alias address may be: every domain, domain aliases included."""
+    def all_domain_names(self):
+        """Every domain and domain alias, verified or not."""
         return self.domains + list(self.domain_aliases)
 
-    def add_domain(self, domain, alias_of=None):
+    @property
+    def verified_domains(self):
+        """Where a primary address may be: the domains verified (Google lets no user or group be made in another)."""
+        return [name for name in self.domains if name not in self.unverified]
+
+    @property
+    def alias_domains(self):
+        """Where an alias address may be: every verified domain, domain aliases included."""
+        return [name for name in self.all_domain_names if name not in self.unverified]
+
+    def add_domain(self, domain, alias_of=None, verified=True):
         domain = domain.lower()
-        if domain in self.alias_domains:
+        if not verified:
+            self.unverified.add(domain)
+        if domain in self.all_domain_names:
             return
         if alias_of is None:
             self.domains.append(domain)
@@ -173,7 +186,7 @@ class Directory:
         return {
             "domains": self.domains, "domainAliases": self.domain_aliases, "customerId": self.customer_id, "users": self.users,
             "groups": self.groups, "members": self.members, "orgunits": self.orgunits,
-            "external": self.external, "schemas": self.schemas, "skus": self.skus,
+            "external": self.external, "schemas": self.schemas, "skus": self.skus, "unverified": sorted(self.unverified),
         }
 
     @classmethod
@@ -181,6 +194,7 @@ class Directory:
         directory = cls(data["domains"][0], data["customerId"])
         directory.domains = data["domains"]
         directory.domain_aliases = data.get("domainAliases", {})
+        directory.unverified = set(data.get("unverified", []))
         directory.users = data["users"]
         directory.groups = data["groups"]
         directory.members = data["members"]
