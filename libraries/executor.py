@@ -81,6 +81,7 @@ class _Part:
     due: float = 0.0  # not sent again before this moment
     first_sent: float | None = None
     uncertain: bool = False  # an earlier attempt may have been applied though its answer was lost
+    failed: Callable[[TargetError], "Result"] | None = None  # what a final error means, when not the usual (a recheck)
 
     @property
     def api(self) -> str:
@@ -197,6 +198,10 @@ class Executor:
         if outcome.ok:
             return part.done(outcome.response or {})
         error = outcome.error
+        if part.failed is not None and not is_retriable(error, part.attempts):
+            return part.failed(error)
+        if part.failed is None and (read := part.change.recheck(self.api, error)) is not None:
+            return self._recheck(part, read, error)
         if refusal := part.change.refused(error):  # final: no retry can cure it
             return Result(part.change, False, refusal, getattr(part.change, "google_id", ""))
         if is_retriable(error, part.attempts):
@@ -250,6 +255,16 @@ class Executor:
             return self._applied(change, getattr(change, "google_id", ""), done)
         transient = is_retriable(error) or self._not_visible_yet(part, error)
         return Result(change, False, _explain(change, error), getattr(change, "google_id", ""), transient=transient)
+
+    def _recheck(self, part: _Part, read: HttpRequest, error: TargetError) -> _Part:
+        """An error that may mean the change holds already: the read the change names decides."""
+        change, google_id = part.change, getattr(part.change, "google_id", "")
+
+        def stands(_: TargetError) -> Result:
+            return Result(change, False, change.refused(error) or _explain(change, error), google_id)
+
+        return self._part(change, read, proof=None, failed=stands,
+                          done=lambda response: self._applied(change, google_id, "already held in Google"))
 
     def _adopt_user(self, part: _Part) -> _Part:
         """The address exists after all (created meanwhile, by an earlier attempt whose answer was lost, or

@@ -574,16 +574,19 @@ class GoogleTarget:
             org_units=self.read_org_units() if org_units else None,
             **domains,
             custom_fields=self.read_custom_fields() if self.custom_fields else None,
-            licensed=self.read_licensed(_customer_of(users)) if self.licenses_wanted.product else None,
+            **(self.read_licences(_customer_of(users)) if self.licenses_wanted.product else {}),
         )
 
-    def read_licensed(self, customer_id: str) -> frozenset[str]:
-        """Addresses of the users holding the [licenses] SKU (licenseAssignments.listForProductAndSku)."""
+    def read_licences(self, customer_id: str) -> dict:
+        """Who holds the [licenses] SKU, and who another SKU of its product (licenseAssignments.listForProduct:
+        Google gives a user one SKU per product, so those need a reassignment, not a new licence)."""
         wanted = self.licenses_wanted
-        pages = self._pages(self.licenses.listForProductAndSku, "items", f"licence assignments of {wanted.product}/{wanted.sku}",
-                            productId=wanted.product, skuId=wanted.sku,
-                            customerId=customer_id or self.settings.domain, maxResults=1000, fields="nextPageToken,items(userId)")
-        return frozenset(item["userId"].lower() for item in pages)
+        pages = self._pages(self.licenses.listForProduct, "items", f"licence assignments of {wanted.product}",
+                            productId=wanted.product, customerId=customer_id or self.settings.domain, maxResults=1000,
+                            fields="nextPageToken,items(userId,skuId)")
+        skus = {item["userId"].lower(): item.get("skuId", "") for item in pages}
+        return {"licensed": frozenset(email for email, sku in skus.items() if sku == wanted.sku),
+                "licensed_elsewhere": tuple(sorted((email, sku) for email, sku in skus.items() if sku != wanted.sku))}
 
     def holds_license(self, email: str) -> bool:
         """Whether one user holds the [licenses] SKU (for a targeted push: one call, no listing)."""
@@ -721,7 +724,7 @@ def check_access(settings: Settings) -> list[Check]:
         SCOPES[2]: lambda: on_a_group(lambda group: target.members.list(groupKey=group["id"], maxResults=1, fields="members(email)")),
         ORGUNIT_SCOPE: lambda: read(target.orgunits.list(customerId="my_customer", type="children", fields="organizationUnits(orgUnitPath)")),
         SCHEMA_SCOPE: lambda: f"{len(target.read_custom_fields())} custom fields",
-        LICENSING_SCOPE: lambda: f"{len(target.read_licensed(customer()))} users hold {settings.licenses.product} {settings.licenses.sku}",
+        LICENSING_SCOPE: lambda: _licences_found(target.read_licences(customer()), settings.licenses),
         DOMAIN_SCOPE: lambda: _domains_found(target.read_domains()),
         GROUP_SETTINGS_SCOPE: lambda: on_a_group(lambda group: target.group_settings.get(groupUniqueId=group["email"], fields="email")),
     }
@@ -733,6 +736,13 @@ def check_access(settings: Settings) -> list[Check]:
     if settings.custom_attributes and all(check.ok for check in checks if check.name == SCHEMA_SCOPE):
         checks.extend(_custom_attribute_checks(settings, target.read_custom_fields()))
     return checks
+
+
+def _licences_found(read: dict, wanted: LicenseSettings) -> str:
+    found = f"{len(read['licensed'])} users hold {wanted.product} {wanted.sku}"
+    if read["licensed_elsewhere"]:
+        found += f"; {len(read['licensed_elsewhere'])} another SKU of {wanted.product}"
+    return found
 
 
 def _domains_found(read: dict) -> str:

@@ -201,6 +201,8 @@ class GoogleState:
     unverified_domains: frozenset[str] = frozenset()  # listed by Google but not verified: no address can be made there yet
     custom_fields: tuple[CustomField, ...] | None = None  # the account's custom schema fields; None when not read
     licensed: frozenset[str] | None = None  # addresses holding the [licenses] SKU; None when not read
+    # address -> the other SKU of the [licenses] product it holds (Google allows one SKU per product and user)
+    licensed_elsewhere: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,11 @@ class Change:
         """This change's own words for an error no retry can cure (a final failure); "" to use the usual handling."""
         return ""
 
+    def recheck(self, api: Api, error: TargetError) -> Any:
+        """A read that tells whether this change holds in Google after all, when ``error`` may mean that it does
+        (a success when the read succeeds; the error stands when it fails); None when the error is plain."""
+        return None
+
     @property
     def awaits(self) -> frozenset[str]:
         """Addresses the request names that Google may not know yet when this run created or renamed them
@@ -545,19 +550,55 @@ class AssignLicense(LicenseChange):
     def request(self, api: Api) -> Any:
         return api.licenses.insert(productId=self.product, skuId=self.sku, body={"userId": self.email}, fields="userId")
 
-    def already_done(self, error: TargetError) -> str:
-        return "already assigned" if error.status == 409 else ""
+    def recheck(self, api: Api, error: TargetError) -> Any:
+        # Google answers 412 (some say 409) when the user holds a licence of the product already: Google's automatic
+        # licensing may have given this very SKU when the account was created. A read of the assignment tells.
+        if error.status in (409, 412) and not _creation_pending(error):
+            return api.licenses.get(productId=self.product, skuId=self.sku, userId=self.email, fields="skuId")
+        return None
 
     def refused(self, error: TargetError) -> str:
         # 412 is also "User creation is not complete" (eventual consistency, which passes): only "none left" is final.
-        if error.status != 412 or "creation is not complete" in str(error).lower():
+        if error.status != 412 or _creation_pending(error):
             return ""
-        return (f"no {self.product} {self.sku} licence left ({error}): the user is synchronized without one; buy more "
-                "licences or free some (e.g. [licenses] release_on_suspend = yes), then synchronize again")
+        return (f"{self.product} {self.sku} not assigned ({error}): no licence of it left, or the user holds another SKU of "
+                f"{self.product} (the next synchronization reassigns it); the user is synchronized without it. If none is "
+                "left, buy more licences or free some (e.g. [licenses] release_on_suspend = yes), then synchronize again")
 
     @property
     def awaits(self) -> frozenset[str]:
         return frozenset({self.email})
+
+
+def _creation_pending(error: TargetError) -> bool:
+    return "creation is not complete" in str(error).lower()
+
+
+@dataclass(frozen=True)
+class ReassignLicense(LicenseChange):
+    """The user holds another SKU of the product (Google gives one per product): licenseAssignments.patch moves it."""
+
+    action: ClassVar[str] = "reassign licence"
+    order: ClassVar[int] = 7
+    held_sku: str = ""
+
+    def _details(self) -> dict:
+        return {**super()._details(), "held_sku": self.held_sku}
+
+    def describe(self) -> str:
+        return f"{self.product} {self.held_sku} → {self.sku}"
+
+    def inverse(self, google_id: str) -> tuple[Change, ...] | str:
+        return (ReassignLicense(uuid=self.uuid, email=self.email, product=self.product, sku=self.held_sku, held_sku=self.sku),)
+
+    def request(self, api: Api) -> Any:
+        return api.licenses.patch(productId=self.product, skuId=self.held_sku, userId=self.email, body={"skuId": self.sku}, fields="skuId")
+
+    def refused(self, error: TargetError) -> str:
+        if error.status != 412 or _creation_pending(error):
+            return ""
+        return (f"{self.product} {self.held_sku} not reassigned to {self.sku} ({error}): no {self.sku} licence left; the user "
+                "keeps the one held. Buy more licences or free some, then synchronize again")
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from .plan import (
     FieldChange,
     Notice,
     Plan,
+    ReassignLicense,
     ReleaseLicense,
     RemoveMember,
     RemovePhoto,
@@ -415,18 +416,24 @@ def _plan_photo(planning: _Planning, user: WantedUser, account: GoogleUser | Non
 
 def _plan_licenses(planning: _Planning) -> None:
     """A licence for the users this run creates or unsuspends, and for those it created earlier that still lack
-    one (a 412 then); accounts it adopted keep whatever licences Google gave them. With release_on_suspend,
-    the licence of each user this run suspends is freed."""
+    one (a 412 then); accounts it adopted keep whatever licences Google gave them. Google gives a user one SKU
+    per product: one holding another SKU of the product (automatic licensing's default, say) is reassigned.
+    With release_on_suspend, the licence of each user this run suspends is freed."""
     wanted = planning.settings.licenses
     held = planning.existing.licensed
     if not wanted.product or held is None:
         return
+    elsewhere = dict(planning.existing.licensed_elsewhere)
     starting = {c.email for c in planning.changes if isinstance(c, (CreateUser, UnsuspendUser)) or (isinstance(c, AdoptUser) and c.unsuspend)}
     ours = {link.uuid for link in planning.user_links.values() if link.created_by_us}
     for user in planning.desired.users:
         email = planning.synced_emails.get(user.uid)
         if email and planning.in_user_scope(user.uuid) and email not in held and (email in starting or user.uuid in ours):
-            planning.changes.append(AssignLicense(uuid=user.uuid, email=email, product=wanted.product, sku=wanted.sku))
+            if email in elsewhere:
+                planning.changes.append(ReassignLicense(uuid=user.uuid, email=email, product=wanted.product, sku=wanted.sku,
+                                                        held_sku=elsewhere[email]))
+            else:
+                planning.changes.append(AssignLicense(uuid=user.uuid, email=email, product=wanted.product, sku=wanted.sku))
     if wanted.release_on_suspend:
         for change in [c for c in planning.changes if isinstance(c, SuspendUser) and c.email in held]:
             planning.changes.append(ReleaseLicense(uuid=change.uuid, email=change.email, product=wanted.product, sku=wanted.sku))

@@ -33,7 +33,9 @@ def test_a_licence_is_assigned_on_create_released_on_suspend_and_assigned_again_
     assert env.emulator.licensed(PRODUCT, SKU) == ["alice@example.com"]
     licensing = [call for call in env.emulator.calls if call["path"].startswith("/apps/licensing/v1/")]
     assert {(call["method"], call["path"]) for call in licensing} >= {
-        ("GET", f"/apps/licensing/v1/product/{PRODUCT}/sku/{SKU}/users"), ("POST", f"/apps/licensing/v1/product/{PRODUCT}/sku/{SKU}/user")}
+        ("GET", f"/apps/licensing/v1/product/{PRODUCT}/users"), ("POST", f"/apps/licensing/v1/product/{PRODUCT}/sku/{SKU}/user")}
+    post = next(call for call in licensing if call["method"] == "POST")
+    assert post["body"] == {"userId": "alice@example.com"}, "the documented LicenseAssignmentInsert body, nothing more"
     assert run(env, "test") == 0, "a held licence is not assigned again"
 
     env.directory.set_locked("alice")
@@ -57,12 +59,14 @@ def test_no_licence_left_is_a_clear_failure_of_that_user_only(env, capsys):
     assert code == 1 and report["outcome"] == "partial"
     failed = [r for r in report["results"] if not r["ok"]]
     assert len(failed) == 1 and failed[0]["action"] == "assign licence"
-    assert failed[0]["message"].startswith(f"no {PRODUCT} {SKU} licence left (412 ")
-    assert "buy more licences or free some" in failed[0]["message"]
+    assert failed[0]["message"].startswith(f"{PRODUCT} {SKU} not assigned (412 ")
+    assert "no licence of it left" in failed[0]["message"] and "buy more licences or free some" in failed[0]["message"]
     assert env.emulator.get_user("alice@example.com") and env.emulator.get_user("bob@example.com"), "both users are synchronized"
     assert len(env.emulator.licensed(PRODUCT, SKU)) == 1
     posts = [c for c in env.emulator.calls if c["method"] == "POST" and c["path"].endswith("/user")]
     assert len(posts) == 2, "a 412 is final, never retried"
+    rechecks = [c for c in env.emulator.calls if c["method"] == "GET" and "/sku/" in c["path"] and "/user/" in c["path"]]
+    assert len(rechecks) == 1, "after a 412, one read tells whether the user holds the licence after all"
     _, report = report_json(env, capsys)
     assert [c["action"] for c in report["plan"]["changes"]] == ["assign licence"], "the next run tries again"
 
@@ -113,3 +117,71 @@ def test_the_emulator_command_line_seeds_domains_and_skus():
 
     with pytest.raises(SystemExit, match="write PRODUCT/SKU=SEATS"):
         _seed_account(emulator, build_parser().parse_args(["--sku", "Google-Apps=3"]))
+
+
+def test_a_licence_given_by_google_s_automatic_licensing_is_not_a_failure(env, capsys):
+    """Google answers 412 when a user holds a licence of the product already; automatic licensing gives new accounts
+    one at creation. A read of the assignment after the 412 tells that the licence is there: no failure."""
+    licenses_on(env)
+    env.emulator.auto_license(PRODUCT, SKU)
+    env.directory.add_user("alice", "Alice", "Tester", groups=PLUGIN)
+    code, report = report_json(env, capsys, "sync")
+    assert code == 0, report["results"]
+    assigned = [r for r in report["results"] if r["action"] == "assign licence"]
+    assert [(r["ok"], r["message"]) for r in assigned] == [(True, "already held in Google")]
+    assert env.emulator.licensed(PRODUCT, SKU) == ["alice@example.com"]
+    assert run(env, "test") == 0
+
+
+def test_a_user_holding_another_sku_of_the_product_is_reassigned_not_assigned(env, capsys):
+    """One SKU per product and user (Google's licensing guide): another SKU of the product is moved with
+    licenseAssignments.patch (the path names the SKU held, the body the new one), never inserted beside it."""
+    licenses_on(env)
+    env.emulator.add_sku(PRODUCT, "1010020028", 5, name="Google Workspace Business Standard")
+    env.emulator.auto_license(PRODUCT, "1010020028")
+    env.directory.add_user("alice", "Alice", "Tester", groups=PLUGIN)
+    code, report = report_json(env, capsys, "sync")
+    assert code == 1, "the first run meets the automatic licence when it assigns"
+    failed = [r for r in report["results"] if not r["ok"]]
+    assert [r["action"] for r in failed] == ["assign licence"] and "holds another SKU" in failed[0]["message"]
+    assert env.emulator.licensed(PRODUCT, "1010020028") == ["alice@example.com"]
+
+    _, report = report_json(env, capsys)
+    assert report["plan"]["changes"] == [{"action": "reassign licence", "object": "alice@example.com", "product": PRODUCT,
+                                          "sku": SKU, "held_sku": "1010020028"}]
+    env.emulator.reset_calls()
+    assert run(env, "sync") == 0
+    patch = [c for c in env.emulator.calls if c["method"] == "PATCH"]
+    assert [(c["path"], c["body"]) for c in patch] == [(f"/apps/licensing/v1/product/{PRODUCT}/sku/1010020028/user/alice@example.com",
+                                                        {"skuId": SKU})]
+    assert env.emulator.licensed(PRODUCT, SKU) == ["alice@example.com"] and env.emulator.licensed(PRODUCT, "1010020028") == []
+    assert run(env, "test") == 0
+
+
+def test_the_emulator_answers_licences_as_google_documents(env):
+    """412 for a licence of the product already held (this SKU or another), 404 for one not held, 400 for an unknown SKU."""
+    from app_google_sync.emulator import api_licensing, errors
+    from app_google_sync.emulator.routing import Request
+    import pytest
+
+    env.emulator.add_sku(PRODUCT, SKU, 5)
+    env.emulator.add_sku(PRODUCT, "other", 5)
+    env.emulator.add_user("alice@example.com", "Alice", "Tester")
+    directory = env.emulator.directory
+
+    def call(handler, sku, body=None, user="alice@example.com"):
+        return handler(Request(directory, "X", {"productId": PRODUCT, "skuId": sku, "userId": user}, {}, body))
+
+    assert call(api_licensing.insert_assignment, SKU, {"userId": "alice@example.com"})[0] == 200
+    for sku in (SKU, "other"):
+        with pytest.raises(errors.ApiError) as raised:
+            call(api_licensing.insert_assignment, sku, {"userId": "alice@example.com"})
+        assert (raised.value.code, raised.value.reason) == (412, "conditionNotMet")
+    with pytest.raises(errors.ApiError) as raised:
+        call(api_licensing.get_assignment, "other")
+    assert raised.value.code == 404
+    with pytest.raises(errors.ApiError) as raised:
+        call(api_licensing.get_assignment, "no-such-sku")
+    assert raised.value.code == 400
+    status, moved = call(api_licensing.patch_assignment, SKU, {"skuId": "other"})
+    assert status == 200 and moved["skuId"] == "other" and moved["userId"] == "alice@example.com"

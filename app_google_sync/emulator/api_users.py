@@ -1,6 +1,6 @@
 """users.* and users.aliases.* methods."""
 
-from . import api_schemas, errors, paging, password_store, resources, rules
+from . import api_licensing, api_schemas, errors, paging, password_store, resources, rules
 from .routing import route
 from .state import now_rfc3339
 
@@ -76,6 +76,7 @@ def insert_user(req):
     if "customSchemas" in body:
         api_schemas.apply_custom_schemas(directory, record, body["customSchemas"])
     directory.add_user(record)
+    api_licensing.auto_assign(directory, record["id"])
     req.lag.created("user", record["id"])
     return 200, resources.user(record, directory)
 

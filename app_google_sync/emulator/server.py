@@ -43,6 +43,17 @@ STATS = ("http_requests", "batches", "calls", "accepted", "rejected_quota", "rej
          "token_requests", "token_failures")
 
 
+def _recorded_body(body):
+    """The JSON body a call sent, as tests inspect it; a password never kept."""
+    try:
+        value = json.loads(body.decode("utf-8")) if body and body.strip() else None
+    except ValueError:
+        return None
+    if isinstance(value, dict) and "password" in value:
+        value["password"] = "(not kept)"
+    return value
+
+
 class Emulator:
     """A local Admin SDK Directory API v1 with its OAuth token endpoint (thread-safe)."""
 
@@ -233,6 +244,12 @@ class Emulator:
             self.directory.skus["%s/%s" % (product, sku)] = {"productName": product, "skuName": name or sku,
                                                              "seats": seats, "assigned": []}
             self.directory.changed = True
+            self._save()
+
+    def auto_license(self, product, sku):
+        """Google's automatic licensing: every user created from now on gets this SKU (while seats remain)."""
+        with self.lock:
+            self.directory.auto_license = "%s/%s" % (product, sku)
             self._save()
 
     def licensed(self, product, sku):
@@ -757,7 +774,7 @@ class Emulator:
             log.exception("emulator failure on %s %s", method, path)
             status, payload = 500, errors.ApiError(500, "internalError", "Internal error encountered.").body()
         with self.lock:
-            self._record_call(method, path, query, status, in_batch)
+            self._record_call(method, path, query, status, in_batch, body)
         rendered = render(payload, query) if render and status == 200 else None
         if rendered is not None:
             return 200, dict(rendered[0], Vary="Origin, X-Origin, Referer"), rendered[1]
@@ -767,10 +784,10 @@ class Emulator:
         answer[1].update(extra_headers)
         return answer
 
-    def _record_call(self, method, path, query, status, in_batch):
+    def _record_call(self, method, path, query, status, in_batch, body=b""):
         decoded = urllib.parse.unquote(path)
         self.calls.append({"method": method, "path": decoded, "query": query, "status": status,
-                           "batch": in_batch, "time": time.time()})
+                           "batch": in_batch, "time": time.time(), "body": _recorded_body(body)})
         if method != "GET":
             self._writes += 1
         self._stats["calls"] += 1

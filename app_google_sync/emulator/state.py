@@ -38,6 +38,7 @@ class Directory:
         self.members = {}     # group id -> {member id -> member record}, in insertion order
         self.schemas = {}     # schema name -> custom user schema record
         self.skus = {}        # "product/sku" -> {"productName", "skuName", "seats", "assigned": [user ids]}
+        self.auto_license = None  # "product/sku" every new user gets (Google's automatic licensing), or None
         self.orgunits = {"/": {"orgUnitId": self.new_orgunit_id(), "name": domain.lower(),
                                "description": "", "blockInheritance": False}}
         self.addresses = {}   # lower-cased address -> ("user" | "group", id)
@@ -187,6 +188,7 @@ class Directory:
             "domains": self.domains, "domainAliases": self.domain_aliases, "customerId": self.customer_id, "users": self.users,
             "groups": self.groups, "members": self.members, "orgunits": self.orgunits,
             "external": self.external, "schemas": self.schemas, "skus": self.skus, "unverified": sorted(self.unverified),
+            "autoLicense": self.auto_license,
         }
 
     @classmethod
@@ -202,6 +204,7 @@ class Directory:
         directory.external = data.get("external", {})
         directory.schemas = data.get("schemas", {})
         directory.skus = data.get("skus", {})
+        directory.auto_license = data.get("autoLicense")
         for ident, user in directory.users.items():
             for address in [user["primaryEmail"], *user.get("aliases", [])]:
                 directory.addresses[address] = ("user", ident)
