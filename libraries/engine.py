@@ -19,7 +19,7 @@ from .keys import installation_key
 from .ldap_source import LdapSource
 from .model import DirectoryState, DirectoryUser, GoogleGroup, GoogleState, Link, LinkState, PasswordHash
 from .plan import DeleteGroup, MemberChange, Plan, RemoveMember, SuspendUser, UnsuspendUser, UpdateGroup, UpdateUser
-from .planner import LIFTED, Budget, Scope, build_plan, group_email, selected_groups, user_email
+from .planner import Budget, Scope, build_plan, group_email, selected_groups, user_email
 from .store import HeldChange, Store, now
 
 log = logging.getLogger(__name__)
@@ -242,13 +242,18 @@ class SyncEngine:
 
     def apply_held(self, trigger: str = "cli") -> Report:
         """Apply what the safety limits held, on the administrator's say: each held entry is pushed again with the
-        limits lifted (re-planned from both sides now, so what no longer applies is not done)."""
-        targets = sorted({(held.push_kind, held.push_name, held.scope) for held in self.store.held()})
+        limits lifted for the held changes only (re-planned from both sides now, so what no longer applies is not
+        done). What else the fresh read would suspend or remove past a limit is left out, not held here: its own
+        push holds it, or the next run refuses it, for the administrator to see first."""
+        waiting = self.store.held()
+        targets = sorted({(held.push_kind, held.push_name, held.scope) for held in waiting})
+        approved = frozenset((held.action, held.object) for held in waiting)
 
         def plan() -> Plan:
-            plans = [self.plan_group_push(name, LIFTED) if kind == "group" else self.plan_user_push(name, uuid, budget=LIFTED)
+            budget = replace(self.budget(), approved=approved)
+            plans = [self.plan_group_push(name, budget) if kind == "group" else self.plan_user_push(name, uuid, budget=budget)
                      for kind, name, uuid in targets]
-            return sum(plans, Plan())
+            return replace(sum(plans, Plan()), held=())
 
         return self._run(trigger, plan, force=True)
 

@@ -132,6 +132,9 @@ class Budget:
     # empty a group as surely as one push of ten, so max_member_removals counts them all.
     removed_recently: dict[str, int] = field(default_factory=dict)
     directory_empty: bool = False  # a push found that no entry at all matches user_filter: a broken read, not departures
+    # (action, subject) of the held changes the administrator released: those pass the limits, nothing else does,
+    # so releasing never carries along what the directory gained since the administrator looked.
+    approved: frozenset[tuple[str, str]] = frozenset()
     lifted: bool = False  # the administrator released what the limits held: nothing is held or refused
 
 
@@ -859,7 +862,7 @@ def _member_removals(planning: _Planning, budget: Budget) -> dict[str, str]:
     """Groups whose planned removals break max_member_removals, with the reason."""
     removals: dict[str, int] = {}
     for change in planning.changes:
-        if isinstance(change, RemoveMember):
+        if isinstance(change, RemoveMember) and (change.action, change.subject) not in budget.approved:
             removals[change.group_email] = removals.get(change.group_email, 0) + 1
     problems = {email: removal_problem(planning.settings.sync, email, count, planning.group_members.get(email, ("", 0))[1],
                                        budget.removed_recently.get(email, 0))
@@ -874,7 +877,9 @@ def _hold_over_limits(planning: _Planning, budget: Budget) -> tuple[list[Change]
     over_groups = _member_removals(planning, budget)
     kept, held = [], []
     for change in planning.changes:
-        if budget.directory_empty and isinstance(change, (SuspendUser, RemoveMember)):
+        if (change.action, change.subject) in budget.approved:
+            kept.append(change)
+        elif budget.directory_empty and isinstance(change, (SuspendUser, RemoveMember)):
             subject = change.uuid or change.google_id if isinstance(change, SuspendUser) else planning.group_members[change.group_email][0]
             ldap_settings = planning.settings.ldap
             held.append(Held(change, subject, f"the directory returns no user at all under {ldap_settings.users_dn} with user_filter "

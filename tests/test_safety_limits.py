@@ -247,3 +247,22 @@ def test_a_group_push_removes_no_member_when_user_filter_matches_no_user_at_all(
     report = SyncEngine(env.settings).push_group("team")
     assert len(report.plan.held) == 4 and report.results == []
     assert len(env.emulator.members("team@example.com")) == 4
+
+
+def test_releasing_held_changes_applies_what_was_held_and_nothing_more(env):
+    """The console's Apply held changes names a count the administrator confirmed: removals the directory gained
+    since (not pushed yet) are not released with them; the next push or run judges them."""
+    uids = add_people(env, 8)
+    env.directory.add_group("staff", members=tuple(uids))
+    env.write_config(max_member_removals="2", groups="staff")
+    assert run_cli(env, "sync") == 0
+    engine = SyncEngine(env.settings)
+    for uid in uids[:3]:
+        env.directory.remove_from_group("staff", uid)
+    engine.push_group("staff")
+    assert len(held(env)) == 3
+    for uid in uids[3:7]:  # a bad script goes on; its change is not pushed yet
+        env.directory.remove_from_group("staff", uid)
+    report = engine.apply_held()
+    assert sorted(result.change.member_email for result in report.results) == [f"{uid}@example.com" for uid in uids[:3]]
+    assert len(env.emulator.members("staff@example.com")) == 5
