@@ -467,10 +467,12 @@ SYNC = Section("sync", (
         "most accounts suspended within `suspend_window`, by runs and pushes together: a count (`10`) or a percentage "
         "of active Google accounts (`25%`, applied once the domain has 10 active accounts or more). Above it a full "
         "plan is refused unless forced (`--force`, or the console's confirmation) and a push holds the suspension for approval"),
-    Key("suspend_window", Duration(60, 30 * 86400), "24h", "the rolling window over which `max_suspend` counts suspensions"),
+    Key("suspend_window", Duration(60, 30 * 86400), "24h",
+        "the rolling window over which `max_suspend` counts suspensions and `max_member_removals` each group's removals"),
     Key("max_member_removals", Limit("the group's members"), "50%",
-        "most members one run or push may remove from one group: a count or a percentage of its members (applied to "
-        "groups of 10 members or more). Above it a full plan is refused unless forced and a push holds the removals"),
+        "most members removed from one group within `suspend_window`, by runs and pushes together: a count or a "
+        "percentage of its members before those removals (applied to groups of 10 members or more). Above it a full "
+        "plan is refused unless forced and a push holds the removals"),
     Key("batch_size", Integer(1, 1000), "100", "parts per batch request (Google allows 1000)"),
     Key("max_retries", Integer(0, 20), "8",
         "most retries of one request after a quota or server error, within `retry_deadline` (which supersedes it)"),

@@ -18,8 +18,8 @@ from .google_target import Backoff, GoogleTarget, required_scopes
 from .keys import installation_key
 from .ldap_source import LdapSource
 from .model import DirectoryState, DirectoryUser, GoogleGroup, GoogleState, Link, LinkState, PasswordHash
-from .plan import DeleteGroup, MemberChange, Plan, SuspendUser, UnsuspendUser, UpdateGroup, UpdateUser
-from .planner import LIFTED, Budget, Scope, build_plan, group_email, selected_groups, user_email
+from .plan import DeleteGroup, MemberChange, Plan, RemoveMember, SuspendUser, UnsuspendUser, UpdateGroup, UpdateUser
+from .planner import Budget, Scope, build_plan, group_email, selected_groups, user_email
 from .store import HeldChange, Store, now
 
 log = logging.getLogger(__name__)
@@ -105,10 +105,12 @@ class SyncEngine:
         return Snapshot(desired, links, existing, plan)
 
     def budget(self) -> Budget:
-        """What max_suspend has left: suspensions applied within suspend_window by every run and push count."""
+        """What the limits have left: suspensions (max_suspend) and each group's member removals (max_member_removals)
+        applied within suspend_window by every run and push count."""
         since = now() - timedelta(seconds=self.settings.sync.suspend_window)
         active = self.store.get_value(ACTIVE_ACCOUNTS)
-        return Budget(self.store.count_applied(SuspendUser.action, since), int(active) if active else None)
+        return Budget(self.store.count_applied(SuspendUser.action, since), int(active) if active else None,
+                      self.store.member_removals_by_group(RemoveMember.action, since))
 
     def plan_user_push(self, uid: str, uuid: str = "", password: PasswordHash | None = None, budget: Budget | None = None) -> Plan:
         """The plan for one user only: it reads that user on both sides, never the whole domain."""
@@ -127,7 +129,7 @@ class SyncEngine:
         org_units = self.target.read_org_units() if self.settings.sync.org_units else None
         existing = GoogleState(users=tuple(accounts.values()), groups=(), org_units=org_units, **self._domains(), **self._licences_of(accounts))
         return build_plan(desired, existing, links, self.settings, scope=Scope(user_uuids=frozenset({uuid})), password_key=self.password_key,
-                          budget=budget or self.budget())
+                          budget=self._push_budget(budget, found_users=user is not None))
 
     def _with_manager(self, desired: DirectoryState, user: DirectoryUser | None) -> DirectoryState:
         """A pushed user's manager, read too (outside the push's scope), so its address is known."""
@@ -173,7 +175,18 @@ class SyncEngine:
         scope = Scope(group_uuids=frozenset({group.uuid}))
         existing = GoogleState(users=(), groups=existing_groups, **self._domains())
         return build_plan(desired, existing, links, self.settings, scope=scope, password_key=self.password_key,
-                          budget=budget or self.budget())
+                          budget=self._push_budget(budget, found_users=bool(desired.users) or not group.member_uids))
+
+    def _push_budget(self, budget: Budget | None, found_users: bool) -> Budget:
+        """The budget of a push; when it found none of its users, whether the directory returns any user at all.
+
+        A push reads a few entries, so it cannot tell "this user left" from "user_filter or users_dn now matches
+        nothing" (an edit gone wrong, an ACL) the way a full run does, which refuses an empty directory: one more
+        read of a single entry tells, and the push then holds what it would suspend or remove."""
+        budget = budget or self.budget()
+        if found_users or budget.lifted:
+            return budget
+        return replace(budget, directory_empty=not self.source.any_user())
 
     def _licences_of(self, accounts: dict) -> dict:
         """For a targeted push: which of these accounts hold the [licenses] SKU, asked one by one."""
@@ -228,13 +241,18 @@ class SyncEngine:
 
     def apply_held(self, trigger: str = "cli") -> Report:
         """Apply what the safety limits held, on the administrator's say: each held entry is pushed again with the
-        limits lifted (re-planned from both sides now, so what no longer applies is not done)."""
-        targets = sorted({(held.push_kind, held.push_name, held.scope) for held in self.store.held()})
+        limits lifted for the held changes only (re-planned from both sides now, so what no longer applies is not
+        done). What else the fresh read would suspend or remove past a limit is left out, not held here: its own
+        push holds it, or the next run refuses it, for the administrator to see first."""
+        waiting = self.store.held()
+        targets = sorted({(held.push_kind, held.push_name, held.scope) for held in waiting})
+        approved = frozenset((held.action, held.object) for held in waiting)
 
         def plan() -> Plan:
-            plans = [self.plan_group_push(name, LIFTED) if kind == "group" else self.plan_user_push(name, uuid, budget=LIFTED)
+            budget = replace(self.budget(), approved=approved)
+            plans = [self.plan_group_push(name, budget) if kind == "group" else self.plan_user_push(name, uuid, budget=budget)
                      for kind, name, uuid in targets]
-            return sum(plans, Plan())
+            return replace(sum(plans, Plan()), held=())
 
         return self._run(trigger, plan, force=True)
 

@@ -141,6 +141,10 @@ class LdapSource:
         """The user whose entryUUID is ``uuid``: found again after a rename."""
         return self._read_one_user(ldap.filter.filter_format("(entryUUID=%s)", [uuid]), f"entryUUID {uuid}")
 
+    def any_user(self) -> bool:
+        """Whether [ldap] users_dn holds at least one entry matching user_filter (one entry read, whatever their number)."""
+        return self._any(self.settings.users_dn, self.settings.user_filter, "users_dn")
+
     def read_group(self, name: str) -> DirectoryGroup | None:
         """The group called ``name`` (None when absent, reserved or a plugin switch)."""
         if not self._is_real_group(name):

@@ -133,6 +133,13 @@ class Budget:
 
     suspended_recently: int = 0  # suspensions applied within [sync] suspend_window, by every path
     active_accounts: int | None = None  # active Google accounts at the last full read (a push does not read them all)
+    # Group address -> members removed within suspend_window, by every path: ten pushes of one removal each
+    # empty a group as surely as one push of ten, so max_member_removals counts them all.
+    removed_recently: dict[str, int] = field(default_factory=dict)
+    directory_empty: bool = False  # a push found that no entry at all matches user_filter: a broken read, not departures
+    # (action, subject) of the held changes the administrator released: those pass the limits, nothing else does,
+    # so releasing never carries along what the directory gained since the administrator looked.
+    approved: frozenset[tuple[str, str]] = frozenset()
     lifted: bool = False  # the administrator released what the limits held: nothing is held or refused
 
 
@@ -848,21 +855,28 @@ def suspension_refusal(sync: SyncSettings, budget: Budget, suspensions: int, act
             "check the directory, then run again with --force if this is intended")
 
 
-def removal_problem(sync: SyncSettings, email: str, removals: int, members: int) -> str:
-    """Why removing this many members of one group breaks max_member_removals ("" when it does not)."""
-    limit = sync.member_removal_limit(members)
-    if removals <= limit:
+def removal_problem(sync: SyncSettings, email: str, removals: int, members: int, removed_recently: int = 0) -> str:
+    """Why removing this many members of one group breaks max_member_removals ("" when it does not).
+
+    Removals already applied within suspend_window count too, against the group as it was before them (the
+    members it has now and those removed), so a group emptied one member at a time is stopped at the same point.
+    """
+    limit = sync.member_removal_limit(members + removed_recently)
+    if removals + removed_recently <= limit:
         return ""
-    return f"would remove {removals} of {members} members of {email}, more than max_member_removals = {sync.max_member_removals} ({limit})"
+    spent = f", {removed_recently} already removed within suspend_window = {duration_text(sync.suspend_window)}" if removed_recently else ""
+    return (f"would remove {removals} of {members} members of {email}{spent}, "
+            f"more than max_member_removals = {sync.max_member_removals} ({limit})")
 
 
-def _member_removals(planning: _Planning) -> dict[str, str]:
+def _member_removals(planning: _Planning, budget: Budget) -> dict[str, str]:
     """Groups whose planned removals break max_member_removals, with the reason."""
     removals: dict[str, int] = {}
     for change in planning.changes:
-        if isinstance(change, RemoveMember):
+        if isinstance(change, RemoveMember) and (change.action, change.subject) not in budget.approved:
             removals[change.group_email] = removals.get(change.group_email, 0) + 1
-    problems = {email: removal_problem(planning.settings.sync, email, count, planning.group_members.get(email, ("", 0))[1])
+    problems = {email: removal_problem(planning.settings.sync, email, count, planning.group_members.get(email, ("", 0))[1],
+                                       budget.removed_recently.get(email, 0))
                 for email, count in removals.items()}
     return {email: problem for email, problem in problems.items() if problem}
 
@@ -871,10 +885,18 @@ def _hold_over_limits(planning: _Planning, budget: Budget) -> tuple[list[Change]
     """A push's changes that stay within the limits, and those held for the administrator's approval."""
     active = budget.active_accounts if budget.active_accounts is not None else len(planning.links.by_uuid("user"))
     left, limit_text = suspensions_left(planning.settings.sync, budget, active)
-    over_groups = _member_removals(planning)
+    over_groups = _member_removals(planning, budget)
     kept, held = [], []
     for change in planning.changes:
-        if isinstance(change, SuspendUser):
+        if (change.action, change.subject) in budget.approved:
+            kept.append(change)
+        elif budget.directory_empty and isinstance(change, (SuspendUser, RemoveMember)):
+            subject = change.uuid or change.google_id if isinstance(change, SuspendUser) else planning.group_members[change.group_email][0]
+            ldap_settings = planning.settings.ldap
+            held.append(Held(change, subject, f"the directory returns no user at all under {ldap_settings.users_dn} with user_filter "
+                             f"{ldap_settings.user_filter} (a full run refuses this too); check [ldap], then run 'google-sync test' "
+                             "to review and 'google-sync sync --force' to apply"))
+        elif isinstance(change, SuspendUser):
             if left > 0:
                 left -= 1
                 kept.append(change)
@@ -893,7 +915,7 @@ def _refusals(planning: _Planning, wanted: list[WantedUser], budget: Budget) -> 
     suspensions = sum(isinstance(change, SuspendUser) for change in planning.changes)
     active = sum(not user.suspended for user in planning.existing.users)
     refusals = [refusal] if (refusal := suspension_refusal(planning.settings.sync, budget, suspensions, active)) else []
-    for _, problem in sorted(_member_removals(planning).items()):
+    for _, problem in sorted(_member_removals(planning, budget).items()):
         refusals.append(f"{problem}; check the group in the directory, then run again with --force if this is intended")
     managed = [link for link in planning.links.links if link.kind == "user" and link.google_id in planning.google_by_id]
     if not wanted and managed and not any(user.in_scope for user in planning.desired.users):

@@ -381,6 +381,19 @@ class Store:
         with self.engine.connect() as connection:
             return connection.execute(query).scalar() or 0
 
+    def member_removals_by_group(self, action: str, since: datetime) -> dict[str, int]:
+        """Members removed since then, by every run and push, per group address (max_member_removals over the window).
+
+        A member change's object reads "group ← member" (MemberChange.subject)."""
+        query = select(results_table.c.object).where(
+            results_table.c.action == action, results_table.c.ok.is_(True), results_table.c.recorded_at >= since)
+        counts: dict[str, int] = {}
+        with self.engine.connect() as connection:
+            for (subject,) in connection.execute(query):
+                group = subject.partition(" ← ")[0].lower()
+                counts[group] = counts.get(group, 0) + 1
+        return counts
+
     # -- held changes ------------------------------------------------------------------
 
     def hold(self, run_id: int, held: list[dict], scopes: set[str] | None) -> None:

@@ -167,6 +167,6 @@ def _refusals(plan: Plan, now: Now, sync: SyncSettings, budget: Budget) -> tuple
     for change in plan.of_type(RemoveMember):
         removals[change.group_email] = removals.get(change.group_email, 0) + 1
     for email, count in sorted(removals.items()):
-        if problem := removal_problem(sync, email, count, len(now.members.get(email) or {})):
+        if problem := removal_problem(sync, email, count, len(now.members.get(email) or {}), budget.removed_recently.get(email, 0)):
             refusals.append(f"{problem}; run the undo again with --force if this is intended")
     return tuple(refusals)

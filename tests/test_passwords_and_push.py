@@ -127,6 +127,7 @@ def test_targeted_push_of_a_new_user_joins_its_groups(env):
 
 def test_targeted_push_suspends_a_deleted_user(env):
     env.directory.add_user("gina", "Gina", "Tester", groups=("google_apps_plugin",))
+    env.directory.add_user("hans", "Hans", "Tester", groups=("google_apps_plugin",))  # a directory emptied whole holds instead
     sync(env)
     uuid = env.directory.user_entry("gina")["entryUUID"][0].decode()
     env.directory.delete_user("gina")
