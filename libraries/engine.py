@@ -360,7 +360,8 @@ class SyncEngine:
         users, groups = self.target.read_by_id(user_ids, group_ids)
         members = {email: self.target.read_members_of(email)
                    for email in sorted({change.group_email for change in inverse if isinstance(change, MemberChange)})}
-        return undo.plan_undo(run_id, inverse, notices + more, undo.Now(users, groups, members), self.settings.sync, self.budget())
+        posting = {link.uuid: link.posting_policy for link in self.store.links().links if link.kind == "group"}
+        return undo.plan_undo(run_id, inverse, notices + more, undo.Now(users, groups, members, posting), self.settings.sync, self.budget())
 
     def undo(self, run_id: int, force: bool = False, expected_checksum: str = "", trigger: str = "cli",
              progress: Progress | None = None) -> Report:

@@ -44,6 +44,8 @@ class Now:
     users: dict[str, GoogleUser | None]  # Google id -> account
     groups: dict[str, dict | None]  # Google id -> group resource (email, name, description)
     members: dict[str, dict[str, str] | None]  # group address -> {member address: member id}
+    # group entryUUID -> the posting policy this tool last set ("" unknown): the Groups Settings API is not read back
+    posting: dict[str, str]
 
 
 def applied_changes(results: list[dict]) -> tuple[list[Applied], list[Notice]]:
@@ -123,7 +125,14 @@ def plan_undo(run_id: int, inverse: list[Change], notices: list[Notice], now: No
             else:
                 kept.append(replace(change, member_id=current.get(change.member_email, "")) if isinstance(change, RemoveMember) else change)
         elif isinstance(change, SetPostingPolicy):
-            kept.append(change)  # the Groups Settings API is not read; setting a policy again is harmless
+            # Google's setting is not read back: what this tool last set stands for it (change.previous is what the run set).
+            recorded = now.posting.get(change.uuid, "")
+            if recorded == change.policy:
+                report(change, f"already {change.policy}: nothing to undo", NoticeCode.UNDO_ALREADY_DONE)
+            elif recorded and recorded != change.previous:
+                report(change, f"changed since the run (now {recorded}): not overwritten", NoticeCode.UNDO_CHANGED_SINCE, "warning")
+            else:
+                kept.append(change)
         else:
             kept.append(change)
     plan = Plan(changes=tuple(kept), notices=tuple(found))

@@ -148,7 +148,7 @@ def test_undo_plans_against_google_now_and_leaves_what_changed_since():
     applied, notices = applied_changes(results)
     assert [each.change for each in applied] == [run] and "recorded without its previous values" in notices[0].message
     changes, more = inverses(applied)
-    now = Now(users={"g": replace(guser("a"), given_name="Anna", family_name="Edited")}, groups={}, members={})
+    now = Now(users={"g": replace(guser("a"), given_name="Anna", family_name="Edited")}, groups={}, members={}, posting={})
     plan = plan_undo(7, changes, notices + more, now, settings().sync, Budget())
     [undo] = plan.changes
     assert undo.changes == (FieldChange("givenName", "Anna", "Ann"),) and undo.patch == {"name": {"givenName": "Ann"}}

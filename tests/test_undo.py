@@ -115,3 +115,24 @@ def test_undo_of_a_test_run_or_an_unknown_run_is_a_clear_error(env, capsys):
     assert "was a test synchronization" in capsys.readouterr().err
     assert run_cli(env, "undo", "999") == 1
     assert "there is no run 999" in capsys.readouterr().err
+
+
+def test_undo_of_a_posting_policy_restores_the_previous_one_once(env, capsys):
+    """The Groups Settings API is not read back: what this tool last set tells whether the undo is still to do."""
+    env.directory.add_user("anna", "Anna", "Tester", groups=("google_apps_plugin",))
+    env.directory.add_group("staff", members=("anna",))
+    env.write_config(groups="staff", posting_policy="members")
+    assert run_cli(env, "sync") == 0
+    env.write_config(groups="staff", posting_policy="domain")
+    assert run_cli(env, "sync") == 0
+    run = last_run(env)
+    assert env.emulator.group_settings("staff@example.com")["whoCanPostMessage"] == "ALL_IN_DOMAIN_CAN_POST"
+
+    capsys.readouterr()
+    assert run_cli(env, "undo", str(run)) == 2
+    assert "set posting" in capsys.readouterr().out
+    assert run_cli(env, "undo", str(run), "--apply") == 0
+    assert env.emulator.group_settings("staff@example.com")["whoCanPostMessage"] == "ALL_MEMBERS_CAN_POST"
+    capsys.readouterr()
+    assert run_cli(env, "undo", str(run)) == 0  # done: the preview no longer plans it again
+    assert "already members" in capsys.readouterr().out
