@@ -353,6 +353,8 @@ class SyncEngine:
             raise GoogleSyncError(f"there is no run {run_id}: 'google-sync status' lists the runs")
         if run.dry_run:
             raise GoogleSyncError(f"run {run_id} was a test synchronization: it changed nothing in Google, there is nothing to undo")
+        if run.outcome == RunOutcome.RUNNING and run_id not in self.notice_interrupted():
+            raise GoogleSyncError(f"run {run_id} is still running: undo it once it has finished ('google-sync status' shows it)")
         applied, notices = undo.applied_changes(self.store.results(run_id))
         inverse, more = undo.inverses(applied)
         user_ids = {change.google_id for change in inverse if isinstance(change, (SuspendUser, UnsuspendUser, UpdateUser)) and change.google_id}

@@ -115,6 +115,10 @@ def test_undo_of_a_test_run_or_an_unknown_run_is_a_clear_error(env, capsys):
     assert "was a test synchronization" in capsys.readouterr().err
     assert run_cli(env, "undo", "999") == 1
     assert "there is no run 999" in capsys.readouterr().err
+    with SyncEngine(env.settings).lock():  # a run of this (live) process, holding the lock as runs do
+        running = Store(env.settings.sync.database).start_run("cli", dry_run=False)
+        assert run_cli(env, "undo", str(running)) == 1
+    assert f"run {running} is still running" in capsys.readouterr().err
 
 
 def test_undo_of_a_posting_policy_restores_the_previous_one_once(env, capsys):
