@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import threading
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from . import config, jobs
 from .monitoring import HEARTBEAT_SECONDS, write_heartbeat
 from .push_queue import PushQueue
@@ -63,7 +65,10 @@ class LiveSync:
     def _beat_once(self) -> None:
         try:
             self.heartbeat()
-        except Exception:  # noqa: BLE001  (the database may be briefly busy: the next beat will do)
+        except SQLAlchemyError as error:  # the database may be briefly busy or down: the next beat will do
+            detail = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+            log.warning("cannot record the watcher's heartbeat in the state database (%s); the next beat tries again", detail)
+        except Exception:  # noqa: BLE001  (a bug: keep the traceback, and the watcher)
             log.warning("cannot record the watcher's heartbeat", exc_info=True)
 
     def _beat(self) -> None:

@@ -22,6 +22,8 @@ import threading
 from datetime import timedelta
 from typing import Callable
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from .errors import RunLocked
 from .store import QueuedPush, Store, now
 
@@ -84,8 +86,12 @@ class PushQueue:
                     self._handle(push)
                     continue
                 wait = self._wait()
-            except Exception:  # the database is briefly unavailable: never let the thread die
-                log.exception("push queue: cannot read the state database; trying again in %ss", POLL)
+            except SQLAlchemyError as error:  # the database is briefly unavailable (locked, restarting): an expected fault, one line
+                log.warning("push queue: cannot use the state database (%s); trying again in %ss, nothing queued is lost",
+                            _one_line(getattr(error, "orig", None) or error).split(" [SQL:")[0], POLL)
+                wait = POLL
+            except Exception:  # a bug: never let the thread die, and keep the traceback for the report
+                log.exception("push queue: unexpected error; trying again in %ss", POLL)
                 wait = POLL
             with self._condition:
                 if not self._stopping:

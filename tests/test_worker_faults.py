@@ -1,0 +1,97 @@
+"""The worker's parts under faults an operator meets: the state database briefly unusable, a stop mid-run."""
+import logging
+import sqlite3
+import time
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from app_google_sync import cli
+from app_google_sync.libraries.live import LiveSync
+
+
+def sync(env, *args):
+    return cli.main(["--config", str(env.config_path), "sync", *args])
+
+
+def wait_for(condition, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def locked(statement="INSERT INTO push_queue"):
+    return OperationalError(statement, {}, sqlite3.OperationalError("database is locked"))
+
+
+@pytest.fixture
+def live(env):
+    env.write_config(push_delay="0.2")
+    live = LiveSync(str(env.config_path))
+    yield live
+    live.stop()
+
+
+def given_name(env, email):
+    return env.emulator.get_user(email)["name"]["givenName"]
+
+
+def test_a_locked_state_database_loses_no_change_and_the_watcher_goes_on(env, live, caplog):
+    """Another process holding the SQLite file (a backup, sqlite3 in a shell) must not kill the watcher's thread:
+    the change it could not queue is seen again from the last saved cookie, and later changes still arrive."""
+    caplog.set_level(logging.INFO, logger="app_google_sync")
+    env.directory.add_user("olga", "Olga", "Tester", groups=("google_apps_plugin",))
+    env.directory.add_user("paul", "Paul", "Tester", groups=("google_apps_plugin",))
+    assert sync(env) == 0
+    live.start()
+    assert wait_for(lambda: live.watcher.connected)
+    time.sleep(0.5)  # the initial refresh
+
+    enqueue, refused = live.store.enqueue_push, []
+
+    def busy_twice(*args, **kwargs):
+        if len(refused) < 2:
+            refused.append(args)
+            raise locked()
+        return enqueue(*args, **kwargs)
+
+    live.store.enqueue_push = busy_twice
+    env.directory.modify_user("olga", givenName="Olgah")
+    assert wait_for(lambda: given_name(env, "olga@example.com") == "Olgah", timeout=20)
+    assert len(refused) == 2
+    env.directory.modify_user("paul", givenName="Pablo")
+    assert wait_for(lambda: given_name(env, "paul@example.com") == "Pablo", timeout=10)
+    assert live.watcher._thread.is_alive()
+    problems = [record for record in caplog.records if record.levelno >= logging.WARNING and "state database" in record.getMessage()]
+    assert problems and not any(record.exc_info for record in problems)
+    assert all("database is locked" in record.getMessage() for record in problems)
+
+
+def test_the_push_queue_and_heartbeat_say_a_busy_database_in_one_line(env, live, caplog):
+    caplog.set_level(logging.INFO, logger="app_google_sync")
+    env.directory.add_user("quin", "Quin", "Tester", groups=("google_apps_plugin",))
+    assert sync(env) == 0
+    claim, write = live.store.claim_push, live.store.set_value
+    state = {"busy": True}
+
+    def claim_busy(*args, **kwargs):
+        if state["busy"]:
+            raise locked("UPDATE push_queue")
+        return claim(*args, **kwargs)
+
+    live.store.claim_push = claim_busy
+    live.start()
+    assert wait_for(lambda: "push queue: cannot use the state database (database is locked)" in caplog.text)
+    live.store.set_value = lambda *args: (_ for _ in ()).throw(locked("UPDATE settings"))
+    live._beat_once()
+    live.store.set_value = write
+    state["busy"] = False
+    env.directory.modify_user("quin", givenName="Quentin")
+    assert wait_for(lambda: given_name(env, "quin@example.com") == "Quentin", timeout=15)
+    problems = [record for record in caplog.records if "state database" in record.getMessage()]
+    assert problems and not any(record.exc_info for record in problems)
+    assert "heartbeat in the state database (database is locked)" in caplog.text
+    assert "[SQL:" not in caplog.text
