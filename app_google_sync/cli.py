@@ -544,6 +544,11 @@ def _database_problem(path: str | None, error: SQLAlchemyError) -> str:
         database = config.load_sync(config.config_path(path)).database
     except ConfigError:
         database = ""
+    if database.startswith("sqlite:///") and "database is locked" in _first_line(error):
+        # Not damaged: another process holds it (a backup, sqlite3 in a shell). Moving it aside would lose the history.
+        path = database.removeprefix("sqlite:///")
+        return (f"{path}: database is locked: another process holds it ('fuser {path}' names it); "
+                "run again once it lets go (the worker, the console and a run only hold it for a moment)")
     if database.startswith("sqlite:///"):
         return (f"{database.removeprefix('sqlite:///')}: {_first_line(error)}; if the file is damaged, restore it from a backup, "
                 "or move it aside and run again (a new one is created, and Google's accounts are adopted again by address)")

@@ -95,3 +95,10 @@ def test_the_push_queue_and_heartbeat_say_a_busy_database_in_one_line(env, live,
     assert problems and not any(record.exc_info for record in problems)
     assert "heartbeat in the state database (database is locked)" in caplog.text
     assert "[SQL:" not in caplog.text
+
+
+def test_a_locked_sqlite_file_is_not_called_damaged(env, capsys):
+    """'move it aside' is the advice for a damaged file; for a file another process holds it would throw the history away."""
+    message = cli._database_problem(str(env.config_path), locked("UPDATE runs"))
+    assert "database is locked" in message and "another process" in message and "fuser" in message
+    assert "move it aside" not in message and "restore" not in message
