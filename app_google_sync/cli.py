@@ -528,6 +528,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"google-sync: configuration error: {error}", file=sys.stderr)
         return EXIT_ERROR
     except SQLAlchemyError as error:
+        if args.command == "health":  # no synchronization can run without it: critical, on stdout where Nagios reads
+            print(f"GOOGLE-SYNC CRITICAL - cannot use the state database: {_database_problem(args.config, error)}")
+            return 2
         print(f"google-sync: cannot use the state database: {_database_problem(args.config, error)}", file=sys.stderr)
         return EXIT_ERROR
     except GoogleSyncError as error:

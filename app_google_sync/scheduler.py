@@ -25,7 +25,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import inspect
 
-from .libraries import config, config_file, leadership, locks
+from .libraries import config, config_file, leadership, locks, stopping
 from .libraries.config import SyncSettings
 from .libraries.errors import ConfigError
 
@@ -170,7 +170,13 @@ def run_worker(config_path: str, stop: threading.Event | None = None, reconcile_
                 tick()
             stop.wait(min(check_every, reconcile_every))
     finally:
-        duties.stop(wait=True)
+        # A run waiting on Google (an outage retried up to retry_deadline) ends at once, recorded as interrupted,
+        # rather than outlive systemd's TimeoutStopSec and be killed 'running'.
+        stopping.request()
+        try:
+            duties.stop(wait=True)
+        finally:
+            stopping.clear()
         leader.resign()
         log.info("worker stopped")
     return 0

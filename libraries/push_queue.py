@@ -25,6 +25,7 @@ from typing import Callable
 from sqlalchemy.exc import SQLAlchemyError
 
 from .errors import RunLocked
+from .stopping import Stopped, requested
 from .store import QueuedPush, Store, now
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,8 @@ class PushQueue:
     def _run(self) -> None:
         while not self._stopping:
             try:
-                push = self.store.claim_push(self.owner, LEASE)
+                # Once the process is stopping no push starts: it would only be cut short (and one cut short is due at once).
+                push = None if requested() else self.store.claim_push(self.owner, LEASE)
                 if push is not None:
                     self._handle(push)
                     continue
@@ -111,6 +113,9 @@ class PushQueue:
         except RunLocked:
             log.info("push of %s waits for the synchronization that is running", push.label)
             self.store.push_failed(push, "waiting for a running synchronization to finish", now() + timedelta(seconds=LOCKED_RETRY), counts=False)
+        except Stopped:  # the process is stopping: not the push's failure; it stays queued, due at once for the next start
+            log.info("push of %s cut short by the stop; it stays queued", push.label)
+            self.store.push_failed(push, "cut short by a stop of the worker; tried again when it starts", now(), counts=False)
         except Exception as error:  # any failure: keep it and try again later, never kill the queue
             delay = self._backoff(push.attempts)
             log.error("push of %s failed (attempt %d), trying again in %.0fs: %s", push.label, push.attempts + 1, delay, error)

@@ -102,3 +102,59 @@ def test_a_locked_sqlite_file_is_not_called_damaged(env, capsys):
     message = cli._database_problem(str(env.config_path), locked("UPDATE runs"))
     assert "database is locked" in message and "another process" in message and "fuser" in message
     assert "move it aside" not in message and "restore" not in message
+
+
+def test_a_stop_during_a_google_outage_ends_the_push_at_once_recorded_and_still_queued(env):
+    """systemd stops the worker (SIGTERM) while a push retries through an outage: the stop must not wait for the
+    push's retry deadline (nor leave the run 'running' for a SIGKILL), and the change must still arrive after."""
+    import threading
+
+    from app_google_sync.libraries.store import Store
+    from app_google_sync.scheduler import run_worker
+
+    env.directory.add_user("rita", "Rita", "Tester", groups=("google_apps_plugin",))
+    assert sync(env) == 0
+    env.write_config(push_delay="0.2")
+    store = Store(env.settings.sync.database)
+    stop = threading.Event()
+    worker = threading.Thread(target=run_worker, args=(str(env.config_path),), kwargs={"stop": stop, "check_every": 0.2, "watch": True})
+    worker.start()
+    try:
+        time.sleep(1.5)  # the watcher's initial refresh
+        env.emulator.outage = True
+        env.directory.modify_user("rita", givenName="Margarita")
+        assert wait_for(lambda: store.runs(1)[0].outcome == "running" and env.emulator.stats()["rejected_outage"] >= 2, timeout=20)
+    finally:
+        started = time.monotonic()
+        stop.set()
+        worker.join(30)
+    took = time.monotonic() - started
+    assert not worker.is_alive()
+    assert took < 5, f"the worker took {took:.1f}s to stop"
+    run = store.runs(1)[0]
+    assert run.outcome == "interrupted" and "asked to stop" in run.message
+    queued = store.queued_pushes()
+    assert [(push.name, push.attempts) for push in queued] == [("rita", 0)]
+
+    env.emulator.outage = False
+    live = LiveSync(str(env.config_path))
+    live.start()
+    try:
+        assert wait_for(lambda: given_name(env, "rita@example.com") == "Margarita", timeout=20)
+    finally:
+        live.stop()
+
+
+def test_health_says_critical_in_one_nagios_line_when_the_state_database_is_down(env, capsys):
+    """Nagios reads stdout and the exit code: exit 1 with nothing on stdout was shown as a WARNING with no text."""
+    import socket
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    env.write_config(database_url=f"postgresql+psycopg://google_sync:Pg-Secret-9@127.0.0.1:{port}/google_sync")
+    status = cli.main(["--config", str(env.config_path), "health"])
+    out, err = capsys.readouterr()
+    assert status == 2
+    assert out.startswith("GOOGLE-SYNC CRITICAL - cannot use the state database") and out.count("\n") == 1
+    assert "database_url" in out and "Pg-Secret-9" not in out + err
