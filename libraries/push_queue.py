@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=15)  # a claimed push is left to its process this long (longer than any push runs)
 POLL = 2.0  # seconds between looks for pushes queued by other processes
 LOCKED_RETRY = 5.0  # seconds before a push that found a synchronization running looks again
+CLOCK_SLACK = 60.0  # seconds beyond the longest wait this queue sets before a due time means the clock went back
 RETRY_BASE = 5.0  # seconds before the first retry of a failed push; doubled each time up to retry_max
 
 Handler = Callable[[QueuedPush], None]  # raises when the push was not (wholly) applied
@@ -50,6 +51,9 @@ class PushQueue:
         self.handler = handler
         self.delay = delay
         self.retry_max, self.retry_base = retry_max, retry_base
+        # Due times are wall-clock times in the database (shared by processes and restarts). No wait this queue sets is
+        # longer than this: a push due further ahead was queued before the clock went back (an NTP step, a manual date).
+        self.horizon = timedelta(seconds=max(delay, retry_max, retry_base, LOCKED_RETRY) + CLOCK_SLACK)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{name}:{id(self):x}"
         self._condition = threading.Condition()
         self._stopping = False
@@ -103,7 +107,13 @@ class PushQueue:
         due = self.store.next_push_due()
         if due is None:
             return POLL
-        return min(POLL, max(0.05, (due - now()).total_seconds()))
+        moment = now()
+        if due - moment > self.horizon:  # else the push would wait for as long as the clock went back
+            moved = self.store.bring_pushes_forward(moment + self.horizon, moment)
+            log.warning("push queue: %d push(es) were due later than any wait this queue sets (by %s): the system clock "
+                        "went back; they go now", moved, str(due - moment).split(".")[0])
+            return 0.05
+        return min(POLL, max(0.05, (due - moment).total_seconds()))
 
     def _handle(self, push: QueuedPush) -> None:
         with self._condition:

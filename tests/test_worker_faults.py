@@ -158,3 +158,60 @@ def test_health_says_critical_in_one_nagios_line_when_the_state_database_is_down
     assert status == 2
     assert out.startswith("GOOGLE-SYNC CRITICAL - cannot use the state database") and out.count("\n") == 1
     assert "database_url" in out and "Pg-Secret-9" not in out + err
+
+
+def test_pushes_queued_before_the_clock_goes_back_an_hour_still_go_at_once(tmp_path, monkeypatch):
+    """An NTP step or a manual `date` moving the clock back: a push due a second after the change must not wait
+    an hour. The clock is injected (the store's and the queue's now), moved back while the push waits its delay."""
+    from datetime import timedelta
+
+    from app_google_sync.libraries import push_queue, store as store_module
+    from app_google_sync.libraries.push_queue import PushQueue
+    from app_google_sync.libraries.store import Store
+
+    shift = {"by": timedelta(0)}
+    real_now = store_module.now
+
+    def clock():
+        return real_now() + shift["by"]
+
+    monkeypatch.setattr(store_module, "now", clock)
+    monkeypatch.setattr(push_queue, "now", clock)
+    store = Store(f"sqlite:///{tmp_path}/state.db")
+    handled = []
+    queue = PushQueue(store, lambda push: handled.append(push.name), delay=0.5, retry_max=600)
+    try:
+        queue.put("user", "alice")
+        shift["by"] = -timedelta(hours=1)
+        assert wait_for(lambda: handled == ["alice"], timeout=8), store.queued_pushes()
+        queue.put("user", "bob")  # and what is queued after the jump goes as usual
+        assert wait_for(lambda: handled == ["alice", "bob"], timeout=8)
+    finally:
+        queue.stop()
+    assert store.queued_pushes() == []
+
+
+def test_the_schedule_follows_the_clock_going_back_an_hour(tmp_path):
+    """After the clock went back an hour the next scheduled run would come an hour late (and health, reading the same
+    clock, would not see it): the worker's periodic look re-times a job due further ahead than one interval."""
+    from datetime import timedelta
+
+    from app_google_sync import scheduler
+    from app_google_sync.libraries import config_file
+    from app_google_sync.libraries.config import SyncSettings
+    from app_google_sync.libraries.store import now
+
+    sync_settings = SyncSettings(state_dir=str(tmp_path / "state"))
+    jobs = scheduler.build_scheduler(sync_settings, str(tmp_path / "google_sync.conf"))
+    jobs.start(paused=True)
+    try:
+        schedule = config_file.Schedule(True, 30)
+        first = scheduler.reconcile(jobs, schedule)
+        assert timedelta(minutes=29) < first.next_run_time - now() <= timedelta(minutes=30)
+        assert scheduler.reconcile(jobs, schedule).next_run_time == first.next_run_time  # unchanged: kept
+        # As scheduled before the clock went back an hour: due an hour and a half ahead of the (injected) clock.
+        later = first.next_run_time + timedelta(hours=1)
+        again = scheduler.reconcile(jobs, schedule, clock=lambda: later - timedelta(minutes=90))
+        assert again.next_run_time == later - timedelta(minutes=60)
+    finally:
+        jobs.shutdown(wait=False)
