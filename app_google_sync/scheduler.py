@@ -233,10 +233,14 @@ class _Duties:
             self.live.start()
 
     def stop(self, wait: bool) -> None:
-        if self.live is not None:
-            self.live.stop()
-            self.live = None
-        if self.scheduler is not None:
-            self.scheduler.shutdown(wait=wait)
-            self.scheduler = None
-            log.info("scheduler stopped")
+        # Often called because the database went away: each part is let go even if another could not say so there,
+        # and the worker stands by rather than exit (leadership.py).
+        try:
+            if self.live is not None:
+                live, self.live = self.live, None
+                live.stop()
+        finally:
+            if self.scheduler is not None:
+                scheduler, self.scheduler = self.scheduler, None
+                scheduler.shutdown(wait=wait)
+                log.info("scheduler stopped")

@@ -74,7 +74,11 @@ class PushQueue:
             self._stopping = True
             self._condition.notify()
         self._thread.join(timeout)
-        self.store.release_pushes(self.owner)
+        try:
+            self.store.release_pushes(self.owner)
+        except SQLAlchemyError as error:  # stopping because the database went away: the claims lapse with their lease
+            log.warning("push queue: cannot release its claims in the state database (%s); they lapse within %s",
+                        _one_line(getattr(error, "orig", None) or error).split(" [SQL:")[0], LEASE)
 
     def idle(self) -> bool:
         """Nothing running and nothing waiting for its first attempt (pushes waiting to be retried do not count)."""

@@ -215,3 +215,50 @@ def test_the_schedule_follows_the_clock_going_back_an_hour(tmp_path):
         assert again.next_run_time == later - timedelta(minutes=60)
     finally:
         jobs.shutdown(wait=False)
+
+
+def test_the_worker_stands_by_while_postgresql_restarts_and_leads_again_after(env, tmp_path):
+    """The leader losing its database must stand by (as leadership.py says), not exit: a worker run by hand, or
+    every worker of a domain at once, would otherwise be gone until someone restarts it."""
+    import threading
+
+    from postgres_server import PostgresServer
+
+    from app_google_sync.libraries import locks
+    from app_google_sync.scheduler import run_worker
+
+    server = PostgresServer().start()
+    try:
+        database_url = server.new_database()
+        env.write_config(push_delay="0.2", database_url=database_url)
+        env.directory.add_user("sven", "Sven", "Tester", groups=("google_apps_plugin",))
+        assert sync(env) == 0
+        state_dir = env.settings.sync.state_dir
+        ended = []
+        stop = threading.Event()
+
+        def worker():
+            try:
+                run_worker(str(env.config_path), stop=stop, check_every=0.2, watch=True)
+            except BaseException as error:  # noqa: BLE001  (what the test looks for)
+                ended.append(error)
+                raise
+
+        thread = threading.Thread(target=worker)
+        thread.start()
+        try:
+            assert wait_for(lambda: locks.active_worker(state_dir, database_url) is not None, timeout=20)
+            time.sleep(1.0)  # the watcher's first refresh
+            server.pause()
+            time.sleep(2.0)  # several beats without the database
+            assert thread.is_alive(), ended
+            server.resume()
+            assert wait_for(lambda: locks.active_worker(state_dir, database_url) is not None, timeout=30)
+            env.directory.modify_user("sven", givenName="Svenja")
+            assert wait_for(lambda: given_name(env, "sven@example.com") == "Svenja", timeout=30)
+        finally:
+            stop.set()
+            thread.join(30)
+        assert not ended
+    finally:
+        server.stop()
