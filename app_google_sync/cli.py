@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import __version__
-from .libraries import config, leadership, locks, migrate, notify
+from .libraries import config, leadership, locks, migrate, notify, stopping
 from .libraries.codes import RunOutcome
 from .libraries.engine import Report, SyncEngine
 from .libraries.errors import ConfigError, GoogleSyncError, UnsafePlan
@@ -281,6 +281,8 @@ def cmd_background(engine: SyncEngine, args) -> int:
         except KeyboardInterrupt:
             pass
         finally:
+            # As the worker does: a push retrying through an outage ends at once, recorded interrupted, still queued.
+            stopping.request()
             live.stop()
     finally:
         if metrics_server is not None:

@@ -262,3 +262,33 @@ def test_the_worker_stands_by_while_postgresql_restarts_and_leads_again_after(en
         assert not ended
     finally:
         server.stop()
+
+
+def test_sigterm_to_google_sync_watch_during_an_outage_stops_at_once_and_records_the_push_interrupted(env):
+    import signal
+    import subprocess
+    import sys
+
+    from app_google_sync.libraries.store import Store
+
+    env.directory.add_user("tess", "Tess", "Tester", groups=("google_apps_plugin",))
+    assert sync(env) == 0
+    env.write_config(push_delay="0.2")
+    store = Store(env.settings.sync.database)
+    command = [sys.executable, "-m", "app_google_sync.cli", "--config", str(env.config_path), "watch"]
+    watcher = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        time.sleep(2.0)  # start and the initial refresh
+        env.emulator.outage = True
+        env.directory.modify_user("tess", givenName="Theresa")
+        assert wait_for(lambda: store.runs(1)[0].outcome == "running" and env.emulator.stats()["rejected_outage"] >= 2, timeout=20)
+    finally:
+        started = time.monotonic()
+        watcher.send_signal(signal.SIGTERM)
+        output = watcher.communicate(timeout=40)[0].decode()
+    took = time.monotonic() - started
+    assert watcher.returncode == 0, output
+    assert took < 5, f"google-sync watch took {took:.1f}s to stop"
+    assert store.runs(1)[0].outcome == "interrupted"
+    assert [push.name for push in store.queued_pushes()] == ["tess"]
+    assert "Traceback" not in output
