@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import __version__
-from .libraries import config, leadership, locks, migrate, notify
+from .libraries import config, leadership, locks, migrate, notify, stopping
 from .libraries.codes import RunOutcome
 from .libraries.engine import Report, SyncEngine
 from .libraries.errors import ConfigError, GoogleSyncError, UnsafePlan
@@ -281,6 +281,8 @@ def cmd_background(engine: SyncEngine, args) -> int:
         except KeyboardInterrupt:
             pass
         finally:
+            # As the worker does: a push retrying through an outage ends at once, recorded interrupted, still queued.
+            stopping.request()
             live.stop()
     finally:
         if metrics_server is not None:
@@ -528,6 +530,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"google-sync: configuration error: {error}", file=sys.stderr)
         return EXIT_ERROR
     except SQLAlchemyError as error:
+        if args.command == "health":  # no synchronization can run without it: critical, on stdout where Nagios reads
+            print(f"GOOGLE-SYNC CRITICAL - cannot use the state database: {_database_problem(args.config, error)}")
+            return 2
         print(f"google-sync: cannot use the state database: {_database_problem(args.config, error)}", file=sys.stderr)
         return EXIT_ERROR
     except GoogleSyncError as error:
@@ -544,6 +549,11 @@ def _database_problem(path: str | None, error: SQLAlchemyError) -> str:
         database = config.load_sync(config.config_path(path)).database
     except ConfigError:
         database = ""
+    if database.startswith("sqlite:///") and "database is locked" in _first_line(error):
+        # Not damaged: another process holds it (a backup, sqlite3 in a shell). Moving it aside would lose the history.
+        path = database.removeprefix("sqlite:///")
+        return (f"{path}: database is locked: another process holds it ('fuser {path}' names it); "
+                "run again once it lets go (the worker, the console and a run only hold it for a moment)")
     if database.startswith("sqlite:///"):
         return (f"{database.removeprefix('sqlite:///')}: {_first_line(error)}; if the file is damaged, restore it from a backup, "
                 "or move it aside and run again (a new one is created, and Google's accounts are adopted again by address)")

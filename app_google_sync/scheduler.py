@@ -25,9 +25,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import inspect
 
-from .libraries import config, config_file, leadership, locks
+from .libraries import config, config_file, leadership, locks, stopping
 from .libraries.config import SyncSettings
 from .libraries.errors import ConfigError
+from .libraries.store import now as store_now
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +73,13 @@ def build_scheduler(settings, config_path: str, background: bool = True):
     return scheduler
 
 
-def reconcile(scheduler, schedule: config_file.Schedule, config_path: str | None = None) -> ScheduledRun | None:
-    """Make the scheduler's job match ``schedule``: added, re-timed or removed. Returns the job's next run."""
+def reconcile(scheduler, schedule: config_file.Schedule, config_path: str | None = None,
+              clock: Callable[[], datetime] = store_now) -> ScheduledRun | None:
+    """Make the scheduler's job match ``schedule``: added, re-timed or removed. Returns the job's next run.
+
+    A job due further ahead than one interval (plus the misfire grace) means the system clock went back since its
+    last run: it is re-timed to one interval from now, or the next run would come as late as the clock went back.
+    """
     path = os.path.abspath(config_path or scheduler.google_sync_config_path)
     job = scheduler.get_job(JOB_ID)
     if not schedule.enabled:
@@ -83,7 +89,13 @@ def reconcile(scheduler, schedule: config_file.Schedule, config_path: str | None
         return None
     wanted = timedelta(minutes=schedule.interval)
     if job is not None and getattr(job.trigger, "interval", None) == wanted and list(job.args) == [path]:
-        return ScheduledRun(job.next_run_time, wanted)  # unchanged: keep its next run time
+        moment = clock()
+        if job.next_run_time is None or job.next_run_time - moment <= wanted + timedelta(seconds=MISFIRE_GRACE_SECONDS):
+            return ScheduledRun(job.next_run_time, wanted)  # unchanged: keep its next run time
+        log.warning("the next scheduled synchronization was due %s from now, more than its interval: the system clock went "
+                    "back; it is now due in %d minutes", str(job.next_run_time - moment).split(".")[0], schedule.interval)
+        scheduler.modify_job(JOB_ID, next_run_time=moment + wanted)
+        return ScheduledRun(scheduler.get_job(JOB_ID).next_run_time, wanted)
     job = scheduler.add_job(
         JOB_FUNCTION,
         "interval",
@@ -170,7 +182,13 @@ def run_worker(config_path: str, stop: threading.Event | None = None, reconcile_
                 tick()
             stop.wait(min(check_every, reconcile_every))
     finally:
-        duties.stop(wait=True)
+        # A run waiting on Google (an outage retried up to retry_deadline) ends at once, recorded as interrupted,
+        # rather than outlive systemd's TimeoutStopSec and be killed 'running'.
+        stopping.request()
+        try:
+            duties.stop(wait=True)
+        finally:
+            stopping.clear()
         leader.resign()
         log.info("worker stopped")
     return 0
@@ -215,10 +233,14 @@ class _Duties:
             self.live.start()
 
     def stop(self, wait: bool) -> None:
-        if self.live is not None:
-            self.live.stop()
-            self.live = None
-        if self.scheduler is not None:
-            self.scheduler.shutdown(wait=wait)
-            self.scheduler = None
-            log.info("scheduler stopped")
+        # Often called because the database went away: each part is let go even if another could not say so there,
+        # and the worker stands by rather than exit (leadership.py).
+        try:
+            if self.live is not None:
+                live, self.live = self.live, None
+                live.stop()
+        finally:
+            if self.scheduler is not None:
+                scheduler, self.scheduler = self.scheduler, None
+                scheduler.shutdown(wait=wait)
+                log.info("scheduler stopped")

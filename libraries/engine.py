@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
-from . import locks, undo
+from . import locks, stopping, undo
 from .codes import RunOutcome
 from .config import Settings
 from .errors import GoogleSyncError, RunLocked, TargetError, UnsafePlan
@@ -284,6 +284,8 @@ class SyncEngine:
                 report = self._apply(run_id, make_plan(), force, expected_checksum, progress, from_directory, run_lock.held)
             except GoogleSyncError as error:
                 outcome = RunOutcome.REFUSED if isinstance(error, UnsafePlan) else RunOutcome.FAILED
+                if isinstance(error, stopping.Stopped):  # a clean stop mid-run: said as such, never left 'running'
+                    outcome = RunOutcome.INTERRUPTED
                 self.store.finish_run(run_id, outcome, message=_noted(note, str(error)))
                 raise
             except Exception as error:  # a bug: the results recorded so far stay, the run says it failed
@@ -444,6 +446,7 @@ class RunJournal:
         self.store, self.run_id, self.still_locked = store, run_id, still_locked
 
     def sending(self, intents: list[dict]) -> list[int]:
+        stopping.check()  # the worker is stopping: no new batch (what was sent is recorded, the rest is planned again)
         if not self.still_locked():
             raise RunLocked("the run lost its lock (the connection holding it broke) and stops before its next batch, "
                             "so that two runs never overlap; what it applied so far is recorded: run it again")

@@ -26,7 +26,7 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import BatchError, HttpError
 from googleapiclient.http import BatchHttpRequest, HttpRequest
 
-from . import metrics
+from . import metrics, stopping
 from .config import GOOGLE_API_ENDPOINT, GOOGLE_TOKEN_URI, GoogleSettings, LicenseSettings, Settings, SyncSettings
 from .errors import ConfigError, GoogleSyncError, TargetError
 from .model import CustomField, GoogleGroup, GoogleState, GoogleUser
@@ -206,7 +206,7 @@ class Backoff:
     for at most ``retries`` attempts and within ``deadline`` seconds of the first one."""
 
     def __init__(self, retries: int | None = None, deadline: float | None = None, base: float = 1.0, cap: float = 32.0,
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic):
+                 sleep: Callable[[float], None] = stopping.sleep, clock: Callable[[], float] = time.monotonic):
         self.retries, self.deadline, self.base, self.cap = retries, deadline, base, cap
         self.sleep, self.clock = sleep, clock
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import threading
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from . import config, jobs
 from .monitoring import HEARTBEAT_SECONDS, write_heartbeat
 from .push_queue import PushQueue
@@ -53,17 +55,20 @@ class LiveSync:
             self.queue.stop()
         if self._heartbeat.ident is not None:  # started
             self._heartbeat.join(5)
-            self.heartbeat(stopped=True)  # health says "stopped" at once instead of waiting for the heartbeat to age
+            self._beat_once(stopped=True)  # health says "stopped" at once instead of waiting for the heartbeat to age
 
     def heartbeat(self, stopped: bool = False) -> None:
         """Say in the state database that the watcher runs, and how it fares (for google-sync health and the metrics)."""
         watcher = self.watcher
         write_heartbeat(self.store, now(), watcher.mode, watcher.connected and not stopped, watcher.contact, watcher.router.lag, stopped)
 
-    def _beat_once(self) -> None:
+    def _beat_once(self, stopped: bool = False) -> None:
         try:
-            self.heartbeat()
-        except Exception:  # noqa: BLE001  (the database may be briefly busy: the next beat will do)
+            self.heartbeat(stopped)
+        except SQLAlchemyError as error:  # the database may be briefly busy or down: the next beat will do
+            detail = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+            log.warning("cannot record the watcher's heartbeat in the state database (%s); the next beat tries again", detail)
+        except Exception:  # noqa: BLE001  (a bug: keep the traceback, and the watcher)
             log.warning("cannot record the watcher's heartbeat", exc_info=True)
 
     def _beat(self) -> None:

@@ -22,7 +22,10 @@ import threading
 from datetime import timedelta
 from typing import Callable
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from .errors import RunLocked
+from .stopping import Stopped, requested
 from .store import QueuedPush, Store, now
 
 log = logging.getLogger(__name__)
@@ -30,6 +33,7 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=15)  # a claimed push is left to its process this long (longer than any push runs)
 POLL = 2.0  # seconds between looks for pushes queued by other processes
 LOCKED_RETRY = 5.0  # seconds before a push that found a synchronization running looks again
+CLOCK_SLACK = 60.0  # seconds beyond the longest wait this queue sets before a due time means the clock went back
 RETRY_BASE = 5.0  # seconds before the first retry of a failed push; doubled each time up to retry_max
 
 Handler = Callable[[QueuedPush], None]  # raises when the push was not (wholly) applied
@@ -47,6 +51,9 @@ class PushQueue:
         self.handler = handler
         self.delay = delay
         self.retry_max, self.retry_base = retry_max, retry_base
+        # Due times are wall-clock times in the database (shared by processes and restarts). No wait this queue sets is
+        # longer than this: a push due further ahead was queued before the clock went back (an NTP step, a manual date).
+        self.horizon = timedelta(seconds=max(delay, retry_max, retry_base, LOCKED_RETRY) + CLOCK_SLACK)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{name}:{id(self):x}"
         self._condition = threading.Condition()
         self._stopping = False
@@ -67,7 +74,11 @@ class PushQueue:
             self._stopping = True
             self._condition.notify()
         self._thread.join(timeout)
-        self.store.release_pushes(self.owner)
+        try:
+            self.store.release_pushes(self.owner)
+        except SQLAlchemyError as error:  # stopping because the database went away: the claims lapse with their lease
+            log.warning("push queue: cannot release its claims in the state database (%s); they lapse within %s",
+                        _one_line(getattr(error, "orig", None) or error).split(" [SQL:")[0], LEASE)
 
     def idle(self) -> bool:
         """Nothing running and nothing waiting for its first attempt (pushes waiting to be retried do not count)."""
@@ -79,13 +90,18 @@ class PushQueue:
     def _run(self) -> None:
         while not self._stopping:
             try:
-                push = self.store.claim_push(self.owner, LEASE)
+                # Once the process is stopping no push starts: it would only be cut short (and one cut short is due at once).
+                push = None if requested() else self.store.claim_push(self.owner, LEASE)
                 if push is not None:
                     self._handle(push)
                     continue
                 wait = self._wait()
-            except Exception:  # the database is briefly unavailable: never let the thread die
-                log.exception("push queue: cannot read the state database; trying again in %ss", POLL)
+            except SQLAlchemyError as error:  # the database is briefly unavailable (locked, restarting): an expected fault, one line
+                log.warning("push queue: cannot use the state database (%s); trying again in %ss, nothing queued is lost",
+                            _one_line(getattr(error, "orig", None) or error).split(" [SQL:")[0], POLL)
+                wait = POLL
+            except Exception:  # a bug: never let the thread die, and keep the traceback for the report
+                log.exception("push queue: unexpected error; trying again in %ss", POLL)
                 wait = POLL
             with self._condition:
                 if not self._stopping:
@@ -95,7 +111,13 @@ class PushQueue:
         due = self.store.next_push_due()
         if due is None:
             return POLL
-        return min(POLL, max(0.05, (due - now()).total_seconds()))
+        moment = now()
+        if due - moment > self.horizon:  # else the push would wait for as long as the clock went back
+            moved = self.store.bring_pushes_forward(moment + self.horizon, moment)
+            log.warning("push queue: %d push(es) were due later than any wait this queue sets (by %s): the system clock "
+                        "went back; they go now", moved, str(due - moment).split(".")[0])
+            return 0.05
+        return min(POLL, max(0.05, (due - moment).total_seconds()))
 
     def _handle(self, push: QueuedPush) -> None:
         with self._condition:
@@ -105,6 +127,9 @@ class PushQueue:
         except RunLocked:
             log.info("push of %s waits for the synchronization that is running", push.label)
             self.store.push_failed(push, "waiting for a running synchronization to finish", now() + timedelta(seconds=LOCKED_RETRY), counts=False)
+        except Stopped:  # the process is stopping: not the push's failure; it stays queued, due at once for the next start
+            log.info("push of %s cut short by the stop; it stays queued", push.label)
+            self.store.push_failed(push, "cut short by a stop of the worker; tried again when it starts", now(), counts=False)
         except Exception as error:  # any failure: keep it and try again later, never kill the queue
             delay = self._backoff(push.attempts)
             log.error("push of %s failed (attempt %d), trying again in %.0fs: %s", push.label, push.attempts + 1, delay, error)

@@ -520,6 +520,12 @@ class Store:
             rows = connection.execute(select(push_queue_table).order_by(push_queue_table.c.first_seen_at)).mappings().all()
         return [_queued(row) for row in rows]
 
+    def bring_pushes_forward(self, later_than: datetime, due_at: datetime) -> int:
+        """Pushes due after ``later_than`` made due at ``due_at`` (the clock went back); returns how many."""
+        with self.engine.begin() as connection:
+            moved = connection.execute(update(push_queue_table).where(push_queue_table.c.due_at > later_than).values(due_at=due_at))
+        return moved.rowcount
+
     def next_push_due(self) -> datetime | None:
         """When the next unclaimed push is due (None: the queue is empty)."""
         free = or_(push_queue_table.c.claimed_by == "", push_queue_table.c.claimed_until < now())

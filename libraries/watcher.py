@@ -18,6 +18,7 @@ import ldap
 import ldap.dn
 from ldap.ldapobject import SimpleLDAPObject
 from ldap.syncrepl import SyncreplConsumer
+from sqlalchemy.exc import SQLAlchemyError
 
 from .config import Settings
 from .ldap_source import configure_and_bind
@@ -88,12 +89,14 @@ class ChangeRouter:
         members = set(_texts(attributes, "memberUid"))
         member_dns = _texts(attributes, "member") + [value.split("#")[0] for value in _texts(attributes, "uniqueMember")]
         members |= {_first_rdn_value(dn) for dn in member_dns} - {""}
-        previous, self.enabled_members = self.enabled_members, members
+        previous = self.enabled_members
+        if previous is not None and push:
+            for uid in sorted(previous ^ members):
+                self.notify(("user", uid, ""))
+        # Remembered only once every flipped user is queued: if queuing failed, the entry comes again and is compared
+        # with the same members, so nobody who flipped is forgotten. (None before: the full run covers the past.)
         self.store.set_value(ENABLED_MEMBERS_KEY, json.dumps(sorted(members)))
-        if previous is None or not push:
-            return  # nothing to compare with yet; the full run covers what happened before
-        for uid in sorted(previous ^ members):
-            self.notify(("user", uid, ""))
+        self.enabled_members = members
 
     def entries_deleted(self, uuids: list[str]) -> None:
         users = self.store.links().by_uuid("user")
@@ -163,6 +166,7 @@ class DirectoryWatcher:
         self.contact: datetime | None = None  # when slapd last answered
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._since: datetime | None = None  # polling: changes after this were not all queued yet (kept across reconnections)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name="google-sync-watcher", daemon=True)
@@ -197,6 +201,14 @@ class DirectoryWatcher:
                 log.error("directory watcher: %s; retrying in %.0fs", _detail(error), delay)
                 self._stop.wait(delay)
                 delay = min(delay * 2, 60.0)
+            except SQLAlchemyError as error:
+                # The state database is briefly unusable (a SQLite file locked by another process, PostgreSQL
+                # restarting). The change that could not be queued is not lost: the cookie is saved only after
+                # an entry is handled, so the next search resumes before it and slapd sends it again.
+                log.warning("directory watcher: cannot use the state database (%s); watching again in %.0fs from the last "
+                            "change saved, so none is lost", _database_detail(error), delay)
+                self._stop.wait(delay)
+                delay = min(delay * 2, 60.0)
 
     def _watch(self) -> None:
         cookie = self.store.get_value(COOKIE_KEY)
@@ -222,7 +234,7 @@ class DirectoryWatcher:
 
     def _poll(self) -> None:
         """Fallback without syncprov: entries whose modifyTimestamp moved since the last look."""
-        since = datetime.now(timezone.utc) - timedelta(seconds=1)
+        since = self._since or datetime.now(timezone.utc) - timedelta(seconds=1)
         connection = ldap.initialize(self.settings.ldap.uri)
         try:
             configure_and_bind(connection, self.settings.ldap)
@@ -234,7 +246,7 @@ class DirectoryWatcher:
                 for dn, attributes in connection.search_s(self.base, ldap.SCOPE_SUBTREE, search, WATCHED_ATTRIBUTES):
                     if dn:
                         self.router.entry_changed(dn, attributes, next(iter(_texts(attributes, "entryUUID")), ""))
-                since = started - timedelta(seconds=1)
+                since = self._since = started - timedelta(seconds=1)
                 self.contact = datetime.now(timezone.utc)
         finally:
             self.connected = False
@@ -242,6 +254,10 @@ class DirectoryWatcher:
                 connection.unbind_s()
             except ldap.LDAPError:
                 pass
+
+
+def _database_detail(error: SQLAlchemyError) -> str:
+    return str(getattr(error, "orig", None) or error).strip().splitlines()[0]
 
 
 def _detail(error: ldap.LDAPError) -> str:

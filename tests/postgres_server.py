@@ -49,10 +49,18 @@ class PostgresServer:
     def start(self) -> PostgresServer:
         data = str(self.dir / "data")
         self._run("initdb", "-D", data, "-A", "trust", "-U", USER, "-E", "UTF8", "--no-sync")
+        self.resume()
+        return self
+
+    def resume(self) -> None:
+        """Start the server (again, after ``pause``), on the same port with the same data."""
         # fsync off: a test database need not survive a power loss, and the tests run faster without it.
         options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-        self._run("pg_ctl", "-D", data, "-o", options, "-l", str(self.dir / "log"), "-w", "start")
-        return self
+        self._run("pg_ctl", "-D", str(self.dir / "data"), "-o", options, "-l", str(self.dir / "log"), "-w", "start")
+
+    def pause(self) -> None:
+        """Stop the server as an administrator restarting it would (clients' connections are cut), data kept."""
+        self._run("pg_ctl", "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop")
 
     def stop(self) -> None:
         try:
