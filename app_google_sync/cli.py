@@ -30,7 +30,7 @@ from . import __version__
 from .libraries import config, leadership, locks, migrate, notify, stopping
 from .libraries.codes import RunOutcome
 from .libraries.engine import Report, SyncEngine
-from .libraries.errors import ConfigError, GoogleSyncError, UnsafePlan
+from .libraries.errors import ConfigError, DatabaseTooNew, GoogleSyncError, UnsafePlan
 from .libraries.executor import Result
 from .libraries.plan import render_text
 from .libraries.store import now
@@ -524,10 +524,11 @@ def main(argv: list[str] | None = None) -> int:
         engine = SyncEngine(settings)
         return args.handler(engine, args)
     except ConfigError as error:
+        kind = "" if isinstance(error, DatabaseTooNew) else "configuration error: "
         if args.command == "health":  # a monitoring plugin that cannot judge says UNKNOWN
-            print(f"GOOGLE-SYNC UNKNOWN - configuration error: {error}")
+            print(f"GOOGLE-SYNC UNKNOWN - {kind}{error}")
             return 3
-        print(f"google-sync: configuration error: {error}", file=sys.stderr)
+        print(f"google-sync: {kind}{error}", file=sys.stderr)
         return EXIT_ERROR
     except SQLAlchemyError as error:
         if args.command == "health":  # no synchronization can run without it: critical, on stdout where Nagios reads

@@ -9,6 +9,10 @@ class ConfigError(GoogleSyncError):
     """A setting is missing or wrong; the message names the key and the fix."""
 
 
+class DatabaseTooNew(ConfigError):
+    """The state database was written by a newer release: refused, never modified (not a mistake in the file)."""
+
+
 class SourceError(GoogleSyncError):
     """The directory could not be read completely. Nothing may be suspended."""
 

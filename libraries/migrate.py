@@ -21,7 +21,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
 from . import locks
-from .errors import ConfigError
+from .errors import DatabaseTooNew
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +76,10 @@ def upgrade(engine: Engine) -> str:
 
 
 def refuse_newer(engine: Engine, found: str | None) -> None:
-    """ConfigError when the database's revision is one this code does not know: a newer release wrote it."""
+    """DatabaseTooNew when the database's revision is one this code does not know: a newer release wrote it."""
     known = {script.revision for script in ScriptDirectory.from_config(_config()).walk_revisions()}
     if found is not None and found not in known:
-        raise ConfigError(
+        raise DatabaseTooNew(
             f"the state database {engine.url.render_as_string(hide_password=True)} was written by a newer app-google-sync "
             f"(schema {found}, this release knows up to {head()}): upgrade app-google-sync, or point [sync] database_url elsewhere"
         )

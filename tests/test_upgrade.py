@@ -91,6 +91,7 @@ def test_a_database_written_by_a_newer_release_is_refused_and_left_alone(env, ca
         assert run_cli(env, *args) == 1
         error = capsys.readouterr().err
         assert error.count("\n") == 1 and "written by a newer app-google-sync (schema 0099" in error and "upgrade app-google-sync" in error
+        assert "configuration error" not in error  # nothing is wrong in the configuration file
     database = env.settings.sync.database.removeprefix("sqlite:///")
     assert sqlite3.connect(database).execute("SELECT version_num FROM alembic_version").fetchall() == [("0099",)]
 
