@@ -33,7 +33,7 @@ from .libraries.engine import Report, SyncEngine
 from .libraries.errors import ConfigError, DatabaseTooNew, GoogleSyncError, UnsafePlan
 from .libraries.executor import Result
 from .libraries.plan import render_text
-from .libraries.store import now
+from .libraries.store import database_problem, now
 
 EXIT_OK, EXIT_ERROR, EXIT_PENDING, EXIT_REFUSED = 0, 1, 2, 3
 log = logging.getLogger("google-sync")
@@ -532,9 +532,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
     except SQLAlchemyError as error:
         if args.command == "health":  # no synchronization can run without it: critical, on stdout where Nagios reads
-            print(f"GOOGLE-SYNC CRITICAL - cannot use the state database: {_database_problem(args.config, error)}")
+            print(f"GOOGLE-SYNC CRITICAL - cannot use the state database: {_database_advice(args.config, error)}")
             return 2
-        print(f"google-sync: cannot use the state database: {_database_problem(args.config, error)}", file=sys.stderr)
+        print(f"google-sync: cannot use the state database: {_database_advice(args.config, error)}", file=sys.stderr)
         return EXIT_ERROR
     except GoogleSyncError as error:
         print(f"google-sync: {error}", file=sys.stderr)
@@ -544,26 +544,22 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _database_problem(path: str | None, error: SQLAlchemyError) -> str:
+def _database_advice(path: str | None, error: SQLAlchemyError) -> str:
     """Which database failed and what to do: a damaged SQLite file is no server to start (the URL's password is never shown)."""
     try:
         database = config.load_sync(config.config_path(path)).database
     except ConfigError:
         database = ""
-    if database.startswith("sqlite:///") and "database is locked" in _first_line(error):
+    if database.startswith("sqlite:///") and "database is locked" in database_problem(error):
         # Not damaged: another process holds it (a backup, sqlite3 in a shell). Moving it aside would lose the history.
         path = database.removeprefix("sqlite:///")
         return (f"{path}: database is locked: another process holds it ('fuser {path}' names it); "
                 "run again once it lets go (the worker, the console and a run only hold it for a moment)")
     if database.startswith("sqlite:///"):
-        return (f"{database.removeprefix('sqlite:///')}: {_first_line(error)}; if the file is damaged, restore it from a backup, "
+        return (f"{database.removeprefix('sqlite:///')}: {database_problem(error)}; if the file is damaged, restore it from a backup, "
                 "or move it aside and run again (a new one is created, and Google's accounts are adopted again by address)")
     shown = f"{make_url(database).render_as_string(hide_password=True)}: " if database else ""
-    return f"{shown}{_first_line(error)}; check [sync] database_url and that the database server runs"
-
-
-def _first_line(error: SQLAlchemyError) -> str:
-    return str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+    return f"{shown}{database_problem(error)}; check [sync] database_url and that the database server runs"
 
 
 def _seconds(text: str) -> float:

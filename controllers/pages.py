@@ -11,13 +11,12 @@ from app_google_sync.libraries import config, config_file, locks, monitoring, ov
 from app_google_sync.libraries.codes import RunOutcome
 from app_google_sync.libraries.config import SyncSettings
 from app_google_sync.libraries.errors import ConfigError, GoogleSyncError
-from app_google_sync.libraries.store import Store
+from app_google_sync.libraries.store import MAX_RUN_ID, Store
 
 from .blueprint import blueprint, console, get_engine, load_settings, raw_config
 from .settings import connection
 
 log = logging.getLogger(__name__)
-MAX_RUN_ID = 2**63 - 1  # a run id is a database INTEGER: a larger one matches no page (404) instead of overflowing the query
 
 OUTCOMES = {
     RunOutcome.IN_SYNC: ("In step", "ok"),

@@ -5,9 +5,10 @@ from flask import abort, flash, redirect, render_template, request, url_for
 
 from app_google_sync.libraries.codes import RunOutcome
 from app_google_sync.libraries.errors import GoogleSyncError, UnsafePlan
+from app_google_sync.libraries.store import MAX_RUN_ID
 
 from .blueprint import blueprint, get_engine, load_settings
-from .pages import MAX_RUN_ID, state_store
+from .pages import state_store
 
 
 @blueprint.get("/held")

@@ -26,6 +26,13 @@ GOOGLE_API_ENDPOINT = schema.default("google", "api_endpoint")
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 RESERVED_USERS = frozenset({"winadmin", "nomembers"})
 RESERVED_GROUPS = frozenset({"allusers", "guests"})
+
+
+def is_reserved_group(name: str, enabled_group: str) -> bool:
+    """ClearOS's system groups, the Google Apps switch (enabled_group) and every app's *_plugin switch group: never
+    synchronized, whatever their case."""
+    lowered = name.lower()
+    return lowered in RESERVED_GROUPS or lowered == enabled_group.lower() or lowered.endswith("_plugin")
 MIN_ACCOUNTS_FOR_PERCENTAGE = 10
 # configparser copies the keys of a [DEFAULT] section into every section; a name no header line can
 # spell keeps [DEFAULT] an ordinary section, reported as unknown like any other.

@@ -26,6 +26,11 @@ class TargetError(GoogleSyncError):
         self.reason = reason
         self.retry_after = retry_after  # seconds the answer's Retry-After asked to wait (0: it did not say)
 
+    @property
+    def creation_pending(self) -> bool:
+        """Google's "User creation is not complete" (a 412, among others): the account is still being made; it passes."""
+        return "creation is not complete" in str(self).lower()
+
 
 class UnsafePlan(GoogleSyncError):
     """The plan breaks a safety limit; applying it needs --force."""

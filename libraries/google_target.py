@@ -130,7 +130,7 @@ def is_retriable(error: TargetError, attempt: int = 0) -> bool:
     if error.reason in RETRY_REASONS:
         return True
     # New accounts can briefly refuse follow-up calls while Google finishes creating them.
-    return "creation is not complete" in str(error).lower()
+    return error.creation_pending
 
 
 def read_key(settings: GoogleSettings) -> dict:
@@ -643,7 +643,7 @@ class GoogleTarget:
 
 
 def list_failed(what: str, error: TargetError) -> TargetError:
-    """A list of Google's users or groups that failed after its retries, named, with what to do; nothing was changed."""
+    """A list read from Google (users, groups, licence assignments) that failed after its retries, named, with what to do."""
     if error.status >= 500 or is_quota(error):
         fix = "Google kept failing after every retry; nothing was changed: run it again later"
     elif error.status in (401, 403):

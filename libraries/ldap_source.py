@@ -17,7 +17,7 @@ import ldap.dn
 import ldap.filter
 from ldap.controls import SimplePagedResultsControl
 
-from .config import RESERVED_GROUPS, RESERVED_USERS, AttributeMap, LdapSettings
+from .config import RESERVED_USERS, AttributeMap, LdapSettings, is_reserved_group
 from .errors import ConfigError, SourceError
 from .model import DirectoryGroup, DirectoryState, DirectoryUser, PasswordHash
 from .passwords import from_directory
@@ -315,9 +315,7 @@ class LdapSource:
 
     def _is_real_group(self, name: str, attributes: dict | None = None) -> bool:
         """Whether a group may go to Google: not reserved, not an app's switch group, not a Windows group."""
-        lowered = name.lower()
-        reserved = {group.lower() for group in RESERVED_GROUPS} | {self.settings.enabled_group.lower()}
-        if not name or lowered in reserved or lowered.endswith("_plugin"):
+        if not name or is_reserved_group(name, self.settings.enabled_group):
             return False
         return attributes is None or not is_windows_group(attributes)
 

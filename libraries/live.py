@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from . import config, jobs
 from .monitoring import HEARTBEAT_SECONDS, write_heartbeat
 from .push_queue import PushQueue
-from .store import QueuedPush, Store, now
+from .store import QueuedPush, Store, database_problem, now
 from .watcher import DirectoryWatcher, Request
 
 log = logging.getLogger(__name__)
@@ -66,8 +66,8 @@ class LiveSync:
         try:
             self.heartbeat(stopped)
         except SQLAlchemyError as error:  # the database may be briefly busy or down: the next beat will do
-            detail = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-            log.warning("cannot record the watcher's heartbeat in the state database (%s); the next beat tries again", detail)
+            log.warning("cannot record the watcher's heartbeat in the state database (%s); the next beat tries again",
+                        database_problem(error))
         except Exception:  # noqa: BLE001  (a bug: keep the traceback, and the watcher)
             log.warning("cannot record the watcher's heartbeat", exc_info=True)
 

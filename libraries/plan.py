@@ -553,13 +553,13 @@ class AssignLicense(LicenseChange):
     def recheck(self, api: Api, error: TargetError) -> Any:
         # Google answers 412 (some say 409) when the user holds a licence of the product already: Google's automatic
         # licensing may have given this very SKU when the account was created. A read of the assignment tells.
-        if error.status in (409, 412) and not _creation_pending(error):
+        if error.status in (409, 412) and not error.creation_pending:
             return api.licenses.get(productId=self.product, skuId=self.sku, userId=self.email, fields="skuId")
         return None
 
     def refused(self, error: TargetError) -> str:
         # 412 is also "User creation is not complete" (eventual consistency, which passes): only "none left" is final.
-        if error.status != 412 or _creation_pending(error):
+        if error.status != 412 or error.creation_pending:
             return ""
         return (f"{self.product} {self.sku} not assigned ({error}): no licence of it left, or the user holds another SKU of "
                 f"{self.product} (the next synchronization reassigns it); the user is synchronized without it. If none is "
@@ -568,10 +568,6 @@ class AssignLicense(LicenseChange):
     @property
     def awaits(self) -> frozenset[str]:
         return frozenset({self.email})
-
-
-def _creation_pending(error: TargetError) -> bool:
-    return "creation is not complete" in str(error).lower()
 
 
 @dataclass(frozen=True)
@@ -595,7 +591,7 @@ class ReassignLicense(LicenseChange):
         return api.licenses.patch(productId=self.product, skuId=self.held_sku, userId=self.email, body={"skuId": self.sku}, fields="skuId")
 
     def refused(self, error: TargetError) -> str:
-        if error.status != 412 or _creation_pending(error):
+        if error.status != 412 or error.creation_pending:
             return ""
         return (f"{self.product} {self.held_sku} not reassigned to {self.sku} ({error}): no {self.sku} licence left; the user "
                 "keeps the one held. Buy more licences or free some, then synchronize again")

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from .codes import NoticeCode
-from .config import RESERVED_GROUPS, Settings, SyncSettings
+from .config import Settings, SyncSettings, is_reserved_group
 from .config_schema import duration_text
 from . import photos
 from .passwords import NO_PASSWORD, fingerprint
@@ -673,11 +673,9 @@ def _plan_org_units(planning: _Planning) -> None:
 def selected_groups(groups: tuple[DirectoryGroup, ...], settings: Settings) -> list[DirectoryGroup]:
     """The directory groups that go to Google: the chosen ones, less exclusions and reserved names."""
     sync = settings.sync
-    enabled_group = settings.ldap.enabled_group
     selected = []
     for group in groups:
-        lowered = group.name.lower()
-        if lowered in RESERVED_GROUPS or lowered == enabled_group.lower() or lowered.endswith("_plugin"):
+        if is_reserved_group(group.name, settings.ldap.enabled_group):
             continue
         if ("*" in sync.groups or group.name in sync.groups) and group.name not in sync.exclude_groups:
             selected.append(group)

@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .errors import RunLocked
 from .stopping import Stopped, requested
-from .store import QueuedPush, Store, now
+from .store import QueuedPush, Store, database_problem, now
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class PushQueue:
             self.store.release_pushes(self.owner)
         except SQLAlchemyError as error:  # stopping because the database went away: the claims lapse with their lease
             log.warning("push queue: cannot release its claims in the state database (%s); they lapse within %s",
-                        _one_line(getattr(error, "orig", None) or error).split(" [SQL:")[0], LEASE)
+                        database_problem(error), LEASE)
 
     def idle(self) -> bool:
         """Nothing running and nothing waiting for its first attempt (pushes waiting to be retried do not count)."""
@@ -98,7 +98,7 @@ class PushQueue:
                 wait = self._wait()
             except SQLAlchemyError as error:  # the database is briefly unavailable (locked, restarting): an expected fault, one line
                 log.warning("push queue: cannot use the state database (%s); trying again in %ss, nothing queued is lost",
-                            _one_line(getattr(error, "orig", None) or error).split(" [SQL:")[0], POLL)
+                            database_problem(error), POLL)
                 wait = POLL
             except Exception:  # a bug: never let the thread die, and keep the traceback for the report
                 log.exception("push queue: unexpected error; trying again in %ss", POLL)

@@ -142,8 +142,17 @@ held_table = Table(
 )
 
 
+MAX_RUN_ID = 2**63 - 1  # a run id is a database INTEGER: a larger one names no run (and would overflow the query)
+
+
 def now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def database_problem(error: Exception) -> str:
+    """One line of what the database said (a SQLAlchemy error), without the statement and parameters it wraps."""
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def this_process() -> tuple[int, str]:
@@ -360,7 +369,7 @@ class Store:
         return self._runs(select(runs_table).order_by(runs_table.c.id.desc()).limit(limit))
 
     def run(self, run_id: int) -> RunRecord | None:
-        if not 0 < run_id < 2**63:  # no run has such an id, and past a database integer the query itself would fail
+        if not 0 < run_id <= MAX_RUN_ID:  # no run has such an id, and past a database integer the query itself would fail
             return None
         return next(iter(self._runs(select(runs_table).where(runs_table.c.id == run_id))), None)
 

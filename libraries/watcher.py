@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .config import Settings
 from .ldap_source import configure_and_bind
-from .store import Store
+from .store import Store, database_problem
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +206,7 @@ class DirectoryWatcher:
                 # restarting). The change that could not be queued is not lost: the cookie is saved only after
                 # an entry is handled, so the next search resumes before it and slapd sends it again.
                 log.warning("directory watcher: cannot use the state database (%s); watching again in %.0fs from the last "
-                            "change saved, so none is lost", _database_detail(error), delay)
+                            "change saved, so none is lost", database_problem(error), delay)
                 self._stop.wait(delay)
                 delay = min(delay * 2, 60.0)
 
@@ -254,10 +254,6 @@ class DirectoryWatcher:
                 connection.unbind_s()
             except ldap.LDAPError:
                 pass
-
-
-def _database_detail(error: SQLAlchemyError) -> str:
-    return str(getattr(error, "orig", None) or error).strip().splitlines()[0]
 
 
 def _detail(error: ldap.LDAPError) -> str:

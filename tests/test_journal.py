@@ -17,6 +17,7 @@ from app_google_sync import cli
 from app_google_sync.libraries.engine import SyncEngine
 from app_google_sync.libraries.push_queue import push_key
 from app_google_sync.libraries.store import Store, now, runs_table
+from waiting import wait_for
 
 
 def run_cli(env, *args) -> int:
@@ -30,15 +31,6 @@ def sync_process(env) -> subprocess.Popen:
 
 def store(env) -> Store:
     return Store(env.settings.sync.database)
-
-
-def wait_for(condition, timeout=20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def add_people(env, count: int, groups: int = 3) -> list[str]:

@@ -10,6 +10,7 @@ from app_google_sync.libraries.engine import SyncEngine
 from app_google_sync.libraries.live import LiveSync
 from app_google_sync.libraries.model import PasswordHash
 from app_google_sync.libraries.passwords import sha512_crypt
+from waiting import wait_for
 
 PASSWORD = "First-Secret-1"
 
@@ -134,15 +135,6 @@ def test_targeted_push_suspends_a_deleted_user(env):
     report = SyncEngine(env.settings).push_user("gina", uuid=uuid)
     assert [r.change.action for r in report.results] == ["suspend user"]
     assert env.emulator.get_user("gina@example.com")["suspended"] is True
-
-
-def wait_for(condition, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 @pytest.fixture

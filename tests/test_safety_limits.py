@@ -12,19 +12,11 @@ import pytest
 from app_google_sync import cli
 from app_google_sync.libraries.engine import SyncEngine
 from app_google_sync.libraries.store import Store
+from waiting import wait_for
 
 
 def run_cli(env, *args) -> int:
     return cli.main(["--config", str(env.config_path), *args])
-
-
-def wait_for(condition, timeout=30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def add_people(env, count: int) -> list[str]:

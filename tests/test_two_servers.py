@@ -23,6 +23,7 @@ from app_google_sync.libraries.engine import SyncEngine
 from app_google_sync.libraries.errors import RunLocked
 from app_google_sync.libraries.leadership import Leadership
 from app_google_sync.libraries.store import Store
+from waiting import wait_for
 
 LOCK_HOLDER = """
 import sys, time
@@ -38,15 +39,6 @@ def server(env, tmp_path, name: str, database_url: str):
     """The settings of one server: its own state directory, the shared database."""
     settings = env.settings
     return replace(settings, sync=replace(settings.sync, state_dir=str(tmp_path / name), database_url=database_url))
-
-
-def wait_for(condition, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 def test_two_servers_runs_never_overlap(env, tmp_path, postgres_url):

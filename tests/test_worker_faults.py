@@ -8,19 +8,11 @@ from sqlalchemy.exc import OperationalError
 
 from app_google_sync import cli
 from app_google_sync.libraries.live import LiveSync
+from waiting import wait_for
 
 
 def sync(env, *args):
     return cli.main(["--config", str(env.config_path), "sync", *args])
-
-
-def wait_for(condition, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def locked(statement="INSERT INTO push_queue"):
@@ -99,7 +91,7 @@ def test_the_push_queue_and_heartbeat_say_a_busy_database_in_one_line(env, live,
 
 def test_a_locked_sqlite_file_is_not_called_damaged(env, capsys):
     """'move it aside' is the advice for a damaged file; for a file another process holds it would throw the history away."""
-    message = cli._database_problem(str(env.config_path), locked("UPDATE runs"))
+    message = cli._database_advice(str(env.config_path), locked("UPDATE runs"))
     assert "database is locked" in message and "another process" in message and "fuser" in message
     assert "move it aside" not in message and "restore" not in message
 
