@@ -27,13 +27,17 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import __version__
-from .libraries import config, leadership, locks, migrate, notify, stopping
-from .libraries.codes import RunOutcome
-from .libraries.engine import Report, SyncEngine
-from .libraries.errors import ConfigError, DatabaseTooNew, GoogleSyncError, UnsafePlan
-from .libraries.executor import Result
-from .libraries.plan import render_text
-from .libraries.store import database_problem, now
+from .libraries.settings import config
+from .libraries.runtime import leadership
+from .libraries.state import locks, migrate
+from .libraries.ops import notify
+from .libraries.core import stopping
+from .libraries.core.codes import RunOutcome
+from .libraries.sync.engine import Report, SyncEngine
+from .libraries.core.errors import ConfigError, DatabaseTooNew, GoogleSyncError, UnsafePlan
+from .libraries.sync.executor import Result
+from .libraries.sync.plan import render_text
+from .libraries.state.store import database_problem, now
 
 EXIT_OK, EXIT_ERROR, EXIT_PENDING, EXIT_REFUSED = 0, 1, 2, 3
 log = logging.getLogger("google-sync")
@@ -147,7 +151,7 @@ def cmd_undo(engine: SyncEngine, args) -> int:
 
 
 def cmd_check(engine: SyncEngine, args) -> int:
-    from .libraries.google_target import check_access  # noqa: PLC0415  (only this command needs it)
+    from .libraries.google.google_target import check_access  # noqa: PLC0415  (only this command needs it)
 
     checks = []
     try:
@@ -247,7 +251,7 @@ def cmd_notify(engine: SyncEngine, args) -> int:
 
 
 def cmd_health(engine: SyncEngine, args) -> int:
-    from .libraries import health  # noqa: PLC0415
+    from .libraries.ops import health# noqa: PLC0415
 
     verdict = health.evaluate(engine.settings, engine.store, now())
     print(json.dumps(verdict.data, indent=2, ensure_ascii=False) if args.json else verdict.line)
@@ -255,17 +259,17 @@ def cmd_health(engine: SyncEngine, args) -> int:
 
 
 def cmd_background(engine: SyncEngine, args) -> int:
-    from .libraries.live import LiveSync  # noqa: PLC0415  (only these commands need it)
+    from .libraries.runtime.live import LiveSync  # noqa: PLC0415  (only these commands need it)
 
     metrics_server = None
     if args.command == "worker" and engine.settings.worker.metrics_address:
-        from .libraries import metrics  # noqa: PLC0415
+        from .libraries.ops import metrics# noqa: PLC0415
 
         metrics_server = metrics.serve(engine.settings.worker.metrics_address, engine.store)
         print(f"Metrics on http://{engine.settings.worker.metrics_address}/metrics", file=sys.stderr)
     try:
         if args.command == "worker":
-            from .scheduler import run_worker  # noqa: PLC0415
+            from .libraries.runtime.scheduler import run_worker  # noqa: PLC0415
 
             # Until SIGTERM or SIGINT. The watcher runs only while this worker is the active one, which also
             # sends, every few seconds, the notifications that are due (what the throttle held back).
@@ -314,7 +318,7 @@ def cmd_db(args) -> int:
 
 
 def _db_upgrade(database: str) -> int:
-    from .libraries.store import Store  # noqa: PLC0415  (opening the store is what upgrades it)
+    from .libraries.state.store import Store  # noqa: PLC0415  (opening the store is what upgrades it)
 
     engine = create_engine(database)
     try:

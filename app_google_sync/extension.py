@@ -11,10 +11,10 @@ import logging
 import os
 from dataclasses import dataclass, field
 
-from .libraries import config, config_file
-from .libraries.config_schema import parse_bool
-from .libraries.errors import ConfigError
-from .scheduler import build_scheduler, reconcile
+from .libraries.settings import config, config_file
+from .libraries.settings.config_schema import parse_bool
+from .libraries.core.errors import ConfigError
+from .libraries.runtime.scheduler import build_scheduler, reconcile
 from .user_extension import DEFAULT_DELAY, GoogleAppsExtension, PushQueue
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class GoogleSync:
 
     def init_app(self, app) -> None:
         from .controllers import register  # noqa: PLC0415  (Flask stays out of the library imports)
-        from .libraries.background_runs import RunRegistry  # noqa: PLC0415
+        from .libraries.runtime.background_runs import RunRegistry  # noqa: PLC0415
 
         for key, default in DEFAULTS.items():
             app.config.setdefault(key, default)
@@ -160,7 +160,7 @@ def _as_delay(value) -> float:
 
 
 def _secrets_dir(value, parser) -> str:
-    from .libraries.credentials import ensure_private_dir  # noqa: PLC0415
+    from .libraries.google.credentials import ensure_private_dir  # noqa: PLC0415
 
     path = os.fspath(value) if value else os.path.join(config_file.state_dir(parser), "secrets")
     if not os.path.isabs(path):
@@ -172,7 +172,7 @@ def _secrets_dir(value, parser) -> str:
 
 
 def _oauth_client(value) -> dict | None:
-    from .libraries.credentials import read_oauth_client  # noqa: PLC0415
+    from .libraries.google.credentials import read_oauth_client  # noqa: PLC0415
 
     if not value:
         return None

@@ -16,8 +16,10 @@ import threading
 import time
 from typing import Callable
 
-from .libraries import config, config_file, passwords, push_queue
-from .libraries.store import Store
+from .libraries.settings import config, config_file
+from .libraries.directory import passwords
+from .libraries.runtime import push_queue
+from .libraries.state.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -25,13 +27,13 @@ DEFAULT_DELAY = 2.0
 
 
 def _default_push_user(config_path: str, uid: str, uuid: str = ""):
-    from .libraries import jobs  # noqa: PLC0415  (the engine loads only when a push actually runs)
+    from .libraries.runtime import jobs# noqa: PLC0415  (the engine loads only when a push actually runs)
 
     return jobs.run_push(config_path, "user", uid, uuid, trigger="user-manager")
 
 
 def _default_push_password(config_path: str, uid: str, hash_value: str, hash_function: str):
-    from .libraries import jobs  # noqa: PLC0415
+    from .libraries.runtime import jobs# noqa: PLC0415
 
     return jobs.run_push(config_path, "user", uid, password_hash=hash_value, trigger="password")
 

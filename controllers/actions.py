@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from flask import abort, flash, jsonify, redirect, render_template, request, session, url_for
 
-from app_google_sync.libraries.codes import NoticeCode
-from app_google_sync.libraries.errors import GoogleSyncError
+from app_google_sync.libraries.core.codes import NoticeCode
+from app_google_sync.libraries.core.errors import GoogleSyncError
 
 from .blueprint import blueprint, console, get_engine, load_settings, optional_url
 
@@ -41,7 +41,7 @@ def check():
 
 @blueprint.post("/check")
 def run_check():
-    from app_google_sync.libraries.google_target import check_access  # noqa: PLC0415
+    from app_google_sync.libraries.google.google_target import check_access  # noqa: PLC0415
 
     settings, problem = load_settings()
     if settings is None:

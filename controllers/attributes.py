@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 
-from app_google_sync.libraries import config_file
-from app_google_sync.libraries.errors import ConfigError
+from app_google_sync.libraries.settings import config_file
+from app_google_sync.libraries.core.errors import ConfigError
 
 from .blueprint import SCOPE_NOTE, blueprint, console, load_settings, raw_config
 
@@ -93,7 +93,7 @@ def save_domains():
 
 def _offered_fields():
     """(the account's custom fields, why they cannot be listed): read from Google each time the page is shown."""
-    from app_google_sync.libraries.google_target import offered_custom_fields  # noqa: PLC0415  (pulls in the Google client)
+    from app_google_sync.libraries.google.google_target import offered_custom_fields  # noqa: PLC0415  (pulls in the Google client)
 
     settings, problem = load_settings()
     return offered_custom_fields(settings) if settings else ((), problem)

@@ -14,8 +14,8 @@ from flask_login import current_user
 from werkzeug.routing import BuildError
 
 import app_google_sync.views
-from app_google_sync.libraries import config, config_file
-from app_google_sync.libraries.errors import ConfigError
+from app_google_sync.libraries.settings import config, config_file
+from app_google_sync.libraries.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +124,8 @@ def get_engine():
     only (background runs keep the configured ``max_retries``).
     """
     if "google_sync_engine" not in g:
-        from app_google_sync.libraries.engine import SyncEngine  # noqa: PLC0415
-        from app_google_sync.libraries.google_target import Backoff, GoogleTarget, required_scopes  # noqa: PLC0415
+        from app_google_sync.libraries.sync.engine import SyncEngine  # noqa: PLC0415
+        from app_google_sync.libraries.google.google_target import Backoff, GoogleTarget, required_scopes  # noqa: PLC0415
 
         loaded = config.load(console().config_path)
         backoff = Backoff(min(loaded.sync.max_retries, INTERACTIVE_RETRIES))

@@ -6,12 +6,15 @@ from datetime import datetime
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
-from app_google_sync import scheduler as schedule_jobs
-from app_google_sync.libraries import config, config_file, locks, monitoring, overview
-from app_google_sync.libraries.codes import RunOutcome
-from app_google_sync.libraries.config import SyncSettings
-from app_google_sync.libraries.errors import ConfigError, GoogleSyncError
-from app_google_sync.libraries.store import MAX_RUN_ID, Store
+from app_google_sync.libraries.runtime import scheduler as schedule_jobs
+from app_google_sync.libraries.settings import config, config_file
+from app_google_sync.libraries.state import locks
+from app_google_sync.libraries.ops import monitoring
+from app_google_sync.libraries.sync import overview
+from app_google_sync.libraries.core.codes import RunOutcome
+from app_google_sync.libraries.settings.config import SyncSettings
+from app_google_sync.libraries.core.errors import ConfigError, GoogleSyncError
+from app_google_sync.libraries.state.store import MAX_RUN_ID, Store
 
 from .blueprint import blueprint, console, get_engine, load_settings, raw_config
 from .settings import connection

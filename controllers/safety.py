@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
-from app_google_sync.libraries.codes import RunOutcome
-from app_google_sync.libraries.errors import GoogleSyncError, UnsafePlan
-from app_google_sync.libraries.store import MAX_RUN_ID
+from app_google_sync.libraries.core.codes import RunOutcome
+from app_google_sync.libraries.core.errors import GoogleSyncError, UnsafePlan
+from app_google_sync.libraries.state.store import MAX_RUN_ID
 
 from .blueprint import blueprint, get_engine, load_settings
 from .pages import state_store

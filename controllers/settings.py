@@ -6,13 +6,14 @@ import secrets
 
 from flask import flash, redirect, render_template, request, session, url_for
 
-from app_google_sync.libraries import config_file, notify
-from app_google_sync.libraries import config_schema as schema
-from app_google_sync.libraries.errors import ConfigError
-from app_google_sync.libraries.google_target import SCOPES, required_scopes
-from app_google_sync.scheduler import reconcile
+from app_google_sync.libraries.settings import config_file
+from app_google_sync.libraries.ops import notify
+from app_google_sync.libraries.settings import config_schema as schema
+from app_google_sync.libraries.core.errors import ConfigError
+from app_google_sync.libraries.google.google_target import SCOPES, required_scopes
+from app_google_sync.libraries.runtime.scheduler import reconcile
 
-from app_google_sync.libraries import credentials
+from app_google_sync.libraries.google import credentials
 from .blueprint import blueprint, console, load_settings, raw_config
 
 log = logging.getLogger(__name__)

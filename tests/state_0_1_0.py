@@ -55,8 +55,8 @@ def main() -> int:
 
     from app_google_sync.demo.directory import DemoDirectory
     from app_google_sync.demo.environment import DemoEnvironment
-    from app_google_sync.libraries import migrate
-    from app_google_sync.libraries.engine import SyncEngine
+    from app_google_sync.libraries.state import migrate
+    from app_google_sync.libraries.sync.engine import SyncEngine
 
     with tempfile.TemporaryDirectory() as workdir, DemoDirectory() as directory:
         directory.add_group("google_apps_plugin")

@@ -1,9 +1,9 @@
 """Mapped attributes reach Google; unmapped ones, and entries Google holds that we do not manage, are left alone."""
 from app_google_sync import cli
-from app_google_sync.libraries.config import AttributeMap
-from app_google_sync.libraries.engine import SyncEngine
-from app_google_sync.libraries.model import DirectoryUser, GoogleUser
-from app_google_sync.libraries.user_fields import field_changes, patch_body
+from app_google_sync.libraries.settings.config import AttributeMap
+from app_google_sync.libraries.sync.engine import SyncEngine
+from app_google_sync.libraries.core.model import DirectoryUser, GoogleUser
+from app_google_sync.libraries.sync.user_fields import field_changes, patch_body
 
 ALL = AttributeMap()
 

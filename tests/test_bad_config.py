@@ -146,7 +146,7 @@ def test_the_installed_command_prints_one_line_without_a_traceback(tmp_path):
 def test_unknown_keys_and_sections_are_warnings_naming_the_nearest_key(tmp_path):
     config = written(tmp_path, lambda text: add("ldap", "enabeld_group = staff")(add("sync", "max_suspnd = 5")(text)) + "[atributes]\ntitle = x\n")
     done = subprocess.run([str(GOOGLE_SYNC), "--config", str(config), "test"], capture_output=True, text=True, timeout=120)
-    warnings = [line.split("WARNING app_google_sync.libraries.config: ", 1)[1] for line in done.stderr.splitlines() if "WARNING app_google_sync.libraries.config" in line]
+    warnings = [line.split("WARNING app_google_sync.libraries.settings.config: ", 1)[1] for line in done.stderr.splitlines() if "WARNING app_google_sync.libraries.settings.config" in line]
     assert warnings == [
         f"{config}: [ldap] enabeld_group is not a known key (did you mean enabled_group?); it is ignored",
         f"{config}: [sync] max_suspnd is not a known key (did you mean max_suspend?); it is ignored",

@@ -7,8 +7,8 @@ import logging
 import ldap
 
 from app_google_sync import cli
-from app_google_sync.libraries.codes import NoticeCode
-from app_google_sync.libraries.engine import SyncEngine
+from app_google_sync.libraries.core.codes import NoticeCode
+from app_google_sync.libraries.sync.engine import SyncEngine
 
 
 def run(env, capsys, *args):
@@ -140,7 +140,7 @@ def test_pushes_also_leave_a_skipped_users_groups_alone(env, capsys):
 
 def test_a_push_logs_why_it_skipped_a_user(env, caplog):
     """The watcher and the worker push without a terminal: their log says what a test would have said."""
-    from app_google_sync.libraries import jobs
+    from app_google_sync.libraries.runtime import jobs
 
     env.directory.add_user("alice", "Alice", "Martin>", groups=("google_apps_plugin",))
     caplog.set_level(logging.INFO)

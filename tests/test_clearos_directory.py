@@ -11,9 +11,9 @@ import ldap
 import pytest
 
 from app_google_sync import cli
-from app_google_sync.libraries.codes import NoticeCode
-from app_google_sync.libraries.engine import SyncEngine
-from app_google_sync.libraries.ldap_source import LdapSource
+from app_google_sync.libraries.core.codes import NoticeCode
+from app_google_sync.libraries.sync.engine import SyncEngine
+from app_google_sync.libraries.directory.ldap_source import LdapSource
 
 
 def run(env, capsys, *args):

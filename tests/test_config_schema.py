@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from app_google_sync.libraries import config, config_docs, config_file
-from app_google_sync.libraries import config_schema as schema
-from app_google_sync.libraries.config import AttributeMap, GoogleSettings, LdapSettings, LicenseSettings, NotifySettings, SyncSettings, WorkerSettings
-from app_google_sync.libraries.errors import ConfigError
-from app_google_sync.libraries.ldap_source import LdapSource
+from app_google_sync.libraries.settings import config, config_docs, config_file
+from app_google_sync.libraries.settings import config_schema as schema
+from app_google_sync.libraries.settings.config import AttributeMap, GoogleSettings, LdapSettings, LicenseSettings, NotifySettings, SyncSettings, WorkerSettings
+from app_google_sync.libraries.core.errors import ConfigError
+from app_google_sync.libraries.directory.ldap_source import LdapSource
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -47,11 +47,11 @@ def test_the_readme_tables_list_exactly_the_schema_keys_with_their_defaults():
 
 
 def test_the_readme_reference_is_the_one_written_from_the_schema():
-    assert config_docs.readme_reference() in README.read_text(), "run: python -m app_google_sync.libraries.config_docs README.md deploy/google_sync.conf.example"
+    assert config_docs.readme_reference() in README.read_text(), "run: python -m app_google_sync.libraries.settings.config_docs README.md deploy/google_sync.conf.example"
 
 
 def test_the_example_is_the_one_written_from_the_schema_and_is_valid():
-    assert EXAMPLE.read_text() == config_docs.example_config(), "run: python -m app_google_sync.libraries.config_docs README.md deploy/google_sync.conf.example"
+    assert EXAMPLE.read_text() == config_docs.example_config(), "run: python -m app_google_sync.libraries.settings.config_docs README.md deploy/google_sync.conf.example"
     settings = config.load(str(EXAMPLE))
     assert settings.warnings == ()
     for section in schema.SECTIONS:
@@ -173,9 +173,9 @@ def test_unknown_sections_and_keys_are_warnings_naming_the_nearest_key(minimal, 
         f"{minimal}: [atributes] is not a known section (did you mean [attributes]?); it is ignored",
     )
     assert settings.sync.max_suspend == "25%" and settings.ldap.enabled_group == "google_apps_plugin"
-    assert [record.getMessage() for record in caplog.records if record.name == "app_google_sync.libraries.config"] == list(settings.warnings)
+    assert [record.getMessage() for record in caplog.records if record.name == "app_google_sync.libraries.settings.config"] == list(settings.warnings)
     config.load(str(minimal))
-    assert len([record for record in caplog.records if record.name == "app_google_sync.libraries.config"]) == 3  # logged once
+    assert len([record for record in caplog.records if record.name == "app_google_sync.libraries.settings.config"]) == 3  # logged once
 
 
 def test_a_default_section_is_an_unknown_section_not_copied_everywhere(minimal):

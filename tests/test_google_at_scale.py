@@ -7,9 +7,9 @@ import random
 import pytest
 
 from app_google_sync import cli
-from app_google_sync.libraries.engine import SyncEngine
-from app_google_sync.libraries.pacing import Pacer
-from app_google_sync.libraries.plan import RemoveMember
+from app_google_sync.libraries.sync.engine import SyncEngine
+from app_google_sync.libraries.google.pacing import Pacer
+from app_google_sync.libraries.sync.plan import RemoveMember
 
 
 def run_cli(env, *args) -> int:

@@ -5,9 +5,9 @@ missing a part, tokens expiring mid-run. Retries wait on a hand-moved clock, nev
 import pytest
 
 from app_google_sync import cli
-from app_google_sync.libraries.codes import RunOutcome
-from app_google_sync.libraries.engine import SyncEngine
-from app_google_sync.libraries.google_target import Backoff, GoogleTarget, required_scopes
+from app_google_sync.libraries.core.codes import RunOutcome
+from app_google_sync.libraries.sync.engine import SyncEngine
+from app_google_sync.libraries.google.google_target import Backoff, GoogleTarget, required_scopes
 
 PASSWORD = "Secret-Pass-1"
 PEOPLE = ("alice", "bob", "carol", "dave", "erin")

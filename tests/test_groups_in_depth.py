@@ -2,8 +2,8 @@
 import pytest
 
 from app_google_sync import cli
-from app_google_sync.libraries.errors import GoogleSyncError
-from app_google_sync.libraries.engine import SyncEngine
+from app_google_sync.libraries.core.errors import GoogleSyncError
+from app_google_sync.libraries.sync.engine import SyncEngine
 
 
 def run(env, capsys, *args):

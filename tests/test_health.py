@@ -9,12 +9,13 @@ import pytest
 from sqlalchemy import update
 
 from app_google_sync import cli
-from app_google_sync.libraries import config, health
-from app_google_sync.libraries.engine import SyncEngine
-from app_google_sync.libraries.errors import GoogleSyncError
-from app_google_sync.libraries.live import LiveSync
-from app_google_sync.libraries.monitoring import read_heartbeat, write_heartbeat
-from app_google_sync.libraries.store import Store, now, push_queue_table
+from app_google_sync.libraries.settings import config
+from app_google_sync.libraries.ops import health
+from app_google_sync.libraries.sync.engine import SyncEngine
+from app_google_sync.libraries.core.errors import GoogleSyncError
+from app_google_sync.libraries.runtime.live import LiveSync
+from app_google_sync.libraries.ops.monitoring import read_heartbeat, write_heartbeat
+from app_google_sync.libraries.state.store import Store, now, push_queue_table
 
 
 @pytest.fixture

@@ -108,5 +108,5 @@ def test_neither_half_of_the_old_cycles_imports_back():
     tour = _imports_anywhere(modules["app_google_sync.demo.tour"])
     assert not any(name.endswith("cli") or name == "app_google_sync" for name in tour), tour
     blueprint = _imports_anywhere(modules["app_google_sync.controllers.blueprint"])
-    views = ("actions", "attributes", "groups", "imports", "pages", "settings")
-    assert not any(name.rsplit(".", 1)[-1] in views for name in blueprint), blueprint
+    views = {f"app_google_sync.controllers.{view}" for view in ("actions", "attributes", "groups", "imports", "pages", "settings")}
+    assert not views & {name.rpartition(".")[0] if name.rpartition(".")[0] in views else name for name in blueprint}, blueprint

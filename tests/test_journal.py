@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import update
 
 from app_google_sync import cli
-from app_google_sync.libraries.engine import SyncEngine
-from app_google_sync.libraries.push_queue import push_key
-from app_google_sync.libraries.store import Store, now, runs_table
+from app_google_sync.libraries.sync.engine import SyncEngine
+from app_google_sync.libraries.runtime.push_queue import push_key
+from app_google_sync.libraries.state.store import Store, now, runs_table
 from waiting import wait_for
 
 
@@ -205,8 +205,8 @@ def test_a_request_arriving_during_a_push_runs_again_and_keeps_a_newer_password(
 
 @pytest.fixture
 def live(env):
-    from app_google_sync.libraries import push_queue
-    from app_google_sync.libraries.live import LiveSync
+    from app_google_sync.libraries.runtime import push_queue
+    from app_google_sync.libraries.runtime.live import LiveSync
 
     env.write_config(push_delay="0.2")
     env.directory.add_user("hank", "Hank", "Tester", groups=("google_apps_plugin",))

@@ -14,8 +14,8 @@ import pytest
 from slapdtest._slapdtest import HAVE_LDAPI
 
 from app_google_sync.demo.directory import DemoDirectory, hash_password, paged_only_limits, seed_sample_organisation
-from app_google_sync.libraries.errors import SourceError
-from app_google_sync.libraries.ldap_source import LdapSource
+from app_google_sync.libraries.core.errors import SourceError
+from app_google_sync.libraries.directory.ldap_source import LdapSource
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 SIZE_LIMIT = 50

@@ -11,11 +11,12 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from app_google_sync.libraries import config, metrics
-from app_google_sync.libraries.engine import SyncEngine
-from app_google_sync.libraries.errors import ConfigError, GoogleSyncError
-from app_google_sync.libraries.monitoring import write_heartbeat
-from app_google_sync.libraries.store import Store, now
+from app_google_sync.libraries.settings import config
+from app_google_sync.libraries.ops import metrics
+from app_google_sync.libraries.sync.engine import SyncEngine
+from app_google_sync.libraries.core.errors import ConfigError, GoogleSyncError
+from app_google_sync.libraries.ops.monitoring import write_heartbeat
+from app_google_sync.libraries.state.store import Store, now
 
 
 def free_port() -> int:

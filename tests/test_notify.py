@@ -10,11 +10,13 @@ from smtp_sink import SmtpSink
 from sqlalchemy import update
 
 from app_google_sync import cli
-from app_google_sync.libraries import config, jobs, notify
-from app_google_sync.libraries.config import NotifySettings
-from app_google_sync.libraries.engine import SyncEngine
-from app_google_sync.libraries.errors import GoogleSyncError
-from app_google_sync.libraries.store import RunRecord, Store, now, push_queue_table
+from app_google_sync.libraries.settings import config
+from app_google_sync.libraries.runtime import jobs
+from app_google_sync.libraries.ops import notify
+from app_google_sync.libraries.settings.config import NotifySettings
+from app_google_sync.libraries.sync.engine import SyncEngine
+from app_google_sync.libraries.core.errors import GoogleSyncError
+from app_google_sync.libraries.state.store import RunRecord, Store, now, push_queue_table
 
 HASH = "$6$rounds=5000$saltsalt$" + "x" * 86
 SHA1 = "5baa61e4c9b93f3f0682250b6cf8331b7ee68fd8"
@@ -277,7 +279,7 @@ def test_google_sync_sync_from_cron_mails_its_failure(env, smtp_sink, capsys):
 
 
 def test_an_interrupted_run_is_told_with_what_to_do(env, smtp_sink):
-    from app_google_sync.libraries.store import runs_table
+    from app_google_sync.libraries.state.store import runs_table
 
     settings = with_notify(env, smtp_sink.port)
     store = Store(settings.sync.database)

@@ -3,9 +3,9 @@ import stat
 from pathlib import Path
 
 from app_google_sync import cli
-from app_google_sync.libraries.engine import SyncEngine
-from app_google_sync.libraries.plan import SetPassword
-from app_google_sync.libraries.store import Store
+from app_google_sync.libraries.sync.engine import SyncEngine
+from app_google_sync.libraries.sync.plan import SetPassword
+from app_google_sync.libraries.state.store import Store
 
 NAMES = ("password_fingerprint_key", "password_salt_key")
 

@@ -7,8 +7,8 @@ import warnings
 
 import pytest
 
-from app_google_sync.libraries.model import PasswordHash
-from app_google_sync.libraries.passwords import (
+from app_google_sync.libraries.core.model import PasswordHash
+from app_google_sync.libraries.directory.passwords import (
     CRYPT_ALPHABET,
     NO_PASSWORD,
     fingerprint,

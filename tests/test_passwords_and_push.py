@@ -6,10 +6,10 @@ import time
 import pytest
 
 from app_google_sync import cli
-from app_google_sync.libraries.engine import SyncEngine
-from app_google_sync.libraries.live import LiveSync
-from app_google_sync.libraries.model import PasswordHash
-from app_google_sync.libraries.passwords import sha512_crypt
+from app_google_sync.libraries.sync.engine import SyncEngine
+from app_google_sync.libraries.runtime.live import LiveSync
+from app_google_sync.libraries.core.model import PasswordHash
+from app_google_sync.libraries.directory.passwords import sha512_crypt
 from waiting import wait_for
 
 PASSWORD = "First-Secret-1"
@@ -180,7 +180,7 @@ def test_watcher_survives_a_slapd_restart(env, live):
 
 
 def test_pushes_stop_once_google_is_disconnected(env, live, caplog):
-    caplog.set_level(logging.INFO, logger="app_google_sync.libraries.jobs")
+    caplog.set_level(logging.INFO, logger="app_google_sync.libraries.runtime.jobs")
     env.directory.add_user("mia", "Mia", "Tester", groups=("google_apps_plugin",))
     sync(env)
     text = env.config_path.read_text().replace(f"credentials_file = {env.key_path}", "credentials_file =")
@@ -197,7 +197,7 @@ def test_without_syncprov_the_watcher_says_so_and_polls(tmp_path, caplog):
     from app_google_sync.demo.directory import DemoDirectory
     from app_google_sync.demo.environment import DemoEnvironment
 
-    caplog.set_level(logging.WARNING, logger="app_google_sync.libraries.watcher")
+    caplog.set_level(logging.WARNING, logger="app_google_sync.libraries.directory.watcher")
     with DemoDirectory(syncprov=False) as server:
         server.add_group("google_apps_plugin")
         server.add_user("lena", "Lena", "Tester", groups=("google_apps_plugin",))
@@ -219,7 +219,7 @@ def test_the_worker_process_schedules_and_pushes_until_sigterm(env):
     import signal
     import sys
 
-    from app_google_sync.scheduler import scheduled_run
+    from app_google_sync.libraries.runtime.scheduler import scheduled_run
 
     env.directory.add_user("nora", "Nora", "Tester", groups=("google_apps_plugin",))
     sync(env)

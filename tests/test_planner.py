@@ -3,10 +3,10 @@ from dataclasses import replace
 
 import pytest
 
-from app_google_sync.libraries.codes import NoticeCode
-from app_google_sync.libraries.config import GoogleSettings, LdapSettings, Settings, SyncSettings
-from app_google_sync.libraries.errors import UnsafePlan
-from app_google_sync.libraries.model import (
+from app_google_sync.libraries.core.codes import NoticeCode
+from app_google_sync.libraries.settings.config import GoogleSettings, LdapSettings, Settings, SyncSettings
+from app_google_sync.libraries.core.errors import UnsafePlan
+from app_google_sync.libraries.core.model import (
     DirectoryGroup,
     DirectoryState,
     DirectoryUser,
@@ -17,7 +17,7 @@ from app_google_sync.libraries.model import (
     LinkState,
     PasswordHash,
 )
-from app_google_sync.libraries.plan import (
+from app_google_sync.libraries.sync.plan import (
     AddMember,
     AdoptGroup,
     AdoptUser,
@@ -30,7 +30,7 @@ from app_google_sync.libraries.plan import (
     render_json,
     render_text,
 )
-from app_google_sync.libraries.planner import build_plan
+from app_google_sync.libraries.sync.planner import build_plan
 
 SETTINGS = Settings(
     ldap=LdapSettings(users_dn="ou=Users,dc=x", groups_dn="ou=Groups,dc=x"),
@@ -245,8 +245,8 @@ KEY = b"k" * 32
 
 
 def test_passwords_are_pushed_only_when_their_fingerprint_changed():
-    from app_google_sync.libraries.passwords import fingerprint
-    from app_google_sync.libraries.plan import SetPassword
+    from app_google_sync.libraries.directory.passwords import fingerprint
+    from app_google_sync.libraries.sync.plan import SetPassword
 
     first, second = PasswordHash("a" * 40, "SHA-1"), PasswordHash("b" * 40, "SHA-1")
     pushed = replace(link("alice"), password_fingerprint=fingerprint(KEY, first))
@@ -260,8 +260,8 @@ def test_passwords_are_pushed_only_when_their_fingerprint_changed():
 
 
 def test_a_captured_password_is_always_pushed_and_recorded_under_the_directory_fingerprint():
-    from app_google_sync.libraries.passwords import fingerprint
-    from app_google_sync.libraries.plan import SetPassword
+    from app_google_sync.libraries.directory.passwords import fingerprint
+    from app_google_sync.libraries.sync.plan import SetPassword
 
     directory_hash, captured = PasswordHash("a" * 40, "SHA-1"), PasswordHash("$6$salt$hash", "crypt")
     pushed = replace(link("alice"), password_fingerprint=fingerprint(KEY, directory_hash))
@@ -272,14 +272,14 @@ def test_a_captured_password_is_always_pushed_and_recorded_under_the_directory_f
 
 
 def build_plan_with_key(users, links):
-    from app_google_sync.libraries.planner import build_plan as plan
+    from app_google_sync.libraries.sync.planner import build_plan as plan
 
     state = DirectoryState(users=tuple(users), groups=())
     return plan(state, GoogleState(users=(guser("alice"),), groups=()), LinkState(tuple(links)), SETTINGS, password_key=KEY)
 
 
 def test_a_targeted_push_plans_nothing_domain_wide():
-    from app_google_sync.libraries.planner import Scope, build_plan as plan
+    from app_google_sync.libraries.sync.planner import Scope, build_plan as plan
 
     state = DirectoryState(users=(user("alice", given="Alicia"),), groups=())
     existing = GoogleState(users=(guser("alice"), ADMIN), groups=())

@@ -2,10 +2,10 @@
 import json
 
 from app_google_sync import cli
-from app_google_sync.libraries.engine import SyncEngine
-from app_google_sync.libraries.google_target import SCHEMA_SCOPE, check_access, required_scopes
-from app_google_sync.libraries.model import CustomField, DirectoryUser, GoogleUser
-from app_google_sync.libraries.user_fields import custom_body, custom_changes
+from app_google_sync.libraries.sync.engine import SyncEngine
+from app_google_sync.libraries.google.google_target import SCHEMA_SCOPE, check_access, required_scopes
+from app_google_sync.libraries.core.model import CustomField, DirectoryUser, GoogleUser
+from app_google_sync.libraries.sync.user_fields import custom_body, custom_changes
 
 PLUGIN = ("google_apps_plugin",)
 HR_FIELDS = [("costCenter", "INT64", False), ("rate", "DOUBLE", False), ("remote", "BOOL", False), ("startDate", "DATE", False),

@@ -2,10 +2,10 @@
 import json
 
 from app_google_sync import cli
-from app_google_sync.libraries.config import GoogleSettings, Settings
-from app_google_sync.libraries.google_target import DOMAIN_SCOPE, check_access, required_scopes
-from app_google_sync.libraries.model import DirectoryState, DirectoryUser, GoogleState, LinkState
-from app_google_sync.libraries.planner import build_plan
+from app_google_sync.libraries.settings.config import GoogleSettings, Settings
+from app_google_sync.libraries.google.google_target import DOMAIN_SCOPE, check_access, required_scopes
+from app_google_sync.libraries.core.model import DirectoryState, DirectoryUser, GoogleState, LinkState
+from app_google_sync.libraries.sync.planner import build_plan
 
 PLUGIN = ("google_apps_plugin",)
 
@@ -88,8 +88,8 @@ def test_without_domains_a_secondary_domain_address_is_skipped_and_google_is_rea
 
 
 def test_a_default_domain_outside_the_listed_ones_is_refused_at_load(tmp_path):
-    from app_google_sync.libraries import config
-    from app_google_sync.libraries.errors import ConfigError
+    from app_google_sync.libraries.settings import config
+    from app_google_sync.libraries.core.errors import ConfigError
     import pytest
 
     path = tmp_path / "c.conf"

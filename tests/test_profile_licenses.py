@@ -2,8 +2,8 @@
 import json
 
 from app_google_sync import cli
-from app_google_sync.libraries.engine import SyncEngine
-from app_google_sync.libraries.google_target import LICENSING_SCOPE, check_access, required_scopes
+from app_google_sync.libraries.sync.engine import SyncEngine
+from app_google_sync.libraries.google.google_target import LICENSING_SCOPE, check_access, required_scopes
 
 PLUGIN = ("google_apps_plugin",)
 PRODUCT, SKU = "Google-Apps", "1010020027"

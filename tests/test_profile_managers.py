@@ -2,7 +2,7 @@
 import json
 
 from app_google_sync import cli
-from app_google_sync.libraries.engine import SyncEngine
+from app_google_sync.libraries.sync.engine import SyncEngine
 
 PLUGIN = ("google_apps_plugin",)
 ASSISTANT = {"type": "assistant", "value": "pa@example.com"}

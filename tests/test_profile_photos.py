@@ -2,9 +2,9 @@
 import json
 
 from app_google_sync import cli
-from app_google_sync.libraries import photos
-from app_google_sync.libraries.engine import SyncEngine
-from app_google_sync.libraries.store import Store
+from app_google_sync.libraries.google import photos
+from app_google_sync.libraries.sync.engine import SyncEngine
+from app_google_sync.libraries.state.store import Store
 
 PLUGIN = ("google_apps_plugin",)
 # Just enough of a JPEG for the type check; the rest is whatever a camera writes (web-safe base64 gets - and _).

@@ -1,6 +1,6 @@
 """Every profile feature off (the default): what reaches Google is the documented minimum, nothing of the rest."""
 from app_google_sync import cli
-from app_google_sync.libraries.google_target import SCOPES, required_scopes
+from app_google_sync.libraries.google.google_target import SCOPES, required_scopes
 
 PLUGIN = ("google_apps_plugin",)
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) + b"\xff\xd9"

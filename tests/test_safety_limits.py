@@ -10,8 +10,8 @@ import ldap
 import pytest
 
 from app_google_sync import cli
-from app_google_sync.libraries.engine import SyncEngine
-from app_google_sync.libraries.store import Store
+from app_google_sync.libraries.sync.engine import SyncEngine
+from app_google_sync.libraries.state.store import Store
 from waiting import wait_for
 
 
@@ -49,7 +49,7 @@ def switch_everyone_off(env) -> None:
 @pytest.fixture
 def watched(env):
     """Fifteen synchronized users, max_suspend = 2, and the watcher pushing every change."""
-    from app_google_sync.libraries.live import LiveSync
+    from app_google_sync.libraries.runtime.live import LiveSync
 
     uids = add_people(env, 15)
     env.write_config(push_delay="0.2", max_suspend="2")

@@ -3,9 +3,9 @@ from dataclasses import replace
 
 import pytest
 
-from app_google_sync.libraries.config import GoogleSettings, LdapSettings, Settings, SyncSettings
-from app_google_sync.libraries.model import DirectoryGroup, DirectoryState, DirectoryUser, GoogleGroup, GoogleState, GoogleUser, Link, LinkState
-from app_google_sync.libraries.plan import (
+from app_google_sync.libraries.settings.config import GoogleSettings, LdapSettings, Settings, SyncSettings
+from app_google_sync.libraries.core.model import DirectoryGroup, DirectoryState, DirectoryUser, GoogleGroup, GoogleState, GoogleUser, Link, LinkState
+from app_google_sync.libraries.sync.plan import (
     AddAlias,
     AddMember,
     AdoptUser,
@@ -21,8 +21,8 @@ from app_google_sync.libraries.plan import (
     UpdateGroup,
     UpdateUser,
 )
-from app_google_sync.libraries.planner import LIFTED, Budget, Scope, build_plan
-from app_google_sync.libraries.undo import Applied, Now, applied_changes, inverses, plan_undo
+from app_google_sync.libraries.sync.planner import LIFTED, Budget, Scope, build_plan
+from app_google_sync.libraries.sync.undo import Applied, Now, applied_changes, inverses, plan_undo
 
 
 def settings(**sync):

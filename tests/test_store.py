@@ -6,11 +6,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import inspect
 
-from app_google_sync import scheduler
-from app_google_sync.libraries import config_file, migrate
-from app_google_sync.libraries.config import SyncSettings
-from app_google_sync.libraries.model import Link
-from app_google_sync.libraries.store import Store, now
+from app_google_sync.libraries.runtime import scheduler
+from app_google_sync.libraries.settings import config_file
+from app_google_sync.libraries.state import migrate
+from app_google_sync.libraries.settings.config import SyncSettings
+from app_google_sync.libraries.core.model import Link
+from app_google_sync.libraries.state.store import Store, now
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -68,7 +69,7 @@ def test_a_run_records_its_results_links_and_counts(store):
 def test_a_run_left_running_by_a_dead_process_is_marked_interrupted(store):
     dead = store.start_run("scheduler", dry_run=False)
     with store.engine.begin() as connection:  # as if another process of this host had started it and died
-        from app_google_sync.libraries.store import runs_table
+        from app_google_sync.libraries.state.store import runs_table
 
         connection.execute(runs_table.update().where(runs_table.c.id == dead).values(pid=2**22 + 1))
     mine = store.start_run("cli", dry_run=False)

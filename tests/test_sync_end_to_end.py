@@ -4,9 +4,9 @@ import json
 import pytest
 
 from app_google_sync import cli
-from app_google_sync.libraries.engine import SyncEngine
-from app_google_sync.libraries.executor import Executor
-from app_google_sync.libraries.store import Store, links_table
+from app_google_sync.libraries.sync.engine import SyncEngine
+from app_google_sync.libraries.sync.executor import Executor
+from app_google_sync.libraries.state.store import Store, links_table
 
 PASSWORD = "Secret-Pass-1"
 

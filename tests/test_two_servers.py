@@ -18,16 +18,16 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from app_google_sync import cli
-from app_google_sync.libraries import locks
-from app_google_sync.libraries.engine import SyncEngine
-from app_google_sync.libraries.errors import RunLocked
-from app_google_sync.libraries.leadership import Leadership
-from app_google_sync.libraries.store import Store
+from app_google_sync.libraries.state import locks
+from app_google_sync.libraries.sync.engine import SyncEngine
+from app_google_sync.libraries.core.errors import RunLocked
+from app_google_sync.libraries.runtime.leadership import Leadership
+from app_google_sync.libraries.state.store import Store
 from waiting import wait_for
 
 LOCK_HOLDER = """
 import sys, time
-from app_google_sync.libraries import locks
+from app_google_sync.libraries.state import locks
 lock = locks.run_lock(sys.argv[1], sys.argv[2])
 assert lock.acquire()
 print("held", flush=True)
@@ -146,7 +146,7 @@ def status(config_path) -> dict:
 
 def test_a_killed_active_worker_is_replaced_by_the_standby(env, tmp_path, postgres_url, capsys):
     """Two worker processes (two servers: two state directories, one database); the active one is killed."""
-    from app_google_sync.scheduler import scheduled_run
+    from app_google_sync.libraries.runtime.scheduler import scheduled_run
 
     configs = []
     for name in ("server-a", "server-b"):

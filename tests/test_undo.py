@@ -6,8 +6,8 @@ Real slapd, the emulator over HTTP, the real client.
 import json
 
 from app_google_sync import cli
-from app_google_sync.libraries.engine import SyncEngine
-from app_google_sync.libraries.store import Store
+from app_google_sync.libraries.sync.engine import SyncEngine
+from app_google_sync.libraries.state.store import Store
 
 
 def run_cli(env, *args) -> int:

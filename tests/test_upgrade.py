@@ -11,9 +11,9 @@ from alembic import command
 from sqlalchemy import create_engine, text
 
 from app_google_sync import cli
-from app_google_sync.libraries import migrate
-from app_google_sync.libraries.engine import SyncEngine
-from app_google_sync.libraries.store import Store
+from app_google_sync.libraries.state import migrate
+from app_google_sync.libraries.sync.engine import SyncEngine
+from app_google_sync.libraries.state.store import Store
 from state_0_1_0 import FIXTURE, SECRETS, fill, placeholders, populate
 
 

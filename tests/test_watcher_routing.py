@@ -1,8 +1,8 @@
 """How the watcher turns changed entries into pushes (no slapd needed: entries as syncrepl delivers them)."""
-from app_google_sync.libraries.config import GoogleSettings, LdapSettings, Settings
-from app_google_sync.libraries.model import Link
-from app_google_sync.libraries.store import Store
-from app_google_sync.libraries.watcher import ChangeRouter, common_base
+from app_google_sync.libraries.settings.config import GoogleSettings, LdapSettings, Settings
+from app_google_sync.libraries.core.model import Link
+from app_google_sync.libraries.state.store import Store
+from app_google_sync.libraries.directory.watcher import ChangeRouter, common_base
 
 SETTINGS = Settings(
     ldap=LdapSettings(users_dn="ou=Users,ou=Accounts,dc=example,dc=com", groups_dn="ou=Groups,ou=Accounts,dc=example,dc=com"),

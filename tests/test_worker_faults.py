@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from app_google_sync import cli
-from app_google_sync.libraries.live import LiveSync
+from app_google_sync.libraries.runtime.live import LiveSync
 from waiting import wait_for
 
 
@@ -101,8 +101,8 @@ def test_a_stop_during_a_google_outage_ends_the_push_at_once_recorded_and_still_
     push's retry deadline (nor leave the run 'running' for a SIGKILL), and the change must still arrive after."""
     import threading
 
-    from app_google_sync.libraries.store import Store
-    from app_google_sync.scheduler import run_worker
+    from app_google_sync.libraries.state.store import Store
+    from app_google_sync.libraries.runtime.scheduler import run_worker
 
     env.directory.add_user("rita", "Rita", "Tester", groups=("google_apps_plugin",))
     assert sync(env) == 0
@@ -157,9 +157,10 @@ def test_pushes_queued_before_the_clock_goes_back_an_hour_still_go_at_once(tmp_p
     an hour. The clock is injected (the store's and the queue's now), moved back while the push waits its delay."""
     from datetime import timedelta
 
-    from app_google_sync.libraries import push_queue, store as store_module
-    from app_google_sync.libraries.push_queue import PushQueue
-    from app_google_sync.libraries.store import Store
+    from app_google_sync.libraries.runtime import push_queue
+    from app_google_sync.libraries.state import store as store_module
+    from app_google_sync.libraries.runtime.push_queue import PushQueue
+    from app_google_sync.libraries.state.store import Store
 
     shift = {"by": timedelta(0)}
     real_now = store_module.now
@@ -188,10 +189,10 @@ def test_the_schedule_follows_the_clock_going_back_an_hour(tmp_path):
     clock, would not see it): the worker's periodic look re-times a job due further ahead than one interval."""
     from datetime import timedelta
 
-    from app_google_sync import scheduler
-    from app_google_sync.libraries import config_file
-    from app_google_sync.libraries.config import SyncSettings
-    from app_google_sync.libraries.store import now
+    from app_google_sync.libraries.runtime import scheduler
+    from app_google_sync.libraries.settings import config_file
+    from app_google_sync.libraries.settings.config import SyncSettings
+    from app_google_sync.libraries.state.store import now
 
     sync_settings = SyncSettings(state_dir=str(tmp_path / "state"))
     jobs = scheduler.build_scheduler(sync_settings, str(tmp_path / "google_sync.conf"))
@@ -216,8 +217,8 @@ def test_the_worker_stands_by_while_postgresql_restarts_and_leads_again_after(en
 
     from postgres_server import PostgresServer
 
-    from app_google_sync.libraries import locks
-    from app_google_sync.scheduler import run_worker
+    from app_google_sync.libraries.state import locks
+    from app_google_sync.libraries.runtime.scheduler import run_worker
 
     server = PostgresServer().start()
     try:
@@ -261,7 +262,7 @@ def test_sigterm_to_google_sync_watch_during_an_outage_stops_at_once_and_records
     import subprocess
     import sys
 
-    from app_google_sync.libraries.store import Store
+    from app_google_sync.libraries.state.store import Store
 
     env.directory.add_user("tess", "Tess", "Tester", groups=("google_apps_plugin",))
     assert sync(env) == 0

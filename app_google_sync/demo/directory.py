@@ -25,7 +25,7 @@ import ldap.dn
 import ldap.filter
 import ldap.modlist
 
-from app_google_sync.libraries.config import LdapSettings
+from app_google_sync.libraries.settings.config import LdapSettings
 
 HERE = Path(__file__).resolve().parent
 CLEAROS_SCHEMA = HERE / "clearos-schema.ldif"

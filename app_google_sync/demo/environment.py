@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from app_google_sync.emulator.server import Emulator
-from app_google_sync.libraries import config
+from app_google_sync.libraries.settings import config
 
 from .directory import DemoDirectory, seed_sample_organisation
 

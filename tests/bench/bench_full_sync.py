@@ -14,7 +14,7 @@ import time
 
 from app_google_sync.demo.directory import DemoDirectory, paged_only_limits
 from app_google_sync.demo.environment import DemoEnvironment
-from app_google_sync.libraries.engine import SyncEngine
+from app_google_sync.libraries.sync.engine import SyncEngine
 
 
 def seed(directory: DemoDirectory, users: int, groups: int) -> None:

@@ -18,8 +18,8 @@ import time
 
 from app_google_sync.demo.directory import DemoDirectory
 from app_google_sync.demo.environment import DemoEnvironment
-from app_google_sync.libraries.engine import SyncEngine
-from app_google_sync.libraries.live import LiveSync
+from app_google_sync.libraries.sync.engine import SyncEngine
+from app_google_sync.libraries.runtime.live import LiveSync
 
 
 def ldapmodify(directory: DemoDirectory, dn: str, given_name: str) -> None:

@@ -23,12 +23,12 @@ from pathlib import Path
 
 from app_google_sync.demo.directory import DemoDirectory, paged_only_limits
 from app_google_sync.demo.environment import DemoEnvironment
-from app_google_sync.libraries import config
-from app_google_sync.libraries.engine import SyncEngine
-from app_google_sync.libraries.google_target import PACER_FILE, GoogleTarget, required_scopes
-from app_google_sync.libraries.model import DirectoryGroup, DirectoryState, DirectoryUser, GoogleState, LinkState
-from app_google_sync.libraries.pacing import Pacer
-from app_google_sync.libraries.planner import build_plan
+from app_google_sync.libraries.settings import config
+from app_google_sync.libraries.sync.engine import SyncEngine
+from app_google_sync.libraries.google.google_target import PACER_FILE, GoogleTarget, required_scopes
+from app_google_sync.libraries.core.model import DirectoryGroup, DirectoryState, DirectoryUser, GoogleState, LinkState
+from app_google_sync.libraries.google.pacing import Pacer
+from app_google_sync.libraries.sync.planner import build_plan
 
 
 def seed(directory: DemoDirectory, users: int, groups: int, memberships: int) -> None:

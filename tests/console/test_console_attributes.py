@@ -3,7 +3,7 @@ import re
 
 from console_helpers import text_of, wait_for_run
 
-from app_google_sync.libraries import config
+from app_google_sync.libraries.settings import config
 
 ALL_ON = {
     "on_title": "yes", "attr_title": "title",

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from app_google_sync import scheduler
-from app_google_sync.libraries import config_file
-from app_google_sync.libraries.store import Store
+from app_google_sync.libraries.runtime import scheduler
+from app_google_sync.libraries.settings import config_file
+from app_google_sync.libraries.state.store import Store
 from console_helpers import Console, text_of
 
 
@@ -24,7 +24,7 @@ def test_switching_on_adds_the_job_with_its_next_run_time(env, console):
     run = stored_job(env)
     assert run is not None and run.interval == timedelta(minutes=30)
     job = console.state.scheduler.get_job(scheduler.JOB_ID)
-    assert job.func_ref == "app_google_sync.libraries.jobs:full_sync"
+    assert job.func_ref == "app_google_sync.libraries.runtime.jobs:full_sync"
     assert job.args == (str(env.config_path),)
     assert (job.coalesce, job.max_instances, job.misfire_grace_time) == (True, 1, scheduler.MISFIRE_GRACE_SECONDS)
     text = text_of(console.get("/automatic"))

@@ -10,7 +10,7 @@ from werkzeug.serving import make_server
 
 from app_google_sync.demo.environment import DemoEnvironment
 from app_google_sync.host.demo import ADMIN_PASSWORD, ADMIN_USERNAME, build_demo_app
-from app_google_sync.libraries import config
+from app_google_sync.libraries.settings import config
 from console_helpers import CHROMIUM, shot
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Debian's chromium is not installed ({CHROMIUM} missing)")

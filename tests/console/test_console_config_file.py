@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from app_google_sync.libraries import config, config_file
-from app_google_sync.libraries.errors import ConfigError
+from app_google_sync.libraries.settings import config, config_file
+from app_google_sync.libraries.core.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "google_sync.conf.example"
 

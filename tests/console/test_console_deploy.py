@@ -3,7 +3,7 @@ import configparser
 import re
 from pathlib import Path
 
-from app_google_sync.libraries import config, config_file
+from app_google_sync.libraries.settings import config, config_file
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "deploy" / "google_sync.conf.example"

@@ -3,7 +3,7 @@ import re
 
 from console_helpers import add_people, text_of, wait_for_run
 
-from app_google_sync.libraries import config, config_file
+from app_google_sync.libraries.settings import config, config_file
 
 
 def preview(console):

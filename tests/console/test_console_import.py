@@ -1,6 +1,6 @@
 """Accounts that exist only in Google: listed, created locally through the host's create_user service, then linked, not duplicated."""
 
-from app_google_sync.libraries.store import Store
+from app_google_sync.libraries.state.store import Store
 from console_helpers import text_of
 
 PREFIX = "/app/google_sync"

@@ -6,8 +6,8 @@ import urllib.parse
 
 import pytest
 
-from app_google_sync.libraries import config_file
-from app_google_sync.libraries.google_target import SCOPES
+from app_google_sync.libraries.settings import config_file
+from app_google_sync.libraries.google.google_target import SCOPES
 from console_helpers import Console, text_of
 
 CALLBACK = "http://localhost/app/google_sync/connect/oauth/callback"
@@ -97,7 +97,7 @@ def test_a_refused_consent_changes_nothing(env, oauth_console):
 
 
 def test_plain_http_is_allowed_only_for_a_loopback_token_server(monkeypatch):
-    from app_google_sync.libraries.credentials import allow_plain_http_for
+    from app_google_sync.libraries.google.credentials import allow_plain_http_for
 
     monkeypatch.delenv("OAUTHLIB_INSECURE_TRANSPORT", raising=False)
     allow_plain_http_for("http://token.example.com/token")

@@ -9,7 +9,7 @@ from flask_login import LoginManager
 
 from app_google_sync import GoogleSync
 from app_google_sync.extension import MENU
-from app_google_sync.libraries.errors import ConfigError
+from app_google_sync.libraries.core.errors import ConfigError
 
 
 def test_entry_point_loads_the_extension():

@@ -3,7 +3,7 @@ import re
 
 from console_helpers import text_of
 
-from app_google_sync.libraries import config
+from app_google_sync.libraries.settings import config
 
 DOMAIN_SCOPE = "https://www.googleapis.com/auth/admin.directory.domain.readonly"
 

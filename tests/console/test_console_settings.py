@@ -6,9 +6,9 @@ import stat
 
 import pytest
 
-from app_google_sync.libraries import config_file
-from app_google_sync.libraries.errors import ConfigError
-from app_google_sync.libraries.google_target import SCOPES
+from app_google_sync.libraries.settings import config_file
+from app_google_sync.libraries.core.errors import ConfigError
+from app_google_sync.libraries.google.google_target import SCOPES
 from console_helpers import text_of
 
 

@@ -3,8 +3,8 @@ import re
 
 from console_helpers import USER_PASSWORD, add_people, secrets_of, text_of, wait_for_run
 
-from app_google_sync.libraries import config_file
-from app_google_sync.libraries.store import Store
+from app_google_sync.libraries.settings import config_file
+from app_google_sync.libraries.state.store import Store
 
 
 def preview(console):

@@ -5,7 +5,8 @@ import time
 
 import pytest
 
-from app_google_sync.libraries import config_file, passwords
+from app_google_sync.libraries.settings import config_file
+from app_google_sync.libraries.directory import passwords
 from app_google_sync.user_extension import GoogleAppsExtension, PushQueue
 
 CLEARTEXT = "Very-Secret-Cleartext-42"

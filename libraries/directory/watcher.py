@@ -1,0 +1,261 @@
+"""Sees every directory change, however it was made (console, ldapmodify, ldappasswd), and asks for a push.
+
+It is a syncrepl consumer (RFC 4533, refreshAndPersist) on the common parent of
+the users and groups subtrees. Its cookie is kept in the state database, so a
+restart resumes where it stopped; when slapd goes away it reconnects with
+backoff. A directory without the syncprov overlay is polled on
+``modifyTimestamp`` instead (deletions are then left to the periodic full run).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+import ldap
+import ldap.dn
+from ldap.ldapobject import SimpleLDAPObject
+from ldap.syncrepl import SyncreplConsumer
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..settings.config import Settings
+from .ldap_source import configure_and_bind
+from ..state.store import Store, database_problem
+
+log = logging.getLogger(__name__)
+
+COOKIE_KEY = "watcher_cookie"
+ENABLED_MEMBERS_KEY = "watcher_enabled_members"
+WATCHED_ATTRIBUTES = ["uid", "cn", "memberUid", "member", "uniqueMember", "entryUUID", "modifyTimestamp"]
+NO_SYNCPROV = (ldap.UNAVAILABLE_CRITICAL_EXTENSION, ldap.PROTOCOL_ERROR, ldap.UNWILLING_TO_PERFORM)
+CONNECTION_LOST = (ldap.SERVER_DOWN, ldap.CONNECT_ERROR, ldap.TIMELIMIT_EXCEEDED, ldap.UNAVAILABLE, ldap.BUSY, ldap.OTHER)
+
+# A push request: ("user", uid, uuid) or ("group", name).
+Request = tuple
+Notify = Callable[[Request], None]
+
+
+def common_base(first: str, second: str) -> str:
+    """The deepest DN both subtrees share: ou=Accounts,… for a ClearOS directory."""
+    a, b = ldap.dn.str2dn(first), ldap.dn.str2dn(second)
+    shared = []
+    for left, right in zip(reversed(a), reversed(b)):
+        if [(k.lower(), v.lower(), t) for k, v, t in left] != [(k.lower(), v.lower(), t) for k, v, t in right]:
+            break
+        shared.insert(0, left)
+    return ldap.dn.dn2str(shared)
+
+
+def _is_under(dn: str, base: str) -> bool:
+    return dn.lower().endswith(base.lower())
+
+
+def _texts(attributes: dict, name: str) -> list[str]:
+    for key, values in attributes.items():
+        if key.lower() == name.lower():
+            return [value.decode("utf-8", "replace") for value in values]
+    return []
+
+
+class ChangeRouter:
+    """Turns changed entries into push requests. Kept apart from LDAP so its rules are easy to test."""
+
+    def __init__(self, settings: Settings, notify: Notify, store: Store):
+        self.settings = settings
+        self.notify = notify
+        self.store = store
+        known = store.get_value(ENABLED_MEMBERS_KEY)
+        # Last known members of enabled_group, kept with the cookie so a restart still sees who flipped.
+        self.enabled_members: set[str] | None = set(json.loads(known)) if known else None
+        self.lag: float | None = None  # seconds between the last change's modifyTimestamp and seeing it (for monitoring)
+
+    def entry_changed(self, dn: str, attributes: dict, uuid: str, push: bool = True) -> None:
+        ldap_settings = self.settings.ldap
+        if push:
+            self.lag = _lag(attributes, self.lag)
+        if _is_under(dn, ldap_settings.users_dn) and (uid := next(iter(_texts(attributes, "uid")), "")):
+            if push:
+                self.notify(("user", uid, uuid))
+        elif _is_under(dn, ldap_settings.groups_dn) and (name := next(iter(_texts(attributes, "cn")), "")):
+            if name.lower() == ldap_settings.enabled_group.lower():
+                self._enabled_group_changed(attributes, push)
+            elif push:
+                self.notify(("group", name))
+
+    def _enabled_group_changed(self, attributes: dict, push: bool) -> None:
+        """The Google Apps switch of some users flipped: push exactly those users."""
+        members = set(_texts(attributes, "memberUid"))
+        member_dns = _texts(attributes, "member") + [value.split("#")[0] for value in _texts(attributes, "uniqueMember")]
+        members |= {_first_rdn_value(dn) for dn in member_dns} - {""}
+        previous = self.enabled_members
+        if previous is not None and push:
+            for uid in sorted(previous ^ members):
+                self.notify(("user", uid, ""))
+        # Remembered only once every flipped user is queued: if queuing failed, the entry comes again and is compared
+        # with the same members, so nobody who flipped is forgotten. (None before: the full run covers the past.)
+        self.store.set_value(ENABLED_MEMBERS_KEY, json.dumps(sorted(members)))
+        self.enabled_members = members
+
+    def entries_deleted(self, uuids: list[str]) -> None:
+        users = self.store.links().by_uuid("user")
+        for uuid in uuids:
+            if uuid in users:
+                self.notify(("user", "", uuid))
+
+
+def _lag(attributes: dict, previous: float | None) -> float | None:
+    stamp = next(iter(_texts(attributes, "modifyTimestamp")), "")
+    try:
+        changed = datetime.strptime(stamp[:14], "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return previous
+    return max(0.0, (datetime.now(timezone.utc) - changed).total_seconds())
+
+
+def _first_rdn_value(dn: str) -> str:
+    """uid=alice,… → alice. ClearOS member DNs start with cn=, which is not a uid: those rely on memberUid."""
+    try:
+        attribute, value, _ = ldap.dn.str2dn(dn)[0][0]
+    except (ldap.DECODING_ERROR, IndexError):
+        return ""
+    return value if attribute.lower() == "uid" else ""
+
+
+class _Consumer(SyncreplConsumer, SimpleLDAPObject):
+    def __init__(self, uri: str, router: ChangeRouter, store: Store, resumed: bool):
+        super().__init__(uri)
+        self.router, self.store = router, store
+        self.refresh_done = False
+        self.resumed = resumed  # with a cookie, the refresh phase carries real changes
+
+    def syncrepl_get_cookie(self):
+        return self.store.get_value(COOKIE_KEY)
+
+    def syncrepl_set_cookie(self, cookie):
+        self.store.set_value(COOKIE_KEY, cookie.decode() if isinstance(cookie, bytes) else cookie)
+
+    def syncrepl_entry(self, dn, attributes, uuid):
+        # On a first start the refresh lists every entry: learn from it, push nothing (the full run did that).
+        self.router.entry_changed(dn, attributes, uuid, push=self.refresh_done or self.resumed)
+
+    def syncrepl_delete(self, uuids):
+        self.router.entries_deleted(list(uuids))
+
+    def syncrepl_present(self, uuids, refreshDeletes=False):
+        pass  # unchanged entries: nothing to do
+
+    def syncrepl_refreshdone(self):
+        self.refresh_done = True
+        log.info("directory watcher: initial refresh done, now watching for changes")
+
+
+class DirectoryWatcher:
+    """Run with ``run()`` (blocks until ``stop()``), or ``start()`` for a background thread."""
+
+    def __init__(self, settings: Settings, store: Store, notify: Notify, poll_timeout: float = 1.0):
+        self.settings = settings
+        self.store = store
+        self.router = ChangeRouter(settings, notify, store)
+        self.poll_timeout = poll_timeout
+        self.base = common_base(settings.ldap.users_dn, settings.ldap.groups_dn)
+        self.search_filter = f"(|{settings.ldap.user_filter}{settings.ldap.group_filter})"
+        self.mode = "syncrepl"
+        self.connected = False  # bound and searching (for the heartbeat)
+        self.contact: datetime | None = None  # when slapd last answered
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._since: datetime | None = None  # polling: changes after this were not all queued yet (kept across reconnections)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="google-sync-watcher", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout)
+
+    def run(self) -> None:
+        delay = 1.0
+        while not self._stop.is_set():
+            try:
+                if self.mode == "syncrepl":
+                    self._watch()
+                else:
+                    self._poll()
+                delay = 1.0
+            except NO_SYNCPROV as error:
+                log.warning(
+                    "directory watcher: %s does not offer syncrepl (%s); enable the syncprov overlay (deploy/syncprov.ldif). "
+                    "Polling modifyTimestamp every %ss meanwhile.",
+                    self.settings.ldap.uri, _detail(error), self.settings.sync.poll_interval,
+                )
+                self.mode = "poll"
+            except CONNECTION_LOST as error:
+                log.warning("directory watcher: lost %s (%s); reconnecting in %.0fs", self.settings.ldap.uri, _detail(error), delay)
+                self._stop.wait(delay)
+                delay = min(delay * 2, 60.0)
+            except ldap.LDAPError as error:
+                log.error("directory watcher: %s; retrying in %.0fs", _detail(error), delay)
+                self._stop.wait(delay)
+                delay = min(delay * 2, 60.0)
+            except SQLAlchemyError as error:
+                # The state database is briefly unusable (a SQLite file locked by another process, PostgreSQL
+                # restarting). The change that could not be queued is not lost: the cookie is saved only after
+                # an entry is handled, so the next search resumes before it and slapd sends it again.
+                log.warning("directory watcher: cannot use the state database (%s); watching again in %.0fs from the last "
+                            "change saved, so none is lost", database_problem(error), delay)
+                self._stop.wait(delay)
+                delay = min(delay * 2, 60.0)
+
+    def _watch(self) -> None:
+        cookie = self.store.get_value(COOKIE_KEY)
+        consumer = _Consumer(self.settings.ldap.uri, self.router, self.store, resumed=cookie is not None)
+        try:
+            configure_and_bind(consumer, self.settings.ldap)
+            msgid = consumer.syncrepl_search(self.base, ldap.SCOPE_SUBTREE, mode="refreshAndPersist", filterstr=self.search_filter, attrlist=WATCHED_ATTRIBUTES)
+            log.info("directory watcher: syncrepl on %s under %s (%s)", self.settings.ldap.uri, self.base, "resumed" if cookie else "first start")
+            self.connected = True
+            while not self._stop.is_set():
+                try:
+                    if not consumer.syncrepl_poll(msgid=msgid, timeout=self.poll_timeout):
+                        return  # the server ended the search; start again
+                except ldap.TIMEOUT:
+                    pass
+                self.contact = datetime.now(timezone.utc)  # a quiet poll too: a dropped connection raises SERVER_DOWN instead
+        finally:
+            self.connected = False
+            try:
+                consumer.unbind_s()
+            except ldap.LDAPError:
+                pass
+
+    def _poll(self) -> None:
+        """Fallback without syncprov: entries whose modifyTimestamp moved since the last look."""
+        since = self._since or datetime.now(timezone.utc) - timedelta(seconds=1)
+        connection = ldap.initialize(self.settings.ldap.uri)
+        try:
+            configure_and_bind(connection, self.settings.ldap)
+            self.connected, self.contact = True, datetime.now(timezone.utc)
+            while not self._stop.wait(self.settings.sync.poll_interval):
+                started = datetime.now(timezone.utc)
+                stamp = since.strftime("%Y%m%d%H%M%SZ")
+                search = f"(&{self.search_filter}(modifyTimestamp>={stamp}))"
+                for dn, attributes in connection.search_s(self.base, ldap.SCOPE_SUBTREE, search, WATCHED_ATTRIBUTES):
+                    if dn:
+                        self.router.entry_changed(dn, attributes, next(iter(_texts(attributes, "entryUUID")), ""))
+                since = self._since = started - timedelta(seconds=1)
+                self.contact = datetime.now(timezone.utc)
+        finally:
+            self.connected = False
+            try:
+                connection.unbind_s()
+            except ldap.LDAPError:
+                pass
+
+
+def _detail(error: ldap.LDAPError) -> str:
+    info = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
+    return info.get("info") or info.get("desc") or str(error)

@@ -1,0 +1,86 @@
+"""Live synchronization: the directory watcher feeds the durable queue of targeted pushes.
+
+Runs inside `google-sync worker` (next to the scheduler) or on its own as
+`google-sync watch`. Each push goes through `jobs.run_push`, which reads the
+configuration afresh (so a Disconnect in the console stops pushes at once) and
+the engine, whose lock keeps pushes from overlapping with a full run. A push
+that fails stays queued and is tried again until it is applied.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..settings import config
+from . import jobs
+from ..ops.monitoring import HEARTBEAT_SECONDS, write_heartbeat
+from .push_queue import PushQueue
+from ..state.store import QueuedPush, Store, database_problem, now
+from ..directory.watcher import DirectoryWatcher, Request
+
+log = logging.getLogger(__name__)
+
+
+class LiveSync:
+    def __init__(self, config_path: str):
+        self.config_path = config_path
+        settings = config.load(config_path)
+        self.store = Store(settings.sync.database)
+        self.watcher = DirectoryWatcher(settings, self.store, self.request)
+        self.retry_max = settings.sync.push_retry_max
+        self.push_delay = settings.sync.push_delay
+        self.queue: PushQueue | None = None
+        self._stopping = threading.Event()
+        self._heartbeat = threading.Thread(target=self._beat, name="google-sync-heartbeat", daemon=True)
+
+    def request(self, change: Request) -> None:
+        kind, *names = change
+        if kind == "user":
+            uid, uuid = names
+            self.queue.put("user", uid, "" if uid else uuid, trigger="watch")  # one row per user, however it was seen
+        else:
+            self.queue.put("group", names[0], trigger="watch")
+        self._beat_once()  # the lag of this change, at once rather than at the next beat
+
+    def start(self) -> None:
+        self.queue = PushQueue(self.store, self._push, delay=self.push_delay, retry_max=self.retry_max, name="google-sync-watch")
+        self.watcher.start()
+        self._heartbeat.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.watcher.stop()
+        if self.queue:
+            self.queue.stop()
+        if self._heartbeat.ident is not None:  # started
+            self._heartbeat.join(5)
+            self._beat_once(stopped=True)  # health says "stopped" at once instead of waiting for the heartbeat to age
+
+    def heartbeat(self, stopped: bool = False) -> None:
+        """Say in the state database that the watcher runs, and how it fares (for google-sync health and the metrics)."""
+        watcher = self.watcher
+        write_heartbeat(self.store, now(), watcher.mode, watcher.connected and not stopped, watcher.contact, watcher.router.lag, stopped)
+
+    def _beat_once(self, stopped: bool = False) -> None:
+        try:
+            self.heartbeat(stopped)
+        except SQLAlchemyError as error:  # the database may be briefly busy or down: the next beat will do
+            log.warning("cannot record the watcher's heartbeat in the state database (%s); the next beat tries again",
+                        database_problem(error))
+        except Exception:  # noqa: BLE001  (a bug: keep the traceback, and the watcher)
+            log.warning("cannot record the watcher's heartbeat", exc_info=True)
+
+    def _beat(self) -> None:
+        if self._stopping.wait(1.0):  # the watcher's first bind, so the first beat does not say "cannot reach"
+            return
+        while True:
+            self._beat_once()
+            if self._stopping.wait(HEARTBEAT_SECONDS):
+                return
+
+    def _push(self, push: QueuedPush) -> None:
+        report = jobs.run_push(self.config_path, push.kind, push.name, push.uuid, push.password_hash, push.trigger)
+        for result in report.results if report else ():
+            log.log(logging.INFO if result.ok else logging.ERROR, "pushed %s %s %s", result.change.action, result.change.subject, result.message)

@@ -1,0 +1,580 @@
+"""Local state through SQLAlchemy (a SQLite file by default; any SQLAlchemy URL works).
+
+It remembers which LDAP entry (entryUUID) is which Google object, which accounts
+we suspended, every run with its per-object results, the journal of changes in
+flight and the queue of pushes waiting. It never holds a password, a key or a
+token: only keyed fingerprints, and a new password's crypt hash while its push
+waits in the queue.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
+
+from . import migrate
+from .processes import process_alive, this_process
+from ..core.codes import RunOutcome
+from ..core.model import Link, LinkState
+
+metadata = MetaData()  # the newest schema; migrations/ takes older databases there
+
+links_table = Table(
+    "links",
+    metadata,
+    Column("kind", String(10), primary_key=True),
+    Column("uuid", String(64), primary_key=True),
+    Column("google_id", String(64), nullable=False, index=True),
+    Column("email", String(320), nullable=False),
+    Column("suspended_by_us", Boolean, nullable=False, default=False),
+    Column("created_by_us", Boolean, nullable=False, default=False),
+    Column("password_fingerprint", String(64), nullable=False, default=""),
+    Column("posting_policy", String(20), nullable=False, default=""),
+    Column("photo_fingerprint", String(64), nullable=False, default=""),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+runs_table = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("trigger", String(20), nullable=False),
+    Column("dry_run", Boolean, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("outcome", String(20), nullable=False, default=RunOutcome.RUNNING),
+    Column("plan_checksum", String(32), nullable=False, default=""),
+    Column("counts", Text, nullable=False, default="{}"),
+    Column("message", Text, nullable=False, default=""),
+    Column("last_seen_at", DateTime(timezone=True)),  # moved on with every batch: when a dead run was last alive
+    Column("pid", Integer, nullable=False, default=0),
+    Column("host", String(255), nullable=False, default=""),
+)
+
+results_table = Table(
+    "results",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("action", String(30), nullable=False),
+    Column("object", String(700), nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("message", Text, nullable=False, default=""),
+    Column("data", Text, nullable=False, default="{}"),  # the change as planned (JSON, no secret), with what it overwrote
+    Column("recorded_at", DateTime(timezone=True), index=True),  # when the answer was recorded: the suspension budget counts these
+)
+
+values_table = Table(
+    "values",
+    metadata,
+    Column("name", String(60), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# Changes sent to Google whose answer has not been recorded yet. A row outlives its batch only when
+# the process died in between: the next run reads Google to learn whether the change took effect.
+journal_table = Table(
+    "journal",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("action", String(30), nullable=False),
+    Column("object", String(700), nullable=False),
+    Column("proof", Text, nullable=False),  # JSON: what Google shows once the change took effect
+    Column("link", Text, nullable=False),  # JSON: the link to record then ("" when the change touches none)
+    Column("sent_at", DateTime(timezone=True), nullable=False),
+)
+
+# Targeted pushes waiting to be applied: kept until applied, retried with backoff, shared by processes.
+push_queue_table = Table(
+    "push_queue",
+    metadata,
+    Column("key", String(400), primary_key=True),  # one row per object: later requests coalesce into it
+    Column("kind", String(10), nullable=False),  # user or group
+    Column("name", String(320), nullable=False),  # uid or group name ("" for a deleted user known by uuid)
+    Column("uuid", String(64), nullable=False, default=""),
+    Column("password_hash", Text, nullable=False, default=""),  # a new password's crypt hash until pushed (never cleartext)
+    Column("trigger", String(20), nullable=False),
+    Column("first_seen_at", DateTime(timezone=True), nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=False, default=""),
+    Column("version", Integer, nullable=False, default=0),  # moves on with every request: a push applied meanwhile keeps the row
+    Column("claimed_by", String(300), nullable=False, default=""),
+    Column("claimed_until", DateTime(timezone=True)),
+)
+
+
+held_table = Table(
+    "held",
+    metadata,
+    Column("key", String(800), primary_key=True),  # scope and change: one row per held change
+    Column("scope", String(64), nullable=False, index=True),  # the entry (entryUUID) whose push held it
+    Column("action", String(30), nullable=False),
+    Column("object", String(700), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("held_at", DateTime(timezone=True), nullable=False),
+    Column("run_id", Integer, nullable=False),
+    Column("data", Text, nullable=False),  # the change as planned (JSON, no secret)
+)
+
+
+MAX_RUN_ID = 2**63 - 1  # a run id is a database INTEGER: a larger one names no run (and would overflow the query)
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def database_problem(error: Exception) -> str:
+    """One line of what the database said (a SQLAlchemy error), without the statement and parameters it wraps."""
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    trigger: str
+    dry_run: bool
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str
+    plan_checksum: str
+    counts: dict
+    message: str
+    last_seen_at: datetime | None = None
+    pid: int = 0
+    host: str = ""
+
+    @property
+    def duration(self) -> float | None:
+        end = self.finished_at or (self.last_seen_at if self.outcome == RunOutcome.INTERRUPTED else None)
+        if end is None:
+            return None
+        return (_aware(end) - _aware(self.started_at)).total_seconds()
+
+    @property
+    def data(self) -> dict:
+        return {
+            "id": self.id,
+            "trigger": self.trigger,
+            "dry_run": self.dry_run,
+            "started_at": _aware(self.started_at).isoformat(),
+            "finished_at": _aware(self.finished_at).isoformat() if self.finished_at else None,
+            "last_seen_at": _aware(self.last_seen_at).isoformat() if self.last_seen_at else None,
+            "duration": self.duration,
+            "outcome": self.outcome,
+            "counts": self.counts,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A change sent to Google whose answer was never recorded (the run died in between)."""
+
+    id: int
+    run_id: int
+    action: str
+    object: str
+    proof: dict
+    link: Link | None
+
+
+@dataclass(frozen=True)
+class QueuedPush:
+    key: str
+    kind: str
+    name: str
+    uuid: str
+    password_hash: str
+    trigger: str
+    first_seen_at: datetime
+    due_at: datetime
+    attempts: int
+    last_error: str
+    version: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.name or self.uuid}"
+
+    @property
+    def data(self) -> dict:  # never the password hash: only whether one waits
+        return {
+            "object": self.label,
+            "kind": self.kind,
+            "name": self.name,
+            "uuid": self.uuid,
+            "new_password": bool(self.password_hash),
+            "first_seen_at": _aware(self.first_seen_at).isoformat(),
+            "next_attempt_at": _aware(self.due_at).isoformat(),
+            "attempts": self.attempts,
+            "last_error": self.last_error,
+        }
+
+
+@dataclass(frozen=True)
+class HeldChange:
+    """A change the safety limits kept back; the administrator releases it (sync --force, or the console)."""
+
+    scope: str
+    action: str
+    object: str
+    reason: str
+    held_at: datetime
+    run_id: int
+    push_kind: str = "user"  # what to push again to release it
+    push_name: str = ""
+
+    @property
+    def data(self) -> dict:
+        return {"action": self.action, "object": self.object, "reason": self.reason,
+                "held_at": _aware(self.held_at).isoformat(), "run_id": self.run_id}
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)  # SQLite drops the zone
+
+
+LINK_FIELDS = ("kind", "uuid", "google_id", "email", "suspended_by_us", "created_by_us", "password_fingerprint", "posting_policy",
+               "photo_fingerprint")
+
+
+def link_to_json(link: Link | None) -> str:
+    return json.dumps({name: getattr(link, name) for name in LINK_FIELDS}) if link else ""
+
+
+def link_from_json(text: str) -> Link | None:
+    return Link(**json.loads(text)) if text else None
+
+
+class Store:
+    def __init__(self, url: str):
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.engine: Engine = create_engine(url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        migrate.upgrade(self.engine)
+        if url.startswith("sqlite:///"):
+            os.chmod(url.removeprefix("sqlite:///"), 0o600)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- links -------------------------------------------------------------------
+
+    def links(self) -> LinkState:
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(links_table)).mappings().all()
+        return LinkState(tuple(Link(**{name: row[name] for name in LINK_FIELDS}) for row in rows))
+
+    def save_links(self, links: list[Link]) -> None:
+        """Insert or replace links, all in one transaction."""
+        with self.engine.begin() as connection:
+            _save_links(connection, links)
+
+    def delete_link(self, link: Link) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(delete(links_table).where(links_table.c.kind == link.kind, links_table.c.uuid == link.uuid))
+
+    # -- runs --------------------------------------------------------------------
+
+    def start_run(self, trigger: str, dry_run: bool) -> int:
+        pid, host = this_process()
+        values = dict(trigger=trigger, dry_run=dry_run, started_at=now(), last_seen_at=now(), pid=pid, host=host)
+        with self.engine.begin() as connection:
+            result = connection.execute(insert(runs_table).values(**values))
+            return result.inserted_primary_key[0]
+
+    def finish_run(self, run_id: int, outcome: str, checksum: str = "", counts: dict | None = None, message: str = "") -> None:
+        values = dict(finished_at=now(), last_seen_at=now(), outcome=outcome, plan_checksum=checksum, counts=json.dumps(counts or {}), message=message)
+        with self.engine.begin() as connection:
+            connection.execute(update(runs_table).where(runs_table.c.id == run_id).values(**values))
+
+    def mark_interrupted(self, lock_held: bool) -> list[int]:
+        """Runs left 'running' by a process that died: marked interrupted, as of when they were last seen.
+
+        Whoever holds the run lock knows every other applying run is dead; a dry run
+        (which takes no lock) is judged by whether its process still exists.
+        """
+        query = select(runs_table.c.id, runs_table.c.dry_run, runs_table.c.pid, runs_table.c.host).where(runs_table.c.outcome == RunOutcome.RUNNING)
+        mine = os.getpid()
+        with self.engine.begin() as connection:
+            dead = [
+                row.id
+                for row in connection.execute(query)
+                if not (row.pid == mine and row.host == socket.gethostname())
+                and ((lock_held and not row.dry_run) or not process_alive(row.pid, row.host))
+            ]
+            for run_id in dead:
+                message = "interrupted: the process running it stopped before it finished (see the results recorded up to then)"
+                connection.execute(update(runs_table).where(runs_table.c.id == run_id).values(outcome=RunOutcome.INTERRUPTED, message=message))
+        return dead
+
+    def record_batch(self, run_id: int, results: list[dict], links: list[Link], done_intents: list[int]) -> None:
+        """What one batch did, in one transaction: its results, the links they change, its journal rows cleared."""
+        with self.engine.begin() as connection:
+            _insert_results(connection, run_id, results)
+            _save_links(connection, links)
+            if done_intents:
+                connection.execute(delete(journal_table).where(journal_table.c.id.in_(done_intents)))
+            connection.execute(update(runs_table).where(runs_table.c.id == run_id).values(last_seen_at=now()))
+
+    def runs(self, limit: int = 20) -> list[RunRecord]:
+        return self._runs(select(runs_table).order_by(runs_table.c.id.desc()).limit(limit))
+
+    def run(self, run_id: int) -> RunRecord | None:
+        if not 0 < run_id <= MAX_RUN_ID:  # no run has such an id, and past a database integer the query itself would fail
+            return None
+        return next(iter(self._runs(select(runs_table).where(runs_table.c.id == run_id))), None)
+
+    def _runs(self, query) -> list[RunRecord]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).mappings().all()
+        return [RunRecord(**{**row, "counts": json.loads(row["counts"] or "{}")}) for row in rows]
+
+    def results(self, run_id: int) -> list[dict]:
+        query = select(results_table).where(results_table.c.run_id == run_id).order_by(results_table.c.id)
+        with self.engine.connect() as connection:
+            return [{**row, "data": json.loads(row["data"] or "{}")} for row in connection.execute(query).mappings().all()]
+
+    def count_applied(self, action: str, since: datetime) -> int:
+        """How many changes of this action were applied since then, by every run and push (the suspension budget)."""
+        query = select(func.count()).select_from(results_table).where(
+            results_table.c.action == action, results_table.c.ok.is_(True), results_table.c.recorded_at >= since)
+        with self.engine.connect() as connection:
+            return connection.execute(query).scalar() or 0
+
+    def member_removals_by_group(self, action: str, since: datetime) -> dict[str, int]:
+        """Members removed since then, by every run and push, per group address (max_member_removals over the window).
+
+        A member change's object reads "group ← member" (MemberChange.subject)."""
+        query = select(results_table.c.object).where(
+            results_table.c.action == action, results_table.c.ok.is_(True), results_table.c.recorded_at >= since)
+        counts: dict[str, int] = {}
+        with self.engine.connect() as connection:
+            for (subject,) in connection.execute(query):
+                group = subject.partition(" ← ")[0].lower()
+                counts[group] = counts.get(group, 0) + 1
+        return counts
+
+    # -- held changes ------------------------------------------------------------------
+
+    def hold(self, run_id: int, held: list[dict], scopes: set[str] | None) -> None:
+        """What a run held, replacing what was held before for the entries it planned (``scopes``; None: every entry).
+
+        A held change that a later plan no longer makes (the user was switched back on) disappears this way.
+        """
+        moment = now()
+        with self.engine.begin() as connection:
+            previous = {row.key: row.held_at for row in connection.execute(select(held_table.c.key, held_table.c.held_at))}
+            stale = delete(held_table) if scopes is None else delete(held_table).where(held_table.c.scope.in_(sorted(scopes)))
+            connection.execute(stale)
+            for change in held:
+                key = f"{change['scope']}|{change['action']}|{change['object']}"
+                connection.execute(insert(held_table).values(
+                    key=key, scope=change["scope"], action=change["action"], object=change["object"], reason=change["reason"],
+                    held_at=previous.get(key, moment), run_id=run_id,
+                    data=json.dumps(change, ensure_ascii=False, default=str)))
+
+    def forget_held(self, changes: list[tuple[str, str]]) -> None:
+        """Drop held changes (action, object) that no plan calls for any more."""
+        with self.engine.begin() as connection:
+            for action, subject in changes:
+                connection.execute(delete(held_table).where(held_table.c.action == action, held_table.c.object == subject))
+
+    def held(self) -> list[HeldChange]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(held_table).order_by(held_table.c.held_at, held_table.c.object)).mappings().all()
+        found = []
+        for row in rows:
+            data = json.loads(row["data"])
+            found.append(HeldChange(row["scope"], row["action"], row["object"], row["reason"], row["held_at"], row["run_id"],
+                                    data.get("push_kind") or "user", data.get("push_name", "")))
+        return found
+
+    # -- the apply journal ---------------------------------------------------------
+
+    def journal_sent(self, run_id: int, intents: list[dict]) -> list[int]:
+        """Record, before a batch goes out, what it will do; returns the rows' ids in order."""
+        moment = now()
+        ids = []
+        with self.engine.begin() as connection:
+            for intent in intents:
+                values = dict(run_id=run_id, action=intent["action"], object=intent["object"], sent_at=moment,
+                              proof=json.dumps(intent["proof"]), link=link_to_json(intent["link"]))
+                ids.append(connection.execute(insert(journal_table).values(**values)).inserted_primary_key[0])
+            connection.execute(update(runs_table).where(runs_table.c.id == run_id).values(last_seen_at=moment))
+        return ids
+
+    def unanswered(self) -> list[Intent]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(journal_table).order_by(journal_table.c.id)).mappings().all()
+        return [Intent(row["id"], row["run_id"], row["action"], row["object"], json.loads(row["proof"]), link_from_json(row["link"])) for row in rows]
+
+    # -- the push queue ----------------------------------------------------------------
+
+    def enqueue_push(self, key: str, kind: str, name: str, uuid: str, trigger: str, due_at: datetime, password_hash: str = "") -> None:
+        """Ask for a push; a request for an object already queued moves its due time and keeps its history."""
+        with self.engine.begin() as connection:
+            row = connection.execute(select(push_queue_table).where(push_queue_table.c.key == key)).mappings().first()
+            if row is None:
+                values = dict(key=key, kind=kind, name=name, uuid=uuid, trigger=trigger, password_hash=password_hash,
+                              first_seen_at=now(), due_at=due_at, attempts=0, last_error="", version=0, claimed_by="")
+                connection.execute(insert(push_queue_table).values(**values))
+                return
+            changes = dict(version=row["version"] + 1, due_at=due_at, uuid=uuid or row["uuid"], trigger=trigger)
+            if password_hash:
+                changes["password_hash"] = password_hash
+            connection.execute(update(push_queue_table).where(push_queue_table.c.key == key).values(**changes))
+
+    def claim_push(self, owner: str, lease: timedelta) -> QueuedPush | None:
+        """The push due first, claimed by ``owner`` for ``lease`` so no other process runs it meanwhile."""
+        moment = now()
+        free = or_(push_queue_table.c.claimed_by == "", push_queue_table.c.claimed_until < moment)
+        query = select(push_queue_table).where(push_queue_table.c.due_at <= moment, free).order_by(push_queue_table.c.due_at).limit(5)
+        with self.engine.begin() as connection:
+            for row in connection.execute(query).mappings().all():
+                claimed = connection.execute(
+                    update(push_queue_table)
+                    .where(push_queue_table.c.key == row["key"], push_queue_table.c.version == row["version"], free)
+                    .values(claimed_by=owner, claimed_until=moment + lease)
+                )
+                if claimed.rowcount == 1:
+                    return _queued(row)
+        return None
+
+    def push_done(self, push: QueuedPush) -> None:
+        """Applied: gone from the queue, unless it was asked for again meanwhile (then it runs again)."""
+        with self.engine.begin() as connection:
+            key = push_queue_table.c.key == push.key
+            gone = connection.execute(delete(push_queue_table).where(key, push_queue_table.c.version == push.version))
+            if gone.rowcount == 0:
+                connection.execute(update(push_queue_table).where(key).values(claimed_by="", claimed_until=None))
+                # The password just pushed is done; a newer one that arrived meanwhile still waits.
+                pushed = push_queue_table.c.password_hash == push.password_hash
+                connection.execute(update(push_queue_table).where(key, pushed).values(password_hash=""))
+
+    def push_failed(self, push: QueuedPush, error: str, retry_at: datetime, counts: bool = True) -> None:
+        """Not applied: tried again at ``retry_at``. ``counts`` is False for a push that only waited (a run held the lock)."""
+        values = dict(claimed_by="", claimed_until=None, last_error=error)
+        if counts:
+            values["attempts"] = push_queue_table.c.attempts + 1
+        with self.engine.begin() as connection:
+            key = push_queue_table.c.key == push.key
+            connection.execute(update(push_queue_table).where(key).values(**values))
+            # A newer request keeps its own (earlier) due time; otherwise wait for the retry.
+            connection.execute(update(push_queue_table).where(key, push_queue_table.c.version == push.version).values(due_at=retry_at))
+
+    def release_pushes(self, owner: str) -> None:
+        """Claims of a queue that stopped: free for the next one at once."""
+        with self.engine.begin() as connection:
+            connection.execute(update(push_queue_table).where(push_queue_table.c.claimed_by == owner).values(claimed_by="", claimed_until=None))
+
+    def release_stale_claims(self) -> None:
+        """Claims of processes of this host that died (SIGKILL, power loss): their pushes run again at once."""
+        with self.engine.begin() as connection:
+            for owner in connection.execute(select(push_queue_table.c.claimed_by).where(push_queue_table.c.claimed_by != "").distinct()).scalars():
+                host, _, pid = owner.partition(":")
+                if not process_alive(int(pid.partition(":")[0] or 0), host):
+                    connection.execute(update(push_queue_table).where(push_queue_table.c.claimed_by == owner).values(claimed_by="", claimed_until=None))
+
+    def queued_pushes(self) -> list[QueuedPush]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(push_queue_table).order_by(push_queue_table.c.first_seen_at)).mappings().all()
+        return [_queued(row) for row in rows]
+
+    def bring_pushes_forward(self, later_than: datetime, due_at: datetime) -> int:
+        """Pushes due after ``later_than`` made due at ``due_at`` (the clock went back); returns how many."""
+        with self.engine.begin() as connection:
+            moved = connection.execute(update(push_queue_table).where(push_queue_table.c.due_at > later_than).values(due_at=due_at))
+        return moved.rowcount
+
+    def next_push_due(self) -> datetime | None:
+        """When the next unclaimed push is due (None: the queue is empty)."""
+        free = or_(push_queue_table.c.claimed_by == "", push_queue_table.c.claimed_until < now())
+        with self.engine.connect() as connection:
+            moment = connection.execute(select(func.min(push_queue_table.c.due_at)).where(free)).scalar()
+        return _aware(moment) if moment else None
+
+    # -- named values --------------------------------------------------------------
+
+    def get_value(self, name: str) -> str | None:
+        with self.engine.connect() as connection:
+            return connection.execute(select(values_table.c.value).where(values_table.c.name == name)).scalar()
+
+    def delete_value(self, name: str) -> None:
+        """Delete a named value so that a copy of the file no longer holds it (SQLite: overwritten, WAL emptied)."""
+        sqlite = self.engine.dialect.name == "sqlite"
+        with self.engine.begin() as connection:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA secure_delete = ON")
+            connection.execute(delete(values_table).where(values_table.c.name == name))
+        if sqlite:
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def set_value(self, name: str, value: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(delete(values_table).where(values_table.c.name == name))
+            connection.execute(insert(values_table).values(name=name, value=value))
+
+
+def _queued(row) -> QueuedPush:
+    return QueuedPush(**{name: row[name] for name in QueuedPush.__dataclass_fields__})
+
+
+def _save_links(connection, links: list[Link]) -> None:
+    for link in links:
+        # The same Google object may have been linked to an entry that left the directory.
+        for column, value in (("google_id", link.google_id), ("uuid", link.uuid)):
+            connection.execute(delete(links_table).where(links_table.c.kind == link.kind, links_table.c[column] == value))
+        connection.execute(insert(links_table).values(**vars(link), updated_at=now()))
+
+
+def _insert_results(connection, run_id: int, results: list[dict]) -> None:
+    if not results:
+        return
+    moment = now()
+    rows = [
+        dict(run_id=run_id, action=r["action"], object=r["object"], ok=r["ok"], message=r.get("message", ""), recorded_at=moment,
+             data=json.dumps({k: v for k, v in r.items() if k not in ("ok", "message")}, ensure_ascii=False, default=str))
+        for r in results
+    ]
+    connection.execute(insert(results_table), rows)
+
+
+def _sqlite_pragmas(connection, _record) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # the console reads while a run writes
+    cursor.execute("PRAGMA synchronous=FULL")  # a recorded result survives a power loss, not only a crash
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

@@ -1,0 +1,488 @@
+"""One synchronization, start to end: read both sides, plan, check safety, apply, record.
+
+Every trigger (command line, console, scheduler, background push) comes through
+here, and one lock makes sure two runs never overlap, even across processes.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+
+from ..state import locks
+from ..core import stopping
+from . import undo
+from ..core.codes import RunOutcome
+from ..settings.config import Settings
+from ..core.errors import GoogleSyncError, RunLocked, TargetError, UnsafePlan
+from .executor import Executor, Progress, Result
+from ..google.google_target import Backoff, GoogleTarget, required_scopes
+from ..state.keys import installation_key
+from ..directory.ldap_source import LdapSource
+from ..core.model import DirectoryState, DirectoryUser, GoogleGroup, GoogleState, Link, LinkState, PasswordHash
+from .plan import DeleteGroup, MemberChange, Plan, RemoveMember, SuspendUser, UnsuspendUser, UpdateGroup, UpdateUser
+from .planner import Budget, Scope, build_plan, group_email, selected_groups, user_email
+from ..state.store import HeldChange, Store, now
+
+log = logging.getLogger(__name__)
+
+LOCK_TIMEOUT = 300.0  # seconds a run waits for another to finish
+ACTIVE_ACCOUNTS = "active_accounts"  # the store value: active Google accounts at the last full read
+
+
+@dataclass
+class Report:
+    """What a run did, for the command line, the console and the history."""
+
+    plan: Plan | None = None
+    results: list[Result] = field(default_factory=list)
+    run_id: int = 0
+    outcome: str = ""  # a RunOutcome
+    message: str = ""
+
+    @property
+    def failures(self) -> list[Result]:
+        return [result for result in self.results if not result.ok]
+
+    @property
+    def data(self) -> dict:
+        return {
+            "run_id": self.run_id,
+            "outcome": self.outcome,
+            "message": self.message,
+            "plan": self.plan.data if self.plan else None,
+            "results": [result.data for result in self.results],
+        }
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    desired: DirectoryState
+    links: LinkState
+    existing: GoogleState | None = None
+    plan: Plan | None = None
+    google_error: GoogleSyncError | None = None
+
+
+class SyncEngine:
+    def __init__(self, settings: Settings, source=None, target=None, store: Store | None = None, retry_deadline: float | None = None):
+        self.settings = settings
+        self.store = store or Store(settings.sync.database)
+        # Cleartext userPassword values are hashed with a salt derived from this key, so the hash is stable between runs.
+        salt_key = installation_key(settings.sync.secrets_dir, "password_salt_key", self.store)
+        self.password_key = installation_key(settings.sync.secrets_dir, "password_fingerprint_key", self.store)
+        self.source = source or LdapSource(settings.ldap, salt_key, settings.attributes, settings.sync.org_units, settings.custom_attributes)
+        backoff = Backoff(settings.sync.max_retries, retry_deadline) if retry_deadline is not None else None
+        self.target = target or GoogleTarget(settings.google, settings.sync, scopes=required_scopes(settings), backoff=backoff,
+                                             custom_fields=bool(settings.custom_attributes), licenses=settings.licenses)
+
+    # -- planning ----------------------------------------------------------------
+
+    def compute_plan(self) -> Plan:
+        """Read the directory (fails whole or not at all), then Google, then plan."""
+        snapshot = self.snapshot()
+        if snapshot.google_error:
+            raise snapshot.google_error
+        return snapshot.plan
+
+    def snapshot(self) -> Snapshot:
+        """Both sides as read and the plan between them; when Google cannot be read, what the directory and links say.
+
+        A directory that cannot be read raises: without it there is nothing to show or plan.
+        """
+        desired = self.source.read_state()
+        links = self.store.links()
+        managed_ids = {link.google_id for link in links.links if link.kind == "group"}
+        wanted_emails = {group_email(group, self.settings.google.address_domain) for group in selected_groups(desired.groups, self.settings)}
+        try:
+            existing = self.target.read_state(
+                member_groups=lambda group: group["email"].lower() in wanted_emails or group["id"] in managed_ids,
+                org_units=bool(self.settings.sync.org_units),
+            )
+        except GoogleSyncError as error:
+            return Snapshot(desired, links, google_error=error)
+        # Pushes do not read the whole domain: a percentage max_suspend counts from the last full read.
+        self.store.set_value(ACTIVE_ACCOUNTS, str(sum(not user.suspended for user in existing.users)))
+        plan = build_plan(desired, existing, links, self.settings, password_key=self.password_key, budget=self.budget())
+        return Snapshot(desired, links, existing, plan)
+
+    def budget(self) -> Budget:
+        """What the limits have left: suspensions (max_suspend) and each group's member removals (max_member_removals)
+        applied within suspend_window by every run and push count."""
+        since = now() - timedelta(seconds=self.settings.sync.suspend_window)
+        active = self.store.get_value(ACTIVE_ACCOUNTS)
+        return Budget(self.store.count_applied(SuspendUser.action, since), int(active) if active else None,
+                      self.store.member_removals_by_group(RemoveMember.action, since))
+
+    def plan_user_push(self, uid: str, uuid: str = "", password: PasswordHash | None = None, budget: Budget | None = None) -> Plan:
+        """The plan for one user only: it reads that user on both sides, never the whole domain."""
+        links = self.store.links()
+        user = self.source.read_user(uid) if uid else None
+        if user is None and uuid:
+            user = self.source.read_user_by_uuid(uuid)  # renamed since the change was seen
+        if user is not None and password is not None:
+            user = replace(user, captured_password=password)
+        link = self._user_link(links, user, uid, uuid)
+        uuid = user.uuid if user else (link.uuid if link else uuid)
+        accounts = self._accounts_for(link, user_email(user, self.settings.google.address_domain) if user else "")
+        groups = self.source.read_groups_of(user) if user else ()
+        desired = DirectoryState(users=(user,) if user else (), groups=groups)
+        desired = self._with_manager(desired, user)
+        org_units = self.target.read_org_units() if self.settings.sync.org_units else None
+        existing = GoogleState(users=tuple(accounts.values()), groups=(), org_units=org_units, **self._domains(), **self._licences_of(accounts))
+        return build_plan(desired, existing, links, self.settings, scope=Scope(user_uuids=frozenset({uuid})), password_key=self.password_key,
+                          budget=self._push_budget(budget, found_users=user is not None))
+
+    def _with_manager(self, desired: DirectoryState, user: DirectoryUser | None) -> DirectoryState:
+        """A pushed user's manager, read too (outside the push's scope), so its address is known."""
+        if not (user and user.manager and self.settings.attributes.manager):
+            return desired
+        manager = self.source.read_user_by_dn(user.manager)
+        return replace(desired, users=desired.users + (manager,)) if manager and manager.uuid != user.uuid else desired
+
+    def _accounts_for(self, link: Link | None, email: str) -> dict:
+        """The linked account, and the one holding the user's address when that is another (or none is linked)."""
+        accounts = {}
+        linked = self.target.read_user(link.google_id) if link else None
+        if linked:
+            accounts[linked.id] = linked
+        if email and (linked is None or linked.primary_email != email):
+            holder = self.target.read_user(email)
+            if holder:
+                accounts[holder.id] = holder
+        return accounts
+
+    def _user_link(self, links: LinkState, user: DirectoryUser | None, uid: str, uuid: str) -> Link | None:
+        """The link of a pushed user; for one gone from the directory, found by uuid or its default address."""
+        by_uuid = links.by_uuid("user")
+        if user is not None or uuid in by_uuid:
+            return by_uuid.get(user.uuid if user else uuid)
+        default_email = f"{uid}@{self.settings.google.address_domain}"
+        return next((link for link in by_uuid.values() if link.email == default_email), None)
+
+    def plan_group_push(self, name: str, budget: Budget | None = None) -> Plan:
+        """The plan for one group: its entry, its members' entries, and that group in Google."""
+        group = self.source.read_group(name)
+        if group is None:
+            return Plan()
+        links = self.store.links()
+        link = links.by_uuid("group").get(group.uuid)
+        resource = self.target.read_group(link.google_id if link else group_email(group, self.settings.google.address_domain))
+        existing_groups = ()
+        if resource is not None:
+            members = self.target.read_members([resource["id"]])[resource["id"]]
+            existing_groups = (GoogleGroup.from_api(resource, members),)
+        nested = tuple(found for child in sorted(group.member_groups) if (found := self.source.read_group(child)))
+        desired = DirectoryState(users=self.source.read_users(sorted(group.member_uids)), groups=(group, *nested))
+        scope = Scope(group_uuids=frozenset({group.uuid}))
+        existing = GoogleState(users=(), groups=existing_groups, **self._domains())
+        return build_plan(desired, existing, links, self.settings, scope=scope, password_key=self.password_key,
+                          budget=self._push_budget(budget, found_users=bool(desired.users) or not group.member_uids))
+
+    def _push_budget(self, budget: Budget | None, found_users: bool) -> Budget:
+        """The budget of a push; when it found none of its users, whether the directory returns any user at all.
+
+        A push reads a few entries, so it cannot tell "this user left" from "user_filter or users_dn now matches
+        nothing" (an edit gone wrong, an ACL) the way a full run does, which refuses an empty directory: one more
+        read of a single entry tells, and the push then holds what it would suspend or remove."""
+        budget = budget or self.budget()
+        if found_users or budget.lifted:
+            return budget
+        return replace(budget, directory_empty=not self.source.any_user())
+
+    def _licences_of(self, accounts: dict) -> dict:
+        """For a targeted push: which of these accounts hold the [licenses] SKU, asked one by one."""
+        if not self.settings.licenses.product:
+            return {}
+        return {"licensed": frozenset(account.primary_email for account in accounts.values() if self.target.holds_license(account.primary_email))}
+
+    def _domains(self) -> dict:
+        """For a targeted push: the account's domains, when they come from Google ([google] domains = *), and its
+        custom schema fields when some are mapped."""
+        read = {"custom_fields": self.target.read_custom_fields()} if self.settings.custom_attributes else {}
+        if not self.settings.google.reads_domains:
+            return read
+        return {**self.target.read_domains(), **read}
+
+    def test(self, trigger: str = "cli") -> Report:
+        """A dry run: the plan and its warnings, no write to Google."""
+        self._settle_interruptions()
+        run_id = self.store.start_run(trigger, dry_run=True)
+        try:
+            plan = self.compute_plan()
+        except GoogleSyncError as error:
+            self.store.finish_run(run_id, RunOutcome.FAILED, message=str(error))
+            raise
+        outcome = RunOutcome.REFUSED if plan.refusals else (RunOutcome.IN_SYNC if plan.in_sync else RunOutcome.PENDING)
+        self._forget_held_not_planned(plan)
+        self.store.finish_run(run_id, outcome, plan.checksum, plan.counts(), "; ".join(plan.refusals))
+        return Report(plan=plan, run_id=run_id, outcome=outcome, message="; ".join(plan.refusals))
+
+    def _forget_held_not_planned(self, plan: Plan) -> None:
+        """A held change the whole directory no longer calls for (the user was switched back on) is dropped."""
+        planned = {(change.action, change.subject) for change in plan.changes}
+        self.store.forget_held([(held.action, held.object) for held in self.store.held() if (held.action, held.object) not in planned])
+
+    def held(self) -> list[HeldChange]:
+        return self.store.held()
+
+    # -- applying ----------------------------------------------------------------
+
+    def sync(self, trigger: str = "cli", force: bool = False, expected_checksum: str = "", progress: Progress | None = None) -> Report:
+        """A full run: make Google match the whole directory."""
+        return self._run(trigger, self.compute_plan, force, expected_checksum, progress)
+
+    def push_user(self, uid: str, trigger: str = "push", password: PasswordHash | None = None, uuid: str = "",
+                  lock_timeout: float = LOCK_TIMEOUT) -> Report:
+        """A targeted push of one user after a change: O(1) API calls."""
+        return self._run(trigger, lambda: self.plan_user_push(uid, uuid, password), lock_timeout=lock_timeout, push=("user", uid))
+
+    def push_group(self, name: str, trigger: str = "push", lock_timeout: float = LOCK_TIMEOUT) -> Report:
+        """A targeted push of one group and its membership."""
+        return self._run(trigger, lambda: self.plan_group_push(name), lock_timeout=lock_timeout, push=("group", name))
+
+    def apply_held(self, trigger: str = "cli") -> Report:
+        """Apply what the safety limits held, on the administrator's say: each held entry is pushed again with the
+        limits lifted for the held changes only (re-planned from both sides now, so what no longer applies is not
+        done). What else the fresh read would suspend or remove past a limit is left out, not held here: its own
+        push holds it, or the next run refuses it, for the administrator to see first."""
+        waiting = self.store.held()
+        targets = sorted({(held.push_kind, held.push_name, held.scope) for held in waiting})
+        approved = frozenset((held.action, held.object) for held in waiting)
+
+        def plan() -> Plan:
+            budget = replace(self.budget(), approved=approved)
+            plans = [self.plan_group_push(name, budget) if kind == "group" else self.plan_user_push(name, uuid, budget=budget)
+                     for kind, name, uuid in targets]
+            return replace(sum(plans, Plan()), held=())
+
+        return self._run(trigger, plan, force=True)
+
+    def removed_groups(self, desired: DirectoryState | None = None) -> list[Link]:
+        """Groups this tool synchronized that left the directory or the selection (left in Google as they are)."""
+        desired = desired or self.source.read_state()
+        selected = {group.uuid for group in selected_groups(desired.groups, self.settings)}
+        return [link for link in self.store.links().links if link.kind == "group" and link.uuid not in selected]
+
+    def delete_group(self, email: str, trigger: str = "console") -> Report:
+        """Delete, on an administrator's confirmed request, a group this tool created and no longer synchronizes."""
+        link = next((link for link in self.removed_groups() if link.email == email.lower()), None)
+        if link is None:
+            raise GoogleSyncError(f"{email} is still synchronized, or was never synchronized by this tool: it is not deleted")
+        if not link.created_by_us:
+            raise GoogleSyncError(f"{email} existed in Google before this tool adopted it: delete it in the Google Admin console if you must")
+        report = self._run(trigger, lambda: Plan(changes=(DeleteGroup(uuid=link.uuid, email=link.email, google_id=link.google_id),)))
+        if not report.failures:
+            self.store.delete_link(link)
+        return report
+
+    def _run(self, trigger: str, make_plan, force: bool = False, expected_checksum: str = "", progress: Progress | None = None,
+             lock_timeout: float = LOCK_TIMEOUT, push: tuple[str, str] | None = None, note: str = "", from_directory: bool = True) -> Report:
+        with self.lock(lock_timeout) as run_lock:
+            self.store.mark_interrupted(lock_held=True)
+            self.reconcile()
+            run_id = self.store.start_run(trigger, dry_run=False)
+            try:
+                report = self._apply(run_id, make_plan(), force, expected_checksum, progress, from_directory, run_lock.held)
+            except GoogleSyncError as error:
+                outcome = RunOutcome.REFUSED if isinstance(error, UnsafePlan) else RunOutcome.FAILED
+                if isinstance(error, stopping.Stopped):  # a clean stop mid-run: said as such, never left 'running'
+                    outcome = RunOutcome.INTERRUPTED
+                self.store.finish_run(run_id, outcome, message=_noted(note, str(error)))
+                raise
+            except Exception as error:  # a bug: the results recorded so far stay, the run says it failed
+                self.store.finish_run(run_id, RunOutcome.FAILED, message=f"internal error: {error.__class__.__name__}; the log has the details")
+                raise
+            plan = report.plan
+            if report.outcome != RunOutcome.CHANGED:
+                self._keep_held(run_id, plan, push)
+            if plan.held and report.outcome in (RunOutcome.IN_SYNC, RunOutcome.APPLIED):
+                report = replace(report, outcome=RunOutcome.HELD, message=f"{len(plan.held)} change(s) held for approval (a safety limit)")
+            self.store.finish_run(run_id, report.outcome, plan.checksum, _result_counts(report.results), _noted(note, report.message))
+            return report
+
+    def _keep_held(self, run_id: int, plan: Plan, push: tuple[str, str] | None) -> None:
+        """Record what this run held, in place of what was held before for the entries it planned."""
+        kind, name = push or ("", "")
+        held = [{**held.data, "push_kind": kind, "push_name": name} for held in plan.held]
+        for each in plan.held:
+            log.warning("held for approval: %s %s: %s", each.change.action, each.change.subject, each.reason)
+        self.store.hold(run_id, held, set(plan.covers) if plan.covers is not None else None)
+
+    def _apply(self, run_id: int, plan: Plan, force: bool, expected_checksum: str, progress: Progress | None,
+               from_directory: bool = True, still_locked=lambda: True) -> Report:
+        if expected_checksum and plan.checksum != expected_checksum:
+            message = f"the plan changed since it was previewed ({expected_checksum} → {plan.checksum}); run the test synchronization again"
+            return Report(plan=plan, run_id=run_id, outcome=RunOutcome.CHANGED, message=message)
+        plan.raise_if_unsafe(force)
+        if plan.in_sync:
+            return Report(plan=plan, run_id=run_id, outcome=RunOutcome.IN_SYNC)
+        log.info("applying plan %s: %s", plan.checksum, plan.counts())
+        executor = Executor(self.target, progress, self.settings.sync.change_password_at_next_login,
+                            journal=RunJournal(self.store, run_id, still_locked), links=self.store.links(),
+                            confirm_suspension=self._suspension_doubt if from_directory else None)
+        results = executor.apply(plan)
+        failures = sum(not result.ok for result in results)
+        outcome = RunOutcome.PARTIAL if failures else RunOutcome.APPLIED
+        message = f"{failures} of {len(results)} changes failed" if failures else ""
+        if executor.stopped:
+            message = f"{message}: {executor.stopped}"
+        return Report(plan=plan, results=results, run_id=run_id, outcome=outcome, message=message)
+
+    def _suspension_doubt(self, change: SuspendUser) -> str:
+        """Read the entry again, by entryUUID, just before its account is suspended: why not to, or "".
+
+        A directory read that was partial or stale for a moment must never suspend anyone.
+        """
+        if not change.uuid:  # an account with no directory entry (unmanaged_accounts = suspend)
+            return ""
+        try:
+            user = self.source.read_user_by_uuid(change.uuid)
+            if user is None or user.locked:
+                return ""
+            enabled = user.in_scope or (self.settings.sync.create_missing_members
+                                        and any(selected_groups(self.source.read_groups_of(user), self.settings)))
+        except GoogleSyncError as error:
+            return f"the directory could not be read again to confirm it ({error}); the next run decides again"
+        if enabled:
+            return f"directory user {user.uid} is present and enabled after all (read again just before suspending)"
+        return ""
+
+    # -- undo ------------------------------------------------------------------------
+
+    def plan_undo(self, run_id: int, force_budget: bool = False) -> Plan:
+        """The inverse of what run ``run_id`` applied, against Google as it is now (see undo.py)."""
+        run = self.store.run(run_id)
+        if run is None:
+            raise GoogleSyncError(f"there is no run {run_id}: 'google-sync status' lists the runs")
+        if run.dry_run:
+            raise GoogleSyncError(f"run {run_id} was a test synchronization: it changed nothing in Google, there is nothing to undo")
+        if run.outcome == RunOutcome.RUNNING and run_id not in self.notice_interrupted():
+            raise GoogleSyncError(f"run {run_id} is still running: undo it once it has finished ('google-sync status' shows it)")
+        applied, notices = undo.applied_changes(self.store.results(run_id))
+        inverse, more = undo.inverses(applied)
+        user_ids = {change.google_id for change in inverse if isinstance(change, (SuspendUser, UnsuspendUser, UpdateUser)) and change.google_id}
+        group_ids = {change.google_id for change in inverse if isinstance(change, UpdateGroup) and change.google_id}
+        users, groups = self.target.read_by_id(user_ids, group_ids)
+        members = {email: self.target.read_members_of(email)
+                   for email in sorted({change.group_email for change in inverse if isinstance(change, MemberChange)})}
+        posting = {link.uuid: link.posting_policy for link in self.store.links().links if link.kind == "group"}
+        return undo.plan_undo(run_id, inverse, notices + more, undo.Now(users, groups, members, posting), self.settings.sync, self.budget())
+
+    def undo(self, run_id: int, force: bool = False, expected_checksum: str = "", trigger: str = "cli",
+             progress: Progress | None = None) -> Report:
+        """Apply the undo of run ``run_id``: itself a run in the history, which can be undone in turn."""
+        # The administrator asked to put Google back as it was, whatever the directory says: no confirming read.
+        return self._run(trigger, lambda: self.plan_undo(run_id), force, expected_checksum, progress, note=f"undo of run {run_id}",
+                         from_directory=False)
+
+    # -- after an interruption -------------------------------------------------------
+
+    def _settle_interruptions(self) -> None:
+        """Before a dry run: what an interrupted run did is confirmed, so the preview plans from the truth."""
+        try:
+            with self.lock(timeout=0):
+                self.store.mark_interrupted(lock_held=True)
+                self.reconcile()
+        except RunLocked:
+            self.store.mark_interrupted(lock_held=False)
+        except TargetError as error:
+            log.warning("%s; the preview may show again what that run did", error)
+
+    def notice_interrupted(self) -> list[int]:
+        """Mark runs whose process died as interrupted, when no run holds the lock (for status and the console)."""
+        try:
+            with self.lock(timeout=0):
+                return self.store.mark_interrupted(lock_held=True)
+        except RunLocked:
+            return self.store.mark_interrupted(lock_held=False)
+
+    def reconcile(self) -> int:
+        """Changes sent by a run that died before their answer was recorded: read Google to learn whether each
+        took effect, record that (links included) against that run, and let planning redo the rest.
+
+        Returns how many were found applied. A read that fails leaves them for the next run: nothing is guessed.
+        """
+        intents = self.store.unanswered()
+        if not intents:
+            return 0
+        reads = {str(intent.id): self._proof_read(intent.proof) for intent in intents}
+        outcomes = self.target.batch(reads)
+        by_run: dict[int, list] = {}
+        for intent in intents:
+            by_run.setdefault(intent.run_id, []).append(intent)
+        applied = 0
+        for run_id, of_run in sorted(by_run.items()):
+            results, links = [], []
+            for intent in of_run:
+                observed = _observed(outcomes[str(intent.id)], intent)
+                took_effect = observed is not None and _shows(observed, intent.proof["expect"])
+                applied += took_effect
+                if took_effect and intent.link:
+                    links.append(replace(intent.link, google_id=observed["id"]))
+                note = RECONCILED_APPLIED if took_effect else RECONCILED_NOT_APPLIED
+                results.append({"action": intent.action, "object": intent.object, "ok": took_effect, "message": note})
+            self.store.record_batch(run_id, results, links, [intent.id for intent in of_run])
+        log.info("reconciled %d change(s) left unanswered by an interrupted run: %d had been applied", len(intents), applied)
+        return applied
+
+    def _proof_read(self, proof: dict):
+        if proof["read"] == "group":
+            return self.target.groups.get(groupKey=proof["key"], fields="id,email")
+        return self.target.users.get(userKey=proof["key"], fields="id,primaryEmail,suspended")
+
+    def lock(self, timeout: float = LOCK_TIMEOUT):
+        """The run lock: manual, scheduled and pushed runs never overlap (on every server sharing a PostgreSQL state)."""
+        return locks.holding(locks.run_lock(self.settings.sync.state_dir, self.store.engine.url), timeout)
+
+
+RECONCILED_APPLIED = "applied (confirmed after the run was interrupted: Google had done it, its answer was lost)"
+RECONCILED_NOT_APPLIED = "not applied (the run was interrupted before Google answered); planned again"
+
+
+class RunJournal:
+    """The executor's journal, kept in the store against one run; before each batch it makes sure the run still
+    holds its lock (a PostgreSQL advisory lock goes with its connection): without it another run may start."""
+
+    def __init__(self, store: Store, run_id: int, still_locked=lambda: True):
+        self.store, self.run_id, self.still_locked = store, run_id, still_locked
+
+    def sending(self, intents: list[dict]) -> list[int]:
+        stopping.check()  # the worker is stopping: no new batch (what was sent is recorded, the rest is planned again)
+        if not self.still_locked():
+            raise RunLocked("the run lost its lock (the connection holding it broke) and stops before its next batch, "
+                            "so that two runs never overlap; what it applied so far is recorded: run it again")
+        return self.store.journal_sent(self.run_id, intents) if intents else []
+
+    def answered(self, results: list[Result], intents: list[int]) -> None:
+        links = [result.link for result in results if result.ok and result.link is not None]
+        self.store.record_batch(self.run_id, [result.data for result in results], links, intents)
+
+
+def _observed(outcome, intent) -> dict | None:
+    """The object as Google shows it now; None when it does not exist. Any other failure: try again later."""
+    if outcome.ok:
+        return outcome.response
+    if outcome.error.status == 404:
+        return None
+    raise TargetError(f"cannot confirm what an interrupted run did ({intent.action} {intent.object}): {outcome.error}",
+                      outcome.error.status, outcome.error.reason)
+
+
+def _shows(observed: dict, expect: dict) -> bool:
+    def same(left, right) -> bool:
+        return left.lower() == right.lower() if isinstance(left, str) and isinstance(right, str) else left == right
+
+    return all(same(observed.get(name), value) for name, value in expect.items())
+
+
+def _noted(note: str, message: str) -> str:
+    return ": ".join(part for part in (note, message) if part)
+
+
+def _result_counts(results: list[Result]) -> dict[str, int]:
+    counts = {"ok": 0, "failed": 0}
+    for result in results:
+        counts["ok" if result.ok else "failed"] += 1
+    return counts
+
