@@ -17,21 +17,6 @@ class SourceError(GoogleSyncError):
     """The directory could not be read completely. Nothing may be suspended."""
 
 
-class TargetError(GoogleSyncError):
-    """Google (or a compatible endpoint) refused or failed a request."""
-
-    def __init__(self, message: str, status: int = 0, reason: str = "", retry_after: float = 0.0):
-        super().__init__(message)
-        self.status = status
-        self.reason = reason
-        self.retry_after = retry_after  # seconds the answer's Retry-After asked to wait (0: it did not say)
-
-    @property
-    def creation_pending(self) -> bool:
-        """Google's "User creation is not complete" (a 412, among others): the account is still being made; it passes."""
-        return "creation is not complete" in str(self).lower()
-
-
 class UnsafePlan(GoogleSyncError):
     """The plan breaks a safety limit; applying it needs --force."""
 

@@ -29,7 +29,8 @@ from googleapiclient.http import BatchHttpRequest, HttpRequest
 from ..ops import metrics
 from ..core import stopping
 from ..settings.config import GOOGLE_API_ENDPOINT, GOOGLE_TOKEN_URI, GoogleSettings, LicenseSettings, Settings, SyncSettings
-from ..core.errors import ConfigError, GoogleSyncError, TargetError
+from ..core.errors import ConfigError, GoogleSyncError
+from .answers import ErrorKind, TargetError
 from ..core.model import CustomField, GoogleGroup, GoogleState, GoogleUser
 from .pacing import Pacer
 
@@ -53,8 +54,6 @@ GROUP_FIELDS = "id,email,name,description"
 MAX_USERS_PAGE = 500  # Google's ceilings; larger values are refused with 400
 MAX_GROUPS_PAGE = 200
 MAX_BATCH_PARTS = 1000
-QUOTA_REASONS = {"userRateLimitExceeded", "rateLimitExceeded", "quotaExceeded"}
-RETRY_REASONS = QUOTA_REASONS | {"backendError", "conditionNotMet"}
 PACER_FILE = "quota-budget.json"
 # httplib2 silently sends a request again when its connection closes unanswered, even a POST: a
 # users.insert whose answer was lost then comes back 409 and looks like someone else's account.
@@ -104,9 +103,6 @@ def _retry_after(resp) -> float:
         return 0.0
 
 
-UNREACHABLE_RETRIES = 2  # an endpoint that does not answer at all is retried briefly, not for minutes
-
-
 def unreadable(endpoint: str, what: str) -> TargetError:
     """An answer that is no API answer (a proxy's HTML page, one cut short, a batch lacking parts): like a lost
     answer, status 0, so it is retried briefly and a write it answered counts as possibly applied."""
@@ -121,17 +117,6 @@ def _answer(response, endpoint: str) -> Outcome:
     if not response:  # 204 No Content, or an empty body
         return Outcome(response={})
     return Outcome(error=unreadable(endpoint, f"a page that begins {str(response)[:40]!r}"))
-
-
-def is_retriable(error: TargetError, attempt: int = 0) -> bool:
-    if error.status == 0:
-        return attempt < UNREACHABLE_RETRIES
-    if error.status in (429, 500, 502, 503, 504):
-        return True
-    if error.reason in RETRY_REASONS:
-        return True
-    # New accounts can briefly refuse follow-up calls while Google finishes creating them.
-    return error.creation_pending
 
 
 def read_key(settings: GoogleSettings) -> dict:
@@ -225,15 +210,10 @@ class Backoff:
         """Seconds to wait before sending again after ``error`` (None: give up). A quota answer waits on the
         pacer, not here, and does not count as an attempt; a server error backs off. Either waits at least
         what the answer's Retry-After asked: sending sooner only earns the same answer again."""
-        if is_quota(error):
+        if error.quota:
             return error.retry_after if self.allows(0, started, error.retry_after) else None
         delay = max(self.delay(attempt), error.retry_after)
         return delay if self.allows(attempt, started, delay) else None
-
-
-def is_quota(error: TargetError) -> bool:
-    """Google's "too fast": the pacer's business, not a failure of the part."""
-    return error.status == 429 or error.reason in QUOTA_REASONS
 
 
 class TokenError(TargetError):
@@ -344,13 +324,13 @@ class GoogleTarget:
         """One request, paced, retried on quota and server errors; raises TargetError."""
         outcome = self._attempt(request)
         started, attempt = self.backoff.clock(), 0
-        while not outcome.ok and is_retriable(outcome.error, attempt):
+        while not outcome.ok and outcome.error.retriable(attempt):
             delay = self.backoff.retry_after(outcome.error, attempt, started)
             if delay is None:
                 break
             log.info("retrying %s %s in %.1fs: %s", request.method, request.uri, delay, outcome.error)
             self.backoff.sleep(delay)
-            attempt += not is_quota(outcome.error)
+            attempt += not outcome.error.quota
             outcome = self._attempt(request)
         if not outcome.ok:
             raise outcome.error
@@ -374,8 +354,8 @@ class GoogleTarget:
 
     def _count(self, outcomes: Iterable[Outcome]) -> None:
         outcomes = list(outcomes)
-        metrics.count_calls(len(outcomes), [_rejection(outcome.error) for outcome in outcomes if not outcome.ok])
-        if any(not outcome.ok and is_quota(outcome.error) for outcome in outcomes):
+        metrics.count_calls(len(outcomes), [outcome.error.metric_label() for outcome in outcomes if not outcome.ok])
+        if any(not outcome.ok and outcome.error.quota for outcome in outcomes):
             self.pacer.throttled()
         else:
             self.pacer.answered(len(outcomes))
@@ -407,17 +387,17 @@ class GoogleTarget:
         while pending:
             for chunk in _chunks(list(pending.items()), self.chunk_size):
                 outcomes.update(self.send(dict(chunk), api))
-            retriable = {key: pending[key] for key in pending if not outcomes[key].ok and is_retriable(outcomes[key].error, attempt)}
+            retriable = {key: pending[key] for key in pending if not outcomes[key].ok and outcomes[key].error.retriable(attempt)}
             if not retriable:
                 break
             # The longest Retry-After asked for, else a server error (which backs off) before a quota answer.
-            worst = max((outcomes[key].error for key in retriable), key=lambda error: (error.retry_after, not is_quota(error)))
+            worst = max((outcomes[key].error for key in retriable), key=lambda error: (error.retry_after, not error.quota))
             delay = self.backoff.retry_after(worst, attempt, started)
             if delay is None:
                 break
             log.info("retrying %d batch parts in %.1fs (%s)", len(retriable), delay, worst)
             self.backoff.sleep(delay)
-            attempt += not is_quota(worst)
+            attempt += not worst.quota
             pending = retriable
         return outcomes
 
@@ -551,7 +531,7 @@ class GoogleTarget:
             next_pages = {}
             for group_id, outcome in outcomes.items():
                 if not outcome.ok:
-                    raise TargetError(f"cannot read the members of group {group_id}: {outcome.error}", outcome.error.status, outcome.error.reason)
+                    raise outcome.error.named(f"cannot read the members of group {group_id}: {outcome.error}")
                 for member in outcome.response.get("members", []):
                     if member.get("type", "USER") in ("USER", "GROUP") and member.get("email"):
                         members[group_id][member["email"].lower()] = member.get("id", "")
@@ -596,7 +576,7 @@ class GoogleTarget:
             self.call(self.licenses.get(productId=wanted.product, skuId=wanted.sku, userId=email, fields="userId"))
             return True
         except TargetError as error:
-            if error.status == 404:
+            if error.kind is ErrorKind.NOT_FOUND:
                 return False
             raise
 
@@ -608,7 +588,7 @@ class GoogleTarget:
         try:
             return self.call(self.groups.get(groupKey=key, fields=GROUP_FIELDS))
         except TargetError as error:
-            if error.status == 404:
+            if error.kind is ErrorKind.NOT_FOUND:
                 return None
             raise
 
@@ -618,8 +598,8 @@ class GoogleTarget:
         requests |= {f"group-{key}": self.groups.get(groupKey=key, fields=GROUP_FIELDS) for key in set(group_ids)}
         found: dict[str, dict | None] = {}
         for name, outcome in self.batch(requests).items():
-            if not outcome.ok and outcome.error.status != 404:
-                raise TargetError(f"cannot read {name}: {outcome.error}", outcome.error.status, outcome.error.reason)
+            if not outcome.ok and outcome.error.kind is not ErrorKind.NOT_FOUND:
+                raise outcome.error.named(f"cannot read {name}: {outcome.error}")
             found[name] = outcome.response if outcome.ok else None
         users = {name.removeprefix("user-"): GoogleUser.from_api(value) if value else None for name, value in found.items() if name.startswith("user-")}
         groups = {name.removeprefix("group-"): value for name, value in found.items() if name.startswith("group-")}
@@ -630,7 +610,7 @@ class GoogleTarget:
         try:
             return self.read_members([group_key])[group_key]
         except TargetError as error:
-            if error.status == 404:
+            if error.kind is ErrorKind.NOT_FOUND:
                 return None
             raise
 
@@ -638,20 +618,20 @@ class GoogleTarget:
         try:
             return GoogleUser.from_api(self.call(self.users.get(userKey=key, projection=self._projection, fields=self._user_fields)))
         except TargetError as error:
-            if error.status == 404:
+            if error.kind is ErrorKind.NOT_FOUND:
                 return None
             raise
 
 
 def list_failed(what: str, error: TargetError) -> TargetError:
     """A list read from Google (users, groups, licence assignments) that failed after its retries, named, with what to do."""
-    if error.status >= 500 or is_quota(error):
+    if error.kind in (ErrorKind.TRANSIENT, ErrorKind.QUOTA, ErrorKind.UNREACHABLE):
         fix = "Google kept failing after every retry; nothing was changed: run it again later"
-    elif error.status in (401, 403):
+    elif error.kind is ErrorKind.DENIED:
         fix = "run 'google-sync check' to see which scope or delegation is missing"
     else:
         fix = "nothing was changed"
-    return TargetError(f"cannot read Google's {what}: {error}; {fix}", error.status, error.reason, error.retry_after)
+    return error.named(f"cannot read Google's {what}: {error}; {fix}")
 
 
 def _check_new_token(token: str, seen: set[str], what: str) -> None:
@@ -663,13 +643,6 @@ def _check_new_token(token: str, seen: set[str], what: str) -> None:
 
 def _customer_of(users: list[GoogleUser]) -> str:
     return next((user.customer_id for user in users if user.customer_id), "")
-
-
-def _rejection(error: TargetError) -> str:
-    """A small set of labels for the metrics: quota, unreachable, or Google's reason."""
-    if is_quota(error):
-        return "quota"
-    return error.reason or (str(error.status) if error.status else "unreachable")
 
 
 def _chunks(items: list, size: int) -> Iterable[list]:

@@ -14,7 +14,8 @@ from ..core import stopping
 from . import undo
 from ..core.codes import RunOutcome
 from ..settings.config import Settings
-from ..core.errors import GoogleSyncError, RunLocked, TargetError, UnsafePlan
+from ..core.errors import GoogleSyncError, RunLocked, UnsafePlan
+from ..google.answers import ErrorKind, TargetError
 from .executor import Executor, Progress, Result
 from ..google.google_target import Backoff, GoogleTarget, required_scopes
 from ..state.keys import installation_key
@@ -463,10 +464,9 @@ def _observed(outcome, intent) -> dict | None:
     """The object as Google shows it now; None when it does not exist. Any other failure: try again later."""
     if outcome.ok:
         return outcome.response
-    if outcome.error.status == 404:
+    if outcome.error.kind is ErrorKind.NOT_FOUND:
         return None
-    raise TargetError(f"cannot confirm what an interrupted run did ({intent.action} {intent.object}): {outcome.error}",
-                      outcome.error.status, outcome.error.reason)
+    raise outcome.error.named(f"cannot confirm what an interrupted run did ({intent.action} {intent.object}): {outcome.error}")
 
 
 def _shows(observed: dict, expect: dict) -> bool:

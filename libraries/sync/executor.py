@@ -20,10 +20,10 @@ from typing import Callable, Protocol
 
 from googleapiclient.http import HttpRequest
 
-from ..core.errors import TargetError
-from ..google.google_target import GoogleTarget, Outcome, TokenError, is_quota, is_retriable
+from ..google.answers import ErrorKind, TargetError
+from ..google.google_target import GoogleTarget, Outcome, TokenError
 from ..core.model import Link, LinkState
-from .plan import Change, CreateGroup, CreateUser, GroupChange, Plan, SuspendUser, password_body
+from .plan import Adoption, Change, GroupChange, Plan, SuspendUser
 
 log = logging.getLogger(__name__)
 
@@ -198,17 +198,17 @@ class Executor:
         if outcome.ok:
             return part.done(outcome.response or {})
         error = outcome.error
-        if part.failed is not None and not is_retriable(error, part.attempts):
+        if part.failed is not None and not error.retriable(part.attempts):
             return part.failed(error)
         if part.failed is None and (read := part.change.recheck(self.api, error)) is not None:
             return self._recheck(part, read, error)
         if refusal := part.change.refused(error):  # final: no retry can cure it
             return Result(part.change, False, refusal, getattr(part.change, "google_id", ""))
-        if is_retriable(error, part.attempts):
+        if error.retriable(part.attempts):
             delay = self.target.backoff.retry_after(error, part.attempts, self.started)
             if delay is not None:
-                part.attempts += not is_quota(error)
-                part.uncertain = part.uncertain or error.status == 0 or error.status >= 500
+                part.attempts += not error.quota
+                part.uncertain = part.uncertain or error.maybe_applied
                 return self._again(part, now, delay)
         elif self._not_visible_yet(part, error):
             delay = min(self.target.backoff.delay(part.attempts), CONSISTENCY_STEP)
@@ -224,7 +224,7 @@ class Executor:
 
     def _not_visible_yet(self, part: _Part, error: TargetError) -> bool:
         """Google's eventual consistency: a user or group created (or renamed) in this run is briefly unknown to other calls."""
-        return error.status == 404 and bool(part.change.awaits & self.new_addresses)
+        return error.kind is ErrorKind.NOT_FOUND and bool(part.change.awaits & self.new_addresses)
 
     # -- what answers mean ---------------------------------------------------------
 
@@ -247,13 +247,11 @@ class Executor:
 
     def _failed(self, part: _Part, error: TargetError) -> "Result | _Part":
         change = part.change
-        if error.status == 409 and isinstance(change, CreateUser):
-            return self._adopt_user(part)
-        if error.status == 409 and isinstance(change, CreateGroup):
-            return self._adopt_group(part)
+        if error.kind is ErrorKind.CONFLICT and (adoption := change.on_conflict(self.api, ours=part.uncertain)):
+            return self._adopt(part, adoption)
         if done := change.already_done(error):
             return self._applied(change, getattr(change, "google_id", ""), done)
-        transient = is_retriable(error) or self._not_visible_yet(part, error)
+        transient = error.retriable() or self._not_visible_yet(part, error)
         return Result(change, False, _explain(change, error), getattr(change, "google_id", ""), transient=transient)
 
     def _recheck(self, part: _Part, read: HttpRequest, error: TargetError) -> _Part:
@@ -266,40 +264,17 @@ class Executor:
         return self._part(change, read, proof=None, failed=stands,
                           done=lambda response: self._applied(change, google_id, "already held in Google"))
 
-    def _adopt_user(self, part: _Part) -> _Part:
-        """The address exists after all (created meanwhile, by an earlier attempt whose answer was lost, or
-        suspended and unlisted): read it, then take it over. Both steps go in batches like everything else."""
+    def _adopt(self, part: _Part, adoption: Adoption) -> _Part:
+        """Read the object that exists, then take it over; both steps go in batches like everything else."""
         change = part.change
-        created_here = part.uncertain  # our own earlier attempt may be what created it
 
-        def patch(existing: dict) -> _Part:
-            body = {**change.account_body(), "suspended": False}
-            body.pop("primaryEmail", None)
-            if change.password is not None:
-                body.update(password_body(change.password))
-            note = "already existed (suspended): adopted and unsuspended" if existing.get("suspended") else "already existed: adopted"
-            if created_here:
-                note = "created (the first answer was lost on the way)"
-            link = replace(change.linked(self._previous(change), existing["id"]), created_by_us=created_here)
-            return self._part(change, self.target.users.patch(userKey=existing["id"], body=body, fields="id"), link=link,
-                              proof={"read": "user", "key": existing["id"], "expect": {"suspended": False}},
+        def take_over(existing: dict) -> _Part:
+            request, proof, note = adoption.take_over(existing)
+            link = replace(change.linked(self._previous(change), existing["id"]), created_by_us=part.uncertain)
+            return self._part(change, request, link=link, proof=proof,
                               done=lambda response: self._applied(change, existing["id"], note, link))
 
-        return self._part(change, self.target.users.get(userKey=change.email, fields="id,suspended"), proof=None, done=patch)
-
-    def _adopt_group(self, part: _Part) -> _Part:
-        change = part.change
-        created_here = part.uncertain
-
-        def patch(existing: dict) -> _Part:
-            link = replace(change.linked(self._previous(change), existing["id"]), created_by_us=created_here)
-            note = "created (the first answer was lost on the way)" if created_here else "already existed: adopted"
-            body = {"name": change.name, "description": change.description}
-            return self._part(change, self.target.groups.patch(groupKey=existing["id"], body=body, fields="id"), link=link,
-                              proof={"read": "group", "key": existing["id"], "expect": {}},
-                              done=lambda response: self._applied(change, existing["id"], note, link))
-
-        return self._part(change, self.target.groups.get(groupKey=change.email, fields="id"), proof=None, done=patch)
+        return self._part(change, adoption.read, proof=None, done=take_over)
 
 
 def _intent(part: _Part) -> dict:
@@ -307,8 +282,8 @@ def _intent(part: _Part) -> dict:
 
 
 def _explain(change: Change, error: TargetError) -> str:
-    if error.status == 403 and error.reason in ("forbidden", "insufficientPermissions"):
+    if error.denied_access:
         return f"{error}: the service account lacks a scope or {change.subject} is outside what the administrator may manage; run 'google-sync check'"
-    if error.status == 400:
+    if error.kind is ErrorKind.INVALID:
         return f"Google refused the data: {error}"
     return str(error)

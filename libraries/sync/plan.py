@@ -9,11 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, ClassVar, Protocol
+from typing import Any, Callable, ClassVar, Protocol
 
 from ..directory import passwords
 from ..google import photos
-from ..core.errors import TargetError, UnsafePlan
+from ..core.errors import UnsafePlan
+from ..google.answers import ErrorKind, TargetError
 from ..core.model import FieldChange, Link, PasswordHash
 from .user_fields import patch_body
 
@@ -43,6 +44,15 @@ class Api(Protocol):
 
 def password_body(password: PasswordHash) -> dict:
     return {"password": password.value, "hashFunction": password.hash_function}
+
+
+@dataclass(frozen=True)
+class Adoption:
+    """A create that met an existing object takes it over in two batched steps: ``read`` it, then the request
+    ``take_over`` builds from what was read (with its journal proof and the result's note)."""
+
+    read: Any
+    take_over: Callable[[dict], tuple[Any, dict, str]]
 
 
 # Never part of a change's record: password material, and request bodies rebuilt from the fields.
@@ -103,6 +113,11 @@ class Change:
     def recheck(self, api: Api, error: TargetError) -> Any:
         """A read that tells whether this change holds in Google after all, when ``error`` may mean that it does
         (a success when the read succeeds; the error stands when it fails); None when the error is plain."""
+        return None
+
+    def on_conflict(self, api: Api, ours: bool) -> Adoption | None:
+        """How to take over the object when Google says it exists already (a create's 409); None: the error stands.
+        ``ours``: an earlier attempt of this run whose answer was lost may be what created it."""
         return None
 
     @property
@@ -190,7 +205,7 @@ class CreateOrgUnit(Change):
         return api.orgunits.insert(customerId="my_customer", body={"name": self.name, "parentOrgUnitPath": self.parent}, fields="orgUnitPath")
 
     def already_done(self, error: TargetError) -> str:
-        return "already there" if error.status == 409 else ""
+        return "already there" if error.kind is ErrorKind.CONFLICT else ""
 
 
 @dataclass(frozen=True)
@@ -264,6 +279,21 @@ class CreateUser(UserChange):
         else:
             body.update(password_body(self.password))
         return api.users.insert(body=body, fields="id")
+
+    def on_conflict(self, api: Api, ours: bool) -> Adoption:
+        """The address exists after all (created meanwhile, by an earlier attempt whose answer was lost, or
+        suspended and unlisted): read it, then take it over, unsuspended, with this change's fields."""
+
+        def take_over(existing: dict) -> tuple[Any, dict, str]:
+            body = {**self.account_body(), "suspended": False}
+            body.pop("primaryEmail", None)
+            if self.password is not None:
+                body.update(password_body(self.password))
+            note = "already existed (suspended): adopted and unsuspended" if existing.get("suspended") else "already existed: adopted"
+            proof = {"read": "user", "key": existing["id"], "expect": {"suspended": False}}
+            return api.users.patch(userKey=existing["id"], body=body, fields="id"), proof, _adopted(note, ours)
+
+        return Adoption(api.users.get(userKey=self.email, fields="id,suspended"), take_over)
 
     @property
     def introduces(self) -> str:
@@ -450,7 +480,7 @@ class AddAlias(UserChange):
         return api.aliases.insert(userKey=self.email, body={"alias": self.alias}, fields="alias")
 
     def refused(self, error: TargetError) -> str:
-        return f"{self.alias} is already taken by another user or group in Google" if error.status == 409 and error.reason == "duplicate" else ""
+        return f"{self.alias} is already taken by another user or group in Google" if error.kind is ErrorKind.CONFLICT else ""
 
     @property
     def awaits(self) -> frozenset[str]:
@@ -515,7 +545,7 @@ class RemovePhoto(UserChange):
         return api.photos.delete(userKey=self.google_id)
 
     def already_done(self, error: TargetError) -> str:
-        return "already removed" if error.status == 404 else ""
+        return "already removed" if error.kind is ErrorKind.NOT_FOUND else ""
 
 
 @dataclass(frozen=True)
@@ -554,13 +584,13 @@ class AssignLicense(LicenseChange):
     def recheck(self, api: Api, error: TargetError) -> Any:
         # Google answers 412 (some say 409) when the user holds a licence of the product already: Google's automatic
         # licensing may have given this very SKU when the account was created. A read of the assignment tells.
-        if error.status in (409, 412) and not error.creation_pending:
+        if error.kind in (ErrorKind.CONFLICT, ErrorKind.PRECONDITION):
             return api.licenses.get(productId=self.product, skuId=self.sku, userId=self.email, fields="skuId")
         return None
 
     def refused(self, error: TargetError) -> str:
-        # 412 is also "User creation is not complete" (eventual consistency, which passes): only "none left" is final.
-        if error.status != 412 or error.creation_pending:
+        # A new account's "creation is not complete" passes (another kind): only "none left" is final.
+        if error.kind is not ErrorKind.PRECONDITION:
             return ""
         return (f"{self.product} {self.sku} not assigned ({error}): no licence of it left, or the user holds another SKU of "
                 f"{self.product} (the next synchronization reassigns it); the user is synchronized without it. If none is "
@@ -592,7 +622,7 @@ class ReassignLicense(LicenseChange):
         return api.licenses.patch(productId=self.product, skuId=self.held_sku, userId=self.email, body={"skuId": self.sku}, fields="skuId")
 
     def refused(self, error: TargetError) -> str:
-        if error.status != 412 or error.creation_pending:
+        if error.kind is not ErrorKind.PRECONDITION:
             return ""
         return (f"{self.product} {self.held_sku} not reassigned to {self.sku} ({error}): no {self.sku} licence left; the user "
                 "keeps the one held. Buy more licences or free some, then synchronize again")
@@ -612,7 +642,7 @@ class ReleaseLicense(LicenseChange):
         return api.licenses.delete(productId=self.product, skuId=self.sku, userId=self.email)
 
     def already_done(self, error: TargetError) -> str:
-        return "already released" if error.status == 404 else ""
+        return "already released" if error.kind is ErrorKind.NOT_FOUND else ""
 
 
 @dataclass(frozen=True)
@@ -655,9 +685,21 @@ class CreateGroup(GroupChange):
     def request(self, api: Api) -> Any:
         return api.groups.insert(body={"email": self.email, "name": self.name, "description": self.description}, fields="id")
 
+    def on_conflict(self, api: Api, ours: bool) -> Adoption:
+        def take_over(existing: dict) -> tuple[Any, dict, str]:
+            body = {"name": self.name, "description": self.description}
+            proof = {"read": "group", "key": existing["id"], "expect": {}}
+            return api.groups.patch(groupKey=existing["id"], body=body, fields="id"), proof, _adopted("already existed: adopted", ours)
+
+        return Adoption(api.groups.get(groupKey=self.email, fields="id"), take_over)
+
     @property
     def introduces(self) -> str:
         return self.email
+
+
+def _adopted(note: str, ours: bool) -> str:
+    return "created (the first answer was lost on the way)" if ours else note
 
 
 @dataclass(frozen=True)
@@ -794,7 +836,7 @@ class AddMember(MemberChange):
         return api.members.insert(groupKey=self.group_email, body={"email": self.member_email, "role": "MEMBER"}, fields="id")
 
     def already_done(self, error: TargetError) -> str:
-        return "already there" if error.status == 409 else ""
+        return "already there" if error.kind is ErrorKind.CONFLICT else ""
 
     @property
     def awaits(self) -> frozenset[str]:
@@ -813,7 +855,7 @@ class RemoveMember(MemberChange):
         return api.members.delete(groupKey=self.group_email, memberKey=self.member_key)
 
     def already_done(self, error: TargetError) -> str:
-        return "already removed" if error.status == 404 else ""
+        return "already removed" if error.kind is ErrorKind.NOT_FOUND else ""
 
 
 def _reverted_fields(kind: type, change) -> tuple[Change, ...]:
