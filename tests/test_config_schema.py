@@ -12,6 +12,7 @@ from app_google_sync.libraries.settings import config_schema as schema
 from app_google_sync.libraries.settings.config import AttributeMap, GoogleSettings, LdapSettings, LicenseSettings, NotifySettings, SyncSettings, WorkerSettings
 from app_google_sync.libraries.core.errors import ConfigError
 from app_google_sync.libraries.directory.ldap_source import LdapSource
+from app_google_sync.libraries.sync.safety import member_removal_limit, suspend_limit
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -112,8 +113,8 @@ def test_bad_limits_are_refused_so_a_limit_is_never_off(text):
 
 def test_limits_as_counts_and_percentages():
     sync = SyncSettings(max_suspend="10%", max_member_removals="3")
-    assert (sync.suspend_limit(100), sync.suspend_limit(9), sync.member_removal_limit(500)) == (10, 9, 3)
-    assert SyncSettings().member_removal_limit(40) == 20 and SyncSettings().member_removal_limit(4) == 4
+    assert (suspend_limit(sync, 100), suspend_limit(sync, 9), member_removal_limit(sync, 500)) == (10, 9, 3)
+    assert member_removal_limit(SyncSettings(), 40) == 20 and member_removal_limit(SyncSettings(), 4) == 4
 
 
 @pytest.mark.parametrize("text", ["(uid=a)", "(|(a=1)(b=*))", "(&(objectClass=x)(!(c>=2)))", "(cn:dn:=x)", "(mail=a\\28b\\29)"])

@@ -31,6 +31,7 @@ from app_google_sync.libraries.sync.plan import (
     render_text,
 )
 from app_google_sync.libraries.sync.planner import build_plan
+from app_google_sync.libraries.sync.safety import suspend_limit
 
 SETTINGS = Settings(
     ldap=LdapSettings(users_dn="ou=Users,dc=x", groups_dn="ou=Groups,dc=x"),
@@ -292,9 +293,9 @@ def test_a_targeted_push_plans_nothing_domain_wide():
 
 def test_a_percentage_limit_guards_domains_of_ten_accounts_or_more():
     percent = replace(SETTINGS.sync, max_suspend="25%")
-    assert percent.suspend_limit(3) == 3  # a tiny domain: one departure is not an anomaly
-    assert percent.suspend_limit(12) == 3
-    assert replace(SETTINGS.sync, max_suspend="1").suspend_limit(3) == 1
+    assert suspend_limit(percent, 3) == 3  # a tiny domain: one departure is not an anomaly
+    assert suspend_limit(percent, 12) == 3
+    assert suspend_limit(replace(SETTINGS.sync, max_suspend="1"), 3) == 1
 
 
 def test_every_notice_carries_a_code_and_members_left_out_get_the_advice_of_their_reason():

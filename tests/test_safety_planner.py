@@ -21,7 +21,8 @@ from app_google_sync.libraries.sync.plan import (
     UpdateGroup,
     UpdateUser,
 )
-from app_google_sync.libraries.sync.planner import LIFTED, Budget, Scope, build_plan
+from app_google_sync.libraries.sync.planner import Scope, build_plan
+from app_google_sync.libraries.sync.safety import LIFTED, Budget
 from app_google_sync.libraries.sync.undo import Applied, Now, applied_changes, inverses, plan_undo
 
 

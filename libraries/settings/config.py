@@ -33,7 +33,8 @@ def is_reserved_group(name: str, enabled_group: str) -> bool:
     synchronized, whatever their case."""
     lowered = name.lower()
     return lowered in RESERVED_GROUPS or lowered == enabled_group.lower() or lowered.endswith("_plugin")
-MIN_ACCOUNTS_FOR_PERCENTAGE = 10
+
+
 # configparser copies the keys of a [DEFAULT] section into every section; a name no header line can
 # spell keeps [DEFAULT] an ordinary section, reported as unknown like any other.
 _NO_DEFAULT_SECTION = "\n"
@@ -138,25 +139,6 @@ class SyncSettings:
     def secrets_dir(self) -> str:
         """Keys kept out of the state database (mode 0700): a copy of the database alone reveals nothing."""
         return str(Path(self.state_dir) / "secrets")
-
-    def suspend_limit(self, active_accounts: int) -> int:
-        """The most accounts may be suspended (within ``suspend_window``), given how many are active in Google."""
-        return _limit(self.max_suspend, active_accounts)
-
-    def member_removal_limit(self, members: int) -> int:
-        """The most members one push may remove from a group that has ``members``."""
-        return _limit(self.max_member_removals, members)
-
-
-def _limit(setting: str, total: int) -> int:
-    """A count always applies. A percentage only guards totals of MIN_ACCOUNTS_FOR_PERCENTAGE or more (as
-    octoDNS does for records): in a tiny domain or group any single departure is a large share."""
-    value = setting.strip()
-    if not value.endswith("%"):
-        return int(value)
-    if total < MIN_ACCOUNTS_FOR_PERCENTAGE:
-        return total
-    return int(total * float(value[:-1]) / 100)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from ..state.keys import installation_key
 from ..directory.ldap_source import LdapSource
 from ..core.model import DirectoryState, DirectoryUser, GoogleGroup, GoogleState, Link, LinkState, PasswordHash
 from .plan import DeleteGroup, MemberChange, Plan, RemoveMember, SuspendUser, UnsuspendUser, UpdateGroup, UpdateUser
-from .planner import Budget, Scope, build_plan, group_email, selected_groups, user_email
+from .planner import Scope, build_plan, group_email, selected_groups, user_email
+from .safety import Budget
 from ..state.store import HeldChange, Store, now
 
 log = logging.getLogger(__name__)

@@ -16,12 +16,13 @@ import re
 from dataclasses import dataclass, field, replace
 
 from ..core.codes import NoticeCode
-from ..settings.config import Settings, SyncSettings, is_reserved_group
-from ..settings.config_schema import duration_text
+from ..settings.config import Settings, is_reserved_group
 from ..google import photos
 from ..directory.passwords import NO_PASSWORD, fingerprint
 from .user_fields import aliases_to_add, custom_body, custom_changes, dn_key, field_changes, patch_body
 from ..core.model import DirectoryGroup, DirectoryState, DirectoryUser, GoogleGroup, GoogleState, GoogleUser, Link, LinkState, PasswordHash
+from . import safety
+from .safety import Budget
 from .plan import (
     ADDRESS_AND_NAME,
     AddAlias,
@@ -31,7 +32,6 @@ from .plan import (
     AssignLicense,
     Change,
     CreateGroup,
-    Held,
     CreateOrgUnit,
     CreateUser,
     FieldChange,
@@ -125,25 +125,6 @@ class Scope:
 
     user_uuids: frozenset[str] = frozenset()
     group_uuids: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
-class Budget:
-    """What the safety limits have already spent, counted across every run and push (the state database keeps it)."""
-
-    suspended_recently: int = 0  # suspensions applied within [sync] suspend_window, by every path
-    active_accounts: int | None = None  # active Google accounts at the last full read (a push does not read them all)
-    # Group address -> members removed within suspend_window, by every path: ten pushes of one removal each
-    # empty a group as surely as one push of ten, so max_member_removals counts them all.
-    removed_recently: dict[str, int] = field(default_factory=dict)
-    directory_empty: bool = False  # a push found that no entry at all matches user_filter: a broken read, not departures
-    # (action, subject) of the held changes the administrator released: those pass the limits, nothing else does,
-    # so releasing never carries along what the directory gained since the administrator looked.
-    approved: frozenset[tuple[str, str]] = frozenset()
-    lifted: bool = False  # the administrator released what the limits held: nothing is held or refused
-
-
-LIFTED = Budget(lifted=True)
 
 
 @dataclass
@@ -269,9 +250,28 @@ def build_plan(
     if budget.lifted:
         return Plan(changes=tuple(planning.changes), notices=notices, covers=_covers(scope))
     if scope is not None:  # a push is never refused as a whole: what breaks a limit is held, the rest applies
-        changes, held = _hold_over_limits(planning, budget)
+        changes, held = safety.hold_over_limits(planning.changes, _push_limits(planning, budget))
         return Plan(changes=tuple(changes), notices=notices, held=tuple(held), covers=_covers(scope))
-    return Plan(changes=tuple(planning.changes), notices=notices, refusals=_refusals(planning, wanted, budget), covers=None)
+    active = sum(not user.suspended for user in planning.existing.users)
+    refusals = safety.run_refusals(planning.changes, settings.sync, budget, active, _members_in_google(planning),
+                                   _managed_without_users(planning, wanted))
+    return Plan(changes=tuple(planning.changes), notices=notices, refusals=refusals, covers=None)
+
+
+def _push_limits(planning: _Planning, budget: Budget) -> safety.PushLimits:
+    active = budget.active_accounts if budget.active_accounts is not None else len(planning.links.by_uuid("user"))
+    return safety.PushLimits(planning.settings.sync, planning.settings.ldap, budget, active, planning.group_members)
+
+
+def _members_in_google(planning: _Planning) -> dict[str, int]:
+    return {email: members for email, (_, members) in planning.group_members.items()}
+
+
+def _managed_without_users(planning: _Planning, wanted: list[WantedUser]) -> int:
+    """Managed accounts in Google when the directory returned no user to synchronize (a broken read, not departures)."""
+    if wanted or any(user.in_scope for user in planning.desired.users):
+        return 0
+    return sum(1 for link in planning.links.links if link.kind == "user" and link.google_id in planning.google_by_id)
 
 
 def _covers(scope: Scope | None) -> frozenset[str] | None:
@@ -831,95 +831,3 @@ def _wanted_members(planning: _Planning, group: DirectoryGroup) -> frozenset[str
         else:
             planning.info(NoticeCode.NESTED_NOT_SYNCHRONIZED, group.name, f"nested group {name} is not synchronized; left out of the group")
     return frozenset(members)
-
-
-# -- safety --------------------------------------------------------------------
-
-
-def suspensions_left(sync: SyncSettings, budget: Budget, active: int) -> tuple[int, str]:
-    """How many more accounts may be suspended within the window, and the limit in words for messages."""
-    limit = sync.suspend_limit(active)
-    left = max(0, limit - budget.suspended_recently)
-    spent = f", {budget.suspended_recently} already suspended in that window" if budget.suspended_recently else ""
-    return left, f"max_suspend = {sync.max_suspend} allows {limit} within suspend_window = {duration_text(sync.suspend_window)}{spent}"
-
-
-def suspension_refusal(sync: SyncSettings, budget: Budget, suspensions: int, active: int) -> str:
-    """Why a whole plan with this many suspensions is refused ("" when it is within the budget)."""
-    left, limit_text = suspensions_left(sync, budget, active)
-    if suspensions <= left:
-        return ""
-    return (f"would suspend {suspensions} of {active} active Google accounts, more than {limit_text}; "
-            "check the directory, then run again with --force if this is intended")
-
-
-def removal_problem(sync: SyncSettings, email: str, removals: int, members: int, removed_recently: int = 0) -> str:
-    """Why removing this many members of one group breaks max_member_removals ("" when it does not).
-
-    Removals already applied within suspend_window count too, against the group as it was before them (the
-    members it has now and those removed), so a group emptied one member at a time is stopped at the same point.
-    """
-    limit = sync.member_removal_limit(members + removed_recently)
-    if removals + removed_recently <= limit:
-        return ""
-    spent = f", {removed_recently} already removed within suspend_window = {duration_text(sync.suspend_window)}" if removed_recently else ""
-    return (f"would remove {removals} of {members} members of {email}{spent}, "
-            f"more than max_member_removals = {sync.max_member_removals} ({limit})")
-
-
-def _member_removals(planning: _Planning, budget: Budget) -> dict[str, str]:
-    """Groups whose planned removals break max_member_removals, with the reason."""
-    removals: dict[str, int] = {}
-    for change in planning.changes:
-        if isinstance(change, RemoveMember) and (change.action, change.subject) not in budget.approved:
-            removals[change.group_email] = removals.get(change.group_email, 0) + 1
-    problems = {email: removal_problem(planning.settings.sync, email, count, planning.group_members.get(email, ("", 0))[1],
-                                       budget.removed_recently.get(email, 0))
-                for email, count in removals.items()}
-    return {email: problem for email, problem in problems.items() if problem}
-
-
-def _hold_over_limits(planning: _Planning, budget: Budget) -> tuple[list[Change], list[Held]]:
-    """A push's changes that stay within the limits, and those held for the administrator's approval."""
-    active = budget.active_accounts if budget.active_accounts is not None else len(planning.links.by_uuid("user"))
-    left, limit_text = suspensions_left(planning.settings.sync, budget, active)
-    over_groups = _member_removals(planning, budget)
-    kept, held = [], []
-    for change in planning.changes:
-        if (change.action, change.subject) in budget.approved:
-            kept.append(change)
-        elif budget.directory_empty and isinstance(change, (SuspendUser, RemoveMember)):
-            subject = change.uuid or change.google_id if isinstance(change, SuspendUser) else planning.group_members[change.group_email][0]
-            ldap_settings = planning.settings.ldap
-            held.append(Held(change, subject, f"the directory returns no user at all under {ldap_settings.users_dn} with user_filter "
-                             f"{ldap_settings.user_filter} (a full run refuses this too); check [ldap], then run 'google-sync test' "
-                             "to review and 'google-sync sync --force' to apply"))
-        elif isinstance(change, SuspendUser):
-            if left > 0:
-                left -= 1
-                kept.append(change)
-            else:
-                held.append(Held(change, change.uuid or change.google_id, f"the suspension budget is spent ({limit_text}); "
-                                 "run 'google-sync test' to review, then 'google-sync sync --force' to apply"))
-        elif isinstance(change, RemoveMember) and change.group_email in over_groups:
-            held.append(Held(change, planning.group_members[change.group_email][0],
-                             f"{over_groups[change.group_email]}; run 'google-sync test' to review, then 'google-sync sync --force' to apply"))
-        else:
-            kept.append(change)
-    return kept, held
-
-
-def _refusals(planning: _Planning, wanted: list[WantedUser], budget: Budget) -> tuple[str, ...]:
-    suspensions = sum(isinstance(change, SuspendUser) for change in planning.changes)
-    active = sum(not user.suspended for user in planning.existing.users)
-    refusals = [refusal] if (refusal := suspension_refusal(planning.settings.sync, budget, suspensions, active)) else []
-    for _, problem in sorted(_member_removals(planning, budget).items()):
-        refusals.append(f"{problem}; check the group in the directory, then run again with --force if this is intended")
-    managed = [link for link in planning.links.links if link.kind == "user" and link.google_id in planning.google_by_id]
-    if not wanted and managed and not any(user.in_scope for user in planning.desired.users):
-        refusals.append(
-            f"the directory returned no user to synchronize while Google has {len(managed)} managed accounts; "
-            "check [ldap] users_dn, user_filter and enabled_group, then run again with --force if this is intended"
-        )
-    return tuple(refusals)
-

@@ -25,7 +25,8 @@ from .plan import (
     UpdateGroup,
     UpdateUser,
 )
-from .planner import Budget, removal_problem, suspension_refusal
+from . import safety
+from .safety import Budget
 from .user_fields import patch_body
 
 
@@ -136,7 +137,10 @@ def plan_undo(run_id: int, inverse: list[Change], notices: list[Notice], now: No
         else:
             kept.append(change)
     plan = Plan(changes=tuple(kept), notices=tuple(found))
-    return replace(plan, refusals=_refusals(plan, now, sync, budget))
+    active = budget.active_accounts if budget.active_accounts is not None else sum(
+        1 for account in now.users.values() if account and not account.suspended)
+    members = {email: len(found or {}) for email, found in now.members.items()}
+    return replace(plan, refusals=safety.undo_refusals(list(plan.changes), sync, budget, active, members))
 
 
 def _still_as_left(change, current_value, report) -> tuple[FieldChange, ...]:
@@ -164,18 +168,3 @@ def _user_value(account: GoogleUser, field: str) -> str | None:
     if field in named:
         return named[field]
     return None if "." in field else account.mapped_value(field)
-
-
-def _refusals(plan: Plan, now: Now, sync: SyncSettings, budget: Budget) -> tuple[str, ...]:
-    active = budget.active_accounts if budget.active_accounts is not None else sum(
-        1 for account in now.users.values() if account and not account.suspended)
-    refusals = []
-    if refusal := suspension_refusal(sync, budget, len(plan.of_type(SuspendUser)), active):
-        refusals.append(refusal)
-    removals: dict[str, int] = {}
-    for change in plan.of_type(RemoveMember):
-        removals[change.group_email] = removals.get(change.group_email, 0) + 1
-    for email, count in sorted(removals.items()):
-        if problem := removal_problem(sync, email, count, len(now.members.get(email) or {}), budget.removed_recently.get(email, 0)):
-            refusals.append(f"{problem}; run the undo again with --force if this is intended")
-    return tuple(refusals)
