@@ -11,7 +11,7 @@ from app_google_sync.libraries.settings import config, config_file
 from app_google_sync.libraries.state import locks
 from app_google_sync.libraries.ops import monitoring
 from app_google_sync.libraries.sync import overview
-from app_google_sync.libraries.core.codes import RunOutcome
+from app_google_sync.libraries.core.codes import outcome_of
 from app_google_sync.libraries.settings.config import SyncSettings
 from app_google_sync.libraries.core.errors import ConfigError, GoogleSyncError
 from app_google_sync.libraries.state.store import MAX_RUN_ID, Store
@@ -20,20 +20,6 @@ from .blueprint import blueprint, console, get_engine, load_settings, raw_config
 from .settings import connection
 
 log = logging.getLogger(__name__)
-
-OUTCOMES = {
-    RunOutcome.IN_SYNC: ("In step", "ok"),
-    RunOutcome.PENDING: ("Changes pending", "warn"),
-    RunOutcome.APPLIED: ("Applied", "ok"),
-    RunOutcome.HELD: ("Held for approval", "warn"),
-    RunOutcome.PARTIAL: ("Some failed", "error"),
-    RunOutcome.FAILED: ("Failed", "error"),
-    RunOutcome.REFUSED: ("Refused", "error"),
-    RunOutcome.CHANGED: ("Plan changed", "warn"),
-    RunOutcome.RUNNING: ("Running", "info"),
-    RunOutcome.INTERRUPTED: ("Interrupted", "error"),
-}
-
 
 def sync_settings() -> SyncSettings:
     return config.sync_settings(raw_config())
@@ -71,7 +57,8 @@ def format_duration(seconds: float | None) -> str:
 
 @blueprint.app_template_global("gs_outcome")
 def outcome_label(outcome: str) -> tuple[str, str]:
-    return OUTCOMES.get(outcome, (outcome, "info"))
+    known = outcome_of(outcome)
+    return (known.label, known.tone) if known else (outcome, "info")
 
 
 def scheduled_run():

@@ -70,3 +70,48 @@ class RunOutcome(StrEnum):
     CHANGED = "changed"  # the plan differed from the one previewed; nothing written
     INTERRUPTED = "interrupted"  # its process died mid-run
     LOCKED = "locked"  # another run held the lock (console only; never stored)
+
+    @property
+    def label(self) -> str:
+        """How people read it: the console, the mail and the health line say these words."""
+        return _OUTCOME_WORDS[self][0]
+
+    @property
+    def tone(self) -> str:
+        """ok, warn, error or info: the one colour of this outcome wherever it is shown."""
+        return _OUTCOME_WORDS[self][1]
+
+    @property
+    def failed(self) -> bool:
+        """A run that did not do what it was asked (notifications, health and metrics agree on this)."""
+        return self in FAILED_OUTCOMES
+
+    @property
+    def succeeded(self) -> bool:
+        return self in SUCCEEDED_OUTCOMES
+
+
+# Sets of outcomes, which a stored outcome (a plain string) can be looked up in as it is.
+FAILED_OUTCOMES = frozenset({RunOutcome.FAILED, RunOutcome.PARTIAL, RunOutcome.REFUSED, RunOutcome.INTERRUPTED})
+SUCCEEDED_OUTCOMES = frozenset({RunOutcome.APPLIED, RunOutcome.IN_SYNC})
+_OUTCOME_WORDS = {
+    RunOutcome.IN_SYNC: ("In step", "ok"),
+    RunOutcome.PENDING: ("Changes pending", "warn"),
+    RunOutcome.APPLIED: ("Applied", "ok"),
+    RunOutcome.HELD: ("Held for approval", "warn"),
+    RunOutcome.PARTIAL: ("Some failed", "error"),
+    RunOutcome.FAILED: ("Failed", "error"),
+    RunOutcome.REFUSED: ("Refused", "error"),
+    RunOutcome.CHANGED: ("Plan changed", "warn"),
+    RunOutcome.RUNNING: ("Running", "info"),
+    RunOutcome.INTERRUPTED: ("Interrupted", "error"),
+    RunOutcome.LOCKED: ("Another run is in progress", "warn"),
+}
+
+
+def outcome_of(value: str) -> RunOutcome | None:
+    """A stored outcome read back; None for a value this release does not know (a newer release wrote it)."""
+    try:
+        return RunOutcome(value)
+    except ValueError:
+        return None

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
+from ..core.codes import RunOutcome
 from ..settings.config import Settings
 from ..core.errors import GoogleSyncError
 from .monitoring import PUSH_SLOW_AFTER, PUSH_STUCK_AFTER, aware, last_full_run, read_heartbeat, waiting_since
@@ -57,9 +58,9 @@ def last_run(settings: Settings, store: Store, moment: datetime) -> Finding:
     if run is None:
         return Finding("last_run", WARNING, "no synchronization has run yet: run google-sync sync")
     text = f"last synchronization #{run.id} {run.outcome}"
-    if run.outcome in ("failed", "refused"):
+    if run.outcome in (RunOutcome.FAILED, RunOutcome.REFUSED):
         return Finding("last_run", CRITICAL, f"{text}: {run.message} (google-sync status --run {run.id})".replace(": ()", ""))
-    if run.outcome in ("partial", "interrupted"):
+    if run.outcome in (RunOutcome.PARTIAL, RunOutcome.INTERRUPTED):
         return Finding("last_run", WARNING, f"{text} (google-sync status --run {run.id})")
     return Finding("last_run", OK, f"{text} {_ago(moment - aware(run.finished_at or run.started_at))} ago")
 

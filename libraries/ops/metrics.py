@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import func, select
 
+from ..core.codes import RunOutcome
 from ..core.errors import ConfigError
 from .monitoring import aware, kind_of, last_full_run, read_heartbeat
 from ..state.store import Store, now, results_table, runs_table
@@ -52,7 +53,7 @@ class StoreCollector:
     def _runs(self) -> CounterMetricFamily:
         family = CounterMetricFamily("google_sync_runs", "Finished runs by kind (full, push, test) and outcome", labels=["kind", "outcome"])
         query = (select(runs_table.c.trigger, runs_table.c.dry_run, runs_table.c.outcome, func.count())
-                 .where(runs_table.c.outcome != "running").group_by(runs_table.c.trigger, runs_table.c.dry_run, runs_table.c.outcome))
+                 .where(runs_table.c.outcome != RunOutcome.RUNNING).group_by(runs_table.c.trigger, runs_table.c.dry_run, runs_table.c.outcome))
         totals: dict[tuple[str, str], int] = {}
         with self.store.engine.connect() as connection:
             for trigger, dry_run, outcome, count in connection.execute(query):

@@ -11,13 +11,12 @@ import socket
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 
+from ..core.codes import SUCCEEDED_OUTCOMES, RunOutcome
 from ..state.store import QueuedPush, RunRecord, Store
 
 # Runs started by a targeted push (the watcher, the user manager, a captured password). Their transient
 # failures are retried by the push queue, so they count as failures only once the push has waited too long.
 PUSH_TRIGGERS = frozenset({"watch", "push", "password", "user-manager"})
-FAILURE_OUTCOMES = ("failed", "partial", "refused", "interrupted")
-SUCCESS_OUTCOMES = ("applied", "in_sync")
 PUSH_STUCK_AFTER = timedelta(hours=1)  # a push failing this long is worth a message
 PUSH_SLOW_AFTER = timedelta(minutes=10)  # a push queued this long is worth a health warning
 
@@ -43,9 +42,9 @@ def run_kind(run: RunRecord) -> str:
 def last_full_run(store: Store, successful: bool = False, limit: int = 500) -> RunRecord | None:
     """The newest finished full run (the newest successful one with ``successful``) among the last ``limit`` runs."""
     for run in store.runs(limit=limit):
-        if run_kind(run) != "full" or run.outcome == "running":
+        if run_kind(run) != "full" or run.outcome == RunOutcome.RUNNING:
             continue
-        if not successful or run.outcome in SUCCESS_OUTCOMES:
+        if not successful or run.outcome in SUCCEEDED_OUTCOMES:
             return run
     return None
 

@@ -29,7 +29,8 @@ from ..settings import config
 from ..settings.config import NotifySettings, Settings
 from ..settings.config_schema import duration_text
 from ..core.errors import GoogleSyncError
-from .monitoring import FAILURE_OUTCOMES, PUSH_STUCK_AFTER, aware, run_kind, waiting_since
+from ..core.codes import FAILED_OUTCOMES, RunOutcome
+from .monitoring import PUSH_STUCK_AFTER, aware, run_kind, waiting_since
 from ..state.store import HeldChange, QueuedPush, RunRecord, Store, now
 
 log = logging.getLogger(__name__)
@@ -47,12 +48,12 @@ MAX_OBJECTS = 20  # objects listed per run
 SMTP_TIMEOUT = 15.0
 
 FIXES = {
-    "failed": "Fix the cause named above, then run `google-sync sync` (or Synchronize now in the console).",
-    "refused": "Review the plan with `google-sync test` (or Test synchronization); if it is right, apply it with "
+    RunOutcome.FAILED: "Fix the cause named above, then run `google-sync sync` (or Synchronize now in the console).",
+    RunOutcome.REFUSED: "Review the plan with `google-sync test` (or Test synchronization); if it is right, apply it with "
                "`google-sync sync --force` (or confirm it in the console).",
-    "partial": "Each failed object says why; correct it in the directory (or in Google). The next run tries it again.",
-    "interrupted": "Nothing is lost: run `google-sync sync` again; it confirms what the interrupted run had sent.",
-    "held": "Review them with `google-sync test` (or the console's Held changes): if the directory is right, apply them "
+    RunOutcome.PARTIAL: "Each failed object says why; correct it in the directory (or in Google). The next run tries it again.",
+    RunOutcome.INTERRUPTED: "Nothing is lost: run `google-sync sync` again; it confirms what the interrupted run had sent.",
+    RunOutcome.HELD: "Review them with `google-sync test` (or the console's Held changes): if the directory is right, apply them "
             "with `google-sync sync --force` (or Apply held changes); if it was a mistake, fix the directory and they disappear.",
     "push": "The push is tried again until it goes through; the last error says what stops it. "
             "`google-sync check` tests the connection to the directory and to Google.",
@@ -103,14 +104,14 @@ def _object_lines(results: list[dict], ok: bool, run_id: int) -> tuple[str, ...]
 
 def _failure(run: RunRecord) -> bool:
     # A push's transient failures are retried by the queue: told about once it has failed for an hour.
-    return run.outcome in FAILURE_OUTCOMES and (run_kind(run) == "full" or run.outcome == "interrupted")
+    return run.outcome in FAILED_OUTCOMES and (run_kind(run) == "full" or run.outcome == RunOutcome.INTERRUPTED)
 
 
 def may_tell(run: RunRecord, when: str) -> bool:
     """Whether a finished run can be news at all (its results are read only then)."""
     if run_kind(run) == "test" or when == "never":
         return False
-    return _failure(run) or (when == "changes" and run.outcome in ("applied", "partial"))
+    return _failure(run) or (when == "changes" and run.outcome in (RunOutcome.APPLIED, RunOutcome.PARTIAL))
 
 
 def run_event(run: RunRecord, results: list[dict], when: str, console_url: str = "") -> Event | None:
@@ -120,10 +121,10 @@ def run_event(run: RunRecord, results: list[dict], when: str, console_url: str =
     link = run_link(console_url, run.id)
     if _failure(run):
         failed = _object_lines(results, ok=False, run_id=run.id)
-        detail = (run.message,) if run.message and (not failed or run.outcome != "partial") else ()
+        detail = (run.message,) if run.message and (not failed or run.outcome != RunOutcome.PARTIAL) else ()
         return Event(FAILURES, _title(run, run.outcome), detail + failed, FIXES[run.outcome], link)
     applied = sum(1 for row in results if row["ok"])
-    if when == "changes" and applied and run.outcome in ("applied", "partial"):
+    if when == "changes" and applied and run.outcome in (RunOutcome.APPLIED, RunOutcome.PARTIAL):
         return Event(CHANGES, _title(run, f"{applied} change(s) applied"), _object_lines(results, ok=True, run_id=run.id), "", link)
     return None
 
