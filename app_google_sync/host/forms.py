@@ -73,11 +73,17 @@ class UserForm:
             self.errors[field] = f"{label} cannot contain control characters."
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def password_error(password: str, confirm: str) -> str | None:
     if len(password) < MIN_PASSWORD_LENGTH:
         return f"The password must be at least {MIN_PASSWORD_LENGTH} characters."
     if len(password) > MAX_PASSWORD_LENGTH:
         return f"The password must be at most {MAX_PASSWORD_LENGTH} characters."
+    if _CONTROL.search(password):
+        # A NUL ends the password for C code (PAM, crypt, slapd's checks): the stored hash would not be what was typed.
+        return "The password cannot hold control characters (such as NUL, tab or a line break): type it again without them."
     if password != confirm:
         return "The passwords do not match."
     return None
