@@ -83,6 +83,11 @@ def save_settings():
     return redirect(url_for(".settings"))
 
 
+def shown_name(filename: str, limit: int = 80) -> str:
+    """The uploaded file's name, as the administrator chose it, bounded (it is only ever echoed in the page)."""
+    return filename if len(filename) <= limit else filename[:limit] + "…"
+
+
 @blueprint.post("/settings/key")
 def upload_key():
     upload = request.files.get("key")
@@ -91,7 +96,7 @@ def upload_key():
     try:
         info = credentials.parse_service_account_key(upload.stream.read(credentials.MAX_KEY_BYTES + 1))
     except credentials.CredentialsError as error:
-        return render_settings({"key": f"This key cannot be used: {error}."}, status=400)
+        return render_settings({"key": f"{shown_name(upload.filename)} cannot be used: {error}."}, status=400)
     state = console()
     previous = connection()
     path = credentials.write_private(state.secrets_dir, credentials.SERVICE_ACCOUNT_FILE, info)
