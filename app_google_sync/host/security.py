@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import Flask, current_app, g, request, session
+from werkzeug.exceptions import LengthRequired
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +137,7 @@ def _hash(token: str) -> str:
 def init_security(app: Flask) -> SecurityStore:
     store = SecurityStore(app.config["CONSOLE_SESSION_STORE"])
     app.extensions["console_security"] = store
+    app.url_value_preprocessor(refuse_unsized_body)  # runs before every before_request, CSRFProtect's included
     app.before_request(drop_revoked_session)
     app.after_request(security_headers)
     return store
@@ -191,6 +193,16 @@ def session_is_valid() -> bool:
             valid = row is not None and row[0] == user_id
         g.console_session_valid = valid
     return g.console_session_valid
+
+
+def refuse_unsized_body(_endpoint, _values) -> None:
+    """A body without Content-Length (chunked) is refused (411) before anything reads it.
+
+    ``MAX_CONTENT_LENGTH`` refuses a declared length at once; a chunked body would instead be read up to
+    the limit and silently cut there, and a cut form could pass CSRF and be acted on. Browsers never send one.
+    """
+    if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        raise LengthRequired("send the request with a Content-Length header (a chunked body is not accepted)")
 
 
 def drop_revoked_session():

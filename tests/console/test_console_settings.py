@@ -192,3 +192,22 @@ class TestConfigFile:
             config_file.read(str(path))
         path.write_text("[sync]\nautomatic = yes\ninterval = 30\n")
         assert config_file.schedule(config_file.read(str(path))) == config_file.Schedule(True, 30)
+
+
+# --- request size: the plugin caps its own bodies, whatever the host sets --------------------------------
+def test_the_plugin_refuses_an_oversized_body_on_a_host_without_a_limit(fresh_app):
+    """make_host sets no MAX_CONTENT_LENGTH: the plugin's own cap (128 KiB) applies before CSRF parses the form."""
+    assert fresh_app.config.get("MAX_CONTENT_LENGTH") is None
+    client = fresh_app.test_client()
+    response = client.post("/app/google_sync/settings", data={"domain": "x" * (200 * 1024)})  # anonymous, no token
+    assert response.status_code == 413
+    assert "The request is larger than 128 KiB and was refused; nothing was changed." in text_of(response)
+    response = client.post("/app/google_sync/settings", data=b"domain=x", headers={"Transfer-Encoding": "chunked"},
+                           content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 411
+
+
+def test_a_hosts_stricter_limit_stays(bare_config, host_factory):
+    app = host_factory(bare_config, MAX_CONTENT_LENGTH=16 * 1024)
+    response = app.test_client().post("/app/google_sync/settings", data={"domain": "x" * (20 * 1024)})
+    assert response.status_code == 413 and "larger than 16 KiB" in text_of(response)
