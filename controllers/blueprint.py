@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 
+import flask
 from flask import Blueprint, abort, current_app, g, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.exceptions import LengthRequired, RequestEntityTooLarge
@@ -63,6 +64,15 @@ TAB_OF = {
     "google_sync.save_org_units": "google_sync.attributes",
     "google_sync.import_accounts": "google_sync.google_only",
 }
+
+
+MAX_FLASH_LENGTH = 300
+
+
+def flash(message: str, category: str = "message") -> None:
+    """``flask.flash``, bounded: flashed messages travel in the session cookie, and some repeat what a form sent
+    (a 1 MB field must not become a 1 MB cookie). Every view of the plugin flashes through this."""
+    flask.flash(message if len(message) <= MAX_FLASH_LENGTH else message[:MAX_FLASH_LENGTH] + "…", category)
 
 
 def console():

@@ -1,13 +1,15 @@
 """Changes held by the safety limits, and undoing a run: both only on the administrator's explicit say."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+import re
+
+from flask import abort, redirect, render_template, request, url_for
 
 from app_google_sync.libraries.codes import RunOutcome
 from app_google_sync.libraries.errors import GoogleSyncError, UnsafePlan
 from app_google_sync.libraries.store import MAX_RUN_ID
 
-from .blueprint import blueprint, get_engine, load_settings
+from .blueprint import blueprint, flash, get_engine, load_settings
 from .pages import state_store
 
 
@@ -55,7 +57,7 @@ def undo_preview(run_id: int):
 def undo_apply(run_id: int):
     state_store().run(run_id) or abort(404)
     checksum = request.form.get("checksum", "")
-    if not checksum:
+    if not re.fullmatch(r"[0-9a-f]{1,64}", checksum):  # what the preview page carries; anything else was not previewed
         flash("Preview the undo first: it applies exactly the plan you saw.", "warning")
         return redirect(url_for(".undo_preview", run_id=run_id))
     try:

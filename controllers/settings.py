@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import secrets
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import redirect, render_template, request, session, url_for
 
 from app_google_sync.libraries import config_file, notify
 from app_google_sync.libraries import config_schema as schema
@@ -13,7 +13,7 @@ from app_google_sync.libraries.google_target import SCOPES, required_scopes
 from app_google_sync.scheduler import reconcile
 
 from app_google_sync.libraries import credentials
-from .blueprint import blueprint, console, load_settings, raw_config
+from .blueprint import blueprint, console, flash, load_settings, raw_config
 
 log = logging.getLogger(__name__)
 
