@@ -12,7 +12,7 @@ from datetime import timedelta
 from . import locks, stopping, undo
 from .codes import RunOutcome
 from .config import Settings
-from .errors import GoogleSyncError, RunLocked, TargetError, UnsafePlan
+from .errors import GoogleSyncError, PlanChanged, RunLocked, TargetError, UnsafePlan
 from .executor import Executor, Progress, Result
 from .google_target import Backoff, GoogleTarget, required_scopes
 from .keys import installation_key
@@ -20,7 +20,7 @@ from .ldap_source import LdapSource
 from .model import DirectoryState, DirectoryUser, GoogleGroup, GoogleState, Link, LinkState, PasswordHash
 from .plan import DeleteGroup, MemberChange, Plan, RemoveMember, SuspendUser, UnsuspendUser, UpdateGroup, UpdateUser
 from .planner import Budget, Scope, build_plan, group_email, selected_groups, user_email
-from .store import HeldChange, Store, now
+from .store import HeldChange, Store, held_checksum, now
 
 log = logging.getLogger(__name__)
 
@@ -239,16 +239,23 @@ class SyncEngine:
         """A targeted push of one group and its membership."""
         return self._run(trigger, lambda: self.plan_group_push(name), lock_timeout=lock_timeout, push=("group", name))
 
-    def apply_held(self, trigger: str = "cli") -> Report:
+    def apply_held(self, trigger: str = "cli", expected_checksum: str = "") -> Report:
         """Apply what the safety limits held, on the administrator's say: each held entry is pushed again with the
         limits lifted for the held changes only (re-planned from both sides now, so what no longer applies is not
         done). What else the fresh read would suspend or remove past a limit is left out, not held here: its own
-        push holds it, or the next run refuses it, for the administrator to see first."""
-        waiting = self.store.held()
-        targets = sorted({(held.push_kind, held.push_name, held.scope) for held in waiting})
-        approved = frozenset((held.action, held.object) for held in waiting)
+        push holds it, or the next run refuses it, for the administrator to see first.
+
+        With ``expected_checksum`` (``store.held_checksum`` of the list the administrator saw), nothing is applied
+        when the held set is no longer that one: PlanChanged. It is compared under the run lock, which every push
+        that holds a change takes too."""
 
         def plan() -> Plan:
+            waiting = self.store.held()
+            if expected_checksum and held_checksum(waiting) != expected_checksum:
+                raise PlanChanged(f"the held changes changed since they were shown ({expected_checksum} → "
+                                  f"{held_checksum(waiting)}, {len(waiting)} held now); look at them again")
+            targets = sorted({(held.push_kind, held.push_name, held.scope) for held in waiting})
+            approved = frozenset((held.action, held.object) for held in waiting)
             budget = replace(self.budget(), approved=approved)
             plans = [self.plan_group_push(name, budget) if kind == "group" else self.plan_user_push(name, uuid, budget=budget)
                      for kind, name, uuid in targets]
@@ -284,6 +291,8 @@ class SyncEngine:
                 report = self._apply(run_id, make_plan(), force, expected_checksum, progress, from_directory, run_lock.held)
             except GoogleSyncError as error:
                 outcome = RunOutcome.REFUSED if isinstance(error, UnsafePlan) else RunOutcome.FAILED
+                if isinstance(error, PlanChanged):  # like a plan whose checksum changed: nothing written, not a failure
+                    outcome = RunOutcome.CHANGED
                 if isinstance(error, stopping.Stopped):  # a clean stop mid-run: said as such, never left 'running'
                     outcome = RunOutcome.INTERRUPTED
                 self.store.finish_run(run_id, outcome, message=_noted(note, str(error)))
