@@ -27,7 +27,8 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import Flask, current_app, g, request, session
+from flask import Flask, current_app, g, has_request_context, request, session
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import LengthRequired
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,10 @@ CONTENT_SECURITY_POLICY = (
 
 DEFAULTS = {
     "PERMANENT_SESSION_LIFETIME": timedelta(hours=8),
+    "CONSOLE_SESSION_IDLE_TIMEOUT": timedelta(minutes=30),
+    # None: the cookie is Secure when the request came over HTTPS (behind a proxy, ProxyFix(x_proto=1) says so);
+    # True or False forces it.
+    "SESSION_COOKIE_SECURE": None,
     "CONSOLE_SESSION_STORE": None,
     "CONSOLE_LOGIN_MAX_FAILURES": 5,
     "CONSOLE_LOGIN_FAILURE_WINDOW": timedelta(minutes=15),
@@ -54,11 +59,11 @@ DEFAULTS = {
     "CONSOLE_CONTENT_SECURITY_POLICY": CONTENT_SECURITY_POLICY,
     "CONSOLE_CLOCK": time.time,
 }
-DURATIONS = ("PERMANENT_SESSION_LIFETIME", "CONSOLE_LOGIN_FAILURE_WINDOW", "CONSOLE_LOGIN_LOCKOUT", "CONSOLE_LOGIN_MAX_LOCKOUT",
+DURATIONS = ("PERMANENT_SESSION_LIFETIME", "CONSOLE_SESSION_IDLE_TIMEOUT", "CONSOLE_LOGIN_FAILURE_WINDOW", "CONSOLE_LOGIN_LOCKOUT", "CONSOLE_LOGIN_MAX_LOCKOUT",
              "CONSOLE_LOGIN_TRUSTED_FOR")
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS console_sessions (token_hash TEXT PRIMARY KEY, username TEXT NOT NULL, created REAL NOT NULL, expires REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS console_sessions (token_hash TEXT PRIMARY KEY, username TEXT NOT NULL, created REAL NOT NULL, expires REAL NOT NULL, last_seen REAL);
 CREATE TABLE IF NOT EXISTS console_login_failures (key TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS console_login_failures_key ON console_login_failures (key, at);
 CREATE TABLE IF NOT EXISTS console_login_locks (key TEXT PRIMARY KEY, strikes INTEGER NOT NULL, locked_until REAL NOT NULL);
@@ -82,6 +87,8 @@ def check_config(config, error) -> None:
         raise error("CONSOLE_LOGIN_MAX_FAILURES must be a whole number of 1 or more")
     if not callable(config["CONSOLE_CLOCK"]):
         raise error("CONSOLE_CLOCK must be a function returning the time in seconds")
+    if config["SESSION_COOKIE_SECURE"] not in (None, True, False):
+        raise error("SESSION_COOKIE_SECURE must be True, False, or None (Secure over HTTPS only)")
 
 
 class SecurityStore:
@@ -97,6 +104,9 @@ class SecurityStore:
         if self._connection is None or self._pid != os.getpid():  # a forked worker opens its own
             connection = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
             connection.executescript(_SCHEMA)
+            columns = {row[1] for row in connection.execute("PRAGMA table_info(console_sessions)")}
+            if "last_seen" not in columns:  # a store file written before the idle timeout
+                connection.execute("ALTER TABLE console_sessions ADD COLUMN last_seen REAL")
             if self.path != ":memory:":
                 os.chmod(self.path, 0o600)
             self._connection, self._pid = connection, os.getpid()
@@ -142,6 +152,7 @@ def _hash(token: str) -> str:
 def init_security(app: Flask) -> SecurityStore:
     store = SecurityStore(app.config["CONSOLE_SESSION_STORE"])
     app.extensions["console_security"] = store
+    app.session_interface = ConsoleSessionInterface()
     app.url_value_preprocessor(refuse_unsized_body)  # runs before every before_request, CSRFProtect's included
     app.before_request(drop_revoked_session)
     app.after_request(security_headers)
@@ -168,7 +179,7 @@ def start_session(username: str) -> None:
     expires = created + seconds(current_app.permanent_session_lifetime)
     with store().transaction() as db:
         db.execute("DELETE FROM console_sessions WHERE expires <= ?", (created,))
-        db.execute("INSERT INTO console_sessions VALUES (?, ?, ?, ?)", (_hash(token), username, created, expires))
+        db.execute("INSERT INTO console_sessions VALUES (?, ?, ?, ?, ?)", (_hash(token), username, created, expires, created))
     session[SESSION_KEY] = token
     session.permanent = True  # the cookie expires too (PERMANENT_SESSION_LIFETIME)
     g.console_session_valid = True
@@ -184,20 +195,52 @@ def end_session() -> None:
 
 
 def session_is_valid() -> bool:
-    """True when this request's session holds a live token of the logged-in user (checked once per request)."""
+    """True when this request's session holds a live token of the logged-in user (checked once per request).
+
+    A token dies ``PERMANENT_SESSION_LIFETIME`` after the login, or ``CONSOLE_SESSION_IDLE_TIMEOUT`` after
+    the last request that carried it; each request that finds it alive moves its last use to now.
+    """
     if "console_session_valid" not in g:
         token, user_id = session.get(SESSION_KEY), session.get("_user_id")
         valid = False
         if isinstance(token, str) and isinstance(user_id, str):
             with store().transaction() as db:
-                row = db.execute("SELECT username, expires FROM console_sessions WHERE token_hash = ?", (_hash(token),)).fetchone()
-                if row is not None and row[1] <= now():
-                    db.execute("DELETE FROM console_sessions WHERE token_hash = ?", (_hash(token),))
-                    log.info("console session of %s expired", row[0])
-                    row = None
-            valid = row is not None and row[0] == user_id
+                valid = _touch(db, _hash(token), user_id, now())
         g.console_session_valid = valid
     return g.console_session_valid
+
+
+def _touch(db: sqlite3.Connection, token_hash: str, user_id: str, current: float) -> bool:
+    row = db.execute("SELECT username, expires, last_seen FROM console_sessions WHERE token_hash = ?", (token_hash,)).fetchone()
+    if row is None:
+        return False
+    username, expires, last_seen = row
+    idle = seconds(current_app.config["CONSOLE_SESSION_IDLE_TIMEOUT"])
+    if expires <= current or (last_seen or current) + idle <= current:
+        db.execute("DELETE FROM console_sessions WHERE token_hash = ?", (token_hash,))
+        log.info("console session of %s %s", username, "expired" if expires <= current else "ended after being idle")
+        return False
+    db.execute("UPDATE console_sessions SET last_seen = ? WHERE token_hash = ?", (current, token_hash))
+    return username == user_id
+
+
+def drop_revoked_session():
+    """Before every request (plugins' pages too): a login whose token is gone or expired is forgotten."""
+    if is_static(request.endpoint):
+        return None
+    if session.get("_user_id") is not None and not session_is_valid():
+        session.clear()
+    return None
+
+
+class ConsoleSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie, whose Secure flag follows the request's scheme when SESSION_COOKIE_SECURE is None."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        setting = app.config["SESSION_COOKIE_SECURE"]
+        if setting is None:
+            return has_request_context() and request.is_secure
+        return bool(setting)
 
 
 def refuse_unsized_body(_endpoint, _values) -> None:
@@ -208,15 +251,6 @@ def refuse_unsized_body(_endpoint, _values) -> None:
     """
     if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
         raise LengthRequired("send the request with a Content-Length header (a chunked body is not accepted)")
-
-
-def drop_revoked_session():
-    """Before every request (plugins' pages too): a login whose token is gone or expired is forgotten."""
-    if is_static(request.endpoint):
-        return None
-    if session.get("_user_id") is not None and not session_is_valid():
-        session.clear()
-    return None
 
 
 def security_headers(response):

@@ -95,7 +95,10 @@ def test_a_cookie_signed_with_the_key_but_without_a_server_side_session_is_refus
 
 def test_a_session_expires_after_its_lifetime_8_hours_by_default(app, admin, clock):
     assert app.permanent_session_lifetime == timedelta(hours=8)
-    clock.advance(8 * HOUR - 60)
+    for _ in range(24):  # busy all day: a request every 20 minutes
+        clock.advance(20 * 60 - 2.5)
+        assert admin.get("/").status_code == 200
+    clock.advance(8 * HOUR - 60 - 24 * (20 * 60 - 2.5))
     assert admin.get("/users").status_code == 200
     assert admin.get("/apps/fake_sync/").status_code == 200
     clock.advance(61)
@@ -116,6 +119,52 @@ def test_the_lifetime_is_configurable_and_the_cookie_expires_too(directory, cloc
     assert browser.get("/").status_code == 200
     clock.advance(2)
     assert browser.get("/").status_code == 302
+
+
+def test_a_session_ends_after_30_idle_minutes_by_default(app, admin, clock, caplog):
+    caplog.set_level(logging.INFO, logger="app_google_sync.host")
+    clock.advance(29 * 60)
+    assert admin.get("/users").status_code == 200  # a request moves the idle deadline
+    clock.advance(29 * 60)
+    assert admin.get("/apps/fake_sync/").status_code == 200  # a plugin's page counts too
+    clock.advance(30 * 60 + 1)
+    response = admin.get("/users")
+    assert response.status_code == 302 and response.location.startswith("/login")
+    assert "console session of admin ended after being idle" in caplog.text
+    assert admin.login().status_code == 302 and admin.get("/users").status_code == 200
+
+
+def test_the_idle_timeout_is_configurable(directory, clock):
+    app = create_app(host_config(directory, CONSOLE_CLOCK=clock, CONSOLE_SESSION_IDLE_TIMEOUT=timedelta(minutes=5)))
+    browser = Browser(app.test_client())
+    assert browser.login().status_code == 302
+    clock.advance(299)
+    assert browser.get("/").status_code == 200
+    clock.advance(301)
+    assert browser.get("/").status_code == 302
+
+
+def test_a_store_file_from_before_the_idle_timeout_is_upgraded(directory, tmp_path):
+    import sqlite3
+
+    path = tmp_path / "sessions.db"
+    with sqlite3.connect(path) as old:
+        old.execute("CREATE TABLE console_sessions (token_hash TEXT PRIMARY KEY, username TEXT NOT NULL, created REAL NOT NULL, expires REAL NOT NULL)")
+    browser = Browser(create_app(host_config(directory, CONSOLE_SESSION_STORE=str(path))).test_client())
+    assert browser.login().status_code == 302 and browser.get("/users").status_code == 200
+
+
+@pytest.mark.parametrize("setting, https, secure", [(None, True, True), (None, False, False), (True, False, True), (False, True, False)])
+def test_the_session_cookie_is_secure_over_https_unless_told_otherwise(directory, setting, https, secure):
+    app = create_app(host_config(directory, SESSION_COOKIE_SECURE=setting))
+    browser = Browser(app.test_client())
+    scheme = "https" if https else "http"
+    token = re.search(r'name="csrf-token" content="([^"]+)"', browser.client.get("/login", base_url=f"{scheme}://localhost").text).group(1)
+    response = browser.client.post("/login", base_url=f"{scheme}://localhost", headers={"Referer": f"{scheme}://localhost/login"},
+                                   data={"username": ADMIN, "password": ADMIN_PASSWORD, "csrf_token": token})
+    assert response.status_code == 302
+    cookie = next(value for value in response.headers.getlist("Set-Cookie") if value.startswith("session="))
+    assert ("; Secure" in cookie) is secure, cookie
 
 
 def test_sessions_shared_through_a_store_file_are_revoked_in_every_process(directory, tmp_path):
@@ -256,6 +305,7 @@ def test_unlock_lifts_every_lock_in_a_store_file(directory, tmp_path, clock):
 @pytest.mark.parametrize("setting, value", [
     ("CONSOLE_LOGIN_MAX_FAILURES", 0), ("CONSOLE_LOGIN_FAILURE_WINDOW", -1), ("CONSOLE_LOGIN_LOCKOUT", "soon"),
     ("PERMANENT_SESSION_LIFETIME", 0), ("CONSOLE_CLOCK", 12), ("CONSOLE_LOGIN_TRUSTED_FOR", 0),
+    ("CONSOLE_SESSION_IDLE_TIMEOUT", -5), ("SESSION_COOKIE_SECURE", "sometimes"),
 ])
 def test_a_bad_security_setting_fails_at_start_naming_the_key(directory, setting, value):
     with pytest.raises(ConsoleConfigError, match=setting):
