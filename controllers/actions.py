@@ -4,12 +4,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from flask import abort, flash, jsonify, redirect, render_template, request, session, url_for
+from flask import abort, jsonify, redirect, render_template, request, session, url_for
 
 from app_google_sync.libraries.core.codes import NoticeCode
 from app_google_sync.libraries.core.errors import GoogleSyncError
 
-from .blueprint import blueprint, console, get_engine, load_settings, optional_url
+from .blueprint import blueprint, console, flash, get_engine, load_settings, optional_url
 
 log = logging.getLogger(__name__)
 

@@ -1,12 +1,12 @@
 """Attribute mapping (which Google fields the directory fills) and organizational units."""
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 
 from app_google_sync.libraries.settings import config_file
 from app_google_sync.libraries.core.errors import ConfigError
 
-from .blueprint import SCOPE_NOTE, blueprint, console, load_settings, raw_config
+from .blueprint import SCOPE_NOTE, blueprint, console, flash, load_settings, raw_config
 
 
 def render_attributes(mappings=None, units=None, errors=None, status=200, domains=None, licenses=None):

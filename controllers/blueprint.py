@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 import os
 
+import flask
 from flask import Blueprint, abort, current_app, g, render_template, request, url_for
 from flask_login import current_user
+from werkzeug.exceptions import LengthRequired, RequestEntityTooLarge
 from werkzeug.routing import BuildError
 
 import app_google_sync.views
@@ -28,6 +30,7 @@ blueprint = Blueprint(
     static_url_path="/static",
 )
 INTERACTIVE_RETRIES = 3
+MAX_REQUEST_BYTES = 128 * 1024  # the largest form is the key upload (credentials.MAX_KEY_BYTES, 64 KiB)
 SCOPE_NOTE = (
     "{feature} need the {scope} scope: add it to the service account's domain-wide delegation in Google Admin, "
     "or connect again with your administrator account (the Settings page lists it now)."
@@ -63,9 +66,43 @@ TAB_OF = {
 }
 
 
+MAX_FLASH_LENGTH = 300
+
+
+def flash(message: str, category: str = "message") -> None:
+    """``flask.flash``, bounded: flashed messages travel in the session cookie, and some repeat what a form sent
+    (a 1 MB field must not become a 1 MB cookie). Every view of the plugin flashes through this."""
+    flask.flash(message if len(message) <= MAX_FLASH_LENGTH else message[:MAX_FLASH_LENGTH] + "…", category)
+
+
 def console():
     """This app's plugin state (see ``extension.ConsoleState``)."""
     return current_app.extensions["google_sync"]
+
+
+@blueprint.url_value_preprocessor
+def bound_the_body(_endpoint, _values):
+    """Cap this plugin's request bodies whatever the host sets, before anything reads them.
+
+    A url_value_preprocessor because it runs before every before_request, the host's CSRFProtect
+    included, which parses the form (and would read a 500 MB body whole). A host's stricter limit stays.
+    A chunked body (no Content-Length) would be read up to the cap and silently cut: refused instead.
+    """
+    host_limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    request.max_content_length = MAX_REQUEST_BYTES if host_limit is None else min(host_limit, MAX_REQUEST_BYTES)
+    if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        raise LengthRequired("send the request with a Content-Length header (a chunked body is not accepted)")
+
+
+@blueprint.errorhandler(RequestEntityTooLarge)
+def too_large(_error):
+    message = f"The request is larger than {request.max_content_length // 1024} KiB and was refused; nothing was changed."
+    return render_template("google_sync/refused.html", message=message, title="Request too large"), 413
+
+
+@blueprint.errorhandler(LengthRequired)
+def length_required(error):
+    return render_template("google_sync/refused.html", message=f"Refused: {error.description}.", title="Length required"), 411
 
 
 @blueprint.before_request

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 
 from app_google_sync.libraries.settings import config_file
 from app_google_sync.libraries.sync import overview
 from app_google_sync.libraries.core.errors import ConfigError, GoogleSyncError
 
-from .blueprint import SCOPE_NOTE, blueprint, console, get_engine, load_settings, raw_config
+from .blueprint import SCOPE_NOTE, blueprint, console, flash, get_engine, load_settings, raw_config
 
 log = logging.getLogger(__name__)
 

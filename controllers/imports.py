@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, redirect, render_template, request, url_for
 
 from app_google_sync.libraries.sync import overview
 from app_google_sync.libraries.core.errors import GoogleSyncError
 
-from .blueprint import blueprint, console, get_engine, load_settings, optional_url
+from .blueprint import blueprint, console, flash, get_engine, load_settings, optional_url
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, g, redirect, render_template, request, url_for
 
 from app_google_sync.libraries.runtime import scheduler as schedule_jobs
 from app_google_sync.libraries.settings import config, config_file
@@ -16,7 +16,7 @@ from app_google_sync.libraries.settings.config import SyncSettings
 from app_google_sync.libraries.core.errors import ConfigError, GoogleSyncError
 from app_google_sync.libraries.state.store import MAX_RUN_ID, Store
 
-from .blueprint import blueprint, console, get_engine, load_settings, raw_config
+from .blueprint import blueprint, console, flash, get_engine, load_settings, raw_config
 from .settings import connection
 
 log = logging.getLogger(__name__)

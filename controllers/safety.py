@@ -1,19 +1,22 @@
 """Changes held by the safety limits, and undoing a run: both only on the administrator's explicit say."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+import re
+
+from flask import abort, redirect, render_template, request, url_for
 
 from app_google_sync.libraries.core.codes import RunOutcome
-from app_google_sync.libraries.core.errors import GoogleSyncError, UnsafePlan
-from app_google_sync.libraries.state.store import MAX_RUN_ID
+from app_google_sync.libraries.core.errors import GoogleSyncError, PlanChanged, UnsafePlan
+from app_google_sync.libraries.state.store import MAX_RUN_ID, held_checksum
 
-from .blueprint import blueprint, get_engine, load_settings
+from .blueprint import blueprint, flash, get_engine, load_settings
 from .pages import state_store
 
 
 @blueprint.get("/held")
 def held():
-    return render_template("google_sync/held.html", held=state_store().held())
+    waiting = state_store().held()
+    return render_template("google_sync/held.html", held=waiting, checksum=held_checksum(waiting))
 
 
 @blueprint.post("/held/apply")
@@ -25,12 +28,20 @@ def apply_held():
     if request.form.get("confirm") != str(len(waiting)):
         flash("Tick the confirmation naming the held changes to apply them.", "warning")
         return redirect(url_for(".held"))
+    checksum = request.form.get("checksum", "")
+    if not re.fullmatch(r"[0-9a-f]{16}", checksum):
+        flash("Open the list of held changes and apply from there: it applies exactly the changes it shows.", "warning")
+        return redirect(url_for(".held"))
     settings, problem = load_settings()
     if settings is None:
         flash(f"{problem}. Complete the settings first.", "error")
         return redirect(url_for(".held"))
     try:
-        report = get_engine().apply_held(trigger="console")
+        report = get_engine().apply_held(trigger="console", expected_checksum=checksum)
+    except PlanChanged:
+        flash("Not applied, nothing was written: the held changes changed since this page was shown. "
+              "Check the list below again, then apply.", "warning")
+        return redirect(url_for(".held"))
     except GoogleSyncError as error:
         flash(f"The held changes could not be applied: {error}", "error")
         return redirect(url_for(".held"))
@@ -55,7 +66,7 @@ def undo_preview(run_id: int):
 def undo_apply(run_id: int):
     state_store().run(run_id) or abort(404)
     checksum = request.form.get("checksum", "")
-    if not checksum:
+    if not re.fullmatch(r"[0-9a-f]{1,64}", checksum):  # what the preview page carries; anything else was not previewed
         flash("Preview the undo first: it applies exactly the plan you saw.", "warning")
         return redirect(url_for(".undo_preview", run_id=run_id))
     try:

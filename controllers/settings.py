@@ -1,20 +1,24 @@
 """Settings and connection: domain, administrator, service-account key, OAuth grant, disconnect."""
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
 import secrets
+from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import current_app, redirect, render_template, request, session, url_for
 
-from app_google_sync.libraries.settings import config_file
-from app_google_sync.libraries.ops import notify
-from app_google_sync.libraries.settings import config_schema as schema
 from app_google_sync.libraries.core.errors import ConfigError
-from app_google_sync.libraries.google.google_target import SCOPES, required_scopes
-from app_google_sync.libraries.runtime.scheduler import reconcile
-
 from app_google_sync.libraries.google import credentials
-from .blueprint import blueprint, console, load_settings, raw_config
+from app_google_sync.libraries.google.google_target import SCOPES, required_scopes
+from app_google_sync.libraries.ops import notify
+from app_google_sync.libraries.runtime.scheduler import reconcile
+from app_google_sync.libraries.settings import config_file
+from app_google_sync.libraries.settings import config_schema as schema
+
+from .blueprint import blueprint, console, flash, load_settings, raw_config
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +88,11 @@ def save_settings():
     return redirect(url_for(".settings"))
 
 
+def shown_name(filename: str, limit: int = 80) -> str:
+    """The uploaded file's name, as the administrator chose it, bounded (it is only ever echoed in the page)."""
+    return filename if len(filename) <= limit else filename[:limit] + "…"
+
+
 @blueprint.post("/settings/key")
 def upload_key():
     upload = request.files.get("key")
@@ -92,7 +101,7 @@ def upload_key():
     try:
         info = credentials.parse_service_account_key(upload.stream.read(credentials.MAX_KEY_BYTES + 1))
     except credentials.CredentialsError as error:
-        return render_settings({"key": f"This key cannot be used: {error}."}, status=400)
+        return render_settings({"key": f"{shown_name(upload.filename)} cannot be used: {error}."}, status=400)
     state = console()
     previous = connection()
     path = credentials.write_private(state.secrets_dir, credentials.SERVICE_ACCOUNT_FILE, info)
@@ -105,12 +114,39 @@ def upload_key():
     return redirect(url_for(".settings", _anchor="delegation"))
 
 
-def _flow(state=None):
+def _flow(redirect_uri: str, state: str):
     from google_auth_oauthlib.flow import Flow  # noqa: PLC0415
 
     client = console().oauth_client
     credentials.allow_plain_http_for(client["web"]["token_uri"])
-    return Flow.from_client_config(client, scopes=list(scopes()), state=state, redirect_uri=url_for(".oauth_callback", _external=True))
+    return Flow.from_client_config(client, scopes=list(scopes()), state=state, redirect_uri=redirect_uri,
+                                   code_verifier=pkce_verifier(state))
+
+
+def pkce_verifier(state: str) -> str:
+    """The PKCE code verifier of the connection ``state`` names, derived from the app's secret key.
+
+    Nothing secret goes in the session, which is signed but readable by whoever holds the cookie: the
+    verifier is recomputed at the callback (any process of the console can), and only a holder of
+    SECRET_KEY could compute it (and such a holder can forge sessions anyway). 43 URL-safe characters (RFC 7636).
+    """
+    digest = hmac.new(current_app.secret_key.encode() if isinstance(current_app.secret_key, str) else current_app.secret_key,
+                      b"google_sync oauth pkce\x00" + state.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def callback_url() -> tuple[str, str]:
+    """(the redirect URI to send Google, '') when the OAuth client lists this console's callback as reached now,
+    else ('', why not). Never a URL built from a Host header the client does not know."""
+    reached = url_for(".oauth_callback", _external=True)
+    listed = console().oauth_client["web"].get("redirect_uris") or []
+    if reached in listed:
+        return reached, ""
+    if not listed:
+        return "", (f"the OAuth client (GOOGLE_SYNC_OAUTH_CLIENT) lists no redirect URI: add {reached} to it in the Google "
+                    "Cloud console, download its JSON again and restart the console")
+    return "", (f"this console was reached as {urlsplit(reached).netloc}, which the OAuth client (GOOGLE_SYNC_OAUTH_CLIENT) "
+                f"does not list: open the console at {urlsplit(listed[0]).netloc}, or add {reached} to the client's redirect URIs")
 
 
 @blueprint.post("/connect/oauth")
@@ -118,12 +154,16 @@ def oauth_start():
     if console().oauth_client is None:
         flash("Connecting with a Google account is not set up on this server (GOOGLE_SYNC_OAUTH_CLIENT).", "error")
         return redirect(url_for(".settings"))
-    flow = _flow()
+    redirect_uri, problem = callback_url()
+    if problem:
+        log.warning("Connect to Google refused: %s", problem)
+        flash(f"Not connected: {problem}.", "error")
+        return redirect(url_for(".settings"))
+    state = secrets.token_urlsafe(24)
+    flow = _flow(redirect_uri, state)
     hint = config_file.value(raw_config(), "google", "admin_email")
-    url, state = flow.authorization_url(
-        access_type="offline", prompt="consent", state=secrets.token_urlsafe(24), **({"login_hint": hint} if hint else {})
-    )
-    session[OAUTH_SESSION_KEY] = {"state": state, "verifier": flow.code_verifier}
+    url, _ = flow.authorization_url(access_type="offline", prompt="consent", state=state, **({"login_hint": hint} if hint else {}))
+    session[OAUTH_SESSION_KEY] = {"state": state}
     return redirect(url)
 
 
@@ -131,14 +171,17 @@ def oauth_start():
 def oauth_callback():
     saved = session.pop(OAUTH_SESSION_KEY, None)
     state = console()
-    if state.oauth_client is None or not saved or request.args.get("state") != saved.get("state"):
+    if state.oauth_client is None or not isinstance(saved, dict) or request.args.get("state") != saved.get("state"):
         flash("The answer from Google does not belong to a connection started here; start again with Connect to Google.", "error")
         return redirect(url_for(".settings"))
     if request.args.get("error"):
         flash(f"Google did not grant access ({request.args['error']}). Nothing was changed.", "error")
         return redirect(url_for(".settings"))
-    flow = _flow(saved["state"])
-    flow.code_verifier = saved["verifier"]
+    redirect_uri, problem = callback_url()
+    if problem:
+        flash(f"Not connected: {problem}.", "error")
+        return redirect(url_for(".settings"))
+    flow = _flow(redirect_uri, saved["state"])
     try:
         flow.fetch_token(code=request.args.get("code", ""))
     except Exception as error:  # noqa: BLE001  (oauthlib, requests and Google errors alike end here)

@@ -250,3 +250,23 @@ def test_a_secret_written_wrong_is_not_repeated(minimal):
     with pytest.raises(ConfigError) as raised:
         config_file.update(str(minimal), "sync", {"database_url": "foo://user:Secret-Hunter2@host/db"})
     assert "Hunter2" not in str(raised.value) and "[sync] database_url" in str(raised.value)
+
+
+# --- length caps: declared with the kinds, checked before anything else ----------------------------------------
+@pytest.mark.parametrize("where", [(section.name, key.name) for section in schema.SECTIONS for key in section.keys]
+                         + [("posting_policy", "sales"), ("custom_attributes", "HR.costCenter")], ids="[{0[0]}] {0[1]}".format)
+def test_every_key_refuses_a_value_over_its_cap_in_one_short_line(where):
+    section_name, name = where
+    kind = schema.key(section_name, name).kind if schema.section(section_name).key(name) else schema.section(section_name).any_key
+    limit = schema.max_length(kind)
+    assert 0 < limit <= 65536
+    with pytest.raises(ConfigError) as refused:
+        schema.check(section_name, name, "a" * (limit + 1))
+    message = str(refused.value)
+    assert message == f"[{section_name}] {name}: the value is too long ({limit + 1} characters; at most {limit}): shorten it"
+
+
+def test_a_refused_value_is_repeated_only_in_part():
+    with pytest.raises(ConfigError) as refused:
+        schema.check("sync", "exclude_groups", "a:b " * 1000)
+    assert len(str(refused.value)) < 400 and "…" in str(refused.value)

@@ -5,6 +5,7 @@ import logging
 
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import LengthRequired, RequestEntityTooLarge
 
 from . import security, services, views
 from .auth import init_login
@@ -27,6 +28,9 @@ DEFAULTS = {
     "CONSOLE_STRICT_PLUGINS": False,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
+    # Every request body, anonymous ones too, is refused past this before it is read (413): the largest
+    # form is a plugin's key upload (64 KiB). Without it a 500 MB login form was read, and parsed, whole.
+    "MAX_CONTENT_LENGTH": 128 * 1024,
     **security.DEFAULTS,
 }
 REQUIRED = ("SECRET_KEY", "CONSOLE_ADMIN_USERNAME", "CONSOLE_ADMIN_PASSWORD_HASH")
@@ -63,6 +67,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(views.bp)
     app.teardown_appcontext(views.close_directory)
     app.register_error_handler(CSRFError, csrf_failed)
+    app.register_error_handler(RequestEntityTooLarge, too_large)
+    app.register_error_handler(LengthRequired, length_required)
     app.context_processor(menu_context)
     load_plugins(app)
     return app
@@ -91,3 +97,15 @@ def csrf_failed(error: CSRFError):
     log.warning("refused %s %s without a valid CSRF token: %s", request.method, request.path, error.description)
     message = "This form has expired or did not come from this console. Go back, reload the page and try again."
     return render_template("host/error.html", title="Form refused", message=message), 400
+
+
+def too_large(_error):
+    limit = request.max_content_length
+    log.warning("refused %s %s: the body is larger than %s bytes", request.method, request.path, limit)
+    message = f"The request is too large (more than {limit // 1024} KiB). Nothing was changed."
+    return render_template("host/error.html", title="Request too large", message=message), 413
+
+
+def length_required(error):
+    log.warning("refused %s %s: a body without Content-Length", request.method, request.path)
+    return render_template("host/error.html", title="Length required", message=f"Refused: {error.description}."), 411

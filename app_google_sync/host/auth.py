@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app
@@ -55,9 +56,20 @@ def authenticate(username: str, password: str) -> Administrator | None:
     return Administrator(expected) if name_ok and password_ok else None
 
 
+MAX_NEXT_LENGTH = 2048
+_UNSAFE_IN_NEXT = re.compile(r"[\x00-\x20\x7f-\x9f\\]")  # control characters, spaces, backslashes
+
+
 def safe_next(target: str | None, default: str) -> str:
-    """``target`` if it is a path on this site (never another host), else ``default``."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """``target`` if it is a path on this site (never another host), else ``default``.
+
+    The value checked is the value returned: ``urlsplit`` silently drops tabs and line breaks, so a
+    target holding one (``/x\r\ny``) is refused outright rather than checked without them and sent
+    on with them (a header injection, or a 500 from the redirect).
+    """
+    if not target or len(target) > MAX_NEXT_LENGTH or _UNSAFE_IN_NEXT.search(target):
+        return default
+    if not target.startswith("/") or target.startswith("//"):
         return default
     parts = urlsplit(target)
     return target if not parts.scheme and not parts.netloc else default

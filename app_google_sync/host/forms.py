@@ -14,7 +14,7 @@ import re
 UID_PATTERN = re.compile(r"[a-z][a-z0-9._-]{0,31}")
 GROUP_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,31}")
 MAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1
 RESERVED_UIDS = frozenset({"root", "nobody", "winadmin", "nomembers"})
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 100  # Google's limit for a cleartext password
@@ -78,6 +78,9 @@ def password_error(password: str, confirm: str) -> str | None:
         return f"The password must be at least {MIN_PASSWORD_LENGTH} characters."
     if len(password) > MAX_PASSWORD_LENGTH:
         return f"The password must be at most {MAX_PASSWORD_LENGTH} characters."
+    if CONTROL_CHARACTERS.search(password):
+        # A NUL ends the password for C code (PAM, crypt, slapd's checks): the stored hash would not be what was typed.
+        return "The password cannot hold control characters (such as NUL, tab or a line break): type it again without them."
     if password != confirm:
         return "The passwords do not match."
     return None

@@ -47,7 +47,7 @@ def login():
         refusal = security.login_refusal(username, address)
         if refusal is not None:  # the password is not even looked at
             log.warning("too many failed logins (%s locked for %d s more): login refused for user '%s' from %s",
-                        refusal.subject, refusal.retry_after, security.loggable(username), address)
+                        refusal.locked, refusal.retry_after, security.loggable(username), address)
             flash(refusal.message, "error")
             page = render_template("host/login.html", username=username)
             return page, 429, {"Retry-After": str(int(refusal.retry_after) + 1)}

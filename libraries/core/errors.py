@@ -21,5 +21,9 @@ class UnsafePlan(GoogleSyncError):
     """The plan breaks a safety limit; applying it needs --force."""
 
 
+class PlanChanged(GoogleSyncError):
+    """What the administrator saw and confirmed changed before it could be applied; nothing was written."""
+
+
 class RunLocked(GoogleSyncError):
     """Another synchronization is running."""

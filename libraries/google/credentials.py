@@ -78,6 +78,9 @@ def parse_service_account_key(raw: bytes) -> dict:
         raise CredentialsError("the file is too large to be a service-account key")
     try:
         info = json.loads(raw.decode("utf-8"))
+    except RecursionError:  # '[' * 32000: Python's parser recurses once per level
+        raise CredentialsError("the file nests too deeply to be a service-account key: download the key again from the "
+                               "Google Cloud console (Keys › Add key › JSON)") from None
     except (UnicodeDecodeError, ValueError):
         raise CredentialsError("the file is not JSON: download the key again from the Google Cloud console (Keys › Add key › JSON)") from None
     if not isinstance(info, dict):
@@ -96,7 +99,23 @@ def parse_service_account_key(raw: bytes) -> dict:
         service_account.Credentials.from_service_account_info(info)
     except (ValueError, KeyError, TypeError):
         raise CredentialsError("the key's private key cannot be read: download a new JSON key") from None
+    _require_rsa(info["private_key"])
     return info
+
+
+def _require_rsa(pem: str) -> None:
+    """Google signs service-account tokens with RS256 only: another kind of key loads, then fails at the first token."""
+    from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: PLC0415
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key  # noqa: PLC0415
+
+    try:
+        key = load_pem_private_key(str(pem).encode("utf-8"), password=None)
+    except (ValueError, TypeError):
+        raise CredentialsError("the key's private key cannot be read: download a new JSON key") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        kind = type(key).__name__.replace("PrivateKey", "") or "another kind"
+        raise CredentialsError(f"the private key is not an RSA key ({kind}), and Google signs service-account tokens with "
+                               "RS256 only: create a new JSON key for the service account in the Google Cloud console")
 
 
 def describe(path: str, secrets_dir: str) -> Connection:

@@ -306,9 +306,7 @@ def custom_attributes(parser: configparser.ConfigParser) -> list[tuple[str, str]
 
 def check_custom_attribute(key: str, attribute: str) -> tuple[str, str]:
     """A [custom_attributes] line from a form, checked as ``config.load`` checks it."""
-    key = (key or "").strip()
-    if not schema.CUSTOM_KEY.fullmatch(key):
-        raise ConfigError(f"custom field {key!r}: choose a field, written SchemaName.fieldName")
+    key = schema.check_text(schema.CUSTOM_FIELD, "custom field", key, needed=True)
     return key, schema.check_text(schema.ATTRIBUTE_NAME, f"LDAP attribute for {key}", attribute, needed=True)
 
 

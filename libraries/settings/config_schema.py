@@ -29,6 +29,13 @@ class Invalid(ValueError):
     """A value a kind refuses; the message says how to write it."""
 
 
+# The longest value a kind takes, checked before anything else (and before a value is echoed): the console
+# writes what a form sends, and a 1 MB value would make the file, and every page showing it, that large too.
+# A kind may set its own ``max_length`` (a plain class attribute); lists of names are long by nature.
+MAX_LENGTH = 256
+SHOWN_LENGTH = 200  # how much of a refused value a message repeats (a path, in full; never a whole list)
+
+
 # -- kinds ---------------------------------------------------------------------------------------
 
 
@@ -150,6 +157,7 @@ class Choice:
 @dataclass(frozen=True)
 class Names:
     """A list of names separated by spaces or commas."""
+    max_length = 65536
 
     pattern: str
     fix: str
@@ -165,6 +173,7 @@ class Names:
 @dataclass(frozen=True)
 class DomainList(Names):
     """``[google] domains``: nothing, ``*`` (read from Google), or domain names."""
+    max_length = 4096
 
     pattern: str = r"\*|[a-z0-9-]+(\.[a-z0-9-]+)+"
     fix: str = "is not a domain name: give domains such as example.org, separated by spaces or commas, or * to read them from Google"
@@ -208,6 +217,7 @@ def _filter_end(text: str, start: int) -> int:
 
 @dataclass(frozen=True)
 class LdapFilter:
+    max_length = 4096
     fix: str = "not an LDAP filter (check the parentheses and each attribute=value): give e.g. (objectClass=posixAccount)"
 
     def parse(self, text: str) -> str:
@@ -221,6 +231,7 @@ class LdapFilter:
 
 @dataclass(frozen=True)
 class LdapUri:
+    max_length = 1024
     fix: str = "use ldap://, ldaps:// or ldapi:// (e.g. ldap://127.0.0.1)"
 
     def parse(self, text: str) -> str:
@@ -231,6 +242,7 @@ class LdapUri:
 
 @dataclass(frozen=True)
 class WebUrl:
+    max_length = 2048
     example: str
     slash: bool = False  # a base URL, completed with "/" so paths join under it
 
@@ -249,6 +261,7 @@ class WebUrl:
 
 @dataclass(frozen=True)
 class DatabaseUrl:
+    max_length = 2048
     fix: str = ("not a database URL SQLAlchemy knows: give e.g. postgresql+psycopg://google_sync@db.example.com/google_sync, "
                 "or nothing for SQLite in state_dir")
     no_driver: str = ("its database driver is not installed: for PostgreSQL, pip install 'app-google-sync[postgresql]' "
@@ -270,6 +283,7 @@ class DatabaseUrl:
 
 @dataclass(frozen=True)
 class FilePath:
+    max_length = 4096
     def parse(self, text: str) -> str:
         if text and not os.path.isabs(text):
             raise Invalid("give an absolute path")
@@ -279,6 +293,7 @@ class FilePath:
 @dataclass(frozen=True)
 class Directory:
     """An absolute path; whether this process can use it is the loader's check (``config.usable_directory``), not the kind's."""
+    max_length = 4096
 
     def parse(self, text: str) -> str:
         if not os.path.isabs(text):
@@ -288,6 +303,7 @@ class Directory:
 
 @dataclass(frozen=True)
 class Dn:
+    max_length = 1024
     example: str
 
     def parse(self, text: str) -> str:
@@ -298,6 +314,7 @@ class Dn:
 
 @dataclass(frozen=True)
 class OrgUnitPath:
+    max_length = 1024
     fix: str = "give a Google org unit path such as /Staff (no empty parts or control characters)"
 
     def parse(self, text: str) -> str:
@@ -546,6 +563,7 @@ LICENSES = Section("licenses", (
         "the SKU; the rest of the run goes on.")
 
 CUSTOM_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]*\.[A-Za-z][A-Za-z0-9_]*")
+CUSTOM_FIELD = Text(CUSTOM_KEY.pattern, "choose a field, written SchemaName.fieldName")  # a key of [custom_attributes]
 
 CUSTOM_ATTRIBUTES = Section(
     "custom_attributes", (),
@@ -620,12 +638,21 @@ def default(section_name: str, name: str):
 
 
 def problem(where: str, text: str, fix: str, secret: bool = False) -> str:
-    """One line: ``[sync] interval = 'abc': give ...``; a secret's value is never repeated."""
-    return f"{where}: {fix}" if secret else f"{where} = {text!r}: {fix}"
+    """One line: ``[sync] interval = 'abc': give ...``; a secret's value is never repeated, a long one only begun."""
+    if secret:
+        return f"{where}: {fix}"
+    shown = repr(text) if len(text) <= SHOWN_LENGTH else repr(text[:SHOWN_LENGTH]) + "…"
+    return f"{where} = {shown}: {fix}"
 
 
-def _checked(parse, where: str, text: str | None, secret: bool = False):
+def max_length(kind) -> int:
+    return getattr(kind, "max_length", MAX_LENGTH)
+
+
+def _checked(parse, where: str, text: str | None, secret: bool = False, limit: int = MAX_LENGTH):
     text = (text or "").strip()
+    if len(text) > limit:
+        raise ConfigError(f"{where}: the value is too long ({len(text)} characters; at most {limit}): shorten it")
     separator = _LINE_SEPARATOR.search(text)
     if separator:
         raise ConfigError(f"{where}: a value cannot span lines (it holds U+{ord(separator[0]):04X})")
@@ -637,7 +664,7 @@ def _checked(parse, where: str, text: str | None, secret: bool = False):
 
 def check_text(kind, where: str, text: str | None, needed: bool = False):
     """``text`` as ``kind`` reads it, or ConfigError naming ``where`` (a form's field, or ``[section] key``)."""
-    value = _checked(kind.parse, where, text)
+    value = _checked(kind.parse, where, text, limit=max_length(kind))
     if needed and not value:
         raise ConfigError(f"{where} is empty: {kind.fix}")
     return value
@@ -649,7 +676,7 @@ def check(section_name: str, name: str, text: str | None, label: str = ""):
     known = _BY_NAME.get(section_name)
     found = known.key(name) if known else None
     if found:
-        value = _checked(found.parse, where, text, found.secret)
+        value = _checked(found.parse, where, text, found.secret, max_length(found.kind))
         if found.required and not value:
             raise ConfigError(f"{where} is empty: {found.kind.fix}")
         return value
@@ -668,7 +695,7 @@ def validate(parser: configparser.ConfigParser) -> None:
                 raise ConfigError(f"{where}: a value must fit on one line (the line after it is indented, so it continues the value)")
             found = known.key(option) if known else None
             if found:
-                _checked(found.parse, where, text, found.secret)
+                _checked(found.parse, where, text, found.secret, max_length(found.kind))
             elif known and known.any_key:
                 check_text(known.any_key, where, text)
 

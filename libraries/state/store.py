@@ -8,6 +8,7 @@ waits in the queue.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -256,6 +257,12 @@ class HeldChange:
     def data(self) -> dict:
         return {"action": self.action, "object": self.object, "reason": self.reason,
                 "held_at": _aware(self.held_at).isoformat(), "run_id": self.run_id}
+
+
+def held_checksum(held: list[HeldChange]) -> str:
+    """What a page listing ``held`` confirms: the changes (action, object, entry), not when or why they were held."""
+    payload = json.dumps(sorted([change.scope, change.action, change.object] for change in held), ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
 
 def _aware(moment: datetime) -> datetime:

@@ -9,22 +9,22 @@ import logging
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
-from ..state import locks
 from ..core import stopping
-from . import undo
 from ..core.codes import RunOutcome
-from ..settings.config import Settings
-from ..core.errors import GoogleSyncError, RunLocked, UnsafePlan
-from ..google.answers import ErrorKind, TargetError
-from .executor import Executor, Progress, Result
-from ..google.google_target import Backoff, GoogleTarget, required_scopes
-from ..state.keys import installation_key
-from ..directory.ldap_source import LdapSource
+from ..core.errors import GoogleSyncError, PlanChanged, RunLocked, UnsafePlan
 from ..core.model import DirectoryState, DirectoryUser, GoogleGroup, GoogleState, Link, LinkState, PasswordHash
+from ..directory.ldap_source import LdapSource
+from ..google.answers import ErrorKind, TargetError
+from ..google.google_target import Backoff, GoogleTarget, required_scopes
+from ..settings.config import Settings
+from ..state import locks
+from ..state.keys import installation_key
+from ..state.store import HeldChange, Store, held_checksum, now
+from . import undo
+from .executor import Executor, Progress, Result
 from .plan import DeleteGroup, MemberChange, Plan, RemoveMember, SuspendUser, UnsuspendUser, UpdateGroup, UpdateUser
 from .planner import Scope, build_plan, group_email, selected_groups, user_email
 from .safety import Budget
-from ..state.store import HeldChange, Store, now
 
 log = logging.getLogger(__name__)
 
@@ -243,16 +243,23 @@ class SyncEngine:
         """A targeted push of one group and its membership."""
         return self._run(trigger, lambda: self.plan_group_push(name), lock_timeout=lock_timeout, push=("group", name))
 
-    def apply_held(self, trigger: str = "cli") -> Report:
+    def apply_held(self, trigger: str = "cli", expected_checksum: str = "") -> Report:
         """Apply what the safety limits held, on the administrator's say: each held entry is pushed again with the
         limits lifted for the held changes only (re-planned from both sides now, so what no longer applies is not
         done). What else the fresh read would suspend or remove past a limit is left out, not held here: its own
-        push holds it, or the next run refuses it, for the administrator to see first."""
-        waiting = self.store.held()
-        targets = sorted({(held.push_kind, held.push_name, held.scope) for held in waiting})
-        approved = frozenset((held.action, held.object) for held in waiting)
+        push holds it, or the next run refuses it, for the administrator to see first.
+
+        With ``expected_checksum`` (``store.held_checksum`` of the list the administrator saw), nothing is applied
+        when the held set is no longer that one: PlanChanged. It is compared under the run lock, which every push
+        that holds a change takes too."""
 
         def plan() -> Plan:
+            waiting = self.store.held()
+            if expected_checksum and held_checksum(waiting) != expected_checksum:
+                raise PlanChanged(f"the held changes changed since they were shown ({expected_checksum} → "
+                                  f"{held_checksum(waiting)}, {len(waiting)} held now); look at them again")
+            targets = sorted({(held.push_kind, held.push_name, held.scope) for held in waiting})
+            approved = frozenset((held.action, held.object) for held in waiting)
             budget = replace(self.budget(), approved=approved)
             plans = [self.plan_group_push(name, budget) if kind == "group" else self.plan_user_push(name, uuid, budget=budget)
                      for kind, name, uuid in targets]
@@ -288,6 +295,8 @@ class SyncEngine:
                 report = self._apply(run_id, make_plan(), force, expected_checksum, progress, from_directory, run_lock.held)
             except GoogleSyncError as error:
                 outcome = RunOutcome.REFUSED if isinstance(error, UnsafePlan) else RunOutcome.FAILED
+                if isinstance(error, PlanChanged):  # like a plan whose checksum changed: nothing written, not a failure
+                    outcome = RunOutcome.CHANGED
                 if isinstance(error, stopping.Stopped):  # a clean stop mid-run: said as such, never left 'running'
                     outcome = RunOutcome.INTERRUPTED
                 self.store.finish_run(run_id, outcome, message=_noted(note, str(error)))

@@ -143,11 +143,16 @@ def oauth_demo(directory, tmp_path, monkeypatch):
 def test_connect_to_google_with_the_administrators_account(oauth_demo, tmp_path, page):
     from playwright.sync_api import expect
 
-    app = build_demo_app(oauth_demo, GOOGLE_SYNC_SECRETS_DIR=str(tmp_path / "secrets"), GOOGLE_SYNC_OAUTH_CLIENT=str(tmp_path / "oauth-client.json"), CONSOLE_STRICT_PLUGINS=True)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    served = {}  # the port comes first: the client file must list the callback before the console reads it
+    server = make_server("127.0.0.1", 0, lambda environ, start_response: served["app"](environ, start_response), threaded=True)
     console_url = f"http://127.0.0.1:{server.server_port}"
-    oauth_demo.emulator.register_oauth_client(oauth_demo.oauth_client, [console_url + "/app/google_sync/connect/oauth/callback"])
+    callback = console_url + "/app/google_sync/connect/oauth/callback"
+    oauth_demo.emulator.register_oauth_client(oauth_demo.oauth_client, [callback])
+    client = {"web": {**oauth_demo.oauth_client["web"], "redirect_uris": [callback]}}
+    (tmp_path / "oauth-client.json").write_text(json.dumps(client))
+    app = served["app"] = build_demo_app(oauth_demo, GOOGLE_SYNC_SECRETS_DIR=str(tmp_path / "secrets"),
+                                         GOOGLE_SYNC_OAUTH_CLIENT=str(tmp_path / "oauth-client.json"), CONSOLE_STRICT_PLUGINS=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         page.goto(console_url + "/login")
         page.fill("#username", ADMIN_USERNAME)

@@ -1,14 +1,18 @@
 """Connect to Google with the OAuth web flow (offline access, PKCE), against the emulator's authorization server."""
+import base64
+import hashlib
 import json
 import os
 import stat
 import urllib.parse
+import zlib
 
 import pytest
-
-from app_google_sync.libraries.settings import config_file
-from app_google_sync.libraries.google.google_target import SCOPES
 from console_helpers import Console, text_of
+
+from app_google_sync.controllers.settings import pkce_verifier
+from app_google_sync.libraries.google.google_target import SCOPES
+from app_google_sync.libraries.settings import config_file
 
 CALLBACK = "http://localhost/app/google_sync/connect/oauth/callback"
 
@@ -49,7 +53,44 @@ def test_connect_to_google_asks_offline_access_with_pkce(env, oauth_console):
     assert query["login_hint"] == "admin@example.com"
     with oauth_console.client.session_transaction() as session:
         saved = session["google_sync_oauth"]
-    assert saved["state"] == query["state"] and saved["verifier"]
+    assert saved == {"state": query["state"]}  # the PKCE verifier is not in the (readable) cookie session
+
+
+def test_the_pkce_verifier_is_never_in_the_cookie_and_still_verifies(env, oauth_console):
+    _, query = start(oauth_console)
+    cookie = oauth_console.client.get_cookie("session").value
+    payload = base64.urlsafe_b64decode(cookie.lstrip(".").split(".")[0] + "==")
+    payload = zlib.decompress(payload) if cookie.startswith(".") else payload
+    assert b"verifier" not in payload
+    with oauth_console.app.test_request_context():
+        verifier = pkce_verifier(query["state"])
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    assert query["code_challenge"] == challenge and verifier.encode() not in payload and len(verifier) == 43
+    response = oauth_console.client.get(approve(env, query))  # the emulator checks the verifier against the challenge
+    assert response.status_code == 302 and response.headers["Location"].endswith("/check")
+
+
+@pytest.mark.parametrize("host", ["evil.example", "localhost:8443", "127.0.0.1"])
+def test_an_unknown_host_header_never_becomes_the_redirect_uri(env, oauth_console, host):
+    client = oauth_console.client
+    client.set_cookie("session", client.get_cookie("session").value, domain=host.partition(":")[0])  # a browser at that host
+    response = client.post("/app/google_sync/connect/oauth", base_url=f"http://{host}", data={"csrf_token": oauth_console.token})
+    assert response.status_code == 302 and "/o/oauth2/auth" not in response.headers["Location"]
+    text = text_of(client.get("/app/google_sync/settings", base_url=f"http://{host}"))
+    assert (f"Not connected: this console was reached as {host}, which the OAuth client (GOOGLE_SYNC_OAUTH_CLIENT) does not "
+            f"list: open the console at localhost, or add http://{host}/app/google_sync/connect/oauth/callback to the client's "
+            "redirect URIs.") in text
+
+
+def test_a_client_without_redirect_uris_is_refused_in_one_line(env, host_factory, tmp_path, monkeypatch):
+    client = env.emulator.create_oauth_client([CALLBACK], name="Server Console")
+    client["web"].pop("redirect_uris")
+    client_path = tmp_path / "oauth-client.json"
+    client_path.write_text(json.dumps(client))
+    console = Console(host_factory(env.config_path, GOOGLE_SYNC_OAUTH_CLIENT=str(client_path)))
+    response = console.post("/connect/oauth")
+    assert "/o/oauth2/auth" not in response.headers["Location"]
+    assert f"Not connected: the OAuth client (GOOGLE_SYNC_OAUTH_CLIENT) lists no redirect URI: add {CALLBACK} to it" in text_of(console.get("/settings"))
 
 
 def test_the_callback_stores_a_private_refresh_token_and_the_connection_works(env, oauth_console, tmp_path):

@@ -91,6 +91,33 @@ def test_a_bad_key_is_refused_with_the_reason(fresh_console, bare_config, tmp_pa
     assert not config_file.value(config_file.read(str(bare_config)), "google", "credentials_file")
 
 
+def ec_key_pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+
+
+@pytest.mark.parametrize("name, payload, message", [
+    ("deep.json", lambda key: b"[" * 32000 + b"]" * 32000,
+     "deep.json cannot be used: the file nests too deeply to be a service-account key: download the key again"),
+    ("deep-object.json", lambda key: b'{"a":' * 10000 + b"1" + b"}" * 10000,
+     "deep-object.json cannot be used: the file nests too deeply to be a service-account key"),
+    ("ec-key.json", lambda key: {**key, "private_key": ec_key_pem()},
+     "ec-key.json cannot be used: the private key is not an RSA key (EC), and Google signs service-account tokens with RS256 "
+     "only: create a new JSON key for the service account in the Google Cloud console."),
+])
+def test_a_deep_json_or_a_non_rsa_key_is_one_line_naming_the_file(fresh_console, bare_config, tmp_path, service_account_key,
+                                                                     name, payload, message):
+    response = fresh_console.post("/settings/key", key_upload(payload(service_account_key), name), content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert message in text_of(response)
+    assert "Traceback" not in response.get_data(as_text=True) and "PRIVATE KEY" not in response.get_data(as_text=True)
+    assert not (tmp_path / "secrets" / "service-account.json").exists()
+    assert not config_file.value(config_file.read(str(bare_config)), "google", "credentials_file")
+
+
 def test_a_damaged_private_key_is_refused_without_echoing_it(fresh_console, service_account_key):
     damaged = {**service_account_key, "private_key": "-----BEGIN PRIVATE KEY-----\nAAAAsecretish\n-----END PRIVATE KEY-----\n"}
     response = fresh_console.post("/settings/key", key_upload(damaged), content_type="multipart/form-data")
@@ -165,3 +192,22 @@ class TestConfigFile:
             config_file.read(str(path))
         path.write_text("[sync]\nautomatic = yes\ninterval = 30\n")
         assert config_file.schedule(config_file.read(str(path))) == config_file.Schedule(True, 30)
+
+
+# --- request size: the plugin caps its own bodies, whatever the host sets --------------------------------
+def test_the_plugin_refuses_an_oversized_body_on_a_host_without_a_limit(fresh_app):
+    """make_host sets no MAX_CONTENT_LENGTH: the plugin's own cap (128 KiB) applies before CSRF parses the form."""
+    assert fresh_app.config.get("MAX_CONTENT_LENGTH") is None
+    client = fresh_app.test_client()
+    response = client.post("/app/google_sync/settings", data={"domain": "x" * (200 * 1024)})  # anonymous, no token
+    assert response.status_code == 413
+    assert "The request is larger than 128 KiB and was refused; nothing was changed." in text_of(response)
+    response = client.post("/app/google_sync/settings", data=b"domain=x", headers={"Transfer-Encoding": "chunked"},
+                           content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 411
+
+
+def test_a_hosts_stricter_limit_stays(bare_config, host_factory):
+    app = host_factory(bare_config, MAX_CONTENT_LENGTH=16 * 1024)
+    response = app.test_client().post("/app/google_sync/settings", data={"domain": "x" * (20 * 1024)})
+    assert response.status_code == 413 and "larger than 16 KiB" in text_of(response)

@@ -49,6 +49,24 @@ def test_login_never_redirects_off_site(anonymous, target):
     assert response.status_code == 302 and response.location == "/"
 
 
+@pytest.mark.parametrize("raw_next", [
+    "/x%0d%0ay", "/x%0d%0aSet-Cookie:%20session=stolen", "/x%0ay", "/x%0dy", "%0d%0a/x", "/%09/evil.example", "/x%00y",
+    "/x%7fy", "/x%c2%85y", "/%20/evil.example", "/" + "a" * 5000,
+])
+def test_a_hostile_next_after_a_valid_login_goes_to_the_dashboard(anonymous, raw_next):
+    """Control characters, a tab hiding '//', or a huge value: never a 500, never echoed into the Location header."""
+    response = anonymous.client.post(f"/login?next={raw_next}",
+                                     data={"username": ADMIN, "password": ADMIN_PASSWORD, "csrf_token": anonymous.token()})
+    assert response.status_code == 302 and response.location == "/"
+    assert anonymous.get("/groups").status_code == 200
+
+
+def test_an_ordinary_next_with_a_query_is_still_followed(anonymous):
+    response = anonymous.client.post("/login?next=/users%3Fpage%3D2",
+                                     data={"username": ADMIN, "password": ADMIN_PASSWORD, "csrf_token": anonymous.token()})
+    assert response.status_code == 302 and response.location == "/users?page=2"
+
+
 @pytest.mark.parametrize("username, password", [(ADMIN, "wrong password"), ("root", ADMIN_PASSWORD), ("", ""), (ADMIN, "")])
 def test_wrong_credentials_are_refused(anonymous, username, password):
     response = anonymous.login(username, password)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+import subprocess
+import sys
 from datetime import timedelta
 from html.parser import HTMLParser
 
@@ -93,7 +95,10 @@ def test_a_cookie_signed_with_the_key_but_without_a_server_side_session_is_refus
 
 def test_a_session_expires_after_its_lifetime_8_hours_by_default(app, admin, clock):
     assert app.permanent_session_lifetime == timedelta(hours=8)
-    clock.advance(8 * HOUR - 60)
+    for _ in range(24):  # busy all day: a request every 20 minutes
+        clock.advance(20 * 60 - 2.5)
+        assert admin.get("/").status_code == 200
+    clock.advance(8 * HOUR - 60 - 24 * (20 * 60 - 2.5))
     assert admin.get("/users").status_code == 200
     assert admin.get("/apps/fake_sync/").status_code == 200
     clock.advance(61)
@@ -116,6 +121,52 @@ def test_the_lifetime_is_configurable_and_the_cookie_expires_too(directory, cloc
     assert browser.get("/").status_code == 302
 
 
+def test_a_session_ends_after_30_idle_minutes_by_default(app, admin, clock, caplog):
+    caplog.set_level(logging.INFO, logger="app_google_sync.host")
+    clock.advance(29 * 60)
+    assert admin.get("/users").status_code == 200  # a request moves the idle deadline
+    clock.advance(29 * 60)
+    assert admin.get("/apps/fake_sync/").status_code == 200  # a plugin's page counts too
+    clock.advance(30 * 60 + 1)
+    response = admin.get("/users")
+    assert response.status_code == 302 and response.location.startswith("/login")
+    assert "console session of admin ended after being idle" in caplog.text
+    assert admin.login().status_code == 302 and admin.get("/users").status_code == 200
+
+
+def test_the_idle_timeout_is_configurable(directory, clock):
+    app = create_app(host_config(directory, CONSOLE_CLOCK=clock, CONSOLE_SESSION_IDLE_TIMEOUT=timedelta(minutes=5)))
+    browser = Browser(app.test_client())
+    assert browser.login().status_code == 302
+    clock.advance(299)
+    assert browser.get("/").status_code == 200
+    clock.advance(301)
+    assert browser.get("/").status_code == 302
+
+
+def test_a_store_file_from_before_the_idle_timeout_is_upgraded(directory, tmp_path):
+    import sqlite3
+
+    path = tmp_path / "sessions.db"
+    with sqlite3.connect(path) as old:
+        old.execute("CREATE TABLE console_sessions (token_hash TEXT PRIMARY KEY, username TEXT NOT NULL, created REAL NOT NULL, expires REAL NOT NULL)")
+    browser = Browser(create_app(host_config(directory, CONSOLE_SESSION_STORE=str(path))).test_client())
+    assert browser.login().status_code == 302 and browser.get("/users").status_code == 200
+
+
+@pytest.mark.parametrize("setting, https, secure", [(None, True, True), (None, False, False), (True, False, True), (False, True, False)])
+def test_the_session_cookie_is_secure_over_https_unless_told_otherwise(directory, setting, https, secure):
+    app = create_app(host_config(directory, SESSION_COOKIE_SECURE=setting))
+    browser = Browser(app.test_client())
+    scheme = "https" if https else "http"
+    token = re.search(r'name="csrf-token" content="([^"]+)"', browser.client.get("/login", base_url=f"{scheme}://localhost").text).group(1)
+    response = browser.client.post("/login", base_url=f"{scheme}://localhost", headers={"Referer": f"{scheme}://localhost/login"},
+                                   data={"username": ADMIN, "password": ADMIN_PASSWORD, "csrf_token": token})
+    assert response.status_code == 302
+    cookie = next(value for value in response.headers.getlist("Set-Cookie") if value.startswith("session="))
+    assert ("; Secure" in cookie) is secure, cookie
+
+
 def test_sessions_shared_through_a_store_file_are_revoked_in_every_process(directory, tmp_path):
     """Two apps on one CONSOLE_SESSION_STORE stand for two worker processes of one console."""
     settings = host_config(directory, CONSOLE_SESSION_STORE=str(tmp_path / "sessions.db"))
@@ -130,23 +181,45 @@ def test_sessions_shared_through_a_store_file_are_revoked_in_every_process(direc
 
 
 # --- login throttling ---------------------------------------------------------------------------
-def test_five_failures_lock_the_account_whatever_the_address(app, clock):
-    for attempt in range(5):
+def test_an_attacker_cannot_lock_the_administrator_out(app, clock):
+    """Wrong passwords for admin from many other addresses: those are refused, the administrator still gets in."""
+    for attempt in range(8):
         response, _ = login_from(app, f"10.0.0.{attempt + 1}", password="wrong")
         assert response.status_code == 200 and "Wrong username or password." in response.text
-    assert "Too many failed logins for this account; try again in 1 minute." in text_of(response)
+    assert "Too many failed logins for this account; try again in" in text_of(response)
 
-    response, client = login_from(app, "10.0.1.1")  # the right password, from a fresh address
+    response, client = login_from(app, "10.0.0.1")  # an address that failed on the name: not even checked
     assert response.status_code == 429
-    assert "Too many failed logins for this account; try again in 1 minute." in text_of(response)
+    assert "Too many failed logins for this account; try again in" in text_of(response)
     assert "Wrong username or password." not in response.text
     assert int(response.headers["Retry-After"]) > 0
     assert client.get("/users").status_code == 302
 
-    clock.advance(61)
-    response, client = login_from(app, "10.0.1.1")
+    response, client = login_from(app, "192.0.2.50")  # the administrator, from an address that has not failed
     assert response.status_code == 302
     assert client.get("/users").status_code == 200
+
+
+def test_an_attack_kept_up_for_hours_never_locks_out_a_known_address(app, clock):
+    assert login_from(app, "192.0.2.10")[0].status_code == 302  # the administrator's usual address
+    for hour in range(6):  # a burst of 5 guesses an hour, each from another address, keeps the name locked
+        for attempt in range(5):
+            login_from(app, f"10.1.{hour}.{attempt}", password="wrong")
+            clock.advance(1)
+        response, _ = login_from(app, "192.0.2.10", password="typo")  # even after a typo of its own
+        assert response.status_code == 200 and "Too many" not in response.text
+        assert login_from(app, "192.0.2.10")[0].status_code == 302
+        clock.advance(3600)
+
+
+def test_an_address_failing_on_the_name_is_locked_for_it(app, clock):
+    for _ in range(5):
+        response, _ = login_from(app, "10.0.0.1", password="wrong")
+    assert "Too many failed logins" in text_of(response)
+    response, _ = login_from(app, "10.0.0.1")
+    assert response.status_code == 429
+    clock.advance(61)
+    assert login_from(app, "10.0.0.1")[0].status_code == 302
 
 
 def test_each_further_failure_doubles_the_wait(app, clock):
@@ -156,7 +229,7 @@ def test_each_further_failure_doubles_the_wait(app, clock):
         clock.advance(60 * minutes // 2 + 1)  # the previous lock is over
         response, _ = login_from(app, "10.0.2.1", password="wrong")
         assert f"try again in {minutes} minutes" in text_of(response)
-        response, _ = login_from(app, "10.0.2.2")
+        response, _ = login_from(app, "10.0.0.1")  # failed on the name before: slowed down with it
         assert response.status_code == 429 and f"try again in {minutes} minutes" in text_of(response)
 
 
@@ -210,12 +283,29 @@ def test_a_successful_login_clears_the_count(app):
 def test_the_user_name_is_throttled_whatever_its_case(app):
     for number, name in enumerate(("Admin", "ADMIN", "admin", "aDmin", "AdMiN")):
         login_from(app, f"10.0.3.{number}", username=name, password="wrong")
-    assert login_from(app, "10.0.9.9")[0].status_code == 429
+    assert login_from(app, "10.0.3.0")[0].status_code == 429  # failed as "Admin": refused as "admin"
+    assert login_from(app, "10.0.9.9")[0].status_code == 302  # a fresh address is not
+
+
+def test_unlock_lifts_every_lock_in_a_store_file(directory, tmp_path, clock):
+    store = tmp_path / "sessions.db"
+    app = create_app(host_config(directory, CONSOLE_CLOCK=clock, CONSOLE_SESSION_STORE=str(store)))
+    for _ in range(5):
+        login_from(app, "10.0.0.1", password="wrong")
+    assert login_from(app, "10.0.0.1")[0].status_code == 429
+    result = subprocess.run([sys.executable, "-m", "app_google_sync.host.security", "unlock", str(store)],
+                            capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "3 lock(s) lifted; failed logins forgotten."
+    assert login_from(app, "10.0.0.1")[0].status_code == 302
+    missing = subprocess.run([sys.executable, "-m", "app_google_sync.host.security", "unlock", str(tmp_path / "none.db")],
+                             capture_output=True, text=True)
+    assert missing.returncode == 2 and "restarting the console lifts every lock" in missing.stderr
 
 
 @pytest.mark.parametrize("setting, value", [
     ("CONSOLE_LOGIN_MAX_FAILURES", 0), ("CONSOLE_LOGIN_FAILURE_WINDOW", -1), ("CONSOLE_LOGIN_LOCKOUT", "soon"),
-    ("PERMANENT_SESSION_LIFETIME", 0), ("CONSOLE_CLOCK", 12),
+    ("PERMANENT_SESSION_LIFETIME", 0), ("CONSOLE_CLOCK", 12), ("CONSOLE_LOGIN_TRUSTED_FOR", 0),
+    ("CONSOLE_SESSION_IDLE_TIMEOUT", -5), ("SESSION_COOKIE_SECURE", "sometimes"),
 ])
 def test_a_bad_security_setting_fails_at_start_naming_the_key(directory, setting, value):
     with pytest.raises(ConsoleConfigError, match=setting):
@@ -246,10 +336,10 @@ def test_refused_attempts_are_logged_too(app, caplog):
         login_from(app, "10.0.0.1", password="wrong")
     caplog.clear()
     caplog.set_level(logging.WARNING, logger="app_google_sync.host")
-    login_from(app, "10.0.0.2")
+    login_from(app, "10.0.0.1")
     line = caplog.records[-1].getMessage()
-    assert line.startswith("too many failed logins (account locked for ")
-    assert line.endswith(": login refused for user 'admin' from 10.0.0.2")
+    assert line.startswith("too many failed logins (account at this address locked for ")
+    assert line.endswith(": login refused for user 'admin' from 10.0.0.1")
 
 
 FAIL2BAN = re.compile(r"login (failed|refused) for user '.*' from (?P<host>[\w.:-]+)$")  # the README's failregex

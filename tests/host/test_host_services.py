@@ -37,6 +37,7 @@ def test_a_password_is_stored_as_the_form_stores_it(app, directory, extension):
         (("gina", "Gina", "Lollo", "g@example.com"), {"groups": ("nowhere",)}, "There is no group 'nowhere'"),
         (("gina", "Gina", "Lollo", "g@example.com"), {"groups": ("allusers",)}, "There is no group 'allusers'"),
         (("gina", "Gina", "Lollo", "g@example.com"), {"password": "short"}, "at least 8 characters"),
+        (("gina", "Gina", "Lollo", "g@example.com"), {"password": "Nul\x00-in-password"}, "cannot hold control characters"),
     ],
 )
 def test_bad_requests_raise_value_error_and_create_nothing(app, directory, extension, args, kwargs, message):

@@ -92,6 +92,9 @@ def test_uid_numbers_follow_the_highest_in_use(admin, directory):
     ({"mail": "not-an-address"}, "mail", "Enter a valid email address"),
     ({"password": "short", "confirm": "short"}, "password", "at least 8 characters"),
     ({"confirm": "Other-Passw0rd!"}, "password", "The passwords do not match."),
+    ({"password": "Secret\x00-pass-1", "confirm": "Secret\x00-pass-1"}, "password", "cannot hold control characters"),
+    ({"password": "Secret-pass-1\n", "confirm": "Secret-pass-1\n"}, "password", "cannot hold control characters"),
+    ({"password": "Secret\x1b[0m-pass", "confirm": "Secret\x1b[0m-pass"}, "password", "cannot hold control characters"),
 ])
 def test_invalid_input_is_refused_with_a_clear_message_and_kept(admin, directory, extension, changes, field, message):
     directory.add_group("sales")
@@ -198,6 +201,8 @@ def test_set_password_stores_sha_and_clear_sha1_and_tells_the_extension(admin, d
 @pytest.mark.parametrize("password, confirm, message", [
     ("short", "short", "at least 8 characters"),
     (PASSWORD, PASSWORD + "x", "The passwords do not match."),
+    ("Secret\x00-pass-1", "Secret\x00-pass-1", "cannot hold control characters"),
+    ("Secret\t-pass-1", "Secret\t-pass-1", "cannot hold control characters"),
 ])
 def test_a_bad_password_is_refused(admin, directory, extension, password, confirm, message):
     directory.add_user("alice", "Alice", "Martin", password="Old-Passw0rd")
