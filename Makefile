@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh Debian machine:
 #   make demo   the main job on the embedded demo (seeded slapd + Google Directory API emulator)
 #   make test   the whole test suite
+#   make lint   ruff (lint and format check) and mypy on libraries/, configured in pyproject.toml
 # Both install what they need first: Debian packages (as root, or through sudo), a virtualenv, pip packages.
 
 VENV ?= .venv
@@ -9,7 +10,7 @@ APT_PACKAGES := slapd ldap-utils libldap2-dev libsasl2-dev build-essential pytho
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test lint typecheck clean
 
 setup: $(STAMP)
 
@@ -28,7 +29,18 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/google-sync demo
 
+# Each step fails the target. mypy reads the source folder: it cannot follow the editable install's import hook.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy libraries
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy libraries
+
 # pytest exits 5 when it collects no test; that is not a failure of the suite.
+# Not yet `test: $(STAMP) lint`: that waits for the one-time `ruff format .` and `ruff check --fix .` after the merge,
+# and for mypy to pass on the sync modules being rewritten (issue 18). Until then `make lint` fails, and says where.
 test: $(STAMP)
 	$(VENV)/bin/pytest; status=$$?; [ $$status -eq 5 ] && status=0; exit $$status
 

@@ -10,7 +10,7 @@ __all__ = ["GoogleSync", "__version__"]
 
 def __getattr__(name):
     if name == "GoogleSync":
-        from .extension import GoogleSync
+        from .extension import GoogleSync  # noqa: PLC0415  (on first use: the command line never loads the console plugin)
 
         return GoogleSync
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

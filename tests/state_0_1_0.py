@@ -15,7 +15,6 @@ import re
 import sqlite3
 import sys
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 FIXTURE = Path(__file__).with_name("fixtures") / "state-0.1.0.sql"

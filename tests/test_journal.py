@@ -61,7 +61,7 @@ def test_sigkill_at_random_points_then_rerun_converges_exactly(env):
     for _ in range(10):  # each killed once Google has taken a random number of its writes
         goal = writes() + rng.randint(5, 60)
         process = sync_process(env)
-        wait_for(lambda: writes() >= goal or process.poll() is not None, timeout=30)
+        wait_for(lambda: writes() >= goal or process.poll() is not None, timeout=30)  # noqa: B023  (called within this iteration)
         process.send_signal(signal.SIGKILL)
         process.wait()
     assert run_cli(env, "sync") == 0

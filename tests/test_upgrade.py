@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
-from dataclasses import replace
 
 from alembic import command
 from sqlalchemy import create_engine, text

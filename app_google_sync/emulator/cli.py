@@ -155,7 +155,7 @@ def _seed_account(emulator, args):
                 raise ValueError("--sku %r: write PRODUCT/SKU=SEATS, e.g. Google-Apps/1010020027=50" % text)
             emulator.add_sku(product, sku, int(seats))
     except ValueError as error:
-        raise SystemExit("google-sync-emulator: %s" % error)
+        raise SystemExit("google-sync-emulator: %s" % error) from None
 
 
 def main(argv=None):
@@ -172,14 +172,14 @@ def main(argv=None):
                             propagation_delay=args.propagation_delay, answer_delay=args.answer_delay,
                             outage=args.outage)
     except (ValueError, OSError) as error:
-        raise SystemExit("google-sync-emulator: %s" % error)
+        raise SystemExit("google-sync-emulator: %s" % error) from None
     emulator.delay_only_writes = args.delay_only_writes
     _seed_account(emulator, args)
     _arm_faults(emulator, args)
     try:
         emulator.start(host, args.port, allow_remote=args.host is not None)
     except OSError as error:
-        raise SystemExit("cannot listen on %s:%d: %s" % (host, args.port, error.strerror or error))
+        raise SystemExit("cannot listen on %s:%d: %s" % (host, args.port, error.strerror or error)) from None
     if not is_loopback(host):
         logging.warning("listening on %s: anyone who can reach it can use this emulator", host)
     key_path = _service_account(emulator, args.service_account_key, _scopes(args.scopes))
@@ -187,7 +187,7 @@ def main(argv=None):
         client_path = _oauth_client(emulator, args.oauth_client, args.redirect_uri)
     except (ValueError, KeyError, OSError) as error:
         emulator.stop()
-        raise SystemExit("google-sync-emulator: --oauth-client: %s" % error)
+        raise SystemExit("google-sync-emulator: --oauth-client: %s" % error) from None
     print("api_endpoint: %s" % emulator.base_url, flush=True)
     print("token_uri:    %s" % emulator.token_uri, flush=True)
     print("customer:     %s (%s, admin %s)" % (emulator.customer_id, emulator.domain, emulator.admin_email),

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import ldap
 import ldap.dn
@@ -184,7 +185,7 @@ class LdapSource:
         if settings.enabled_group:
             enabled = self._enabled_members(self._search(settings.groups_dn, self._enabled_group_filter(), ["cn", *MEMBER_ATTRIBUTES], "groups_dn"))
         locked = self._locked_uuids(settings.users_dn, ldap.SCOPE_SUBTREE)
-        users = []
+        users: list[DirectoryUser] = []
         for start in range(0, len(uids), USERS_PER_SEARCH):
             chunk = uids[start : start + USERS_PER_SEARCH]
             wanted = "".join(ldap.filter.filter_format("(uid=%s)", [uid]) for uid in chunk)
@@ -293,9 +294,9 @@ class LdapSource:
         below = ldap.dn.str2dn(dn)[1 : -len(ldap.dn.str2dn(self.settings.users_dn)) or None]
         return "/".join(value for rdn in reversed(below) for attribute, value, _ in rdn if attribute.lower() == "ou")
 
-    def _mapped_fields(self, attributes: dict) -> dict:
+    def _mapped_fields(self, attributes: dict) -> dict[str, Any]:
         """The optional fields [attributes] maps, read from their LDAP attributes (aliases may be many)."""
-        fields = {field: _first(attributes, name) for field, name in vars(self.attributes).items() if name and field not in ("aliases", "photo")}
+        fields: dict[str, Any] = {field: _first(attributes, name) for field, name in vars(self.attributes).items() if name and field not in ("aliases", "photo")}
         if self.attributes.photo:  # binary: the raw bytes of its first value
             fields["photo"] = next(iter(_values(attributes, self.attributes.photo)), b"")
         if fields.get("manager"):

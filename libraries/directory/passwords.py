@@ -24,6 +24,7 @@ import string
 from passlib.hash import md5_crypt as _md5_crypt_handler
 from passlib.hash import sha256_crypt as _sha256_crypt_handler
 from passlib.hash import sha512_crypt as _sha512_crypt_handler
+from passlib.ifc import PasswordHash as _HashScheme
 
 from ..core.model import PasswordHash
 
@@ -128,6 +129,7 @@ def verify_crypt(password: str, hashed: str, *, max_rounds: int = VERIFY_MAX_ROU
     does a SHA-crypt hash asking for more than ``max_rounds`` rounds (verifying
     costs that many digests, so an absurd stored value must not wedge the caller).
     """
+    handler: type[_HashScheme]
     sha = _match_sha_crypt(hashed)
     if sha:
         if int(sha["rounds"] or _SHA_DEFAULT_ROUNDS) > max_rounds:

@@ -40,8 +40,8 @@ Notify = Callable[[Request], None]
 def common_base(first: str, second: str) -> str:
     """The deepest DN both subtrees share: ou=Accounts,… for a ClearOS directory."""
     a, b = ldap.dn.str2dn(first), ldap.dn.str2dn(second)
-    shared = []
-    for left, right in zip(reversed(a), reversed(b)):
+    shared: list[list[tuple[str, str, int]]] = []  # the RDNs, as ldap.dn.str2dn gives them
+    for left, right in zip(reversed(a), reversed(b), strict=False):  # the subtrees may be of any depths
         if [(k.lower(), v.lower(), t) for k, v, t in left] != [(k.lower(), v.lower(), t) for k, v, t in right]:
             break
         shared.insert(0, left)

@@ -10,6 +10,7 @@ import os
 import socket
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
+from typing import overload
 
 from ..core.codes import SUCCEEDED_OUTCOMES, RunOutcome
 from ..state.store import QueuedPush, RunRecord, Store
@@ -24,6 +25,10 @@ WATCHER_HEARTBEAT = "watcher.heartbeat"
 HEARTBEAT_SECONDS = 15.0  # how often a running watcher says so
 
 
+@overload
+def aware(moment: datetime) -> datetime: ...
+@overload
+def aware(moment: None) -> None: ...
 def aware(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment  # SQLite drops the zone
 

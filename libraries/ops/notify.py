@@ -249,6 +249,7 @@ class SmtpSender:
         where = f"{settings.smtp_host}:{settings.smtp_port}"
         try:
             context = ssl.create_default_context()
+            smtp: smtplib.SMTP
             if settings.smtp_port == 465:
                 smtp = smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port, timeout=self.timeout, context=context)
             else:
@@ -309,19 +310,26 @@ class Notifier:
             raise NotifyError("[notify] email_to is empty: give the address that should receive notifications")
         self.sender.send(test_message(self.notify, self.settings.google.domain, self.host, self.clock()))
 
+    @property
+    def _store(self) -> Store:
+        """The store, for everything but ``send_test``."""
+        if self.store is None:
+            raise RuntimeError("this Notifier was made without a store: it can only send_test")
+        return self.store
+
     # -- what happened --------------------------------------------------------------------------
 
     def _run_events(self, moment: datetime) -> list[Event]:
-        cursor = json.loads(self.store.get_value(CURSOR_KEY) or "null")
+        cursor = json.loads(self._store.get_value(CURSOR_KEY) or "null")
         after, done = (cursor["after"], set(cursor["done"])) if cursor else (0, set())
         # Older runs are history, not news (notifications just switched on, or switched back from never).
-        runs = sorted((run for run in self.store.runs(limit=RUNS_LOOKED_AT) if aware(run.started_at) >= moment - NEWS_WINDOW),
+        runs = sorted((run for run in self._store.runs(limit=RUNS_LOOKED_AT) if aware(run.started_at) >= moment - NEWS_WINDOW),
                       key=lambda run: run.id)
         fresh = [run for run in runs if run.id > after and run.id not in done and run.outcome != "running"]
         events = []
         for run in fresh:
             if may_tell(run, self.notify.when):
-                event = run_event(run, self.store.results(run.id), self.notify.when, self.notify.console_url)
+                event = run_event(run, self._store.results(run.id), self.notify.when, self.notify.console_url)
                 events += [event] if event else []
         # Runs still running hold the cursor back; those after them already looked at are remembered.
         for run in runs:
@@ -330,34 +338,34 @@ class Notifier:
             if run.outcome == "running":
                 break
             after = run.id
-        done = sorted(run_id for run_id in done | {run.id for run in fresh} if run_id > after)[-1000:]
-        self.store.set_value(CURSOR_KEY, json.dumps({"after": after, "done": done}))
+        remembered = sorted(run_id for run_id in done | {run.id for run in fresh} if run_id > after)[-1000:]
+        self._store.set_value(CURSOR_KEY, json.dumps({"after": after, "done": remembered}))
         return events
 
     def _push_events(self, moment: datetime) -> list[Event]:
-        stuck = [push for push in self.store.queued_pushes() if push.attempts and waiting_since(push, moment) >= PUSH_STUCK_AFTER]
-        reported = set(json.loads(self.store.get_value(REPORTED_PUSHES_KEY) or "[]"))
+        stuck = [push for push in self._store.queued_pushes() if push.attempts and waiting_since(push, moment) >= PUSH_STUCK_AFTER]
+        reported = set(json.loads(self._store.get_value(REPORTED_PUSHES_KEY) or "[]"))
         ids = {push: f"{push.key}@{aware(push.first_seen_at).isoformat()}" for push in stuck}
         events = [push_event(push, moment, self.notify.console_url) for push in stuck if ids[push] not in reported]
         if events or reported - set(ids.values()):
-            self.store.set_value(REPORTED_PUSHES_KEY, json.dumps(sorted(ids.values())))  # pushes gone are forgotten
+            self._store.set_value(REPORTED_PUSHES_KEY, json.dumps(sorted(ids.values())))  # pushes gone are forgotten
         return events
 
     def _held_events(self) -> list[Event]:
         """Changes held since the last look (each told about once)."""
-        held = self.store.held()
+        held = self._store.held()
         keys = {change: f"{change.scope}|{change.action}|{change.object}@{aware(change.held_at).isoformat()}" for change in held}
-        reported = set(json.loads(self.store.get_value(REPORTED_HELD_KEY) or "[]"))
+        reported = set(json.loads(self._store.get_value(REPORTED_HELD_KEY) or "[]"))
         new = [change for change in held if keys[change] not in reported]
         if new or reported - set(keys.values()):
-            self.store.set_value(REPORTED_HELD_KEY, json.dumps(sorted(keys.values())))  # released ones are forgotten
+            self._store.set_value(REPORTED_HELD_KEY, json.dumps(sorted(keys.values())))  # released ones are forgotten
         return [held_event(new, self.notify.console_url)] if new else []
 
     # -- the throttle ---------------------------------------------------------------------------
 
     def _flush(self, kind: str, events: list[Event], moment: datetime) -> bool:
         key = THROTTLE_KEY.format(kind=kind)
-        state = json.loads(self.store.get_value(key) or '{"sent_at": null, "pending": [], "more": 0}')
+        state = json.loads(self._store.get_value(key) or '{"sent_at": null, "pending": [], "more": 0}')
         pending = [Event.from_data(data) for data in state["pending"]] + events
         more = state["more"] + max(0, len(pending) - MAX_PENDING)
         pending = pending[:MAX_PENDING]
@@ -380,7 +388,7 @@ class Notifier:
         return True
 
     def _save(self, key: str, sent_at: str | None, pending: list[Event], more: int) -> None:
-        self.store.set_value(key, json.dumps({"sent_at": sent_at, "pending": [asdict(event) for event in pending], "more": more}))
+        self._store.set_value(key, json.dumps({"sent_at": sent_at, "pending": [asdict(event) for event in pending], "more": more}))
 
 
 def check_quietly(settings: Settings, store: Store) -> None:

@@ -21,7 +21,7 @@ from ..state.store import Store
 log = logging.getLogger(__name__)
 
 KEEP_RUNS = 20
-OUTCOME_TEXT = {
+OUTCOME_TEXT: dict[str, str] = {  # by RunOutcome, a str
     RunOutcome.APPLIED: "Synchronization complete: every change was applied.",
     RunOutcome.PARTIAL: "Synchronization finished with errors: the changes marked below failed, the rest were applied.",
     RunOutcome.IN_SYNC: "Google was already in step with the directory: nothing to change.",
@@ -136,8 +136,9 @@ class RunRegistry:
             run.finished = datetime.now(timezone.utc)
             run.phase = "finished"
             # After the page is told (a slow mail server must not hold it): installations without a worker hear of console runs too.
-            if isinstance(getattr(engine, "store", None), Store):
-                notify.check_quietly(engine.settings, engine.store)
+            store = getattr(engine, "store", None)
+            if engine is not None and isinstance(store, Store):
+                notify.check_quietly(engine.settings, store)
             _close(engine)
 
 

@@ -37,11 +37,14 @@ class LiveSync:
 
     def request(self, change: Request) -> None:
         kind, *names = change
+        queue = self.queue
+        if queue is None:  # the watcher, the only caller, starts after the queue
+            raise RuntimeError("a change was seen before the live pipeline started")
         if kind == "user":
             uid, uuid = names
-            self.queue.put("user", uid, "" if uid else uuid, trigger="watch")  # one row per user, however it was seen
+            queue.put("user", uid, "" if uid else uuid, trigger="watch")  # one row per user, however it was seen
         else:
-            self.queue.put("group", names[0], trigger="watch")
+            queue.put("group", names[0], trigger="watch")
         self._beat_once()  # the lag of this change, at once rather than at the next beat
 
     def start(self) -> None:

@@ -130,7 +130,7 @@ class PushQueue:
         except Stopped:  # the process is stopping: not the push's failure; it stays queued, due at once for the next start
             log.info("push of %s cut short by the stop; it stays queued", push.label)
             self.store.push_failed(push, "cut short by a stop of the worker; tried again when it starts", now(), counts=False)
-        except Exception as error:  # any failure: keep it and try again later, never kill the queue
+        except Exception as error:  # noqa: BLE001  (any failure: keep it and try again later, never kill the queue)
             delay = self._backoff(push.attempts)
             log.error("push of %s failed (attempt %d), trying again in %.0fs: %s", push.label, push.attempts + 1, delay, error)
             self.store.push_failed(push, _one_line(error), now() + timedelta(seconds=delay))

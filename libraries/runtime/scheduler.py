@@ -17,11 +17,12 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import inspect
 
@@ -32,6 +33,9 @@ from ..core import stopping
 from ..settings.config import SyncSettings
 from ..core.errors import ConfigError
 from ..state.store import now as store_now
+
+if TYPE_CHECKING:
+    from .live import LiveSync
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +69,9 @@ def build_scheduler(settings, config_path: str, background: bool = True):
     ``background=False`` gives a BlockingScheduler whose ``start()`` does not return.
     """
     database = _database(settings)
-    if _sqlite_file(database):
-        os.makedirs(os.path.dirname(_sqlite_file(database)), mode=0o700, exist_ok=True)
+    sqlite_file = _sqlite_file(database)
+    if sqlite_file:
+        os.makedirs(os.path.dirname(sqlite_file), mode=0o700, exist_ok=True)
     kind = BackgroundScheduler if background else BlockingScheduler
     scheduler = kind(
         jobstores={"default": SQLAlchemyJobStore(url=database, tablename=JOBS_TABLE)},
@@ -124,7 +129,8 @@ def _remove(scheduler) -> None:
 
 def scheduled_run(database_url: str) -> ScheduledRun | None:
     """The job as stored, read without running a scheduler (for a console whose worker runs it)."""
-    if _sqlite_file(database_url) and not os.path.exists(_sqlite_file(database_url)):
+    sqlite_file = _sqlite_file(database_url)
+    if sqlite_file and not os.path.exists(sqlite_file):
         return None
     store = SQLAlchemyJobStore(url=database_url, tablename=JOBS_TABLE)
     try:
@@ -202,9 +208,9 @@ class _Duties:
 
     def __init__(self, config_path: str, watch: bool):
         self.config_path, self.watch = config_path, watch
-        self.scheduler = None
-        self.live = None
-        self.applied = None  # compared by content: two edits within one mtime tick must not be missed
+        self.scheduler: BaseScheduler | None = None
+        self.live: LiveSync | None = None
+        self.applied: config_file.Schedule | None = None  # compared by content: two edits within one mtime tick must not be missed
 
     @property
     def running(self) -> bool:
@@ -232,8 +238,8 @@ class _Duties:
         if self.watch:
             from ..runtime.live import LiveSync  # noqa: PLC0415  (python-ldap's watcher only where it runs)
 
-            self.live = LiveSync(self.config_path)
-            self.live.start()
+            self.live = live = LiveSync(self.config_path)
+            live.start()
 
     def stop(self, wait: bool) -> None:
         # Often called because the database went away: each part is let go even if another could not say so there,

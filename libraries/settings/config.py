@@ -336,7 +336,7 @@ def _require(parser: configparser.ConfigParser) -> None:
     for section in schema.SECTIONS:
         for key in section.keys:
             if key.required and not schema.value(parser, section.name, key.name):
-                raise ConfigError(f"[{section.name}] {key.name} is not set: {key.kind.fix}")
+                raise ConfigError(f"[{section.name}] {key.name} is not set: {key.fix}")
 
 
 def _ldap_settings(parser: configparser.ConfigParser) -> LdapSettings:

@@ -12,8 +12,10 @@ import os
 import re
 import tempfile
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from . import config_schema as schema
 from .config import DEFAULT_CONFIG_PATH, read as _read_checked
@@ -22,7 +24,8 @@ from ..core.errors import ConfigError
 _INTERVAL = schema.key("sync", "interval")
 DEFAULT_STATE_DIR = schema.default("sync", "state_dir")
 DEFAULT_INTERVAL = _INTERVAL.typed_default  # minutes
-MIN_INTERVAL, MAX_INTERVAL = _INTERVAL.kind.minimum, _INTERVAL.kind.maximum
+_INTERVAL_KIND = cast(schema.Integer, _INTERVAL.kind)  # the schema declares [sync] interval a whole number of minutes
+MIN_INTERVAL, MAX_INTERVAL = _INTERVAL_KIND.minimum, _INTERVAL_KIND.maximum
 _SECTION = re.compile(r"^\s*\[(?P<name>[^\]]+)\]\s*$")
 _KEY = re.compile(r"^\s*(?P<key>[^=:#;\s][^=:]*?)\s*[=:]")
 _write_lock = threading.Lock()
@@ -68,7 +71,7 @@ def check_admin_email(text: str, domain: str = "") -> str:
     return email
 
 
-def update(path: str, section: str, values: dict[str, str | None]) -> None:
+def update(path: str, section: str, values: Mapping[str, str | None]) -> None:
     """Set (or, for None, remove) keys of one section, keeping everything else as written.
 
     Each value is checked as the loader checks it, so the console never writes what a run would refuse.
@@ -83,7 +86,7 @@ def update(path: str, section: str, values: dict[str, str | None]) -> None:
         _replace_file(path, _edited(lines[:-1] if lines[-1] == "" else lines, section, values))
 
 
-def _edited(lines: list[str], section: str, values: dict[str, str | None]) -> str:
+def _edited(lines: list[str], section: str, values: Mapping[str, str | None]) -> str:
     pending = dict(values)
     output: list[str] = []
     current = None

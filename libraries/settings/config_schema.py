@@ -12,6 +12,7 @@ import difflib
 import os
 import re
 from dataclasses import dataclass
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import ldap.dn
@@ -34,6 +35,12 @@ class Invalid(ValueError):
 # A kind may set its own ``max_length`` (a plain class attribute); lists of names are long by nature.
 MAX_LENGTH = 256
 SHOWN_LENGTH = 200  # how much of a refused value a message repeats (a path, in full; never a whole list)
+
+
+class Kind(Protocol):
+    """What every kind below does: turn a value's text into what the code uses, or raise ``Invalid``."""
+
+    def parse(self, text: str) -> Any: ...
 
 
 # -- kinds ---------------------------------------------------------------------------------------
@@ -342,7 +349,7 @@ _UNLISTABLE = "is not a group name that can be listed (none of = : # ; [ ]): sep
 @dataclass(frozen=True)
 class Key:
     name: str
-    kind: object  # one of the kinds above
+    kind: Kind  # one of the kinds above
     default: str  # as written in the file; what a key left out means
     help: str  # Markdown (backticks only): the README's meaning column and the example's comment
     console: str = ""  # the console page that edits it
@@ -362,6 +369,12 @@ class Key:
     @property
     def typed_default(self):
         return self.parse(self.default)
+
+    @property
+    def fix(self) -> str:
+        """How to write a value, for a required key left empty (the kinds such keys use all say it in ``fix``)."""
+        fix = getattr(self.kind, "fix", "")
+        return fix if isinstance(fix, str) and fix else "give a value"
 
 
 @dataclass(frozen=True)
@@ -678,7 +691,7 @@ def check(section_name: str, name: str, text: str | None, label: str = ""):
     if found:
         value = _checked(found.parse, where, text, found.secret, max_length(found.kind))
         if found.required and not value:
-            raise ConfigError(f"{where} is empty: {found.kind.fix}")
+            raise ConfigError(f"{where} is empty: {found.fix}")
         return value
     if known and known.any_key:
         return check_text(known.any_key, where, text)

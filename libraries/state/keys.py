@@ -31,7 +31,10 @@ def installation_key(secrets_dir: str, name: str, store) -> bytes:
     legacy = store.get_value(name)
     key = bytes.fromhex(legacy) if legacy else secrets.token_bytes(KEY_BYTES)
     _create(path, key)
-    key = _read(path)  # another process may have created it first: its key is the one
+    stored = _read(path)  # another process may have created it first: its key is the one
+    if stored is None:  # linked into place a moment ago, so something removed it since
+        raise ConfigError(f"the key file {path} disappeared as it was created: check what cleans [sync] state_dir")
+    key = stored
     _forget_legacy(store, name)
     if legacy:
         log.info("moved %s out of the state database into %s", name, path)

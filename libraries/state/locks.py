@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TextIO
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, Connection, make_url
@@ -73,7 +74,7 @@ class FileLock:
 
     def __init__(self, path: Path, what: str):
         self.path, self.what = Path(path), what
-        self._handle = None
+        self._handle: TextIO | None = None
 
     def acquire(self) -> bool:
         """Take the lock if it is free; never waits."""
@@ -166,6 +167,8 @@ class AdvisoryLock:
 
     def _discard(self) -> None:
         connection, self._connection = self._connection, None
+        if connection is None:
+            return
         try:
             connection.close()
         except DBAPIError:

@@ -37,7 +37,10 @@ def _config(connection=None) -> Config:
 
 
 def head() -> str:
-    return ScriptDirectory.from_config(_config()).get_current_head()
+    revision = ScriptDirectory.from_config(_config()).get_current_head()
+    if revision is None:  # the package always ships its migrations; None means an incomplete install
+        raise RuntimeError(f"no migration found in {SCRIPTS}: reinstall app-google-sync")
+    return revision
 
 
 def current(engine: Engine) -> str | None:
@@ -94,10 +97,10 @@ def backup_path(engine: Engine, revision: str) -> Path | None:
 
 
 def _back_up(engine: Engine, revision: str) -> None:
-    backup = backup_path(engine, revision)
-    if backup is None:
+    backup, database = backup_path(engine, revision), engine.url.database
+    if backup is None or not database:
         return
-    path = Path(engine.url.database)
+    path = Path(database)
     with closing(sqlite3.connect(path)) as source, closing(sqlite3.connect(backup)) as copy:
         source.backup(copy)  # SQLite's own copy: consistent even with a write-ahead log beside the file
     backup.chmod(0o600)

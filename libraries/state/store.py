@@ -15,6 +15,7 @@ import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -35,7 +36,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine
 
 from . import migrate
 from .processes import process_alive, this_process
@@ -317,8 +318,7 @@ class Store:
         pid, host = this_process()
         values = dict(trigger=trigger, dry_run=dry_run, started_at=now(), last_seen_at=now(), pid=pid, host=host)
         with self.engine.begin() as connection:
-            result = connection.execute(insert(runs_table).values(**values))
-            return result.inserted_primary_key[0]
+            return _new_id(connection.execute(insert(runs_table).values(**values)))
 
     def finish_run(self, run_id: int, outcome: str, checksum: str = "", counts: dict | None = None, message: str = "") -> None:
         values = dict(finished_at=now(), last_seen_at=now(), outcome=outcome, plan_checksum=checksum, counts=json.dumps(counts or {}), message=message)
@@ -437,7 +437,7 @@ class Store:
             for intent in intents:
                 values = dict(run_id=run_id, action=intent["action"], object=intent["object"], sent_at=moment,
                               proof=json.dumps(intent["proof"]), link=link_to_json(intent["link"]))
-                ids.append(connection.execute(insert(journal_table).values(**values)).inserted_primary_key[0])
+                ids.append(_new_id(connection.execute(insert(journal_table).values(**values))))
             connection.execute(update(runs_table).where(runs_table.c.id == run_id).values(last_seen_at=moment))
         return ids
 
@@ -491,7 +491,7 @@ class Store:
 
     def push_failed(self, push: QueuedPush, error: str, retry_at: datetime, counts: bool = True) -> None:
         """Not applied: tried again at ``retry_at``. ``counts`` is False for a push that only waited (a run held the lock)."""
-        values = dict(claimed_by="", claimed_until=None, last_error=error)
+        values: dict[str, Any] = dict(claimed_by="", claimed_until=None, last_error=error)
         if counts:
             values["attempts"] = push_queue_table.c.attempts + 1
         with self.engine.begin() as connection:
@@ -552,6 +552,14 @@ class Store:
         with self.engine.begin() as connection:
             connection.execute(delete(values_table).where(values_table.c.name == name))
             connection.execute(insert(values_table).values(name=name, value=value))
+
+
+def _new_id(inserted: CursorResult[Any]) -> int:
+    """The id of the one row an INSERT made (SQLAlchemy types it optional: it is None only for other statements)."""
+    key = inserted.inserted_primary_key
+    if key is None:
+        raise RuntimeError("the database returned no id for the row just inserted")
+    return int(key[0])
 
 
 def _queued(row) -> QueuedPush:

@@ -176,7 +176,7 @@ def _user_status(user, known: _Known) -> UserStatus:
     link = known.user_links.get(user.uuid)
     result = known.results.get(email) or (known.results.get(link.email) if link else None)
     account = None
-    if known.google_known:
+    if known.accounts_by_id is not None and known.accounts_by_email is not None:  # Google was read
         account = (known.accounts_by_id.get(link.google_id) if link else None) or known.accounts_by_email.get(email)
     enabled = user.in_scope and not user.locked
     messages = known.warnings.get(user.uid, [])
@@ -215,7 +215,7 @@ def _group_status(group, known: _Known, synced_uids: set[str]) -> GroupStatus:
     pending = known.changes.get(email, [])
     messages = known.warnings.get(group.name, [])
     exists = None
-    if known.google_known:
+    if known.groups_by_id is not None and known.groups_by_email is not None:  # Google was read
         exists = bool((link and link.google_id in known.groups_by_id) or email in known.groups_by_email)
     if _skip_reason(messages):
         state, message = SKIPPED, _skip_reason(messages)
@@ -318,7 +318,7 @@ def google_only_accounts(engine) -> list[GoogleOnlyAccount]:
     Raises GoogleSyncError when the directory or Google cannot be read.
     """
     plan, desired, google, problem = _planned(engine)
-    if plan is None:
+    if plan is None or google is None:  # no plan without Google's state: both are there, or neither
         raise GoogleSyncError(problem)
     local = {user_email(user, engine.settings.google.address_domain) for user in desired.users}
     emails = {notice.subject.lower() for notice in plan.notices if notice.code in UNOWNED_CODES} - local

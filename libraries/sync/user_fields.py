@@ -116,10 +116,10 @@ def custom_text(spec: CustomField, value) -> str:
             raise ValueError
         return str(number)
     if spec.kind == "DOUBLE":
-        number = float(text)
-        if not math.isfinite(number):
+        real = float(text)
+        if not math.isfinite(real):
             raise ValueError
-        return repr(number).removesuffix(".0")
+        return repr(real).removesuffix(".0")
     if spec.kind == "BOOL":
         if text.lower() not in _TRUE + _FALSE:
             raise ValueError
@@ -164,11 +164,11 @@ def _shown(spec: CustomField, texts: list[str]) -> str:
 
 
 def _wanted_texts(spec: CustomField, values: tuple[str, ...]) -> list[str]:
-    values = [value for value in values if value.strip()]
-    if len(values) > 1 and not spec.multi:
-        raise ValueError(f"{len(values)} values, but the field takes one")
+    given = [value for value in values if value.strip()]
+    if len(given) > 1 and not spec.multi:
+        raise ValueError(f"{len(given)} values, but the field takes one")
     texts = []
-    for value in values:
+    for value in given:
         try:
             texts.append(custom_text(spec, value))
         except ValueError:
