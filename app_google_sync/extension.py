@@ -160,7 +160,7 @@ def _as_delay(value) -> float:
 
 
 def _secrets_dir(value, parser) -> str:
-    from .libraries.google.credentials import ensure_private_dir  # noqa: PLC0415
+    from .libraries.state.keys import ensure_private_dir  # noqa: PLC0415
 
     path = os.fspath(value) if value else os.path.join(config_file.state_dir(parser), "secrets")
     if not os.path.isabs(path):

@@ -17,7 +17,7 @@ import time
 from typing import Callable
 
 from .libraries.settings import config, config_file
-from .libraries.directory import passwords
+from .libraries.core import passwords
 from .libraries.runtime import push_queue
 from .libraries.state.store import Store
 

@@ -12,6 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app_google_sync.libraries.settings import config
+from app_google_sync.libraries.google import calls
 from app_google_sync.libraries.ops import metrics
 from app_google_sync.libraries.sync.engine import SyncEngine
 from app_google_sync.libraries.core.errors import ConfigError, GoogleSyncError
@@ -43,7 +44,7 @@ def test_the_endpoint_counts_runs_changes_calls_the_queue_and_the_watcher(env):
     env.directory.add_user("bob", "Bob", "Tester", groups=("google_apps_plugin",))
     settings = settings_for(env)
     store = Store(settings.sync.database)
-    calls_before = metrics.API_CALLS._value.get()
+    calls_before = calls.API_CALLS._value.get()
     assert SyncEngine(settings).sync(trigger="scheduler").outcome == "applied"
     env.emulator.outage = True
     with pytest.raises(GoogleSyncError):

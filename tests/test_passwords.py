@@ -8,7 +8,7 @@ import warnings
 import pytest
 
 from app_google_sync.libraries.core.model import PasswordHash
-from app_google_sync.libraries.directory.passwords import (
+from app_google_sync.libraries.core.passwords import (
     CRYPT_ALPHABET,
     NO_PASSWORD,
     fingerprint,

@@ -9,7 +9,7 @@ from app_google_sync import cli
 from app_google_sync.libraries.sync.engine import SyncEngine
 from app_google_sync.libraries.runtime.live import LiveSync
 from app_google_sync.libraries.core.model import PasswordHash
-from app_google_sync.libraries.directory.passwords import sha512_crypt
+from app_google_sync.libraries.core.passwords import sha512_crypt
 from waiting import wait_for
 
 PASSWORD = "First-Secret-1"

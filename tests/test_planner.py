@@ -246,7 +246,7 @@ KEY = b"k" * 32
 
 
 def test_passwords_are_pushed_only_when_their_fingerprint_changed():
-    from app_google_sync.libraries.directory.passwords import fingerprint
+    from app_google_sync.libraries.core.passwords import fingerprint
     from app_google_sync.libraries.sync.plan import SetPassword
 
     first, second = PasswordHash("a" * 40, "SHA-1"), PasswordHash("b" * 40, "SHA-1")
@@ -261,7 +261,7 @@ def test_passwords_are_pushed_only_when_their_fingerprint_changed():
 
 
 def test_a_captured_password_is_always_pushed_and_recorded_under_the_directory_fingerprint():
-    from app_google_sync.libraries.directory.passwords import fingerprint
+    from app_google_sync.libraries.core.passwords import fingerprint
     from app_google_sync.libraries.sync.plan import SetPassword
 
     directory_hash, captured = PasswordHash("a" * 40, "SHA-1"), PasswordHash("$6$salt$hash", "crypt")

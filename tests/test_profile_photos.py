@@ -2,7 +2,7 @@
 import json
 
 from app_google_sync import cli
-from app_google_sync.libraries.google import photos
+from app_google_sync.libraries.sync import photos
 from app_google_sync.libraries.sync.engine import SyncEngine
 from app_google_sync.libraries.state.store import Store
 

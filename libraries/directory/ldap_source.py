@@ -21,7 +21,7 @@ from ldap.controls import SimplePagedResultsControl
 from ..settings.config import RESERVED_USERS, AttributeMap, LdapSettings, is_reserved_group
 from ..core.errors import ConfigError, SourceError
 from ..core.model import DirectoryGroup, DirectoryState, DirectoryUser, PasswordHash
-from .passwords import from_directory
+from ..core.passwords import from_directory
 
 log = logging.getLogger(__name__)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import ConfigError
+from ..state.keys import ensure_private_dir
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +46,6 @@ class Connection:
     @property
     def connected(self) -> bool:
         return self.kind in ("service_account", "authorized_user")
-
-
-def ensure_private_dir(path: str) -> str:
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    os.chmod(path, 0o700)
-    return path
 
 
 def write_private(directory: str, name: str, data: dict) -> str:

@@ -26,12 +26,19 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import BatchError, HttpError
 from googleapiclient.http import BatchHttpRequest, HttpRequest
 
-from ..ops import metrics
 from ..core import stopping
-from ..settings.config import GOOGLE_API_ENDPOINT, GOOGLE_TOKEN_URI, GoogleSettings, LicenseSettings, Settings, SyncSettings
 from ..core.errors import ConfigError, GoogleSyncError
-from .answers import ErrorKind, TargetError
 from ..core.model import CustomField, GoogleGroup, GoogleState, GoogleUser
+from ..settings.config import (
+    GOOGLE_API_ENDPOINT,
+    GOOGLE_TOKEN_URI,
+    GoogleSettings,
+    LicenseSettings,
+    Settings,
+    SyncSettings,
+)
+from . import calls
+from .answers import ErrorKind, TargetError
 from .pacing import Pacer
 
 log = logging.getLogger(__name__)
@@ -354,7 +361,7 @@ class GoogleTarget:
 
     def _count(self, outcomes: Iterable[Outcome]) -> None:
         outcomes = list(outcomes)
-        metrics.count_calls(len(outcomes), [outcome.error.metric_label() for outcome in outcomes if not outcome.ok])
+        calls.count_calls(len(outcomes), [outcome.error.metric_label() for outcome in outcomes if not outcome.ok])
         if any(not outcome.ok and outcome.error.quota for outcome in outcomes):
             self.pacer.throttled()
         else:

@@ -10,28 +10,16 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime
-from typing import Iterable
 
-from prometheus_client import CollectorRegistry, Counter, start_http_server
+from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import func, select
 
 from ..core.codes import RunOutcome
 from ..core.errors import ConfigError
-from .monitoring import aware, kind_of, last_full_run, read_heartbeat
+from ..google.calls import API_REGISTRY
 from ..state.store import Store, now, results_table, runs_table
-
-API_REGISTRY = CollectorRegistry()
-API_CALLS = Counter("google_sync_api_calls", "Google API calls answered (each batch part counts, as Google counts it)", registry=API_REGISTRY)
-API_REJECTED = Counter("google_sync_api_rejected_calls", "Google API calls answered with an error, by reason (quota: rate limited)",
-                       ["reason"], registry=API_REGISTRY)
-
-
-def count_calls(answered: int, rejected_reasons: Iterable[str]) -> None:
-    """For the Google client: ``answered`` calls came back, these with an error (``quota`` when rate limited)."""
-    API_CALLS.inc(answered)
-    for reason in rejected_reasons:
-        API_REJECTED.labels(reason=reason or "error").inc()
+from .monitoring import aware, kind_of, last_full_run, read_heartbeat
 
 
 class StoreCollector:

@@ -16,7 +16,7 @@ from ..ops import notify
 from ..sync.engine import Report, SyncEngine
 from ..core.errors import GoogleSyncError, RunLocked
 from ..core.model import PasswordHash
-from ..directory.passwords import CRYPT
+from ..core.passwords import CRYPT
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,16 @@ import secrets
 import tempfile
 from pathlib import Path
 
-from ..google.credentials import ensure_private_dir
 from ..core.errors import ConfigError
 
 log = logging.getLogger(__name__)
+
+
+def ensure_private_dir(path: str) -> str:
+    """A directory only its owner may enter (made so if it was not)."""
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
 
 KEY_BYTES = 32
 

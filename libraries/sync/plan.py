@@ -11,8 +11,8 @@ import json
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Callable, ClassVar, Protocol
 
-from ..directory import passwords
-from ..google import photos
+from ..core import passwords
+from . import photos
 from ..core.errors import UnsafePlan
 from ..google.answers import ErrorKind, TargetError
 from ..core.model import FieldChange, Link, PasswordHash

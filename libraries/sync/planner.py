@@ -17,8 +17,8 @@ from dataclasses import dataclass, field, replace
 
 from ..core.codes import NoticeCode
 from ..settings.config import Settings, is_reserved_group
-from ..google import photos
-from ..directory.passwords import NO_PASSWORD, fingerprint
+from . import photos
+from ..core.passwords import NO_PASSWORD, fingerprint
 from .user_fields import aliases_to_add, custom_body, custom_changes, dn_key, field_changes, patch_body
 from ..core.model import DirectoryGroup, DirectoryState, DirectoryUser, GoogleGroup, GoogleState, GoogleUser, Link, LinkState, PasswordHash
 from . import safety

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from app_google_sync.libraries.settings import config_file
-from app_google_sync.libraries.directory import passwords
+from app_google_sync.libraries.core import passwords
 from app_google_sync.user_extension import GoogleAppsExtension, PushQueue
 
 CLEARTEXT = "Very-Secret-Cleartext-42"

@@ -26,7 +26,7 @@ from passlib.hash import sha256_crypt as _sha256_crypt_handler
 from passlib.hash import sha512_crypt as _sha512_crypt_handler
 from passlib.ifc import PasswordHash as _HashScheme
 
-from ..core.model import PasswordHash
+from .model import PasswordHash
 
 CRYPT = "crypt"  # Google's hashFunction for DES, $1$, $5$ and $6$ crypt strings
 GOOGLE_MAX_CRYPT_ROUNDS = 10000
