@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import google_auth_httplib2
 import httplib2
@@ -65,7 +65,7 @@ PACER_FILE = "quota-budget.json"
 # httplib2 silently sends a request again when its connection closes unanswered, even a POST: a
 # users.insert whose answer was lost then comes back 409 and looks like someone else's account.
 # One attempt only: this module retries itself, knowing the first attempt may have been applied.
-httplib2.RETRIES = 1
+httplib2.RETRIES = 1  # type: ignore[misc]  # the stub calls it Final; httplib2 documents it as the setting to change
 # HTTPException: an answer cut short (IncompleteRead) or not HTTP at all, which httplib2 passes on as it is.
 TRANSPORT_ERRORS = (httplib2.HttpLib2Error, http.client.HTTPException, ConnectionError, socket.timeout, TimeoutError, TransportError)
 
@@ -240,8 +240,8 @@ class GoogleTarget:
         self.pacer = pacer or Pacer(settings.queries_per_minute, state_file=Path(sync.state_dir) / PACER_FILE if sync.state_dir else None)
         self._credentials = credentials
         self._service = None
-        self._settings_service = None
-        self._licensing_service = None
+        self._settings_service: Any = None
+        self._licensing_service: Any = None
         self._resources: dict[str, object] = {}
         self._http = None
         self._no_batch: set[str] = set()  # APIs whose endpoint refused the batch route
@@ -331,17 +331,17 @@ class GoogleTarget:
         """One request, paced, retried on quota and server errors; raises TargetError."""
         outcome = self._attempt(request)
         started, attempt = self.backoff.clock(), 0
-        while not outcome.ok and outcome.error.retriable(attempt):
-            delay = self.backoff.retry_after(outcome.error, attempt, started)
+        while (error := outcome.error) is not None and error.retriable(attempt):
+            delay = self.backoff.retry_after(error, attempt, started)
             if delay is None:
                 break
-            log.info("retrying %s %s in %.1fs: %s", request.method, request.uri, delay, outcome.error)
+            log.info("retrying %s %s in %.1fs: %s", request.method, request.uri, delay, error)
             self.backoff.sleep(delay)
-            attempt += not outcome.error.quota
+            attempt += not error.quota
             outcome = self._attempt(request)
-        if not outcome.ok:
+        if outcome.error is not None:
             raise outcome.error
-        return outcome.response
+        return outcome.response or {}
 
     def _attempt(self, request: HttpRequest) -> Outcome:
         self.pacer.acquire(1)
@@ -361,8 +361,9 @@ class GoogleTarget:
 
     def _count(self, outcomes: Iterable[Outcome]) -> None:
         outcomes = list(outcomes)
-        calls.count_calls(len(outcomes), [outcome.error.metric_label() for outcome in outcomes if not outcome.ok])
-        if any(not outcome.ok and outcome.error.quota for outcome in outcomes):
+        errors = [outcome.error for outcome in outcomes if outcome.error is not None]
+        calls.count_calls(len(outcomes), [error.metric_label() for error in errors])
+        if any(error.quota for error in errors):
             self.pacer.throttled()
         else:
             self.pacer.answered(len(outcomes))
@@ -394,11 +395,12 @@ class GoogleTarget:
         while pending:
             for chunk in _chunks(list(pending.items()), self.chunk_size):
                 outcomes.update(self.send(dict(chunk), api))
-            retriable = {key: pending[key] for key in pending if not outcomes[key].ok and outcomes[key].error.retriable(attempt)}
-            if not retriable:
+            failed = {key: error for key in pending if (error := outcomes[key].error) is not None and error.retriable(attempt)}
+            if not failed:
                 break
+            retriable = {key: pending[key] for key in failed}
             # The longest Retry-After asked for, else a server error (which backs off) before a quota answer.
-            worst = max((outcomes[key].error for key in retriable), key=lambda error: (error.retry_after, not error.quota))
+            worst = max(failed.values(), key=lambda error: (error.retry_after, not error.quota))
             delay = self.backoff.retry_after(worst, attempt, started)
             if delay is None:
                 break
@@ -451,7 +453,8 @@ class GoogleTarget:
         """Every item, page after page until no nextPageToken: a page may hold fewer items than asked, or none.
         ``what`` names the list in errors (default: ``item_key``)."""
         what = what or item_key
-        token, seen = None, set()
+        token: str | None = None
+        seen: set[str] = set()
         while True:
             try:
                 page = self.call(method(pageToken=token, **params) if token else method(**params))
@@ -537,14 +540,15 @@ class GoogleTarget:
             outcomes = self.batch(pending)
             next_pages = {}
             for group_id, outcome in outcomes.items():
-                if not outcome.ok:
+                if outcome.error is not None:
                     raise outcome.error.named(f"cannot read the members of group {group_id}: {outcome.error}")
-                for member in outcome.response.get("members", []):
+                response = outcome.response or {}
+                for member in response.get("members", []):
                     if member.get("type", "USER") in ("USER", "GROUP") and member.get("email"):
                         members[group_id][member["email"].lower()] = member.get("id", "")
-                if outcome.response.get("nextPageToken"):
-                    _check_new_token(group_id + " " + outcome.response["nextPageToken"], seen, f"members of group {group_id}")
-                    next_pages[group_id] = self._members_request(group_id, outcome.response["nextPageToken"])
+                if token := response.get("nextPageToken"):
+                    _check_new_token(f"{group_id} {token}", seen, f"members of group {group_id}")
+                    next_pages[group_id] = self._members_request(group_id, token)
             pending = next_pages
         return members
 
@@ -605,9 +609,9 @@ class GoogleTarget:
         requests |= {f"group-{key}": self.groups.get(groupKey=key, fields=GROUP_FIELDS) for key in set(group_ids)}
         found: dict[str, dict | None] = {}
         for name, outcome in self.batch(requests).items():
-            if not outcome.ok and outcome.error.kind is not ErrorKind.NOT_FOUND:
-                raise outcome.error.named(f"cannot read {name}: {outcome.error}")
-            found[name] = outcome.response if outcome.ok else None
+            if (error := outcome.error) is not None and error.kind is not ErrorKind.NOT_FOUND:
+                raise error.named(f"cannot read {name}: {error}")
+            found[name] = outcome.response if error is None else None
         users = {name.removeprefix("user-"): GoogleUser.from_api(value) if value else None for name, value in found.items() if name.startswith("user-")}
         groups = {name.removeprefix("group-"): value for name, value in found.items() if name.startswith("group-")}
         return users, groups

@@ -85,6 +85,7 @@ class SyncEngine:
         snapshot = self.snapshot()
         if snapshot.google_error:
             raise snapshot.google_error
+        assert snapshot.plan is not None  # a snapshot without a Google error has its plan
         return snapshot.plan
 
     def snapshot(self) -> Snapshot:
@@ -170,7 +171,7 @@ class SyncEngine:
         links = self.store.links()
         link = links.by_uuid("group").get(group.uuid)
         resource = self.target.read_group(link.google_id if link else group_email(group, self.settings.google.address_domain))
-        existing_groups = ()
+        existing_groups: tuple[GoogleGroup, ...] = ()
         if resource is not None:
             members = self.target.read_members([resource["id"]])[resource["id"]]
             existing_groups = (GoogleGroup.from_api(resource, members),)
@@ -305,6 +306,7 @@ class SyncEngine:
                 self.store.finish_run(run_id, RunOutcome.FAILED, message=f"internal error: {error.__class__.__name__}; the log has the details")
                 raise
             plan = report.plan
+            assert plan is not None  # _apply reports the plan it applied
             if report.outcome != RunOutcome.CHANGED:
                 self._keep_held(run_id, plan, push)
             if plan.held and report.outcome in (RunOutcome.IN_SYNC, RunOutcome.APPLIED):
@@ -429,7 +431,7 @@ class SyncEngine:
                 observed = _observed(outcomes[str(intent.id)], intent)
                 took_effect = observed is not None and _shows(observed, intent.proof["expect"])
                 applied += took_effect
-                if took_effect and intent.link:
+                if took_effect and intent.link and observed is not None:
                     links.append(replace(intent.link, google_id=observed["id"]))
                 note = RECONCILED_APPLIED if took_effect else RECONCILED_NOT_APPLIED
                 results.append({"action": intent.action, "object": intent.object, "ok": took_effect, "message": note})

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 from googleapiclient.http import HttpRequest
 
+from ..core.model import Link, LinkState
 from ..google.answers import ErrorKind, TargetError
 from ..google.google_target import GoogleTarget, Outcome, TokenError
-from ..core.model import Link, LinkState
 from .plan import Adoption, Change, GroupChange, Plan, SuspendUser
 
 log = logging.getLogger(__name__)
@@ -88,15 +88,26 @@ class _Part:
         return self.change.api
 
 
+def _resource(name: str) -> Any:
+    return property(lambda api: getattr(api.target, name))
+
+
 @dataclass(frozen=True)
 class _Api:
-    """What changes build their requests from: the target's API resources, and the settings requests depend on."""
+    """What changes build their requests from (plan.Api): the target's API resources, and the settings requests
+    depend on."""
 
     target: GoogleTarget
     change_password_at_next_login: bool = False
 
-    def __getattr__(self, name: str):
-        return getattr(self.target, name)
+    users = _resource("users")
+    aliases = _resource("aliases")
+    photos = _resource("photos")
+    groups = _resource("groups")
+    members = _resource("members")
+    orgunits = _resource("orgunits")
+    group_settings = _resource("group_settings")
+    licenses = _resource("licenses")
 
 
 class Executor:
@@ -135,7 +146,8 @@ class Executor:
     # -- the send loop -------------------------------------------------------------
 
     def _apply_phase(self, changes: list[Change]) -> list[Result]:
-        results, waiting = [], []
+        results: list[Result] = []
+        waiting: list[_Part] = []
         for change in changes:
             if isinstance(change, SuspendUser) and (doubt := self.confirm_suspension(change)):
                 results.append(Result(change, False, f"not suspended: {doubt}"))
@@ -174,11 +186,15 @@ class Executor:
             self._finish(unsent, intents)
             return unsent, []
         now = self.clock()
-        finished, again = [], []
+        finished: list[Result] = []
+        again: list[_Part] = []
         for index, part in enumerate(chunk):
             part.first_sent = part.first_sent if part.first_sent is not None else now
             step = self._settle(part, outcomes[str(index)], now)
-            (finished if isinstance(step, Result) else again).append(step)
+            if isinstance(step, Result):
+                finished.append(step)
+            else:
+                again.append(step)
         self._finish(finished, intents)  # parts sent again are journaled again then
         return finished, again
 
@@ -195,9 +211,9 @@ class Executor:
 
     def _settle(self, part: _Part, outcome: Outcome, now: float) -> "Result | _Part":
         """A final Result, or the part again (to retry) or its next step."""
-        if outcome.ok:
-            return part.done(outcome.response or {})
         error = outcome.error
+        if error is None:
+            return part.done(outcome.response or {})
         if part.failed is not None and not error.retriable(part.attempts):
             return part.failed(error)
         if part.failed is None and (read := part.change.recheck(self.api, error)) is not None:
@@ -212,7 +228,7 @@ class Executor:
                 return self._again(part, now, delay)
         elif self._not_visible_yet(part, error):
             delay = min(self.target.backoff.delay(part.attempts), CONSISTENCY_STEP)
-            if now + delay <= part.first_sent + self.consistency_window:
+            if now + delay <= (part.first_sent or now) + self.consistency_window:
                 part.attempts += 1
                 return self._again(part, now, delay)
         return self._failed(part, error)
@@ -270,7 +286,8 @@ class Executor:
 
         def take_over(existing: dict) -> _Part:
             request, proof, note = adoption.take_over(existing)
-            link = replace(change.linked(self._previous(change), existing["id"]), created_by_us=part.uncertain)
+            linked = change.linked(self._previous(change), existing["id"])
+            link = replace(linked, created_by_us=part.uncertain) if linked else None
             return self._part(change, request, link=link, proof=proof,
                               done=lambda response: self._applied(change, existing["id"], note, link))
 

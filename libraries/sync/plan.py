@@ -9,14 +9,17 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Callable, ClassVar, Protocol
+from typing import Any, Callable, ClassVar, Protocol, TypeVar
 
 from ..core import passwords
-from . import photos
 from ..core.errors import UnsafePlan
-from ..google.answers import ErrorKind, TargetError
 from ..core.model import FieldChange, Link, PasswordHash
+from ..google.answers import ErrorKind, TargetError
+from . import photos
 from .user_fields import patch_body
+
+Json = dict[str, Any]  # a JSON-able mapping: a record, a request body, a proof
+C = TypeVar("C", bound="Change")
 
 # Google needs org units before users go in them, users before it can add them to
 # groups, and groups before members: the executor applies one phase after the
@@ -39,10 +42,13 @@ class Api(Protocol):
     orgunits: Any
     group_settings: Any
     licenses: Any
-    change_password_at_next_login: bool  # for accounts created with a random password
+
+    @property
+    def change_password_at_next_login(self) -> bool:  # for accounts created with a random password
+        ...
 
 
-def password_body(password: PasswordHash) -> dict:
+def password_body(password: PasswordHash) -> Json:
     return {"password": password.value, "hashFunction": password.hash_function}
 
 
@@ -52,7 +58,7 @@ class Adoption:
     ``take_over`` builds from what was read (with its journal proof and the result's note)."""
 
     read: Any
-    take_over: Callable[[dict], tuple[Any, dict, str]]
+    take_over: Callable[[Json], tuple[Any, Json, str]]
 
 
 # Never part of a change's record: password material, and request bodies rebuilt from the fields.
@@ -69,15 +75,19 @@ class Change:
     action: ClassVar[str] = ""
     phase: ClassVar[int] = PHASE_USERS
     order: ClassVar[int] = 0
-    writes: ClassVar[bool] = True  # False for changes that only touch local state
     api: ClassVar[str] = "directory"  # batches never mix APIs
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         CHANGE_TYPES[cls.__name__] = cls
 
     @property
-    def record(self) -> dict:
+    def writes(self) -> bool:
+        """False for a change that writes nothing to Google (a link only)."""
+        return True
+
+    @property
+    def record(self) -> Json:
         """Everything needed to rebuild this change later (ids and previous values included, secrets never):
         stored with its result, so a run can be undone."""
         values = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in UNRECORDED}
@@ -86,7 +96,7 @@ class Change:
         return {"type": type(self).__name__, **values}
 
     @staticmethod
-    def from_record(record: dict) -> Change:
+    def from_record(record: Json) -> Change:
         values = {name: value for name, value in record.items() if name != "type"}
         for name in FIELD_LISTS & values.keys():
             values[name] = tuple(FieldChange(**change) for change in values[name])
@@ -136,15 +146,15 @@ class Change:
         raise NotImplementedError
 
     @property
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> tuple[Any, ...]:
         return (self.phase, self.order, self.subject)
 
     @property
-    def data(self) -> dict:
+    def data(self) -> Json:
         """A stable, JSON-able description: no ids that change between runs, no secrets."""
         return {"action": self.action, "object": self.subject, **self._details()}
 
-    def _details(self) -> dict:
+    def _details(self) -> Json:
         return {}
 
     def describe(self) -> str:
@@ -155,14 +165,24 @@ class Change:
         return None
 
     @property
-    def proof(self) -> dict | None:
+    def proof(self) -> Json | None:
         """What a read of Google shows once this change took effect ({"read": "user"|"group", "key": …,
         "expect": {field: value}}), so a change whose answer was lost can be confirmed later. None: not
         visible in a read (a password), so an unanswered one is planned again."""
         return None
 
 
-def _link(change, kind: str, previous: Link | None, google_id: str, **effects) -> Link | None:
+class _Linked(Protocol):
+    """A change whose object has a link: a directory entry (uuid) and its address in Google."""
+
+    @property
+    def uuid(self) -> str: ...
+
+    @property
+    def email(self) -> str: ...
+
+
+def _link(change: _Linked, kind: str, previous: Link | None, google_id: str, **effects: Any) -> Link | None:
     """A change's link: what the previous one said, with this change's effects."""
     if not change.uuid:
         return None
@@ -236,7 +256,7 @@ class CreateUser(UserChange):
     password: PasswordHash | None = field(default=None, repr=False)
     fingerprint: str = field(default="", repr=False, compare=False)  # recorded once pushed
     extra: tuple[FieldChange, ...] = ()  # the mapped fields and org unit it starts with, beyond its address and name
-    schemas: dict | None = field(default=None, repr=False, compare=False)  # customSchemas of those, when [custom_attributes] maps some
+    schemas: Json | None = field(default=None, repr=False, compare=False)  # customSchemas of those, when [custom_attributes] maps some
 
     @property
     def changes(self) -> tuple[FieldChange, ...]:
@@ -245,7 +265,7 @@ class CreateUser(UserChange):
         own = (FieldChange("primaryEmail", "", self.email), FieldChange("givenName", "", self.given_name), FieldChange("familyName", "", self.family_name))
         return tuple(change for change in own if change.new) + self.extra
 
-    def _details(self) -> dict:
+    def _details(self) -> Json:
         return {"given_name": self.given_name, "family_name": self.family_name, "password": password_source(self.password), **self.extra_fields}
 
     @property
@@ -260,13 +280,13 @@ class CreateUser(UserChange):
         return _link(self, "user", previous, google_id, created_by_us=True, suspended_by_us=False, password_fingerprint=self.fingerprint)
 
     @property
-    def proof(self) -> dict | None:
+    def proof(self) -> Json | None:
         return {"read": "user", "key": self.email, "expect": {}}
 
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
         return (SuspendUser(uuid=self.uuid, email=self.email, google_id=google_id, reason="created by the run undone (suspended, never deleted)"),)
 
-    def account_body(self) -> dict:
+    def account_body(self) -> Json:
         """The account's fields as users.insert (or an adopting patch) sends them, less the password. Rebuilt when
         sent rather than kept in the plan: a first synchronization of 100,000 users holds only what differs."""
         return {**patch_body(self.changes, None), **({"customSchemas": self.schemas} if self.schemas else {})}
@@ -284,7 +304,7 @@ class CreateUser(UserChange):
         """The address exists after all (created meanwhile, by an earlier attempt whose answer was lost, or
         suspended and unlisted): read it, then take it over, unsuspended, with this change's fields."""
 
-        def take_over(existing: dict) -> tuple[Any, dict, str]:
+        def take_over(existing: Json) -> tuple[Any, Json, str]:
             body = {**self.account_body(), "suspended": False}
             body.pop("primaryEmail", None)
             if self.password is not None:
@@ -305,10 +325,10 @@ class LinkedUserChange(UserChange):
     google_id: str = ""
 
     @property
-    def proof(self) -> dict | None:
+    def proof(self) -> Json | None:
         return {"read": "user", "key": self.google_id, "expect": self._visible_effect()}
 
-    def _visible_effect(self) -> dict:
+    def _visible_effect(self) -> Json:
         return {"primaryEmail": self.email}
 
 
@@ -321,7 +341,7 @@ class FieldChanges:
     def writes(self) -> bool:
         return bool(self.changes)
 
-    def _details(self) -> dict:
+    def _details(self) -> Json:
         return {"changes": [vars(c) for c in self.changes]}
 
     def describe(self) -> str:
@@ -336,13 +356,13 @@ class AdoptUser(FieldChanges, LinkedUserChange):
     order: ClassVar[int] = 2
     changes: tuple[FieldChange, ...] = ()
     unsuspend: bool = False
-    patch: dict = field(default_factory=dict, repr=False, compare=False)  # users.patch body for the changes
+    patch: Json = field(default_factory=dict, repr=False, compare=False)  # users.patch body for the changes
 
     @property
     def writes(self) -> bool:
         return bool(self.changes or self.unsuspend)
 
-    def _details(self) -> dict:
+    def _details(self) -> Json:
         return {**super()._details(), "unsuspend": self.unsuspend}
 
     def describe(self) -> str:
@@ -351,7 +371,7 @@ class AdoptUser(FieldChanges, LinkedUserChange):
     def linked(self, previous: Link | None, google_id: str) -> Link | None:
         return _link(self, "user", previous, google_id, suspended_by_us=False)
 
-    def _visible_effect(self) -> dict:
+    def _visible_effect(self) -> Json:
         return {"primaryEmail": self.email, **({"suspended": False} if self.unsuspend else {})}
 
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
@@ -370,7 +390,7 @@ class UpdateUser(FieldChanges, LinkedUserChange):
     action: ClassVar[str] = "update user"
     order: ClassVar[int] = 3
     changes: tuple[FieldChange, ...] = ()
-    patch: dict = field(default_factory=dict, repr=False, compare=False)
+    patch: Json = field(default_factory=dict, repr=False, compare=False)
 
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
         return _reverted_fields(UpdateUser, self)
@@ -391,7 +411,7 @@ class SetPassword(LinkedUserChange):
     captured: bool = False
     fingerprint: str = field(default="", repr=False, compare=False)
 
-    def _details(self) -> dict:
+    def _details(self) -> Json:
         return {"password": password_source(self.password, self.captured)}
 
     def describe(self) -> str:
@@ -401,13 +421,15 @@ class SetPassword(LinkedUserChange):
         return _link(self, "user", previous, google_id, password_fingerprint=self.fingerprint)
 
     @property
-    def proof(self) -> dict | None:
+    def proof(self) -> Json | None:
         return None  # Google never shows a password: an unanswered one is pushed again
 
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
         return "a password cannot be restored (Google never shows one): set it again in the user manager if needed"
 
     def request(self, api: Api) -> Any:
+        if self.password is None:  # rebuilt from a record, which never holds a password: nothing to send
+            raise ValueError(f"no password to send for {self.email}: a password is never recorded")
         return api.users.patch(userKey=self.google_id, body=password_body(self.password), fields="id")
 
 
@@ -419,7 +441,7 @@ class UnsuspendUser(LinkedUserChange):
     def linked(self, previous: Link | None, google_id: str) -> Link | None:
         return _link(self, "user", previous, google_id, suspended_by_us=False)
 
-    def _visible_effect(self) -> dict:
+    def _visible_effect(self) -> Json:
         return {"suspended": False}
 
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
@@ -435,7 +457,7 @@ class SuspendUser(LinkedUserChange):
     order: ClassVar[int] = 6
     reason: str = ""
 
-    def _details(self) -> dict:
+    def _details(self) -> Json:
         return {"reason": self.reason}
 
     def describe(self) -> str:
@@ -444,7 +466,7 @@ class SuspendUser(LinkedUserChange):
     def linked(self, previous: Link | None, google_id: str) -> Link | None:
         return _link(self, "user", previous, google_id, suspended_by_us=True)
 
-    def _visible_effect(self) -> dict:
+    def _visible_effect(self) -> Json:
         return {"suspended": True}
 
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
@@ -467,7 +489,7 @@ class AddAlias(UserChange):
     def subject(self) -> str:
         return f"{self.email} ← {self.alias}"
 
-    def _details(self) -> dict:
+    def _details(self) -> Json:
         return {"alias": self.alias}
 
     def linked(self, previous: Link | None, google_id: str) -> Link | None:
@@ -503,7 +525,7 @@ class SetPhoto(UserChange):
     def user_key(self) -> str:
         return self.google_id or self.email
 
-    def _details(self) -> dict:
+    def _details(self) -> Json:
         return {"photo": f"{self.mime_type}, {len(self.photo)} bytes"}
 
     def describe(self) -> str:
@@ -563,7 +585,7 @@ class LicenseChange(Change):
     def subject(self) -> str:
         return self.email
 
-    def _details(self) -> dict:
+    def _details(self) -> Json:
         return {"product": self.product, "sku": self.sku}
 
     def describe(self) -> str:
@@ -609,7 +631,7 @@ class ReassignLicense(LicenseChange):
     order: ClassVar[int] = 7
     held_sku: str = ""
 
-    def _details(self) -> dict:
+    def _details(self) -> Json:
         return {**super()._details(), "held_sku": self.held_sku}
 
     def describe(self) -> str:
@@ -659,7 +681,7 @@ class GroupChange(Change):
         return _link(self, "group", previous, google_id)
 
     @property
-    def proof(self) -> dict | None:
+    def proof(self) -> Json | None:
         return {"read": "group", "key": getattr(self, "google_id", "") or self.email, "expect": {"email": self.email}}
 
 
@@ -670,7 +692,7 @@ class CreateGroup(GroupChange):
     name: str = ""
     description: str = ""
 
-    def _details(self) -> dict:
+    def _details(self) -> Json:
         return {"name": self.name, "description": self.description}
 
     def describe(self) -> str:
@@ -686,7 +708,7 @@ class CreateGroup(GroupChange):
         return api.groups.insert(body={"email": self.email, "name": self.name, "description": self.description}, fields="id")
 
     def on_conflict(self, api: Api, ours: bool) -> Adoption:
-        def take_over(existing: dict) -> tuple[Any, dict, str]:
+        def take_over(existing: Json) -> tuple[Any, Json, str]:
             body = {"name": self.name, "description": self.description}
             proof = {"read": "group", "key": existing["id"], "expect": {}}
             return api.groups.patch(groupKey=existing["id"], body=body, fields="id"), proof, _adopted("already existed: adopted", ours)
@@ -742,7 +764,7 @@ class DeleteGroup(GroupChange):
         return None  # the engine drops the link once the group is gone
 
     @property
-    def proof(self) -> dict | None:
+    def proof(self) -> Json | None:
         return None
 
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
@@ -777,7 +799,7 @@ class SetPostingPolicy(GroupChange):
     policy: str = ""
     previous: str = ""
 
-    def _details(self) -> dict:
+    def _details(self) -> Json:
         return {"policy": self.policy, "previous": self.previous}
 
     def describe(self) -> str:
@@ -787,7 +809,7 @@ class SetPostingPolicy(GroupChange):
         return replace(previous, posting_policy=self.policy) if previous else None
 
     @property
-    def proof(self) -> dict | None:
+    def proof(self) -> Json | None:
         return None  # another API's setting: an unanswered one is applied again (it is idempotent)
 
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
@@ -820,7 +842,7 @@ class MemberChange(Change):
     def member_key(self) -> str:
         return self.member_id or self.member_email
 
-    def _details(self) -> dict:
+    def _details(self) -> Json:
         return {"group": self.group_email, "member": self.member_email}
 
 
@@ -858,7 +880,15 @@ class RemoveMember(MemberChange):
         return "already removed" if error.kind is ErrorKind.NOT_FOUND else ""
 
 
-def _reverted_fields(kind: type, change) -> tuple[Change, ...]:
+class _FieldsOf(_Linked, Protocol):
+    @property
+    def google_id(self) -> str: ...
+
+    @property
+    def changes(self) -> tuple[FieldChange, ...]: ...
+
+
+def _reverted_fields(kind: Callable[..., Change], change: _FieldsOf) -> tuple[Change, ...]:
     """Each field back to the value it had before ``change``; the object keeps the address it had then."""
     reverted = tuple(FieldChange(each.field, each.new, each.old) for each in change.changes)
     if not reverted:
@@ -877,7 +907,7 @@ class Notice:
     code: str = ""  # a codes.NoticeCode: what callers decide on (the message is for people)
 
     @property
-    def data(self) -> dict:
+    def data(self) -> Json:
         return {"level": self.level, "object": self.subject, "message": self.message, "code": str(self.code)}
 
 
@@ -890,7 +920,7 @@ class Held:
     reason: str
 
     @property
-    def data(self) -> dict:
+    def data(self) -> Json:
         return {**self.change.data, "scope": self.scope, "reason": self.reason}
 
 
@@ -904,7 +934,7 @@ class Plan:
     # What was held for them before is replaced by what this plan holds.
     covers: frozenset[str] | None = frozenset()
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "changes", tuple(sorted(self.changes, key=lambda c: c.sort_key)))
         object.__setattr__(self, "notices", tuple(sorted(set(self.notices), key=lambda n: (n.level != "warning", n.subject, n.message))))
 
@@ -928,7 +958,7 @@ class Plan:
             counts[change.action] = counts.get(change.action, 0) + 1
         return counts
 
-    def of_type(self, kind: type) -> list:
+    def of_type(self, kind: type[C]) -> list[C]:
         return [change for change in self.changes if isinstance(change, kind)]
 
     @property
@@ -941,7 +971,7 @@ class Plan:
             raise UnsafePlan("; ".join(self.refusals))
 
     @property
-    def data(self) -> dict:
+    def data(self) -> Json:
         return {
             "in_sync": self.in_sync,
             "checksum": self.checksum,

@@ -14,15 +14,25 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from ..core.codes import NoticeCode
-from ..settings.config import Settings, is_reserved_group
-from . import photos
+from ..core.model import (
+    CustomField,
+    DirectoryGroup,
+    DirectoryState,
+    DirectoryUser,
+    FieldChange,
+    GoogleGroup,
+    GoogleState,
+    GoogleUser,
+    Link,
+    LinkState,
+    PasswordHash,
+)
 from ..core.passwords import NO_PASSWORD, fingerprint
-from .user_fields import aliases_to_add, custom_body, custom_changes, dn_key, field_changes, patch_body
-from ..core.model import DirectoryGroup, DirectoryState, DirectoryUser, GoogleGroup, GoogleState, GoogleUser, Link, LinkState, PasswordHash
-from . import safety
-from .safety import Budget
+from ..settings.config import Settings, is_reserved_group
+from . import photos, safety
 from .plan import (
     ADDRESS_AND_NAME,
     AddAlias,
@@ -34,7 +44,6 @@ from .plan import (
     CreateGroup,
     CreateOrgUnit,
     CreateUser,
-    FieldChange,
     Notice,
     Plan,
     ReassignLicense,
@@ -49,6 +58,8 @@ from .plan import (
     UpdateGroup,
     UpdateUser,
 )
+from .safety import Budget
+from .user_fields import aliases_to_add, custom_body, custom_changes, dn_key, field_changes, patch_body
 
 # What a locked user needs: it stays out of Google whatever its Google Apps option says.
 LOCKED_ADVICE = (
@@ -148,7 +159,7 @@ class _Planning:
     group_members: dict[str, tuple[str, int]] = field(default_factory=dict)  # email -> (entryUUID, members in Google) of planned groups
     email_by_dn: dict[str, str] = field(default_factory=dict)  # DN (one spelling) -> address of each valid user: managers
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         google = self.settings.google
         self.domain = google.address_domain  # where addresses made up from a uid or a group name go
         # Where primary addresses may be (several only when [google] domains is set), and where aliases may be too.
@@ -159,7 +170,7 @@ class _Planning:
         self.user_links = self.links.by_uuid("user")
         self.custom_fields = self._custom_fields()
 
-    def _custom_fields(self) -> dict:
+    def _custom_fields(self) -> dict[str, CustomField]:
         """[custom_attributes] keys → the account's fields they name (whatever their case); the unknown reported."""
         if not self.settings.custom_attributes or self.existing.custom_fields is None:
             return {}
@@ -174,7 +185,7 @@ class _Planning:
                           f"Google Admin (Directory › Users › Manage custom attributes) or fix the name (schemas: {', '.join(schemas) or 'none'})")
         return found
 
-    def patch_body(self, changes: tuple[FieldChange, ...], account: GoogleUser | None) -> dict:
+    def patch_body(self, changes: tuple[FieldChange, ...], account: GoogleUser | None) -> dict[str, Any]:
         return {**patch_body(changes, account), **custom_body(changes, account, self.custom_fields)}
 
     def warn(self, code: NoticeCode, subject: str, message: str) -> None:
@@ -202,7 +213,7 @@ class _Planning:
         root = self.settings.sync.org_unit_root.rstrip("/")
         return f"{root}/{user.org_unit}" if user.org_unit else (root or "/")
 
-    def field_changes(self, user: WantedUser, account: GoogleUser | None):
+    def field_changes(self, user: WantedUser, account: GoogleUser | None) -> tuple[FieldChange, ...]:
         changes = field_changes(user.source, user.email, account, self.settings.attributes, self.org_unit(user.source), self.manager_of(user))
         custom, problems = custom_changes(user.source, account, self.custom_fields)
         for problem in problems:

@@ -7,14 +7,15 @@ reported, never overwritten blindly, and what is already as it was before is lef
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any, Callable
 
 from ..core.codes import NoticeCode
+from ..core.model import FieldChange, GoogleUser
 from ..settings.config import SyncSettings
-from ..core.model import GoogleUser
+from . import safety
 from .plan import (
     AddMember,
     Change,
-    FieldChange,
     MemberChange,
     Notice,
     Plan,
@@ -25,7 +26,6 @@ from .plan import (
     UpdateGroup,
     UpdateUser,
 )
-from . import safety
 from .safety import Budget
 from .user_fields import patch_body
 
@@ -43,15 +43,16 @@ class Now:
     """Google as it is now, for the objects the inverses touch (None: the object is gone)."""
 
     users: dict[str, GoogleUser | None]  # Google id -> account
-    groups: dict[str, dict | None]  # Google id -> group resource (email, name, description)
+    groups: dict[str, dict[str, Any] | None]  # Google id -> group resource (email, name, description)
     members: dict[str, dict[str, str] | None]  # group address -> {member address: member id}
     # group entryUUID -> the posting policy this tool last set ("" unknown): the Groups Settings API is not read back
     posting: dict[str, str]
 
 
-def applied_changes(results: list[dict]) -> tuple[list[Applied], list[Notice]]:
+def applied_changes(results: list[dict[str, Any]]) -> tuple[list[Applied], list[Notice]]:
     """What a run applied, in the order it applied it; results recorded without their change are reported."""
-    applied, notices = [], []
+    applied: list[Applied] = []
+    notices: list[Notice] = []
     for result in results:
         if not result["ok"]:
             continue
@@ -67,7 +68,8 @@ def applied_changes(results: list[dict]) -> tuple[list[Applied], list[Notice]]:
 
 def inverses(applied: list[Applied]) -> tuple[list[Change], list[Notice]]:
     """The changes that undo these, last applied first undone first; what cannot be undone, as notices."""
-    changes, notices = [], []
+    changes: list[Change] = []
+    notices: list[Notice] = []
     for each in reversed(applied):
         undo = each.change.inverse(each.google_id)
         if isinstance(undo, str):
@@ -143,7 +145,7 @@ def plan_undo(run_id: int, inverse: list[Change], notices: list[Notice], now: No
     return replace(plan, refusals=safety.undo_refusals(list(plan.changes), sync, budget, active, members))
 
 
-def _still_as_left(change, current_value, report) -> tuple[FieldChange, ...]:
+def _still_as_left(change: UpdateUser | UpdateGroup, current_value: Callable[[str], Any], report: Callable[..., None]) -> tuple[FieldChange, ...]:
     """The reverted fields whose value is still what the run set; the others are reported, never overwritten."""
     fields = []
     for field in change.changes:  # old: what the run set; new: what it was before
