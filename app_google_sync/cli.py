@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import __version__
-from .libraries import config, leadership, locks, migrate, notify, stopping
+from .libraries import config, leadership, locks, migrate, notify, state_files, stopping
 from .libraries.codes import RunOutcome
 from .libraries.engine import Report, SyncEngine
 from .libraries.errors import ConfigError, DatabaseTooNew, GoogleSyncError, UnsafePlan
@@ -162,6 +162,9 @@ def cmd_check(engine: SyncEngine, args) -> int:
         checks.append(("google", False, str(error)))
     for warning in engine.settings.warnings:
         print(f"WARN  config: {warning}")
+    loose = state_files.loose_dir_problem(engine.settings.sync.state_dir)
+    if loose:
+        print(f"WARN  state_dir: {loose}")
     for name, ok, detail in checks:
         print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
     return EXIT_OK if all(ok for _, ok, _ in checks) else EXIT_ERROR

@@ -24,6 +24,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
+from . import state_files
 from .errors import RunLocked
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,8 @@ class FileLock:
     def acquire(self) -> bool:
         """Take the lock if it is free; never waits."""
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        handle = open(self.path, "a+")  # noqa: SIM115  (kept open while held: closing it would release the lock)
+        # Kept open while held (closing it would release the lock); private like every file in state_dir.
+        handle = os.fdopen(state_files.open_private(self.path, os.O_RDWR | os.O_APPEND), "a+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from . import state_files
+
 log = logging.getLogger(__name__)
 
 MARGIN = 0.95  # of the configured quota actually used
@@ -113,7 +115,8 @@ class Pacer:
         state = {"ceiling": self.ceiling, "window": self.window, "rate": self.rate, "tokens": self.tokens, "updated": self.updated}
         try:
             temporary = self.state_file.with_suffix(".tmp")
-            temporary.write_text(json.dumps(state))
+            with os.fdopen(state_files.open_private(temporary, os.O_WRONLY | os.O_TRUNC), "w") as stream:
+                stream.write(json.dumps(state))
             os.replace(temporary, self.state_file)
         except OSError as error:  # pacing still works in memory; only the sharing between runs is lost
             log.debug("cannot save the quota budget to %s: %s", self.state_file, error)
