@@ -298,6 +298,8 @@ def cmd_db(args) -> int:
     sync = config.load_sync(config.config_path(args.config))
     if args.db_command == "upgrade":
         return _db_upgrade(sync.database)
+    if args.db_command == "new-keys":
+        return _db_new_keys(sync)
     if sync.database.startswith("sqlite:///") and not os.path.exists(sync.database.removeprefix("sqlite:///")):
         print(f"No state database yet ({sync.database}): it is created at the newest schema ({migrate.head()}) on first use, or by 'google-sync db upgrade'.")
         return EXIT_PENDING
@@ -314,6 +316,20 @@ def cmd_db(args) -> int:
     print(f"Schema {found or 'none (empty database)'}; this release upgrades it to {newest}: run 'google-sync db upgrade' "
           "(the worker and the console also do it when they start).")
     return EXIT_PENDING
+
+
+def _db_new_keys(sync) -> int:
+    from .libraries import keys  # noqa: PLC0415
+    from .libraries.store import Store  # noqa: PLC0415
+
+    store = Store(sync.database)
+    try:
+        deleted = keys.new_keys(sync.secrets_dir, store)
+    finally:
+        store.close()
+    print(f"Deleted {', '.join(map(str, deleted)) or 'no key file'}; the next command makes new keys (every password is pushed "
+          "once more). Copy the new files of secrets/ to the other servers of this database.")
+    return EXIT_OK
 
 
 def _db_upgrade(database: str) -> int:
@@ -482,6 +498,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Upgrade the state database to this release's schema. A SQLite file is first copied beside itself as "
         "state.db.bak-<old version>; back up a PostgreSQL database with pg_dump first. Exit 0: up to date afterwards; 1: "
         "an error (a database written by a newer release is refused, never modified).",
+    )
+    db_commands.add_parser(
+        "new-keys", help="forget the password-fingerprint keys (when no server has them any more)",
+        description="Delete this server's password-fingerprint and salt keys (secrets/*.key) and forget which keys the state "
+        "database's fingerprints were made with; the next command makes new ones and every password is pushed once more. "
+        "For servers sharing a PostgreSQL database whose keys are lost: copy the new files to the other servers afterwards.",
     )
     db.set_defaults(handler=None)
 

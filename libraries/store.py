@@ -34,6 +34,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from . import migrate, state_files
 from .codes import RunOutcome
@@ -561,6 +562,16 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             with self.engine.connect() as connection:
                 connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def first_value(self, name: str, value: str) -> str:
+        """Store ``value`` under ``name`` unless one is there already (another server may write at the same moment);
+        returns the value that stands."""
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(insert(values_table).values(name=name, value=value))
+        except IntegrityError:
+            pass
+        return self.get_value(name)
 
     def set_value(self, name: str, value: str) -> None:
         with self.engine.begin() as connection:
