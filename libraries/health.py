@@ -134,7 +134,7 @@ def credentials(settings: Settings, store: Store, moment: datetime) -> Finding:
     except GoogleSyncError as error:
         return Finding("credentials", CRITICAL, str(error))
     if refusal:
-        return Finding("credentials", CRITICAL, token_error_message(RuntimeError(refusal), settings.google))
+        return Finding("credentials", CRITICAL, token_error_message(RuntimeError(refusal), settings.google, scopes=required_scopes(settings)))
     return Finding("credentials", OK, "Google grants a token")
 
 

@@ -169,6 +169,18 @@ class Emulator:
             self.authority.register(info, scopes)
             self._save(force=True)
 
+    def delete_service_account_key(self, info):
+        """Delete the key of a key file (as in the Cloud console): its tokens are refused, "Invalid JWT Signature."."""
+        with self.lock:
+            self.authority.delete_key(info["private_key_id"])
+            self._save(force=True)
+
+    def delete_service_account(self, info):
+        """Delete the service account of a key file: its tokens are refused, "Invalid grant: account not found"."""
+        with self.lock:
+            self.authority.delete_account(info["client_email"])
+            self._save(force=True)
+
     # OAuth web clients (the console's "Connect to Google") ---------------------------------------
     @property
     def auth_uri(self):
