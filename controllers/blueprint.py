@@ -11,11 +11,14 @@ import os
 
 from flask import Blueprint, abort, current_app, g, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.routing import BuildError
 
 import app_google_sync.views
 from app_google_sync.libraries import config, config_file
 from app_google_sync.libraries.errors import ConfigError
+from app_google_sync.libraries.store import database_problem
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +103,17 @@ def template_context():
 def configuration_error(error):
     """The file was edited by hand into something invalid since start-up: say what to correct, on every page."""
     return render_template("google_sync/config_error.html", message=str(error)), 500
+
+
+@blueprint.errorhandler(SQLAlchemyError)
+def database_down(error):
+    """The state database stopped answering (PostgreSQL down or restarting, a SQLite file locked or gone): say so in
+    the plugin's layout, with what to check, instead of a bare error page."""
+    database = config.sync_settings(raw_config()).database
+    where = make_url(database).render_as_string(hide_password=True)
+    log.error("the state database %s cannot be reached: %s", where, database_problem(error))
+    return render_template("google_sync/database_down.html", where=where, problem=database_problem(error),
+                           postgresql=not database.startswith("sqlite")), 503
 
 
 def raw_config():
