@@ -561,9 +561,8 @@ class AssignLicense(LicenseChange):
         # 412 is also "User creation is not complete" (eventual consistency, which passes): only "none left" is final.
         if error.status != 412 or error.creation_pending:
             return ""
-        return (f"{self.product} {self.sku} not assigned ({error}): no licence of it left, or the user holds another SKU of "
-                f"{self.product} (the next synchronization reassigns it); the user is synchronized without it. If none is "
-                "left, buy more licences or free some (e.g. [licenses] release_on_suspend = yes), then synchronize again")
+        return (f"{self.product} {self.sku} not assigned ({error}): no licence of it left; the user is synchronized without "
+                "it: buy more licences or free some (e.g. [licenses] release_on_suspend = yes), then synchronize again")
 
     @property
     def awaits(self) -> frozenset[str]:
