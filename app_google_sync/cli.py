@@ -27,7 +27,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import __version__
-from .libraries import config, leadership, locks, migrate, notify, state_files, stopping
+from .libraries import config, json_output, leadership, locks, migrate, notify, state_files, stopping
+from .libraries.json_output import lazy_list
 from .libraries.codes import RunOutcome
 from .libraries.engine import Report, SyncEngine
 from .libraries.errors import ConfigError, DatabaseTooNew, GoogleSyncError, UnsafePlan
@@ -76,7 +77,7 @@ def cmd_test(engine: SyncEngine, args) -> int:
     report = engine.test(trigger=args.trigger)
     held = engine.held()
     if args.json:
-        print(json.dumps({**report.data, "held": [change.data for change in held]}, indent=2, ensure_ascii=False))
+        json_output.write(sys.stdout, {**report.streamed_data, "held": lazy_list(change.data for change in held)})
     else:
         print(f"Test synchronization (dry run, nothing written to Google) for {engine.settings.google.domain}:")
         print(render_text(report.plan))
@@ -100,7 +101,7 @@ def _sync(engine: SyncEngine, args) -> int:
         print(f"Refused, nothing was written: {error}", file=sys.stderr)
         return EXIT_REFUSED
     if args.json:
-        print(json.dumps(report.data, indent=2, ensure_ascii=False))
+        json_output.write(sys.stdout, report.streamed_data)
     else:
         _print_sync_report(report)
     return EXIT_OK if report.outcome in (RunOutcome.APPLIED, RunOutcome.IN_SYNC) else EXIT_ERROR

@@ -15,6 +15,7 @@ from .config import Settings
 from .errors import GoogleSyncError, RunLocked, TargetError, UnsafePlan
 from .executor import Executor, Progress, Result
 from .google_target import Backoff, GoogleTarget, required_scopes
+from .json_output import lazy_list
 from .keys import installation_key
 from .ldap_source import LdapSource
 from .model import DirectoryState, DirectoryUser, GoogleGroup, GoogleState, Link, LinkState, PasswordHash
@@ -51,6 +52,15 @@ class Report:
             "plan": self.plan.data if self.plan else None,
             "results": [result.data for result in self.results],
         }
+
+    @property
+    def streamed_data(self) -> dict:
+        """``data`` whose plan and results are made item by item as JSON is written (json_output.write)."""
+        return {**self.data_head(), "plan": self.plan.streamed_data if self.plan else None,
+                "results": lazy_list(result.data for result in self.results)}
+
+    def data_head(self) -> dict:
+        return {"run_id": self.run_id, "outcome": self.outcome, "message": self.message}
 
 
 @dataclass(frozen=True)

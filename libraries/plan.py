@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Protocol
 
 from . import passwords, photos
 from .errors import TargetError, UnsafePlan
+from .json_output import lazy_list
 from .model import FieldChange, Link, PasswordHash
 from .user_fields import patch_body
 
@@ -889,8 +890,13 @@ class Plan:
 
     @property
     def checksum(self) -> str:
-        payload = json.dumps([change.data for change in self.changes], sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+        """The SHA-256 of the changes' data as one JSON list (sorted keys), hashed change by change: the same
+        bytes as dumping the list whole, without the whole text in memory."""
+        digest = hashlib.sha256(b"[")
+        for number, change in enumerate(self.changes):
+            digest.update((", " if number else "").encode() + json.dumps(change.data, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+        digest.update(b"]")
+        return digest.hexdigest()[:16]
 
     def raise_if_unsafe(self, force: bool = False) -> None:
         if self.refusals and not force:
@@ -907,6 +913,16 @@ class Plan:
             "refused": list(self.refusals),
             "held": [held.data for held in self.held],
         }
+
+    @property
+    def streamed_data(self) -> dict:
+        """``data`` whose long lists are made item by item as JSON is written (json_output.write)."""
+        return {**self.data_head(), "changes": lazy_list(change.data for change in self.changes),
+                "notices": lazy_list(notice.data for notice in self.notices), "refused": list(self.refusals),
+                "held": lazy_list(held.data for held in self.held)}
+
+    def data_head(self) -> dict:
+        return {"in_sync": self.in_sync, "checksum": self.checksum, "counts": self.counts()}
 
 
 def render_json(plan: Plan) -> str:
