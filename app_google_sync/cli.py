@@ -27,17 +27,19 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import __version__
-from .libraries.settings import config
-from .libraries.runtime import leadership
-from .libraries.state import locks, migrate
-from .libraries.ops import notify
 from .libraries.core import stopping
 from .libraries.core.codes import RunOutcome
-from .libraries.sync.engine import Report, SyncEngine
 from .libraries.core.errors import ConfigError, DatabaseTooNew, GoogleSyncError, UnsafePlan
-from .libraries.sync.executor import Result
-from .libraries.sync.plan import render_text
+from .libraries.ops import notify
+from .libraries.runtime import leadership
+from .libraries.settings import config
+from .libraries.state import locks, migrate, state_files
 from .libraries.state.store import database_problem, now
+from .libraries.sync import json_output
+from .libraries.sync.engine import Report, SyncEngine
+from .libraries.sync.executor import Result
+from .libraries.sync.json_output import lazy_list
+from .libraries.sync.plan import render_text
 
 EXIT_OK, EXIT_ERROR, EXIT_PENDING, EXIT_REFUSED = 0, 1, 2, 3
 log = logging.getLogger("google-sync")
@@ -80,7 +82,7 @@ def cmd_test(engine: SyncEngine, args) -> int:
     report = engine.test(trigger=args.trigger)
     held = engine.held()
     if args.json:
-        print(json.dumps({**report.data, "held": [change.data for change in held]}, indent=2, ensure_ascii=False))
+        json_output.write(sys.stdout, {**report.streamed_data, "held": lazy_list(change.data for change in held)})
     else:
         print(f"Test synchronization (dry run, nothing written to Google) for {engine.settings.google.domain}:")
         print(render_text(report.plan))
@@ -104,7 +106,7 @@ def _sync(engine: SyncEngine, args) -> int:
         print(f"Refused, nothing was written: {error}", file=sys.stderr)
         return EXIT_REFUSED
     if args.json:
-        print(json.dumps(report.data, indent=2, ensure_ascii=False))
+        json_output.write(sys.stdout, report.streamed_data)
     else:
         _print_sync_report(report)
     return EXIT_OK if report.outcome in (RunOutcome.APPLIED, RunOutcome.IN_SYNC) else EXIT_ERROR
@@ -166,6 +168,9 @@ def cmd_check(engine: SyncEngine, args) -> int:
         checks.append(("google", False, str(error)))
     for warning in engine.settings.warnings:
         print(f"WARN  config: {warning}")
+    loose = state_files.loose_dir_problem(engine.settings.sync.state_dir)
+    if loose:
+        print(f"WARN  state_dir: {loose}")
     for name, ok, detail in checks:
         print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
     return EXIT_OK if all(ok for _, ok, _ in checks) else EXIT_ERROR
@@ -251,7 +256,7 @@ def cmd_notify(engine: SyncEngine, args) -> int:
 
 
 def cmd_health(engine: SyncEngine, args) -> int:
-    from .libraries.ops import health# noqa: PLC0415
+    from .libraries.ops import health  # noqa: PLC0415
 
     verdict = health.evaluate(engine.settings, engine.store, now())
     print(json.dumps(verdict.data, indent=2, ensure_ascii=False) if args.json else verdict.line)
@@ -263,7 +268,7 @@ def cmd_background(engine: SyncEngine, args) -> int:
 
     metrics_server = None
     if args.command == "worker" and engine.settings.worker.metrics_address:
-        from .libraries.ops import metrics# noqa: PLC0415
+        from .libraries.ops import metrics  # noqa: PLC0415
 
         metrics_server = metrics.serve(engine.settings.worker.metrics_address, engine.store)
         print(f"Metrics on http://{engine.settings.worker.metrics_address}/metrics", file=sys.stderr)
@@ -299,6 +304,8 @@ def cmd_db(args) -> int:
     sync = config.load_sync(config.config_path(args.config))
     if args.db_command == "upgrade":
         return _db_upgrade(sync.database)
+    if args.db_command == "new-keys":
+        return _db_new_keys(sync)
     if sync.database.startswith("sqlite:///") and not os.path.exists(sync.database.removeprefix("sqlite:///")):
         print(f"No state database yet ({sync.database}): it is created at the newest schema ({migrate.head()}) on first use, or by 'google-sync db upgrade'.")
         return EXIT_PENDING
@@ -315,6 +322,20 @@ def cmd_db(args) -> int:
     print(f"Schema {found or 'none (empty database)'}; this release upgrades it to {newest}: run 'google-sync db upgrade' "
           "(the worker and the console also do it when they start).")
     return EXIT_PENDING
+
+
+def _db_new_keys(sync) -> int:
+    from .libraries.state import keys  # noqa: PLC0415
+    from .libraries.state.store import Store  # noqa: PLC0415
+
+    store = Store(sync.database)
+    try:
+        deleted = keys.new_keys(sync.secrets_dir, store)
+    finally:
+        store.close()
+    print(f"Deleted {', '.join(map(str, deleted)) or 'no key file'}; the next command makes new keys (every password is pushed "
+          "once more). Copy the new files of secrets/ to the other servers of this database.")
+    return EXIT_OK
 
 
 def _db_upgrade(database: str) -> int:
@@ -483,6 +504,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Upgrade the state database to this release's schema. A SQLite file is first copied beside itself as "
         "state.db.bak-<old version>; back up a PostgreSQL database with pg_dump first. Exit 0: up to date afterwards; 1: "
         "an error (a database written by a newer release is refused, never modified).",
+    )
+    db_commands.add_parser(
+        "new-keys", help="forget the password-fingerprint keys (when no server has them any more)",
+        description="Delete this server's password-fingerprint and salt keys (secrets/*.key) and forget which keys the state "
+        "database's fingerprints were made with; the next command makes new ones and every password is pushed once more. "
+        "For servers sharing a PostgreSQL database whose keys are lost: copy the new files to the other servers afterwards.",
     )
     db.set_defaults(handler=None)
 

@@ -12,12 +12,15 @@ import os
 import flask
 from flask import Blueprint, abort, current_app, g, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import LengthRequired, RequestEntityTooLarge
 from werkzeug.routing import BuildError
 
 import app_google_sync.views
-from app_google_sync.libraries.settings import config, config_file
 from app_google_sync.libraries.core.errors import ConfigError
+from app_google_sync.libraries.settings import config, config_file
+from app_google_sync.libraries.state.store import database_problem
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +142,17 @@ def configuration_error(error):
     return render_template("google_sync/config_error.html", message=str(error)), 500
 
 
+@blueprint.errorhandler(SQLAlchemyError)
+def database_down(error):
+    """The state database stopped answering (PostgreSQL down or restarting, a SQLite file locked or gone): say so in
+    the plugin's layout, with what to check, instead of a bare error page."""
+    database = config.sync_settings(raw_config()).database
+    where = make_url(database).render_as_string(hide_password=True)
+    log.error("the state database %s cannot be reached: %s", where, database_problem(error))
+    return render_template("google_sync/database_down.html", where=where, problem=database_problem(error),
+                           postgresql=not database.startswith("sqlite")), 503
+
+
 def raw_config():
     """The configuration file as written (may be incomplete); cached for the request."""
     if "google_sync_raw" not in g:
@@ -161,8 +175,8 @@ def get_engine():
     only (background runs keep the configured ``max_retries``).
     """
     if "google_sync_engine" not in g:
-        from app_google_sync.libraries.sync.engine import SyncEngine  # noqa: PLC0415
         from app_google_sync.libraries.google.google_target import Backoff, GoogleTarget, required_scopes  # noqa: PLC0415
+        from app_google_sync.libraries.sync.engine import SyncEngine  # noqa: PLC0415
 
         loaded = config.load(console().config_path)
         backoff = Backoff(min(loaded.sync.max_retries, INTERACTIVE_RETRIES))

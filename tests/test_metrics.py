@@ -11,13 +11,13 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from app_google_sync.libraries.settings import config
+from app_google_sync.libraries.core.errors import ConfigError, GoogleSyncError
 from app_google_sync.libraries.google import calls
 from app_google_sync.libraries.ops import metrics
-from app_google_sync.libraries.sync.engine import SyncEngine
-from app_google_sync.libraries.core.errors import ConfigError, GoogleSyncError
 from app_google_sync.libraries.ops.monitoring import write_heartbeat
+from app_google_sync.libraries.settings import config
 from app_google_sync.libraries.state.store import Store, now
+from app_google_sync.libraries.sync.engine import SyncEngine
 
 
 def free_port() -> int:
@@ -104,8 +104,9 @@ def test_the_worker_serves_metrics_and_the_watcher_lag(env):
             except OSError:
                 continue
         env.directory.modify_user("nora", givenName="Eleanor")
-        while ("google_sync_watcher_lag_seconds", ()) not in figures:
-            assert time.monotonic() < deadline + 20, "no watcher lag after a change"
+        pushed = ("google_sync_runs_total", (("kind", "push"), ("outcome", "applied")))
+        while ("google_sync_watcher_lag_seconds", ()) not in figures or pushed not in figures:  # the push follows the lag
+            assert time.monotonic() < deadline + 20, "no watcher lag or push after a change"
             time.sleep(0.5)
             figures = scrape(address)
         assert 0 <= figures[("google_sync_watcher_lag_seconds", ())] < 20
@@ -120,3 +121,30 @@ def test_the_worker_serves_metrics_and_the_watcher_lag(env):
         output = worker.communicate(timeout=30)[0].decode()
     assert worker.returncode == 0, output
     assert f"Metrics on http://{address}/metrics" in output
+
+
+def test_while_postgresql_is_down_the_endpoint_still_answers_with_state_db_up_0(env, postgres_server, postgres_url):
+    env.directory.add_user("alice", "Alice", "Tester", groups=("google_apps_plugin",))
+    settings = settings_for(env, database_url=postgres_url)
+    store = Store(settings.sync.database)
+    assert SyncEngine(settings, store=store).sync(trigger="scheduler").outcome == "applied"
+    write_heartbeat(store, now(), "syncrepl", True, now(), 0.5)
+    address = f"127.0.0.1:{free_port()}"
+    server = metrics.serve(address, store)
+    try:
+        before = scrape(address)
+        assert before[("google_sync_state_db_up", ())] == 1 and before[("google_sync_watcher_up", ())] == 1
+        postgres_server.pause()
+        try:
+            down = scrape(address)  # was a 500: an alert on watcher_up == 0 never fired
+        finally:
+            postgres_server.resume()
+        assert down[("google_sync_state_db_up", ())] == 0 and down[("google_sync_watcher_up", ())] == 0
+        assert down[("google_sync_api_calls_total", ())] >= before[("google_sync_api_calls_total", ())]  # in-process figures
+        assert not any(name == "google_sync_runs_total" for name, _ in down)  # no figure read from a database that is down
+        again = scrape(address)
+        assert again[("google_sync_state_db_up", ())] == 1
+        assert again[("google_sync_runs_total", (("kind", "full"), ("outcome", "applied")))] == 1
+    finally:
+        server.shutdown()
+        store.close()

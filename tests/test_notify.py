@@ -10,13 +10,13 @@ from smtp_sink import SmtpSink
 from sqlalchemy import update
 
 from app_google_sync import cli
-from app_google_sync.libraries.settings import config
-from app_google_sync.libraries.runtime import jobs
-from app_google_sync.libraries.ops import notify
-from app_google_sync.libraries.settings.config import NotifySettings
-from app_google_sync.libraries.sync.engine import SyncEngine
 from app_google_sync.libraries.core.errors import GoogleSyncError
+from app_google_sync.libraries.ops import notify
+from app_google_sync.libraries.runtime import jobs
+from app_google_sync.libraries.settings import config
+from app_google_sync.libraries.settings.config import NotifySettings
 from app_google_sync.libraries.state.store import RunRecord, Store, now, push_queue_table
+from app_google_sync.libraries.sync.engine import SyncEngine
 
 HASH = "$6$rounds=5000$saltsalt$" + "x" * 86
 SHA1 = "5baa61e4c9b93f3f0682250b6cf8331b7ee68fd8"
@@ -227,6 +227,27 @@ def test_starttls_and_a_login_whose_password_stays_in_its_file(env, tmp_path, mo
         password_file.write_text("wrong")
         with pytest.raises(notify.NotifyError, match=r"refused the login of \[notify\] username = relay .*password_file"):
             notify.Notifier(settings, None).send_test()
+    finally:
+        sink.controller.stop()
+
+
+def test_the_smtp_password_never_goes_out_unencrypted_unless_allowed(env, tmp_path):
+    """A server offering AUTH in cleartext: refused before connecting by default; sent only with allow_cleartext_auth."""
+    sink = SmtpSink(auth_require_tls=False, authenticator=None, auth_required=True)
+    sink.controller.SMTP_kwargs["authenticator"] = sink.authenticate
+    password_file = tmp_path / "smtp-password"
+    password_file.write_text("smtp-Secret-7\n")
+    refused = with_notify(env, sink.port, username="relay", password_file=str(password_file))
+    sink.controller.start()
+    try:
+        with pytest.raises(notify.NotifyError) as raised:
+            notify.Notifier(refused, None).send_test()
+        line = str(raised.value)
+        assert "unencrypted" in line and "[notify] starttls = yes" in line and "allow_cleartext_auth = yes" in line and "\n" not in line
+        assert sink.logins == [] and sink.messages == []
+        allowed = with_notify(env, sink.port, username="relay", password_file=str(password_file), allow_cleartext_auth="yes")
+        notify.Notifier(allowed, None).send_test()
+        assert sink.logins == [("relay", "smtp-Secret-7")] and len(sink.messages) == 1
     finally:
         sink.controller.stop()
 

@@ -3,9 +3,9 @@ import stat
 from pathlib import Path
 
 from app_google_sync import cli
+from app_google_sync.libraries.state.store import Store
 from app_google_sync.libraries.sync.engine import SyncEngine
 from app_google_sync.libraries.sync.plan import SetPassword
-from app_google_sync.libraries.state.store import Store
 
 NAMES = ("password_fingerprint_key", "password_salt_key")
 
@@ -66,3 +66,18 @@ def test_a_damaged_key_file_is_one_line_naming_the_file(env, capsys):
     err = capsys.readouterr().err
     assert code == 1 and "password_fingerprint_key.key is damaged" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_db_new_keys_makes_new_keys_and_every_password_goes_once_more(env, capsys):
+    env.directory.add_user("alice", "Alice", "Martin", password="Secret-Password-1", groups=("google_apps_plugin",))
+    assert cli.main(["--config", str(env.config_path), "sync"]) == 0
+    secrets_dir = Path(env.settings.sync.secrets_dir)
+    before = {name: (secrets_dir / f"{name}.key").read_text() for name in NAMES}
+    capsys.readouterr()
+    assert cli.main(["--config", str(env.config_path), "db", "new-keys"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Deleted ") and "every password is pushed once more" in out
+    assert not any((secrets_dir / f"{name}.key").exists() for name in NAMES)
+    plan = SyncEngine(env.settings).compute_plan()
+    assert [change.subject for change in plan.of_type(SetPassword)] == ["alice@example.com"]
+    assert all((secrets_dir / f"{name}.key").read_text() != before[name] for name in NAMES)

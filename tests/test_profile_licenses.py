@@ -2,8 +2,8 @@
 import json
 
 from app_google_sync import cli
-from app_google_sync.libraries.sync.engine import SyncEngine
 from app_google_sync.libraries.google.google_target import LICENSING_SCOPE, check_access, required_scopes
+from app_google_sync.libraries.sync.engine import SyncEngine
 
 PLUGIN = ("google_apps_plugin",)
 PRODUCT, SKU = "Google-Apps", "1010020027"
@@ -135,34 +135,40 @@ def test_a_licence_given_by_google_s_automatic_licensing_is_not_a_failure(env, c
 
 def test_a_user_holding_another_sku_of_the_product_is_reassigned_not_assigned(env, capsys):
     """One SKU per product and user (Google's licensing guide): another SKU of the product is moved with
-    licenseAssignments.patch (the path names the SKU held, the body the new one), never inserted beside it."""
+    licenseAssignments.patch (the path names the SKU held, the body the new one), never inserted beside it. Users this
+    run creates, given another SKU by Google's automatic licensing, are reassigned within the same run."""
     licenses_on(env)
     env.emulator.add_sku(PRODUCT, "1010020028", 5, name="Google Workspace Business Standard")
     env.emulator.auto_license(PRODUCT, "1010020028")
     env.directory.add_user("alice", "Alice", "Tester", groups=PLUGIN)
+    env.directory.add_user("bob", "Bob", "Tester", groups=PLUGIN)
     code, report = report_json(env, capsys, "sync")
-    assert code == 1, "the first run meets the automatic licence when it assigns"
-    failed = [r for r in report["results"] if not r["ok"]]
-    assert [r["action"] for r in failed] == ["assign licence"] and "holds another SKU" in failed[0]["message"]
-    assert env.emulator.licensed(PRODUCT, "1010020028") == ["alice@example.com"]
+    assert code == 0 and report["outcome"] == "applied", [r for r in report["results"] if not r["ok"]]
+    assigned = [(r["object"], r["ok"], r["message"]) for r in report["results"] if r["action"] == "assign licence"]
+    assert assigned == [(f"{uid}@example.com", True, f"reassigned from {PRODUCT} 1010020028 (Google's automatic licensing had given it)")
+                        for uid in ("alice", "bob")]
+    patch = [c for c in env.emulator.calls if c["method"] == "PATCH" and "/apps/licensing/" in c["path"]]
+    assert sorted((c["path"], json.dumps(c["body"])) for c in patch) == [
+        (f"/apps/licensing/v1/product/{PRODUCT}/sku/1010020028/user/{uid}@example.com", json.dumps({"skuId": SKU})) for uid in ("alice", "bob")]
+    listings = [c for c in env.emulator.calls if c["method"] == "GET" and c["path"] == f"/apps/licensing/v1/product/{PRODUCT}/users"]
+    assert len(listings) == 2, "the plan's read, then one read for every refused licence of the run"
+    assert env.emulator.licensed(PRODUCT, SKU) == ["alice@example.com", "bob@example.com"]
+    assert env.emulator.licensed(PRODUCT, "1010020028") == []
+    assert run(env, "test") == 0
 
+    target = SyncEngine(env.settings).target  # someone moves alice back in Google: the plan shows a reassignment
+    target.call(target.licenses.patch(productId=PRODUCT, skuId=SKU, userId="alice@example.com", body={"skuId": "1010020028"}))
     _, report = report_json(env, capsys)
     assert report["plan"]["changes"] == [{"action": "reassign licence", "object": "alice@example.com", "product": PRODUCT,
                                           "sku": SKU, "held_sku": "1010020028"}]
-    env.emulator.reset_calls()
-    assert run(env, "sync") == 0
-    patch = [c for c in env.emulator.calls if c["method"] == "PATCH"]
-    assert [(c["path"], c["body"]) for c in patch] == [(f"/apps/licensing/v1/product/{PRODUCT}/sku/1010020028/user/alice@example.com",
-                                                        {"skuId": SKU})]
-    assert env.emulator.licensed(PRODUCT, SKU) == ["alice@example.com"] and env.emulator.licensed(PRODUCT, "1010020028") == []
-    assert run(env, "test") == 0
 
 
 def test_the_emulator_answers_licences_as_google_documents(env):
     """412 for a licence of the product already held (this SKU or another), 404 for one not held, 400 for an unknown SKU."""
+    import pytest
+
     from app_google_sync.emulator import api_licensing, errors
     from app_google_sync.emulator.routing import Request
-    import pytest
 
     env.emulator.add_sku(PRODUCT, SKU, 5)
     env.emulator.add_sku(PRODUCT, "other", 5)

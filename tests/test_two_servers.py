@@ -16,14 +16,14 @@ from dataclasses import replace
 
 import pytest
 from sqlalchemy import create_engine, text
+from waiting import wait_for
 
 from app_google_sync import cli
-from app_google_sync.libraries.state import locks
-from app_google_sync.libraries.sync.engine import SyncEngine
-from app_google_sync.libraries.core.errors import RunLocked
+from app_google_sync.libraries.core.errors import ConfigError, RunLocked
 from app_google_sync.libraries.runtime.leadership import Leadership
+from app_google_sync.libraries.state import locks
 from app_google_sync.libraries.state.store import Store
-from waiting import wait_for
+from app_google_sync.libraries.sync.engine import SyncEngine
 
 LOCK_HOLDER = """
 import sys, time
@@ -206,3 +206,24 @@ def test_a_run_whose_lock_connection_drops_stops_before_its_next_batch(env, tmp_
     other = server(env, tmp_path, "server-b", postgres_url)
     assert SyncEngine(other).sync().outcome == "applied"  # the other server finishes the job
     assert len([user for user in env.emulator.users() if user["primaryEmail"].startswith("user")]) == 12
+
+
+def test_servers_of_one_database_share_the_password_keys_or_refuse_naming_the_file_to_copy(env, tmp_path, postgres_url, capsys):
+    env.directory.add_user("keyed", "Keyed", "User", password="Keyed-Password-1", groups=("google_apps_plugin",))
+    env.write_config()
+    first, second = (server(env, tmp_path, name, postgres_url) for name in ("server-a", "server-b"))
+    assert SyncEngine(first).sync().outcome == "applied"
+    missing = tmp_path / "server-b" / "secrets" / "password_salt_key.key"
+    with pytest.raises(ConfigError) as refused:
+        SyncEngine(second)  # its own new keys would make every fingerprint differ: every password pushed again
+    assert str(refused.value).startswith(f"{missing} is missing: the shared state database's fingerprints were made with another server's")
+    assert "copy password_salt_key.key from a server of this database" in str(refused.value) and not missing.exists()
+    (tmp_path / "server-b" / "secrets" / "password_fingerprint_key.key").parent.mkdir(parents=True, exist_ok=True)
+    stranger = tmp_path / "server-b" / "secrets" / "password_fingerprint_key.key"
+    for name in ("password_salt_key.key", "password_fingerprint_key.key"):
+        (tmp_path / "server-b" / "secrets" / name).write_bytes((tmp_path / "server-a" / "secrets" / name).read_bytes())
+    stranger.write_text("00" * 32 + "\n")  # a key of its own: refused too
+    with pytest.raises(ConfigError, match="password_fingerprint_key.key differs from the key"):
+        SyncEngine(second)
+    stranger.write_bytes((tmp_path / "server-a" / "secrets" / "password_fingerprint_key.key").read_bytes())
+    assert SyncEngine(second).compute_plan().changes == ()  # the password pushed by server A is not pushed again

@@ -58,6 +58,7 @@ class Authority:
         self.keys = {}        # private_key_id -> {client_email, client_id, public_key (PEM)}
         self.delegations = {}  # client_id -> set of delegated scopes
         self.tokens = {}      # access token -> AccessToken
+        self.accounts = set()  # client_email of each service account that exists (whether or not it has keys left)
 
     # service accounts ---------------------------------------------------------------------
     def create_service_account(self, token_uri, scopes=None, name=None):
@@ -91,6 +92,17 @@ class Authority:
                                              "client_id": str(info["client_id"]),
                                              "public_key": public_pem}
         self.delegations[str(info["client_id"])] = set(DIRECTORY_SCOPES if scopes is None else scopes)
+        self.accounts.add(info["client_email"])
+
+    def delete_key(self, private_key_id):
+        """The key deleted in the Cloud console: its account stays, a token signed with it is refused."""
+        self.keys.pop(private_key_id, None)
+
+    def delete_account(self, client_email):
+        """The service account deleted (with its keys): Google no longer knows it."""
+        self.accounts.discard(client_email)
+        for key_id in [key_id for key_id, account in self.keys.items() if account["client_email"] == client_email]:
+            del self.keys[key_id]
 
     # token grant --------------------------------------------------------------------------
     def grant(self, form, token_uri, subject_ok):
@@ -132,9 +144,10 @@ class Authority:
                 return account
             except InvalidSignature:
                 pass
-        if not any(k["client_email"] == claims.get("iss") for k in self.keys.values()):
-            raise GrantError(401, "invalid_client", "The OAuth client was not found.")
-        raise GrantError(400, "invalid_grant", "Invalid JWT Signature.")
+        if claims.get("iss") not in self.accounts:
+            # Google's answer for a service account it does not know: deleted, disabled, or another project's.
+            raise GrantError(400, "invalid_grant", "Invalid grant: account not found")
+        raise GrantError(400, "invalid_grant", "Invalid JWT Signature.")  # a known account, but not this key
 
     # access tokens ------------------------------------------------------------------------
     def lookup(self, authorization):
@@ -154,10 +167,12 @@ class Authority:
 
     # persistence --------------------------------------------------------------------------
     def to_dict(self):
-        return {"keys": self.keys, "delegations": {k: sorted(v) for k, v in self.delegations.items()}}
+        return {"keys": self.keys, "delegations": {k: sorted(v) for k, v in self.delegations.items()},
+                "accounts": sorted(self.accounts)}
 
     def load(self, data):
         self.keys.update(data.get("keys", {}))
+        self.accounts.update(data.get("accounts", (key["client_email"] for key in self.keys.values())))
         self.delegations.update({k: set(v) for k, v in data.get("delegations", {}).items()})
 
 

@@ -22,8 +22,26 @@ import urllib.parse
 from collections import Counter, deque
 from http.server import ThreadingHTTPServer
 
-from . import api_domains, api_groups, api_licensing, api_members, api_orgunits, api_photos, api_schemas, api_settings, api_users  # noqa: F401  (routes)
-from . import batch, consent, errors, fields, oauth, paging, password_store, resources, routing
+from . import (  # noqa: F401  (routes)
+    api_domains,
+    api_groups,
+    api_licensing,
+    api_members,
+    api_orgunits,
+    api_photos,
+    api_schemas,
+    api_settings,
+    api_users,
+    batch,
+    consent,
+    errors,
+    fields,
+    oauth,
+    paging,
+    password_store,
+    resources,
+    routing,
+)
 from .auth import DIRECTORY_SCOPES, GOOGLE_TOKEN_AUDIENCE, JWT_BEARER, Authority, GrantError
 from .faults import HTML_PAGE, Countdown, Garble, OddShapes, Outage, ThinPages, TokenFailure
 from .httpd import Handler, Truncated, is_loopback, json_answer, json_body
@@ -167,6 +185,18 @@ class Emulator:
         """Trust an existing key file's key and delegate `scopes` (default: all directory)."""
         with self.lock:
             self.authority.register(info, scopes)
+            self._save(force=True)
+
+    def delete_service_account_key(self, info):
+        """Delete the key of a key file (as in the Cloud console): its tokens are refused, "Invalid JWT Signature."."""
+        with self.lock:
+            self.authority.delete_key(info["private_key_id"])
+            self._save(force=True)
+
+    def delete_service_account(self, info):
+        """Delete the service account of a key file: its tokens are refused, "Invalid grant: account not found"."""
+        with self.lock:
+            self.authority.delete_account(info["client_email"])
             self._save(force=True)
 
     # OAuth web clients (the console's "Connect to Google") ---------------------------------------

@@ -40,6 +40,7 @@ from ..settings.config import (
 from . import calls
 from .answers import ErrorKind, TargetError
 from .pacing import Pacer
+from .token_errors import token_error_message
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,13 @@ def unreadable(endpoint: str, what: str) -> TargetError:
                        "check [google] api_endpoint and any proxy between this server and Google")
 
 
+def unreachable(endpoint: str, error: Exception) -> TargetError:
+    """No answer at all (refused, timed out, no route): the address named as the setting that gives it."""
+    detail = " ".join(str(error).split()) or type(error).__name__
+    return TargetError(f"cannot reach [google] api_endpoint = {endpoint} ({detail}): check it (Google's is "
+                       f"{GOOGLE_API_ENDPOINT}) and the network or proxy between this server and Google")
+
+
 def _answer(response, endpoint: str) -> Outcome:
     """A 2xx answer: the client hands over a body it could not parse as JSON as a string."""
     if isinstance(response, dict):
@@ -179,19 +187,6 @@ def load_credentials(settings: GoogleSettings, scopes: Iterable[str] = SCOPES):
         return service_account.Credentials.from_service_account_info(info, scopes=list(scopes), subject=settings.admin_email)
     except (ValueError, KeyError) as error:
         raise ConfigError(f"[google] credentials_file = {settings.credentials_file}: the key is incomplete or damaged ({error})") from None
-
-
-def token_error_message(error: Exception, settings: GoogleSettings, client_id: str = "", scopes: Iterable[str] = SCOPES) -> str:
-    text = str(error)
-    if "unauthorized_client" in text:
-        return (
-            f"Google refused a token: the service account (client ID {client_id or '?'}) is not allowed these scopes. "
-            "In Google Admin > Security > Access and data control > API controls > Domain-wide delegation, "
-            f"add the client ID with the scopes: {','.join(scopes)}"
-        )
-    if "invalid_grant" in text:
-        return f"Google refused a token for {settings.admin_email}: check [google] admin_email names an active super administrator ({text})"
-    return f"cannot get a token from {settings.token_uri or 'Google'}: {text}"
 
 
 class Backoff:
@@ -357,7 +352,7 @@ class GoogleTarget:
         except RefreshError as error:
             raise TokenError(token_error_message(error, self.settings, self.client_id, self.scopes)) from None
         except (GoogleAuthError, *TRANSPORT_ERRORS) as error:
-            return Outcome(error=TargetError(f"cannot reach {self.settings.api_endpoint}: {error}"))
+            return Outcome(error=unreachable(self.settings.api_endpoint, error))
 
     def _count(self, outcomes: Iterable[Outcome]) -> None:
         outcomes = list(outcomes)
@@ -443,7 +438,7 @@ class GoogleTarget:
         except RefreshError as error:
             raise TokenError(token_error_message(error, self.settings, self.client_id, self.scopes)) from None
         except (GoogleAuthError, *TRANSPORT_ERRORS) as error:
-            failure = TargetError(f"cannot reach {self.settings.api_endpoint}: {error}")
+            failure = unreachable(self.settings.api_endpoint, error)
             return {key: outcomes.get(key, Outcome(error=failure)) for key in requests}
         return outcomes
 
@@ -676,7 +671,8 @@ def check_access(settings: Settings) -> list[Check]:
     client_id = str(read_key(google).get("client_id", ""))
     refusal = try_token(credentials)
     if refusal:
-        delegated = isinstance(credentials, service_account.Credentials)  # a refresh token's scopes are fixed at consent
+        # Which scopes lack delegation, when that is the refusal (a refresh token's scopes are fixed at consent).
+        delegated = isinstance(credentials, service_account.Credentials) and "unauthorized_client" in refusal
         missing = [scope for scope in scopes if delegated and try_token(credentials.with_scopes([scope]))]
         detail = token_error_message(RuntimeError(refusal), google, client_id, scopes)
         if missing:
@@ -701,6 +697,8 @@ def check_access(settings: Settings) -> list[Check]:
         return (page.get("users") or [{}])[0].get("customerId", "")
 
     def on_a_group(request) -> str:
+        if SCOPES[1] not in passed:
+            raise NotTried(f"not tried: the groups could not be listed (see {SCOPES[1]})")
         return read(request(first_group)) if first_group else "no group in Google yet to try it on; the token includes the scope"
 
     reads = {
@@ -713,14 +711,29 @@ def check_access(settings: Settings) -> list[Check]:
         DOMAIN_SCOPE: lambda: _domains_found(target.read_domains()),
         GROUP_SETTINGS_SCOPE: lambda: on_a_group(lambda group: target.group_settings.get(groupUniqueId=group["email"], fields="email")),
     }
+    passed: set[str] = set()
     for scope in scopes:
         try:
             checks.append(Check(scope, True, reads[scope]()))
+            passed.add(scope)
+        except NotTried as reason:
+            checks.append(Check(scope, False, str(reason)))
         except TargetError as error:
-            checks.append(Check(scope, False, f"{error}: delegate this scope to client ID {client_id}"))
+            checks.append(Check(scope, False, _scope_advice(error, client_id)))
     if settings.custom_attributes and all(check.ok for check in checks if check.name == SCHEMA_SCOPE):
         checks.extend(_custom_attribute_checks(settings, target.read_custom_fields()))
     return checks
+
+
+class NotTried(Exception):
+    """A scope check that needs what an earlier one failed to read: a FAIL, never a PASS, and no advice of its own."""
+
+
+def _scope_advice(error: TargetError, client_id: str) -> str:
+    """Only a refusal is about delegation; a lost or failed answer says what it says."""
+    if error.kind is ErrorKind.DENIED:
+        return f"{error}: delegate this scope to client ID {client_id}"
+    return str(error)
 
 
 def _licences_found(read: dict, wanted: LicenseSettings) -> str:

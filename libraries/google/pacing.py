@@ -1,20 +1,27 @@
 """Pacing to Google's quota instead of bouncing off it.
 
 Google counts every call, each batch part included, against a per-minute quota
-(2,400 queries per minute per user per project by default). The fastest a run
-can go is (calls needed) / (allowed rate); sending faster only earns 403/429
-answers that must be sent again. So every call waits here for its share:
+(2,400 queries per minute per user per project by default), but does not say over
+which window it enforces it: any sliding window from 5 s to the minute may be the
+one. The fastest a run can go is (calls needed) / (allowed rate); sending faster
+only earns 403/429 answers that must be sent again. So every call waits here for
+its share:
 
-- a token bucket at a little under the configured rate (Google's windows do not
-  line up with ours, the margin keeps us below them);
-- additive increase, multiplicative decrease (as TCP does): a quota answer halves
-  the rate, answered calls win it back little by little, up to the configured rate;
-- batches no larger than one second's worth of calls, and never so large that
-  a window's worth of calls at the paced rate plus one batch could pass the
-  quota (Google counts over a minute; a compressed benchmark over seconds);
+- a token bucket at a little under the configured rate, spent evenly: what may go
+  at once (after a quiet spell, or as one batch) is kept within the margin of the
+  shortest window (5% of 5 s' worth), so no window from 5 s to 60 s sees more
+  than its share of the quota;
+- a quota answer (another tool spends part of the quota, or it is lower than
+  configured) halves the rate, once per batch sent since the last cut (answers to
+  batches sent at the old pace are echoes, not news); answered calls win it back
+  steadily, slowly near the rate Google last refused, so the rate settles just
+  under what is left instead of see-sawing over it;
 - the bucket's state is kept in a small file in ``state_dir``, so the runs and
   pushes of one server (which never overlap: they share the run lock) share
   one budget instead of each starting with a full one.
+
+``tests/bench/bench_pacing.py`` measures it against the emulator's quota for
+windows of 5 to 60 s, alone and with another tool spending half the quota.
 """
 from __future__ import annotations
 
@@ -25,13 +32,19 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from ..state import state_files
+
 log = logging.getLogger(__name__)
 
 MARGIN = 0.95  # of the configured quota actually used
 FLOOR = 0.05  # the rate never drops below this share of the configured one
-RECOVERY_SECONDS = 10.0  # after a halving, this many seconds' worth of answered calls win the rate back (of a 60 s window)
-BURST_SECONDS = 1.0  # calls that may go at once after a quiet spell: one second's worth at most
+RECOVERY_SECONDS = 20.0  # from nothing to the whole rate in this many seconds of answered calls (of a 60 s window)
+BURST_SECONDS = 1.0  # calls that may go at once after a quiet spell: one second's worth at most (less: SHORTEST_WINDOW)
 MINUTE = 60.0  # the window Google counts queries_per_minute over
+DECREASE = 0.5  # a quota answer halves the rate (once per batch sent since the last cut)
+NEAR = 0.9  # within this share of the rate Google last refused, the rate is won back at PROBE of the speed
+PROBE = 0.25
+SHORTEST_WINDOW = 5.0  # the shortest window Google may enforce it over (undocumented: any from 5 s to the minute)
 
 
 class Pacer:
@@ -47,10 +60,14 @@ class Pacer:
         Google's minute into a few seconds (100 calls per 5 s) says so here, and every time constant scales with it."""
         self.ceiling = queries_per_minute / MINUTE * MARGIN  # calls per second
         self.window = window
-        # A sliding window of W seconds sees at most rate * W + one burst: the burst is kept within the margin.
-        self.burst_seconds = min(BURST_SECONDS, window * (1 - MARGIN) / MARGIN)
+        # A sliding window of W seconds sees at most rate * W + one burst: the burst is kept within the margin of
+        # the shortest window Google may enforce the quota over (5 s of its minute), so every window holds its share.
+        self.burst_seconds = min(BURST_SECONDS, window * SHORTEST_WINDOW / MINUTE * (1 - MARGIN) / MARGIN)
         self.recovery_seconds = RECOVERY_SECONDS * window / MINUTE
         self.rate = self.ceiling
+        self.refused_at = float("inf")  # the rate at the last quota answer
+        self.batches = 0  # batches (or single calls) sent so far
+        self.cut_at_batch = -1  # the batch whose quota answer last cut the rate
         self.clock, self.sleep = clock, sleep
         self.state_file = Path(state_file) if state_file else None
         self.tokens = self.burst
@@ -65,6 +82,7 @@ class Pacer:
     def acquire(self, calls: int) -> None:
         """Wait until ``calls`` more calls fit in the budget (a large batch runs the bucket into debt, then waits it off)."""
         self._refill()
+        self.batches += 1
         self.tokens -= calls
         if self.tokens < 0:
             wait = -self.tokens / self.rate
@@ -74,15 +92,23 @@ class Pacer:
         self._save()
 
     def throttled(self) -> None:
-        """Google said we were too fast: halve the rate and drop what was saved up."""
-        self.rate = max(self.rate / 2, self.ceiling * FLOOR)
+        """Google said we were too fast (about the last batch sent): slow down and drop what was saved up. The rate is
+        cut once per batch sent since the last cut: answers to batches sent at the old pace are echoes, not news."""
         self.tokens = min(self.tokens, 0.0)
-        log.info("quota answer from Google: pacing down to %.1f calls per second", self.rate)
+        if self.batches > self.cut_at_batch:
+            self.refused_at = self.rate
+            self.rate = max(self.rate * DECREASE, self.ceiling * FLOOR)
+            self.cut_at_batch = self.batches
+            log.info("quota answer from Google: pacing down to %.1f calls per second", self.rate)
         self._save()
 
     def answered(self, calls: int = 1) -> None:
-        """Calls came back without a quota error: win a little of the rate back, in proportion."""
-        self.rate = min(self.ceiling, self.rate + calls / self.recovery_seconds)
+        """Calls came back without a quota error: win the rate back (the seconds these calls took, at the pace of
+        RECOVERY_SECONDS), slowly close under the rate Google last refused."""
+        gain = calls / self.rate * self.ceiling / self.recovery_seconds  # the seconds these calls took, times the pace
+        if self.refused_at * NEAR <= self.rate <= self.refused_at:
+            gain *= PROBE
+        self.rate = min(self.ceiling, self.rate + gain)
 
     @property
     def chunk(self) -> int:
@@ -113,7 +139,8 @@ class Pacer:
         state = {"ceiling": self.ceiling, "window": self.window, "rate": self.rate, "tokens": self.tokens, "updated": self.updated}
         try:
             temporary = self.state_file.with_suffix(".tmp")
-            temporary.write_text(json.dumps(state))
+            with os.fdopen(state_files.open_private(temporary, os.O_WRONLY | os.O_TRUNC), "w") as stream:
+                stream.write(json.dumps(state))
             os.replace(temporary, self.state_file)
         except OSError as error:  # pacing still works in memory; only the sharing between runs is lost
             log.debug("cannot save the quota budget to %s: %s", self.state_file, error)

@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from ..core.codes import RunOutcome
-from ..settings.config import Settings
 from ..core.errors import GoogleSyncError
-from .monitoring import PUSH_SLOW_AFTER, PUSH_STUCK_AFTER, aware, last_full_run, read_heartbeat, waiting_since
+from ..settings.config import Settings
 from ..state.store import Store
+from .monitoring import PUSH_SLOW_AFTER, PUSH_STUCK_AFTER, aware, last_full_run, read_heartbeat, waiting_since
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ def credentials(settings: Settings, store: Store, moment: datetime) -> Finding:
     except GoogleSyncError as error:
         return Finding("credentials", CRITICAL, str(error))
     if refusal:
-        return Finding("credentials", CRITICAL, token_error_message(RuntimeError(refusal), settings.google))
+        return Finding("credentials", CRITICAL, token_error_message(RuntimeError(refusal), settings.google, scopes=required_scopes(settings)))
     return Finding("credentials", OK, "Google grants a token")
 
 

@@ -8,18 +8,27 @@ answered, in the process that makes them; the endpoint shows the worker's own.
 """
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..core.codes import RunOutcome
 from ..core.errors import ConfigError
 from ..google.calls import API_REGISTRY
-from ..state.store import Store, now, results_table, runs_table
+from ..state.store import Store, database_problem, now, results_table, runs_table
 from .monitoring import aware, kind_of, last_full_run, read_heartbeat
+
+log = logging.getLogger(__name__)
+
+WATCHER_UP_HELP = "1 while the directory watcher runs and reaches slapd (0 also while the state database is down)"
+
+
 
 
 class StoreCollector:
@@ -85,7 +94,7 @@ class StoreCollector:
 
     def _watcher(self):
         beat = read_heartbeat(self.store)
-        yield GaugeMetricFamily("google_sync_watcher_up", "1 while the directory watcher runs and reaches slapd",
+        yield GaugeMetricFamily("google_sync_watcher_up", WATCHER_UP_HELP,
                                 value=1 if beat and beat.connected and not beat.stopped else 0)
         if beat is None:
             return
@@ -97,14 +106,32 @@ class StoreCollector:
 
 
 class _Exposed:
-    """What the endpoint shows: the API counters of this process and the store's figures."""
+    """What the endpoint shows: the API counters of this process and the store's figures.
+
+    While the state database cannot be read, the endpoint still answers, with this process's own figures,
+    ``google_sync_state_db_up 0`` and ``google_sync_watcher_up 0`` (a watcher that cannot queue the pushes it
+    sees does not do its job), so alerts on either fire during a database outage."""
 
     def __init__(self, store_collector: StoreCollector):
         self.store_collector = store_collector
+        self._down_since: float | None = None
 
     def collect(self):
         yield from API_REGISTRY.collect()
-        yield from self.store_collector.collect()
+        try:
+            figures = list(self.store_collector.collect())  # read whole first: a scrape never shows half of them
+        except SQLAlchemyError as error:
+            self._report_down(error)
+            figures = [GaugeMetricFamily("google_sync_watcher_up", WATCHER_UP_HELP, value=0)]
+        else:
+            self._down_since = None
+        yield GaugeMetricFamily("google_sync_state_db_up", "1 when the state database answered this scrape", value=0 if self._down_since is not None else 1)
+        yield from figures
+
+    def _report_down(self, error: Exception) -> None:
+        if self._down_since is None:
+            log.warning("metrics: the state database cannot be read (%s); serving this process's figures only", database_problem(error))
+            self._down_since = time.monotonic()
 
 
 def registry_for(store: Store, clock=now) -> CollectorRegistry:

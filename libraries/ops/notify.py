@@ -25,13 +25,13 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Callable
 
+from ..core.codes import FAILED_OUTCOMES, RunOutcome
+from ..core.errors import GoogleSyncError
 from ..settings import config
 from ..settings.config import NotifySettings, Settings
 from ..settings.config_schema import duration_text
-from ..core.errors import GoogleSyncError
-from ..core.codes import FAILED_OUTCOMES, RunOutcome
-from .monitoring import PUSH_STUCK_AFTER, aware, run_kind, waiting_since
 from ..state.store import HeldChange, QueuedPush, RunRecord, Store, now
+from .monitoring import PUSH_STUCK_AFTER, aware, run_kind, waiting_since
 
 log = logging.getLogger(__name__)
 
@@ -247,6 +247,7 @@ class SmtpSender:
     def send(self, message: EmailMessage) -> None:
         settings = self.settings
         where = f"{settings.smtp_host}:{settings.smtp_port}"
+        self._refuse_cleartext_login(where)
         try:
             context = ssl.create_default_context()
             smtp: smtplib.SMTP
@@ -266,6 +267,15 @@ class SmtpSender:
         except (smtplib.SMTPException, OSError) as error:
             raise NotifyError(f"cannot send through {where} ({_reason(error)}): check [notify] smtp_host, smtp_port "
                               "and starttls, and that the mail server runs") from None
+
+    def _encrypted(self) -> bool:
+        return self.settings.smtp_port == 465 or self.settings.starttls
+
+    def _refuse_cleartext_login(self, where: str) -> None:
+        """A login goes out only over TLS unless the administrator said otherwise: checked before connecting."""
+        if self.settings.username and not self._encrypted() and not self.settings.allow_cleartext_auth:
+            raise NotifyError(f"not sending the SMTP password to {where} unencrypted: set [notify] starttls = yes (or smtp_port = 465), "
+                              "or allow_cleartext_auth = yes for a mail server on this host")
 
     def _password(self) -> str:
         path = self.settings.password_file

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from . import config_schema as schema
 from ..core.errors import ConfigError
+from . import config_schema as schema
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +179,7 @@ class NotifySettings:
     starttls: bool = _notify("starttls")
     username: str = _notify("username")
     password_file: str = _notify("password_file")
+    allow_cleartext_auth: bool = _notify("allow_cleartext_auth")  # yes: a login may go out unencrypted
     when: str = _notify("when")  # failures, changes or never
     min_interval: float = _notify("min_interval")  # seconds between two messages of one kind
     console_url: str = _notify("console_url")  # the plugin's base URL, ending in "/"

@@ -604,9 +604,12 @@ NOTIFY = Section("notify", (
         "the mail server; the default is the server's own mail transport (Postfix on ClearOS)", blank_is_default=True),
     Key("smtp_port", Integer(1, 65535), "25", "its port: 25 (or 587 with `starttls`); 465 is implicit TLS"),
     Key("starttls", Boolean(), "no", "upgrade the connection with STARTTLS (the server's certificate is verified)"),
-    Key("username", Text(), "", "the SMTP login, when the server asks for one"),
+    Key("username", Text(), "", "the SMTP login, when the server asks for one; it is sent only over TLS (`starttls` or port 465)"),
     Key("password_file", FilePath(), "", "a file holding the SMTP password (readable by root only); it is read when a message is sent",
         example="/etc/clearos/google_sync/smtp-password", commented=True),
+    Key("allow_cleartext_auth", Boolean(), "no",
+        "`yes` sends the login and password over an unencrypted connection (only for a mail server on this host); "
+        "by default a login without `starttls` or port 465 is refused before anything is sent"),
     Key("when", Choice(("failures", "changes", "never")), "failures",
         "`failures`: failed, partial, refused or interrupted runs, and pushes failing for more than an hour; "
         "`changes`: those, and every run that changed something; `never`"),

@@ -4,9 +4,18 @@ Each lives in its own file under ``<state_dir>/secrets`` (directory 0700, file 0
 state database: the database holds HMAC fingerprints of password hashes, and with their key beside
 them a copied database would let anyone test guesses offline. A key an older version kept in the
 database is moved out on first use (and deleted there), so the fingerprints made with it stay valid.
+
+The database holds only a *check value* of each key (an HMAC of a fixed text: it reveals nothing of
+the key). Servers sharing one PostgreSQL database must share the keys too, or each would make its own
+and every password would be pushed again at each change of leader: a server whose key file is missing
+or differs from the one the database's fingerprints were made with refuses to run and says to copy the
+file. (A SQLite database belongs to one server: a lost key is made anew, every password is then pushed
+once more.)
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import os
 import secrets
@@ -25,16 +34,22 @@ def ensure_private_dir(path: str) -> str:
     return path
 
 KEY_BYTES = 32
+KEY_NAMES = ("password_salt_key", "password_fingerprint_key")
+CHECK_TEXT = b"app-google-sync installation key check"
 
 
 def installation_key(secrets_dir: str, name: str, store) -> bytes:
-    """The key called ``name``: read from its file, moved there from ``store``, or created."""
+    """The key called ``name``: read from its file, moved there from ``store``, or created; always the one the
+    database's fingerprints were made with (ConfigError naming the file to copy otherwise)."""
     path = Path(secrets_dir) / f"{name}.key"
     existing = _read(path)
     if existing is not None:
         _forget_legacy(store, name)
+        _agree(store, name, path, existing, created=False)
         return existing
     legacy = store.get_value(name)
+    if not legacy and store.get_value(check_name(name)) is not None:
+        _made_elsewhere(store, name, path)
     key = bytes.fromhex(legacy) if legacy else secrets.token_bytes(KEY_BYTES)
     _create(path, key)
     stored = _read(path)  # another process may have created it first: its key is the one
@@ -44,7 +59,63 @@ def installation_key(secrets_dir: str, name: str, store) -> bytes:
     _forget_legacy(store, name)
     if legacy:
         log.info("moved %s out of the state database into %s", name, path)
+    _agree(store, name, path, key, created=not legacy)
     return key
+
+
+def check_name(name: str) -> str:
+    return f"{name}.check"
+
+
+def check_value(key: bytes) -> str:
+    return hmac.new(key, CHECK_TEXT, hashlib.sha256).hexdigest()[:32]
+
+
+def _shared(store) -> bool:
+    return store.engine.dialect.name != "sqlite"
+
+
+def _agree(store, name: str, path: Path, key: bytes, created: bool) -> None:
+    """Record the key's check value, or make sure it is the one recorded (another server's key otherwise)."""
+    recorded = store.first_value(check_name(name), check_value(key))
+    if recorded == check_value(key):
+        return
+    if not _shared(store):  # this server's own database: its key file was replaced, the fingerprints are made anew
+        store.set_value(check_name(name), check_value(key))
+        log.warning("%s is not the key the state database's fingerprints were made with: every password is pushed once more", path)
+        return
+    if created:  # another server recorded its key a moment before: ours was never used
+        path.unlink(missing_ok=True)
+    _refuse(name, path, missing=created)
+
+
+def _refuse(name: str, path: Path, missing: bool) -> None:
+    raise ConfigError(f"{path} {'is missing' if missing else 'differs from the key'}: the shared state database's "
+                      f"fingerprints were made with another server's {name}; copy {path.name} from a server of this "
+                      f"database into {path.parent} (mode 0600), or run `google-sync db new-keys` to make new ones "
+                      "(every password is then pushed once more)")
+
+
+def _made_elsewhere(store, name: str, path: Path) -> None:
+    """No key file here, but the database's fingerprints were made with one: on a shared database, another server's."""
+    if _shared(store):
+        _refuse(name, path, missing=True)
+    else:
+        log.warning("%s was lost: a new key is made, every password is pushed once more", path)
+        store.delete_value(check_name(name))
+
+
+def new_keys(secrets_dir: str, store) -> list[Path]:
+    """``db new-keys``: this server's key files deleted and the database's check values forgotten, so the next
+    command makes new keys (every password is pushed once more); returns the files deleted."""
+    deleted = []
+    for name in KEY_NAMES:
+        store.delete_value(check_name(name))
+        path = Path(secrets_dir) / f"{name}.key"
+        if path.exists():
+            path.unlink()
+            deleted.append(path)
+    return deleted
 
 
 def _read(path: Path) -> bytes | None:

@@ -26,6 +26,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from ..core.errors import RunLocked
+from . import state_files
 from .processes import process_alive
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,8 @@ class FileLock:
     def acquire(self) -> bool:
         """Take the lock if it is free; never waits."""
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        handle = open(self.path, "a+")  # noqa: SIM115  (kept open while held: closing it would release the lock)
+        # Kept open while held (closing it would release the lock); private like every file in state_dir.
+        handle = os.fdopen(state_files.open_private(self.path, os.O_RDWR | os.O_APPEND), "a+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

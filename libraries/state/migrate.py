@@ -20,8 +20,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
-from . import locks
 from ..core.errors import DatabaseTooNew
+from . import locks, state_files
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def _back_up(engine: Engine, revision: str) -> None:
     if backup is None or not database:
         return
     path = Path(database)
+    state_files.prepare_sqlite(backup)  # private from the start: it holds what the database holds
     with closing(sqlite3.connect(path)) as source, closing(sqlite3.connect(backup)) as copy:
         source.backup(copy)  # SQLite's own copy: consistent even with a write-ahead log beside the file
-    backup.chmod(0o600)
     log.info("state database copied to %s before upgrading", backup)

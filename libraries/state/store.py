@@ -14,7 +14,6 @@ import os
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -37,11 +36,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import CursorResult, Engine
+from sqlalchemy.exc import IntegrityError
 
-from . import migrate
-from .processes import process_alive, this_process
 from ..core.codes import RunOutcome
 from ..core.model import Link, LinkState
+from . import migrate, state_files
+from .processes import process_alive, this_process
 
 metadata = MetaData()  # the newest schema; migrations/ takes older databases there
 
@@ -285,13 +285,11 @@ def link_from_json(text: str) -> Link | None:
 class Store:
     def __init__(self, url: str):
         if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            state_files.prepare_sqlite(url.removeprefix("sqlite:///"))  # 0600 before SQLite makes its WAL after it
         self.engine: Engine = create_engine(url, future=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         migrate.upgrade(self.engine)
-        if url.startswith("sqlite:///"):
-            os.chmod(url.removeprefix("sqlite:///"), 0o600)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -479,7 +477,9 @@ class Store:
         return None
 
     def push_done(self, push: QueuedPush) -> None:
-        """Applied: gone from the queue, unless it was asked for again meanwhile (then it runs again)."""
+        """Applied: gone from the queue, unless it was asked for again meanwhile (then it runs again).
+
+        A pushed password's hash is then gone from the disk too (SQLite: overwritten, write-ahead log emptied)."""
         with self.engine.begin() as connection:
             key = push_queue_table.c.key == push.key
             gone = connection.execute(delete(push_queue_table).where(key, push_queue_table.c.version == push.version))
@@ -488,6 +488,8 @@ class Store:
                 # The password just pushed is done; a newer one that arrived meanwhile still waits.
                 pushed = push_queue_table.c.password_hash == push.password_hash
                 connection.execute(update(push_queue_table).where(key, pushed).values(password_hash=""))
+        if push.password_hash:
+            self._empty_write_ahead_log()
 
     def push_failed(self, push: QueuedPush, error: str, retry_at: datetime, counts: bool = True) -> None:
         """Not applied: tried again at ``retry_at``. ``counts`` is False for a push that only waited (a run held the lock)."""
@@ -539,14 +541,29 @@ class Store:
 
     def delete_value(self, name: str) -> None:
         """Delete a named value so that a copy of the file no longer holds it (SQLite: overwritten, WAL emptied)."""
-        sqlite = self.engine.dialect.name == "sqlite"
         with self.engine.begin() as connection:
-            if sqlite:
-                connection.exec_driver_sql("PRAGMA secure_delete = ON")
             connection.execute(delete(values_table).where(values_table.c.name == name))
-        if sqlite:
+        self._empty_write_ahead_log()
+
+    def _empty_write_ahead_log(self) -> None:
+        """SQLite keeps old copies of changed pages in its WAL until a checkpoint: write them back and empty it.
+        (Deleted content is zeroed in the pages themselves: every connection has secure_delete on.)"""
+        if self.engine.dialect.name == "sqlite":
             with self.engine.connect() as connection:
                 connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def first_value(self, name: str, value: str) -> str:
+        """Store ``value`` under ``name`` unless one is there already (another server may write at the same moment);
+        returns the value that stands."""
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(insert(values_table).values(name=name, value=value))
+        except IntegrityError:
+            pass
+        standing = self.get_value(name)
+        if standing is None:  # deleted between the two statements: no value stands, so this one is written again
+            return self.first_value(name, value)
+        return standing
 
     def set_value(self, name: str, value: str) -> None:
         with self.engine.begin() as connection:
@@ -592,4 +609,5 @@ def _sqlite_pragmas(connection, _record) -> None:
     cursor.execute("PRAGMA synchronous=FULL")  # a recorded result survives a power loss, not only a crash
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA secure_delete=ON")  # a deleted password hash or key is overwritten, not left in a free page
     cursor.close()

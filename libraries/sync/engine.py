@@ -22,6 +22,7 @@ from ..state.keys import installation_key
 from ..state.store import HeldChange, Store, held_checksum, now
 from . import undo
 from .executor import Executor, Progress, Result
+from .json_output import lazy_list
 from .plan import DeleteGroup, MemberChange, Plan, RemoveMember, SuspendUser, UnsuspendUser, UpdateGroup, UpdateUser
 from .planner import Scope, build_plan, group_email, selected_groups, user_email
 from .safety import Budget
@@ -55,6 +56,15 @@ class Report:
             "plan": self.plan.data if self.plan else None,
             "results": [result.data for result in self.results],
         }
+
+    @property
+    def streamed_data(self) -> dict:
+        """``data`` whose plan and results are made item by item as JSON is written (json_output.write)."""
+        return {**self.data_head(), "plan": self.plan.streamed_data if self.plan else None,
+                "results": lazy_list(result.data for result in self.results)}
+
+    def data_head(self) -> dict:
+        return {"run_id": self.run_id, "outcome": self.outcome, "message": self.message}
 
 
 @dataclass(frozen=True)

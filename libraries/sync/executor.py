@@ -23,7 +23,7 @@ from googleapiclient.http import HttpRequest
 from ..core.model import Link, LinkState
 from ..google.answers import ErrorKind, TargetError
 from ..google.google_target import GoogleTarget, Outcome, TokenError
-from .plan import Adoption, Change, GroupChange, Plan, SuspendUser
+from .plan import Adoption, AssignLicense, Change, GroupChange, Plan, ReassignLicense, SuspendUser
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +127,7 @@ class Executor:
         self.started = self.clock()
         self.stopped = ""  # why nothing more can be sent (no token), once that happened
         self.new_addresses: set[str] = set()  # created or renamed in this run: Google may not know them everywhere yet
+        self._licences_elsewhere: dict[str, str] | None = None  # email → another SKU of the product, read when first needed
         self._done = self._total = 0
 
     def apply(self, plan: Plan) -> list[Result]:
@@ -274,11 +275,36 @@ class Executor:
         """An error that may mean the change holds already: the read the change names decides."""
         change, google_id = part.change, getattr(part.change, "google_id", "")
 
-        def stands(_: TargetError) -> Result:
+        def stands(_: TargetError) -> "Result | _Part":
+            if isinstance(change, AssignLicense) and (held := self._other_sku_held(change)):
+                return self._reassign(change, held)
             return Result(change, False, change.refused(error) or _explain(change, error), google_id)
 
         return self._part(change, read, proof=None, failed=stands,
                           done=lambda response: self._applied(change, google_id, "already held in Google"))
+
+    def _other_sku_held(self, change: AssignLicense) -> str:
+        """The other SKU of the product the user holds (Google's automatic licensing gives new accounts one), or "".
+        The product's assignments are read once per run, when the first licence is refused: by then the accounts
+        this run created have theirs."""
+        if self._licences_elsewhere is None:
+            try:
+                self._licences_elsewhere = dict(self.target.read_licences("")["licensed_elsewhere"])
+            except TargetError as error:
+                log.warning("cannot read who holds which licence of %s (%s): licences refused stay refused", change.product, error)
+                self._licences_elsewhere = {}
+        return self._licences_elsewhere.get(change.email.lower(), "")
+
+    def _reassign(self, change: AssignLicense, held: str) -> _Part:
+        """Move the licence held to the SKU wanted, within this run (licenseAssignments.patch)."""
+        move = ReassignLicense(uuid=change.uuid, email=change.email, product=change.product, sku=change.sku, held_sku=held)
+
+        def refused(error: TargetError) -> Result:
+            return Result(change, False, move.refused(error) or _explain(move, error))
+
+        return self._part(change, move.request(self.api), proof=None, failed=refused,
+                          done=lambda response: self._applied(change, "", f"reassigned from {change.product} {held} "
+                                                              "(Google's automatic licensing had given it)"))
 
     def _adopt(self, part: _Part, adoption: Adoption) -> _Part:
         """Read the object that exists, then take it over; both steps go in batches like everything else."""

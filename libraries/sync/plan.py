@@ -16,6 +16,7 @@ from ..core.errors import UnsafePlan
 from ..core.model import FieldChange, Link, PasswordHash
 from ..google.answers import ErrorKind, TargetError
 from . import photos
+from .json_output import lazy_list
 from .user_fields import patch_body
 
 Json = dict[str, Any]  # a JSON-able mapping: a record, a request body, a proof
@@ -614,9 +615,8 @@ class AssignLicense(LicenseChange):
         # A new account's "creation is not complete" passes (another kind): only "none left" is final.
         if error.kind is not ErrorKind.PRECONDITION:
             return ""
-        return (f"{self.product} {self.sku} not assigned ({error}): no licence of it left, or the user holds another SKU of "
-                f"{self.product} (the next synchronization reassigns it); the user is synchronized without it. If none is "
-                "left, buy more licences or free some (e.g. [licenses] release_on_suspend = yes), then synchronize again")
+        return (f"{self.product} {self.sku} not assigned ({error}): no licence of it left; the user is synchronized without "
+                "it: buy more licences or free some (e.g. [licenses] release_on_suspend = yes), then synchronize again")
 
     @property
     def awaits(self) -> frozenset[str]:
@@ -963,8 +963,13 @@ class Plan:
 
     @property
     def checksum(self) -> str:
-        payload = json.dumps([change.data for change in self.changes], sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+        """The SHA-256 of the changes' data as one JSON list (sorted keys), hashed change by change: the same
+        bytes as dumping the list whole, without the whole text in memory."""
+        digest = hashlib.sha256(b"[")
+        for number, change in enumerate(self.changes):
+            digest.update((", " if number else "").encode() + json.dumps(change.data, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+        digest.update(b"]")
+        return digest.hexdigest()[:16]
 
     def raise_if_unsafe(self, force: bool = False) -> None:
         if self.refusals and not force:
@@ -981,6 +986,16 @@ class Plan:
             "refused": list(self.refusals),
             "held": [held.data for held in self.held],
         }
+
+    @property
+    def streamed_data(self) -> Json:
+        """``data`` whose long lists are made item by item as JSON is written (json_output.write)."""
+        return {**self.data_head(), "changes": lazy_list(change.data for change in self.changes),
+                "notices": lazy_list(notice.data for notice in self.notices), "refused": list(self.refusals),
+                "held": lazy_list(held.data for held in self.held)}
+
+    def data_head(self) -> Json:
+        return {"in_sync": self.in_sync, "checksum": self.checksum, "counts": self.counts()}
 
 
 def render_json(plan: Plan) -> str:

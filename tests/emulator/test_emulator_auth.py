@@ -4,8 +4,7 @@ import time
 import urllib.parse
 
 import pytest
-from emulator_helpers import (ADMIN, GROUP_SCOPE, MEMBER_SCOPE, USER_SCOPE, credentials, directory, error_of,
-                              raw)
+from emulator_helpers import ADMIN, GROUP_SCOPE, MEMBER_SCOPE, USER_SCOPE, credentials, directory, error_of, raw
 from google.auth import crypt, jwt
 from google.auth.exceptions import RefreshError
 from google.auth.transport.requests import Request
@@ -156,3 +155,13 @@ def test_expired_tokens_are_refreshed_by_the_client(emu, service):
     service.users().get(userKey=ADMIN).execute()
     assert [c["status"] for c in emu.calls] == [200, 401, 200]
     assert len(emu.token_calls) == 2
+
+
+def test_a_deleted_key_and_a_deleted_account_are_refused_as_google_words_it(emu):
+    kept, deleted = emu.create_service_account(name="kept"), emu.create_service_account(name="gone")
+    emu.delete_service_account_key(kept)
+    status, body = grant(emu, assertion(kept))
+    assert (status, body) == (400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."})
+    emu.delete_service_account(deleted)
+    status, body = grant(emu, assertion(deleted))
+    assert (status, body) == (400, {"error": "invalid_grant", "error_description": "Invalid grant: account not found"})
