@@ -8,6 +8,8 @@ from http.server import BaseHTTPRequestHandler
 
 from . import errors
 
+NO_STORE = "no-cache, no-store, max-age=0, must-revalidate"  # answers a client must never cache (tokens)
+
 log = logging.getLogger(__name__)
 
 JSON_TYPE = "application/json; charset=UTF-8"

@@ -10,7 +10,6 @@ handler (which may refuse what has not propagated yet) → `fields` selection; e
 recorded in `calls` and counted in `stats()`.
 """
 
-import base64
 import json
 import logging
 import os
@@ -42,11 +41,14 @@ from . import (  # noqa: F401  (routes)
     resources,
     routing,
 )
-from .auth import DIRECTORY_SCOPES, GOOGLE_TOKEN_AUDIENCE, JWT_BEARER, Authority, GrantError
-from .faults import HTML_PAGE, Countdown, Garble, OddShapes, Outage, ThinPages, TokenFailure
+from .auth import DIRECTORY_SCOPES, Authority
+from .fault_controls import FaultControls
+from .faults import HTML_PAGE, Countdown, Garble, OddShapes, Outage, TokenFailure
 from .httpd import Handler, Truncated, is_loopback, json_answer, json_body
+from .identity import Identity
 from .limits import InFlight, Quota
 from .propagation import Propagation
+from .seeding import Seeding
 from .state import Directory, save_json
 
 log = logging.getLogger(__name__)
@@ -54,11 +56,6 @@ log = logging.getLogger(__name__)
 # Batch endpoint -> the API its parts must call (None: any).
 BATCH_PATHS = {"/batch/admin/directory_v1": "directory", "/batch/groupssettings/v1": "groupssettings",
                "/batch": None}
-NO_STORE = "no-cache, no-store, max-age=0, must-revalidate"
-# The counters of stats(), all present even at zero.
-STATS = ("http_requests", "batches", "calls", "accepted", "rejected_quota", "rejected_concurrency",
-         "rejected_outage", "failed_injected", "answers_delayed", "answers_dropped", "answers_garbled",
-         "token_requests", "token_failures")
 
 
 def _recorded_body(body):
@@ -72,7 +69,7 @@ def _recorded_body(body):
     return value
 
 
-class Emulator:
+class Emulator(Identity, Seeding, FaultControls):
     """A local Admin SDK Directory API v1 with its OAuth token endpoint (thread-safe)."""
 
     def __init__(self, domain="example.com", admin_email="admin@example.com", quota_per_window=None,
@@ -118,15 +115,6 @@ class Emulator:
         if self.directory.find_user(self.admin_email) is None:
             self._create_admin(admin_password)
 
-    def _create_admin(self, password):
-        """The super administrator a service account impersonates (terms already accepted)."""
-        admin = self.add_user(self.admin_email, "Super", "Admin", password=password or os.urandom(18).hex(),
-                              is_admin=True)
-        with self.lock:
-            self.directory.users[admin["id"]]["agreedToTerms"] = True
-            self.directory.changed = True
-            self._save()
-
     # life cycle -------------------------------------------------------------------------------
     def start(self, host="127.0.0.1", port=0, allow_remote=False):
         """Serve in a background thread; port 0 picks a free port. Loopback only unless allowed."""
@@ -162,407 +150,12 @@ class Emulator:
         return ("http://[%s]:%d/" if ":" in host else "http://%s:%d/") % (host, port)
 
     @property
-    def token_uri(self):
-        return self.base_url + "token" if self._server else GOOGLE_TOKEN_AUDIENCE
-
-    @property
     def domain(self):
         return self.directory.primary_domain
 
     @property
     def customer_id(self):
         return self.directory.customer_id
-
-    # service accounts ---------------------------------------------------------------------------
-    def create_service_account(self, scopes=None, name=None):
-        """A new service-account JSON key (dict), delegated domain-wide for `scopes`."""
-        with self.lock:
-            info = self.authority.create_service_account(self.token_uri, scopes, name)
-            self._save(force=True)
-        return info
-
-    def register_service_account(self, info, scopes=None):
-        """Trust an existing key file's key and delegate `scopes` (default: all directory)."""
-        with self.lock:
-            self.authority.register(info, scopes)
-            self._save(force=True)
-
-    def delete_service_account_key(self, info):
-        """Delete the key of a key file (as in the Cloud console): its tokens are refused, "Invalid JWT Signature."."""
-        with self.lock:
-            self.authority.delete_key(info["private_key_id"])
-            self._save(force=True)
-
-    def delete_service_account(self, info):
-        """Delete the service account of a key file: its tokens are refused, "Invalid grant: account not found"."""
-        with self.lock:
-            self.authority.delete_account(info["client_email"])
-            self._save(force=True)
-
-    # OAuth web clients (the console's "Connect to Google") ---------------------------------------
-    @property
-    def auth_uri(self):
-        return self.base_url + "o/oauth2/auth" if self._server else oauth.GOOGLE_AUTH_URI
-
-    def create_oauth_client(self, redirect_uris, name=None):
-        """A new OAuth web client: its `{"web": {...}}` config as Cloud Console downloads it.
-
-        `name` is the application name the consent page shows. Redirect URIs must be https,
-        or http on a loopback host (Google's rule); ValueError otherwise.
-        """
-        with self.lock:
-            config = self.webflow.create_client(list(redirect_uris), self.auth_uri, self.token_uri, name)
-            self._save(force=True)
-        return config
-
-    def register_oauth_client(self, config, redirect_uris=(), name=None):
-        """Trust an existing client config (`{"web": {...}}`), adding `redirect_uris` to it."""
-        with self.lock:
-            self.webflow.register_client(config, redirect_uris, name)
-            self._save(force=True)
-
-    def authorize(self, client_id, email, scopes, redirect_uri, state=None, code_challenge=None,
-                  code_challenge_method="S256", access_type="offline", prompt="consent"):
-        """Test helper: the authorization code a user would bring back after allowing (no password).
-
-        The request is checked as the authorization endpoint checks it; ValueError if refused.
-        """
-        query = {"client_id": client_id, "redirect_uri": redirect_uri, "response_type": "code",
-                 "scope": " ".join(scopes) if not isinstance(scopes, str) else scopes,
-                 "access_type": access_type, "prompt": prompt}
-        if state is not None:
-            query["state"] = state
-        if code_challenge:
-            query.update(code_challenge=code_challenge, code_challenge_method=code_challenge_method)
-        with self.lock:
-            try:
-                started = self.webflow.begin(query)
-            except oauth.AuthorizationError as refused:
-                raise ValueError("Error %d: %s (%s)" % (refused.status, refused.error, refused.description)) from None
-            if isinstance(started, str):
-                raise ValueError("refused: %s" % started)
-            request_id, pending = started
-            user = self._active_user(email)
-            if user is None:
-                raise ValueError("no active user %s" % email)
-            del self.webflow.pending[request_id]
-            return self.webflow.issue_code(pending, user["primaryEmail"], user["id"])
-
-    def oauth_grants(self):
-        """The live refresh-token grants: [{"client_id", "subject", "scopes"}] (tests, "Disconnect")."""
-        with self.lock:
-            return [{"client_id": g["client_id"], "subject": g["subject"], "scopes": list(g["scopes"])}
-                    for g in self.webflow.refresh_tokens.values()]
-
-    def expire_tokens(self):
-        """Forget every access token, as if they had expired (clients must fetch new ones)."""
-        with self.lock:
-            self.authority.expire_tokens()
-
-    # seeding and inspection (no quota, not recorded) ---------------------------------------------
-    def add_domain(self, domain, alias_of=None, verified=True):
-        """A secondary domain of the account, or (``alias_of`` its parent) a domain alias: users and groups
-        cannot have their primary address in an alias domain, but aliases can be added there. Unverified
-        (``verified=False``), it is listed by domains.list with verified false and no address can be made in it."""
-        with self.lock:
-            self.directory.add_domain(domain, alias_of, verified)
-            self._save()
-
-    def add_sku(self, product, sku, seats, name=None):
-        """A licence SKU of the account with ``seats`` licences (the Enterprise License Manager's view)."""
-        with self.lock:
-            self.directory.skus["%s/%s" % (product, sku)] = {"productName": product, "skuName": name or sku,
-                                                             "seats": seats, "assigned": []}
-            self.directory.changed = True
-            self._save()
-
-    def auto_license(self, product, sku):
-        """Google's automatic licensing: every user created from now on gets this SKU (while seats remain)."""
-        with self.lock:
-            self.directory.auto_license = "%s/%s" % (product, sku)
-            self._save()
-
-    def licensed(self, product, sku):
-        """Primary addresses of the users holding a licence of the SKU, sorted."""
-        with self.lock:
-            record = self.directory.skus["%s/%s" % (product, sku)]
-            return sorted(self.directory.users[user_id]["primaryEmail"] for user_id in record["assigned"])
-
-    def add_schema(self, name, fields):
-        """A custom user schema: ``fields`` is [(fieldName, fieldType, multiValued)]; returns its resource."""
-        body = {"schemaName": name, "fields": [{"fieldName": field, "fieldType": kind, "multiValued": multi}
-                                               for field, kind, multi in fields]}
-        with self.lock:
-            resource = self._seed(api_schemas.insert_schema, body, params={"customerId": "my_customer"})
-            self._save()
-        return resource
-
-    def add_user(self, primary_email, given_name, family_name, password=None, suspended=False,
-                 is_admin=False, hash_function=None, **fields_):
-        """Create a user as users.insert would (same rules); returns its resource."""
-        body = dict(fields_, primaryEmail=primary_email, name={"givenName": given_name, "familyName": family_name},
-                    password=password if password is not None else os.urandom(12).hex(), suspended=suspended)
-        if hash_function:
-            body["hashFunction"] = hash_function
-        with self.lock:
-            resource = self._seed(api_users.insert_user, body)
-            if is_admin:
-                self.directory.users[resource["id"]]["isAdmin"] = True
-                resource = resources.user(self.directory.users[resource["id"]], self.directory)
-            self._save()
-        return resource
-
-    def add_group(self, email, name=None, description=""):
-        body = {"email": email, "description": description}
-        if name is not None:
-            body["name"] = name
-        with self.lock:
-            resource = self._seed(api_groups.insert_group, body)
-            self._save()
-        return resource
-
-    def add_member(self, group_email, member_email, role="MEMBER"):
-        with self.lock:
-            resource = self._seed(api_members.insert_member, {"email": member_email, "role": role},
-                                  {"groupKey": group_email})
-            self._save()
-        return resource
-
-    def users(self):
-        with self.lock:
-            records = sorted(self.directory.users.values(), key=lambda u: u["primaryEmail"])
-            return [resources.user(u, self.directory) for u in records]
-
-    def photo(self, key):
-        """(mimeType, bytes) of a user's photo, or None."""
-        with self.lock:
-            record = self.directory.find_user(key)
-            photo = record.get("photo") if record else None
-            return (photo["mimeType"], base64.urlsafe_b64decode(photo["photoData"])) if photo else None
-
-    def get_user(self, key):
-        with self.lock:
-            record = self.directory.find_user(key)
-            return resources.user(record, self.directory) if record else None
-
-    def groups(self):
-        with self.lock:
-            records = sorted(self.directory.groups.values(), key=lambda g: g["email"])
-            return [resources.group(g, self.directory) for g in records]
-
-    def get_group(self, key):
-        with self.lock:
-            record = self.directory.find_group(key)
-            return resources.group(record, self.directory) if record else None
-
-    def members(self, group_email):
-        """Member addresses of a group (the customer id for a whole-customer member)."""
-        with self.lock:
-            group = self.directory.group(group_email)
-            return [resources.member(m, self.directory).get("email", m["id"])
-                    for m in self.directory.members[group["id"]].values()]
-
-    def group_settings(self, email):
-        """The Groups Settings resource of a group (as groupssettings groups.get answers), or None."""
-        with self.lock:
-            try:
-                return api_settings.group_settings(self.directory, email)
-            except errors.ApiError:
-                return None
-
-    def member_roles(self, group_email):
-        with self.lock:
-            group = self.directory.group(group_email)
-            return {resources.member(m, self.directory).get("email", m["id"]): m["role"]
-                    for m in self.directory.members[group["id"]].values()}
-
-    def check_password(self, email, candidate):
-        """Test helper: does the stored password (cleartext, MD5, SHA-1 or crypt) match?
-
-        False for an unknown user. Cleartext passwords are kept salted and hashed.
-        """
-        with self.lock:
-            record = self.directory.find_user(email)
-        return record is not None and password_store.matches(record["password"], candidate)
-
-    def stored_password(self, email):
-        """(hashFunction or None for cleartext, stored value), or None for an unknown user.
-
-        The value is the digest or crypt string as received, or the emulator's own salted
-        hash of a cleartext password.
-        """
-        with self.lock:
-            record = self.directory.find_user(email)
-        return None if record is None else (record["password"]["hashFunction"], record["password"]["value"])
-
-    # call control --------------------------------------------------------------------------------
-    def write_calls(self):
-        """The recorded API calls that are not GET (batch parts included)."""
-        with self.lock:
-            return [dict(call) for call in self.calls if call["method"] != "GET"]
-
-    def reset_calls(self):
-        """Forget the recorded calls, token requests, batches and stats."""
-        with self.lock:
-            self.calls.clear()
-            self.token_calls.clear()
-            self.batches.clear()
-            self._stats.clear()
-
-    def fail_next(self, count, status=503, reason="backendError", retry_after=None):
-        """Make the next `count` API calls (batch parts included) fail with `status`/`reason`,
-        their answers carrying a Retry-After header of `retry_after` seconds if given."""
-        with self.lock:
-            self._failures.extend([(status, reason, retry_after)] * count)
-
-    # limits (settable while serving) -------------------------------------------------------------
-    @property
-    def quota_per_window(self):
-        """API calls each delegated subject may make per window (None: unlimited)."""
-        return self._quota.per_window
-
-    @quota_per_window.setter
-    def quota_per_window(self, value):
-        with self.lock:
-            self._quota.per_window = value
-
-    @property
-    def quota_window(self):
-        return self._quota.window
-
-    @quota_window.setter
-    def quota_window(self, seconds):
-        with self.lock:
-            self._quota.window = seconds
-
-    @property
-    def quota_status(self):
-        """403 (userRateLimitExceeded, the default) or 429 (rateLimitExceeded) past the quota."""
-        return self._quota.status
-
-    @quota_status.setter
-    def quota_status(self, status):
-        with self.lock:
-            self._quota.status = status
-
-    @property
-    def max_concurrent(self):
-        """HTTP requests (calls or batch envelopes) served at once; more get 403 quotaExceeded."""
-        return self._in_flight.limit
-
-    @max_concurrent.setter
-    def max_concurrent(self, value):
-        with self.lock:
-            self._in_flight.limit = value
-
-    @property
-    def requests_in_flight(self):
-        """API requests (calls or batch envelopes) being served right now."""
-        with self.lock:
-            return self._in_flight.count
-
-    @property
-    def propagation_delay(self):
-        """Seconds (on `clock`) before what the API creates is usable everywhere; see propagation.py."""
-        return self._propagation.delay
-
-    @propagation_delay.setter
-    def propagation_delay(self, seconds):
-        with self.lock:
-            self._propagation.delay = seconds
-
-    # trouble (settable while serving) ------------------------------------------------------------
-    @property
-    def outage(self):
-        """True while every API call and batch envelope answers 503 backendError."""
-        with self.lock:
-            return self._outage.active()
-
-    @outage.setter
-    def outage(self, on):
-        """Switch the outage on, or off (which also ends an outage_for)."""
-        with self.lock:
-            self._outage.switch(on)
-
-    def outage_for(self, seconds):
-        """An outage of `seconds` on the emulator's clock, starting now."""
-        with self.lock:
-            self._outage.last(seconds)
-
-    @property
-    def fail_tokens(self):
-        """True while token requests are set to fail (see fail_tokens_after)."""
-        return self._token_failure.armed
-
-    @fail_tokens.setter
-    def fail_tokens(self, on):
-        self.fail_tokens_after(0 if on else None)
-
-    def fail_tokens_after(self, count, times=None, status=400):
-        """Let the next `count` token requests through, then fail `times` of them (None: all).
-
-        Failed requests answer `status` with Google's OAuth error: 400 invalid_grant and
-        401 invalid_client make google-auth raise RefreshError at once; 500 internal_failure
-        and 503 temporarily_unavailable it retries (with back-off) first. `count` None: stop.
-        Every grant type at /token fails alike; access tokens already issued stay valid
-        (expire_tokens() makes clients come back for new ones).
-        """
-        with self.lock:
-            self._token_failure.arm(count, times, status)
-
-    def drop_answers_after(self, count, times=None):
-        """Answer the next `count` API requests, then hang up on `times` of them (None: all).
-
-        A request whose answer is dropped is served in full (and saved) first; its
-        connection is then closed with no response. A batch envelope is one request.
-        Note httplib2 silently sends a request once more when the connection closes
-        without an answer. `count` None: stop dropping.
-        """
-        with self.lock:
-            self._drops.arm(count, times)
-
-    def garble_answers_after(self, count, times=None, kind="html"):
-        """Answer the next `count` API requests, then spoil the answer of `times` of them (None: all).
-
-        `kind`: "html" (a 502 HTML error page, as a proxy or Google's front end sends),
-        "html-200" (an HTML page with status 200, as a captive proxy sends), "truncated"
-        (the answer cut off half-way, then the connection closed) or "missing-part" (a
-        batch answer lacking its last part; only batch envelopes count then). The request
-        is served (and saved) first. `count` None: stop.
-        """
-        with self.lock:
-            self._garble.arm(count, times, kind)
-
-    def thin_pages(self, cap=None, empty=False):
-        """List pages of at most `cap` items whatever maxResults asks, and (`empty`) an empty
-        page carrying a nextPageToken before each page of items; thin_pages() ends both."""
-        with self.lock:
-            self._thin = ThinPages(cap, empty) if cap or empty else None
-
-    @property
-    def odd_shapes(self):
-        """True while answers omit empty and false fields, upper-case address domains and add unknown fields."""
-        return self._shapes.on
-
-    @odd_shapes.setter
-    def odd_shapes(self, on):
-        with self.lock:
-            self._shapes.on = bool(on)
-
-    def stats(self):
-        """Counters since start (or reset_calls), for benchmarks.
-
-        calls: API calls seen, batch parts included; accepted: those the limits let through
-        (whatever the answer); rejected_quota / rejected_concurrency / rejected_outage: those
-        refused by a limit (all parts of a refused envelope); rejected: their sum;
-        failed_injected: fail_next / fail_rate; http_requests and batches: API requests and
-        envelopes; answers_delayed / answers_dropped / answers_garbled; token_requests / token_failures (injected).
-        """
-        with self.lock:
-            counts = dict.fromkeys(STATS, 0)
-            counts.update(self._stats)
-        counts["rejected"] = sum(v for k, v in counts.items() if k.startswith("rejected_"))
-        return counts
 
     # HTTP ----------------------------------------------------------------------------------------
     def handle_http(self, method, target, headers, body):
@@ -661,110 +254,6 @@ class Emulator:
             log.info("answer dropped: closing the connection without a response")
             return None
         return answer
-
-    # OAuth endpoints -------------------------------------------------------------------------------
-    def _token(self, headers, body):
-        form = dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace")))
-        grant_type = form.get("grant_type", "")
-        with self.lock:
-            self._stats["token_requests"] += 1
-            try:
-                if self._token_failure.hit():
-                    self._stats["token_failures"] += 1
-                    raise GrantError(*self._token_failure.answer())
-                if grant_type in ("authorization_code", "refresh_token"):
-                    payload = self.webflow.grant(form, headers.get("Authorization"), self._active_user_id)
-                    self._save(force="refresh_token" in payload)
-                elif grant_type == JWT_BEARER:
-                    payload = self.authority.grant(form, self.token_uri, self._may_impersonate)
-                else:
-                    raise GrantError(400, "unsupported_grant_type", "Invalid grant_type: %s" % grant_type)
-                status = 200
-            except GrantError as refused:
-                status, payload = refused.status, refused.body
-            self.token_calls.append({"status": status, "grant_type": grant_type, "time": time.time()})
-        log.info("POST /token (%s) -> %d", grant_type or "no grant_type", status)
-        answer = json_answer(status, payload)
-        answer[1]["Cache-Control"] = NO_STORE
-        return answer
-
-    def _active_user(self, email):
-        user = self.directory.find_user(email) if "@" in (email or "") else None
-        return None if user is None or user.get("suspended") else user
-
-    def _active_user_id(self, email):
-        user = self._active_user(email)
-        return None if user is None else user["id"]
-
-    def _may_impersonate(self, email):
-        return self._active_user(email) is not None
-
-    def _authorization_page(self, query_string):
-        query = dict(urllib.parse.parse_qsl(query_string, keep_blank_values=True))
-        with self.lock:
-            try:
-                started = self.webflow.begin(query)
-            except oauth.AuthorizationError as refused:
-                log.info("GET /o/oauth2/auth -> %d %s", refused.status, refused.error)
-                return self._html(refused.status, consent.error_page(refused.status, refused.error,
-                                                                     refused.description))
-            if isinstance(started, str):
-                return self._redirect(started)
-            request_id, pending = started
-            name = self.webflow.clients[pending.client_id]["name"]
-        log.info("GET /o/oauth2/auth -> 200 (consent page)")
-        return self._html(200, consent.consent_page(request_id, name, pending, self.domain))
-
-    def _approval(self, body):
-        form = dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-        request_id = form.get("request", "")
-        with self.lock:
-            try:
-                pending = self.webflow.pending_request(request_id)
-            except oauth.AuthorizationError as refused:
-                return self._html(refused.status, consent.error_page(refused.status, refused.error,
-                                                                     refused.description))
-            if form.get("action") != "allow":
-                log.info("POST %s -> 302 access_denied", oauth.APPROVAL_PATH)
-                return self._redirect(self.webflow.cancel(request_id))
-            email = form.get("email", "").strip()
-            user = self.directory.find_user(email) if "@" in email else None
-            if user is None:
-                error = "Couldn't find your Google Account"
-            elif user.get("suspended"):
-                error = "This account has been suspended. Contact your administrator."
-            elif not password_store.matches(user["password"], form.get("password", "")):
-                error = "Wrong password. Try again or click Forgot password to reset it."
-            else:
-                location = self.webflow.approve(request_id, user["primaryEmail"], user["id"], self.domain)
-                log.info("POST %s -> 302 (code for %s)", oauth.APPROVAL_PATH, user["primaryEmail"])
-                return self._redirect(location)
-            name = self.webflow.clients[pending.client_id]["name"]
-        log.info("POST %s -> 200 (sign-in refused)", oauth.APPROVAL_PATH)
-        return self._html(200, consent.consent_page(request_id, name, pending, self.domain, email, error))
-
-    def _revoke(self, query_string, body):
-        form = dict(urllib.parse.parse_qsl(query_string))
-        form.update(urllib.parse.parse_qsl(body.decode("utf-8", "replace")))
-        with self.lock:
-            revoked = self.webflow.revoke(form.get("token", ""))
-            if revoked:
-                self._save(force=True)
-        log.info("POST /revoke -> %d", 200 if revoked else 400)
-        if not revoked:
-            answer = json_answer(400, {"error": "invalid_token", "error_description": "Token expired or revoked"})
-        else:
-            answer = json_answer(200, {})
-        answer[1]["Cache-Control"] = NO_STORE
-        return answer
-
-    @staticmethod
-    def _html(status, page):
-        return status, dict(consent.HEADERS), page
-
-    @staticmethod
-    def _redirect(location):
-        return 302, {"Location": location, "Cache-Control": NO_STORE, "Content-Type": consent.HTML_TYPE}, b""
 
     def _batch(self, headers, body, api):
         try:
@@ -875,11 +364,6 @@ class Emulator:
         if self.fail_rate and random.random() < self.fail_rate:
             self._stats["failed_injected"] += 1
             raise errors.injected(503, "backendError")
-
-    # persistence -------------------------------------------------------------------------------
-    def _seed(self, handler, body, params=None):
-        status, resource = handler(routing.Request(self.directory, "POST", params or {}, {}, body))
-        return resource
 
     def _save(self, force=False):
         if self.state_file and (force or self.directory.changed or not os.path.exists(self.state_file)):
