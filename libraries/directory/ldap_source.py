@@ -17,10 +17,11 @@ import ldap.dn
 import ldap.filter
 from ldap.controls import SimplePagedResultsControl
 
-from ..settings.config import RESERVED_USERS, AttributeMap, LdapSettings, is_reserved_group
+from ..settings.config import RESERVED_USERS, AttributeMap, LdapSettings, SourceSettings, is_reserved_group
 from ..core.errors import ConfigError, SourceError
 from ..core.model import DirectoryGroup, DirectoryState, DirectoryUser, PasswordHash
 from .passwords import from_directory
+from .sources import EVERYONE, GroupGraph, Members as _Members, UserScope, build_scope, ous_between
 
 log = logging.getLogger(__name__)
 
@@ -35,20 +36,6 @@ def tls_help(ca_file: str) -> str:
     return f"check [ldap] ca_file = {ca_file}: it must be the PEM certificate of the CA that signed the server's certificate"
 
 Entry = tuple[str, dict[str, list[bytes]]]
-
-
-@dataclass(frozen=True)
-class _Members:
-    """Who belongs to a group as stored: memberUid values and member DNs (normalised)."""
-
-    uids: frozenset[str]
-    dns: frozenset[str]
-
-    def resolve(self, uid_by_dn: dict[str, str]) -> frozenset[str]:
-        return self.uids | {uid_by_dn[dn] for dn in self.dns if dn in uid_by_dn}
-
-    def include(self, uid: str, dn: str) -> bool:
-        return uid in self.uids or _dn_key(dn) in self.dns
 
 
 MEMBER_ATTRIBUTES = ("memberUid", "member", "uniqueMember")  # posixGroup, groupOfNames, groupOfUniqueNames
@@ -84,8 +71,10 @@ class LdapSource:
         attributes: AttributeMap = AttributeMap(),
         org_units: str = "",
         custom_attributes: tuple[tuple[str, str], ...] = (),
+        sources: SourceSettings = SourceSettings(),
     ):
         self.settings = settings
+        self.sources = sources
         self.custom_attributes = custom_attributes  # ([custom_attributes] key, LDAP attribute)
         self.attributes = attributes
         self.org_units = org_units  # "", "dn" or "attribute:NAME" ([sync] org_units)
@@ -112,11 +101,11 @@ class LdapSource:
         locked = self._locked_uuids(settings.users_dn, ldap.SCOPE_SUBTREE)
         group_entries = self._search(settings.groups_dn, settings.group_filter, self._group_attributes(), "groups_dn")
         uid_by_dn = _uid_by_dn(user_entries)
-        enabled = self._enabled_members(group_entries)
+        scope = self._scope(group_entries)
         users = [
             user
             for dn, attributes in user_entries
-            if (user := self._user(dn, attributes, enabled, locked)) is not None
+            if (user := self._user(dn, attributes, scope, locked)) is not None
         ]
         real_groups = [(dn, attributes) for dn, attributes in group_entries if self._is_real_group(_first(attributes, "cn"), attributes)]
         group_by_dn = {_dn_key(dn): _first(attributes, "cn") for dn, attributes in real_groups}
@@ -180,16 +169,14 @@ class LdapSource:
     def read_users(self, uids: list[str]) -> tuple[DirectoryUser, ...]:
         """The users with these uids, in a few searches of at most CHUNK uids each (a group push's members)."""
         settings = self.settings
-        enabled = None
-        if settings.enabled_group:
-            enabled = self._enabled_members(self._search(settings.groups_dn, self._enabled_group_filter(), ["cn", *MEMBER_ATTRIBUTES], "groups_dn"))
+        scope = self._scope()
         locked = self._locked_uuids(settings.users_dn, ldap.SCOPE_SUBTREE)
         users = []
         for start in range(0, len(uids), USERS_PER_SEARCH):
             chunk = uids[start : start + USERS_PER_SEARCH]
             wanted = "".join(ldap.filter.filter_format("(uid=%s)", [uid]) for uid in chunk)
             entries = self._search(settings.users_dn, f"(&{settings.user_filter}(|{wanted}))", self._user_attributes(), "users_dn")
-            users.extend(user for dn, attributes in entries if (user := self._user(dn, attributes, enabled, locked)) is not None)
+            users.extend(user for dn, attributes in entries if (user := self._user(dn, attributes, scope, locked)) is not None)
         return tuple(users)
 
     def check(self) -> list[str]:
@@ -259,7 +246,7 @@ class LdapSource:
         wanted = ["entryUUID", "cn", "description", *MEMBER_ATTRIBUTES, *WINDOWS_GROUP_ATTRIBUTES, self.settings.mail_attribute]
         return list(dict.fromkeys(name for name in wanted if name))
 
-    def _user(self, dn: str, attributes: dict, enabled: _Members | None, locked: frozenset[str]) -> DirectoryUser | None:
+    def _user(self, dn: str, attributes: dict, scope: UserScope, locked: frozenset[str]) -> DirectoryUser | None:
         uid = _first(attributes, "uid")
         if not uid:
             log.debug("%s has no uid: not a user to synchronize", dn)
@@ -275,11 +262,12 @@ class LdapSource:
             given_name=_first(attributes, "givenName"),
             family_name=_first(attributes, "sn"),
             mail=_first(attributes, self.settings.mail_attribute) if self.settings.mail_attribute else "",
-            in_scope=enabled is None or enabled.include(uid, dn),
+            in_scope=scope.includes(uid, dn),
+            in_pilot=scope.in_pilot(uid, dn),
             locked=uuid in locked,
             password=password,
             password_problem=problem,
-            org_unit=self._org_unit(dn, attributes),
+            org_unit=scope.placement(dn, self.org_units == "dn") or self._org_unit(dn, attributes),
             custom=tuple((key, tuple(_texts(attributes, attribute))) for key, attribute in self.custom_attributes),
             **self._mapped_fields(attributes),
         )
@@ -290,8 +278,7 @@ class LdapSource:
             return _first(attributes, self.org_units.partition(":")[2]).strip().strip("/")
         if self.org_units != "dn":
             return ""
-        below = ldap.dn.str2dn(dn)[1 : -len(ldap.dn.str2dn(self.settings.users_dn)) or None]
-        return "/".join(value for rdn in reversed(below) for attribute, value, _ in rdn if attribute.lower() == "ou")
+        return ous_between(dn, self.settings.users_dn)
 
     def _mapped_fields(self, attributes: dict) -> dict:
         """The optional fields [attributes] maps, read from their LDAP attributes (aliases may be many)."""
@@ -322,6 +309,33 @@ class LdapSource:
     def _enabled_group_filter(self) -> str:
         return f"(&{self.settings.group_filter}{ldap.filter.filter_format('(cn=%s)', [self.settings.enabled_group])})"
 
+    def _scope(self, group_entries: list[Entry] | None = None) -> UserScope:
+        """Who the sources include, from the groups read (read here when not given); SourceError for a source the
+        directory lacks, so a misspelt or deleted subtree or group never reads as everyone leaving."""
+        sources, settings = self.sources, self.settings
+        self._check_subtrees()
+        if group_entries is None:
+            wanted = ["cn", *MEMBER_ATTRIBUTES]
+            if sources.groups or sources.exclude_groups or sources.pilot_source:
+                group_entries = self._search(settings.groups_dn, settings.group_filter, wanted, "groups_dn")
+            elif sources.uses_switch and settings.enabled_group:
+                group_entries = self._search(settings.groups_dn, self._enabled_group_filter(), wanted, "groups_dn")
+            else:
+                group_entries = []
+        switch = self._enabled_members(group_entries) if sources.uses_switch else EVERYONE
+        return build_scope(sources, _group_graph(group_entries), switch)
+
+    def _check_subtrees(self) -> None:
+        """Each source subtree exists: one base-scope read each."""
+        for subtree in self.sources.subtrees:
+            try:
+                self._search(subtree.dn, "(objectClass=*)", ["1.1"], "users_dn", scope=ldap.SCOPE_BASE)
+            except SourceError as error:
+                if not isinstance(error.__cause__, ldap.NO_SUCH_OBJECT):
+                    raise
+                raise SourceError(f"[sources] subtrees names {subtree.dn}, which does not exist on {self.settings.uri}: "
+                                  "correct the DN (the console's Sources page shows the tree), or remove it") from None
+
     def _enabled_members(self, group_entries: list[Entry]) -> _Members | None:
         """Members of enabled_group (None: no such setting, everyone is in scope)."""
         name = self.settings.enabled_group
@@ -333,8 +347,10 @@ class LdapSource:
                 f"enabled_group {name!r} not found under {self.settings.groups_dn} (group_filter {self.settings.group_filter}): "
                 f"create it and add the users to synchronize, or set [ldap] enabled_group = (empty) to synchronize every user"
             )
-        members = [_members(attributes) for attributes in found]
-        return _Members(frozenset().union(*(m.uids for m in members)), frozenset().union(*(m.dns for m in members)))
+        members = _Members()
+        for attributes in found:
+            members |= _members(attributes)
+        return members
 
     def _read_one_user(self, search: str, label: str) -> DirectoryUser | None:
         settings = self.settings
@@ -344,10 +360,7 @@ class LdapSource:
         if len(entries) > 1:
             raise SourceError(f"{len(entries)} users have {label} under {settings.users_dn}: {_dn_list(entries)}; each must be unique")
         dn, attributes = entries[0]
-        enabled = None
-        if settings.enabled_group:
-            enabled = self._enabled_members(self._search(settings.groups_dn, self._enabled_group_filter(), ["cn", *MEMBER_ATTRIBUTES], "groups_dn"))
-        return self._user(dn, attributes, enabled, self._locked_uuids(dn, ldap.SCOPE_BASE))
+        return self._user(dn, attributes, self._scope(), self._locked_uuids(dn, ldap.SCOPE_BASE))
 
     def _locked_uuids(self, base: str, scope: int) -> frozenset[str]:
         """entryUUIDs of the users matching disabled_filter: one search, not one per user."""
@@ -532,6 +545,10 @@ def _members(attributes: dict) -> _Members:
         # uniqueMember (groupOfUniqueNames) may end in an optional "#'…'B" unique identifier.
         dns=frozenset(_dn_key(value) for value in (*_texts(attributes, "member"), *(v.split("#")[0] for v in _texts(attributes, "uniqueMember")))),
     )
+
+
+def _group_graph(group_entries: list[Entry]) -> GroupGraph:
+    return GroupGraph({name.lower(): (_dn_key(dn), _members(attributes)) for dn, attributes in group_entries if (name := _first(attributes, "cn"))})
 
 
 def _uid_by_dn(user_entries: list[Entry]) -> dict[str, str]:
