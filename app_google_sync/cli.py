@@ -158,6 +158,7 @@ def cmd_check(engine: SyncEngine, args) -> int:
         engine.source.check()
         checks.append(("ldap", True, f"bound to {engine.settings.ldap.uri} and searched {engine.settings.ldap.users_dn}"))
         checks.extend((key, False, problem) for key, problem in engine.source.check_group_names(engine.settings.sync))
+        checks.extend(("sources", ok, detail) for ok, detail in engine.source.check_sources())
     except GoogleSyncError as error:
         checks.append(("ldap", False, str(error)))
     try:

@@ -204,6 +204,45 @@ class LdapSource:
             findings.append(f"enabled_group {settings.enabled_group} found")
         return findings
 
+    def check_sources(self) -> list[tuple[bool, str]]:
+        """(ok, detail) for each of [sources] (a subtree, a group, an exclusion, the switch, the pilot) with the users it
+        holds, then the users in scope: a missing source fails, naming the key and the fix."""
+        sources, settings = self.sources, self.settings
+        users = self._search(settings.users_dn, settings.user_filter, ["uid"], "users_dn")
+        groups = self._search(settings.groups_dn, settings.group_filter, ["cn", *MEMBER_ATTRIBUTES], "groups_dn")
+        people = [(uid, dn) for dn, attributes in users if (uid := _first(attributes, "uid")) and uid not in RESERVED_USERS]
+        lines = [self._check_subtree(subtree, people) for subtree in sources.subtrees]
+        graph = _group_graph(groups)
+        for label, names, key in (("group", sources.groups, "groups"), ("exclude group", sources.exclude_groups, "exclude_groups")):
+            for name in names:
+                try:
+                    members = graph.members_of((name,), key)
+                except SourceError as error:
+                    lines.append((False, str(error)))
+                    continue
+                lines.append((True, f"{label} {name}: {sum(members.include(uid, dn) for uid, dn in people)} user(s)"))
+        if not all(ok for ok, _ in lines):
+            return lines
+        try:
+            scope = self._scope(groups)
+        except SourceError as error:
+            return [*lines, (False, str(error))]
+        if sources.uses_switch:
+            who = f"members of {settings.enabled_group}" if settings.enabled_group else f"every user under {settings.users_dn}"
+            lines.append((True, f"the per-user switch: {who}"))
+        chosen = [(uid, dn) for uid, dn in people if scope.includes(uid, dn) and scope.in_pilot(uid, dn)]
+        pilot = " (pilot mode: only the pilot's users)" if sources.pilot else ""
+        lines.append((True, f"{len(chosen)} user(s) in scope{pilot}"))
+        return lines
+
+    def _check_subtree(self, subtree, people: list[tuple[str, str]]) -> tuple[bool, str]:
+        try:
+            self._check_subtrees_of((subtree,))
+        except SourceError as error:
+            return False, str(error)
+        scope = build_scope(SourceSettings(subtrees=(subtree,)), GroupGraph({}), EVERYONE)
+        return True, f"subtree {subtree.dn}: {sum(scope.includes(uid, dn) for uid, dn in people)} user(s)"
+
     def check_group_names(self, sync) -> list[tuple[str, str]]:
         """(key, problem) for each of ``[sync] groups`` and ``exclude_groups`` naming groups no group is called.
 
@@ -326,8 +365,11 @@ class LdapSource:
         return build_scope(sources, _group_graph(group_entries), switch)
 
     def _check_subtrees(self) -> None:
+        self._check_subtrees_of(self.sources.subtrees)
+
+    def _check_subtrees_of(self, subtrees) -> None:
         """Each source subtree exists: one base-scope read each."""
-        for subtree in self.sources.subtrees:
+        for subtree in subtrees:
             try:
                 self._search(subtree.dn, "(objectClass=*)", ["1.1"], "users_dn", scope=ldap.SCOPE_BASE)
             except SourceError as error:

@@ -12,7 +12,7 @@ import io
 import logging
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -412,6 +412,13 @@ def _checked_sources(sources: SourceSettings, ldap_settings: LdapSettings) -> So
         raise ConfigError(f"[sources] pilot_source = {sources.pilot_source!r} is none of the sources: give one of "
                           f"{', '.join(named) if named else 'the subtrees or groups (none is configured)'}")
     return sources
+
+
+def with_sources(settings: Settings, texts: dict[str, str]) -> Settings:
+    """``settings`` with ``[sources]`` as these texts give it (the console's form), each checked as the loader checks
+    it: what a change of sources would do can be previewed before anything is written."""
+    values = {key.name: schema.check("sources", key.name, texts.get(key.name, "")) for key in schema.section("sources").keys}
+    return replace(settings, sources=_checked_sources(SourceSettings(**values), settings.ldap))
 
 
 def pilot_source_of(sources: SourceSettings) -> schema.Subtree | str | None:

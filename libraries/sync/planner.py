@@ -12,6 +12,7 @@ every one of them with plain values:
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field, replace
 
@@ -726,7 +727,9 @@ def with_target_group(desired: DirectoryState, settings: Settings) -> DirectoryS
     if not address:
         return desired
     members = frozenset(user.uid for user in desired.users if user.in_scope and user.in_pilot and not user.locked)
-    group = DirectoryGroup(uuid=TARGET_GROUP_UUID + address, dn="", name=address.partition("@")[0], mail=address,
+    # Keyed by a digest of its address (links hold 64 characters): another address is another group.
+    uuid = TARGET_GROUP_UUID + hashlib.sha256(address.encode()).hexdigest()[:40]
+    group = DirectoryGroup(uuid=uuid, dn="", name=address.partition("@")[0], mail=address,
                            description="Every user google-sync synchronizes ([sources] target_group)", member_uids=members)
     return replace(desired, groups=(*desired.groups, group))
 
