@@ -21,6 +21,7 @@ from ..settings.config import RESERVED_USERS, AttributeMap, LdapSettings, Source
 from ..core.errors import ConfigError, SourceError
 from ..core.model import DirectoryGroup, DirectoryState, DirectoryUser, PasswordHash
 from .passwords import from_directory
+from ..settings.config_schema import Subtree
 from .sources import EVERYONE, GroupGraph, Members as _Members, UserScope, build_scope, ous_between
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,32 @@ FIRST_ORDINARY_RID = 1000
 CLEAROS_WINDOWS_GIDS = range(1000500, 1000600)
 WINDOWS_GROUP_ATTRIBUTES = ("sambaSID", "gidNumber")
 USERS_PER_SEARCH = 200  # keeps (|(uid=…)…) filters of a group push a sane size
+
+
+@dataclass(frozen=True)
+class OutlineUnit:
+    dn: str
+    path: str  # "Staff/Berlin" below users_dn ("" for users_dn itself)
+    users: int  # users in it, its sub-OUs included
+    direct: int  # users right below it
+
+    @property
+    def depth(self) -> int:
+        return self.path.count("/") + 1 if self.path else 0
+
+
+@dataclass(frozen=True)
+class OutlineGroup:
+    name: str
+    description: str
+    users: int  # users it holds, nested groups followed
+    nested: tuple[str, ...]  # groups nested in it, at any depth (lower case)
+
+
+@dataclass(frozen=True)
+class Outline:
+    units: tuple[OutlineUnit, ...]
+    groups: tuple[OutlineGroup, ...]
 
 
 class LdapSource:
@@ -242,6 +269,41 @@ class LdapSource:
             return False, str(error)
         scope = build_scope(SourceSettings(subtrees=(subtree,)), GroupGraph({}), EVERYONE)
         return True, f"subtree {subtree.dn}: {sum(scope.includes(uid, dn) for uid, dn in people)} user(s)"
+
+    def read_outline(self) -> Outline:
+        """The OU tree under users_dn with the users in each, and the groups with the users each holds (nested
+        groups followed): what the console's Sources page offers to pick from."""
+        settings = self.settings
+        users = self._search(settings.users_dn, settings.user_filter, ["uid"], "users_dn")
+        people = [(uid, dn) for dn, attributes in users if (uid := _first(attributes, "uid")) and uid not in RESERVED_USERS]
+        units = [dn for dn, _ in self._search(settings.users_dn, "(objectClass=organizationalUnit)", ["1.1"], "users_dn")]
+        groups = self._search(settings.groups_dn, settings.group_filter, ["cn", "description", *MEMBER_ATTRIBUTES, *WINDOWS_GROUP_ATTRIBUTES], "groups_dn")
+        return Outline(
+            units=tuple(sorted((self._unit(dn, people) for dn in units), key=lambda unit: unit.path.lower())),
+            groups=self._group_counts(groups, people),
+        )
+
+    def _unit(self, dn: str, people: list[tuple[str, str]]) -> OutlineUnit:
+        path = ous_between(f"cn=x,{dn}", self.settings.users_dn) if _dn_key(dn) != _dn_key(self.settings.users_dn) else ""
+        within = SourceSettings(subtrees=(Subtree(dn),))
+        one_level = SourceSettings(subtrees=(Subtree(dn, sub_ous=False),))
+        below = build_scope(within, GroupGraph({}), EVERYONE)
+        right_below = build_scope(one_level, GroupGraph({}), EVERYONE)
+        return OutlineUnit(dn=dn, path=path, users=sum(below.includes(uid, entry) for uid, entry in people),
+                           direct=sum(right_below.includes(uid, entry) for uid, entry in people))
+
+    def _group_counts(self, groups: list[Entry], people: list[tuple[str, str]]) -> tuple[OutlineGroup, ...]:
+        graph = _group_graph(groups)
+        counted = []
+        for dn, attributes in groups:
+            name = _first(attributes, "cn")
+            if not name or is_windows_group(attributes) or is_reserved_group(name, self.settings.enabled_group):
+                continue  # the switch group has its own choice on the page; system groups are nobody's team
+            members = graph.members_of((name,), "groups")
+            nested = sorted(graph.nested_names((name,)) - {name.lower()})
+            counted.append(OutlineGroup(name=name, description=_first(attributes, "description"),
+                                        users=sum(members.include(uid, entry) for uid, entry in people), nested=tuple(nested)))
+        return tuple(sorted(counted, key=lambda group: group.name.lower()))
 
     def check_group_names(self, sync) -> list[tuple[str, str]]:
         """(key, problem) for each of ``[sync] groups`` and ``exclude_groups`` naming groups no group is called.
