@@ -36,9 +36,9 @@ def submitted_texts() -> dict[str, str]:
         subtrees.append(str(config_schema.Subtree(dn, sub_ous=form.get(f"level:{dn}") != "one", org_unit=unit)))
     return {
         "subtrees": "; ".join(subtrees),
-        "groups": " ".join(form.getlist("group")),
+        "member_groups": " ".join(form.getlist("group")),
         "switch": form.get("switch", ""),
-        "exclude_groups": " ".join(form.getlist("exclude")),
+        "exclusion_groups": " ".join(form.getlist("exclude")),
         "method": form.get("method", "users"),
         "target_group": form.get("target_group", "").strip(),
         "pilot_source": form.get("pilot_source", "").strip(),

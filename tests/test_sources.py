@@ -90,22 +90,22 @@ def test_a_subtree_with_its_sub_ous_or_one_level(org):
 
 
 def test_a_group_source_follows_nested_groups(org):
-    assert in_scope(org, groups=("engineering",)) == {"frank", "erin"}
-    assert in_scope(org, groups=("backend",)) == {"erin"}
+    assert in_scope(org, member_groups=("engineering",)) == {"frank", "erin"}
+    assert in_scope(org, member_groups=("backend",)) == {"erin"}
 
 
 def test_sources_mixed_with_the_switch_and_an_exclusion(org):
     contractors = config.schema.Subtree(org.directory.ou_dn("Contractors"))
-    mixed = dict(subtrees=(staff(org), contractors), groups=("engineering",), switch="yes")
+    mixed = dict(subtrees=(staff(org), contractors), member_groups=("engineering",), switch="yes")
     assert in_scope(org, **mixed) == {"ann", "bob", "carl", "dave", "erin", "frank"}
-    assert in_scope(org, **mixed, exclude_groups=("leavers",)) == {"ann", "bob", "dave", "erin", "frank"}
+    assert in_scope(org, **mixed, exclusion_groups=("leavers",)) == {"ann", "bob", "dave", "erin", "frank"}
     # Given other sources and no say on the switch, the switch is not one of them.
     assert in_scope(org, subtrees=(contractors,)) == {"carl"}
 
 
 def test_mixed_sources_from_the_command_line(org):
     write_sources(org, subtrees=f"{org.directory.ou_dn('Staff')}; {org.directory.ou_dn('Contractors')}",
-                  groups="engineering", switch="yes", exclude_groups="leavers")
+                  member_groups="engineering", switch="yes", exclusion_groups="leavers")
     assert run_cli(org, "sync") == 0
     assert active(org) == {"ann", "bob", "dave", "erin", "frank"}
 
@@ -115,11 +115,11 @@ def test_mixed_sources_from_the_command_line(org):
 
 @pytest.mark.parametrize("sources, named", [
     ({"subtrees": "ou=Gone,ou=Users,ou=Accounts,dc=example,dc=com"}, "[sources] subtrees names ou=Gone"),
-    ({"groups": "engineering no_such_team"}, "[sources] groups names no_such_team"),
-    ({"groups": "engineering", "exclude_groups": "old_leavers"}, "[sources] exclude_groups names old_leavers"),
+    ({"member_groups": "engineering no_such_team"}, "[sources] member_groups names no_such_team"),
+    ({"member_groups": "engineering", "exclusion_groups": "old_leavers"}, "[sources] exclusion_groups names old_leavers"),
 ])
 def test_a_missing_source_stops_the_run_and_suspends_nobody(org, capsys, sources, named):
-    write_sources(org, groups="engineering")
+    write_sources(org, member_groups="engineering")
     assert run_cli(org, "sync") == 0
     assert active(org) == {"erin", "frank"}
     write_sources(org, **sources)
@@ -139,13 +139,13 @@ def test_a_source_subtree_outside_users_dn_is_refused_when_the_file_is_read(org,
 
 
 def test_check_validates_every_source(org, capsys):
-    write_sources(org, subtrees=org.directory.ou_dn("Staff"), groups="engineering", exclude_groups="leavers")
+    write_sources(org, subtrees=org.directory.ou_dn("Staff"), member_groups="engineering", exclusion_groups="leavers")
     capsys.readouterr()
     run_cli(org, "check")
     out = capsys.readouterr().out
     assert f"PASS  sources: subtree {org.directory.ou_dn('Staff')}: 2 user(s)" in out
     assert "PASS  sources: group engineering: 2 user(s)" in out
-    assert "PASS  sources: exclude group leavers: 1 user(s)" in out
+    assert "PASS  sources: exclusion group leavers: 1 user(s)" in out
     assert "PASS  sources: 4 user(s) in scope" in out
 
 
@@ -153,7 +153,7 @@ def test_check_validates_every_source(org, capsys):
 
 
 def test_method_users_only(org):
-    write_sources(org, sync={"groups": "none"}, groups="engineering", method="users")
+    write_sources(org, sync={"groups": "none"}, member_groups="engineering", method="users")
     assert run_cli(org, "sync") == 0
     assert active(org) == {"erin", "frank"}
     assert groups(org) == set()
@@ -177,14 +177,14 @@ def test_method_target_group_keeps_one_group_exactly_in_step(org):
 
 
 def test_method_target_group_creates_the_group_when_missing(org):
-    write_sources(org, sync={"groups": "none"}, groups="engineering", method="target_group", target_group="everyone@example.com")
+    write_sources(org, sync={"groups": "none"}, member_groups="engineering", method="target_group", target_group="everyone@example.com")
     assert run_cli(org, "sync") == 0
     assert groups(org) == {"everyone@example.com"}
     assert sorted(org.emulator.members("everyone@example.com")) == ["erin@example.com", "frank@example.com"]
 
 
 def test_method_source_groups_mirrors_each_source_group_with_its_nesting(org):
-    write_sources(org, sync={"groups": "none"}, groups="engineering", method="source_groups")
+    write_sources(org, sync={"groups": "none"}, member_groups="engineering", method="source_groups")
     assert run_cli(org, "sync") == 0
     assert groups(org) == {"engineering@example.com", "backend@example.com"}
     assert sorted(org.emulator.members("engineering@example.com")) == ["backend@example.com", "frank@example.com"]
@@ -212,7 +212,7 @@ def test_a_subtree_names_the_org_unit_of_its_users(org):
 
 def test_a_pilot_widens_step_by_step_and_touches_nobody_outside_it(org):
     staff_dn = org.directory.ou_dn("Staff")
-    everyone = dict(subtrees=f"{staff_dn}; {org.directory.ou_dn('Contractors')}", groups="engineering")
+    everyone = dict(subtrees=f"{staff_dn}; {org.directory.ou_dn('Contractors')}", member_groups="engineering")
     write_sources(org, **everyone, pilot_users="carl")
     assert run_cli(org, "sync") == 0
     assert active(org) == {"carl"}
@@ -231,7 +231,7 @@ def test_a_pilot_widens_step_by_step_and_touches_nobody_outside_it(org):
 
 
 def test_a_pilot_naming_no_source_is_refused(org, capsys):
-    write_sources(org, groups="engineering", pilot_source="sales")
+    write_sources(org, member_groups="engineering", pilot_source="sales")
     assert run_cli(org, "test") == 1
     assert "pilot_source = 'sales' is none of the sources" in capsys.readouterr().err
 
@@ -245,7 +245,7 @@ def test_narrowing_the_sources_is_previewed_then_refused_past_max_suspend(org, c
     assert run_cli(org, "sync") == 0
     settings = org.settings
 
-    narrowed = preview(config.with_sources(settings, {"subtrees": contractors_dn, "groups": "engineering"}))
+    narrowed = preview(config.with_sources(settings, {"subtrees": contractors_dn, "member_groups": "engineering"}))
     assert narrowed.users == 3
     assert narrowed.coming_in == ("erin@example.com", "frank@example.com")
     assert narrowed.suspended == ("ann@example.com", "bob@example.com")
@@ -267,7 +267,7 @@ def test_narrowing_a_source_group_under_watch_holds_past_the_budget(org):
     for index in range(4):
         org.directory.add_user(f"dev{index}", "Dev", f"Number{index}", password="Pass-word-1")
         org.directory.add_to_group("engineering", f"dev{index}")
-    write_sources(org, sync={"max_suspend": "1", "push_delay": "0.2"}, groups="engineering")
+    write_sources(org, sync={"max_suspend": "1", "push_delay": "0.2"}, member_groups="engineering")
     assert run_cli(org, "sync") == 0
     assert active(org) == {"erin", "frank", "dev0", "dev1", "dev2", "dev3"}
     live = LiveSync(str(org.config_path))

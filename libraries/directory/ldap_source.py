@@ -240,7 +240,7 @@ class LdapSource:
         people = [(uid, dn) for dn, attributes in users if (uid := _first(attributes, "uid")) and uid not in RESERVED_USERS]
         lines = [self._check_subtree(subtree, people) for subtree in sources.subtrees]
         graph = _group_graph(groups)
-        for label, names, key in (("group", sources.groups, "groups"), ("exclude group", sources.exclude_groups, "exclude_groups")):
+        for label, names, key in (("group", sources.member_groups, "member_groups"), ("exclusion group", sources.exclusion_groups, "exclusion_groups")):
             for name in names:
                 try:
                     members = graph.members_of((name,), key)
@@ -299,7 +299,7 @@ class LdapSource:
             name = _first(attributes, "cn")
             if not name or is_windows_group(attributes) or is_reserved_group(name, self.settings.enabled_group):
                 continue  # the switch group has its own choice on the page; system groups are nobody's team
-            members = graph.members_of((name,), "groups")
+            members = graph.members_of((name,), "member_groups")
             nested = sorted(graph.nested_names((name,)) - {name.lower()})
             counted.append(OutlineGroup(name=name, description=_first(attributes, "description"),
                                         users=sum(members.include(uid, entry) for uid, entry in people), nested=tuple(nested)))
@@ -417,7 +417,7 @@ class LdapSource:
         self._check_subtrees()
         if group_entries is None:
             wanted = ["cn", *MEMBER_ATTRIBUTES]
-            if sources.groups or sources.exclude_groups or sources.pilot_source:
+            if sources.member_groups or sources.exclusion_groups or sources.pilot_source:
                 group_entries = self._search(settings.groups_dn, settings.group_filter, wanted, "groups_dn")
             elif sources.uses_switch and settings.enabled_group:
                 group_entries = self._search(settings.groups_dn, self._enabled_group_filter(), wanted, "groups_dn")

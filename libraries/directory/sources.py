@@ -122,8 +122,8 @@ def build_scope(sources: SourceSettings, graph: GroupGraph, switch: Members | No
     return UserScope(
         sources=sources,
         switch=switch,
-        from_groups=graph.members_of(sources.groups, "groups") if sources.groups else Members(),
-        excluded=graph.members_of(sources.exclude_groups, "exclude_groups") if sources.exclude_groups else Members(),
+        from_groups=graph.members_of(sources.member_groups, "member_groups") if sources.member_groups else Members(),
+        excluded=graph.members_of(sources.exclusion_groups, "exclusion_groups") if sources.exclusion_groups else Members(),
         pilot_members=graph.members_of((chosen,), "pilot_source") if isinstance(chosen, str) else None,
     )
 

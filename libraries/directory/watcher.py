@@ -70,7 +70,7 @@ class ChangeRouter:
         self.store = store
         sources = settings.sources
         # With group sources (or exclusions) any group's members may decide who is in scope, nested groups included.
-        self.every_group_decides = bool(sources.groups or sources.exclude_groups or sources.pilot_source)
+        self.every_group_decides = bool(sources.member_groups or sources.exclusion_groups or sources.pilot_source)
         self.lag: float | None = None  # seconds between the last change's modifyTimestamp and seeing it (for monitoring)
 
     def entry_changed(self, dn: str, attributes: dict, uuid: str, push: bool = True) -> None:

@@ -149,9 +149,9 @@ class SourceSettings:
     """[sources]: who goes to Google, and how (the sync method)."""
 
     subtrees: tuple[schema.Subtree, ...] = _sources("subtrees")
-    groups: tuple[str, ...] = _sources("groups")
+    member_groups: tuple[str, ...] = _sources("member_groups")
     switch: str = _sources("switch")  # "yes", "no", or "" (yes when no subtree and no group is given)
-    exclude_groups: tuple[str, ...] = _sources("exclude_groups")
+    exclusion_groups: tuple[str, ...] = _sources("exclusion_groups")
     method: str = _sources("method")  # users, target_group or source_groups
     target_group: str = _sources("target_group")  # an address, or a name completed with the default domain
     pilot_source: str = _sources("pilot_source")
@@ -159,7 +159,7 @@ class SourceSettings:
 
     @property
     def uses_switch(self) -> bool:
-        return self.switch == "yes" or (self.switch == "" and not self.subtrees and not self.groups)
+        return self.switch == "yes" or (self.switch == "" and not self.subtrees and not self.member_groups)
 
     @property
     def pilot(self) -> bool:
@@ -405,10 +405,10 @@ def _checked_sources(sources: SourceSettings, ldap_settings: LdapSettings) -> So
                               "give a subtree under it, or set users_dn to a DN above every subtree (e.g. the base DN)")
     if sources.method == "target_group" and not sources.target_group:
         raise ConfigError("[sources] method = target_group but target_group is not set: give the group's address, e.g. all-staff@example.com")
-    if sources.method == "source_groups" and not sources.groups:
-        raise ConfigError("[sources] method = source_groups but [sources] groups is empty: name the groups, or use method = users")
+    if sources.method == "source_groups" and not sources.member_groups:
+        raise ConfigError("[sources] method = source_groups but [sources] member_groups is empty: name the groups, or use method = users")
     if sources.pilot_source and pilot_source_of(sources) is None:
-        named = [subtree.dn for subtree in sources.subtrees] + list(sources.groups)
+        named = [subtree.dn for subtree in sources.subtrees] + list(sources.member_groups)
         raise ConfigError(f"[sources] pilot_source = {sources.pilot_source!r} is none of the sources: give one of "
                           f"{', '.join(named) if named else 'the subtrees or groups (none is configured)'}")
     return sources
@@ -427,7 +427,7 @@ def pilot_source_of(sources: SourceSettings) -> schema.Subtree | str | None:
     for subtree in sources.subtrees:
         if dn_key(subtree.dn) == dn_key(wanted):
             return subtree
-    return next((name for name in sources.groups if name.lower() == wanted.lower()), None)
+    return next((name for name in sources.member_groups if name.lower() == wanted.lower()), None)
 
 
 def dn_key(dn: str) -> str:

@@ -549,19 +549,19 @@ SOURCES = Section("sources", (
         "unless followed by `(one level)`, and optionally `-> /Org/Unit`: the Google org unit its users go to (with "
         "`[sync] org_units = dn`, the OUs below the subtree are appended). A subtree that does not exist stops the run",
         console="Sources", example="ou=Staff,ou=Users,ou=Accounts,dc=example,dc=com -> /Staff", commented=True),
-    Key("groups", Names(GROUP_NAMES, _UNLISTABLE), "",
+    Key("member_groups", Names(GROUP_NAMES, _UNLISTABLE), "",
         "directory groups whose members go to Google (members of nested groups too). A group that does not exist stops the run",
         console="Sources"),
     Key("switch", Choice(("yes", "no"), blank="for yes when no subtree and no group is given"), "",
         "the per-user switch: members of `[ldap] enabled_group` go to Google (with `enabled_group` empty, every user "
         "under `users_dn`). Empty: used only when no subtree and no group is given, so a ClearOS configuration works unchanged",
         console="Sources"),
-    Key("exclude_groups", Names(GROUP_NAMES, _UNLISTABLE), "",
+    Key("exclusion_groups", Names(GROUP_NAMES, _UNLISTABLE), "",
         "members of these groups (nested ones too) never go to Google, whatever includes them; their managed accounts "
         "are suspended, within `max_suspend`", console="Sources"),
     Key("method", Choice(("users", "target_group", "source_groups")), "users",
         "`users`: the users only; `target_group`: the users, and every one of them in `target_group`, created if "
-        "missing and kept exactly in step; `source_groups`: the users, and a Google group for each of `[sources] groups` "
+        "missing and kept exactly in step; `source_groups`: the users, and a Google group for each of `member_groups` "
         "(and the groups nested in them). The groups `[sync] groups` selects are synchronized alongside, whatever the method",
         console="Sources", blank_is_default=True),
     Key("target_group", Text(r"[a-z0-9._'+-]+(@[a-z0-9-]+(\.[a-z0-9-]+)+)?", "give a group address such as all-staff@example.com, or a name (all-staff)", lower=True), "",
@@ -569,14 +569,14 @@ SOURCES = Section("sources", (
         "or a name: `<name>@<default_domain>`); members it should not have are removed, within `max_member_removals`",
         console="Sources", example="all-staff@example.com", commented=True),
     Key("pilot_source", Text(), "",
-        "pilot mode: synchronize only the users of this source (one of `subtrees`, by its DN, or of `groups`); "
+        "pilot mode: synchronize only the users of this source (one of `subtrees`, by its DN, or of `member_groups`); "
         "nobody else is created, changed or suspended. Widen it step by step, then empty it", console="Sources"),
     Key("pilot_users", Names(r"[^\s,]+", "is not a uid"), "",
         "pilot mode: synchronize only these users (uids), with those of `pilot_source`", console="Sources"),
 ), help="Who goes to Google (see Choosing who is synchronized below). A user is synchronized when a source includes them "
-        "(a subtree, a group, or the per-user switch), they match `[ldap] user_filter`, and no `exclude_groups` group "
-        "holds them; a user matching `disabled_filter` is suspended. Set on the console's Sources page, which previews "
-        "a change (who comes in, who would be suspended) before it is saved.")
+        "(a subtree, a group, or the per-user switch), they match `[ldap] user_filter`, and no `exclusion_groups` group "
+        "holds them; a user matching `disabled_filter` is suspended. On the console's Sources page a change is previewed (who comes in, who "
+        "would be suspended) before it is saved.")
 
 POSTING = Section(
     "posting_policy", (),

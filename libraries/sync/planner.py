@@ -576,7 +576,7 @@ def _unwanted_reason(user: DirectoryUser, settings: Settings) -> str:
     if user.locked:
         return "locked in the directory"
     sources = settings.sources
-    if sources.uses_switch and not (sources.subtrees or sources.groups or sources.exclude_groups):
+    if sources.uses_switch and not (sources.subtrees or sources.member_groups or sources.exclusion_groups):
         return f"no longer in the {settings.ldap.enabled_group} group (Google Apps switched off)"
     return "no longer included by [sources] (not in a source subtree or group, or in an exclude group)"
 
@@ -708,7 +708,7 @@ def source_group_names(groups: tuple[DirectoryGroup, ...], settings: Settings) -
     if sources.method != "source_groups":
         return frozenset()
     nested = {group.name.lower(): {name.lower() for name in group.member_groups} for group in groups}
-    seen, stack = set(), [name.lower() for name in sources.groups]
+    seen, stack = set(), [name.lower() for name in sources.member_groups]
     while stack:
         name = stack.pop()
         if name not in seen:

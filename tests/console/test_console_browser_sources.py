@@ -74,12 +74,12 @@ def test_the_tree_and_groups_with_counts_then_a_narrowing_previewed_before_it_is
 
     page.click("#gs-save-sources")  # without the confirmation: refused, nothing saved
     expect(page.locator(".alert-error").first).to_contain_text("tick the confirmation")
-    assert config.load(str(env.config_path)).sources.groups == ()
+    assert config.load(str(env.config_path)).sources.member_groups == ()
 
     page.check("#gs-confirm-suspensions")
     page.click("#gs-save-sources")
     expect(page.locator("body")).to_contain_text("Sources saved: 3 user(s) in scope")
     saved = config.load(str(env.config_path)).sources
     assert [(subtree.dn, subtree.org_unit) for subtree in saved.subtrees] == [(contractors_dn, "/Contractors")]
-    assert saved.groups == ("engineering",)
+    assert saved.member_groups == ("engineering",)
     assert not any(user.get("suspended") for user in env.emulator.users())  # saving changes nothing in Google
