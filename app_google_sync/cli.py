@@ -398,7 +398,8 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser(
         "check",
         help="check LDAP, the Google token and each scope",
-        description="Bind and search LDAP, look up enabled_group and the names in [sync] groups and exclude_groups, get a "
+        description="Bind and search LDAP, look up enabled_group and the names in [sync] groups and exclude_groups, every "
+        "[sources] subtree and group (with the users each holds, then the users in scope), get a "
         "Google token, try each scope in use with a harmless read (and each [custom_attributes] line). Prints one PASS "
         "or FAIL line per part, a failure naming the setting and the fix; unknown configuration keys are WARN lines.",
         epilog="Exit codes: 0 all passed, 1 something failed.",
