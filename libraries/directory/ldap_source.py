@@ -80,6 +80,7 @@ class OutlineGroup:
 class Outline:
     units: tuple[OutlineUnit, ...]
     groups: tuple[OutlineGroup, ...]
+    in_scope: int | None = None  # users the saved sources include (and the pilot covers); None: a source is missing
 
 
 class LdapSource:
@@ -281,7 +282,15 @@ class LdapSource:
         return Outline(
             units=tuple(sorted((self._unit(dn, people) for dn in units), key=lambda unit: unit.path.lower())),
             groups=self._group_counts(groups, people),
+            in_scope=self._count_in_scope(groups, people),
         )
+
+    def _count_in_scope(self, groups: list[Entry], people: list[tuple[str, str]]) -> int | None:
+        try:
+            scope = self._scope(groups)
+        except SourceError:
+            return None
+        return sum(scope.includes(uid, dn) and scope.in_pilot(uid, dn) for uid, dn in people)
 
     def _unit(self, dn: str, people: list[tuple[str, str]]) -> OutlineUnit:
         path = ous_between(f"cn=x,{dn}", self.settings.users_dn) if _dn_key(dn) != _dn_key(self.settings.users_dn) else ""

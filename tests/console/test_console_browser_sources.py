@@ -48,6 +48,7 @@ def test_the_tree_and_groups_with_counts_then_a_narrowing_previewed_before_it_is
     from playwright.sync_api import expect
 
     page.goto(plugin_url + "/sources")
+    expect(page.locator(".gs-now-count")).to_have_text("2")  # the saved sources: Staff, ann and bob
     tree = page.locator("table.gs-tree")
     staff_dn, contractors_dn = env.directory.ou_dn("Staff"), env.directory.ou_dn("Contractors")
     expect(tree.locator(f"tr[data-dn='{staff_dn}'] .gs-unit-users")).to_have_text("2")  # ann, and bob in Staff/Berlin
