@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import ldap.dn
 
 from ..core.errors import SourceError
-from ..settings.config import SourceSettings, dn_key, is_under, pilot_source_of
+from ..settings.config import SourceSettings, dn_key, is_under, parent_key, pilot_source_of
 from ..settings.config_schema import Subtree
 
 
@@ -104,7 +104,7 @@ class UserScope:
     def subtree_of(self, dn: str) -> Subtree | None:
         """The deepest source subtree holding the entry (its placement wins), or None."""
         holding = [subtree for subtree in self.sources.subtrees if _inside(dn, subtree)]
-        return max(holding, key=lambda subtree: len(ldap.dn.str2dn(subtree.dn)), default=None)
+        return max(holding, key=lambda subtree: len(dn_key(subtree.dn)), default=None)
 
     def placement(self, dn: str, below_dn: bool) -> str:
         """The Google org unit a source subtree names for the entry ("" when none does); with ``below_dn``
@@ -137,5 +137,4 @@ def ous_between(dn: str, top: str) -> str:
 def _inside(dn: str, subtree: Subtree) -> bool:
     if subtree.sub_ous:
         return is_under(dn, subtree.dn) and dn_key(dn) != dn_key(subtree.dn)
-    parent = ldap.dn.dn2str(ldap.dn.str2dn(dn)[1:])
-    return dn_key(parent) == dn_key(subtree.dn)
+    return parent_key(dn) == dn_key(subtree.dn)

@@ -13,7 +13,7 @@ import logging
 import os
 import re
 from dataclasses import dataclass, field, replace
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 
 import ldap.dn
@@ -430,6 +430,7 @@ def pilot_source_of(sources: SourceSettings) -> schema.Subtree | str | None:
     return next((name for name in sources.member_groups if name.lower() == wanted.lower()), None)
 
 
+@lru_cache(maxsize=65536)  # parsing a DN is slow; a run compares each user's DN with every source
 def dn_key(dn: str) -> str:
     """A DN in one spelling (lower case, normalised spacing), so DNs compare whatever their spelling."""
     try:
@@ -442,6 +443,15 @@ def is_under(dn: str, base: str) -> bool:
     """Whether ``dn`` is ``base`` or an entry below it."""
     entry, top = dn_key(dn), dn_key(base)
     return entry == top or entry.endswith("," + top)
+
+
+@lru_cache(maxsize=65536)
+def parent_key(dn: str) -> str:
+    """The DN of the entry above ``dn``, in ``dn_key``'s spelling."""
+    try:
+        return ldap.dn.dn2str(ldap.dn.str2dn(dn)[1:]).lower()
+    except ldap.DECODING_ERROR:
+        return dn.lower().partition(",")[2]
 
 
 def _checked_licenses(licenses: LicenseSettings) -> LicenseSettings:
