@@ -236,6 +236,8 @@ class LdapSource:
         """(ok, detail) for each of [sources] (a subtree, a group, an exclusion, the switch, the pilot) with the users it
         holds, then the users in scope: a missing source fails, naming the key and the fix."""
         sources, settings = self.sources, self.settings
+        if sources == SourceSettings():
+            return []  # the switch alone, as on ClearOS: check() has looked up enabled_group already
         users = self._search(settings.users_dn, settings.user_filter, ["uid"], "users_dn")
         groups = self._search(settings.groups_dn, settings.group_filter, ["cn", *MEMBER_ATTRIBUTES], "groups_dn")
         people = [(uid, dn) for dn, attributes in users if (uid := _first(attributes, "uid")) and uid not in RESERVED_USERS]
