@@ -160,6 +160,7 @@ def cmd_check(engine: SyncEngine, args) -> int:
         engine.source.check()
         checks.append(("ldap", True, f"bound to {engine.settings.ldap.uri} and searched {engine.settings.ldap.users_dn}"))
         checks.extend((key, False, problem) for key, problem in engine.source.check_group_names(engine.settings.sync))
+        checks.extend(("sources", ok, detail) for ok, detail in engine.source.check_sources())
     except GoogleSyncError as error:
         checks.append(("ldap", False, str(error)))
     try:
@@ -418,7 +419,8 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser(
         "check",
         help="check LDAP, the Google token and each scope",
-        description="Bind and search LDAP, look up enabled_group and the names in [sync] groups and exclude_groups, get a "
+        description="Bind and search LDAP, look up enabled_group and the names in [sync] groups and exclude_groups, every "
+        "[sources] subtree and group (with the users each holds, then the users in scope), get a "
         "Google token, try each scope in use with a harmless read (and each [custom_attributes] line). Prints one PASS "
         "or FAIL line per part, a failure naming the setting and the fix; unknown configuration keys are WARN lines.",
         epilog="Exit codes: 0 all passed, 1 something failed.",

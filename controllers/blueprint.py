@@ -41,6 +41,7 @@ SCOPE_NOTE = (
 TABS = (
     ("google_sync.index", "Overview"),
     ("google_sync.settings", "Settings"),
+    ("google_sync.sources", "Sources"),
     ("google_sync.groups", "Groups"),
     ("google_sync.attributes", "Attributes"),
     ("google_sync.check", "Test connection"),
@@ -66,6 +67,8 @@ TAB_OF = {
     "google_sync.save_attributes": "google_sync.attributes",
     "google_sync.save_org_units": "google_sync.attributes",
     "google_sync.import_accounts": "google_sync.google_only",
+    "google_sync.preview_sources": "google_sync.sources",
+    "google_sync.save_sources": "google_sync.sources",
 }
 
 

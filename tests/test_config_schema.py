@@ -9,7 +9,7 @@ import pytest
 
 from app_google_sync.libraries.settings import config, config_docs, config_file
 from app_google_sync.libraries.settings import config_schema as schema
-from app_google_sync.libraries.settings.config import AttributeMap, GoogleSettings, LdapSettings, LicenseSettings, NotifySettings, SyncSettings, WorkerSettings
+from app_google_sync.libraries.settings.config import AttributeMap, GoogleSettings, LdapSettings, LicenseSettings, NotifySettings, SourceSettings, SyncSettings, WorkerSettings
 from app_google_sync.libraries.core.errors import ConfigError
 from app_google_sync.libraries.directory.ldap_source import LdapSource
 from app_google_sync.libraries.sync.safety import member_removal_limit, suspend_limit
@@ -67,7 +67,7 @@ def test_the_example_is_the_one_written_from_the_schema_and_is_valid():
 def test_every_settings_field_is_a_schema_key_with_its_default():
     derived = {"posting_overrides"}  # from the [posting_policy] section
     pairs = ((LdapSettings, "ldap"), (GoogleSettings, "google"), (SyncSettings, "sync"), (AttributeMap, "attributes"),
-             (LicenseSettings, "licenses"), (NotifySettings, "notify"), (WorkerSettings, "worker"))
+             (LicenseSettings, "licenses"), (NotifySettings, "notify"), (WorkerSettings, "worker"), (SourceSettings, "sources"))
     for settings, section in pairs:
         keys = {key.name: key for key in schema.section(section).keys if key.field}
         fields = {field.name: field.default for field in dataclasses.fields(settings) if field.name not in derived}

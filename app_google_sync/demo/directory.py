@@ -427,10 +427,12 @@ class DemoDirectory(slapdtest.SlapdObject):
         groups=(),
         locked: bool = False,
         extra_attrs: dict[str, object] | None = None,
+        ou: str = "",
     ) -> str:
-        """Create a user as the ClearOS user manager does; returns its DN."""
+        """Create a user as the ClearOS user manager does; returns its DN. ``ou``: a path of OUs below users_dn
+        (``Staff/Berlin``) made with ``add_ou``, as on a directory that files people by department or site."""
         cn = " ".join(part for part in (given_name, family_name) if part)
-        dn = f"cn={ldap.dn.escape_dn_chars(cn)},{self.users_dn}"
+        dn = f"cn={ldap.dn.escape_dn_chars(cn)},{self.ou_dn(ou) if ou else self.users_dn}"
         attrs: dict[str, object] = {
             # inetLocalMailRecipient (misc schema) allows mailLocalAddress: the mail aliases.
             "objectClass": ["top", "posixAccount", "shadowAccount", "inetOrgPerson", "inetLocalMailRecipient", "clearAccount"],
@@ -456,6 +458,20 @@ class DemoDirectory(slapdtest.SlapdObject):
             self.add_to_group(group, uid)
         return dn
 
+    def ou_dn(self, path: str) -> str:
+        """``Staff/Berlin`` → ``ou=Berlin,ou=Staff,<users_dn>``."""
+        rdns = [f"ou={ldap.dn.escape_dn_chars(part)}" for part in reversed(path.strip("/").split("/"))]
+        return ",".join([*rdns, self.users_dn])
+
+    def add_ou(self, path: str) -> str:
+        """An organizationalUnit (and its parents) below users_dn; returns its DN."""
+        parts = path.strip("/").split("/")
+        for depth in range(1, len(parts) + 1):
+            dn = self.ou_dn("/".join(parts[:depth]))
+            if not self.admin().search_s(self.users_dn, ldap.SCOPE_SUBTREE, ldap.filter.filter_format("(entryDN=%s)", [dn]), ["1.1"]):
+                self.add_entry(dn, {"objectClass": ["top", "organizationalUnit"], "ou": parts[depth - 1]})
+        return self.ou_dn(path)
+
     def add_no_members_account(self) -> str:
         """The reserved account behind ``no_members_dn``, as ClearOS's base tree holds it (uid nomembers)."""
         return self.add_entry(self.no_members_dn, {
@@ -471,7 +487,7 @@ class DemoDirectory(slapdtest.SlapdObject):
 
     def user_dn(self, uid: str) -> str:
         found = self.admin().search_s(
-            self.users_dn, ldap.SCOPE_ONELEVEL, ldap.filter.filter_format("(uid=%s)", [uid]), ["1.1"]
+            self.users_dn, ldap.SCOPE_SUBTREE, ldap.filter.filter_format("(uid=%s)", [uid]), ["1.1"]
         )
         if not found:
             raise KeyError(f"no user {uid!r} in {self.users_dn}")

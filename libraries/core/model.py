@@ -46,7 +46,8 @@ class DirectoryUser:
     given_name: str
     family_name: str
     mail: str = ""  # the entry's mail attribute, empty when it has none
-    in_scope: bool = True  # member of enabled_group (always True without one)
+    in_scope: bool = True  # included by a source ([sources]; by default the enabled_group switch) and not excluded
+    in_pilot: bool = True  # covered by the pilot ([sources] pilot_source, pilot_users); always True without one
     locked: bool = False  # matched disabled_filter
     password: PasswordHash | None = None
     password_problem: str = ""  # why the stored password cannot be pushed
@@ -63,7 +64,9 @@ class DirectoryUser:
     photo: bytes = field(default=b"", repr=False)  # the image, when [attributes] photo maps one
     # [custom_attributes]: ("schema.field" as configured, the attribute's values), for each one mapped
     custom: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    org_unit: str = ""  # where [sync] org_units places the user, relative to org_unit_root ("" = the root)
+    # Where [sync] org_units places the user, relative to org_unit_root ("" = the root); an absolute path ("/Staff")
+    # when a source subtree names the org unit of its users.
+    org_unit: str = ""
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,13 @@ import ldap.dn
 import ldap.filter
 from ldap.controls import SimplePagedResultsControl
 
-from ..settings.config import RESERVED_USERS, AttributeMap, LdapSettings, is_reserved_group
 from ..core.errors import ConfigError, SourceError
 from ..core.model import DirectoryGroup, DirectoryState, DirectoryUser, PasswordHash
 from ..core.passwords import from_directory
+from ..settings.config import RESERVED_USERS, AttributeMap, LdapSettings, SourceSettings, is_reserved_group
+from ..settings.config_schema import Subtree
+from .sources import EVERYONE, GroupGraph, UserScope, build_scope, ous_between
+from .sources import Members as _Members
 
 log = logging.getLogger(__name__)
 
@@ -36,20 +39,6 @@ def tls_help(ca_file: str) -> str:
     return f"check [ldap] ca_file = {ca_file}: it must be the PEM certificate of the CA that signed the server's certificate"
 
 Entry = tuple[str, dict[str, list[bytes]]]
-
-
-@dataclass(frozen=True)
-class _Members:
-    """Who belongs to a group as stored: memberUid values and member DNs (normalised)."""
-
-    uids: frozenset[str]
-    dns: frozenset[str]
-
-    def resolve(self, uid_by_dn: dict[str, str]) -> frozenset[str]:
-        return self.uids | {uid_by_dn[dn] for dn in self.dns if dn in uid_by_dn}
-
-    def include(self, uid: str, dn: str) -> bool:
-        return uid in self.uids or _dn_key(dn) in self.dns
 
 
 MEMBER_ATTRIBUTES = ("memberUid", "member", "uniqueMember")  # posixGroup, groupOfNames, groupOfUniqueNames
@@ -69,6 +58,33 @@ WINDOWS_GROUP_ATTRIBUTES = ("sambaSID", "gidNumber")
 USERS_PER_SEARCH = 200  # keeps (|(uid=…)…) filters of a group push a sane size
 
 
+@dataclass(frozen=True)
+class OutlineUnit:
+    dn: str
+    path: str  # "Staff/Berlin" below users_dn ("" for users_dn itself)
+    users: int  # users in it, its sub-OUs included
+    direct: int  # users right below it
+
+    @property
+    def depth(self) -> int:
+        return self.path.count("/") + 1 if self.path else 0
+
+
+@dataclass(frozen=True)
+class OutlineGroup:
+    name: str
+    description: str
+    users: int  # users it holds, nested groups followed
+    nested: tuple[str, ...]  # groups nested in it, at any depth (lower case)
+
+
+@dataclass(frozen=True)
+class Outline:
+    units: tuple[OutlineUnit, ...]
+    groups: tuple[OutlineGroup, ...]
+    in_scope: int | None = None  # users the saved sources include (and the pilot covers); None: a source is missing
+
+
 class LdapSource:
     """Reads a ``DirectoryState`` (or one user or group) with the ``[ldap]`` settings.
 
@@ -85,8 +101,10 @@ class LdapSource:
         attributes: AttributeMap = AttributeMap(),
         org_units: str = "",
         custom_attributes: tuple[tuple[str, str], ...] = (),
+        sources: SourceSettings = SourceSettings(),
     ):
         self.settings = settings
+        self.sources = sources
         self.custom_attributes = custom_attributes  # ([custom_attributes] key, LDAP attribute)
         self.attributes = attributes
         self.org_units = org_units  # "", "dn" or "attribute:NAME" ([sync] org_units)
@@ -113,11 +131,11 @@ class LdapSource:
         locked = self._locked_uuids(settings.users_dn, ldap.SCOPE_SUBTREE)
         group_entries = self._search(settings.groups_dn, settings.group_filter, self._group_attributes(), "groups_dn")
         uid_by_dn = _uid_by_dn(user_entries)
-        enabled = self._enabled_members(group_entries)
+        scope = self._scope(group_entries)
         users = [
             user
             for dn, attributes in user_entries
-            if (user := self._user(dn, attributes, enabled, locked)) is not None
+            if (user := self._user(dn, attributes, scope, locked)) is not None
         ]
         real_groups = [(dn, attributes) for dn, attributes in group_entries if self._is_real_group(_first(attributes, "cn"), attributes)]
         group_by_dn = {_dn_key(dn): _first(attributes, "cn") for dn, attributes in real_groups}
@@ -181,16 +199,14 @@ class LdapSource:
     def read_users(self, uids: list[str]) -> tuple[DirectoryUser, ...]:
         """The users with these uids, in a few searches of at most CHUNK uids each (a group push's members)."""
         settings = self.settings
-        enabled = None
-        if settings.enabled_group:
-            enabled = self._enabled_members(self._search(settings.groups_dn, self._enabled_group_filter(), ["cn", *MEMBER_ATTRIBUTES], "groups_dn"))
+        scope = self._scope()
         locked = self._locked_uuids(settings.users_dn, ldap.SCOPE_SUBTREE)
         users: list[DirectoryUser] = []
         for start in range(0, len(uids), USERS_PER_SEARCH):
             chunk = uids[start : start + USERS_PER_SEARCH]
             wanted = "".join(ldap.filter.filter_format("(uid=%s)", [uid]) for uid in chunk)
             entries = self._search(settings.users_dn, f"(&{settings.user_filter}(|{wanted}))", self._user_attributes(), "users_dn")
-            users.extend(user for dn, attributes in entries if (user := self._user(dn, attributes, enabled, locked)) is not None)
+            users.extend(user for dn, attributes in entries if (user := self._user(dn, attributes, scope, locked)) is not None)
         return tuple(users)
 
     def check(self) -> list[str]:
@@ -217,6 +233,90 @@ class LdapSource:
             self._enabled_members(self._search(settings.groups_dn, self._enabled_group_filter(), ["cn"], "groups_dn"))
             findings.append(f"enabled_group {settings.enabled_group} found")
         return findings
+
+    def check_sources(self) -> list[tuple[bool, str]]:
+        """(ok, detail) for each of [sources] (a subtree, a group, an exclusion, the switch, the pilot) with the users it
+        holds, then the users in scope: a missing source fails, naming the key and the fix."""
+        sources, settings = self.sources, self.settings
+        if sources == SourceSettings():
+            return []  # the switch alone, as on ClearOS: check() has looked up enabled_group already
+        users = self._search(settings.users_dn, settings.user_filter, ["uid"], "users_dn")
+        groups = self._search(settings.groups_dn, settings.group_filter, ["cn", *MEMBER_ATTRIBUTES], "groups_dn")
+        people = [(uid, dn) for dn, attributes in users if (uid := _first(attributes, "uid")) and uid not in RESERVED_USERS]
+        lines = [self._check_subtree(subtree, people) for subtree in sources.subtrees]
+        graph = _group_graph(groups)
+        for label, names, key in (("group", sources.member_groups, "member_groups"), ("exclusion group", sources.exclusion_groups, "exclusion_groups")):
+            for name in names:
+                try:
+                    members = graph.members_of((name,), key)
+                except SourceError as error:
+                    lines.append((False, str(error)))
+                    continue
+                lines.append((True, f"{label} {name}: {sum(members.include(uid, dn) for uid, dn in people)} user(s)"))
+        if not all(ok for ok, _ in lines):
+            return lines
+        try:
+            scope = self._scope(groups)
+        except SourceError as error:
+            return [*lines, (False, str(error))]
+        if sources.uses_switch:
+            who = f"members of {settings.enabled_group}" if settings.enabled_group else f"every user under {settings.users_dn}"
+            lines.append((True, f"the per-user switch: {who}"))
+        chosen = [(uid, dn) for uid, dn in people if scope.includes(uid, dn) and scope.in_pilot(uid, dn)]
+        pilot = " (pilot mode: only the pilot's users)" if sources.pilot else ""
+        lines.append((True, f"{len(chosen)} user(s) in scope{pilot}"))
+        return lines
+
+    def _check_subtree(self, subtree, people: list[tuple[str, str]]) -> tuple[bool, str]:
+        try:
+            self._check_subtrees_of((subtree,))
+        except SourceError as error:
+            return False, str(error)
+        scope = build_scope(SourceSettings(subtrees=(subtree,)), GroupGraph({}), EVERYONE)
+        return True, f"subtree {subtree.dn}: {sum(scope.includes(uid, dn) for uid, dn in people)} user(s)"
+
+    def read_outline(self) -> Outline:
+        """The OU tree under users_dn with the users in each, and the groups with the users each holds (nested
+        groups followed): what the console's Sources page offers to pick from."""
+        settings = self.settings
+        users = self._search(settings.users_dn, settings.user_filter, ["uid"], "users_dn")
+        people = [(uid, dn) for dn, attributes in users if (uid := _first(attributes, "uid")) and uid not in RESERVED_USERS]
+        units = [dn for dn, _ in self._search(settings.users_dn, "(objectClass=organizationalUnit)", ["1.1"], "users_dn")]
+        groups = self._search(settings.groups_dn, settings.group_filter, ["cn", "description", *MEMBER_ATTRIBUTES, *WINDOWS_GROUP_ATTRIBUTES], "groups_dn")
+        return Outline(
+            units=tuple(sorted((self._unit(dn, people) for dn in units), key=lambda unit: unit.path.lower())),
+            groups=self._group_counts(groups, people),
+            in_scope=self._count_in_scope(groups, people),
+        )
+
+    def _count_in_scope(self, groups: list[Entry], people: list[tuple[str, str]]) -> int | None:
+        try:
+            scope = self._scope(groups)
+        except SourceError:
+            return None
+        return sum(scope.includes(uid, dn) and scope.in_pilot(uid, dn) for uid, dn in people)
+
+    def _unit(self, dn: str, people: list[tuple[str, str]]) -> OutlineUnit:
+        path = ous_between(f"cn=x,{dn}", self.settings.users_dn) if _dn_key(dn) != _dn_key(self.settings.users_dn) else ""
+        within = SourceSettings(subtrees=(Subtree(dn),))
+        one_level = SourceSettings(subtrees=(Subtree(dn, sub_ous=False),))
+        below = build_scope(within, GroupGraph({}), EVERYONE)
+        right_below = build_scope(one_level, GroupGraph({}), EVERYONE)
+        return OutlineUnit(dn=dn, path=path, users=sum(below.includes(uid, entry) for uid, entry in people),
+                           direct=sum(right_below.includes(uid, entry) for uid, entry in people))
+
+    def _group_counts(self, groups: list[Entry], people: list[tuple[str, str]]) -> tuple[OutlineGroup, ...]:
+        graph = _group_graph(groups)
+        counted = []
+        for dn, attributes in groups:
+            name = _first(attributes, "cn")
+            if not name or is_windows_group(attributes) or is_reserved_group(name, self.settings.enabled_group):
+                continue  # the switch group has its own choice on the page; system groups are nobody's team
+            members = graph.members_of((name,), "member_groups")
+            nested = sorted(graph.nested_names((name,)) - {name.lower()})
+            counted.append(OutlineGroup(name=name, description=_first(attributes, "description"),
+                                        users=sum(members.include(uid, entry) for uid, entry in people), nested=tuple(nested)))
+        return tuple(sorted(counted, key=lambda group: group.name.lower()))
 
     def check_group_names(self, sync) -> list[tuple[str, str]]:
         """(key, problem) for each of ``[sync] groups`` and ``exclude_groups`` naming groups no group is called.
@@ -260,7 +360,7 @@ class LdapSource:
         wanted = ["entryUUID", "cn", "description", *MEMBER_ATTRIBUTES, *WINDOWS_GROUP_ATTRIBUTES, self.settings.mail_attribute]
         return list(dict.fromkeys(name for name in wanted if name))
 
-    def _user(self, dn: str, attributes: dict, enabled: _Members | None, locked: frozenset[str]) -> DirectoryUser | None:
+    def _user(self, dn: str, attributes: dict, scope: UserScope, locked: frozenset[str]) -> DirectoryUser | None:
         uid = _first(attributes, "uid")
         if not uid:
             log.debug("%s has no uid: not a user to synchronize", dn)
@@ -276,11 +376,12 @@ class LdapSource:
             given_name=_first(attributes, "givenName"),
             family_name=_first(attributes, "sn"),
             mail=_first(attributes, self.settings.mail_attribute) if self.settings.mail_attribute else "",
-            in_scope=enabled is None or enabled.include(uid, dn),
+            in_scope=scope.includes(uid, dn),
+            in_pilot=scope.in_pilot(uid, dn),
             locked=uuid in locked,
             password=password,
             password_problem=problem,
-            org_unit=self._org_unit(dn, attributes),
+            org_unit=scope.placement(dn, self.org_units == "dn") or self._org_unit(dn, attributes),
             custom=tuple((key, tuple(_texts(attributes, attribute))) for key, attribute in self.custom_attributes),
             **self._mapped_fields(attributes),
         )
@@ -291,8 +392,7 @@ class LdapSource:
             return _first(attributes, self.org_units.partition(":")[2]).strip().strip("/")
         if self.org_units != "dn":
             return ""
-        below = ldap.dn.str2dn(dn)[1 : -len(ldap.dn.str2dn(self.settings.users_dn)) or None]
-        return "/".join(value for rdn in reversed(below) for attribute, value, _ in rdn if attribute.lower() == "ou")
+        return ous_between(dn, self.settings.users_dn)
 
     def _mapped_fields(self, attributes: dict) -> dict[str, Any]:
         """The optional fields [attributes] maps, read from their LDAP attributes (aliases may be many)."""
@@ -323,6 +423,36 @@ class LdapSource:
     def _enabled_group_filter(self) -> str:
         return f"(&{self.settings.group_filter}{ldap.filter.filter_format('(cn=%s)', [self.settings.enabled_group])})"
 
+    def _scope(self, group_entries: list[Entry] | None = None) -> UserScope:
+        """Who the sources include, from the groups read (read here when not given); SourceError for a source the
+        directory lacks, so a misspelt or deleted subtree or group never reads as everyone leaving."""
+        sources, settings = self.sources, self.settings
+        self._check_subtrees()
+        if group_entries is None:
+            wanted = ["cn", *MEMBER_ATTRIBUTES]
+            if sources.member_groups or sources.exclusion_groups or sources.pilot_source:
+                group_entries = self._search(settings.groups_dn, settings.group_filter, wanted, "groups_dn")
+            elif sources.uses_switch and settings.enabled_group:
+                group_entries = self._search(settings.groups_dn, self._enabled_group_filter(), wanted, "groups_dn")
+            else:
+                group_entries = []
+        switch = self._enabled_members(group_entries) if sources.uses_switch else EVERYONE
+        return build_scope(sources, _group_graph(group_entries), switch)
+
+    def _check_subtrees(self) -> None:
+        self._check_subtrees_of(self.sources.subtrees)
+
+    def _check_subtrees_of(self, subtrees) -> None:
+        """Each source subtree exists: one base-scope read each."""
+        for subtree in subtrees:
+            try:
+                self._search(subtree.dn, "(objectClass=*)", ["1.1"], "users_dn", scope=ldap.SCOPE_BASE)
+            except SourceError as error:
+                if not isinstance(error.__cause__, ldap.NO_SUCH_OBJECT):
+                    raise
+                raise SourceError(f"[sources] subtrees names {subtree.dn}, which does not exist on {self.settings.uri}: "
+                                  "correct the DN (the console's Sources page shows the tree), or remove it") from None
+
     def _enabled_members(self, group_entries: list[Entry]) -> _Members | None:
         """Members of enabled_group (None: no such setting, everyone is in scope)."""
         name = self.settings.enabled_group
@@ -334,8 +464,10 @@ class LdapSource:
                 f"enabled_group {name!r} not found under {self.settings.groups_dn} (group_filter {self.settings.group_filter}): "
                 f"create it and add the users to synchronize, or set [ldap] enabled_group = (empty) to synchronize every user"
             )
-        members = [_members(attributes) for attributes in found]
-        return _Members(frozenset().union(*(m.uids for m in members)), frozenset().union(*(m.dns for m in members)))
+        members = _Members()
+        for attributes in found:
+            members |= _members(attributes)
+        return members
 
     def _read_one_user(self, search: str, label: str) -> DirectoryUser | None:
         settings = self.settings
@@ -345,10 +477,7 @@ class LdapSource:
         if len(entries) > 1:
             raise SourceError(f"{len(entries)} users have {label} under {settings.users_dn}: {_dn_list(entries)}; each must be unique")
         dn, attributes = entries[0]
-        enabled = None
-        if settings.enabled_group:
-            enabled = self._enabled_members(self._search(settings.groups_dn, self._enabled_group_filter(), ["cn", *MEMBER_ATTRIBUTES], "groups_dn"))
-        return self._user(dn, attributes, enabled, self._locked_uuids(dn, ldap.SCOPE_BASE))
+        return self._user(dn, attributes, self._scope(), self._locked_uuids(dn, ldap.SCOPE_BASE))
 
     def _locked_uuids(self, base: str, scope: int) -> frozenset[str]:
         """entryUUIDs of the users matching disabled_filter: one search, not one per user."""
@@ -533,6 +662,10 @@ def _members(attributes: dict) -> _Members:
         # uniqueMember (groupOfUniqueNames) may end in an optional "#'…'B" unique identifier.
         dns=frozenset(_dn_key(value) for value in (*_texts(attributes, "member"), *(v.split("#")[0] for v in _texts(attributes, "uniqueMember")))),
     )
+
+
+def _group_graph(group_entries: list[Entry]) -> GroupGraph:
+    return GroupGraph({name.lower(): (_dn_key(dn), _members(attributes)) for dn, attributes in group_entries if (name := _first(attributes, "cn"))})
 
 
 def _uid_by_dn(user_entries: list[Entry]) -> dict[str, str]:

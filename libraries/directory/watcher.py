@@ -8,6 +8,7 @@ backoff. A directory without the syncprov overlay is polled on
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 COOKIE_KEY = "watcher_cookie"
 ENABLED_MEMBERS_KEY = "watcher_enabled_members"
+GROUP_MEMBERS_KEY = "watcher_members:"  # + a digest of a group's name: its members when last seen, for group sources
 WATCHED_ATTRIBUTES = ["uid", "cn", "memberUid", "member", "uniqueMember", "entryUUID", "modifyTimestamp"]
 NO_SYNCPROV = (ldap.UNAVAILABLE_CRITICAL_EXTENSION, ldap.PROTOCOL_ERROR, ldap.UNWILLING_TO_PERFORM)
 CONNECTION_LOST = (ldap.SERVER_DOWN, ldap.CONNECT_ERROR, ldap.TIMELIMIT_EXCEEDED, ldap.UNAVAILABLE, ldap.BUSY, ldap.OTHER)
@@ -66,9 +68,9 @@ class ChangeRouter:
         self.settings = settings
         self.notify = notify
         self.store = store
-        known = store.get_value(ENABLED_MEMBERS_KEY)
-        # Last known members of enabled_group, kept with the cookie so a restart still sees who flipped.
-        self.enabled_members: set[str] | None = set(json.loads(known)) if known else None
+        sources = settings.sources
+        # With group sources (or exclusions) any group's members may decide who is in scope, nested groups included.
+        self.every_group_decides = bool(sources.member_groups or sources.exclusion_groups or sources.pilot_source)
         self.lag: float | None = None  # seconds between the last change's modifyTimestamp and seeing it (for monitoring)
 
     def entry_changed(self, dn: str, attributes: dict, uuid: str, push: bool = True) -> None:
@@ -79,24 +81,28 @@ class ChangeRouter:
             if push:
                 self.notify(("user", uid, uuid))
         elif _is_under(dn, ldap_settings.groups_dn) and (name := next(iter(_texts(attributes, "cn")), "")):
-            if name.lower() == ldap_settings.enabled_group.lower():
-                self._enabled_group_changed(attributes, push)
-            elif push:
+            switch = name.lower() == ldap_settings.enabled_group.lower()
+            if switch or self.every_group_decides:
+                self._scope_group_changed(name, attributes, push, switch)
+            if push and not switch:
                 self.notify(("group", name))
 
-    def _enabled_group_changed(self, attributes: dict, push: bool) -> None:
-        """The Google Apps switch of some users flipped: push exactly those users."""
+    def _scope_group_changed(self, name: str, attributes: dict, push: bool, switch: bool) -> None:
+        """Members of a group that decides who is in scope (the Google Apps switch, a source or an exclusion)
+        changed: push exactly the users who joined or left, so their suspension goes through the push's limits."""
         members = set(_texts(attributes, "memberUid"))
         member_dns = _texts(attributes, "member") + [value.split("#")[0] for value in _texts(attributes, "uniqueMember")]
         members |= {_first_rdn_value(dn) for dn in member_dns} - {""}
-        previous = self.enabled_members
+        # A digest of the name: the state database's value names are short.
+        key = ENABLED_MEMBERS_KEY if switch else GROUP_MEMBERS_KEY + hashlib.sha256(name.lower().encode()).hexdigest()[:40]
+        known = self.store.get_value(key)
+        previous = set(json.loads(known)) if known else None
         if previous is not None and push:
             for uid in sorted(previous ^ members):
                 self.notify(("user", uid, ""))
         # Remembered only once every flipped user is queued: if queuing failed, the entry comes again and is compared
         # with the same members, so nobody who flipped is forgotten. (None before: the full run covers the past.)
-        self.store.set_value(ENABLED_MEMBERS_KEY, json.dumps(sorted(members)))
-        self.enabled_members = members
+        self.store.set_value(key, json.dumps(sorted(members)))
 
     def entries_deleted(self, uuids: list[str]) -> None:
         users = self.store.links().by_uuid("user")

@@ -162,7 +162,7 @@ def required_scopes(settings: Settings) -> tuple[str, ...]:
     Google refuses a token outright when one requested scope is not delegated, so
     an optional feature's scope is asked for only when that feature is in use.
     """
-    extra = [ORGUNIT_SCOPE] if settings.sync.org_units else []
+    extra = [ORGUNIT_SCOPE] if settings.manages_org_units else []
     if settings.google.reads_domains:
         extra.append(DOMAIN_SCOPE)
     if settings.custom_attributes:

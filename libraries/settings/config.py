@@ -12,9 +12,11 @@ import io
 import logging
 import os
 import re
-from dataclasses import dataclass, field
-from functools import partial
+from dataclasses import dataclass, field, replace
+from functools import lru_cache, partial
 from pathlib import Path
+
+import ldap.dn
 
 from ..core.errors import ConfigError
 from . import config_schema as schema
@@ -48,6 +50,7 @@ _attribute = partial(schema.default, "attributes")
 _licenses = partial(schema.default, "licenses")
 _notify = partial(schema.default, "notify")
 _worker = partial(schema.default, "worker")
+_sources = partial(schema.default, "sources")
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,38 @@ class SyncSettings:
 
 
 @dataclass(frozen=True)
+class SourceSettings:
+    """[sources]: who goes to Google, and how (the sync method)."""
+
+    subtrees: tuple[schema.Subtree, ...] = _sources("subtrees")
+    member_groups: tuple[str, ...] = _sources("member_groups")
+    switch: str = _sources("switch")  # "yes", "no", or "" (yes when no subtree and no group is given)
+    exclusion_groups: tuple[str, ...] = _sources("exclusion_groups")
+    method: str = _sources("method")  # users, target_group or source_groups
+    target_group: str = _sources("target_group")  # an address, or a name completed with the default domain
+    pilot_source: str = _sources("pilot_source")
+    pilot_users: tuple[str, ...] = _sources("pilot_users")
+
+    @property
+    def uses_switch(self) -> bool:
+        return self.switch == "yes" or (self.switch == "" and not self.subtrees and not self.member_groups)
+
+    @property
+    def pilot(self) -> bool:
+        return bool(self.pilot_source or self.pilot_users)
+
+    @property
+    def places_users(self) -> bool:
+        """A subtree names the Google org unit of its users: org units are managed even without [sync] org_units."""
+        return any(subtree.org_unit for subtree in self.subtrees)
+
+    def target_address(self, domain: str) -> str:
+        if self.method != "target_group" or not self.target_group:
+            return ""
+        return self.target_group if "@" in self.target_group else f"{self.target_group}@{domain}"
+
+
+@dataclass(frozen=True)
 class AttributeMap:
     """Which LDAP attribute feeds each optional Google field. Empty: not synchronized, Google's value is never touched."""
 
@@ -199,6 +234,7 @@ class Settings:
     ldap: LdapSettings = LdapSettings()
     google: GoogleSettings = GoogleSettings()
     sync: SyncSettings = SyncSettings()
+    sources: SourceSettings = SourceSettings()
     attributes: AttributeMap = AttributeMap()
     # [custom_attributes]: ("schema.field" as written, lower case; LDAP attribute), off when empty
     custom_attributes: tuple[tuple[str, str], ...] = ()
@@ -207,6 +243,11 @@ class Settings:
     worker: WorkerSettings = WorkerSettings()
     path: str = ""
     warnings: tuple[str, ...] = ()  # unknown sections and keys, each with the nearest known name
+
+    @property
+    def manages_org_units(self) -> bool:
+        """Org units are read and users placed: by [sync] org_units, or by a source subtree naming its unit."""
+        return bool(self.sync.org_units) or self.sources.places_users
 
 
 def config_path(path: str | None = None) -> str:
@@ -220,10 +261,12 @@ def load(path: str | None = None) -> Settings:
     parser = read(path)
     try:
         _require(parser)
+        ldap_settings = _ldap_settings(parser)
         return Settings(
-            ldap=_ldap_settings(parser),
+            ldap=ldap_settings,
             google=_checked_domains(GoogleSettings(**_fields(parser, "google"))),
             sync=_usable(sync_settings(parser)),
+            sources=_checked_sources(SourceSettings(**_fields(parser, "sources")), ldap_settings),
             attributes=AttributeMap(**_fields(parser, "attributes")),
             custom_attributes=custom_attributes(parser),
             licenses=_checked_licenses(LicenseSettings(**_fields(parser, "licenses"))),
@@ -353,6 +396,63 @@ def _ldap_settings(parser: configparser.ConfigParser) -> LdapSettings:
     if values["ca_file"]:
         _check_readable("[ldap] ca_file", values["ca_file"])
     return LdapSettings(**values)
+
+
+def _checked_sources(sources: SourceSettings, ldap_settings: LdapSettings) -> SourceSettings:
+    """What the file alone can tell: subtrees under users_dn, a target group for that method, a pilot naming a source."""
+    for subtree in sources.subtrees:
+        if not is_under(subtree.dn, ldap_settings.users_dn):
+            raise ConfigError(f"[sources] subtrees names {subtree.dn}, which is not under [ldap] users_dn = {ldap_settings.users_dn}: "
+                              "give a subtree under it, or set users_dn to a DN above every subtree (e.g. the base DN)")
+    if sources.method == "target_group" and not sources.target_group:
+        raise ConfigError("[sources] method = target_group but target_group is not set: give the group's address, e.g. all-staff@example.com")
+    if sources.method == "source_groups" and not sources.member_groups:
+        raise ConfigError("[sources] method = source_groups but [sources] member_groups is empty: name the groups, or use method = users")
+    if sources.pilot_source and pilot_source_of(sources) is None:
+        named = [subtree.dn for subtree in sources.subtrees] + list(sources.member_groups)
+        raise ConfigError(f"[sources] pilot_source = {sources.pilot_source!r} is none of the sources: give one of "
+                          f"{', '.join(named) if named else 'the subtrees or groups (none is configured)'}")
+    return sources
+
+
+def with_sources(settings: Settings, texts: dict[str, str]) -> Settings:
+    """``settings`` with ``[sources]`` as these texts give it (the console's form), each checked as the loader checks
+    it: what a change of sources would do can be previewed before anything is written."""
+    values = {key.name: schema.check("sources", key.name, texts.get(key.name, "")) for key in schema.section("sources").keys}
+    return replace(settings, sources=_checked_sources(SourceSettings(**values), settings.ldap))
+
+
+def pilot_source_of(sources: SourceSettings) -> schema.Subtree | str | None:
+    """The subtree or group name pilot_source names (a DN compares in any spelling; a name whatever its case)."""
+    wanted = sources.pilot_source
+    for subtree in sources.subtrees:
+        if dn_key(subtree.dn) == dn_key(wanted):
+            return subtree
+    return next((name for name in sources.member_groups if name.lower() == wanted.lower()), None)
+
+
+@lru_cache(maxsize=65536)  # parsing a DN is slow; a run compares each user's DN with every source
+def dn_key(dn: str) -> str:
+    """A DN in one spelling (lower case, normalised spacing), so DNs compare whatever their spelling."""
+    try:
+        return ldap.dn.dn2str(ldap.dn.str2dn(dn)).lower()
+    except ldap.DECODING_ERROR:
+        return dn.lower()
+
+
+def is_under(dn: str, base: str) -> bool:
+    """Whether ``dn`` is ``base`` or an entry below it."""
+    entry, top = dn_key(dn), dn_key(base)
+    return entry == top or entry.endswith("," + top)
+
+
+@lru_cache(maxsize=65536)
+def parent_key(dn: str) -> str:
+    """The DN of the entry above ``dn``, in ``dn_key``'s spelling."""
+    try:
+        return ldap.dn.dn2str(ldap.dn.str2dn(dn)[1:]).lower()
+    except ldap.DECODING_ERROR:
+        return dn.lower().partition(",")[2]
 
 
 def _checked_licenses(licenses: LicenseSettings) -> LicenseSettings:

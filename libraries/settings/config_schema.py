@@ -331,6 +331,47 @@ class OrgUnitPath:
         return "/" + "/".join(parts)
 
 
+@dataclass(frozen=True)
+class Subtree:
+    """One ``[sources] subtrees`` entry: a directory subtree whose users go to Google."""
+
+    dn: str
+    sub_ous: bool = True  # its sub-OUs too; False: only the entries right below it (LDAP's one level)
+    org_unit: str = ""  # the Google org unit its users go to ("" = placed as [sync] org_units says)
+
+    def __str__(self) -> str:
+        level = "" if self.sub_ous else f" {ONE_LEVEL}"
+        place = f" -> {self.org_unit}" if self.org_unit else ""
+        return f"{self.dn}{level}{place}"
+
+
+ONE_LEVEL = "(one level)"
+_SUBTREE = re.compile(r"(?P<dn>.+?)(?P<level>\s*\(one level\))?(?:\s*->\s*(?P<unit>.*))?", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class SubtreeList:
+    """``[sources] subtrees``: entries separated by ``;``, each ``<DN> [(one level)] [-> /Org/Unit]``."""
+
+    fix: str = ("write DNs separated by ';', each optionally followed by (one level) and -> /Google/OrgUnit, "
+                "e.g. ou=Staff,dc=example,dc=com -> /Staff; ou=Interns,dc=example,dc=com (one level)")
+
+    def parse(self, text: str) -> tuple[Subtree, ...]:
+        return tuple(self._one(part.strip()) for part in text.split(";") if part.strip())
+
+    def _one(self, text: str) -> Subtree:
+        match = _SUBTREE.fullmatch(text)
+        if match is None:
+            raise Invalid(f"{text!r}: {self.fix}")
+        dn = match["dn"].strip()
+        if not ldap.dn.is_dn(dn) or not dn:
+            raise Invalid(f"{dn!r} is not a DN: {self.fix}")
+        unit = OrgUnitPath().parse(match["unit"].strip()) if match["unit"] is not None else ""
+        if match["unit"] is not None and unit == "/" and match["unit"].strip() != "/":
+            raise Invalid(self.fix)
+        return Subtree(dn, sub_ous=not match["level"], org_unit=unit)
+
+
 ATTRIBUTE_NAME = Text(r"[A-Za-z][A-Za-z0-9-]*", "give an LDAP attribute name (a letter, then letters, digits or hyphens)")
 POSTING_POLICY = Choice(("members", "domain", "anyone"), blank="to leave posting alone")
 DOMAIN = Text(r"[a-z0-9-]+(\.[a-z0-9-]+)+", "give the Google Workspace primary domain, e.g. example.com", lower=True)
@@ -534,6 +575,41 @@ SYNC = Section("sync", (
         "seconds between `modifyTimestamp` polls, only when the directory has no syncprov overlay"),
 ))
 
+SOURCES = Section("sources", (
+    Key("subtrees", SubtreeList(), "",
+        "directory subtrees whose users go to Google, separated by `;`; each under `[ldap] users_dn`, with its sub-OUs "
+        "unless followed by `(one level)`, and optionally `-> /Org/Unit`: the Google org unit its users go to (with "
+        "`[sync] org_units = dn`, the OUs below the subtree are appended). A subtree that does not exist stops the run",
+        console="Sources", example="ou=Staff,ou=Users,ou=Accounts,dc=example,dc=com -> /Staff", commented=True),
+    Key("member_groups", Names(GROUP_NAMES, _UNLISTABLE), "",
+        "directory groups whose members go to Google (members of nested groups too). A group that does not exist stops the run",
+        console="Sources"),
+    Key("switch", Choice(("yes", "no"), blank="for yes when no subtree and no group is given"), "",
+        "the per-user switch: members of `[ldap] enabled_group` go to Google (with `enabled_group` empty, every user "
+        "under `users_dn`). Empty: used only when no subtree and no group is given, so a ClearOS configuration works unchanged",
+        console="Sources"),
+    Key("exclusion_groups", Names(GROUP_NAMES, _UNLISTABLE), "",
+        "members of these groups (nested ones too) never go to Google, whatever includes them; their managed accounts "
+        "are suspended, within `max_suspend`", console="Sources"),
+    Key("method", Choice(("users", "target_group", "source_groups")), "users",
+        "`users`: the users only; `target_group`: the users, and every one of them in `target_group`, created if "
+        "missing and kept exactly in step; `source_groups`: the users, and a Google group for each of `member_groups` "
+        "(and the groups nested in them). The groups `[sync] groups` selects are synchronized alongside, whatever the method",
+        console="Sources", blank_is_default=True),
+    Key("target_group", Text(r"[a-z0-9._'+-]+(@[a-z0-9-]+(\.[a-z0-9-]+)+)?", "give a group address such as all-staff@example.com, or a name (all-staff)", lower=True), "",
+        "with `method = target_group`: the Google group every synchronized user is a member of (`all-staff@example.com`, "
+        "or a name: `<name>@<default_domain>`); members it should not have are removed, within `max_member_removals`",
+        console="Sources", example="all-staff@example.com", commented=True),
+    Key("pilot_source", Text(), "",
+        "pilot mode: synchronize only the users of this source (one of `subtrees`, by its DN, or of `member_groups`); "
+        "nobody else is created, changed or suspended. Widen it step by step, then empty it", console="Sources"),
+    Key("pilot_users", Names(r"[^\s,]+", "is not a uid"), "",
+        "pilot mode: synchronize only these users (uids), with those of `pilot_source`", console="Sources"),
+), help="Who goes to Google (see Choosing who is synchronized below). A user is synchronized when a source includes them "
+        "(a subtree, a group, or the per-user switch), they match `[ldap] user_filter`, and no `exclusion_groups` group "
+        "holds them; a user matching `disabled_filter` is suspended. On the console's Sources page a change is previewed (who comes in, who "
+        "would be suspended) before it is saved.")
+
 POSTING = Section(
     "posting_policy", (),
     help="Per-group posting policies, overriding `[sync] posting_policy`: `<group name> = members`, `domain` or "
@@ -629,7 +705,7 @@ WORKER = Section("worker", (
         example="127.0.0.1:9464", commented=True),
 ), help="The background process (`google-sync worker`, see Monitoring below).")
 
-SECTIONS = (LDAP, GOOGLE, SYNC, POSTING, ATTRIBUTES, CUSTOM_ATTRIBUTES, LICENSES, NOTIFY, WORKER)
+SECTIONS = (LDAP, GOOGLE, SYNC, SOURCES, POSTING, ATTRIBUTES, CUSTOM_ATTRIBUTES, LICENSES, NOTIFY, WORKER)
 _BY_NAME = {section.name: section for section in SECTIONS}
 _SECTION_OF = {key.name: section.name for section in SECTIONS for key in section.keys}
 

@@ -24,7 +24,7 @@ from . import undo
 from .executor import Executor, Progress, Result
 from .json_output import lazy_list
 from .plan import DeleteGroup, MemberChange, Plan, RemoveMember, SuspendUser, UnsuspendUser, UpdateGroup, UpdateUser
-from .planner import Scope, build_plan, group_email, selected_groups, user_email
+from .planner import Scope, build_plan, group_email, selected_groups, user_email, with_target_group
 from .safety import Budget
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,8 @@ class SyncEngine:
         # Cleartext userPassword values are hashed with a salt derived from this key, so the hash is stable between runs.
         salt_key = installation_key(settings.sync.secrets_dir, "password_salt_key", self.store)
         self.password_key = installation_key(settings.sync.secrets_dir, "password_fingerprint_key", self.store)
-        self.source = source or LdapSource(settings.ldap, salt_key, settings.attributes, settings.sync.org_units, settings.custom_attributes)
+        self.source = source or LdapSource(settings.ldap, salt_key, settings.attributes, settings.sync.org_units, settings.custom_attributes,
+                                              settings.sources)
         backoff = Backoff(settings.sync.max_retries, retry_deadline) if retry_deadline is not None else None
         self.target = target or GoogleTarget(settings.google, settings.sync, scopes=required_scopes(settings), backoff=backoff,
                                              custom_fields=bool(settings.custom_attributes), licenses=settings.licenses)
@@ -106,11 +107,12 @@ class SyncEngine:
         desired = self.source.read_state()
         links = self.store.links()
         managed_ids = {link.google_id for link in links.links if link.kind == "group"}
-        wanted_emails = {group_email(group, self.settings.google.address_domain) for group in selected_groups(desired.groups, self.settings)}
+        synchronized = selected_groups(with_target_group(desired, self.settings).groups, self.settings)
+        wanted_emails = {group_email(group, self.settings.google.address_domain) for group in synchronized}
         try:
             existing = self.target.read_state(
                 member_groups=lambda group: group["email"].lower() in wanted_emails or group["id"] in managed_ids,
-                org_units=bool(self.settings.sync.org_units),
+                org_units=self.settings.manages_org_units,
             )
         except GoogleSyncError as error:
             return Snapshot(desired, links, google_error=error)
@@ -141,7 +143,7 @@ class SyncEngine:
         groups = self.source.read_groups_of(user) if user else ()
         desired = DirectoryState(users=(user,) if user else (), groups=groups)
         desired = self._with_manager(desired, user)
-        org_units = self.target.read_org_units() if self.settings.sync.org_units else None
+        org_units = self.target.read_org_units() if self.settings.manages_org_units else None
         existing = GoogleState(users=tuple(accounts.values()), groups=(), org_units=org_units, **self._domains(), **self._licences_of(accounts))
         return build_plan(desired, existing, links, self.settings, scope=Scope(user_uuids=frozenset({uuid})), password_key=self.password_key,
                           budget=self._push_budget(budget, found_users=user is not None))
@@ -281,7 +283,7 @@ class SyncEngine:
     def removed_groups(self, desired: DirectoryState | None = None) -> list[Link]:
         """Groups this tool synchronized that left the directory or the selection (left in Google as they are)."""
         desired = desired or self.source.read_state()
-        selected = {group.uuid for group in selected_groups(desired.groups, self.settings)}
+        selected = {group.uuid for group in selected_groups(with_target_group(desired, self.settings).groups, self.settings)}
         return [link for link in self.store.links().links if link.kind == "group" and link.uuid not in selected]
 
     def delete_group(self, email: str, trigger: str = "console") -> Report:

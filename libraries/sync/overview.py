@@ -178,9 +178,11 @@ def _user_status(user, known: _Known) -> UserStatus:
     account = None
     if known.accounts_by_id is not None and known.accounts_by_email is not None:  # Google was read
         account = (known.accounts_by_id.get(link.google_id) if link else None) or known.accounts_by_email.get(email)
-    enabled = user.in_scope and not user.locked
+    enabled = user.in_scope and user.in_pilot and not user.locked
     messages = known.warnings.get(user.uid, [])
-    if enabled and _skip_reason(messages):
+    if not user.in_pilot:
+        state, message = OFF, "outside the pilot ([sources] pilot_source, pilot_users): left as it is in Google"
+    elif enabled and _skip_reason(messages):
         state, message = SKIPPED, _skip_reason(messages)
     else:
         pending = known.changes.get(email, []) + (known.changes.get(link.email, []) if link and link.email != email else [])

@@ -12,6 +12,7 @@ every one of them with plain values:
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -208,8 +209,12 @@ class _Planning:
 
     def org_unit(self, user: DirectoryUser) -> str | None:
         """The org unit path the user belongs in; None when org units are not managed."""
-        if not self.settings.sync.org_units or self.existing.org_units is None:
+        if not self.settings.manages_org_units or self.existing.org_units is None:
             return None
+        if user.org_unit.startswith("/"):  # placed by its source subtree
+            return user.org_unit
+        if not self.settings.sync.org_units:
+            return None  # outside every placed subtree: left where it is
         root = self.settings.sync.org_unit_root.rstrip("/")
         return f"{root}/{user.org_unit}" if user.org_unit else (root or "/")
 
@@ -245,12 +250,13 @@ def build_plan(
 ) -> Plan:
     if settings.sync.create_missing_members:
         desired = _with_group_members_in_scope(desired, settings)
+    desired = with_target_group(desired, settings)
     planning = _Planning(desired, existing, links, settings, scope, password_key)
     wanted = _validate_users(planning)
     planning.email_by_dn = {dn_key(user.source.dn): user.email for user in wanted}
     _plan_wanted_users(planning, wanted)
     _plan_unwanted_users(planning)
-    if scope is None:
+    if scope is None and not settings.sources.pilot:  # a pilot touches nobody outside it
         _plan_unmanaged_accounts(planning)
         _warn_unowned_admins(planning)
     _plan_org_units(planning)
@@ -295,7 +301,7 @@ def _covers(scope: Scope | None) -> frozenset[str] | None:
 
 def _with_group_members_in_scope(desired: DirectoryState, settings: Settings) -> DirectoryState:
     """Members of synchronized groups count as switched on (locked accounts stay out)."""
-    members = set().union(*(group.member_uids for group in selected_groups(desired.groups, settings)))
+    members = set().union(*(group.member_uids for group in selected_groups(desired.groups, settings) if not group.uuid.startswith(TARGET_GROUP_UUID)))
     users = tuple(replace(user, in_scope=True) if user.uid in members else user for user in desired.users)
     return replace(desired, users=users)
 
@@ -304,6 +310,9 @@ def _validate_users(planning: _Planning) -> list[WantedUser]:
     """Wanted users that Google will accept; the others are reported and their accounts left alone."""
     candidates: dict[str, list[DirectoryUser]] = {}
     for user in planning.desired.users:
+        if not user.in_pilot:
+            _protect_account_of(planning, user)  # outside the pilot: left exactly as it is, groups included
+            continue
         if user.in_scope and user.locked and not _has_account(planning, user):
             # Nothing to suspend, so no change would mention it: the option is on, yet the account is never made.
             planning.warn(NoticeCode.USER_LOCKED, user.uid, f"not created in Google: '{user.uid}' is {LOCKED_ADVICE}")
@@ -577,7 +586,10 @@ def _unknown_members(uids: list[str], dns: tuple[str, ...]) -> str:
 def _unwanted_reason(user: DirectoryUser, settings: Settings) -> str:
     if user.locked:
         return "locked in the directory"
-    return f"no longer in the {settings.ldap.enabled_group} group (Google Apps switched off)"
+    sources = settings.sources
+    if sources.uses_switch and not (sources.subtrees or sources.member_groups or sources.exclusion_groups):
+        return f"no longer in the {settings.ldap.enabled_group} group (Google Apps switched off)"
+    return "no longer included by [sources] (not in a source subtree or group, or in an exclude group)"
 
 
 def _plan_unwanted_users(planning: _Planning) -> None:
@@ -593,6 +605,8 @@ def _plan_unwanted_users(planning: _Planning) -> None:
         user = present.get(link.uuid)
         if user is not None and user.in_scope and not user.locked:
             continue  # skipped by validation; already reported
+        if planning.settings.sources.pilot and (user is None or not user.in_pilot):
+            continue  # a pilot changes nobody outside it, not even who left the directory
         reason = _unwanted_reason(user, planning.settings) if user else "removed from the directory"
         _plan_suspend(planning, account, link.uuid, reason)
     _plan_unlinked_unwanted(planning)
@@ -605,7 +619,7 @@ def _plan_unlinked_unwanted(planning: _Planning) -> None:
     """
     mirror = planning.settings.sync.unmanaged_accounts == "suspend"
     for user in planning.desired.users:
-        if (user.in_scope and not user.locked) or not planning.in_user_scope(user.uuid):
+        if (user.in_scope and not user.locked) or not planning.in_user_scope(user.uuid) or not user.in_pilot:
             continue
         account = planning.google_by_email.get(user_email(user, planning.domain))
         if account is None or account.id in planning.claimed or planning.is_protected(account):
@@ -682,15 +696,53 @@ def _plan_org_units(planning: _Planning) -> None:
 
 
 def selected_groups(groups: tuple[DirectoryGroup, ...], settings: Settings) -> list[DirectoryGroup]:
-    """The directory groups that go to Google: the chosen ones, less exclusions and reserved names."""
+    """The directory groups that go to Google: the chosen ones ([sync] groups, the source groups with method =
+    source_groups, the target group), less exclusions and reserved names."""
     sync = settings.sync
+    from_sources = source_group_names(groups, settings)
     selected = []
     for group in groups:
+        if group.uuid.startswith(TARGET_GROUP_UUID):
+            selected.append(group)
+            continue
         if is_reserved_group(group.name, settings.ldap.enabled_group):
             continue
-        if ("*" in sync.groups or group.name in sync.groups) and group.name not in sync.exclude_groups:
+        chosen = "*" in sync.groups or group.name in sync.groups or group.name.lower() in from_sources
+        if chosen and group.name not in sync.exclude_groups:
             selected.append(group)
     return selected
+
+
+def source_group_names(groups: tuple[DirectoryGroup, ...], settings: Settings) -> frozenset[str]:
+    """With method = source_groups: the source groups and those nested in them (lower case), mirrored as in the directory."""
+    sources = settings.sources
+    if sources.method != "source_groups":
+        return frozenset()
+    nested = {group.name.lower(): {name.lower() for name in group.member_groups} for group in groups}
+    seen, stack = set(), [name.lower() for name in sources.member_groups]
+    while stack:
+        name = stack.pop()
+        if name not in seen:
+            seen.add(name)
+            stack.extend(nested.get(name, ()))
+    return frozenset(seen)
+
+
+TARGET_GROUP_UUID = "target-group:"  # the target group is no directory entry: its link is keyed by its address
+
+
+def with_target_group(desired: DirectoryState, settings: Settings) -> DirectoryState:
+    """With method = target_group: one more group to synchronize, whose members are every user in scope, so it is
+    created, adopted and kept exactly in step by the same planning as any directory group."""
+    address = settings.sources.target_address(settings.google.address_domain)
+    if not address:
+        return desired
+    members = frozenset(user.uid for user in desired.users if user.in_scope and user.in_pilot and not user.locked)
+    # Keyed by a digest of its address (links hold 64 characters): another address is another group.
+    uuid = TARGET_GROUP_UUID + hashlib.sha256(address.encode()).hexdigest()[:40]
+    group = DirectoryGroup(uuid=uuid, dn="", name=address.partition("@")[0], mail=address,
+                           description="Every user google-sync synchronizes ([sources] target_group)", member_uids=members)
+    return replace(desired, groups=(*desired.groups, group))
 
 
 def group_email(group: DirectoryGroup, domain: str) -> str:
