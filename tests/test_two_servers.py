@@ -7,6 +7,7 @@ server started by the tests.
 from __future__ import annotations
 
 import json
+import secrets
 import signal
 import subprocess
 import sys
@@ -35,10 +36,26 @@ time.sleep(60)
 """
 
 
-def server(env, tmp_path, name: str, database_url: str):
-    """The settings of one server: its own state directory, the shared database."""
+def server(env, tmp_path, name: str, database_url: str, copied_keys: bool = True):
+    """The settings of one server: its own state directory, the shared database, and (as the README says to do)
+    the same password keys as the other servers in its secrets/."""
     settings = env.settings
+    if copied_keys:
+        copy_keys(tmp_path, name)
     return replace(settings, sync=replace(settings.sync, state_dir=str(tmp_path / name), database_url=database_url))
+
+
+def copy_keys(tmp_path, name: str) -> None:
+    """The keys of these servers (made once), copied into ``name``'s secrets/ as an administrator copies them."""
+    shared = tmp_path / "keys"
+    secrets_dir = tmp_path / name / "secrets"
+    secrets_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for key in ("password_salt_key", "password_fingerprint_key"):
+        if not (shared / f"{key}.key").exists():
+            shared.mkdir(exist_ok=True)
+            (shared / f"{key}.key").write_text(secrets.token_hex(32) + "\n")
+        (secrets_dir / f"{key}.key").write_text((shared / f"{key}.key").read_text())
+        (secrets_dir / f"{key}.key").chmod(0o600)
 
 
 def test_two_servers_runs_never_overlap(env, tmp_path, postgres_url):
@@ -150,6 +167,7 @@ def test_a_killed_active_worker_is_replaced_by_the_standby(env, tmp_path, postgr
 
     configs = []
     for name in ("server-a", "server-b"):
+        copy_keys(tmp_path, name)
         env.write_config(state_dir=str(tmp_path / name), database_url=postgres_url, automatic="yes", interval="60")
         configs.append(tmp_path / f"{name}.conf")
         configs[-1].write_text(env.config_path.read_text())
@@ -211,7 +229,7 @@ def test_a_run_whose_lock_connection_drops_stops_before_its_next_batch(env, tmp_
 def test_servers_of_one_database_share_the_password_keys_or_refuse_naming_the_file_to_copy(env, tmp_path, postgres_url, capsys):
     env.directory.add_user("keyed", "Keyed", "User", password="Keyed-Password-1", groups=("google_apps_plugin",))
     env.write_config()
-    first, second = (server(env, tmp_path, name, postgres_url) for name in ("server-a", "server-b"))
+    first, second = (server(env, tmp_path, name, postgres_url, copied_keys=False) for name in ("server-a", "server-b"))
     assert SyncEngine(first).sync().outcome == "applied"
     missing = tmp_path / "server-b" / "secrets" / "password_salt_key.key"
     with pytest.raises(ConfigError) as refused:
