@@ -78,3 +78,14 @@ def test_the_engine_compares_under_the_lock_and_records_the_run_as_changed(env, 
     assert store.runs(limit=1)[0].outcome == RunOutcome.CHANGED
     report = engine.apply_held(expected_checksum=held_checksum(store.held()))
     assert [result.change.action for result in report.results] == ["suspend user"]
+
+
+def test_the_cli_releases_held_changes_only_with_the_plan_test_printed(env, engine):
+    """The command line's equivalent: the held changes are part of the full plan, so --checksum covers them."""
+    hold(env, engine, "ada")
+    shown = engine.test().plan.checksum
+    hold(env, engine, "bob")  # held after the administrator read the test's output
+    assert cli.main(["--config", str(env.config_path), "sync", "--force", "--checksum", shown]) == 1  # nothing written
+    assert suspended(env) == set()
+    assert cli.main(["--config", str(env.config_path), "sync", "--force", "--checksum", engine.test().plan.checksum]) == 0
+    assert suspended(env) == {"ada@example.com", "bob@example.com"}

@@ -196,12 +196,12 @@ def test_the_lockout_message_after_five_failed_logins(host_url, watched):
         page.fill("#password", "not the password")
         page.click("button[type=submit]")
         expect(page.locator(".flash-error").first).to_have_text("Wrong username or password.")
-    expect(page.locator(".flash-error").nth(1)).to_have_text("Too many failed logins for this account; try again in 1 minute.")
+    expect(page.locator(".flash-error").nth(1)).to_have_text("Too many failed logins for this account from your address; try again in 1 minute.")
     page.fill("#username", ADMIN)
     page.fill("#password", ADMIN_PASSWORD)
     page.click("button[type=submit]")
     expect(page.locator(".flash-error")).to_have_text(
-        re.compile(r"^Too many failed logins (for this account|from your address); try again in 1 minute\.$"))
+        re.compile(r"^Too many failed logins (for this account from your address|from your address); try again in 1 minute\.$"))
     expect(page).to_have_url(re.compile(r"/login"))
     shot(page, "csp-04-login-locked")
 
