@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 import logging
 import os
 import signal
@@ -37,6 +38,7 @@ from .libraries.sync.engine import Report, SyncEngine
 from .libraries.core.errors import ConfigError, DatabaseTooNew, GoogleSyncError, UnsafePlan
 from .libraries.sync.executor import Result
 from .libraries.sync.plan import render_text
+from .libraries.sync.transfers import leaver_data, transfer_line
 from .libraries.state.store import database_problem, now
 
 EXIT_OK, EXIT_ERROR, EXIT_PENDING, EXIT_REFUSED = 0, 1, 2, 3
@@ -196,6 +198,31 @@ def cmd_status(engine: SyncEngine, args) -> int:
         print(f"#{run.id:<5} {run.started_at:%Y-%m-%d %H:%M:%S} {kind} ({run.trigger}) {duration:>8}  {run.outcome:<8}{seen} {counts}  {run.message}".rstrip())
     _print_queue(queue)
     print(f"Held changes: {len(held)} waiting for your approval (google-sync test lists them)." if held else "Held changes: none.")
+    return EXIT_OK
+
+
+def cmd_leavers(engine: SyncEngine, args) -> int:
+    """What [offboarding] did to each leaver, when, and where its data transfer stands."""
+    started = engine.run_transfers() if args.transfer_now else []
+    leavers = engine.store.leavers()
+    if args.json:
+        print(json.dumps({"transfers_looked_at": started, "leavers": [leaver_data(leaver) for leaver in leavers]}, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    for line in started:
+        print(f"transfer {line}")
+    if args.transfer_now and not started:
+        print("No transfer due or running." if engine.settings.offboarding.transfer_data_to
+              else "Transfers are off ([offboarding] transfer_data_to is empty).")
+    statuses = Counter(leaver.transfer_status for leaver in leavers if leaver.transfer_status)
+    summary = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items())) or "none"
+    print(f"Leavers: {len(leavers)} (transfers: {summary})" if leavers else "Leavers: none yet ([offboarding] acts when this tool suspends a leaver).")
+    for leaver in leavers:
+        back = f", back {leaver.returned_at[:16].replace('T', ' ')}" if leaver.returned_at else ""
+        print(f"{leaver.email}  left {leaver.left_at[:16].replace('T', ' ')}{back}")
+        for moment, step in leaver.steps:
+            print(f"  {moment[:16].replace('T', ' ')}  {step}")
+        if leaver.transfer_status:
+            print(f"  transfer: {transfer_line(leaver)}")
     return EXIT_OK
 
 
@@ -464,6 +491,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     health.add_argument("--json", action="store_true", help="print every check as JSON instead of one line")
     health.set_defaults(handler=cmd_health)
+
+    leavers = commands.add_parser(
+        "leavers", help="what offboarding did to each leaver, and its data transfer",
+        description="Each leaver this tool offboarded ([offboarding]): the steps done and when, and the Drive/Calendar "
+                    "transfer (scheduled, running, completed, failed and retried, cancelled on return).")
+    leavers.add_argument("--transfer-now", action="store_true", help="start the transfers that are due and read back those running, now")
+    leavers.add_argument("--json", action="store_true", help="machine-readable output")
+    leavers.set_defaults(handler=cmd_leavers)
 
     db = commands.add_parser(
         "db",

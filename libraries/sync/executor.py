@@ -116,6 +116,7 @@ class Executor:
         self.started = self.clock()
         self.stopped = ""  # why nothing more can be sent (no token), once that happened
         self.new_addresses: set[str] = set()  # created or renamed in this run: Google may not know them everywhere yet
+        self._doubts: dict[str, str] = {}  # entryUUID -> why not to suspend it (""): asked once per leaver and run
         self._done = self._total = 0
 
     def apply(self, plan: Plan) -> list[Result]:
@@ -137,12 +138,12 @@ class Executor:
     def _apply_phase(self, changes: list[Change]) -> list[Result]:
         results, waiting = [], []
         for change in changes:
-            if isinstance(change, SuspendUser) and (doubt := self.confirm_suspension(change)):
-                results.append(Result(change, False, f"not suspended: {doubt}"))
+            if (isinstance(change, SuspendUser) or change.follows_suspension) and (doubt := self._doubt(change)):
+                results.append(Result(change, False, f"not {'suspended' if isinstance(change, SuspendUser) else 'applied'}: {doubt}"))
                 continue
             request = change.request(self.api)
             if request is None:  # nothing to send: a link-only adoption
-                results.append(self._applied(change, getattr(change, "google_id", ""), "linked"))
+                results.append(self._applied(change, getattr(change, "google_id", ""), change.unsent_note))
             else:
                 waiting.append(self._part(change, request))
         self._finish(results, [])
@@ -162,6 +163,15 @@ class Executor:
             results.extend(finished)
             waiting.extend(again)
         return results
+
+    def _doubt(self, change: Change) -> str:
+        """Why not to suspend (nor offboard) this leaver after all: the directory is read again once per leaver."""
+        uuid = getattr(change, "uuid", "")
+        if not uuid:
+            return self.confirm_suspension(change)
+        if uuid not in self._doubts:
+            self._doubts[uuid] = self.confirm_suspension(change)
+        return self._doubts[uuid]
 
     def _send(self, chunk: list[_Part]) -> tuple[list[Result], list[_Part]]:
         intents = self.journal.sending([_intent(part) for part in chunk if part.proof is not None])

@@ -13,15 +13,17 @@ every one of them with plain values:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from ..core.codes import NoticeCode
 from ..settings.config import Settings, is_reserved_group
 from ..google import photos
 from ..directory.passwords import NO_PASSWORD, fingerprint
 from .user_fields import aliases_to_add, custom_body, custom_changes, dn_key, field_changes, patch_body
-from ..core.model import DirectoryGroup, DirectoryState, DirectoryUser, GoogleGroup, GoogleState, GoogleUser, Link, LinkState, PasswordHash
-from . import safety
+from ..core.model import DirectoryGroup, DirectoryState, DirectoryUser, GoogleGroup, GoogleState, GoogleUser, Link, LinkState, Offboarded, PasswordHash
+from . import offboarding, safety
 from .safety import Budget
 from .plan import (
     ADDRESS_AND_NAME,
@@ -147,6 +149,8 @@ class _Planning:
     cyclic: set[tuple[str, str]] = field(default_factory=set)  # nestings left out because they form a cycle
     group_members: dict[str, tuple[str, int]] = field(default_factory=dict)  # email -> (entryUUID, members in Google) of planned groups
     email_by_dn: dict[str, str] = field(default_factory=dict)  # DN (one spelling) -> address of each valid user: managers
+    offboarded: Mapping[str, Offboarded] = field(default_factory=dict)  # Google id -> what [offboarding] did to that leaver
+    now: datetime | None = None  # only to show people when a transfer is due (the plan's data never holds it)
 
     def __post_init__(self):
         google = self.settings.google
@@ -231,10 +235,12 @@ def build_plan(
     scope: Scope | None = None,
     password_key: bytes = b"",
     budget: Budget = Budget(),
+    offboarded: Mapping[str, Offboarded] | None = None,
+    now: datetime | None = None,
 ) -> Plan:
     if settings.sync.create_missing_members:
         desired = _with_group_members_in_scope(desired, settings)
-    planning = _Planning(desired, existing, links, settings, scope, password_key)
+    planning = _Planning(desired, existing, links, settings, scope, password_key, offboarded=offboarded or {}, now=now)
     wanted = _validate_users(planning)
     planning.email_by_dn = {dn_key(user.source.dn): user.email for user in wanted}
     _plan_wanted_users(planning, wanted)
@@ -242,6 +248,7 @@ def build_plan(
     if scope is None:
         _plan_unmanaged_accounts(planning)
         _warn_unowned_admins(planning)
+    offboarding.plan_leavers(planning)
     _plan_org_units(planning)
     _plan_licenses(planning)
     _plan_groups(planning)
@@ -506,6 +513,7 @@ def _plan_update(planning: _Planning, user: WantedUser, account: GoogleUser, lin
     _plan_aliases(planning, user, account)
     if account.suspended and link.suspended_by_us:
         planning.changes.append(UnsuspendUser(uuid=user.uuid, email=user.email, google_id=account.id))
+        offboarding.plan_comeback(planning, user.uuid, account, planning.org_unit(user.source) is not None)
     elif account.suspended:
         planning.warn(
             NoticeCode.SUSPENDED_IN_GOOGLE,
