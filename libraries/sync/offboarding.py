@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from ..core.codes import NoticeCode
 from ..core.model import GoogleUser, Offboarded
+from ..google.google_target import APPLICATION_NAMES
 from .plan import (
     HideFromDirectory,
     MoveBack,
@@ -139,7 +140,7 @@ def comeback_note(record: Offboarded) -> str:
         count = sum(1 for step in steps if step.startswith(prefix))
         if count:
             kept.append(words if prefix == "signed out" else f"{count} {words}")
-    what = ", ".join(record.transfer_applications) or "data"
+    what = " and ".join(APPLICATION_NAMES.get(name, name) for name in record.transfer_applications) or "data"
     if record.transfer_status == "completed":
         kept.append(f"{what} transferred to {record.transfer_to} on {record.transfer_done_at[:10]} (it stays theirs: ask them to share it back)")
     elif record.transfer_status in ("new", "inProgress"):
