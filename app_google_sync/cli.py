@@ -296,12 +296,19 @@ def cmd_background(engine: SyncEngine, args) -> int:
         print(f"Metrics on http://{engine.settings.worker.metrics_address}/metrics", file=sys.stderr)
     try:
         if args.command == "worker":
+            from .libraries.runtime.jobs import TransferLooks  # noqa: PLC0415
             from .libraries.runtime.scheduler import run_worker  # noqa: PLC0415
 
             # Until SIGTERM or SIGINT. The watcher runs only while this worker is the active one, which also
-            # sends, every few seconds, the notifications that are due (what the throttle held back).
-            return run_worker(engine.settings.path, check_every=args.check_every, watch=True,
-                              tick=lambda: notify.check_after(engine.settings.path, engine.store))
+            # sends, every few seconds, the notifications that are due (what the throttle held back), and every
+            # ten minutes starts the [offboarding] data transfers that are due.
+            transfers = TransferLooks(engine.settings.path)
+
+            def tick() -> None:
+                transfers()
+                notify.check_after(engine.settings.path, engine.store)
+
+            return run_worker(engine.settings.path, check_every=args.check_every, watch=True, tick=tick)
         live = LiveSync(engine.settings.path)
         print(f"Watching {engine.settings.ldap.uri} for changes (Ctrl-C to stop)...", file=sys.stderr)
         live.start()

@@ -320,3 +320,27 @@ def test_bad_offboarding_settings_are_one_clear_line(env, capsys, key, value, fi
     assert run(env, "test") != 0
     error = capsys.readouterr().err
     assert f"[offboarding] {key}" in error and fix in error and "Traceback" not in error
+
+
+def test_the_scheduled_run_starts_the_transfers_that_are_due(env):
+    from app_google_sync.libraries.runtime import jobs
+
+    offboarding_on(env, transfer_after="0")
+    team(env, staff_unit=False)
+    leave(env)
+    jobs.full_sync(str(env.config_path))
+    (transfer,) = env.emulator.data_transfers()
+    assert transfer["oldOwnerUserId"] == env.emulator.get_user("alice@example.com")["id"]
+    looks = jobs.TransferLooks(str(env.config_path), every=600, clock=lambda: 0.0)
+    looks()
+    looks()  # within ten minutes: not again
+    assert leaver_record(env).transfer_status == "inProgress", "read back once by the worker's tick"
+
+
+def test_check_tries_each_offboarding_scope(env, capsys):
+    offboarding_on(env)
+    capsys.readouterr()
+    assert run(env, "check") == 0
+    out = capsys.readouterr().out
+    assert SECURITY_SCOPE in out and DATATRANSFER_SCOPE in out
+    assert "transfers allowed: Calendar, Drive and Docs" in out
