@@ -165,7 +165,7 @@ def test_a_comeback_before_the_date_reverses_what_can_be_and_transfers_nothing(e
     assert set(changes) == {"unsuspend user", "show in directory", "move back to org unit", "leaver returns"}
     assert changes["move back to org unit"]["path"] == "/Staff"
     note = changes["leaver returns"]["note"]
-    assert note.startswith("not reversible: signed out; 2 app tokens revoked; 1 app passwords revoked")
+    assert note.startswith("not reversible: signed out; 2 app tokens revoked; 1 app password revoked")
     assert "the transfer of Drive and Calendar to bob@example.com due" in note and note.endswith("is cancelled")
 
     code, report = report_json(env, capsys, "sync")

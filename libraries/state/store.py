@@ -581,13 +581,14 @@ class Store:
                                       .order_by(table.transfer_due_at)).mappings().all()
         return [_offboarded(row) for row in rows]
 
-    def update_transfer(self, google_id: str, step: str = "", **values) -> None:
-        """A transfer's progress (status, id, attempts, error, dates), with a line in the leaver's steps."""
+    def update_transfer(self, google_id: str, step: str = "", moment: datetime | None = None, **values) -> None:
+        """A transfer's progress (status, id, attempts, error, dates), with a line in the leaver's steps (at ``moment``:
+        the transfer runner's time)."""
         with self.engine.begin() as connection:
             row = connection.execute(select(leavers_table).where(leavers_table.c.google_id == google_id)).mappings().first()
             if row is None:
                 return
-            steps = json.loads(row["steps"]) + ([[now().isoformat(), step]] if step else [])
+            steps = json.loads(row["steps"]) + ([[(moment or now()).isoformat(), step]] if step else [])
             connection.execute(update(leavers_table).where(leavers_table.c.google_id == google_id)
                                .values(**values, steps=json.dumps(steps), updated_at=now()))
 

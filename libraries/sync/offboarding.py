@@ -27,7 +27,7 @@ from .plan import (
 )
 
 # What the Leavers record's steps say, and what cannot be reversed of each (for a comeback's note).
-IRREVERSIBLE = (("signed out", "signed out"), ("token of", "app tokens revoked"), ("app password", "app passwords revoked"))
+IRREVERSIBLE = (("signed out", "signed out"), ("token of", "app token"), ("app password", "app password"))
 
 
 def leaving_accounts(changes) -> list[SuspendUser]:
@@ -139,7 +139,7 @@ def comeback_note(record: Offboarded) -> str:
     for prefix, words in IRREVERSIBLE:
         count = sum(1 for step in steps if step.startswith(prefix))
         if count:
-            kept.append(words if prefix == "signed out" else f"{count} {words}")
+            kept.append(words if prefix == "signed out" else f"{count} {words}{'s' if count > 1 else ''} revoked")
     what = " and ".join(APPLICATION_NAMES.get(name, name) for name in record.transfer_applications) or "data"
     if record.transfer_status == "completed":
         kept.append(f"{what} transferred to {record.transfer_to} on {record.transfer_done_at[:10]} (it stays theirs: ask them to share it back)")

@@ -83,7 +83,7 @@ class TransferRunner:
         if account is None:
             return self._failed(leaver, moment, "the leaver's account is no longer in Google")
         if not account.suspended:  # back meanwhile, by a push not seen yet or by hand: nothing is handed over
-            self.store.update_transfer(leaver.google_id, step=f"transfer of {what} cancelled: the account is active again",
+            self.store.update_transfer(leaver.google_id, moment=moment, step=f"transfer of {what} cancelled: the account is active again",
                                        transfer_status="cancelled")
             return "cancelled: the account is active again"
         receiver, problem = self._receiver(leaver)
@@ -92,7 +92,7 @@ class TransferRunner:
         answer = self.target.call(self.target.transfers.insert(body=request_body(leaver, receiver.id, self.settings.drive_privacy),
                                                                fields="id,overallTransferStatusCode"))
         status = answer.get("overallTransferStatusCode", "new")
-        self.store.update_transfer(leaver.google_id, step=f"transfer of {what} to {receiver.primary_email} started",
+        self.store.update_transfer(leaver.google_id, moment=moment, step=f"transfer of {what} to {receiver.primary_email} started",
                                    transfer_id=answer["id"], transfer_status=status, transfer_to=receiver.primary_email,
                                    transfer_to_id=receiver.id, transfer_error="")
         return f"{what} to {receiver.primary_email}: started ({status})"
@@ -116,7 +116,7 @@ class TransferRunner:
         status = answer.get("overallTransferStatusCode", "")
         what = applications_text(leaver.transfer_applications)
         if status == "completed":
-            self.store.update_transfer(leaver.google_id, step=f"transfer of {what} to {leaver.transfer_to} completed",
+            self.store.update_transfer(leaver.google_id, moment=moment, step=f"transfer of {what} to {leaver.transfer_to} completed",
                                        transfer_status="completed", transfer_done_at=moment, transfer_error="")
             return f"{what} to {leaver.transfer_to}: completed"
         if status == "failed":
@@ -128,6 +128,6 @@ class TransferRunner:
     def _failed(self, leaver: Offboarded, moment: datetime, why: str) -> str:
         attempts = leaver.transfer_attempts + 1
         retry_at = moment + retry_delay(attempts)
-        self.store.update_transfer(leaver.google_id, step=f"transfer failed (attempt {attempts}): {why}", transfer_status="failed",
+        self.store.update_transfer(leaver.google_id, moment=moment, step=f"transfer failed (attempt {attempts}): {why}", transfer_status="failed",
                                    transfer_attempts=attempts, transfer_error=why, transfer_due_at=retry_at, transfer_id="")
         return f"failed (attempt {attempts}): {why}; tried again after {retry_at:%Y-%m-%d %H:%M} UTC"
