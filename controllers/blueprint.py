@@ -60,6 +60,7 @@ TAB_OF = {
     "google_sync.save_attributes": "google_sync.attributes",
     "google_sync.save_org_units": "google_sync.attributes",
     "google_sync.import_accounts": "google_sync.google_only",
+    "google_sync.leavers": "google_sync.objects",  # reached from the Users and groups page
 }
 
 

@@ -178,4 +178,5 @@ def objects():
         google_problem=google_problem,
         state_filter=state_filter,
         labels=overview.LABELS,
+        leavers=len(state_store().leavers()),
     )
