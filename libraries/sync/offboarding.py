@@ -8,7 +8,7 @@ runner starts it once ``transfer_after`` has passed, unless the user came back.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from ..core.codes import NoticeCode
 from ..core.model import GoogleUser, Offboarded
@@ -149,7 +149,3 @@ def comeback_note(record: Offboarded) -> str:
     if record.transfer_status in ("scheduled", "failed"):
         note += f"; the transfer of {what} to {record.transfer_to} due {record.transfer_due_at[:10]} is cancelled"
     return note
-
-
-def transfer_due(moment: datetime, after: float) -> datetime:
-    return moment + timedelta(seconds=after)

@@ -49,16 +49,25 @@ def test_the_leavers_page_shows_each_step_and_the_transfer(env, served, page):
     env.emulator.add_token("alice@example.com", "1234.apps.googleusercontent.com", "Slack")
     for uid in ("alice", "carol"):
         env.directory.remove_from_group("google_apps_plugin", uid)
+
+    page.goto(served + "/")
+    page.fill("#username", ADMIN_USERNAME)
+    page.fill("#password", ADMIN_PASSWORD)
+    page.click("button[type=submit]")
+    page.click(".gs-tab:has-text('Test synchronization')")
+    page.click("button:has-text('Test synchronization')")
+    plan = page.locator("table.gs-plan")
+    for line in ("sign out", "revoke token", "hide from directory", "move to org unit", "schedule transfer", "Slack"):
+        expect(plan).to_contain_text(line)
+    expect(plan).to_contain_text("transfer Drive and Calendar to bob@example.com on")
+    shot(page, "leavers-00-test-synchronization")
+
     assert cli.main([*config, "sync"]) == 0
     engine = SyncEngine(env.settings)
     env.emulator.fail_transfers(1)
     for _ in range(3):
         engine.run_transfers(now() + timedelta(days=31))  # carol's fails, alice's completes
 
-    page.goto(served + "/")
-    page.fill("#username", ADMIN_USERNAME)
-    page.fill("#password", ADMIN_PASSWORD)
-    page.click("button[type=submit]")
     page.click(".gs-tab:has-text('Users and groups')")
     expect(page.locator("#gs-leavers-link")).to_contain_text("2")
     page.click("#gs-leavers-link")
