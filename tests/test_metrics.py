@@ -10,6 +10,7 @@ import urllib.request
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from waiting import wait_for
 
 from app_google_sync.libraries.settings import config
 from app_google_sync.libraries.ops import metrics
@@ -108,7 +109,9 @@ def test_the_worker_serves_metrics_and_the_watcher_lag(env):
             time.sleep(0.5)
             figures = scrape(address)
         assert 0 <= figures[("google_sync_watcher_lag_seconds", ())] < 20
-        assert figures[("google_sync_runs_total", (("kind", "push"), ("outcome", "applied")))] >= 1
+        # The lag is written as soon as the change is seen; its push ends a moment later (push_delay, then the run).
+        pushed = ("google_sync_runs_total", (("kind", "push"), ("outcome", "applied")))
+        assert wait_for(lambda: scrape(address).get(pushed, 0) >= 1, timeout=30, step=0.3)
     finally:
         worker.send_signal(signal.SIGTERM)
         output = worker.communicate(timeout=30)[0].decode()
