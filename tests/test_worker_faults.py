@@ -262,6 +262,7 @@ def test_sigterm_to_google_sync_watch_during_an_outage_stops_at_once_and_records
     import subprocess
     import sys
 
+    from app_google_sync.libraries.directory.watcher import COOKIE_KEY
     from app_google_sync.libraries.state.store import Store
 
     env.directory.add_user("tess", "Tess", "Tester", groups=("google_apps_plugin",))
@@ -271,7 +272,8 @@ def test_sigterm_to_google_sync_watch_during_an_outage_stops_at_once_and_records
     command = [sys.executable, "-m", "app_google_sync.cli", "--config", str(env.config_path), "watch"]
     watcher = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        time.sleep(2.0)  # start and the initial refresh
+        # Started and through its initial refresh (the cookie is saved then): a fixed wait is too short on a busy machine.
+        assert wait_for(lambda: store.get_value(COOKIE_KEY), timeout=30)
         env.emulator.outage = True
         env.directory.modify_user("tess", givenName="Theresa")
         assert wait_for(lambda: store.runs(1)[0].outcome == "running" and env.emulator.stats()["rejected_outage"] >= 2, timeout=20)
