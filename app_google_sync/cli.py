@@ -21,6 +21,7 @@ import os
 import signal
 import sys
 import threading
+from collections import Counter
 
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
@@ -40,6 +41,7 @@ from .libraries.sync.engine import Report, SyncEngine
 from .libraries.sync.executor import Result
 from .libraries.sync.json_output import lazy_list
 from .libraries.sync.plan import render_text
+from .libraries.sync.transfers import leaver_data, transfer_line
 
 EXIT_OK, EXIT_ERROR, EXIT_PENDING, EXIT_REFUSED = 0, 1, 2, 3
 log = logging.getLogger("google-sync")
@@ -205,6 +207,31 @@ def cmd_status(engine: SyncEngine, args) -> int:
     return EXIT_OK
 
 
+def cmd_leavers(engine: SyncEngine, args) -> int:
+    """What [offboarding] did to each leaver, when, and where its data transfer stands."""
+    started = engine.run_transfers() if args.transfer_now else []
+    leavers = engine.store.leavers()
+    if args.json:
+        print(json.dumps({"transfers_looked_at": started, "leavers": [leaver_data(leaver) for leaver in leavers]}, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    for line in started:
+        print(f"transfer {line}")
+    if args.transfer_now and not started:
+        print("No transfer due or running." if engine.settings.offboarding.transfer_data_to
+              else "Transfers are off ([offboarding] transfer_data_to is empty).")
+    statuses = Counter(leaver.transfer_status for leaver in leavers if leaver.transfer_status)
+    summary = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items())) or "none"
+    print(f"Leavers: {len(leavers)} (transfers: {summary})" if leavers else "Leavers: none yet ([offboarding] acts when this tool suspends a leaver).")
+    for leaver in leavers:
+        back = f", back {leaver.returned_at[:16].replace('T', ' ')}" if leaver.returned_at else ""
+        print(f"{leaver.email}  left {leaver.left_at[:16].replace('T', ' ')}{back}")
+        for moment, step in leaver.steps:
+            print(f"  {moment[:16].replace('T', ' ')}  {step}")
+        if leaver.transfer_status:
+            print(f"  transfer: {transfer_line(leaver)}")
+    return EXIT_OK
+
+
 def _print_run_results(engine: SyncEngine, args) -> int:
     run = engine.store.run(args.run)
     if run is None:
@@ -275,12 +302,19 @@ def cmd_background(engine: SyncEngine, args) -> int:
         print(f"Metrics on http://{engine.settings.worker.metrics_address}/metrics", file=sys.stderr)
     try:
         if args.command == "worker":
+            from .libraries.runtime.jobs import TransferLooks  # noqa: PLC0415
             from .libraries.runtime.scheduler import run_worker  # noqa: PLC0415
 
             # Until SIGTERM or SIGINT. The watcher runs only while this worker is the active one, which also
-            # sends, every few seconds, the notifications that are due (what the throttle held back).
-            return run_worker(engine.settings.path, check_every=args.check_every, watch=True,
-                              tick=lambda: notify.check_after(engine.settings.path, engine.store))
+            # sends, every few seconds, the notifications that are due (what the throttle held back), and every
+            # ten minutes starts the [offboarding] data transfers that are due.
+            transfers = TransferLooks(engine.settings.path)
+
+            def tick() -> None:
+                transfers()
+                notify.check_after(engine.settings.path, engine.store)
+
+            return run_worker(engine.settings.path, check_every=args.check_every, watch=True, tick=tick)
         live = LiveSync(engine.settings.path)
         print(f"Watching {engine.settings.ldap.uri} for changes (Ctrl-C to stop)...", file=sys.stderr)
         live.start()
@@ -487,6 +521,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     health.add_argument("--json", action="store_true", help="print every check as JSON instead of one line")
     health.set_defaults(handler=cmd_health)
+
+    leavers = commands.add_parser(
+        "leavers", help="what offboarding did to each leaver, and its data transfer",
+        description="Each leaver this tool offboarded ([offboarding]): the steps done and when, and the Drive/Calendar "
+                    "transfer (scheduled, running, completed, failed and retried, cancelled on return).")
+    leavers.add_argument("--transfer-now", action="store_true", help="start the transfers that are due and read back those running, now")
+    leavers.add_argument("--json", action="store_true", help="machine-readable output")
+    leavers.set_defaults(handler=cmd_leavers)
 
     db = commands.add_parser(
         "db",

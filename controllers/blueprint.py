@@ -69,6 +69,7 @@ TAB_OF = {
     "google_sync.import_accounts": "google_sync.google_only",
     "google_sync.preview_sources": "google_sync.sources",
     "google_sync.save_sources": "google_sync.sources",
+    "google_sync.leavers": "google_sync.objects",  # reached from the Users and groups page
 }
 
 

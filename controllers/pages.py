@@ -6,15 +6,15 @@ from datetime import datetime
 
 from flask import abort, g, redirect, render_template, request, url_for
 
+from app_google_sync.libraries.core.codes import outcome_of
+from app_google_sync.libraries.core.errors import ConfigError, GoogleSyncError
+from app_google_sync.libraries.ops import monitoring
 from app_google_sync.libraries.runtime import scheduler as schedule_jobs
 from app_google_sync.libraries.settings import config, config_file
-from app_google_sync.libraries.state import locks
-from app_google_sync.libraries.ops import monitoring
-from app_google_sync.libraries.sync import overview
-from app_google_sync.libraries.core.codes import outcome_of
 from app_google_sync.libraries.settings.config import SyncSettings
-from app_google_sync.libraries.core.errors import ConfigError, GoogleSyncError
+from app_google_sync.libraries.state import locks
 from app_google_sync.libraries.state.store import MAX_RUN_ID, Store
+from app_google_sync.libraries.sync import overview
 
 from .blueprint import blueprint, console, flash, get_engine, load_settings, raw_config
 from .settings import connection
@@ -178,4 +178,5 @@ def objects():
         google_problem=google_problem,
         state_filter=state_filter,
         labels=overview.LABELS,
+        leavers=len(state_store().leavers()),
     )

@@ -5,10 +5,10 @@ import time
 
 import pytest
 from sqlalchemy.exc import OperationalError
+from waiting import wait_for
 
 from app_google_sync import cli
 from app_google_sync.libraries.runtime.live import LiveSync
-from waiting import wait_for
 
 
 def sync(env, *args):
@@ -101,8 +101,8 @@ def test_a_stop_during_a_google_outage_ends_the_push_at_once_recorded_and_still_
     push's retry deadline (nor leave the run 'running' for a SIGKILL), and the change must still arrive after."""
     import threading
 
-    from app_google_sync.libraries.state.store import Store
     from app_google_sync.libraries.runtime.scheduler import run_worker
+    from app_google_sync.libraries.state.store import Store
 
     env.directory.add_user("rita", "Rita", "Tester", groups=("google_apps_plugin",))
     assert sync(env) == 0
@@ -158,8 +158,8 @@ def test_pushes_queued_before_the_clock_goes_back_an_hour_still_go_at_once(tmp_p
     from datetime import timedelta
 
     from app_google_sync.libraries.runtime import push_queue
-    from app_google_sync.libraries.state import store as store_module
     from app_google_sync.libraries.runtime.push_queue import PushQueue
+    from app_google_sync.libraries.state import store as store_module
     from app_google_sync.libraries.state.store import Store
 
     shift = {"by": timedelta(0)}
@@ -217,8 +217,8 @@ def test_the_worker_stands_by_while_postgresql_restarts_and_leads_again_after(en
 
     from postgres_server import PostgresServer
 
-    from app_google_sync.libraries.state import locks
     from app_google_sync.libraries.runtime.scheduler import run_worker
+    from app_google_sync.libraries.state import locks
 
     server = PostgresServer().start()
     try:
@@ -262,6 +262,7 @@ def test_sigterm_to_google_sync_watch_during_an_outage_stops_at_once_and_records
     import subprocess
     import sys
 
+    from app_google_sync.libraries.directory.watcher import COOKIE_KEY
     from app_google_sync.libraries.state.store import Store
 
     env.directory.add_user("tess", "Tess", "Tester", groups=("google_apps_plugin",))
@@ -271,7 +272,8 @@ def test_sigterm_to_google_sync_watch_during_an_outage_stops_at_once_and_records
     command = [sys.executable, "-m", "app_google_sync.cli", "--config", str(env.config_path), "watch"]
     watcher = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        time.sleep(2.0)  # start and the initial refresh
+        # Started and through its initial refresh (the cookie is saved then): a fixed wait is too short on a busy machine.
+        assert wait_for(lambda: store.get_value(COOKIE_KEY), timeout=30)
         env.emulator.outage = True
         env.directory.modify_user("tess", givenName="Theresa")
         assert wait_for(lambda: store.runs(1)[0].outcome == "running" and env.emulator.stats()["rejected_outage"] >= 2, timeout=20)

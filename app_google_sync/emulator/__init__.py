@@ -67,6 +67,10 @@ Choices where Google leaves room (documented here so tests can rely on them):
 - OAuth web flow: see oauth.py (one page for sign-in and consent, no browser session,
   code lifetime 10 minutes, no id_token).
 
+Offboarding: users.signOut, tokens.* and asps.* (api_security; emu.add_token, emu.add_app_password, emu.tokens,
+emu.app_passwords, emu.sign_outs) and the Data Transfer API (api_datatransfer, under admin/datatransfer/v1/;
+emu.add_drive_files, emu.drive_files, emu.data_transfers, emu.fail_transfers(n)); see those modules for the rules.
+
 Modules: state (the account), rules (input rules), password_store, resources (JSON shapes),
 paging, fields (partial responses), routing + api_* (methods; api_settings is Groups Settings),
 auth (JWT grant, tokens), oauth + consent (web-server flow and its pages), batch (multipart),

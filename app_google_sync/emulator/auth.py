@@ -30,6 +30,7 @@ DIRECTORY_SCOPES = tuple(_SCOPE + name for name in (
     "admin.directory.domain.readonly",
     "admin.directory.userschema", "admin.directory.userschema.readonly",
     "apps.groups.settings", "apps.licensing",
+    "admin.directory.user.security", "admin.datatransfer", "admin.datatransfer.readonly",
 ))
 
 

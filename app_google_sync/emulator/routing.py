@@ -28,6 +28,8 @@ SCOPE_FAMILIES = {
     "userschema": ((_DIRECTORY + "userschema",), (_DIRECTORY + "userschema.readonly",)),
     "groupssettings": (("apps.groups.settings",), ()),
     "licensing": (("apps.licensing",), ()),
+    "user.security": ((_DIRECTORY + "user.security",), ()),
+    "datatransfer": (("admin.datatransfer",), ("admin.datatransfer.readonly",)),
 }
 
 # API name -> (path prefix, discovery document of its schemas).
@@ -35,6 +37,7 @@ APIS = {
     "directory": ("/admin/directory/v1/", "admin.directory_v1.json"),
     "groupssettings": ("/groups/v1/groups/", "groupssettings.v1.json"),
     "licensing": ("/apps/licensing/v1/", "licensing.v1.json"),
+    "datatransfer": ("/admin/datatransfer/v1/", "admin.datatransfer_v1.json"),
 }
 
 # System parameters Google accepts on every method.

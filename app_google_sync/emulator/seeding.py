@@ -5,7 +5,19 @@
 import base64
 import os
 
-from . import api_groups, api_members, api_schemas, api_settings, api_users, errors, password_store, resources, routing
+from . import (
+    api_groups,
+    api_members,
+    api_orgunits,
+    api_schemas,
+    api_security,
+    api_settings,
+    api_users,
+    errors,
+    password_store,
+    resources,
+    routing,
+)
 
 
 class Seeding:
@@ -70,6 +82,62 @@ class Seeding:
                 resource = resources.user(self.directory.users[resource["id"]], self.directory)
             self._save()
         return resource
+
+    # account security and data transfers (api_security, api_datatransfer) -------------------------
+
+    def add_org_unit(self, path):
+        """An org unit (its parent must exist), as orgunits.insert makes it."""
+        parent, _, name = path.rstrip("/").rpartition("/")
+        with self.lock:
+            self._seed(api_orgunits.insert_orgunit, {"name": name, "parentOrgUnitPath": parent or "/"}, {"customerId": "my_customer"})
+            self._save()
+
+    def add_token(self, email, client_id, display_text, scopes=()):
+        """An app the user connected with OAuth (what tokens.list shows)."""
+        with self.lock:
+            api_security.add_token(self.directory, self.directory.user(email), client_id, display_text, scopes)
+            self._save()
+
+    def add_app_password(self, email, name):
+        with self.lock:
+            code = api_security.add_asp(self.directory, self.directory.user(email), name)
+            self._save()
+        return code
+
+    def tokens(self, email):
+        """The client ids of the user's tokens."""
+        with self.lock:
+            return [record["clientId"] for record in api_security.security(self.directory, self.directory.user(email))["tokens"]]
+
+    def app_passwords(self, email):
+        with self.lock:
+            return [record["name"] for record in api_security.security(self.directory, self.directory.user(email))["asps"]]
+
+    def sign_outs(self, email):
+        """How many times the user was signed out (users.signOut)."""
+        with self.lock:
+            return api_security.security(self.directory, self.directory.user(email))["signOuts"]
+
+    def add_drive_files(self, email, *names):
+        """Drive files the user owns; a name starting with "shared:" is shared with someone."""
+        with self.lock:
+            self.directory.drive_files.setdefault(self.directory.user(email)["id"], []).extend(names)
+            self.directory.changed = True
+            self._save()
+
+    def drive_files(self, email):
+        with self.lock:
+            return list(self.directory.drive_files.get(self.directory.user(email)["id"], []))
+
+    def data_transfers(self):
+        """Every data transfer inserted, as stored (ids, applications, status)."""
+        with self.lock:
+            return [dict(record) for record in self.directory.transfers.values()]
+
+    def fail_transfers(self, count):
+        """The next ``count`` transfers inserted end "failed" instead of "completed"."""
+        with self.lock:
+            self.directory.transfer_failures = count
 
     def add_group(self, email, name=None, description=""):
         body = {"email": email, "description": description}

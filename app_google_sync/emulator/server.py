@@ -22,6 +22,7 @@ from collections import Counter, deque
 from http.server import ThreadingHTTPServer
 
 from . import (  # noqa: F401  (routes)
+    api_datatransfer,
     api_domains,
     api_groups,
     api_licensing,
@@ -29,6 +30,7 @@ from . import (  # noqa: F401  (routes)
     api_orgunits,
     api_photos,
     api_schemas,
+    api_security,
     api_settings,
     api_users,
     batch,

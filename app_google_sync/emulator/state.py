@@ -43,6 +43,10 @@ class Directory:
                                "description": "", "blockInheritance": False}}
         self.addresses = {}   # lower-cased address -> ("user" | "group", id)
         self.external = {}    # external member address -> stable member id
+        self.security = {}    # user id -> {"tokens": [...], "asps": [...], "signOuts": n} (api_security)
+        self.transfers = {}   # data transfer id -> record (api_datatransfer)
+        self.drive_files = {}  # user id -> names of the Drive files it owns ("shared:" names are shared)
+        self.transfer_failures = 0  # the next transfers inserted that end "failed" (tests set it)
         self.changed = False
 
     @property
@@ -188,7 +192,8 @@ class Directory:
             "domains": self.domains, "domainAliases": self.domain_aliases, "customerId": self.customer_id, "users": self.users,
             "groups": self.groups, "members": self.members, "orgunits": self.orgunits,
             "external": self.external, "schemas": self.schemas, "skus": self.skus, "unverified": sorted(self.unverified),
-            "autoLicense": self.auto_license,
+            "autoLicense": self.auto_license, "security": self.security, "transfers": self.transfers,
+            "driveFiles": self.drive_files,
         }
 
     @classmethod
@@ -205,6 +210,9 @@ class Directory:
         directory.schemas = data.get("schemas", {})
         directory.skus = data.get("skus", {})
         directory.auto_license = data.get("autoLicense")
+        directory.security = data.get("security", {})
+        directory.transfers = data.get("transfers", {})
+        directory.drive_files = data.get("driveFiles", {})
         for ident, user in directory.users.items():
             for address in [user["primaryEmail"], *user.get("aliases", [])]:
                 directory.addresses[address] = ("user", ident)

@@ -32,6 +32,7 @@ class NoticeCode(StrEnum):
     CUSTOM_VALUE_INVALID = "custom_value_invalid"  # a value the field's type refuses: Google keeps its own
     MANAGER_NOT_SYNCHRONIZED = "manager_not_synchronized"  # the manager is not a synchronized user
     PHOTO_REJECTED = "photo_rejected"  # not an image type Google takes, or too large
+    TRANSFER_NO_RECEIVER = "transfer_no_receiver"  # [offboarding]: a leaver's data has nobody to go to
     # groups
     GROUP_INVALID = "group_invalid"  # skipped: a name or address Google would refuse
     GROUP_UNSYNCHRONIZED = "group_unsynchronized"  # removed from the directory or the selection

@@ -118,6 +118,7 @@ class GoogleUser:
     relations: tuple[dict, ...] = ()
     custom_schemas: dict = field(default_factory=dict, compare=False, hash=False)  # read with projection=full only
     customer_id: str = ""  # the account's id (the licensing API's customerId)
+    in_directory: bool = True  # includeInGlobalAddressList: shown in the address book
 
     @classmethod
     def from_api(cls, resource: dict) -> GoogleUser:
@@ -137,6 +138,7 @@ class GoogleUser:
             relations=tuple(resource.get("relations") or ()),
             custom_schemas=resource.get("customSchemas") or {},
             customer_id=resource.get("customerId", ""),
+            in_directory=resource.get("includeInGlobalAddressList", True) is not False,
         )
 
     @property
@@ -206,6 +208,40 @@ class GoogleState:
     licensed: frozenset[str] | None = None  # addresses holding the [licenses] SKU; None when not read
     # address -> the other SKU of the [licenses] product it holds (Google allows one SKU per product and user)
     licensed_elsewhere: tuple[tuple[str, str], ...] = ()
+    leavers: LeaverReads | None = None  # what [offboarding] needs of the accounts being suspended; None when not read
+
+
+@dataclass(frozen=True)
+class LeaverReads:
+    """Read for [offboarding] once a plan knows who leaves: their tokens and app passwords, and who may receive their data."""
+
+    tokens: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # Google id -> (clientId, app name)
+    app_passwords: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # Google id -> (codeId, name)
+    receivers: dict[str, GoogleUser | None] = field(default_factory=dict)  # address -> its account (None: not in Google)
+
+
+@dataclass(frozen=True)
+class Offboarded:
+    """What this tool did to a leaver, as the state database remembers it (for a comeback and the Leavers view)."""
+
+    google_id: str
+    uuid: str
+    email: str
+    left_at: str = ""  # ISO time of the first step
+    steps: tuple[tuple[str, str], ...] = ()  # (ISO time, what was done)
+    hidden: bool = False  # this tool hid the account from the directory
+    moved_from: str = ""  # the org unit it was in before this tool moved it ("" = not moved)
+    moved_to: str = ""
+    transfer_to: str = ""  # receiver's address
+    transfer_to_id: str = ""
+    transfer_applications: tuple[str, ...] = ()
+    transfer_due_at: str = ""
+    transfer_status: str = ""  # scheduled, new, inProgress, completed, failed (will retry), cancelled
+    transfer_id: str = ""
+    transfer_attempts: int = 0
+    transfer_error: str = ""
+    transfer_done_at: str = ""
+    returned_at: str = ""
 
 
 @dataclass(frozen=True)

@@ -56,8 +56,13 @@ SCHEMA_SCOPE = SCOPE_PREFIX + "admin.directory.userschema.readonly"
 LICENSING_SCOPE = SCOPE_PREFIX + "apps.licensing"
 GOOGLE_LICENSING_ROOT = "https://licensing.googleapis.com/"  # its own host at Google; an emulator serves it beside the rest
 GROUP_SETTINGS_SCOPE = SCOPE_PREFIX + "apps.groups.settings"
+SECURITY_SCOPE = SCOPE_PREFIX + "admin.directory.user.security"  # [offboarding] sign-out, tokens, app passwords
+DATATRANSFER_SCOPE = SCOPE_PREFIX + "admin.datatransfer"  # [offboarding] transfers
+# The Data Transfer API's ids of the applications [offboarding] transfers (applications.list gives the same).
+APPLICATION_IDS = {"drive": "55656082996", "calendar": "435070579839"}
+APPLICATION_NAMES = {"drive": "Drive", "calendar": "Calendar"}
 BATCH_PATHS = {"directory": "batch/admin/directory_v1", "groupssettings": "batch/groupssettings/v1"}
-USER_FIELDS = "id,primaryEmail,name(givenName,familyName),suspended,isAdmin,isDelegatedAdmin,organizations,phones,externalIds,aliases,orgUnitPath,relations,customerId"
+USER_FIELDS = "id,primaryEmail,name(givenName,familyName),suspended,isAdmin,isDelegatedAdmin,organizations,phones,externalIds,aliases,orgUnitPath,relations,customerId,includeInGlobalAddressList"
 GROUP_FIELDS = "id,email,name,description"
 MAX_USERS_PAGE = 500  # Google's ceilings; larger values are refused with 400
 MAX_GROUPS_PAGE = 200
@@ -171,6 +176,10 @@ def required_scopes(settings: Settings) -> tuple[str, ...]:
         extra.append(LICENSING_SCOPE)
     if settings.sync.posting_policy or any(policy for _, policy in settings.sync.posting_overrides):
         extra.append(GROUP_SETTINGS_SCOPE)
+    if settings.offboarding.security:
+        extra.append(SECURITY_SCOPE)
+    if settings.offboarding.transfer_data_to:
+        extra.append(DATATRANSFER_SCOPE)
     return SCOPES + tuple(extra)
 
 
@@ -237,6 +246,7 @@ class GoogleTarget:
         self._service = None
         self._settings_service: Any = None
         self._licensing_service: Any = None
+        self._transfer_service: Any = None
         self._resources: dict[str, object] = {}
         self._http = None
         self._no_batch: set[str] = set()  # APIs whose endpoint refused the batch route
@@ -301,6 +311,31 @@ class GoogleTarget:
     @property
     def users(self):
         return self._resource("users", lambda: self.service.users())
+
+    @property
+    def tokens(self):
+        return self._resource("tokens", lambda: self.service.tokens())
+
+    @property
+    def asps(self):
+        return self._resource("asps", lambda: self.service.asps())
+
+    @property
+    def transfers(self):
+        """The Data Transfer API's transfers (admin.datatransfer v1: the same host as the Directory API at Google)."""
+        return self._resource("transfers", lambda: self._datatransfer.transfers())
+
+    @property
+    def transfer_applications(self):
+        return self._resource("transfer_applications", lambda: self._datatransfer.applications())
+
+    @property
+    def _datatransfer(self):
+        if self._transfer_service is None:
+            self.service  # noqa: B018  (creates the authorized HTTP client the services share)
+            self._transfer_service = build("admin", "datatransfer_v1", http=self._http, client_options={"api_endpoint": self.settings.api_endpoint},
+                                           static_discovery=True, cache_discovery=False)
+        return self._transfer_service
 
     @property
     def aliases(self):
@@ -406,7 +441,11 @@ class GoogleTarget:
         return outcomes
 
     def _batch_uri(self, api: str) -> str:
-        return self.licensing_root + "batch" if api == "licensing" else self.settings.api_endpoint + BATCH_PATHS[api]
+        if api == "licensing":
+            return self.licensing_root + "batch"
+        if api == "datatransfer":  # its discovery document's root, like licensing's
+            return self.settings.api_endpoint + "batch"
+        return self.settings.api_endpoint + BATCH_PATHS[api]
 
     def _send_batch(self, requests: dict[str, HttpRequest], api: str) -> dict[str, Outcome]:
         if api in self._no_batch:
@@ -710,6 +749,8 @@ def check_access(settings: Settings) -> list[Check]:
         LICENSING_SCOPE: lambda: _licences_found(target.read_licences(customer()), settings.licenses),
         DOMAIN_SCOPE: lambda: _domains_found(target.read_domains()),
         GROUP_SETTINGS_SCOPE: lambda: on_a_group(lambda group: target.group_settings.get(groupUniqueId=group["email"], fields="email")),
+        SECURITY_SCOPE: lambda: read(target.tokens.list(userKey=google.admin_email, fields="items(clientId)")),
+        DATATRANSFER_SCOPE: lambda: _transfer_applications_found(target, customer(), settings),
     }
     passed: set[str] = set()
     for scope in scopes:
@@ -741,6 +782,16 @@ def _licences_found(read: dict, wanted: LicenseSettings) -> str:
     if read["licensed_elsewhere"]:
         found += f"; {len(read['licensed_elsewhere'])} another SKU of {wanted.product}"
     return found
+
+
+def _transfer_applications_found(target: GoogleTarget, customer_id: str, settings: Settings) -> str:
+    """Which applications the account can transfer, and whether those [offboarding] names are among them."""
+    page = target.call(target.transfer_applications.list(customerId=customer_id, fields="applications(id,name)"))
+    offered = {app["id"]: app.get("name", app["id"]) for app in page.get("applications", [])}
+    missing = [name for name in settings.offboarding.transfer_applications if APPLICATION_IDS[name] not in offered]
+    if missing:
+        raise TargetError(f"the account offers no transfer of {', '.join(missing)} (offered: {', '.join(offered.values()) or 'none'})")
+    return f"transfers allowed: {', '.join(sorted(offered.values()))}"
 
 
 def _domains_found(read: dict) -> str:

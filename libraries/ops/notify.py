@@ -27,6 +27,7 @@ from typing import Callable
 
 from ..core.codes import FAILED_OUTCOMES, RunOutcome
 from ..core.errors import GoogleSyncError
+from ..core.model import Offboarded
 from ..settings import config
 from ..settings.config import NotifySettings, Settings
 from ..settings.config_schema import duration_text
@@ -40,6 +41,7 @@ KINDS = (FAILURES, PUSHES, CHANGES)
 CURSOR_KEY = "notify.cursor"  # {"after": id, "done": [ids]}: runs already looked at
 REPORTED_PUSHES_KEY = "notify.reported_pushes"  # stuck pushes already told about
 REPORTED_HELD_KEY = "notify.reported_held"  # held changes already told about
+REPORTED_TRANSFERS_KEY = "notify.reported_transfers"  # failed [offboarding] transfers already told about (id@attempt)
 THROTTLE_KEY = "notify.throttle.{kind}"  # {"sent_at": iso, "pending": [events], "more": n}
 RUNS_LOOKED_AT = 500  # far more than finish between two looks (the worker looks every 15 s)
 NEWS_WINDOW = timedelta(days=1)  # runs started longer ago are never told
@@ -55,6 +57,8 @@ FIXES = {
     RunOutcome.INTERRUPTED: "Nothing is lost: run `google-sync sync` again; it confirms what the interrupted run had sent.",
     RunOutcome.HELD: "Review them with `google-sync test` (or the console's Held changes): if the directory is right, apply them "
             "with `google-sync sync --force` (or Apply held changes); if it was a mistake, fix the directory and they disappear.",
+    "transfer": "The transfer is tried again later by itself (`google-sync leavers` shows where it stands); if the receiver "
+                "left or cannot receive data, set [offboarding] transfer_fallback to an active account.",
     "push": "The push is tried again until it goes through; the last error says what stops it. "
             "`google-sync check` tests the connection to the directory and to Google.",
 }
@@ -135,6 +139,13 @@ def held_event(held: list[HeldChange], console_url: str = "") -> Event:
         lines += (f"... and {len(held) - MAX_OBJECTS} more (google-sync test lists them)",)
     title = f"{len(held)} change(s) held for your approval: a push would have broken a safety limit"
     return Event(FAILURES, title, lines, FIXES["held"], console_url + "held" if console_url else "")
+
+
+def transfer_event(leaver: Offboarded, console_url: str = "") -> Event:
+    what = " and ".join(name.capitalize() for name in leaver.transfer_applications)  # drive -> Drive
+    title = f"Transfer of {what} of {leaver.email} to {leaver.transfer_to} failed (attempt {leaver.transfer_attempts})"
+    lines = (f"why: {leaver.transfer_error}", f"next attempt: {leaver.transfer_due_at[:16].replace('T', ' ')} UTC")
+    return Event(FAILURES, title, lines, FIXES["transfer"], console_url + "leavers" if console_url else "")
 
 
 def push_event(push: QueuedPush, moment: datetime, console_url: str = "") -> Event:
@@ -311,7 +322,7 @@ class Notifier:
         if not self.notify.enabled:
             return []
         moment = self.clock()
-        events = self._run_events(moment) + self._push_events(moment) + self._held_events()
+        events = self._run_events(moment) + self._push_events(moment) + self._held_events() + self._transfer_events()
         return [kind for kind in KINDS if self._flush(kind, [event for event in events if event.kind == kind], moment)]
 
     def send_test(self) -> None:
@@ -370,6 +381,16 @@ class Notifier:
         if new or reported - set(keys.values()):
             self._store.set_value(REPORTED_HELD_KEY, json.dumps(sorted(keys.values())))  # released ones are forgotten
         return [held_event(new, self.notify.console_url)] if new else []
+
+    def _transfer_events(self) -> list[Event]:
+        """[offboarding] data transfers that failed since the last look (each attempt told about once)."""
+        failed = [leaver for leaver in self._store.leavers() if leaver.transfer_status == "failed"]
+        keys = {leaver.google_id: f"{leaver.google_id}@{leaver.transfer_attempts}" for leaver in failed}
+        reported = set(json.loads(self._store.get_value(REPORTED_TRANSFERS_KEY) or "[]"))
+        new = [leaver for leaver in failed if keys[leaver.google_id] not in reported]
+        if new or reported - set(keys.values()):
+            self._store.set_value(REPORTED_TRANSFERS_KEY, json.dumps(sorted(keys.values())))
+        return [transfer_event(leaver, self.notify.console_url) for leaver in new]
 
     # -- the throttle ---------------------------------------------------------------------------
 

@@ -9,14 +9,15 @@ the durable push queue keeps it and tries again.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Callable
 
-from ..settings import config
-from ..ops import notify
-from ..sync.engine import Report, SyncEngine
 from ..core.errors import GoogleSyncError, RunLocked
 from ..core.model import PasswordHash
 from ..core.passwords import CRYPT
+from ..ops import notify
+from ..settings import config
+from ..sync.engine import Report, SyncEngine
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +43,42 @@ def _attempt(config_path: str, what: str, action: Callable[[SyncEngine], Report]
 
 
 def full_sync(config_path: str, trigger: str = "scheduler") -> Report | None:
-    """The periodic reconciliation: repairs anything a push missed. Then tells whoever [notify] names, if due."""
+    """The periodic reconciliation: repairs anything a push missed; then the [offboarding] transfers due are started
+    and those running read back. Then tells whoever [notify] names, if due."""
     report = _attempt(config_path, f"{trigger} synchronization", lambda engine: engine.sync(trigger=trigger))
+    data_transfers(config_path)
     notify.check_after(config_path)
     return report
+
+
+def data_transfers(config_path: str, lock_timeout: float = 2.0) -> list[str]:
+    """The [offboarding] transfers that are due started, those running read back; never raises (a run holding the
+    lock, or Google failing, leaves them for the next look: the leavers table keeps them)."""
+    try:
+        settings = config.load(config_path)
+        if not (settings.google.credentials_file and settings.offboarding.transfer_data_to):
+            return []
+        return SyncEngine(settings).run_transfers(lock_timeout=lock_timeout)
+    except GoogleSyncError as error:
+        log.info("data transfers not looked at now: %s", error)
+        return []
+
+
+class TransferLooks:
+    """For the worker's tick: data_transfers at most every ``every`` seconds (Google's transfers take minutes to days)."""
+
+    def __init__(self, config_path: str, every: float = 600.0, clock: Callable[[], float] = time.monotonic):
+        self.config_path, self.every, self.clock = config_path, every, clock
+        self.last: float | None = None
+
+    def __call__(self) -> None:
+        if self.last is not None and self.clock() - self.last < self.every:
+            return
+        self.last = self.clock()
+        try:
+            data_transfers(self.config_path)
+        except Exception:  # noqa: BLE001  (the worker's tick must never fail: the next look tries again)
+            log.exception("data transfers could not be looked at")
 
 
 class PushNotDone(GoogleSyncError):

@@ -48,6 +48,7 @@ _google = partial(schema.default, "google")
 _sync = partial(schema.default, "sync")
 _attribute = partial(schema.default, "attributes")
 _licenses = partial(schema.default, "licenses")
+_offboarding = partial(schema.default, "offboarding")
 _notify = partial(schema.default, "notify")
 _worker = partial(schema.default, "worker")
 _sources = partial(schema.default, "sources")
@@ -204,6 +205,36 @@ class LicenseSettings:
 
 
 @dataclass(frozen=True)
+class OffboardingSettings:
+    """[offboarding]: what follows this tool's suspension of a leaver; every step off by default."""
+
+    sign_out: bool = _offboarding("sign_out")
+    revoke_tokens: bool = _offboarding("revoke_tokens")
+    revoke_app_passwords: bool = _offboarding("revoke_app_passwords")
+    hide_from_directory: bool = _offboarding("hide_from_directory")
+    move_to_org_unit: str = _offboarding("move_to_org_unit")  # "" = not moved
+    transfer_data_to: str = _offboarding("transfer_data_to")  # "", "manager" or an address
+    transfer_fallback: str = _offboarding("transfer_fallback")
+    transfer_after: float = _offboarding("transfer_after")  # seconds
+    transfer_applications: tuple[str, ...] = _offboarding("transfer_applications")
+    drive_privacy: tuple[str, ...] = _offboarding("drive_privacy")
+
+    @property
+    def security(self) -> bool:
+        """A step of the account-security API is on (scope admin.directory.user.security)."""
+        return self.sign_out or self.revoke_tokens or self.revoke_app_passwords
+
+    @property
+    def reads(self) -> bool:
+        """Planning needs more than the account: its tokens, app passwords, or who receives its data."""
+        return self.revoke_tokens or self.revoke_app_passwords or bool(self.transfer_data_to)
+
+    @property
+    def any(self) -> bool:
+        return self.security or self.hide_from_directory or bool(self.move_to_org_unit or self.transfer_data_to)
+
+
+@dataclass(frozen=True)
 class NotifySettings:
     """[notify]: e-mail when synchronization needs attention. The SMTP password stays in its file until a message is sent."""
 
@@ -239,6 +270,7 @@ class Settings:
     # [custom_attributes]: ("schema.field" as written, lower case; LDAP attribute), off when empty
     custom_attributes: tuple[tuple[str, str], ...] = ()
     licenses: LicenseSettings = LicenseSettings()
+    offboarding: OffboardingSettings = OffboardingSettings()
     notify: NotifySettings = NotifySettings()
     worker: WorkerSettings = WorkerSettings()
     path: str = ""
@@ -270,6 +302,7 @@ def load(path: str | None = None) -> Settings:
             attributes=AttributeMap(**_fields(parser, "attributes")),
             custom_attributes=custom_attributes(parser),
             licenses=_checked_licenses(LicenseSettings(**_fields(parser, "licenses"))),
+            offboarding=_checked_offboarding(OffboardingSettings(**_fields(parser, "offboarding"))),
             notify=NotifySettings(**_fields(parser, "notify")),
             worker=WorkerSettings(**_fields(parser, "worker")),
             path=path,
@@ -453,6 +486,14 @@ def parent_key(dn: str) -> str:
         return ldap.dn.dn2str(ldap.dn.str2dn(dn)[1:]).lower()
     except ldap.DECODING_ERROR:
         return dn.lower().partition(",")[2]
+
+
+def _checked_offboarding(offboarding: OffboardingSettings) -> OffboardingSettings:
+    if offboarding.transfer_data_to and not offboarding.transfer_applications:
+        raise ConfigError("[offboarding] transfer_applications is empty: give drive, calendar or both, or empty transfer_data_to")
+    if "drive" in offboarding.transfer_applications and not offboarding.drive_privacy:
+        raise ConfigError("[offboarding] drive_privacy is empty: give shared, private or both")
+    return offboarding
 
 
 def _checked_licenses(licenses: LicenseSettings) -> LicenseSettings:

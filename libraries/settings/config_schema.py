@@ -651,6 +651,56 @@ LICENSES = Section("licenses", (
         "left (Google answers 412), the user is synchronized without one and the run reports that user as failed, naming "
         "the SKU; the rest of the run goes on.")
 
+@dataclass(frozen=True)
+class OptionalOrgUnitPath(OrgUnitPath):
+    """An org unit path, or nothing (the step is off)."""
+
+    def parse(self, text: str) -> str:
+        return super().parse(text) if text.strip() else ""
+
+
+@dataclass(frozen=True)
+class TransferReceiver:
+    """``manager``, an address, or nothing (no transfer)."""
+
+    fix: str = "give manager, an e-mail address such as archive@example.com, or nothing to transfer no data"
+
+    def parse(self, text: str) -> str:
+        value = text.strip().lower()
+        if value in ("", "manager") or re.fullmatch(r"[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9-]+(\.[a-z0-9-]+)+", value):
+            return value
+        raise Invalid(self.fix)
+
+
+OFFBOARDING = Section("offboarding", (
+    Key("sign_out", Boolean(), "no",
+        "`yes` ends every web and device session of a user this tool suspends (`users.signOut`), before the suspension"),
+    Key("revoke_tokens", Boolean(), "no",
+        "`yes` revokes the OAuth tokens of the apps the user connected (`tokens.delete`, one per app)"),
+    Key("revoke_app_passwords", Boolean(), "no",
+        "`yes` revokes the user's app passwords (`asps.delete`)"),
+    Key("hide_from_directory", Boolean(), "no",
+        "`yes` hides the user from the address book (`includeInGlobalAddressList = false`); shown again on return"),
+    Key("move_to_org_unit", OptionalOrgUnitPath(), "",
+        "an org unit leavers are moved to (e.g. `/Leavers`, which must exist in Google); moved back on return. Empty: not moved", example="/Leavers", commented=True),
+    Key("transfer_data_to", TransferReceiver(), "",
+        "`manager` (the account's manager in Google) or an address: who receives the leaver's Drive files and calendars "
+        "after `transfer_after`. Empty: nothing is transferred", example="manager", commented=True),
+    Key("transfer_fallback", Text(r"[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9-]+(\.[a-z0-9-]+)+",
+                                  "give an address such as archive@example.com", lower=True), "",
+        "who receives the data when `transfer_data_to = manager` and the leaver has no manager, the manager is not in "
+        "Google or has left too. Empty: no transfer then (the test says so)", example="archive@example.com", commented=True),
+    Key("transfer_after", Duration(0, 3650 * 86400), "30d",
+        "the grace period between the suspension and the transfer; a user who comes back before has nothing transferred"),
+    Key("transfer_applications", Names(r"drive|calendar", "is not an application: give drive, calendar or both"), "drive, calendar",
+        "what is transferred: `drive` (Drive and Docs) and/or `calendar` (calendars; their rooms are released)"),
+    Key("drive_privacy", Names(r"shared|private", "is not a privacy level: give shared, private or both"), "shared, private",
+        "which Drive files: `shared` (shared with someone), `private` (nobody else's), or both"),
+), help="What happens when this tool suspends a leaver (a user removed, locked or switched off; never an account suspended "
+        "by hand in Google, never an administrator). Every step is off until switched on; see Offboarding below. Sign-out "
+        "and revocations need the `admin.directory.user.security` scope, transfers `admin.datatransfer`: each is asked "
+        "for only when its step is on.")
+
 CUSTOM_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]*\.[A-Za-z][A-Za-z0-9_]*")
 CUSTOM_FIELD = Text(CUSTOM_KEY.pattern, "choose a field, written SchemaName.fieldName")  # a key of [custom_attributes]
 
@@ -705,7 +755,7 @@ WORKER = Section("worker", (
         example="127.0.0.1:9464", commented=True),
 ), help="The background process (`google-sync worker`, see Monitoring below).")
 
-SECTIONS = (LDAP, GOOGLE, SYNC, SOURCES, POSTING, ATTRIBUTES, CUSTOM_ATTRIBUTES, LICENSES, NOTIFY, WORKER)
+SECTIONS = (LDAP, GOOGLE, SYNC, SOURCES, POSTING, ATTRIBUTES, CUSTOM_ATTRIBUTES, LICENSES, OFFBOARDING, NOTIFY, WORKER)
 _BY_NAME = {section.name: section for section in SECTIONS}
 _SECTION_OF = {key.name: section.name for section in SECTIONS for key in section.keys}
 

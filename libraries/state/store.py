@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -39,7 +40,7 @@ from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.exc import IntegrityError
 
 from ..core.codes import RunOutcome
-from ..core.model import Link, LinkState
+from ..core.model import Link, LinkState, Offboarded
 from . import migrate, state_files
 from .processes import process_alive, this_process
 
@@ -143,6 +144,38 @@ held_table = Table(
     Column("run_id", Integer, nullable=False),
     Column("data", Text, nullable=False),  # the change as planned (JSON, no secret)
 )
+
+
+# What [offboarding] did to each leaver (one row per account, its last departure) and its scheduled data transfer.
+leavers_table = Table(
+    "leavers",
+    metadata,
+    Column("google_id", String(64), primary_key=True),
+    Column("uuid", String(64), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("left_at", DateTime(timezone=True), nullable=False),
+    Column("steps", Text, nullable=False),  # JSON: [[ISO time, what was done], ...]
+    Column("hidden", Boolean, nullable=False),  # this tool hid it from the directory: shown again on return
+    Column("moved_from", String(400), nullable=False),  # the org unit it was in before this tool moved it
+    Column("moved_to", String(400), nullable=False),
+    Column("transfer_to", String(320), nullable=False),
+    Column("transfer_to_id", String(64), nullable=False),
+    Column("transfer_applications", String(100), nullable=False),  # drive,calendar
+    Column("transfer_privacy", String(100), nullable=False),  # shared,private
+    Column("transfer_due_at", DateTime(timezone=True), index=True),
+    Column("transfer_status", String(20), nullable=False),  # "", scheduled, new, inProgress, completed, failed, cancelled
+    Column("transfer_id", String(200), nullable=False),
+    Column("transfer_attempts", Integer, nullable=False),
+    Column("transfer_error", Text, nullable=False),
+    Column("transfer_done_at", DateTime(timezone=True)),
+    Column("returned_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+LEAVER_DEFAULTS = dict(steps="[]", hidden=False, moved_from="", moved_to="", transfer_to="", transfer_to_id="",
+                       transfer_applications="", transfer_privacy="", transfer_due_at=None, transfer_status="", transfer_id="",
+                       transfer_attempts=0, transfer_error="", transfer_done_at=None, returned_at=None)
+TRANSFER_STARTED = ("new", "inProgress")  # Google's overallTransferStatusCode while a transfer runs
 
 
 MAX_RUN_ID = 2**63 - 1  # a run id is a database INTEGER: a larger one names no run (and would overflow the query)
@@ -343,11 +376,15 @@ class Store:
                 connection.execute(update(runs_table).where(runs_table.c.id == run_id).values(outcome=RunOutcome.INTERRUPTED, message=message))
         return dead
 
-    def record_batch(self, run_id: int, results: list[dict], links: list[Link], done_intents: list[int]) -> None:
-        """What one batch did, in one transaction: its results, the links they change, its journal rows cleared."""
+    def record_batch(self, run_id: int, results: list[dict], links: list[Link], done_intents: list[int], facts: Sequence[dict[str, Any]] = ()) -> None:
+        """What one batch did, in one transaction: its results, the links they change, what [offboarding] did to
+        leavers (``facts``: a scheduled transfer is recorded with the suspension's results, or not at all), its journal
+        rows cleared."""
         with self.engine.begin() as connection:
             _insert_results(connection, run_id, results)
             _save_links(connection, links)
+            for fact in facts:
+                _record_offboarding(connection, fact)
             if done_intents:
                 connection.execute(delete(journal_table).where(journal_table.c.id.in_(done_intents)))
             connection.execute(update(runs_table).where(runs_table.c.id == run_id).values(last_seen_at=now()))
@@ -533,6 +570,38 @@ class Store:
             moment = connection.execute(select(func.min(push_queue_table.c.due_at)).where(free)).scalar()
         return _aware(moment) if moment else None
 
+    # -- leavers ([offboarding]) -----------------------------------------------------
+
+    def leavers(self) -> list[Offboarded]:
+        """Every leaver [offboarding] acted on, latest departure first."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(leavers_table).order_by(leavers_table.c.left_at.desc())).mappings().all()
+        return [_offboarded(row) for row in rows]
+
+    def offboarded(self) -> dict[str, Offboarded]:
+        return {leaver.google_id: leaver for leaver in self.leavers()}
+
+    def transfers_to_look_at(self, moment: datetime) -> list[Offboarded]:
+        """Transfers due to start (scheduled, the date passed, the user still gone) and those running at Google."""
+        table = leavers_table.c
+        due = table.transfer_status.in_(("scheduled", "failed")) & (table.transfer_due_at <= moment)
+        running = table.transfer_status.in_(TRANSFER_STARTED)
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(leavers_table).where((due | running) & table.returned_at.is_(None))
+                                      .order_by(table.transfer_due_at)).mappings().all()
+        return [_offboarded(row) for row in rows]
+
+    def update_transfer(self, google_id: str, step: str = "", moment: datetime | None = None, **values) -> None:
+        """A transfer's progress (status, id, attempts, error, dates), with a line in the leaver's steps (at ``moment``:
+        the transfer runner's time)."""
+        with self.engine.begin() as connection:
+            row = connection.execute(select(leavers_table).where(leavers_table.c.google_id == google_id)).mappings().first()
+            if row is None:
+                return
+            steps = json.loads(row["steps"]) + ([[(moment or now()).isoformat(), step]] if step else [])
+            connection.execute(update(leavers_table).where(leavers_table.c.google_id == google_id)
+                               .values(**values, steps=json.dumps(steps), updated_at=now()))
+
     # -- named values --------------------------------------------------------------
 
     def get_value(self, name: str) -> str | None:
@@ -589,6 +658,49 @@ def _save_links(connection, links: list[Link]) -> None:
         for column, value in (("google_id", link.google_id), ("uuid", link.uuid)):
             connection.execute(delete(links_table).where(links_table.c.kind == link.kind, links_table.c[column] == value))
         connection.execute(insert(links_table).values(**vars(link), updated_at=now()))
+
+
+def _offboarded(row) -> Offboarded:
+    def iso(moment: datetime | None) -> str:
+        return _aware(moment).isoformat() if moment else ""
+
+    return Offboarded(
+        google_id=row["google_id"], uuid=row["uuid"], email=row["email"], left_at=iso(row["left_at"]),
+        steps=tuple(tuple(step) for step in json.loads(row["steps"])), hidden=row["hidden"], moved_from=row["moved_from"],
+        moved_to=row["moved_to"], transfer_to=row["transfer_to"], transfer_to_id=row["transfer_to_id"],
+        transfer_applications=tuple(name for name in row["transfer_applications"].split(",") if name),
+        transfer_due_at=iso(row["transfer_due_at"]), transfer_status=row["transfer_status"], transfer_id=row["transfer_id"],
+        transfer_attempts=row["transfer_attempts"], transfer_error=row["transfer_error"], transfer_done_at=iso(row["transfer_done_at"]),
+        returned_at=iso(row["returned_at"]),
+    )
+
+
+def _record_offboarding(connection, fact: dict) -> None:
+    """One applied [offboarding] change in its leaver's row: a first step of a new departure starts the row afresh."""
+    moment = now()
+    fact = dict(fact)
+    google_id, step = fact.pop("google_id"), fact.pop("step")
+    identity = {"uuid": fact.pop("uuid"), "email": fact.pop("email")}
+    row = connection.execute(select(leavers_table).where(leavers_table.c.google_id == google_id)).mappings().first()
+    returning, departing = fact.pop("returned", False), fact.pop("departure", False)
+    values = dict(row) if row is not None else {}
+    if row is None or (row["returned_at"] is not None and departing):
+        values = {"google_id": google_id, **LEAVER_DEFAULTS, "left_at": moment}  # a departure, after a return or the first
+    values.update(identity)
+    if returning:
+        values["returned_at"] = moment
+        if values.get("transfer_status") in ("scheduled", "failed"):
+            values["transfer_status"] = "cancelled"
+    if "transfer_after" in fact:  # a new transfer: due once the grace period has passed from now
+        values.update(transfer_due_at=moment + timedelta(seconds=fact.pop("transfer_after")), transfer_status="scheduled",
+                      transfer_id="", transfer_attempts=0, transfer_error="", transfer_done_at=None)
+    values.update(fact)
+    values["steps"] = json.dumps(json.loads(values["steps"]) + [[moment.isoformat(), step]])
+    values["updated_at"] = moment
+    if row is None:
+        connection.execute(insert(leavers_table).values(**values))
+    else:
+        connection.execute(update(leavers_table).where(leavers_table.c.google_id == google_id).values(**values))
 
 
 def _insert_results(connection, run_id: int, results: list[dict]) -> None:

@@ -12,7 +12,16 @@ from datetime import timedelta
 from ..core import stopping
 from ..core.codes import RunOutcome
 from ..core.errors import GoogleSyncError, PlanChanged, RunLocked, UnsafePlan
-from ..core.model import DirectoryState, DirectoryUser, GoogleGroup, GoogleState, Link, LinkState, PasswordHash
+from ..core.model import (
+    DirectoryState,
+    DirectoryUser,
+    GoogleGroup,
+    GoogleState,
+    LeaverReads,
+    Link,
+    LinkState,
+    PasswordHash,
+)
 from ..directory.ldap_source import LdapSource
 from ..google.answers import ErrorKind, TargetError
 from ..google.google_target import Backoff, GoogleTarget, required_scopes
@@ -20,12 +29,23 @@ from ..settings.config import Settings
 from ..state import locks
 from ..state.keys import installation_key
 from ..state.store import HeldChange, Store, held_checksum, now
-from . import undo
+from . import offboarding, undo
 from .executor import Executor, Progress, Result
 from .json_output import lazy_list
-from .plan import DeleteGroup, MemberChange, Plan, RemoveMember, SuspendUser, UnsuspendUser, UpdateGroup, UpdateUser
+from .plan import (
+    DeleteGroup,
+    LinkedUserChange,
+    MemberChange,
+    Plan,
+    RemoveMember,
+    SuspendUser,
+    UnsuspendUser,
+    UpdateGroup,
+    UpdateUser,
+)
 from .planner import Scope, build_plan, group_email, selected_groups, user_email, with_target_group
 from .safety import Budget
+from .transfers import TransferRunner
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +138,47 @@ class SyncEngine:
             return Snapshot(desired, links, google_error=error)
         # Pushes do not read the whole domain: a percentage max_suspend counts from the last full read.
         self.store.set_value(ACTIVE_ACCOUNTS, str(sum(not user.suspended for user in existing.users)))
-        plan = build_plan(desired, existing, links, self.settings, password_key=self.password_key, budget=self.budget())
+        plan = self._planned(desired, existing, links, budget=self.budget())
         return Snapshot(desired, links, existing, plan)
+
+    def _planned(self, desired: DirectoryState, existing: GoogleState, links: LinkState, scope: Scope | None = None,
+                 budget: Budget = Budget()) -> Plan:
+        """The plan; when it suspends leavers and [offboarding] needs more of them (tokens, app passwords, who receives
+        their data), those are read and the plan made again with them. A failed read fails the plan: nobody is
+        suspended half offboarded because Google could not be read."""
+        def plan(existing: GoogleState) -> Plan:
+            return build_plan(desired, existing, links, self.settings, scope=scope, password_key=self.password_key, budget=budget,
+                              offboarded=self.store.offboarded(), now=now())
+
+        first = plan(existing)
+        leaving = offboarding.leaving_accounts([*first.changes, *(held.change for held in first.held)])
+        if not (self.settings.offboarding.reads and leaving):
+            return first
+        return plan(replace(existing, leavers=self._leaver_reads(existing, leaving)))
+
+    def _leaver_reads(self, existing: GoogleState, leaving) -> LeaverReads:
+        settings = self.settings.offboarding
+        requests = {}
+        for change in leaving:
+            if settings.revoke_tokens:
+                requests[f"tokens {change.google_id}"] = self.target.tokens.list(userKey=change.google_id, fields="items(clientId,displayText)")
+            if settings.revoke_app_passwords:
+                requests[f"asps {change.google_id}"] = self.target.asps.list(userKey=change.google_id, fields="items(codeId,name)")
+        found: dict[str, dict[str, tuple]] = {"tokens": {}, "asps": {}}
+        for key, outcome in self.target.batch(requests).items():
+            kind, google_id = key.split(" ")
+            if outcome.error is not None:
+                what = "OAuth tokens" if kind == "tokens" else "app passwords"
+                raise outcome.error.named(f"cannot read the {what} of a leaver ({google_id}) for [offboarding]: {outcome.error}; nothing was changed")
+            items = (outcome.response or {}).get("items", [])
+            found[kind][google_id] = tuple((str(item["clientId"]), item.get("displayText", "")) if kind == "tokens"
+                                           else (str(item["codeId"]), item.get("name", "")) for item in items)
+        by_id = {account.id: account for account in existing.users}
+        by_email = {account.primary_email: account for account in existing.users}
+        accounts = [by_id[change.google_id] for change in leaving if change.google_id in by_id]
+        receivers = {email: by_email[email] if email in by_email else self.target.read_user(email)
+                     for email in sorted(offboarding.receivers_wanted(self.settings, accounts))}
+        return LeaverReads(tokens=found["tokens"], app_passwords=found["asps"], receivers=receivers)
 
     def budget(self) -> Budget:
         """What the limits have left: suspensions (max_suspend) and each group's member removals (max_member_removals)
@@ -145,8 +204,8 @@ class SyncEngine:
         desired = self._with_manager(desired, user)
         org_units = self.target.read_org_units() if self.settings.manages_org_units else None
         existing = GoogleState(users=tuple(accounts.values()), groups=(), org_units=org_units, **self._domains(), **self._licences_of(accounts))
-        return build_plan(desired, existing, links, self.settings, scope=Scope(user_uuids=frozenset({uuid})), password_key=self.password_key,
-                          budget=self._push_budget(budget, found_users=user is not None))
+        return self._planned(desired, existing, links, scope=Scope(user_uuids=frozenset({uuid})),
+                             budget=self._push_budget(budget, found_users=user is not None))
 
     def _with_manager(self, desired: DirectoryState, user: DirectoryUser | None) -> DirectoryState:
         """A pushed user's manager, read too (outside the push's scope), so its address is known."""
@@ -354,7 +413,7 @@ class SyncEngine:
             message = f"{message}: {executor.stopped}"
         return Report(plan=plan, results=results, run_id=run_id, outcome=outcome, message=message)
 
-    def _suspension_doubt(self, change: SuspendUser) -> str:
+    def _suspension_doubt(self, change: LinkedUserChange) -> str:
         """Read the entry again, by entryUUID, just before its account is suspended: why not to, or "".
 
         A directory read that was partial or stale for a moment must never suspend anyone.
@@ -372,6 +431,16 @@ class SyncEngine:
         if enabled:
             return f"directory user {user.uid} is present and enabled after all (read again just before suspending)"
         return ""
+
+    # -- [offboarding] transfers ---------------------------------------------------------
+
+    def run_transfers(self, moment=None, lock_timeout: float = LOCK_TIMEOUT) -> list[str]:
+        """Start the data transfers that are due and read back those running (under the run lock, so that two
+        processes never start one twice). ``moment``: now, unless a test says otherwise."""
+        if not self.settings.offboarding.transfer_data_to:  # switched off: what was scheduled waits, as the Leavers view shows
+            return []
+        with self.lock(lock_timeout):
+            return TransferRunner(self.store, self.target, self.settings.offboarding).run(moment or now())
 
     # -- undo ------------------------------------------------------------------------
 
@@ -481,7 +550,20 @@ class RunJournal:
 
     def answered(self, results: list[Result], intents: list[int]) -> None:
         links = [result.link for result in results if result.ok and result.link is not None]
-        self.store.record_batch(self.run_id, [result.data for result in results], links, intents)
+        self.store.record_batch(self.run_id, [result.data for result in results], links, intents, _offboarding_facts(results))
+
+
+def _offboarding_facts(results: list[Result]) -> list[dict]:
+    """What the Leavers records keep of these results: each applied [offboarding] change, with its leaver."""
+    facts = []
+    for result in results:
+        change = result.change
+        if not (result.ok and isinstance(change, LinkedUserChange)):
+            continue
+        if (fact := change.offboarding_fact()) is not None:
+            facts.append({**fact, "google_id": change.google_id, "uuid": change.uuid, "email": change.email,
+                          "departure": change.follows_suspension})
+    return facts
 
 
 def _observed(outcome, intent) -> dict | None:

@@ -23,7 +23,7 @@ from googleapiclient.http import HttpRequest
 from ..core.model import Link, LinkState
 from ..google.answers import ErrorKind, TargetError
 from ..google.google_target import GoogleTarget, Outcome, TokenError
-from .plan import Adoption, AssignLicense, Change, GroupChange, Plan, ReassignLicense, SuspendUser
+from .plan import Adoption, AssignLicense, Change, GroupChange, LinkedUserChange, Plan, ReassignLicense, SuspendUser
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,8 @@ class _Api:
     orgunits = _resource("orgunits")
     group_settings = _resource("group_settings")
     licenses = _resource("licenses")
+    tokens = _resource("tokens")
+    asps = _resource("asps")
 
 
 class Executor:
@@ -115,7 +117,7 @@ class Executor:
 
     def __init__(self, target: GoogleTarget, progress: Progress | None = None, change_password_at_next_login: bool = False,
                  journal: Journal | None = None, links: LinkState | None = None, consistency_window: float = CONSISTENCY_WINDOW,
-                 confirm_suspension: Callable[[SuspendUser], str] | None = None):
+                 confirm_suspension: Callable[[LinkedUserChange], str] | None = None):
         self.target = target
         self.progress = progress or (lambda done, total: None)
         self.api = _Api(target, change_password_at_next_login)
@@ -128,6 +130,7 @@ class Executor:
         self.stopped = ""  # why nothing more can be sent (no token), once that happened
         self.new_addresses: set[str] = set()  # created or renamed in this run: Google may not know them everywhere yet
         self._licences_elsewhere: dict[str, str] | None = None  # email → another SKU of the product, read when first needed
+        self._doubts: dict[str, str] = {}  # entryUUID -> why not to suspend it (""): asked once per leaver and run
         self._done = self._total = 0
 
     def apply(self, plan: Plan) -> list[Result]:
@@ -150,12 +153,13 @@ class Executor:
         results: list[Result] = []
         waiting: list[_Part] = []
         for change in changes:
-            if isinstance(change, SuspendUser) and (doubt := self.confirm_suspension(change)):
-                results.append(Result(change, False, f"not suspended: {doubt}"))
+            if isinstance(change, LinkedUserChange) and (isinstance(change, SuspendUser) or change.follows_suspension) \
+                    and (doubt := self._doubt(change)):
+                results.append(Result(change, False, f"not {'suspended' if isinstance(change, SuspendUser) else 'applied'}: {doubt}"))
                 continue
             request = change.request(self.api)
             if request is None:  # nothing to send: a link-only adoption
-                results.append(self._applied(change, getattr(change, "google_id", ""), "linked"))
+                results.append(self._applied(change, getattr(change, "google_id", ""), change.unsent_note))
             else:
                 waiting.append(self._part(change, request))
         self._finish(results, [])
@@ -175,6 +179,15 @@ class Executor:
             results.extend(finished)
             waiting.extend(again)
         return results
+
+    def _doubt(self, change: LinkedUserChange) -> str:
+        """Why not to suspend (nor offboard) this leaver after all: the directory is read again once per leaver."""
+        uuid = getattr(change, "uuid", "")
+        if not uuid:
+            return self.confirm_suspension(change)
+        if uuid not in self._doubts:
+            self._doubts[uuid] = self.confirm_suspension(change)
+        return self._doubts[uuid]
 
     def _send(self, chunk: list[_Part]) -> tuple[list[Result], list[_Part]]:
         intents = self.journal.sending([_intent(part) for part in chunk if part.proof is not None])

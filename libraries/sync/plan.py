@@ -26,6 +26,9 @@ C = TypeVar("C", bound="Change")
 # groups, and groups before members: the executor applies one phase after the
 # other, each in batches. Org units take one phase per depth (parents first).
 PHASE_ORG_UNITS, PHASE_USERS, PHASE_GROUPS, PHASE_MEMBERS = 0, 1, 2, 3
+# A leaver's sign-out, revocations, hiding and move go before its suspension, in a phase of their own (a batch runs
+# its parts in any order): some account-security calls refuse a suspended user.
+PHASE_LEAVING = 0.5
 
 
 # The fields every new account is given from its own attributes; CreateUser.extra holds the others.
@@ -36,6 +39,8 @@ class Api(Protocol):
     """What a change builds its request from: Google's API resources (building a request sends nothing)."""
 
     users: Any
+    tokens: Any
+    asps: Any
     aliases: Any
     photos: Any
     groups: Any
@@ -74,9 +79,10 @@ class Change:
     how to confirm it took effect, and how to undo it."""
 
     action: ClassVar[str] = ""
-    phase: ClassVar[int] = PHASE_USERS
+    phase: ClassVar[float] = PHASE_USERS
     order: ClassVar[int] = 0
     api: ClassVar[str] = "directory"  # batches never mix APIs
+    follows_suspension: ClassVar[bool] = False  # an [offboarding] step: held, confirmed and counted with its suspension
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -160,6 +166,15 @@ class Change:
 
     def describe(self) -> str:
         return ""
+
+    @property
+    def unsent_note(self) -> str:
+        """The result's message when there is nothing to send (request() gave None)."""
+        return "linked"
+
+    def offboarding_fact(self) -> Json | None:
+        """What the Leavers record keeps of this change once applied ({"step": words, column: value…}); None: nothing."""
+        return None
 
     def linked(self, previous: Link | None, google_id: str) -> Link | None:
         """The link of this change's object once Google applied it; None when it touches no link."""
@@ -475,6 +490,305 @@ class SuspendUser(LinkedUserChange):
 
     def request(self, api: Api) -> Any:
         return api.users.patch(userKey=self.google_id, body={"suspended": True}, fields="id")
+
+
+# -- offboarding: what follows the suspension of a leaver, and what a comeback reverses ---------------------------
+
+
+@dataclass(frozen=True)
+class OffboardingStep(LinkedUserChange):
+    """A step of [offboarding], applied before the suspension it follows (see PHASE_LEAVING)."""
+
+    phase: ClassVar[float] = PHASE_LEAVING
+    follows_suspension: ClassVar[bool] = True
+
+    @property
+    def proof(self) -> Json | None:
+        return None  # not shown by the reads that confirm changes: an unanswered one is planned again (each is idempotent)
+
+    def offboarding_fact(self) -> Json | None:
+        return {"step": self.step}
+
+    @property
+    def step(self) -> str:
+        return self.action
+
+
+@dataclass(frozen=True)
+class SignOut(OffboardingStep):
+    action: ClassVar[str] = "sign out"
+    order: ClassVar[int] = 1
+
+    def describe(self) -> str:
+        return "every web and device session ends"
+
+    @property
+    def step(self) -> str:
+        return "signed out of every session"
+
+    def inverse(self, google_id: str) -> tuple[Change, ...] | str:
+        return "a sign-out cannot be undone: the user signs in again"
+
+    def request(self, api: Api) -> Any:
+        return api.users.signOut(userKey=self.google_id)
+
+
+@dataclass(frozen=True)
+class RevokeToken(OffboardingStep):
+    """tokens.delete: one app's OAuth token (read with tokens.list when the plan was made)."""
+
+    action: ClassVar[str] = "revoke token"
+    order: ClassVar[int] = 2
+    client_id: str = ""
+    app: str = ""
+
+    @property
+    def subject(self) -> str:
+        return f"{self.email} ← {self.app or self.client_id}"
+
+    def _details(self) -> Json:
+        return {"client_id": self.client_id, "app": self.app}
+
+    def describe(self) -> str:
+        return f"OAuth token of {self.app or 'an app'} (client {self.client_id})"
+
+    @property
+    def step(self) -> str:
+        return f"token of {self.app or self.client_id} revoked"
+
+    def inverse(self, google_id: str) -> tuple[Change, ...] | str:
+        return f"a revoked token cannot be restored: the user connects {self.app or 'the app'} again"
+
+    def request(self, api: Api) -> Any:
+        return api.tokens.delete(userKey=self.google_id, clientId=self.client_id)
+
+    def already_done(self, error: TargetError) -> str:
+        return "already revoked" if error.kind is ErrorKind.NOT_FOUND else ""
+
+
+@dataclass(frozen=True)
+class RevokeAppPassword(OffboardingStep):
+    """asps.delete: one application-specific password."""
+
+    action: ClassVar[str] = "revoke app password"
+    order: ClassVar[int] = 3
+    code_id: str = ""
+    name: str = ""
+
+    @property
+    def subject(self) -> str:
+        return f"{self.email} ← {self.name or self.code_id}"
+
+    def _details(self) -> Json:
+        return {"code_id": self.code_id, "name": self.name}
+
+    def describe(self) -> str:
+        return f"app password {self.name!r}"
+
+    @property
+    def step(self) -> str:
+        return f"app password {self.name or self.code_id} revoked"
+
+    def inverse(self, google_id: str) -> tuple[Change, ...] | str:
+        return "a revoked app password cannot be restored: the user makes a new one"
+
+    def request(self, api: Api) -> Any:
+        return api.asps.delete(userKey=self.google_id, codeId=int(self.code_id))
+
+    def already_done(self, error: TargetError) -> str:
+        return "already revoked" if error.kind is ErrorKind.NOT_FOUND else ""
+
+
+@dataclass(frozen=True)
+class HideFromDirectory(OffboardingStep):
+    action: ClassVar[str] = "hide from directory"
+    order: ClassVar[int] = 4
+
+    def describe(self) -> str:
+        return "includeInGlobalAddressList: true → false"
+
+    @property
+    def step(self) -> str:
+        return "hidden from the directory"
+
+    def offboarding_fact(self) -> Json | None:
+        return {"step": self.step, "hidden": True}
+
+    def inverse(self, google_id: str) -> tuple[Change, ...] | str:
+        return (ShowInDirectory(uuid=self.uuid, email=self.email, google_id=self.google_id),)
+
+    def request(self, api: Api) -> Any:
+        return api.users.patch(userKey=self.google_id, body={"includeInGlobalAddressList": False}, fields="id")
+
+
+@dataclass(frozen=True)
+class MoveLeaver(OffboardingStep):
+    action: ClassVar[str] = "move to org unit"
+    order: ClassVar[int] = 5
+    path: str = ""
+    previous: str = ""
+
+    def _details(self) -> Json:
+        return {"path": self.path, "previous": self.previous}
+
+    def describe(self) -> str:
+        return f"{self.previous} → {self.path}"
+
+    @property
+    def step(self) -> str:
+        return f"moved to {self.path} (from {self.previous})"
+
+    def offboarding_fact(self) -> Json | None:
+        return {"step": self.step, "moved_from": self.previous, "moved_to": self.path}
+
+    def inverse(self, google_id: str) -> tuple[Change, ...] | str:
+        return (MoveBack(uuid=self.uuid, email=self.email, google_id=self.google_id, path=self.previous, previous=self.path),)
+
+    def request(self, api: Api) -> Any:
+        return api.users.patch(userKey=self.google_id, body={"orgUnitPath": self.path}, fields="id")
+
+    def refused(self, error: TargetError) -> str:
+        if error.kind is not ErrorKind.INVALID:
+            return ""
+        return f"not moved to {self.path} ({error}): create the org unit {self.path} in Google Admin, or change [offboarding] move_to_org_unit"
+
+
+@dataclass(frozen=True)
+class ShowInDirectory(LinkedUserChange):
+    """A returning user is shown in the address book again (this tool had hidden it)."""
+
+    action: ClassVar[str] = "show in directory"
+    order: ClassVar[int] = 7
+
+    def describe(self) -> str:
+        return "includeInGlobalAddressList: false → true"
+
+    @property
+    def proof(self) -> Json | None:
+        return None
+
+    def offboarding_fact(self) -> Json | None:
+        return {"step": "shown in the directory again", "hidden": False}
+
+    def inverse(self, google_id: str) -> tuple[Change, ...] | str:
+        return (HideFromDirectory(uuid=self.uuid, email=self.email, google_id=self.google_id),)
+
+    def request(self, api: Api) -> Any:
+        return api.users.patch(userKey=self.google_id, body={"includeInGlobalAddressList": True}, fields="id")
+
+
+@dataclass(frozen=True)
+class MoveBack(LinkedUserChange):
+    """A returning user goes back to the org unit it was in before this tool moved it."""
+
+    action: ClassVar[str] = "move back to org unit"
+    order: ClassVar[int] = 8
+    path: str = ""
+    previous: str = ""
+
+    def _details(self) -> Json:
+        return {"path": self.path, "previous": self.previous}
+
+    def describe(self) -> str:
+        return f"{self.previous} → {self.path}"
+
+    @property
+    def proof(self) -> Json | None:
+        return None
+
+    def offboarding_fact(self) -> Json | None:
+        return {"step": f"moved back to {self.path}", "moved_from": ""}
+
+    def inverse(self, google_id: str) -> tuple[Change, ...] | str:
+        return (MoveLeaver(uuid=self.uuid, email=self.email, google_id=self.google_id, path=self.previous, previous=self.path),)
+
+    def request(self, api: Api) -> Any:
+        return api.users.patch(userKey=self.google_id, body={"orgUnitPath": self.path}, fields="id")
+
+
+@dataclass(frozen=True)
+class ScheduleTransfer(LinkedUserChange):
+    """Local: the leaver's data goes to ``receiver`` once ``after`` seconds have passed (the transfer runner starts it)."""
+
+    action: ClassVar[str] = "schedule transfer"
+    phase: ClassVar[int] = PHASE_GROUPS  # after the suspension
+    follows_suspension: ClassVar[bool] = True
+    receiver: str = ""
+    receiver_id: str = ""
+    applications: tuple[str, ...] = ()
+    privacy: tuple[str, ...] = ()
+    after: float = 0.0
+    due: str = field(default="", compare=False)  # the date, for people: left out of the data, so the checksum keeps from day to day
+
+    @property
+    def writes(self) -> bool:
+        return False  # only recorded here; the transfer runner starts it when due
+
+    def __post_init__(self) -> None:  # a record gives lists back
+        object.__setattr__(self, "applications", tuple(self.applications))
+        object.__setattr__(self, "privacy", tuple(self.privacy))
+
+    def _details(self) -> Json:
+        return {"receiver": self.receiver, "applications": list(self.applications), "privacy": list(self.privacy), "after": self.after}
+
+    def describe(self) -> str:
+        what = " and ".join(name.capitalize() for name in self.applications)
+        return f"transfer {what} to {self.receiver}" + (f" on {self.due}" if self.due else "")
+
+    @property
+    def unsent_note(self) -> str:
+        return self.describe().replace("transfer", "transfer scheduled:", 1)
+
+    @property
+    def proof(self) -> Json | None:
+        return None
+
+    def offboarding_fact(self) -> Json | None:
+        return {"step": self.unsent_note, "transfer_to": self.receiver, "transfer_to_id": self.receiver_id,
+                "transfer_applications": ",".join(self.applications), "transfer_privacy": ",".join(self.privacy),
+                "transfer_after": self.after}
+
+    def inverse(self, google_id: str) -> tuple[Change, ...] | str:
+        return (ReturnOfLeaver(uuid=self.uuid, email=self.email, google_id=self.google_id,
+                               note="the scheduled transfer is cancelled (one already started or completed stays done)"),)
+
+    def request(self, api: Api) -> Any:
+        return None
+
+
+@dataclass(frozen=True)
+class ReturnOfLeaver(LinkedUserChange):
+    """Local: a leaver is back (or the run that offboarded it undone): a transfer not started yet is cancelled.
+    ``note`` says what was reversed and what cannot be."""
+
+    action: ClassVar[str] = "leaver returns"
+    phase: ClassVar[int] = PHASE_GROUPS
+    order: ClassVar[int] = 9
+    writes: ClassVar[bool] = False
+    note: str = ""
+
+    def _details(self) -> Json:
+        return {"note": self.note}
+
+    def describe(self) -> str:
+        return self.note
+
+    @property
+    def unsent_note(self) -> str:
+        return self.note
+
+    @property
+    def proof(self) -> Json | None:
+        return None
+
+    def offboarding_fact(self) -> Json | None:
+        return {"step": "returned: " + self.note, "returned": True}
+
+    def inverse(self, google_id: str) -> tuple[Change, ...] | str:
+        return "a cancelled transfer is not scheduled again by an undo: the next suspension schedules a new one"
+
+    def request(self, api: Api) -> Any:
+        return None
 
 
 @dataclass(frozen=True)

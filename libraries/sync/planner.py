@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from ..core.codes import NoticeCode
@@ -29,11 +31,12 @@ from ..core.model import (
     GoogleUser,
     Link,
     LinkState,
+    Offboarded,
     PasswordHash,
 )
 from ..core.passwords import NO_PASSWORD, fingerprint
 from ..settings.config import Settings, is_reserved_group
-from . import photos, safety
+from . import offboarding, photos, safety
 from .plan import (
     ADDRESS_AND_NAME,
     AddAlias,
@@ -159,6 +162,8 @@ class _Planning:
     cyclic: set[tuple[str, str]] = field(default_factory=set)  # nestings left out because they form a cycle
     group_members: dict[str, tuple[str, int]] = field(default_factory=dict)  # email -> (entryUUID, members in Google) of planned groups
     email_by_dn: dict[str, str] = field(default_factory=dict)  # DN (one spelling) -> address of each valid user: managers
+    offboarded: Mapping[str, Offboarded] = field(default_factory=dict)  # Google id -> what [offboarding] did to that leaver
+    now: datetime | None = None  # only to show people when a transfer is due (the plan's data never holds it)
 
     def __post_init__(self) -> None:
         google = self.settings.google
@@ -247,11 +252,13 @@ def build_plan(
     scope: Scope | None = None,
     password_key: bytes = b"",
     budget: Budget = Budget(),
+    offboarded: Mapping[str, Offboarded] | None = None,
+    now: datetime | None = None,
 ) -> Plan:
     if settings.sync.create_missing_members:
         desired = _with_group_members_in_scope(desired, settings)
     desired = with_target_group(desired, settings)
-    planning = _Planning(desired, existing, links, settings, scope, password_key)
+    planning = _Planning(desired, existing, links, settings, scope, password_key, offboarded=offboarded or {}, now=now)
     wanted = _validate_users(planning)
     planning.email_by_dn = {dn_key(user.source.dn): user.email for user in wanted}
     _plan_wanted_users(planning, wanted)
@@ -259,6 +266,7 @@ def build_plan(
     if scope is None and not settings.sources.pilot:  # a pilot touches nobody outside it
         _plan_unmanaged_accounts(planning)
         _warn_unowned_admins(planning)
+    offboarding.plan_leavers(planning)
     _plan_org_units(planning)
     _plan_licenses(planning)
     _plan_groups(planning)
@@ -526,6 +534,7 @@ def _plan_update(planning: _Planning, user: WantedUser, account: GoogleUser, lin
     _plan_aliases(planning, user, account)
     if account.suspended and link.suspended_by_us:
         planning.changes.append(UnsuspendUser(uuid=user.uuid, email=user.email, google_id=account.id))
+        offboarding.plan_comeback(planning, user.uuid, account, planning.org_unit(user.source) is not None)
     elif account.suspended:
         planning.warn(
             NoticeCode.SUSPENDED_IN_GOOGLE,

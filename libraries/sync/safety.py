@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from ..settings.config import LdapSettings, SyncSettings
 from ..settings.config_schema import duration_text
-from .plan import Change, Held, RemoveMember, SuspendUser
+from .plan import Change, Held, LinkedUserChange, RemoveMember, SuspendUser
 
 # A percentage only guards totals of this many or more (as octoDNS does for records): in a tiny domain or group
 # any single departure is a large share.
@@ -122,6 +122,8 @@ def hold_over_limits(changes: list[Change], limits: PushLimits) -> tuple[list[Ch
     kept: list[Change] = []
     held: list[Held] = []
     for change in changes:
+        if change.follows_suspension:
+            continue  # decided with its suspension, below
         if (change.action, change.subject) in budget.approved:
             kept.append(change)
         elif budget.directory_empty and isinstance(change, (SuspendUser, RemoveMember)):
@@ -135,14 +137,27 @@ def hold_over_limits(changes: list[Change], limits: PushLimits) -> tuple[list[Ch
             held.append(Held(change, _scope_of(change, limits), f"{over_groups[change.group_email]}; {REVIEW}"))
         else:
             kept.append(change)
+    return _with_offboarding(changes, kept, held, limits)
+
+
+def _with_offboarding(changes: list[Change], kept: list[Change], held: list[Held], limits: PushLimits) -> tuple[list[Change], list[Held]]:
+    """A leaver's [offboarding] steps go where its suspension went: applied with it, or held with it (same reason)."""
+    held_for = {each.change.uuid: each.reason for each in held if isinstance(each.change, SuspendUser)}
+    for change in changes:
+        if not (isinstance(change, LinkedUserChange) and change.follows_suspension):
+            continue
+        if change.uuid in held_for and (change.action, change.subject) not in limits.budget.approved:
+            held.append(Held(change, _scope_of(change, limits), held_for[change.uuid]))
+        else:
+            kept.append(change)
     return kept, held
 
 
-def _scope_of(change: SuspendUser | RemoveMember, limits: PushLimits) -> str:
+def _scope_of(change: LinkedUserChange | RemoveMember, limits: PushLimits) -> str:
     """The directory entry whose push planned the change: a later push of it replaces the hold."""
-    if isinstance(change, SuspendUser):
-        return change.uuid or change.google_id
-    return limits.groups[change.group_email][0]
+    if isinstance(change, RemoveMember):
+        return limits.groups[change.group_email][0]
+    return change.uuid or change.google_id  # a suspension and the offboarding steps that follow it
 
 
 def _empty_directory(ldap: LdapSettings) -> str:
