@@ -7,10 +7,11 @@ from datetime import datetime
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from app_google_sync import scheduler as schedule_jobs
-from app_google_sync.libraries import config, config_file, locks, monitoring, overview
+from app_google_sync.libraries import config, config_file, kept_plans, locks, monitoring, overview, run_results
 from app_google_sync.libraries.codes import RunOutcome
 from app_google_sync.libraries.config import SyncSettings
 from app_google_sync.libraries.errors import ConfigError, GoogleSyncError
+from app_google_sync.libraries.listing import Filters, page_of_list
 from app_google_sync.libraries.store import MAX_RUN_ID, Store
 
 from .blueprint import blueprint, console, get_engine, load_settings, raw_config
@@ -166,26 +167,59 @@ def history():
 def history_run(run_id: int):
     store = state_store()
     run = store.run(run_id) or abort(404)
-    results = store.results(run_id)
-    failed = sum(1 for result in results if not result["ok"])
-    return render_template("google_sync/history_run.html", run=run, results=results, failed=failed)
+    filters = Filters.from_args(request.args.get)
+    counted = run_results.counts(store, run_id)
+    return render_template("google_sync/history_run.html", run=run, counted=counted, filters=filters,
+                           results=run_results.page(store, run_id, filters),
+                           action_choices=[(action, action) for action in counted.by_action])
 
 
 @blueprint.get("/objects")
 def objects():
+    """The last computed view with its time (a Refresh button computes it again): a click on a filter or a page
+    reads no directory and no Google."""
     settings, problem = load_settings()
     if settings is None:
         return render_template("google_sync/objects.html", view=None, error=f"{problem}. Complete the settings first.", google_problem="")
-    try:
-        view, google_problem = overview.read_overview(get_engine())
-    except GoogleSyncError as error:
-        return render_template("google_sync/objects.html", view=None, error=str(error), google_problem="")
-    state_filter = request.args.get("state", "")
+    kept = kept_plans.load_view(settings.sync.state_dir)
+    if kept is None:
+        try:
+            kept = compute_view(settings)
+        except GoogleSyncError as error:
+            return render_template("google_sync/objects.html", view=None, error=str(error), google_problem="")
+    view, google_problem, computed_at = kept
+    filters = Filters.from_args(request.args.get)
+    users = page_of_list(kept_plans.users_matching(view, filters), filters.page)
+    # The groups follow the search (not the state filter: a user's state); a page of them at most.
+    groups = page_of_list(kept_plans.groups_matching(view, Filters(q=filters.q)), 1)
     return render_template(
         "google_sync/objects.html",
         view=view,
+        users=users,
+        groups=groups,
+        filters=filters,
+        computed_at=computed_at,
         error="",
         google_problem=google_problem,
-        state_filter=state_filter,
+        state_filter=filters.state,
         labels=overview.LABELS,
     )
+
+
+@blueprint.post("/objects/refresh")
+def refresh_objects():
+    settings, problem = load_settings()
+    if settings is None:
+        return redirect(url_for(".objects"))
+    try:
+        compute_view(settings)
+    except GoogleSyncError as error:
+        flash(f"The view could not be refreshed: {error}", "error")
+    return redirect(url_for(".objects", **Filters.from_args(request.form.get).url_args()))
+
+
+def compute_view(settings):
+    """Read the directory and Google, plan, and keep the resulting view (one read of each side)."""
+    view, google_problem = overview.read_overview(get_engine())
+    computed_at = kept_plans.save_view(settings.sync.state_dir, view, google_problem)
+    return view, google_problem, computed_at

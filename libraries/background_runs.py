@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from . import config, notify
+from . import config, kept_plans, notify
 from .codes import RunOutcome
 from .errors import GoogleSyncError, RunLocked, UnsafePlan
 from .store import Store
@@ -44,7 +44,10 @@ class ConsoleRun:
     outcome: str = ""  # a RunOutcome once finished
     message: str = ""
     run_id: int = 0
-    results: list = field(default_factory=list)  # [{"action", "object", "ok", "message"}]
+    # Its failures ({"action", "object", "ok", "message"}) and how many applied: every result is in the history,
+    # and 20,000 of them need not stay in the web process's memory.
+    results: list = field(default_factory=list)
+    applied: int = 0
     warnings: list = field(default_factory=list)
     finished: datetime | None = None
 
@@ -57,8 +60,7 @@ class ConsoleRun:
 
     @property
     def counts(self) -> dict[str, int]:
-        ok = sum(1 for result in self.results if result["ok"])
-        return {"ok": ok, "failed": len(self.results) - ok}
+        return {"ok": self.applied, "failed": len(self.results)}
 
     @property
     def summary(self) -> str:
@@ -119,7 +121,8 @@ class RunRegistry:
             engine = self._engine_factory(config_path)
             report = engine.sync(trigger="console", force=run.force, expected_checksum=run.checksum, progress=run.progress)
             run.run_id, run.outcome, run.message = report.run_id, report.outcome, report.message
-            run.results = [result.data for result in report.results]
+            run.results = [result.data for result in report.results if not result.ok]
+            run.applied = sum(1 for result in report.results if result.ok)
             if report.plan:
                 run.warnings = [notice.data for notice in report.plan.notices if notice.level == "warning"]
         except UnsafePlan as error:
@@ -133,6 +136,8 @@ class RunRegistry:
             run.outcome, run.message = RunOutcome.FAILED, "an internal error stopped the run; the server log has the details"
         finally:
             run.finished = datetime.now(timezone.utc)
+            if run.applied and engine is not None:
+                kept_plans.forget_view(engine.settings.sync.state_dir)  # Users and groups computes its view again
             run.phase = "finished"
             # After the page is told (a slow mail server must not hold it): installations without a worker hear of console runs too.
             if isinstance(getattr(engine, "store", None), Store):
