@@ -104,6 +104,8 @@ def compressor():
         compress = Compress()
         host_choice = app.config.get("COMPRESS_REGISTER")
         app.config["COMPRESS_REGISTER"] = False  # no app-wide after_request hook from the plugin
+        # Downloads are streamed: gzip them too (Flask-Compress leaves gzip out of streams by default; curl asks for it).
+        app.config.setdefault("COMPRESS_ALGORITHM_STREAMING", ["zstd", "br", "gzip", "deflate"])
         try:
             compress.init_app(app)
         finally:
@@ -111,6 +113,7 @@ def compressor():
                 app.config.pop("COMPRESS_REGISTER")
             else:
                 app.config["COMPRESS_REGISTER"] = host_choice
+        compress.compress_mimetypes_set.add("text/csv")  # the downloads (not in Flask-Compress's own list)
         app.extensions[COMPRESS_KEY] = compress
     return app.extensions[COMPRESS_KEY]
 

@@ -7,7 +7,7 @@ import json
 from flask import Response, abort, request, stream_with_context
 
 from app_google_sync.libraries import kept_plans, run_results
-from app_google_sync.libraries.listing import Filters, csv_lines, json_lines
+from app_google_sync.libraries.listing import Filters, chunked, csv_lines, json_lines
 from app_google_sync.libraries.store import MAX_RUN_ID, Store
 
 from .blueprint import blueprint, load_settings
@@ -19,7 +19,7 @@ MIMETYPES = {"csv": "text/csv", "json": "application/json"}
 
 
 def download(lines, fmt: str, filename: str) -> Response:
-    response = Response(stream_with_context(lines), mimetype=MIMETYPES[fmt])
+    response = Response(stream_with_context(chunked(lines)), mimetype=MIMETYPES[fmt])
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
     return response
 

@@ -114,12 +114,12 @@ VIEW_FILE = "overview.json.gz"
 
 def save_view(state_dir: str, view, google_problem: str) -> datetime:
     """Keep the last computed Users and groups view (overview.Overview); returns when it was computed."""
-    from dataclasses import asdict  # noqa: PLC0415
-
     computed_at = datetime.now(timezone.utc)
     folder = Path(state_dir)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    payload = {"computed_at": computed_at.isoformat(), "google_problem": google_problem, "view": asdict(view)}
+    payload = {"computed_at": computed_at.isoformat(), "google_problem": google_problem, "view": {
+        "users": [vars(user) for user in view.users], "groups": [vars(group) for group in view.groups],  # flat: no deep copy
+        "google_known": view.google_known, "counts": view.counts}}
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=".overview-")
     try:
         with os.fdopen(handle, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) as out:

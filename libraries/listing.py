@@ -162,6 +162,20 @@ def json_lines(rows: Iterable[dict], before: str = "", after: str = "") -> Itera
     yield "\n]" + after
 
 
+def chunked(lines: Iterable[str], size: int = 64 * 1024) -> Iterator[bytes]:
+    """Lines joined into chunks of about ``size`` bytes: a download is a few hundred writes, not one per row."""
+    parts, held = [], 0
+    for line in lines:
+        data = line.encode("utf-8")
+        parts.append(data)
+        held += len(data)
+        if held >= size:
+            yield b"".join(parts)
+            parts, held = [], 0
+    if parts:
+        yield b"".join(parts)
+
+
 @dataclass
 class Filters:
     """What a list is narrowed to, as the URL carries it."""
@@ -194,3 +208,24 @@ class Filters:
     def args_with(self, values: dict, **changes) -> dict:
         """``url_args(**changes)`` and the route's own ``values`` in one mapping (templates allow one ``**``)."""
         return {**values, **self.url_args(**changes)}
+
+
+# -- the command line's summary -----------------------------------------------------------------------
+
+
+def summary_lines(plan, examples: int = 0) -> list[str]:
+    """The verdict, the changes per action and the warnings per code (with ``examples`` of each): what a person reads
+    first of a 20,000-change plan."""
+    if plan.refusals:
+        verdict = f"REFUSED by a safety limit: {len(plan.changes):,} changes, nothing is written without --force"
+    elif plan.in_sync:
+        verdict = "In step: nothing to change"
+    else:
+        verdict = f"{len(plan.changes):,} changes"
+    lines = [f"Summary of plan {plan.checksum}: {verdict}."]
+    for action, count in sorted(plan.counts().items()):
+        lines.append(f"  {count:>8,}  {action}")
+    for group in group_notices(plan.notices, level="warning", examples=examples):
+        lines.append(f"  {group.count:>8,}  warning {group.code}: {group.label}")
+        lines += [f"            e.g. {notice.subject}: {notice.message}" for notice in group.examples]
+    return lines
