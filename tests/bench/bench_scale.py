@@ -37,6 +37,7 @@ from pathlib import Path
 
 from app_google_sync.demo.directory import DemoDirectory, paged_only_limits
 from app_google_sync.demo.environment import DemoEnvironment
+from app_google_sync.demo.large import GROUP_SIZE, seed_large_directory
 from app_google_sync.libraries import config
 from app_google_sync.libraries.engine import SyncEngine
 from app_google_sync.libraries.google_target import PACER_FILE, GoogleTarget, required_scopes
@@ -159,21 +160,6 @@ def bench_memory(args) -> None:
 
 
 # -- the console at a real size ----------------------------------------------------------------------
-
-GROUP_SIZE = 50
-
-
-def seed_console_directory(directory: DemoDirectory, users: int) -> None:
-    """``users`` users with the Google Apps option, in groups of 50; every 100th shares another's address (skipped),
-    every 200th is locked."""
-    uids = [f"user{number:05}" for number in range(users)]
-    for number, uid in enumerate(uids):
-        mail = f"{uids[number - 1]}@example.com" if number % 100 == 50 else None
-        directory.add_user(uid, "User", f"Number {number}", mail=mail, locked=number % 200 == 7)
-    directory.add_group("google_apps_plugin", members=tuple(uids))
-    for number in range(0, users, GROUP_SIZE):
-        directory.add_group(f"team{number // GROUP_SIZE:04}", members=tuple(uids[number:number + GROUP_SIZE]))
-
 
 def serve(settings_file: str) -> None:
     """The web process: the reference host with the plugin, from the settings the bench wrote (its own process, so its
@@ -316,7 +302,7 @@ def big_run(database: str, rows: int) -> int:
 
 def bench_console(args) -> None:
     with DemoDirectory(size_limit=500, sync_limits=paged_only_limits(500)) as directory:
-        _, seconds = timed(lambda: seed_console_directory(directory, args.users))
+        _, seconds = timed(lambda: seed_large_directory(directory, args.users))
         print(f"seeded {args.users} users in {args.users // GROUP_SIZE} groups of {GROUP_SIZE} in {seconds:.0f} s", flush=True)
         with tempfile.TemporaryDirectory() as state, DemoEnvironment(state_dir=state, directory=directory, latency=0) as env:
             env.write_config(max_suspend="100%", batch_size="1000")
