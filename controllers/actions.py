@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from flask import abort, flash, jsonify, redirect, render_template, request, session, url_for
 
-from app_google_sync.libraries import kept_plans, run_results
+from app_google_sync.libraries import kept_plans, overview, run_results
 from app_google_sync.libraries.codes import NoticeCode
 from app_google_sync.libraries.listing import Filters, group_notices, page_of_list
 from app_google_sync.libraries.errors import GoogleSyncError
@@ -76,14 +76,17 @@ def run_test():
     settings, problem = load_settings()
     if settings is None:
         return render_template("google_sync/test.html", kept=None, error=f"{problem}. Complete the settings first.", preview=None)
+    engine = get_engine()
     try:
-        report = get_engine().test(trigger="console")
+        report = engine.test(trigger="console")
     except GoogleSyncError as error:
         session.pop(PREVIEW_KEY, None)
         return render_template("google_sync/test.html", kept=None, error=str(error), preview=None)
     plan = report.plan
     # Kept by checksum: this page's filters, pages and downloads read it back instead of planning again.
     kept = kept_plans.save(settings.sync.state_dir, plan)
+    if engine.last_snapshot is not None:  # both sides were just read: Users and groups shows them without reading again
+        kept_plans.save_view(settings.sync.state_dir, overview.overview_of(engine, engine.last_snapshot), "")
     session[PREVIEW_KEY] = {"checksum": plan.checksum, "counts": plan.counts(), "refused": bool(plan.refusals), "in_sync": plan.in_sync}
     return render_plan(kept, Filters())
 

@@ -88,6 +88,7 @@ def caching_and_compression(response):
     """Pages are never cached (they show live state); static files are, for a day (their URL names the version).
     HTML, JSON and CSV go gzip'd (or br/zstd) to a browser that accepts it: a 10,000-user page is a tenth of its size."""
     if request.endpoint == "google_sync.static":
+        response.cache_control.no_cache = None  # Flask's default without SEND_FILE_MAX_AGE_DEFAULT: revalidate every time
         response.cache_control.public = True
         response.cache_control.max_age = STATIC_MAX_AGE
     else:

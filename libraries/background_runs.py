@@ -137,12 +137,26 @@ class RunRegistry:
         finally:
             run.finished = datetime.now(timezone.utc)
             if run.applied and engine is not None:
-                kept_plans.forget_view(engine.settings.sync.state_dir)  # Users and groups computes its view again
+                kept_plans.forget_view(engine.settings.sync.state_dir)  # out of date: a visit meanwhile computes it
             run.phase = "finished"
             # After the page is told (a slow mail server must not hold it): installations without a worker hear of console runs too.
             if isinstance(getattr(engine, "store", None), Store):
                 notify.check_quietly(engine.settings, engine.store)
+                if run.applied:
+                    _keep_fresh_view(engine)
             _close(engine)
+
+
+def _keep_fresh_view(engine) -> None:
+    """Users and groups after a synchronization: read both sides again here, in the background, so the next visit
+    shows the result without waiting for the reads."""
+    from .overview import read_overview  # noqa: PLC0415  (the planner; only a finished run needs it)
+
+    try:
+        view, google_problem = read_overview(engine)
+        kept_plans.save_view(engine.settings.sync.state_dir, view, google_problem)
+    except Exception:  # noqa: BLE001  (the page computes it itself then)
+        log.warning("could not compute the Users and groups view after run %s", engine, exc_info=True)
 
 
 def _engine(config_path: str):

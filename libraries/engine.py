@@ -76,6 +76,8 @@ class SyncEngine:
 
     # -- planning ----------------------------------------------------------------
 
+    last_snapshot: Snapshot | None = None
+
     def compute_plan(self) -> Plan:
         """Read the directory (fails whole or not at all), then Google, then plan."""
         snapshot = self.snapshot()
@@ -102,7 +104,8 @@ class SyncEngine:
         # Pushes do not read the whole domain: a percentage max_suspend counts from the last full read.
         self.store.set_value(ACTIVE_ACCOUNTS, str(sum(not user.suspended for user in existing.users)))
         plan = build_plan(desired, existing, links, self.settings, password_key=self.password_key, budget=self.budget())
-        return Snapshot(desired, links, existing, plan)
+        self.last_snapshot = Snapshot(desired, links, existing, plan)  # the console's Users and groups view is built from it too
+        return self.last_snapshot
 
     def budget(self) -> Budget:
         """What the limits have left: suspensions (max_suspend) and each group's member removals (max_member_removals)

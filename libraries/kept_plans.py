@@ -82,14 +82,36 @@ def save(state_dir: str, plan: Plan) -> KeptPlan:
 
 
 def load(state_dir: str, checksum: str) -> KeptPlan | None:
-    """The kept plan of that checksum; None when it is not (or no longer) kept."""
+    """The kept plan of that checksum; None when it is not (or no longer) kept.
+
+    The last few read stay in this process's memory (a page of 20,000 changes is then a few milliseconds):
+    the file's path and modification time say whether the copy is still the one kept."""
     if not _CHECKSUM.match(checksum or ""):
         return None
+    path = _folder(state_dir) / f"{checksum}.json.gz"
     try:
-        with gzip.open(_folder(state_dir) / f"{checksum}.json.gz", "rb") as source:
+        key = (str(path), path.stat().st_mtime_ns)
+    except OSError:
+        return None
+    if key in _recent:
+        return _recent[key]
+    try:
+        with gzip.open(path, "rb") as source:
             payload = json.loads(source.read())
     except (OSError, ValueError):
         return None
+    value = _from_payload(payload)
+    _recent[key] = value
+    for old in list(_recent)[:-RECENT]:
+        _recent.pop(old, None)
+    return value
+
+
+RECENT = 2
+_recent: dict[tuple, KeptPlan] = {}
+
+
+def _from_payload(payload: dict) -> KeptPlan:
     return KeptPlan(
         checksum=payload["checksum"],
         computed_at=datetime.fromisoformat(payload["computed_at"]),

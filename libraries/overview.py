@@ -248,6 +248,11 @@ def _planned(engine) -> tuple[Plan | None, DirectoryState, GoogleState | None, s
     return snapshot.plan, snapshot.desired, snapshot.existing, str(snapshot.google_error or "")
 
 
+def overview_of(engine, snapshot) -> Overview:
+    """The overview from a snapshot the engine already read (a test synchronization's): no second read."""
+    return build_overview(snapshot.desired, engine.store.links(), last_results(engine.store), engine.settings, snapshot.existing, snapshot.plan)
+
+
 def read_overview(engine) -> tuple[Overview, str]:
     """The overview from one read of each side through the engine's own planning; '' or why Google is unknown.
 
