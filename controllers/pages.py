@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timezone
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
@@ -189,6 +189,8 @@ def objects():
             return render_template("google_sync/objects.html", view=None, error=str(error), google_problem="")
     view, google_problem, computed_at = kept
     filters = Filters.from_args(request.args.get)
+    newer_run = next((run for run in state_store().runs(limit=1) if not run.dry_run and run.finished_at
+                      and _aware(run.finished_at) > computed_at), None)
     users = page_of_list(kept_plans.users_matching(view, filters), filters.page)
     # The groups follow the search (not the state filter: a user's state); a page of them at most.
     groups = page_of_list(kept_plans.groups_matching(view, Filters(q=filters.q)), 1)
@@ -199,6 +201,7 @@ def objects():
         groups=groups,
         filters=filters,
         computed_at=computed_at,
+        newer_run=newer_run,
         error="",
         google_problem=google_problem,
         state_filter=filters.state,
@@ -216,6 +219,10 @@ def refresh_objects():
     except GoogleSyncError as error:
         flash(f"The view could not be refreshed: {error}", "error")
     return redirect(url_for(".objects", **Filters.from_args(request.form.get).url_args()))
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def compute_view(settings):

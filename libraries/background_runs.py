@@ -136,8 +136,6 @@ class RunRegistry:
             run.outcome, run.message = RunOutcome.FAILED, "an internal error stopped the run; the server log has the details"
         finally:
             run.finished = datetime.now(timezone.utc)
-            if run.applied and engine is not None:
-                kept_plans.forget_view(engine.settings.sync.state_dir)  # out of date: a visit meanwhile computes it
             run.phase = "finished"
             # After the page is told (a slow mail server must not hold it): installations without a worker hear of console runs too.
             if isinstance(getattr(engine, "store", None), Store):
@@ -148,8 +146,8 @@ class RunRegistry:
 
 
 def _keep_fresh_view(engine) -> None:
-    """Users and groups after a synchronization: read both sides again here, in the background, so the next visit
-    shows the result without waiting for the reads."""
+    """Users and groups after a synchronization: read both sides again here, in the background, so a visit shows
+    the result without waiting for the reads (meanwhile it shows the view before, saying it is older than the run)."""
     from .overview import read_overview  # noqa: PLC0415  (the planner; only a finished run needs it)
 
     try:

@@ -73,10 +73,12 @@ def save(state_dir: str, plan: Plan) -> KeptPlan:
         # compresslevel 1: a 20,000-change plan is written in a few tens of milliseconds and still ten times smaller
         with os.fdopen(handle, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) as out:
             out.write(json.dumps(payload, ensure_ascii=False, default=str).encode("utf-8"))
-        os.replace(temporary, folder / f"{value.checksum}.json.gz")
+        path = folder / f"{value.checksum}.json.gz"
+        os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    _remember((str(path), path.stat().st_mtime_ns), value)  # the page that follows reads it from memory
     _prune(folder)
     return value
 
@@ -101,14 +103,18 @@ def load(state_dir: str, checksum: str) -> KeptPlan | None:
     except (OSError, ValueError):
         return None
     value = _from_payload(payload)
-    _recent[key] = value
-    for old in list(_recent)[:-RECENT]:
-        _recent.pop(old, None)
+    _remember(key, value)
     return value
 
 
 RECENT = 2
 _recent: dict[tuple, KeptPlan] = {}
+
+
+def _remember(key: tuple, value: KeptPlan) -> None:
+    _recent[key] = value
+    for old in list(_recent)[:-RECENT]:
+        _recent.pop(old, None)
 
 
 def _from_payload(payload: dict) -> KeptPlan:
@@ -206,6 +212,3 @@ def groups_matching(view, filters) -> list:
             and (not needle or needle in group.name.lower() or needle in group.email.lower())]
 
 
-def forget_view(state_dir: str) -> None:
-    """After a synchronization changed Google, the kept view is out of date: the next visit computes it again."""
-    (Path(state_dir) / VIEW_FILE).unlink(missing_ok=True)

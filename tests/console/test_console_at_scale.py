@@ -18,7 +18,7 @@ from app_google_sync.demo.directory import DemoDirectory, paged_only_limits
 from app_google_sync.demo.environment import DemoEnvironment
 from app_google_sync.demo.large import GROUP_SIZE, is_locked, seed_large_directory
 from app_google_sync.host.demo import ADMIN_PASSWORD, ADMIN_USERNAME, build_demo_app
-from console_helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from console_helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, shot
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Debian's chromium is not installed ({CHROMIUM} missing)")
 
@@ -117,6 +117,11 @@ def test_a_summary_count_links_to_its_rows_and_the_filter_is_in_the_url(site, br
     page.click("form.gs-filter-form button:has-text('Show')")
     expect(page).to_have_url(re.compile(r"action=add\+member"))
     assert set(page.locator("table.gs-plan .gs-action").all_inner_texts()) == {"add member"}
+    page.click("#gs-warning-counts a:has-text('user_locked')")
+    expect(page.locator("table.gs-notices tbody tr")).to_have_count(LOCKED)
+    shot(page, "scale-02-notices-of-a-code")
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"action=add\+member"))
 
 
 def test_a_search_finds_a_group_and_its_members(site, browser_page):
@@ -129,6 +134,7 @@ def test_a_search_finds_a_group_and_its_members(site, browser_page):
     objects = rows_shown(page)
     members = GROUP_SIZE - sum(1 for number in range(7 * GROUP_SIZE, 8 * GROUP_SIZE) if is_locked(number) or number % 100 in (49, 50))
     assert len(objects) == members and all(item.startswith("team0007@example.com ← user") for item in objects)
+    shot(page, "scale-03-search")
 
 
 def test_pages_move_through_the_plan(site, browser_page):
@@ -171,11 +177,13 @@ def test_a_run_page_shows_failures_first(site, browser_page):
     failed = int(page.locator("#gs-outcome-counts a.gs-count-fail").inner_text().split()[0])
     assert 2 <= failed < 20
     expect(page.locator("#gs-failures table.gs-results tbody tr")).to_have_count(failed)  # the failures, not every row
+    shot(page, "scale-04-run-finished")
     assert "user00001@example.com" in page.locator("#gs-failures").inner_text()
     page.click("a:has-text('in the history')")
     marks = page.locator("table.gs-results tbody tr td:first-child .gs-mark").evaluate_all("marks => marks.map(m => m.title)")
     assert marks[:failed] == ["failed"] * failed and set(marks[failed:]) == {"done"}
     assert len(marks) == 100
+    page.screenshot(path=str(ARTIFACTS / "scale-05-run-in-history.png"))
     page.click("#gs-outcome-counts a:has-text('failed')")
     expect(page.locator("table.gs-results tbody tr")).to_have_count(failed)
 
@@ -191,6 +199,7 @@ def test_locked_users_are_labelled_locked(site, browser_page):
     expect(rows).to_have_count(LOCKED)
     assert set(rows.locator("td:nth-child(5) .badge").all_inner_texts()) == {"Locked"}
     assert "Google Apps off" not in page.locator("table.gs-users").inner_text()
+    shot(page, "scale-06-users-locked")
     page.fill("input[name=q]", "user00042")
     page.click("form.gs-filter-form button:has-text('Show')")
     expect(page.locator("table.gs-users tbody tr[data-state]")).to_have_count(0)  # the search keeps the state filter: user00042 is not locked
