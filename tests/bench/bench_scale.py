@@ -308,13 +308,14 @@ def bench_console(args) -> None:
             env.write_config(max_suspend="100%", batch_size="1000")
             web = WebProcess(env, state)
             try:
+                print(f"machine load (1 min) before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
                 print(f"{'page':<46} {'server':>9} {'sent':>12} {'web process':>14}")
                 console_pages(web)
                 if args.export_rows:
                     run = big_run(env.settings.sync.database, args.export_rows)
                     web.measure(f"CSV export of a run of {args.export_rows} results", f"/app/google_sync/history/{run}/results.csv")
                     web.measure(f"the page of that run", f"/app/google_sync/history/{run}")
-                print(f"web process peak memory over every page: {web.highest:.0f} MiB", flush=True)
+                print(f"web process peak memory over every page: {web.highest:.0f} MiB; machine load after: {os.getloadavg()[0]:.1f}", flush=True)
             finally:
                 web.stop()
 
