@@ -227,6 +227,4 @@ def _aware(moment: datetime) -> datetime:
 
 def compute_view(settings):
     """Read the directory and Google, plan, and keep the resulting view (one read of each side)."""
-    view, google_problem = overview.read_overview(get_engine())
-    computed_at = kept_plans.save_view(settings.sync.state_dir, view, google_problem)
-    return view, google_problem, computed_at
+    return kept_plans.refresh_view(get_engine())

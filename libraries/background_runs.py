@@ -148,11 +148,8 @@ class RunRegistry:
 def _keep_fresh_view(engine) -> None:
     """Users and groups after a synchronization: read both sides again here, in the background, so a visit shows
     the result without waiting for the reads (meanwhile it shows the view before, saying it is older than the run)."""
-    from .overview import read_overview  # noqa: PLC0415  (the planner; only a finished run needs it)
-
     try:
-        view, google_problem = read_overview(engine)
-        kept_plans.save_view(engine.settings.sync.state_dir, view, google_problem)
+        kept_plans.refresh_view(engine)
     except Exception:  # noqa: BLE001  (the page computes it itself then)
         log.warning("could not compute the Users and groups view after run %s", engine, exc_info=True)
 

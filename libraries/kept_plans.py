@@ -13,8 +13,9 @@ import json
 import os
 import re
 import tempfile
+import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from .plan import Plan
@@ -212,3 +213,29 @@ def groups_matching(view, filters) -> list:
             and (not needle or needle in group.name.lower() or needle in group.email.lower())]
 
 
+
+
+_computing = threading.Lock()
+
+
+def refresh_view(engine):
+    """Read both sides, build the Users and groups view and keep it; returns (Overview, Google's problem, when).
+
+    One computation at a time in a process: a request that arrives while another (or the refresh after a console
+    synchronization) computes it waits for that one's result instead of reading LDAP and Google a second time."""
+    from .overview import read_overview  # noqa: PLC0415  (overview imports the planner)
+
+    state_dir = engine.settings.sync.state_dir
+    if not _computing.acquire(blocking=False):
+        started = datetime.now(timezone.utc)
+        with _computing:
+            pass
+        kept = load_view(state_dir)
+        if kept is not None and kept[2] >= started - timedelta(minutes=1):
+            return kept
+        _computing.acquire()
+    try:
+        view, google_problem = read_overview(engine)
+        return view, google_problem, save_view(state_dir, view, google_problem)
+    finally:
+        _computing.release()

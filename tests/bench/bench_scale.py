@@ -248,8 +248,11 @@ class WebProcess:
 
     def measure(self, label: str, path: str, form: dict | None = None) -> tuple[bytes, str]:
         self.reset_peak()
+        resident = self._status("VmRSS")  # what it held already (Python keeps what it once allocated)
         body, seconds, url = self.fetch(path, form)
-        print(f"  {label:<44} {seconds:7.2f} s  {len(body) / 1024:9.0f} KB  peak {self.peak():5.0f} MiB  {'' if url.startswith('http') else url}", flush=True)
+        peak = self.peak()
+        print(f"  {label:<44} {seconds:7.2f} s  {len(body) / 1024:9.0f} KB  peak {peak:5.0f} MiB (+{peak - resident:3.0f})  "
+              f"{'' if url.startswith('http') else url}", flush=True)
         return body, url
 
 
