@@ -108,11 +108,11 @@ def load(state_dir: str, checksum: str) -> KeptPlan | None:
     return value
 
 
-RECENT = 2
-_recent: dict[tuple, KeptPlan] = {}
+RECENT = 3  # two plans and a view
+_recent: dict[tuple, object] = {}
 
 
-def _remember(key: tuple, value: KeptPlan) -> None:
+def _remember(key: tuple, value) -> None:
     _recent[key] = value
     for old in list(_recent)[:-RECENT]:
         _recent.pop(old, None)
@@ -164,14 +164,23 @@ def load_view(state_dir: str):
     """(Overview, Google's problem then, when it was computed), or None when none is kept (or it cannot be read)."""
     from .overview import GroupStatus, Overview, UserStatus  # noqa: PLC0415  (overview imports the planner)
 
+    path = Path(state_dir) / VIEW_FILE
     try:
-        with gzip.open(Path(state_dir) / VIEW_FILE, "rb") as source:
+        key = ("view", str(path), path.stat().st_mtime_ns)
+    except OSError:
+        return None
+    if key in _recent:  # the same file as last read in this process: no 10,000 users parsed again
+        return _recent[key]
+    try:
+        with gzip.open(path, "rb") as source:
             payload = json.loads(source.read())
         view = payload["view"]
         users = tuple(UserStatus(**{**user, "last_pushed": _moment(user["last_pushed"])}) for user in view["users"])
         groups = tuple(GroupStatus(**{**group, "last_pushed": _moment(group["last_pushed"])}) for group in view["groups"])
         overview = Overview(users=users, groups=groups, google_known=view["google_known"], counts=view["counts"])
-        return overview, payload["google_problem"], datetime.fromisoformat(payload["computed_at"])
+        kept = overview, payload["google_problem"], datetime.fromisoformat(payload["computed_at"])
+        _remember(key, kept)
+        return kept
     except (OSError, ValueError, KeyError, TypeError):
         return None  # none yet, or written by another version: computed again
 
