@@ -537,7 +537,7 @@ def _report_members_left_out(planning: _Planning, group: DirectoryGroup) -> None
     for code, uids in reasons.items():
         names = ", ".join(uids)
         if code is NoticeCode.MEMBERS_LOCKED:
-            planning.warn(code, group.name, f"{len(uids)} member(s) locked, left out of the group: {names}; each is locked in the directory, so suspended in Google or not created there")
+            planning.warn(code, group.name, f"{len(uids)} member(s) locked, left out of the group: {names}; each is {LOCKED_ADVICE}")
         elif code is NoticeCode.MEMBERS_NOT_IN_SCOPE:
             planning.warn(
                 code,
