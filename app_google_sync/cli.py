@@ -32,6 +32,7 @@ from .libraries.core import stopping
 from .libraries.core.codes import RunOutcome
 from .libraries.core.errors import ConfigError, DatabaseTooNew, GoogleSyncError, UnsafePlan
 from .libraries.ops import notify
+from .libraries.reports.listing import csv_lines, summary_lines
 from .libraries.runtime import leadership
 from .libraries.settings import config
 from .libraries.state import locks, migrate, state_files
@@ -45,6 +46,10 @@ from .libraries.sync.transfers import leaver_data, transfer_line
 
 EXIT_OK, EXIT_ERROR, EXIT_PENDING, EXIT_REFUSED = 0, 1, 2, 3
 log = logging.getLogger("google-sync")
+
+
+PLAN_CSV_FIELDS = ["action", "object", "detail"]
+SUMMARY_EXAMPLES = 3
 
 
 def setup_logging(verbosity: int) -> None:
@@ -83,12 +88,23 @@ def print_results(results: list[Result]) -> None:
 def cmd_test(engine: SyncEngine, args) -> int:
     report = engine.test(trigger=args.trigger)
     held = engine.held()
-    if args.json:
+    if args.json or args.format == "json":
         json_output.write(sys.stdout, {**report.streamed_data, "held": lazy_list(change.data for change in held)})
+    elif args.format == "csv":
+        # One row per change, written as it goes; the warnings: google-sync test --summary (or the console's download).
+        for line in csv_lines(PLAN_CSV_FIELDS, ({**change.data, "detail": change.describe()} for change in report.plan.changes)):
+            sys.stdout.write(line)
+    elif args.summary:
+        print("\n".join(summary_lines(report.plan, examples=SUMMARY_EXAMPLES)))
+        for refusal in report.plan.refusals:
+            print(f"REFUSED: {refusal}")
+        if held:
+            print(f"{len(held)} change(s) held for approval (google-sync status lists them).")
     else:
         print(f"Test synchronization (dry run, nothing written to Google) for {engine.settings.google.domain}:")
         print(render_text(report.plan))
         _print_held(held)
+        print("\n".join(summary_lines(report.plan)))
     return {RunOutcome.IN_SYNC: EXIT_OK, RunOutcome.PENDING: EXIT_PENDING, RunOutcome.REFUSED: EXIT_REFUSED}[report.outcome]
 
 
@@ -416,7 +432,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 in sync, 2 changes pending, 3 refused by a safety limit (max_suspend, max_member_removals, "
         "empty directory), 1 error.",
     )
-    test.add_argument("--json", action="store_true", help="print the plan as JSON")
+    test.add_argument("--json", action="store_true", help="print the plan as JSON (the same as --format json)")
+    test.add_argument("--format", choices=("text", "csv", "json"), default="text",
+                      help="text (default: every change and notice, then the summary), csv (one line per change: action, object, "
+                      "detail) or json")
+    test.add_argument("--summary", action="store_true", help="print only the verdict, the changes per action and the warnings "
+                      f"per code with {SUMMARY_EXAMPLES} examples each")
     test.set_defaults(handler=cmd_test)
 
     sync = commands.add_parser(

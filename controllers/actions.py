@@ -8,12 +8,16 @@ from flask import abort, jsonify, redirect, render_template, request, session, u
 
 from app_google_sync.libraries.core.codes import NoticeCode
 from app_google_sync.libraries.core.errors import GoogleSyncError
+from app_google_sync.libraries.reports import kept_plans, overview, run_results
+from app_google_sync.libraries.reports.listing import Filters, group_notices, page_of_list
 
 from .blueprint import blueprint, console, flash, get_engine, load_settings, optional_url
 
 log = logging.getLogger(__name__)
 
 PREVIEW_KEY = "google_sync_preview"
+FAILURES_SHOWN = 20
+ALL_RESULTS_UP_TO = 50
 CHECK_LABELS = {
     "token": "Google token",
     "https://www.googleapis.com/auth/admin.directory.user": "Users (admin.directory.user)",
@@ -64,31 +68,61 @@ def run_check():
 
 @blueprint.get("/test")
 def test():
-    return render_template("google_sync/test.html", report=None, error="", preview=session.get(PREVIEW_KEY))
+    return render_template("google_sync/test.html", kept=None, error="", preview=session.get(PREVIEW_KEY))
 
 
 @blueprint.post("/test")
 def run_test():
     settings, problem = load_settings()
     if settings is None:
-        return render_template("google_sync/test.html", report=None, error=f"{problem}. Complete the settings first.", preview=None)
+        return render_template("google_sync/test.html", kept=None, error=f"{problem}. Complete the settings first.", preview=None)
+    engine = get_engine()
     try:
-        report = get_engine().test(trigger="console")
+        report = engine.test(trigger="console")
     except GoogleSyncError as error:
         session.pop(PREVIEW_KEY, None)
-        return render_template("google_sync/test.html", report=None, error=str(error), preview=None)
+        return render_template("google_sync/test.html", kept=None, error=str(error), preview=None)
     plan = report.plan
+    # Kept by checksum: this page's filters, pages and downloads read it back instead of planning again.
+    kept = kept_plans.save(settings.sync.state_dir, plan)
+    if engine.last_snapshot is not None:  # both sides were just read: Users and groups shows them without reading again
+        kept_plans.save_view(settings.sync.state_dir, overview.overview_of(engine, engine.last_snapshot), "")
     session[PREVIEW_KEY] = {"checksum": plan.checksum, "counts": plan.counts(), "refused": bool(plan.refusals), "in_sync": plan.in_sync}
-    notices = [(notice, admin_account_link(notice)) for notice in plan.notices]
-    google_only = sum(1 for notice in plan.notices if notice.code == NoticeCode.GOOGLE_ONLY)
+    return render_plan(kept, Filters())
+
+
+@blueprint.get("/test/<checksum>")
+def kept_plan(checksum):
+    settings, problem = load_settings()
+    kept = kept_plans.load(settings.sync.state_dir, checksum) if settings else None
+    if kept is None:
+        flash("That plan is no longer kept (or the settings changed): test again.", "warning")
+        return redirect(url_for(".test"))
+    return render_plan(kept, Filters.from_args(request.args.get))
+
+
+def render_plan(kept, filters: Filters):
+    """The plan's page: its summary first (verdict, counts, the action to take), then one page of the rows asked for."""
+    if filters.code:
+        rows, showing = kept_plans.notices_matching(kept.notices, filters), "notices"
+    else:
+        rows, showing = kept_plans.changes_matching(kept, filters), "changes"
+    preview = session.get(PREVIEW_KEY)
+    admin_links = {notice["object"]: admin_account_link(notice) for notice in kept.notices if notice["code"] == NoticeCode.ADMIN_WITHOUT_LOCAL_USER}
     return render_template(
         "google_sync/test.html",
-        report=report,
-        plan=plan,
-        notices=notices,
-        google_only=google_only,
+        kept=kept,
+        filters=filters,
+        showing=showing,
+        action_choices=[(action, f"{action} ({count:,})") for action, count in sorted(kept.counts.items())],
+        rows=page_of_list(rows, filters.page),
+        warning_groups=group_notices(kept.notices, level="warning"),
+        info_groups=group_notices(kept.notices, level="info"),
+        admin_links=admin_links,
+        google_only=sum(1 for notice in kept.notices if notice["code"] == NoticeCode.GOOGLE_ONLY),
         error="",
-        preview=session[PREVIEW_KEY],
+        preview=preview,
+        current=bool(preview and preview.get("checksum") == kept.checksum),
         pushing=console().pushes.busy,
         held=get_engine().held(),
     )
@@ -96,9 +130,7 @@ def run_test():
 
 def admin_account_link(notice) -> str | None:
     """For "the administrator account cannot be suspended and has no local account": the host's page to create it."""
-    if notice.code != NoticeCode.ADMIN_WITHOUT_LOCAL_USER:
-        return None
-    email = notice.subject.lower()
+    email = notice["object"].lower()
     return optional_url(console().create_user_endpoints, uid=email.partition("@")[0], mail=email, google_apps="on")
 
 
@@ -124,8 +156,20 @@ def sync():
 
 @blueprint.get("/sync/<run_id>")
 def progress(run_id):
+    """While it runs: the progress bar. Once finished: the run's summary (counts per action, its failures first,
+    its warnings grouped), not every row: the run's page in the history has them, paged."""
     run = console().runs.get(run_id) or abort(404)
-    return render_template("google_sync/progress.html", run=run)
+    counted = failures = None
+    if run.is_finished and run.run_id:
+        from .pages import state_store  # noqa: PLC0415
+
+        counted = run_results.counts(state_store(), run.run_id)
+        # A small run lists every result (failures first); a large one its first failures, the history the rest.
+        every = counted.total <= ALL_RESULTS_UP_TO
+        failures = run_results.page(state_store(), run.run_id, Filters(outcome="" if every else "failed"),
+                                    per_page=ALL_RESULTS_UP_TO if every else FAILURES_SHOWN)
+    return render_template("google_sync/progress.html", run=run, counted=counted, failures=failures,
+                           warning_groups=group_notices(run.warnings, level="warning"))
 
 
 @blueprint.get("/sync/<run_id>/status")

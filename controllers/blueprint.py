@@ -18,6 +18,7 @@ from werkzeug.exceptions import LengthRequired, RequestEntityTooLarge
 from werkzeug.routing import BuildError
 
 import app_google_sync.views
+from app_google_sync import __version__
 from app_google_sync.libraries.core.errors import ConfigError
 from app_google_sync.libraries.settings import config, config_file
 from app_google_sync.libraries.state.store import database_problem
@@ -34,6 +35,8 @@ blueprint = Blueprint(
 )
 INTERACTIVE_RETRIES = 3
 MAX_REQUEST_BYTES = 128 * 1024  # the largest form is the key upload (credentials.MAX_KEY_BYTES, 64 KiB)
+STATIC_MAX_AGE = 86400
+COMPRESS_KEY = "google_sync_compress"
 SCOPE_NOTE = (
     "{feature} need the {scope} scope: add it to the service account's domain-wide delegation in Google Admin, "
     "or connect again with your administrator account (the Settings page lists it now)."
@@ -125,10 +128,39 @@ def require_admin():
 
 
 @blueprint.after_request
-def no_store(response):
-    if request.endpoint != "google_sync.static":
+def caching_and_compression(response):
+    """Pages are never cached (they show live state); static files are, for a day (their URL names the version).
+    HTML, JSON and CSV go gzip'd (or br/zstd) to a browser that accepts it: a 10,000-user page is a tenth of its size."""
+    if request.endpoint == "google_sync.static":
+        response.cache_control.no_cache = None  # Flask's default without SEND_FILE_MAX_AGE_DEFAULT: revalidate every time
+        response.cache_control.public = True
+        response.cache_control.max_age = STATIC_MAX_AGE
+    else:
         response.headers.setdefault("Cache-Control", "no-store")
-    return response
+    return compressor().after_request(response)
+
+
+def compressor():
+    """Flask-Compress for this plugin's responses only: the host decides for its own pages (and may compress them all)."""
+    app = current_app
+    if COMPRESS_KEY not in app.extensions:
+        from flask_compress import Compress  # noqa: PLC0415
+
+        compress = Compress()
+        host_choice = app.config.get("COMPRESS_REGISTER")
+        app.config["COMPRESS_REGISTER"] = False  # no app-wide after_request hook from the plugin
+        # Downloads are streamed: gzip them too (Flask-Compress leaves gzip out of streams by default; curl asks for it).
+        app.config.setdefault("COMPRESS_ALGORITHM_STREAMING", ["zstd", "br", "gzip", "deflate"])
+        try:
+            compress.init_app(app)
+        finally:
+            if host_choice is None:
+                app.config.pop("COMPRESS_REGISTER")
+            else:
+                app.config["COMPRESS_REGISTER"] = host_choice
+        compress.compress_mimetypes_set.add("text/csv")  # the downloads (not in Flask-Compress's own list)
+        app.extensions[COMPRESS_KEY] = compress
+    return app.extensions[COMPRESS_KEY]
 
 
 @blueprint.context_processor
@@ -137,6 +169,7 @@ def template_context():
         "gs_base_template": console().base_template,
         "gs_tabs": TABS,
         "gs_active_tab": TAB_OF.get(request.endpoint, request.endpoint),
+        "gs_version": __version__,
     }
 
 

@@ -5,9 +5,9 @@ import logging
 
 from flask import abort, redirect, render_template, request, url_for
 
-from app_google_sync.libraries.settings import config_file
-from app_google_sync.libraries.sync import overview
 from app_google_sync.libraries.core.errors import ConfigError, GoogleSyncError
+from app_google_sync.libraries.reports import overview
+from app_google_sync.libraries.settings import config_file
 
 from .blueprint import SCOPE_NOTE, blueprint, console, flash, get_engine, load_settings, raw_config
 

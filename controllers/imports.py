@@ -10,8 +10,8 @@ import logging
 
 from flask import current_app, redirect, render_template, request, url_for
 
-from app_google_sync.libraries.sync import overview
 from app_google_sync.libraries.core.errors import GoogleSyncError
+from app_google_sync.libraries.reports import overview
 
 from .blueprint import blueprint, console, flash, get_engine, load_settings, optional_url
 

@@ -2,19 +2,20 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timezone
 
 from flask import abort, g, redirect, render_template, request, url_for
 
 from app_google_sync.libraries.core.codes import outcome_of
 from app_google_sync.libraries.core.errors import ConfigError, GoogleSyncError
 from app_google_sync.libraries.ops import monitoring
+from app_google_sync.libraries.reports import kept_plans, overview, run_results
+from app_google_sync.libraries.reports.listing import Filters, page_of_list
 from app_google_sync.libraries.runtime import scheduler as schedule_jobs
 from app_google_sync.libraries.settings import config, config_file
 from app_google_sync.libraries.settings.config import SyncSettings
 from app_google_sync.libraries.state import locks
 from app_google_sync.libraries.state.store import MAX_RUN_ID, Store
-from app_google_sync.libraries.sync import overview
 
 from .blueprint import blueprint, console, flash, get_engine, load_settings, raw_config
 from .settings import connection
@@ -156,27 +157,65 @@ def history():
 def history_run(run_id: int):
     store = state_store()
     run = store.run(run_id) or abort(404)
-    results = store.results(run_id)
-    failed = sum(1 for result in results if not result["ok"])
-    return render_template("google_sync/history_run.html", run=run, results=results, failed=failed)
+    filters = Filters.from_args(request.args.get)
+    counted = run_results.counts(store, run_id)
+    return render_template("google_sync/history_run.html", run=run, counted=counted, filters=filters,
+                           results=run_results.page(store, run_id, filters),
+                           action_choices=[(action, action) for action in counted.by_action])
 
 
 @blueprint.get("/objects")
 def objects():
+    """The last computed view with its time (a Refresh button computes it again): a click on a filter or a page
+    reads no directory and no Google."""
     settings, problem = load_settings()
     if settings is None:
         return render_template("google_sync/objects.html", view=None, error=f"{problem}. Complete the settings first.", google_problem="")
-    try:
-        view, google_problem = overview.read_overview(get_engine())
-    except GoogleSyncError as error:
-        return render_template("google_sync/objects.html", view=None, error=str(error), google_problem="")
-    state_filter = request.args.get("state", "")
+    kept = kept_plans.load_view(settings.sync.state_dir)
+    if kept is None:
+        try:
+            kept = compute_view(settings)
+        except GoogleSyncError as error:
+            return render_template("google_sync/objects.html", view=None, error=str(error), google_problem="")
+    view, google_problem, computed_at = kept
+    filters = Filters.from_args(request.args.get)
+    newer_run = next((run for run in state_store().runs(limit=1) if not run.dry_run and run.finished_at
+                      and _aware(run.finished_at) > computed_at), None)
+    users = page_of_list(kept_plans.users_matching(view, filters), filters.page)
+    # The groups follow the search (not the state filter: a user's state); a page of them at most.
+    groups = page_of_list(kept_plans.groups_matching(view, Filters(q=filters.q)), 1)
     return render_template(
         "google_sync/objects.html",
         view=view,
+        users=users,
+        groups=groups,
+        filters=filters,
+        computed_at=computed_at,
+        newer_run=newer_run,
         error="",
         google_problem=google_problem,
-        state_filter=state_filter,
+        state_filter=filters.state,
         labels=overview.LABELS,
         leavers=len(state_store().leavers()),
     )
+
+
+@blueprint.post("/objects/refresh")
+def refresh_objects():
+    settings, problem = load_settings()
+    if settings is None:
+        return redirect(url_for(".objects"))
+    try:
+        compute_view(settings)
+    except GoogleSyncError as error:
+        flash(f"The view could not be refreshed: {error}", "error")
+    return redirect(url_for(".objects", **Filters.from_args(request.form.get).url_args()))
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def compute_view(settings):
+    """Read the directory and Google, plan, and keep the resulting view (one read of each side)."""
+    return kept_plans.refresh_view(get_engine())

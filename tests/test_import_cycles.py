@@ -10,8 +10,6 @@ import importlib.util
 import pkgutil
 from pathlib import Path
 
-
-
 # Sub-packages that live in their own top-level directory (setup.cfg's package_dir), which walking
 # app_google_sync's own directory does not reach.
 MAPPED = ("app_google_sync.controllers", "app_google_sync.libraries")
@@ -127,7 +125,8 @@ MAY_IMPORT = {
     "directory": {"core", "settings", "state"},
     "sync": {"core", "settings", "state", "google", "directory"},
     "ops": {"core", "settings", "state", "google"},  # health and check reach Google to test the token and scopes
-    "runtime": {"core", "settings", "state", "google", "directory", "sync", "ops"},
+    "reports": {"core", "settings", "state", "sync"},
+    "runtime": {"core", "settings", "state", "google", "directory", "sync", "ops", "reports"},
 }
 # The pure modules decide without doing I/O: neither the layers that reach a server or a file nor their clients.
 PURE = {f"{LIBRARIES}.sync.{name}" for name in ("planner", "plan", "undo", "safety", "photos")} | {

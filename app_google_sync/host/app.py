@@ -14,6 +14,7 @@ from .plugins import Console, MenuEntry, console_state, load_plugins
 log = logging.getLogger(__name__)
 
 DEFAULTS = {
+    "SEND_FILE_MAX_AGE_DEFAULT": 3600,  # the console's CSS and scripts: cached an hour (revalidated by ETag after)
     "CONSOLE_TITLE": "Server Console",
     "CONSOLE_ADMIN_USERNAME": "admin",
     "CONSOLE_ADMIN_PASSWORD_HASH": None,

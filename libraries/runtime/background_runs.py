@@ -12,10 +12,11 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from ..settings import config
-from ..ops import notify
 from ..core.codes import RunOutcome
 from ..core.errors import GoogleSyncError, RunLocked, UnsafePlan
+from ..ops import notify
+from ..reports import kept_plans
+from ..settings import config
 from ..state.store import Store
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,10 @@ class ConsoleRun:
     outcome: str = ""  # a RunOutcome once finished
     message: str = ""
     run_id: int = 0
-    results: list = field(default_factory=list)  # [{"action", "object", "ok", "message"}]
+    # Its failures ({"action", "object", "ok", "message"}) and how many applied: every result is in the history,
+    # and 20,000 of them need not stay in the web process's memory.
+    results: list = field(default_factory=list)
+    applied: int = 0
     warnings: list = field(default_factory=list)
     finished: datetime | None = None
 
@@ -58,8 +62,7 @@ class ConsoleRun:
 
     @property
     def counts(self) -> dict[str, int]:
-        ok = sum(1 for result in self.results if result["ok"])
-        return {"ok": ok, "failed": len(self.results) - ok}
+        return {"ok": self.applied, "failed": len(self.results)}
 
     @property
     def summary(self) -> str:
@@ -120,7 +123,8 @@ class RunRegistry:
             engine = self._engine_factory(config_path)
             report = engine.sync(trigger="console", force=run.force, expected_checksum=run.checksum, progress=run.progress)
             run.run_id, run.outcome, run.message = report.run_id, report.outcome, report.message
-            run.results = [result.data for result in report.results]
+            run.results = [result.data for result in report.results if not result.ok]
+            run.applied = sum(1 for result in report.results if result.ok)
             if report.plan:
                 run.warnings = [notice.data for notice in report.plan.notices if notice.level == "warning"]
         except UnsafePlan as error:
@@ -139,7 +143,18 @@ class RunRegistry:
             store = getattr(engine, "store", None)
             if engine is not None and isinstance(store, Store):
                 notify.check_quietly(engine.settings, store)
+                if run.applied:
+                    _keep_fresh_view(engine)
             _close(engine)
+
+
+def _keep_fresh_view(engine) -> None:
+    """Users and groups after a synchronization: read both sides again here, in the background, so a visit shows
+    the result without waiting for the reads (meanwhile it shows the view before, saying it is older than the run)."""
+    try:
+        kept_plans.refresh_view(engine)
+    except Exception:  # noqa: BLE001  (the page computes it itself then)
+        log.warning("could not compute the Users and groups view after run %s", engine, exc_info=True)
 
 
 def _engine(config_path: str):

@@ -84,7 +84,7 @@ results_table = Table(
     Column("id", Integer, primary_key=True),
     Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, index=True),
     Column("action", String(30), nullable=False),
-    Column("object", String(700), nullable=False),
+    Column("object", String(700), nullable=False, index=True),  # the console's last result per object reads this index
     Column("ok", Boolean, nullable=False),
     Column("message", Text, nullable=False, default=""),
     Column("data", Text, nullable=False, default="{}"),  # the change as planned (JSON, no secret), with what it overwrote

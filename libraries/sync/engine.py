@@ -111,6 +111,8 @@ class SyncEngine:
 
     # -- planning ----------------------------------------------------------------
 
+    last_snapshot: Snapshot | None = None
+
     def compute_plan(self) -> Plan:
         """Read the directory (fails whole or not at all), then Google, then plan."""
         snapshot = self.snapshot()
@@ -139,7 +141,8 @@ class SyncEngine:
         # Pushes do not read the whole domain: a percentage max_suspend counts from the last full read.
         self.store.set_value(ACTIVE_ACCOUNTS, str(sum(not user.suspended for user in existing.users)))
         plan = self._planned(desired, existing, links, budget=self.budget())
-        return Snapshot(desired, links, existing, plan)
+        self.last_snapshot = Snapshot(desired, links, existing, plan)  # the console's Users and groups view is built from it too
+        return self.last_snapshot
 
     def _planned(self, desired: DirectoryState, existing: GoogleState, links: LinkState, scope: Scope | None = None,
                  budget: Budget = Budget()) -> Plan:

@@ -11,23 +11,38 @@ quota:  the first synchronization under a compressed quota (--quota calls per --
         2,400 per minute): wall time / quota floor (calls needed / allowed rate) and the rejected calls. The
         pacer is told the shortened window, as it knows Google's minute (--pacer-window to tell it otherwise).
 memory: the peak memory of the process planning a first synchronization of --users users, and what planning allocated.
+console: the console's pages at a real directory's size: --users users with the Google Apps option in groups of 50
+        (1% bad data, 0.5% locked), the emulator as an empty Google, the reference host in a process of its own
+        (werkzeug, threaded). For each page: the server's time (request sent → last byte), the bytes sent (gzip
+        when the server compresses) and the web process's peak resident memory while serving it. Then a
+        --export-rows results CSV export (a run of that many results written to the state database).
 """
 from __future__ import annotations
 
 import argparse
+import gzip
+import http.cookiejar
+import json
+import os
+import re
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 import tracemalloc
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 from app_google_sync.demo.directory import DemoDirectory, paged_only_limits
 from app_google_sync.demo.environment import DemoEnvironment
+from app_google_sync.demo.large import GROUP_SIZE, seed_large_directory
+from app_google_sync.libraries.core.model import DirectoryGroup, DirectoryState, DirectoryUser, GoogleState, LinkState
+from app_google_sync.libraries.google.google_target import PACER_FILE, GoogleTarget, required_scopes
+from app_google_sync.libraries.google.pacing import Pacer
 from app_google_sync.libraries.settings import config
 from app_google_sync.libraries.sync.engine import SyncEngine
-from app_google_sync.libraries.google.google_target import PACER_FILE, GoogleTarget, required_scopes
-from app_google_sync.libraries.core.model import DirectoryGroup, DirectoryState, DirectoryUser, GoogleState, LinkState
-from app_google_sync.libraries.google.pacing import Pacer
 from app_google_sync.libraries.sync.planner import build_plan
 
 
@@ -144,6 +159,169 @@ def bench_memory(args) -> None:
           f"directory state); planning itself allocated at most {planning / 2**20:.0f} MiB")
 
 
+# -- the console at a real size ----------------------------------------------------------------------
+
+def serve(settings_file: str) -> None:
+    """The web process: the reference host with the plugin, from the settings the bench wrote (its own process, so its
+    memory is its own)."""
+    import logging
+    import signal
+
+    from werkzeug.security import generate_password_hash
+    from werkzeug.serving import make_server
+
+    from app_google_sync.host.app import create_app
+    from app_google_sync.host.plugins import shutdown_plugins
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per request
+    settings = json.loads(Path(settings_file).read_text())
+    settings["CONSOLE_ADMIN_PASSWORD_HASH"] = generate_password_hash(settings.pop("password"))
+    app = create_app(settings)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    print(server.server_port, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        shutdown_plugins(app)
+
+
+class WebProcess:
+    """The host in a child process; fetches pages as a browser would (cookies, gzip accepted, CSRF token)."""
+
+    def __init__(self, env: DemoEnvironment, state: str):
+        directory = env.directory
+        settings = {
+            "SECRET_KEY": "bench", "password": "bench-password", "CONSOLE_ADMIN_USERNAME": "admin",
+            "CONSOLE_LDAP_URI": directory.uri, "CONSOLE_LDAP_BIND_DN": directory.root_dn, "CONSOLE_LDAP_BIND_PASSWORD": directory.root_pw,
+            "CONSOLE_LDAP_BASE_DN": directory.suffix, "CONSOLE_MAIL_DOMAIN": "example.com", "GOOGLE_SYNC_CONFIG": str(env.config_path),
+            "GOOGLE_SYNC_SECRETS_DIR": str(Path(state) / "secrets"),
+        }
+        settings_file = Path(state) / "web.json"
+        settings_file.write_text(json.dumps(settings))
+        self.process = subprocess.Popen([sys.executable, __file__, "serve", "--settings", str(settings_file)], stdout=subprocess.PIPE, text=True)
+        self.base = f"http://127.0.0.1:{self.process.stdout.readline().strip()}"
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        self.token = ""
+        self.highest = 0.0
+        login = self.fetch("/login")[0].decode()
+        self.token = re.search(r'name="csrf_token" value="([^"]+)"', login).group(1)
+        page = self.fetch("/login", {"username": "admin", "password": "bench-password"})[0].decode()
+        self.token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # a login starts a new session
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+
+    def _status(self, field: str) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def reset_peak(self) -> None:
+        Path(f"/proc/{self.process.pid}/clear_refs").write_text("5")  # the peak resident set starts again from now
+
+    def peak(self) -> float:
+        peak = self._status("VmHWM")
+        self.highest = max(self.highest, peak)
+        return peak
+
+    def fetch(self, path: str, form: dict | None = None) -> tuple[bytes, float, str]:
+        """(the body as sent, seconds until its last byte, the final URL); a form is posted with the CSRF token."""
+        data = urllib.parse.urlencode({**form, "csrf_token": self.token}).encode() if form is not None else None
+        request = urllib.request.Request(self.base + path, data=data, headers={"Accept-Encoding": "gzip"})
+        started = time.perf_counter()
+        encoding = ""
+        try:
+            with self.opener.open(request, timeout=600) as response:
+                body = response.read()
+                url = response.geturl()
+                encoding = response.headers.get("Content-Encoding", "")
+        except urllib.error.HTTPError as error:
+            body, url = error.read(), f"HTTP {error.code}"
+        self.last_text = gzip.decompress(body) if encoding == "gzip" else body  # what the page says, for the next step
+        return body, time.perf_counter() - started, url
+
+    def measure(self, label: str, path: str, form: dict | None = None) -> tuple[bytes, str]:
+        self.reset_peak()
+        resident = self._status("VmRSS")  # what it held already (Python keeps what it once allocated)
+        body, seconds, url = self.fetch(path, form)
+        peak = self.peak()
+        print(f"  {label:<44} {seconds:7.2f} s  {len(body) / 1024:9.0f} KB  peak {peak:5.0f} MiB (+{peak - resident:3.0f})  "
+              f"{'' if url.startswith('http') else url}", flush=True)
+        return body, url
+
+
+def wait_for_run(web: WebProcess, progress_url: str) -> dict:
+    while True:
+        status = json.loads(web.fetch(urllib.parse.urlparse(progress_url).path + "/status")[0])
+        if status["finished"]:
+            return status
+        time.sleep(0.5)
+
+
+def console_pages(web: WebProcess) -> None:
+    """Every page an administrator goes through on a first synchronization, then after it."""
+    web.measure("test synchronization (click -> page)", "/app/google_sync/test", {})
+    checksum = re.search(rb'gs-checksum">([0-9a-f]{16})<', web.last_text)
+    checksum = checksum.group(1).decode() if checksum else ""
+    if checksum:
+        web.measure("  its page 3", f"/app/google_sync/test/{checksum}?page=3")
+        web.measure("  filtered: add member", f"/app/google_sync/test/{checksum}?action=add+member")
+        web.measure("  searched: team0042", f"/app/google_sync/test/{checksum}?q=team0042")
+        web.measure("  CSV export of the plan", f"/app/google_sync/test/{checksum}/plan.csv")
+    _, progress = web.measure("synchronize now (click -> progress page)", "/app/google_sync/sync", {"force": "yes"})
+    status = wait_for_run(web, progress)
+    print(f"  (the run applied {status['counts']})")
+    web.measure("result page (progress page, finished)", urllib.parse.urlparse(progress).path)
+    run = status["run_id"]
+    web.measure("the run's page in History", f"/app/google_sync/history/{run}")
+    web.measure("  failed only", f"/app/google_sync/history/{run}?outcome=failed")
+    web.measure("  CSV export of its results", f"/app/google_sync/history/{run}/results.csv")
+    web.measure("Users and groups", "/app/google_sync/objects")
+    web.measure("Users and groups, refreshed", "/app/google_sync/objects/refresh", {})
+    web.measure("Users and groups, search user00042", "/app/google_sync/objects?q=user00042")
+    web.measure("Users and groups, state locked", "/app/google_sync/objects?state=locked")
+    web.measure("no-op test after the sync", "/app/google_sync/test", {})
+
+
+def big_run(database: str, rows: int) -> int:
+    """A run of ``rows`` results written straight to the state database (building that many users would take hours)."""
+    from app_google_sync.libraries.state.store import Store
+
+    store = Store(database)
+    run = store.start_run("bench", dry_run=False)
+    for start in range(0, rows, 5000):
+        store.record_batch(run, [{"action": "add member", "object": f"team{n // 50:05}@example.com ← user{n:06}@example.com", "ok": n % 97 != 0,
+                                  "message": "" if n % 97 else "a failure"} for n in range(start, min(rows, start + 5000))], [], [])
+    store.finish_run(run, "partial", counts={"ok": rows})
+    store.close()
+    return run
+
+
+def bench_console(args) -> None:
+    with DemoDirectory(size_limit=500, sync_limits=paged_only_limits(500)) as directory:
+        _, seconds = timed(lambda: seed_large_directory(directory, args.users))
+        print(f"seeded {args.users} users in {args.users // GROUP_SIZE} groups of {GROUP_SIZE} in {seconds:.0f} s", flush=True)
+        with tempfile.TemporaryDirectory() as state, DemoEnvironment(state_dir=state, directory=directory, latency=0) as env:
+            env.write_config(max_suspend="100%", batch_size="1000")
+            web = WebProcess(env, state)
+            try:
+                print(f"machine load (1 min) before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+                print(f"{'page':<46} {'server':>9} {'sent':>12} {'web process':>14}")
+                console_pages(web)
+                if args.export_rows:
+                    run = big_run(env.settings.sync.database, args.export_rows)
+                    web.measure(f"CSV export of a run of {args.export_rows} results", f"/app/google_sync/history/{run}/results.csv")
+                    web.measure("the page of that run", f"/app/google_sync/history/{run}")
+                print(f"web process peak memory over every page: {web.highest:.0f} MiB; machine load after: {os.getloadavg()[0]:.1f}", flush=True)
+            finally:
+                web.stop()
+
+
 def peak_rss() -> float:
     """The process's peak resident memory so far, in MiB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -151,7 +329,9 @@ def peak_rss() -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("first", "quota", "memory"))
+    parser.add_argument("what", choices=("first", "quota", "memory", "console", "serve"))
+    parser.add_argument("--settings", help=argparse.SUPPRESS)  # serve: the web process's settings file
+    parser.add_argument("--export-rows", type=int, default=100000, help="console: the rows of the results CSV export (0: none)")
     parser.add_argument("--users", type=int)
     parser.add_argument("--groups", type=int)
     parser.add_argument("--memberships", type=int, default=30000)
@@ -161,10 +341,12 @@ def main() -> None:
     parser.add_argument("--pacer-window", type=float, default=None,
                         help="the window the pacer is told (default: --window; 60 = Google's minute, one second's worth per batch)")
     args = parser.parse_args()
-    defaults = {"first": (10000, 200), "quota": (300, 6), "memory": (100000, 200)}[args.what]
+    if args.what == "serve":
+        return serve(args.settings)
+    defaults = {"first": (10000, 200), "quota": (300, 6), "memory": (100000, 200), "console": (2000, 40)}[args.what]
     args.users = args.users or defaults[0]
     args.groups = args.groups or defaults[1]
-    {"first": bench_first, "quota": bench_quota, "memory": bench_memory}[args.what](args)
+    {"first": bench_first, "quota": bench_quota, "memory": bench_memory, "console": bench_console}[args.what](args)
 
 
 if __name__ == "__main__":

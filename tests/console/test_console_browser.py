@@ -8,13 +8,13 @@ import re
 import threading
 
 import pytest
+from console_helpers import CHROMIUM, shot
 from werkzeug.serving import make_server
 
 from app_google_sync.demo.directory import seed_sample_organisation
 from app_google_sync.demo.environment import DemoEnvironment
 from app_google_sync.host.demo import ADMIN_PASSWORD, ADMIN_USERNAME, build_demo_app
 from app_google_sync.libraries.settings import config_file
-from console_helpers import CHROMIUM, shot
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Debian's chromium is not installed ({CHROMIUM} missing)")
 
@@ -71,7 +71,7 @@ def test_connect_test_synchronize_and_automate(demo, console_url, page):
 
     page.click(".gs-tab:has-text('Test synchronization')")
     page.click("button:has-text('Test synchronization')")
-    warning = page.locator(".alert-warning", has_text="administrator account admin@example.com cannot be suspended")
+    warning = page.locator(".gs-notice-example", has_text="administrator account admin@example.com cannot be suspended")
     expect(warning).to_be_visible()
     expect(page.locator("table.gs-plan")).to_contain_text("alice@example.com")
     shot(page, "04-test-synchronization")
@@ -91,7 +91,7 @@ def test_connect_test_synchronize_and_automate(demo, console_url, page):
     page.goto(plugin + "/test")
     page.click("button:has-text('Test synchronization')")
     expect(page.locator("table.gs-plan")).to_be_visible()
-    expect(page.locator(".alert-warning", has_text="cannot be suspended")).to_have_count(0)
+    expect(page.locator(".gs-notice-example", has_text="cannot be suspended")).to_have_count(0)
     page.click("button:has-text('Synchronize now')")
     expect(page.locator(".progress")).to_be_visible()
     expect(page.locator("#gs-total")).to_have_text(re.compile(r"^\d+$"))

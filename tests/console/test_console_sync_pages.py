@@ -1,4 +1,5 @@
 """Test connection, test synchronization, synchronize now, history, users and groups: against a real slapd and the emulator."""
+import gzip
 import re
 
 from console_helpers import USER_PASSWORD, add_people, secrets_of, text_of, wait_for_run
@@ -220,7 +221,8 @@ def test_users_and_groups_fall_back_to_the_last_run_when_google_is_unreachable(e
     synchronize(console)
     config_file.update(str(env.config_path), "sync", {"max_retries": "1"})
     env.emulator.stop()
-    text = text_of(console.get("/objects"))
+    assert "Google could not be read" not in text_of(console.get("/objects"))  # the view computed after the run: no read
+    text = text_of(console.post("/objects/refresh", follow_redirects=True))
     assert "Google could not be read" in text
     assert "alice Alice Tester alice@example.com On Synchronized" in text and "as of the last run" in text
 
@@ -247,3 +249,33 @@ def test_overview_shows_the_last_full_synchronization_apart_from_pushes(env, con
     last_push = re.search(r'id="gs-last-push">(.*?)</dd>', page, re.S).group(1)
     assert f"/history/{full.id}" in last_sync and "Applied" in last_sync
     assert f"/history/{push}" in last_push and "Held" in last_push
+
+
+def test_users_and_groups_show_the_kept_view_until_refreshed(env, console):
+    add_people(env.directory, "alice")
+    assert "alice" in text_of(console.get("/objects"))
+    add_people(env.directory, "carol")
+    text = text_of(console.get("/objects?q=carol"))
+    assert "As computed" in text and "No user matches" in text  # a search reads no directory
+    assert "carol Carol Tester carol@example.com On Pending" in text_of(console.post("/objects/refresh", data={"q": "carol"}, follow_redirects=True))
+
+
+def test_the_plan_pages_and_downloads_read_the_kept_plan_gzipped(env, console):
+    add_people(env.directory, "alice", "bob")
+    page = preview(console).get_data(as_text=True)
+    checksum = re.search(r'gs-checksum">([0-9a-f]{16})<', page).group(1)
+    env.emulator.stop()  # neither side is read again
+    env.directory.stop_server()
+    try:
+        filtered = text_of(console.get(f"/test/{checksum}?action=create+user&q=bob"))
+        assert "create user bob@example.com" in filtered and "alice@example.com" not in filtered
+        response = console.get(f"/test/{checksum}/plan.csv", headers={"Accept-Encoding": "gzip"})
+        assert response.headers["Content-Encoding"] == "gzip" and response.mimetype == "text/csv"
+        rows = gzip.decompress(response.get_data()).decode().splitlines()
+        assert rows[0] == "action,object,detail"
+        assert sum(1 for row in rows if row.startswith("create user,")) == 2
+        assert console.get("/test/0123456789abcdef").status_code == 302  # not kept: test again
+    finally:
+        env.directory.restart_server()
+    static = console.get("/static/google_sync.css")
+    assert static.headers["Cache-Control"] == "public, max-age=86400"

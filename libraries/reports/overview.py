@@ -11,22 +11,23 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from ..core.codes import SKIP_CODES, UNOWNED_CODES
+from ..core.codes import SKIP_CODES, UNOWNED_CODES, NoticeCode
 from ..core.errors import GoogleSyncError
 from ..core.model import DirectoryState, GoogleState, Link, LinkState
-from .plan import MemberChange, Notice, Plan
-from .planner import group_email, selected_groups, user_email
 from ..state.store import Store, results_table, runs_table
+from ..sync.plan import MemberChange, Notice, Plan
+from ..sync.planner import group_email, selected_groups, user_email
 
-SYNCED, PENDING, SUSPENDED, ERROR, SKIPPED, OFF = "synced", "pending", "suspended", "error", "skipped", "off"
+SYNCED, PENDING, SUSPENDED, ERROR, SKIPPED, LOCKED, OFF = "synced", "pending", "suspended", "error", "skipped", "locked", "off"
 LABELS = {
     SYNCED: "Synchronized",
     PENDING: "Pending",
     SUSPENDED: "Suspended",
     ERROR: "Error",
     SKIPPED: "Skipped",
+    LOCKED: "Locked",
     OFF: "Google Apps off",
 }
 
@@ -78,13 +79,15 @@ class Overview:
 
 
 def last_results(store: Store) -> dict[str, LastResult]:
-    """The latest applied result per object (address, or "group ← member"), oldest first so the newest wins."""
-    query = (
-        select(results_table.c.object, results_table.c.ok, results_table.c.action, results_table.c.message, runs_table.c.started_at)
-        .join(runs_table, runs_table.c.id == results_table.c.run_id)
-        .where(runs_table.c.dry_run.is_(False))
-        .order_by(results_table.c.id)
-    )
+    """The latest applied result per object (address, or "group ← member"), from one query on the object index:
+    the newest result of each object, joined back to its row and its run (not every result of every run)."""
+    newest = (select(func.max(results_table.c.id).label("id"))
+              .select_from(results_table.join(runs_table, runs_table.c.id == results_table.c.run_id))
+              .where(runs_table.c.dry_run.is_(False)).group_by(results_table.c.object).subquery())
+    query = (select(results_table.c.object, results_table.c.ok, results_table.c.action, results_table.c.message, runs_table.c.started_at)
+             .join(newest, newest.c.id == results_table.c.id)
+             .join(runs_table, runs_table.c.id == results_table.c.run_id)
+             .order_by(results_table.c.id))  # oldest first: of two spellings of one address, the newest wins
     latest: dict[str, LastResult] = {}
     with store.engine.connect() as connection:
         for row in connection.execute(query):
@@ -186,7 +189,10 @@ def _user_status(user, known: _Known) -> UserStatus:
         state, message = SKIPPED, _skip_reason(messages)
     else:
         pending = known.changes.get(email, []) + (known.changes.get(link.email, []) if link and link.email != email else [])
-        state, message = _with_remarks(*_user_state(link, account, result, pending, known, enabled, user.locked), messages)
+        locked = user.locked and user.in_scope  # the option on, the account locked: "Locked", not "Google Apps off"
+        if locked:  # its state says it once
+            messages = [notice for notice in messages if notice.code != NoticeCode.USER_LOCKED]
+        state, message = _with_remarks(*_user_state(link, account, result, pending, known, enabled, locked), messages)
     name = f"{user.given_name} {user.family_name}".strip()
     return UserStatus(user.uid, name, email, enabled, state, message, _last_pushed(result))
 
@@ -205,6 +211,8 @@ def _user_state(link, account, result, pending, known: _Known, enabled: bool, lo
         return SYNCED, "" if known.google_known else "as of the last run (Google not reachable now)"
     if enabled:
         return PENDING, "not yet in Google" if known.planned or not known.google_known else ""
+    if locked:
+        return LOCKED, "locked in the directory: not active in Google; unlock it in the user manager to synchronize it"
     if account is not None:
         return OFF, "has a Google account this tool does not manage; left as it is"
     return OFF, ""
@@ -240,6 +248,11 @@ def _planned(engine) -> tuple[Plan | None, DirectoryState, GoogleState | None, s
     """
     snapshot = engine.snapshot()
     return snapshot.plan, snapshot.desired, snapshot.existing, str(snapshot.google_error or "")
+
+
+def overview_of(engine, snapshot) -> Overview:
+    """The overview from a snapshot the engine already read (a test synchronization's): no second read."""
+    return build_overview(snapshot.desired, engine.store.links(), last_results(engine.store), engine.settings, snapshot.existing, snapshot.plan)
 
 
 def read_overview(engine) -> tuple[Overview, str]:
