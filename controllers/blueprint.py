@@ -13,6 +13,7 @@ from flask import Blueprint, abort, current_app, g, render_template, request, ur
 from flask_login import current_user
 from werkzeug.routing import BuildError
 
+import app_google_sync
 import app_google_sync.views
 from app_google_sync.libraries import config, config_file
 from app_google_sync.libraries.errors import ConfigError
@@ -93,6 +94,7 @@ def template_context():
         "gs_base_template": console().base_template,
         "gs_tabs": TABS,
         "gs_active_tab": TAB_OF.get(request.endpoint, request.endpoint),
+        "gs_version": app_google_sync.__version__,
     }
 
 
