@@ -81,14 +81,16 @@ def test_install_check_upgrade_remove_and_purge(builds, env, tmp_path):
         capture_output=True, text=True, env={"SYSTEMD_LOG_LEVEL": "warning", "PATH": "/usr/bin:/bin"})
     assert verify.returncode == 0 and verify.stderr == "", verify.stderr
 
-    # The administrator's configuration (this test's slapd and emulator) with a 0.1.0 state database.
+    # The administrator's configuration: this test's slapd and emulator.
     state = tmp_path / "state"
-    state.mkdir(mode=0o700)
-    sqlite3.connect(state / "state.db").executescript(FIXTURE.read_text())
     CONFIG.write_text(env.config_path.read_text().replace(f"state_dir = {env.state_dir / 'state'}", f"state_dir = {state}"))
     edited = CONFIG.read_text()
     checked = run("/usr/bin/google-sync", "check")  # the default configuration path, the installed code
     assert checked.count("PASS") == 5 and "FAIL" not in checked
+    # Its state database as 0.1.0 left it (check upgraded the one it opened).
+    shutil.rmtree(state)
+    state.mkdir(mode=0o700)
+    sqlite3.connect(state / "state.db").executescript(FIXTURE.read_text())
 
     # Upgrade: the edited configuration stays, postinst upgrades the schema before anything restarts.
     upgraded = run(*APT, "install", str(current))
