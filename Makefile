@@ -54,7 +54,7 @@ deb:
 	rm -rf build/deb && mkdir -p build/deb/app-google-sync dist
 	git ls-files -z --cached --others --exclude-standard | tar -c --null --no-recursion -T - | tar -x -C build/deb/app-google-sync
 	cp -r deploy/debian build/deb/app-google-sync/debian
-	printf 'app-google-sync (%s-1) unstable; urgency=medium\n\n  * Release %s (its changes: /usr/share/doc/app-google-sync/CHANGELOG.md).\n\n -- %s  %s\n' \
+	printf 'app-google-sync (%s-1) unstable; urgency=medium\n\n  * Release %s (its changes: /usr/share/doc/app-google-sync/changelog.gz).\n\n -- %s  %s\n' \
 		'$(VERSION)' '$(VERSION)' "$$(sed -n 's/^Maintainer: //p' deploy/debian/control)" '$(DEB_DATE)' > build/deb/app-google-sync/debian/changelog
 	# The versions the tests ran with, when make setup made the test virtualenv.
 	[ ! -x $(VENV)/bin/pip ] || $(VENV)/bin/pip freeze --exclude-editable > build/deb/app-google-sync/constraints.txt
