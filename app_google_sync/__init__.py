@@ -4,7 +4,7 @@
 on first use so that the command line does not import Flask.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # the one place of the version (setup.cfg reads it; CHANGELOG.md says what it changed)
 __all__ = ["GoogleSync", "__version__"]
 
 

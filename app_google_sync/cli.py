@@ -204,7 +204,7 @@ def cmd_status(engine: SyncEngine, args) -> int:
     held = engine.held()
     worker = locks.active_worker(engine.settings.sync.state_dir, engine.settings.sync.database)
     if args.json:
-        print(json.dumps({"worker": worker.data if worker else None, "runs": [run.data for run in runs],
+        print(json.dumps({"version": __version__, "worker": worker.data if worker else None, "runs": [run.data for run in runs],
                           "push_queue": [push.data for push in queue], "held": [change.data for change in held]},
                          indent=2, ensure_ascii=False))
         return EXIT_OK
@@ -488,7 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Show which server's worker is active (runs the schedule and the watcher), recent runs (an interrupted "
         "one with the time it was last seen) and the pushes waiting in the queue (object, first seen, attempts, last error), "
         "and the count of changes held for your approval, or the per-object results of one run. --json prints "
-        "{\"worker\": {\"host\", \"pid\", \"since\"} or null, \"runs\": [...], \"push_queue\": [...], \"held\": [...]}.",
+        "{\"version\": this release, \"worker\": {\"host\", \"pid\", \"since\"} or null, \"runs\": [...], \"push_queue\": [...], \"held\": [...]}.",
         epilog="Exit codes: 0, 1 no such run (--run N) or an error.",
     )
     status.add_argument("--run", type=int, help="show the per-object results of this run")

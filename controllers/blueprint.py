@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import LengthRequired, RequestEntityTooLarge
 from werkzeug.routing import BuildError
 
+import app_google_sync
 import app_google_sync.views
 from app_google_sync import __version__
 from app_google_sync.libraries.core.errors import ConfigError
@@ -169,7 +170,10 @@ def template_context():
         "gs_base_template": console().base_template,
         "gs_tabs": TABS,
         "gs_active_tab": TAB_OF.get(request.endpoint, request.endpoint),
-        "gs_version": __version__,
+<<<<<<< HEAD
+=======
+        "gs_version": app_google_sync.__version__,
+>>>>>>> release
     }
 
 

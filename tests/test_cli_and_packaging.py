@@ -1,13 +1,17 @@
 """The command line's contract around the sync itself, and the installed package's completeness."""
+import importlib.metadata
 import json
+import os
+import re
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from app_google_sync import cli
+from app_google_sync import __version__, cli
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -96,16 +100,69 @@ def test_configuration_errors_name_the_key(tmp_path, capsys):
     assert "cannot read configuration file" in capsys.readouterr().err
 
 
-def test_the_wheel_carries_every_subpackage_and_data_file(tmp_path):
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(REPO)],
-        check=True,
-        capture_output=True,
-    )
-    (wheel,) = tmp_path.glob("*.whl")
+# Installed name -> source folder (DESIGN §3). Everything below these folders ships, but for:
+ROOTS = {"app_google_sync": "app_google_sync", "app_google_sync/controllers": "controllers", "app_google_sync/libraries": "libraries",
+         "app_google_sync/views": "views", "app_google_sync/deploy": "deploy"}
+NOT_SHIPPED = ("views/static/screenshots/",  # the README's pictures
+               "deploy/debian/")  # the Debian packaging, used by make deb
+
+
+def source_files() -> dict[str, str]:
+    """Every file of the source tree that a wheel must carry: its path in the tree -> its path in the wheel."""
+    files = {}
+    for installed, folder in ROOTS.items():
+        for directory, subdirectories, names in os.walk(REPO / folder):
+            subdirectories[:] = [d for d in subdirectories if d != "__pycache__" and (Path(directory) / d).relative_to(REPO).as_posix() not in ROOTS.values()]
+            for name in names:
+                path = (Path(directory) / name).relative_to(REPO).as_posix()
+                if not path.startswith(NOT_SHIPPED) and not name.endswith(".pyc"):
+                    files[path] = installed + path[len(folder):]
+    return files
+
+
+def test_every_folder_with_python_code_is_a_package():
+    """A folder of modules without __init__.py imports in development (a namespace package) and vanishes from the wheel."""
+    folders = {str(Path(path).parent) for path in source_files() if path.endswith(".py")}
+    missing = sorted(folder for folder in folders if not (REPO / folder / "__init__.py").exists())
+    assert not missing, f"add an __init__.py to {missing}"
+
+
+@pytest.fixture(scope="module")
+def distributions(tmp_path_factory):
+    """An sdist and the wheel built from it, by the standard front end (no download: the venv's setuptools)."""
+    out = tmp_path_factory.mktemp("dist")
+    result = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(REPO)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (sdist,), (wheel,) = out.glob("*.tar.gz"), out.glob("*.whl")
+    return sdist, wheel
+
+
+def test_the_wheel_carries_every_subpackage_and_data_file(distributions):
+    _, wheel = distributions
     names = set(zipfile.ZipFile(wheel).namelist())
-    for package in ("", "libraries", "controllers", "views", "deploy", "emulator", "demo"):
-        assert f"app_google_sync/{package}/__init__.py".replace("//", "/") in names, package
-    for data in ("deploy/syncprov.ldif", "deploy/password-hash.ldif", "demo/clearos-schema.ldif", "deploy/google-sync-worker.service",
-                 "deploy/google-sync-health.service", "deploy/google-sync-health.timer"):
-        assert f"app_google_sync/{data}" in names, data
+    expected = source_files()
+    assert "libraries/migrations/versions/__init__.py" in expected and "deploy/google-sync-worker.service" in expected  # the walk works
+    missing = sorted(path for path, installed in expected.items() if installed not in names)
+    assert not missing, f"not in {wheel.name}: {missing}"
+
+
+def test_the_distributions_carry_the_version_and_pass_twine_check(distributions):
+    sdist, wheel = distributions
+    assert sdist.name == f"app_google_sync-{__version__}.tar.gz" and wheel.name.startswith(f"app_google_sync-{__version__}-py3-none-any")
+    with tarfile.open(sdist) as archive:
+        members = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    assert {"CHANGELOG.md", "README.md", "setup.py", "setup.cfg"} <= members
+    result = subprocess.run([sys.executable, "-m", "twine", "check", "--strict", str(sdist), str(wheel)], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.count("PASSED") == 2, result.stdout + result.stderr
+
+
+def test_version_is_one_and_the_same_everywhere(env, capsys):
+    assert re.fullmatch(r"\d+\.\d+\.\d+", __version__)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--version"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out == f"google-sync {__version__}\n"
+    assert importlib.metadata.version("app-google-sync") == __version__  # setup.cfg reads it from app_google_sync
+    assert f"## [{__version__}]" in (REPO / "CHANGELOG.md").read_text()
+    assert cli.main(["--config", str(env.config_path), "status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["version"] == __version__

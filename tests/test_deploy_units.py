@@ -44,3 +44,19 @@ def test_systemd_accepts_the_units(tmp_path):
     result = subprocess.run(["systemd-analyze", "verify", "--man=no", *sorted(str(path) for path in tmp_path.iterdir())],
                             capture_output=True, text=True, env={"SYSTEMD_LOG_LEVEL": "warning", "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
+def test_the_services_wait_for_google_credentials_where_the_console_and_the_readme_put_them():
+    """Enabled by the package, they must not start on its example configuration (the worker would retry LDAP and
+    the health check fail every 5 minutes); they start once the console or the administrator put a key in place."""
+    from app_google_sync.libraries.settings import config_file
+    from app_google_sync.libraries.google import credentials
+
+    secrets = Path(config_file.DEFAULT_STATE_DIR) / "secrets"
+    expected = {f"|{secrets / credentials.SERVICE_ACCOUNT_FILE}", f"|{secrets / credentials.AUTHORIZED_USER_FILE}",
+                "|/etc/clearos/google_sync/service-account.json"}
+    readme = (DEPLOY.parent / "README.md").read_text()
+    assert "/etc/clearos/google_sync/service-account.json" in readme
+    for name in ("google-sync-worker.service", "google-sync-health.service"):
+        conditions = [line.split("=", 1)[1] for line in (DEPLOY / name).read_text().splitlines() if line.startswith("ConditionPathExists=")]
+        assert set(conditions) == expected, name

@@ -29,7 +29,8 @@ from ..settings.config import Settings
 from ..state import locks
 from ..state.keys import installation_key
 from ..state.store import HeldChange, Store, held_checksum, now
-from . import offboarding, undo
+from . import offboarding
+from . import undo
 from .executor import Executor, Progress, Result
 from .json_output import lazy_list
 from .plan import (

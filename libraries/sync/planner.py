@@ -36,7 +36,8 @@ from ..core.model import (
 )
 from ..core.passwords import NO_PASSWORD, fingerprint
 from ..settings.config import Settings, is_reserved_group
-from . import offboarding, photos, safety
+from . import offboarding
+from . import photos, safety
 from .plan import (
     ADDRESS_AND_NAME,
     AddAlias,

@@ -1,6 +1,7 @@
 """Every page needs a logged-in administrator; every POST needs a CSRF token."""
 import pytest
 
+from app_google_sync import __version__
 from console_helpers import ACCOUNTS, Console, csrf_token
 
 PAGES = [
@@ -65,6 +66,7 @@ def test_every_page_renders_for_an_administrator_on_a_fresh_install(fresh_consol
         response = fresh_console.get(path)
         assert response.status_code == 200, path
         assert "Google Apps Synchronization" in response.get_data(as_text=True)
+        assert f'<footer class="gs-footer">app-google-sync {__version__}</footer>' in response.get_data(as_text=True), path
 
 
 def test_unknown_run_and_progress_are_404(fresh_console):
