@@ -19,7 +19,6 @@ from werkzeug.routing import BuildError
 
 import app_google_sync
 import app_google_sync.views
-from app_google_sync import __version__
 from app_google_sync.libraries.core.errors import ConfigError
 from app_google_sync.libraries.settings import config, config_file
 from app_google_sync.libraries.state.store import database_problem
@@ -170,10 +169,7 @@ def template_context():
         "gs_base_template": console().base_template,
         "gs_tabs": TABS,
         "gs_active_tab": TAB_OF.get(request.endpoint, request.endpoint),
-<<<<<<< HEAD
-=======
         "gs_version": app_google_sync.__version__,
->>>>>>> release
     }
 
 
