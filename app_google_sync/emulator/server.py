@@ -87,6 +87,7 @@ class Emulator:
         self.webflow = oauth.WebFlow(self.authority)
         self.directory = Directory(domain)
         self._failures = deque()
+        self._failing_objects = frozenset()  # calls whose path names one of these answer 503 (fail_calls_about)
         self._server = self._thread = None
         self.open_connections = set()
         if state_file and os.path.exists(state_file):
@@ -384,6 +385,14 @@ class Emulator:
         their answers carrying a Retry-After header of `retry_after` seconds if given."""
         with self.lock:
             self._failures.extend([(status, reason, retry_after)] * count)
+
+    def fail_calls_about(self, *keys, status=503, reason="backendError"):
+        """Every call whose path names one of ``keys`` (an address, an id) fails with `status`/`reason`,
+        batch parts included, until called again with other keys (none: no more such failures). The
+        trouble of one object, while the rest of the account answers."""
+        with self.lock:
+            self._failing_objects = frozenset(key.lower() for key in keys)
+            self._object_failure = (status, reason)
 
     # limits (settable while serving) -------------------------------------------------------------
     @property
@@ -807,6 +816,9 @@ class Emulator:
                 raise
             self._stats["accepted"] += 1
             self._inject_failure()
+            if self._failing_objects and any(key in urllib.parse.unquote(path).lower() for key in self._failing_objects):
+                self._stats["failed_injected"] += 1
+                raise errors.injected(*self._object_failure)
         routing.check_params(route, query)
         selection = fields.parse(query["fields"]) if query.get("fields") else None
         if selection is not None and route.schema:
