@@ -42,6 +42,7 @@ class Result:
     google_id: str = ""
     link: Link | None = field(default=None, compare=False)  # the object's link once this change applied
     transient: bool = field(default=False, compare=False)  # failed for a reason that may pass: worth trying again later
+    unavailable: bool = field(default=False, compare=False)  # failed because Google did not answer (unreachable, 5xx)
 
     @property
     def data(self) -> dict:
@@ -254,7 +255,8 @@ class Executor:
         if done := change.already_done(error):
             return self._applied(change, getattr(change, "google_id", ""), done)
         transient = is_retriable(error) or self._not_visible_yet(part, error)
-        return Result(change, False, _explain(change, error), getattr(change, "google_id", ""), transient=transient)
+        return Result(change, False, _explain(change, error), getattr(change, "google_id", ""), transient=transient,
+                      unavailable=unavailable(error))
 
     def _recheck(self, part: _Part, read: HttpRequest, error: TargetError) -> _Part:
         """An error that may mean the change holds already: the read the change names decides."""
@@ -300,6 +302,11 @@ class Executor:
                               done=lambda response: self._applied(change, existing["id"], note, link))
 
         return self._part(change, self.target.groups.get(groupKey=change.email, fields="id"), proof=None, done=patch)
+
+
+def unavailable(error: TargetError) -> bool:
+    """Google did not answer: unreachable, or a server error (not a refusal, not a quota)."""
+    return error.status == 0 or error.status >= 500
 
 
 def _intent(part: _Part) -> dict:

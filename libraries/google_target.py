@@ -258,6 +258,7 @@ class GoogleTarget:
         self._http = None
         self._no_batch: set[str] = set()  # APIs whose endpoint refused the batch route
         self._domains: dict | None = None  # read once per target (a run)
+        self._accounts: dict[str, GoogleUser | None] = {}  # accounts read ahead for a batch of pushes (key -> account)
 
     # -- plumbing ----------------------------------------------------------------
 
@@ -633,7 +634,17 @@ class GoogleTarget:
                 return None
             raise
 
+    def prefetch_users(self, keys: Iterable[str]) -> None:
+        """Read these accounts (addresses or ids) ahead, in batches, for the read_user calls of a batch of pushes.
+        One that cannot be read now is left to its own read_user (which retries, or says why)."""
+        requests = {key: self.users.get(userKey=key, projection=self._projection, fields=self._user_fields) for key in sorted(set(keys))}
+        for key, outcome in self.batch(requests).items():
+            if outcome.ok or outcome.error.status == 404:
+                self._accounts[key.lower()] = GoogleUser.from_api(outcome.response) if outcome.ok else None
+
     def read_user(self, key: str) -> GoogleUser | None:
+        if key.lower() in self._accounts:
+            return self._accounts[key.lower()]
         try:
             return GoogleUser.from_api(self.call(self.users.get(userKey=key, projection=self._projection, fields=self._user_fields)))
         except TargetError as error:

@@ -1,10 +1,10 @@
 """Live synchronization: the directory watcher feeds the durable queue of targeted pushes.
 
 Runs inside `google-sync worker` (next to the scheduler) or on its own as
-`google-sync watch`. Each push goes through `jobs.run_push`, which reads the
-configuration afresh (so a Disconnect in the console stops pushes at once) and
-the engine, whose lock keeps pushes from overlapping with a full run. A push
-that fails stays queued and is tried again until it is applied.
+`google-sync watch`. The queue's pushes go in batches through `jobs.run_pushes`,
+which reads the configuration afresh (so a Disconnect in the console stops pushes
+at once) and the engine, whose lock keeps pushes from overlapping with a full run.
+A push that fails stays queued and is tried again until it is applied.
 """
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ class LiveSync:
         self._beat_once()  # the lag of this change, at once rather than at the next beat
 
     def start(self) -> None:
-        self.queue = PushQueue(self.store, self._push, delay=self.push_delay, retry_max=self.retry_max, name="google-sync-watch")
+        self.queue = PushQueue(self.store, batch_handler=self._push, delay=self.push_delay, retry_max=self.retry_max, name="google-sync-watch")
         self.watcher.start()
         self._heartbeat.start()
 
@@ -79,7 +79,8 @@ class LiveSync:
             if self._stopping.wait(HEARTBEAT_SECONDS):
                 return
 
-    def _push(self, push: QueuedPush) -> None:
-        report = jobs.run_push(self.config_path, push.kind, push.name, push.uuid, push.password_hash, push.trigger)
-        for result in report.results if report else ():
+    def _push(self, pushes: list[QueuedPush]) -> dict:
+        run = jobs.run_pushes(self.config_path, pushes)
+        for result in run.report.results if run.report else ():
             log.log(logging.INFO if result.ok else logging.ERROR, "pushed %s %s %s", result.change.action, result.change.subject, result.message)
+        return run.outcomes

@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    case,
     create_engine,
     delete,
     event,
@@ -35,6 +36,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from . import migrate
 from .codes import RunOutcome
@@ -237,6 +239,7 @@ class QueuedPush:
     attempts: int
     last_error: str
     version: int
+    claimed_by: str = ""  # the queue that holds it while it runs ("" when it waits)
 
     @property
     def label(self) -> str:
@@ -459,57 +462,104 @@ class Store:
 
     # -- the push queue ----------------------------------------------------------------
 
-    def enqueue_push(self, key: str, kind: str, name: str, uuid: str, trigger: str, due_at: datetime, password_hash: str = "") -> None:
-        """Ask for a push; a request for an object already queued moves its due time and keeps its history."""
-        with self.engine.begin() as connection:
-            row = connection.execute(select(push_queue_table).where(push_queue_table.c.key == key)).mappings().first()
-            if row is None:
-                values = dict(key=key, kind=kind, name=name, uuid=uuid, trigger=trigger, password_hash=password_hash,
-                              first_seen_at=now(), due_at=due_at, attempts=0, last_error="", version=0, claimed_by="")
-                connection.execute(insert(push_queue_table).values(**values))
-                return
-            changes = dict(version=row["version"] + 1, due_at=due_at, uuid=uuid or row["uuid"], trigger=trigger)
-            if password_hash:
-                changes["password_hash"] = password_hash
-            connection.execute(update(push_queue_table).where(push_queue_table.c.key == key).values(**changes))
+    def enqueue_push(self, key: str, kind: str, name: str, uuid: str, trigger: str, due_at: datetime, password_hash: str = "",
+                     delay: float = 0.0) -> None:
+        """Ask for a push of one object, due at ``due_at``; a request for an object already queued joins its row.
+
+        One statement decides, on the row as it is when the statement runs, never on an earlier read of it: an
+        UPDATE, and an INSERT when there was no row (a request racing another's INSERT updates instead). A read
+        before the write would leave a window: the push running meanwhile could remove the row between the read
+        and the write, and the request would be lost. Joining moves the version on (so a push running meanwhile
+        keeps the row and runs again), keeps a waiting password unless a new one comes, and sets the due time:
+        - the object's push is running: ``delay`` seconds from now (the rest of a burst goes in one more push);
+        - it waits after a failure: ``due_at`` if sooner (a new edit is a new reason to try);
+        - it waits for its first attempt: ``due_at`` if later (the entry is still changing), unless it was first
+          asked for ``delay`` seconds ago or more (a stream of edits never holds it back longer than that).
+        """
+        moment = now()
+        table = push_queue_table
+        values = dict(version=table.c.version + 1, trigger=trigger,
+                      due_at=case((table.c.claimed_by != "", moment + timedelta(seconds=delay)),
+                                  (table.c.attempts > 0, _earliest(table.c.due_at, due_at)),
+                                  (table.c.first_seen_at <= moment - timedelta(seconds=delay), table.c.due_at),
+                                  else_=_latest(table.c.due_at, due_at)))
+        if password_hash:
+            values["password_hash"] = password_hash
+        if uuid:
+            values["uuid"] = uuid
+        while True:
+            with self.engine.begin() as connection:
+                if connection.execute(update(table).where(table.c.key == key).values(**values)).rowcount == 1:
+                    return
+            try:
+                with self.engine.begin() as connection:
+                    connection.execute(insert(table).values(
+                        key=key, kind=kind, name=name, uuid=uuid, trigger=trigger, password_hash=password_hash, first_seen_at=moment,
+                        due_at=due_at, attempts=0, last_error="", version=0, claimed_by=""))
+                    return
+            except IntegrityError:  # another request inserted the row meanwhile: join it
+                continue
 
     def claim_push(self, owner: str, lease: timedelta) -> QueuedPush | None:
         """The push due first, claimed by ``owner`` for ``lease`` so no other process runs it meanwhile."""
+        return next(iter(self.claim_pushes(owner, lease, 1)), None)
+
+    def claim_pushes(self, owner: str, lease: timedelta, limit: int, only_fresh: bool = False) -> list[QueuedPush]:
+        """Up to ``limit`` due pushes, claimed by ``owner`` for ``lease``: those waiting for their first attempt first
+        (a new edit overtakes old retries), then by due time. ``only_fresh``: none that failed before.
+
+        Each row is claimed by a compare-and-set on its version, then read again under the claim, so what is
+        returned is what the claim holds (a request joining between the look and the claim makes the claim fail)."""
         moment = now()
-        free = or_(push_queue_table.c.claimed_by == "", push_queue_table.c.claimed_until < moment)
-        query = select(push_queue_table).where(push_queue_table.c.due_at <= moment, free).order_by(push_queue_table.c.due_at).limit(5)
+        table = push_queue_table
+        free = or_(table.c.claimed_by == "", table.c.claimed_until < moment)
+        query = select(table.c.key, table.c.version).where(table.c.due_at <= moment, free)
+        if only_fresh:
+            query = query.where(table.c.attempts == 0)
+        query = query.order_by(case((table.c.attempts == 0, 0), else_=1), table.c.due_at).limit(limit)
         with self.engine.begin() as connection:
-            for row in connection.execute(query).mappings().all():
-                claimed = connection.execute(
-                    update(push_queue_table)
-                    .where(push_queue_table.c.key == row["key"], push_queue_table.c.version == row["version"], free)
-                    .values(claimed_by=owner, claimed_until=moment + lease)
-                )
-                if claimed.rowcount == 1:
-                    return _queued(row)
-        return None
+            claimed = [row.key for row in connection.execute(query).all()
+                       if connection.execute(update(table).where(table.c.key == row.key, table.c.version == row.version, free)
+                                             .values(claimed_by=owner, claimed_until=moment + lease)).rowcount == 1]
+            if not claimed:
+                return []
+            rows = connection.execute(select(table).where(table.c.key.in_(claimed), table.c.claimed_by == owner)).mappings().all()
+        order = {key: index for index, key in enumerate(claimed)}
+        return sorted((_queued(row) for row in rows), key=lambda push: order[push.key])
 
     def push_done(self, push: QueuedPush) -> None:
-        """Applied: gone from the queue, unless it was asked for again meanwhile (then it runs again)."""
+        """Applied: gone from the queue, unless it was asked for again meanwhile (then it runs again).
+
+        Only the claim that ran it acts: a claim that lapsed and was taken over leaves the row to its new holder."""
+        table = push_queue_table
         with self.engine.begin() as connection:
-            key = push_queue_table.c.key == push.key
-            gone = connection.execute(delete(push_queue_table).where(key, push_queue_table.c.version == push.version))
+            mine = (table.c.key == push.key, table.c.claimed_by == push.claimed_by)
+            gone = connection.execute(delete(table).where(*mine, table.c.version == push.version))
             if gone.rowcount == 0:
-                connection.execute(update(push_queue_table).where(key).values(claimed_by="", claimed_until=None))
                 # The password just pushed is done; a newer one that arrived meanwhile still waits.
-                pushed = push_queue_table.c.password_hash == push.password_hash
-                connection.execute(update(push_queue_table).where(key, pushed).values(password_hash=""))
+                pushed = table.c.password_hash == push.password_hash
+                connection.execute(update(table).where(*mine).values(
+                    claimed_by="", claimed_until=None, password_hash=case((pushed, ""), else_=table.c.password_hash)))
 
     def push_failed(self, push: QueuedPush, error: str, retry_at: datetime, counts: bool = True) -> None:
         """Not applied: tried again at ``retry_at``. ``counts`` is False for a push that only waited (a run held the lock)."""
-        values = dict(claimed_by="", claimed_until=None, last_error=error)
+        table = push_queue_table
+        values = dict(claimed_by="", claimed_until=None, last_error=error,
+                      # A newer request keeps its own (earlier) due time; otherwise wait for the retry.
+                      due_at=case((table.c.version == push.version, retry_at), else_=table.c.due_at))
         if counts:
-            values["attempts"] = push_queue_table.c.attempts + 1
+            values["attempts"] = table.c.attempts + 1
         with self.engine.begin() as connection:
-            key = push_queue_table.c.key == push.key
-            connection.execute(update(push_queue_table).where(key).values(**values))
-            # A newer request keeps its own (earlier) due time; otherwise wait for the retry.
-            connection.execute(update(push_queue_table).where(key, push_queue_table.c.version == push.version).values(due_at=retry_at))
+            connection.execute(update(table).where(table.c.key == push.key, table.c.claimed_by == push.claimed_by).values(**values))
+
+    def retry_failed_now(self) -> int:
+        """Every push waiting after a failure becomes due now (Google answers again); returns how many."""
+        moment = now()
+        table = push_queue_table
+        with self.engine.begin() as connection:
+            moved = connection.execute(update(table).where(table.c.attempts > 0, table.c.claimed_by == "", table.c.due_at > moment)
+                                       .values(due_at=moment))
+        return moved.rowcount
 
     def release_pushes(self, owner: str) -> None:
         """Claims of a queue that stopped: free for the next one at once."""
@@ -535,11 +585,14 @@ class Store:
             moved = connection.execute(update(push_queue_table).where(push_queue_table.c.due_at > later_than).values(due_at=due_at))
         return moved.rowcount
 
-    def next_push_due(self) -> datetime | None:
-        """When the next unclaimed push is due (None: the queue is empty)."""
+    def next_push_due(self, only_fresh: bool = False) -> datetime | None:
+        """When the next unclaimed push is due (None: the queue is empty); ``only_fresh``: of those never tried."""
         free = or_(push_queue_table.c.claimed_by == "", push_queue_table.c.claimed_until < now())
+        query = select(func.min(push_queue_table.c.due_at)).where(free)
+        if only_fresh:
+            query = query.where(push_queue_table.c.attempts == 0)
         with self.engine.connect() as connection:
-            moment = connection.execute(select(func.min(push_queue_table.c.due_at)).where(free)).scalar()
+            moment = connection.execute(query).scalar()
         return _aware(moment) if moment else None
 
     # -- named values --------------------------------------------------------------
@@ -563,6 +616,14 @@ class Store:
         with self.engine.begin() as connection:
             connection.execute(delete(values_table).where(values_table.c.name == name))
             connection.execute(insert(values_table).values(name=name, value=value))
+
+
+def _earliest(column, moment: datetime):
+    return case((column < moment, column), else_=moment)
+
+
+def _latest(column, moment: datetime):
+    return case((column > moment, column), else_=moment)
 
 
 def _queued(row) -> QueuedPush:
