@@ -66,7 +66,7 @@ class Snapshot:
 
 class SyncEngine:
     def __init__(self, settings: Settings, source=None, target=None, store: Store | None = None, retry_deadline: float | None = None,
-                 retry_base: float = 1.0):
+                 retry_base: float = 1.0, credentials=None):
         self.settings = settings
         self.store = store or Store(settings.sync.database)
         # Cleartext userPassword values are hashed with a salt derived from this key, so the hash is stable between runs.
@@ -74,7 +74,7 @@ class SyncEngine:
         self.password_key = installation_key(settings.sync.secrets_dir, "password_fingerprint_key", self.store)
         self.source = source or LdapSource(settings.ldap, salt_key, settings.attributes, settings.sync.org_units, settings.custom_attributes)
         backoff = Backoff(settings.sync.max_retries, retry_deadline, base=retry_base) if retry_deadline is not None else None
-        self.target = target or GoogleTarget(settings.google, settings.sync, scopes=required_scopes(settings), backoff=backoff,
+        self.target = target or GoogleTarget(settings.google, settings.sync, credentials=credentials, scopes=required_scopes(settings), backoff=backoff,
                                              custom_fields=bool(settings.custom_attributes), licenses=settings.licenses)
 
     # -- planning ----------------------------------------------------------------

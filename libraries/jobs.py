@@ -8,6 +8,8 @@ the durable push queue keeps it and tries again.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from dataclasses import dataclass
 from typing import Callable
@@ -16,12 +18,12 @@ from . import config, notify
 from .engine import PushBatch, PushTarget, Report, SyncEngine
 from .errors import GoogleSyncError, RunLocked, TargetError
 from .executor import unavailable
-from .google_target import TokenError
+from .google_target import TokenError, load_credentials, read_key, required_scopes
 from .model import PasswordHash
 from .monitoring import PUSH_TRIGGERS
 from .passwords import CRYPT
 from .push_queue import GoogleUnavailable, push_key
-from .store import QueuedPush, now
+from .store import QueuedPush, Store, now
 
 log = logging.getLogger(__name__)
 
@@ -87,13 +89,13 @@ class PushRun:
     report: Report | None = None
 
 
-def run_pushes(config_path: str, pushes: list[QueuedPush]) -> PushRun:
+def run_pushes(config_path: str, pushes: list[QueuedPush], store: Store | None = None) -> PushRun:
     """Queued pushes in one run (see SyncEngine.push_many), each with its own outcome: None when applied (or when
     Google refused it for good: the log and the run's results say why, and the next full run tries again), else
     the exception that keeps it queued (RunLocked when a run holds the lock, GoogleUnavailable when Google did not
     answer). A failure also looks whether a push has now failed long enough to tell someone (``notify``)."""
     try:
-        run = _push_batch(config_path, pushes)
+        run = _push_batch(config_path, pushes, store)
     except Exception as error:  # noqa: BLE001  (every push of the batch keeps the reason)
         run = PushRun({push.key: _waiting(error) for push in pushes})
     if any(outcome is not None and not isinstance(outcome, RunLocked) for outcome in run.outcomes.values()):
@@ -101,17 +103,36 @@ def run_pushes(config_path: str, pushes: list[QueuedPush]) -> PushRun:
     return run
 
 
-def _push_batch(config_path: str, pushes: list[QueuedPush]) -> PushRun:
+def _push_batch(config_path: str, pushes: list[QueuedPush], store: Store | None) -> PushRun:
     settings = config.load(config_path)
     if not settings.google.credentials_file:
         for push in pushes:
             log.info("push of %s skipped: Google is not connected", push.label)
         return PushRun({push.key: None for push in pushes})
-    engine = SyncEngine(settings, retry_deadline=PUSH_RETRY_DEADLINE, retry_base=PUSH_RETRY_BASE)
+    store = store if store is not None and store.url == settings.sync.database else None  # the queue's, unless the file names another
+    engine = SyncEngine(settings, store=store, retry_deadline=PUSH_RETRY_DEADLINE, retry_base=PUSH_RETRY_BASE,
+                        credentials=_credentials(settings))
     targets = [PushTarget(push.key, push.kind, push.name, push.uuid, PasswordHash(push.password_hash, CRYPT) if push.password_hash else None)
                for push in pushes]
     batch = engine.push_many(targets, trigger=_run_trigger(pushes), lock_timeout=PUSH_LOCK_WAIT)
     return PushRun({push.key: _outcome(batch, push) for push in pushes}, batch.report)
+
+
+_CREDENTIALS: dict[str, object] = {}  # one per key file content and identity: pushes skip parsing the key and asking a token
+
+
+def _credentials(settings):
+    """The credentials of the previous push when the key file, the identity and the scopes are the same: a push then
+    costs neither the key's parsing nor a token request (the token is renewed when it expires). Held in memory only,
+    as any run holds them."""
+    info = read_key(settings.google)
+    scopes = required_scopes(settings)
+    identity = hashlib.sha256(json.dumps([info, settings.google.admin_email, settings.google.token_uri, scopes], sort_keys=True)
+                              .encode()).hexdigest()
+    if identity not in _CREDENTIALS:
+        _CREDENTIALS.clear()  # the key or the settings changed: the old credentials go
+        _CREDENTIALS[identity] = load_credentials(settings.google, scopes)
+    return _CREDENTIALS[identity]
 
 
 def _run_trigger(pushes: list[QueuedPush]) -> str:

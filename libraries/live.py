@@ -80,7 +80,7 @@ class LiveSync:
                 return
 
     def _push(self, pushes: list[QueuedPush]) -> dict:
-        run = jobs.run_pushes(self.config_path, pushes)
+        run = jobs.run_pushes(self.config_path, pushes, self.store)
         for result in run.report.results if run.report else ():
             log.log(logging.INFO if result.ok else logging.ERROR, "pushed %s %s %s", result.change.action, result.change.subject, result.message)
         return run.outcomes
