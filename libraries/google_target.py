@@ -258,7 +258,7 @@ class GoogleTarget:
         self._http = None
         self._no_batch: set[str] = set()  # APIs whose endpoint refused the batch route
         self._domains: dict | None = None  # read once per target (a run)
-        self._accounts: dict[str, GoogleUser | None] = {}  # accounts read ahead for a batch of pushes (key -> account)
+        self._accounts: dict[str, GoogleUser | TargetError | None] = {}  # read ahead for a batch of pushes: key -> account
 
     # -- plumbing ----------------------------------------------------------------
 
@@ -638,13 +638,16 @@ class GoogleTarget:
         """Read these accounts (addresses or ids) ahead, in batches, for the read_user calls of a batch of pushes.
         One that cannot be read now is left to its own read_user (which retries, or says why)."""
         requests = {key: self.users.get(userKey=key, projection=self._projection, fields=self._user_fields) for key in sorted(set(keys))}
-        for key, outcome in self.batch(requests).items():
-            if outcome.ok or outcome.error.status == 404:
-                self._accounts[key.lower()] = GoogleUser.from_api(outcome.response) if outcome.ok else None
+        for key, outcome in self.batch(requests).items():  # retried there as any read is: its error stands for this run
+            self._accounts[key.lower()] = outcome.error if not outcome.ok and outcome.error.status != 404 else \
+                GoogleUser.from_api(outcome.response) if outcome.ok else None
 
     def read_user(self, key: str) -> GoogleUser | None:
         if key.lower() in self._accounts:
-            return self._accounts[key.lower()]
+            found = self._accounts[key.lower()]
+            if isinstance(found, TargetError):
+                raise found
+            return found
         try:
             return GoogleUser.from_api(self.call(self.users.get(userKey=key, projection=self._projection, fields=self._user_fields)))
         except TargetError as error:

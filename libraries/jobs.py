@@ -110,8 +110,9 @@ def _push_batch(config_path: str, pushes: list[QueuedPush], store: Store | None)
             log.info("push of %s skipped: Google is not connected", push.label)
         return PushRun({push.key: None for push in pushes})
     store = store if store is not None and store.url == settings.sync.database else None  # the queue's, unless the file names another
-    engine = SyncEngine(settings, store=store, retry_deadline=PUSH_RETRY_DEADLINE, retry_base=PUSH_RETRY_BASE,
-                        credentials=_credentials(settings))
+    # Pushes that failed before are tried once, without quick retries: the queue's backoff is their retry.
+    deadline = PUSH_RETRY_DEADLINE if any(push.attempts == 0 for push in pushes) else 0.0
+    engine = SyncEngine(settings, store=store, retry_deadline=deadline, retry_base=PUSH_RETRY_BASE, credentials=_credentials(settings))
     targets = [PushTarget(push.key, push.kind, push.name, push.uuid, PasswordHash(push.password_hash, CRYPT) if push.password_hash else None)
                for push in pushes]
     batch = engine.push_many(targets, trigger=_run_trigger(pushes), lock_timeout=PUSH_LOCK_WAIT)

@@ -50,6 +50,9 @@ RETRY_BASE = 1.0  # seconds before the first retry of a failed push; doubled eac
 SETTLE = 0.1  # seconds a quiet entry's first request waits for the rest of its save (several modify operations)
 BATCH = 100  # pushes claimed and applied in one run
 PROBE_FIRST, PROBE_MAX = 1.0, 5.0  # seconds between probes while Google does not answer: doubling up to the cap
+# Pushes tried again that meet no answer while Google answered others this recently have their own trouble (backoff
+# each); after that, or when a new edit meets no answer too, Google itself is taken as not answering.
+ANSWERED_RECENTLY = 5.0
 
 Outcomes = dict  # push key -> None when applied, else the exception that says why not
 BatchHandler = Callable[[list[QueuedPush]], Outcomes]
@@ -91,6 +94,7 @@ class _GoogleDown:
 
     def __init__(self):
         self.since: float | None = None  # monotonic time the first batch went unanswered (None: Google answers)
+        self.last_answer = float("-inf")  # monotonic time a push was last applied
         self.interval = PROBE_FIRST
         self.probe_at = 0.0
 
@@ -114,9 +118,13 @@ class _GoogleDown:
 
     def answered(self) -> float | None:
         """Google answered: the outage (if any) is over; returns how long it lasted."""
-        lasted = None if self.since is None else time.monotonic() - self.since
+        self.last_answer = time.monotonic()
+        lasted = None if self.since is None else self.last_answer - self.since
         self.since = None
         return lasted
+
+    def answered_recently(self) -> bool:
+        return time.monotonic() - self.last_answer < ANSWERED_RECENTLY
 
 
 class PushQueue:
@@ -191,11 +199,14 @@ class PushQueue:
                     self._condition.wait(timeout=wait)
 
     def _claim(self) -> list[QueuedPush]:
-        """The next batch. While Google does not answer: new edits as they come, and one failed push as a probe."""
+        """The next batch: new edits first, in batches of their own (never slowed by pushes failing again); then
+        pushes to try again. While Google does not answer: new edits as they come, and one failed push as a probe."""
+        pushes = self.store.claim_pushes(self.owner, LEASE, self.batch, only_fresh=True)
+        if pushes:
+            return pushes
         if not self.google.active:
             return self.store.claim_pushes(self.owner, LEASE, self.batch)
-        pushes = self.store.claim_pushes(self.owner, LEASE, self.batch, only_fresh=True)
-        if not pushes and self.google.probe_due():
+        if self.google.probe_due():
             pushes = self.store.claim_pushes(self.owner, LEASE, 1)
             self.google.probed()
         return pushes
@@ -231,13 +242,16 @@ class PushQueue:
 
     def _follow_google(self, pushes: list[QueuedPush], outcomes: Outcomes) -> None:
         """Whether Google answers: any push applied says yes; a batch of which none was applied and some met no
-        answer says no (an outage, or Google's endpoint unreachable)."""
+        answer says no (an outage, or Google's endpoint unreachable), unless those were only pushes tried again
+        while Google answered others moments ago."""
         if any(outcomes.get(push.key) is None for push in pushes):
             lasted = self.google.answered()
             if lasted is not None:
                 waiting = self.store.retry_failed_now()
                 log.warning("push queue: Google answers again after %.0fs; %d waiting push(es) go now", lasted, waiting)
-        elif any(isinstance(outcome, GoogleUnavailable) for outcome in outcomes.values()):
+        elif unanswered := [push for push in pushes if isinstance(outcomes.get(push.key), GoogleUnavailable)]:
+            if not (self.google.active or any(push.attempts == 0 for push in unanswered) or not self.google.answered_recently()):
+                return  # only pushes tried again, while Google answered others moments ago: their own trouble
             if not self.google.active:
                 log.warning("push queue: Google does not answer; new changes are still tried as they come, and one waiting "
                             "push every few seconds until it answers again")
