@@ -299,15 +299,23 @@ class SyncEngine:
         return {uid: entries[0] for uid, entries in found.items() if len(entries) == 1}
 
     def _prefetch_accounts(self, targets: list[PushTarget], users: dict[str, DirectoryUser], links: LinkState) -> None:
-        """The Google accounts the user pushes will read (linked, and holding each user's address), in one batch."""
+        """The Google accounts the user pushes will read, in batches: the linked accounts first, then the address of
+        each user whose account is not linked or holds another address now (as plan_user_push reads them)."""
+        if len(users) < 2:
+            return
         by_uuid = links.by_uuid("user")
-        keys = set()
+        domain = self.settings.google.address_domain
+        linked = {user.uid: by_uuid[user.uuid].google_id for user in users.values() if user.uuid in by_uuid}
+        if linked:
+            self.target.prefetch_users(linked.values())
+        emails = set()
         for user in users.values():
-            link = by_uuid.get(user.uuid)
-            keys.add(link.google_id if link else user_email(user, self.settings.google.address_domain))
-            keys.add(user_email(user, self.settings.google.address_domain))
-        if len(keys) > 1:
-            self.target.prefetch_users(keys)
+            email = user_email(user, domain)
+            account = self.target.prefetched(linked[user.uid]) if user.uid in linked else None
+            if account is None or account.primary_email != email:
+                emails.add(email)
+        if emails:
+            self.target.prefetch_users(emails)
 
     def apply_held(self, trigger: str = "cli") -> Report:
         """Apply what the safety limits held, on the administrator's say: each held entry is pushed again with the

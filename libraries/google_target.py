@@ -642,6 +642,11 @@ class GoogleTarget:
             self._accounts[key.lower()] = outcome.error if not outcome.ok and outcome.error.status != 404 else \
                 GoogleUser.from_api(outcome.response) if outcome.ok else None
 
+    def prefetched(self, key: str) -> GoogleUser | None:
+        """An account read ahead (None: not found, not read, or its read failed)."""
+        found = self._accounts.get(key.lower())
+        return found if isinstance(found, GoogleUser) else None
+
     def read_user(self, key: str) -> GoogleUser | None:
         if key.lower() in self._accounts:
             found = self._accounts[key.lower()]

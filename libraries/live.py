@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -32,6 +33,7 @@ class LiveSync:
         self.push_delay = settings.sync.push_delay
         self.queue: PushQueue | None = None
         self._stopping = threading.Event()
+        self._beaten = float("-inf")  # monotonic time of the last heartbeat
         self._heartbeat = threading.Thread(target=self._beat, name="google-sync-heartbeat", daemon=True)
 
     def request(self, change: Request) -> None:
@@ -41,7 +43,8 @@ class LiveSync:
             self.queue.put("user", uid, "" if uid else uuid, trigger="watch")  # one row per user, however it was seen
         else:
             self.queue.put("group", names[0], trigger="watch")
-        self._beat_once()  # the lag of this change, at once rather than at the next beat
+        if time.monotonic() - self._beaten >= 1.0:  # the lag of this change, at once rather than at the next beat
+            self._beat_once()  # (at most once a second: a burst of changes is not a burst of writes)
 
     def start(self) -> None:
         self.queue = PushQueue(self.store, batch_handler=self._push, delay=self.push_delay, retry_max=self.retry_max, name="google-sync-watch")
@@ -63,6 +66,7 @@ class LiveSync:
         write_heartbeat(self.store, now(), watcher.mode, watcher.connected and not stopped, watcher.contact, watcher.router.lag, stopped)
 
     def _beat_once(self, stopped: bool = False) -> None:
+        self._beaten = time.monotonic()
         try:
             self.heartbeat(stopped)
         except SQLAlchemyError as error:  # the database may be briefly busy or down: the next beat will do

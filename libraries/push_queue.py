@@ -14,10 +14,11 @@ the same object's push runs (that one runs again after it):
 - a push that fails goes back to the queue at once and is tried again with
   exponential backoff, capped at ``retry_max`` seconds, for as long as it
   takes, across restarts; new edits go before old retries;
-- when Google does not answer at all (unreachable, or 5xx for a whole batch),
-  the queue backs off as a whole: new edits are still tried as they come, and
-  one failed push is tried as a probe now and then; the first push Google
-  answers makes every waiting push due at once;
+- when Google does not answer at all (unreachable, or 5xx for a whole batch
+  that held a new edit, or for everything tried during 5 s), the queue backs
+  off as a whole: one push at a time is tried as a probe (a new edit at most
+  every second, else the push waiting longest, 1 s then doubling up to 5 s
+  apart); the first push Google answers makes every waiting push due at once;
 - a push waiting behind a running synchronization is not a failure: it is
   simply tried again a moment later;
 - several processes (the console and the worker) share the queue: a push is
@@ -97,6 +98,7 @@ class _GoogleDown:
         self.last_answer = float("-inf")  # monotonic time a push was last applied
         self.interval = PROBE_FIRST
         self.probe_at = 0.0
+        self.probed_at = float("-inf")
 
     @property
     def active(self) -> bool:
@@ -109,12 +111,18 @@ class _GoogleDown:
         else:
             self.interval = min(PROBE_MAX, self.interval * 2)
         self.probe_at = moment + self.interval
+        self.probed_at = moment
 
     def probe_due(self) -> bool:
         return time.monotonic() >= self.probe_at
 
+    def may_probe_early(self) -> bool:
+        """A new edit may go as a probe this soon after the last one: it may be what tells that Google is back."""
+        return time.monotonic() >= self.probed_at + PROBE_FIRST
+
     def probed(self) -> None:
-        self.probe_at = time.monotonic() + self.interval
+        self.probed_at = time.monotonic()
+        self.probe_at = self.probed_at + self.interval
 
     def answered(self) -> float | None:
         """Google answered: the outage (if any) is over; returns how long it lasted."""
@@ -199,15 +207,18 @@ class PushQueue:
                     self._condition.wait(timeout=wait)
 
     def _claim(self) -> list[QueuedPush]:
-        """The next batch: new edits first, in batches of their own (never slowed by pushes failing again); then
-        pushes to try again. While Google does not answer: new edits as they come, and one failed push as a probe."""
-        pushes = self.store.claim_pushes(self.owner, LEASE, self.batch, only_fresh=True)
-        if pushes:
-            return pushes
+        """The next batch: new edits first, in batches of their own (never slowed by pushes failing again), then
+        pushes to try again. While Google does not answer: one push at a time, as a probe (a new edit, else the
+        push waiting longest), at most every PROBE_FIRST seconds for a new edit and every probe interval else."""
         if not self.google.active:
-            return self.store.claim_pushes(self.owner, LEASE, self.batch)
+            return self.store.claim_pushes(self.owner, LEASE, self.batch, only_fresh=True) or \
+                self.store.claim_pushes(self.owner, LEASE, self.batch)
+        pushes = []
         if self.google.probe_due():
             pushes = self.store.claim_pushes(self.owner, LEASE, 1)
+        elif self.google.may_probe_early():
+            pushes = self.store.claim_pushes(self.owner, LEASE, 1, only_fresh=True)
+        if pushes:
             self.google.probed()
         return pushes
 
@@ -220,8 +231,9 @@ class PushQueue:
                         "went back; they go now", moved, str(due - moment).split(".")[0])
             return 0.05
         wait = POLL if due is None else (due - moment).total_seconds()
-        if self.google.active:
-            wait = min(wait, self.google.probe_at - time.monotonic())
+        if self.google.active:  # one probe: a new edit at most every PROBE_FIRST seconds, any waiting push at probe_at
+            moment_now = time.monotonic()
+            wait = min(max(wait, self.google.probed_at + PROBE_FIRST - moment_now), self.google.probe_at - moment_now)
         return min(POLL, max(0.05, wait))
 
     def _handle(self, pushes: list[QueuedPush]) -> None:
@@ -253,8 +265,8 @@ class PushQueue:
             if not (self.google.active or any(push.attempts == 0 for push in unanswered) or not self.google.answered_recently()):
                 return  # only pushes tried again, while Google answered others moments ago: their own trouble
             if not self.google.active:
-                log.warning("push queue: Google does not answer; new changes are still tried as they come, and one waiting "
-                            "push every few seconds until it answers again")
+                log.warning("push queue: Google does not answer; one push at a time is tried, every few seconds, until it "
+                            "answers again: then everything waiting goes")
             self.google.unanswered()
 
     def _settle(self, push: QueuedPush, outcome: Exception | None, ended: float) -> None:

@@ -63,12 +63,13 @@ def test_a_backlog_queued_during_an_outage_drains_at_once_when_google_answers_ag
         for uid in uids:
             env.directory.modify_user(uid, givenName="Edited")
         store = Store(env.settings.sync.database)
-        assert wait_for(lambda: sum(push.attempts > 0 for push in store.queued_pushes()) == len(uids), timeout=30)
-        assert live.queue.google.active
+        assert wait_for(lambda: len(store.queued_pushes()) == len(uids) and live.queue.google.active, timeout=30)
         before = env.emulator.stats()["calls"]
         time.sleep(4.0)
         probes = env.emulator.stats()["calls"] - before
-        assert probes <= 4, f"{probes} calls in 4 s of outage: the queue should only probe"  # one push a probe, ≤ 2 s apart
+        # One push at a time as a probe, at least a second apart (a new edit's push may make up to three calls)
+        assert probes <= 12, f"{probes} calls in 4 s of outage: the queue should only probe"
+        assert sum(push.attempts == 0 for push in store.queued_pushes()) >= len(uids) - 8  # the rest waits untried
         env.emulator.outage = False
         recovered = time.monotonic()
         assert wait_for(lambda: all(given_name(env, uid) == "Edited" for uid in uids), timeout=20)
