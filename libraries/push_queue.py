@@ -17,7 +17,7 @@ the same object's push runs (that one runs again after it):
 - when Google does not answer at all (unreachable, or 5xx for a whole batch
   that held a new edit, or for everything tried during 5 s), the queue backs
   off as a whole: one push at a time is tried as a probe (a new edit at most
-  every second, else the push waiting longest, 1 s then doubling up to 5 s
+  every second, else the push waiting longest, 1 s then doubling up to 3 s
   apart); the first push Google answers makes every waiting push due at once;
 - a push waiting behind a running synchronization is not a failure: it is
   simply tried again a moment later;
@@ -50,7 +50,7 @@ CLOCK_SLACK = 60.0  # seconds beyond the longest wait this queue sets before a d
 RETRY_BASE = 1.0  # seconds before the first retry of a failed push; doubled each time up to retry_max
 SETTLE = 0.1  # seconds a quiet entry's first request waits for the rest of its save (several modify operations)
 BATCH = 100  # pushes claimed and applied in one run
-PROBE_FIRST, PROBE_MAX = 1.0, 5.0  # seconds between probes while Google does not answer: doubling up to the cap
+PROBE_FIRST, PROBE_MAX = 1.0, 3.0  # seconds between probes while Google does not answer: doubling up to the cap
 # Pushes tried again that meet no answer while Google answered others this recently have their own trouble (backoff
 # each); after that, or when a new edit meets no answer too, Google itself is taken as not answering.
 ANSWERED_RECENTLY = 5.0
