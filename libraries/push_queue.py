@@ -187,8 +187,12 @@ class PushQueue:
         return not any(push.attempts == 0 for push in self.store.queued_pushes())
 
     def _run(self) -> None:
+        unsettled = False  # a batch's outcomes may not all be recorded: its claims are let go before the next claim
         while not self._stopping:
             try:
+                if unsettled:  # its pushes run again (one that applied is only pushed once more), rather than after the lease
+                    self.store.release_pushes(self.owner)
+                    unsettled = False
                 # Once the process is stopping no push starts: it would only be cut short (and one cut short is due at once).
                 pushes = [] if requested() else self._claim()
                 if pushes:
@@ -198,10 +202,10 @@ class PushQueue:
             except SQLAlchemyError as error:  # the database is briefly unavailable (locked, restarting): an expected fault, one line
                 log.warning("push queue: cannot use the state database (%s); trying again in %ss, nothing queued is lost",
                             database_problem(error), POLL)
-                wait = POLL
+                wait, unsettled = POLL, True
             except Exception:  # a bug: never let the thread die, and keep the traceback for the report
                 log.exception("push queue: unexpected error; trying again in %ss", POLL)
-                wait = POLL
+                wait, unsettled = POLL, True
             with self._condition:
                 if not self._stopping:
                     self._condition.wait(timeout=wait)

@@ -78,3 +78,32 @@ def test_a_backlog_queued_during_an_outage_drains_at_once_when_google_answers_ag
         assert took < 12, f"the backlog took {took:.1f}s to drain after the recovery"
     finally:
         live.stop()
+
+
+def test_a_batch_whose_outcome_could_not_be_recorded_runs_again_soon_not_after_the_lease(tmp_path):
+    """The database refused the completion (locked for a moment): the claim is let go, so the push runs again
+    within seconds instead of waiting out its 15-minute lease."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from app_google_sync.libraries.push_queue import PushQueue
+
+    store = Store(f"sqlite:///{tmp_path / 'state.db'}")
+    record, refusals = store.push_done, [1]
+
+    def push_done(push):
+        if refusals:
+            refusals.pop()
+            raise OperationalError("DELETE FROM push_queue", {}, sqlite3.OperationalError("database is locked"))
+        return record(push)
+
+    store.push_done = push_done
+    handled = []
+    queue = PushQueue(store, lambda push: handled.append(push.name), delay=0.2)
+    try:
+        queue.put("user", "alice")
+        assert wait_for(lambda: store.queued_pushes() == [], timeout=10)
+    finally:
+        queue.stop()
+    assert handled == ["alice", "alice"]
