@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -35,6 +36,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -143,6 +145,9 @@ held_table = Table(
     Column("data", Text, nullable=False),  # the change as planned (JSON, no secret)
 )
 
+
+# INSERT … ON CONFLICT DO UPDATE (SQLite has it since 3.24; an older library takes the portable way)
+UPSERTS = {"postgresql": postgresql.insert, **({"sqlite": sqlite.insert} if sqlite3.sqlite_version_info >= (3, 24) else {})}
 
 MAX_RUN_ID = 2**63 - 1  # a run id is a database INTEGER: a larger one names no run (and would overflow the query)
 
@@ -467,8 +472,8 @@ class Store:
                      delay: float = 0.0) -> None:
         """Ask for a push of one object, due at ``due_at``; a request for an object already queued joins its row.
 
-        One statement decides, on the row as it is when the statement runs, never on an earlier read of it: an
-        UPDATE, and an INSERT when there was no row (a request racing another's INSERT updates instead). A read
+        One statement decides, on the row as it is when the statement runs, never on an earlier read of it (an
+        upsert; elsewhere than PostgreSQL and SQLite, an INSERT, then an UPDATE when the row was there). A read
         before the write would leave a window: the push running meanwhile could remove the row between the read
         and the write, and the request would be lost. Joining moves the version on (so a push running meanwhile
         keeps the row and runs again), keeps a waiting password unless a new one comes, and sets the due time:
@@ -488,18 +493,23 @@ class Store:
             values["password_hash"] = password_hash
         if uuid:
             values["uuid"] = uuid
-        while True:
+        row = dict(key=key, kind=kind, name=name, uuid=uuid, trigger=trigger, password_hash=password_hash, first_seen_at=moment,
+                   due_at=due_at, attempts=0, last_error="", version=0, claimed_by="")
+        upsert = UPSERTS.get(self.engine.dialect.name)
+        if upsert is not None:  # one statement: insert, or update the row there (PostgreSQL and SQLite guarantee one of them)
+            with self.engine.begin() as connection:
+                connection.execute(upsert(table).values(**row).on_conflict_do_update(index_elements=[table.c.key], set_=values))
+            return
+        while True:  # another database: insert; if the row is there, update it; if it went meanwhile, insert again
+            try:
+                with self.engine.begin() as connection:
+                    connection.execute(insert(table).values(**row))
+                    return
+            except IntegrityError:
+                pass
             with self.engine.begin() as connection:
                 if connection.execute(update(table).where(table.c.key == key).values(**values)).rowcount == 1:
                     return
-            try:
-                with self.engine.begin() as connection:
-                    connection.execute(insert(table).values(
-                        key=key, kind=kind, name=name, uuid=uuid, trigger=trigger, password_hash=password_hash, first_seen_at=moment,
-                        due_at=due_at, attempts=0, last_error="", version=0, claimed_by=""))
-                    return
-            except IntegrityError:  # another request inserted the row meanwhile: join it
-                continue
 
     def claim_push(self, owner: str, lease: timedelta) -> QueuedPush | None:
         """The push due first, claimed by ``owner`` for ``lease`` so no other process runs it meanwhile."""
