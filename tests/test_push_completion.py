@@ -14,6 +14,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event
 
+from app_google_sync.libraries import store as store_module
 from app_google_sync.libraries.push_queue import push_key
 from app_google_sync.libraries.store import Store, now
 
@@ -21,11 +22,13 @@ KEY = push_key("user", "alice")
 LEASE = timedelta(minutes=5)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'state.db'}"
-    return request.getfixturevalue("postgres_url")
+@pytest.fixture(params=["sqlite", "postgresql", "portable"])
+def database_url(request, tmp_path, monkeypatch):
+    if request.param == "postgresql":
+        return request.getfixturevalue("postgres_url")
+    if request.param == "portable":  # a database without an upsert: insert, then update
+        monkeypatch.setattr(store_module, "UPSERTS", {})
+    return f"sqlite:///{tmp_path / 'state.db'}"
 
 
 class Interleaving:
