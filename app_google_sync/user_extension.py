@@ -6,6 +6,9 @@ written to the state database (so it survives a failure or a restart) and a
 small worker thread runs it, one per user however many events arrived for it
 within the debounce delay. Nothing here raises into the host or blocks its request.
 
+Pushes go in batches: what is due together is applied in one run (see the
+library's push queue); each push keeps its own outcome.
+
 A new password arrives in cleartext; it is hashed at once (SHA-512 crypt, which
 Google accepts) and only the hash is queued, until pushed. The cleartext is never kept.
 """
@@ -16,9 +19,9 @@ import threading
 import time
 from typing import Callable
 
-from .libraries.settings import config, config_file
 from .libraries.core import passwords
 from .libraries.runtime import push_queue
+from .libraries.settings import config, config_file
 from .libraries.state.store import Store
 
 log = logging.getLogger(__name__)
@@ -26,16 +29,10 @@ log = logging.getLogger(__name__)
 DEFAULT_DELAY = 2.0
 
 
-def _default_push_user(config_path: str, uid: str, uuid: str = ""):
-    from .libraries.runtime import jobs# noqa: PLC0415  (the engine loads only when a push actually runs)
+def _run_pushes(config_path: str, pushes: list) -> dict:
+    from .libraries.runtime import jobs  # noqa: PLC0415  (the engine loads only when a push actually runs)
 
-    return jobs.run_push(config_path, "user", uid, uuid, trigger="user-manager")
-
-
-def _default_push_password(config_path: str, uid: str, hash_value: str, hash_function: str):
-    from .libraries.runtime import jobs# noqa: PLC0415
-
-    return jobs.run_push(config_path, "user", uid, password_hash=hash_value, trigger="password")
+    return jobs.run_pushes(config_path, pushes).outcomes
 
 
 def is_connected(config_path: str) -> bool:
@@ -58,13 +55,14 @@ class PushQueue:
         self,
         config_path: str,
         delay: float = DEFAULT_DELAY,
-        push_user: Callable[[str, str, str], object] = _default_push_user,
-        push_password: Callable[[str, str, str, str], object] = _default_push_password,
+        push_user: Callable[[str, str, str], object] | None = None,
+        push_password: Callable[[str, str, str, str], object] | None = None,
         connected: Callable[[str], bool] = is_connected,
         retry_base: float = push_queue.RETRY_BASE,
     ):
         self.config_path = config_path
         self.delay, self.retry_base = delay, retry_base
+        # Tests give these to see each push; without them the pushes run through the engine, a batch at a time.
         self._push_user = push_user
         self._push_password = push_password
         self._connected = connected
@@ -77,7 +75,8 @@ class PushQueue:
         with self._lock:
             if self._queue is None:
                 store = Store(_state_database(self.config_path))
-                self._queue = push_queue.PushQueue(store, self._push, delay=self.delay, retry_base=self.retry_base, name="google-sync-console-push")
+                self._queue = push_queue.PushQueue(store, batch_handler=self._push_batch, delay=self.delay, retry_base=self.retry_base,
+                                                   name="google-sync-console-push")
             return self._queue
 
     def submit(self, uid: str, password_hash: str = "", uuid: str = "") -> None:
@@ -107,10 +106,18 @@ class PushQueue:
         if self._queue is not None:
             self._queue.stop()
 
-    def _push(self, push) -> None:
+    def _push_batch(self, pushes: list) -> dict:
         if not self._connected(self.config_path):
-            log.info("not pushing %s: Google is not connected", push.name or push.uuid)
-            return
+            for push in pushes:
+                log.info("not pushing %s: Google is not connected", push.name or push.uuid)
+            return {push.key: None for push in pushes}
+        if self._push_user is None and self._push_password is None:
+            for push in pushes:
+                log.info("pushing user %s%s", push.name or push.uuid, " with a new password" if push.password_hash else "")
+            return _run_pushes(self.config_path, pushes)
+        return push_queue.one_by_one(self._push)(pushes)
+
+    def _push(self, push) -> None:
         if push.password_hash:
             log.info("pushing user %s with a new password", push.name)
             self._push_password(self.config_path, push.name, push.password_hash, passwords.CRYPT)

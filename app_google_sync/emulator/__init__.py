@@ -23,6 +23,7 @@ build("licensing", "v1", client_options={"api_endpoint": emu.base_url}); batches
     # Revocation: POST emu.base_url + "revoke?token=…". Inspection: emu.oauth_grants(),
     # emu.group_settings(email), emu.write_calls(), emu.stats().
     # Trouble, switchable while serving: emu.outage = True, emu.outage_for(s), emu.fail_next(n),
+    # emu.fail_calls_about(*emails_or_ids),
     # emu.fail_tokens_after(n), emu.expire_tokens(), emu.answer_delay = s,
     # emu.drop_answers_after(n), emu.propagation_delay = s, emu.quota_per_window = n,
     # emu.quota_status = 429, emu.max_concurrent = n, emu.garble_answers_after(n, kind=…),

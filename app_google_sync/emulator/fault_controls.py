@@ -33,6 +33,14 @@ class FaultControls:
         with self.lock:
             self._failures.extend([(status, reason, retry_after)] * count)
 
+    def fail_calls_about(self, *keys, status=503, reason="backendError"):
+        """Every call whose path names one of ``keys`` (an address, an id) fails with `status`/`reason`,
+        batch parts included, until called again with other keys (none: no more such failures). The
+        trouble of one object, while the rest of the account answers."""
+        with self.lock:
+            self._failing_objects = frozenset(key.lower() for key in keys)
+            self._object_failure = (status, reason)
+
     # limits (settable while serving) -------------------------------------------------------------
     @property
     def quota_per_window(self):

@@ -104,6 +104,7 @@ class Emulator(Identity, Seeding, FaultControls):
         self.webflow = oauth.WebFlow(self.authority)
         self.directory = Directory(domain)
         self._failures = deque()
+        self._failing_objects = frozenset()  # calls whose path names one of these answer 503 (fail_calls_about)
         self._server = self._thread = None
         self.open_connections = set()
         if state_file and os.path.exists(state_file):
@@ -328,6 +329,9 @@ class Emulator(Identity, Seeding, FaultControls):
                 raise
             self._stats["accepted"] += 1
             self._inject_failure()
+            if self._failing_objects and any(key in urllib.parse.unquote(path).lower() for key in self._failing_objects):
+                self._stats["failed_injected"] += 1
+                raise errors.injected(*self._object_failure)
         routing.check_params(route, query)
         selection = fields.parse(query["fields"]) if query.get("fields") else None
         if selection is not None and route.schema:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
@@ -22,8 +23,8 @@ from ldap.syncrepl import SyncreplConsumer
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..settings.config import Settings
-from .ldap_source import configure_and_bind
 from ..state.store import Store, database_problem
+from .ldap_source import configure_and_bind
 
 log = logging.getLogger(__name__)
 
@@ -129,18 +130,34 @@ def _first_rdn_value(dn: str) -> str:
     return value if attribute.lower() == "uid" else ""
 
 
+COOKIE_SAVE_EVERY = 0.5  # seconds: a burst of changes saves the cookie this often, not once per entry
+QUIET_POLL = 0.2  # seconds of quiet after which a cookie not saved yet is saved
+
+
 class _Consumer(SyncreplConsumer, SimpleLDAPObject):
     def __init__(self, uri: str, router: ChangeRouter, store: Store, resumed: bool):
         super().__init__(uri)
         self.router, self.store = router, store
         self.refresh_done = False
         self.resumed = resumed  # with a cookie, the refresh phase carries real changes
+        self.unsaved: str | None = None  # the newest cookie, once every change before it is queued
+        self.saved_at = float("-inf")
 
     def syncrepl_get_cookie(self):
         return self.store.get_value(COOKIE_KEY)
 
     def syncrepl_set_cookie(self, cookie):
-        self.store.set_value(COOKIE_KEY, cookie.decode() if isinstance(cookie, bytes) else cookie)
+        # python-ldap hands the cookie over after the entry it came with was handled (queued): saving it later
+        # than that only means resuming from an older one after a restart, which sends some changes again.
+        self.unsaved = cookie.decode() if isinstance(cookie, bytes) else cookie
+        self.save_cookie(at_once=not self.refresh_done)
+
+    def save_cookie(self, at_once: bool = False) -> None:
+        """Save the newest cookie: at once (refresh done, a quiet moment, a stop), else at most every COOKIE_SAVE_EVERY s."""
+        if self.unsaved is None or not (at_once or time.monotonic() - self.saved_at >= COOKIE_SAVE_EVERY):
+            return
+        self.store.set_value(COOKIE_KEY, self.unsaved)
+        self.unsaved, self.saved_at = None, time.monotonic()
 
     def syncrepl_entry(self, dn, attributes, uuid):
         # On a first start the refresh lists every entry: learn from it, push nothing (the full run did that).
@@ -226,11 +243,12 @@ class DirectoryWatcher:
             self.connected = True
             while not self._stop.is_set():
                 try:
-                    if not consumer.syncrepl_poll(msgid=msgid, timeout=self.poll_timeout):
+                    if not consumer.syncrepl_poll(msgid=msgid, timeout=QUIET_POLL if consumer.unsaved else self.poll_timeout):
                         return  # the server ended the search; start again
                 except ldap.TIMEOUT:
-                    pass
+                    consumer.save_cookie(at_once=True)  # a quiet moment: the burst is over
                 self.contact = datetime.now(timezone.utc)  # a quiet poll too: a dropped connection raises SERVER_DOWN instead
+            consumer.save_cookie(at_once=True)
         finally:
             self.connected = False
             try:

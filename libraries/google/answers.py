@@ -63,9 +63,15 @@ class TargetError(GoogleSyncError):
         return self.kind is ErrorKind.QUOTA
 
     @property
+    def unavailable(self) -> bool:
+        """Google did not answer: unreachable, or failing itself (not a refusal, not a quota). A push queue that
+        sees it backs off as a whole rather than push by push."""
+        return self.kind in (ErrorKind.UNREACHABLE, ErrorKind.TRANSIENT)
+
+    @property
     def maybe_applied(self) -> bool:
         """The request may have taken effect although no success came back (a lost answer, a server failing late)."""
-        return self.kind in (ErrorKind.UNREACHABLE, ErrorKind.TRANSIENT)
+        return self.unavailable
 
     def retriable(self, attempt: int = 0) -> bool:
         """Worth sending again: it passes by itself (an endpoint that never answers only briefly)."""

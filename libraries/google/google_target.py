@@ -251,6 +251,7 @@ class GoogleTarget:
         self._http = None
         self._no_batch: set[str] = set()  # APIs whose endpoint refused the batch route
         self._domains: dict | None = None  # read once per target (a run)
+        self._accounts: dict[str, GoogleUser | TargetError | None] = {}  # read ahead for a batch of pushes: key -> account
 
     # -- plumbing ----------------------------------------------------------------
 
@@ -659,7 +660,28 @@ class GoogleTarget:
                 return None
             raise
 
+    def prefetch_users(self, keys: Iterable[str]) -> None:
+        """Read these accounts (addresses or ids) ahead, in batches, for the read_user calls of a batch of pushes.
+        One that cannot be read now is left to its own read_user (which retries, or says why)."""
+        requests = {key: self.users.get(userKey=key, projection=self._projection, fields=self._user_fields) for key in sorted(set(keys))}
+        for key, outcome in self.batch(requests).items():  # retried there as any read is: its error stands for this run
+            error = outcome.error
+            if error is None:
+                self._accounts[key.lower()] = GoogleUser.from_api(outcome.response or {})
+            else:
+                self._accounts[key.lower()] = None if error.kind is ErrorKind.NOT_FOUND else error
+
+    def prefetched(self, key: str) -> GoogleUser | None:
+        """An account read ahead (None: not found, not read, or its read failed)."""
+        found = self._accounts.get(key.lower())
+        return found if isinstance(found, GoogleUser) else None
+
     def read_user(self, key: str) -> GoogleUser | None:
+        if key.lower() in self._accounts:
+            found = self._accounts[key.lower()]
+            if isinstance(found, TargetError):
+                raise found
+            return found
         try:
             return GoogleUser.from_api(self.call(self.users.get(userKey=key, projection=self._projection, fields=self._user_fields)))
         except TargetError as error:

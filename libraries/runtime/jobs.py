@@ -8,16 +8,24 @@ the durable push queue keeps it and tries again.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
+from dataclasses import dataclass
 from typing import Callable
 
 from ..core.errors import GoogleSyncError, RunLocked
 from ..core.model import PasswordHash
 from ..core.passwords import CRYPT
+from ..google.answers import TargetError
+from ..google.google_target import TokenError, load_credentials, read_key, required_scopes
 from ..ops import notify
+from ..ops.monitoring import PUSH_TRIGGERS
 from ..settings import config
-from ..sync.engine import Report, SyncEngine
+from ..state.store import QueuedPush, Store, now
+from ..sync.engine import PushBatch, PushTarget, Report, SyncEngine
+from .push_queue import GoogleUnavailable, push_key
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +93,10 @@ class PushNotDone(GoogleSyncError):
     """A push ran but some of its changes failed for a reason that may pass (Google or the network): try again."""
 
 
-# A push retries Google's transient errors briefly itself; the queue retries it for as long as needed after that.
-PUSH_RETRY_DEADLINE = 60.0
+# A push retries Google's transient errors only briefly itself (a few tenths of a second): then it goes back to the
+# queue, which tries it again with backoff while the other pushes go on.
+PUSH_RETRY_DEADLINE = 0.8
+PUSH_RETRY_BASE = 0.1  # seconds before a push's first quick retry, doubled each time
 PUSH_LOCK_WAIT = 2.0  # seconds a push waits for a running synchronization before the queue tries again later
 
 
@@ -97,32 +107,100 @@ def run_push(config_path: str, kind: str, name: str, uuid: str = "", password_ha
     full synchronization after reconnecting covers it. A failure also looks whether
     a push has now failed long enough to tell someone (``notify``).
     """
+    push = QueuedPush(push_key(kind, name, uuid), kind, name, uuid, password_hash, trigger, now(), now(), 0, "", 0)
+    batch = run_pushes(config_path, [push])
+    outcome = batch.outcomes[push.key]
+    if outcome is not None:
+        raise outcome
+    return batch.report
+
+
+@dataclass
+class PushRun:
+    """What a batch of queued pushes gave: each push's outcome (None: applied), and the run's report."""
+
+    outcomes: dict[str, Exception | None]
+    report: Report | None = None
+
+
+def run_pushes(config_path: str, pushes: list[QueuedPush], store: Store | None = None) -> PushRun:
+    """Queued pushes in one run (see SyncEngine.push_many), each with its own outcome: None when applied (or when
+    Google refused it for good: the log and the run's results say why, and the next full run tries again), else
+    the exception that keeps it queued (RunLocked when a run holds the lock, GoogleUnavailable when Google did not
+    answer). A failure also looks whether a push has now failed long enough to tell someone (``notify``)."""
     try:
-        return _push(config_path, kind, name, uuid, password_hash, trigger)
-    except RunLocked:
-        raise
-    except Exception:
+        run = _push_batch(config_path, pushes, store)
+    except Exception as error:  # noqa: BLE001  (every push of the batch keeps the reason)
+        run = PushRun({push.key: _waiting(error) for push in pushes})
+    if any(outcome is not None and not isinstance(outcome, RunLocked) for outcome in run.outcomes.values()):
         notify.check_after(config_path)
-        raise
+    return run
 
 
-def _push(config_path: str, kind: str, name: str, uuid: str, password_hash: str, trigger: str) -> Report | None:
-    label = f"{kind} {name or uuid}"
+def _push_batch(config_path: str, pushes: list[QueuedPush], store: Store | None) -> PushRun:
     settings = config.load(config_path)
     if not settings.google.credentials_file:
-        log.info("push of %s skipped: Google is not connected", label)
-        return None
-    engine = SyncEngine(settings, retry_deadline=PUSH_RETRY_DEADLINE)
-    if kind == "group":
-        report = engine.push_group(name, trigger=trigger, lock_timeout=PUSH_LOCK_WAIT)
-    else:
-        password = PasswordHash(password_hash, CRYPT) if password_hash else None
-        report = engine.push_user(name, trigger=trigger, password=password, uuid=uuid, lock_timeout=PUSH_LOCK_WAIT)
-    transient = [result for result in report.failures if result.transient]
+        for push in pushes:
+            log.info("push of %s skipped: Google is not connected", push.label)
+        return PushRun({push.key: None for push in pushes})
+    store = store if store is not None and store.url == settings.sync.database else None  # the queue's, unless the file names another
+    # Pushes that failed before are tried once, without quick retries: the queue's backoff is their retry.
+    deadline = PUSH_RETRY_DEADLINE if any(push.attempts == 0 for push in pushes) else 0.0
+    engine = SyncEngine(settings, store=store, retry_deadline=deadline, retry_base=PUSH_RETRY_BASE, credentials=_credentials(settings))
+    targets = [PushTarget(push.key, push.kind, push.name, push.uuid, PasswordHash(push.password_hash, CRYPT) if push.password_hash else None)
+               for push in pushes]
+    batch = engine.push_many(targets, trigger=_run_trigger(pushes), lock_timeout=PUSH_LOCK_WAIT)
+    return PushRun({push.key: _outcome(batch, push) for push in pushes}, batch.report)
+
+
+_CREDENTIALS: dict[str, object] = {}  # one per key file content and identity: pushes skip parsing the key and asking a token
+
+
+def _credentials(settings):
+    """The credentials of the previous push when the key file, the identity and the scopes are the same: a push then
+    costs neither the key's parsing nor a token request (the token is renewed when it expires). Held in memory only,
+    as any run holds them."""
+    info = read_key(settings.google)
+    scopes = required_scopes(settings)
+    identity = hashlib.sha256(json.dumps([info, settings.google.admin_email, settings.google.token_uri, scopes], sort_keys=True)
+                              .encode()).hexdigest()
+    if identity not in _CREDENTIALS:
+        _CREDENTIALS.clear()  # the key or the settings changed: the old credentials go
+        _CREDENTIALS[identity] = load_credentials(settings.google, scopes)
+    return _CREDENTIALS[identity]
+
+
+def _run_trigger(pushes: list[QueuedPush]) -> str:
+    """The batch's run says who asked, when they all came from one place (the console's are the user manager's)."""
+    triggers = {"user-manager" if push.trigger == "console" else push.trigger for push in pushes}
+    trigger = triggers.pop() if len(triggers) == 1 else "push"
+    return trigger if trigger in PUSH_TRIGGERS else "push"
+
+
+def _outcome(batch: PushBatch, push: QueuedPush) -> Exception | None:
+    if push.key in batch.errors:
+        return _waiting(batch.errors[push.key])
+    if batch.failure is not None:  # the run as a whole (a synchronization holds the lock, Google unreachable, a stop)
+        return _waiting(batch.failure)
+    results = batch.results_of(push.key)
+    transient = [result for result in results if not result.ok and result.transient]
+    for result in results:
+        if not result.ok and not result.transient:
+            log.error("push of %s: %s %s: %s", push.label, result.change.action, result.change.subject, result.message)
     if transient:
-        raise PushNotDone(f"{len(transient)} change(s) not applied yet: {transient[0].change.action} {transient[0].change.subject}: {transient[0].message}")
-    log.info("push of %s: %s%s", label, report.outcome, f" ({report.message})" if report.message else "")
-    for notice in report.plan.notices if report.plan else ():
+        first = transient[0]
+        kind = GoogleUnavailable if all(result.unavailable for result in transient) else PushNotDone
+        return kind(f"{len(transient)} change(s) not applied yet: {first.change.action} {first.change.subject}: {first.message}")
+    plan = batch.plans.get(push.key)
+    for notice in plan.notices if plan else ():
         if notice.level == "warning":  # a skipped user or group: the worker's log is where a push can say so
-            log.warning("push of %s: %s: %s", label, notice.subject, notice.message)
-    return report
+            log.warning("push of %s: %s: %s", push.label, notice.subject, notice.message)
+    log.info("push of %s: %s", push.label, "applied" if results else "in step")
+    return None
+
+
+def _waiting(error: Exception | None) -> Exception | None:
+    """The error that keeps a push queued; a Google that did not answer is said as such (the queue backs off as a whole)."""
+    if isinstance(error, TargetError) and not isinstance(error, TokenError) and error.unavailable:
+        return GoogleUnavailable(str(error))
+    return error

@@ -1,24 +1,25 @@
 """Live synchronization: the directory watcher feeds the durable queue of targeted pushes.
 
 Runs inside `google-sync worker` (next to the scheduler) or on its own as
-`google-sync watch`. Each push goes through `jobs.run_push`, which reads the
-configuration afresh (so a Disconnect in the console stops pushes at once) and
-the engine, whose lock keeps pushes from overlapping with a full run. A push
-that fails stays queued and is tried again until it is applied.
+`google-sync watch`. The queue's pushes go in batches through `jobs.run_pushes`,
+which reads the configuration afresh (so a Disconnect in the console stops pushes
+at once) and the engine, whose lock keeps pushes from overlapping with a full run.
+A push that fails stays queued and is tried again until it is applied.
 """
 from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..settings import config
-from . import jobs
-from ..ops.monitoring import HEARTBEAT_SECONDS, write_heartbeat
-from .push_queue import PushQueue
-from ..state.store import QueuedPush, Store, database_problem, now
 from ..directory.watcher import DirectoryWatcher, Request
+from ..ops.monitoring import HEARTBEAT_SECONDS, write_heartbeat
+from ..settings import config
+from ..state.store import QueuedPush, Store, database_problem, now
+from . import jobs
+from .push_queue import PushQueue
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ class LiveSync:
         self.push_delay = settings.sync.push_delay
         self.queue: PushQueue | None = None
         self._stopping = threading.Event()
+        self._beaten = float("-inf")  # monotonic time of the last heartbeat
         self._heartbeat = threading.Thread(target=self._beat, name="google-sync-heartbeat", daemon=True)
 
     def request(self, change: Request) -> None:
@@ -45,10 +47,11 @@ class LiveSync:
             queue.put("user", uid, "" if uid else uuid, trigger="watch")  # one row per user, however it was seen
         else:
             queue.put("group", names[0], trigger="watch")
-        self._beat_once()  # the lag of this change, at once rather than at the next beat
+        if time.monotonic() - self._beaten >= 1.0:  # the lag of this change, at once rather than at the next beat
+            self._beat_once()  # (at most once a second: a burst of changes is not a burst of writes)
 
     def start(self) -> None:
-        self.queue = PushQueue(self.store, self._push, delay=self.push_delay, retry_max=self.retry_max, name="google-sync-watch")
+        self.queue = PushQueue(self.store, batch_handler=self._push, delay=self.push_delay, retry_max=self.retry_max, name="google-sync-watch")
         self.watcher.start()
         self._heartbeat.start()
 
@@ -67,6 +70,7 @@ class LiveSync:
         write_heartbeat(self.store, now(), watcher.mode, watcher.connected and not stopped, watcher.contact, watcher.router.lag, stopped)
 
     def _beat_once(self, stopped: bool = False) -> None:
+        self._beaten = time.monotonic()
         try:
             self.heartbeat(stopped)
         except SQLAlchemyError as error:  # the database may be briefly busy or down: the next beat will do
@@ -83,7 +87,8 @@ class LiveSync:
             if self._stopping.wait(HEARTBEAT_SECONDS):
                 return
 
-    def _push(self, push: QueuedPush) -> None:
-        report = jobs.run_push(self.config_path, push.kind, push.name, push.uuid, push.password_hash, push.trigger)
-        for result in report.results if report else ():
+    def _push(self, pushes: list[QueuedPush]) -> dict:
+        run = jobs.run_pushes(self.config_path, pushes, self.store)
+        for result in run.report.results if run.report else ():
             log.log(logging.INFO if result.ok else logging.ERROR, "pushed %s %s %s", result.change.action, result.change.subject, result.message)
+        return run.outcomes

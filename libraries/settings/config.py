@@ -131,7 +131,7 @@ class SyncSettings:
     # Organizational units from the directory: "" (not managed), "dn" (the user's OU below users_dn) or "attribute:NAME".
     org_units: str = _sync("org_units")
     org_unit_root: str = _sync("org_unit_root")  # the Google org unit the directory's units go under
-    push_delay: float = _sync("push_delay")  # seconds a directory change waits for more changes to the same entry
+    push_delay: float = _sync("push_delay")  # seconds within which more changes to a just-pushed entry go together
     push_retry_max: float = _sync("push_retry_max")  # the longest wait, in seconds, between two attempts of a failed push
     poll_interval: int = _sync("poll_interval")  # seconds between modifyTimestamp polls when the directory has no syncprov
 

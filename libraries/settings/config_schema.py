@@ -568,9 +568,12 @@ SYNC = Section("sync", (
     Key("change_password_at_next_login", Boolean(), "no",
         "a new user without a syncable password gets a long random one; `yes` also makes Google ask for a new one at first login"),
     Key("push_delay", Duration(0, 600), "1s",
-        "how long a changed entry waits for more changes before it is pushed (a burst of edits costs one push)"),
+        "how bursts are coalesced: a changed entry that was quiet is pushed at once (within a tenth of a second); edits arriving "
+        "while its push waits or runs, or within `push_delay` after it, go together in one more push, `push_delay` later "
+        "(a burst of edits costs at most two pushes)"),
     Key("push_retry_max", Duration(1, 86400), "10m",
-        "the longest wait between two attempts of a failed push; failed pushes are retried with exponential backoff until they succeed"),
+        "the longest wait between two attempts of a failed push; failed pushes are retried with exponential backoff (1 s, doubling) "
+        "until they succeed"),
     Key("poll_interval", Integer(1, 86400, "seconds"), "30",
         "seconds between `modifyTimestamp` polls, only when the directory has no syncprov overlay"),
 ))

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import socket
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -27,6 +28,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    case,
     create_engine,
     delete,
     event,
@@ -36,6 +38,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -177,6 +180,8 @@ LEAVER_DEFAULTS = dict(steps="[]", hidden=False, moved_from="", moved_to="", tra
                        transfer_attempts=0, transfer_error="", transfer_done_at=None, returned_at=None)
 TRANSFER_STARTED = ("new", "inProgress")  # Google's overallTransferStatusCode while a transfer runs
 
+# INSERT … ON CONFLICT DO UPDATE (SQLite has it since 3.24; an older library takes the portable way)
+UPSERTS: dict[str, Any] = {"postgresql": postgresql.insert, **({"sqlite": sqlite.insert} if sqlite3.sqlite_version_info >= (3, 24) else {})}
 
 MAX_RUN_ID = 2**63 - 1  # a run id is a database INTEGER: a larger one names no run (and would overflow the query)
 
@@ -254,6 +259,7 @@ class QueuedPush:
     attempts: int
     last_error: str
     version: int
+    claimed_by: str = ""  # the queue that holds it while it runs ("" when it waits)
 
     @property
     def label(self) -> str:
@@ -319,6 +325,7 @@ class Store:
     def __init__(self, url: str):
         if url.startswith("sqlite:///"):
             state_files.prepare_sqlite(url.removeprefix("sqlite:///"))  # 0600 before SQLite makes its WAL after it
+        self.url = url
         self.engine: Engine = create_engine(url, future=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -483,61 +490,112 @@ class Store:
 
     # -- the push queue ----------------------------------------------------------------
 
-    def enqueue_push(self, key: str, kind: str, name: str, uuid: str, trigger: str, due_at: datetime, password_hash: str = "") -> None:
-        """Ask for a push; a request for an object already queued moves its due time and keeps its history."""
-        with self.engine.begin() as connection:
-            row = connection.execute(select(push_queue_table).where(push_queue_table.c.key == key)).mappings().first()
-            if row is None:
-                values = dict(key=key, kind=kind, name=name, uuid=uuid, trigger=trigger, password_hash=password_hash,
-                              first_seen_at=now(), due_at=due_at, attempts=0, last_error="", version=0, claimed_by="")
-                connection.execute(insert(push_queue_table).values(**values))
-                return
-            changes = dict(version=row["version"] + 1, due_at=due_at, uuid=uuid or row["uuid"], trigger=trigger)
-            if password_hash:
-                changes["password_hash"] = password_hash
-            connection.execute(update(push_queue_table).where(push_queue_table.c.key == key).values(**changes))
+    def enqueue_push(self, key: str, kind: str, name: str, uuid: str, trigger: str, due_at: datetime, password_hash: str = "",
+                     delay: float = 0.0) -> None:
+        """Ask for a push of one object, due at ``due_at``; a request for an object already queued joins its row.
+
+        One statement decides, on the row as it is when the statement runs, never on an earlier read of it (an
+        upsert; elsewhere than PostgreSQL and SQLite, an INSERT, then an UPDATE when the row was there). A read
+        before the write would leave a window: the push running meanwhile could remove the row between the read
+        and the write, and the request would be lost. Joining moves the version on (so a push running meanwhile
+        keeps the row and runs again), keeps a waiting password unless a new one comes, and sets the due time:
+        - the object's push is running: ``delay`` seconds from now (the rest of a burst goes in one more push);
+        - it waits after a failure: ``due_at`` if sooner (a new edit is a new reason to try);
+        - it waits for its first attempt: ``due_at`` if later (the entry is still changing), unless it was first
+          asked for ``delay`` seconds ago or more (a stream of edits never holds it back longer than that).
+        """
+        moment = now()
+        table = push_queue_table
+        values = dict(version=table.c.version + 1, trigger=trigger,
+                      due_at=case((table.c.claimed_by != "", moment + timedelta(seconds=delay)),
+                                  (table.c.attempts > 0, _earliest(table.c.due_at, due_at)),
+                                  (table.c.first_seen_at <= moment - timedelta(seconds=delay), table.c.due_at),
+                                  else_=_latest(table.c.due_at, due_at)))
+        if password_hash:
+            values["password_hash"] = password_hash
+        if uuid:
+            values["uuid"] = uuid
+        row = dict(key=key, kind=kind, name=name, uuid=uuid, trigger=trigger, password_hash=password_hash, first_seen_at=moment,
+                   due_at=due_at, attempts=0, last_error="", version=0, claimed_by="")
+        upsert = UPSERTS.get(self.engine.dialect.name)
+        if upsert is not None:  # one statement: insert, or update the row there (PostgreSQL and SQLite guarantee one of them)
+            with self.engine.begin() as connection:
+                connection.execute(upsert(table).values(**row).on_conflict_do_update(index_elements=[table.c.key], set_=values))
+            return
+        while True:  # another database: insert; if the row is there, update it; if it went meanwhile, insert again
+            try:
+                with self.engine.begin() as connection:
+                    connection.execute(insert(table).values(**row))
+                    return
+            except IntegrityError:
+                pass
+            with self.engine.begin() as connection:
+                if connection.execute(update(table).where(table.c.key == key).values(**values)).rowcount == 1:
+                    return
 
     def claim_push(self, owner: str, lease: timedelta) -> QueuedPush | None:
         """The push due first, claimed by ``owner`` for ``lease`` so no other process runs it meanwhile."""
+        return next(iter(self.claim_pushes(owner, lease, 1)), None)
+
+    def claim_pushes(self, owner: str, lease: timedelta, limit: int, only_fresh: bool = False) -> list[QueuedPush]:
+        """Up to ``limit`` due pushes, claimed by ``owner`` for ``lease``: those waiting for their first attempt first
+        (a new edit overtakes old retries), then by due time. ``only_fresh``: none that failed before.
+
+        Each row is claimed by a compare-and-set on its version, then read again under the claim, so what is
+        returned is what the claim holds (a request joining between the look and the claim makes the claim fail)."""
         moment = now()
-        free = or_(push_queue_table.c.claimed_by == "", push_queue_table.c.claimed_until < moment)
-        query = select(push_queue_table).where(push_queue_table.c.due_at <= moment, free).order_by(push_queue_table.c.due_at).limit(5)
+        table = push_queue_table
+        free = or_(table.c.claimed_by == "", table.c.claimed_until < moment)
+        query = select(table.c.key, table.c.version).where(table.c.due_at <= moment, free)
+        if only_fresh:
+            query = query.where(table.c.attempts == 0)
+        query = query.order_by(case((table.c.attempts == 0, 0), else_=1), table.c.due_at).limit(limit)
         with self.engine.begin() as connection:
-            for row in connection.execute(query).mappings().all():
-                claimed = connection.execute(
-                    update(push_queue_table)
-                    .where(push_queue_table.c.key == row["key"], push_queue_table.c.version == row["version"], free)
-                    .values(claimed_by=owner, claimed_until=moment + lease)
-                )
-                if claimed.rowcount == 1:
-                    return _queued(row)
-        return None
+            claimed = [row.key for row in connection.execute(query).all()
+                       if connection.execute(update(table).where(table.c.key == row.key, table.c.version == row.version, free)
+                                             .values(claimed_by=owner, claimed_until=moment + lease)).rowcount == 1]
+            if not claimed:
+                return []
+            rows = connection.execute(select(table).where(table.c.key.in_(claimed), table.c.claimed_by == owner)).mappings().all()
+        order = {key: index for index, key in enumerate(claimed)}
+        return sorted((_queued(row) for row in rows), key=lambda push: order[push.key])
 
     def push_done(self, push: QueuedPush) -> None:
         """Applied: gone from the queue, unless it was asked for again meanwhile (then it runs again).
 
+        Only the claim that ran it acts: a claim that lapsed and was taken over leaves the row to its new holder.
         A pushed password's hash is then gone from the disk too (SQLite: overwritten, write-ahead log emptied)."""
+        table = push_queue_table
         with self.engine.begin() as connection:
-            key = push_queue_table.c.key == push.key
-            gone = connection.execute(delete(push_queue_table).where(key, push_queue_table.c.version == push.version))
+            mine = (table.c.key == push.key, table.c.claimed_by == push.claimed_by)
+            gone = connection.execute(delete(table).where(*mine, table.c.version == push.version))
             if gone.rowcount == 0:
-                connection.execute(update(push_queue_table).where(key).values(claimed_by="", claimed_until=None))
                 # The password just pushed is done; a newer one that arrived meanwhile still waits.
-                pushed = push_queue_table.c.password_hash == push.password_hash
-                connection.execute(update(push_queue_table).where(key, pushed).values(password_hash=""))
+                pushed = table.c.password_hash == push.password_hash
+                connection.execute(update(table).where(*mine).values(
+                    claimed_by="", claimed_until=None, password_hash=case((pushed, ""), else_=table.c.password_hash)))
         if push.password_hash:
             self._empty_write_ahead_log()
 
     def push_failed(self, push: QueuedPush, error: str, retry_at: datetime, counts: bool = True) -> None:
         """Not applied: tried again at ``retry_at``. ``counts`` is False for a push that only waited (a run held the lock)."""
-        values: dict[str, Any] = dict(claimed_by="", claimed_until=None, last_error=error)
+        table = push_queue_table
+        values: dict[str, Any] = dict(claimed_by="", claimed_until=None, last_error=error,
+                                      # A newer request keeps its own (earlier) due time; otherwise wait for the retry.
+                                      due_at=case((table.c.version == push.version, retry_at), else_=table.c.due_at))
         if counts:
-            values["attempts"] = push_queue_table.c.attempts + 1
+            values["attempts"] = table.c.attempts + 1
         with self.engine.begin() as connection:
-            key = push_queue_table.c.key == push.key
-            connection.execute(update(push_queue_table).where(key).values(**values))
-            # A newer request keeps its own (earlier) due time; otherwise wait for the retry.
-            connection.execute(update(push_queue_table).where(key, push_queue_table.c.version == push.version).values(due_at=retry_at))
+            connection.execute(update(table).where(table.c.key == push.key, table.c.claimed_by == push.claimed_by).values(**values))
+
+    def retry_failed_now(self) -> int:
+        """Every push waiting after a failure becomes due now (Google answers again); returns how many."""
+        moment = now()
+        table = push_queue_table
+        with self.engine.begin() as connection:
+            moved = connection.execute(update(table).where(table.c.attempts > 0, table.c.claimed_by == "", table.c.due_at > moment)
+                                       .values(due_at=moment))
+        return moved.rowcount
 
     def release_pushes(self, owner: str) -> None:
         """Claims of a queue that stopped: free for the next one at once."""
@@ -563,11 +621,14 @@ class Store:
             moved = connection.execute(update(push_queue_table).where(push_queue_table.c.due_at > later_than).values(due_at=due_at))
         return moved.rowcount
 
-    def next_push_due(self) -> datetime | None:
-        """When the next unclaimed push is due (None: the queue is empty)."""
+    def next_push_due(self, only_fresh: bool = False) -> datetime | None:
+        """When the next unclaimed push is due (None: the queue is empty); ``only_fresh``: of those never tried."""
         free = or_(push_queue_table.c.claimed_by == "", push_queue_table.c.claimed_until < now())
+        query = select(func.min(push_queue_table.c.due_at)).where(free)
+        if only_fresh:
+            query = query.where(push_queue_table.c.attempts == 0)
         with self.engine.connect() as connection:
-            moment = connection.execute(select(func.min(push_queue_table.c.due_at)).where(free)).scalar()
+            moment = connection.execute(query).scalar()
         return _aware(moment) if moment else None
 
     # -- leavers ([offboarding]) -----------------------------------------------------
@@ -646,6 +707,14 @@ def _new_id(inserted: CursorResult[Any]) -> int:
     if key is None:
         raise RuntimeError("the database returned no id for the row just inserted")
     return int(key[0])
+
+
+def _earliest(column, moment: datetime):
+    return case((column < moment, column), else_=moment)
+
+
+def _latest(column, moment: datetime):
+    return case((column > moment, column), else_=moment)
 
 
 def _queued(row) -> QueuedPush:

@@ -5,9 +5,11 @@ here, and one lock makes sure two runs never overlap, even across processes.
 """
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from typing import Callable
 
 from ..core import stopping
 from ..core.codes import RunOutcome
@@ -29,11 +31,11 @@ from ..settings.config import Settings
 from ..state import locks
 from ..state.keys import installation_key
 from ..state.store import HeldChange, Store, held_checksum, now
-from . import offboarding
-from . import undo
+from . import offboarding, undo
 from .executor import Executor, Progress, Result
 from .json_output import lazy_list
 from .plan import (
+    Change,
     DeleteGroup,
     LinkedUserChange,
     MemberChange,
@@ -98,7 +100,8 @@ class Snapshot:
 
 
 class SyncEngine:
-    def __init__(self, settings: Settings, source=None, target=None, store: Store | None = None, retry_deadline: float | None = None):
+    def __init__(self, settings: Settings, source=None, target=None, store: Store | None = None, retry_deadline: float | None = None,
+                 retry_base: float = 1.0, credentials=None):
         self.settings = settings
         self.store = store or Store(settings.sync.database)
         # Cleartext userPassword values are hashed with a salt derived from this key, so the hash is stable between runs.
@@ -106,8 +109,8 @@ class SyncEngine:
         self.password_key = installation_key(settings.sync.secrets_dir, "password_fingerprint_key", self.store)
         self.source = source or LdapSource(settings.ldap, salt_key, settings.attributes, settings.sync.org_units, settings.custom_attributes,
                                               settings.sources)
-        backoff = Backoff(settings.sync.max_retries, retry_deadline) if retry_deadline is not None else None
-        self.target = target or GoogleTarget(settings.google, settings.sync, scopes=required_scopes(settings), backoff=backoff,
+        backoff = Backoff(settings.sync.max_retries, retry_deadline, base=retry_base) if retry_deadline is not None else None
+        self.target = target or GoogleTarget(settings.google, settings.sync, credentials=credentials, scopes=required_scopes(settings), backoff=backoff,
                                              custom_fields=bool(settings.custom_attributes), licenses=settings.licenses)
 
     # -- planning ----------------------------------------------------------------
@@ -192,12 +195,14 @@ class SyncEngine:
         return Budget(self.store.count_applied(SuspendUser.action, since), int(active) if active else None,
                       self.store.member_removals_by_group(RemoveMember.action, since))
 
-    def plan_user_push(self, uid: str, uuid: str = "", password: PasswordHash | None = None, budget: Budget | None = None) -> Plan:
-        """The plan for one user only: it reads that user on both sides, never the whole domain."""
-        links = self.store.links()
-        user = self.source.read_user(uid) if uid else None
-        if user is None and uuid:
-            user = self.source.read_user_by_uuid(uuid)  # renamed since the change was seen
+    def plan_user_push(self, uid: str, uuid: str = "", password: PasswordHash | None = None, budget: Budget | None = None,
+                       links: LinkState | None = None, user: DirectoryUser | None = None) -> Plan:
+        """The plan for one user only: it reads that user on both sides, never the whole domain.
+
+        ``links`` and ``user`` (the directory entry, read already) are given by a batch of pushes, which reads them
+        for all its users at once."""
+        links = self.store.links() if links is None else links
+        user = user or self._pushed_user(uid, uuid)
         if user is not None and password is not None:
             user = replace(user, captured_password=password)
         link = self._user_link(links, user, uid, uuid)
@@ -210,6 +215,12 @@ class SyncEngine:
         existing = GoogleState(users=tuple(accounts.values()), groups=(), org_units=org_units, **self._domains(), **self._licences_of(accounts))
         return self._planned(desired, existing, links, scope=Scope(user_uuids=frozenset({uuid})),
                              budget=self._push_budget(budget, found_users=user is not None))
+
+    def _pushed_user(self, uid: str, uuid: str) -> DirectoryUser | None:
+        user = self.source.read_user(uid) if uid else None
+        if user is None and uuid:
+            user = self.source.read_user_by_uuid(uuid)  # renamed since the change was seen
+        return user
 
     def _with_manager(self, desired: DirectoryState, user: DirectoryUser | None) -> DirectoryState:
         """A pushed user's manager, read too (outside the push's scope), so its address is known."""
@@ -319,6 +330,73 @@ class SyncEngine:
         """A targeted push of one group and its membership."""
         return self._run(trigger, lambda: self.plan_group_push(name), lock_timeout=lock_timeout, push=("group", name))
 
+    def push_many(self, targets: list[PushTarget], trigger: str = "push", lock_timeout: float = LOCK_TIMEOUT) -> PushBatch:
+        """Several targeted pushes in one run, as the push queue drains: read together (the directory in a few
+        searches, Google's accounts in one batch request), planned one by one, applied together.
+
+        Each push keeps its own plan, results and errors (one that cannot be planned leaves the others). The
+        safety limits apply to each push exactly as if the pushes ran one after the other: the budget each one
+        plans with counts what the pushes planned before it in the batch would apply."""
+        batch = PushBatch(list(targets))
+
+        def plan() -> Plan:
+            links = self.store.links()
+            users = self._read_pushed_users(batch.targets)
+            self._prefetch_accounts(batch.targets, users, links)
+            budget = self.budget()
+            for target in batch.targets:
+                try:
+                    if target.kind == "group":
+                        planned = self.plan_group_push(target.name, budget)
+                    else:
+                        planned = self.plan_user_push(target.name, target.uuid, target.password, budget, links, users.get(target.name.lower()))
+                except stopping.Stopped:
+                    raise
+                except GoogleSyncError as error:  # this push waits; the others go on
+                    batch.errors[target.key] = error
+                    continue
+                batch.plans[target.key] = planned
+                budget = _spent(budget, planned)
+            if batch.errors and not batch.plans:  # nothing to run: the run says why
+                raise next(iter(batch.errors.values()))
+            return batch.combined()
+
+        try:
+            batch.report = self._run(trigger, plan, lock_timeout=lock_timeout, keep_held=batch.held_rows)
+        except GoogleSyncError as error:  # the run as a whole: each push that has no error of its own keeps this one
+            batch.failure = error
+        return batch
+
+    def _read_pushed_users(self, targets: list[PushTarget]) -> dict[str, DirectoryUser]:
+        """The directory entries of the users pushed by name, in a few searches (uid, lower-cased → entry). A uid found
+        other than once is left out: its push reads it alone, which says what is wrong."""
+        uids = sorted({target.name for target in targets if target.kind == "user" and target.name})
+        if len(uids) < 2:
+            return {}
+        found: dict[str, list[DirectoryUser]] = {}
+        for user in self.source.read_users(uids):
+            found.setdefault(user.uid.lower(), []).append(user)
+        return {uid: entries[0] for uid, entries in found.items() if len(entries) == 1}
+
+    def _prefetch_accounts(self, targets: list[PushTarget], users: dict[str, DirectoryUser], links: LinkState) -> None:
+        """The Google accounts the user pushes will read, in batches: the linked accounts first, then the address of
+        each user whose account is not linked or holds another address now (as plan_user_push reads them)."""
+        if len(users) < 2:
+            return
+        by_uuid = links.by_uuid("user")
+        domain = self.settings.google.address_domain
+        linked = {user.uid: by_uuid[user.uuid].google_id for user in users.values() if user.uuid in by_uuid}
+        if linked:
+            self.target.prefetch_users(linked.values())
+        emails = set()
+        for user in users.values():
+            email = user_email(user, domain)
+            account = self.target.prefetched(linked[user.uid]) if user.uid in linked else None
+            if account is None or account.primary_email != email:
+                emails.add(email)
+        if emails:
+            self.target.prefetch_users(emails)
+
     def apply_held(self, trigger: str = "cli", expected_checksum: str = "") -> Report:
         """Apply what the safety limits held, on the administrator's say: each held entry is pushed again with the
         limits lifted for the held changes only (re-planned from both sides now, so what no longer applies is not
@@ -362,7 +440,8 @@ class SyncEngine:
         return report
 
     def _run(self, trigger: str, make_plan, force: bool = False, expected_checksum: str = "", progress: Progress | None = None,
-             lock_timeout: float = LOCK_TIMEOUT, push: tuple[str, str] | None = None, note: str = "", from_directory: bool = True) -> Report:
+             lock_timeout: float = LOCK_TIMEOUT, push: tuple[str, str] | None = None, note: str = "", from_directory: bool = True,
+             keep_held: Callable[[Plan], tuple[list[dict], set[str] | None]] | None = None) -> Report:
         with self.lock(lock_timeout) as run_lock:
             self.store.mark_interrupted(lock_held=True)
             self.reconcile()
@@ -383,19 +462,21 @@ class SyncEngine:
             plan = report.plan
             assert plan is not None  # _apply reports the plan it applied
             if report.outcome != RunOutcome.CHANGED:
-                self._keep_held(run_id, plan, push)
+                self._keep_held(run_id, plan, push, keep_held)
             if plan.held and report.outcome in (RunOutcome.IN_SYNC, RunOutcome.APPLIED):
                 report = replace(report, outcome=RunOutcome.HELD, message=f"{len(plan.held)} change(s) held for approval (a safety limit)")
             self.store.finish_run(run_id, report.outcome, plan.checksum, _result_counts(report.results), _noted(note, report.message))
             return report
 
-    def _keep_held(self, run_id: int, plan: Plan, push: tuple[str, str] | None) -> None:
-        """Record what this run held, in place of what was held before for the entries it planned."""
+    def _keep_held(self, run_id: int, plan: Plan, push: tuple[str, str] | None, rows=None) -> None:
+        """Record what this run held, in place of what was held before for the entries it planned. ``rows`` gives
+        them for a batch of pushes (each held change named with the push that releases it)."""
         kind, name = push or ("", "")
-        held = [{**held.data, "push_kind": kind, "push_name": name} for held in plan.held]
+        held, scopes = rows(plan) if rows else ([{**held.data, "push_kind": kind, "push_name": name} for held in plan.held],
+                                                 set(plan.covers) if plan.covers is not None else None)
         for each in plan.held:
             log.warning("held for approval: %s %s: %s", each.change.action, each.change.subject, each.reason)
-        self.store.hold(run_id, held, set(plan.covers) if plan.covers is not None else None)
+        self.store.hold(run_id, held, scopes)
 
     def _apply(self, run_id: int, plan: Plan, force: bool, expected_checksum: str, progress: Progress | None,
                from_directory: bool = True, still_locked=lambda: True) -> Report:
@@ -596,3 +677,67 @@ def _result_counts(results: list[Result]) -> dict[str, int]:
         counts["ok" if result.ok else "failed"] += 1
     return counts
 
+
+
+@dataclass(frozen=True)
+class PushTarget:
+    """One queued push of a batch: ``key`` names its queue row."""
+
+    key: str
+    kind: str  # user or group
+    name: str
+    uuid: str = ""
+    password: PasswordHash | None = None
+
+
+@dataclass
+class PushBatch:
+    """A batch of pushes run together: each push's plan and errors, and the run's report."""
+
+    targets: list[PushTarget]
+    plans: dict[str, Plan] = field(default_factory=dict)
+    errors: dict[str, GoogleSyncError] = field(default_factory=dict)
+    report: Report | None = None
+    failure: GoogleSyncError | None = None  # why the run as a whole did not happen or stopped
+    _owners: dict[int, list[str]] = field(default_factory=dict)  # id of a planned change -> keys of the pushes that planned it
+
+    def combined(self) -> Plan:
+        """The pushes' plans as one; a change two pushes plan alike (a membership seen from the user and from the
+        group) is sent once, and belongs to both."""
+        changes: list[Change] = []
+        seen: dict[str, Change] = {}
+        for key, plan in self.plans.items():
+            for change in plan.changes:
+                same = seen.setdefault(_change_identity(change), change)
+                if same is change:
+                    changes.append(change)
+                self._owners.setdefault(id(same), []).append(key)
+        plans = list(self.plans.values())
+        covers = frozenset().union(*(plan.covers or () for plan in plans))
+        return Plan(tuple(changes), tuple(n for plan in plans for n in plan.notices), (), tuple(h for plan in plans for h in plan.held), covers)
+
+    def held_rows(self, _plan: Plan) -> tuple[list[dict], set[str]]:
+        """What each push held, named with that push (to release it), and the entries the pushes speak for."""
+        by_key = {target.key: target for target in self.targets}
+        rows = [{**held.data, "push_kind": by_key[key].kind, "push_name": by_key[key].name}
+                for key, plan in self.plans.items() for held in plan.held]
+        return rows, set().union(*(plan.covers or () for plan in self.plans.values()))
+
+    def results_of(self, key: str) -> list[Result]:
+        results = self.report.results if self.report else []
+        return [result for result in results if key in self._owners.get(id(result.change), ())]
+
+
+def _change_identity(change) -> str:
+    return json.dumps([type(change).__name__, change.data], sort_keys=True, default=str)
+
+
+def _spent(budget: Budget, plan: Plan) -> Budget:
+    """The budget after this plan's suspensions and member removals, for the next push of the same batch."""
+    approved = budget.approved
+    suspended = sum(isinstance(change, SuspendUser) and (change.action, change.subject) not in approved for change in plan.changes)
+    removed = dict(budget.removed_recently)
+    for change in plan.changes:
+        if isinstance(change, RemoveMember) and (change.action, change.subject) not in approved:
+            removed[change.group_email.lower()] = removed.get(change.group_email.lower(), 0) + 1
+    return replace(budget, suspended_recently=budget.suspended_recently + suspended, removed_recently=removed)

