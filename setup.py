@@ -5,6 +5,7 @@ deploy/: DESIGN §3) but install under one namespace, app_google_sync.*. setup.c
 sub-packages below such a mapping, so they are found here: a new sub-package (a folder with an
 __init__.py) under any root is carried by the wheel without being listed anywhere.
 """
+
 from setuptools import find_packages, setup
 
 # Installed name -> folder in the source tree.

@@ -12,6 +12,7 @@ Exit codes (a contract scripts rely on):
   db current  0 up to date · 2 upgrade pending or no database yet · 1 newer than this release, or unreadable
   db upgrade  0 up to date afterwards · 1 error
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,7 +56,11 @@ SUMMARY_EXAMPLES = 3
 def setup_logging(verbosity: int) -> None:
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
     # Under systemd the journal stamps time and unit itself.
-    fmt = "%(levelname)s %(name)s: %(message)s" if os.environ.get("JOURNAL_STREAM") else "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    fmt = (
+        "%(levelname)s %(name)s: %(message)s"
+        if os.environ.get("JOURNAL_STREAM")
+        else "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.basicConfig(level=level, format=fmt, stream=sys.stderr)
     logging.getLogger("googleapiclient.discovery_cache").setLevel(logging.ERROR)
 
@@ -92,7 +97,9 @@ def cmd_test(engine: SyncEngine, args) -> int:
         json_output.write(sys.stdout, {**report.streamed_data, "held": lazy_list(change.data for change in held)})
     elif args.format == "csv":
         # One row per change, written as it goes; the warnings: google-sync test --summary (or the console's download).
-        for line in csv_lines(PLAN_CSV_FIELDS, ({**change.data, "detail": change.describe()} for change in report.plan.changes)):
+        for line in csv_lines(
+            PLAN_CSV_FIELDS, ({**change.data, "detail": change.describe()} for change in report.plan.changes)
+        ):
             sys.stdout.write(line)
     elif args.summary:
         print("\n".join(summary_lines(report.plan, examples=SUMMARY_EXAMPLES)))
@@ -105,7 +112,9 @@ def cmd_test(engine: SyncEngine, args) -> int:
         print(render_text(report.plan))
         _print_held(held)
         print("\n".join(summary_lines(report.plan)))
-    return {RunOutcome.IN_SYNC: EXIT_OK, RunOutcome.PENDING: EXIT_PENDING, RunOutcome.REFUSED: EXIT_REFUSED}[report.outcome]
+    return {RunOutcome.IN_SYNC: EXIT_OK, RunOutcome.PENDING: EXIT_PENDING, RunOutcome.REFUSED: EXIT_REFUSED}[
+        report.outcome
+    ]
 
 
 def cmd_sync(engine: SyncEngine, args) -> int:
@@ -117,7 +126,9 @@ def cmd_sync(engine: SyncEngine, args) -> int:
 
 def _sync(engine: SyncEngine, args) -> int:
     try:
-        report = engine.sync(trigger=args.trigger, force=args.force, expected_checksum=args.checksum or "", progress=TerminalProgress())
+        report = engine.sync(
+            trigger=args.trigger, force=args.force, expected_checksum=args.checksum or "", progress=TerminalProgress()
+        )
     except UnsafePlan as error:
         if args.json:
             print(json.dumps({"outcome": RunOutcome.REFUSED, "message": str(error)}, indent=2))
@@ -139,7 +150,9 @@ def _print_sync_report(report: Report, title: str = "Synchronization") -> None:
         print(f"{title} {report.plan.checksum}:")
         print_results(report.results)
         failed = len(report.failures)
-        print(f"{len(report.results) - failed} applied, {failed} failed (run {report.run_id}; details: google-sync status --run {report.run_id}).")
+        print(
+            f"{len(report.results) - failed} applied, {failed} failed (run {report.run_id}; details: google-sync status --run {report.run_id})."
+        )
     for notice in report.plan.notices if report.plan else ():
         if notice.level == "warning":
             print(f"  WARNING: {notice.subject}: {notice.message}")
@@ -157,7 +170,9 @@ def cmd_undo(engine: SyncEngine, args) -> int:
                 print(f"Apply it with: google-sync undo {args.run} --apply --checksum {plan.checksum}")
         return EXIT_REFUSED if plan.refusals else (EXIT_OK if plan.in_sync else EXIT_PENDING)
     try:
-        report = engine.undo(args.run, force=args.force, expected_checksum=args.checksum or "", progress=TerminalProgress())
+        report = engine.undo(
+            args.run, force=args.force, expected_checksum=args.checksum or "", progress=TerminalProgress()
+        )
     except UnsafePlan as error:
         if args.json:
             print(json.dumps({"outcome": RunOutcome.REFUSED, "message": str(error)}, indent=2))
@@ -176,7 +191,9 @@ def cmd_check(engine: SyncEngine, args) -> int:
     checks = []
     try:
         engine.source.check()
-        checks.append(("ldap", True, f"bound to {engine.settings.ldap.uri} and searched {engine.settings.ldap.users_dn}"))
+        checks.append(
+            ("ldap", True, f"bound to {engine.settings.ldap.uri} and searched {engine.settings.ldap.users_dn}")
+        )
         checks.extend((key, False, problem) for key, problem in engine.source.check_group_names(engine.settings.sync))
         checks.extend(("sources", ok, detail) for ok, detail in engine.source.check_sources())
     except GoogleSyncError as error:
@@ -204,22 +221,45 @@ def cmd_status(engine: SyncEngine, args) -> int:
     held = engine.held()
     worker = locks.active_worker(engine.settings.sync.state_dir, engine.settings.sync.database)
     if args.json:
-        print(json.dumps({"version": __version__, "worker": worker.data if worker else None, "runs": [run.data for run in runs],
-                          "push_queue": [push.data for push in queue], "held": [change.data for change in held]},
-                         indent=2, ensure_ascii=False))
+        print(
+            json.dumps(
+                {
+                    "version": __version__,
+                    "worker": worker.data if worker else None,
+                    "runs": [run.data for run in runs],
+                    "push_queue": [push.data for push in queue],
+                    "held": [change.data for change in held],
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
         return EXIT_OK
-    print(f"Active worker: {worker.host} (pid {worker.pid}) since {worker.since:%Y-%m-%d %H:%M:%S %Z}" if worker
-          else "Active worker: none (no google-sync worker is running the schedule and the watcher)")
+    print(
+        f"Active worker: {worker.host} (pid {worker.pid}) since {worker.since:%Y-%m-%d %H:%M:%S %Z}"
+        if worker
+        else "Active worker: none (no google-sync worker is running the schedule and the watcher)"
+    )
     if not runs:
         print("No run yet. Start with: google-sync test")
     for run in runs:
         kind = "test" if run.dry_run else "sync"
         duration = f"{run.duration:.1f}s" if run.duration is not None else "running"
         counts = ", ".join(f"{v} {k}" for k, v in sorted(run.counts.items()))
-        seen = f" (last seen {run.last_seen_at:%Y-%m-%d %H:%M:%S})" if run.outcome == RunOutcome.INTERRUPTED and run.last_seen_at else ""
-        print(f"#{run.id:<5} {run.started_at:%Y-%m-%d %H:%M:%S} {kind} ({run.trigger}) {duration:>8}  {run.outcome:<8}{seen} {counts}  {run.message}".rstrip())
+        seen = (
+            f" (last seen {run.last_seen_at:%Y-%m-%d %H:%M:%S})"
+            if run.outcome == RunOutcome.INTERRUPTED and run.last_seen_at
+            else ""
+        )
+        print(
+            f"#{run.id:<5} {run.started_at:%Y-%m-%d %H:%M:%S} {kind} ({run.trigger}) {duration:>8}  {run.outcome:<8}{seen} {counts}  {run.message}".rstrip()
+        )
     _print_queue(queue)
-    print(f"Held changes: {len(held)} waiting for your approval (google-sync test lists them)." if held else "Held changes: none.")
+    print(
+        f"Held changes: {len(held)} waiting for your approval (google-sync test lists them)."
+        if held
+        else "Held changes: none."
+    )
     return EXIT_OK
 
 
@@ -228,16 +268,29 @@ def cmd_leavers(engine: SyncEngine, args) -> int:
     started = engine.run_transfers() if args.transfer_now else []
     leavers = engine.store.leavers()
     if args.json:
-        print(json.dumps({"transfers_looked_at": started, "leavers": [leaver_data(leaver) for leaver in leavers]}, indent=2, ensure_ascii=False))
+        print(
+            json.dumps(
+                {"transfers_looked_at": started, "leavers": [leaver_data(leaver) for leaver in leavers]},
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
         return EXIT_OK
     for line in started:
         print(f"transfer {line}")
     if args.transfer_now and not started:
-        print("No transfer due or running." if engine.settings.offboarding.transfer_data_to
-              else "Transfers are off ([offboarding] transfer_data_to is empty).")
+        print(
+            "No transfer due or running."
+            if engine.settings.offboarding.transfer_data_to
+            else "Transfers are off ([offboarding] transfer_data_to is empty)."
+        )
     statuses = Counter(leaver.transfer_status for leaver in leavers if leaver.transfer_status)
     summary = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items())) or "none"
-    print(f"Leavers: {len(leavers)} (transfers: {summary})" if leavers else "Leavers: none yet ([offboarding] acts when this tool suspends a leaver).")
+    print(
+        f"Leavers: {len(leavers)} (transfers: {summary})"
+        if leavers
+        else "Leavers: none yet ([offboarding] acts when this tool suspends a leaver)."
+    )
     for leaver in leavers:
         back = f", back {leaver.returned_at[:16].replace('T', ' ')}" if leaver.returned_at else ""
         print(f"{leaver.email}  left {leaver.left_at[:16].replace('T', ' ')}{back}")
@@ -255,7 +308,13 @@ def _print_run_results(engine: SyncEngine, args) -> int:
         return EXIT_ERROR
     rows = engine.store.results(args.run)
     if args.json:
-        print(json.dumps([{key: row[key] for key in ("action", "object", "ok", "message")} for row in rows], indent=2, ensure_ascii=False))
+        print(
+            json.dumps(
+                [{key: row[key] for key in ("action", "object", "ok", "message")} for row in rows],
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
         return EXIT_OK
     if not rows:
         kind = "a test, which writes nothing" if run.dry_run else f"outcome {run.outcome}"
@@ -268,8 +327,10 @@ def _print_run_results(engine: SyncEngine, args) -> int:
 def _print_held(held: list) -> None:
     if not held:
         return
-    print(f"Held for your approval: {len(held)} change(s) that pushes kept back (a safety limit); "
-          "'google-sync sync --force' applies them with the rest of the plan:")
+    print(
+        f"Held for your approval: {len(held)} change(s) that pushes kept back (a safety limit); "
+        "'google-sync sync --force' applies them with the rest of the plan:"
+    )
     for change in held:
         print(f"  {change.action:<15} {change.object}  since {change.held_at:%Y-%m-%d %H:%M:%S}: {change.reason}")
 
@@ -280,7 +341,11 @@ def _print_queue(queue: list) -> None:
         return
     print(f"Push queue: {len(queue)} waiting (tried again until applied):")
     for push in queue:
-        tried = f"{push.attempts} attempt(s), last error: {push.last_error}" if push.attempts else (push.last_error or "not tried yet")
+        tried = (
+            f"{push.attempts} attempt(s), last error: {push.last_error}"
+            if push.attempts
+            else (push.last_error or "not tried yet")
+        )
         print(f"  {push.label:<30} since {push.first_seen_at:%Y-%m-%d %H:%M:%S}  next {push.due_at:%H:%M:%S}  {tried}")
 
 
@@ -295,7 +360,11 @@ def cmd_notify(engine: SyncEngine, args) -> int:
         print("Notifications are off: set [notify] email_to (and when = failures or changes).")
         return EXIT_OK
     sent = notifier.check()
-    print(f"Sent: {', '.join(sent)}." if sent else "Nothing due (nothing new, or a message of that kind was sent less than min_interval ago).")
+    print(
+        f"Sent: {', '.join(sent)}."
+        if sent
+        else "Nothing due (nothing new, or a message of that kind was sent less than min_interval ago)."
+    )
     return EXIT_OK
 
 
@@ -358,7 +427,9 @@ def cmd_db(args) -> int:
     if args.db_command == "new-keys":
         return _db_new_keys(sync)
     if sync.database.startswith("sqlite:///") and not os.path.exists(sync.database.removeprefix("sqlite:///")):
-        print(f"No state database yet ({sync.database}): it is created at the newest schema ({migrate.head()}) on first use, or by 'google-sync db upgrade'.")
+        print(
+            f"No state database yet ({sync.database}): it is created at the newest schema ({migrate.head()}) on first use, or by 'google-sync db upgrade'."
+        )
         return EXIT_PENDING
     engine = create_engine(sync.database)
     try:
@@ -370,8 +441,10 @@ def cmd_db(args) -> int:
     if found == newest:
         print(f"Schema {found}: up to date.")
         return EXIT_OK
-    print(f"Schema {found or 'none (empty database)'}; this release upgrades it to {newest}: run 'google-sync db upgrade' "
-          "(the worker and the console also do it when they start).")
+    print(
+        f"Schema {found or 'none (empty database)'}; this release upgrades it to {newest}: run 'google-sync db upgrade' "
+        "(the worker and the console also do it when they start)."
+    )
     return EXIT_PENDING
 
 
@@ -384,8 +457,10 @@ def _db_new_keys(sync) -> int:
         deleted = keys.new_keys(sync.secrets_dir, store)
     finally:
         store.close()
-    print(f"Deleted {', '.join(map(str, deleted)) or 'no key file'}; the next command makes new keys (every password is pushed "
-          "once more). Copy the new files of secrets/ to the other servers of this database.")
+    print(
+        f"Deleted {', '.join(map(str, deleted)) or 'no key file'}; the next command makes new keys (every password is pushed "
+        "once more). Copy the new files of secrets/ to the other servers of this database."
+    )
     return EXIT_OK
 
 
@@ -394,7 +469,11 @@ def _db_upgrade(database: str) -> int:
 
     engine = create_engine(database)
     try:
-        found = migrate.current(engine) if not database.startswith("sqlite:///") or os.path.exists(database.removeprefix("sqlite:///")) else None
+        found = (
+            migrate.current(engine)
+            if not database.startswith("sqlite:///") or os.path.exists(database.removeprefix("sqlite:///"))
+            else None
+        )
         backup = migrate.backup_path(engine, found) if found else None
     finally:
         engine.dispose()
@@ -418,7 +497,9 @@ def build_parser() -> argparse.ArgumentParser:
         "health 0 OK, 1 warning, 2 critical, 3 unknown; db current 0 up to date, 2 upgrade pending, 1 error; "
         "status, notify, db upgrade 0, or 1 on an error. 'google-sync COMMAND --help' explains each command.",
     )
-    parser.add_argument("--config", "-c", help=f"configuration file (default: $GOOGLE_SYNC_CONFIG or {config.DEFAULT_CONFIG_PATH})")
+    parser.add_argument(
+        "--config", "-c", help=f"configuration file (default: $GOOGLE_SYNC_CONFIG or {config.DEFAULT_CONFIG_PATH})"
+    )
     parser.add_argument("--verbose", "-v", action="count", default=0, help="more log output on stderr (-vv for debug)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -433,11 +514,19 @@ def build_parser() -> argparse.ArgumentParser:
         "empty directory), 1 error.",
     )
     test.add_argument("--json", action="store_true", help="print the plan as JSON (the same as --format json)")
-    test.add_argument("--format", choices=("text", "csv", "json"), default="text",
-                      help="text (default: every change and notice, then the summary), csv (one line per change: action, object, "
-                      "detail) or json")
-    test.add_argument("--summary", action="store_true", help="print only the verdict, the changes per action and the warnings "
-                      f"per code with {SUMMARY_EXAMPLES} examples each")
+    test.add_argument(
+        "--format",
+        choices=("text", "csv", "json"),
+        default="text",
+        help="text (default: every change and notice, then the summary), csv (one line per change: action, object, "
+        "detail) or json",
+    )
+    test.add_argument(
+        "--summary",
+        action="store_true",
+        help="print only the verdict, the changes per action and the warnings "
+        f"per code with {SUMMARY_EXAMPLES} examples each",
+    )
     test.set_defaults(handler=cmd_test)
 
     sync = commands.add_parser(
@@ -447,8 +536,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 all applied (or nothing to do), 1 some objects failed (the rest applied), a fatal error, or "
         "the plan differs from --checksum (nothing written), 3 refused by a safety limit (nothing written).",
     )
-    sync.add_argument("--force", action="store_true", help="apply even when a safety limit (max_suspend, max_member_removals, empty "
-                      "directory) would refuse; this also applies the changes pushes held")
+    sync.add_argument(
+        "--force",
+        action="store_true",
+        help="apply even when a safety limit (max_suspend, max_member_removals, empty "
+        "directory) would refuse; this also applies the changes pushes held",
+    )
     sync.add_argument("--checksum", help="apply only if the plan still has this checksum (the one 'test' printed)")
     sync.add_argument("--json", action="store_true", help="print the results as JSON")
     sync.set_defaults(handler=cmd_sync)
@@ -466,8 +559,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     undo.add_argument("run", type=int, metavar="RUN", help="the run to undo (google-sync status lists them)")
     undo.add_argument("--apply", action="store_true", help="apply the undo (default: preview only)")
-    undo.add_argument("--force", action="store_true", help="apply even when a safety limit (max_suspend, max_member_removals) would refuse")
-    undo.add_argument("--checksum", help="apply only if the undo plan still has this checksum (the one the preview printed)")
+    undo.add_argument(
+        "--force",
+        action="store_true",
+        help="apply even when a safety limit (max_suspend, max_member_removals) would refuse",
+    )
+    undo.add_argument(
+        "--checksum", help="apply only if the undo plan still has this checksum (the one the preview printed)"
+    )
     undo.add_argument("--json", action="store_true", help="print the plan or the results as JSON")
     undo.set_defaults(handler=cmd_undo)
 
@@ -488,12 +587,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Show which server's worker is active (runs the schedule and the watcher), recent runs (an interrupted "
         "one with the time it was last seen) and the pushes waiting in the queue (object, first seen, attempts, last error), "
         "and the count of changes held for your approval, or the per-object results of one run. --json prints "
-        "{\"version\": this release, \"worker\": {\"host\", \"pid\", \"since\"} or null, \"runs\": [...], \"push_queue\": [...], \"held\": [...]}.",
+        '{"version": this release, "worker": {"host", "pid", "since"} or null, "runs": [...], "push_queue": [...], "held": [...]}.',
         epilog="Exit codes: 0, 1 no such run (--run N) or an error.",
     )
     status.add_argument("--run", type=int, help="show the per-object results of this run")
     status.add_argument("--limit", type=int, default=20, help="how many runs to list (default 20)")
-    status.add_argument("--json", action="store_true", help="print as JSON (with --run: a list of {action, object, ok, message})")
+    status.add_argument(
+        "--json", action="store_true", help="print as JSON (with --run: a list of {action, object, ok, message})"
+    )
     status.set_defaults(handler=cmd_status)
 
     watch = commands.add_parser(
@@ -512,8 +613,13 @@ def build_parser() -> argparse.ArgumentParser:
         "Workers on several servers sharing a PostgreSQL database_url elect one active worker (a PostgreSQL advisory "
         "lock); the others stand by and take over when its connection drops. 'google-sync status' names the active one.",
     )
-    worker.add_argument("--check-every", type=_seconds, default=leadership.CHECK_SECONDS, metavar="SECONDS",
-                        help=f"how often a standby worker tries to take over, and the active one confirms it still leads (default {leadership.CHECK_SECONDS:g})")
+    worker.add_argument(
+        "--check-every",
+        type=_seconds,
+        default=leadership.CHECK_SECONDS,
+        metavar="SECONDS",
+        help=f"how often a standby worker tries to take over, and the active one confirms it still leads (default {leadership.CHECK_SECONDS:g})",
+    )
     worker.set_defaults(handler=cmd_background)
 
     for sub in (test, sync):
@@ -527,7 +633,9 @@ def build_parser() -> argparse.ArgumentParser:
         "due, at most one message of each kind per min_interval. The worker does this by itself every few seconds; run it "
         "from cron when there is no worker.",
     )
-    notify_command.add_argument("--test", action="store_true", help="send a test message now, whatever [notify] when and the throttle say")
+    notify_command.add_argument(
+        "--test", action="store_true", help="send a test message now, whatever [notify] when and the throttle say"
+    )
     notify_command.epilog = "Exit codes: 0 sent, nothing due or notifications off, 1 the message could not be sent (the line says which setting to check)."
     notify_command.set_defaults(handler=cmd_notify)
 
@@ -544,10 +652,14 @@ def build_parser() -> argparse.ArgumentParser:
     health.set_defaults(handler=cmd_health)
 
     leavers = commands.add_parser(
-        "leavers", help="what offboarding did to each leaver, and its data transfer",
+        "leavers",
+        help="what offboarding did to each leaver, and its data transfer",
         description="Each leaver this tool offboarded ([offboarding]): the steps done and when, and the Drive/Calendar "
-                    "transfer (scheduled, running, completed, failed and retried, cancelled on return).")
-    leavers.add_argument("--transfer-now", action="store_true", help="start the transfers that are due and read back those running, now")
+        "transfer (scheduled, running, completed, failed and retried, cancelled on return).",
+    )
+    leavers.add_argument(
+        "--transfer-now", action="store_true", help="start the transfers that are due and read back those running, now"
+    )
     leavers.add_argument("--json", action="store_true", help="machine-readable output")
     leavers.set_defaults(handler=cmd_leavers)
 
@@ -560,18 +672,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
     db_commands.add_parser(
-        "current", help="print the schema version and whether an upgrade is pending",
+        "current",
+        help="print the schema version and whether an upgrade is pending",
         description="Print the state database's schema version. Exit 0: up to date; 2: an upgrade is pending (or no database yet); "
         "1: written by a newer release, or cannot be read. Changes nothing.",
     )
     db_commands.add_parser(
-        "upgrade", help="upgrade the schema to this release's (a SQLite file is copied first)",
+        "upgrade",
+        help="upgrade the schema to this release's (a SQLite file is copied first)",
         description="Upgrade the state database to this release's schema. A SQLite file is first copied beside itself as "
         "state.db.bak-<old version>; back up a PostgreSQL database with pg_dump first. Exit 0: up to date afterwards; 1: "
         "an error (a database written by a newer release is refused, never modified).",
     )
     db_commands.add_parser(
-        "new-keys", help="forget the password-fingerprint keys (when no server has them any more)",
+        "new-keys",
+        help="forget the password-fingerprint keys (when no server has them any more)",
         description="Delete this server's password-fingerprint and salt keys (secrets/*.key) and forget which keys the state "
         "database's fingerprints were made with; the next command makes new ones and every password is pushed once more. "
         "For servers sharing a PostgreSQL database whose keys are lost: copy the new files to the other servers afterwards.",
@@ -583,7 +698,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the whole job on a throwaway directory and the local Google emulator",
         description="Start a seeded ClearOS-like slapd and the Directory API emulator, then test, sync and show the result. Needs no configuration.",
     )
-    demo.add_argument("--keep-running", action="store_true", help="leave both servers up afterwards so you can try commands")
+    demo.add_argument(
+        "--keep-running", action="store_true", help="leave both servers up afterwards so you can try commands"
+    )
     demo.add_argument(
         "--console",
         action=argparse.BooleanOptionalAction,
@@ -649,11 +766,15 @@ def _database_advice(path: str | None, error: SQLAlchemyError) -> str:
     if database.startswith("sqlite:///") and "database is locked" in database_problem(error):
         # Not damaged: another process holds it (a backup, sqlite3 in a shell). Moving it aside would lose the history.
         path = database.removeprefix("sqlite:///")
-        return (f"{path}: database is locked: another process holds it ('fuser {path}' names it); "
-                "run again once it lets go (the worker, the console and a run only hold it for a moment)")
+        return (
+            f"{path}: database is locked: another process holds it ('fuser {path}' names it); "
+            "run again once it lets go (the worker, the console and a run only hold it for a moment)"
+        )
     if database.startswith("sqlite:///"):
-        return (f"{database.removeprefix('sqlite:///')}: {database_problem(error)}; if the file is damaged, restore it from a backup, "
-                "or move it aside and run again (a new one is created, and Google's accounts are adopted again by address)")
+        return (
+            f"{database.removeprefix('sqlite:///')}: {database_problem(error)}; if the file is damaged, restore it from a backup, "
+            "or move it aside and run again (a new one is created, and Google's accounts are adopted again by address)"
+        )
     shown = f"{make_url(database).render_as_string(hide_password=True)}: " if database else ""
     return f"{shown}{database_problem(error)}; check [sync] database_url and that the database server runs"
 

@@ -4,6 +4,7 @@ The host discovers it through the ``app_console.plugins`` entry point, calls
 ``init_app`` and then reads ``plugin.menu`` and ``plugin.user_extension``.
 Settings are validated here, at start-up, so a bad one fails naming its key.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -11,10 +12,10 @@ import logging
 import os
 from dataclasses import dataclass, field
 
-from .libraries.settings import config, config_file
-from .libraries.settings.config_schema import parse_bool
 from .libraries.core.errors import ConfigError
 from .libraries.runtime.scheduler import build_scheduler, reconcile
+from .libraries.settings import config, config_file
+from .libraries.settings.config_schema import parse_bool
 from .user_extension import DEFAULT_DELAY, GoogleAppsExtension, PushQueue
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,9 @@ def validated_settings(conf) -> dict:
     """The plugin's ``GOOGLE_SYNC_*`` settings, checked; ConfigError names the bad key."""
     path = conf.get("GOOGLE_SYNC_CONFIG")
     if not path or not isinstance(path, (str, os.PathLike)):
-        raise ConfigError("GOOGLE_SYNC_CONFIG is not set: give the path of the google-sync configuration file (e.g. /etc/clearos/google_sync.conf)")
+        raise ConfigError(
+            "GOOGLE_SYNC_CONFIG is not set: give the path of the google-sync configuration file (e.g. /etc/clearos/google_sync.conf)"
+        )
     path = os.path.abspath(os.fspath(path))
     try:
         parser = config_file.read(path)
@@ -124,14 +127,20 @@ def validated_settings(conf) -> dict:
         raise ConfigError(f"GOOGLE_SYNC_CONFIG: {error}") from None
     prefix = conf.get("GOOGLE_SYNC_URL_PREFIX")
     if not isinstance(prefix, str) or not prefix.startswith("/") or prefix.endswith("/") or " " in prefix:
-        raise ConfigError(f"GOOGLE_SYNC_URL_PREFIX = {prefix!r}: give a path like /app/google_sync (leading slash, no trailing slash)")
+        raise ConfigError(
+            f"GOOGLE_SYNC_URL_PREFIX = {prefix!r}: give a path like /app/google_sync (leading slash, no trailing slash)"
+        )
     base = conf.get("GOOGLE_SYNC_BASE_TEMPLATE")
     if not isinstance(base, str) or not base.strip():
-        raise ConfigError(f"GOOGLE_SYNC_BASE_TEMPLATE = {base!r}: give the host's layout template name, e.g. layout.html")
+        raise ConfigError(
+            f"GOOGLE_SYNC_BASE_TEMPLATE = {base!r}: give the host's layout template name, e.g. layout.html"
+        )
     endpoints = conf.get("GOOGLE_SYNC_CREATE_USER_ENDPOINT") or ()
     endpoints = (endpoints,) if isinstance(endpoints, str) else endpoints
     if not isinstance(endpoints, (list, tuple)) or not all(isinstance(name, str) for name in endpoints):
-        raise ConfigError(f"GOOGLE_SYNC_CREATE_USER_ENDPOINT = {endpoints!r}: give an endpoint name such as host.user_create, or a list of them")
+        raise ConfigError(
+            f"GOOGLE_SYNC_CREATE_USER_ENDPOINT = {endpoints!r}: give an endpoint name such as host.user_create, or a list of them"
+        )
     return {
         "config_path": path,
         "url_prefix": prefix,
@@ -168,7 +177,9 @@ def _secrets_dir(value, parser) -> str:
     try:
         return ensure_private_dir(path)
     except OSError as error:
-        raise ConfigError(f"GOOGLE_SYNC_SECRETS_DIR = {path}: cannot create it with mode 0700 ({error.strerror})") from None
+        raise ConfigError(
+            f"GOOGLE_SYNC_SECRETS_DIR = {path}: cannot create it with mode 0700 ({error.strerror})"
+        ) from None
 
 
 def _oauth_client(value) -> dict | None:
@@ -183,7 +194,9 @@ def _start_scheduler(config_path: str):
     sync = config.load_sync(config_path)
     if not sync.database.startswith("sqlite:"):
         # A shared database means several servers: only the elected worker may run the schedule.
-        log.warning("GOOGLE_SYNC_RUN_SCHEDULER is ignored with a shared [sync] database_url: run 'google-sync worker' on each server")
+        log.warning(
+            "GOOGLE_SYNC_RUN_SCHEDULER is ignored with a shared [sync] database_url: run 'google-sync worker' on each server"
+        )
         return None
     scheduler = build_scheduler(sync, config_path)
     scheduler.start()

@@ -12,12 +12,13 @@ library's push queue); each push keeps its own outcome.
 A new password arrives in cleartext; it is hashed at once (SHA-512 crypt, which
 Google accepts) and only the hash is queued, until pushed. The cleartext is never kept.
 """
+
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from .libraries.core import passwords
 from .libraries.runtime import push_queue
@@ -75,8 +76,13 @@ class PushQueue:
         with self._lock:
             if self._queue is None:
                 store = Store(_state_database(self.config_path))
-                self._queue = push_queue.PushQueue(store, batch_handler=self._push_batch, delay=self.delay, retry_base=self.retry_base,
-                                                   name="google-sync-console-push")
+                self._queue = push_queue.PushQueue(
+                    store,
+                    batch_handler=self._push_batch,
+                    delay=self.delay,
+                    retry_base=self.retry_base,
+                    name="google-sync-console-push",
+                )
             return self._queue
 
     def submit(self, uid: str, password_hash: str = "", uuid: str = "") -> None:
@@ -113,7 +119,9 @@ class PushQueue:
             return {push.key: None for push in pushes}
         if self._push_user is None and self._push_password is None:
             for push in pushes:
-                log.info("pushing user %s%s", push.name or push.uuid, " with a new password" if push.password_hash else "")
+                log.info(
+                    "pushing user %s%s", push.name or push.uuid, " with a new password" if push.password_hash else ""
+                )
             return _run_pushes(self.config_path, pushes)
         return push_queue.one_by_one(self._push)(pushes)
 
@@ -153,8 +161,13 @@ class GoogleAppsExtension:
     def password_changed(self, uid: str, cleartext: str) -> None:
         problem = passwords.length_problem(cleartext)
         if problem:  # Google refuses such a password in cleartext; sent as a hash it would slip past that rule
-            log.warning("new password of %s not pushed to Google: it is %s; set one of %d to %d characters",
-                        uid, problem, passwords.GOOGLE_MIN_PASSWORD, passwords.GOOGLE_MAX_PASSWORD)
+            log.warning(
+                "new password of %s not pushed to Google: it is %s; set one of %d to %d characters",
+                uid,
+                problem,
+                passwords.GOOGLE_MIN_PASSWORD,
+                passwords.GOOGLE_MAX_PASSWORD,
+            )
             self._queue(uid)
             return
         try:

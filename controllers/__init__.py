@@ -1,7 +1,19 @@
 """The console's web layer: the blueprint (``blueprint``) and the thin views attached to it."""
+
 from __future__ import annotations
 
-VIEW_MODULES = ("actions", "attributes", "exports", "groups", "imports", "leavers", "pages", "safety", "settings", "sources")
+VIEW_MODULES = (
+    "actions",
+    "attributes",
+    "exports",
+    "groups",
+    "imports",
+    "leavers",
+    "pages",
+    "safety",
+    "settings",
+    "sources",
+)
 
 
 def register(app, url_prefix: str) -> None:

@@ -1,4 +1,5 @@
 """Test connection, test synchronization (the preview), synchronize now and its progress."""
+
 from __future__ import annotations
 
 import logging
@@ -56,7 +57,10 @@ def run_check():
     try:
         findings = engine.source.check()
         rows.append(CheckRow("Directory (LDAP)", True, "; ".join(findings)))
-        rows += [CheckRow(f"Group names ({key})", False, problem) for key, problem in engine.source.check_group_names(settings.sync)]
+        rows += [
+            CheckRow(f"Group names ({key})", False, problem)
+            for key, problem in engine.source.check_group_names(settings.sync)
+        ]
     except GoogleSyncError as error:
         rows.append(CheckRow("Directory (LDAP)", False, str(error)))
     try:
@@ -75,7 +79,9 @@ def test():
 def run_test():
     settings, problem = load_settings()
     if settings is None:
-        return render_template("google_sync/test.html", kept=None, error=f"{problem}. Complete the settings first.", preview=None)
+        return render_template(
+            "google_sync/test.html", kept=None, error=f"{problem}. Complete the settings first.", preview=None
+        )
     engine = get_engine()
     try:
         report = engine.test(trigger="console")
@@ -87,7 +93,12 @@ def run_test():
     kept = kept_plans.save(settings.sync.state_dir, plan)
     if engine.last_snapshot is not None:  # both sides were just read: Users and groups shows them without reading again
         kept_plans.save_view(settings.sync.state_dir, overview.overview_of(engine, engine.last_snapshot), "")
-    session[PREVIEW_KEY] = {"checksum": plan.checksum, "counts": plan.counts(), "refused": bool(plan.refusals), "in_sync": plan.in_sync}
+    session[PREVIEW_KEY] = {
+        "checksum": plan.checksum,
+        "counts": plan.counts(),
+        "refused": bool(plan.refusals),
+        "in_sync": plan.in_sync,
+    }
     return render_plan(kept, Filters())
 
 
@@ -108,7 +119,11 @@ def render_plan(kept, filters: Filters):
     else:
         rows, showing = kept_plans.changes_matching(kept, filters), "changes"
     preview = session.get(PREVIEW_KEY)
-    admin_links = {notice["object"]: admin_account_link(notice) for notice in kept.notices if notice["code"] == NoticeCode.ADMIN_WITHOUT_LOCAL_USER}
+    admin_links = {
+        notice["object"]: admin_account_link(notice)
+        for notice in kept.notices
+        if notice["code"] == NoticeCode.ADMIN_WITHOUT_LOCAL_USER
+    }
     return render_template(
         "google_sync/test.html",
         kept=kept,
@@ -166,10 +181,19 @@ def progress(run_id):
         counted = run_results.counts(state_store(), run.run_id)
         # A small run lists every result (failures first); a large one its first failures, the history the rest.
         every = counted.total <= ALL_RESULTS_UP_TO
-        failures = run_results.page(state_store(), run.run_id, Filters(outcome="" if every else "failed"),
-                                    per_page=ALL_RESULTS_UP_TO if every else FAILURES_SHOWN)
-    return render_template("google_sync/progress.html", run=run, counted=counted, failures=failures,
-                           warning_groups=group_notices(run.warnings, level="warning"))
+        failures = run_results.page(
+            state_store(),
+            run.run_id,
+            Filters(outcome="" if every else "failed"),
+            per_page=ALL_RESULTS_UP_TO if every else FAILURES_SHOWN,
+        )
+    return render_template(
+        "google_sync/progress.html",
+        run=run,
+        counted=counted,
+        failures=failures,
+        warning_groups=group_notices(run.warnings, level="warning"),
+    )
 
 
 @blueprint.get("/sync/<run_id>/status")

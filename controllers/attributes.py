@@ -1,10 +1,11 @@
 """Attribute mapping (which Google fields the directory fills) and organizational units."""
+
 from __future__ import annotations
 
 from flask import redirect, render_template, request, url_for
 
-from app_google_sync.libraries.settings import config_file
 from app_google_sync.libraries.core.errors import ConfigError
+from app_google_sync.libraries.settings import config_file
 
 from .blueprint import SCOPE_NOTE, blueprint, console, flash, load_settings, raw_config
 
@@ -43,12 +44,19 @@ def save_attributes():
                 values[mapping.key] = config_file.check_attribute(mapping.key, typed)
             except ConfigError as error:
                 errors[mapping.key] = str(error)
-        shown.append(config_file.FieldMapping(mapping.key, mapping.label, mapping.google_field, mapping.default, typed.strip() if switched_on else ""))
+        shown.append(
+            config_file.FieldMapping(
+                mapping.key, mapping.label, mapping.google_field, mapping.default, typed.strip() if switched_on else ""
+            )
+        )
     if errors:
         return render_attributes(mappings=shown, errors=errors, status=400)
     config_file.save_attributes(console().config_path, values)
     off = [mapping.label for mapping in shown if not values[mapping.key]]
-    flash("Attribute mapping saved." + (f" Switched off, never touched in Google: {', '.join(off)}." if off else ""), "success")
+    flash(
+        "Attribute mapping saved." + (f" Switched off, never touched in Google: {', '.join(off)}." if off else ""),
+        "success",
+    )
     return redirect(url_for(".attributes", saved=1))
 
 
@@ -57,9 +65,13 @@ def save_org_units():
     form = request.form
     before = config_file.org_units(raw_config())
     try:
-        units = config_file.check_org_units(form.get("org_units", ""), form.get("org_unit_attribute", ""), form.get("org_unit_root", "/"))
+        units = config_file.check_org_units(
+            form.get("org_units", ""), form.get("org_unit_attribute", ""), form.get("org_unit_root", "/")
+        )
     except ConfigError as error:
-        typed = config_file.OrgUnits(form.get("org_units", ""), form.get("org_unit_attribute", ""), form.get("org_unit_root", "/"))
+        typed = config_file.OrgUnits(
+            form.get("org_units", ""), form.get("org_unit_attribute", ""), form.get("org_unit_root", "/")
+        )
         return render_attributes(units=typed, errors={"org_units": str(error)}, status=400)
     config_file.save_org_units(console().config_path, units)
     if units.setting:
@@ -77,7 +89,9 @@ def save_domains():
     parser = raw_config()
     before = config_file.domains(parser)
     try:
-        chosen = config_file.check_domains(form.get("domains", ""), form.get("default_domain", ""), config_file.value(parser, "google", "domain"))
+        chosen = config_file.check_domains(
+            form.get("domains", ""), form.get("default_domain", ""), config_file.value(parser, "google", "domain")
+        )
     except ConfigError as error:
         typed = config_file.Domains(form.get("domains", ""), form.get("default_domain", ""))
         return render_attributes(domains=typed, errors={"domains": str(error)}, status=400)
@@ -85,7 +99,10 @@ def save_domains():
     if not chosen.others:
         flash("Domains saved: only the primary domain is synchronized.", "success")
     else:
-        flash(f"Domains saved: {'every domain Google lists' if chosen.from_google else chosen.others} besides the primary one.", "success")
+        flash(
+            f"Domains saved: {'every domain Google lists' if chosen.from_google else chosen.others} besides the primary one.",
+            "success",
+        )
     if chosen.from_google and not before.from_google:
         flash(SCOPE_NOTE.format(feature="Domains read from Google", scope="admin.directory.domain.readonly"), "warning")
     return redirect(url_for(".attributes", saved=1, _anchor="domains"))
@@ -137,8 +154,11 @@ def save_licenses():
         return render_attributes(licenses=typed, errors={"licenses": str(error)}, status=400)
     config_file.save_licenses(console().config_path, chosen)
     if chosen.product:
-        flash(f"Licences saved: new and unsuspended users get {chosen.product} {chosen.sku}"
-              + ("; suspended users give theirs back." if chosen.release_on_suspend else "."), "success")
+        flash(
+            f"Licences saved: new and unsuspended users get {chosen.product} {chosen.sku}"
+            + ("; suspended users give theirs back." if chosen.release_on_suspend else "."),
+            "success",
+        )
         if not before.product:
             flash(SCOPE_NOTE.format(feature="Licences", scope="apps.licensing"), "warning")
     else:

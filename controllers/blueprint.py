@@ -4,6 +4,7 @@ Views live in the sibling modules (settings, actions, pages, groups, attributes,
 validate, call a library, flash, redirect or render. They import this module, never the reverse:
 ``controllers.register`` (called by ``GoogleSync.init_app``) attaches them.
 """
+
 from __future__ import annotations
 
 import logging
@@ -106,13 +107,17 @@ def bound_the_body(_endpoint, _values):
 
 @blueprint.errorhandler(RequestEntityTooLarge)
 def too_large(_error):
-    message = f"The request is larger than {request.max_content_length // 1024} KiB and was refused; nothing was changed."
+    message = (
+        f"The request is larger than {request.max_content_length // 1024} KiB and was refused; nothing was changed."
+    )
     return render_template("google_sync/refused.html", message=message, title="Request too large"), 413
 
 
 @blueprint.errorhandler(LengthRequired)
 def length_required(error):
-    return render_template("google_sync/refused.html", message=f"Refused: {error.description}.", title="Length required"), 411
+    return render_template(
+        "google_sync/refused.html", message=f"Refused: {error.description}.", title="Length required"
+    ), 411
 
 
 @blueprint.before_request
@@ -132,7 +137,9 @@ def caching_and_compression(response):
     """Pages are never cached (they show live state); static files are, for a day (their URL names the version).
     HTML, JSON and CSV go gzip'd (or br/zstd) to a browser that accepts it: a 10,000-user page is a tenth of its size."""
     if request.endpoint == "google_sync.static":
-        response.cache_control.no_cache = None  # Flask's default without SEND_FILE_MAX_AGE_DEFAULT: revalidate every time
+        response.cache_control.no_cache = (
+            None  # Flask's default without SEND_FILE_MAX_AGE_DEFAULT: revalidate every time
+        )
         response.cache_control.public = True
         response.cache_control.max_age = STATIC_MAX_AGE
     else:
@@ -186,8 +193,12 @@ def database_down(error):
     database = config.sync_settings(raw_config()).database
     where = make_url(database).render_as_string(hide_password=True)
     log.error("the state database %s cannot be reached: %s", where, database_problem(error))
-    return render_template("google_sync/database_down.html", where=where, problem=database_problem(error),
-                           postgresql=not database.startswith("sqlite")), 503
+    return render_template(
+        "google_sync/database_down.html",
+        where=where,
+        problem=database_problem(error),
+        postgresql=not database.startswith("sqlite"),
+    ), 503
 
 
 def raw_config():
@@ -217,8 +228,14 @@ def get_engine():
 
         loaded = config.load(console().config_path)
         backoff = Backoff(min(loaded.sync.max_retries, INTERACTIVE_RETRIES))
-        target = GoogleTarget(loaded.google, loaded.sync, backoff=backoff, scopes=required_scopes(loaded),
-                              custom_fields=bool(loaded.custom_attributes), licenses=loaded.licenses)
+        target = GoogleTarget(
+            loaded.google,
+            loaded.sync,
+            backoff=backoff,
+            scopes=required_scopes(loaded),
+            custom_fields=bool(loaded.custom_attributes),
+            licenses=loaded.licenses,
+        )
         g.google_sync_engine = SyncEngine(loaded, target=target)
     return g.google_sync_engine
 
@@ -243,4 +260,3 @@ def optional_url(endpoints, **values) -> str | None:
         except BuildError:
             continue
     return None
-

@@ -1,5 +1,6 @@
 """Downloads: a kept plan, its notices and a run's results as CSV or JSON, streamed a row at a time (a 100,000-row
 export never sits whole in memory); the page's filters apply to what is downloaded."""
+
 from __future__ import annotations
 
 import json
@@ -35,9 +36,14 @@ def plan_export(checksum, fmt):
     rows = kept_plans.changes_matching(kept, Filters.from_args(request.args.get))
     if fmt == "csv":
         return download(csv_lines(PLAN_FIELDS, rows), fmt, f"google-sync-plan-{checksum}")
-    head = json.dumps({"checksum": kept.checksum, "in_sync": kept.in_sync, "counts": kept.counts, "refused": list(kept.refusals)}, ensure_ascii=False)
+    head = json.dumps(
+        {"checksum": kept.checksum, "in_sync": kept.in_sync, "counts": kept.counts, "refused": list(kept.refusals)},
+        ensure_ascii=False,
+    )
     tail = ',\n"notices": ' + json.dumps(kept.notices, ensure_ascii=False) + "}\n"
-    return download(json_lines(rows, before=head[:-1] + ',\n"changes": ', after=tail), fmt, f"google-sync-plan-{checksum}")
+    return download(
+        json_lines(rows, before=head[:-1] + ',\n"changes": ', after=tail), fmt, f"google-sync-plan-{checksum}"
+    )
 
 
 @blueprint.get("/test/<checksum>/notices.<any(csv, json):fmt>")

@@ -1,4 +1,5 @@
 """Groups: which directory groups go to Google, who may post to them, members outside the scope, groups that left."""
+
 from __future__ import annotations
 
 import logging
@@ -18,7 +19,11 @@ POLICIES = (
     ("", "Not managed", "Google's setting is left as it is: change it in the Google Admin console if you want."),
     ("members", "Members only", "Only the group's members can post to it."),
     ("domain", "Anyone in the domain", "Anyone with an account in your Google domain can post, members or not."),
-    ("anyone", "Anyone on the internet", "Anyone on the internet can post; messages from non-members wait for a moderator, as Google recommends."),
+    (
+        "anyone",
+        "Anyone on the internet",
+        "Anyone on the internet can post; messages from non-members wait for a moderator, as Google recommends.",
+    ),
 )
 FOLLOW_DEFAULT, OFF = "default", "off"  # per-group select values besides the policies
 

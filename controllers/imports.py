@@ -4,6 +4,7 @@ The plugin never writes the directory itself: it asks the host, through the
 optional ``create_user`` service in ``app.extensions["console"]``; a host
 without it gets links to its prefilled new-user form instead.
 """
+
 from __future__ import annotations
 
 import logging
@@ -51,7 +52,9 @@ def google_only():
     settings, accounts, error = read_accounts()
     service = create_user_service()
     links = {account.email: new_user_link(account) for account in accounts or ()} if service is None else {}
-    return render_template("google_sync/import.html", accounts=accounts, error=error, can_create=service is not None, links=links)
+    return render_template(
+        "google_sync/import.html", accounts=accounts, error=error, can_create=service is not None, links=links
+    )
 
 
 @blueprint.post("/import")

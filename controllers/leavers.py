@@ -1,4 +1,5 @@
 """The Leavers page: what [offboarding] did to each leaver and when, and where its data transfer stands."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -11,7 +12,14 @@ from .blueprint import blueprint, load_settings
 from .pages import state_store
 
 # Badge colours of the console's stylesheet, per transfer status.
-STATUS_TONE = {"scheduled": "info", "new": "info", "inProgress": "info", "completed": "ok", "failed": "error", "cancelled": "muted"}
+STATUS_TONE = {
+    "scheduled": "info",
+    "new": "info",
+    "inProgress": "info",
+    "completed": "ok",
+    "failed": "error",
+    "cancelled": "muted",
+}
 
 
 @blueprint.get("/leavers")

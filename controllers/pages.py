@@ -1,8 +1,9 @@
 """Overview, automatic synchronization, history, users and groups."""
+
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import abort, g, redirect, render_template, request, url_for
 
@@ -21,6 +22,7 @@ from .blueprint import blueprint, console, flash, get_engine, load_settings, raw
 from .settings import connection
 
 log = logging.getLogger(__name__)
+
 
 def sync_settings() -> SyncSettings:
     return config.sync_settings(raw_config())
@@ -131,9 +133,15 @@ def save_automatic():
     try:
         interval = config_file.check_interval(request.form.get("interval", ""))
     except ConfigError as error:
-        return render_automatic(config_file.Schedule(enabled, config_file.DEFAULT_INTERVAL), error=str(error), status=400)
+        return render_automatic(
+            config_file.Schedule(enabled, config_file.DEFAULT_INTERVAL), error=str(error), status=400
+        )
     if enabled and not connection().connected:
-        return render_automatic(config_file.Schedule(False, interval), error="Connect to Google first (Settings), then switch automatic synchronization on.", status=400)
+        return render_automatic(
+            config_file.Schedule(False, interval),
+            error="Connect to Google first (Settings), then switch automatic synchronization on.",
+            status=400,
+        )
     state = console()
     config_file.update(state.config_path, "sync", {"automatic": "yes" if enabled else "no", "interval": str(interval)})
     schedule = config_file.Schedule(enabled, interval)
@@ -142,7 +150,10 @@ def save_automatic():
     if enabled:
         flash(f"Automatic synchronization is on: every {interval} minutes.", "success")
     else:
-        flash("Automatic synchronization is off. Changes made in the user manager are still pushed while connected.", "success")
+        flash(
+            "Automatic synchronization is off. Changes made in the user manager are still pushed while connected.",
+            "success",
+        )
     return redirect(url_for(".automatic"))
 
 
@@ -159,9 +170,14 @@ def history_run(run_id: int):
     run = store.run(run_id) or abort(404)
     filters = Filters.from_args(request.args.get)
     counted = run_results.counts(store, run_id)
-    return render_template("google_sync/history_run.html", run=run, counted=counted, filters=filters,
-                           results=run_results.page(store, run_id, filters),
-                           action_choices=[(action, action) for action in counted.by_action])
+    return render_template(
+        "google_sync/history_run.html",
+        run=run,
+        counted=counted,
+        filters=filters,
+        results=run_results.page(store, run_id, filters),
+        action_choices=[(action, action) for action in counted.by_action],
+    )
 
 
 @blueprint.get("/objects")
@@ -170,7 +186,9 @@ def objects():
     reads no directory and no Google."""
     settings, problem = load_settings()
     if settings is None:
-        return render_template("google_sync/objects.html", view=None, error=f"{problem}. Complete the settings first.", google_problem="")
+        return render_template(
+            "google_sync/objects.html", view=None, error=f"{problem}. Complete the settings first.", google_problem=""
+        )
     kept = kept_plans.load_view(settings.sync.state_dir)
     if kept is None:
         try:
@@ -179,8 +197,14 @@ def objects():
             return render_template("google_sync/objects.html", view=None, error=str(error), google_problem="")
     view, google_problem, computed_at = kept
     filters = Filters.from_args(request.args.get)
-    newer_run = next((run for run in state_store().runs(limit=1) if not run.dry_run and run.finished_at
-                      and _aware(run.finished_at) > computed_at), None)
+    newer_run = next(
+        (
+            run
+            for run in state_store().runs(limit=1)
+            if not run.dry_run and run.finished_at and _aware(run.finished_at) > computed_at
+        ),
+        None,
+    )
     users = page_of_list(kept_plans.users_matching(view, filters), filters.page)
     # The groups follow the search (not the state filter: a user's state); a page of them at most.
     groups = page_of_list(kept_plans.groups_matching(view, Filters(q=filters.q)), 1)
@@ -213,7 +237,7 @@ def refresh_objects():
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def compute_view(settings):

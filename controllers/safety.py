@@ -1,4 +1,5 @@
 """Changes held by the safety limits, and undoing a run: both only on the administrator's explicit say."""
+
 from __future__ import annotations
 
 import re
@@ -39,8 +40,11 @@ def apply_held():
     try:
         report = get_engine().apply_held(trigger="console", expected_checksum=checksum)
     except PlanChanged:
-        flash("Not applied, nothing was written: the held changes changed since this page was shown. "
-              "Check the list below again, then apply.", "warning")
+        flash(
+            "Not applied, nothing was written: the held changes changed since this page was shown. "
+            "Check the list below again, then apply.",
+            "warning",
+        )
         return redirect(url_for(".held"))
     except GoogleSyncError as error:
         flash(f"The held changes could not be applied: {error}", "error")
@@ -54,7 +58,9 @@ def undo_preview(run_id: int):
     run = state_store().run(run_id) or abort(404)
     settings, problem = load_settings()
     if settings is None:
-        return render_template("google_sync/undo.html", run=run, plan=None, error=f"{problem}. Complete the settings first.")
+        return render_template(
+            "google_sync/undo.html", run=run, plan=None, error=f"{problem}. Complete the settings first."
+        )
     try:
         plan = get_engine().plan_undo(run_id)
     except GoogleSyncError as error:
@@ -70,7 +76,9 @@ def undo_apply(run_id: int):
         flash("Preview the undo first: it applies exactly the plan you saw.", "warning")
         return redirect(url_for(".undo_preview", run_id=run_id))
     try:
-        report = get_engine().undo(run_id, force=request.form.get("force") == "yes", expected_checksum=checksum, trigger="console")
+        report = get_engine().undo(
+            run_id, force=request.form.get("force") == "yes", expected_checksum=checksum, trigger="console"
+        )
     except UnsafePlan as error:
         flash(f"Refused, nothing was written: {error}. Tick the confirmation to apply it anyway.", "warning")
         return redirect(url_for(".undo_preview", run_id=run_id))

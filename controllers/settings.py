@@ -1,4 +1,5 @@
 """Settings and connection: domain, administrator, service-account key, OAuth grant, disconnect."""
+
 from __future__ import annotations
 
 import base64
@@ -56,7 +57,17 @@ def render_settings(errors=None, form=None, status=200):
 
 def notification_settings(parser) -> dict:
     """[notify] as the file says it (typed, defaults filled in), for the Notifications panel; it holds no password."""
-    shown = ("email_to", "email_from", "smtp_host", "smtp_port", "starttls", "username", "when", "min_interval", "console_url")
+    shown = (
+        "email_to",
+        "email_from",
+        "smtp_host",
+        "smtp_port",
+        "starttls",
+        "username",
+        "when",
+        "min_interval",
+        "console_url",
+    )
     values = {name: schema.value(parser, "notify", name) for name in shown}
     values["sender"] = values["email_from"] or "google-sync@<this server>"
     values["min_interval_text"] = schema.duration_text(values["min_interval"])
@@ -119,8 +130,9 @@ def _flow(redirect_uri: str, state: str):
 
     client = console().oauth_client
     credentials.allow_plain_http_for(client["web"]["token_uri"])
-    return Flow.from_client_config(client, scopes=list(scopes()), state=state, redirect_uri=redirect_uri,
-                                   code_verifier=pkce_verifier(state))
+    return Flow.from_client_config(
+        client, scopes=list(scopes()), state=state, redirect_uri=redirect_uri, code_verifier=pkce_verifier(state)
+    )
 
 
 def pkce_verifier(state: str) -> str:
@@ -130,8 +142,11 @@ def pkce_verifier(state: str) -> str:
     verifier is recomputed at the callback (any process of the console can), and only a holder of
     SECRET_KEY could compute it (and such a holder can forge sessions anyway). 43 URL-safe characters (RFC 7636).
     """
-    digest = hmac.new(current_app.secret_key.encode() if isinstance(current_app.secret_key, str) else current_app.secret_key,
-                      b"google_sync oauth pkce\x00" + state.encode(), hashlib.sha256).digest()
+    digest = hmac.new(
+        current_app.secret_key.encode() if isinstance(current_app.secret_key, str) else current_app.secret_key,
+        b"google_sync oauth pkce\x00" + state.encode(),
+        hashlib.sha256,
+    ).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
@@ -143,10 +158,14 @@ def callback_url() -> tuple[str, str]:
     if reached in listed:
         return reached, ""
     if not listed:
-        return "", (f"the OAuth client (GOOGLE_SYNC_OAUTH_CLIENT) lists no redirect URI: add {reached} to it in the Google "
-                    "Cloud console, download its JSON again and restart the console")
-    return "", (f"this console was reached as {urlsplit(reached).netloc}, which the OAuth client (GOOGLE_SYNC_OAUTH_CLIENT) "
-                f"does not list: open the console at {urlsplit(listed[0]).netloc}, or add {reached} to the client's redirect URIs")
+        return "", (
+            f"the OAuth client (GOOGLE_SYNC_OAUTH_CLIENT) lists no redirect URI: add {reached} to it in the Google "
+            "Cloud console, download its JSON again and restart the console"
+        )
+    return "", (
+        f"this console was reached as {urlsplit(reached).netloc}, which the OAuth client (GOOGLE_SYNC_OAUTH_CLIENT) "
+        f"does not list: open the console at {urlsplit(listed[0]).netloc}, or add {reached} to the client's redirect URIs"
+    )
 
 
 @blueprint.post("/connect/oauth")
@@ -162,7 +181,9 @@ def oauth_start():
     state = secrets.token_urlsafe(24)
     flow = _flow(redirect_uri, state)
     hint = config_file.value(raw_config(), "google", "admin_email")
-    url, _ = flow.authorization_url(access_type="offline", prompt="consent", state=state, **({"login_hint": hint} if hint else {}))
+    url, _ = flow.authorization_url(
+        access_type="offline", prompt="consent", state=state, **({"login_hint": hint} if hint else {})
+    )
     session[OAUTH_SESSION_KEY] = {"state": state}
     return redirect(url)
 
@@ -172,7 +193,10 @@ def oauth_callback():
     saved = session.pop(OAUTH_SESSION_KEY, None)
     state = console()
     if state.oauth_client is None or not isinstance(saved, dict) or request.args.get("state") != saved.get("state"):
-        flash("The answer from Google does not belong to a connection started here; start again with Connect to Google.", "error")
+        flash(
+            "The answer from Google does not belong to a connection started here; start again with Connect to Google.",
+            "error",
+        )
         return redirect(url_for(".settings"))
     if request.args.get("error"):
         flash(f"Google did not grant access ({request.args['error']}). Nothing was changed.", "error")
@@ -190,10 +214,17 @@ def oauth_callback():
         return redirect(url_for(".settings"))
     refresh_token = flow.credentials.refresh_token
     if not refresh_token:
-        flash("Google sent no refresh token. Remove this app's access in your Google account, then connect again.", "error")
+        flash(
+            "Google sent no refresh token. Remove this app's access in your Google account, then connect again.",
+            "error",
+        )
         return redirect(url_for(".settings"))
     previous = connection()
-    path = credentials.write_private(state.secrets_dir, credentials.AUTHORIZED_USER_FILE, credentials.authorized_user_info(state.oauth_client, refresh_token))
+    path = credentials.write_private(
+        state.secrets_dir,
+        credentials.AUTHORIZED_USER_FILE,
+        credentials.authorized_user_info(state.oauth_client, refresh_token),
+    )
     config_file.update(state.config_path, "google", {"credentials_file": path})
     if previous.kind == "service_account" and previous.managed:
         credentials.remove(previous.path)
@@ -220,7 +251,11 @@ def disconnect():
         reconcile(state.scheduler, config_file.Schedule(enabled=False))
     session.pop("google_sync_preview", None)
     log.info("disconnected from Google")
-    flash("Disconnected: automatic synchronization and pushes are stopped; every Google account is left as it is. " + "; ".join(notes), "success")
+    flash(
+        "Disconnected: automatic synchronization and pushes are stopped; every Google account is left as it is. "
+        + "; ".join(notes),
+        "success",
+    )
     return redirect(url_for(".settings"))
 
 

@@ -4,6 +4,7 @@ A change is never saved blind: Preview runs the test synchronization the new sou
 who would be suspended, whether a safety limit refuses it); Save writes only the sources previewed, and only
 while they still make the plan previewed.
 """
+
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
@@ -16,8 +17,16 @@ from .blueprint import blueprint, console, get_engine, load_settings, raw_config
 KEYS = tuple(key.name for key in config_schema.section("sources").keys)
 METHODS = (
     ("users", "Users only", "Each user gets a Google account; nothing else."),
-    ("target_group", "Users, all in one group", "Each user gets an account and is a member of one Google group (e.g. all-staff@), created if missing and kept exactly in step."),
-    ("source_groups", "Users, and a group per source group", "Each user gets an account, and each source group (with the groups nested in it) becomes a Google group."),
+    (
+        "target_group",
+        "Users, all in one group",
+        "Each user gets an account and is a member of one Google group (e.g. all-staff@), created if missing and kept exactly in step.",
+    ),
+    (
+        "source_groups",
+        "Users, and a group per source group",
+        "Each user gets an account, and each source group (with the groups nested in it) becomes a Google group.",
+    ),
 )
 
 
@@ -61,7 +70,9 @@ def render_sources(texts: dict[str, str], preview=None, error: str = "", status:
         outline=outline,
         texts=texts,
         chosen=chosen_of(texts) or config.SourceSettings(),
-        subtree_of={config.dn_key(subtree.dn): subtree for subtree in (chosen_of(texts) or config.SourceSettings()).subtrees},
+        subtree_of={
+            config.dn_key(subtree.dn): subtree for subtree in (chosen_of(texts) or config.SourceSettings()).subtrees
+        },
         dn_key=config.dn_key,
         preview=preview,
         methods=METHODS,
@@ -116,12 +127,23 @@ def save_sources():
     if shown is None:
         return render_sources(texts, error=problem, status=400)
     if shown.checksum != request.form.get("checksum"):
-        return render_sources(texts, preview=shown, status=409,
-                              error="The directory or Google changed since the preview: here is the preview again; save once you have read it.")
+        return render_sources(
+            texts,
+            preview=shown,
+            status=409,
+            error="The directory or Google changed since the preview: here is the preview again; save once you have read it.",
+        )
     if shown.suspended and request.form.get("confirm_suspensions") != "yes":
-        return render_sources(texts, preview=shown, status=400,
-                              error=f"These sources would suspend {len(shown.suspended)} account(s): tick the confirmation to save them.")
+        return render_sources(
+            texts,
+            preview=shown,
+            status=400,
+            error=f"These sources would suspend {len(shown.suspended)} account(s): tick the confirmation to save them.",
+        )
     config_file.update(console().config_path, "sources", {key: (texts[key] or None) for key in KEYS})
-    flash(f"Sources saved: {shown.users} user(s) in scope. Nothing has changed in Google yet; the next synchronization applies them"
-          + (" (it is refused by a safety limit until you force it)." if shown.refusals else "."), "success")
+    flash(
+        f"Sources saved: {shown.users} user(s) in scope. Nothing has changed in Google yet; the next synchronization applies them"
+        + (" (it is refused by a safety limit until you force it)." if shown.refusals else "."),
+        "success",
+    )
     return redirect(url_for(".sources", saved=1))

@@ -1,10 +1,11 @@
 """Shared fixtures: one real slapd for the whole session, emptied before each test that uses it."""
+
 from __future__ import annotations
 
 import pytest
+from smtp_sink import SmtpSink
 
 from app_google_sync.demo.directory import DemoDirectory
-from smtp_sink import SmtpSink
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ initdb and postgres refuse to run as root, so as root they run as the package's
 `postgres` system user in a directory it owns. The package's own cluster on 5432
 is left alone.
 """
+
 from __future__ import annotations
 
 import glob
@@ -76,6 +77,8 @@ class PostgresServer:
         import psycopg  # noqa: PLC0415  (the postgresql extra: only these tests need it)
 
         name = f"test_{os.getpid()}_{next(self._names)}"
-        with psycopg.connect(host="127.0.0.1", port=self.port, user=USER, dbname="postgres", autocommit=True) as connection:
+        with psycopg.connect(
+            host="127.0.0.1", port=self.port, user=USER, dbname="postgres", autocommit=True
+        ) as connection:
             connection.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)

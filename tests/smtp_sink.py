@@ -1,4 +1,5 @@
 """A real SMTP server for the tests of notifications (importable from any test directory: tests/ is on the path)."""
+
 from __future__ import annotations
 
 
@@ -15,7 +16,9 @@ class SmtpSink:
         with socket.socket() as probe:  # aiosmtpd checks its port by connecting to it, so it needs a real one
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port, server_hostname="localhost", **smtp_options)
+        self.controller = Controller(
+            self, hostname="127.0.0.1", port=self.port, server_hostname="localhost", **smtp_options
+        )
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802  (aiosmtpd's hook name)
         from email import message_from_bytes, policy

@@ -9,6 +9,7 @@ ones each time a test builds that world, and the test fills them in.
 
 Regenerate (with today's code, kept at revision 0001): ``.venv/bin/python tests/state_0_1_0.py``
 """
+
 from __future__ import annotations
 
 import re
@@ -19,7 +20,11 @@ from pathlib import Path
 
 FIXTURE = Path(__file__).with_name("fixtures") / "state-0.1.0.sql"
 PASSWORD = "Fixture-Password-1"
-USERS = (("ann", "Ann", "Archer", ("sales",)), ("bob", "Bob", "Baker", ("sales", "engineering")), ("carol", "Carol", "Cruz", ("engineering",)))
+USERS = (
+    ("ann", "Ann", "Archer", ("sales",)),
+    ("bob", "Bob", "Baker", ("sales", "engineering")),
+    ("carol", "Carol", "Cruz", ("engineering",)),
+)
 GROUPS = (("sales", "Sales team"), ("engineering", "Engineering"))
 SECRETS = ("password_fingerprint_key", "password_salt_key")
 
@@ -35,7 +40,9 @@ def populate(directory) -> None:
 def placeholders(engine) -> dict[str, str]:
     """``{kind:name:uuid}`` and ``{kind:name:google_id}`` → their values in the world ``engine`` synchronized."""
     desired = engine.source.read_state()
-    names = {("user", user.uuid): user.uid for user in desired.users} | {("group", group.uuid): group.name for group in desired.groups}
+    names = {("user", user.uuid): user.uid for user in desired.users} | {
+        ("group", group.uuid): group.name for group in desired.groups
+    }
     values = {}
     for link in engine.store.links().links:
         name = names[(link.kind, link.uuid)]
@@ -73,7 +80,9 @@ def main() -> int:
             for placeholder, value in placeholders(engine).items():
                 script = script.replace(value, placeholder)
     FIXTURE.parent.mkdir(exist_ok=True)
-    FIXTURE.write_text(f"-- The state database of app-google-sync 0.1.0 (schema 0001, no alembic_version); made by tests/state_0_1_0.py\n{script}\n")
+    FIXTURE.write_text(
+        f"-- The state database of app-google-sync 0.1.0 (schema 0001, no alembic_version); made by tests/state_0_1_0.py\n{script}\n"
+    )
     print(f"wrote {FIXTURE}")
     return 0
 
@@ -85,7 +94,10 @@ def copy_as_0_1_0(source, path: Path) -> None:
             columns = [row[1] for row in target.execute(f'PRAGMA table_info("{table}")')]
             quoted = ", ".join(f'"{column}"' for column in columns)
             rows = connection.exec_driver_sql(f'SELECT {quoted} FROM "{table}" ORDER BY 1').all()
-            target.executemany(f'INSERT INTO "{table}" ({quoted}) VALUES ({", ".join("?" * len(columns))})', [tuple(row) for row in rows])
+            target.executemany(
+                f'INSERT INTO "{table}" ({quoted}) VALUES ({", ".join("?" * len(columns))})',
+                [tuple(row) for row in rows],
+            )
         target.execute("DROP TABLE alembic_version")
 
 

@@ -1,8 +1,9 @@
 """Mapped attributes reach Google; unmapped ones, and entries Google holds that we do not manage, are left alone."""
+
 from app_google_sync import cli
+from app_google_sync.libraries.core.model import DirectoryUser, GoogleUser
 from app_google_sync.libraries.settings.config import AttributeMap
 from app_google_sync.libraries.sync.engine import SyncEngine
-from app_google_sync.libraries.core.model import DirectoryUser, GoogleUser
 from app_google_sync.libraries.sync.user_fields import field_changes, patch_body
 
 ALL = AttributeMap()
@@ -13,8 +14,16 @@ def sync(env):
 
 
 def add_staff(directory, uid="alice", **attributes):
-    defaults = {"title": "Engineer", "departmentNumber": "R&D", "telephoneNumber": "+1 555 0100", "mobile": "+1 555 0199", "employeeNumber": "E-042"}
-    directory.add_user(uid, uid.capitalize(), "Tester", groups=("google_apps_plugin",), extra_attrs={**defaults, **attributes})
+    defaults = {
+        "title": "Engineer",
+        "departmentNumber": "R&D",
+        "telephoneNumber": "+1 555 0100",
+        "mobile": "+1 555 0199",
+        "employeeNumber": "E-042",
+    }
+    directory.add_user(
+        uid, uid.capitalize(), "Tester", groups=("google_apps_plugin",), extra_attrs={**defaults, **attributes}
+    )
 
 
 def test_mapped_attributes_and_in_domain_aliases_are_pushed(env, capsys):
@@ -26,12 +35,17 @@ def test_mapped_attributes_and_in_domain_aliases_are_pushed(env, capsys):
     assert sync(env) == 0
     alice = env.emulator.get_user("alice@example.com")
     assert alice["organizations"] == [{"primary": True, "title": "Engineer", "department": "R&D"}]
-    assert sorted((p["type"], p["value"]) for p in alice["phones"]) == [("mobile", "+1 555 0199"), ("work", "+1 555 0100")]
+    assert sorted((p["type"], p["value"]) for p in alice["phones"]) == [
+        ("mobile", "+1 555 0199"),
+        ("work", "+1 555 0100"),
+    ]
     assert alice["externalIds"] == [{"type": "organization", "value": "E-042"}]
     assert alice["aliases"] == ["ali@example.com"]
     env.emulator.reset_calls()
     assert sync(env) == 0 and env.emulator.write_calls() == []
-    assert cli.main(["--config", str(env.config_path), "test"]) == 0, "after the sync, the links must leave nothing to adopt"
+    assert cli.main(["--config", str(env.config_path), "test"]) == 0, (
+        "after the sync, the links must leave nothing to adopt"
+    )
 
 
 def test_a_changed_attribute_is_an_update_that_keeps_what_google_added(env):
@@ -45,7 +59,11 @@ def test_a_changed_attribute_is_an_update_that_keeps_what_google_added(env):
     env.directory.modify_user("alice", telephoneNumber="+1 555 0200", title="Lead Engineer")
     assert sync(env) == 0
     alice = env.emulator.get_user(user_id)
-    assert {(p["type"], p["value"]) for p in alice["phones"]} == {("work", "+1 555 0200"), ("mobile", "+1 555 0199"), ("home", "+1 555 0111")}
+    assert {(p["type"], p["value"]) for p in alice["phones"]} == {
+        ("work", "+1 555 0200"),
+        ("mobile", "+1 555 0199"),
+        ("home", "+1 555 0111"),
+    }
     assert alice["organizations"][0]["title"] == "Lead Engineer"
 
 
@@ -53,7 +71,13 @@ def test_a_switched_off_attribute_is_never_touched(env):
     env.write_config()
     with open(env.config_path, "a") as config:
         config.write("\n[attributes]\nphone =\ntitle =\n")
-    env.emulator.add_user("alice@example.com", "Alice", "Tester", phones=[{"type": "work", "value": "+44 20 0000"}], organizations=[{"primary": True, "title": "Set in Google"}])
+    env.emulator.add_user(
+        "alice@example.com",
+        "Alice",
+        "Tester",
+        phones=[{"type": "work", "value": "+44 20 0000"}],
+        organizations=[{"primary": True, "title": "Set in Google"}],
+    )
     add_staff(env.directory)
     assert sync(env) == 0
     alice = env.emulator.get_user("alice@example.com")
@@ -62,7 +86,9 @@ def test_a_switched_off_attribute_is_never_touched(env):
 
 
 def test_patch_bodies_merge_into_google_arrays():
-    user = DirectoryUser(uuid="u", dn="", uid="a", given_name="A", family_name="B", title="", department="Sales", phone="1", mobile="")
+    user = DirectoryUser(
+        uuid="u", dn="", uid="a", given_name="A", family_name="B", title="", department="Sales", phone="1", mobile=""
+    )
     account = GoogleUser(
         id="g",
         primary_email="a@example.com",
@@ -72,7 +98,12 @@ def test_patch_bodies_merge_into_google_arrays():
         phones=({"type": "work", "value": "0"}, {"type": "mobile", "value": "9"}, {"type": "home", "value": "5"}),
     )
     changes = field_changes(user, "a@example.com", account, ALL)
-    assert {c.field: (c.old, c.new) for c in changes} == {"title": ("Boss", ""), "department": ("Old", "Sales"), "phone": ("0", "1"), "mobile": ("9", "")}
+    assert {c.field: (c.old, c.new) for c in changes} == {
+        "title": ("Boss", ""),
+        "department": ("Old", "Sales"),
+        "phone": ("0", "1"),
+        "mobile": ("9", ""),
+    }
     body = patch_body(changes, account)
     assert body["organizations"] == [{"primary": True, "department": "Sales"}, {"title": "Board member"}]
     assert body["phones"] == [{"type": "home", "value": "5"}, {"type": "work", "value": "1"}]

@@ -1,5 +1,6 @@
 """Directory data Google would refuse, or that names nothing, through the real command line against a
 real slapd and the emulator: one notice naming the user or group and the fix, and the rest of the run applies."""
+
 from __future__ import annotations
 
 import logging
@@ -19,7 +20,11 @@ def run(env, capsys, *args):
 
 
 def notices(env, subject):
-    return {notice.code: notice.message for notice in SyncEngine(env.settings).test().plan.notices if notice.subject == subject}
+    return {
+        notice.code: notice.message
+        for notice in SyncEngine(env.settings).test().plan.notices
+        if notice.subject == subject
+    }
 
 
 def test_a_name_with_angle_brackets_is_reported_and_skipped(env, capsys):
@@ -32,20 +37,33 @@ def test_a_name_with_angle_brackets_is_reported_and_skipped(env, capsys):
 
     code, out = run(env, capsys, "sync")
     assert code == 0, out
-    assert "mallory: skipped: given name '<b>Mallory' contains '<' or '>', which Google does not allow in names: remove them from givenName" in out
-    assert "oscar: skipped: surname 'Wilde>' contains '<' or '>', which Google does not allow in names: remove them from sn" in out
-    assert {user["primaryEmail"] for user in env.emulator.users()} == {"admin@example.com", "alice@example.com", "zoe@example.com"}
+    assert (
+        "mallory: skipped: given name '<b>Mallory' contains '<' or '>', which Google does not allow in names: remove them from givenName"
+        in out
+    )
+    assert (
+        "oscar: skipped: surname 'Wilde>' contains '<' or '>', which Google does not allow in names: remove them from sn"
+        in out
+    )
+    assert {user["primaryEmail"] for user in env.emulator.users()} == {
+        "admin@example.com",
+        "alice@example.com",
+        "zoe@example.com",
+    }
     assert notices(env, "mallory").keys() == {NoticeCode.USER_INVALID}
 
 
 def test_member_dns_naming_no_user_are_reported_once_per_group(env, capsys):
     directory = env.directory
     directory.add_user("alice", "Alice", "Martin", groups=("google_apps_plugin",))
-    directory.add_entry(directory.group_dn("sales"), {
-        "objectClass": ["top", "groupOfNames"],
-        "cn": "sales",
-        "member": [directory.user_dn("alice"), f"cn=Nobody Here,{directory.users_dn}", directory.no_members_dn],
-    })
+    directory.add_entry(
+        directory.group_dn("sales"),
+        {
+            "objectClass": ["top", "groupOfNames"],
+            "cn": "sales",
+            "member": [directory.user_dn("alice"), f"cn=Nobody Here,{directory.users_dn}", directory.no_members_dn],
+        },
+    )
     directory.add_group("support", members=("alice", "ghost"))  # memberUid naming no user: reported as before
 
     code, out = run(env, capsys, "sync")
@@ -61,11 +79,14 @@ def test_a_member_dn_of_a_reserved_group_is_not_called_unknown(env, capsys):
     directory = env.directory
     directory.add_user("alice", "Alice", "Martin", groups=("google_apps_plugin",))
     directory.add_group("allusers", members=("alice",))
-    directory.add_entry(directory.group_dn("sales"), {
-        "objectClass": ["top", "groupOfNames"],
-        "cn": "sales",
-        "member": [directory.user_dn("alice"), directory.group_dn("allusers")],
-    })
+    directory.add_entry(
+        directory.group_dn("sales"),
+        {
+            "objectClass": ["top", "groupOfNames"],
+            "cn": "sales",
+            "member": [directory.user_dn("alice"), directory.group_dn("allusers")],
+        },
+    )
     assert NoticeCode.MEMBERS_UNKNOWN not in notices(env, "sales")
 
 
@@ -91,10 +112,20 @@ def test_a_cleartext_password_google_would_refuse_is_not_pushed(env, capsys, cap
     caplog.set_level(logging.INFO)
     code, out = run(env, capsys, "sync")
     assert code == 0, out
-    assert "shorty: password not synchronized: userPassword holds a cleartext password shorter than the 8 characters Google requires" in out
-    assert "longo: password not synchronized: userPassword holds a cleartext password longer than the 100 characters Google allows" in out
+    assert (
+        "shorty: password not synchronized: userPassword holds a cleartext password shorter than the 8 characters Google requires"
+        in out
+    )
+    assert (
+        "longo: password not synchronized: userPassword holds a cleartext password longer than the 100 characters Google allows"
+        in out
+    )
     assert "fine: password not synchronized" not in out
-    assert {user["primaryEmail"] for user in env.emulator.users()} >= {"shorty@example.com", "longo@example.com", "fine@example.com"}
+    assert {user["primaryEmail"] for user in env.emulator.users()} >= {
+        "shorty@example.com",
+        "longo@example.com",
+        "fine@example.com",
+    }
     assert "abc" not in out and "a" * 101 not in out and "abc" not in caplog.text
 
 
@@ -146,4 +177,6 @@ def test_a_push_logs_why_it_skipped_a_user(env, caplog):
     caplog.set_level(logging.INFO)
     jobs.run_push(str(env.config_path), "user", "alice")
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name.endswith("jobs")]
-    assert warnings == ["push of user alice: alice: skipped: surname 'Martin>' contains '<' or '>', which Google does not allow in names: remove them from sn"]
+    assert warnings == [
+        "push of user alice: alice: skipped: surname 'Martin>' contains '<' or '>', which Google does not allow in names: remove them from sn"
+    ]

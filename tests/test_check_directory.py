@@ -2,6 +2,7 @@
 
 Real slapd (the ClearOS-like DemoDirectory, whose ACLs hide everything from anonymous binds) and the real CLI.
 """
+
 import re
 
 import pytest
@@ -29,15 +30,43 @@ def check(env, capsys):
 
 CASES = {
     # case: (settings to write, words the one FAIL line must hold)
-    "anonymous bind": ({("ldap", "bind_dn"): "", ("ldap", "bind_password"): ""}, ["FAIL  ldap:", "anonymous", "[ldap] bind_dn is empty", "bind_password_file"]),
-    "empty password": ({("ldap", "bind_password"): ""}, ["FAIL  ldap:", "[ldap] bind_dn is cn=sync", "password is empty", "bind_password_file"]),
-    "wrong password": ({("ldap", "bind_password"): "Wrong-Password-9"}, ["FAIL  ldap:", "invalidCredentials", "[ldap] bind_password"]),
-    "missing users_dn": ({("ldap", "users_dn"): "ou=People,ou=Accounts,dc=example,dc=com"},
-                         ["FAIL  ldap:", "ou=People,ou=Accounts,dc=example,dc=com does not exist", "nearest entry that does is ou=Accounts,dc=example,dc=com", "[ldap] users_dn"]),
-    "missing groups_dn": ({("ldap", "groups_dn"): "ou=Teams,dc=example,dc=com"}, ["FAIL  ldap:", "ou=Teams,dc=example,dc=com does not exist", "[ldap] groups_dn"]),
-    "missing enabled group": ({("ldap", "enabled_group"): "google_apps_plugn"}, ["FAIL  ldap:", "enabled_group 'google_apps_plugn' not found", "[ldap] enabled_group"]),
-    "missing group names": ({("sync", "groups"): "sales, salse"}, ["FAIL  groups:", "[sync] groups names salse,", "Groups page"]),
-    "missing excluded group": ({("sync", "exclude_groups"): "enginering"}, ["FAIL  exclude_groups:", "[sync] exclude_groups names enginering"]),
+    "anonymous bind": (
+        {("ldap", "bind_dn"): "", ("ldap", "bind_password"): ""},
+        ["FAIL  ldap:", "anonymous", "[ldap] bind_dn is empty", "bind_password_file"],
+    ),
+    "empty password": (
+        {("ldap", "bind_password"): ""},
+        ["FAIL  ldap:", "[ldap] bind_dn is cn=sync", "password is empty", "bind_password_file"],
+    ),
+    "wrong password": (
+        {("ldap", "bind_password"): "Wrong-Password-9"},
+        ["FAIL  ldap:", "invalidCredentials", "[ldap] bind_password"],
+    ),
+    "missing users_dn": (
+        {("ldap", "users_dn"): "ou=People,ou=Accounts,dc=example,dc=com"},
+        [
+            "FAIL  ldap:",
+            "ou=People,ou=Accounts,dc=example,dc=com does not exist",
+            "nearest entry that does is ou=Accounts,dc=example,dc=com",
+            "[ldap] users_dn",
+        ],
+    ),
+    "missing groups_dn": (
+        {("ldap", "groups_dn"): "ou=Teams,dc=example,dc=com"},
+        ["FAIL  ldap:", "ou=Teams,dc=example,dc=com does not exist", "[ldap] groups_dn"],
+    ),
+    "missing enabled group": (
+        {("ldap", "enabled_group"): "google_apps_plugn"},
+        ["FAIL  ldap:", "enabled_group 'google_apps_plugn' not found", "[ldap] enabled_group"],
+    ),
+    "missing group names": (
+        {("sync", "groups"): "sales, salse"},
+        ["FAIL  groups:", "[sync] groups names salse,", "Groups page"],
+    ),
+    "missing excluded group": (
+        {("sync", "exclude_groups"): "enginering"},
+        ["FAIL  exclude_groups:", "[sync] exclude_groups names enginering"],
+    ),
 }
 
 

@@ -4,6 +4,7 @@ A real slapd with ClearOS's object classes (clearAccount), the password policy o
 (pwdAccountLockedTime) and its layout (ou=Users/ou=Groups under ou=Accounts), driven through
 the real command line against the emulator.
 """
+
 import json
 import logging
 
@@ -12,8 +13,8 @@ import pytest
 
 from app_google_sync import cli
 from app_google_sync.libraries.core.codes import NoticeCode
-from app_google_sync.libraries.sync.engine import SyncEngine
 from app_google_sync.libraries.directory.ldap_source import LdapSource
+from app_google_sync.libraries.sync.engine import SyncEngine
 
 
 def run(env, capsys, *args):
@@ -24,12 +25,15 @@ def run(env, capsys, *args):
 
 def clearos_group(directory, name, uids=()):
     """A group as ClearOS's group manager writes it: posixGroup with member DNs, the placeholder when empty."""
-    return directory.add_entry(directory.group_dn(name), {
-        "objectClass": ["top", "posixGroup", "extensibleObject"],  # groupOfNames under ClearOS's rfc2307bis schema
-        "cn": name,
-        "gidNumber": 60000 + len(name),
-        "member": [directory.user_dn(uid) for uid in uids] or [directory.no_members_dn],
-    })
+    return directory.add_entry(
+        directory.group_dn(name),
+        {
+            "objectClass": ["top", "posixGroup", "extensibleObject"],  # groupOfNames under ClearOS's rfc2307bis schema
+            "cn": name,
+            "gidNumber": 60000 + len(name),
+            "member": [directory.user_dn(uid) for uid in uids] or [directory.no_members_dn],
+        },
+    )
 
 
 def test_the_no_members_placeholder_is_no_member_and_no_warning(env, capsys, caplog):
@@ -89,7 +93,9 @@ def test_a_locked_member_gets_the_unlock_advice_not_the_google_apps_option(env, 
     assert not [notice for notice in plan.notices if notice.code is NoticeCode.USER_LOCKED and notice.subject != "lena"]
 
     data = json.loads(run(env, capsys, "test", "--json")[1])
-    assert {"locked", "not_in_scope", "user_locked"} <= {notice["code"] for notice in data["plan"]["notices"]}  # the JSON carries the codes
+    assert {"locked", "not_in_scope", "user_locked"} <= {
+        notice["code"] for notice in data["plan"]["notices"]
+    }  # the JSON carries the codes
     assert "create user lena@example.com" not in run(env, capsys, "test")[1]
 
 
@@ -118,14 +124,17 @@ def test_an_administrator_whose_local_user_is_locked_is_told_so(env, capsys):
 def windows_group(directory, name, gid, sid=None, uids=()):
     """A Windows group as ClearOS's Samba app writes it: a posixGroup mapped to a Samba SID (or, without Samba's
     attributes, only its fixed gidNumber), beside the user groups."""
-    return directory.add_entry(directory.group_dn(name), {
-        "objectClass": ["top", "posixGroup", "extensibleObject", *(["sambaGroupMapping"] if sid else [])],
-        "cn": name,
-        "gidNumber": gid,
-        "sambaSID": sid,
-        "sambaGroupType": (4 if sid.startswith("S-1-5-32-") else 2) if sid else None,
-        "member": [directory.user_dn(uid) for uid in uids] or [directory.no_members_dn],
-    })
+    return directory.add_entry(
+        directory.group_dn(name),
+        {
+            "objectClass": ["top", "posixGroup", "extensibleObject", *(["sambaGroupMapping"] if sid else [])],
+            "cn": name,
+            "gidNumber": gid,
+            "sambaSID": sid,
+            "sambaGroupType": (4 if sid.startswith("S-1-5-32-") else 2) if sid else None,
+            "member": [directory.user_dn(uid) for uid in uids] or [directory.no_members_dn],
+        },
+    )
 
 
 DOMAIN_SID = "S-1-5-21-1111-2222-3333"

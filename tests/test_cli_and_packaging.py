@@ -1,4 +1,5 @@
 """The command line's contract around the sync itself, and the installed package's completeness."""
+
 import importlib.metadata
 import json
 import os
@@ -16,8 +17,25 @@ from app_google_sync import __version__, cli
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("command", [[], ["test"], ["sync"], ["undo"], ["check"], ["status"], ["watch"], ["worker"], ["notify"], ["health"],
-                                     ["demo"], ["db"], ["db", "current"], ["db", "upgrade"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["test"],
+        ["sync"],
+        ["undo"],
+        ["check"],
+        ["status"],
+        ["watch"],
+        ["worker"],
+        ["notify"],
+        ["health"],
+        ["demo"],
+        ["db"],
+        ["db", "current"],
+        ["db", "upgrade"],
+    ],
+)
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main([*command, "--help"])
@@ -31,18 +49,21 @@ def _help(command: list[str], capsys) -> str:
     return " ".join(capsys.readouterr().out.split())  # argparse wraps lines
 
 
-@pytest.mark.parametrize("command, codes", [
-    (["test"], ["0 in sync", "2 changes pending", "3 refused", "1 error"]),
-    (["sync"], ["0 all applied", "1 some objects failed", "3 refused"]),
-    (["undo"], ["preview 0 nothing to undo", "2 changes pending", "3 refused", "1 error", "--apply 0 all applied"]),
-    (["check"], ["0 all passed", "1 something failed"]),
-    (["status"], ["0", "1 no such run"]),
-    (["notify"], ["0 sent", "1 the message could not be sent"]),
-    (["health"], ["Exit 0 OK, 1 warning, 2 critical, 3 unknown"]),
-    (["db", "current"], ["Exit 0: up to date; 2: an upgrade is pending", "1: written by a newer release"]),
-    (["db", "upgrade"], ["Exit 0: up to date afterwards; 1: an error"]),
-    ([], ["test 0 in sync", "undo as test", "check 0 all passed", "health 0 OK", "db current 0 up to date"]),
-])
+@pytest.mark.parametrize(
+    "command, codes",
+    [
+        (["test"], ["0 in sync", "2 changes pending", "3 refused", "1 error"]),
+        (["sync"], ["0 all applied", "1 some objects failed", "3 refused"]),
+        (["undo"], ["preview 0 nothing to undo", "2 changes pending", "3 refused", "1 error", "--apply 0 all applied"]),
+        (["check"], ["0 all passed", "1 something failed"]),
+        (["status"], ["0", "1 no such run"]),
+        (["notify"], ["0 sent", "1 the message could not be sent"]),
+        (["health"], ["Exit 0 OK, 1 warning, 2 critical, 3 unknown"]),
+        (["db", "current"], ["Exit 0: up to date; 2: an upgrade is pending", "1: written by a newer release"]),
+        (["db", "upgrade"], ["Exit 0: up to date afterwards; 1: an error"]),
+        ([], ["test 0 in sync", "undo as test", "check 0 all passed", "health 0 OK", "db current 0 up to date"]),
+    ],
+)
 def test_each_help_lists_the_exit_codes(command, codes, capsys):
     text = _help(command, capsys)
     for code in codes:
@@ -93,7 +114,9 @@ def test_check_names_an_unreachable_directory(env, capsys):
 
 def test_configuration_errors_name_the_key(tmp_path, capsys):
     config = tmp_path / "bad.conf"
-    config.write_text("[ldap]\nbase_dn = dc=example,dc=com\n[google]\ndomain = example.com\nadmin_email = admin@example.com\n[sync]\nmax_suspend = lots\n")
+    config.write_text(
+        "[ldap]\nbase_dn = dc=example,dc=com\n[google]\ndomain = example.com\nadmin_email = admin@example.com\n[sync]\nmax_suspend = lots\n"
+    )
     assert cli.main(["--config", str(config), "test"]) == 1
     assert "[sync] max_suspend = 'lots'" in capsys.readouterr().err
     assert cli.main(["--config", str(tmp_path / "missing.conf"), "test"]) == 1
@@ -101,10 +124,17 @@ def test_configuration_errors_name_the_key(tmp_path, capsys):
 
 
 # Installed name -> source folder (DESIGN §3). Everything below these folders ships, but for:
-ROOTS = {"app_google_sync": "app_google_sync", "app_google_sync/controllers": "controllers", "app_google_sync/libraries": "libraries",
-         "app_google_sync/views": "views", "app_google_sync/deploy": "deploy"}
-NOT_SHIPPED = ("views/static/screenshots/",  # the README's pictures
-               "deploy/debian/")  # the Debian packaging, used by make deb
+ROOTS = {
+    "app_google_sync": "app_google_sync",
+    "app_google_sync/controllers": "controllers",
+    "app_google_sync/libraries": "libraries",
+    "app_google_sync/views": "views",
+    "app_google_sync/deploy": "deploy",
+}
+NOT_SHIPPED = (
+    "views/static/screenshots/",  # the README's pictures
+    "deploy/debian/",
+)  # the Debian packaging, used by make deb
 
 
 def source_files() -> dict[str, str]:
@@ -112,11 +142,15 @@ def source_files() -> dict[str, str]:
     files = {}
     for installed, folder in ROOTS.items():
         for directory, subdirectories, names in os.walk(REPO / folder):
-            subdirectories[:] = [d for d in subdirectories if d != "__pycache__" and (Path(directory) / d).relative_to(REPO).as_posix() not in ROOTS.values()]
+            subdirectories[:] = [
+                d
+                for d in subdirectories
+                if d != "__pycache__" and (Path(directory) / d).relative_to(REPO).as_posix() not in ROOTS.values()
+            ]
             for name in names:
                 path = (Path(directory) / name).relative_to(REPO).as_posix()
                 if not path.startswith(NOT_SHIPPED) and not name.endswith(".pyc"):
-                    files[path] = installed + path[len(folder):]
+                    files[path] = installed + path[len(folder) :]
     return files
 
 
@@ -131,8 +165,11 @@ def test_every_folder_with_python_code_is_a_package():
 def distributions(tmp_path_factory):
     """An sdist and the wheel built from it, by the standard front end (no download: the venv's setuptools)."""
     out = tmp_path_factory.mktemp("dist")
-    result = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(REPO)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(REPO)],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     (sdist,), (wheel,) = out.glob("*.tar.gz"), out.glob("*.whl")
     return sdist, wheel
@@ -142,18 +179,24 @@ def test_the_wheel_carries_every_subpackage_and_data_file(distributions):
     _, wheel = distributions
     names = set(zipfile.ZipFile(wheel).namelist())
     expected = source_files()
-    assert "libraries/migrations/versions/__init__.py" in expected and "deploy/google-sync-worker.service" in expected  # the walk works
+    assert (
+        "libraries/migrations/versions/__init__.py" in expected and "deploy/google-sync-worker.service" in expected
+    )  # the walk works
     missing = sorted(path for path, installed in expected.items() if installed not in names)
     assert not missing, f"not in {wheel.name}: {missing}"
 
 
 def test_the_distributions_carry_the_version_and_pass_twine_check(distributions):
     sdist, wheel = distributions
-    assert sdist.name == f"app_google_sync-{__version__}.tar.gz" and wheel.name.startswith(f"app_google_sync-{__version__}-py3-none-any")
+    assert sdist.name == f"app_google_sync-{__version__}.tar.gz" and wheel.name.startswith(
+        f"app_google_sync-{__version__}-py3-none-any"
+    )
     with tarfile.open(sdist) as archive:
         members = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
     assert {"CHANGELOG.md", "README.md", "setup.py", "setup.cfg"} <= members
-    result = subprocess.run([sys.executable, "-m", "twine", "check", "--strict", str(sdist), str(wheel)], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "twine", "check", "--strict", str(sdist), str(wheel)], capture_output=True, text=True
+    )
     assert result.returncode == 0 and result.stdout.count("PASSED") == 2, result.stdout + result.stderr
 
 

@@ -1,4 +1,5 @@
 """The one configuration schema: what comes from it (README, example, settings, console writer) and what it refuses."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -7,11 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from app_google_sync.libraries.settings import config, config_docs, config_file
-from app_google_sync.libraries.settings import config_schema as schema
-from app_google_sync.libraries.settings.config import AttributeMap, GoogleSettings, LdapSettings, LicenseSettings, NotifySettings, SourceSettings, SyncSettings, WorkerSettings
 from app_google_sync.libraries.core.errors import ConfigError
 from app_google_sync.libraries.directory.ldap_source import LdapSource
+from app_google_sync.libraries.settings import config, config_docs, config_file
+from app_google_sync.libraries.settings import config_schema as schema
+from app_google_sync.libraries.settings.config import (
+    AttributeMap,
+    GoogleSettings,
+    LdapSettings,
+    LicenseSettings,
+    NotifySettings,
+    SourceSettings,
+    SyncSettings,
+    WorkerSettings,
+)
 from app_google_sync.libraries.sync.safety import member_removal_limit, suspend_limit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,11 +58,15 @@ def test_the_readme_tables_list_exactly_the_schema_keys_with_their_defaults():
 
 
 def test_the_readme_reference_is_the_one_written_from_the_schema():
-    assert config_docs.readme_reference() in README.read_text(), "run: python -m app_google_sync.libraries.settings.config_docs README.md deploy/google_sync.conf.example"
+    assert config_docs.readme_reference() in README.read_text(), (
+        "run: python -m app_google_sync.libraries.settings.config_docs README.md deploy/google_sync.conf.example"
+    )
 
 
 def test_the_example_is_the_one_written_from_the_schema_and_is_valid():
-    assert EXAMPLE.read_text() == config_docs.example_config(), "run: python -m app_google_sync.libraries.settings.config_docs README.md deploy/google_sync.conf.example"
+    assert EXAMPLE.read_text() == config_docs.example_config(), (
+        "run: python -m app_google_sync.libraries.settings.config_docs README.md deploy/google_sync.conf.example"
+    )
     settings = config.load(str(EXAMPLE))
     assert settings.warnings == ()
     for section in schema.SECTIONS:
@@ -66,8 +80,16 @@ def test_the_example_is_the_one_written_from_the_schema_and_is_valid():
 
 def test_every_settings_field_is_a_schema_key_with_its_default():
     derived = {"posting_overrides"}  # from the [posting_policy] section
-    pairs = ((LdapSettings, "ldap"), (GoogleSettings, "google"), (SyncSettings, "sync"), (AttributeMap, "attributes"),
-             (LicenseSettings, "licenses"), (NotifySettings, "notify"), (WorkerSettings, "worker"), (SourceSettings, "sources"))
+    pairs = (
+        (LdapSettings, "ldap"),
+        (GoogleSettings, "google"),
+        (SyncSettings, "sync"),
+        (AttributeMap, "attributes"),
+        (LicenseSettings, "licenses"),
+        (NotifySettings, "notify"),
+        (WorkerSettings, "worker"),
+        (SourceSettings, "sources"),
+    )
     for settings, section in pairs:
         keys = {key.name: key for key in schema.section(section).keys if key.field}
         fields = {field.name: field.default for field in dataclasses.fields(settings) if field.name not in derived}
@@ -89,7 +111,9 @@ def test_the_console_edits_what_the_schema_says():
 # -- kinds -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("90", 90), ("90s", 90), ("30m", 1800), ("24h", 86400), ("7d", 604800), ("1.5h", 5400)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90", 90), ("90s", 90), ("30m", 1800), ("24h", 86400), ("7d", 604800), ("1.5h", 5400)]
+)
 def test_durations(text, seconds):
     assert schema.Duration(0, 30 * 86400).parse(text) == seconds
 
@@ -117,12 +141,17 @@ def test_limits_as_counts_and_percentages():
     assert member_removal_limit(SyncSettings(), 40) == 20 and member_removal_limit(SyncSettings(), 4) == 4
 
 
-@pytest.mark.parametrize("text", ["(uid=a)", "(|(a=1)(b=*))", "(&(objectClass=x)(!(c>=2)))", "(cn:dn:=x)", "(mail=a\\28b\\29)"])
+@pytest.mark.parametrize(
+    "text", ["(uid=a)", "(|(a=1)(b=*))", "(&(objectClass=x)(!(c>=2)))", "(cn:dn:=x)", "(mail=a\\28b\\29)"]
+)
 def test_ldap_filters(text):
     assert schema.LdapFilter().parse(text) == text
 
 
-@pytest.mark.parametrize("text", ["uid=a", "(uid=a", "(|(a=1)", "(a=1))", "(|(a=1)(b=2)", "()", "(=x)", "(a=(b))", "(!(a=1)(b=2))", "(" * 5000])
+@pytest.mark.parametrize(
+    "text",
+    ["uid=a", "(uid=a", "(|(a=1)", "(a=1))", "(|(a=1)(b=2)", "()", "(=x)", "(a=(b))", "(!(a=1)(b=2))", "(" * 5000],
+)
 def test_bad_ldap_filters(text):
     with pytest.raises(schema.Invalid, match="not an LDAP filter"):
         schema.LdapFilter().parse(text)
@@ -130,11 +159,20 @@ def test_bad_ldap_filters(text):
 
 def test_new_keys_reach_the_settings(minimal):
     text = minimal.read_text().replace("[google]\n", "[google]\nqueries_per_minute = 600\nretry_deadline = 2h\n")
-    minimal.write_text(text.replace("[sync]\n", "[sync]\npush_retry_max = 90\nsuspend_window = 7d\nmax_member_removals = 5\npush_delay = 2.5\n"))
+    minimal.write_text(
+        text.replace(
+            "[sync]\n", "[sync]\npush_retry_max = 90\nsuspend_window = 7d\nmax_member_removals = 5\npush_delay = 2.5\n"
+        )
+    )
     settings = config.load(str(minimal))
     assert (settings.google.queries_per_minute, settings.google.retry_deadline) == (600, 7200)
     sync = settings.sync
-    assert (sync.push_retry_max, sync.suspend_window, sync.max_member_removals, sync.push_delay) == (90, 7 * 86400, "5", 2.5)
+    assert (sync.push_retry_max, sync.suspend_window, sync.max_member_removals, sync.push_delay) == (
+        90,
+        7 * 86400,
+        "5",
+        2.5,
+    )
 
 
 def test_the_clearos_disabled_filter_also_reads_clear_account_status():
@@ -166,7 +204,10 @@ def test_a_server_without_the_clearos_schema_reads_the_default_filter_as_undefin
 
 
 def test_unknown_sections_and_keys_are_warnings_naming_the_nearest_key(minimal, caplog):
-    minimal.write_text(minimal.read_text().replace("[sync]\n", "[sync]\nmax_suspnd = 3\nenabeld_group = staff\n") + "[atributes]\ntitle = x\n")
+    minimal.write_text(
+        minimal.read_text().replace("[sync]\n", "[sync]\nmax_suspnd = 3\nenabeld_group = staff\n")
+        + "[atributes]\ntitle = x\n"
+    )
     settings = config.load(str(minimal))
     assert settings.warnings == (
         f"{minimal}: [sync] max_suspnd is not a known key (did you mean max_suspend?); it is ignored",
@@ -174,9 +215,13 @@ def test_unknown_sections_and_keys_are_warnings_naming_the_nearest_key(minimal, 
         f"{minimal}: [atributes] is not a known section (did you mean [attributes]?); it is ignored",
     )
     assert settings.sync.max_suspend == "25%" and settings.ldap.enabled_group == "google_apps_plugin"
-    assert [record.getMessage() for record in caplog.records if record.name == "app_google_sync.libraries.settings.config"] == list(settings.warnings)
+    assert [
+        record.getMessage() for record in caplog.records if record.name == "app_google_sync.libraries.settings.config"
+    ] == list(settings.warnings)
     config.load(str(minimal))
-    assert len([record for record in caplog.records if record.name == "app_google_sync.libraries.settings.config"]) == 3  # logged once
+    assert (
+        len([record for record in caplog.records if record.name == "app_google_sync.libraries.settings.config"]) == 3
+    )  # logged once
 
 
 def test_a_default_section_is_an_unknown_section_not_copied_everywhere(minimal):
@@ -192,7 +237,11 @@ def test_a_byte_order_mark_and_windows_line_ends_are_read(minimal):
 
 
 def test_blank_values_that_mean_the_default(minimal):
-    minimal.write_text(minimal.read_text().replace("[sync]\n", "[sync]\ngroups =\norg_unit_root =\n").replace("[ldap]\n", "[ldap]\nuser_filter =\n"))
+    minimal.write_text(
+        minimal.read_text()
+        .replace("[sync]\n", "[sync]\ngroups =\norg_unit_root =\n")
+        .replace("[ldap]\n", "[ldap]\nuser_filter =\n")
+    )
     settings = config.load(str(minimal))
     assert (settings.sync.groups, settings.sync.org_unit_root) == (("*",), "/")
     assert settings.ldap.user_filter == LdapSettings().user_filter
@@ -234,8 +283,16 @@ def test_an_edit_keeps_a_comment_holding_a_unicode_line_separator_whole(minimal)
         ("sync", {"interval": "often"}, r"\[sync\] interval = 'often': give a whole number of minutes"),
         ("sync", {"intervall": "30"}, r"\[sync\] intervall: not a known setting \(did you mean interval\?\)"),
         ("extra", {"key": "value"}, r"\[extra\] key: not a known setting"),
-        ("google", {"api_endpoint": "http://"}, r"\[google\] api_endpoint = 'http://': give an http\(s\) URL with a host"),
-        ("posting_policy", {"sales": "world"}, r"\[posting_policy\] sales = 'world': use one of members, domain, anyone"),
+        (
+            "google",
+            {"api_endpoint": "http://"},
+            r"\[google\] api_endpoint = 'http://': give an http\(s\) URL with a host",
+        ),
+        (
+            "posting_policy",
+            {"sales": "world"},
+            r"\[posting_policy\] sales = 'world': use one of members, domain, anyone",
+        ),
         ("ldap", {"bind_password": "a\u2029b"}, r"\[ldap\] bind_password: a value cannot span lines"),
     ],
 )
@@ -253,17 +310,28 @@ def test_a_secret_written_wrong_is_not_repeated(minimal):
 
 
 # --- length caps: declared with the kinds, checked before anything else ----------------------------------------
-@pytest.mark.parametrize("where", [(section.name, key.name) for section in schema.SECTIONS for key in section.keys]
-                         + [("posting_policy", "sales"), ("custom_attributes", "HR.costCenter")], ids="[{0[0]}] {0[1]}".format)
+@pytest.mark.parametrize(
+    "where",
+    [(section.name, key.name) for section in schema.SECTIONS for key in section.keys]
+    + [("posting_policy", "sales"), ("custom_attributes", "HR.costCenter")],
+    ids="[{0[0]}] {0[1]}".format,
+)
 def test_every_key_refuses_a_value_over_its_cap_in_one_short_line(where):
     section_name, name = where
-    kind = schema.key(section_name, name).kind if schema.section(section_name).key(name) else schema.section(section_name).any_key
+    kind = (
+        schema.key(section_name, name).kind
+        if schema.section(section_name).key(name)
+        else schema.section(section_name).any_key
+    )
     limit = schema.max_length(kind)
     assert 0 < limit <= 65536
     with pytest.raises(ConfigError) as refused:
         schema.check(section_name, name, "a" * (limit + 1))
     message = str(refused.value)
-    assert message == f"[{section_name}] {name}: the value is too long ({limit + 1} characters; at most {limit}): shorten it"
+    assert (
+        message
+        == f"[{section_name}] {name}: the value is too long ({limit + 1} characters; at most {limit}): shorten it"
+    )
 
 
 def test_a_refused_value_is_repeated_only_in_part():

@@ -4,6 +4,7 @@ configuration (and upgrading the state database), remove keeping the state, purg
 It installs into this machine (root, as CI runs), then purges, so nothing stays behind: the tests
 run the virtualenv's google-sync (next to sys.executable), never /usr/bin/google-sync.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,10 +16,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from state_0_1_0 import FIXTURE
 
 from app_google_sync import __version__
 from app_google_sync.libraries.state import migrate
-from state_0_1_0 import FIXTURE
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = "app-google-sync"
@@ -27,12 +28,16 @@ STATE = Path("/var/lib/app-google-sync")
 UNITS = Path("/lib/systemd/system")
 APT = ["apt-get", "-y", "-q", "-o", "Dpkg::Use-Pty=0", "--no-install-recommends"]
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("dpkg") is None,
-                                reason="installs a system package: needs root on Debian (CI runs as root)")
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("dpkg") is None,
+    reason="installs a system package: needs root on Debian (CI runs as root)",
+)
 
 
 def run(*command: str) -> str:
-    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    result = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    )
     assert result.returncode == 0, f"{command}: {result.stdout[-4000:]}{result.stderr[-4000:]}"
     return result.stdout + result.stderr
 
@@ -49,7 +54,8 @@ def builds(tmp_path_factory):
     older commit would double the build time and test nothing more of the maintainer scripts)."""
     assert installed_version() is None and not CONFIG.exists() and not STATE.exists(), (
         f"{PACKAGE} is installed or {CONFIG} / {STATE} exist on this machine: this test would replace them "
-        f"(apt-get purge {PACKAGE}, or move them aside, first)")
+        f"(apt-get purge {PACKAGE}, or move them aside, first)"
+    )
     run("make", "-C", str(REPO), "deb", "LINTIAN=no")
     (current,) = (REPO / "dist").glob(f"{PACKAGE}_{__version__}-1_*.deb")
     unpacked = tmp_path_factory.mktemp("previous") / "tree"
@@ -66,7 +72,12 @@ def builds(tmp_path_factory):
 def test_install_check_upgrade_remove_and_purge(builds, env, tmp_path):
     previous, current = builds
     # lintian takes a minute or two over the virtualenv's files: on the other core, meanwhile.
-    lintian = subprocess.Popen(["lintian", "--fail-on", "error,warning", str(current)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lintian = subprocess.Popen(
+        ["lintian", "--fail-on", "error,warning", str(current)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
     # Install: the commands, the units enabled, a 0600 configuration, a 0700 state directory, the README.
     run(*APT, "install", str(previous))
@@ -74,16 +85,34 @@ def test_install_check_upgrade_remove_and_purge(builds, env, tmp_path):
     assert stat.S_IMODE(CONFIG.stat().st_mode) == 0o600 and stat.S_IMODE(STATE.stat().st_mode) == 0o700
     assert Path("/usr/share/doc/app-google-sync/README.md").exists()
     assert Path("/usr/share/doc/app-google-sync/examples/sync-account.ldif").exists()
-    for wanted_by, unit in (("multi-user.target", "google-sync-worker.service"), ("timers.target", "google-sync-health.timer")):
-        assert Path(f"/etc/systemd/system/{wanted_by}.wants/{unit}").resolve() == (UNITS / unit).resolve(), unit  # enabled
-    verify = subprocess.run(["systemd-analyze", "verify", "--man=no", *(str(UNITS / name) for name in (
-        "google-sync-worker.service", "google-sync-health.service", "google-sync-health.timer"))],
-        capture_output=True, text=True, env={"SYSTEMD_LOG_LEVEL": "warning", "PATH": "/usr/bin:/bin"})
+    for wanted_by, unit in (
+        ("multi-user.target", "google-sync-worker.service"),
+        ("timers.target", "google-sync-health.timer"),
+    ):
+        assert Path(f"/etc/systemd/system/{wanted_by}.wants/{unit}").resolve() == (UNITS / unit).resolve(), (
+            unit
+        )  # enabled
+    verify = subprocess.run(
+        [
+            "systemd-analyze",
+            "verify",
+            "--man=no",
+            *(
+                str(UNITS / name)
+                for name in ("google-sync-worker.service", "google-sync-health.service", "google-sync-health.timer")
+            ),
+        ],
+        capture_output=True,
+        text=True,
+        env={"SYSTEMD_LOG_LEVEL": "warning", "PATH": "/usr/bin:/bin"},
+    )
     assert verify.returncode == 0 and verify.stderr == "", verify.stderr
 
     # The administrator's configuration: this test's slapd and emulator.
     state = tmp_path / "state"
-    CONFIG.write_text(env.config_path.read_text().replace(f"state_dir = {env.state_dir / 'state'}", f"state_dir = {state}"))
+    CONFIG.write_text(
+        env.config_path.read_text().replace(f"state_dir = {env.state_dir / 'state'}", f"state_dir = {state}")
+    )
     edited = CONFIG.read_text()
     checked = run("/usr/bin/google-sync", "check")  # the default configuration path, the installed code
     assert checked.count("PASS") == 5 and "FAIL" not in checked
@@ -96,7 +125,9 @@ def test_install_check_upgrade_remove_and_purge(builds, env, tmp_path):
     upgraded = run(*APT, "install", str(current))
     assert installed_version() == f"{__version__}-1" and CONFIG.read_text() == edited
     assert f"Schema 0001 → {migrate.head()}: upgraded" in upgraded
-    assert sqlite3.connect(state / "state.db").execute("SELECT version_num FROM alembic_version").fetchone() == (migrate.head(),)
+    assert sqlite3.connect(state / "state.db").execute("SELECT version_num FROM alembic_version").fetchone() == (
+        migrate.head(),
+    )
     assert json.loads(run("/usr/bin/google-sync", "status", "--json"))["version"] == __version__
 
     # Remove keeps the configuration and the state; purge deletes them, saying so.

@@ -1,11 +1,11 @@
 """`google-sync demo` stopped with SIGTERM leaves nothing behind: no slapd, no key, no config with a password."""
+
 import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-
 
 GOOGLE_SYNC = Path(sys.executable).with_name("google-sync")
 
@@ -39,7 +39,10 @@ def _slapd_rundir(pid: int) -> Path:
 def test_sigterm_stops_slapd_and_removes_the_temporary_directory():
     process = subprocess.Popen(
         [str(GOOGLE_SYNC), "demo", "--keep-running", "--no-console"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        stdin=subprocess.DEVNULL,
     )
     try:
         output = []

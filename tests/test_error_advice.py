@@ -1,5 +1,6 @@
 """Errors that name the setting to fix: an unreachable api_endpoint (and no PASS for a scope never tried), and each
 of Google's token refusals told apart (the real CLI, the emulator over HTTP answering as Google words it)."""
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,12 @@ def test_an_unreachable_api_endpoint_is_named_and_check_passes_no_scope_it_never
         line = next(line for line in out.splitlines() if f"  {scope}:" in line)
         assert line.startswith("FAIL"), line
         assert "delegate this scope" not in line, line  # a refused connection is no missing delegation
-    assert "[google] api_endpoint = http://127.0.0.1:1/" in next(line for line in out.splitlines() if f"  {SCOPES[0]}:" in line)
-    assert "not tried: the groups could not be listed" in next(line for line in out.splitlines() if f"  {SCOPES[2]}:" in line)
+    assert "[google] api_endpoint = http://127.0.0.1:1/" in next(
+        line for line in out.splitlines() if f"  {SCOPES[0]}:" in line
+    )
+    assert "not tried: the groups could not be listed" in next(
+        line for line in out.splitlines() if f"  {SCOPES[2]}:" in line
+    )
 
 
 def _delete_account(env, key):
@@ -56,13 +61,35 @@ def _scopes_not_delegated(env, key):
 
 TOKEN_CASES = {
     # case: (how it breaks, words the FAIL token line must hold, words it must not)
-    "unknown service account": (_delete_account, ["Google refused a token: it does not know the service account", "[google] credentials_file =",
-                                                  "Invalid grant: account not found"], ["admin_email", "not delegated"]),
-    "deleted key": (_delete_key, ["Google refused a token: it does not accept the key", "[google] credentials_file =", "download a new JSON key",
-                                  "Invalid JWT Signature."], ["admin_email", "not delegated"]),
-    "admin_email not a user": (_admin_not_a_user, ["[google] admin_email = nobody@example.com is not an active user",
-                                                   "Invalid email or User ID"], ["credentials_file", "not delegated"]),
-    "scopes not delegated": (_scopes_not_delegated, ["not allowed these scopes", "Domain-wide delegation", f"(not delegated: {SCOPES[1]}, {SCOPES[2]})"], []),
+    "unknown service account": (
+        _delete_account,
+        [
+            "Google refused a token: it does not know the service account",
+            "[google] credentials_file =",
+            "Invalid grant: account not found",
+        ],
+        ["admin_email", "not delegated"],
+    ),
+    "deleted key": (
+        _delete_key,
+        [
+            "Google refused a token: it does not accept the key",
+            "[google] credentials_file =",
+            "download a new JSON key",
+            "Invalid JWT Signature.",
+        ],
+        ["admin_email", "not delegated"],
+    ),
+    "admin_email not a user": (
+        _admin_not_a_user,
+        ["[google] admin_email = nobody@example.com is not an active user", "Invalid email or User ID"],
+        ["credentials_file", "not delegated"],
+    ),
+    "scopes not delegated": (
+        _scopes_not_delegated,
+        ["not allowed these scopes", "Domain-wide delegation", f"(not delegated: {SCOPES[1]}, {SCOPES[2]})"],
+        [],
+    ),
 }
 
 
@@ -75,4 +102,4 @@ def test_each_token_refusal_names_the_key_to_fix(env, capsys, case):
     assert code != 0
     assert all(words in line for words in wanted), line
     assert not any(words in line for words in unwanted), line
-    assert "-----BEGIN" not in out and "private_key\"" not in out
+    assert "-----BEGIN" not in out and 'private_key"' not in out

@@ -2,6 +2,7 @@
 
 Real slapd, the emulator over HTTP (which runs batch parts in a shuffled order, as Google may), the real client.
 """
+
 import random
 import sys
 from pathlib import Path

@@ -2,12 +2,13 @@
 google-api-python-client → the emulator over HTTP, the emulator set to answer as Google (or a proxy before it)
 may: thin and empty pages, sparse and oddly cased resources, HTML pages, answers cut short, batch answers
 missing a part, tokens expiring mid-run. Retries wait on a hand-moved clock, never on the wall clock."""
+
 import pytest
 
 from app_google_sync import cli
 from app_google_sync.libraries.core.codes import RunOutcome
-from app_google_sync.libraries.sync.engine import SyncEngine
 from app_google_sync.libraries.google.google_target import Backoff, GoogleTarget, required_scopes
+from app_google_sync.libraries.sync.engine import SyncEngine
 
 PASSWORD = "Secret-Pass-1"
 PEOPLE = ("alice", "bob", "carol", "dave", "erin")
@@ -68,7 +69,9 @@ def test_thin_and_empty_pages_are_followed_to_the_end(synced):
     assert engine(synced).compute_plan().in_sync
     lists = [call for call in synced.emulator.calls if call["path"].endswith(("/users", "/groups", "/members"))]
     assert all(call["query"].get("fields", "").startswith("nextPageToken,") for call in lists)
-    assert len([call for call in lists if call["path"].endswith("/users")]) == 6  # 6 accounts: 3 thin pages, each after an empty one
+    assert (
+        len([call for call in lists if call["path"].endswith("/users")]) == 6
+    )  # 6 accounts: 3 thin pages, each after an empty one
     synced.directory.remove_from_group("google_apps_plugin", "erin")
     report = engine(synced).sync()
     assert report.outcome == RunOutcome.APPLIED and suspended(synced) == ["erin@example.com"]
@@ -132,8 +135,9 @@ def test_the_cli_reports_a_spoiled_read_in_one_line(synced, capsys):
     assert code == 1 and "Traceback" not in out and "not a JSON answer" in out, out
 
 
-@pytest.mark.parametrize("status, reason, fix", [(503, "backendError", "run it again later"),
-                                                 (403, "forbidden", "run 'google-sync check'")])
+@pytest.mark.parametrize(
+    "status, reason, fix", [(503, "backendError", "run it again later"), (403, "forbidden", "run 'google-sync check'")]
+)
 def test_a_failed_list_names_what_it_read_and_the_fix(synced, status, reason, fix):
     synced.directory.remove_from_group("google_apps_plugin", "erin")
     synced.emulator.fail_next(1000, status=status, reason=reason)  # every call, for as long as the run retries
@@ -146,9 +150,18 @@ def test_a_failed_list_names_what_it_read_and_the_fix(synced, status, reason, fi
 # -- per-part errors and tokens ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("status, reason", [(500, "backendError"), (503, "backendError"), (429, "rateLimitExceeded"),
-                                            (403, "rateLimitExceeded"), (403, "userRateLimitExceeded"),
-                                            (403, "quotaExceeded"), (412, "conditionNotMet")])
+@pytest.mark.parametrize(
+    "status, reason",
+    [
+        (500, "backendError"),
+        (503, "backendError"),
+        (429, "rateLimitExceeded"),
+        (403, "rateLimitExceeded"),
+        (403, "userRateLimitExceeded"),
+        (403, "quotaExceeded"),
+        (412, "conditionNotMet"),
+    ],
+)
 def test_transient_part_errors_are_retried(synced, status, reason):
     synced.directory.add_user("frank", "Frank", "Tester", password=PASSWORD, groups=("google_apps_plugin",))
     synced.directory.remove_from_group("google_apps_plugin", "erin")

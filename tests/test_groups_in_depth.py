@@ -1,4 +1,5 @@
 """Groups beyond membership: nesting, cycles, members outside the scope, groups that leave."""
+
 import pytest
 
 from app_google_sync import cli
@@ -24,7 +25,10 @@ def test_a_nested_group_becomes_a_group_member_and_a_cycle_is_reported(env, caps
     directory.add_group_of_names("emea", [directory.user_dn("bob"), directory.group_dn("sales")])
     directory.add_group_of_names("loop-a", [directory.user_dn("alice")])
     directory.add_group_of_names("loop-b", [directory.group_dn("loop-a")])
-    directory.admin().modify_s(directory.group_dn("loop-a"), [(2, "member", [directory.user_dn("alice").encode(), directory.group_dn("loop-b").encode()])])
+    directory.admin().modify_s(
+        directory.group_dn("loop-a"),
+        [(2, "member", [directory.user_dn("alice").encode(), directory.group_dn("loop-b").encode()])],
+    )
     code, out = run(env, capsys, "test")
     assert "add member emea@example.com ← sales@example.com" in out
     assert "nested group loop-b leads back to loop-a" in out and "nested group loop-a leads back to loop-b" in out
@@ -55,7 +59,10 @@ def test_members_outside_the_scope_are_warned_or_promoted(env, capsys):
     directory.add_user("dave", "Dave", "Locked", locked=True)
     directory.add_group("sales", members=("alice", "carol", "dave"))
     code, out = run(env, capsys, "test")
-    assert "WARNING: sales: 1 member(s) not synchronized to Google, left out of the group: carol (turn on their Google Apps option" in out
+    assert (
+        "WARNING: sales: 1 member(s) not synchronized to Google, left out of the group: carol (turn on their Google Apps option"
+        in out
+    )
     assert "WARNING: sales: 1 member(s) locked, left out of the group: dave; each is locked in the directory" in out
     env.write_config(create_missing_members="yes")
     code, out = run(env, capsys, "test")
@@ -91,7 +98,10 @@ def test_posting_policy_is_set_and_changed_through_the_groups_settings_api(env, 
     assert run(env, capsys, "sync")[0] == 0
     assert env.emulator.group_settings("sales@example.com")["whoCanPostMessage"] == "ALL_MEMBERS_CAN_POST"
     support = env.emulator.group_settings("support@example.com")
-    assert (support["whoCanPostMessage"], support["messageModerationLevel"]) == ("ANYONE_CAN_POST", "MODERATE_NON_MEMBERS")
+    assert (support["whoCanPostMessage"], support["messageModerationLevel"]) == (
+        "ANYONE_CAN_POST",
+        "MODERATE_NON_MEMBERS",
+    )
     env.emulator.reset_calls()
     assert run(env, capsys, "sync")[0] == 0 and env.emulator.write_calls() == []
     configure_posting(env, "domain")
@@ -161,12 +171,24 @@ def test_a_plain_openldap_directory_inetorgperson_and_groupofuniquenames(env, ca
     directory = env.directory
     text = env.config_path.read_text().replace("enabled_group = google_apps_plugin", "enabled_group =")
     env.config_path.write_text(text)
-    person = {"objectClass": ["top", "inetOrgPerson"], "uid": "pat", "cn": "Pat Plain", "givenName": "Pat", "sn": "Plain"}
+    person = {
+        "objectClass": ["top", "inetOrgPerson"],
+        "uid": "pat",
+        "cn": "Pat Plain",
+        "givenName": "Pat",
+        "sn": "Plain",
+    }
     directory.add_entry(f"uid=pat,{directory.users_dn}", person)
-    directory.add_entry(f"cn=contact,{directory.users_dn}", {"objectClass": ["top", "inetOrgPerson"], "cn": "contact", "sn": "Card"})
+    directory.add_entry(
+        f"cn=contact,{directory.users_dn}", {"objectClass": ["top", "inetOrgPerson"], "cn": "contact", "sn": "Card"}
+    )
     directory.add_entry(
         directory.group_dn("team"),
-        {"objectClass": ["top", "groupOfUniqueNames"], "cn": "team", "uniqueMember": [f"uid=pat,{directory.users_dn}#'0101'B"]},
+        {
+            "objectClass": ["top", "groupOfUniqueNames"],
+            "cn": "team",
+            "uniqueMember": [f"uid=pat,{directory.users_dn}#'0101'B"],
+        },
     )
     code, out = run(env, capsys, "test")
     assert "create user pat@example.com" in out and "add member team@example.com ← pat@example.com" in out

@@ -1,4 +1,5 @@
 """`google-sync health`: a Nagios-style verdict from the real state database, slapd and the emulator's token endpoint."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -9,13 +10,13 @@ import pytest
 from sqlalchemy import update
 
 from app_google_sync import cli
-from app_google_sync.libraries.settings import config
-from app_google_sync.libraries.ops import health
-from app_google_sync.libraries.sync.engine import SyncEngine
 from app_google_sync.libraries.core.errors import GoogleSyncError
-from app_google_sync.libraries.runtime.live import LiveSync
+from app_google_sync.libraries.ops import health
 from app_google_sync.libraries.ops.monitoring import read_heartbeat, write_heartbeat
+from app_google_sync.libraries.runtime.live import LiveSync
+from app_google_sync.libraries.settings import config
 from app_google_sync.libraries.state.store import Store, now, push_queue_table
+from app_google_sync.libraries.sync.engine import SyncEngine
 
 
 @pytest.fixture
@@ -57,12 +58,20 @@ def test_a_failed_last_run_is_critical_and_json_lists_every_check(synced, env, c
     env.emulator.outage = False
     assert cli.main(["--config", str(synced.path), "health"]) == 2
     line = capsys.readouterr().out.strip()
-    assert line.startswith("GOOGLE-SYNC CRITICAL - last synchronization #2 failed: ") and "google-sync status --run 2" in line
+    assert (
+        line.startswith("GOOGLE-SYNC CRITICAL - last synchronization #2 failed: ")
+        and "google-sync status --run 2" in line
+    )
     assert cli.main(["--config", str(synced.path), "health", "--json"]) == 2
     data = json.loads(capsys.readouterr().out)
     assert data["status"] == "CRITICAL" and data["code"] == 2
     assert {check["check"]: check["status"] for check in data["checks"]} == {
-        "last_run": "CRITICAL", "push_queue": "OK", "held": "OK", "watcher": "OK", "credentials": "OK"}
+        "last_run": "CRITICAL",
+        "push_queue": "OK",
+        "held": "OK",
+        "watcher": "OK",
+        "credentials": "OK",
+    }
 
 
 def test_pushes_queued_for_ten_minutes_warn_and_for_an_hour_are_critical(synced):
@@ -75,7 +84,9 @@ def test_pushes_queued_for_ten_minutes_warn_and_for_an_hour_are_critical(synced)
     beat(store, later)
     result = verdict(synced, later, checks=(health.push_queue, health.watcher))
     assert result.status == health.WARNING
-    assert result.line == "GOOGLE-SYNC WARNING - 1 push(es) queued, the oldest (user alice) for 11 min: 503 backendError"
+    assert (
+        result.line == "GOOGLE-SYNC WARNING - 1 push(es) queued, the oldest (user alice) for 11 min: 503 backendError"
+    )
     much_later = now() + dt.timedelta(minutes=61)
     beat(store, much_later)
     assert verdict(synced, much_later, checks=(health.push_queue,)).status == health.CRITICAL
@@ -151,6 +162,9 @@ def test_changes_held_for_approval_warn_until_released(synced, env):
     env.directory.remove_from_group("google_apps_plugin", "alice")
     assert SyncEngine(settings).push_user("alice").outcome == "held"
     finding = by_name(verdict(settings))["held"]
-    assert finding.status == health.WARNING and "1 change(s) held for approval, the oldest (suspend user alice@example.com)" in finding.text
+    assert (
+        finding.status == health.WARNING
+        and "1 change(s) held for approval, the oldest (suspend user alice@example.com)" in finding.text
+    )
     assert SyncEngine(settings).sync(force=True).outcome == "applied"
     assert by_name(verdict(settings))["held"].status == health.OK

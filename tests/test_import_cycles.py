@@ -5,6 +5,7 @@ import inside a function runs later, on purpose (Flask or the Google client only
 cycle. Within libraries/ even those count (locks -> store -> migrate -> locks hid in one), and each of its
 sub-packages imports only the layers below it (MAY_IMPORT, the README's Development table).
 """
+
 import ast
 import importlib.util
 import pkgutil
@@ -58,7 +59,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str]:
         stack.append(node)
         for target in sorted(graph[node]):
             if state.get(target) == "open":
-                return stack[stack.index(target):] + [target]
+                return stack[stack.index(target) :] + [target]
             if target not in state and (found := visit(target)):
                 return found
         state[node] = "done"
@@ -76,7 +77,10 @@ def test_no_module_level_import_cycle():
     assert "app_google_sync.controllers.blueprint" in modules and "app_google_sync.demo.tour" in modules
     known = set(modules)
     # A package's __init__ runs before any of its modules; a cycle only through it is not one we made.
-    graph = {name: {t for t in _module_level_imports(name, path, known) if not name.startswith(t + ".")} for name, path in modules.items()}
+    graph = {
+        name: {t for t in _module_level_imports(name, path, known) if not name.startswith(t + ".")}
+        for name, path in modules.items()
+    }
     assert _cycle(graph) == []
 
 
@@ -96,7 +100,9 @@ def _imports_anywhere(path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            names.update(f"{'.' * node.level}{node.module or ''}.{alias.name}".replace("..", ".") for alias in node.names)
+            names.update(
+                f"{'.' * node.level}{node.module or ''}.{alias.name}".replace("..", ".") for alias in node.names
+            )
             names.add(f"{'.' * node.level}{node.module or ''}")
     return names
 
@@ -108,8 +114,13 @@ def test_neither_half_of_the_old_cycles_imports_back():
     tour = _imports_anywhere(modules["app_google_sync.demo.tour"])
     assert not any(name.endswith("cli") or name == "app_google_sync" for name in tour), tour
     blueprint = _imports_anywhere(modules["app_google_sync.controllers.blueprint"])
-    views = {f"app_google_sync.controllers.{view}" for view in ("actions", "attributes", "groups", "imports", "pages", "settings")}
-    assert not views & {name.rpartition(".")[0] if name.rpartition(".")[0] in views else name for name in blueprint}, blueprint
+    views = {
+        f"app_google_sync.controllers.{view}"
+        for view in ("actions", "attributes", "groups", "imports", "pages", "settings")
+    }
+    assert not views & {name.rpartition(".")[0] if name.rpartition(".")[0] in views else name for name in blueprint}, (
+        blueprint
+    )
 
 
 # -- libraries/: no circle even through function-level imports, and each layer imports only those below it --------
@@ -144,7 +155,9 @@ KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {}
 
 def _is_type_checking(node: ast.AST) -> bool:
     test = node.test if isinstance(node, ast.If) else None
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _all_imports(name: str, path: Path, known: set[str]) -> list[tuple[str, bool]]:
@@ -164,7 +177,9 @@ def _all_imports(name: str, path: Path, known: set[str]) -> list[tuple[str, bool
                     parts = package.split(".")
                     anchor = ".".join(parts[: len(parts) - child.level + 1])
                     base = f"{anchor}.{base}" if base else anchor
-                found.extend((f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base, runs) for alias in child.names)
+                found.extend(
+                    (f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base, runs) for alias in child.names
+                )
             walk(child, runs and not _is_type_checking(child))
 
     walk(ast.parse(path.read_text(encoding="utf-8")), True)
@@ -179,7 +194,11 @@ def _runtime_graph(modules: dict[str, Path]) -> dict[str, set[str]]:
     """Module → the modules it imports when it or any of its functions runs (a package's __init__ aside, as above)."""
     known = set(modules)
     return {
-        name: {target for target, runs in _all_imports(name, path, known) if runs and target in known and target != name and not name.startswith(target + ".")}
+        name: {
+            target
+            for target, runs in _all_imports(name, path, known)
+            if runs and target in known and target != name and not name.startswith(target + ".")
+        }
         for name, path in modules.items()
     }
 
@@ -198,12 +217,16 @@ def _violations(modules: dict[str, Path]) -> dict[tuple[str, str], str]:
             top = target.partition(".")[0]
             other = _layer(target) if target.startswith(f"{LIBRARIES}.") else None
             if top in NEVER_IMPORTED or (top == "app_google_sync" and not (target == LIBRARIES or other)):
-                found[name, target] = "libraries/ imports neither Flask nor the plugin (app_google_sync, its controllers)"
+                found[name, target] = (
+                    "libraries/ imports neither Flask nor the plugin (app_google_sync, its controllers)"
+                )
             elif other and other != layer and other not in MAY_IMPORT[layer]:
                 allowed = ", ".join(f"{other}/" for other in sorted(MAY_IMPORT[layer]))
                 found[name, target] = f"{layer}/ may import {f'only {allowed}' if allowed else 'nothing of libraries/'}"
             elif name in PURE and target not in PURE and (other in NOT_FOR_PURE_LAYERS or top in NOT_FOR_PURE_PACKAGES):
-                found[name, target] = "a pure module does no I/O: no state, google, directory, runtime, ops, ldap, googleapiclient or sqlalchemy (other pure modules aside)"
+                found[name, target] = (
+                    "a pure module does no I/O: no state, google, directory, runtime, ops, ldap, googleapiclient or sqlalchemy (other pure modules aside)"
+                )
     return found
 
 
@@ -238,16 +261,24 @@ def _write_modules(root: Path, sources: dict[str, str]) -> dict[str, Path]:
 def test_the_checks_see_a_hidden_circle_an_upward_import_and_io_in_a_pure_module(tmp_path):
     """The checks themselves, on made-up modules: the old locks -> store -> migrate -> locks circle, closed by an
     import inside a function; a state module reaching up into sync; the pure plan importing the store and ldap."""
-    modules = _write_modules(tmp_path, {
-        f"{LIBRARIES}.state.locks": "def alive():\n    from .store import process_alive\n    return process_alive()\n",
-        f"{LIBRARIES}.state.store": "from . import migrate\n",
-        f"{LIBRARIES}.state.migrate": "from typing import TYPE_CHECKING\nfrom .locks import alive\nif TYPE_CHECKING:\n    from ..sync.engine import SyncEngine\n",
-        f"{LIBRARIES}.sync.engine": "",
-        f"{LIBRARIES}.sync.plan": "import ldap\nfrom ..state.store import Store\nfrom ..core import model\n",
-        f"{LIBRARIES}.core.model": "import flask\n",
-    })
+    modules = _write_modules(
+        tmp_path,
+        {
+            f"{LIBRARIES}.state.locks": "def alive():\n    from .store import process_alive\n    return process_alive()\n",
+            f"{LIBRARIES}.state.store": "from . import migrate\n",
+            f"{LIBRARIES}.state.migrate": "from typing import TYPE_CHECKING\nfrom .locks import alive\nif TYPE_CHECKING:\n    from ..sync.engine import SyncEngine\n",
+            f"{LIBRARIES}.sync.engine": "",
+            f"{LIBRARIES}.sync.plan": "import ldap\nfrom ..state.store import Store\nfrom ..core import model\n",
+            f"{LIBRARIES}.core.model": "import flask\n",
+        },
+    )
     cycle = _cycle(_runtime_graph(modules))
-    assert cycle == [f"{LIBRARIES}.state.locks", f"{LIBRARIES}.state.store", f"{LIBRARIES}.state.migrate", f"{LIBRARIES}.state.locks"]
+    assert cycle == [
+        f"{LIBRARIES}.state.locks",
+        f"{LIBRARIES}.state.store",
+        f"{LIBRARIES}.state.migrate",
+        f"{LIBRARIES}.state.locks",
+    ]
     assert set(_violations(modules)) == {
         (f"{LIBRARIES}.state.migrate", f"{LIBRARIES}.sync.engine"),  # type-only, still an upward import
         (f"{LIBRARIES}.sync.plan", "ldap"),

@@ -2,6 +2,7 @@
 
 Real slapd, the emulator over HTTP, the real client; `google-sync sync` runs as its own process where it is killed.
 """
+
 import json
 import random
 import signal
@@ -12,12 +13,12 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import update
+from waiting import wait_for
 
 from app_google_sync import cli
-from app_google_sync.libraries.sync.engine import SyncEngine
 from app_google_sync.libraries.runtime.push_queue import push_key
 from app_google_sync.libraries.state.store import Store, now, runs_table
-from waiting import wait_for
+from app_google_sync.libraries.sync.engine import SyncEngine
 
 
 def run_cli(env, *args) -> int:
@@ -38,7 +39,9 @@ def add_people(env, count: int, groups: int = 3) -> list[str]:
     for uid in uids:
         env.directory.add_user(uid, "Given", uid.capitalize(), password="Pass-word-1", groups=("google_apps_plugin",))
     for number in range(groups):
-        env.directory.add_group(f"team{number}", members=tuple(uid for index, uid in enumerate(uids) if index % groups == number))
+        env.directory.add_group(
+            f"team{number}", members=tuple(uid for index, uid in enumerate(uids) if index % groups == number)
+        )
     return uids
 
 
@@ -55,6 +58,7 @@ def test_sigkill_at_random_points_then_rerun_converges_exactly(env):
     env.write_config(batch_size="10")
     env.emulator.latency = 0.01
     rng = random.Random(8)
+
     def writes() -> int:
         return sum(call["method"] != "GET" for call in env.emulator.calls)
 
@@ -151,7 +155,9 @@ def test_an_answer_lost_after_google_applied_the_batch_is_reconciled(env):
     env.emulator.answer_delay = 0
     env.emulator.reset_calls()
     assert run_cli(env, "sync") == 0
-    writes = [call for call in env.emulator.calls if call["method"] in ("POST", "PATCH", "PUT") and "/users" in call["path"]]
+    writes = [
+        call for call in env.emulator.calls if call["method"] in ("POST", "PATCH", "PUT") and "/users" in call["path"]
+    ]
     assert writes == []  # nothing created twice, no password pushed again
     state = store(env)
     links = {link.email: link for link in state.links().links if link.kind == "user"}
@@ -159,7 +165,9 @@ def test_an_answer_lost_after_google_applied_the_batch_is_reconciled(env):
     assert all(link.created_by_us and link.password_fingerprint for link in links.values())
     interrupted = state.runs()[1]
     assert interrupted.outcome == "interrupted"
-    confirmed = [row for row in state.results(interrupted.id) if "confirmed after the run was interrupted" in row["message"]]
+    confirmed = [
+        row for row in state.results(interrupted.id) if "confirmed after the run was interrupted" in row["message"]
+    ]
     assert len(confirmed) == 12
     assert set(env.emulator.members("team0@example.com")) == set(links)
     assert run_cli(env, "test") == 0
@@ -228,7 +236,11 @@ def given_name(env, uid="hank") -> str:
 def test_a_change_made_while_google_is_down_arrives_after_it_recovers(env, live):
     env.emulator.outage = True
     env.directory.modify_user("hank", givenName="Henry")
-    assert wait_for(lambda: any(push.last_error for push in store(env).queued_pushes()) or env.emulator.stats()["rejected_outage"] > 2)
+    assert wait_for(
+        lambda: (
+            any(push.last_error for push in store(env).queued_pushes()) or env.emulator.stats()["rejected_outage"] > 2
+        )
+    )
     env.emulator.outage = False
     assert wait_for(lambda: given_name(env) == "Henry", timeout=60)
     assert wait_for(lambda: store(env).queued_pushes() == [])
@@ -249,7 +261,11 @@ def test_a_push_waits_behind_a_long_run_then_arrives(env, live):
     engine = SyncEngine(env.settings)
     with engine.lock():
         env.directory.modify_user("hank", givenName="Henry")
-        assert wait_for(lambda: any("waiting for a running synchronization" in push.last_error for push in store(env).queued_pushes()))
+        assert wait_for(
+            lambda: any(
+                "waiting for a running synchronization" in push.last_error for push in store(env).queued_pushes()
+            )
+        )
         assert given_name(env) == "Hank"
         [push] = store(env).queued_pushes()
         assert push.attempts == 0  # waiting is not failing

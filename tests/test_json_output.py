@@ -1,5 +1,6 @@
 """`google-sync test --json` and `sync --json` are written as they are made: the same JSON as a whole dump, without
 the whole text (or a list of every change's dict) in memory."""
+
 from __future__ import annotations
 
 import io
@@ -13,12 +14,20 @@ from app_google_sync.libraries.sync.plan import CreateUser, Plan
 
 
 def big_plan(users: int) -> Plan:
-    return Plan(tuple(CreateUser(uuid=f"uuid-{n}", email=f"user{n:06}@example.com", given_name="User", family_name=f"Number {n}")
-                      for n in range(users)))
+    return Plan(
+        tuple(
+            CreateUser(uuid=f"uuid-{n}", email=f"user{n:06}@example.com", given_name="User", family_name=f"Number {n}")
+            for n in range(users)
+        )
+    )
 
 
 def test_the_streamed_json_is_the_same_text_as_a_whole_dump():
-    for report in (Report(big_plan(50), outcome="pending"), Report(Plan(), outcome="in_sync"), Report(None, outcome="failed", message="x")):
+    for report in (
+        Report(big_plan(50), outcome="pending"),
+        Report(Plan(), outcome="in_sync"),
+        Report(None, outcome="failed", message="x"),
+    ):
         stream = io.StringIO()
         json_output.write(stream, {**report.streamed_data, "held": json_output.lazy_list([])})
         assert stream.getvalue() == json.dumps({**report.data, "held": []}, indent=2, ensure_ascii=False) + "\n"
@@ -50,7 +59,10 @@ def test_the_command_line_writes_the_streamed_json(env, capsys):
     assert cli.main(["--config", str(env.config_path), "test", "--json"]) == cli.EXIT_PENDING
     report = json.loads(capsys.readouterr().out)
     assert report["outcome"] == "pending" and report["held"] == []
-    assert [(c["action"], c["object"]) for c in report["plan"]["changes"][:2]] == [("create user", "ann@example.com"), ("create user", "bob@example.com")]
+    assert [(c["action"], c["object"]) for c in report["plan"]["changes"][:2]] == [
+        ("create user", "ann@example.com"),
+        ("create user", "bob@example.com"),
+    ]
     assert cli.main(["--config", str(env.config_path), "sync", "--json"]) == cli.EXIT_OK
     applied = json.loads(capsys.readouterr().out)
     assert applied["outcome"] == "applied" and all(result["ok"] for result in applied["results"])

@@ -1,4 +1,5 @@
 """LdapSource against a real slapd (DemoDirectory): what it reads, and that it never reads half."""
+
 from __future__ import annotations
 
 import contextlib
@@ -50,7 +51,13 @@ def test_user_is_read_with_every_field(directory, ldap_settings):
 
     (alice,) = state.users
     assert alice.uuid == directory.user_entry("alice")["entryUUID"][0].decode()
-    assert (alice.dn, alice.uid, alice.given_name, alice.family_name, alice.mail) == (dn, "alice", "Alice", "Martin", "alice@example.com")
+    assert (alice.dn, alice.uid, alice.given_name, alice.family_name, alice.mail) == (
+        dn,
+        "alice",
+        "Alice",
+        "Martin",
+        "alice@example.com",
+    )
     assert alice.in_scope and not alice.locked
     assert alice.password.hash_function == "SHA-1"
     assert alice.password.value == hashlib.sha1(b"Secret-1").hexdigest()
@@ -477,7 +484,9 @@ def refresh(server) -> list[str]:
     consumer = _Consumer(server.ldap_uri)
     consumer.simple_bind_s(server.sync_dn, server.sync_password)
     try:
-        message = consumer.syncrepl_search(server.users_dn, ldap.SCOPE_SUBTREE, mode="refreshOnly", filterstr="(objectClass=posixAccount)")
+        message = consumer.syncrepl_search(
+            server.users_dn, ldap.SCOPE_SUBTREE, mode="refreshOnly", filterstr="(objectClass=posixAccount)"
+        )
         while consumer.syncrepl_poll(msgid=message, timeout=5):
             pass
         return consumer.uuids
@@ -510,7 +519,9 @@ def test_deploy_sync_account_ldif_grants_read_of_passwords(directory):
     settings = directory.settings(bind_dn=reader, bind_password="reader-password")
     database = "olcDatabase={1}mdb,cn=config"
     access = directory.admin().search_s(database, ldap.SCOPE_BASE, attrlist=["olcAccess"])[0][1]["olcAccess"]
-    directory.add_entry(reader, {"objectClass": ["applicationProcess", "simpleSecurityObject"], "userPassword": "reader-password"})
+    directory.add_entry(
+        reader, {"objectClass": ["applicationProcess", "simpleSecurityObject"], "userPassword": "reader-password"}
+    )
     try:
         (alice,) = read(settings).users
         assert alice.password is None  # an ordinary account sees no password hash

@@ -1,4 +1,5 @@
 """Prometheus metrics, scraped over HTTP from the real endpoint (in process, and from a `google-sync worker`)."""
+
 from __future__ import annotations
 
 import signal
@@ -30,8 +31,11 @@ def free_port() -> int:
 def scrape(address: str) -> dict[tuple[str, tuple], float]:
     """{(sample name, sorted labels): value} from http://address/metrics."""
     text = urllib.request.urlopen(f"http://{address}/metrics", timeout=10).read().decode()
-    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
-            for family in text_string_to_metric_families(text) for sample in family.samples}
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
 
 
 def settings_for(env, **sync):
@@ -92,8 +96,11 @@ def test_the_worker_serves_metrics_and_the_watcher_lag(env):
     settings = settings_for(env, push_delay="0.2")
     SyncEngine(settings).sync()
     env.config_path.write_text(env.config_path.read_text() + f"\n[worker]\nmetrics_address = {address}\n")
-    worker = subprocess.Popen([sys.executable, "-m", "app_google_sync.cli", "--config", str(env.config_path), "worker"],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "app_google_sync.cli", "--config", str(env.config_path), "worker"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 20
         figures = {}
@@ -106,7 +113,10 @@ def test_the_worker_serves_metrics_and_the_watcher_lag(env):
                 continue
         env.directory.modify_user("nora", givenName="Eleanor")
         pushed = ("google_sync_runs_total", (("kind", "push"), ("outcome", "applied")))
-        while ("google_sync_watcher_lag_seconds", ()) not in figures or pushed not in figures:  # the push follows the lag
+        while (
+            "google_sync_watcher_lag_seconds",
+            (),
+        ) not in figures or pushed not in figures:  # the push follows the lag
             assert time.monotonic() < deadline + 20, "no watcher lag or push after a change"
             time.sleep(0.5)
             figures = scrape(address)
@@ -138,8 +148,12 @@ def test_while_postgresql_is_down_the_endpoint_still_answers_with_state_db_up_0(
         finally:
             postgres_server.resume()
         assert down[("google_sync_state_db_up", ())] == 0 and down[("google_sync_watcher_up", ())] == 0
-        assert down[("google_sync_api_calls_total", ())] >= before[("google_sync_api_calls_total", ())]  # in-process figures
-        assert not any(name == "google_sync_runs_total" for name, _ in down)  # no figure read from a database that is down
+        assert (
+            down[("google_sync_api_calls_total", ())] >= before[("google_sync_api_calls_total", ())]
+        )  # in-process figures
+        assert not any(
+            name == "google_sync_runs_total" for name, _ in down
+        )  # no figure read from a database that is down
         again = scrape(address)
         assert again[("google_sync_state_db_up", ())] == 1
         assert again[("google_sync_runs_total", (("kind", "full"), ("outcome", "applied")))] == 1

@@ -1,4 +1,5 @@
 """E-mail notifications against a real SMTP server (aiosmtpd), real slapd and the emulator: what is said, when, and never a secret."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -33,8 +34,14 @@ def with_notify(env, port: int, **keys: str):
         env.directory.add_user("alice", "Alice", "Tester", groups=("google_apps_plugin",))
     path = env.write_config(max_retries="0")
     path.write_text(path.read_text().replace("[google]\n", "[google]\nretry_deadline = 0\n"))
-    lines = {"email_to": "ops@example.com, boss@example.com", "email_from": "google-sync@server.example.com",
-             "smtp_host": "127.0.0.1", "smtp_port": str(port), "console_url": "https://server.example.com:81/app/google_sync/", **keys}
+    lines = {
+        "email_to": "ops@example.com, boss@example.com",
+        "email_from": "google-sync@server.example.com",
+        "smtp_host": "127.0.0.1",
+        "smtp_port": str(port),
+        "console_url": "https://server.example.com:81/app/google_sync/",
+        **keys,
+    }
     path.write_text(path.read_text() + "[notify]\n" + "".join(f"{key} = {value}\n" for key, value in lines.items()))
     return config.load(str(path))
 
@@ -64,15 +71,25 @@ def failed_sync(env, settings) -> int:
 
 
 def run(outcome: str, trigger: str = "scheduler", message: str = "") -> RunRecord:
-    started = dt.datetime(2026, 12, 2, 3, 0, tzinfo=dt.timezone.utc)
+    started = dt.datetime(2026, 12, 2, 3, 0, tzinfo=dt.UTC)
     return RunRecord(12, trigger, False, started, started, outcome, "", {}, message)
 
 
 def test_a_partial_run_names_each_failed_object_with_the_fix_and_the_run_page_and_hides_secrets():
     results = [
         {"action": "create user", "object": "ann@example.com", "ok": True, "message": ""},
-        {"action": "set password", "object": "bob@example.com", "ok": False, "message": f"400 Invalid Password {HASH} {{SHA}}W6ph5Mm5Pz8GgiULbPgzG37mj9g="},
-        {"action": "update user", "object": "cy@example.com", "ok": False, "message": f"token ya29.a0AfH6SMBx-secret refused, digest {SHA1}"},
+        {
+            "action": "set password",
+            "object": "bob@example.com",
+            "ok": False,
+            "message": f"400 Invalid Password {HASH} {{SHA}}W6ph5Mm5Pz8GgiULbPgzG37mj9g=",
+        },
+        {
+            "action": "update user",
+            "object": "cy@example.com",
+            "ok": False,
+            "message": f"token ya29.a0AfH6SMBx-secret refused, digest {SHA1}",
+        },
     ]
     event = notify.run_event(run("partial"), results, "failures", "https://server.example.com:81/app/google_sync/")
     settings = NotifySettings(email_to=("ops@example.com",), email_from="gs@server.example.com")
@@ -88,20 +105,34 @@ def test_a_partial_run_names_each_failed_object_with_the_fix_and_the_run_page_an
         assert secret not in message.as_string()
 
 
-@pytest.mark.parametrize(("outcome", "fix"), [("failed", "google-sync sync"), ("refused", "--force"), ("interrupted", "run `google-sync sync` again")])
+@pytest.mark.parametrize(
+    ("outcome", "fix"),
+    [("failed", "google-sync sync"), ("refused", "--force"), ("interrupted", "run `google-sync sync` again")],
+)
 def test_failures_say_what_to_do(outcome, fix):
     event = notify.run_event(run(outcome, message="cannot reach https://admin.googleapis.com/"), [], "failures")
-    assert event.kind == notify.FAILURES and fix in event.fix and event.lines == ("cannot reach https://admin.googleapis.com/",)
+    assert (
+        event.kind == notify.FAILURES
+        and fix in event.fix
+        and event.lines == ("cannot reach https://admin.googleapis.com/",)
+    )
     assert event.link == ""  # no console_url: no link
 
 
 def test_what_is_not_news():
-    assert notify.run_event(run("applied"), [{"action": "a", "object": "o", "ok": True, "message": ""}], "failures") is None
+    assert (
+        notify.run_event(run("applied"), [{"action": "a", "object": "o", "ok": True, "message": ""}], "failures")
+        is None
+    )
     assert notify.run_event(run("failed"), [], "never") is None
     # A push's failure is retried by the queue: it is told about once it has failed for an hour, not at once.
     assert notify.run_event(run("partial", trigger="watch"), [], "failures") is None
     assert notify.run_event(run("interrupted", trigger="watch"), [], "failures").kind == notify.FAILURES
-    change = notify.run_event(run("applied", trigger="watch"), [{"action": "update_user", "object": "ann@example.com", "ok": True, "message": ""}], "changes")
+    change = notify.run_event(
+        run("applied", trigger="watch"),
+        [{"action": "update_user", "object": "ann@example.com", "ok": True, "message": ""}],
+        "changes",
+    )
     assert change.kind == notify.CHANGES and change.lines == ("update_user ann@example.com",)
 
 
@@ -129,9 +160,15 @@ def test_a_failed_scheduled_run_is_mailed_once_then_the_next_ones_are_summed_up_
     assert notify.Notifier(settings, Store(settings.sync.database), clock=clock).check() == [notify.FAILURES]
     summary = smtp_sink.messages[1]
     assert summary["Subject"] == "[google-sync] example.com: 2 synchronization problems"
-    assert f"#{second} " in summary.get_content() and f"#{third} " in summary.get_content() and f"#{first} " not in summary.get_content()
+    assert (
+        f"#{second} " in summary.get_content()
+        and f"#{third} " in summary.get_content()
+        and f"#{first} " not in summary.get_content()
+    )
     clock.advance(hours=2)
-    assert notify.Notifier(settings, Store(settings.sync.database), clock=clock).check() == []  # nothing new: nothing sent
+    assert (
+        notify.Notifier(settings, Store(settings.sync.database), clock=clock).check() == []
+    )  # nothing new: nothing sent
 
 
 def test_an_unreachable_mail_server_is_logged_never_breaks_the_run_and_the_news_waits(env, caplog):
@@ -218,14 +255,18 @@ def test_starttls_and_a_login_whose_password_stays_in_its_file(env, tmp_path, mo
     monkeypatch.setenv("SSL_CERT_FILE", str(certificate))  # the client verifies the server against this CA only
     password_file = tmp_path / "smtp-password"
     password_file.write_text("smtp-Secret-7\n")
-    settings = with_notify(env, sink.port, smtp_host="localhost", starttls="yes", username="relay", password_file=str(password_file))
+    settings = with_notify(
+        env, sink.port, smtp_host="localhost", starttls="yes", username="relay", password_file=str(password_file)
+    )
     sink.controller.start()
     try:
         notify.Notifier(settings, None).send_test()
         assert sink.logins == [("relay", "smtp-Secret-7")]
         assert "smtp-Secret-7" not in sink.messages[0].as_string()
         password_file.write_text("wrong")
-        with pytest.raises(notify.NotifyError, match=r"refused the login of \[notify\] username = relay .*password_file"):
+        with pytest.raises(
+            notify.NotifyError, match=r"refused the login of \[notify\] username = relay .*password_file"
+        ):
             notify.Notifier(settings, None).send_test()
     finally:
         sink.controller.stop()
@@ -243,9 +284,16 @@ def test_the_smtp_password_never_goes_out_unencrypted_unless_allowed(env, tmp_pa
         with pytest.raises(notify.NotifyError) as raised:
             notify.Notifier(refused, None).send_test()
         line = str(raised.value)
-        assert "unencrypted" in line and "[notify] starttls = yes" in line and "allow_cleartext_auth = yes" in line and "\n" not in line
+        assert (
+            "unencrypted" in line
+            and "[notify] starttls = yes" in line
+            and "allow_cleartext_auth = yes" in line
+            and "\n" not in line
+        )
         assert sink.logins == [] and sink.messages == []
-        allowed = with_notify(env, sink.port, username="relay", password_file=str(password_file), allow_cleartext_auth="yes")
+        allowed = with_notify(
+            env, sink.port, username="relay", password_file=str(password_file), allow_cleartext_auth="yes"
+        )
         notify.Notifier(allowed, None).send_test()
         assert sink.logins == [("relay", "smtp-Secret-7")] and len(sink.messages) == 1
     finally:
@@ -260,10 +308,14 @@ def self_signed_certificate(directory):
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    moment = dt.datetime.now(dt.timezone.utc)
+    moment = dt.datetime.now(dt.UTC)
     certificate = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(moment - dt.timedelta(minutes=5))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(moment - dt.timedelta(minutes=5))
         .not_valid_after(moment + dt.timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
@@ -271,7 +323,9 @@ def self_signed_certificate(directory):
     )
     cert_path, key_path = directory / "smtp.crt", directory / "smtp.key"
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return cert_path, key_path
 
 
@@ -289,6 +343,7 @@ def test_changes_held_by_a_push_are_mailed_once_with_what_to_do(env, smtp_sink):
     assert "google-sync sync --force" in body and "https://server.example.com:81/app/google_sync/held" in body
     clock.advance(hours=2)
     assert notify.Notifier(settings, Store(settings.sync.database), clock=clock).check() == []  # told once
+
 
 def test_google_sync_sync_from_cron_mails_its_failure(env, smtp_sink, capsys):
     settings = with_notify(env, smtp_sink.port)
@@ -315,12 +370,15 @@ def test_an_interrupted_run_is_told_with_what_to_do(env, smtp_sink):
     assert "run `google-sync sync` again" in body
 
 
-@pytest.mark.parametrize("fqdn, hostname, expected", [
-    ("server.example.com", "server", "server.example.com"),
-    ("localhost", "vm", "vm"),  # /etc/hosts: "127.0.0.1 localhost vm": getfqdn gives localhost
-    ("localhost.localdomain", "mail1", "mail1"),
-    ("localhost", "", "localhost"),
-])
+@pytest.mark.parametrize(
+    "fqdn, hostname, expected",
+    [
+        ("server.example.com", "server", "server.example.com"),
+        ("localhost", "vm", "vm"),  # /etc/hosts: "127.0.0.1 localhost vm": getfqdn gives localhost
+        ("localhost.localdomain", "mail1", "mail1"),
+        ("localhost", "", "localhost"),
+    ],
+)
 def test_the_default_sender_names_this_server_not_localhost(monkeypatch, fqdn, hostname, expected):
     monkeypatch.setattr(notify.socket, "getfqdn", lambda *_: fqdn)
     monkeypatch.setattr(notify.socket, "gethostname", lambda: hostname)

@@ -4,6 +4,7 @@ Sign-out, token and app-password revocations, hiding and moving go before the su
 transfer is scheduled, started by the transfer runner once due (an injected moment, no sleeping), read back until
 Google completes it. A comeback reverses what can be reversed; the rest is said.
 """
+
 import json
 import subprocess
 import sys
@@ -17,8 +18,15 @@ from app_google_sync.libraries.state.store import Store, now
 from app_google_sync.libraries.sync.engine import SyncEngine
 
 PLUGIN = ("google_apps_plugin",)
-EVERY_STEP = {"sign_out": "yes", "revoke_tokens": "yes", "revoke_app_passwords": "yes", "hide_from_directory": "yes",
-              "move_to_org_unit": "/Leavers", "transfer_data_to": "manager", "transfer_after": "30d"}
+EVERY_STEP = {
+    "sign_out": "yes",
+    "revoke_tokens": "yes",
+    "revoke_app_passwords": "yes",
+    "hide_from_directory": "yes",
+    "move_to_org_unit": "/Leavers",
+    "transfer_data_to": "manager",
+    "transfer_after": "30d",
+}
 LATER = timedelta(days=31)
 
 
@@ -51,8 +59,9 @@ def team(env, staff_unit=True):
     emulator.add_app_password("alice@example.com", "Thunderbird")
     emulator.add_drive_files("alice@example.com", "shared:budget.xlsx", "notes.txt")
     if staff_unit:
-        SyncEngine(env.settings).target.call(SyncEngine(env.settings).target.users.patch(
-            userKey="alice@example.com", body={"orgUnitPath": "/Staff"}))
+        SyncEngine(env.settings).target.call(
+            SyncEngine(env.settings).target.users.patch(userKey="alice@example.com", body={"orgUnitPath": "/Staff"})
+        )
     emulator.reset_calls()
 
 
@@ -92,8 +101,11 @@ def test_a_leaver_is_signed_out_revoked_hidden_moved_and_its_data_transferred_to
     assert alice["suspended"] and alice["includeInGlobalAddressList"] is False and alice["orgUnitPath"] == "/Leavers"
     security = [call for call in emulator.calls if call["method"] != "GET"]
     suspension = next(index for index, call in enumerate(security) if (call["body"] or {}).get("suspended") is True)
-    assert all(index < suspension for index, call in enumerate(security) if "/tokens/" in call["path"] or "/asps/" in call["path"]
-               or call["path"].endswith("/signOut")), "sign-out and revocations go before the suspension"
+    assert all(
+        index < suspension
+        for index, call in enumerate(security)
+        if "/tokens/" in call["path"] or "/asps/" in call["path"] or call["path"].endswith("/signOut")
+    ), "sign-out and revocations go before the suspension"
     assert emulator.data_transfers() == [], "the transfer waits for transfer_after"
 
     engine = SyncEngine(env.settings)
@@ -101,7 +113,10 @@ def test_a_leaver_is_signed_out_revoked_hidden_moved_and_its_data_transferred_to
     lines = engine.run_transfers(now() + LATER)
     assert lines and "started" in lines[0]
     (transfer,) = emulator.data_transfers()
-    assert transfer["oldOwnerUserId"] == alice["id"] and transfer["newOwnerUserId"] == emulator.get_user("bob@example.com")["id"]
+    assert (
+        transfer["oldOwnerUserId"] == alice["id"]
+        and transfer["newOwnerUserId"] == emulator.get_user("bob@example.com")["id"]
+    )
     assert {item["applicationId"] for item in transfer["applicationDataTransfers"]} == {"55656082996", "435070579839"}
     engine.run_transfers(now() + LATER)  # inProgress
     assert "completed" in engine.run_transfers(now() + LATER)[0]
@@ -127,13 +142,21 @@ def test_the_data_goes_to_the_named_account_when_the_manager_is_not_synchronized
     env.directory.remove_from_group("google_apps_plugin", "bob")
     leave(env)
     _, report = report_json(env, capsys, "test")
-    transfers = {change["object"]: change["receiver"] for change in report["plan"]["changes"] if change["action"] == "schedule transfer"}
+    transfers = {
+        change["object"]: change["receiver"]
+        for change in report["plan"]["changes"]
+        if change["action"] == "schedule transfer"
+    }
     assert transfers == {"alice@example.com": "archive@example.com", "bob@example.com": "archive@example.com"}
 
     env.write_config(sections={"attributes": {"manager": "manager"}, "offboarding": EVERY_STEP})  # no fallback
     _, report = report_json(env, capsys, "test")
     assert not [change for change in report["plan"]["changes"] if change["action"] == "schedule transfer"]
-    warnings = {notice["object"]: notice["message"] for notice in report["plan"]["notices"] if notice["code"] == "transfer_no_receiver"}
+    warnings = {
+        notice["object"]: notice["message"]
+        for notice in report["plan"]["notices"]
+        if notice["code"] == "transfer_no_receiver"
+    }
     assert "bob@example.com is suspended (has left too)" in warnings["alice@example.com"]
     assert "it has no manager in Google" in warnings["bob@example.com"]
 
@@ -151,7 +174,11 @@ def test_a_transfer_whose_receiver_left_meanwhile_goes_to_the_fallback(env):
     engine = SyncEngine(env.settings)
     lines = engine.run_transfers(now() + LATER)
     assert any("alice@example.com: Drive and Calendar to archive@example.com: started" in line for line in lines)
-    transfer = next(t for t in env.emulator.data_transfers() if t["oldOwnerUserId"] == env.emulator.get_user("alice@example.com")["id"])
+    transfer = next(
+        t
+        for t in env.emulator.data_transfers()
+        if t["oldOwnerUserId"] == env.emulator.get_user("alice@example.com")["id"]
+    )
     assert transfer["newOwnerUserId"] == env.emulator.get_user("archive@example.com")["id"]
 
 
@@ -171,7 +198,9 @@ def test_a_comeback_before_the_date_reverses_what_can_be_and_transfers_nothing(e
 
     code, report = report_json(env, capsys, "sync")
     assert code == 0
-    assert next(r for r in report["results"] if r["action"] == "leaver returns")["message"] == note, "the results say it too"
+    assert next(r for r in report["results"] if r["action"] == "leaver returns")["message"] == note, (
+        "the results say it too"
+    )
     alice = env.emulator.get_user("alice@example.com")
     assert not alice["suspended"] and alice["includeInGlobalAddressList"] is True and alice["orgUnitPath"] == "/Staff"
     record = leaver_record(env)
@@ -194,7 +223,10 @@ def test_a_comeback_after_the_transfer_says_the_data_stays_with_the_manager(env,
     code, report = report_json(env, capsys, "sync")
     assert code == 0
     note = next(r for r in report["results"] if r["action"] == "leaver returns")["message"]
-    assert f"Drive and Calendar transferred to bob@example.com on {now() + LATER:%Y-%m-%d}" in note and "share it back" in note
+    assert (
+        f"Drive and Calendar transferred to bob@example.com on {now() + LATER:%Y-%m-%d}" in note
+        and "share it back" in note
+    )
     assert leaver_record(env).transfer_status == "completed", "a completed transfer is history, not cancelled"
 
 
@@ -204,7 +236,10 @@ def test_a_burst_of_leavers_past_max_suspend_is_held_with_its_offboarding_then_r
     for uid in ("carol", "dave"):
         directory.add_user(uid, uid.title(), "Leaver", groups=PLUGIN)
     team(env, staff_unit=False)
-    env.write_config(max_suspend="1", sections={"attributes": {"manager": "manager"}, "offboarding": {**EVERY_STEP, "transfer_data_to": ""}})
+    env.write_config(
+        max_suspend="1",
+        sections={"attributes": {"manager": "manager"}, "offboarding": {**EVERY_STEP, "transfer_data_to": ""}},
+    )
     for uid in ("alice", "carol", "dave"):
         directory.remove_from_group("google_apps_plugin", uid)
     engine = SyncEngine(env.settings)
@@ -214,13 +249,20 @@ def test_a_burst_of_leavers_past_max_suspend_is_held_with_its_offboarding_then_r
     assert ("sign out", "carol@example.com") in held and ("suspend user", "carol@example.com") in held
     assert ("hide from directory", "dave@example.com") in held and ("move to org unit", "dave@example.com") in held
     assert env.emulator.sign_outs("alice@example.com") == 1
-    assert env.emulator.sign_outs("carol@example.com") == 0 and env.emulator.get_user("carol@example.com")["includeInGlobalAddressList"] is not False
+    assert (
+        env.emulator.sign_outs("carol@example.com") == 0
+        and env.emulator.get_user("carol@example.com")["includeInGlobalAddressList"] is not False
+    )
 
     report = engine.apply_held()
     assert not report.failures
     for email in ("carol@example.com", "dave@example.com"):
         account = env.emulator.get_user(email)
-        assert account["suspended"] and account["includeInGlobalAddressList"] is False and account["orgUnitPath"] == "/Leavers"
+        assert (
+            account["suspended"]
+            and account["includeInGlobalAddressList"] is False
+            and account["orgUnitPath"] == "/Leavers"
+        )
         assert env.emulator.sign_outs(email) == 1
     assert engine.held() == []
 
@@ -241,9 +283,15 @@ def test_a_failed_transfer_is_notified_and_retried(env, smtp_sink):
     assert record.transfer_status == "failed" and record.transfer_attempts == 1
     assert engine.run_transfers(moment) == [], "not again at once: it waits for its retry"
 
-    env.write_config(sections={"attributes": {"manager": "manager"}, "offboarding": EVERY_STEP,
-                               "notify": {"email_to": "it@example.com", "smtp_host": "127.0.0.1", "smtp_port": str(smtp_sink.port)}})
+    env.write_config(
+        sections={
+            "attributes": {"manager": "manager"},
+            "offboarding": EVERY_STEP,
+            "notify": {"email_to": "it@example.com", "smtp_host": "127.0.0.1", "smtp_port": str(smtp_sink.port)},
+        }
+    )
     from app_google_sync.libraries.ops import notify
+
     notify.Notifier(env.settings, Store(env.settings.sync.database)).check()
     (message,) = smtp_sink.messages
     assert "alice@example.com" in message.get_content() and "Transfer of Drive and Calendar" in message.get_content()
@@ -272,13 +320,19 @@ def test_a_scheduled_transfer_survives_a_restart(env):
 
 def test_every_step_off_calls_none_of_their_apis_nor_asks_their_scopes(env):
     env.write_config(sections={"attributes": {"manager": "manager"}})
-    assert SECURITY_SCOPE not in required_scopes(env.settings) and DATATRANSFER_SCOPE not in required_scopes(env.settings)
+    assert SECURITY_SCOPE not in required_scopes(env.settings) and DATATRANSFER_SCOPE not in required_scopes(
+        env.settings
+    )
     team(env, staff_unit=False)
     leave(env)
     assert run(env, "sync") == 0
     assert env.emulator.get_user("alice@example.com")["suspended"]
     paths = [call["path"] for call in env.emulator.calls]
-    assert not [path for path in paths if "/tokens" in path or "/asps" in path or path.endswith("/signOut") or "datatransfer" in path]
+    assert not [
+        path
+        for path in paths
+        if "/tokens" in path or "/asps" in path or path.endswith("/signOut") or "datatransfer" in path
+    ]
     bodies = [call["body"] or {} for call in env.emulator.calls if call["method"] == "PATCH"]
     assert not [body for body in bodies if "includeInGlobalAddressList" in body or "orgUnitPath" in body]
     assert SyncEngine(env.settings).run_transfers(now() + LATER) == []
@@ -311,11 +365,14 @@ def test_undo_of_the_run_reverses_what_can_be_and_lists_the_rest(env, capsys):
     assert leaver_record(env).transfer_status == "cancelled"
 
 
-@pytest.mark.parametrize(("key", "value", "fix"), [
-    ("transfer_data_to", "the boss", "give manager, an e-mail address"),
-    ("transfer_applications", "mail", "'mail' is not an application"),
-    ("move_to_org_unit", "/Leavers//Old", "give a Google org unit path"),
-])
+@pytest.mark.parametrize(
+    ("key", "value", "fix"),
+    [
+        ("transfer_data_to", "the boss", "give manager, an e-mail address"),
+        ("transfer_applications", "mail", "'mail' is not an application"),
+        ("move_to_org_unit", "/Leavers//Old", "give a Google org unit path"),
+    ],
+)
 def test_bad_offboarding_settings_are_one_clear_line(env, capsys, key, value, fix):
     offboarding_on(env, **{key: value})
     assert run(env, "test") != 0

@@ -1,6 +1,7 @@
 """[offboarding] in the pure planner and the safety limits: plain values, no I/O."""
+
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from app_google_sync.libraries.core.model import (
     DirectoryState,
@@ -23,12 +24,22 @@ from app_google_sync.libraries.sync.plan import PHASE_LEAVING, Change, ScheduleT
 from app_google_sync.libraries.sync.planner import build_plan
 from app_google_sync.libraries.sync.safety import Budget, PushLimits, hold_over_limits
 
-EVERY_STEP = OffboardingSettings(sign_out=True, revoke_tokens=True, revoke_app_passwords=True, hide_from_directory=True,
-                                 move_to_org_unit="/Leavers", transfer_data_to="manager", transfer_after=30 * 86400)
-SETTINGS = Settings(ldap=LdapSettings(users_dn="ou=Users,dc=x", groups_dn="ou=Groups,dc=x"),
-                    google=GoogleSettings(domain="example.com", admin_email="admin@example.com"),
-                    sync=SyncSettings(max_suspend="100%"), offboarding=EVERY_STEP)
-MOMENT = datetime(2026, 12, 7, tzinfo=timezone.utc)
+EVERY_STEP = OffboardingSettings(
+    sign_out=True,
+    revoke_tokens=True,
+    revoke_app_passwords=True,
+    hide_from_directory=True,
+    move_to_org_unit="/Leavers",
+    transfer_data_to="manager",
+    transfer_after=30 * 86400,
+)
+SETTINGS = Settings(
+    ldap=LdapSettings(users_dn="ou=Users,dc=x", groups_dn="ou=Groups,dc=x"),
+    google=GoogleSettings(domain="example.com", admin_email="admin@example.com"),
+    sync=SyncSettings(max_suspend="100%"),
+    offboarding=EVERY_STEP,
+)
+MOMENT = datetime(2026, 12, 7, tzinfo=UTC)
 BOSS = {"type": "manager", "value": "bob@example.com"}
 
 
@@ -45,8 +56,14 @@ def bob_stays():
 
 
 def plan(accounts, links, reads=None, settings=SETTINGS, offboarded=None):
-    return build_plan(DirectoryState(users=(bob_stays(),), groups=()), GoogleState(users=tuple(accounts), groups=(), leavers=reads),
-                      LinkState(tuple(links)), settings, offboarded=offboarded, now=MOMENT)
+    return build_plan(
+        DirectoryState(users=(bob_stays(),), groups=()),
+        GoogleState(users=tuple(accounts), groups=(), leavers=reads),
+        LinkState(tuple(links)),
+        settings,
+        offboarded=offboarded,
+        now=MOMENT,
+    )
 
 
 def actions(result) -> list[tuple[str, str]]:
@@ -58,15 +75,27 @@ READS = LeaverReads(tokens={"g-alice": (("c1", "Slack"),)}, app_passwords={"g-al
 
 def test_the_steps_go_before_the_suspension_and_the_transfer_after_it():
     result = plan([guser("alice", relations=(BOSS,)), guser("bob")], [link("alice"), link("bob")], READS)
-    assert actions(result) == [("sign out", "alice@example.com"), ("revoke token", "alice@example.com ← Slack"),
-                               ("revoke app password", "alice@example.com ← Mail"), ("hide from directory", "alice@example.com"),
-                               ("move to org unit", "alice@example.com"), ("suspend user", "alice@example.com"),
-                               ("schedule transfer", "alice@example.com")]
-    steps = [change for change in result.changes if change.follows_suspension and not isinstance(change, ScheduleTransfer)]
-    assert {change.phase for change in steps} == {PHASE_LEAVING} and PHASE_LEAVING < SuspendUser.phase
+    assert actions(result) == [
+        ("sign out", "alice@example.com"),
+        ("revoke token", "alice@example.com ← Slack"),
+        ("revoke app password", "alice@example.com ← Mail"),
+        ("hide from directory", "alice@example.com"),
+        ("move to org unit", "alice@example.com"),
+        ("suspend user", "alice@example.com"),
+        ("schedule transfer", "alice@example.com"),
+    ]
+    steps = [
+        change for change in result.changes if change.follows_suspension and not isinstance(change, ScheduleTransfer)
+    ]
+    assert {change.phase for change in steps} == {PHASE_LEAVING} and SuspendUser.phase > PHASE_LEAVING
     (transfer,) = result.of_type(ScheduleTransfer)
-    assert transfer.receiver_id == "g-bob" and transfer.describe() == "transfer Drive and Calendar to bob@example.com on 2027-01-06"
-    assert "2027" not in str(transfer.data), "the date is for people: the checksum does not change from one day to the next"
+    assert (
+        transfer.receiver_id == "g-bob"
+        and transfer.describe() == "transfer Drive and Calendar to bob@example.com on 2027-01-06"
+    )
+    assert "2027" not in str(transfer.data), (
+        "the date is for people: the checksum does not change from one day to the next"
+    )
 
 
 def test_tokens_are_revoked_only_once_read():
@@ -76,7 +105,9 @@ def test_tokens_are_revoked_only_once_read():
 
 
 def test_an_account_suspended_by_hand_or_an_administrator_is_never_offboarded():
-    by_hand = plan([guser("alice", suspended=True, relations=(BOSS,)), guser("bob")], [link("alice"), link("bob")], READS)
+    by_hand = plan(
+        [guser("alice", suspended=True, relations=(BOSS,)), guser("bob")], [link("alice"), link("bob")], READS
+    )
     assert actions(by_hand) == []
     admin = plan([guser("alice", is_admin=True, relations=(BOSS,)), guser("bob")], [link("alice"), link("bob")], READS)
     assert actions(admin) == [] and any(notice.code == "admin_protected" for notice in admin.notices)
@@ -84,7 +115,9 @@ def test_an_account_suspended_by_hand_or_an_administrator_is_never_offboarded():
 
 def test_every_step_off_plans_none():
     settings = replace(SETTINGS, offboarding=OffboardingSettings())
-    result = plan([guser("alice", relations=(BOSS,)), guser("bob")], [link("alice"), link("bob")], READS, settings=settings)
+    result = plan(
+        [guser("alice", relations=(BOSS,)), guser("bob")], [link("alice"), link("bob")], READS, settings=settings
+    )
     assert actions(result) == [("suspend user", "alice@example.com")]
 
 
@@ -106,14 +139,37 @@ def test_records_rebuild_each_change_for_undo():
 
 
 def test_a_comeback_reverses_what_this_tool_did_and_says_the_rest():
-    record = Offboarded(google_id="g-alice", uuid="uuid-alice", email="alice@example.com", hidden=True, moved_from="/Staff",
-                        moved_to="/Leavers", steps=(("t", "signed out of every session"), ("t", "token of Slack revoked")),
-                        transfer_to="bob@example.com", transfer_applications=("drive",), transfer_status="scheduled",
-                        transfer_due_at="2027-01-06T00:00:00+00:00")
+    record = Offboarded(
+        google_id="g-alice",
+        uuid="uuid-alice",
+        email="alice@example.com",
+        hidden=True,
+        moved_from="/Staff",
+        moved_to="/Leavers",
+        steps=(("t", "signed out of every session"), ("t", "token of Slack revoked")),
+        transfer_to="bob@example.com",
+        transfer_applications=("drive",),
+        transfer_status="scheduled",
+        transfer_due_at="2027-01-06T00:00:00+00:00",
+    )
     alice = DirectoryUser(uuid="uuid-alice", dn="cn=Alice,ou=Users", uid="alice", given_name="G", family_name="F")
-    result = build_plan(DirectoryState(users=(bob_stays(), alice), groups=()),
-                        GoogleState(users=(guser("alice", suspended=True, in_directory=False, org_unit_path="/Leavers"), guser("bob")), groups=()),
-                        LinkState((link("alice", suspended_by_us=True), link("bob"))), SETTINGS, offboarded={"g-alice": record})
-    assert [change.action for change in result.changes] == ["unsuspend user", "show in directory", "move back to org unit", "leaver returns"]
+    result = build_plan(
+        DirectoryState(users=(bob_stays(), alice), groups=()),
+        GoogleState(
+            users=(guser("alice", suspended=True, in_directory=False, org_unit_path="/Leavers"), guser("bob")),
+            groups=(),
+        ),
+        LinkState((link("alice", suspended_by_us=True), link("bob"))),
+        SETTINGS,
+        offboarded={"g-alice": record},
+    )
+    assert [change.action for change in result.changes] == [
+        "unsuspend user",
+        "show in directory",
+        "move back to org unit",
+        "leaver returns",
+    ]
     note = result.changes[-1].note
-    assert note == ("not reversible: signed out; 1 app token revoked; the transfer of Drive to bob@example.com due 2027-01-06 is cancelled")
+    assert note == (
+        "not reversible: signed out; 1 app token revoked; the transfer of Drive to bob@example.com due 2027-01-06 is cancelled"
+    )

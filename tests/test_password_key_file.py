@@ -1,4 +1,5 @@
 """The key of the password fingerprints lives in a 0600 file under state_dir/secrets, never in state.db."""
+
 import stat
 from pathlib import Path
 
@@ -47,7 +48,9 @@ def test_a_key_kept_in_the_database_by_an_older_version_moves_out_and_fingerprin
     assert keys["password_fingerprint_key"].encode() in database_bytes(settings)
 
     plan = SyncEngine(settings).test().plan  # the first use moves the keys out
-    assert plan.of_type(SetPassword) == [] and plan.in_sync  # the old fingerprints still match: no password pushed again
+    assert (
+        plan.of_type(SetPassword) == [] and plan.in_sync
+    )  # the old fingerprints still match: no password pushed again
     for name in NAMES:
         path = Path(settings.sync.secrets_dir) / f"{name}.key"
         assert path.read_text().strip() == keys[name] and stat.S_IMODE(path.stat().st_mode) == 0o600

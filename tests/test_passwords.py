@@ -31,34 +31,88 @@ LONG_TEXT = "a very much longer text to encrypt.  This one even stretches over m
 
 # The test vectors published with Drepper's SHA-crypt specification.
 SHA_VECTORS = [
-    (sha256_crypt, "Hello world!", "saltstring", 5000,
-     "$5$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5"),
-    (sha256_crypt, "Hello world!", "saltstringsaltstring", 10000,
-     "$5$rounds=10000$saltstringsaltst$3xv.VbSHBb41AL9AvLeujZkZRBAwqFMz2.opqey6IcA"),
-    (sha256_crypt, "This is just a test", "toolongsaltstring", 5000,
-     "$5$rounds=5000$toolongsaltstrin$Un/5jzAHMgOGZ5.mWJpuVolil07guHPvOW8mGRcvxa5"),
-    (sha256_crypt, LONG_TEXT, "anotherlongsaltstring", 1400,
-     "$5$rounds=1400$anotherlongsalts$Rx.j8H.h8HjEDGomFU8bDkXm3XIUnzyxf12oP84Bnq1"),
-    (sha256_crypt, "we have a short salt string but not a short password", "short", 77777,
-     "$5$rounds=77777$short$JiO1O3ZpDAxGJeaDIuqCoEFysAe1mZNJRs3pw0KQRd/"),
-    (sha256_crypt, "the minimum number is still observed", "roundstoolow", 10,
-     "$5$rounds=1000$roundstoolow$yfvwcWrQ8l/K0DAWyuPMDNHpIVlTQebY9l/gL972bIC"),
-    (sha512_crypt, "Hello world!", "saltstring", 5000,
-     "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1"),
-    (sha512_crypt, "Hello world!", "saltstringsaltstring", 10000,
-     "$6$rounds=10000$saltstringsaltst$OW1/O6BYHV6BcXZu8QVeXbDWra3Oeqh0sbHbbMCVNSnCM/UrjmM0Dp8vOuZeHBy/"
-     "YTBmSK6H9qs/y3RnOaw5v."),
-    (sha512_crypt, "This is just a test", "toolongsaltstring", 5000,
-     "$6$rounds=5000$toolongsaltstrin$lQ8jolhgVRVhY4b5pZKaysCLi0QBxGoNeKQzQ3glMhwllF7oGDZxUhx1yxdYcz/"
-     "e1JSbq3y6JMxxl8audkUEm0"),
-    (sha512_crypt, LONG_TEXT, "anotherlongsaltstring", 1400,
-     "$6$rounds=1400$anotherlongsalts$POfYwTEok97VWcjxIiSOjiykti.o/pQs.wPvMxQ6Fm7I6IoYN3CmLs66x9t0oSwbtEW7o7UmJE"
-     "iDwGqd8p4ur1"),
-    (sha512_crypt, "we have a short salt string but not a short password", "short", 77777,
-     "$6$rounds=77777$short$WuQyW2YR.hBNpjjRhpYD/ifIw05xdfeEyQoMxIXbkvr0gge1a1x3yRULJ5CCaUeOxFmtlcGZelFl5CxtgfiAc0"),
-    (sha512_crypt, "the minimum number is still observed", "roundstoolow", 10,
-     "$6$rounds=1000$roundstoolow$kUMsbe306n21p9R.FRkW3IGn.S9NPN0x50YhH1xhLsPuWGsUSklZt58jaTfF4ZEQpyUNGc0dqbpBYYB"
-     "aHHrsX."),
+    (sha256_crypt, "Hello world!", "saltstring", 5000, "$5$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5"),
+    (
+        sha256_crypt,
+        "Hello world!",
+        "saltstringsaltstring",
+        10000,
+        "$5$rounds=10000$saltstringsaltst$3xv.VbSHBb41AL9AvLeujZkZRBAwqFMz2.opqey6IcA",
+    ),
+    (
+        sha256_crypt,
+        "This is just a test",
+        "toolongsaltstring",
+        5000,
+        "$5$rounds=5000$toolongsaltstrin$Un/5jzAHMgOGZ5.mWJpuVolil07guHPvOW8mGRcvxa5",
+    ),
+    (
+        sha256_crypt,
+        LONG_TEXT,
+        "anotherlongsaltstring",
+        1400,
+        "$5$rounds=1400$anotherlongsalts$Rx.j8H.h8HjEDGomFU8bDkXm3XIUnzyxf12oP84Bnq1",
+    ),
+    (
+        sha256_crypt,
+        "we have a short salt string but not a short password",
+        "short",
+        77777,
+        "$5$rounds=77777$short$JiO1O3ZpDAxGJeaDIuqCoEFysAe1mZNJRs3pw0KQRd/",
+    ),
+    (
+        sha256_crypt,
+        "the minimum number is still observed",
+        "roundstoolow",
+        10,
+        "$5$rounds=1000$roundstoolow$yfvwcWrQ8l/K0DAWyuPMDNHpIVlTQebY9l/gL972bIC",
+    ),
+    (
+        sha512_crypt,
+        "Hello world!",
+        "saltstring",
+        5000,
+        "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1",
+    ),
+    (
+        sha512_crypt,
+        "Hello world!",
+        "saltstringsaltstring",
+        10000,
+        "$6$rounds=10000$saltstringsaltst$OW1/O6BYHV6BcXZu8QVeXbDWra3Oeqh0sbHbbMCVNSnCM/UrjmM0Dp8vOuZeHBy/"
+        "YTBmSK6H9qs/y3RnOaw5v.",
+    ),
+    (
+        sha512_crypt,
+        "This is just a test",
+        "toolongsaltstring",
+        5000,
+        "$6$rounds=5000$toolongsaltstrin$lQ8jolhgVRVhY4b5pZKaysCLi0QBxGoNeKQzQ3glMhwllF7oGDZxUhx1yxdYcz/"
+        "e1JSbq3y6JMxxl8audkUEm0",
+    ),
+    (
+        sha512_crypt,
+        LONG_TEXT,
+        "anotherlongsaltstring",
+        1400,
+        "$6$rounds=1400$anotherlongsalts$POfYwTEok97VWcjxIiSOjiykti.o/pQs.wPvMxQ6Fm7I6IoYN3CmLs66x9t0oSwbtEW7o7UmJE"
+        "iDwGqd8p4ur1",
+    ),
+    (
+        sha512_crypt,
+        "we have a short salt string but not a short password",
+        "short",
+        77777,
+        "$6$rounds=77777$short$WuQyW2YR.hBNpjjRhpYD/ifIw05xdfeEyQoMxIXbkvr0gge1a1x3yRULJ5CCaUeOxFmtlcGZelFl5CxtgfiAc0",
+    ),
+    (
+        sha512_crypt,
+        "the minimum number is still observed",
+        "roundstoolow",
+        10,
+        "$6$rounds=1000$roundstoolow$kUMsbe306n21p9R.FRkW3IGn.S9NPN0x50YhH1xhLsPuWGsUSklZt58jaTfF4ZEQpyUNGc0dqbpBYYB"
+        "aHHrsX.",
+    ),
 ]
 
 # Computed with `openssl passwd -1 -salt …` and glibc crypt(3).
@@ -87,9 +141,13 @@ def _samples():
     """Passwords around the 16/32/64-byte block edges, some not ASCII."""
     rng = random.Random(1234)
     lengths = [0, 1, 7, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100]
-    return [("".join(rng.choice(CRYPT_ALPHABET + "é€ !") for _ in range(n)),
-             "".join(rng.choice(CRYPT_ALPHABET) for _ in range(rng.randint(0, 16))))
-            for n in lengths]
+    return [
+        (
+            "".join(rng.choice(CRYPT_ALPHABET + "é€ !") for _ in range(n)),
+            "".join(rng.choice(CRYPT_ALPHABET) for _ in range(rng.randint(0, 16))),
+        )
+        for n in lengths
+    ]
 
 
 @pytest.mark.skipif(system_crypt is None, reason="crypt module not available")
@@ -104,8 +162,13 @@ def test_cross_check_with_system_crypt(password, salt):
 def test_cross_check_with_openssl():
     password, salt = "Tr0ub4dor&3 ünïcode", "aB3./xyZ"
     for flag, ours in (("-1", md5_crypt(password, salt)), ("-6", sha512_crypt(password, salt))):
-        theirs = subprocess.run(["openssl", "passwd", flag, "-salt", salt, "-stdin"], input=password,
-                                capture_output=True, text=True, check=True).stdout.strip()
+        theirs = subprocess.run(
+            ["openssl", "passwd", flag, "-salt", salt, "-stdin"],
+            input=password,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         assert ours == theirs
 
 
@@ -153,6 +216,7 @@ def test_verify_refuses_rounds_above_its_limit():
 
 # --- from_directory -------------------------------------------------------
 
+
 def test_sha_becomes_hex_sha1():
     stored = b"{SHA}" + base64.b64encode(hashlib.sha1(b"s3cret").digest())
     result, problem = from_directory({"userPassword": [stored]})
@@ -181,13 +245,16 @@ def test_md5_becomes_hex_md5():
     assert result == PasswordHash(hashlib.md5(b"s3cret").hexdigest(), "MD5")
 
 
-@pytest.mark.parametrize("hashed", [
-    sha512_crypt("pw", "saltsalt"),
-    sha512_crypt("pw", "saltsalt", 10000),
-    sha256_crypt("pw", "saltsalt"),
-    md5_crypt("pw", "saltsalt"),
-    "abMbH7WsHr7wQ",
-])
+@pytest.mark.parametrize(
+    "hashed",
+    [
+        sha512_crypt("pw", "saltsalt"),
+        sha512_crypt("pw", "saltsalt", 10000),
+        sha256_crypt("pw", "saltsalt"),
+        md5_crypt("pw", "saltsalt"),
+        "abMbH7WsHr7wQ",
+    ],
+)
 def test_crypt_google_knows_is_passed_through(hashed):
     result, problem = from_directory({"userPassword": [b"{CRYPT}" + hashed.encode()]})
     assert result == PasswordHash(hashed, "crypt")
@@ -214,15 +281,18 @@ def test_ssha_problem_names_scheme_and_fix():
     assert 'password-crypt-salt-format "$6$%.16s"' in problem and "console" in problem
 
 
-@pytest.mark.parametrize("stored, named", [
-    (b"{SMD5}AAAAAAAAAAAAAAAAAAAAAAAAAAAA", "salted MD5"),
-    (b"{PBKDF2-SHA512}10000$c2FsdA$aGFzaA", "PBKDF2"),
-    (b"{ARGON2}$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA", "Argon2"),
-    (b"{CRYPT}$2y$10$abcdefghijklmnopqrstuu5Hn8Y3XrGMZzQ0a0bD6ZxQZ1n8xOe", "bcrypt"),
-    (b"{CRYPT}$y$j9T$salt$hash", "yescrypt"),
-    (b"{CRYPT}!locked", "{CRYPT}"),
-    (b"{NTLM}whatever", "{NTLM}"),
-])
+@pytest.mark.parametrize(
+    "stored, named",
+    [
+        (b"{SMD5}AAAAAAAAAAAAAAAAAAAAAAAAAAAA", "salted MD5"),
+        (b"{PBKDF2-SHA512}10000$c2FsdA$aGFzaA", "PBKDF2"),
+        (b"{ARGON2}$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA", "Argon2"),
+        (b"{CRYPT}$2y$10$abcdefghijklmnopqrstuu5Hn8Y3XrGMZzQ0a0bD6ZxQZ1n8xOe", "bcrypt"),
+        (b"{CRYPT}$y$j9T$salt$hash", "yescrypt"),
+        (b"{CRYPT}!locked", "{CRYPT}"),
+        (b"{NTLM}whatever", "{NTLM}"),
+    ],
+)
 def test_unsyncable_schemes_explain_themselves(stored, named):
     result, problem = from_directory({"userPassword": [stored]})
     assert result is None
@@ -274,6 +344,7 @@ def test_no_password(values):
 
 # --- fingerprint, repr, random passwords -----------------------------------
 
+
 def test_fingerprint_is_stable_and_keyed():
     sha = PasswordHash("a" * 40, "SHA-1")
     assert fingerprint(b"k", sha) == fingerprint(b"k", sha)
@@ -299,10 +370,17 @@ def test_random_password():
 
 # --- the algorithms come from libpass ------------------------------------------
 
-def test_hashes_are_libpass_hashes_both_ways():
-    from passlib.hash import md5_crypt as lib_md5, sha256_crypt as lib_sha256, sha512_crypt as lib_sha512
 
-    for ours, theirs in ((sha512_crypt("pw", "salt", 7000), lib_sha512), (sha256_crypt("pw"), lib_sha256), (md5_crypt("pw"), lib_md5)):
+def test_hashes_are_libpass_hashes_both_ways():
+    from passlib.hash import md5_crypt as lib_md5
+    from passlib.hash import sha256_crypt as lib_sha256
+    from passlib.hash import sha512_crypt as lib_sha512
+
+    for ours, theirs in (
+        (sha512_crypt("pw", "salt", 7000), lib_sha512),
+        (sha256_crypt("pw"), lib_sha256),
+        (md5_crypt("pw"), lib_md5),
+    ):
         assert theirs.identify(ours) and theirs.verify("pw", ours)
     assert verify_crypt("pw", lib_sha512.using(rounds=9000).hash("pw"))
     assert verify_crypt("pw", lib_md5.hash("pw"))

@@ -1,16 +1,17 @@
 """Passwords reach Google as hashes it can check; single changes are pushed with O(1) calls."""
+
 import logging
 import subprocess
 import time
 
 import pytest
+from waiting import wait_for
 
 from app_google_sync import cli
-from app_google_sync.libraries.sync.engine import SyncEngine
-from app_google_sync.libraries.runtime.live import LiveSync
 from app_google_sync.libraries.core.model import PasswordHash
 from app_google_sync.libraries.core.passwords import sha512_crypt
-from waiting import wait_for
+from app_google_sync.libraries.runtime.live import LiveSync
+from app_google_sync.libraries.sync.engine import SyncEngine
 
 PASSWORD = "First-Secret-1"
 
@@ -24,19 +25,40 @@ def writes(emulator):
 
 
 def lists(emulator):
-    return [call for call in emulator.calls if call["method"] == "GET" and call["path"].endswith(("/users", "/groups", "/members"))]
+    return [
+        call
+        for call in emulator.calls
+        if call["method"] == "GET" and call["path"].endswith(("/users", "/groups", "/members"))
+    ]
 
 
 def ldappasswd(directory, uid, new_password):
     subprocess.run(
-        ["ldappasswd", "-x", "-H", directory.uri, "-D", directory.root_dn, "-w", directory.root_pw, "-s", new_password, directory.user_dn(uid)],
+        [
+            "ldappasswd",
+            "-x",
+            "-H",
+            directory.uri,
+            "-D",
+            directory.root_dn,
+            "-w",
+            directory.root_pw,
+            "-s",
+            new_password,
+            directory.user_dn(uid),
+        ],
         check=True,
         capture_output=True,
     )
 
 
 def ldapmodify(directory, ldif):
-    subprocess.run(["ldapmodify", "-x", "-H", directory.uri, "-D", directory.root_dn, "-w", directory.root_pw], input=ldif.encode(), check=True, capture_output=True)
+    subprocess.run(
+        ["ldapmodify", "-x", "-H", directory.uri, "-D", directory.root_dn, "-w", directory.root_pw],
+        input=ldif.encode(),
+        check=True,
+        capture_output=True,
+    )
 
 
 @pytest.fixture
@@ -61,7 +83,9 @@ def test_ldappasswd_on_a_crypt_directory_arrives_as_crypt(crypt_directory):
 
 
 def test_sha_directory_password_arrives_as_sha1_hex_and_is_pushed_once(env):
-    env.directory.add_user("bob", "Bob", "Tester", password=PASSWORD, password_scheme="{SHA}", groups=("google_apps_plugin",))
+    env.directory.add_user(
+        "bob", "Bob", "Tester", password=PASSWORD, password_scheme="{SHA}", groups=("google_apps_plugin",)
+    )
     sync(env)
     function, value = env.emulator.stored_password("bob@example.com")
     assert function == "SHA-1" and len(value) == 40
@@ -76,7 +100,15 @@ def test_sha_directory_password_arrives_as_sha1_hex_and_is_pushed_once(env):
 
 def test_ssha_password_is_reported_and_not_pushed(env, capsys):
     no_clearos_copy = {"clearSHA1Password": None}  # a plain OpenLDAP directory: only the salted hash
-    env.directory.add_user("carol", "Carol", "Tester", password=PASSWORD, password_scheme="{SSHA}", groups=("google_apps_plugin",), extra_attrs=no_clearos_copy)
+    env.directory.add_user(
+        "carol",
+        "Carol",
+        "Tester",
+        password=PASSWORD,
+        password_scheme="{SSHA}",
+        groups=("google_apps_plugin",),
+        extra_attrs=no_clearos_copy,
+    )
     assert cli.main(["--config", str(env.config_path), "test"]) == 2
     out = " ".join(capsys.readouterr().out.split())
     assert "carol: password not synchronized: password stored as {SSHA}" in out and "password-crypt-salt-format" in out
@@ -128,7 +160,9 @@ def test_targeted_push_of_a_new_user_joins_its_groups(env):
 
 def test_targeted_push_suspends_a_deleted_user(env):
     env.directory.add_user("gina", "Gina", "Tester", groups=("google_apps_plugin",))
-    env.directory.add_user("hans", "Hans", "Tester", groups=("google_apps_plugin",))  # a directory emptied whole holds instead
+    env.directory.add_user(
+        "hans", "Hans", "Tester", groups=("google_apps_plugin",)
+    )  # a directory emptied whole holds instead
     sync(env)
     uuid = env.directory.user_entry("gina")["entryUUID"][0].decode()
     env.directory.delete_user("gina")
@@ -151,7 +185,10 @@ def test_watcher_pushes_an_ldapmodify_within_seconds_without_listing(env, live):
     live.start()
     time.sleep(1.0)  # initial refresh
     env.emulator.reset_calls()
-    ldapmodify(env.directory, f"dn: {env.directory.user_dn('hank')}\nchangetype: modify\nreplace: givenName\ngivenName: Henry\n")
+    ldapmodify(
+        env.directory,
+        f"dn: {env.directory.user_dn('hank')}\nchangetype: modify\nreplace: givenName\ngivenName: Henry\n",
+    )
     assert wait_for(lambda: env.emulator.get_user("hank@example.com")["name"]["givenName"] == "Henry")
     assert lists(env.emulator) == []
 

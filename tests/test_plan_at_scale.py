@@ -1,5 +1,6 @@
 """Plans and results at a real size, without a browser: the command line's CSV and summary, the kept plan, the CSV
 cells, the last result per object and the run's results paged failures first (real slapd, emulator, SQLite)."""
+
 from __future__ import annotations
 
 import csv
@@ -14,8 +15,14 @@ from app_google_sync.libraries.state.store import Store
 
 def seed(directory, users=6):
     for number in range(users):
-        directory.add_user(f"u{number}", "User", f"Number {number}", groups=("google_apps_plugin",), locked=number == 5,
-                           mail="u0@example.com" if number == 4 else None)
+        directory.add_user(
+            f"u{number}",
+            "User",
+            f"Number {number}",
+            groups=("google_apps_plugin",),
+            locked=number == 5,
+            mail="u0@example.com" if number == 4 else None,
+        )
     directory.add_group("team", members=tuple(f"u{number}" for number in range(users)))
 
 
@@ -45,7 +52,8 @@ def test_the_cli_csv_has_a_line_per_change(env, capsys):
     assert cli.main(["--config", str(env.config_path), "test", "--format", "csv"]) == 2
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert sorted((row["action"], row["object"]) for row in rows if row["action"] == "create user") == [
-        ("create user", f"u{n}@example.com") for n in (1, 2, 3)]
+        ("create user", f"u{n}@example.com") for n in (1, 2, 3)
+    ]
     assert {row["action"] for row in rows} == {"create user", "create group", "add member"}
 
 
@@ -60,8 +68,12 @@ def test_a_kept_plan_reads_back_the_same_and_filters(env):
     kept = kept_plans.load(state_dir, plan.checksum)
     assert kept.checksum == plan.checksum and kept.counts == plan.counts() and len(kept.changes) == len(plan.changes)
     assert [row["object"] for row in kept_plans.changes_matching(kept, Filters(action="add member"))] == [
-        f"team@example.com ← u{n}@example.com" for n in (1, 2, 3)]
-    assert [row["object"] for row in kept_plans.changes_matching(kept, Filters(q="U2"))] == ["u2@example.com", "team@example.com ← u2@example.com"]
+        f"team@example.com ← u{n}@example.com" for n in (1, 2, 3)
+    ]
+    assert [row["object"] for row in kept_plans.changes_matching(kept, Filters(q="U2"))] == [
+        "u2@example.com",
+        "team@example.com ← u2@example.com",
+    ]
     assert kept_plans.load(state_dir, "0" * 16) is None and kept_plans.load(state_dir, "../../etc/passwd") is None
     groups = group_notices(kept.notices, level="warning")
     assert (groups[0].code, groups[0].count) == ("address_shared", 2)  # the largest group first
@@ -69,17 +81,24 @@ def test_a_kept_plan_reads_back_the_same_and_filters(env):
 
 
 def test_csv_cells_that_look_like_formulas_stay_text():
-    text = "".join(csv_lines(["object", "ok"], [{"object": "=HYPERLINK(1)", "ok": True}, {"object": "a,b", "ok": False}]))
+    text = "".join(
+        csv_lines(["object", "ok"], [{"object": "=HYPERLINK(1)", "ok": True}, {"object": "a,b", "ok": False}])
+    )
     assert list(csv.reader(io.StringIO(text))) == [["object", "ok"], ["'=HYPERLINK(1)", "yes"], ["a,b", "no"]]
 
 
 def test_results_page_failures_first_and_last_result_per_object(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'state.db'}")
     first = store.start_run("cli", dry_run=False)
-    store.record_batch(first, [{"action": "create user", "object": f"u{n}@example.com", "ok": True} for n in range(5)], [], [])
+    store.record_batch(
+        first, [{"action": "create user", "object": f"u{n}@example.com", "ok": True} for n in range(5)], [], []
+    )
     store.finish_run(first, "applied")
     second = store.start_run("cli", dry_run=False)
-    results = [{"action": "update user", "object": f"u{n}@example.com", "ok": n != 3, "message": "" if n != 3 else "refused"} for n in range(5)]
+    results = [
+        {"action": "update user", "object": f"u{n}@example.com", "ok": n != 3, "message": "" if n != 3 else "refused"}
+        for n in range(5)
+    ]
     store.record_batch(second, results, [], [])
     store.finish_run(second, "partial")
     page = run_results.page(store, second, Filters(), per_page=2)

@@ -1,10 +1,10 @@
 """The planner with plain values: every rule of the sync, no I/O."""
+
 from dataclasses import replace
 
 import pytest
 
 from app_google_sync.libraries.core.codes import NoticeCode
-from app_google_sync.libraries.settings.config import GoogleSettings, LdapSettings, Settings, SyncSettings
 from app_google_sync.libraries.core.errors import UnsafePlan
 from app_google_sync.libraries.core.model import (
     DirectoryGroup,
@@ -17,6 +17,7 @@ from app_google_sync.libraries.core.model import (
     LinkState,
     PasswordHash,
 )
+from app_google_sync.libraries.settings.config import GoogleSettings, LdapSettings, Settings, SyncSettings
 from app_google_sync.libraries.sync.plan import (
     AddMember,
     AdoptGroup,
@@ -41,7 +42,9 @@ SETTINGS = Settings(
 
 
 def user(uid, given="Given", family="Family", **kw):
-    return DirectoryUser(uuid=f"uuid-{uid}", dn=f"cn={given} {family},ou=Users", uid=uid, given_name=given, family_name=family, **kw)
+    return DirectoryUser(
+        uuid=f"uuid-{uid}", dn=f"cn={given} {family},ou=Users", uid=uid, given_name=given, family_name=family, **kw
+    )
 
 
 def guser(uid, given="Given", family="Family", **kw):
@@ -74,7 +77,9 @@ def test_new_users_are_created_with_their_password_hash():
 
 
 def test_in_sync_directory_gives_an_empty_plan():
-    plan = plan_for(users=[user("alice"), user("admin", "Ad", "Min")], google_users=[guser("alice"), ADMIN], links=[link("alice")])
+    plan = plan_for(
+        users=[user("alice"), user("admin", "Ad", "Min")], google_users=[guser("alice"), ADMIN], links=[link("alice")]
+    )
     assert [c.action for c in plan.changes] == ["adopt user"]  # the admin account is linked on first sight
     plan = plan_for(
         users=[user("alice"), user("admin", "Ad", "Min")],
@@ -89,7 +94,9 @@ def test_renamed_user_is_updated_not_recreated():
     plan = plan_for(users=[renamed], google_users=[guser("alice"), ADMIN], links=[link("alice")])
     (update,) = plan.of_type(UpdateUser)
     assert update.google_id == "g-alice"
-    assert [(c.field, c.old, c.new) for c in update.changes] == [("primaryEmail", "alice@example.com", "alice.smith@example.com")]
+    assert [(c.field, c.old, c.new) for c in update.changes] == [
+        ("primaryEmail", "alice@example.com", "alice.smith@example.com")
+    ]
     assert not plan.of_type(CreateUser) and not plan.of_type(SuspendUser)
 
 
@@ -117,7 +124,11 @@ def test_users_that_leave_are_suspended_never_deleted(directory_user, reason):
 
 
 def test_flag_restored_unsuspends_only_what_we_suspended():
-    plan = plan_for(users=[user("alice")], google_users=[guser("alice", suspended=True)], links=[link("alice", suspended_by_us=True)])
+    plan = plan_for(
+        users=[user("alice")],
+        google_users=[guser("alice", suspended=True)],
+        links=[link("alice", suspended_by_us=True)],
+    )
     assert [c.google_id for c in plan.of_type(UnsuspendUser)] == ["g-alice"]
     plan = plan_for(users=[user("alice")], google_users=[guser("alice", suspended=True)], links=[link("alice")])
     assert not plan.of_type(UnsuspendUser)
@@ -125,7 +136,9 @@ def test_flag_restored_unsuspends_only_what_we_suspended():
 
 
 def test_existing_accounts_are_adopted_and_a_suspended_one_unsuspended():
-    plan = plan_for(users=[user("alice"), user("bob", given="Robert")], google_users=[guser("alice", suspended=True), guser("bob")])
+    plan = plan_for(
+        users=[user("alice"), user("bob", given="Robert")], google_users=[guser("alice", suspended=True), guser("bob")]
+    )
     adopted = {c.email: c for c in plan.of_type(AdoptUser)}
     assert adopted["alice@example.com"].unsuspend and not adopted["alice@example.com"].changes
     assert not adopted["bob@example.com"].unsuspend and adopted["bob@example.com"].changes[0].new == "Robert"
@@ -138,7 +151,9 @@ def test_administrators_are_never_suspended_and_the_warning_says_what_to_do():
     (notice,) = [n for n in plan.notices if n.subject == "admin@example.com"]
     assert "cannot be suspended" in notice.message and "create the local user 'admin'" in notice.message
     mirror = replace(SETTINGS, sync=replace(SETTINGS.sync, unmanaged_accounts="suspend"))
-    plan = plan_for(users=[], google_users=[ADMIN, guser("stray"), guser("other-admin", is_admin=True)], settings=mirror)
+    plan = plan_for(
+        users=[], google_users=[ADMIN, guser("stray"), guser("other-admin", is_admin=True)], settings=mirror
+    )
     assert [c.email for c in plan.of_type(SuspendUser)] == ["stray@example.com"]
 
 
@@ -184,7 +199,15 @@ def test_non_ascii_names_arrive_intact():
 
 
 def test_groups_are_created_with_their_synced_members_only():
-    groups = [DirectoryGroup(uuid="gu-sales", dn="cn=sales", name="sales", description="Sales team", member_uids=frozenset({"alice", "bob", "carol"}))]
+    groups = [
+        DirectoryGroup(
+            uuid="gu-sales",
+            dn="cn=sales",
+            name="sales",
+            description="Sales team",
+            member_uids=frozenset({"alice", "bob", "carol"}),
+        )
+    ]
     plan = plan_for(users=[user("alice"), user("bob"), user("carol", in_scope=False)], groups=groups)
     (create,) = plan.of_type(CreateGroup)
     assert (create.email, create.description) == ("sales@example.com", "Sales team")
@@ -196,7 +219,12 @@ def test_groups_are_created_with_their_synced_members_only():
 
 def test_membership_differences_only_and_externals_untouched():
     group = DirectoryGroup(uuid="gu-sales", dn="cn=sales", name="sales", member_uids=frozenset({"alice", "bob"}))
-    google_group = GoogleGroup(id="gg", email="sales@example.com", name="sales", members=frozenset({"alice@example.com", "carol@example.com", "partner@other.org"}))
+    google_group = GoogleGroup(
+        id="gg",
+        email="sales@example.com",
+        name="sales",
+        members=frozenset({"alice@example.com", "carol@example.com", "partner@other.org"}),
+    )
     plan = plan_for(
         users=[user("alice"), user("bob"), user("carol")],
         groups=[group],
@@ -209,24 +237,42 @@ def test_membership_differences_only_and_externals_untouched():
 
 
 def test_group_selection_and_reserved_groups():
-    groups = [DirectoryGroup(uuid=f"gu-{n}", dn=f"cn={n}", name=n) for n in ("sales", "eng", "allusers", "google_apps_plugin", "web_plugin")]
+    groups = [
+        DirectoryGroup(uuid=f"gu-{n}", dn=f"cn={n}", name=n)
+        for n in ("sales", "eng", "allusers", "google_apps_plugin", "web_plugin")
+    ]
     chosen = replace(SETTINGS, sync=replace(SETTINGS.sync, groups=("sales", "eng"), exclude_groups=("eng",)))
     plan = plan_for(groups=groups, settings=chosen)
     assert [c.email for c in plan.of_type(CreateGroup)] == ["sales@example.com"]
-    plan = plan_for(groups=groups, google_groups=[GoogleGroup(id="gg", email="eng@example.com", name="eng", members=frozenset())])
+    plan = plan_for(
+        groups=groups, google_groups=[GoogleGroup(id="gg", email="eng@example.com", name="eng", members=frozenset())]
+    )
     assert [c.email for c in plan.of_type(CreateGroup)] == ["sales@example.com"]
     assert [c.email for c in plan.of_type(AdoptGroup)] == ["eng@example.com"]
 
 
 def test_suspending_more_than_max_suspend_is_refused_unless_forced():
     limited = replace(SETTINGS, sync=replace(SETTINGS.sync, max_suspend="1"))
-    plan = plan_for(users=[user("keep")], google_users=[guser("a"), guser("b"), guser("keep")], links=[link("a"), link("b"), link("keep")], settings=limited)
+    plan = plan_for(
+        users=[user("keep")],
+        google_users=[guser("a"), guser("b"), guser("keep")],
+        links=[link("a"), link("b"), link("keep")],
+        settings=limited,
+    )
     assert len(plan.of_type(SuspendUser)) == 2
     with pytest.raises(UnsafePlan, match="would suspend 2 of 3 active Google accounts"):
         plan.raise_if_unsafe()
     plan.raise_if_unsafe(force=True)
     percent = replace(SETTINGS, sync=replace(SETTINGS.sync, max_suspend="50%"))
-    assert plan_for(users=[user("keep")], google_users=[guser("a"), guser("keep")], links=[link("a"), link("keep")], settings=percent).refusals == ()
+    assert (
+        plan_for(
+            users=[user("keep")],
+            google_users=[guser("a"), guser("keep")],
+            links=[link("a"), link("keep")],
+            settings=percent,
+        ).refusals
+        == ()
+    )
 
 
 def test_empty_directory_with_managed_accounts_is_refused():
@@ -266,7 +312,9 @@ def test_a_captured_password_is_always_pushed_and_recorded_under_the_directory_f
 
     directory_hash, captured = PasswordHash("a" * 40, "SHA-1"), PasswordHash("$6$salt$hash", "crypt")
     pushed = replace(link("alice"), password_fingerprint=fingerprint(KEY, directory_hash))
-    plan = build_plan_with_key(users=[user("alice", password=directory_hash, captured_password=captured)], links=[pushed])
+    plan = build_plan_with_key(
+        users=[user("alice", password=directory_hash, captured_password=captured)], links=[pushed]
+    )
     (set_password,) = plan.of_type(SetPassword)
     assert set_password.password == captured and set_password.captured
     assert set_password.fingerprint == fingerprint(KEY, directory_hash)
@@ -276,11 +324,14 @@ def build_plan_with_key(users, links):
     from app_google_sync.libraries.sync.planner import build_plan as plan
 
     state = DirectoryState(users=tuple(users), groups=())
-    return plan(state, GoogleState(users=(guser("alice"),), groups=()), LinkState(tuple(links)), SETTINGS, password_key=KEY)
+    return plan(
+        state, GoogleState(users=(guser("alice"),), groups=()), LinkState(tuple(links)), SETTINGS, password_key=KEY
+    )
 
 
 def test_a_targeted_push_plans_nothing_domain_wide():
-    from app_google_sync.libraries.sync.planner import Scope, build_plan as plan
+    from app_google_sync.libraries.sync.planner import Scope
+    from app_google_sync.libraries.sync.planner import build_plan as plan
 
     state = DirectoryState(users=(user("alice", given="Alicia"),), groups=())
     existing = GoogleState(users=(guser("alice"), ADMIN), groups=())
@@ -312,9 +363,24 @@ def test_every_notice_carries_a_code_and_members_left_out_get_the_advice_of_thei
     )
     assert all(isinstance(notice.code, NoticeCode) for notice in plan.notices)
     about_sales = {notice.code: notice.message for notice in plan.notices if notice.subject == "sales"}
-    assert set(about_sales) == {NoticeCode.MEMBERS_NOT_IN_SCOPE, NoticeCode.MEMBERS_LOCKED, NoticeCode.MEMBERS_SKIPPED, NoticeCode.MEMBERS_UNKNOWN}
-    assert "off" in about_sales[NoticeCode.MEMBERS_NOT_IN_SCOPE] and "Google Apps option" in about_sales[NoticeCode.MEMBERS_NOT_IN_SCOPE]
-    assert "lena" in about_sales[NoticeCode.MEMBERS_LOCKED] and "Google Apps option" not in about_sales[NoticeCode.MEMBERS_LOCKED]
-    assert "longname" in about_sales[NoticeCode.MEMBERS_SKIPPED] and "winadmin" in about_sales[NoticeCode.MEMBERS_UNKNOWN]
+    assert set(about_sales) == {
+        NoticeCode.MEMBERS_NOT_IN_SCOPE,
+        NoticeCode.MEMBERS_LOCKED,
+        NoticeCode.MEMBERS_SKIPPED,
+        NoticeCode.MEMBERS_UNKNOWN,
+    }
+    assert (
+        "off" in about_sales[NoticeCode.MEMBERS_NOT_IN_SCOPE]
+        and "Google Apps option" in about_sales[NoticeCode.MEMBERS_NOT_IN_SCOPE]
+    )
+    assert (
+        "lena" in about_sales[NoticeCode.MEMBERS_LOCKED]
+        and "Google Apps option" not in about_sales[NoticeCode.MEMBERS_LOCKED]
+    )
+    assert (
+        "longname" in about_sales[NoticeCode.MEMBERS_SKIPPED] and "winadmin" in about_sales[NoticeCode.MEMBERS_UNKNOWN]
+    )
     assert [n.code for n in plan.notices if n.subject == "longname"] == [NoticeCode.USER_INVALID]
-    assert {"level", "object", "message", "code"} <= set(plan.data["notices"][0])  # JSON: the code added, nothing removed
+    assert {"level", "object", "message", "code"} <= set(
+        plan.data["notices"][0]
+    )  # JSON: the code added, nothing removed

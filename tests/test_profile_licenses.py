@@ -1,4 +1,5 @@
 """Licences: the Enterprise License Manager API (licensing v1, built by the real client against the emulator)."""
+
 import json
 
 from app_google_sync import cli
@@ -28,12 +29,16 @@ def test_a_licence_is_assigned_on_create_released_on_suspend_and_assigned_again_
     licenses_on(env, release="yes")
     env.directory.add_user("alice", "Alice", "Tester", groups=PLUGIN)
     _, report = report_json(env, capsys)
-    assert {"action": "assign licence", "object": "alice@example.com", "product": PRODUCT, "sku": SKU} in report["plan"]["changes"]
+    assert {"action": "assign licence", "object": "alice@example.com", "product": PRODUCT, "sku": SKU} in report[
+        "plan"
+    ]["changes"]
     assert run(env, "sync") == 0
     assert env.emulator.licensed(PRODUCT, SKU) == ["alice@example.com"]
     licensing = [call for call in env.emulator.calls if call["path"].startswith("/apps/licensing/v1/")]
     assert {(call["method"], call["path"]) for call in licensing} >= {
-        ("GET", f"/apps/licensing/v1/product/{PRODUCT}/users"), ("POST", f"/apps/licensing/v1/product/{PRODUCT}/sku/{SKU}/user")}
+        ("GET", f"/apps/licensing/v1/product/{PRODUCT}/users"),
+        ("POST", f"/apps/licensing/v1/product/{PRODUCT}/sku/{SKU}/user"),
+    }
     post = next(call for call in licensing if call["method"] == "POST")
     assert post["body"] == {"userId": "alice@example.com"}, "the documented LicenseAssignmentInsert body, nothing more"
     assert run(env, "test") == 0, "a held licence is not assigned again"
@@ -41,7 +46,9 @@ def test_a_licence_is_assigned_on_create_released_on_suspend_and_assigned_again_
     env.directory.set_locked("alice")
     _, report = report_json(env, capsys)
     assert [(c["action"], c["object"]) for c in report["plan"]["changes"]] == [
-        ("suspend user", "alice@example.com"), ("release licence", "alice@example.com")]
+        ("suspend user", "alice@example.com"),
+        ("release licence", "alice@example.com"),
+    ]
     assert run(env, "sync") == 0
     assert env.emulator.licensed(PRODUCT, SKU) == []
 
@@ -61,11 +68,15 @@ def test_no_licence_left_is_a_clear_failure_of_that_user_only(env, capsys):
     assert len(failed) == 1 and failed[0]["action"] == "assign licence"
     assert failed[0]["message"].startswith(f"{PRODUCT} {SKU} not assigned (412 ")
     assert "no licence of it left" in failed[0]["message"] and "buy more licences or free some" in failed[0]["message"]
-    assert env.emulator.get_user("alice@example.com") and env.emulator.get_user("bob@example.com"), "both users are synchronized"
+    assert env.emulator.get_user("alice@example.com") and env.emulator.get_user("bob@example.com"), (
+        "both users are synchronized"
+    )
     assert len(env.emulator.licensed(PRODUCT, SKU)) == 1
     posts = [c for c in env.emulator.calls if c["method"] == "POST" and c["path"].endswith("/user")]
     assert len(posts) == 2, "a 412 is final, never retried"
-    rechecks = [c for c in env.emulator.calls if c["method"] == "GET" and "/sku/" in c["path"] and "/user/" in c["path"]]
+    rechecks = [
+        c for c in env.emulator.calls if c["method"] == "GET" and "/sku/" in c["path"] and "/user/" in c["path"]
+    ]
     assert len(rechecks) == 1, "after a 412, one read tells whether the user holds the licence after all"
     _, report = report_json(env, capsys)
     assert [c["action"] for c in report["plan"]["changes"]] == ["assign licence"], "the next run tries again"
@@ -80,8 +91,10 @@ def test_a_targeted_push_asks_for_one_user_s_licence_only(env):
     report = SyncEngine(env.settings).push_user("alice")
     assert [(r.change.action, r.ok) for r in report.results] == [("suspend user", True), ("release licence", True)]
     licensing = [(c["method"], c["path"]) for c in env.emulator.calls if c["path"].startswith("/apps/licensing/")]
-    assert licensing == [("GET", f"/apps/licensing/v1/product/{PRODUCT}/sku/{SKU}/user/alice@example.com"),
-                         ("DELETE", f"/apps/licensing/v1/product/{PRODUCT}/sku/{SKU}/user/alice@example.com")]
+    assert licensing == [
+        ("GET", f"/apps/licensing/v1/product/{PRODUCT}/sku/{SKU}/user/alice@example.com"),
+        ("DELETE", f"/apps/licensing/v1/product/{PRODUCT}/sku/{SKU}/user/alice@example.com"),
+    ]
 
 
 def test_the_scope_is_needed_only_when_on_and_check_reads_the_sku(env):
@@ -107,8 +120,16 @@ def test_the_emulator_command_line_seeds_domains_and_skus():
     from app_google_sync.emulator.server import Emulator
 
     emulator = Emulator()
-    args = build_parser().parse_args(["--secondary-domain", "example.org", "--secondary-domain", "example.net=example.org",
-                                      "--sku", f"{PRODUCT}/{SKU}=3"])
+    args = build_parser().parse_args(
+        [
+            "--secondary-domain",
+            "example.org",
+            "--secondary-domain",
+            "example.net=example.org",
+            "--sku",
+            f"{PRODUCT}/{SKU}=3",
+        ]
+    )
     _seed_account(emulator, args)
     assert emulator.directory.domains == ["example.com", "example.org"]
     assert emulator.directory.domain_aliases == {"example.net": "example.org"}
@@ -145,22 +166,43 @@ def test_a_user_holding_another_sku_of_the_product_is_reassigned_not_assigned(en
     code, report = report_json(env, capsys, "sync")
     assert code == 0 and report["outcome"] == "applied", [r for r in report["results"] if not r["ok"]]
     assigned = [(r["object"], r["ok"], r["message"]) for r in report["results"] if r["action"] == "assign licence"]
-    assert assigned == [(f"{uid}@example.com", True, f"reassigned from {PRODUCT} 1010020028 (Google's automatic licensing had given it)")
-                        for uid in ("alice", "bob")]
+    assert assigned == [
+        (
+            f"{uid}@example.com",
+            True,
+            f"reassigned from {PRODUCT} 1010020028 (Google's automatic licensing had given it)",
+        )
+        for uid in ("alice", "bob")
+    ]
     patch = [c for c in env.emulator.calls if c["method"] == "PATCH" and "/apps/licensing/" in c["path"]]
     assert sorted((c["path"], json.dumps(c["body"])) for c in patch) == [
-        (f"/apps/licensing/v1/product/{PRODUCT}/sku/1010020028/user/{uid}@example.com", json.dumps({"skuId": SKU})) for uid in ("alice", "bob")]
-    listings = [c for c in env.emulator.calls if c["method"] == "GET" and c["path"] == f"/apps/licensing/v1/product/{PRODUCT}/users"]
+        (f"/apps/licensing/v1/product/{PRODUCT}/sku/1010020028/user/{uid}@example.com", json.dumps({"skuId": SKU}))
+        for uid in ("alice", "bob")
+    ]
+    listings = [
+        c
+        for c in env.emulator.calls
+        if c["method"] == "GET" and c["path"] == f"/apps/licensing/v1/product/{PRODUCT}/users"
+    ]
     assert len(listings) == 2, "the plan's read, then one read for every refused licence of the run"
     assert env.emulator.licensed(PRODUCT, SKU) == ["alice@example.com", "bob@example.com"]
     assert env.emulator.licensed(PRODUCT, "1010020028") == []
     assert run(env, "test") == 0
 
     target = SyncEngine(env.settings).target  # someone moves alice back in Google: the plan shows a reassignment
-    target.call(target.licenses.patch(productId=PRODUCT, skuId=SKU, userId="alice@example.com", body={"skuId": "1010020028"}))
+    target.call(
+        target.licenses.patch(productId=PRODUCT, skuId=SKU, userId="alice@example.com", body={"skuId": "1010020028"})
+    )
     _, report = report_json(env, capsys)
-    assert report["plan"]["changes"] == [{"action": "reassign licence", "object": "alice@example.com", "product": PRODUCT,
-                                          "sku": SKU, "held_sku": "1010020028"}]
+    assert report["plan"]["changes"] == [
+        {
+            "action": "reassign licence",
+            "object": "alice@example.com",
+            "product": PRODUCT,
+            "sku": SKU,
+            "held_sku": "1010020028",
+        }
+    ]
 
 
 def test_the_emulator_answers_licences_as_google_documents(env):

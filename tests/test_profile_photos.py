@@ -1,10 +1,11 @@
 """Photos: jpegPhoto becomes the user's Google photo, pushed only when it changed, removed only when we set it."""
+
 import json
 
 from app_google_sync import cli
+from app_google_sync.libraries.state.store import Store
 from app_google_sync.libraries.sync import photos
 from app_google_sync.libraries.sync.engine import SyncEngine
-from app_google_sync.libraries.state.store import Store
 
 PLUGIN = ("google_apps_plugin",)
 # Just enough of a JPEG for the type check; the rest is whatever a camera writes (web-safe base64 gets - and _).
@@ -34,7 +35,9 @@ def test_a_photo_is_added_changed_once_and_removed(env, capsys):
     photos_on(env)
     env.directory.add_user("alice", "Alice", "Tester", groups=PLUGIN, extra_attrs={"jpegPhoto": PORTRAIT})
     plan = plan_json(env, capsys)
-    assert {"action": "set photo", "object": "alice@example.com", "photo": f"JPEG, {len(PORTRAIT)} bytes"} in plan["changes"]
+    assert {"action": "set photo", "object": "alice@example.com", "photo": f"JPEG, {len(PORTRAIT)} bytes"} in plan[
+        "changes"
+    ]
     assert run(env, "sync") == 0
     assert env.emulator.photo("alice@example.com") == ("JPEG", PORTRAIT)
     [request] = [call for call in env.emulator.calls if "/photos/" in call["path"]]
@@ -62,7 +65,9 @@ def test_a_photo_set_in_google_is_not_removed_and_a_bad_one_is_a_notice(env, cap
     photos_on(env)
     account = env.emulator.add_user("alice@example.com", "Alice", "Tester")
     target = SyncEngine(env.settings).target
-    target.call(target.photos.update(userKey=account["id"], body={"photoData": photos.web_safe(PORTRAIT), "mimeType": "JPEG"}))
+    target.call(
+        target.photos.update(userKey=account["id"], body={"photoData": photos.web_safe(PORTRAIT), "mimeType": "JPEG"})
+    )
     env.directory.add_user("alice", "Alice", "Tester", groups=PLUGIN)  # no photo in the directory
     big = b"\xff\xd8\xff\xe0" + b"\x00" * (photos.MAX_PHOTO_BYTES + 1)
     env.directory.add_user("bob", "Bob", "Tester", groups=PLUGIN, extra_attrs={"jpegPhoto": big})
@@ -72,7 +77,7 @@ def test_a_photo_set_in_google_is_not_removed_and_a_bad_one_is_a_notice(env, cap
     notices = {n["object"]: n["message"] for n in plan["notices"] if "photo" in n["message"]}
     assert notices == {
         "bob": f"photo not synchronized: {len(big):,} bytes, more than the 524,288 bytes (512 KiB) this tool sends "
-               "(Google shows it at 96x96 pixels anyway); store a smaller photo in the directory",
+        "(Google shows it at 96x96 pixels anyway); store a smaller photo in the directory",
         "carol": "photo not synchronized: not a JPEG, PNG, GIF, BMP or TIFF image (the only types Google takes); store one of those in the directory",
     }
     assert run(env, "sync") == 0
@@ -98,7 +103,9 @@ def test_switched_off_google_photo_is_never_touched(env):
 
 
 def test_photo_types_and_web_safe_base64():
-    assert [photos.photo_type(data) for data in (PORTRAIT, b"\x89PNG\r\n\x1a\nrest", b"GIF89a", b"BMxx", b"II*\x00", b"<svg")] == [
-        "JPEG", "PNG", "GIF", "BMP", "TIFF", ""]
+    assert [
+        photos.photo_type(data)
+        for data in (PORTRAIT, b"\x89PNG\r\n\x1a\nrest", b"GIF89a", b"BMxx", b"II*\x00", b"<svg")
+    ] == ["JPEG", "PNG", "GIF", "BMP", "TIFF", ""]
     encoded = photos.web_safe(b"\xfb\xff\xfe")
     assert encoded == "-__-" and "+" not in encoded and "/" not in encoded

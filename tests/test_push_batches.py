@@ -2,6 +2,7 @@
 
 Real slapd, the emulator over HTTP, the real job functions and the live synchronization.
 """
+
 from __future__ import annotations
 
 import time

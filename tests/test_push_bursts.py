@@ -5,6 +5,7 @@ the queue records it done, or up to a second after), again and again, on a few u
 triggers the next edits of that object at a random offset, so the edits land around the ends of real pushes.
 Every final value must be in Google within a few seconds. Seeded; GOOGLE_SYNC_PUSH_SEEDS=50 runs fifty.
 """
+
 from __future__ import annotations
 
 import os
@@ -90,7 +91,9 @@ def live(env):
     sync(env)
     live = LiveSync(str(env.config_path))
     live.start()
-    assert wait_for(lambda: live.store.get_value("watcher_cookie") is not None, timeout=20)  # the initial refresh is done
+    assert wait_for(
+        lambda: live.store.get_value("watcher_cookie") is not None, timeout=20
+    )  # the initial refresh is done
     yield live
     live.stop()
 
@@ -109,9 +112,12 @@ def test_edits_around_the_end_of_their_pushes_all_reach_google(env, live, seed):
 
     chains = AroundPushEnds(live.queue, rng, edit, edits_each=6)
     chains.start(USERS)
-    wait_for(chains.finished, timeout=30)  # a chain stops early only when an edit was never pushed: the check below says which
-    assert wait_for(lambda: all(given_name(env, uid) == value for uid, value in latest.items()), timeout=SETTLED), \
-        {uid: (value, given_name(env, uid)) for uid, value in latest.items()}
+    wait_for(
+        chains.finished, timeout=30
+    )  # a chain stops early only when an edit was never pushed: the check below says which
+    assert wait_for(lambda: all(given_name(env, uid) == value for uid, value in latest.items()), timeout=SETTLED), {
+        uid: (value, given_name(env, uid)) for uid, value in latest.items()
+    }
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -170,7 +176,8 @@ def test_the_user_managers_save_then_password_around_push_ends_all_reach_google(
             name, password = latest[uid]
             return given_name(env, uid) == name and env.emulator.check_password(f"{uid}@example.com", password)
 
-        assert wait_for(lambda: all(arrived(uid) for uid in USERS), timeout=SETTLED), \
-            {uid: (latest[uid][0], given_name(env, uid)) for uid in USERS}
+        assert wait_for(lambda: all(arrived(uid) for uid in USERS), timeout=SETTLED), {
+            uid: (latest[uid][0], given_name(env, uid)) for uid in USERS
+        }
     finally:
         queue.stop()

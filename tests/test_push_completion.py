@@ -6,6 +6,7 @@ run another step right there (in another thread, on another connection: it eithe
 waits for the first one's transaction), then check that the queue still holds what must run again. On SQLite
 and on a real PostgreSQL (READ COMMITTED), as the worker and the console use them.
 """
+
 from __future__ import annotations
 
 import threading
@@ -80,7 +81,9 @@ def every_statement(store: Store, step, competitor, check) -> int:
         with store.engine.begin() as connection:
             connection.exec_driver_sql("DELETE FROM push_queue")
         running = prepare(store)
-        if not Interleaving(store, at, lambda: competitor(running)).run(lambda: step(running)):
+        if not Interleaving(store, at, lambda running=running: competitor(running)).run(
+            lambda running=running: step(running)
+        ):
             return at - 1
         check(running)
         at += 1
@@ -96,7 +99,9 @@ def prepare(store: Store):
 
 def still_queued_for_another_push(store: Store) -> None:
     [row] = store.queued_pushes()  # the same row moved on, or a new one if the push's removal came first
-    assert store.claim_push("worker", LEASE) is not None, "the row is left claimed: it would wait for the lease to lapse"
+    assert store.claim_push("worker", LEASE) is not None, (
+        "the row is left claimed: it would wait for the lease to lapse"
+    )
 
 
 @pytest.fixture
@@ -109,11 +114,19 @@ def store(database_url):
 def test_a_request_landing_inside_a_push_completion_runs_again(store):
     """The issue's window: the push ends (push_done) while the watcher records the next edit (enqueue_push).
     Before, enqueue read the row, push_done deleted it, and enqueue's UPDATE then touched nothing."""
-    steps = every_statement(store, step=lambda running: request(store), competitor=lambda running: store.push_done(running),
-                            check=lambda running: still_queued_for_another_push(store))
+    steps = every_statement(
+        store,
+        step=lambda running: request(store),
+        competitor=lambda running: store.push_done(running),
+        check=lambda running: still_queued_for_another_push(store),
+    )
     assert steps >= 1
-    steps = every_statement(store, step=lambda running: store.push_done(running), competitor=lambda running: request(store),
-                            check=lambda running: still_queued_for_another_push(store))
+    steps = every_statement(
+        store,
+        step=lambda running: store.push_done(running),
+        competitor=lambda running: request(store),
+        check=lambda running: still_queued_for_another_push(store),
+    )
     assert steps >= 1
 
 
@@ -125,10 +138,24 @@ def test_a_request_landing_inside_a_push_failure_goes_soon_not_at_the_retry(stor
         assert row.due_at.replace(tzinfo=None) < retry_at.replace(tzinfo=None)
         assert store.claim_push("worker", LEASE) is not None
 
-    assert every_statement(store, step=lambda running: request(store),
-                           competitor=lambda running: store.push_failed(running, "503", retry_at), check=check) >= 1
-    assert every_statement(store, step=lambda running: store.push_failed(running, "503", retry_at),
-                           competitor=lambda running: request(store), check=check) >= 1
+    assert (
+        every_statement(
+            store,
+            step=lambda running: request(store),
+            competitor=lambda running: store.push_failed(running, "503", retry_at),
+            check=check,
+        )
+        >= 1
+    )
+    assert (
+        every_statement(
+            store,
+            step=lambda running: store.push_failed(running, "503", retry_at),
+            competitor=lambda running: request(store),
+            check=check,
+        )
+        >= 1
+    )
 
 
 def test_a_request_landing_inside_a_claim_is_either_seen_by_that_push_or_kept_for_the_next(store):
@@ -162,10 +189,18 @@ def test_a_password_arriving_inside_a_completion_is_kept_and_pushed_next(store):
         [row] = store.queued_pushes()
         assert row.password_hash == "$6$new$hash"
 
-    every_statement(store, step=lambda running: store.push_done(running),
-                    competitor=lambda running: request(store, "$6$new$hash"), check=check)
-    every_statement(store, step=lambda running: request(store, "$6$new$hash"),
-                    competitor=lambda running: store.push_done(running), check=check)
+    every_statement(
+        store,
+        step=lambda running: store.push_done(running),
+        competitor=lambda running: request(store, "$6$new$hash"),
+        check=check,
+    )
+    every_statement(
+        store,
+        step=lambda running: request(store, "$6$new$hash"),
+        competitor=lambda running: store.push_done(running),
+        check=check,
+    )
 
 
 def test_a_lapsed_claim_taken_over_leaves_the_row_to_its_new_holder(store):

@@ -3,16 +3,17 @@ approval, confirm-before-suspend, and the member-removal guard on group pushes.
 
 Real slapd with syncprov, the emulator over HTTP, the real client; `google-sync watch` runs in-process (LiveSync).
 """
+
 import json
 import time
 
 import ldap
 import pytest
+from waiting import wait_for
 
 from app_google_sync import cli
-from app_google_sync.libraries.sync.engine import SyncEngine
 from app_google_sync.libraries.state.store import Store
-from waiting import wait_for
+from app_google_sync.libraries.sync.engine import SyncEngine
 
 
 def run_cli(env, *args) -> int:
@@ -63,7 +64,9 @@ def watched(env):
 
 def settled(env, expected: int):
     """Until every push of the switch-off ran: each user is either suspended or held."""
-    return lambda: len(suspended(env)) + len(held(env)) >= expected and not Store(env.settings.sync.database).queued_pushes()
+    return lambda: (
+        len(suspended(env)) + len(held(env)) >= expected and not Store(env.settings.sync.database).queued_pushes()
+    )
 
 
 def test_a_mass_switch_off_under_watch_suspends_at_most_the_budget_and_holds_the_rest(env, watched, capsys):
@@ -139,7 +142,9 @@ def test_held_changes_are_applied_on_request_without_a_full_run(env):
     engine = SyncEngine(env.settings)
     env.directory.remove_from_group("google_apps_plugin", uids[0])
     engine.push_user(uids[0])
-    env.directory.modify_user(uids[1], givenName="Changed")  # not pushed: releasing held changes leaves it for the next run
+    env.directory.modify_user(
+        uids[1], givenName="Changed"
+    )  # not pushed: releasing held changes leaves it for the next run
     report = engine.apply_held()
     assert [result.change.action for result in report.results] == ["suspend user"]
     assert suspended(env) == {f"{uids[0]}@example.com"}
@@ -215,7 +220,9 @@ def test_a_push_never_suspends_when_user_filter_matches_no_user_at_all(env, caps
     env.write_config(max_suspend="2")
     assert run_cli(env, "sync") == 0
     text = env.config_path.read_text().replace(
-        "enabled_group = google_apps_plugin\n", "enabled_group = google_apps_plugin\nuser_filter = (&(objectClass=posixAccount)(description=nobody))\n")
+        "enabled_group = google_apps_plugin\n",
+        "enabled_group = google_apps_plugin\nuser_filter = (&(objectClass=posixAccount)(description=nobody))\n",
+    )
     env.config_path.write_text(text)
     engine = SyncEngine(env.settings)
     reports = [engine.push_user(uid) for uid in uids]
@@ -234,7 +241,9 @@ def test_a_group_push_removes_no_member_when_user_filter_matches_no_user_at_all(
     env.write_config(groups="team")  # max_member_removals = 50% guards no group under ten members
     assert run_cli(env, "sync") == 0
     text = env.config_path.read_text().replace(
-        "enabled_group = google_apps_plugin\n", "enabled_group = google_apps_plugin\nuser_filter = (&(objectClass=posixAccount)(description=nobody))\n")
+        "enabled_group = google_apps_plugin\n",
+        "enabled_group = google_apps_plugin\nuser_filter = (&(objectClass=posixAccount)(description=nobody))\n",
+    )
     env.config_path.write_text(text)
     report = SyncEngine(env.settings).push_group("team")
     assert len(report.plan.held) == 4 and report.results == []

@@ -3,6 +3,7 @@ three sync methods; placement by subtree; the pilot; a missing source; narrowing
 
 A real slapd with several OUs and nested groups, the emulator over HTTP and the real client, the command line.
 """
+
 import time
 
 import ldap
@@ -27,14 +28,23 @@ def build_organisation(directory) -> None:
     erin (in backend, nested in engineering), frank (engineering) and gina (nothing); leavers holds carl."""
     directory.add_ou("Staff/Berlin")
     directory.add_ou("Contractors")
-    people = [("ann", "Ann", "Archer", "Staff"), ("bob", "Bob", "Baker", "Staff/Berlin"), ("carl", "Carl", "Cole", "Contractors"),
-              ("dave", "Dave", "Dunn", ""), ("erin", "Erin", "Eames", ""), ("frank", "Frank", "Fox", ""), ("gina", "Gina", "Gray", "")]
+    people = [
+        ("ann", "Ann", "Archer", "Staff"),
+        ("bob", "Bob", "Baker", "Staff/Berlin"),
+        ("carl", "Carl", "Cole", "Contractors"),
+        ("dave", "Dave", "Dunn", ""),
+        ("erin", "Erin", "Eames", ""),
+        ("frank", "Frank", "Fox", ""),
+        ("gina", "Gina", "Gray", ""),
+    ]
     for uid, given, family, ou in people:
         directory.add_user(uid, given, family, password="Pass-word-1", ou=ou)
     directory.add_to_group("google_apps_plugin", "dave")
     directory.add_group("backend", members=["erin"], group_of_names=True)
     directory.add_group("engineering", members=["frank"], group_of_names=True)
-    directory.admin().modify_s(directory.group_dn("engineering"), [(ldap.MOD_ADD, "member", [directory.group_dn("backend").encode()])])
+    directory.admin().modify_s(
+        directory.group_dn("engineering"), [(ldap.MOD_ADD, "member", [directory.group_dn("backend").encode()])]
+    )
     directory.add_group("leavers", members=["carl"])
 
 
@@ -63,7 +73,11 @@ def google_users(env) -> dict[str, dict]:
 
 
 def active(env) -> set[str]:
-    return {email.partition("@")[0] for email, user in google_users(env).items() if not user.get("suspended") and email != "admin@example.com"}
+    return {
+        email.partition("@")[0]
+        for email, user in google_users(env).items()
+        if not user.get("suspended") and email != "admin@example.com"
+    }
 
 
 def suspended(env) -> set[str]:
@@ -103,8 +117,13 @@ def test_sources_mixed_with_the_switch_and_an_exclusion(org):
 
 
 def test_mixed_sources_from_the_command_line(org):
-    write_sources(org, subtrees=f"{org.directory.ou_dn('Staff')}; {org.directory.ou_dn('Contractors')}",
-                  member_groups="engineering", switch="yes", exclusion_groups="leavers")
+    write_sources(
+        org,
+        subtrees=f"{org.directory.ou_dn('Staff')}; {org.directory.ou_dn('Contractors')}",
+        member_groups="engineering",
+        switch="yes",
+        exclusion_groups="leavers",
+    )
     assert run_cli(org, "sync") == 0
     assert active(org) == {"ann", "bob", "dave", "erin", "frank"}
 
@@ -112,11 +131,17 @@ def test_mixed_sources_from_the_command_line(org):
 # -- a missing source stops the run ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("sources, named", [
-    ({"subtrees": "ou=Gone,ou=Users,ou=Accounts,dc=example,dc=com"}, "[sources] subtrees names ou=Gone"),
-    ({"member_groups": "engineering no_such_team"}, "[sources] member_groups names no_such_team"),
-    ({"member_groups": "engineering", "exclusion_groups": "old_leavers"}, "[sources] exclusion_groups names old_leavers"),
-])
+@pytest.mark.parametrize(
+    "sources, named",
+    [
+        ({"subtrees": "ou=Gone,ou=Users,ou=Accounts,dc=example,dc=com"}, "[sources] subtrees names ou=Gone"),
+        ({"member_groups": "engineering no_such_team"}, "[sources] member_groups names no_such_team"),
+        (
+            {"member_groups": "engineering", "exclusion_groups": "old_leavers"},
+            "[sources] exclusion_groups names old_leavers",
+        ),
+    ],
+)
 def test_a_missing_source_stops_the_run_and_suspends_nobody(org, capsys, sources, named):
     write_sources(org, member_groups="engineering")
     assert run_cli(org, "sync") == 0
@@ -159,7 +184,13 @@ def test_method_users_only(org):
 
 
 def test_method_target_group_keeps_one_group_exactly_in_step(org):
-    write_sources(org, sync={"groups": "none"}, subtrees=org.directory.ou_dn("Staff"), method="target_group", target_group="all-staff")
+    write_sources(
+        org,
+        sync={"groups": "none"},
+        subtrees=org.directory.ou_dn("Staff"),
+        method="target_group",
+        target_group="all-staff",
+    )
     org.emulator.add_group("all-staff@example.com", name="All staff")
     org.emulator.add_user("stranger@example.com", "Some", "Stranger")
     org.emulator.add_member("all-staff@example.com", "stranger@example.com")  # added by hand in Google: removed
@@ -176,7 +207,13 @@ def test_method_target_group_keeps_one_group_exactly_in_step(org):
 
 
 def test_method_target_group_creates_the_group_when_missing(org):
-    write_sources(org, sync={"groups": "none"}, member_groups="engineering", method="target_group", target_group="everyone@example.com")
+    write_sources(
+        org,
+        sync={"groups": "none"},
+        member_groups="engineering",
+        method="target_group",
+        target_group="everyone@example.com",
+    )
     assert run_cli(org, "sync") == 0
     assert groups(org) == {"everyone@example.com"}
     assert sorted(org.emulator.members("everyone@example.com")) == ["erin@example.com", "frank@example.com"]

@@ -1,5 +1,6 @@
 """Every file in state_dir is 0600 from the moment it exists, under the console's 0022 umask; a pushed password's
 hash does not stay on disk; a state_dir others may list is reported in one line."""
+
 from __future__ import annotations
 
 import logging
@@ -48,7 +49,9 @@ def test_the_database_its_wal_shm_locks_and_pacer_file_are_private_from_the_star
     store.close()
     assert files == dict.fromkeys(files, 0o600)
     warnings = [record.getMessage() for record in caplog.records if "state_dir" in record.getMessage()]
-    assert warnings == [f"[sync] state_dir {state_dir} is 0755: other users can list it (its files stay 0600); tighten it with: chmod 700 {state_dir}"]
+    assert warnings == [
+        f"[sync] state_dir {state_dir} is 0755: other users can list it (its files stay 0600); tighten it with: chmod 700 {state_dir}"
+    ]
 
 
 def test_the_upgrade_backup_is_private_from_its_first_byte(tmp_path, console_umask, monkeypatch):
@@ -78,11 +81,15 @@ def test_the_upgrade_backup_is_private_from_its_first_byte(tmp_path, console_uma
 def test_a_pushed_password_hash_is_gone_from_the_database_and_its_wal(tmp_path):
     database = tmp_path / "state.db"
     store = Store(f"sqlite:///{database}")
-    store.enqueue_push("user:ann", "user", "ann", "uuid-ann", "watcher", now() - timedelta(seconds=1), password_hash=HASH)
+    store.enqueue_push(
+        "user:ann", "user", "ann", "uuid-ann", "watcher", now() - timedelta(seconds=1), password_hash=HASH
+    )
     push = store.claim_push("test:1", timedelta(minutes=1))
     assert push.password_hash == HASH
     store.push_done(push)
-    left = {path.name: HASH.encode() in path.read_bytes() for path in tmp_path.iterdir() if path.name.startswith("state.db")}
+    left = {
+        path.name: HASH.encode() in path.read_bytes() for path in tmp_path.iterdir() if path.name.startswith("state.db")
+    }
     store.close()
     assert left and not any(left.values()), left
 
@@ -95,4 +102,6 @@ def test_check_warns_about_a_state_dir_others_can_list(env, capsys):
     cli.main(["--config", str(env.config_path), "check"])
     out = capsys.readouterr().out
     lines = [line for line in out.splitlines() if line.startswith("WARN  state_dir:")]
-    assert lines == [f"WARN  state_dir: [sync] state_dir {state_dir} is 0755: other users can list it (its files stay 0600); tighten it with: chmod 700 {state_dir}"]
+    assert lines == [
+        f"WARN  state_dir: [sync] state_dir {state_dir} is 0755: other users can list it (its files stay 0600); tighten it with: chmod 700 {state_dir}"
+    ]

@@ -1,4 +1,5 @@
 """The state store behaves the same on SQLite and on a real PostgreSQL server: every test here runs on both."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -6,11 +7,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import inspect
 
+from app_google_sync.libraries.core.model import Link
 from app_google_sync.libraries.runtime import scheduler
 from app_google_sync.libraries.settings import config_file
-from app_google_sync.libraries.state import migrate
 from app_google_sync.libraries.settings.config import SyncSettings
-from app_google_sync.libraries.core.model import Link
+from app_google_sync.libraries.state import migrate
 from app_google_sync.libraries.state.store import Store, now
 
 
@@ -34,11 +35,18 @@ def link(uuid: str, google_id: str, email: str, kind: str = "user", **extra) -> 
 
 def test_a_new_database_is_created_at_the_newest_schema(store):
     assert migrate.current(store.engine) == migrate.head()
-    assert {"links", "runs", "results", "values", "journal", "push_queue"} <= set(inspect(store.engine).get_table_names())
+    assert {"links", "runs", "results", "values", "journal", "push_queue"} <= set(
+        inspect(store.engine).get_table_names()
+    )
 
 
 def test_links_are_replaced_by_entry_and_by_google_object(store):
-    store.save_links([link("u1", "g1", "ann@example.com", created_by_us=True, password_fingerprint="f1"), link("u2", "g2", "bob@example.com")])
+    store.save_links(
+        [
+            link("u1", "g1", "ann@example.com", created_by_us=True, password_fingerprint="f1"),
+            link("u2", "g2", "bob@example.com"),
+        ]
+    )
     store.save_links([link("u3", "g2", "bob@example.com")])  # bob's account now belongs to another entry
     store.save_links([link("u1", "g1", "ann.new@example.com", created_by_us=True, suspended_by_us=True)])
     found = {item.uuid: item for item in store.links().links}
@@ -50,15 +58,34 @@ def test_links_are_replaced_by_entry_and_by_google_object(store):
 
 def test_a_run_records_its_results_links_and_counts(store):
     run_id = store.start_run("cli", dry_run=False)
-    intents = store.journal_sent(run_id, [{"action": "create_user", "object": "ann@example.com",
-                                           "proof": {"read": "user", "key": "ann@example.com", "expect": {}}, "link": link("u1", "", "ann@example.com")}])
+    intents = store.journal_sent(
+        run_id,
+        [
+            {
+                "action": "create_user",
+                "object": "ann@example.com",
+                "proof": {"read": "user", "key": "ann@example.com", "expect": {}},
+                "link": link("u1", "", "ann@example.com"),
+            }
+        ],
+    )
     assert [intent.object for intent in store.unanswered()] == ["ann@example.com"]
     assert store.unanswered()[0].link.uuid == "u1"
-    store.record_batch(run_id, [{"action": "create_user", "object": "ann@example.com", "ok": True, "message": "", "extra": "é"}],
-                       [link("u1", "g1", "ann@example.com")], intents)
+    store.record_batch(
+        run_id,
+        [{"action": "create_user", "object": "ann@example.com", "ok": True, "message": "", "extra": "é"}],
+        [link("u1", "g1", "ann@example.com")],
+        intents,
+    )
     store.finish_run(run_id, "applied", "abc123", {"ok": 1, "failed": 0})
     (run,) = store.runs()
-    assert (run.id, run.outcome, run.plan_checksum, run.counts, run.dry_run) == (run_id, "applied", "abc123", {"ok": 1, "failed": 0}, False)
+    assert (run.id, run.outcome, run.plan_checksum, run.counts, run.dry_run) == (
+        run_id,
+        "applied",
+        "abc123",
+        {"ok": 1, "failed": 0},
+        False,
+    )
     assert run.duration is not None and run.duration >= 0
     (result,) = store.results(run_id)
     assert result["ok"] is True and result["data"]["extra"] == "é"
@@ -108,8 +135,10 @@ def test_the_suspension_budget_and_held_changes_are_shared(store, database_url):
     run = store.start_run("watch", dry_run=False)
     store.record_batch(run, results, [], [])
     hour_ago = now() - timedelta(hours=1)
-    held = [{"scope": "uuid-a", "action": "suspend user", "object": "a@example.com", "reason": "budget spent"},
-            {"scope": "uuid-b", "action": "suspend user", "object": "b@example.com", "reason": "budget spent"}]
+    held = [
+        {"scope": "uuid-a", "action": "suspend user", "object": "a@example.com", "reason": "budget spent"},
+        {"scope": "uuid-b", "action": "suspend user", "object": "b@example.com", "reason": "budget spent"},
+    ]
     store.hold(run, held, {"uuid-a", "uuid-b"})
     reopened = Store(database_url)  # another process
     try:

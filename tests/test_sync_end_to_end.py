@@ -1,12 +1,13 @@
 """The whole product path: real slapd → google-sync → real google-api-python-client → emulator over HTTP."""
+
 import json
 
 import pytest
 
 from app_google_sync import cli
+from app_google_sync.libraries.state.store import Store, links_table
 from app_google_sync.libraries.sync.engine import SyncEngine
 from app_google_sync.libraries.sync.executor import Executor
-from app_google_sync.libraries.state.store import Store, links_table
 
 PASSWORD = "Secret-Pass-1"
 
@@ -44,7 +45,12 @@ def test_first_sync_creates_users_groups_and_members(env, capsys):
 
     code, out = run_cli(env, capsys, "sync")
     assert code == 0, out
-    assert {u["primaryEmail"] for u in env.emulator.users()} == {"admin@example.com", "alice@example.com", "bob@example.com", "zoe@example.com"}
+    assert {u["primaryEmail"] for u in env.emulator.users()} == {
+        "admin@example.com",
+        "alice@example.com",
+        "bob@example.com",
+        "zoe@example.com",
+    }
     zoe = google_user(env, "zoe@example.com")
     assert (zoe["name"]["givenName"], zoe["name"]["familyName"]) == ("Zoë", "Çelik-Ångström")
     assert env.emulator.check_password("alice@example.com", PASSWORD)
@@ -68,7 +74,9 @@ def test_reads_use_the_largest_pages_and_trimmed_fields(env, capsys):
     add_people(env.directory, "alice")
     env.emulator.reset_calls()
     run_cli(env, capsys, "test")
-    lists = [call for call in env.emulator.calls if call["method"] == "GET" and call["path"].endswith(("/users", "/groups"))]
+    lists = [
+        call for call in env.emulator.calls if call["method"] == "GET" and call["path"].endswith(("/users", "/groups"))
+    ]
     assert lists and all("fields" in call["query"] for call in lists)
     assert {call["query"]["maxResults"] for call in lists} == {"500", "200"}
 
@@ -175,7 +183,11 @@ def test_group_membership_follows_the_directory(env, capsys):
     assert "add member sales@example.com ← carol@example.com" in out
     assert "remove member sales@example.com ← bob@example.com" in out
     run_cli(env, capsys, "sync")
-    assert sorted(env.emulator.members("sales@example.com")) == ["alice@example.com", "carol@example.com", "partner@other.org"]
+    assert sorted(env.emulator.members("sales@example.com")) == [
+        "alice@example.com",
+        "carol@example.com",
+        "partner@other.org",
+    ]
 
 
 def test_safety_limit_refuses_and_force_overrides(env, capsys):
@@ -233,13 +245,25 @@ def test_bad_input_is_reported_and_the_rest_goes_on(env, capsys):
     directory = env.directory
     add_people(directory, "good")
     # A plain posixAccount (no inetOrgPerson) has neither givenName nor sn.
-    plain_account = {"objectClass": ["top", "account", "posixAccount", "shadowAccount", "clearAccount"], "givenName": None, "sn": None}
-    directory.add_user("nonames", "No", "Names", password=PASSWORD, groups=("google_apps_plugin",), extra_attrs=plain_account)
+    plain_account = {
+        "objectClass": ["top", "account", "posixAccount", "shadowAccount", "clearAccount"],
+        "givenName": None,
+        "sn": None,
+    }
+    directory.add_user(
+        "nonames", "No", "Names", password=PASSWORD, groups=("google_apps_plugin",), extra_attrs=plain_account
+    )
     directory.add_user("longname", "L" * 61, "Tester", password=PASSWORD, groups=("google_apps_plugin",))
     directory.add_user("bad.", "Bad", "Address", password=PASSWORD, groups=("google_apps_plugin",))
-    directory.add_user("outsider", "Out", "Sider", password=PASSWORD, mail="outsider@elsewhere.org", groups=("google_apps_plugin",))
-    directory.add_user("twin1", "Twin", "One", password=PASSWORD, mail="twins@example.com", groups=("google_apps_plugin",))
-    directory.add_user("twin2", "Twin", "Two", password=PASSWORD, mail="twins@example.com", groups=("google_apps_plugin",))
+    directory.add_user(
+        "outsider", "Out", "Sider", password=PASSWORD, mail="outsider@elsewhere.org", groups=("google_apps_plugin",)
+    )
+    directory.add_user(
+        "twin1", "Twin", "One", password=PASSWORD, mail="twins@example.com", groups=("google_apps_plugin",)
+    )
+    directory.add_user(
+        "twin2", "Twin", "Two", password=PASSWORD, mail="twins@example.com", groups=("google_apps_plugin",)
+    )
     code, out = run_cli(env, capsys, "test")
     assert code == 2
     for uid, reason in (
@@ -264,7 +288,9 @@ def test_more_users_than_the_server_size_limit(big_env, capsys):
 
 def test_quota_exhaustion_is_survived(env, capsys):
     for number in range(30):
-        env.directory.add_user(f"user{number:02}", "User", f"Number {number}", password=PASSWORD, groups=("google_apps_plugin",))
+        env.directory.add_user(
+            f"user{number:02}", "User", f"Number {number}", password=PASSWORD, groups=("google_apps_plugin",)
+        )
     env.emulator.quota_per_window, env.emulator.quota_window = 12, 1.0
     code, out = run_cli(env, capsys, "sync")
     assert code == 0, out
@@ -290,7 +316,9 @@ def test_json_output_and_status(env, capsys):
     assert code == 0 and "sync (cli)" in out and "test (cli)" in out
     assert PASSWORD not in out
     code = cli.main(["--config", str(env.config_path), "status", "--run", "2", "--json"])
-    assert code == 0 and json.loads(capsys.readouterr().out) == [{"action": "create user", "object": "alice@example.com", "ok": True, "message": ""}]
+    assert code == 0 and json.loads(capsys.readouterr().out) == [
+        {"action": "create user", "object": "alice@example.com", "ok": True, "message": ""}
+    ]
 
 
 def test_checksum_guards_what_was_previewed(env, capsys):

@@ -4,6 +4,7 @@ Each "server" is a state directory of its own (the run lock of SQLite is a file
 there, so only the database can keep them apart) against a real PostgreSQL
 server started by the tests.
 """
+
 from __future__ import annotations
 
 import json
@@ -64,32 +65,44 @@ def test_two_servers_runs_never_overlap(env, tmp_path, postgres_url):
     env.write_config(batch_size="5")
     env.emulator.latency = 0.01  # each run takes a while: long enough to overlap if the lock let it
     first, second = (server(env, tmp_path, name, postgres_url) for name in ("server-a", "server-b"))
-    with SyncEngine(first).lock():
-        with pytest.raises(RunLocked, match="PostgreSQL advisory lock"):
-            with SyncEngine(second).lock(timeout=0):
-                pass
+    with (
+        SyncEngine(first).lock(),
+        pytest.raises(RunLocked, match="PostgreSQL advisory lock"),
+        SyncEngine(second).lock(timeout=0),
+    ):
+        pass
     reports = {}
-    threads = [threading.Thread(target=lambda name, settings: reports.__setitem__(name, SyncEngine(settings).sync()), args=(name, settings))
-               for name, settings in (("a", first), ("b", second))]
+    threads = [
+        threading.Thread(
+            target=lambda name, settings: reports.__setitem__(name, SyncEngine(settings).sync()), args=(name, settings)
+        )
+        for name, settings in (("a", first), ("b", second))
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(60)
-    assert sorted(report.outcome for report in reports.values()) == ["applied", "in_sync"]  # the second found the work done
+    assert sorted(report.outcome for report in reports.values()) == [
+        "applied",
+        "in_sync",
+    ]  # the second found the work done
     runs = [run for run in Store(postgres_url).runs() if not run.dry_run]
     assert len(runs) == 2 and all(run.finished_at for run in runs)
     earlier, later = sorted(runs, key=lambda run: run.started_at)
     assert earlier.finished_at <= later.started_at
-    assert len([user for user in env.emulator.users() if user["primaryEmail"].startswith("user")]) == 40  # each created once
+    assert (
+        len([user for user in env.emulator.users() if user["primaryEmail"].startswith("user")]) == 40
+    )  # each created once
 
 
 def test_the_run_lock_is_freed_when_the_process_holding_it_is_killed(tmp_path, postgres_url):
-    holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(tmp_path), postgres_url], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, str(tmp_path), postgres_url], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline() == "held\n"
-        with pytest.raises(RunLocked):
-            with locks.holding(locks.run_lock(str(tmp_path / "other"), postgres_url), timeout=0):
-                pass
+        with pytest.raises(RunLocked), locks.holding(locks.run_lock(str(tmp_path / "other"), postgres_url), timeout=0):
+            pass
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
@@ -107,9 +120,13 @@ def test_a_standby_takes_over_when_the_leaders_connection_drops(tmp_path, postgr
         assert holder is not None and holder.host and holder.since is not None
         admin = create_engine(postgres_url)
         with admin.begin() as connection:  # the leader's connection drops (its server went away)
-            ended = connection.execute(text(
-                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = :class AND objid = :key AND granted "
-                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"), {"class": locks.LOCK_CLASS, "key": locks.LEADER}).all()
+            ended = connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = :class AND objid = :key AND granted "
+                    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                ),
+                {"class": locks.LOCK_CLASS, "key": locks.LEADER},
+            ).all()
         admin.dispose()
         assert ended == [(True,)]
         assert wait_for(standby.check, timeout=5)
@@ -151,13 +168,28 @@ def test_with_sqlite_a_second_worker_of_the_same_state_directory_stands_by(tmp_p
 
 
 def worker(env, config_path, *options) -> subprocess.Popen:
-    command = [sys.executable, "-m", "app_google_sync.cli", "-v", "--config", str(config_path), "worker", "--check-every", "0.2", *options]
+    command = [
+        sys.executable,
+        "-m",
+        "app_google_sync.cli",
+        "-v",
+        "--config",
+        str(config_path),
+        "worker",
+        "--check-every",
+        "0.2",
+        *options,
+    ]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def status(config_path) -> dict:
-    result = subprocess.run([sys.executable, "-m", "app_google_sync.cli", "--config", str(config_path), "status", "--json"],
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "app_google_sync.cli", "--config", str(config_path), "status", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(result.stdout)
 
 
@@ -174,7 +206,9 @@ def test_a_killed_active_worker_is_replaced_by_the_standby(env, tmp_path, postgr
     first = worker(env, configs[0])
     second = None
     try:
-        assert wait_for(lambda: (status(configs[1])["worker"] or {}).get("pid") == first.pid, timeout=20), first.poll() and first.communicate()[0]
+        assert wait_for(lambda: (status(configs[1])["worker"] or {}).get("pid") == first.pid, timeout=20), (
+            first.poll() and first.communicate()[0]
+        )
         assert wait_for(lambda: scheduled_run(postgres_url) is not None)
         second = worker(env, configs[1])
         time.sleep(1.0)  # five of its beats: it stands by
@@ -205,13 +239,19 @@ def test_a_run_whose_lock_connection_drops_stops_before_its_next_batch(env, tmp_
     admin = create_engine(postgres_url)
     batches = []
 
-    def drop_the_lock_connection(done, total):  # after the first batch, the server holding the lock loses its connection
+    def drop_the_lock_connection(
+        done, total
+    ):  # after the first batch, the server holding the lock loses its connection
         batches.append(done)
         if len(batches) == 1:
             with admin.begin() as connection:
-                connection.execute(text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = :class AND objid = :key AND granted "
-                    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"), {"class": locks.LOCK_CLASS, "key": locks.RUN})
+                connection.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = :class AND objid = :key AND granted "
+                        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                    ),
+                    {"class": locks.LOCK_CLASS, "key": locks.RUN},
+                )
 
     with pytest.raises(RunLocked, match="lost its lock"):
         SyncEngine(settings).sync(progress=drop_the_lock_connection)
@@ -226,7 +266,9 @@ def test_a_run_whose_lock_connection_drops_stops_before_its_next_batch(env, tmp_
     assert len([user for user in env.emulator.users() if user["primaryEmail"].startswith("user")]) == 12
 
 
-def test_servers_of_one_database_share_the_password_keys_or_refuse_naming_the_file_to_copy(env, tmp_path, postgres_url, capsys):
+def test_servers_of_one_database_share_the_password_keys_or_refuse_naming_the_file_to_copy(
+    env, tmp_path, postgres_url, capsys
+):
     env.directory.add_user("keyed", "Keyed", "User", password="Keyed-Password-1", groups=("google_apps_plugin",))
     env.write_config()
     first, second = (server(env, tmp_path, name, postgres_url, copied_keys=False) for name in ("server-a", "server-b"))
@@ -234,7 +276,9 @@ def test_servers_of_one_database_share_the_password_keys_or_refuse_naming_the_fi
     missing = tmp_path / "server-b" / "secrets" / "password_salt_key.key"
     with pytest.raises(ConfigError) as refused:
         SyncEngine(second)  # its own new keys would make every fingerprint differ: every password pushed again
-    assert str(refused.value).startswith(f"{missing} is missing: the shared state database's fingerprints were made with another server's")
+    assert str(refused.value).startswith(
+        f"{missing} is missing: the shared state database's fingerprints were made with another server's"
+    )
     assert "copy password_salt_key.key from a server of this database" in str(refused.value) and not missing.exists()
     (tmp_path / "server-b" / "secrets" / "password_fingerprint_key.key").parent.mkdir(parents=True, exist_ok=True)
     stranger = tmp_path / "server-b" / "secrets" / "password_fingerprint_key.key"

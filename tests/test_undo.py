@@ -3,11 +3,12 @@
 
 Real slapd, the emulator over HTTP, the real client.
 """
+
 import json
 
 from app_google_sync import cli
-from app_google_sync.libraries.sync.engine import SyncEngine
 from app_google_sync.libraries.state.store import Store
+from app_google_sync.libraries.sync.engine import SyncEngine
 
 
 def run_cli(env, *args) -> int:
@@ -16,8 +17,15 @@ def run_cli(env, *args) -> int:
 
 def google(env) -> dict:
     """What an administrator would compare: each account's address, names, state; each group's members."""
-    users = {user["id"]: (user["primaryEmail"], user["name"]["givenName"], user["name"]["familyName"], bool(user.get("suspended")))
-             for user in env.emulator.users()}
+    users = {
+        user["id"]: (
+            user["primaryEmail"],
+            user["name"]["givenName"],
+            user["name"]["familyName"],
+            bool(user.get("suspended")),
+        )
+        for user in env.emulator.users()
+    }
     groups = {group["email"]: sorted(env.emulator.members(group["email"])) for group in env.emulator.groups()}
     return {"users": users, "groups": groups}
 

@@ -1,5 +1,6 @@
 """Upgrading: a 0.1.0 state database keeps everything it knew, `google-sync db` shows and upgrades the schema,
 and a database written by a newer release is refused."""
+
 from __future__ import annotations
 
 import json
@@ -8,12 +9,12 @@ import sys
 
 from alembic import command
 from sqlalchemy import create_engine, text
+from state_0_1_0 import FIXTURE, SECRETS, fill, placeholders, populate
 
 from app_google_sync import cli
 from app_google_sync.libraries.state import migrate
-from app_google_sync.libraries.sync.engine import SyncEngine
 from app_google_sync.libraries.state.store import Store
-from state_0_1_0 import FIXTURE, SECRETS, fill, placeholders, populate
+from app_google_sync.libraries.sync.engine import SyncEngine
 
 
 def run_cli(env, *args) -> int:
@@ -41,14 +42,23 @@ def google_world(env, tmp_path) -> dict[str, str]:
 
 def _value_rows() -> list[str]:
     prefix = """INSERT INTO "values" VALUES('"""
-    return [line.removeprefix(prefix).removesuffix("');") for line in FIXTURE.read_text().splitlines() if line.startswith(prefix)]
+    return [
+        line.removeprefix(prefix).removesuffix("');")
+        for line in FIXTURE.read_text().splitlines()
+        if line.startswith(prefix)
+    ]
 
 
-def test_a_0_1_0_database_is_upgraded_with_its_links_runs_results_and_secrets_and_the_next_sync_changes_nothing(env, tmp_path, capsys):
+def test_a_0_1_0_database_is_upgraded_with_its_links_runs_results_and_secrets_and_the_next_sync_changes_nothing(
+    env, tmp_path, capsys
+):
     values = google_world(env, tmp_path)
     database = env.settings.sync.database.removeprefix("sqlite:///")
     sqlite3.connect(database).executescript(fill(FIXTURE.read_text(), values))
-    before = {table: sqlite3.connect(database).execute(f'SELECT * FROM "{table}" ORDER BY 1, 2').fetchall() for table in ("links", "runs", "results", "values")}
+    before = {
+        table: sqlite3.connect(database).execute(f'SELECT * FROM "{table}" ORDER BY 1, 2').fetchall()
+        for table in ("links", "runs", "results", "values")
+    }
     capsys.readouterr()
 
     assert run_cli(env, "db", "current") == 2
@@ -60,7 +70,9 @@ def test_a_0_1_0_database_is_upgraded_with_its_links_runs_results_and_secrets_an
 
     backup = sqlite3.connect(f"{database}.bak-0001")
     assert backup.execute("SELECT count(*) FROM links").fetchone() == (5,)
-    assert backup.execute("SELECT name FROM sqlite_master WHERE name = 'alembic_version'").fetchall() == []  # as 0.1.0 left it
+    assert (
+        backup.execute("SELECT name FROM sqlite_master WHERE name = 'alembic_version'").fetchall() == []
+    )  # as 0.1.0 left it
 
     upgraded = sqlite3.connect(database)
     assert upgraded.execute("SELECT version_num FROM alembic_version").fetchall() == [(migrate.head(),)]
@@ -70,8 +82,10 @@ def test_a_0_1_0_database_is_upgraded_with_its_links_runs_results_and_secrets_an
     assert upgraded.execute('SELECT * FROM "values" ORDER BY 1').fetchall() == before["values"]
 
     store = Store(env.settings.sync.database)
-    assert [(run.id, run.outcome, run.counts) for run in store.runs()] == [(2, "applied", {"ok": 9, "failed": 0}), (1, "pending", json.loads(
-        before["runs"][0][7]))]
+    assert [(run.id, run.outcome, run.counts) for run in store.runs()] == [
+        (2, "applied", {"ok": 9, "failed": 0}),
+        (1, "pending", json.loads(before["runs"][0][7])),
+    ]
     assert len(store.results(2)) == 9 and all(result["ok"] for result in store.results(2))
     # The secrets are intact: with another fingerprint key every password would be pushed again.
     calls = writes(env)
@@ -89,7 +103,11 @@ def test_a_database_written_by_a_newer_release_is_refused_and_left_alone(env, ca
     for args in (("db", "current"), ("db", "upgrade"), ("status",)):
         assert run_cli(env, *args) == 1
         error = capsys.readouterr().err
-        assert error.count("\n") == 1 and "written by a newer app-google-sync (schema 0099" in error and "upgrade app-google-sync" in error
+        assert (
+            error.count("\n") == 1
+            and "written by a newer app-google-sync (schema 0099" in error
+            and "upgrade app-google-sync" in error
+        )
         assert "configuration error" not in error  # nothing is wrong in the configuration file
     database = env.settings.sync.database.removeprefix("sqlite:///")
     assert sqlite3.connect(database).execute("SELECT version_num FROM alembic_version").fetchall() == [("0099",)]
@@ -104,7 +122,11 @@ def test_db_commands_before_any_database_and_on_an_unreachable_server(env, tmp_p
     env.write_config(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
     assert run_cli(env, "db", "current") == 1
     error = capsys.readouterr().err
-    assert error.startswith("google-sync: cannot use the state database:") and error.count("\n") == 1 and "database_url" in error
+    assert (
+        error.startswith("google-sync: cannot use the state database:")
+        and error.count("\n") == 1
+        and "database_url" in error
+    )
 
 
 def test_migrations_run_on_postgresql_from_a_0_1_0_schema(postgres_url):
@@ -112,11 +134,21 @@ def test_migrations_run_on_postgresql_from_a_0_1_0_schema(postgres_url):
     with engine.begin() as connection:
         command.upgrade(migrate._config(connection), migrate.FIRST_REVISION)
         connection.execute(text("DROP TABLE alembic_version"))  # as 0.1.0 left it
-        connection.execute(text("INSERT INTO links VALUES ('user', 'u1', 'g1', 'ann@example.com', false, true, 'f1', '', now())"))
-        run_id = connection.execute(text("INSERT INTO runs (trigger, dry_run, started_at, finished_at, outcome, plan_checksum, counts, message) "
-                                         "VALUES ('cli', false, now(), now(), 'applied', 'abc', '{}', '') RETURNING id")).scalar()
-        connection.execute(text("INSERT INTO results (run_id, action, object, ok, message) VALUES (:run, 'create user', 'ann@example.com', true, '')"),
-                           {"run": run_id})
+        connection.execute(
+            text("INSERT INTO links VALUES ('user', 'u1', 'g1', 'ann@example.com', false, true, 'f1', '', now())")
+        )
+        run_id = connection.execute(
+            text(
+                "INSERT INTO runs (trigger, dry_run, started_at, finished_at, outcome, plan_checksum, counts, message) "
+                "VALUES ('cli', false, now(), now(), 'applied', 'abc', '{}', '') RETURNING id"
+            )
+        ).scalar()
+        connection.execute(
+            text(
+                "INSERT INTO results (run_id, action, object, ok, message) VALUES (:run, 'create user', 'ann@example.com', true, '')"
+            ),
+            {"run": run_id},
+        )
     engine.dispose()
     store = Store(postgres_url)
     assert migrate.current(store.engine) == migrate.head()
@@ -129,10 +161,17 @@ def test_migrations_run_on_postgresql_from_a_0_1_0_schema(postgres_url):
 
 def test_a_database_url_whose_driver_is_missing_is_named_with_the_fix(env, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "psycopg", None)  # as on a server installed without the [postgresql] extra
-    for url in ("postgresql+psycopg://google_sync@127.0.0.1/google_sync", "postgresql+psycopg2://google_sync@127.0.0.1/google_sync"):
+    for url in (
+        "postgresql+psycopg://google_sync@127.0.0.1/google_sync",
+        "postgresql+psycopg2://google_sync@127.0.0.1/google_sync",
+    ):
         env.write_config(database_url=url)
         for args in (("db", "current"), ("status",)):
             assert run_cli(env, *args) == 1
             error = capsys.readouterr().err
-            assert "[sync] database_url" in error and "pip install 'app-google-sync[postgresql]'" in error and "postgresql+psycopg://" in error
+            assert (
+                "[sync] database_url" in error
+                and "pip install 'app-google-sync[postgresql]'" in error
+                and "postgresql+psycopg://" in error
+            )
             assert error.count("\n") == 1

@@ -1,11 +1,14 @@
 """How the watcher turns changed entries into pushes (no slapd needed: entries as syncrepl delivers them)."""
-from app_google_sync.libraries.settings.config import GoogleSettings, LdapSettings, Settings
+
 from app_google_sync.libraries.core.model import Link
-from app_google_sync.libraries.state.store import Store
 from app_google_sync.libraries.directory.watcher import ChangeRouter, common_base
+from app_google_sync.libraries.settings.config import GoogleSettings, LdapSettings, Settings
+from app_google_sync.libraries.state.store import Store
 
 SETTINGS = Settings(
-    ldap=LdapSettings(users_dn="ou=Users,ou=Accounts,dc=example,dc=com", groups_dn="ou=Groups,ou=Accounts,dc=example,dc=com"),
+    ldap=LdapSettings(
+        users_dn="ou=Users,ou=Accounts,dc=example,dc=com", groups_dn="ou=Groups,ou=Accounts,dc=example,dc=com"
+    ),
     google=GoogleSettings(domain="example.com", admin_email="admin@example.com"),
 )
 USER_DN = "cn=Alice Tester,ou=Users,ou=Accounts,dc=example,dc=com"

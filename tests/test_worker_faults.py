@@ -1,4 +1,5 @@
 """The worker's parts under faults an operator meets: the state database briefly unusable, a stop mid-run."""
+
 import logging
 import sqlite3
 import time
@@ -57,7 +58,11 @@ def test_a_locked_state_database_loses_no_change_and_the_watcher_goes_on(env, li
     env.directory.modify_user("paul", givenName="Pablo")
     assert wait_for(lambda: given_name(env, "paul@example.com") == "Pablo", timeout=10)
     assert live.watcher._thread.is_alive()
-    problems = [record for record in caplog.records if record.levelno >= logging.WARNING and "state database" in record.getMessage()]
+    problems = [
+        record
+        for record in caplog.records
+        if record.levelno >= logging.WARNING and "state database" in record.getMessage()
+    ]
     assert problems and not any(record.exc_info for record in problems)
     assert all("database is locked" in record.getMessage() for record in problems)
 
@@ -111,14 +116,21 @@ def test_a_stop_during_a_google_outage_ends_the_push_at_once_recorded_and_still_
     env.write_config(push_delay="0.2")
     store = Store(env.settings.sync.database)
     stop = threading.Event()
-    worker = threading.Thread(target=run_worker, args=(str(env.config_path),), kwargs={"stop": stop, "check_every": 0.2, "watch": True})
+    worker = threading.Thread(
+        target=run_worker, args=(str(env.config_path),), kwargs={"stop": stop, "check_every": 0.2, "watch": True}
+    )
     worker.start()
     try:
         time.sleep(1.5)  # the watcher's initial refresh
         env.emulator.outage = True
         env.directory.modify_user("rita", givenName="Margarita")
         # A push meets the outage, goes back to the queue at once, and waits there for Google (no run waits for it).
-        assert wait_for(lambda: env.emulator.stats()["rejected_outage"] >= 2 and any(push.attempts for push in store.queued_pushes()), timeout=20)
+        assert wait_for(
+            lambda: (
+                env.emulator.stats()["rejected_outage"] >= 2 and any(push.attempts for push in store.queued_pushes())
+            ),
+            timeout=20,
+        )
     finally:
         started = time.monotonic()
         stop.set()
@@ -126,7 +138,9 @@ def test_a_stop_during_a_google_outage_ends_the_push_at_once_recorded_and_still_
     took = time.monotonic() - started
     assert not worker.is_alive()
     assert took < 5, f"the worker took {took:.1f}s to stop"
-    run = store.runs(1)[0]  # stopped mid-run (interrupted) or between the queue's attempts (the last one failed): never 'running'
+    run = store.runs(1)[
+        0
+    ]  # stopped mid-run (interrupted) or between the queue's attempts (the last one failed): never 'running'
     assert run.outcome == "failed" or (run.outcome == "interrupted" and "asked to stop" in run.message), run
     assert [push.name for push in store.queued_pushes()] == ["rita"]
 
@@ -279,7 +293,12 @@ def test_sigterm_to_google_sync_watch_during_an_outage_stops_at_once_and_records
         env.emulator.outage = True
         env.directory.modify_user("tess", givenName="Theresa")
         # A push meets the outage, goes back to the queue at once, and waits there for Google (no run waits for it).
-        assert wait_for(lambda: env.emulator.stats()["rejected_outage"] >= 2 and any(push.attempts for push in store.queued_pushes()), timeout=20)
+        assert wait_for(
+            lambda: (
+                env.emulator.stats()["rejected_outage"] >= 2 and any(push.attempts for push in store.queued_pushes())
+            ),
+            timeout=20,
+        )
     finally:
         started = time.monotonic()
         watcher.send_signal(signal.SIGTERM)

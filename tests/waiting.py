@@ -1,8 +1,9 @@
 """Waiting for what another thread or process does: poll until the condition holds or the deadline passes."""
+
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 
 def wait_for(condition: Callable[[], object], timeout: float = 30.0, step: float = 0.05) -> bool:

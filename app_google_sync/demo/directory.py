@@ -8,9 +8,11 @@ syncprov overlay, a configurable size limit and a non-root service account
 does on a real server. Its helpers write users and groups the way the ClearOS
 user manager does.
 """
+
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import hashlib
 import os
@@ -19,11 +21,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import slapdtest  # imported before ldap on purpose: it switches off ~/.ldaprc and ldap.conf
 import ldap
 import ldap.dn
 import ldap.filter
 import ldap.modlist
+import slapdtest  # imported before ldap on purpose: it switches off ~/.ldaprc and ldap.conf
 
 from app_google_sync.libraries.settings.config import LdapSettings
 
@@ -147,7 +149,7 @@ def hash_password(cleartext: str, scheme: str = "{SHA}") -> str:
         digest = hashlib.new(SALTED_DIGESTS[upper], secret + salt).digest()
         return upper + base64.b64encode(digest + salt).decode("ascii")
     if upper.startswith("{CRYPT}"):
-        algorithm = scheme[len("{CRYPT}"):] or "$6$"
+        algorithm = scheme[len("{CRYPT}") :] or "$6$"
         if algorithm not in CRYPT_SALT_FORMATS:
             raise ValueError(f"unknown crypt algorithm {algorithm!r}: use one of {', '.join(CRYPT_SALT_FORMATS)}")
         return _slappasswd_crypt(cleartext, CRYPT_SALT_FORMATS[algorithm])
@@ -158,7 +160,10 @@ def _slappasswd_crypt(cleartext: str, salt_format: str) -> str:
     # slappasswd rather than the crypt module, which Python 3.13 removes.
     done = subprocess.run(
         ["slappasswd", "-h", "{CRYPT}", "-c", salt_format, "-s", cleartext],
-        capture_output=True, text=True, check=True, env={**os.environ, "PATH": slapdtest.SlapdObject.SBIN_PATH},
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PATH": slapdtest.SlapdObject.SBIN_PATH},
     )
     return done.stdout.strip()
 
@@ -346,7 +351,9 @@ class DemoDirectory(slapdtest.SlapdObject):
 
     def set_size_limit(self, size_limit: int | str) -> None:
         """Change the database's size limit on the running server."""
-        self.admin().modify_s("olcDatabase={1}mdb,cn=config", [(ldap.MOD_REPLACE, "olcSizeLimit", [_value(size_limit)])])
+        self.admin().modify_s(
+            "olcDatabase={1}mdb,cn=config", [(ldap.MOD_REPLACE, "olcSizeLimit", [_value(size_limit)])]
+        )
         self.size_limit = size_limit
 
     def set_password_hash(self, scheme: str = "{CRYPT}", crypt_salt_format: str = "$6$%.16s") -> None:
@@ -373,10 +380,8 @@ class DemoDirectory(slapdtest.SlapdObject):
 
     def _drop_admin(self) -> None:
         if self._admin is not None:
-            try:
+            with contextlib.suppress(ldap.LDAPError):
                 self._admin.unbind_s()
-            except ldap.LDAPError:
-                pass
             self._admin = None
 
     def add_entry(self, dn: str, attrs: dict[str, object]) -> str:
@@ -385,19 +390,25 @@ class DemoDirectory(slapdtest.SlapdObject):
         return dn
 
     def _create_tree(self) -> None:
-        self.add_entry(self.suffix, {
-            "objectClass": ["top", "dcObject", "organization"],
-            "dc": ldap.dn.str2dn(self.suffix)[0][0][1],
-            "o": "Example Organisation",
-        })
+        self.add_entry(
+            self.suffix,
+            {
+                "objectClass": ["top", "dcObject", "organization"],
+                "dc": ldap.dn.str2dn(self.suffix)[0][0][1],
+                "o": "Example Organisation",
+            },
+        )
         for dn in (self.accounts_dn, self.users_dn, self.groups_dn, self.internal_dn):
             self.add_entry(dn, {"objectClass": ["top", "organizationalUnit"], "ou": ldap.dn.str2dn(dn)[0][0][1]})
-        self.add_entry(self.sync_dn, {
-            "objectClass": ["top", "applicationProcess", "simpleSecurityObject"],
-            "cn": "sync",
-            "description": "Service account of app-google-sync: reads users and groups",
-            "userPassword": hash_password(self.sync_password, "{SSHA}"),
-        })
+        self.add_entry(
+            self.sync_dn,
+            {
+                "objectClass": ["top", "applicationProcess", "simpleSecurityObject"],
+                "cn": "sync",
+                "description": "Service account of app-google-sync: reads users and groups",
+                "userPassword": hash_password(self.sync_password, "{SSHA}"),
+            },
+        )
 
     def reset(self) -> None:
         """Back to the empty ClearOS tree and the limits it started with (fast, no new slapd)."""
@@ -409,7 +420,9 @@ class DemoDirectory(slapdtest.SlapdObject):
             self.set_sync_limits(sync_limits)
         connection = self.admin()
         for base in (self.users_dn, self.groups_dn):
-            entries = [dn for dn, _ in connection.search_s(base, ldap.SCOPE_SUBTREE, "(objectClass=*)", ["1.1"]) if dn != base]
+            entries = [
+                dn for dn, _ in connection.search_s(base, ldap.SCOPE_SUBTREE, "(objectClass=*)", ["1.1"]) if dn != base
+            ]
             for dn in sorted(entries, key=lambda dn: len(ldap.dn.str2dn(dn)), reverse=True):  # leaves first
                 connection.delete_s(dn)
         self._next_uid_number = FIRST_UID_NUMBER
@@ -435,7 +448,14 @@ class DemoDirectory(slapdtest.SlapdObject):
         dn = f"cn={ldap.dn.escape_dn_chars(cn)},{self.ou_dn(ou) if ou else self.users_dn}"
         attrs: dict[str, object] = {
             # inetLocalMailRecipient (misc schema) allows mailLocalAddress: the mail aliases.
-            "objectClass": ["top", "posixAccount", "shadowAccount", "inetOrgPerson", "inetLocalMailRecipient", "clearAccount"],
+            "objectClass": [
+                "top",
+                "posixAccount",
+                "shadowAccount",
+                "inetOrgPerson",
+                "inetLocalMailRecipient",
+                "clearAccount",
+            ],
             "uid": uid,
             "cn": cn,
             "givenName": given_name,
@@ -468,22 +488,27 @@ class DemoDirectory(slapdtest.SlapdObject):
         parts = path.strip("/").split("/")
         for depth in range(1, len(parts) + 1):
             dn = self.ou_dn("/".join(parts[:depth]))
-            if not self.admin().search_s(self.users_dn, ldap.SCOPE_SUBTREE, ldap.filter.filter_format("(entryDN=%s)", [dn]), ["1.1"]):
+            if not self.admin().search_s(
+                self.users_dn, ldap.SCOPE_SUBTREE, ldap.filter.filter_format("(entryDN=%s)", [dn]), ["1.1"]
+            ):
                 self.add_entry(dn, {"objectClass": ["top", "organizationalUnit"], "ou": parts[depth - 1]})
         return self.ou_dn(path)
 
     def add_no_members_account(self) -> str:
         """The reserved account behind ``no_members_dn``, as ClearOS's base tree holds it (uid nomembers)."""
-        return self.add_entry(self.no_members_dn, {
-            "objectClass": ["top", "posixAccount", "inetOrgPerson"],
-            "uid": "nomembers",
-            "cn": "No Members",
-            "sn": "Members",
-            "uidNumber": 63999,
-            "gidNumber": CLEAROS_GID,
-            "homeDirectory": "/dev/null",
-            "loginShell": "/sbin/nologin",
-        })
+        return self.add_entry(
+            self.no_members_dn,
+            {
+                "objectClass": ["top", "posixAccount", "inetOrgPerson"],
+                "uid": "nomembers",
+                "cn": "No Members",
+                "sn": "Members",
+                "uidNumber": 63999,
+                "gidNumber": CLEAROS_GID,
+                "homeDirectory": "/dev/null",
+                "loginShell": "/sbin/nologin",
+            },
+        )
 
     def user_dn(self, uid: str) -> str:
         found = self.admin().search_s(
@@ -525,7 +550,9 @@ class DemoDirectory(slapdtest.SlapdObject):
         return dn
 
     def set_locked(self, uid: str, locked: bool = True) -> None:
-        self.modify_user(uid, shadowExpire=1 if locked else None, clearAccountStatus="disabled" if locked else "enabled")
+        self.modify_user(
+            uid, shadowExpire=1 if locked else None, clearAccountStatus="disabled" if locked else "enabled"
+        )
 
     def set_password(self, uid: str, cleartext: str, scheme: str = "{SHA}") -> None:
         self.modify_user(uid, userPassword=hash_password(cleartext, scheme), clearSHA1Password=sha1_hex(cleartext))
@@ -534,7 +561,9 @@ class DemoDirectory(slapdtest.SlapdObject):
         """Change the login name (the DN, built from the full name, stays) and follow it in groups."""
         self.modify_user(uid, uid=new_uid, homeDirectory=f"/home/{new_uid}")
         for dn, _ in self._groups_with("memberUid", uid):
-            self.admin().modify_s(dn, [(ldap.MOD_DELETE, "memberUid", [_value(uid)]), (ldap.MOD_ADD, "memberUid", [_value(new_uid)])])
+            self.admin().modify_s(
+                dn, [(ldap.MOD_DELETE, "memberUid", [_value(uid)]), (ldap.MOD_ADD, "memberUid", [_value(new_uid)])]
+            )
 
     def delete_user(self, uid: str) -> None:
         dn = self.user_dn(uid)
@@ -578,12 +607,15 @@ class DemoDirectory(slapdtest.SlapdObject):
 
     def add_group_of_names(self, name: str, member_dns=(), description: str = "") -> str:
         """A plain groupOfNames (member DNs only), as on a generic OpenLDAP server."""
-        return self.add_entry(self.group_dn(name), {
-            "objectClass": ["top", "groupOfNames"],
-            "cn": name,
-            "description": description or None,
-            "member": list(member_dns) or [self.no_members_dn],
-        })
+        return self.add_entry(
+            self.group_dn(name),
+            {
+                "objectClass": ["top", "groupOfNames"],
+                "cn": name,
+                "description": description or None,
+                "member": list(member_dns) or [self.no_members_dn],
+            },
+        )
 
     def group_entry(self, name: str) -> dict[str, list[bytes]]:
         return self.admin().search_s(self.group_dn(name), ldap.SCOPE_BASE, "(objectClass=*)", ["*", "+"])[0][1]
@@ -624,7 +656,10 @@ class DemoDirectory(slapdtest.SlapdObject):
         for group_dn, _ in self._groups_with("member", old_dn):
             changes = [(ldap.MOD_DELETE, "member", [_value(old_dn)])]
             replacement = new_dn
-            if replacement is None and len(self.admin().search_s(group_dn, ldap.SCOPE_BASE, attrlist=["member"])[0][1]["member"]) == 1:
+            if (
+                replacement is None
+                and len(self.admin().search_s(group_dn, ldap.SCOPE_BASE, attrlist=["member"])[0][1]["member"]) == 1
+            ):
                 replacement = self.no_members_dn
             if replacement:
                 changes.append((ldap.MOD_ADD, "member", [_value(replacement)]))
@@ -656,7 +691,9 @@ SAMPLE_USERS = (
 )
 
 
-def seed_sample_organisation(directory: DemoDirectory, domain: str = "example.com", password: str = "Demo-Password-1") -> None:
+def seed_sample_organisation(
+    directory: DemoDirectory, domain: str = "example.com", password: str = "Demo-Password-1"
+) -> None:
     """A small organisation for the demo: most people have Google enabled, some do not.
 
     ``grace`` is locked, ``zoe`` has a non-ASCII name, ``heidi`` has no password,
@@ -673,4 +710,6 @@ def seed_sample_organisation(directory: DemoDirectory, domain: str = "example.co
     for uid, given, family, enabled, groups, options in SAMPLE_USERS:
         options = {"password": password, **options}
         plugin = ("google_apps_plugin",) if enabled else ()
-        directory.add_user(uid, given, family, mail=f"{uid}@{domain}", groups=("allusers",) + plugin + groups, **options)
+        directory.add_user(
+            uid, given, family, mail=f"{uid}@{domain}", groups=("allusers",) + plugin + groups, **options
+        )

@@ -4,6 +4,7 @@ The emulator is pre-provisioned the way a real Google Workspace domain is once
 an administrator has connected the tool: a super administrator account and a
 service-account key with domain-wide delegation of the directory scopes.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,7 +24,13 @@ ADMIN_EMAIL = f"admin@{DOMAIN}"
 class DemoEnvironment:
     """Start with ``with DemoEnvironment() as env:``; ``env.config_path`` then drives ``google-sync``."""
 
-    def __init__(self, state_dir: str | None = None, seed: bool = True, directory: DemoDirectory | None = None, **emulator_options):
+    def __init__(
+        self,
+        state_dir: str | None = None,
+        seed: bool = True,
+        directory: DemoDirectory | None = None,
+        **emulator_options,
+    ):
         self._tempdir = None if state_dir else tempfile.TemporaryDirectory(prefix="google-sync-demo-")
         self.state_dir = Path(state_dir or self._tempdir.name)
         self.seed = seed
@@ -70,8 +77,12 @@ class DemoEnvironment:
             if self._tempdir:
                 self._tempdir.cleanup()
 
-    def write_config(self, google_options: dict[str, str] | None = None, sections: dict[str, dict[str, str]] | None = None,
-                     **sync_options: str) -> Path:
+    def write_config(
+        self,
+        google_options: dict[str, str] | None = None,
+        sections: dict[str, dict[str, str]] | None = None,
+        **sync_options: str,
+    ) -> Path:
         """The configuration file: ``[sync]`` gets ``sync_options``, ``[google]`` also ``google_options``, and
         ``sections`` adds whole sections (``{"attributes": {"manager": "manager"}}``)."""
         ldap = self.directory.settings()

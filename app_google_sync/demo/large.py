@@ -1,5 +1,6 @@
 """A directory at a real size, for the console's benchmark and browser tests: ``users`` users with the Google Apps
 option in groups of 50, every 100th sharing another's address (skipped: bad data), every 200th locked."""
+
 from __future__ import annotations
 
 from .directory import DemoDirectory
@@ -22,4 +23,4 @@ def seed_large_directory(directory: DemoDirectory, users: int, domain: str = "ex
         directory.add_user(uid, "User", f"Number {number}", mail=mail, locked=is_locked(number))
     directory.add_group("google_apps_plugin", members=tuple(uids))  # one write, not one per user
     for number in range(0, users, GROUP_SIZE):
-        directory.add_group(f"team{number // GROUP_SIZE:04}", members=tuple(uids[number:number + GROUP_SIZE]))
+        directory.add_group(f"team{number // GROUP_SIZE:04}", members=tuple(uids[number : number + GROUP_SIZE]))

@@ -7,6 +7,7 @@ a domain alias read from Google, a manager, a photo, custom schema fields of thr
 It runs the test synchronization, the synchronization and the test again (in step), then prints the user
 as Google holds it.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,11 +19,26 @@ from .directory import DemoDirectory
 from .environment import DemoEnvironment
 
 PORTRAIT = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 4 + b"\xff\xd9"  # JPEG-shaped bytes
-SHOWN = ("primaryEmail", "name", "aliases", "organizations", "phones", "externalIds", "relations", "customSchemas",
-         "thumbnailPhotoUrl", "orgUnitPath", "suspended")
+SHOWN = (
+    "primaryEmail",
+    "name",
+    "aliases",
+    "organizations",
+    "phones",
+    "externalIds",
+    "relations",
+    "customSchemas",
+    "thumbnailPhotoUrl",
+    "orgUnitPath",
+    "suspended",
+)
 SETTINGS = {
     "attributes": {"manager": "manager", "photo": "jpegPhoto"},
-    "custom_attributes": {"HR.costCenter": "employeeNumber", "HR.projects": "businessCategory", "HR.remote": "roomNumber"},
+    "custom_attributes": {
+        "HR.costCenter": "employeeNumber",
+        "HR.projects": "businessCategory",
+        "HR.remote": "roomNumber",
+    },
     "licenses": {"product": "Google-Apps", "sku": "1010020027", "release_on_suspend": "yes"},
 }
 
@@ -30,16 +46,32 @@ SETTINGS = {
 def seed(directory: DemoDirectory) -> None:
     directory.add_group("google_apps_plugin")
     boss = directory.add_user("bob", "Bob", "Boss", groups=("google_apps_plugin",))
-    directory.add_user("alice", "Alice", "Tester", mail="alice@example.org", groups=("google_apps_plugin",), extra_attrs={
-        "title": "Engineer", "departmentNumber": "R&D", "telephoneNumber": "+1 555 0100", "employeeNumber": "4200",
-        "mailLocalAddress": ["ali@example.net"], "manager": boss, "jpegPhoto": PORTRAIT,
-        "businessCategory": ["Apollo", "Gemini"], "roomNumber": "TRUE"})
+    directory.add_user(
+        "alice",
+        "Alice",
+        "Tester",
+        mail="alice@example.org",
+        groups=("google_apps_plugin",),
+        extra_attrs={
+            "title": "Engineer",
+            "departmentNumber": "R&D",
+            "telephoneNumber": "+1 555 0100",
+            "employeeNumber": "4200",
+            "mailLocalAddress": ["ali@example.net"],
+            "manager": boss,
+            "jpegPhoto": PORTRAIT,
+            "businessCategory": ["Apollo", "Gemini"],
+            "roomNumber": "TRUE",
+        },
+    )
 
 
 def prepare_google(env: DemoEnvironment) -> None:
     env.emulator.add_domain("example.org")
     env.emulator.add_domain("example.net", alias_of="example.org")
-    env.emulator.add_schema("HR", [("costCenter", "INT64", False), ("projects", "STRING", True), ("remote", "BOOL", False)])
+    env.emulator.add_schema(
+        "HR", [("costCenter", "INT64", False), ("projects", "STRING", True), ("remote", "BOOL", False)]
+    )
     env.emulator.add_sku("Google-Apps", "1010020027", 5)
     env.write_config(google_options={"domains": "*"}, sections=SETTINGS)
 
@@ -55,7 +87,9 @@ def main() -> int:
             user = env.emulator.get_user("alice@example.org")
             print(json.dumps({key: user[key] for key in SHOWN if key in user}, indent=2))
             mime, data = env.emulator.photo("alice@example.org")
-            print(f"photo: {mime}, {len(data)} bytes; Google-Apps 1010020027 held by: {', '.join(env.emulator.licensed('Google-Apps', '1010020027'))}")
+            print(
+                f"photo: {mime}, {len(data)} bytes; Google-Apps 1010020027 held by: {', '.join(env.emulator.licensed('Google-Apps', '1010020027'))}"
+            )
             return code or cli.main([*config, "test"])
 
 

@@ -5,12 +5,13 @@ against a seeded ClearOS-like slapd and a Directory API emulator, then shows
 what Google holds, removes one user's Google Apps switch and syncs again to
 show suspension (never deletion).
 """
+
 from __future__ import annotations
 
 import shlex
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from .environment import ADMIN_EMAIL, DemoEnvironment
 
@@ -77,6 +78,8 @@ def tour(command: Command, keep_running: bool = False, console: bool = False, po
             except KeyboardInterrupt:
                 pass
         else:
-            print("\nDone: both servers stop now. 'google-sync demo --console' also serves the web console on this demo "
-                  "(the default from a terminal); '--keep-running' keeps the servers up for the command line.")
+            print(
+                "\nDone: both servers stop now. 'google-sync demo --console' also serves the web console on this demo "
+                "(the default from a terminal); '--keep-running' keeps the servers up for the command line."
+            )
         return 0 if code == 0 else 1

@@ -25,16 +25,30 @@ STEPS = ("new", "inProgress", "completed")
 
 def _application(app_id):
     record = APPLICATIONS[app_id]
-    return {"kind": "admin#datatransfer#ApplicationResource", "id": app_id, "name": record["name"],
-            "transferParams": record["transferParams"], "etag": '"%s"' % app_id}
+    return {
+        "kind": "admin#datatransfer#ApplicationResource",
+        "id": app_id,
+        "name": record["name"],
+        "transferParams": record["transferParams"],
+        "etag": '"%s"' % app_id,
+    }
 
 
-@route("GET", "applications", "datatransfer", ("customerId", "maxResults", "pageToken"),
-       schema="ApplicationsListResponse", api="datatransfer")
+@route(
+    "GET",
+    "applications",
+    "datatransfer",
+    ("customerId", "maxResults", "pageToken"),
+    schema="ApplicationsListResponse",
+    api="datatransfer",
+)
 def list_applications(req):
     if req.query.get("customerId"):
         req.directory.check_customer(req.query["customerId"])
-    return 200, {"kind": "admin#datatransfer#applicationsList", "applications": [_application(key) for key in APPLICATIONS]}
+    return 200, {
+        "kind": "admin#datatransfer#applicationsList",
+        "applications": [_application(key) for key in APPLICATIONS],
+    }
 
 
 @route("GET", "applications/{applicationId}", "datatransfer", schema="Application", api="datatransfer")
@@ -65,8 +79,13 @@ def _checked_applications(items):
         for param in item.get("applicationTransferParams", []):
             if param.get("key") not in allowed or not set(param.get("value", [])) <= allowed[param["key"]]:
                 raise errors.invalid("Invalid transfer parameter %s for application %s" % (param.get("key"), app_id))
-        checked.append({"applicationId": app_id, "applicationTransferParams": item.get("applicationTransferParams", []),
-                        "applicationTransferStatus": "pending"})
+        checked.append(
+            {
+                "applicationId": app_id,
+                "applicationTransferParams": item.get("applicationTransferParams", []),
+                "applicationTransferStatus": "pending",
+            }
+        )
     return checked
 
 
@@ -79,16 +98,25 @@ def insert_transfer(req):
     transfer_id = "AKrEtIb%06d" % (len(directory.transfers) + 1)
     failing = directory.transfer_failures > 0
     directory.transfer_failures -= failing
-    directory.transfers[transfer_id] = {"id": transfer_id, "oldOwnerUserId": old, "newOwnerUserId": new,
-                                        "applicationDataTransfers": _checked_applications(body.get("applicationDataTransfers")),
-                                        "overallTransferStatusCode": "new", "requestTime": now_rfc3339(), "fails": failing}
+    directory.transfers[transfer_id] = {
+        "id": transfer_id,
+        "oldOwnerUserId": old,
+        "newOwnerUserId": new,
+        "applicationDataTransfers": _checked_applications(body.get("applicationDataTransfers")),
+        "overallTransferStatusCode": "new",
+        "requestTime": now_rfc3339(),
+        "fails": failing,
+    }
     directory.changed = True
     return 200, _resource(directory.transfers[transfer_id])
 
 
 def _resource(record):
-    return {"kind": "admin#datatransfer#DataTransfer", "etag": '"%s-%s"' % (record["id"], record["overallTransferStatusCode"]),
-            **{key: value for key, value in record.items() if key != "fails"}}
+    return {
+        "kind": "admin#datatransfer#DataTransfer",
+        "etag": '"%s-%s"' % (record["id"], record["overallTransferStatusCode"]),
+        **{key: value for key, value in record.items() if key != "fails"},
+    }
 
 
 def _advance(directory, record):
@@ -101,7 +129,9 @@ def _advance(directory, record):
         following = "failed"
     record["overallTransferStatusCode"] = following
     for item in record["applicationDataTransfers"]:
-        item["applicationTransferStatus"] = {"inProgress": "inProgress", "completed": "completed", "failed": "failed"}[following]
+        item["applicationTransferStatus"] = {"inProgress": "inProgress", "completed": "completed", "failed": "failed"}[
+            following
+        ]
     if following == "completed":
         _hand_over(directory, record)
     directory.changed = True
@@ -111,7 +141,12 @@ def _hand_over(directory, record):
     for item in record["applicationDataTransfers"]:
         if item["applicationId"] != DRIVE:
             continue
-        levels = {level for param in item["applicationTransferParams"] if param.get("key") == "PRIVACY_LEVEL" for level in param["value"]}
+        levels = {
+            level
+            for param in item["applicationTransferParams"]
+            if param.get("key") == "PRIVACY_LEVEL"
+            for level in param["value"]
+        }
         files = directory.drive_files.setdefault(record["oldOwnerUserId"], [])
         moving = [name for name in files if ("SHARED" if name.startswith("shared:") else "PRIVATE") in levels]
         directory.drive_files[record["oldOwnerUserId"]] = [name for name in files if name not in moving]
@@ -127,16 +162,27 @@ def get_transfer(req):
     return 200, _resource(record)
 
 
-@route("GET", "transfers", "datatransfer", ("customerId", "maxResults", "newOwnerUserId", "oldOwnerUserId", "pageToken", "status"),
-       schema="DataTransfersListResponse", api="datatransfer")
+@route(
+    "GET",
+    "transfers",
+    "datatransfer",
+    ("customerId", "maxResults", "newOwnerUserId", "oldOwnerUserId", "pageToken", "status"),
+    schema="DataTransfersListResponse",
+    api="datatransfer",
+)
 def list_transfers(req):
     directory, query = req.directory, req.query
     if query.get("customerId"):
         directory.check_customer(query["customerId"])
-    chosen = [record for record in directory.transfers.values()
-              if all(not query.get(key) or record[key] == query[key] for key in ("oldOwnerUserId", "newOwnerUserId"))
-              and (not query.get("status") or record["overallTransferStatusCode"] == query["status"])]
-    chunk, token = paging.page(chosen, lambda record: record["id"], paging.max_results(query, 100, 500), query.get("pageToken"))
+    chosen = [
+        record
+        for record in directory.transfers.values()
+        if all(not query.get(key) or record[key] == query[key] for key in ("oldOwnerUserId", "newOwnerUserId"))
+        and (not query.get("status") or record["overallTransferStatusCode"] == query["status"])
+    ]
+    chunk, token = paging.page(
+        chosen, lambda record: record["id"], paging.max_results(query, 100, 500), query.get("pageToken")
+    )
     answer = {"kind": "admin#datatransfer#dataTransfersList", "dataTransfers": [_resource(record) for record in chunk]}
     if token:
         answer["nextPageToken"] = token

@@ -4,13 +4,29 @@ from . import errors, paging, resources, rules
 from .api_users import add_alias, remove_alias
 from .routing import route
 
-GROUP_SCHEMA_FIELDS = {"adminCreated", "aliases", "description", "directMembersCount", "email",
-                       "etag", "externalIds", "id", "kind", "name", "nonEditableAliases"}
+GROUP_SCHEMA_FIELDS = {
+    "adminCreated",
+    "aliases",
+    "description",
+    "directMembersCount",
+    "email",
+    "etag",
+    "externalIds",
+    "id",
+    "kind",
+    "name",
+    "nonEditableAliases",
+}
 NAME_MAX, DESCRIPTION_MAX = 75, 4096
 
 
-@route("GET", "groups", "group", ("customer", "domain", "userKey", "maxResults", "pageToken",
-                                  "orderBy", "sortOrder", "query"), schema="Groups")
+@route(
+    "GET",
+    "groups",
+    "group",
+    ("customer", "domain", "userKey", "maxResults", "pageToken", "orderBy", "sortOrder", "query"),
+    schema="Groups",
+)
 def list_groups(req):
     directory, query = req.directory, req.query
     if not {"customer", "domain", "userKey"} & set(query):
@@ -29,8 +45,7 @@ def list_groups(req):
         member_id = _member_id_of(directory, query["userKey"])
         candidates = [g for g in candidates if member_id in directory.members[g["id"]]]
     candidates = [g for g in candidates if _group_matches(g, query.get("query", ""))]
-    chunk, token = paging.page(candidates, lambda g: (g["email"], g["id"]), limit,
-                               query.get("pageToken"), descending)
+    chunk, token = paging.page(candidates, lambda g: (g["email"], g["id"]), limit, query.get("pageToken"), descending)
     items = [resources.group(g, directory) for g in chunk]
     return 200, resources.listing("admin#directory#groups", "groups", items, token)
 
@@ -42,8 +57,7 @@ def insert_group(req):
     if not body.get("email"):
         raise errors.required("email")
     address = rules.check_address(body["email"], directory.verified_domains, "email")
-    record = {"id": directory.new_group_id(), "email": address,
-              "name": address.split("@")[0], "description": ""}
+    record = {"id": directory.new_group_id(), "email": address, "name": address.split("@")[0], "description": ""}
     apply_fields(record, body)
     directory.add_group(record)
     req.lag.created("group", record["id"])

@@ -24,9 +24,17 @@ def _sku(directory, product, sku):
 
 def _resource(directory, product, sku, record, user_id):
     email = directory.users[user_id]["primaryEmail"]
-    return {"kind": KIND, "productId": product, "skuId": sku, "userId": email, "productName": record["productName"],
-            "skuName": record["skuName"], "etags": '"%s-%s"' % (sku, user_id),
-            "selfLink": "https://licensing.googleapis.com/apps/licensing/v1/product/%s/sku/%s/user/%s" % (product, sku, email)}
+    return {
+        "kind": KIND,
+        "productId": product,
+        "skuId": sku,
+        "userId": email,
+        "productName": record["productName"],
+        "skuName": record["skuName"],
+        "etags": '"%s-%s"' % (sku, user_id),
+        "selfLink": "https://licensing.googleapis.com/apps/licensing/v1/product/%s/sku/%s/user/%s"
+        % (product, sku, email),
+    }
 
 
 def _user_id(directory, key):
@@ -36,14 +44,18 @@ def _user_id(directory, key):
     return user["id"]
 
 
-@route("POST", "product/{productId}/sku/{skuId}/user", "licensing", schema="LicenseAssignment", body=True, api="licensing")
+@route(
+    "POST", "product/{productId}/sku/{skuId}/user", "licensing", schema="LicenseAssignment", body=True, api="licensing"
+)
 def insert_assignment(req):
     directory, (product, sku) = req.directory, (req.params["productId"], req.params["skuId"])
     record = _sku(directory, product, sku)
     user_id = _user_id(directory, (req.body or {}).get("userId"))
     held = held_sku(directory, product, user_id)
     if held is not None:
-        raise errors.ApiError(412, "conditionNotMet", "User already has a license for product %s (sku %s)." % (product, held))
+        raise errors.ApiError(
+            412, "conditionNotMet", "User already has a license for product %s (sku %s)." % (product, held)
+        )
     _take_seat(record, user_id)
     directory.changed = True
     return 200, _resource(directory, product, sku, record, user_id)
@@ -51,8 +63,14 @@ def insert_assignment(req):
 
 def held_sku(directory, product, user_id):
     """The SKU of ``product`` the user holds (one at most), or None."""
-    return next((key.partition("/")[2] for key, record in directory.skus.items()
-                 if key.partition("/")[0] == product and user_id in record["assigned"]), None)
+    return next(
+        (
+            key.partition("/")[2]
+            for key, record in directory.skus.items()
+            if key.partition("/")[0] == product and user_id in record["assigned"]
+        ),
+        None,
+    )
 
 
 def _take_seat(record, user_id):
@@ -79,19 +97,35 @@ def _reassign(req):
     if user_id not in current["assigned"]:
         raise errors.ApiError(404, "notFound", "User does not have a license for specified sku and product")
     if new == old:
-        raise errors.ApiError(412, "conditionNotMet", "For reassign operation new sku should be different than the old sku")
+        raise errors.ApiError(
+            412, "conditionNotMet", "For reassign operation new sku should be different than the old sku"
+        )
     _take_seat(record, user_id)
     current["assigned"].remove(user_id)
     directory.changed = True
     return 200, _resource(directory, product, new, record, user_id)
 
 
-@route("PATCH", "product/{productId}/sku/{skuId}/user/{userId}", "licensing", schema="LicenseAssignment", body=True, api="licensing")
+@route(
+    "PATCH",
+    "product/{productId}/sku/{skuId}/user/{userId}",
+    "licensing",
+    schema="LicenseAssignment",
+    body=True,
+    api="licensing",
+)
 def patch_assignment(req):
     return _reassign(req)
 
 
-@route("PUT", "product/{productId}/sku/{skuId}/user/{userId}", "licensing", schema="LicenseAssignment", body=True, api="licensing")
+@route(
+    "PUT",
+    "product/{productId}/sku/{skuId}/user/{userId}",
+    "licensing",
+    schema="LicenseAssignment",
+    body=True,
+    api="licensing",
+)
 def update_assignment(req):
     return _reassign(req)
 
@@ -123,10 +157,16 @@ def _listing(req, product, skus):
     if query.get("customerId") not in (directory.customer_id, directory.primary_domain):
         raise errors.forbidden()
     limit = paging.max_results(query, 100, 1000)
-    assigned = [(sku, user_id) for sku in skus for user_id in directory.skus["%s/%s" % (product, sku)]["assigned"]
-                if user_id in directory.users]
+    assigned = [
+        (sku, user_id)
+        for sku in skus
+        for user_id in directory.skus["%s/%s" % (product, sku)]["assigned"]
+        if user_id in directory.users
+    ]
     chunk, token = paging.page(assigned, lambda pair: "%s/%s" % pair, limit, query.get("pageToken"))
-    items = [_resource(directory, product, sku, directory.skus["%s/%s" % (product, sku)], user_id) for sku, user_id in chunk]
+    items = [
+        _resource(directory, product, sku, directory.skus["%s/%s" % (product, sku)], user_id) for sku, user_id in chunk
+    ]
     answer = {"kind": "licensing#licenseAssignmentList", "etag": '"%d"' % len(assigned)}
     if items:
         answer["items"] = items
@@ -135,16 +175,28 @@ def _listing(req, product, skus):
     return 200, answer
 
 
-@route("GET", "product/{productId}/sku/{skuId}/users", "licensing", ("customerId", "maxResults", "pageToken"),
-       schema="LicenseAssignmentList", api="licensing")
+@route(
+    "GET",
+    "product/{productId}/sku/{skuId}/users",
+    "licensing",
+    ("customerId", "maxResults", "pageToken"),
+    schema="LicenseAssignmentList",
+    api="licensing",
+)
 def list_assignments(req):
     product, sku = req.params["productId"], req.params["skuId"]
     _sku(req.directory, product, sku)
     return _listing(req, product, [sku])
 
 
-@route("GET", "product/{productId}/users", "licensing", ("customerId", "maxResults", "pageToken"),
-       schema="LicenseAssignmentList", api="licensing")
+@route(
+    "GET",
+    "product/{productId}/users",
+    "licensing",
+    ("customerId", "maxResults", "pageToken"),
+    schema="LicenseAssignmentList",
+    api="licensing",
+)
 def list_product_assignments(req):
     product = req.params["productId"]
     skus = sorted(key.partition("/")[2] for key in req.directory.skus if key.partition("/")[0] == product)

@@ -8,8 +8,13 @@ ROLES = ("OWNER", "MANAGER", "MEMBER")
 DELIVERY = ("ALL_MAIL", "DAILY", "DIGEST", "DISABLED", "NONE")
 
 
-@route("GET", "groups/{groupKey}/members", "member",
-       ("maxResults", "pageToken", "roles", "includeDerivedMembership"), schema="Members")
+@route(
+    "GET",
+    "groups/{groupKey}/members",
+    "member",
+    ("maxResults", "pageToken", "roles", "includeDerivedMembership"),
+    schema="Members",
+)
 def list_members(req):
     directory, query = req.directory, req.query
     group = _group(req)

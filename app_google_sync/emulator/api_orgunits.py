@@ -3,8 +3,17 @@
 from . import errors, paging, resources, rules
 from .routing import route
 
-ORGUNIT_SCHEMA_FIELDS = {"blockInheritance", "description", "etag", "kind", "name", "orgUnitId",
-                         "orgUnitPath", "parentOrgUnitId", "parentOrgUnitPath"}
+ORGUNIT_SCHEMA_FIELDS = {
+    "blockInheritance",
+    "description",
+    "etag",
+    "kind",
+    "name",
+    "orgUnitId",
+    "orgUnitPath",
+    "parentOrgUnitId",
+    "parentOrgUnitPath",
+}
 
 
 def _not_found():
@@ -29,7 +38,7 @@ def list_orgunits(req):
     prefix = parent.rstrip("/") + "/"
     paths = [p for p in directory.orgunits if p != "/" and p.startswith(prefix)]
     if kind == "children":
-        paths = [p for p in paths if "/" not in p[len(prefix):]]
+        paths = [p for p in paths if "/" not in p[len(prefix) :]]
     if kind == "allIncludingParent" and parent != "/":
         paths.append(parent)
     items = [resources.orgunit(p, directory) for p in sorted(paths)]
@@ -49,9 +58,12 @@ def insert_orgunit(req):
     path = parent.rstrip("/") + "/" + name
     if path in directory.orgunits:
         raise errors.invalid("Invalid Ou Id")
-    directory.orgunits[path] = {"orgUnitId": directory.new_orgunit_id(), "name": name,
-                                "description": body.get("description") or "",
-                                "blockInheritance": bool(body.get("blockInheritance", False))}
+    directory.orgunits[path] = {
+        "orgUnitId": directory.new_orgunit_id(),
+        "name": name,
+        "description": body.get("description") or "",
+        "blockInheritance": bool(body.get("blockInheritance", False)),
+    }
     directory.changed = True
     return 200, resources.orgunit(path, directory)
 
@@ -91,8 +103,7 @@ def patch_orgunit(req):
     return 200, resources.orgunit(new_path, directory)
 
 
-route("PUT", "customer/{customerId}/orgunits/{+orgUnitPath}", "orgunit", schema="OrgUnit",
-      body=True)(patch_orgunit)
+route("PUT", "customer/{customerId}/orgunits/{+orgUnitPath}", "orgunit", schema="OrgUnit", body=True)(patch_orgunit)
 
 
 @route("DELETE", "customer/{customerId}/orgunits/{+orgUnitPath}", "orgunit")
@@ -103,8 +114,7 @@ def delete_orgunit(req):
     has_children = any(p.startswith(path + "/") for p in directory.orgunits)
     has_users = any(u.get("orgUnitPath", "/") == path for u in directory.users.values())
     if has_children or has_users:
-        raise errors.ApiError(400, "failedPrecondition",
-                              "Org unit %s has users or child org units." % path)
+        raise errors.ApiError(400, "failedPrecondition", "Org unit %s has users or child org units." % path)
     del directory.orgunits[path]
     directory.changed = True
     return 204, None
@@ -119,10 +129,12 @@ def _checked_name(body):
 
 def _move(directory, old, new):
     """Rename a unit: its sub-units and the users in any of them follow."""
+
     def moved(path):
         if path == old or path.startswith(old + "/"):
-            return new + path[len(old):]
+            return new + path[len(old) :]
         return path
+
     directory.orgunits = {moved(p): unit for p, unit in directory.orgunits.items()}
     for user in directory.users.values():
         if "orgUnitPath" in user:

@@ -23,9 +23,16 @@ def _decoded(text):
 
 def resource(record):
     photo = record["photo"]
-    return {"kind": "admin#directory#user#photo", "id": record["id"], "primaryEmail": record["primaryEmail"],
-            "mimeType": photo["mimeType"], "width": SIZE, "height": SIZE, "photoData": photo["photoData"],
-            "etag": '"%s"' % photo["etag"]}
+    return {
+        "kind": "admin#directory#user#photo",
+        "id": record["id"],
+        "primaryEmail": record["primaryEmail"],
+        "mimeType": photo["mimeType"],
+        "width": SIZE,
+        "height": SIZE,
+        "photoData": photo["photoData"],
+        "etag": '"%s"' % photo["etag"],
+    }
 
 
 @route("PUT", "users/{userKey}/photos/thumbnail", "user", schema="UserPhoto", body=True)
@@ -35,13 +42,16 @@ def update_photo(req):
     req.lag.check_user(record)
     unknown = set(body) - PHOTO_FIELDS
     if unknown:
-        raise errors.invalid("Invalid JSON payload received. Unknown name \"%s\"" % sorted(unknown)[0])
+        raise errors.invalid('Invalid JSON payload received. Unknown name "%s"' % sorted(unknown)[0])
     data = _decoded(body.get("photoData"))
     mime = (body.get("mimeType") or "JPEG").upper()
     if mime not in MIME_TYPES:
         raise errors.invalid("Invalid Input: mimeType")
-    record["photo"] = {"mimeType": mime, "photoData": base64.urlsafe_b64encode(data).decode("ascii"),
-                       "etag": base64.urlsafe_b64encode(data[-12:] + len(data).to_bytes(4, "big")).decode("ascii")}
+    record["photo"] = {
+        "mimeType": mime,
+        "photoData": base64.urlsafe_b64encode(data).decode("ascii"),
+        "etag": base64.urlsafe_b64encode(data[-12:] + len(data).to_bytes(4, "big")).decode("ascii"),
+    }
     directory.changed = True
     return 200, resource(record)
 

@@ -20,7 +20,11 @@ def list_schemas(req):
     directory = req.directory
     directory.check_customer(req.params["customerId"])
     items = [resources.schema(record) for _, record in sorted(directory.schemas.items())]
-    return 200, {"kind": "admin#directory#schemas", "etag": resources.etag(items), **({"schemas": items} if items else {})}
+    return 200, {
+        "kind": "admin#directory#schemas",
+        "etag": resources.etag(items),
+        **({"schemas": items} if items else {}),
+    }
 
 
 @route("GET", "customer/{customerId}/schemas/{schemaKey}", "userschema", schema="Schema")
@@ -42,12 +46,22 @@ def insert_schema(req):
     for spec in body.get("fields") or []:
         if spec.get("fieldType") not in FIELD_TYPES or not spec.get("fieldName"):
             raise errors.invalid("Invalid Input: fieldType")
-        fields.append({"fieldName": spec["fieldName"], "fieldType": spec["fieldType"],
-                       "multiValued": bool(spec.get("multiValued", False)), "fieldId": directory.new_orgunit_id()[3:],
-                       "readAccessType": spec.get("readAccessType", "ALL_DOMAIN_USERS"),
-                       "displayName": spec.get("displayName", spec["fieldName"])})
-    record = {"schemaId": directory.new_orgunit_id()[3:], "schemaName": name, "displayName": body.get("displayName", name),
-              "fields": fields}
+        fields.append(
+            {
+                "fieldName": spec["fieldName"],
+                "fieldType": spec["fieldType"],
+                "multiValued": bool(spec.get("multiValued", False)),
+                "fieldId": directory.new_orgunit_id()[3:],
+                "readAccessType": spec.get("readAccessType", "ALL_DOMAIN_USERS"),
+                "displayName": spec.get("displayName", spec["fieldName"]),
+            }
+        )
+    record = {
+        "schemaId": directory.new_orgunit_id()[3:],
+        "schemaName": name,
+        "displayName": body.get("displayName", name),
+        "fields": fields,
+    }
     directory.schemas[name] = record
     directory.changed = True
     return 200, resources.schema(record)
@@ -98,7 +112,7 @@ def apply_custom_schemas(directory, record, sent):
 def _checked(spec, value, where):
     if spec["multiValued"]:
         if not isinstance(value, list) or not all(isinstance(item, dict) and "value" in item for item in value):
-            raise errors.invalid("Invalid Input: %s is multi-valued (give [{\"value\": …}])" % where)
+            raise errors.invalid('Invalid Input: %s is multi-valued (give [{"value": …}])' % where)
         for item in value:
             _check_one(spec["fieldType"], item["value"], where)
         return value
@@ -114,7 +128,9 @@ def _check_one(kind, value, where):
         "STRING": lambda: text is not None and len(text) <= 500,
         "EMAIL": lambda: text is not None and text.count("@") == 1,
         "PHONE": lambda: text is not None,
-        "INT64": lambda: (isinstance(value, int) and not isinstance(value, bool)) or bool(text and _INT.fullmatch(text)),
+        "INT64": lambda: (
+            (isinstance(value, int) and not isinstance(value, bool)) or bool(text and _INT.fullmatch(text))
+        ),
         "DOUBLE": lambda: isinstance(value, (int, float)) and not isinstance(value, bool) or _is_number(text),
         "BOOL": lambda: isinstance(value, bool),
         "DATE": lambda: bool(text and _DATE.fullmatch(text)),

@@ -25,15 +25,28 @@ def _active(req):
 
 
 def _token(user, record):
-    return {"kind": "admin#directory#token", "clientId": record["clientId"], "displayText": record["displayText"],
-            "scopes": list(record.get("scopes", [])), "anonymous": False, "nativeApp": record.get("nativeApp", False),
-            "userKey": user["id"], "etag": '"%s-%s"' % (user["id"], record["clientId"])}
+    return {
+        "kind": "admin#directory#token",
+        "clientId": record["clientId"],
+        "displayText": record["displayText"],
+        "scopes": list(record.get("scopes", [])),
+        "anonymous": False,
+        "nativeApp": record.get("nativeApp", False),
+        "userKey": user["id"],
+        "etag": '"%s-%s"' % (user["id"], record["clientId"]),
+    }
 
 
 def _asp(user, record):
-    return {"kind": "admin#directory#asp", "codeId": record["codeId"], "name": record["name"],
-            "creationTime": record["creationTime"], "lastTimeUsed": record.get("lastTimeUsed", "0"),
-            "userKey": user["id"], "etag": '"%s-%s"' % (user["id"], record["codeId"])}
+    return {
+        "kind": "admin#directory#asp",
+        "codeId": record["codeId"],
+        "name": record["name"],
+        "creationTime": record["creationTime"],
+        "lastTimeUsed": record.get("lastTimeUsed", "0"),
+        "userKey": user["id"],
+        "etag": '"%s-%s"' % (user["id"], record["codeId"]),
+    }
 
 
 @route("POST", "users/{userKey}/signOut", "user.security")
@@ -48,7 +61,11 @@ def sign_out(req):
 def list_tokens(req):
     user = _active(req)
     items = [_token(user, record) for record in security(req.directory, user)["tokens"]]
-    return 200, {"kind": "admin#directory#tokenList", "etag": '"%d"' % len(items), **({"items": items} if items else {})}
+    return 200, {
+        "kind": "admin#directory#tokenList",
+        "etag": '"%d"' % len(items),
+        **({"items": items} if items else {}),
+    }
 
 
 def _find(records, key, value, what):
@@ -61,7 +78,9 @@ def _find(records, key, value, what):
 @route("GET", "users/{userKey}/tokens/{clientId}", "user.security", schema="Token")
 def get_token(req):
     user = _active(req)
-    return 200, _token(user, _find(security(req.directory, user)["tokens"], "clientId", req.params["clientId"], "Token"))
+    return 200, _token(
+        user, _find(security(req.directory, user)["tokens"], "clientId", req.params["clientId"], "Token")
+    )
 
 
 @route("DELETE", "users/{userKey}/tokens/{clientId}", "user.security")
@@ -83,7 +102,10 @@ def list_asps(req):
 @route("GET", "users/{userKey}/asps/{codeId}", "user.security", schema="Asp")
 def get_asp(req):
     user = _active(req)
-    return 200, _asp(user, _find(security(req.directory, user)["asps"], "codeId", req.params["codeId"], "Application-specific password"))
+    return 200, _asp(
+        user,
+        _find(security(req.directory, user)["asps"], "codeId", req.params["codeId"], "Application-specific password"),
+    )
 
 
 @route("DELETE", "users/{userKey}/asps/{codeId}", "user.security")
@@ -98,7 +120,9 @@ def delete_asp(req):
 
 
 def add_token(directory, user, client_id, display_text, scopes=()):
-    security(directory, user)["tokens"].append({"clientId": client_id, "displayText": display_text, "scopes": list(scopes)})
+    security(directory, user)["tokens"].append(
+        {"clientId": client_id, "displayText": display_text, "scopes": list(scopes)}
+    )
     directory.changed = True
 
 

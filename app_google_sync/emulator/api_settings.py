@@ -23,46 +23,108 @@ _FIVE = ("ALL_MEMBERS", "OWNERS_AND_MANAGERS", "MANAGERS_ONLY", "OWNERS_ONLY", "
 ENUMS = {
     "whoCanJoin": ("ANYONE_CAN_JOIN", "ALL_IN_DOMAIN_CAN_JOIN", "INVITED_CAN_JOIN", "CAN_REQUEST_TO_JOIN"),
     "whoCanViewMembership": ("ALL_IN_DOMAIN_CAN_VIEW", "ALL_MEMBERS_CAN_VIEW", "ALL_MANAGERS_CAN_VIEW"),
-    "whoCanViewGroup": ("ANYONE_CAN_VIEW", "ALL_IN_DOMAIN_CAN_VIEW", "ALL_MEMBERS_CAN_VIEW",
-                        "ALL_MANAGERS_CAN_VIEW"),
-    "whoCanInvite": ("ALL_MEMBERS_CAN_INVITE", "ALL_MANAGERS_CAN_INVITE", "ALL_OWNERS_CAN_INVITE",
-                     "NONE_CAN_INVITE"),
+    "whoCanViewGroup": ("ANYONE_CAN_VIEW", "ALL_IN_DOMAIN_CAN_VIEW", "ALL_MEMBERS_CAN_VIEW", "ALL_MANAGERS_CAN_VIEW"),
+    "whoCanInvite": ("ALL_MEMBERS_CAN_INVITE", "ALL_MANAGERS_CAN_INVITE", "ALL_OWNERS_CAN_INVITE", "NONE_CAN_INVITE"),
     "whoCanAdd": ("ALL_MEMBERS_CAN_ADD", "ALL_MANAGERS_CAN_ADD", "ALL_OWNERS_CAN_ADD", "NONE_CAN_ADD"),
-    "whoCanPostMessage": ("NONE_CAN_POST", "ALL_MANAGERS_CAN_POST", "ALL_MEMBERS_CAN_POST",
-                          "ALL_OWNERS_CAN_POST", "ALL_IN_DOMAIN_CAN_POST", "ANYONE_CAN_POST"),
-    "messageModerationLevel": ("MODERATE_ALL_MESSAGES", "MODERATE_NON_MEMBERS", "MODERATE_NEW_MEMBERS",
-                               "MODERATE_NONE"),
+    "whoCanPostMessage": (
+        "NONE_CAN_POST",
+        "ALL_MANAGERS_CAN_POST",
+        "ALL_MEMBERS_CAN_POST",
+        "ALL_OWNERS_CAN_POST",
+        "ALL_IN_DOMAIN_CAN_POST",
+        "ANYONE_CAN_POST",
+    ),
+    "messageModerationLevel": (
+        "MODERATE_ALL_MESSAGES",
+        "MODERATE_NON_MEMBERS",
+        "MODERATE_NEW_MEMBERS",
+        "MODERATE_NONE",
+    ),
     "spamModerationLevel": ("ALLOW", "MODERATE", "SILENTLY_MODERATE", "REJECT"),
-    "replyTo": ("REPLY_TO_CUSTOM", "REPLY_TO_SENDER", "REPLY_TO_LIST", "REPLY_TO_OWNER", "REPLY_TO_IGNORE",
-                "REPLY_TO_MANAGERS"),
+    "replyTo": (
+        "REPLY_TO_CUSTOM",
+        "REPLY_TO_SENDER",
+        "REPLY_TO_LIST",
+        "REPLY_TO_OWNER",
+        "REPLY_TO_IGNORE",
+        "REPLY_TO_MANAGERS",
+    ),
     "whoCanLeaveGroup": ("ALL_MANAGERS_CAN_LEAVE", "ALL_MEMBERS_CAN_LEAVE", "NONE_CAN_LEAVE"),
-    "whoCanContactOwner": ("ALL_IN_DOMAIN_CAN_CONTACT", "ALL_MANAGERS_CAN_CONTACT", "ALL_MEMBERS_CAN_CONTACT",
-                           "ANYONE_CAN_CONTACT", "ALL_OWNERS_CAN_CONTACT"),
-    "whoCanApproveMembers": ("ALL_MEMBERS_CAN_APPROVE", "ALL_MANAGERS_CAN_APPROVE", "ALL_OWNERS_CAN_APPROVE",
-                             "NONE_CAN_APPROVE"),
+    "whoCanContactOwner": (
+        "ALL_IN_DOMAIN_CAN_CONTACT",
+        "ALL_MANAGERS_CAN_CONTACT",
+        "ALL_MEMBERS_CAN_CONTACT",
+        "ANYONE_CAN_CONTACT",
+        "ALL_OWNERS_CAN_CONTACT",
+    ),
+    "whoCanApproveMembers": (
+        "ALL_MEMBERS_CAN_APPROVE",
+        "ALL_MANAGERS_CAN_APPROVE",
+        "ALL_OWNERS_CAN_APPROVE",
+        "NONE_CAN_APPROVE",
+    ),
     "whoCanDiscoverGroup": ("ANYONE_CAN_DISCOVER", "ALL_IN_DOMAIN_CAN_DISCOVER", "ALL_MEMBERS_CAN_DISCOVER"),
     "default_sender": ("DEFAULT_SELF", "GROUP"),
-    **{name: _FOUR for name in (
-        "whoCanApproveMessages", "whoCanBanUsers", "whoCanDeleteAnyPost", "whoCanDeleteTopics",
-        "whoCanHideAbuse", "whoCanLockTopics", "whoCanMakeTopicsSticky", "whoCanModerateContent",
-        "whoCanModerateMembers", "whoCanModifyMembers", "whoCanMoveTopicsIn", "whoCanMoveTopicsOut",
-        "whoCanPostAnnouncements")},
-    **{name: _FIVE for name in (
-        "whoCanAssignTopics", "whoCanAssistContent", "whoCanEnterFreeFormTags", "whoCanMarkDuplicate",
-        "whoCanMarkFavoriteReplyOnAnyTopic", "whoCanMarkFavoriteReplyOnOwnTopic",
-        "whoCanMarkNoResponseNeeded", "whoCanModifyTagsAndCategories", "whoCanTakeTopics",
-        "whoCanUnassignTopic", "whoCanUnmarkFavoriteReplyOnAnyTopic")},
+    **{
+        name: _FOUR
+        for name in (
+            "whoCanApproveMessages",
+            "whoCanBanUsers",
+            "whoCanDeleteAnyPost",
+            "whoCanDeleteTopics",
+            "whoCanHideAbuse",
+            "whoCanLockTopics",
+            "whoCanMakeTopicsSticky",
+            "whoCanModerateContent",
+            "whoCanModerateMembers",
+            "whoCanModifyMembers",
+            "whoCanMoveTopicsIn",
+            "whoCanMoveTopicsOut",
+            "whoCanPostAnnouncements",
+        )
+    },
+    **{
+        name: _FIVE
+        for name in (
+            "whoCanAssignTopics",
+            "whoCanAssistContent",
+            "whoCanEnterFreeFormTags",
+            "whoCanMarkDuplicate",
+            "whoCanMarkFavoriteReplyOnAnyTopic",
+            "whoCanMarkFavoriteReplyOnOwnTopic",
+            "whoCanMarkNoResponseNeeded",
+            "whoCanModifyTagsAndCategories",
+            "whoCanTakeTopics",
+            "whoCanUnassignTopic",
+            "whoCanUnmarkFavoriteReplyOnAnyTopic",
+        )
+    },
 }
-BOOLEANS = ("allowExternalMembers", "allowGoogleCommunication", "allowWebPosting", "archiveOnly",
-            "enableCollaborativeInbox", "favoriteRepliesOnTop", "includeCustomFooter",
-            "includeInGlobalAddressList", "isArchived", "membersCanPostAsTheGroup",
-            "sendMessageDenyNotification", "showInGroupDirectory")
+BOOLEANS = (
+    "allowExternalMembers",
+    "allowGoogleCommunication",
+    "allowWebPosting",
+    "archiveOnly",
+    "enableCollaborativeInbox",
+    "favoriteRepliesOnTop",
+    "includeCustomFooter",
+    "includeInGlobalAddressList",
+    "isArchived",
+    "membersCanPostAsTheGroup",
+    "sendMessageDenyNotification",
+    "showInGroupDirectory",
+)
 TEXTS = {"customFooterText": 1000, "defaultMessageDenyNotificationText": 10000, "primaryLanguage": 40}
 # Output-only or deprecated-and-fixed fields: accepted in a request body and ignored.
-IGNORED = {"kind", "email", "customRolesEnabledForSettingsToBeMerged", "maxMessageBytes",
-           "messageDisplayFont", "whoCanAddReferences"}
-SCHEMA_FIELDS = (set(ENUMS) | set(BOOLEANS) | set(TEXTS) | IGNORED
-                 | {"name", "description", "customReplyTo"})
+IGNORED = {
+    "kind",
+    "email",
+    "customRolesEnabledForSettingsToBeMerged",
+    "maxMessageBytes",
+    "messageDisplayFont",
+    "whoCanAddReferences",
+}
+SCHEMA_FIELDS = set(ENUMS) | set(BOOLEANS) | set(TEXTS) | IGNORED | {"name", "description", "customReplyTo"}
 
 # Google's values for a group just created with the Directory API. Who may post to a new group
 # follows the account's Groups sharing settings; "ANYONE_CAN_POST" is the value Google's own
@@ -122,13 +184,40 @@ DEFAULTS = {
     "default_sender": "DEFAULT_SELF",
 }
 # The order of Google's JSON answer (fields not listed follow in DEFAULTS order).
-_ORDER = ("kind", "email", "name", "description", "whoCanJoin", "whoCanViewMembership", "whoCanViewGroup",
-          "whoCanInvite", "whoCanAdd", "allowExternalMembers", "whoCanPostMessage", "allowWebPosting",
-          "primaryLanguage", "maxMessageBytes", "isArchived", "archiveOnly", "messageModerationLevel",
-          "spamModerationLevel", "replyTo", "customReplyTo", "includeCustomFooter", "customFooterText",
-          "sendMessageDenyNotification", "defaultMessageDenyNotificationText", "showInGroupDirectory",
-          "allowGoogleCommunication", "membersCanPostAsTheGroup", "messageDisplayFont",
-          "includeInGlobalAddressList", "whoCanLeaveGroup", "whoCanContactOwner", "whoCanAddReferences")
+_ORDER = (
+    "kind",
+    "email",
+    "name",
+    "description",
+    "whoCanJoin",
+    "whoCanViewMembership",
+    "whoCanViewGroup",
+    "whoCanInvite",
+    "whoCanAdd",
+    "allowExternalMembers",
+    "whoCanPostMessage",
+    "allowWebPosting",
+    "primaryLanguage",
+    "maxMessageBytes",
+    "isArchived",
+    "archiveOnly",
+    "messageModerationLevel",
+    "spamModerationLevel",
+    "replyTo",
+    "customReplyTo",
+    "includeCustomFooter",
+    "customFooterText",
+    "sendMessageDenyNotification",
+    "defaultMessageDenyNotificationText",
+    "showInGroupDirectory",
+    "allowGoogleCommunication",
+    "membersCanPostAsTheGroup",
+    "messageDisplayFont",
+    "includeInGlobalAddressList",
+    "whoCanLeaveGroup",
+    "whoCanContactOwner",
+    "whoCanAddReferences",
+)
 # Empty texts are left out of the answer ("has no value in the API's response body").
 _OMIT_WHEN_EMPTY = ("customReplyTo", "customFooterText", "defaultMessageDenyNotificationText")
 
@@ -140,12 +229,17 @@ def invalid_value():
 def settings_resource(record):
     """The groupsSettings#groups resource of a stored group."""
     values = dict(DEFAULTS, **record.get("settings", {}))
-    values["showInGroupDirectory"] = (
-        "false" if values["whoCanDiscoverGroup"] == "ALL_MEMBERS_CAN_DISCOVER" else "true")
-    values.update(kind=KIND, email=record["email"], name=record["name"],
-                  description=record.get("description", ""), maxMessageBytes=MAX_MESSAGE_BYTES,
-                  messageDisplayFont="DEFAULT_FONT", whoCanAddReferences="NONE",
-                  customRolesEnabledForSettingsToBeMerged="false")
+    values["showInGroupDirectory"] = "false" if values["whoCanDiscoverGroup"] == "ALL_MEMBERS_CAN_DISCOVER" else "true"
+    values.update(
+        kind=KIND,
+        email=record["email"],
+        name=record["name"],
+        description=record.get("description", ""),
+        maxMessageBytes=MAX_MESSAGE_BYTES,
+        messageDisplayFont="DEFAULT_FONT",
+        whoCanAddReferences="NONE",
+        customRolesEnabledForSettingsToBeMerged="false",
+    )
     values.setdefault("customReplyTo", "")
     resource = {name: values[name] for name in _ORDER}
     resource.update({name: value for name, value in values.items() if name not in resource})
@@ -165,22 +259,28 @@ def _find(directory, key):
 
 def _check_alt(query):
     if query.get("alt", "atom") not in ("atom", "json"):
-        raise errors.ApiError(400, "invalidParameter",
-                              "Invalid string value: '%s'. Allowed values: [atom, json]" % query["alt"],
-                              location="alt", locationType="parameter")
+        raise errors.ApiError(
+            400,
+            "invalidParameter",
+            "Invalid string value: '%s'. Allowed values: [atom, json]" % query["alt"],
+            location="alt",
+            locationType="parameter",
+        )
 
 
 def render_atom(resource, query):
     """Google's default Atom entry (alt absent or alt=atom); None keeps JSON."""
     if query.get("alt", "atom") != "atom":
         return None
-    parts = ['<?xml version="1.0" encoding="UTF-8"?>',
-             '<entry xmlns="http://www.w3.org/2005/Atom" xmlns:apps="http://schemas.google.com/apps/2006" '
-             'xmlns:gd="http://schemas.google.com/g/2005">',
-             "<id>tag:googleapis.com,2010:apps:groupssettings:GROUP:%s</id>" % escape(resource.get("email", "")),
-             "<title>Groups Resource Entry</title>",
-             '<content type="text">%s</content>' % escape(str(resource.get("name", ""))),
-             "<author><name>Google</name></author>"]
+    parts = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<entry xmlns="http://www.w3.org/2005/Atom" xmlns:apps="http://schemas.google.com/apps/2006" '
+        'xmlns:gd="http://schemas.google.com/g/2005">',
+        "<id>tag:googleapis.com,2010:apps:groupssettings:GROUP:%s</id>" % escape(resource.get("email", "")),
+        "<title>Groups Resource Entry</title>",
+        '<content type="text">%s</content>' % escape(str(resource.get("name", ""))),
+        "<author><name>Google</name></author>",
+    ]
     for name, value in resource.items():
         if name != "kind":
             parts.append("<apps:%s>%s</apps:%s>" % (name, escape(str(value)), name))
@@ -227,8 +327,9 @@ def patch_settings(req):
     return 200, settings_resource(record)
 
 
-route("PUT", "{groupUniqueId}", "groupssettings", schema="Groups", body=True, api=API,
-      render=render_atom)(patch_settings)
+route("PUT", "{groupUniqueId}", "groupssettings", schema="Groups", body=True, api=API, render=render_atom)(
+    patch_settings
+)
 
 
 def _checked(body, name):
@@ -264,4 +365,3 @@ def _archive_rules(current, changed, body):
 def group_settings(directory, key):
     """The settings resource of a group (Python API); 404 ApiError if there is none."""
     return settings_resource(_find(directory, key))
-

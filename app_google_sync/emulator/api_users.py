@@ -5,31 +5,101 @@ from .routing import route
 from .state import now_rfc3339
 
 USER_SCHEMA_FIELDS = {
-    "addresses", "agreedToTerms", "aliases", "archivalTime", "archived", "changePasswordAtNextLogin",
-    "creationTime", "customSchemas", "customerId", "deletionTime", "emails", "etag", "externalIds",
-    "gender", "guestAccountInfo", "hashFunction", "id", "ims", "includeInGlobalAddressList",
-    "ipWhitelisted", "isAdmin", "isDelegatedAdmin", "isEnforcedIn2Sv", "isEnrolledIn2Sv",
-    "isGuestUser", "isMailboxSetup", "keywords", "kind", "languages", "lastLoginTime", "locations",
-    "name", "nonEditableAliases", "notes", "orgUnitPath", "organizations", "password", "phones",
-    "posixAccounts", "primaryEmail", "recoveryEmail", "recoveryPhone", "relations",
-    "sshPublicKeys", "suspended", "suspensionReason", "suspensionTime", "thumbnailPhotoEtag",
-    "thumbnailPhotoUrl", "websites",
+    "addresses",
+    "agreedToTerms",
+    "aliases",
+    "archivalTime",
+    "archived",
+    "changePasswordAtNextLogin",
+    "creationTime",
+    "customSchemas",
+    "customerId",
+    "deletionTime",
+    "emails",
+    "etag",
+    "externalIds",
+    "gender",
+    "guestAccountInfo",
+    "hashFunction",
+    "id",
+    "ims",
+    "includeInGlobalAddressList",
+    "ipWhitelisted",
+    "isAdmin",
+    "isDelegatedAdmin",
+    "isEnforcedIn2Sv",
+    "isEnrolledIn2Sv",
+    "isGuestUser",
+    "isMailboxSetup",
+    "keywords",
+    "kind",
+    "languages",
+    "lastLoginTime",
+    "locations",
+    "name",
+    "nonEditableAliases",
+    "notes",
+    "orgUnitPath",
+    "organizations",
+    "password",
+    "phones",
+    "posixAccounts",
+    "primaryEmail",
+    "recoveryEmail",
+    "recoveryPhone",
+    "relations",
+    "sshPublicKeys",
+    "suspended",
+    "suspensionReason",
+    "suspensionTime",
+    "thumbnailPhotoEtag",
+    "thumbnailPhotoUrl",
+    "websites",
 }
 # Output-only fields: Google ignores them in a request body.
 READ_ONLY = {
-    "agreedToTerms", "aliases", "archivalTime", "creationTime", "customerId", "deletionTime", "etag",
-    "guestAccountInfo", "id", "isAdmin", "isDelegatedAdmin", "isEnforcedIn2Sv", "isEnrolledIn2Sv",
-    "isGuestUser", "isMailboxSetup", "kind", "lastLoginTime", "nonEditableAliases",
-    "suspensionReason", "suspensionTime", "thumbnailPhotoEtag", "thumbnailPhotoUrl",
+    "agreedToTerms",
+    "aliases",
+    "archivalTime",
+    "creationTime",
+    "customerId",
+    "deletionTime",
+    "etag",
+    "guestAccountInfo",
+    "id",
+    "isAdmin",
+    "isDelegatedAdmin",
+    "isEnforcedIn2Sv",
+    "isEnrolledIn2Sv",
+    "isGuestUser",
+    "isMailboxSetup",
+    "kind",
+    "lastLoginTime",
+    "nonEditableAliases",
+    "suspensionReason",
+    "suspensionTime",
+    "thumbnailPhotoEtag",
+    "thumbnailPhotoUrl",
 }
-BOOLEAN_FIELDS = {"archived", "changePasswordAtNextLogin", "includeInGlobalAddressList",
-                  "ipWhitelisted", "suspended"}
+BOOLEAN_FIELDS = {"archived", "changePasswordAtNextLogin", "includeInGlobalAddressList", "ipWhitelisted", "suspended"}
 STRING_FIELDS = {"orgUnitPath", "recoveryEmail", "recoveryPhone"}
 # Handled on their own; every other writable field is stored and echoed as sent.
 SPECIAL = {"primaryEmail", "name", "password", "hashFunction", "orgUnitPath", "customSchemas"}
 
-LIST_PARAMS = ("customer", "domain", "maxResults", "pageToken", "orderBy", "sortOrder", "query",
-               "showDeleted", "projection", "customFieldMask", "viewType", "event")
+LIST_PARAMS = (
+    "customer",
+    "domain",
+    "maxResults",
+    "pageToken",
+    "orderBy",
+    "sortOrder",
+    "query",
+    "showDeleted",
+    "projection",
+    "customFieldMask",
+    "viewType",
+    "event",
+)
 SORT_FIELDS = {"email": "primaryEmail", "givenName": "givenName", "familyName": "familyName"}
 
 
@@ -54,8 +124,9 @@ def list_users(req):
         candidates = [u for u in directory.users.values() if _in_domain(u, query.get("domain"))]
     matches = _user_filter(query.get("query", ""))
     candidates = [u for u in candidates if matches(u)]
-    chunk, token = paging.page(candidates, lambda u: (_sort_value(u, order), u["id"]), limit,
-                               query.get("pageToken"), descending)
+    chunk, token = paging.page(
+        candidates, lambda u: (_sort_value(u, order), u["id"]), limit, query.get("pageToken"), descending
+    )
     items = [api_schemas.projected(resources.user(u, directory), u, query) for u in chunk]
     return 200, resources.listing("admin#directory#users", "users", items, token)
 
@@ -69,9 +140,14 @@ def insert_user(req):
     if "password" not in body:
         raise errors.invalid("Invalid Password")
     password = rules.check_password(body["password"], body.get("hashFunction"))
-    record = {"id": directory.new_numeric_id(), "primaryEmail": address, "name": name,
-              "password": password_store.to_stored(password, body.get("hashFunction")),
-              "creationTime": now_rfc3339(), "orgUnitPath": "/"}
+    record = {
+        "id": directory.new_numeric_id(),
+        "primaryEmail": address,
+        "name": name,
+        "password": password_store.to_stored(password, body.get("hashFunction")),
+        "creationTime": now_rfc3339(),
+        "orgUnitPath": "/",
+    }
     _apply_plain_fields(record, body, directory)
     if "customSchemas" in body:
         api_schemas.apply_custom_schemas(directory, record, body["customSchemas"])
@@ -192,8 +268,9 @@ def _checked_name(current, sent):
     name = dict(current)
     for field, value in (sent or {}).items():
         if field not in ("givenName", "familyName", "fullName", "displayName"):
-            raise errors.invalid("Invalid JSON payload received. Unknown name \"%s\" at "
-                                 "'resource.name': Cannot find field." % field)
+            raise errors.invalid(
+                "Invalid JSON payload received. Unknown name \"%s\" at 'resource.name': Cannot find field." % field
+            )
         if field in ("givenName", "familyName", "displayName") and value is not None:
             name[field] = value
     rules.check_name_part(name.get("givenName"), "GivenName")

@@ -21,17 +21,29 @@ CLOCK_SKEW = 60
 PROJECT_ID = "google-sync-emulator"
 
 _SCOPE = "https://www.googleapis.com/auth/"
-DIRECTORY_SCOPES = tuple(_SCOPE + name for name in (
-    "admin.directory.user", "admin.directory.user.readonly",
-    "admin.directory.user.alias", "admin.directory.user.alias.readonly",
-    "admin.directory.group", "admin.directory.group.readonly",
-    "admin.directory.group.member", "admin.directory.group.member.readonly",
-    "admin.directory.orgunit", "admin.directory.orgunit.readonly",
-    "admin.directory.domain.readonly",
-    "admin.directory.userschema", "admin.directory.userschema.readonly",
-    "apps.groups.settings", "apps.licensing",
-    "admin.directory.user.security", "admin.datatransfer", "admin.datatransfer.readonly",
-))
+DIRECTORY_SCOPES = tuple(
+    _SCOPE + name
+    for name in (
+        "admin.directory.user",
+        "admin.directory.user.readonly",
+        "admin.directory.user.alias",
+        "admin.directory.user.alias.readonly",
+        "admin.directory.group",
+        "admin.directory.group.readonly",
+        "admin.directory.group.member",
+        "admin.directory.group.member.readonly",
+        "admin.directory.orgunit",
+        "admin.directory.orgunit.readonly",
+        "admin.directory.domain.readonly",
+        "admin.directory.userschema",
+        "admin.directory.userschema.readonly",
+        "apps.groups.settings",
+        "apps.licensing",
+        "admin.directory.user.security",
+        "admin.datatransfer",
+        "admin.datatransfer.readonly",
+    )
+)
 
 
 class GrantError(Exception):
@@ -45,7 +57,7 @@ class GrantError(Exception):
 
 @dataclass
 class AccessToken:
-    subject: str      # the impersonated user, or None for the service account itself
+    subject: str  # the impersonated user, or None for the service account itself
     scopes: frozenset
     client_id: str
     expires: float
@@ -56,17 +68,18 @@ class Authority:
     """Registered service accounts (by key id) and the access tokens issued to them."""
 
     def __init__(self):
-        self.keys = {}        # private_key_id -> {client_email, client_id, public_key (PEM)}
+        self.keys = {}  # private_key_id -> {client_email, client_id, public_key (PEM)}
         self.delegations = {}  # client_id -> set of delegated scopes
-        self.tokens = {}      # access token -> AccessToken
+        self.tokens = {}  # access token -> AccessToken
         self.accounts = set()  # client_email of each service account that exists (whether or not it has keys left)
 
     # service accounts ---------------------------------------------------------------------
     def create_service_account(self, token_uri, scopes=None, name=None):
         """A new key (RSA 2048) in Google's JSON key file format, registered and delegated."""
         private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        pem = private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                        serialization.NoEncryption()).decode()
+        pem = private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
         client_id = "1" + "".join(random.choice(string.digits) for _ in range(20))
         name = name or "google-sync-%d" % (len(self.keys) + 1)
         info = {
@@ -80,7 +93,7 @@ class Authority:
             "token_uri": token_uri,
             "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
             "client_x509_cert_url": "https://www.googleapis.com/robot/v1/metadata/x509/"
-                                    + urllib.parse.quote(name + "@" + PROJECT_ID + ".iam.gserviceaccount.com"),
+            + urllib.parse.quote(name + "@" + PROJECT_ID + ".iam.gserviceaccount.com"),
             "universe_domain": "googleapis.com",
         }
         self.register(info, scopes)
@@ -89,9 +102,11 @@ class Authority:
     def register(self, info, scopes=None):
         """Trust the public half of a key file and delegate `scopes` (default: all directory)."""
         public_pem = _public_pem(info["private_key"])
-        self.keys[info["private_key_id"]] = {"client_email": info["client_email"],
-                                             "client_id": str(info["client_id"]),
-                                             "public_key": public_pem}
+        self.keys[info["private_key_id"]] = {
+            "client_email": info["client_email"],
+            "client_id": str(info["client_id"]),
+            "public_key": public_pem,
+        }
         self.delegations[str(info["client_id"])] = set(DIRECTORY_SCOPES if scopes is None else scopes)
         self.accounts.add(info["client_email"])
 
@@ -120,22 +135,23 @@ class Authority:
         if not scopes:
             raise GrantError(400, "invalid_scope", "Invalid OAuth scope or ID token audience provided.")
         if subject is not None and not scopes <= self.delegations.get(account["client_id"], set()):
-            raise GrantError(401, "unauthorized_client",
-                             "Client is unauthorized to retrieve access tokens using this method, or client "
-                             "not authorized for any of the scopes requested.")
+            raise GrantError(
+                401,
+                "unauthorized_client",
+                "Client is unauthorized to retrieve access tokens using this method, or client "
+                "not authorized for any of the scopes requested.",
+            )
         token = "ya29." + secrets.token_urlsafe(48)
-        self.tokens[token] = AccessToken(subject.lower() if subject else None, scopes,
-                                         account["client_id"], time.time() + TOKEN_LIFETIME)
+        self.tokens[token] = AccessToken(
+            subject.lower() if subject else None, scopes, account["client_id"], time.time() + TOKEN_LIFETIME
+        )
         return {"access_token": token, "expires_in": TOKEN_LIFETIME - 1, "token_type": "Bearer"}
 
     def _verify_signature(self, header, claims, signed, signature):
         if header.get("alg") != "RS256":
             raise GrantError(400, "invalid_grant", "Invalid JWT Signature.")
         key_id = header.get("kid")
-        if key_id is None:
-            candidates = list(self.keys.values())
-        else:
-            candidates = [self.keys[key_id]] if key_id in self.keys else []
+        candidates = list(self.keys.values()) if key_id is None else [self.keys[key_id]] if key_id in self.keys else []
         for account in candidates:
             if account["client_email"] != claims.get("iss"):
                 continue
@@ -168,8 +184,11 @@ class Authority:
 
     # persistence --------------------------------------------------------------------------
     def to_dict(self):
-        return {"keys": self.keys, "delegations": {k: sorted(v) for k, v in self.delegations.items()},
-                "accounts": sorted(self.accounts)}
+        return {
+            "keys": self.keys,
+            "delegations": {k: sorted(v) for k, v in self.delegations.items()},
+            "accounts": sorted(self.accounts),
+        }
 
     def load(self, data):
         self.keys.update(data.get("keys", {}))
@@ -181,8 +200,11 @@ class Authority:
 def _public_pem(private_pem):
     """The public half of a PEM private key (cached: loading checks the key, which is slow)."""
     private_key = serialization.load_pem_private_key(private_pem.encode(), password=None)
-    return private_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return (
+        private_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 def _b64decode(segment):
@@ -203,12 +225,25 @@ def _split_jwt(assertion):
 
 def _check_claims(claims, token_uri):
     if claims.get("aud") not in (GOOGLE_TOKEN_AUDIENCE, token_uri):
-        raise GrantError(400, "invalid_grant",
-                         "Invalid JWT: Failed audience check. The expected value was %s" % GOOGLE_TOKEN_AUDIENCE)
+        raise GrantError(
+            400,
+            "invalid_grant",
+            "Invalid JWT: Failed audience check. The expected value was %s" % GOOGLE_TOKEN_AUDIENCE,
+        )
     issued, expires, now = claims.get("iat"), claims.get("exp"), time.time()
-    if not isinstance(issued, (int, float)) or not isinstance(expires, (int, float)) or (
-            expires - issued > TOKEN_LIFETIME or expires <= issued
-            or issued > now + CLOCK_SKEW or expires < now - CLOCK_SKEW):
-        raise GrantError(400, "invalid_grant",
-                         "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable "
-                         "timeframe. Check your iat and exp values in the JWT claim.")
+    if (
+        not isinstance(issued, (int, float))
+        or not isinstance(expires, (int, float))
+        or (
+            expires - issued > TOKEN_LIFETIME
+            or expires <= issued
+            or issued > now + CLOCK_SKEW
+            or expires < now - CLOCK_SKEW
+        )
+    ):
+        raise GrantError(
+            400,
+            "invalid_grant",
+            "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable "
+            "timeframe. Check your iat and exp values in the JWT claim.",
+        )

@@ -15,8 +15,8 @@ _BOUNDARY = re.compile(r'boundary=(?:"([^"]+)"|([^;\s]+))', re.IGNORECASE)
 class Part:
     content_id: str
     method: str
-    target: str          # path and query, e.g. /admin/directory/v1/users?alt=json
-    headers: dict        # lower-cased names
+    target: str  # path and query, e.g. /admin/directory/v1/users?alt=json
+    headers: dict  # lower-cased names
     body: bytes
 
 
@@ -36,20 +36,19 @@ def parse(content_type, body):
     if not parts:
         raise ApiError(400, "badRequest", "Bad Request")
     if len(parts) > MAX_PARTS:
-        raise ApiError(400, "badRequest",
-                       "A batch request cannot contain more than %d requests." % MAX_PARTS)
+        raise ApiError(400, "badRequest", "A batch request cannot contain more than %d requests." % MAX_PARTS)
     return parts
 
 
 def _strip_line_ends(section):
-    section = section[section.find(b"\n") + 1:]      # the rest of the delimiter line
+    section = section[section.find(b"\n") + 1 :]  # the rest of the delimiter line
     return section[:-1] if section.endswith(b"\r") else section
 
 
 def _split_head(content):
     """Split 'Header: value' lines from the content after the first blank line (CRLF or LF)."""
     match = re.search(rb"\r?\n\r?\n", content)
-    head, rest = (content[:match.start()], content[match.end():]) if match else (content, b"")
+    head, rest = (content[: match.start()], content[match.end() :]) if match else (content, b"")
     headers = {}
     # A long header (a Content-ID with a long id) may be folded onto continuation lines that start with
     # white space (RFC 5322 2.2.3); Python's email generator does this. Unfold before reading.
@@ -68,7 +67,7 @@ def _inner_request(content_id, content):
         raise ApiError(400, "badRequest", "Bad Request")
     headers, body = _split_head(rest)
     if "content-length" in headers and headers["content-length"].isdigit():
-        body = body[:int(headers["content-length"])]
+        body = body[: int(headers["content-length"])]
     return Part(content_id, fields[0].upper(), fields[1], headers, body)
 
 
@@ -87,11 +86,12 @@ def render(answers):
     boundary = "batch_" + secrets.token_urlsafe(12)
     out = []
     for content_id, status, headers, body in answers:
-        out.append(("--%s\r\nContent-Type: application/http\r\nContent-ID: %s\r\n\r\n"
-                    % (boundary, content_id)).encode())
+        out.append(
+            ("--%s\r\nContent-Type: application/http\r\nContent-ID: %s\r\n\r\n" % (boundary, content_id)).encode()
+        )
         lines = ["HTTP/1.1 %d %s" % (status, HTTPStatus(status).phrase)]
         lines += ["%s: %s" % item for item in headers.items()]
         lines += ["Content-Length: %d" % len(body)]
         out.append(("\r\n".join(lines) + "\r\n\r\n").encode() + body + b"\r\n")
     out.append(("--%s--\r\n" % boundary).encode())
-    return 'multipart/mixed; boundary=%s' % boundary, b"".join(out)
+    return "multipart/mixed; boundary=%s" % boundary, b"".join(out)

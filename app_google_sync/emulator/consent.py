@@ -47,16 +47,20 @@ button{font:inherit;font-size:14px;font-weight:500;padding:10px 24px;border-radi
 .foot{max-width:448px;margin:0 auto;font-size:12px;color:#444746;text-align:right}
 """
 
-_LOGO = ('<div class="logo"><span class="b">G</span><span class="r">o</span><span class="y">o</span>'
-         '<span class="b">g</span><span class="g">l</span><span class="r">e</span></div>')
+_LOGO = (
+    '<div class="logo"><span class="b">G</span><span class="r">o</span><span class="y">o</span>'
+    '<span class="b">g</span><span class="g">l</span><span class="r">e</span></div>'
+)
 
 
 def _page(title, body):
-    return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            "<title>%s</title><style>%s</style></head><body><main class=\"card\">%s</main>"
-            "<p class=\"foot\">Google Directory API emulator (not Google)</p></body></html>"
-            % (html.escape(title), _STYLE, body)).encode("utf-8")
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<title>%s</title><style>%s</style></head><body><main class="card">%s</main>'
+        '<p class="foot">Google Directory API emulator (not Google)</p></body></html>'
+        % (html.escape(title), _STYLE, body)
+    ).encode("utf-8")
 
 
 def consent_page(request_id, app_name, pending, domain, email="", error=None):
@@ -83,18 +87,29 @@ def consent_page(request_id, app_name, pending, domain, email="", error=None):
         '<div class="buttons"><button class="cancel" type="submit" name="action" value="cancel" formnovalidate>'
         'Cancel</button><button class="allow" type="submit" name="action" value="allow">Allow</button></div>'
         "</form>"
-    ) % {"app": e(app_name), "action": e(APPROVAL_PATH), "request": e(request_id), "domain": e(domain),
-         "email": e(email or pending.login_hint), "scopes": scopes,
-         "error": '<p class="error" role="alert">%s</p>' % e(error) if error else "",
-         "origin": e("%s://%s" % (target.scheme, target.netloc))}
+    ) % {
+        "app": e(app_name),
+        "action": e(APPROVAL_PATH),
+        "request": e(request_id),
+        "domain": e(domain),
+        "email": e(email or pending.login_hint),
+        "scopes": scopes,
+        "error": '<p class="error" role="alert">%s</p>' % e(error) if error else "",
+        "origin": e("%s://%s" % (target.scheme, target.netloc)),
+    }
     return _page("Sign in - Google Accounts", body)
 
 
 def error_page(status, error, description):
     """Google's 'Access blocked' page: 'Error <status>: <error>' and what went wrong."""
     e = html.escape
-    heading = ("Access blocked: Authorization Error" if error == "invalid_client"
-               else "Access blocked: This app's request is invalid")
-    body = (_LOGO + '<div class="brand">Sign in with Google</div><h1 class="blocked">%s</h1><p class="sub">%s</p>'
-            '<p class="code"><b>Error %d: %s</b></p>') % (e(heading), e(description), status, e(error))
+    heading = (
+        "Access blocked: Authorization Error"
+        if error == "invalid_client"
+        else "Access blocked: This app's request is invalid"
+    )
+    body = (
+        _LOGO + '<div class="brand">Sign in with Google</div><h1 class="blocked">%s</h1><p class="sub">%s</p>'
+        '<p class="code"><b>Error %d: %s</b></p>'
+    ) % (e(heading), e(description), status, e(error))
     return _page("Error %d: %s" % (status, error), body)

@@ -47,12 +47,14 @@ class ApiError(Exception):
     def body(self):
         item = {"message": self.item_message, "domain": "global", "reason": self.reason}
         item.update(self.extra)
-        return {"error": {
-            "code": self.code,
-            "message": self.message,
-            "errors": [item],
-            "status": STATUS_NAMES.get(self.code, "UNKNOWN"),
-        }}
+        return {
+            "error": {
+                "code": self.code,
+                "message": self.message,
+                "errors": [item],
+                "status": STATUS_NAMES.get(self.code, "UNKNOWN"),
+            }
+        }
 
 
 def invalid(message):
@@ -108,11 +110,14 @@ def injected(status, reason, retry_after=None):
 
 def unauthenticated():
     return ApiError(
-        401, "authError",
+        401,
+        "authError",
         "Request had invalid authentication credentials. Expected OAuth 2 access token, "
         "login cookie or other valid authentication credential. "
         "See https://developers.google.com/identity/sign-in/web/devconsole-project.",
-        item_message="Invalid Credentials", location="Authorization", locationType="header",
+        item_message="Invalid Credentials",
+        location="Authorization",
+        locationType="header",
     )
 
 

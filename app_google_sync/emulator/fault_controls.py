@@ -3,13 +3,24 @@ window, concurrency caps, propagation delay, outages, token failures, lost or ga
 odd shapes; and what it counted. A part of ``Emulator``; the faults themselves are in faults.py.
 """
 
-
 from .faults import ThinPages
 
 # The counters of stats(), all present even at zero.
-STATS = ("http_requests", "batches", "calls", "accepted", "rejected_quota", "rejected_concurrency",
-         "rejected_outage", "failed_injected", "answers_delayed", "answers_dropped", "answers_garbled",
-         "token_requests", "token_failures")
+STATS = (
+    "http_requests",
+    "batches",
+    "calls",
+    "accepted",
+    "rejected_quota",
+    "rejected_concurrency",
+    "rejected_outage",
+    "failed_injected",
+    "answers_delayed",
+    "answers_dropped",
+    "answers_garbled",
+    "token_requests",
+    "token_failures",
+)
 
 
 class FaultControls:

@@ -86,9 +86,11 @@ class TokenFailure(Countdown):
 # API answers; see Emulator.garble_next.
 GARBLES = ("html", "html-200", "truncated", "missing-part")
 
-HTML_PAGE = (b"<!DOCTYPE html><html lang=en><meta charset=utf-8><title>Error 502 (Server Error)!!1</title>"
-             b"<p><b>502.</b> <ins>That's an error.</ins><p>The server encountered a temporary error "
-             b"and could not complete your request.<p>Please try again in 30 seconds.</html>")
+HTML_PAGE = (
+    b"<!DOCTYPE html><html lang=en><meta charset=utf-8><title>Error 502 (Server Error)!!1</title>"
+    b"<p><b>502.</b> <ins>That's an error.</ins><p>The server encountered a temporary error "
+    b"and could not complete your request.<p>Please try again in 30 seconds.</html>"
+)
 
 
 class Garble(Countdown):

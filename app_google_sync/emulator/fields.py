@@ -18,8 +18,9 @@ _OPEN = "open"
 
 
 def invalid_selection(text):
-    return ApiError(400, "invalidParameter", "Invalid field selection %s" % text,
-                    location="fields", locationType="parameter")
+    return ApiError(
+        400, "invalidParameter", "Invalid field selection %s" % text, location="fields", locationType="parameter"
+    )
 
 
 def parse(selector):

@@ -66,15 +66,30 @@ class Identity:
             self.webflow.register_client(config, redirect_uris, name)
             self._save(force=True)
 
-    def authorize(self, client_id, email, scopes, redirect_uri, state=None, code_challenge=None,
-                  code_challenge_method="S256", access_type="offline", prompt="consent"):
+    def authorize(
+        self,
+        client_id,
+        email,
+        scopes,
+        redirect_uri,
+        state=None,
+        code_challenge=None,
+        code_challenge_method="S256",
+        access_type="offline",
+        prompt="consent",
+    ):
         """Test helper: the authorization code a user would bring back after allowing (no password).
 
         The request is checked as the authorization endpoint checks it; ValueError if refused.
         """
-        query = {"client_id": client_id, "redirect_uri": redirect_uri, "response_type": "code",
-                 "scope": " ".join(scopes) if not isinstance(scopes, str) else scopes,
-                 "access_type": access_type, "prompt": prompt}
+        query = {
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
+            "response_type": "code",
+            "scope": " ".join(scopes) if not isinstance(scopes, str) else scopes,
+            "access_type": access_type,
+            "prompt": prompt,
+        }
         if state is not None:
             query["state"] = state
         if code_challenge:
@@ -96,8 +111,10 @@ class Identity:
     def oauth_grants(self):
         """The live refresh-token grants: [{"client_id", "subject", "scopes"}] (tests, "Disconnect")."""
         with self.lock:
-            return [{"client_id": g["client_id"], "subject": g["subject"], "scopes": list(g["scopes"])}
-                    for g in self.webflow.refresh_tokens.values()]
+            return [
+                {"client_id": g["client_id"], "subject": g["subject"], "scopes": list(g["scopes"])}
+                for g in self.webflow.refresh_tokens.values()
+            ]
 
     def expire_tokens(self):
         """Forget every access token, as if they had expired (clients must fetch new ones)."""
@@ -148,8 +165,9 @@ class Identity:
                 started = self.webflow.begin(query)
             except oauth.AuthorizationError as refused:
                 log.info("GET /o/oauth2/auth -> %d %s", refused.status, refused.error)
-                return self._html(refused.status, consent.error_page(refused.status, refused.error,
-                                                                     refused.description))
+                return self._html(
+                    refused.status, consent.error_page(refused.status, refused.error, refused.description)
+                )
             if isinstance(started, str):
                 return self._redirect(started)
             request_id, pending = started
@@ -164,8 +182,9 @@ class Identity:
             try:
                 pending = self.webflow.pending_request(request_id)
             except oauth.AuthorizationError as refused:
-                return self._html(refused.status, consent.error_page(refused.status, refused.error,
-                                                                     refused.description))
+                return self._html(
+                    refused.status, consent.error_page(refused.status, refused.error, refused.description)
+                )
             if form.get("action") != "allow":
                 log.info("POST %s -> 302 access_denied", oauth.APPROVAL_PATH)
                 return self._redirect(self.webflow.cancel(request_id))

@@ -24,7 +24,7 @@ class Quota:
         self.per_window = per_window  # None: unlimited
         self.window = window
         self.status = status
-        self._times = {}               # subject -> deque of call times in the window
+        self._times = {}  # subject -> deque of call times in the window
 
     @property
     def status(self):

@@ -42,15 +42,33 @@ MAX_PENDING = 1000
 PROJECT_NUMBER_DIGITS = 12
 
 _SCOPE = "https://www.googleapis.com/auth/"
-IDENTITY_SCOPES = {"openid": "Associate you with your personal info on Google",
-                   _SCOPE + "userinfo.email": "See your primary Google Account email address",
-                   _SCOPE + "userinfo.profile": "See your personal info, including any personal info "
-                                                "you've made publicly available"}
+IDENTITY_SCOPES = {
+    "openid": "Associate you with your personal info on Google",
+    _SCOPE + "userinfo.email": "See your primary Google Account email address",
+    _SCOPE + "userinfo.profile": "See your personal info, including any personal info you've made publicly available",
+}
 SHORT_SCOPES = {"email": _SCOPE + "userinfo.email", "profile": _SCOPE + "userinfo.profile"}
 # Parameters Google's authorization endpoint takes; any other one is refused.
-AUTH_PARAMS = {"client_id", "redirect_uri", "response_type", "scope", "state", "access_type", "prompt",
-               "login_hint", "include_granted_scopes", "code_challenge", "code_challenge_method", "hd",
-               "nonce", "enable_granular_consent", "authuser", "hl", "display", "approval_prompt"}
+AUTH_PARAMS = {
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "scope",
+    "state",
+    "access_type",
+    "prompt",
+    "login_hint",
+    "include_granted_scopes",
+    "code_challenge",
+    "code_challenge_method",
+    "hd",
+    "nonce",
+    "enable_granular_consent",
+    "authuser",
+    "hl",
+    "display",
+    "approval_prompt",
+}
 _VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 
 
@@ -67,6 +85,7 @@ class AuthorizationError(Exception):
 @dataclass
 class Pending:
     """An authorization request waiting for the user to sign in and allow (or cancel)."""
+
     client_id: str
     redirect_uri: str
     scopes: tuple
@@ -95,30 +114,35 @@ class Code:
 @dataclass
 class WebFlow:
     """OAuth clients and the grants made to them. Callers hold the emulator's lock."""
+
     authority: object
-    clients: dict = field(default_factory=dict)    # client_id -> {secret_sha256, redirect_uris, name}
+    clients: dict = field(default_factory=dict)  # client_id -> {secret_sha256, redirect_uris, name}
     refresh_tokens: dict = field(default_factory=dict)  # sha256(token) -> {client_id, subject, scopes}
-    pending: dict = field(default_factory=dict)    # request id -> Pending
-    codes: dict = field(default_factory=dict)      # code -> Code
+    pending: dict = field(default_factory=dict)  # request id -> Pending
+    codes: dict = field(default_factory=dict)  # code -> Code
 
     # clients ----------------------------------------------------------------------------
     def create_client(self, redirect_uris, auth_uri, token_uri, name=None):
         """A new web client, in the `{"web": {...}}` JSON format of Google's Cloud Console."""
         for uri in redirect_uris:
             check_redirect_uri(uri)
-        project = random.randint(10 ** (PROJECT_NUMBER_DIGITS - 1), 10 ** PROJECT_NUMBER_DIGITS - 1)
+        project = random.randint(10 ** (PROJECT_NUMBER_DIGITS - 1), 10**PROJECT_NUMBER_DIGITS - 1)
         client_id = "%s-%s.apps.googleusercontent.com" % (
-            project, "".join(random.choice(string.ascii_lowercase + string.digits) for _ in range(32)))
+            project,
+            "".join(random.choice(string.ascii_lowercase + string.digits) for _ in range(32)),
+        )
         secret = "GOCSPX-" + secrets.token_urlsafe(21)[:28]
-        config = {"web": {
-            "client_id": client_id,
-            "project_id": "google-sync-emulator",
-            "auth_uri": auth_uri,
-            "token_uri": token_uri,
-            "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
-            "client_secret": secret,
-            "redirect_uris": list(redirect_uris),
-        }}
+        config = {
+            "web": {
+                "client_id": client_id,
+                "project_id": "google-sync-emulator",
+                "auth_uri": auth_uri,
+                "token_uri": token_uri,
+                "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
+                "client_secret": secret,
+                "redirect_uris": list(redirect_uris),
+            }
+        }
         self.register_client(config, name=name)
         return config
 
@@ -128,8 +152,11 @@ class WebFlow:
         uris = list(dict.fromkeys(list(web.get("redirect_uris", [])) + list(redirect_uris)))
         for uri in uris:
             check_redirect_uri(uri)
-        self.clients[web["client_id"]] = {"secret_sha256": _digest(web["client_secret"]),
-                                          "redirect_uris": uris, "name": name or "Google Sync"}
+        self.clients[web["client_id"]] = {
+            "secret_sha256": _digest(web["client_secret"]),
+            "redirect_uris": uris,
+            "name": name or "Google Sync",
+        }
 
     # authorization endpoint ----------------------------------------------------------------
     def begin(self, query):
@@ -145,20 +172,22 @@ class WebFlow:
         redirect_uri = _required(query, "redirect_uri")
         if redirect_uri not in client["redirect_uris"]:
             raise AuthorizationError(
-                400, "redirect_uri_mismatch",
+                400,
+                "redirect_uri_mismatch",
                 "You can't sign in to this app because it doesn't comply with Google's OAuth 2.0 policy. "
                 "If you're the app developer, register the redirect URI in the Google Cloud Console. "
-                "Request details: redirect_uri=%s" % redirect_uri)
+                "Request details: redirect_uri=%s" % redirect_uri,
+            )
         for name in query:
             if name not in AUTH_PARAMS:
-                raise AuthorizationError(400, "invalid_request",
-                                         "Parameter not allowed for this message type: %s" % name)
+                raise AuthorizationError(
+                    400, "invalid_request", "Parameter not allowed for this message type: %s" % name
+                )
         response_type = query.get("response_type")
         if not response_type:
             raise AuthorizationError(400, "invalid_request", "Required parameter is missing: response_type")
         if response_type != "code":
-            raise AuthorizationError(400, "unsupported_response_type",
-                                     "Invalid response_type: %s" % response_type)
+            raise AuthorizationError(400, "unsupported_response_type", "Invalid response_type: %s" % response_type)
         scopes = self._scopes(_required(query, "scope"))
         offline = query.get("access_type", "online")
         if offline not in ("online", "offline"):
@@ -175,9 +204,18 @@ class WebFlow:
                 raise AuthorizationError(400, "invalid_request", "Invalid code_challenge_method value.")
             if not _VERIFIER.match(challenge):
                 raise AuthorizationError(400, "invalid_request", "Invalid code_challenge value.")
-        pending = Pending(client_id, redirect_uri, scopes, query.get("state", ""), challenge, method,
-                          offline == "offline", prompt, query.get("login_hint", ""),
-                          time.time() + PENDING_LIFETIME)
+        pending = Pending(
+            client_id,
+            redirect_uri,
+            scopes,
+            query.get("state", ""),
+            challenge,
+            method,
+            offline == "offline",
+            prompt,
+            query.get("login_hint", ""),
+            time.time() + PENDING_LIFETIME,
+        )
         if "none" in prompt:
             return redirect_url(redirect_uri, error="login_required", state=pending.state)
         self._forget_stale()
@@ -188,9 +226,11 @@ class WebFlow:
     def pending_request(self, request_id):
         pending = self.pending.get(request_id or "")
         if pending is None or pending.expires <= time.time():
-            raise AuthorizationError(400, "invalid_request",
-                                     "This sign-in request has expired or was already used. "
-                                     "Go back to the app and start again.")
+            raise AuthorizationError(
+                400,
+                "invalid_request",
+                "This sign-in request has expired or was already used. Go back to the app and start again.",
+            )
         return pending
 
     def cancel(self, request_id):
@@ -201,16 +241,33 @@ class WebFlow:
         """The user signed in and allowed: a redirect URL carrying a fresh code."""
         pending = self.pending.pop(request_id)
         code = self.issue_code(pending, subject, user_id)
-        return redirect_url(pending.redirect_uri, state=pending.state, code=code, scope=" ".join(pending.scopes),
-                            authuser="0", hd=domain, prompt="consent")
+        return redirect_url(
+            pending.redirect_uri,
+            state=pending.state,
+            code=code,
+            scope=" ".join(pending.scopes),
+            authuser="0",
+            hd=domain,
+            prompt="consent",
+        )
 
     def issue_code(self, pending, subject, user_id):
-        refresh = pending.offline and ("consent" in pending.prompt
-                                       or not self._has_refresh_token(pending.client_id, user_id))
+        refresh = pending.offline and (
+            "consent" in pending.prompt or not self._has_refresh_token(pending.client_id, user_id)
+        )
         code = "4/0A" + secrets.token_urlsafe(54)
         self.codes = {k: v for k, v in self.codes.items() if v.expires > time.time()}
-        self.codes[code] = Code(pending.client_id, pending.redirect_uri, subject, user_id, pending.scopes,
-                                pending.challenge, pending.challenge_method, refresh, time.time() + CODE_LIFETIME)
+        self.codes[code] = Code(
+            pending.client_id,
+            pending.redirect_uri,
+            subject,
+            user_id,
+            pending.scopes,
+            pending.challenge,
+            pending.challenge_method,
+            refresh,
+            time.time() + CODE_LIFETIME,
+        )
         return code
 
     def _scopes(self, text):
@@ -220,8 +277,12 @@ class WebFlow:
         invalid = [s for s in requested if s not in known_scopes()]
         if invalid:
             valid = [s for s in requested if s in known_scopes()]
-            raise AuthorizationError(400, "invalid_scope", "Some requested scopes were invalid. {valid=[%s], "
-                                     "invalid=[%s]}" % (", ".join(valid), ", ".join(invalid)))
+            raise AuthorizationError(
+                400,
+                "invalid_scope",
+                "Some requested scopes were invalid. {valid=[%s], "
+                "invalid=[%s]}" % (", ".join(valid), ", ".join(invalid)),
+            )
         return tuple(dict.fromkeys(requested))
 
     def _forget_stale(self):
@@ -270,8 +331,9 @@ class WebFlow:
             raise GrantError(400, "invalid_request", "Missing required parameter: code")
         code = self.codes.get(value)
         if code is None or code.client_id != client_id:
-            raise GrantError(400, "invalid_grant", "Malformed auth code." if not value.startswith("4/")
-                             else "Bad Request")
+            raise GrantError(
+                400, "invalid_grant", "Malformed auth code." if not value.startswith("4/") else "Bad Request"
+            )
         del self.codes[value]  # spent, whatever happens next
         if code.expires <= time.time():
             raise GrantError(400, "invalid_grant", "Bad Request")
@@ -294,8 +356,12 @@ class WebFlow:
         if code.refresh:
             refresh_token = "1//0" + secrets.token_urlsafe(72)
             self.refresh_tokens[_digest(refresh_token)] = {
-                "client_id": client_id, "subject": code.subject, "user_id": code.user_id,
-                "scopes": list(code.scopes), "created": time.time()}
+                "client_id": client_id,
+                "subject": code.subject,
+                "user_id": code.user_id,
+                "scopes": list(code.scopes),
+                "created": time.time(),
+            }
         answer["access_token"] = self._access_token(code.subject, code.scopes, client_id, refresh_token)
         answer["expires_in"] = TOKEN_LIFETIME - 1
         if refresh_token:
@@ -317,17 +383,26 @@ class WebFlow:
         if form.get("scope"):
             wanted = tuple(dict.fromkeys(SHORT_SCOPES.get(s, s) for s in form["scope"].split()))
             if not set(wanted) <= set(scopes):
-                raise GrantError(400, "invalid_scope",
-                                 "The requested scope exceeds the scope granted by the resource owner.")
+                raise GrantError(
+                    400, "invalid_scope", "The requested scope exceeds the scope granted by the resource owner."
+                )
             scopes = wanted
-        return {"access_token": self._access_token(grant["subject"], scopes, client_id, value),
-                "expires_in": TOKEN_LIFETIME - 1, "scope": " ".join(scopes), "token_type": "Bearer"}
+        return {
+            "access_token": self._access_token(grant["subject"], scopes, client_id, value),
+            "expires_in": TOKEN_LIFETIME - 1,
+            "scope": " ".join(scopes),
+            "token_type": "Bearer",
+        }
 
     def _access_token(self, subject, scopes, client_id, refresh_token):
         token = "ya29." + secrets.token_urlsafe(96)
         self.authority.tokens[token] = AccessToken(
-            subject, frozenset(scopes), client_id, time.time() + TOKEN_LIFETIME,
-            _digest(refresh_token) if refresh_token else None)
+            subject,
+            frozenset(scopes),
+            client_id,
+            time.time() + TOKEN_LIFETIME,
+            _digest(refresh_token) if refresh_token else None,
+        )
         return token
 
     # revocation -------------------------------------------------------------------------------
@@ -361,8 +436,7 @@ def check_redirect_uri(uri):
     """Google's rules for a web client's redirect URI (https, or http on a loopback host)."""
     split = urllib.parse.urlsplit(uri)
     if split.scheme not in ("http", "https") or not split.hostname or split.fragment or "*" in uri:
-        raise ValueError("invalid redirect URI %r: must be an absolute http(s) URI without fragment "
-                         "or wildcard" % uri)
+        raise ValueError("invalid redirect URI %r: must be an absolute http(s) URI without fragment or wildcard" % uri)
     if split.scheme == "http" and not is_loopback(split.hostname):
         raise ValueError("invalid redirect URI %r: must use https (http is allowed for localhost only)" % uri)
 

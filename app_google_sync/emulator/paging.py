@@ -49,8 +49,7 @@ def page(items, key, limit, token, descending=False):
     ordered = sorted(items, key=key, reverse=descending)
     if token:
         after = _decode(token)
-        ordered = [item for item in ordered
-                   if (list(key(item)) < after if descending else list(key(item)) > after)]
+        ordered = [item for item in ordered if (list(key(item)) < after if descending else list(key(item)) > after)]
     chunk = ordered[:limit]
     next_token = _encode(key(chunk[-1])) if len(ordered) > limit else None
     return chunk, next_token

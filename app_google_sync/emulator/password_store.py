@@ -25,6 +25,7 @@ def matches(stored, candidate):
     if function == "SHA-1":
         return hmac.compare_digest(hashlib.sha1(candidate.encode()).hexdigest(), value)
     from app_google_sync.libraries.core.passwords import verify_crypt  # noqa: PLC0415  (written alongside; load late)
+
     return bool(verify_crypt(candidate, value))
 
 

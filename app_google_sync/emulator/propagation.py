@@ -20,7 +20,7 @@ class Propagation:
     def __init__(self, clock=time.monotonic, delay=0.0):
         self.clock = clock
         self.delay = delay
-        self._settles = {}   # ("user" | "group", id) or ("address", address) -> clock time it settles
+        self._settles = {}  # ("user" | "group", id) or ("address", address) -> clock time it settles
         self._prune_at = 64
 
     # what the handlers report ------------------------------------------------------------

@@ -8,8 +8,21 @@ from .state import TEST_DOMAIN_SUFFIX
 
 EPOCH = "1970-01-01T00:00:00.000Z"
 # Stored user fields that render under their own name, after the computed ones.
-_USER_COMPUTED = {"id", "primaryEmail", "name", "password", "isAdmin", "suspended", "creationTime",
-                  "aliases", "emails", "orgUnitPath", "lastLoginTime", "agreedToTerms", "photo"}
+_USER_COMPUTED = {
+    "id",
+    "primaryEmail",
+    "name",
+    "password",
+    "isAdmin",
+    "suspended",
+    "creationTime",
+    "aliases",
+    "emails",
+    "orgUnitPath",
+    "lastLoginTime",
+    "agreedToTerms",
+    "photo",
+}
 
 
 def etag(resource):
@@ -33,8 +46,11 @@ def user(record, directory):
         "kind": "admin#directory#user",
         "id": record["id"],
         "primaryEmail": record["primaryEmail"],
-        "name": {"givenName": name["givenName"], "familyName": name["familyName"],
-                 "fullName": "%s %s" % (name["givenName"], name["familyName"])},
+        "name": {
+            "givenName": name["givenName"],
+            "familyName": name["familyName"],
+            "fullName": "%s %s" % (name["givenName"], name["familyName"]),
+        },
         "isAdmin": record.get("isAdmin", False),
         "isDelegatedAdmin": False,
         "lastLoginTime": record.get("lastLoginTime", EPOCH),
@@ -86,8 +102,14 @@ def group(record, directory):
 
 
 def member(record, directory):
-    resource = {"kind": "admin#directory#member", "id": record["id"], "email": record.get("email"),
-                "role": record["role"], "type": record["type"], "status": "ACTIVE"}
+    resource = {
+        "kind": "admin#directory#member",
+        "id": record["id"],
+        "email": record.get("email"),
+        "role": record["role"],
+        "type": record["type"],
+        "status": "ACTIVE",
+    }
     if record["type"] == "USER":
         target = directory.users[record["id"]]
         resource["email"] = target["primaryEmail"]
@@ -124,16 +146,36 @@ def alias(owner_id, primary, address, kind="admin#directory#alias"):
 
 def schema(record):
     fields = [dict(spec, kind="admin#directory#schema#fieldspec", etag=etag(spec)) for spec in record["fields"]]
-    return _with_etag({"kind": "admin#directory#schema", "schemaId": record["schemaId"], "schemaName": record["schemaName"],
-                       "displayName": record["displayName"], "fields": fields})
+    return _with_etag(
+        {
+            "kind": "admin#directory#schema",
+            "schemaId": record["schemaId"],
+            "schemaName": record["schemaName"],
+            "displayName": record["displayName"],
+            "fields": fields,
+        }
+    )
 
 
 def domain(name, directory):
-    aliases = [{"kind": "admin#directory#domainAlias", "domainAliasName": alias, "parentDomainName": name,
-                "verified": alias not in directory.unverified, "creationTime": "0"}
-               for alias, parent in sorted(directory.domain_aliases.items()) if parent == name]
-    resource = {"kind": "admin#directory#domain", "domainName": name, "isPrimary": name == directory.primary_domain,
-                "verified": name not in directory.unverified, "creationTime": "0"}
+    aliases = [
+        {
+            "kind": "admin#directory#domainAlias",
+            "domainAliasName": alias,
+            "parentDomainName": name,
+            "verified": alias not in directory.unverified,
+            "creationTime": "0",
+        }
+        for alias, parent in sorted(directory.domain_aliases.items())
+        if parent == name
+    ]
+    resource = {
+        "kind": "admin#directory#domain",
+        "domainName": name,
+        "isPrimary": name == directory.primary_domain,
+        "verified": name not in directory.unverified,
+        "creationTime": "0",
+    }
     if aliases:
         resource["domainAliases"] = aliases
     return _with_etag(resource)

@@ -18,11 +18,15 @@ _DIRECTORY = "admin.directory."
 # Scope family -> (scopes that allow writing, extra scopes that allow reading).
 SCOPE_FAMILIES = {
     "user": ((_DIRECTORY + "user",), (_DIRECTORY + "user.readonly",)),
-    "user.alias": ((_DIRECTORY + "user", _DIRECTORY + "user.alias"),
-                   (_DIRECTORY + "user.readonly", _DIRECTORY + "user.alias.readonly")),
+    "user.alias": (
+        (_DIRECTORY + "user", _DIRECTORY + "user.alias"),
+        (_DIRECTORY + "user.readonly", _DIRECTORY + "user.alias.readonly"),
+    ),
     "group": ((_DIRECTORY + "group",), (_DIRECTORY + "group.readonly",)),
-    "member": ((_DIRECTORY + "group", _DIRECTORY + "group.member"),
-               (_DIRECTORY + "group.readonly", _DIRECTORY + "group.member.readonly")),
+    "member": (
+        (_DIRECTORY + "group", _DIRECTORY + "group.member"),
+        (_DIRECTORY + "group.readonly", _DIRECTORY + "group.member.readonly"),
+    ),
     "orgunit": ((_DIRECTORY + "orgunit",), (_DIRECTORY + "orgunit.readonly",)),
     "domain": ((_DIRECTORY + "domain",), (_DIRECTORY + "domain.readonly",)),
     "userschema": ((_DIRECTORY + "userschema",), (_DIRECTORY + "userschema.readonly",)),
@@ -41,8 +45,20 @@ APIS = {
 }
 
 # System parameters Google accepts on every method.
-GLOBAL_PARAMS = {"alt", "fields", "prettyPrint", "quotaUser", "key", "$.xgafv", "access_token",
-                 "oauth_token", "callback", "uploadType", "upload_protocol", "userIp"}
+GLOBAL_PARAMS = {
+    "alt",
+    "fields",
+    "prettyPrint",
+    "quotaUser",
+    "key",
+    "$.xgafv",
+    "access_token",
+    "oauth_token",
+    "callback",
+    "uploadType",
+    "upload_protocol",
+    "userIp",
+}
 
 
 @dataclass
@@ -52,6 +68,7 @@ class Request:
     `lag` is the emulator's Propagation; seeding gets a fresh one without delay, so seeded
     records are settled at once.
     """
+
     directory: object
     method: str
     params: dict
@@ -83,14 +100,17 @@ ROUTES = []
 
 def route(method, template, family, params=(), schema=None, body=False, api="directory", render=None):
     """Register a handler for `template` ('users/{userKey}', '{+path}' may hold slashes)."""
+
     def to_group(match):
         name = match.group(1)
         return "(?P<%s>.+)" % name[1:] if name.startswith("+") else "(?P<%s>[^/]+)" % name
+
     pattern = re.compile("^" + re.sub(r"\{(\+?\w+)\}", to_group, template) + "$")
 
     def register(handler):
         ROUTES.append(Route(method, pattern, handler, family, frozenset(params), schema, body, api, render))
         return handler
+
     return register
 
 
@@ -98,7 +118,7 @@ def api_of(path):
     """(API name, path relative to its prefix) for a request path, or (None, path)."""
     for name, (prefix, _) in APIS.items():
         if path.startswith(prefix):
-            return name, path[len(prefix):]
+            return name, path[len(prefix) :]
     return None, path
 
 
@@ -118,6 +138,8 @@ def check_params(route_, query):
     for name in query:
         if name not in GLOBAL_PARAMS and name not in route_.params:
             raise ApiError(
-                400, "invalid",
-                "Invalid JSON payload received. Unknown name \"%s\": Cannot bind query parameter. "
-                "Field '%s' could not be found in request message." % (name, name))
+                400,
+                "invalid",
+                'Invalid JSON payload received. Unknown name "%s": Cannot bind query parameter. '
+                "Field '%s' could not be found in request message." % (name, name),
+            )

@@ -101,10 +101,7 @@ def check_known_fields(body, allowed):
         raise invalid("Invalid JSON payload received. Expected an object.")
     for name in body:
         if name not in allowed:
-            raise invalid(
-                "Invalid JSON payload received. Unknown name \"%s\" at 'resource': "
-                "Cannot find field." % name
-            )
+            raise invalid("Invalid JSON payload received. Unknown name \"%s\" at 'resource': Cannot find field." % name)
 
 
 def _json_repr(value):

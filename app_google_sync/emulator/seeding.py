@@ -23,8 +23,9 @@ from . import (
 class Seeding:
     def _create_admin(self, password):
         """The super administrator a service account impersonates (terms already accepted)."""
-        admin = self.add_user(self.admin_email, "Super", "Admin", password=password or os.urandom(18).hex(),
-                              is_admin=True)
+        admin = self.add_user(
+            self.admin_email, "Super", "Admin", password=password or os.urandom(18).hex(), is_admin=True
+        )
         with self.lock:
             self.directory.users[admin["id"]]["agreedToTerms"] = True
             self.directory.changed = True
@@ -42,8 +43,12 @@ class Seeding:
     def add_sku(self, product, sku, seats, name=None):
         """A licence SKU of the account with ``seats`` licences (the Enterprise License Manager's view)."""
         with self.lock:
-            self.directory.skus["%s/%s" % (product, sku)] = {"productName": product, "skuName": name or sku,
-                                                             "seats": seats, "assigned": []}
+            self.directory.skus["%s/%s" % (product, sku)] = {
+                "productName": product,
+                "skuName": name or sku,
+                "seats": seats,
+                "assigned": [],
+            }
             self.directory.changed = True
             self._save()
 
@@ -61,18 +66,34 @@ class Seeding:
 
     def add_schema(self, name, fields):
         """A custom user schema: ``fields`` is [(fieldName, fieldType, multiValued)]; returns its resource."""
-        body = {"schemaName": name, "fields": [{"fieldName": field, "fieldType": kind, "multiValued": multi}
-                                               for field, kind, multi in fields]}
+        body = {
+            "schemaName": name,
+            "fields": [{"fieldName": field, "fieldType": kind, "multiValued": multi} for field, kind, multi in fields],
+        }
         with self.lock:
             resource = self._seed(api_schemas.insert_schema, body, params={"customerId": "my_customer"})
             self._save()
         return resource
 
-    def add_user(self, primary_email, given_name, family_name, password=None, suspended=False,
-                 is_admin=False, hash_function=None, **fields_):
+    def add_user(
+        self,
+        primary_email,
+        given_name,
+        family_name,
+        password=None,
+        suspended=False,
+        is_admin=False,
+        hash_function=None,
+        **fields_,
+    ):
         """Create a user as users.insert would (same rules); returns its resource."""
-        body = dict(fields_, primaryEmail=primary_email, name={"givenName": given_name, "familyName": family_name},
-                    password=password if password is not None else os.urandom(12).hex(), suspended=suspended)
+        body = dict(
+            fields_,
+            primaryEmail=primary_email,
+            name={"givenName": given_name, "familyName": family_name},
+            password=password if password is not None else os.urandom(12).hex(),
+            suspended=suspended,
+        )
         if hash_function:
             body["hashFunction"] = hash_function
         with self.lock:
@@ -89,7 +110,11 @@ class Seeding:
         """An org unit (its parent must exist), as orgunits.insert makes it."""
         parent, _, name = path.rstrip("/").rpartition("/")
         with self.lock:
-            self._seed(api_orgunits.insert_orgunit, {"name": name, "parentOrgUnitPath": parent or "/"}, {"customerId": "my_customer"})
+            self._seed(
+                api_orgunits.insert_orgunit,
+                {"name": name, "parentOrgUnitPath": parent or "/"},
+                {"customerId": "my_customer"},
+            )
             self._save()
 
     def add_token(self, email, client_id, display_text, scopes=()):
@@ -107,11 +132,16 @@ class Seeding:
     def tokens(self, email):
         """The client ids of the user's tokens."""
         with self.lock:
-            return [record["clientId"] for record in api_security.security(self.directory, self.directory.user(email))["tokens"]]
+            return [
+                record["clientId"]
+                for record in api_security.security(self.directory, self.directory.user(email))["tokens"]
+            ]
 
     def app_passwords(self, email):
         with self.lock:
-            return [record["name"] for record in api_security.security(self.directory, self.directory.user(email))["asps"]]
+            return [
+                record["name"] for record in api_security.security(self.directory, self.directory.user(email))["asps"]
+            ]
 
     def sign_outs(self, email):
         """How many times the user was signed out (users.signOut)."""
@@ -150,8 +180,9 @@ class Seeding:
 
     def add_member(self, group_email, member_email, role="MEMBER"):
         with self.lock:
-            resource = self._seed(api_members.insert_member, {"email": member_email, "role": role},
-                                  {"groupKey": group_email})
+            resource = self._seed(
+                api_members.insert_member, {"email": member_email, "role": role}, {"groupKey": group_email}
+            )
             self._save()
         return resource
 
@@ -186,8 +217,10 @@ class Seeding:
         """Member addresses of a group (the customer id for a whole-customer member)."""
         with self.lock:
             group = self.directory.group(group_email)
-            return [resources.member(m, self.directory).get("email", m["id"])
-                    for m in self.directory.members[group["id"]].values()]
+            return [
+                resources.member(m, self.directory).get("email", m["id"])
+                for m in self.directory.members[group["id"]].values()
+            ]
 
     def group_settings(self, email):
         """The Groups Settings resource of a group (as groupssettings groups.get answers), or None."""
@@ -200,8 +233,10 @@ class Seeding:
     def member_roles(self, group_email):
         with self.lock:
             group = self.directory.group(group_email)
-            return {resources.member(m, self.directory).get("email", m["id"]): m["role"]
-                    for m in self.directory.members[group["id"]].values()}
+            return {
+                resources.member(m, self.directory).get("email", m["id"]): m["role"]
+                for m in self.directory.members[group["id"]].values()
+            }
 
     def check_password(self, email, candidate):
         """Test helper: does the stored password (cleartext, MD5, SHA-1 or crypt) match?

@@ -10,6 +10,7 @@ handler (which may refuse what has not propagated yet) → `fields` selection; e
 recorded in `calls` and counted in `stats()`.
 """
 
+import contextlib
 import json
 import logging
 import os
@@ -56,8 +57,7 @@ from .state import Directory, save_json
 log = logging.getLogger(__name__)
 
 # Batch endpoint -> the API its parts must call (None: any).
-BATCH_PATHS = {"/batch/admin/directory_v1": "directory", "/batch/groupssettings/v1": "groupssettings",
-               "/batch": None}
+BATCH_PATHS = {"/batch/admin/directory_v1": "directory", "/batch/groupssettings/v1": "groupssettings", "/batch": None}
 
 
 def _recorded_body(body):
@@ -74,11 +74,24 @@ def _recorded_body(body):
 class Emulator(Identity, Seeding, FaultControls):
     """A local Admin SDK Directory API v1 with its OAuth token endpoint (thread-safe)."""
 
-    def __init__(self, domain="example.com", admin_email="admin@example.com", quota_per_window=None,
-                 quota_window=60.0, latency=0.0, fail_rate=0.0, state_file=None, admin_password=None,
-                 quota_status=403, max_concurrent=None, propagation_delay=0.0, answer_delay=0.0,
-                 outage=False, clock=time.monotonic):
-        self.clock = clock       # quota windows, outage_for and propagation run on it (tests pass a fake)
+    def __init__(
+        self,
+        domain="example.com",
+        admin_email="admin@example.com",
+        quota_per_window=None,
+        quota_window=60.0,
+        latency=0.0,
+        fail_rate=0.0,
+        state_file=None,
+        admin_password=None,
+        quota_status=403,
+        max_concurrent=None,
+        propagation_delay=0.0,
+        answer_delay=0.0,
+        outage=False,
+        clock=time.monotonic,
+    ):
+        self.clock = clock  # quota windows, outage_for and propagation run on it (tests pass a fake)
         self._quota = Quota(clock, quota_per_window, quota_window, quota_status)
         self._in_flight = InFlight(max_concurrent)
         self._propagation = Propagation(clock, propagation_delay)
@@ -96,9 +109,9 @@ class Emulator(Identity, Seeding, FaultControls):
         self._writes = 0  # write calls served, so a request knows whether it wrote
         self.fail_rate = fail_rate
         self.state_file = state_file
-        self.calls = []          # one dict per Directory API call (batch parts included)
-        self.token_calls = []    # one dict per token request
-        self.batches = []        # one dict per batch envelope
+        self.calls = []  # one dict per Directory API call (batch parts included)
+        self.token_calls = []  # one dict per token request
+        self.batches = []  # one dict per batch envelope
         self.lock = threading.RLock()
         self.authority = Authority()
         self.webflow = oauth.WebFlow(self.authority)
@@ -110,8 +123,9 @@ class Emulator(Identity, Seeding, FaultControls):
         if state_file and os.path.exists(state_file):
             self._load(state_file)
             if domain.lower() not in self.directory.domains:
-                raise ValueError("%s holds the account of %s, not %s"
-                                 % (state_file, self.directory.primary_domain, domain))
+                raise ValueError(
+                    "%s holds the account of %s, not %s" % (state_file, self.directory.primary_domain, domain)
+                )
         self.admin_email = admin_email.lower()
         if not self.directory.in_our_domains(self.admin_email):
             raise ValueError("admin %s is not in the domain %s" % (admin_email, self.domain))
@@ -129,8 +143,9 @@ class Emulator(Identity, Seeding, FaultControls):
             server_class = type("Server6", (ThreadingHTTPServer,), {"address_family": socket.AF_INET6})
         self._server = server_class((host, port), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01},
-                                        name="google-sync-emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, name="google-sync-emulator", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -140,10 +155,8 @@ class Emulator(Identity, Seeding, FaultControls):
         self._server.shutdown()
         self._server.server_close()
         for connection in list(self.open_connections):
-            try:
+            with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         self._thread.join()
         self._server = self._thread = None
 
@@ -271,10 +284,10 @@ class Emulator(Identity, Seeding, FaultControls):
             part = parts[index]
             split = urllib.parse.urlsplit(part.target)
             authorization = part.headers.get("authorization") or headers.get("Authorization")
-            status, part_headers, payload = self._api_call(part.method, split.path, split.query,
-                                                           authorization, part.body, True, api)
-            answers.append((batch.response_content_id(part.content_id, index + 1),
-                            status, part_headers, payload))
+            status, part_headers, payload = self._api_call(
+                part.method, split.path, split.query, authorization, part.body, True, api
+            )
+            answers.append((batch.response_content_id(part.content_id, index + 1), status, part_headers, payload))
         with self.lock:
             if answers and self._garble.kind == "missing-part" and self._garble.hit():
                 self._stats["answers_garbled"] += 1
@@ -308,8 +321,17 @@ class Emulator(Identity, Seeding, FaultControls):
 
     def _record_call(self, method, path, query, status, in_batch, body=b""):
         decoded = urllib.parse.unquote(path)
-        self.calls.append({"method": method, "path": decoded, "query": query, "status": status,
-                           "batch": in_batch, "time": time.time(), "body": _recorded_body(body)})
+        self.calls.append(
+            {
+                "method": method,
+                "path": decoded,
+                "query": query,
+                "status": status,
+                "batch": in_batch,
+                "time": time.time(),
+                "body": _recorded_body(body),
+            }
+        )
         if method != "GET":
             self._writes += 1
         self._stats["calls"] += 1
@@ -329,15 +351,18 @@ class Emulator(Identity, Seeding, FaultControls):
                 raise
             self._stats["accepted"] += 1
             self._inject_failure()
-            if self._failing_objects and any(key in urllib.parse.unquote(path).lower() for key in self._failing_objects):
+            if self._failing_objects and any(
+                key in urllib.parse.unquote(path).lower() for key in self._failing_objects
+            ):
                 self._stats["failed_injected"] += 1
                 raise errors.injected(*self._object_failure)
         routing.check_params(route, query)
         selection = fields.parse(query["fields"]) if query.get("fields") else None
         if selection is not None and route.schema:
             fields.check(selection, route.schema, query["fields"], routing.APIS[api][1])
-        request = routing.Request(self.directory, method, params, query,
-                                  json_body(body) if route.body else None, self._propagation)
+        request = routing.Request(
+            self.directory, method, params, query, json_body(body) if route.body else None, self._propagation
+        )
         with self.lock:
             thin = paging.THIN.set(self._thin)
             try:
@@ -373,9 +398,14 @@ class Emulator(Identity, Seeding, FaultControls):
 
     def _save(self, force=False):
         if self.state_file and (force or self.directory.changed or not os.path.exists(self.state_file)):
-            save_json(self.state_file, {"directory": self.directory.to_dict(),
-                                        "authority": self.authority.to_dict(),
-                                        "oauth": self.webflow.to_dict()})
+            save_json(
+                self.state_file,
+                {
+                    "directory": self.directory.to_dict(),
+                    "authority": self.authority.to_dict(),
+                    "oauth": self.webflow.to_dict(),
+                },
+            )
         self.directory.changed = False
 
     def _load(self, path):

@@ -32,19 +32,26 @@ class Directory:
         self.domain_aliases = {}  # alias domain -> the domain it is an alias of
         self.unverified = set()  # domains and domain aliases added but not verified: no address may be made there yet
         self.customer_id = customer_id or "C0" + "".join(
-            random.choice(string.ascii_lowercase + string.digits) for _ in range(7))
-        self.users = {}       # id -> user record
-        self.groups = {}      # id -> group record
-        self.members = {}     # group id -> {member id -> member record}, in insertion order
-        self.schemas = {}     # schema name -> custom user schema record
-        self.skus = {}        # "product/sku" -> {"productName", "skuName", "seats", "assigned": [user ids]}
+            random.choice(string.ascii_lowercase + string.digits) for _ in range(7)
+        )
+        self.users = {}  # id -> user record
+        self.groups = {}  # id -> group record
+        self.members = {}  # group id -> {member id -> member record}, in insertion order
+        self.schemas = {}  # schema name -> custom user schema record
+        self.skus = {}  # "product/sku" -> {"productName", "skuName", "seats", "assigned": [user ids]}
         self.auto_license = None  # "product/sku" every new user gets (Google's automatic licensing), or None
-        self.orgunits = {"/": {"orgUnitId": self.new_orgunit_id(), "name": domain.lower(),
-                               "description": "", "blockInheritance": False}}
-        self.addresses = {}   # lower-cased address -> ("user" | "group", id)
-        self.external = {}    # external member address -> stable member id
-        self.security = {}    # user id -> {"tokens": [...], "asps": [...], "signOuts": n} (api_security)
-        self.transfers = {}   # data transfer id -> record (api_datatransfer)
+        self.orgunits = {
+            "/": {
+                "orgUnitId": self.new_orgunit_id(),
+                "name": domain.lower(),
+                "description": "",
+                "blockInheritance": False,
+            }
+        }
+        self.addresses = {}  # lower-cased address -> ("user" | "group", id)
+        self.external = {}  # external member address -> stable member id
+        self.security = {}  # user id -> {"tokens": [...], "asps": [...], "signOuts": n} (api_security)
+        self.transfers = {}  # data transfer id -> record (api_datatransfer)
         self.drive_files = {}  # user id -> names of the Drive files it owns ("shared:" names are shared)
         self.transfer_failures = 0  # the next transfers inserted that end "failed" (tests set it)
         self.changed = False
@@ -189,10 +196,20 @@ class Directory:
     # persistence -----------------------------------------------------------------------
     def to_dict(self):
         return {
-            "domains": self.domains, "domainAliases": self.domain_aliases, "customerId": self.customer_id, "users": self.users,
-            "groups": self.groups, "members": self.members, "orgunits": self.orgunits,
-            "external": self.external, "schemas": self.schemas, "skus": self.skus, "unverified": sorted(self.unverified),
-            "autoLicense": self.auto_license, "security": self.security, "transfers": self.transfers,
+            "domains": self.domains,
+            "domainAliases": self.domain_aliases,
+            "customerId": self.customer_id,
+            "users": self.users,
+            "groups": self.groups,
+            "members": self.members,
+            "orgunits": self.orgunits,
+            "external": self.external,
+            "schemas": self.schemas,
+            "skus": self.skus,
+            "unverified": sorted(self.unverified),
+            "autoLicense": self.auto_license,
+            "security": self.security,
+            "transfers": self.transfers,
             "driveFiles": self.drive_files,
         }
 

@@ -4,6 +4,7 @@
 throwaway demo directory and emulator. README.md beside this file documents the
 plugin contract, the layout's blocks and the CSS classes.
 """
+
 from .app import ConsoleConfigError, create_app
 
 __all__ = ["ConsoleConfigError", "create_app"]

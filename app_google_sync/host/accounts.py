@@ -13,9 +13,11 @@ Layout (as the ClearOS account manager writes it):
 
 No Flask here: the console's views call this, and so could a script.
 """
+
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import hashlib
 import time
@@ -158,10 +160,8 @@ class AccountDirectory:
 
     def close(self) -> None:
         if self._connection is not None:
-            try:
+            with contextlib.suppress(ldap.LDAPError):
                 self._connection.unbind_s()
-            except ldap.LDAPError:
-                pass
             self._connection = None
 
     def _search(self, base: str, filterstr: str, attrs: list[str], scope: int = ldap.SCOPE_ONELEVEL):
@@ -192,7 +192,9 @@ class AccountDirectory:
         return bool(self._search(self.users_dn, ldap.filter.filter_format("(uid=%s)", [uid]), ["1.1"]))
 
     def _user_entry(self, uid: str) -> tuple[str, dict[str, list[bytes]]]:
-        found = self._search(self.users_dn, ldap.filter.filter_format("(&(objectClass=posixAccount)(uid=%s))", [uid]), USER_ATTRS)
+        found = self._search(
+            self.users_dn, ldap.filter.filter_format("(&(objectClass=posixAccount)(uid=%s))", [uid]), USER_ATTRS
+        )
         if not found:
             raise NotFound(f"There is no user {uid!r}.")
         return found[0]
@@ -231,7 +233,9 @@ class AccountDirectory:
         return bool(self._search(self.groups_dn, ldap.filter.filter_format("(cn=%s)", [name]), ["1.1"]))
 
     def _group_entry(self, name: str) -> tuple[str, dict[str, list[bytes]]]:
-        found = self._search(self.groups_dn, ldap.filter.filter_format("(&(objectClass=posixGroup)(cn=%s))", [name]), GROUP_ATTRS)
+        found = self._search(
+            self.groups_dn, ldap.filter.filter_format("(&(objectClass=posixGroup)(cn=%s))", [name]), GROUP_ATTRS
+        )
         if not found:
             raise NotFound(f"There is no group {name!r}.")
         return found[0]
@@ -305,10 +309,13 @@ class AccountDirectory:
         except ldap.ALREADY_EXISTS:
             raise AlreadyExists(f"A user named {cn!r} already exists: the full name must be unique.") from None
         for group_dn, _ in self._groups_with_member_dn(old_dn):
-            self.connection.modify_s(group_dn, [
-                (ldap.MOD_DELETE, "member", _encode(old_dn)),
-                (ldap.MOD_ADD, "member", _encode(new_dn)),
-            ])
+            self.connection.modify_s(
+                group_dn,
+                [
+                    (ldap.MOD_DELETE, "member", _encode(old_dn)),
+                    (ldap.MOD_ADD, "member", _encode(new_dn)),
+                ],
+            )
         return new_dn
 
     def set_password(self, uid: str, cleartext: str) -> None:
@@ -326,10 +333,13 @@ class AccountDirectory:
         dn, entry = self._user_entry(uid)
         if _is_locked(entry) == locked:
             return False
-        self.connection.modify_s(dn, [
-            (ldap.MOD_REPLACE, "shadowExpire", _encode("1") if locked else None),
-            (ldap.MOD_REPLACE, "clearAccountStatus", _encode("disabled" if locked else "enabled")),
-        ])
+        self.connection.modify_s(
+            dn,
+            [
+                (ldap.MOD_REPLACE, "shadowExpire", _encode("1") if locked else None),
+                (ldap.MOD_REPLACE, "clearAccountStatus", _encode("disabled" if locked else "enabled")),
+            ],
+        )
         return True
 
     def delete_user(self, uid: str) -> str:
@@ -358,7 +368,11 @@ class AccountDirectory:
         return f"cn={ldap.dn.escape_dn_chars(cn)},{self.users_dn}"
 
     def _next_uid_number(self) -> int:
-        numbers = [int(n) for _, e in self._search(self.users_dn, "(uidNumber=*)", ["uidNumber"]) if (n := _first(e, "uidNumber")).isdigit()]
+        numbers = [
+            int(n)
+            for _, e in self._search(self.users_dn, "(uidNumber=*)", ["uidNumber"])
+            if (n := _first(e, "uidNumber")).isdigit()
+        ]
         return max([FIRST_UID_NUMBER - 1, *numbers]) + 1
 
     # --- groups -------------------------------------------------------------
@@ -417,7 +431,9 @@ class AccountDirectory:
         if "member" in entry:
             changes.append((ldap.MOD_ADD, "member", _encode(self._user_entry(uid)[0])))
             placeholder = self._no_members_dn
-            changes.extend((ldap.MOD_DELETE, "member", _encode(m)) for m in _all(entry, "member") if _same_dn(m, placeholder))
+            changes.extend(
+                (ldap.MOD_DELETE, "member", _encode(m)) for m in _all(entry, "member") if _same_dn(m, placeholder)
+            )
         self.connection.modify_s(dn, changes)
 
     def remove_member(self, name: str, uid: str) -> None:
@@ -449,7 +465,8 @@ class AccountDirectory:
 
     def _next_gid_number(self) -> int:
         numbers = [
-            int(n) for _, e in self._search(self.groups_dn, "(gidNumber=*)", ["gidNumber"])
+            int(n)
+            for _, e in self._search(self.groups_dn, "(gidNumber=*)", ["gidNumber"])
             if (n := _first(e, "gidNumber")).isdigit() and FIRST_GID_NUMBER <= int(n) <= LAST_GID_NUMBER
         ]
         return max([FIRST_GID_NUMBER - 1, *numbers]) + 1

@@ -1,4 +1,5 @@
 """The application factory of the reference host console."""
+
 from __future__ import annotations
 
 import logging

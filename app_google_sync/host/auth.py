@@ -1,4 +1,5 @@
 """The console's single administrator, configured by name and password hash."""
+
 from __future__ import annotations
 
 import hmac

@@ -3,6 +3,7 @@
 ``run_console()`` serves it until Ctrl-C; ``build_demo_app(env)`` builds the
 same app for tests without serving it.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -54,7 +55,9 @@ def _free_port(host: str, wanted: int) -> int:
     raise OSError(f"no free port on {host}")
 
 
-def run_console(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = False, env: DemoEnvironment | None = None) -> None:
+def run_console(
+    host: str = "127.0.0.1", port: int = 8000, open_browser: bool = False, env: DemoEnvironment | None = None
+) -> None:
     """Serve the console on ``host:port`` until Ctrl-C, over ``env`` or a demo environment of its own."""
     if env is None:
         with DemoEnvironment() as own:

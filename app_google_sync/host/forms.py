@@ -6,6 +6,7 @@ and the templates want full control of the markup. CSRF is checked for every
 POST by ``CSRFProtect`` before any of this runs. Passwords are validated here
 but never kept on a form object, so a re-rendered form cannot echo them.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -94,7 +95,10 @@ class GroupForm:
 
     @classmethod
     def from_request(cls, form, name: str | None = None) -> GroupForm:
-        return cls(name=name if name is not None else form.get("name", "").strip(), description=form.get("description", "").strip())
+        return cls(
+            name=name if name is not None else form.get("name", "").strip(),
+            description=form.get("description", "").strip(),
+        )
 
     def validate(self, new: bool) -> bool:
         if new:

@@ -6,6 +6,7 @@ dicts with category, subcategory, title, endpoint) and ``user_extension`` (an
 object with name, label, plugin_group, description and the handlers named in
 ``HOOKS``), and optionally ``shutdown()``, called when the host stops serving.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -64,6 +65,7 @@ class Console:
 
     def menu_tree(self) -> list[tuple[str, list[tuple[str, list[MenuEntry]]]]]:
         """[(category, [(subcategory, [entries])])] in ClearOS order."""
+
         def category_key(name: str):
             return (CATEGORY_ORDER.index(name) if name in CATEGORY_ORDER else len(CATEGORY_ORDER), name)
 
@@ -71,7 +73,10 @@ class Console:
         for entry in self.menu:
             tree.setdefault(entry.category, {}).setdefault(entry.subcategory, []).append(entry)
         return [
-            (category, [(sub, sorted(entries, key=lambda e: e.title)) for sub, entries in sorted(tree[category].items())])
+            (
+                category,
+                [(sub, sorted(entries, key=lambda e: e.title)) for sub, entries in sorted(tree[category].items())],
+            )
             for category in sorted(tree, key=category_key)
         ]
 
@@ -134,7 +139,9 @@ def _menu_entry(app: Flask, item: dict) -> MenuEntry:
         with app.test_request_context():
             url_for(item["endpoint"])
     except BuildError:
-        raise PluginError(f"menu entry {item['title']!r} names endpoint {item['endpoint']!r}, which no argument-free view serves") from None
+        raise PluginError(
+            f"menu entry {item['title']!r} names endpoint {item['endpoint']!r}, which no argument-free view serves"
+        ) from None
     return MenuEntry(*(str(item[key]) for key in MENU_KEYS))
 
 

@@ -14,6 +14,7 @@ Both live in a small SQLite database: in this process's memory by default (a
 restart logs everyone out), or in the file ``CONSOLE_SESSION_STORE`` names,
 which every process of a multi-process server then shares.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -59,8 +60,14 @@ DEFAULTS = {
     "CONSOLE_CONTENT_SECURITY_POLICY": CONTENT_SECURITY_POLICY,
     "CONSOLE_CLOCK": time.time,
 }
-DURATIONS = ("PERMANENT_SESSION_LIFETIME", "CONSOLE_SESSION_IDLE_TIMEOUT", "CONSOLE_LOGIN_FAILURE_WINDOW", "CONSOLE_LOGIN_LOCKOUT", "CONSOLE_LOGIN_MAX_LOCKOUT",
-             "CONSOLE_LOGIN_TRUSTED_FOR")
+DURATIONS = (
+    "PERMANENT_SESSION_LIFETIME",
+    "CONSOLE_SESSION_IDLE_TIMEOUT",
+    "CONSOLE_LOGIN_FAILURE_WINDOW",
+    "CONSOLE_LOGIN_LOCKOUT",
+    "CONSOLE_LOGIN_MAX_LOCKOUT",
+    "CONSOLE_LOGIN_TRUSTED_FOR",
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS console_sessions (token_hash TEXT PRIMARY KEY, username TEXT NOT NULL, created REAL NOT NULL, expires REAL NOT NULL, last_seen REAL);
@@ -179,7 +186,9 @@ def start_session(username: str) -> None:
     expires = created + seconds(current_app.permanent_session_lifetime)
     with store().transaction() as db:
         db.execute("DELETE FROM console_sessions WHERE expires <= ?", (created,))
-        db.execute("INSERT INTO console_sessions VALUES (?, ?, ?, ?, ?)", (_hash(token), username, created, expires, created))
+        db.execute(
+            "INSERT INTO console_sessions VALUES (?, ?, ?, ?, ?)", (_hash(token), username, created, expires, created)
+        )
     session[SESSION_KEY] = token
     session.permanent = True  # the cookie expires too (PERMANENT_SESSION_LIFETIME)
     g.console_session_valid = True
@@ -211,7 +220,9 @@ def session_is_valid() -> bool:
 
 
 def _touch(db: sqlite3.Connection, token_hash: str, user_id: str, current: float) -> bool:
-    row = db.execute("SELECT username, expires, last_seen FROM console_sessions WHERE token_hash = ?", (token_hash,)).fetchone()
+    row = db.execute(
+        "SELECT username, expires, last_seen FROM console_sessions WHERE token_hash = ?", (token_hash,)
+    ).fetchone()
     if row is None:
         return False
     username, expires, last_seen = row
@@ -311,18 +322,26 @@ def _name(username: str) -> str:
 
 def _keys(username: str, address: str) -> dict[str, str]:
     address = address or "unknown"
-    return {PAIR: f"pair:{_name(username)}\x00{address}", ADDRESS: "addr:" + address, ACCOUNT: "user:" + _name(username)}
+    return {
+        PAIR: f"pair:{_name(username)}\x00{address}",
+        ADDRESS: "addr:" + address,
+        ACCOUNT: "user:" + _name(username),
+    }
 
 
 def _exempt_from_account_lock(db: sqlite3.Connection, username: str, address: str, current: float) -> bool:
     """The address logged in as this name before, or has not failed on it lately: the name's slow-down does not apply."""
     config = current_app.config
-    trusted = db.execute("SELECT 1 FROM console_login_trusted WHERE username = ? AND address = ? AND at > ?",
-                         (_name(username), address or "unknown", current - seconds(config["CONSOLE_LOGIN_TRUSTED_FOR"]))).fetchone()
+    trusted = db.execute(
+        "SELECT 1 FROM console_login_trusted WHERE username = ? AND address = ? AND at > ?",
+        (_name(username), address or "unknown", current - seconds(config["CONSOLE_LOGIN_TRUSTED_FOR"])),
+    ).fetchone()
     if trusted is not None:
         return True
-    failed = db.execute("SELECT 1 FROM console_login_failures WHERE key = ? AND at > ? LIMIT 1",
-                        (_keys(username, address)[PAIR], current - seconds(config["CONSOLE_LOGIN_FAILURE_WINDOW"]))).fetchone()
+    failed = db.execute(
+        "SELECT 1 FROM console_login_failures WHERE key = ? AND at > ? LIMIT 1",
+        (_keys(username, address)[PAIR], current - seconds(config["CONSOLE_LOGIN_FAILURE_WINDOW"])),
+    ).fetchone()
     return failed is None
 
 
@@ -387,8 +406,14 @@ def record_success(username: str, address: str) -> None:
         for key in (keys[PAIR], keys[ADDRESS]):
             db.execute("DELETE FROM console_login_failures WHERE key = ?", (key,))
             db.execute("DELETE FROM console_login_locks WHERE key = ?", (key,))
-        db.execute("DELETE FROM console_login_trusted WHERE at <= ?", (current - seconds(current_app.config["CONSOLE_LOGIN_TRUSTED_FOR"]),))
-        db.execute("INSERT OR REPLACE INTO console_login_trusted VALUES (?, ?, ?)", (_name(username), address or "unknown", current))
+        db.execute(
+            "DELETE FROM console_login_trusted WHERE at <= ?",
+            (current - seconds(current_app.config["CONSOLE_LOGIN_TRUSTED_FOR"]),),
+        )
+        db.execute(
+            "INSERT OR REPLACE INTO console_login_trusted VALUES (?, ?, ?)",
+            (_name(username), address or "unknown", current),
+        )
 
 
 def unlock(path: str) -> int:
@@ -419,7 +444,10 @@ def main(argv=None) -> int:
         print("usage: python -m app_google_sync.host.security unlock CONSOLE_SESSION_STORE-file", file=sys.stderr)
         return 2
     if not os.path.isfile(args[1]):
-        print(f"{args[1]}: no such session store file (without CONSOLE_SESSION_STORE, restarting the console lifts every lock)", file=sys.stderr)
+        print(
+            f"{args[1]}: no such session store file (without CONSOLE_SESSION_STORE, restarting the console lifts every lock)",
+            file=sys.stderr,
+        )
         return 2
     print(f"{unlock(args[1])} lock(s) lifted; failed logins forgotten.")
     return 0

@@ -3,6 +3,7 @@
 A plugin finds them by attribute and checks for None, so a host without a
 directory (or an older host) simply does not offer them.
 """
+
 from __future__ import annotations
 
 import logging
@@ -18,7 +19,9 @@ from .views import ALL_USERS_GROUP, ensure_plugin_group, get_directory, is_plugi
 log = logging.getLogger(__name__)
 
 
-def create_user(uid: str, given_name: str, family_name: str, mail: str, groups: Iterable[str] = (), password: str | None = None) -> str:
+def create_user(
+    uid: str, given_name: str, family_name: str, mail: str, groups: Iterable[str] = (), password: str | None = None
+) -> str:
     """Create a directory user as the new-user form does, inside a request; returns its DN.
 
     ``groups`` may name ordinary groups and the ``plugin_group`` of installed
@@ -28,7 +31,12 @@ def create_user(uid: str, given_name: str, family_name: str, mail: str, groups: 
     logged and does not fail the call. Raises ValueError (AccountError) with a
     message for the administrator: invalid or taken name, unknown group.
     """
-    form = UserForm(uid=(uid or "").strip(), given_name=(given_name or "").strip(), family_name=(family_name or "").strip(), mail=(mail or "").strip())
+    form = UserForm(
+        uid=(uid or "").strip(),
+        given_name=(given_name or "").strip(),
+        family_name=(family_name or "").strip(),
+        mail=(mail or "").strip(),
+    )
     if not form.validate(new=True):
         raise AccountError(next(iter(form.errors.values())))
     if password is not None and (problem := password_error(password, password)):

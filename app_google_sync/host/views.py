@@ -1,4 +1,5 @@
 """The host's pages: login, dashboard, and the user and group manager over LDAP."""
+
 from __future__ import annotations
 
 import logging
@@ -46,8 +47,13 @@ def login():
         address = request.remote_addr or "unknown"
         refusal = security.login_refusal(username, address)
         if refusal is not None:  # the password is not even looked at
-            log.warning("too many failed logins (%s locked for %d s more): login refused for user '%s' from %s",
-                        refusal.locked, refusal.retry_after, security.loggable(username), address)
+            log.warning(
+                "too many failed logins (%s locked for %d s more): login refused for user '%s' from %s",
+                refusal.locked,
+                refusal.retry_after,
+                security.loggable(username),
+                address,
+            )
             flash(refusal.message, "error")
             page = render_template("host/login.html", username=username)
             return page, 429, {"Retry-After": str(int(refusal.retry_after) + 1)}
@@ -114,7 +120,9 @@ def directory_not_configured(_error):
 def directory_failed(error):
     log.exception("directory request failed")
     if isinstance(error, (ldap.SERVER_DOWN, ldap.TIMEOUT, ldap.INVALID_CREDENTIALS, ldap.CONNECT_ERROR)):
-        message = "The directory server cannot be reached or refused the console's credentials. Check that slapd is running."
+        message = (
+            "The directory server cannot be reached or refused the console's credentials. Check that slapd is running."
+        )
         return render_template("host/error.html", title="Directory unavailable", message=message), 503
     detail = error.args[0].get("desc", "") if error.args and isinstance(error.args[0], dict) else ""
     message = f"The directory refused the change{': ' + detail if detail else ''}."
@@ -147,7 +155,9 @@ def ensure_plugin_group(directory: AccountDirectory, extension) -> None:
 def report(message: str, failed: list[str]) -> None:
     flash(message, "success")
     if failed:
-        flash(f"{', '.join(sorted(set(failed)))} could not be told about this change; see the console's log.", "warning")
+        flash(
+            f"{', '.join(sorted(set(failed)))} could not be told about this change; see the console's log.", "warning"
+        )
 
 
 # --- dashboard ----------------------------------------------------------------
@@ -163,7 +173,9 @@ def dashboard():
             log.warning("dashboard: directory unavailable: %s", error)
             directory_error = "The directory server cannot be reached."
     apps = [entry for entry in console.menu if not entry.endpoint.startswith("host.")]
-    return render_template("host/dashboard.html", apps=apps, counts=counts, directory_error=directory_error, failures=console.failures)
+    return render_template(
+        "host/dashboard.html", apps=apps, counts=counts, directory_error=directory_error, failures=console.failures
+    )
 
 
 # --- users ------------------------------------------------------------------
@@ -171,9 +183,13 @@ def dashboard():
 def users():
     directory = get_directory()
     groups = {group.name: group for group in directory.groups()}
-    switched_on = {ext.name: set(groups[ext.plugin_group].members) if ext.plugin_group in groups else set() for ext in extensions()}
+    switched_on = {
+        ext.name: set(groups[ext.plugin_group].members) if ext.plugin_group in groups else set() for ext in extensions()
+    }
     shown = {group.name for group in selectable_groups(groups.values())}
-    return render_template("host/users.html", users=directory.users(), switched_on=switched_on, shown_groups=shown, extensions=extensions())
+    return render_template(
+        "host/users.html", users=directory.users(), switched_on=switched_on, shown_groups=shown, extensions=extensions()
+    )
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -185,7 +201,9 @@ def user_new():
         form = UserForm.from_request(request.form)
         if create_user(directory, form, {group.name for group in groups}):
             return redirect(url_for("host.users"))
-    return render_template("host/user_form.html", form=form, groups=groups, extensions=extensions(), new=True), 422 if form.errors else 200
+    return render_template(
+        "host/user_form.html", form=form, groups=groups, extensions=extensions(), new=True
+    ), 422 if form.errors else 200
 
 
 def prefilled_user_form(args) -> UserForm:
@@ -251,7 +269,9 @@ def user_edit(uid: str):
             groups=set(user.groups) & selectable,
             switches={ext.name for ext in extensions() if ext.plugin_group in user.groups},
         )
-    page = render_template("host/user_form.html", form=form, user=user, groups=groups, extensions=extensions(), new=False)
+    page = render_template(
+        "host/user_form.html", form=form, user=user, groups=groups, extensions=extensions(), new=False
+    )
     return page, 422 if form.errors else 200
 
 
@@ -325,7 +345,9 @@ def user_delete(uid: str):
 # --- groups -----------------------------------------------------------------
 @bp.get("/groups")
 def groups():
-    return render_template("host/groups.html", groups=get_directory().groups(), plugin_groups={e.plugin_group: e for e in extensions()})
+    return render_template(
+        "host/groups.html", groups=get_directory().groups(), plugin_groups={e.plugin_group: e for e in extensions()}
+    )
 
 
 @bp.route("/groups/new", methods=["GET", "POST"])
@@ -362,7 +384,9 @@ def group_edit(name: str):
         members = set(request.form.getlist("members"))
     else:
         members = set(group.members)
-    page = render_template("host/group_edit.html", group=group, form=form, members=members, users=directory.users(), extension=extension)
+    page = render_template(
+        "host/group_edit.html", group=group, form=form, members=members, users=directory.users(), extension=extension
+    )
     return page, 422 if form.errors else 200
 
 

@@ -5,6 +5,7 @@ message, so a message can be reworded (or translated) without changing behaviour
 Both are ``StrEnum``: they compare equal to, store as and serialise to their plain
 string value, so the JSON output, the state database and older callers keep working.
 """
+
 from __future__ import annotations
 
 from enum import StrEnum
@@ -52,7 +53,9 @@ class NoticeCode(StrEnum):
 
 
 # Notices that mean "this object is left alone": the console shows such an object as skipped.
-SKIP_CODES = frozenset({NoticeCode.USER_INVALID, NoticeCode.ADDRESS_SHARED, NoticeCode.ACCOUNT_TAKEN, NoticeCode.GROUP_INVALID})
+SKIP_CODES = frozenset(
+    {NoticeCode.USER_INVALID, NoticeCode.ADDRESS_SHARED, NoticeCode.ACCOUNT_TAKEN, NoticeCode.GROUP_INVALID}
+)
 # Google accounts no local user stands for: what the console's Import page offers to create.
 UNOWNED_CODES = frozenset({NoticeCode.GOOGLE_ONLY, NoticeCode.ADMIN_WITHOUT_LOCAL_USER})
 

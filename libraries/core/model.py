@@ -3,6 +3,7 @@
 Everything here is frozen: the planner receives snapshots and returns a plan,
 so nothing it is handed can change under its feet.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -143,7 +144,10 @@ class GoogleUser:
 
     @property
     def primary_organization(self) -> dict:
-        return next((org for org in self.organizations if org.get("primary")), self.organizations[0] if self.organizations else {})
+        return next(
+            (org for org in self.organizations if org.get("primary")),
+            self.organizations[0] if self.organizations else {},
+        )
 
     def phone_of_type(self, kind: str) -> str:
         return next((phone.get("value", "") for phone in self.phones if phone.get("type") == kind), "")
@@ -160,7 +164,9 @@ class GoogleUser:
             "phone": lambda: self.phone_of_type("work"),
             "mobile": lambda: self.phone_of_type("mobile"),
             "employee_id": lambda: self.employee_id,
-            "manager": lambda: next((r.get("value", "") for r in self.relations if r.get("type") == "manager"), "").lower(),
+            "manager": lambda: next(
+                (r.get("value", "") for r in self.relations if r.get("type") == "manager"), ""
+            ).lower(),
         }
         return readers[field]()
 
@@ -203,7 +209,9 @@ class GoogleState:
     # The account's domains as Google lists them (primary and secondary; then domain aliases); None when not read.
     domains: frozenset[str] | None = None
     domain_aliases: frozenset[str] = frozenset()
-    unverified_domains: frozenset[str] = frozenset()  # listed by Google but not verified: no address can be made there yet
+    unverified_domains: frozenset[str] = (
+        frozenset()
+    )  # listed by Google but not verified: no address can be made there yet
     custom_fields: tuple[CustomField, ...] | None = None  # the account's custom schema fields; None when not read
     licensed: frozenset[str] | None = None  # addresses holding the [licenses] SKU; None when not read
     # address -> the other SKU of the [licenses] product it holds (Google allows one SKU per product and user)
@@ -217,7 +225,9 @@ class LeaverReads:
 
     tokens: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # Google id -> (clientId, app name)
     app_passwords: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # Google id -> (codeId, name)
-    receivers: dict[str, GoogleUser | None] = field(default_factory=dict)  # address -> its account (None: not in Google)
+    receivers: dict[str, GoogleUser | None] = field(
+        default_factory=dict
+    )  # address -> its account (None: not in Google)
 
 
 @dataclass(frozen=True)

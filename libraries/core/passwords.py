@@ -10,6 +10,7 @@ as ``passlib``), whose pure-Python backends work without the ``crypt`` module
 that is gone from Python 3.13. This module only decides salts, rounds and which
 formats Google takes.
 """
+
 from __future__ import annotations
 
 import base64
@@ -75,9 +76,16 @@ _SCHEME_NAMES = {
     "K5KEY": "a pointer to Kerberos, not a hash",
 }
 _CRYPT_NAMES = {
-    "$2a$": "bcrypt", "$2b$": "bcrypt", "$2x$": "bcrypt", "$2y$": "bcrypt",
-    "$y$": "yescrypt", "$gy$": "gost-yescrypt", "$7$": "scrypt",
-    "$sha1$": "NetBSD SHA-1 crypt", "$md5": "Sun MD5 crypt", "_": "BSDi extended DES",
+    "$2a$": "bcrypt",
+    "$2b$": "bcrypt",
+    "$2x$": "bcrypt",
+    "$2y$": "bcrypt",
+    "$y$": "yescrypt",
+    "$gy$": "gost-yescrypt",
+    "$7$": "scrypt",
+    "$sha1$": "NetBSD SHA-1 crypt",
+    "$md5": "Sun MD5 crypt",
+    "_": "BSDi extended DES",
 }
 
 
@@ -210,7 +218,10 @@ def _from_cleartext(raw: bytes, salt_key: bytes | None) -> tuple[PasswordHash | 
     # Google checks the length of a cleartext password only; sent as a hash, one it would refuse goes through.
     problem = length_problem(password)
     if problem:
-        return None, f"userPassword holds a cleartext password {problem}; set a password of {GOOGLE_MIN_PASSWORD} to {GOOGLE_MAX_PASSWORD} characters"
+        return (
+            None,
+            f"userPassword holds a cleartext password {problem}; set a password of {GOOGLE_MIN_PASSWORD} to {GOOGLE_MAX_PASSWORD} characters",
+        )
     salt = None
     if salt_key is not None:
         # Same cleartext, same salt: the hash (and its fingerprint) stays put
@@ -228,7 +239,7 @@ def _from_user_password(raw: bytes, salt_key: bytes | None) -> tuple[PasswordHas
         return _from_cleartext(raw, salt_key)
     scheme = scheme_match[1].decode().upper()
     try:
-        rest = raw[scheme_match.end():].decode("ascii")
+        rest = raw[scheme_match.end() :].decode("ascii")
     except UnicodeDecodeError:
         return None, f"password stored as {{{scheme}}} is not plain ASCII; {_RESET}"
     if scheme == "SHA":
@@ -268,8 +279,13 @@ def from_directory(
         by_name.setdefault(name.lower(), []).extend(raw_values)
     # Another attribute counts where its values are stored as {SCHEME}value, like ClearOS's clearSHAPassword; only
     # userPassword may hold cleartext (an NT hash in sambaNTPassword must never be taken for a password).
-    user_passwords = [raw for name, raw_values in by_name.items() if name != "clearsha1password" for raw in raw_values
-                      if name == "userpassword" or _SCHEME_RE.match(raw)]
+    user_passwords = [
+        raw
+        for name, raw_values in by_name.items()
+        if name != "clearsha1password"
+        for raw in raw_values
+        if name == "userpassword" or _SCHEME_RE.match(raw)
+    ]
     clear_sha1 = by_name.get("clearsha1password", [])
     if not user_passwords and not clear_sha1:
         return None, NO_PASSWORD

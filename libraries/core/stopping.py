@@ -8,6 +8,7 @@ due later) goes through ``sleep`` here, and the journal looks before each batch:
 a stop is requested they raise ``Stopped``, and the run ends ``interrupted`` with what
 it applied recorded; the changes it had sent unanswered stay journaled for the next run.
 """
+
 from __future__ import annotations
 
 import threading
@@ -36,8 +37,10 @@ def requested() -> bool:
 
 def check() -> None:
     if _requested.is_set():
-        raise Stopped("the worker was asked to stop (SIGTERM) before this run finished; what it applied is recorded, "
-                      "and the next run (or the push, still queued) does the rest")
+        raise Stopped(
+            "the worker was asked to stop (SIGTERM) before this run finished; what it applied is recorded, "
+            "and the next run (or the push, still queued) does the rest"
+        )
 
 
 def sleep(seconds: float) -> None:

@@ -4,6 +4,7 @@ A read either returns everything the settings select or raises ``SourceError``:
 a partial directory must never reach the planner, which would take the users
 it did not see for users who left and suspend them.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -37,6 +38,7 @@ def tls_help(ca_file: str) -> str:
     if not ca_file:
         return TLS_HELP
     return f"check [ldap] ca_file = {ca_file}: it must be the PEM certificate of the CA that signed the server's certificate"
+
 
 Entry = tuple[str, dict[str, list[bytes]]]
 
@@ -133,14 +135,19 @@ class LdapSource:
         uid_by_dn = _uid_by_dn(user_entries)
         scope = self._scope(group_entries)
         users = [
-            user
-            for dn, attributes in user_entries
-            if (user := self._user(dn, attributes, scope, locked)) is not None
+            user for dn, attributes in user_entries if (user := self._user(dn, attributes, scope, locked)) is not None
         ]
-        real_groups = [(dn, attributes) for dn, attributes in group_entries if self._is_real_group(_first(attributes, "cn"), attributes)]
+        real_groups = [
+            (dn, attributes)
+            for dn, attributes in group_entries
+            if self._is_real_group(_first(attributes, "cn"), attributes)
+        ]
         group_by_dn = {_dn_key(dn): _first(attributes, "cn") for dn, attributes in real_groups}
         known = set(uid_by_dn) | {_dn_key(dn) for dn, _ in group_entries}
-        groups = [_group(dn, attributes, uid_by_dn, settings.mail_attribute, group_by_dn, known) for dn, attributes in real_groups]
+        groups = [
+            _group(dn, attributes, uid_by_dn, settings.mail_attribute, group_by_dn, known)
+            for dn, attributes in real_groups
+        ]
         log.info("read %d users and %d groups from %s", len(users), len(groups), settings.uri)
         return DirectoryState(
             users=tuple(sorted(users, key=lambda user: (user.uid, user.uuid))),
@@ -174,26 +181,40 @@ class LdapSource:
         if not entries:
             return None
         if len(entries) > 1:
-            raise SourceError(f"{len(entries)} groups are called {name!r} under {settings.groups_dn}: {_dn_list(entries)}; rename all but one")
+            raise SourceError(
+                f"{len(entries)} groups are called {name!r} under {settings.groups_dn}: {_dn_list(entries)}; rename all but one"
+            )
         dn, attributes = entries[0]
         if is_windows_group(attributes):
             return None
         uid_by_dn, group_by_dn, known = {}, {}, set()
         if _members(attributes).dns:  # member DNs: users, or nested groups
             uid_by_dn = _uid_by_dn(self._search(settings.users_dn, settings.user_filter, ["uid"], "users_dn"))
-            groups = self._search(settings.groups_dn, settings.group_filter, ["cn", *WINDOWS_GROUP_ATTRIBUTES], "groups_dn")
-            group_by_dn = {_dn_key(group_dn): name for group_dn, found in groups if self._is_real_group(name := _first(found, "cn"), found)}
+            groups = self._search(
+                settings.groups_dn, settings.group_filter, ["cn", *WINDOWS_GROUP_ATTRIBUTES], "groups_dn"
+            )
+            group_by_dn = {
+                _dn_key(group_dn): name
+                for group_dn, found in groups
+                if self._is_real_group(name := _first(found, "cn"), found)
+            }
             known = set(uid_by_dn) | {_dn_key(group_dn) for group_dn, _ in groups}
         return _group(dn, attributes, uid_by_dn, settings.mail_attribute, group_by_dn, known)
 
     def read_groups_of(self, user: DirectoryUser) -> tuple[DirectoryGroup, ...]:
         """The real groups that list ``user`` (by memberUid or member DN): one search, for a targeted push."""
         settings = self.settings
-        membership = ldap.filter.filter_format("(|(memberUid=%s)(member=%s)(uniqueMember=%s))", [user.uid, user.dn, user.dn])
-        entries = self._search(settings.groups_dn, f"(&{settings.group_filter}{membership})", self._group_attributes(), "groups_dn")
+        membership = ldap.filter.filter_format(
+            "(|(memberUid=%s)(member=%s)(uniqueMember=%s))", [user.uid, user.dn, user.dn]
+        )
+        entries = self._search(
+            settings.groups_dn, f"(&{settings.group_filter}{membership})", self._group_attributes(), "groups_dn"
+        )
         uid_by_dn = {_dn_key(user.dn): user.uid}
         return tuple(
-            _group(dn, attributes, uid_by_dn, settings.mail_attribute) for dn, attributes in entries if self._is_real_group(_first(attributes, "cn"), attributes)
+            _group(dn, attributes, uid_by_dn, settings.mail_attribute)
+            for dn, attributes in entries
+            if self._is_real_group(_first(attributes, "cn"), attributes)
         )
 
     def read_users(self, uids: list[str]) -> tuple[DirectoryUser, ...]:
@@ -205,8 +226,12 @@ class LdapSource:
         for start in range(0, len(uids), USERS_PER_SEARCH):
             chunk = uids[start : start + USERS_PER_SEARCH]
             wanted = "".join(ldap.filter.filter_format("(uid=%s)", [uid]) for uid in chunk)
-            entries = self._search(settings.users_dn, f"(&{settings.user_filter}(|{wanted}))", self._user_attributes(), "users_dn")
-            users.extend(user for dn, attributes in entries if (user := self._user(dn, attributes, scope, locked)) is not None)
+            entries = self._search(
+                settings.users_dn, f"(&{settings.user_filter}(|{wanted}))", self._user_attributes(), "users_dn"
+            )
+            users.extend(
+                user for dn, attributes in entries if (user := self._user(dn, attributes, scope, locked)) is not None
+            )
         return tuple(users)
 
     def check(self) -> list[str]:
@@ -220,8 +245,13 @@ class LdapSource:
             root_dse = connection.read_rootdse_s() or {}
         controls = root_dse.get("supportedControl")
         if controls is not None and SimplePagedResultsControl.controlType.encode() not in controls:
-            raise SourceError(f"{settings.uri} does not offer the paged results control, which reading a whole directory needs")
-        for key, base, search in (("users_dn", settings.users_dn, settings.user_filter), ("groups_dn", settings.groups_dn, settings.group_filter)):
+            raise SourceError(
+                f"{settings.uri} does not offer the paged results control, which reading a whole directory needs"
+            )
+        for key, base, search in (
+            ("users_dn", settings.users_dn, settings.user_filter),
+            ("groups_dn", settings.groups_dn, settings.group_filter),
+        ):
             found = self._any(base, search, key)
             if not found and identity == "anonymous":
                 raise SourceError(
@@ -242,10 +272,15 @@ class LdapSource:
             return []  # the switch alone, as on ClearOS: check() has looked up enabled_group already
         users = self._search(settings.users_dn, settings.user_filter, ["uid"], "users_dn")
         groups = self._search(settings.groups_dn, settings.group_filter, ["cn", *MEMBER_ATTRIBUTES], "groups_dn")
-        people = [(uid, dn) for dn, attributes in users if (uid := _first(attributes, "uid")) and uid not in RESERVED_USERS]
+        people = [
+            (uid, dn) for dn, attributes in users if (uid := _first(attributes, "uid")) and uid not in RESERVED_USERS
+        ]
         lines = [self._check_subtree(subtree, people) for subtree in sources.subtrees]
         graph = _group_graph(groups)
-        for label, names, key in (("group", sources.member_groups, "member_groups"), ("exclusion group", sources.exclusion_groups, "exclusion_groups")):
+        for label, names, key in (
+            ("group", sources.member_groups, "member_groups"),
+            ("exclusion group", sources.exclusion_groups, "exclusion_groups"),
+        ):
             for name in names:
                 try:
                     members = graph.members_of((name,), key)
@@ -260,7 +295,11 @@ class LdapSource:
         except SourceError as error:
             return [*lines, (False, str(error))]
         if sources.uses_switch:
-            who = f"members of {settings.enabled_group}" if settings.enabled_group else f"every user under {settings.users_dn}"
+            who = (
+                f"members of {settings.enabled_group}"
+                if settings.enabled_group
+                else f"every user under {settings.users_dn}"
+            )
             lines.append((True, f"the per-user switch: {who}"))
         chosen = [(uid, dn) for uid, dn in people if scope.includes(uid, dn) and scope.in_pilot(uid, dn)]
         pilot = " (pilot mode: only the pilot's users)" if sources.pilot else ""
@@ -280,9 +319,18 @@ class LdapSource:
         groups followed): what the console's Sources page offers to pick from."""
         settings = self.settings
         users = self._search(settings.users_dn, settings.user_filter, ["uid"], "users_dn")
-        people = [(uid, dn) for dn, attributes in users if (uid := _first(attributes, "uid")) and uid not in RESERVED_USERS]
-        units = [dn for dn, _ in self._search(settings.users_dn, "(objectClass=organizationalUnit)", ["1.1"], "users_dn")]
-        groups = self._search(settings.groups_dn, settings.group_filter, ["cn", "description", *MEMBER_ATTRIBUTES, *WINDOWS_GROUP_ATTRIBUTES], "groups_dn")
+        people = [
+            (uid, dn) for dn, attributes in users if (uid := _first(attributes, "uid")) and uid not in RESERVED_USERS
+        ]
+        units = [
+            dn for dn, _ in self._search(settings.users_dn, "(objectClass=organizationalUnit)", ["1.1"], "users_dn")
+        ]
+        groups = self._search(
+            settings.groups_dn,
+            settings.group_filter,
+            ["cn", "description", *MEMBER_ATTRIBUTES, *WINDOWS_GROUP_ATTRIBUTES],
+            "groups_dn",
+        )
         return Outline(
             units=tuple(sorted((self._unit(dn, people) for dn in units), key=lambda unit: unit.path.lower())),
             groups=self._group_counts(groups, people),
@@ -297,25 +345,37 @@ class LdapSource:
         return sum(scope.includes(uid, dn) and scope.in_pilot(uid, dn) for uid, dn in people)
 
     def _unit(self, dn: str, people: list[tuple[str, str]]) -> OutlineUnit:
-        path = ous_between(f"cn=x,{dn}", self.settings.users_dn) if _dn_key(dn) != _dn_key(self.settings.users_dn) else ""
+        path = (
+            ous_between(f"cn=x,{dn}", self.settings.users_dn) if _dn_key(dn) != _dn_key(self.settings.users_dn) else ""
+        )
         within = SourceSettings(subtrees=(Subtree(dn),))
         one_level = SourceSettings(subtrees=(Subtree(dn, sub_ous=False),))
         below = build_scope(within, GroupGraph({}), EVERYONE)
         right_below = build_scope(one_level, GroupGraph({}), EVERYONE)
-        return OutlineUnit(dn=dn, path=path, users=sum(below.includes(uid, entry) for uid, entry in people),
-                           direct=sum(right_below.includes(uid, entry) for uid, entry in people))
+        return OutlineUnit(
+            dn=dn,
+            path=path,
+            users=sum(below.includes(uid, entry) for uid, entry in people),
+            direct=sum(right_below.includes(uid, entry) for uid, entry in people),
+        )
 
     def _group_counts(self, groups: list[Entry], people: list[tuple[str, str]]) -> tuple[OutlineGroup, ...]:
         graph = _group_graph(groups)
         counted = []
-        for dn, attributes in groups:
+        for _dn, attributes in groups:
             name = _first(attributes, "cn")
             if not name or is_windows_group(attributes) or is_reserved_group(name, self.settings.enabled_group):
                 continue  # the switch group has its own choice on the page; system groups are nobody's team
             members = graph.members_of((name,), "member_groups")
             nested = sorted(graph.nested_names((name,)) - {name.lower()})
-            counted.append(OutlineGroup(name=name, description=_first(attributes, "description"),
-                                        users=sum(members.include(uid, entry) for uid, entry in people), nested=tuple(nested)))
+            counted.append(
+                OutlineGroup(
+                    name=name,
+                    description=_first(attributes, "description"),
+                    users=sum(members.include(uid, entry) for uid, entry in people),
+                    nested=tuple(nested),
+                )
+            )
         return tuple(sorted(counted, key=lambda group: group.name.lower()))
 
     def check_group_names(self, sync) -> list[tuple[str, str]]:
@@ -329,35 +389,64 @@ class LdapSource:
             found = self._named_groups(names) if names else {}
             missing = [name for name in names if name.lower() not in found]
             if missing:
-                problems.append((key, (
-                    f"[sync] {key} names {', '.join(missing)}, which no group under {self.settings.groups_dn} is called: "
-                    "correct the names (the console's Groups page lists the directory's groups)"
-                )))
-            never = [name for name in names if name.lower() in found and not self._is_real_group(name, found[name.lower()])]
+                problems.append(
+                    (
+                        key,
+                        (
+                            f"[sync] {key} names {', '.join(missing)}, which no group under {self.settings.groups_dn} is called: "
+                            "correct the names (the console's Groups page lists the directory's groups)"
+                        ),
+                    )
+                )
+            never = [
+                name for name in names if name.lower() in found and not self._is_real_group(name, found[name.lower()])
+            ]
             if never and key == "groups":
-                problems.append((key, (
-                    f"[sync] groups names {', '.join(never)}, which is never synchronized (allusers, guests, enabled_group, "
-                    "*_plugin groups and Windows groups such as domain_users are not mailing lists): remove it from the list"
-                )))
+                problems.append(
+                    (
+                        key,
+                        (
+                            f"[sync] groups names {', '.join(never)}, which is never synchronized (allusers, guests, enabled_group, "
+                            "*_plugin groups and Windows groups such as domain_users are not mailing lists): remove it from the list"
+                        ),
+                    )
+                )
         return problems
 
     def _named_groups(self, names: list[str]) -> dict[str, dict]:
         """The groups under groups_dn (matching group_filter) called one of ``names``, by lower-cased name; one search."""
         settings = self.settings
         wanted = "".join(ldap.filter.filter_format("(cn=%s)", [name]) for name in names)
-        entries = self._search(settings.groups_dn, f"(&{settings.group_filter}(|{wanted}))", ["cn", *WINDOWS_GROUP_ATTRIBUTES], "groups_dn")
+        entries = self._search(
+            settings.groups_dn, f"(&{settings.group_filter}(|{wanted}))", ["cn", *WINDOWS_GROUP_ATTRIBUTES], "groups_dn"
+        )
         return {value.lower(): attributes for _, attributes in entries for value in _texts(attributes, "cn")}
 
     # --- building values ------------------------------------------------------------
     def _user_attributes(self) -> list[str]:
-        wanted = ["entryUUID", "uid", "givenName", "sn", self.settings.mail_attribute, *self.settings.password_attributes, *self.attributes.ldap_attributes]
+        wanted = [
+            "entryUUID",
+            "uid",
+            "givenName",
+            "sn",
+            self.settings.mail_attribute,
+            *self.settings.password_attributes,
+            *self.attributes.ldap_attributes,
+        ]
         if self.org_units.startswith("attribute:"):
             wanted.append(self.org_units.partition(":")[2])
         wanted += [attribute for _, attribute in self.custom_attributes]
         return list(dict.fromkeys(name for name in wanted if name))
 
     def _group_attributes(self) -> list[str]:
-        wanted = ["entryUUID", "cn", "description", *MEMBER_ATTRIBUTES, *WINDOWS_GROUP_ATTRIBUTES, self.settings.mail_attribute]
+        wanted = [
+            "entryUUID",
+            "cn",
+            "description",
+            *MEMBER_ATTRIBUTES,
+            *WINDOWS_GROUP_ATTRIBUTES,
+            self.settings.mail_attribute,
+        ]
         return list(dict.fromkeys(name for name in wanted if name))
 
     def _user(self, dn: str, attributes: dict, scope: UserScope, locked: frozenset[str]) -> DirectoryUser | None:
@@ -396,7 +485,11 @@ class LdapSource:
 
     def _mapped_fields(self, attributes: dict) -> dict[str, Any]:
         """The optional fields [attributes] maps, read from their LDAP attributes (aliases may be many)."""
-        fields: dict[str, Any] = {field: _first(attributes, name) for field, name in vars(self.attributes).items() if name and field not in ("aliases", "photo")}
+        fields: dict[str, Any] = {
+            field: _first(attributes, name)
+            for field, name in vars(self.attributes).items()
+            if name and field not in ("aliases", "photo")
+        }
         if self.attributes.photo:  # binary: the raw bytes of its first value
             fields["photo"] = next(iter(_values(attributes, self.attributes.photo)), b"")
         if fields.get("manager"):
@@ -450,8 +543,10 @@ class LdapSource:
             except SourceError as error:
                 if not isinstance(error.__cause__, ldap.NO_SUCH_OBJECT):
                     raise
-                raise SourceError(f"[sources] subtrees names {subtree.dn}, which does not exist on {self.settings.uri}: "
-                                  "correct the DN (the console's Sources page shows the tree), or remove it") from None
+                raise SourceError(
+                    f"[sources] subtrees names {subtree.dn}, which does not exist on {self.settings.uri}: "
+                    "correct the DN (the console's Sources page shows the tree), or remove it"
+                ) from None
 
     def _enabled_members(self, group_entries: list[Entry]) -> _Members | None:
         """Members of enabled_group (None: no such setting, everyone is in scope)."""
@@ -471,11 +566,15 @@ class LdapSource:
 
     def _read_one_user(self, search: str, label: str) -> DirectoryUser | None:
         settings = self.settings
-        entries = self._search(settings.users_dn, f"(&{settings.user_filter}{search})", self._user_attributes(), "users_dn")
+        entries = self._search(
+            settings.users_dn, f"(&{settings.user_filter}{search})", self._user_attributes(), "users_dn"
+        )
         if not entries:
             return None
         if len(entries) > 1:
-            raise SourceError(f"{len(entries)} users have {label} under {settings.users_dn}: {_dn_list(entries)}; each must be unique")
+            raise SourceError(
+                f"{len(entries)} users have {label} under {settings.users_dn}: {_dn_list(entries)}; each must be unique"
+            )
         dn, attributes = entries[0]
         return self._user(dn, attributes, self._scope(), self._locked_uuids(dn, ldap.SCOPE_BASE))
 
@@ -501,7 +600,9 @@ class LdapSource:
             self._connection = ldap.initialize(settings.uri)
             configure_and_bind(self._connection, settings)
 
-    def _search(self, base: str, search: str, attributes: list[str], base_key: str, scope: int = ldap.SCOPE_SUBTREE) -> list[Entry]:
+    def _search(
+        self, base: str, search: str, attributes: list[str], base_key: str, scope: int = ldap.SCOPE_SUBTREE
+    ) -> list[Entry]:
         """All entries, page by page; any failure, even on the last page, raises SourceError."""
         connection = self._connect()
         timeout = self.settings.timeout
@@ -521,7 +622,11 @@ class LdapSource:
         connection = self._connect()
         with self._errors(f"reading {base}", base=base, base_key=base_key, search=search):
             try:
-                return bool(connection.search_ext_s(base, ldap.SCOPE_SUBTREE, search, ["1.1"], sizelimit=1, timeout=self.settings.timeout))
+                return bool(
+                    connection.search_ext_s(
+                        base, ldap.SCOPE_SUBTREE, search, ["1.1"], sizelimit=1, timeout=self.settings.timeout
+                    )
+                )
             except ldap.SIZELIMIT_EXCEEDED:
                 return True
 
@@ -591,7 +696,9 @@ class LdapSource:
 def configure_and_bind(connection: ldap.ldapobject.LDAPObject, settings: LdapSettings) -> None:
     """Options, TLS and bind as [ldap] says: simple bind, SASL EXTERNAL over ldapi://, or anonymous."""
     if settings.start_tls and not settings.uri.lower().startswith("ldap://"):
-        raise ConfigError(f"[ldap] start_tls = yes needs an ldap:// uri, not {settings.uri}: ldaps:// is already encrypted")
+        raise ConfigError(
+            f"[ldap] start_tls = yes needs an ldap:// uri, not {settings.uri}: ldaps:// is already encrypted"
+        )
     connection.set_option(ldap.OPT_PROTOCOL_VERSION, ldap.VERSION3)
     connection.set_option(ldap.OPT_REFERRALS, 0)
     connection.set_option(ldap.OPT_NETWORK_TIMEOUT, settings.timeout)
@@ -636,13 +743,23 @@ def _detail(error: ldap.LDAPError) -> str:
     return ": ".join(part for part in parts if part) or type(error).__name__
 
 
-def _group(dn: str, attributes: dict, uid_by_dn: dict[str, str], mail_attribute: str,
-           group_by_dn: dict[str, str] | None = None, known_dns: set[str] | None = None) -> DirectoryGroup:
+def _group(
+    dn: str,
+    attributes: dict,
+    uid_by_dn: dict[str, str],
+    mail_attribute: str,
+    group_by_dn: dict[str, str] | None = None,
+    known_dns: set[str] | None = None,
+) -> DirectoryGroup:
     """``known_dns``: every user and group DN read, when the read covered them all; member DNs outside it name
     nothing and are reported. A read of one user's groups knows only that user, so it reports nothing."""
     members = _members(attributes)
     group_by_dn = group_by_dn or {}
-    unknown = () if known_dns is None else tuple(sorted(m for m in members.dns - known_dns if not m.startswith(NO_MEMBERS_RDN)))
+    unknown = (
+        ()
+        if known_dns is None
+        else tuple(sorted(m for m in members.dns - known_dns if not m.startswith(NO_MEMBERS_RDN)))
+    )
     return DirectoryGroup(
         uuid=_uuid(dn, attributes),
         dn=dn,
@@ -660,12 +777,21 @@ def _members(attributes: dict) -> _Members:
     return _Members(
         uids=frozenset(value for value in _texts(attributes, "memberUid") if value),
         # uniqueMember (groupOfUniqueNames) may end in an optional "#'…'B" unique identifier.
-        dns=frozenset(_dn_key(value) for value in (*_texts(attributes, "member"), *(v.split("#")[0] for v in _texts(attributes, "uniqueMember")))),
+        dns=frozenset(
+            _dn_key(value)
+            for value in (*_texts(attributes, "member"), *(v.split("#")[0] for v in _texts(attributes, "uniqueMember")))
+        ),
     )
 
 
 def _group_graph(group_entries: list[Entry]) -> GroupGraph:
-    return GroupGraph({name.lower(): (_dn_key(dn), _members(attributes)) for dn, attributes in group_entries if (name := _first(attributes, "cn"))})
+    return GroupGraph(
+        {
+            name.lower(): (_dn_key(dn), _members(attributes))
+            for dn, attributes in group_entries
+            if (name := _first(attributes, "cn"))
+        }
+    )
 
 
 def _uid_by_dn(user_entries: list[Entry]) -> dict[str, str]:
@@ -683,7 +809,9 @@ def _dn_key(dn: str) -> str:
 def _uuid(dn: str, attributes: dict) -> str:
     uuid = _first(attributes, "entryUUID")
     if not uuid:
-        raise SourceError(f"{dn} has no entryUUID: the sync account must be allowed to read it (an OpenLDAP operational attribute)")
+        raise SourceError(
+            f"{dn} has no entryUUID: the sync account must be allowed to read it (an OpenLDAP operational attribute)"
+        )
     return uuid.lower()
 
 

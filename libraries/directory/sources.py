@@ -5,6 +5,7 @@ them here.
 A source that names a subtree or a group the directory lacks is an error (``SourceError``), never "nobody is
 in scope": that would read as every user leaving, and suspend them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,8 +48,10 @@ class GroupGraph:
         """Everyone in these groups, nested groups followed (a cycle ends where it started); SourceError for a missing one."""
         missing = [name for name in names if name.lower() not in self.groups]
         if missing:
-            raise SourceError(f"[sources] {key} names {', '.join(missing)}, which no group under [ldap] groups_dn is called: "
-                              "correct the name (the console's Sources page lists the groups), or remove it")
+            raise SourceError(
+                f"[sources] {key} names {', '.join(missing)}, which no group under [ldap] groups_dn is called: "
+                "correct the name (the console's Sources page lists the groups), or remove it"
+            )
         by_dn = {dn: name for name, (dn, _) in self.groups.items()}
         found, seen, stack = Members(), set(), [name.lower() for name in names]
         while stack:
@@ -123,7 +126,9 @@ def build_scope(sources: SourceSettings, graph: GroupGraph, switch: Members | No
         sources=sources,
         switch=switch,
         from_groups=graph.members_of(sources.member_groups, "member_groups") if sources.member_groups else Members(),
-        excluded=graph.members_of(sources.exclusion_groups, "exclusion_groups") if sources.exclusion_groups else Members(),
+        excluded=graph.members_of(sources.exclusion_groups, "exclusion_groups")
+        if sources.exclusion_groups
+        else Members(),
         pilot_members=graph.members_of((chosen,), "pilot_source") if isinstance(chosen, str) else None,
     )
 

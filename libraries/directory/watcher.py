@@ -6,15 +6,17 @@ restart resumes where it stopped; when slapd goes away it reconnects with
 backoff. A directory without the syncprov overlay is polled on
 ``modifyTimestamp`` instead (deletions are then left to the periodic full run).
 """
+
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import threading
 import time
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import ldap
 import ldap.dn
@@ -33,7 +35,14 @@ ENABLED_MEMBERS_KEY = "watcher_enabled_members"
 GROUP_MEMBERS_KEY = "watcher_members:"  # + a digest of a group's name: its members when last seen, for group sources
 WATCHED_ATTRIBUTES = ["uid", "cn", "memberUid", "member", "uniqueMember", "entryUUID", "modifyTimestamp"]
 NO_SYNCPROV = (ldap.UNAVAILABLE_CRITICAL_EXTENSION, ldap.PROTOCOL_ERROR, ldap.UNWILLING_TO_PERFORM)
-CONNECTION_LOST = (ldap.SERVER_DOWN, ldap.CONNECT_ERROR, ldap.TIMELIMIT_EXCEEDED, ldap.UNAVAILABLE, ldap.BUSY, ldap.OTHER)
+CONNECTION_LOST = (
+    ldap.SERVER_DOWN,
+    ldap.CONNECT_ERROR,
+    ldap.TIMELIMIT_EXCEEDED,
+    ldap.UNAVAILABLE,
+    ldap.BUSY,
+    ldap.OTHER,
+)
 
 # A push request: ("user", uid, uuid) or ("group", name).
 Request = tuple
@@ -72,7 +81,9 @@ class ChangeRouter:
         sources = settings.sources
         # With group sources (or exclusions) any group's members may decide who is in scope, nested groups included.
         self.every_group_decides = bool(sources.member_groups or sources.exclusion_groups or sources.pilot_source)
-        self.lag: float | None = None  # seconds between the last change's modifyTimestamp and seeing it (for monitoring)
+        self.lag: float | None = (
+            None  # seconds between the last change's modifyTimestamp and seeing it (for monitoring)
+        )
 
     def entry_changed(self, dn: str, attributes: dict, uuid: str, push: bool = True) -> None:
         ldap_settings = self.settings.ldap
@@ -92,10 +103,16 @@ class ChangeRouter:
         """Members of a group that decides who is in scope (the Google Apps switch, a source or an exclusion)
         changed: push exactly the users who joined or left, so their suspension goes through the push's limits."""
         members = set(_texts(attributes, "memberUid"))
-        member_dns = _texts(attributes, "member") + [value.split("#")[0] for value in _texts(attributes, "uniqueMember")]
+        member_dns = _texts(attributes, "member") + [
+            value.split("#")[0] for value in _texts(attributes, "uniqueMember")
+        ]
         members |= {_first_rdn_value(dn) for dn in member_dns} - {""}
         # A digest of the name: the state database's value names are short.
-        key = ENABLED_MEMBERS_KEY if switch else GROUP_MEMBERS_KEY + hashlib.sha256(name.lower().encode()).hexdigest()[:40]
+        key = (
+            ENABLED_MEMBERS_KEY
+            if switch
+            else GROUP_MEMBERS_KEY + hashlib.sha256(name.lower().encode()).hexdigest()[:40]
+        )
         known = self.store.get_value(key)
         previous = set(json.loads(known)) if known else None
         if previous is not None and push:
@@ -115,10 +132,10 @@ class ChangeRouter:
 def _lag(attributes: dict, previous: float | None) -> float | None:
     stamp = next(iter(_texts(attributes, "modifyTimestamp")), "")
     try:
-        changed = datetime.strptime(stamp[:14], "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
+        changed = datetime.strptime(stamp[:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
     except ValueError:
         return previous
-    return max(0.0, (datetime.now(timezone.utc) - changed).total_seconds())
+    return max(0.0, (datetime.now(UTC) - changed).total_seconds())
 
 
 def _first_rdn_value(dn: str) -> str:
@@ -189,7 +206,9 @@ class DirectoryWatcher:
         self.contact: datetime | None = None  # when slapd last answered
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._since: datetime | None = None  # polling: changes after this were not all queued yet (kept across reconnections)
+        self._since: datetime | None = (
+            None  # polling: changes after this were not all queued yet (kept across reconnections)
+        )
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name="google-sync-watcher", daemon=True)
@@ -213,11 +232,18 @@ class DirectoryWatcher:
                 log.warning(
                     "directory watcher: %s does not offer syncrepl (%s); enable the syncprov overlay (deploy/syncprov.ldif). "
                     "Polling modifyTimestamp every %ss meanwhile.",
-                    self.settings.ldap.uri, _detail(error), self.settings.sync.poll_interval,
+                    self.settings.ldap.uri,
+                    _detail(error),
+                    self.settings.sync.poll_interval,
                 )
                 self.mode = "poll"
             except CONNECTION_LOST as error:
-                log.warning("directory watcher: lost %s (%s); reconnecting in %.0fs", self.settings.ldap.uri, _detail(error), delay)
+                log.warning(
+                    "directory watcher: lost %s (%s); reconnecting in %.0fs",
+                    self.settings.ldap.uri,
+                    _detail(error),
+                    delay,
+                )
                 self._stop.wait(delay)
                 delay = min(delay * 2, 60.0)
             except ldap.LDAPError as error:
@@ -228,8 +254,12 @@ class DirectoryWatcher:
                 # The state database is briefly unusable (a SQLite file locked by another process, PostgreSQL
                 # restarting). The change that could not be queued is not lost: the cookie is saved only after
                 # an entry is handled, so the next search resumes before it and slapd sends it again.
-                log.warning("directory watcher: cannot use the state database (%s); watching again in %.0fs from the last "
-                            "change saved, so none is lost", database_problem(error), delay)
+                log.warning(
+                    "directory watcher: cannot use the state database (%s); watching again in %.0fs from the last "
+                    "change saved, so none is lost",
+                    database_problem(error),
+                    delay,
+                )
                 self._stop.wait(delay)
                 delay = min(delay * 2, 60.0)
 
@@ -238,46 +268,55 @@ class DirectoryWatcher:
         consumer = _Consumer(self.settings.ldap.uri, self.router, self.store, resumed=cookie is not None)
         try:
             configure_and_bind(consumer, self.settings.ldap)
-            msgid = consumer.syncrepl_search(self.base, ldap.SCOPE_SUBTREE, mode="refreshAndPersist", filterstr=self.search_filter, attrlist=WATCHED_ATTRIBUTES)
-            log.info("directory watcher: syncrepl on %s under %s (%s)", self.settings.ldap.uri, self.base, "resumed" if cookie else "first start")
+            msgid = consumer.syncrepl_search(
+                self.base,
+                ldap.SCOPE_SUBTREE,
+                mode="refreshAndPersist",
+                filterstr=self.search_filter,
+                attrlist=WATCHED_ATTRIBUTES,
+            )
+            log.info(
+                "directory watcher: syncrepl on %s under %s (%s)",
+                self.settings.ldap.uri,
+                self.base,
+                "resumed" if cookie else "first start",
+            )
             self.connected = True
             while not self._stop.is_set():
                 try:
-                    if not consumer.syncrepl_poll(msgid=msgid, timeout=QUIET_POLL if consumer.unsaved else self.poll_timeout):
+                    if not consumer.syncrepl_poll(
+                        msgid=msgid, timeout=QUIET_POLL if consumer.unsaved else self.poll_timeout
+                    ):
                         return  # the server ended the search; start again
                 except ldap.TIMEOUT:
                     consumer.save_cookie(at_once=True)  # a quiet moment: the burst is over
-                self.contact = datetime.now(timezone.utc)  # a quiet poll too: a dropped connection raises SERVER_DOWN instead
+                self.contact = datetime.now(UTC)  # a quiet poll too: a dropped connection raises SERVER_DOWN instead
             consumer.save_cookie(at_once=True)
         finally:
             self.connected = False
-            try:
+            with contextlib.suppress(ldap.LDAPError):
                 consumer.unbind_s()
-            except ldap.LDAPError:
-                pass
 
     def _poll(self) -> None:
         """Fallback without syncprov: entries whose modifyTimestamp moved since the last look."""
-        since = self._since or datetime.now(timezone.utc) - timedelta(seconds=1)
+        since = self._since or datetime.now(UTC) - timedelta(seconds=1)
         connection = ldap.initialize(self.settings.ldap.uri)
         try:
             configure_and_bind(connection, self.settings.ldap)
-            self.connected, self.contact = True, datetime.now(timezone.utc)
+            self.connected, self.contact = True, datetime.now(UTC)
             while not self._stop.wait(self.settings.sync.poll_interval):
-                started = datetime.now(timezone.utc)
+                started = datetime.now(UTC)
                 stamp = since.strftime("%Y%m%d%H%M%SZ")
                 search = f"(&{self.search_filter}(modifyTimestamp>={stamp}))"
                 for dn, attributes in connection.search_s(self.base, ldap.SCOPE_SUBTREE, search, WATCHED_ATTRIBUTES):
                     if dn:
                         self.router.entry_changed(dn, attributes, next(iter(_texts(attributes, "entryUUID")), ""))
                 since = self._since = started - timedelta(seconds=1)
-                self.contact = datetime.now(timezone.utc)
+                self.contact = datetime.now(UTC)
         finally:
             self.connected = False
-            try:
+            with contextlib.suppress(ldap.LDAPError):
                 connection.unbind_s()
-            except ldap.LDAPError:
-                pass
 
 
 def _detail(error: ldap.LDAPError) -> str:

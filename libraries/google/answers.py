@@ -6,6 +6,7 @@ sometimes only 'too fast'" is said once, here. Google's documented errors: the D
 reference (400 invalid, 403 forbidden, 403 userRateLimitExceeded / quotaExceeded, 404 notFound,
 409 duplicate, 412 conditionNotMet, 429 rateLimitExceeded, 503 backendError).
 """
+
 from __future__ import annotations
 
 from enum import StrEnum
@@ -40,8 +41,13 @@ def classify(status: int, reason: str, message: str) -> ErrorKind:
     return _BY_STATUS.get(status, ErrorKind.INVALID)
 
 
-_BY_STATUS = {409: ErrorKind.CONFLICT, 404: ErrorKind.NOT_FOUND, 412: ErrorKind.PRECONDITION,
-              401: ErrorKind.DENIED, 403: ErrorKind.DENIED}
+_BY_STATUS = {
+    409: ErrorKind.CONFLICT,
+    404: ErrorKind.NOT_FOUND,
+    412: ErrorKind.PRECONDITION,
+    401: ErrorKind.DENIED,
+    403: ErrorKind.DENIED,
+}
 
 
 class TargetError(GoogleSyncError):
@@ -78,7 +84,9 @@ class TargetError(GoogleSyncError):
         if self.kind is ErrorKind.UNREACHABLE:
             return attempt < UNREACHABLE_RETRIES
         if self.kind is ErrorKind.PRECONDITION:
-            return self.reason == "conditionNotMet"  # Google's "the object changed meanwhile": as it stands now, it may hold
+            return (
+                self.reason == "conditionNotMet"
+            )  # Google's "the object changed meanwhile": as it stands now, it may hold
         return self.kind in (ErrorKind.TRANSIENT, ErrorKind.QUOTA, ErrorKind.NOT_READY)
 
     @property

@@ -4,8 +4,10 @@ Files go in the secrets directory (0700, outside any web root) with mode 0600.
 Their content is never logged, rendered or put in the session: only the client
 ID and e-mail of a key are shown, to paste into Google's delegation page.
 """
+
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import logging
@@ -74,15 +76,21 @@ def parse_service_account_key(raw: bytes) -> dict:
     try:
         info = json.loads(raw.decode("utf-8"))
     except RecursionError:  # '[' * 32000: Python's parser recurses once per level
-        raise CredentialsError("the file nests too deeply to be a service-account key: download the key again from the "
-                               "Google Cloud console (Keys › Add key › JSON)") from None
+        raise CredentialsError(
+            "the file nests too deeply to be a service-account key: download the key again from the "
+            "Google Cloud console (Keys › Add key › JSON)"
+        ) from None
     except (UnicodeDecodeError, ValueError):
-        raise CredentialsError("the file is not JSON: download the key again from the Google Cloud console (Keys › Add key › JSON)") from None
+        raise CredentialsError(
+            "the file is not JSON: download the key again from the Google Cloud console (Keys › Add key › JSON)"
+        ) from None
     if not isinstance(info, dict):
         raise CredentialsError("the file is not a service-account key")
     if info.get("type") != "service_account":
         kind = info.get("type") or ("an OAuth client" if "web" in info or "installed" in info else "unknown")
-        raise CredentialsError(f"the file is of type {kind!r}, not a service-account key: create a JSON key for a service account")
+        raise CredentialsError(
+            f"the file is of type {kind!r}, not a service-account key: create a JSON key for a service account"
+        )
     missing = [name for name in KEY_FIELDS if not str(info.get(name, "")).strip()]
     if missing:
         raise CredentialsError(f"the key lacks {', '.join(missing)}: download a new JSON key")
@@ -109,8 +117,10 @@ def _require_rsa(pem: str) -> None:
         raise CredentialsError("the key's private key cannot be read: download a new JSON key") from None
     if not isinstance(key, rsa.RSAPrivateKey):
         kind = type(key).__name__.replace("PrivateKey", "") or "another kind"
-        raise CredentialsError(f"the private key is not an RSA key ({kind}), and Google signs service-account tokens with "
-                               "RS256 only: create a new JSON key for the service account in the Google Cloud console")
+        raise CredentialsError(
+            f"the private key is not an RSA key ({kind}), and Google signs service-account tokens with "
+            "RS256 only: create a new JSON key for the service account in the Google Cloud console"
+        )
 
 
 def describe(path: str, secrets_dir: str) -> Connection:
@@ -126,10 +136,14 @@ def describe(path: str, secrets_dir: str) -> Connection:
         return Connection("broken", path, problem=f"{path} is not JSON", managed=managed)
     kind = info.get("type") if isinstance(info, dict) else None
     if kind == "service_account":
-        return Connection(kind, path, str(info.get("client_id", "")), str(info.get("client_email", "")), managed=managed)
+        return Connection(
+            kind, path, str(info.get("client_id", "")), str(info.get("client_email", "")), managed=managed
+        )
     if kind == "authorized_user":
         return Connection(kind, path, str(info.get("client_id", "")), managed=managed)
-    return Connection("broken", path, problem=f"{path} is neither a service-account key nor an authorized_user file", managed=managed)
+    return Connection(
+        "broken", path, problem=f"{path} is neither a service-account key nor an authorized_user file", managed=managed
+    )
 
 
 def _inside(path: str, directory: str) -> bool:
@@ -150,7 +164,9 @@ def read_oauth_client(path: str) -> dict:
         raise ConfigError(f"GOOGLE_SYNC_OAUTH_CLIENT = {path}: not JSON") from None
     web = data.get("web") if isinstance(data, dict) else None
     if not isinstance(web, dict):
-        raise ConfigError(f'GOOGLE_SYNC_OAUTH_CLIENT = {path}: not an OAuth client of type "Web application" (no "web" section)')
+        raise ConfigError(
+            f'GOOGLE_SYNC_OAUTH_CLIENT = {path}: not an OAuth client of type "Web application" (no "web" section)'
+        )
     missing = [name for name in OAUTH_CLIENT_FIELDS if not web.get(name)]
     if missing:
         raise ConfigError(f"GOOGLE_SYNC_OAUTH_CLIENT = {path}: the client lacks {', '.join(missing)}")
@@ -211,12 +227,12 @@ def revoke_refresh_token(path: str, client: dict | None) -> str:
     except requests.RequestException as error:
         return f"Google could not be reached to revoke the grant ({type(error).__name__})"
     if response.status_code >= 400:
-        return f"Google answered {response.status_code} to the revocation; remove the app's access in your Google account"
+        return (
+            f"Google answered {response.status_code} to the revocation; remove the app's access in your Google account"
+        )
     return ""
 
 
 def remove(path: str) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass

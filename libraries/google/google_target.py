@@ -3,6 +3,7 @@
 Works with Google itself or any Directory-API-compatible endpoint (the bundled
 emulator): the endpoint and the token URI come from the configuration.
 """
+
 from __future__ import annotations
 
 import email.utils
@@ -12,10 +13,11 @@ import logging
 import random
 import socket
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import google_auth_httplib2
 import httplib2
@@ -54,7 +56,9 @@ ORGUNIT_SCOPE = SCOPE_PREFIX + "admin.directory.orgunit"
 DOMAIN_SCOPE = SCOPE_PREFIX + "admin.directory.domain.readonly"
 SCHEMA_SCOPE = SCOPE_PREFIX + "admin.directory.userschema.readonly"
 LICENSING_SCOPE = SCOPE_PREFIX + "apps.licensing"
-GOOGLE_LICENSING_ROOT = "https://licensing.googleapis.com/"  # its own host at Google; an emulator serves it beside the rest
+GOOGLE_LICENSING_ROOT = (
+    "https://licensing.googleapis.com/"  # its own host at Google; an emulator serves it beside the rest
+)
 GROUP_SETTINGS_SCOPE = SCOPE_PREFIX + "apps.groups.settings"
 SECURITY_SCOPE = SCOPE_PREFIX + "admin.directory.user.security"  # [offboarding] sign-out, tokens, app passwords
 DATATRANSFER_SCOPE = SCOPE_PREFIX + "admin.datatransfer"  # [offboarding] transfers
@@ -73,7 +77,14 @@ PACER_FILE = "quota-budget.json"
 # One attempt only: this module retries itself, knowing the first attempt may have been applied.
 httplib2.RETRIES = 1  # type: ignore[misc]  # the stub calls it Final; httplib2 documents it as the setting to change
 # HTTPException: an answer cut short (IncompleteRead) or not HTTP at all, which httplib2 passes on as it is.
-TRANSPORT_ERRORS = (httplib2.HttpLib2Error, http.client.HTTPException, ConnectionError, socket.timeout, TimeoutError, TransportError)
+TRANSPORT_ERRORS = (
+    httplib2.HttpLib2Error,
+    http.client.HTTPException,
+    ConnectionError,
+    socket.timeout,
+    TimeoutError,
+    TransportError,
+)
 
 
 @dataclass(frozen=True)
@@ -98,7 +109,9 @@ def target_error(error: HttpError) -> TargetError:
         reason = (details.get("errors") or [{}])[0].get("reason", "")
     except (ValueError, AttributeError):
         pass
-    return TargetError(f"{error.status_code} {message}", status=error.status_code, reason=reason, retry_after=_retry_after(error.resp))
+    return TargetError(
+        f"{error.status_code} {message}", status=error.status_code, reason=reason, retry_after=_retry_after(error.resp)
+    )
 
 
 def _retry_after(resp) -> float:
@@ -111,7 +124,7 @@ def _retry_after(resp) -> float:
     except ValueError:
         pass
     try:
-        return max(0.0, (email.utils.parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
+        return max(0.0, (email.utils.parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
     except (TypeError, ValueError):
         return 0.0
 
@@ -119,15 +132,19 @@ def _retry_after(resp) -> float:
 def unreadable(endpoint: str, what: str) -> TargetError:
     """An answer that is no API answer (a proxy's HTML page, one cut short, a batch lacking parts): like a lost
     answer, status 0, so it is retried briefly and a write it answered counts as possibly applied."""
-    return TargetError(f"{endpoint} sent {what}, which is not a JSON answer of the Directory API: "
-                       "check [google] api_endpoint and any proxy between this server and Google")
+    return TargetError(
+        f"{endpoint} sent {what}, which is not a JSON answer of the Directory API: "
+        "check [google] api_endpoint and any proxy between this server and Google"
+    )
 
 
 def unreachable(endpoint: str, error: Exception) -> TargetError:
     """No answer at all (refused, timed out, no route): the address named as the setting that gives it."""
     detail = " ".join(str(error).split()) or type(error).__name__
-    return TargetError(f"cannot reach [google] api_endpoint = {endpoint} ({detail}): check it (Google's is "
-                       f"{GOOGLE_API_ENDPOINT}) and the network or proxy between this server and Google")
+    return TargetError(
+        f"cannot reach [google] api_endpoint = {endpoint} ({detail}): check it (Google's is "
+        f"{GOOGLE_API_ENDPOINT}) and the network or proxy between this server and Google"
+    )
 
 
 def _answer(response, endpoint: str) -> Outcome:
@@ -193,17 +210,28 @@ def load_credentials(settings: GoogleSettings, scopes: Iterable[str] = SCOPES):
             credentials = user_credentials.Credentials.from_authorized_user_info(info, scopes=list(scopes))
             # from_authorized_user_info ignores the file's token_uri and would always ask Google's.
             return credentials.with_token_uri(info.get("token_uri") or GOOGLE_TOKEN_URI)
-        return service_account.Credentials.from_service_account_info(info, scopes=list(scopes), subject=settings.admin_email)
+        return service_account.Credentials.from_service_account_info(
+            info, scopes=list(scopes), subject=settings.admin_email
+        )
     except (ValueError, KeyError) as error:
-        raise ConfigError(f"[google] credentials_file = {settings.credentials_file}: the key is incomplete or damaged ({error})") from None
+        raise ConfigError(
+            f"[google] credentials_file = {settings.credentials_file}: the key is incomplete or damaged ({error})"
+        ) from None
 
 
 class Backoff:
     """Exponential backoff with jitter (1, 2, 4 … seconds, capped, each scaled by a random factor),
     for at most ``retries`` attempts and within ``deadline`` seconds of the first one."""
 
-    def __init__(self, retries: int | None = None, deadline: float | None = None, base: float = 1.0, cap: float = 32.0,
-                 sleep: Callable[[float], None] = stopping.sleep, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        retries: int | None = None,
+        deadline: float | None = None,
+        base: float = 1.0,
+        cap: float = 32.0,
+        sleep: Callable[[float], None] = stopping.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.retries, self.deadline, self.base, self.cap = retries, deadline, base, cap
         self.sleep, self.clock = sleep, clock
 
@@ -232,8 +260,17 @@ class TokenError(TargetError):
 
 
 class GoogleTarget:
-    def __init__(self, settings: GoogleSettings, sync: SyncSettings, credentials=None, backoff: Backoff | None = None,
-                 scopes=SCOPES, pacer: Pacer | None = None, custom_fields: bool = False, licenses: LicenseSettings | None = None):
+    def __init__(
+        self,
+        settings: GoogleSettings,
+        sync: SyncSettings,
+        credentials=None,
+        backoff: Backoff | None = None,
+        scopes=SCOPES,
+        pacer: Pacer | None = None,
+        custom_fields: bool = False,
+        licenses: LicenseSettings | None = None,
+    ):
         self.settings = settings
         self.licenses_wanted = licenses or LicenseSettings()  # [licenses]: whose assignments are read
         # Custom schema fields are read (schemas.list, and users with projection=full) only when some are mapped.
@@ -241,7 +278,9 @@ class GoogleTarget:
         self.scopes = tuple(scopes)
         self.batch_size = min(sync.batch_size, MAX_BATCH_PARTS)
         self.backoff = backoff or Backoff(sync.max_retries, settings.retry_deadline)
-        self.pacer = pacer or Pacer(settings.queries_per_minute, state_file=Path(sync.state_dir) / PACER_FILE if sync.state_dir else None)
+        self.pacer = pacer or Pacer(
+            settings.queries_per_minute, state_file=Path(sync.state_dir) / PACER_FILE if sync.state_dir else None
+        )
         self._credentials = credentials
         self._service = None
         self._settings_service: Any = None
@@ -251,7 +290,9 @@ class GoogleTarget:
         self._http = None
         self._no_batch: set[str] = set()  # APIs whose endpoint refused the batch route
         self._domains: dict | None = None  # read once per target (a run)
-        self._accounts: dict[str, GoogleUser | TargetError | None] = {}  # read ahead for a batch of pushes: key -> account
+        self._accounts: dict[
+            str, GoogleUser | TargetError | None
+        ] = {}  # read ahead for a batch of pushes: key -> account
 
     # -- plumbing ----------------------------------------------------------------
 
@@ -298,15 +339,23 @@ class GoogleTarget:
 
     @property
     def licensing_root(self) -> str:
-        return GOOGLE_LICENSING_ROOT if self.settings.api_endpoint == GOOGLE_API_ENDPOINT else self.settings.api_endpoint
+        return (
+            GOOGLE_LICENSING_ROOT if self.settings.api_endpoint == GOOGLE_API_ENDPOINT else self.settings.api_endpoint
+        )
 
     @property
     def licenses(self):
         """The Enterprise License Manager's licenseAssignments (another API: its own host and batches)."""
         if self._licensing_service is None:
             self.service  # noqa: B018  (creates the authorized HTTP client the services share)
-            self._licensing_service = build("licensing", "v1", http=self._http, client_options={"api_endpoint": self.licensing_root},
-                                            static_discovery=True, cache_discovery=False)
+            self._licensing_service = build(
+                "licensing",
+                "v1",
+                http=self._http,
+                client_options={"api_endpoint": self.licensing_root},
+                static_discovery=True,
+                cache_discovery=False,
+            )
         return self._resource("licenses", self._licensing_service.licenseAssignments)
 
     @property
@@ -334,8 +383,14 @@ class GoogleTarget:
     def _datatransfer(self):
         if self._transfer_service is None:
             self.service  # noqa: B018  (creates the authorized HTTP client the services share)
-            self._transfer_service = build("admin", "datatransfer_v1", http=self._http, client_options={"api_endpoint": self.settings.api_endpoint},
-                                           static_discovery=True, cache_discovery=False)
+            self._transfer_service = build(
+                "admin",
+                "datatransfer_v1",
+                http=self._http,
+                client_options={"api_endpoint": self.settings.api_endpoint},
+                static_discovery=True,
+                cache_discovery=False,
+            )
         return self._transfer_service
 
     @property
@@ -426,7 +481,9 @@ class GoogleTarget:
         while pending:
             for chunk in _chunks(list(pending.items()), self.chunk_size):
                 outcomes.update(self.send(dict(chunk), api))
-            failed = {key: error for key in pending if (error := outcomes[key].error) is not None and error.retriable(attempt)}
+            failed = {
+                key: error for key in pending if (error := outcomes[key].error) is not None and error.retriable(attempt)
+            }
             if not failed:
                 break
             retriable = {key: pending[key] for key in failed}
@@ -454,7 +511,9 @@ class GoogleTarget:
         outcomes: dict[str, Outcome] = {}
 
         def collect(request_id, response, exception):
-            outcomes[request_id] = Outcome(error=target_error(exception)) if exception else _answer(response, self.settings.api_endpoint)
+            outcomes[request_id] = (
+                Outcome(error=target_error(exception)) if exception else _answer(response, self.settings.api_endpoint)
+            )
 
         batch = BatchHttpRequest(callback=collect, batch_uri=self._batch_uri(api))
         for key, request in requests.items():
@@ -470,7 +529,11 @@ class GoogleTarget:
                 return {key: outcomes.get(key, Outcome(error=failure)) for key in requests}
             if error.status_code in (404, 405, 501):
                 # An endpoint without the batch route: slower, one request each, but the run still goes on.
-                log.warning("%s has no batch endpoint (%s); sending requests one by one", self.settings.api_endpoint, error.status_code)
+                log.warning(
+                    "%s has no batch endpoint (%s); sending requests one by one",
+                    self.settings.api_endpoint,
+                    error.status_code,
+                )
                 self._no_batch.add(api)
                 return self._send_batch(requests, api)
             whole = target_error(error)
@@ -511,24 +574,37 @@ class GoogleTarget:
         """The account's verified domains (primary and secondary) and domain aliases, as domains.list gives them, and
         those not verified yet (Google makes no address there until they are), as GoogleState's fields; read once."""
         if self._domains is None:
-            page = self.call(self._resource("domains", lambda: self.service.domains()).list(
-                customer="my_customer", fields="domains(domainName,verified,domainAliases(domainAliasName,verified))"))
+            page = self.call(
+                self._resource("domains", lambda: self.service.domains()).list(
+                    customer="my_customer",
+                    fields="domains(domainName,verified,domainAliases(domainAliasName,verified))",
+                )
+            )
             domains = page.get("domains", [])
             listed = [(domain["domainName"].lower(), domain.get("verified", False)) for domain in domains]
-            aliases = [(alias["domainAliasName"].lower(), alias.get("verified", False))
-                       for domain in domains for alias in domain.get("domainAliases", [])]
-            self._domains = {"domains": frozenset(name for name, verified in listed if verified),
-                             "domain_aliases": frozenset(name for name, verified in aliases if verified),
-                             "unverified_domains": frozenset(name for name, verified in listed + aliases if not verified)}
+            aliases = [
+                (alias["domainAliasName"].lower(), alias.get("verified", False))
+                for domain in domains
+                for alias in domain.get("domainAliases", [])
+            ]
+            self._domains = {
+                "domains": frozenset(name for name, verified in listed if verified),
+                "domain_aliases": frozenset(name for name, verified in aliases if verified),
+                "unverified_domains": frozenset(name for name, verified in listed + aliases if not verified),
+            }
         return self._domains
 
     def read_custom_fields(self) -> tuple[CustomField, ...]:
         """Every field of the account's custom user schemas (schemas.list)."""
         request = self._resource("schemas", lambda: self.service.schemas()).list(
-            customerId="my_customer", fields="schemas(schemaName,fields(fieldName,fieldType,multiValued))")
+            customerId="my_customer", fields="schemas(schemaName,fields(fieldName,fieldType,multiValued))"
+        )
         return tuple(
-            CustomField(schema["schemaName"], spec["fieldName"], spec.get("fieldType", "STRING"), bool(spec.get("multiValued")))
-            for schema in self.call(request).get("schemas", []) for spec in schema.get("fields", [])
+            CustomField(
+                schema["schemaName"], spec["fieldName"], spec.get("fieldType", "STRING"), bool(spec.get("multiValued"))
+            )
+            for schema in self.call(request).get("schemas", [])
+            for spec in schema.get("fields", [])
         )
 
     @property
@@ -587,7 +663,9 @@ class GoogleTarget:
             pending = next_pages
         return members
 
-    def read_state(self, member_groups: Callable[[dict], bool] = lambda group: True, org_units: bool = False) -> GoogleState:
+    def read_state(
+        self, member_groups: Callable[[dict], bool] = lambda group: True, org_units: bool = False
+    ) -> GoogleState:
         """Every user and group of the domain (of the account, with several domains); members only of the groups
         the caller manages; org units if asked; the account's domains when the settings say to read them."""
         users = self.read_users()
@@ -608,12 +686,20 @@ class GoogleTarget:
         """Who holds the [licenses] SKU, and who another SKU of its product (licenseAssignments.listForProduct:
         Google gives a user one SKU per product, so those need a reassignment, not a new licence)."""
         wanted = self.licenses_wanted
-        pages = self._pages(self.licenses.listForProduct, "items", f"licence assignments of {wanted.product}",
-                            productId=wanted.product, customerId=customer_id or self.settings.domain, maxResults=1000,
-                            fields="nextPageToken,items(userId,skuId)")
+        pages = self._pages(
+            self.licenses.listForProduct,
+            "items",
+            f"licence assignments of {wanted.product}",
+            productId=wanted.product,
+            customerId=customer_id or self.settings.domain,
+            maxResults=1000,
+            fields="nextPageToken,items(userId,skuId)",
+        )
         skus = {item["userId"].lower(): item.get("skuId", "") for item in pages}
-        return {"licensed": frozenset(email for email, sku in skus.items() if sku == wanted.sku),
-                "licensed_elsewhere": tuple(sorted((email, sku) for email, sku in skus.items() if sku != wanted.sku))}
+        return {
+            "licensed": frozenset(email for email, sku in skus.items() if sku == wanted.sku),
+            "licensed_elsewhere": tuple(sorted((email, sku) for email, sku in skus.items() if sku != wanted.sku)),
+        }
 
     def holds_license(self, email: str) -> bool:
         """Whether one user holds the [licenses] SKU (for a targeted push: one call, no listing)."""
@@ -638,16 +724,24 @@ class GoogleTarget:
                 return None
             raise
 
-    def read_by_id(self, user_ids: Iterable[str], group_ids: Iterable[str]) -> tuple[dict[str, GoogleUser | None], dict[str, dict | None]]:
+    def read_by_id(
+        self, user_ids: Iterable[str], group_ids: Iterable[str]
+    ) -> tuple[dict[str, GoogleUser | None], dict[str, dict | None]]:
         """Accounts and groups by Google id, read in batches; None for one that no longer exists."""
-        requests = {f"user-{key}": self.users.get(userKey=key, projection="basic", fields=USER_FIELDS) for key in set(user_ids)}
+        requests = {
+            f"user-{key}": self.users.get(userKey=key, projection="basic", fields=USER_FIELDS) for key in set(user_ids)
+        }
         requests |= {f"group-{key}": self.groups.get(groupKey=key, fields=GROUP_FIELDS) for key in set(group_ids)}
         found: dict[str, dict | None] = {}
         for name, outcome in self.batch(requests).items():
             if (error := outcome.error) is not None and error.kind is not ErrorKind.NOT_FOUND:
                 raise error.named(f"cannot read {name}: {error}")
             found[name] = outcome.response if error is None else None
-        users = {name.removeprefix("user-"): GoogleUser.from_api(value) if value else None for name, value in found.items() if name.startswith("user-")}
+        users = {
+            name.removeprefix("user-"): GoogleUser.from_api(value) if value else None
+            for name, value in found.items()
+            if name.startswith("user-")
+        }
         groups = {name.removeprefix("group-"): value for name, value in found.items() if name.startswith("group-")}
         return users, groups
 
@@ -663,7 +757,10 @@ class GoogleTarget:
     def prefetch_users(self, keys: Iterable[str]) -> None:
         """Read these accounts (addresses or ids) ahead, in batches, for the read_user calls of a batch of pushes.
         One that cannot be read now is left to its own read_user (which retries, or says why)."""
-        requests = {key: self.users.get(userKey=key, projection=self._projection, fields=self._user_fields) for key in sorted(set(keys))}
+        requests = {
+            key: self.users.get(userKey=key, projection=self._projection, fields=self._user_fields)
+            for key in sorted(set(keys))
+        }
         for key, outcome in self.batch(requests).items():  # retried there as any read is: its error stands for this run
             error = outcome.error
             if error is None:
@@ -683,7 +780,9 @@ class GoogleTarget:
                 raise found
             return found
         try:
-            return GoogleUser.from_api(self.call(self.users.get(userKey=key, projection=self._projection, fields=self._user_fields)))
+            return GoogleUser.from_api(
+                self.call(self.users.get(userKey=key, projection=self._projection, fields=self._user_fields))
+            )
         except TargetError as error:
             if error.kind is ErrorKind.NOT_FOUND:
                 return None
@@ -740,7 +839,9 @@ def check_access(settings: Settings) -> list[Check]:
             detail += f" (not delegated: {', '.join(missing)})"
         return [Check("token", False, detail)]
     identity = getattr(credentials, "service_account_email", "an administrator's OAuth grant")
-    target = GoogleTarget(google, settings.sync, credentials=credentials, backoff=Backoff(2), scopes=scopes, licenses=settings.licenses)
+    target = GoogleTarget(
+        google, settings.sync, credentials=credentials, backoff=Backoff(2), scopes=scopes, licenses=settings.licenses
+    )
     checks = [Check("token", True, f"{identity} acting as {google.admin_email}")]
     first_group: dict = {}
 
@@ -760,17 +861,27 @@ def check_access(settings: Settings) -> list[Check]:
     def on_a_group(request) -> str:
         if SCOPES[1] not in passed:
             raise NotTried(f"not tried: the groups could not be listed (see {SCOPES[1]})")
-        return read(request(first_group)) if first_group else "no group in Google yet to try it on; the token includes the scope"
+        return (
+            read(request(first_group))
+            if first_group
+            else "no group in Google yet to try it on; the token includes the scope"
+        )
 
     reads = {
         SCOPES[0]: lambda: read(target.users.list(domain=google.domain, maxResults=1, fields="users(id)")),
         SCOPES[1]: list_groups,
-        SCOPES[2]: lambda: on_a_group(lambda group: target.members.list(groupKey=group["id"], maxResults=1, fields="members(email)")),
-        ORGUNIT_SCOPE: lambda: read(target.orgunits.list(customerId="my_customer", type="children", fields="organizationUnits(orgUnitPath)")),
+        SCOPES[2]: lambda: on_a_group(
+            lambda group: target.members.list(groupKey=group["id"], maxResults=1, fields="members(email)")
+        ),
+        ORGUNIT_SCOPE: lambda: read(
+            target.orgunits.list(customerId="my_customer", type="children", fields="organizationUnits(orgUnitPath)")
+        ),
         SCHEMA_SCOPE: lambda: f"{len(target.read_custom_fields())} custom fields",
         LICENSING_SCOPE: lambda: _licences_found(target.read_licences(customer()), settings.licenses),
         DOMAIN_SCOPE: lambda: _domains_found(target.read_domains()),
-        GROUP_SETTINGS_SCOPE: lambda: on_a_group(lambda group: target.group_settings.get(groupUniqueId=group["email"], fields="email")),
+        GROUP_SETTINGS_SCOPE: lambda: on_a_group(
+            lambda group: target.group_settings.get(groupUniqueId=group["email"], fields="email")
+        ),
         SECURITY_SCOPE: lambda: read(target.tokens.list(userKey=google.admin_email, fields="items(clientId)")),
         DATATRANSFER_SCOPE: lambda: _transfer_applications_found(target, customer(), settings),
     }
@@ -812,7 +923,9 @@ def _transfer_applications_found(target: GoogleTarget, customer_id: str, setting
     offered = {app["id"]: app.get("name", app["id"]) for app in page.get("applications", [])}
     missing = [name for name in settings.offboarding.transfer_applications if APPLICATION_IDS[name] not in offered]
     if missing:
-        raise TargetError(f"the account offers no transfer of {', '.join(missing)} (offered: {', '.join(offered.values()) or 'none'})")
+        raise TargetError(
+            f"the account offers no transfer of {', '.join(missing)} (offered: {', '.join(offered.values()) or 'none'})"
+        )
     return f"transfers allowed: {', '.join(sorted(offered.values()))}"
 
 

@@ -23,14 +23,15 @@ its share:
 ``tests/bench/bench_pacing.py`` measures it against the emulator's quota for
 windows of 5 to 60 s, alone and with another tool spending half the quota.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..state import state_files
 
@@ -136,7 +137,13 @@ class Pacer:
     def _save(self) -> None:
         if not self.state_file:
             return
-        state = {"ceiling": self.ceiling, "window": self.window, "rate": self.rate, "tokens": self.tokens, "updated": self.updated}
+        state = {
+            "ceiling": self.ceiling,
+            "window": self.window,
+            "rate": self.rate,
+            "tokens": self.tokens,
+            "updated": self.updated,
+        }
         try:
             temporary = self.state_file.with_suffix(".tmp")
             with os.fdopen(state_files.open_private(temporary, os.O_WRONLY | os.O_TRUNC), "w") as stream:

@@ -6,6 +6,7 @@ survive restarts: runs by kind and outcome, changes by action and result, the pu
 queue, the last success, the watcher's heartbeat. API calls are counted as they are
 answered, in the process that makes them; the endpoint shows the worker's own.
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,8 +30,6 @@ log = logging.getLogger(__name__)
 WATCHER_UP_HELP = "1 while the directory watcher runs and reaches slapd (0 also while the state database is down)"
 
 
-
-
 class StoreCollector:
     """Figures read from the state database at each scrape (changes are added up as new results arrive)."""
 
@@ -48,9 +47,14 @@ class StoreCollector:
         yield from self._watcher()
 
     def _runs(self) -> CounterMetricFamily:
-        family = CounterMetricFamily("google_sync_runs", "Finished runs by kind (full, push, test) and outcome", labels=["kind", "outcome"])
-        query = (select(runs_table.c.trigger, runs_table.c.dry_run, runs_table.c.outcome, func.count())
-                 .where(runs_table.c.outcome != RunOutcome.RUNNING).group_by(runs_table.c.trigger, runs_table.c.dry_run, runs_table.c.outcome))
+        family = CounterMetricFamily(
+            "google_sync_runs", "Finished runs by kind (full, push, test) and outcome", labels=["kind", "outcome"]
+        )
+        query = (
+            select(runs_table.c.trigger, runs_table.c.dry_run, runs_table.c.outcome, func.count())
+            .where(runs_table.c.outcome != RunOutcome.RUNNING)
+            .group_by(runs_table.c.trigger, runs_table.c.dry_run, runs_table.c.outcome)
+        )
         totals: dict[tuple[str, str], int] = {}
         with self.store.engine.connect() as connection:
             for trigger, dry_run, outcome, count in connection.execute(query):
@@ -63,15 +67,21 @@ class StoreCollector:
     def _changes_applied(self) -> CounterMetricFamily:
         with self._lock, self.store.engine.connect() as connection:
             upper = connection.execute(select(func.max(results_table.c.id))).scalar() or 0
-            query = (select(results_table.c.action, results_table.c.ok, func.count())
-                     .where(results_table.c.id > self._results_seen, results_table.c.id <= upper)
-                     .group_by(results_table.c.action, results_table.c.ok))
+            query = (
+                select(results_table.c.action, results_table.c.ok, func.count())
+                .where(results_table.c.id > self._results_seen, results_table.c.id <= upper)
+                .group_by(results_table.c.action, results_table.c.ok)
+            )
             for action, ok, count in connection.execute(query):
                 key = (action, "applied" if ok else "failed")
                 self._changes[key] = self._changes.get(key, 0) + count
             self._results_seen = upper
             changes = sorted(self._changes.items())
-        family = CounterMetricFamily("google_sync_changes", "Changes sent to Google by action and result (applied or failed)", labels=["action", "result"])
+        family = CounterMetricFamily(
+            "google_sync_changes",
+            "Changes sent to Google by action and result (applied or failed)",
+            labels=["action", "result"],
+        )
         for labels, count in changes:
             family.add_metric(list(labels), count)
         return family
@@ -81,28 +91,45 @@ class StoreCollector:
         yield GaugeMetricFamily("google_sync_push_queue_length", "Pushes waiting to be applied", value=len(pushes))
         oldest = min((aware(push.first_seen_at) for push in pushes), default=None)
         age = (self.clock() - oldest).total_seconds() if oldest else 0.0
-        yield GaugeMetricFamily("google_sync_push_queue_oldest_age_seconds", "How long the oldest waiting push has waited (0: none)", value=age)
-        yield GaugeMetricFamily("google_sync_held_changes", "Changes held for the administrator's approval by a safety limit",
-                                value=len(self.store.held()))
+        yield GaugeMetricFamily(
+            "google_sync_push_queue_oldest_age_seconds",
+            "How long the oldest waiting push has waited (0: none)",
+            value=age,
+        )
+        yield GaugeMetricFamily(
+            "google_sync_held_changes",
+            "Changes held for the administrator's approval by a safety limit",
+            value=len(self.store.held()),
+        )
 
     def _last_success(self):
         run = last_full_run(self.store, successful=True)
         if run is not None:
             moment: datetime = aware(run.finished_at or run.started_at)
-            yield GaugeMetricFamily("google_sync_last_success_timestamp_seconds", "When the last successful full synchronization ended (Unix time)",
-                                    value=moment.timestamp())
+            yield GaugeMetricFamily(
+                "google_sync_last_success_timestamp_seconds",
+                "When the last successful full synchronization ended (Unix time)",
+                value=moment.timestamp(),
+            )
 
     def _watcher(self):
         beat = read_heartbeat(self.store)
-        yield GaugeMetricFamily("google_sync_watcher_up", WATCHER_UP_HELP,
-                                value=1 if beat and beat.connected and not beat.stopped else 0)
+        yield GaugeMetricFamily(
+            "google_sync_watcher_up", WATCHER_UP_HELP, value=1 if beat and beat.connected and not beat.stopped else 0
+        )
         if beat is None:
             return
-        yield GaugeMetricFamily("google_sync_watcher_heartbeat_timestamp_seconds", "When the watcher last said it runs (Unix time)",
-                                value=beat.written.timestamp())
+        yield GaugeMetricFamily(
+            "google_sync_watcher_heartbeat_timestamp_seconds",
+            "When the watcher last said it runs (Unix time)",
+            value=beat.written.timestamp(),
+        )
         if beat.lag is not None:
-            yield GaugeMetricFamily("google_sync_watcher_lag_seconds",
-                                    "Seconds between the last directory change (its modifyTimestamp) and the watcher seeing it", value=beat.lag)
+            yield GaugeMetricFamily(
+                "google_sync_watcher_lag_seconds",
+                "Seconds between the last directory change (its modifyTimestamp) and the watcher seeing it",
+                value=beat.lag,
+            )
 
 
 class _Exposed:
@@ -125,12 +152,19 @@ class _Exposed:
             figures = [GaugeMetricFamily("google_sync_watcher_up", WATCHER_UP_HELP, value=0)]
         else:
             self._down_since = None
-        yield GaugeMetricFamily("google_sync_state_db_up", "1 when the state database answered this scrape", value=0 if self._down_since is not None else 1)
+        yield GaugeMetricFamily(
+            "google_sync_state_db_up",
+            "1 when the state database answered this scrape",
+            value=0 if self._down_since is not None else 1,
+        )
         yield from figures
 
     def _report_down(self, error: Exception) -> None:
         if self._down_since is None:
-            log.warning("metrics: the state database cannot be read (%s); serving this process's figures only", database_problem(error))
+            log.warning(
+                "metrics: the state database cannot be read (%s); serving this process's figures only",
+                database_problem(error),
+            )
             self._down_since = time.monotonic()
 
 
@@ -151,6 +185,8 @@ def serve(address: str, store: Store):
     try:
         server, _thread = start_http_server(port, addr=host, registry=registry_for(store))
     except OSError as error:
-        raise ConfigError(f"[worker] metrics_address = {address!r}: cannot listen there ({error.strerror or error}): "
-                          "give a free port on an address of this server") from None
+        raise ConfigError(
+            f"[worker] metrics_address = {address!r}: cannot listen there ({error.strerror or error}): "
+            "give a free port on an address of this server"
+        ) from None
     return server

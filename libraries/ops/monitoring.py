@@ -3,13 +3,14 @@
 Kept in one place so that "a failed run" or "a push stuck for an hour" means the
 same thing in an e-mail, in ``google-sync health`` and on a Prometheus graph.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import socket
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import overload
 
 from ..core.codes import SUCCEEDED_OUTCOMES, RunOutcome
@@ -30,7 +31,9 @@ def aware(moment: datetime) -> datetime: ...
 @overload
 def aware(moment: None) -> None: ...
 def aware(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment  # SQLite drops the zone
+    return (
+        moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+    )  # SQLite drops the zone
 
 
 def kind_of(trigger: str, dry_run: bool) -> str:
@@ -80,10 +83,25 @@ class Heartbeat:
         return datetime.fromisoformat(self.contact_at) if self.contact_at else None
 
 
-def write_heartbeat(store: Store, moment: datetime, mode: str, connected: bool, contact: datetime | None,
-                    lag: float | None, stopped: bool = False) -> None:
-    beat = Heartbeat(moment.isoformat(), socket.gethostname(), os.getpid(), mode, connected,
-                     contact.isoformat() if contact else None, lag, stopped)
+def write_heartbeat(
+    store: Store,
+    moment: datetime,
+    mode: str,
+    connected: bool,
+    contact: datetime | None,
+    lag: float | None,
+    stopped: bool = False,
+) -> None:
+    beat = Heartbeat(
+        moment.isoformat(),
+        socket.gethostname(),
+        os.getpid(),
+        mode,
+        connected,
+        contact.isoformat() if contact else None,
+        lag,
+        stopped,
+    )
     store.set_value(WATCHER_HEARTBEAT, json.dumps(asdict(beat)))
 
 

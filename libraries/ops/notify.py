@@ -10,6 +10,7 @@ Three parts, kept apart:
   worker, the console and the command line share them.
 A mail server that cannot be reached is logged; it never breaks a run.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,12 +19,12 @@ import re
 import smtplib
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import Callable
 
 from ..core.codes import FAILED_OUTCOMES, RunOutcome
 from ..core.errors import GoogleSyncError
@@ -52,15 +53,15 @@ SMTP_TIMEOUT = 15.0
 FIXES = {
     RunOutcome.FAILED: "Fix the cause named above, then run `google-sync sync` (or Synchronize now in the console).",
     RunOutcome.REFUSED: "Review the plan with `google-sync test` (or Test synchronization); if it is right, apply it with "
-               "`google-sync sync --force` (or confirm it in the console).",
+    "`google-sync sync --force` (or confirm it in the console).",
     RunOutcome.PARTIAL: "Each failed object says why; correct it in the directory (or in Google). The next run tries it again.",
     RunOutcome.INTERRUPTED: "Nothing is lost: run `google-sync sync` again; it confirms what the interrupted run had sent.",
     RunOutcome.HELD: "Review them with `google-sync test` (or the console's Held changes): if the directory is right, apply them "
-            "with `google-sync sync --force` (or Apply held changes); if it was a mistake, fix the directory and they disappear.",
+    "with `google-sync sync --force` (or Apply held changes); if it was a mistake, fix the directory and they disappear.",
     "transfer": "The transfer is tried again later by itself (`google-sync leavers` shows where it stands); if the receiver "
-                "left or cannot receive data, set [offboarding] transfer_fallback to an active account.",
+    "left or cannot receive data, set [offboarding] transfer_fallback to an active account.",
     "push": "The push is tried again until it goes through; the last error says what stops it. "
-            "`google-sync check` tests the connection to the directory and to Google.",
+    "`google-sync check` tests the connection to the directory and to Google.",
 }
 
 
@@ -100,7 +101,10 @@ def _title(run: RunRecord, what: str) -> str:
 def _object_lines(results: list[dict], ok: bool, run_id: int) -> tuple[str, ...]:
     chosen = [row for row in results if bool(row["ok"]) == ok]
     mark = "" if ok else "FAILED "
-    lines = [f"{mark}{row['action']} {row['object']}" + (f": {row['message']}" if row["message"] and not ok else "") for row in chosen[:MAX_OBJECTS]]
+    lines = [
+        f"{mark}{row['action']} {row['object']}" + (f": {row['message']}" if row["message"] and not ok else "")
+        for row in chosen[:MAX_OBJECTS]
+    ]
     if len(chosen) > MAX_OBJECTS:
         lines.append(f"... and {len(chosen) - MAX_OBJECTS} more (google-sync status --run {run_id})")
     return tuple(lines)
@@ -129,7 +133,13 @@ def run_event(run: RunRecord, results: list[dict], when: str, console_url: str =
         return Event(FAILURES, _title(run, run.outcome), detail + failed, FIXES[run.outcome], link)
     applied = sum(1 for row in results if row["ok"])
     if when == "changes" and applied and run.outcome in (RunOutcome.APPLIED, RunOutcome.PARTIAL):
-        return Event(CHANGES, _title(run, f"{applied} change(s) applied"), _object_lines(results, ok=True, run_id=run.id), "", link)
+        return Event(
+            CHANGES,
+            _title(run, f"{applied} change(s) applied"),
+            _object_lines(results, ok=True, run_id=run.id),
+            "",
+            link,
+        )
     return None
 
 
@@ -160,7 +170,9 @@ def push_event(push: QueuedPush, moment: datetime, console_url: str = "") -> Eve
 _SECRETS = (
     re.compile(r"-----BEGIN [A-Z ]+-----.*?-----END [A-Z ]+-----", re.S),  # a PEM key
     re.compile(r"\$(?:1|2[abxy]?|5|6|y|gy|7|argon2[a-z]*|pbkdf2[\w-]*)\$[^\s'\"<>]+"),  # a crypt hash
-    re.compile(r"\{(?:SHA|SSHA|SHA256|SSHA256|SHA512|SSHA512|MD5|SMD5|CRYPT|PBKDF2[\w-]*|ARGON2)\}[^\s'\"<>]*", re.I),  # an LDAP hash
+    re.compile(
+        r"\{(?:SHA|SSHA|SHA256|SSHA256|SHA512|SSHA512|MD5|SMD5|CRYPT|PBKDF2[\w-]*|ARGON2)\}[^\s'\"<>]*", re.I
+    ),  # an LDAP hash
     re.compile(r"\bya29\.[\w.-]+|\b1//[\w-]{20,}"),  # Google access and refresh tokens
     re.compile(r"\beyJ[\w-]+\.[\w-]+\.[\w-]*"),  # a JWT (a signed assertion or an id token)
     re.compile(r"\b[0-9a-fA-F]{32,}\b"),  # a hex digest (an unsalted SHA-1 or MD5 password hash)
@@ -214,8 +226,16 @@ def _message(settings: NotifySettings, subject: str, body: str, moment: datetime
     return message
 
 
-def build_message(settings: NotifySettings, domain: str, host: str, kind: str, events: list[Event], more: int = 0,
-                  moment: datetime | None = None, config_path: str = "") -> EmailMessage:
+def build_message(
+    settings: NotifySettings,
+    domain: str,
+    host: str,
+    kind: str,
+    events: list[Event],
+    more: int = 0,
+    moment: datetime | None = None,
+    config_path: str = "",
+) -> EmailMessage:
     """One summary of ``events`` of one kind (``more`` were left out of the list but are counted)."""
     moment = moment or now()
     lines = [f"Google Apps Synchronization for {domain}, on {host}:", ""]
@@ -238,11 +258,16 @@ def build_message(settings: NotifySettings, domain: str, host: str, kind: str, e
 
 
 def test_message(settings: NotifySettings, domain: str, host: str, moment: datetime | None = None) -> EmailMessage:
-    wanted = {"failures": "when a run fails, is refused or interrupted, or a push fails for more than an hour",
-              "changes": "when a run fails or changes something", "never": "never ([notify] when = never)"}[settings.when]
-    body = (f"This is a test message from Google Apps Synchronization for {domain}, on {host}.\n\n"
-            f"If you read it, notifications reach {', '.join(settings.email_to)}. They are sent {wanted}, "
-            f"at most one of each kind every {duration_text(settings.min_interval)}.\n")
+    wanted = {
+        "failures": "when a run fails, is refused or interrupted, or a push fails for more than an hour",
+        "changes": "when a run fails or changes something",
+        "never": "never ([notify] when = never)",
+    }[settings.when]
+    body = (
+        f"This is a test message from Google Apps Synchronization for {domain}, on {host}.\n\n"
+        f"If you read it, notifications reach {', '.join(settings.email_to)}. They are sent {wanted}, "
+        f"at most one of each kind every {duration_text(settings.min_interval)}.\n"
+    )
     return _message(settings, f"[google-sync] {domain}: test message", body, moment or now())
 
 
@@ -273,11 +298,15 @@ class SmtpSender:
                     smtp.login(settings.username, self._password())
                 smtp.send_message(message)
         except smtplib.SMTPAuthenticationError as error:
-            raise NotifyError(f"the mail server {where} refused the login of [notify] username = {settings.username} "
-                              f"({error.smtp_code}): check it and the password in [notify] password_file") from None
+            raise NotifyError(
+                f"the mail server {where} refused the login of [notify] username = {settings.username} "
+                f"({error.smtp_code}): check it and the password in [notify] password_file"
+            ) from None
         except (smtplib.SMTPException, OSError) as error:
-            raise NotifyError(f"cannot send through {where} ({_reason(error)}): check [notify] smtp_host, smtp_port "
-                              "and starttls, and that the mail server runs") from None
+            raise NotifyError(
+                f"cannot send through {where} ({_reason(error)}): check [notify] smtp_host, smtp_port "
+                "and starttls, and that the mail server runs"
+            ) from None
 
     def _encrypted(self) -> bool:
         return self.settings.smtp_port == 465 or self.settings.starttls
@@ -285,17 +314,23 @@ class SmtpSender:
     def _refuse_cleartext_login(self, where: str) -> None:
         """A login goes out only over TLS unless the administrator said otherwise: checked before connecting."""
         if self.settings.username and not self._encrypted() and not self.settings.allow_cleartext_auth:
-            raise NotifyError(f"not sending the SMTP password to {where} unencrypted: set [notify] starttls = yes (or smtp_port = 465), "
-                              "or allow_cleartext_auth = yes for a mail server on this host")
+            raise NotifyError(
+                f"not sending the SMTP password to {where} unencrypted: set [notify] starttls = yes (or smtp_port = 465), "
+                "or allow_cleartext_auth = yes for a mail server on this host"
+            )
 
     def _password(self) -> str:
         path = self.settings.password_file
         if not path:
-            raise NotifyError("[notify] username is set but password_file is not: give the file holding the SMTP password")
+            raise NotifyError(
+                "[notify] username is set but password_file is not: give the file holding the SMTP password"
+            )
         try:
             return Path(path).read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError) as error:
-            raise NotifyError(f"[notify] password_file = {path}: cannot read it ({getattr(error, 'strerror', None) or 'not UTF-8 text'})") from None
+            raise NotifyError(
+                f"[notify] password_file = {path}: cannot read it ({getattr(error, 'strerror', None) or 'not UTF-8 text'})"
+            ) from None
 
 
 def _reason(error: Exception) -> str:
@@ -310,7 +345,9 @@ def _reason(error: Exception) -> str:
 class Notifier:
     """Looks at what happened since the last look and sends what is due; the state is shared through the store."""
 
-    def __init__(self, settings: Settings, store: Store | None, sender=None, clock: Callable[[], datetime] = now, host: str = ""):
+    def __init__(
+        self, settings: Settings, store: Store | None, sender=None, clock: Callable[[], datetime] = now, host: str = ""
+    ):
         """``store`` may be None for ``send_test`` alone."""
         self.settings, self.store, self.clock = settings, store, clock
         self.notify = settings.notify
@@ -344,8 +381,10 @@ class Notifier:
         cursor = json.loads(self._store.get_value(CURSOR_KEY) or "null")
         after, done = (cursor["after"], set(cursor["done"])) if cursor else (0, set())
         # Older runs are history, not news (notifications just switched on, or switched back from never).
-        runs = sorted((run for run in self._store.runs(limit=RUNS_LOOKED_AT) if aware(run.started_at) >= moment - NEWS_WINDOW),
-                      key=lambda run: run.id)
+        runs = sorted(
+            (run for run in self._store.runs(limit=RUNS_LOOKED_AT) if aware(run.started_at) >= moment - NEWS_WINDOW),
+            key=lambda run: run.id,
+        )
         fresh = [run for run in runs if run.id > after and run.id not in done and run.outcome != "running"]
         events = []
         for run in fresh:
@@ -364,7 +403,11 @@ class Notifier:
         return events
 
     def _push_events(self, moment: datetime) -> list[Event]:
-        stuck = [push for push in self._store.queued_pushes() if push.attempts and waiting_since(push, moment) >= PUSH_STUCK_AFTER]
+        stuck = [
+            push
+            for push in self._store.queued_pushes()
+            if push.attempts and waiting_since(push, moment) >= PUSH_STUCK_AFTER
+        ]
         reported = set(json.loads(self._store.get_value(REPORTED_PUSHES_KEY) or "[]"))
         ids = {push: f"{push.key}@{aware(push.first_seen_at).isoformat()}" for push in stuck}
         events = [push_event(push, moment, self.notify.console_url) for push in stuck if ids[push] not in reported]
@@ -375,7 +418,10 @@ class Notifier:
     def _held_events(self) -> list[Event]:
         """Changes held since the last look (each told about once)."""
         held = self._store.held()
-        keys = {change: f"{change.scope}|{change.action}|{change.object}@{aware(change.held_at).isoformat()}" for change in held}
+        keys = {
+            change: f"{change.scope}|{change.action}|{change.object}@{aware(change.held_at).isoformat()}"
+            for change in held
+        }
         reported = set(json.loads(self._store.get_value(REPORTED_HELD_KEY) or "[]"))
         new = [change for change in held if keys[change] not in reported]
         if new or reported - set(keys.values()):
@@ -408,7 +454,9 @@ class Notifier:
             return False
         # Recorded as sent before sending: another process looking meanwhile does not send it twice.
         self._save(key, moment.isoformat(), [], 0)
-        message = build_message(self.notify, self.settings.google.domain, self.host, kind, pending, more, moment, self.settings.path)
+        message = build_message(
+            self.notify, self.settings.google.domain, self.host, kind, pending, more, moment, self.settings.path
+        )
         try:
             self.sender.send(message)
         except NotifyError as error:
@@ -419,7 +467,9 @@ class Notifier:
         return True
 
     def _save(self, key: str, sent_at: str | None, pending: list[Event], more: int) -> None:
-        self._store.set_value(key, json.dumps({"sent_at": sent_at, "pending": [asdict(event) for event in pending], "more": more}))
+        self._store.set_value(
+            key, json.dumps({"sent_at": sent_at, "pending": [asdict(event) for event in pending], "more": more})
+        )
 
 
 def check_quietly(settings: Settings, store: Store) -> None:

@@ -6,6 +6,7 @@ A plan is kept as gzip'd JSON (what ``Change.data`` and ``Notice.data`` hold: no
 to a temporary file and renamed, so a reader never sees half of one. Only the newest few are kept.
 *Synchronize now* still plans again and applies only when the checksum is the same (engine.sync).
 """
+
 from __future__ import annotations
 
 import gzip
@@ -15,7 +16,7 @@ import re
 import tempfile
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ def plan_rows(plan: Plan) -> list[dict]:
 def kept(plan: Plan, computed_at: datetime | None = None) -> KeptPlan:
     return KeptPlan(
         checksum=plan.checksum,
-        computed_at=computed_at or datetime.now(timezone.utc),
+        computed_at=computed_at or datetime.now(UTC),
         in_sync=plan.in_sync,
         counts=plan.counts(),
         refusals=tuple(plan.refusals),
@@ -68,8 +69,15 @@ def save(state_dir: str, plan: Plan) -> KeptPlan:
     value = kept(plan)
     folder = _folder(state_dir)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    payload = {"checksum": value.checksum, "computed_at": value.computed_at.isoformat(), "in_sync": value.in_sync,
-               "counts": value.counts, "refusals": list(value.refusals), "changes": value.changes, "notices": value.notices}
+    payload = {
+        "checksum": value.checksum,
+        "computed_at": value.computed_at.isoformat(),
+        "in_sync": value.in_sync,
+        "counts": value.counts,
+        "refusals": list(value.refusals),
+        "changes": value.changes,
+        "notices": value.notices,
+    }
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=".plan-")
     try:
         # compresslevel 1: a 20,000-change plan is written in a few tens of milliseconds and still ten times smaller
@@ -144,12 +152,19 @@ VIEW_FILE = "overview.json.gz"
 
 def save_view(state_dir: str, view, google_problem: str) -> datetime:
     """Keep the last computed Users and groups view (overview.Overview); returns when it was computed."""
-    computed_at = datetime.now(timezone.utc)
+    computed_at = datetime.now(UTC)
     folder = Path(state_dir)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    payload = {"computed_at": computed_at.isoformat(), "google_problem": google_problem, "view": {
-        "users": [vars(user) for user in view.users], "groups": [vars(group) for group in view.groups],  # flat: no deep copy
-        "google_known": view.google_known, "counts": view.counts}}
+    payload = {
+        "computed_at": computed_at.isoformat(),
+        "google_problem": google_problem,
+        "view": {
+            "users": [vars(user) for user in view.users],
+            "groups": [vars(group) for group in view.groups],  # flat: no deep copy
+            "google_known": view.google_known,
+            "counts": view.counts,
+        },
+    }
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=".overview-")
     try:
         with os.fdopen(handle, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) as out:
@@ -177,7 +192,9 @@ def load_view(state_dir: str):
             payload = json.loads(source.read())
         view = payload["view"]
         users = tuple(UserStatus(**{**user, "last_pushed": _moment(user["last_pushed"])}) for user in view["users"])
-        groups = tuple(GroupStatus(**{**group, "last_pushed": _moment(group["last_pushed"])}) for group in view["groups"])
+        groups = tuple(
+            GroupStatus(**{**group, "last_pushed": _moment(group["last_pushed"])}) for group in view["groups"]
+        )
         overview = Overview(users=users, groups=groups, google_known=view["google_known"], counts=view["counts"])
         kept = overview, payload["google_problem"], datetime.fromisoformat(payload["computed_at"])
         _remember(key, kept)
@@ -196,33 +213,44 @@ def _moment(text: str | None) -> datetime | None:
 def changes_matching(plan: KeptPlan, filters) -> list[dict]:
     """The plan's changes of ``filters.action`` whose object (address, or "group ← member") holds ``filters.q``."""
     needle = filters.q.lower()
-    return [change for change in plan.changes
-            if (not filters.action or change["action"] == filters.action) and (not needle or needle in change["object"].lower())]
+    return [
+        change
+        for change in plan.changes
+        if (not filters.action or change["action"] == filters.action)
+        and (not needle or needle in change["object"].lower())
+    ]
 
 
 def notices_matching(notices: list[dict], filters) -> list[dict]:
     """Notices of ``filters.code`` whose object or message holds ``filters.q``."""
     needle = filters.q.lower()
-    return [notice for notice in notices
-            if (not filters.code or notice["code"] == filters.code)
-            and (not needle or needle in notice["object"].lower() or needle in notice["message"].lower())]
+    return [
+        notice
+        for notice in notices
+        if (not filters.code or notice["code"] == filters.code)
+        and (not needle or needle in notice["object"].lower() or needle in notice["message"].lower())
+    ]
 
 
 def users_matching(view, filters) -> list:
     """Users and groups: the users in ``filters.state`` whose uid, name or address holds ``filters.q``."""
     needle = filters.q.lower()
-    return [user for user in view.users
-            if (not filters.state or user.state == filters.state)
-            and (not needle or needle in user.uid.lower() or needle in user.email.lower() or needle in user.name.lower())]
+    return [
+        user
+        for user in view.users
+        if (not filters.state or user.state == filters.state)
+        and (not needle or needle in user.uid.lower() or needle in user.email.lower() or needle in user.name.lower())
+    ]
 
 
 def groups_matching(view, filters) -> list:
     needle = filters.q.lower()
-    return [group for group in view.groups
-            if (not filters.state or group.state == filters.state)
-            and (not needle or needle in group.name.lower() or needle in group.email.lower())]
-
-
+    return [
+        group
+        for group in view.groups
+        if (not filters.state or group.state == filters.state)
+        and (not needle or needle in group.name.lower() or needle in group.email.lower())
+    ]
 
 
 _computing = threading.Lock()
@@ -237,7 +265,7 @@ def refresh_view(engine):
 
     state_dir = engine.settings.sync.state_dir
     if not _computing.acquire(blocking=False):
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         with _computing:
             pass
         kept = load_view(state_dir)

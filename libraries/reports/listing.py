@@ -4,6 +4,7 @@ grouped by code. No Flask: the console's views and the command line both use it.
 A first synchronization of 10,000 users is some 20,000 changes: pages show a summary and one page of rows;
 the rest is a filter, a search or a download away.
 """
+
 from __future__ import annotations
 
 import csv
@@ -78,7 +79,7 @@ def page_of_list(rows: list, number: int, per_page: int = PER_PAGE) -> Page:
     """The ``number``th page of ``rows``, clamped to the pages there are."""
     pages = max(1, -(-len(rows) // per_page))
     number = min(max(1, number), pages)
-    return Page(rows[(number - 1) * per_page:number * per_page], len(rows), number, per_page)
+    return Page(rows[(number - 1) * per_page : number * per_page], len(rows), number, per_page)
 
 
 def matches(query: str, *texts: str) -> bool:
@@ -194,12 +195,25 @@ class Filters:
             number = int(args("page") or 1)
         except ValueError:
             number = 1
-        return cls(q=(args("q") or "").strip()[:200], action=args("action") or "", outcome=args("outcome") or "",
-                   code=args("code") or "", state=args("state") or "", page=max(1, number))
+        return cls(
+            q=(args("q") or "").strip()[:200],
+            action=args("action") or "",
+            outcome=args("outcome") or "",
+            code=args("code") or "",
+            state=args("state") or "",
+            page=max(1, number),
+        )
 
     def url_args(self, **changes) -> dict:
         """The filters as URL arguments (empty ones left out), with ``changes``; a new filter starts at page 1."""
-        values = {"q": self.q, "action": self.action, "outcome": self.outcome, "code": self.code, "state": self.state, "page": self.page}
+        values = {
+            "q": self.q,
+            "action": self.action,
+            "outcome": self.outcome,
+            "code": self.code,
+            "state": self.state,
+            "page": self.page,
+        }
         if set(changes) - {"page"}:
             values["page"] = 1
         values.update(changes)

@@ -5,11 +5,12 @@ and last per-object results, and, when Google can be reached, its state and the
 plan the engine computes (a pending change means "pending"). No planning here:
 the plan comes from the engine.
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
@@ -20,7 +21,15 @@ from ..state.store import Store, results_table, runs_table
 from ..sync.plan import MemberChange, Notice, Plan
 from ..sync.planner import group_email, selected_groups, user_email
 
-SYNCED, PENDING, SUSPENDED, ERROR, SKIPPED, LOCKED, OFF = "synced", "pending", "suspended", "error", "skipped", "locked", "off"
+SYNCED, PENDING, SUSPENDED, ERROR, SKIPPED, LOCKED, OFF = (
+    "synced",
+    "pending",
+    "suspended",
+    "error",
+    "skipped",
+    "locked",
+    "off",
+)
 LABELS = {
     SYNCED: "Synchronized",
     PENDING: "Pending",
@@ -81,17 +90,29 @@ class Overview:
 def last_results(store: Store) -> dict[str, LastResult]:
     """The latest applied result per object (address, or "group ← member"), from one query on the object index:
     the newest result of each object, joined back to its row and its run (not every result of every run)."""
-    newest = (select(func.max(results_table.c.id).label("id"))
-              .select_from(results_table.join(runs_table, runs_table.c.id == results_table.c.run_id))
-              .where(runs_table.c.dry_run.is_(False)).group_by(results_table.c.object).subquery())
-    query = (select(results_table.c.object, results_table.c.ok, results_table.c.action, results_table.c.message, runs_table.c.started_at)
-             .join(newest, newest.c.id == results_table.c.id)
-             .join(runs_table, runs_table.c.id == results_table.c.run_id)
-             .order_by(results_table.c.id))  # oldest first: of two spellings of one address, the newest wins
+    newest = (
+        select(func.max(results_table.c.id).label("id"))
+        .select_from(results_table.join(runs_table, runs_table.c.id == results_table.c.run_id))
+        .where(runs_table.c.dry_run.is_(False))
+        .group_by(results_table.c.object)
+        .subquery()
+    )
+    query = (
+        select(
+            results_table.c.object,
+            results_table.c.ok,
+            results_table.c.action,
+            results_table.c.message,
+            runs_table.c.started_at,
+        )
+        .join(newest, newest.c.id == results_table.c.id)
+        .join(runs_table, runs_table.c.id == results_table.c.run_id)
+        .order_by(results_table.c.id)
+    )  # oldest first: of two spellings of one address, the newest wins
     latest: dict[str, LastResult] = {}
     with store.engine.connect() as connection:
         for row in connection.execute(query):
-            at = row.started_at if row.started_at.tzinfo else row.started_at.replace(tzinfo=timezone.utc)
+            at = row.started_at if row.started_at.tzinfo else row.started_at.replace(tzinfo=UTC)
             latest[row.object.lower()] = LastResult(bool(row.ok), row.action, row.message or "", at)
     return latest
 
@@ -188,7 +209,9 @@ def _user_status(user, known: _Known) -> UserStatus:
     elif enabled and _skip_reason(messages):
         state, message = SKIPPED, _skip_reason(messages)
     else:
-        pending = known.changes.get(email, []) + (known.changes.get(link.email, []) if link and link.email != email else [])
+        pending = known.changes.get(email, []) + (
+            known.changes.get(link.email, []) if link and link.email != email else []
+        )
         locked = user.locked and user.in_scope  # the option on, the account locked: "Locked", not "Google Apps off"
         if locked:  # its state says it once
             messages = [notice for notice in messages if notice.code != NoticeCode.USER_LOCKED]
@@ -202,10 +225,15 @@ def _user_state(link, account, result, pending, known: _Known, enabled: bool, lo
         return ERROR, f"{result.action}: {result.message}"
     if pending:
         return PENDING, "; ".join(_describe(change) for change in pending)
-    suspended = account.suspended if account is not None else bool(link and link.suspended_by_us and not known.google_known)
+    suspended = (
+        account.suspended if account is not None else bool(link and link.suspended_by_us and not known.google_known)
+    )
     if suspended:
         if locked:
-            return SUSPENDED, "locked in the directory: suspended, not deleted; unlock it in the user manager to synchronize it"
+            return (
+                SUSPENDED,
+                "locked in the directory: suspended, not deleted; unlock it in the user manager to synchronize it",
+            )
         return SUSPENDED, "" if enabled else "Google Apps off: suspended, not deleted"
     if enabled and (account is not None or (link and not known.google_known)):
         return SYNCED, "" if known.google_known else "as of the last run (Google not reachable now)"
@@ -252,7 +280,14 @@ def _planned(engine) -> tuple[Plan | None, DirectoryState, GoogleState | None, s
 
 def overview_of(engine, snapshot) -> Overview:
     """The overview from a snapshot the engine already read (a test synchronization's): no second read."""
-    return build_overview(snapshot.desired, engine.store.links(), last_results(engine.store), engine.settings, snapshot.existing, snapshot.plan)
+    return build_overview(
+        snapshot.desired,
+        engine.store.links(),
+        last_results(engine.store),
+        engine.settings,
+        snapshot.existing,
+        snapshot.plan,
+    )
 
 
 def read_overview(engine) -> tuple[Overview, str]:
@@ -280,7 +315,9 @@ class GroupRow:
 
 @dataclass(frozen=True)
 class GroupsView:
-    groups: tuple[GroupRow, ...]  # the groups an administrator may choose (the source leaves out reserved and *_plugin groups)
+    groups: tuple[
+        GroupRow, ...
+    ]  # the groups an administrator may choose (the source leaves out reserved and *_plugin groups)
     removed: tuple[Link, ...]  # synchronized before, no longer: left in Google as they are
 
 
@@ -337,7 +374,11 @@ def google_only_accounts(engine) -> list[GoogleOnlyAccount]:
         raise GoogleSyncError(problem)
     local = {user_email(user, engine.settings.google.address_domain) for user in desired.users}
     emails = {notice.subject.lower() for notice in plan.notices if notice.code in UNOWNED_CODES} - local
-    mapped = [name for name in ("title", "department", "phone", "mobile", "employee_id") if getattr(engine.settings.attributes, name)]
+    mapped = [
+        name
+        for name in ("title", "department", "phone", "mobile", "employee_id")
+        if getattr(engine.settings.attributes, name)
+    ]
     accounts = []
     for account in google.users:
         if account.primary_email in emails:

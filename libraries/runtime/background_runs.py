@@ -4,13 +4,14 @@ A run goes through the engine like any other (same lock, same history); this
 module only holds its live progress in memory so the page can poll it. No Flask:
 the console's views call it.
 """
+
 from __future__ import annotations
 
 import logging
 import secrets
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ..core.codes import RunOutcome
 from ..core.errors import GoogleSyncError, RunLocked, UnsafePlan
@@ -39,7 +40,7 @@ class ConsoleRun:
     checksum: str
     force: bool
     planned: dict = field(default_factory=dict)  # action → count, from the preview
-    started: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
     phase: str = "planning"  # planning → applying → finished
     done: int = 0
     total: int = 0
@@ -100,7 +101,9 @@ class RunRegistry:
             for old in list(self._runs)[:-KEEP_RUNS]:
                 if self._runs[old].is_finished:
                     del self._runs[old]
-            thread = threading.Thread(target=self._execute, args=(run, config_path), name=f"google-sync-console-{run.id}", daemon=True)
+            thread = threading.Thread(
+                target=self._execute, args=(run, config_path), name=f"google-sync-console-{run.id}", daemon=True
+            )
             self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
         return run
@@ -121,7 +124,9 @@ class RunRegistry:
         engine = None
         try:
             engine = self._engine_factory(config_path)
-            report = engine.sync(trigger="console", force=run.force, expected_checksum=run.checksum, progress=run.progress)
+            report = engine.sync(
+                trigger="console", force=run.force, expected_checksum=run.checksum, progress=run.progress
+            )
             run.run_id, run.outcome, run.message = report.run_id, report.outcome, report.message
             run.results = [result.data for result in report.results if not result.ok]
             run.applied = sum(1 for result in report.results if result.ok)
@@ -135,9 +140,12 @@ class RunRegistry:
             run.outcome, run.message = RunOutcome.FAILED, str(error)
         except Exception:  # noqa: BLE001  (the page must end, whatever happened; details go to the log)
             log.exception("console synchronization %s failed", run.id)
-            run.outcome, run.message = RunOutcome.FAILED, "an internal error stopped the run; the server log has the details"
+            run.outcome, run.message = (
+                RunOutcome.FAILED,
+                "an internal error stopped the run; the server log has the details",
+            )
         finally:
-            run.finished = datetime.now(timezone.utc)
+            run.finished = datetime.now(UTC)
             run.phase = "finished"
             # After the page is told (a slow mail server must not hold it): installations without a worker hear of console runs too.
             store = getattr(engine, "store", None)

@@ -6,14 +6,15 @@ engine, whose lock keeps runs from overlapping. The scheduled run logs and
 records its errors, never raising into the scheduler; a push raises, so that
 the durable push queue keeps it and tries again.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..core.errors import GoogleSyncError, RunLocked
 from ..core.model import PasswordHash
@@ -100,7 +101,9 @@ PUSH_RETRY_BASE = 0.1  # seconds before a push's first quick retry, doubled each
 PUSH_LOCK_WAIT = 2.0  # seconds a push waits for a running synchronization before the queue tries again later
 
 
-def run_push(config_path: str, kind: str, name: str, uuid: str = "", password_hash: str = "", trigger: str = "push") -> Report | None:
+def run_push(
+    config_path: str, kind: str, name: str, uuid: str = "", password_hash: str = "", trigger: str = "push"
+) -> Report | None:
     """One queued push, for the durable queue: raises unless it was applied (RunLocked when a run holds the lock).
 
     Nothing is pushed while Google is disconnected: the push is dropped, and the
@@ -143,17 +146,31 @@ def _push_batch(config_path: str, pushes: list[QueuedPush], store: Store | None)
         for push in pushes:
             log.info("push of %s skipped: Google is not connected", push.label)
         return PushRun({push.key: None for push in pushes})
-    store = store if store is not None and store.url == settings.sync.database else None  # the queue's, unless the file names another
+    store = (
+        store if store is not None and store.url == settings.sync.database else None
+    )  # the queue's, unless the file names another
     # Pushes that failed before are tried once, without quick retries: the queue's backoff is their retry.
     deadline = PUSH_RETRY_DEADLINE if any(push.attempts == 0 for push in pushes) else 0.0
-    engine = SyncEngine(settings, store=store, retry_deadline=deadline, retry_base=PUSH_RETRY_BASE, credentials=_credentials(settings))
-    targets = [PushTarget(push.key, push.kind, push.name, push.uuid, PasswordHash(push.password_hash, CRYPT) if push.password_hash else None)
-               for push in pushes]
+    engine = SyncEngine(
+        settings, store=store, retry_deadline=deadline, retry_base=PUSH_RETRY_BASE, credentials=_credentials(settings)
+    )
+    targets = [
+        PushTarget(
+            push.key,
+            push.kind,
+            push.name,
+            push.uuid,
+            PasswordHash(push.password_hash, CRYPT) if push.password_hash else None,
+        )
+        for push in pushes
+    ]
     batch = engine.push_many(targets, trigger=_run_trigger(pushes), lock_timeout=PUSH_LOCK_WAIT)
     return PushRun({push.key: _outcome(batch, push) for push in pushes}, batch.report)
 
 
-_CREDENTIALS: dict[str, object] = {}  # one per key file content and identity: pushes skip parsing the key and asking a token
+_CREDENTIALS: dict[
+    str, object
+] = {}  # one per key file content and identity: pushes skip parsing the key and asking a token
 
 
 def _credentials(settings):
@@ -162,8 +179,9 @@ def _credentials(settings):
     as any run holds them."""
     info = read_key(settings.google)
     scopes = required_scopes(settings)
-    identity = hashlib.sha256(json.dumps([info, settings.google.admin_email, settings.google.token_uri, scopes], sort_keys=True)
-                              .encode()).hexdigest()
+    identity = hashlib.sha256(
+        json.dumps([info, settings.google.admin_email, settings.google.token_uri, scopes], sort_keys=True).encode()
+    ).hexdigest()
     if identity not in _CREDENTIALS:
         _CREDENTIALS.clear()  # the key or the settings changed: the old credentials go
         _CREDENTIALS[identity] = load_credentials(settings.google, scopes)
@@ -190,7 +208,9 @@ def _outcome(batch: PushBatch, push: QueuedPush) -> Exception | None:
     if transient:
         first = transient[0]
         kind = GoogleUnavailable if all(result.unavailable for result in transient) else PushNotDone
-        return kind(f"{len(transient)} change(s) not applied yet: {first.change.action} {first.change.subject}: {first.message}")
+        return kind(
+            f"{len(transient)} change(s) not applied yet: {first.change.action} {first.change.subject}: {first.message}"
+        )
     plan = batch.plans.get(push.key)
     for notice in plan.notices if plan else ():
         if notice.level == "warning":  # a skipped user or group: the worker's log is where a push can say so

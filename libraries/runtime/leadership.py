@@ -9,6 +9,7 @@ died, its server or network went away), PostgreSQL releases the lock and a
 standby takes it on its next check; the old leader, if it still lives, learns on
 its next check that it lost the lock and stops its duties.
 """
+
 from __future__ import annotations
 
 import logging

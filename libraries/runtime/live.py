@@ -6,6 +6,7 @@ which reads the configuration afresh (so a Disconnect in the console stops pushe
 at once) and the engine, whose lock keeps pushes from overlapping with a full run.
 A push that fails stays queued and is tried again until it is applied.
 """
+
 from __future__ import annotations
 
 import logging
@@ -51,7 +52,13 @@ class LiveSync:
             self._beat_once()  # (at most once a second: a burst of changes is not a burst of writes)
 
     def start(self) -> None:
-        self.queue = PushQueue(self.store, batch_handler=self._push, delay=self.push_delay, retry_max=self.retry_max, name="google-sync-watch")
+        self.queue = PushQueue(
+            self.store,
+            batch_handler=self._push,
+            delay=self.push_delay,
+            retry_max=self.retry_max,
+            name="google-sync-watch",
+        )
         self.watcher.start()
         self._heartbeat.start()
 
@@ -67,15 +74,25 @@ class LiveSync:
     def heartbeat(self, stopped: bool = False) -> None:
         """Say in the state database that the watcher runs, and how it fares (for google-sync health and the metrics)."""
         watcher = self.watcher
-        write_heartbeat(self.store, now(), watcher.mode, watcher.connected and not stopped, watcher.contact, watcher.router.lag, stopped)
+        write_heartbeat(
+            self.store,
+            now(),
+            watcher.mode,
+            watcher.connected and not stopped,
+            watcher.contact,
+            watcher.router.lag,
+            stopped,
+        )
 
     def _beat_once(self, stopped: bool = False) -> None:
         self._beaten = time.monotonic()
         try:
             self.heartbeat(stopped)
         except SQLAlchemyError as error:  # the database may be briefly busy or down: the next beat will do
-            log.warning("cannot record the watcher's heartbeat in the state database (%s); the next beat tries again",
-                        database_problem(error))
+            log.warning(
+                "cannot record the watcher's heartbeat in the state database (%s); the next beat tries again",
+                database_problem(error),
+            )
         except Exception:  # noqa: BLE001  (a bug: keep the traceback, and the watcher)
             log.warning("cannot record the watcher's heartbeat", exc_info=True)
 
@@ -90,5 +107,11 @@ class LiveSync:
     def _push(self, pushes: list[QueuedPush]) -> dict:
         run = jobs.run_pushes(self.config_path, pushes, self.store)
         for result in run.report.results if run.report else ():
-            log.log(logging.INFO if result.ok else logging.ERROR, "pushed %s %s %s", result.change.action, result.change.subject, result.message)
+            log.log(
+                logging.INFO if result.ok else logging.ERROR,
+                "pushed %s %s %s",
+                result.change.action,
+                result.change.subject,
+                result.message,
+            )
         return run.outcomes

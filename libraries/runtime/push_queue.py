@@ -24,6 +24,7 @@ the same object's push runs (that one runs again after it):
 - several processes (the console and the worker) share the queue: a push is
   claimed for a while before it runs, so only one of them runs it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -32,8 +33,8 @@ import random
 import socket
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -80,7 +81,7 @@ def one_by_one(handler: Handler) -> BatchHandler:
                 handler(push)
                 outcomes[push.key] = None
             except Stopped as error:  # the process is stopping: the rest stay queued as well
-                for rest in pushes[len(outcomes):]:
+                for rest in pushes[len(outcomes) :]:
                     outcomes[rest.key] = error
                 break
             except Exception as error:  # noqa: BLE001  (each push's own failure, kept with it)
@@ -136,9 +137,18 @@ class _GoogleDown:
 
 
 class PushQueue:
-    def __init__(self, store: Store, handler: Handler | None = None, delay: float = 2.0, retry_max: float = 600.0,
-                 retry_base: float = RETRY_BASE, name: str = "google-sync-push", batch_handler: BatchHandler | None = None,
-                 batch: int = BATCH, settle: float = SETTLE):
+    def __init__(
+        self,
+        store: Store,
+        handler: Handler | None = None,
+        delay: float = 2.0,
+        retry_max: float = 600.0,
+        retry_base: float = RETRY_BASE,
+        name: str = "google-sync-push",
+        batch_handler: BatchHandler | None = None,
+        batch: int = BATCH,
+        settle: float = SETTLE,
+    ):
         if batch_handler is not None and handler is None:
             self.batch_handler = batch_handler
         elif handler is not None and batch_handler is None:
@@ -179,8 +189,11 @@ class PushQueue:
         try:
             self.store.release_pushes(self.owner)
         except SQLAlchemyError as error:  # stopping because the database went away: the claims lapse with their lease
-            log.warning("push queue: cannot release its claims in the state database (%s); they lapse within %s",
-                        database_problem(error), LEASE)
+            log.warning(
+                "push queue: cannot release its claims in the state database (%s); they lapse within %s",
+                database_problem(error),
+                LEASE,
+            )
 
     def idle(self) -> bool:
         """Nothing running and nothing waiting for its first attempt (pushes waiting to be retried do not count)."""
@@ -193,7 +206,9 @@ class PushQueue:
         unsettled = False  # a batch's outcomes may not all be recorded: its claims are let go before the next claim
         while not self._stopping:
             try:
-                if unsettled:  # its pushes run again (one that applied is only pushed once more), rather than after the lease
+                if (
+                    unsettled
+                ):  # its pushes run again (one that applied is only pushed once more), rather than after the lease
                     self.store.release_pushes(self.owner)
                     unsettled = False
                 # Once the process is stopping no push starts: it would only be cut short (and one cut short is due at once).
@@ -202,9 +217,14 @@ class PushQueue:
                     self._handle(pushes)
                     continue
                 wait = self._wait()
-            except SQLAlchemyError as error:  # the database is briefly unavailable (locked, restarting): an expected fault, one line
-                log.warning("push queue: cannot use the state database (%s); trying again in %ss, nothing queued is lost",
-                            database_problem(error), POLL)
+            except (
+                SQLAlchemyError
+            ) as error:  # the database is briefly unavailable (locked, restarting): an expected fault, one line
+                log.warning(
+                    "push queue: cannot use the state database (%s); trying again in %ss, nothing queued is lost",
+                    database_problem(error),
+                    POLL,
+                )
                 wait, unsettled = POLL, True
             except Exception:  # a bug: never let the thread die, and keep the traceback for the report
                 log.exception("push queue: unexpected error; trying again in %ss", POLL)
@@ -218,8 +238,9 @@ class PushQueue:
         pushes to try again. While Google does not answer: one push at a time, as a probe (a new edit, else the
         push waiting longest), at most every PROBE_FIRST seconds for a new edit and every probe interval else."""
         if not self.google.active:
-            return self.store.claim_pushes(self.owner, LEASE, self.batch, only_fresh=True) or \
-                self.store.claim_pushes(self.owner, LEASE, self.batch)
+            return self.store.claim_pushes(self.owner, LEASE, self.batch, only_fresh=True) or self.store.claim_pushes(
+                self.owner, LEASE, self.batch
+            )
         pushes = []
         if self.google.probe_due():
             pushes = self.store.claim_pushes(self.owner, LEASE, 1)
@@ -232,10 +253,16 @@ class PushQueue:
     def _wait(self) -> float:
         due = self.store.next_push_due(only_fresh=self.google.active)
         moment = now()
-        if due is not None and due - moment > self.horizon:  # else the push would wait for as long as the clock went back
+        if (
+            due is not None and due - moment > self.horizon
+        ):  # else the push would wait for as long as the clock went back
             moved = self.store.bring_pushes_forward(moment + self.horizon, moment)
-            log.warning("push queue: %d push(es) were due later than any wait this queue sets (by %s): the system clock "
-                        "went back; they go now", moved, str(due - moment).split(".")[0])
+            log.warning(
+                "push queue: %d push(es) were due later than any wait this queue sets (by %s): the system clock "
+                "went back; they go now",
+                moved,
+                str(due - moment).split(".")[0],
+            )
             return 0.05
         wait = POLL if due is None else (due - moment).total_seconds()
         if self.google.active:  # one probe: a new edit at most every PROBE_FIRST seconds, any waiting push at probe_at
@@ -269,11 +296,17 @@ class PushQueue:
                 waiting = self.store.retry_failed_now()
                 log.warning("push queue: Google answers again after %.0fs; %d waiting push(es) go now", lasted, waiting)
         elif unanswered := [push for push in pushes if isinstance(outcomes.get(push.key), GoogleUnavailable)]:
-            if not (self.google.active or any(push.attempts == 0 for push in unanswered) or not self.google.answered_recently()):
+            if not (
+                self.google.active
+                or any(push.attempts == 0 for push in unanswered)
+                or not self.google.answered_recently()
+            ):
                 return  # only pushes tried again, while Google answered others moments ago: their own trouble
             if not self.google.active:
-                log.warning("push queue: Google does not answer; one push at a time is tried, every few seconds, until it "
-                            "answers again: then everything waiting goes")
+                log.warning(
+                    "push queue: Google does not answer; one push at a time is tried, every few seconds, until it "
+                    "answers again: then everything waiting goes"
+                )
             self.google.unanswered()
 
     def _settle(self, push: QueuedPush, outcome: Exception | None, ended: float) -> None:
@@ -284,16 +317,35 @@ class PushQueue:
             self.store.push_done(push)
         elif isinstance(outcome, RunLocked):
             log.info("push of %s waits for the synchronization that is running", push.label)
-            self.store.push_failed(push, "waiting for a running synchronization to finish", now() + timedelta(seconds=LOCKED_RETRY), counts=False)
-        elif isinstance(outcome, Stopped):  # the process is stopping: not the push's failure; it stays queued, due at once for the next start
+            self.store.push_failed(
+                push,
+                "waiting for a running synchronization to finish",
+                now() + timedelta(seconds=LOCKED_RETRY),
+                counts=False,
+            )
+        elif isinstance(
+            outcome, Stopped
+        ):  # the process is stopping: not the push's failure; it stays queued, due at once for the next start
             log.info("push of %s cut short by the stop; it stays queued", push.label)
-            self.store.push_failed(push, "cut short by a stop of the worker; tried again when it starts", now(), counts=False)
-        elif isinstance(outcome, GoogleUnavailable) and self.google.active:  # waits for the probe, not for a backoff of its own
-            log.error("push of %s failed (attempt %d), Google does not answer: %s", push.label, push.attempts + 1, outcome)
+            self.store.push_failed(
+                push, "cut short by a stop of the worker; tried again when it starts", now(), counts=False
+            )
+        elif (
+            isinstance(outcome, GoogleUnavailable) and self.google.active
+        ):  # waits for the probe, not for a backoff of its own
+            log.error(
+                "push of %s failed (attempt %d), Google does not answer: %s", push.label, push.attempts + 1, outcome
+            )
             self.store.push_failed(push, _one_line(outcome), now())
         else:  # any failure: keep it and try again later, never kill the queue
             delay = self._backoff(push.attempts)
-            log.error("push of %s failed (attempt %d), trying again in %.1fs: %s", push.label, push.attempts + 1, delay, outcome)
+            log.error(
+                "push of %s failed (attempt %d), trying again in %.1fs: %s",
+                push.label,
+                push.attempts + 1,
+                delay,
+                outcome,
+            )
             self.store.push_failed(push, _one_line(outcome), now() + timedelta(seconds=delay))
 
     def _forget_old_pushes(self, moment: float) -> None:

@@ -8,16 +8,19 @@ only write the file). Workers on several servers sharing a PostgreSQL state
 elect one active worker; the others stand by. The engine's run lock keeps a
 scheduled run from overlapping a manual one in any process, on any server.
 """
+
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -26,13 +29,13 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import inspect
 
-from ..settings import config, config_file
-from . import leadership
-from ..state import locks
 from ..core import stopping
-from ..settings.config import SyncSettings
 from ..core.errors import ConfigError
+from ..settings import config, config_file
+from ..settings.config import SyncSettings
+from ..state import locks
 from ..state.store import now as store_now
+from . import leadership
 
 if TYPE_CHECKING:
     from .live import LiveSync
@@ -81,8 +84,9 @@ def build_scheduler(settings, config_path: str, background: bool = True):
     return scheduler
 
 
-def reconcile(scheduler, schedule: config_file.Schedule, config_path: str | None = None,
-              clock: Callable[[], datetime] = store_now) -> ScheduledRun | None:
+def reconcile(
+    scheduler, schedule: config_file.Schedule, config_path: str | None = None, clock: Callable[[], datetime] = store_now
+) -> ScheduledRun | None:
     """Make the scheduler's job match ``schedule``: added, re-timed or removed. Returns the job's next run.
 
     A job due further ahead than one interval (plus the misfire grace) means the system clock went back since its
@@ -100,8 +104,12 @@ def reconcile(scheduler, schedule: config_file.Schedule, config_path: str | None
         moment = clock()
         if job.next_run_time is None or job.next_run_time - moment <= wanted + timedelta(seconds=MISFIRE_GRACE_SECONDS):
             return ScheduledRun(job.next_run_time, wanted)  # unchanged: keep its next run time
-        log.warning("the next scheduled synchronization was due %s from now, more than its interval: the system clock went "
-                    "back; it is now due in %d minutes", str(job.next_run_time - moment).split(".")[0], schedule.interval)
+        log.warning(
+            "the next scheduled synchronization was due %s from now, more than its interval: the system clock went "
+            "back; it is now due in %d minutes",
+            str(job.next_run_time - moment).split(".")[0],
+            schedule.interval,
+        )
         scheduler.modify_job(JOB_ID, next_run_time=moment + wanted)
         return ScheduledRun(scheduler.get_job(JOB_ID).next_run_time, wanted)
     job = scheduler.add_job(
@@ -121,10 +129,8 @@ def reconcile(scheduler, schedule: config_file.Schedule, config_path: str | None
 
 
 def _remove(scheduler) -> None:
-    try:
+    with contextlib.suppress(JobLookupError):
         scheduler.remove_job(JOB_ID)
-    except JobLookupError:
-        pass
 
 
 def scheduled_run(database_url: str) -> ScheduledRun | None:
@@ -157,8 +163,14 @@ def _read_sync_settings(config_path: str) -> tuple[SyncSettings, config_file.Sch
     return sync, config_file.Schedule(sync.automatic, sync.interval)
 
 
-def run_worker(config_path: str, stop: threading.Event | None = None, reconcile_every: float = RECONCILE_SECONDS,
-               check_every: float = leadership.CHECK_SECONDS, watch: bool = False, tick: Callable[[], None] | None = None) -> int:
+def run_worker(
+    config_path: str,
+    stop: threading.Event | None = None,
+    reconcile_every: float = RECONCILE_SECONDS,
+    check_every: float = leadership.CHECK_SECONDS,
+    watch: bool = False,
+    tick: Callable[[], None] | None = None,
+) -> int:
     """Run the automatic synchronization in the foreground until SIGTERM or SIGINT (or ``stop`` is set).
 
     For ``google-sync --config FILE worker`` under systemd, when the web console runs
@@ -210,7 +222,9 @@ class _Duties:
         self.config_path, self.watch = config_path, watch
         self.scheduler: BaseScheduler | None = None
         self.live: LiveSync | None = None
-        self.applied: config_file.Schedule | None = None  # compared by content: two edits within one mtime tick must not be missed
+        self.applied: config_file.Schedule | None = (
+            None  # compared by content: two edits within one mtime tick must not be missed
+        )
 
     @property
     def running(self) -> bool:
@@ -224,7 +238,10 @@ class _Duties:
             if schedule != self.applied:
                 run = reconcile(self.scheduler, schedule, self.config_path)
                 self.applied = schedule
-                log.info("schedule: %s", f"next run {run.next_run_time:%Y-%m-%d %H:%M:%S %Z}" if run and run.next_run_time else "off")
+                log.info(
+                    "schedule: %s",
+                    f"next run {run.next_run_time:%Y-%m-%d %H:%M:%S %Z}" if run and run.next_run_time else "off",
+                )
         except ConfigError as error:  # a bad edit must not kill the worker: the schedule stays as it was
             log.error("%s; the schedule is unchanged, retrying soon", error)
         except Exception:  # noqa: BLE001  (nor must anything else; it logs and retries)

@@ -4,6 +4,7 @@ What each key means, its default and its check are declared in ``config_schema``
 the file (explaining a syntax error without repeating the line, which may hold a password) and builds
 the settings the rest of the code uses.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -132,8 +133,12 @@ class SyncSettings:
     org_units: str = _sync("org_units")
     org_unit_root: str = _sync("org_unit_root")  # the Google org unit the directory's units go under
     push_delay: float = _sync("push_delay")  # seconds within which more changes to a just-pushed entry go together
-    push_retry_max: float = _sync("push_retry_max")  # the longest wait, in seconds, between two attempts of a failed push
-    poll_interval: int = _sync("poll_interval")  # seconds between modifyTimestamp polls when the directory has no syncprov
+    push_retry_max: float = _sync(
+        "push_retry_max"
+    )  # the longest wait, in seconds, between two attempts of a failed push
+    poll_interval: int = _sync(
+        "poll_interval"
+    )  # seconds between modifyTimestamp polls when the directory has no syncprov
 
     @property
     def database(self) -> str:
@@ -352,7 +357,9 @@ def sync_settings(parser: configparser.ConfigParser) -> SyncSettings:
     overrides = parser.items("posting_policy") if parser.has_section("posting_policy") else []
     return SyncSettings(
         **_fields(parser, "sync"),
-        posting_overrides=tuple(sorted((group, schema.POSTING_POLICY.parse(policy.strip())) for group, policy in overrides)),
+        posting_overrides=tuple(
+            sorted((group, schema.POSTING_POLICY.parse(policy.strip())) for group, policy in overrides)
+        ),
     )
 
 
@@ -363,7 +370,9 @@ def custom_attributes(parser: configparser.ConfigParser) -> tuple[tuple[str, str
     pairs = []
     for key, attribute in parser.items("custom_attributes"):
         if not schema.CUSTOM_KEY.fullmatch(key):
-            raise ConfigError(f"[custom_attributes] {key}: write <SchemaName>.<fieldName> = <LDAP attribute>, e.g. HR.costCenter = departmentNumber")
+            raise ConfigError(
+                f"[custom_attributes] {key}: write <SchemaName>.<fieldName> = <LDAP attribute>, e.g. HR.costCenter = departmentNumber"
+            )
         if attribute.strip():
             pairs.append((key, attribute.strip()))
     return tuple(sorted(pairs))
@@ -378,7 +387,7 @@ def _text(path: str) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        before = raw[:error.start].decode("utf-8").split("\n")
+        before = raw[: error.start].decode("utf-8").split("\n")
         key = before[-1].partition("=")[0].strip() if "=" in before[-1] else ""
         where = f" ([{_section_at(before)}] {key})" if key else f" (in [{_section_at(before)}])"
         raise ConfigError(f"line {len(before)} of {path}{where} is not UTF-8 text: save the file as UTF-8") from None
@@ -421,7 +430,9 @@ def _ldap_settings(parser: configparser.ConfigParser) -> LdapSettings:
     base_dn = values["base_dn"]
     values["users_dn"] = values["users_dn"] or (f"ou=Users,ou=Accounts,{base_dn}" if base_dn else "")
     if not values["users_dn"]:
-        raise ConfigError("[ldap] users_dn is not set: give users_dn (and groups_dn), or base_dn for the ClearOS layout")
+        raise ConfigError(
+            "[ldap] users_dn is not set: give users_dn (and groups_dn), or base_dn for the ClearOS layout"
+        )
     values["groups_dn"] = values["groups_dn"] or (f"ou=Groups,ou=Accounts,{base_dn}" if base_dn else values["users_dn"])
     password_file = schema.value(parser, "ldap", "bind_password_file")
     if password_file:
@@ -435,23 +446,33 @@ def _checked_sources(sources: SourceSettings, ldap_settings: LdapSettings) -> So
     """What the file alone can tell: subtrees under users_dn, a target group for that method, a pilot naming a source."""
     for subtree in sources.subtrees:
         if not is_under(subtree.dn, ldap_settings.users_dn):
-            raise ConfigError(f"[sources] subtrees names {subtree.dn}, which is not under [ldap] users_dn = {ldap_settings.users_dn}: "
-                              "give a subtree under it, or set users_dn to a DN above every subtree (e.g. the base DN)")
+            raise ConfigError(
+                f"[sources] subtrees names {subtree.dn}, which is not under [ldap] users_dn = {ldap_settings.users_dn}: "
+                "give a subtree under it, or set users_dn to a DN above every subtree (e.g. the base DN)"
+            )
     if sources.method == "target_group" and not sources.target_group:
-        raise ConfigError("[sources] method = target_group but target_group is not set: give the group's address, e.g. all-staff@example.com")
+        raise ConfigError(
+            "[sources] method = target_group but target_group is not set: give the group's address, e.g. all-staff@example.com"
+        )
     if sources.method == "source_groups" and not sources.member_groups:
-        raise ConfigError("[sources] method = source_groups but [sources] member_groups is empty: name the groups, or use method = users")
+        raise ConfigError(
+            "[sources] method = source_groups but [sources] member_groups is empty: name the groups, or use method = users"
+        )
     if sources.pilot_source and pilot_source_of(sources) is None:
         named = [subtree.dn for subtree in sources.subtrees] + list(sources.member_groups)
-        raise ConfigError(f"[sources] pilot_source = {sources.pilot_source!r} is none of the sources: give one of "
-                          f"{', '.join(named) if named else 'the subtrees or groups (none is configured)'}")
+        raise ConfigError(
+            f"[sources] pilot_source = {sources.pilot_source!r} is none of the sources: give one of "
+            f"{', '.join(named) if named else 'the subtrees or groups (none is configured)'}"
+        )
     return sources
 
 
 def with_sources(settings: Settings, texts: dict[str, str]) -> Settings:
     """``settings`` with ``[sources]`` as these texts give it (the console's form), each checked as the loader checks
     it: what a change of sources would do can be previewed before anything is written."""
-    values = {key.name: schema.check("sources", key.name, texts.get(key.name, "")) for key in schema.section("sources").keys}
+    values = {
+        key.name: schema.check("sources", key.name, texts.get(key.name, "")) for key in schema.section("sources").keys
+    }
     return replace(settings, sources=_checked_sources(SourceSettings(**values), settings.ldap))
 
 
@@ -490,7 +511,9 @@ def parent_key(dn: str) -> str:
 
 def _checked_offboarding(offboarding: OffboardingSettings) -> OffboardingSettings:
     if offboarding.transfer_data_to and not offboarding.transfer_applications:
-        raise ConfigError("[offboarding] transfer_applications is empty: give drive, calendar or both, or empty transfer_data_to")
+        raise ConfigError(
+            "[offboarding] transfer_applications is empty: give drive, calendar or both, or empty transfer_data_to"
+        )
     if "drive" in offboarding.transfer_applications and not offboarding.drive_privacy:
         raise ConfigError("[offboarding] drive_privacy is empty: give shared, private or both")
     return offboarding
@@ -499,16 +522,23 @@ def _checked_offboarding(offboarding: OffboardingSettings) -> OffboardingSetting
 def _checked_licenses(licenses: LicenseSettings) -> LicenseSettings:
     if bool(licenses.product) != bool(licenses.sku):
         missing = "sku" if licenses.product else "product"
-        raise ConfigError(f"[licenses] {missing} is not set: give both product and sku, or neither to leave licences alone")
+        raise ConfigError(
+            f"[licenses] {missing} is not set: give both product and sku, or neither to leave licences alone"
+        )
     return licenses
 
 
 def _checked_domains(google: GoogleSettings) -> GoogleSettings:
     """A default domain the file's own domains do not include would make every made-up address fail."""
     if google.default_domain and not google.reads_domains and google.default_domain not in google.listed_domains:
-        raise ConfigError(schema.problem("[google] default_domain", google.default_domain,
-                                         f"not one of the account's domains ({', '.join(sorted(google.listed_domains))}): "
-                                         "give one of them, or add it to [google] domains"))
+        raise ConfigError(
+            schema.problem(
+                "[google] default_domain",
+                google.default_domain,
+                f"not one of the account's domains ({', '.join(sorted(google.listed_domains))}): "
+                "give one of them, or add it to [google] domains",
+            )
+        )
     return google
 
 

@@ -3,6 +3,7 @@
 Regenerate both after changing ``config_schema`` (tests fail until they match):
     python -m app_google_sync.libraries.settings.config_docs README.md deploy/google_sync.conf.example
 """
+
 from __future__ import annotations
 
 import sys
@@ -69,13 +70,18 @@ def readme_reference() -> str:
             lines += ["", *_paragraph(_help(section))]
         if section.keys:
             lines += ["", f"| key | default | {section.column} |", "|---|---|---|"]
-            lines += [f"| `{key.name}` | {_cell(readme_default(key))} | {_cell(_meaning(key, section))} |" for key in section.keys]
+            lines += [
+                f"| `{key.name}` | {_cell(readme_default(key))} | {_cell(_meaning(key, section))} |"
+                for key in section.keys
+            ]
     return "\n".join(lines) + "\n"
 
 
 def _comment(text: str) -> list[str]:
     text = text.replace("`", "")
-    return textwrap.wrap(text[:1].upper() + text[1:], width=100, initial_indent="# ", subsequent_indent="# ", break_on_hyphens=False)
+    return textwrap.wrap(
+        text[:1].upper() + text[1:], width=100, initial_indent="# ", subsequent_indent="# ", break_on_hyphens=False
+    )
 
 
 def _example_key(key: Key, section: Section) -> list[str]:

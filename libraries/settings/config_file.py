@@ -5,6 +5,7 @@ every value written is checked by the same schema (``config_schema``). Edits kee
 order and unrelated setting the administrator wrote, and replace the file atomically with the same
 (private) permissions.
 """
+
 from __future__ import annotations
 
 import configparser
@@ -17,9 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
-from . import config_schema as schema
-from .config import DEFAULT_CONFIG_PATH, read as _read_checked
 from ..core.errors import ConfigError
+from . import config_schema as schema
+from .config import DEFAULT_CONFIG_PATH
+from .config import read as _read_checked
 
 _INTERVAL = schema.key("sync", "interval")
 DEFAULT_STATE_DIR = schema.default("sync", "state_dir")
@@ -197,7 +199,9 @@ def save_group_choice(path: str, shown: list[str], choice: GroupChoice) -> None:
     """
     unsafe = [name for name in (*shown, *choice.groups) if not listable_group(name)]
     if unsafe:
-        raise ConfigError(f"group {unsafe[0]!r}: a name with spaces, commas or any of = : # ; [ ] cannot be listed; use All groups")
+        raise ConfigError(
+            f"group {unsafe[0]!r}: a name with spaces, commas or any of = : # ; [ ] cannot be listed; use All groups"
+        )
     before = group_choice(read(path))
     ticked = set(choice.groups)
     kept_groups = [name for name in before.groups if name not in shown]
@@ -208,12 +212,16 @@ def save_group_choice(path: str, shown: list[str], choice: GroupChoice) -> None:
         chosen = [name for name in shown if name in ticked] + kept_groups
         groups, exclude = " ".join(chosen) or NO_GROUPS, kept_exclude
     parser = read(path)
-    update(path, "sync", {
-        "groups": groups,
-        "exclude_groups": " ".join(exclude) or _cleared(parser, "sync", "exclude_groups"),
-        "create_missing_members": "yes" if choice.create_missing_members else "no",
-        "posting_policy": choice.posting_default or _cleared(parser, "sync", "posting_policy"),
-    })
+    update(
+        path,
+        "sync",
+        {
+            "groups": groups,
+            "exclude_groups": " ".join(exclude) or _cleared(parser, "sync", "exclude_groups"),
+            "create_missing_members": "yes" if choice.create_missing_members else "no",
+            "posting_policy": choice.posting_default or _cleared(parser, "sync", "posting_policy"),
+        },
+    )
     policies = {}
     for name in shown:
         own = choice.policy_of(name)
@@ -284,7 +292,9 @@ class Domains:
 
 
 def domains(parser: configparser.ConfigParser) -> Domains:
-    return Domains(" ".join(schema.value(parser, "google", "domains")), schema.value(parser, "google", "default_domain"))
+    return Domains(
+        " ".join(schema.value(parser, "google", "domains")), schema.value(parser, "google", "default_domain")
+    )
 
 
 def check_domains(others: str, default: str, primary: str) -> Domains:
@@ -292,7 +302,9 @@ def check_domains(others: str, default: str, primary: str) -> Domains:
     listed = schema.check("google", "domains", others, label="Other domains")
     default_domain = schema.check("google", "default_domain", default, label="Default domain")
     if default_domain and "*" not in listed and default_domain not in {primary, *listed}:
-        raise ConfigError(f"Default domain {default_domain} is not one of the account's domains: add it to the other domains first")
+        raise ConfigError(
+            f"Default domain {default_domain} is not one of the account's domains: add it to the other domains first"
+        )
     return Domains(" ".join(listed), default_domain)
 
 
@@ -315,7 +327,11 @@ def check_custom_attribute(key: str, attribute: str) -> tuple[str, str]:
 
 def save_custom_attribute(path: str, key: str, attribute: str | None) -> None:
     """Map (or, with None, unmap) one custom field; an existing line keeps its spelling."""
-    known = {name.lower() for name in read(path).options("custom_attributes")} if read(path).has_section("custom_attributes") else set()
+    known = (
+        {name.lower() for name in read(path).options("custom_attributes")}
+        if read(path).has_section("custom_attributes")
+        else set()
+    )
     _update_section(path, "custom_attributes", {key.lower() if key.lower() in known else key: attribute})
 
 
@@ -334,16 +350,26 @@ def licenses(parser: configparser.ConfigParser) -> Licenses:
 
 def check_licenses(product: str, sku: str, release_on_suspend: bool) -> Licenses:
     """The licence from a form, checked as ``config.load`` checks it (both IDs, or neither)."""
-    chosen = Licenses(schema.check("licenses", "product", product, label="Product"), schema.check("licenses", "sku", sku, label="SKU"),
-                      release_on_suspend)
+    chosen = Licenses(
+        schema.check("licenses", "product", product, label="Product"),
+        schema.check("licenses", "sku", sku, label="SKU"),
+        release_on_suspend,
+    )
     if bool(chosen.product) != bool(chosen.sku):
         raise ConfigError("Give both the product and the SKU, or neither to leave licences alone")
     return chosen
 
 
 def save_licenses(path: str, chosen: Licenses) -> None:
-    _update_section(path, "licenses", {"product": chosen.product, "sku": chosen.sku,
-                                       "release_on_suspend": "yes" if chosen.release_on_suspend else "no"})
+    _update_section(
+        path,
+        "licenses",
+        {
+            "product": chosen.product,
+            "sku": chosen.sku,
+            "release_on_suspend": "yes" if chosen.release_on_suspend else "no",
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -369,13 +395,21 @@ def check_org_units(source: str, attribute: str, root: str) -> OrgUnits:
     """The org units setting from a form, checked as ``config.load`` checks ``org_units`` and ``org_unit_root``."""
     if source not in ("", "dn", "attribute"):
         raise ConfigError(f"org units {source!r}: choose off, the directory tree or an attribute")
-    name = schema.check_text(schema.ATTRIBUTE_NAME, "org units attribute", attribute, needed=True) if source == "attribute" else ""
+    name = (
+        schema.check_text(schema.ATTRIBUTE_NAME, "org units attribute", attribute, needed=True)
+        if source == "attribute"
+        else ""
+    )
     return OrgUnits(source, name, schema.check("sync", "org_unit_root", root, label="org unit root"))
 
 
 def save_org_units(path: str, units: OrgUnits) -> None:
     parser = read(path)
-    update(path, "sync", {
-        "org_units": units.setting or _cleared(parser, "sync", "org_units"),
-        "org_unit_root": units.root if units.root != "/" else _cleared(parser, "sync", "org_unit_root", "/"),
-    })
+    update(
+        path,
+        "sync",
+        {
+            "org_units": units.setting or _cleared(parser, "sync", "org_units"),
+            "org_unit_root": units.root if units.root != "/" else _cleared(parser, "sync", "org_unit_root", "/"),
+        },
+    )

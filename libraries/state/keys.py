@@ -12,8 +12,10 @@ or differs from the one the database's fingerprints were made with refuses to ru
 file. (A SQLite database belongs to one server: a lost key is made anew, every password is then pushed
 once more.)
 """
+
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -32,6 +34,7 @@ def ensure_private_dir(path: str) -> str:
     os.makedirs(path, mode=0o700, exist_ok=True)
     os.chmod(path, 0o700)
     return path
+
 
 KEY_BYTES = 32
 KEY_NAMES = ("password_salt_key", "password_fingerprint_key")
@@ -82,7 +85,10 @@ def _agree(store, name: str, path: Path, key: bytes, created: bool) -> None:
         return
     if not _shared(store):  # this server's own database: its key file was replaced, the fingerprints are made anew
         store.set_value(check_name(name), check_value(key))
-        log.warning("%s is not the key the state database's fingerprints were made with: every password is pushed once more", path)
+        log.warning(
+            "%s is not the key the state database's fingerprints were made with: every password is pushed once more",
+            path,
+        )
         return
     if created:  # another server recorded its key a moment before: ours was never used
         path.unlink(missing_ok=True)
@@ -90,10 +96,12 @@ def _agree(store, name: str, path: Path, key: bytes, created: bool) -> None:
 
 
 def _refuse(name: str, path: Path, missing: bool) -> None:
-    raise ConfigError(f"{path} {'is missing' if missing else 'differs from the key'}: the shared state database's "
-                      f"fingerprints were made with another server's {name}; copy {path.name} from a server of this "
-                      f"database into {path.parent} (mode 0600), or run `google-sync db new-keys` to make new ones "
-                      "(every password is then pushed once more)")
+    raise ConfigError(
+        f"{path} {'is missing' if missing else 'differs from the key'}: the shared state database's "
+        f"fingerprints were made with another server's {name}; copy {path.name} from a server of this "
+        f"database into {path.parent} (mode 0600), or run `google-sync db new-keys` to make new ones "
+        "(every password is then pushed once more)"
+    )
 
 
 def _made_elsewhere(store, name: str, path: Path) -> None:
@@ -124,11 +132,15 @@ def _read(path: Path) -> bytes | None:
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"cannot read the key file {path} ({getattr(error, 'strerror', None) or error}): check [sync] state_dir and its secrets directory") from None
+        raise ConfigError(
+            f"cannot read the key file {path} ({getattr(error, 'strerror', None) or error}): check [sync] state_dir and its secrets directory"
+        ) from None
     try:
         return bytes.fromhex(text)
     except ValueError:
-        raise ConfigError(f"the key file {path} is damaged (not hexadecimal): restore it from a backup, or delete it (every password is then pushed once more)") from None
+        raise ConfigError(
+            f"the key file {path} is damaged (not hexadecimal): restore it from a backup, or delete it (every password is then pushed once more)"
+        ) from None
 
 
 def _create(path: Path, key: bytes) -> None:
@@ -144,10 +156,8 @@ def _create(path: Path, key: bytes) -> None:
             stream.write(key.hex() + "\n")
             stream.flush()
             os.fsync(stream.fileno())
-        try:
+        with contextlib.suppress(FileExistsError):
             os.link(temporary, path)
-        except FileExistsError:
-            pass
     finally:
         os.unlink(temporary)
 

@@ -7,6 +7,7 @@ session-level advisory lock, held on a connection of its own for as long as the
 work lasts. PostgreSQL releases it when that connection ends, however it ends:
 the process stopped or was killed, the server or the network went away.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -16,7 +17,7 @@ import socket
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -38,8 +39,16 @@ POLL_SECONDS = 0.2
 
 # A lock connection whose peer vanished without closing it (power loss, network cut) is noticed by both
 # sides within about 20 s: keepalives every 5 s, 3 unanswered ones end it. So a standby takes over within 30 s.
-KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 5, "keepalives_count": 3, "tcp_user_timeout": 20000}
-SERVER_KEEPALIVES = "-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3 -c tcp_user_timeout=20000"
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 20000,
+}
+SERVER_KEEPALIVES = (
+    "-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3 -c tcp_user_timeout=20000"
+)
 
 KEY = "CAST(:class AS integer), CAST(:key AS integer)"
 TRY = f"SELECT pg_try_advisory_lock({KEY})"
@@ -88,7 +97,7 @@ class FileLock:
             handle.close()
             return False
         handle.seek(0), handle.truncate()
-        handle.write(f"{socket.gethostname()} {os.getpid()} {datetime.now(timezone.utc).isoformat()}\n")
+        handle.write(f"{socket.gethostname()} {os.getpid()} {datetime.now(UTC).isoformat()}\n")
         handle.flush()
         self._handle = handle
         return True
@@ -128,8 +137,13 @@ class AdvisoryLock:
         self.key, self.what = key, what
         # One connection per hold, not from the store's pool: closing it is what releases the lock for certain.
         self._engine = create_engine(
-            database, poolclass=NullPool,
-            connect_args={**KEEPALIVES, "application_name": f"google-sync {identity()}"[:63], "options": SERVER_KEEPALIVES},
+            database,
+            poolclass=NullPool,
+            connect_args={
+                **KEEPALIVES,
+                "application_name": f"google-sync {identity()}"[:63],
+                "options": SERVER_KEEPALIVES,
+            },
         )
         self._connection: Connection | None = None
 

@@ -6,6 +6,7 @@ SQLite file is copied to ``state.db.bak-<revision>`` before any upgrade, so a
 failed upgrade loses nothing. A database written by a newer release is refused
 rather than misread.
 """
+
 from __future__ import annotations
 
 import logging

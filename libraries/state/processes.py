@@ -1,4 +1,5 @@
 """Which process holds a claim, a lock or a run, and whether it still runs: recorded as (pid, host)."""
+
 from __future__ import annotations
 
 import os

@@ -6,6 +6,7 @@ mode of the database file as it is at that moment: so every state file is create
 database file is created (0600) before SQLite first opens it. A ``state_dir`` that others may
 list is reported, not changed (it may be a directory the administrator shares on purpose).
 """
+
 from __future__ import annotations
 
 import logging
@@ -50,8 +51,10 @@ def loose_dir_problem(directory: str | Path) -> str | None:
         return None
     if not mode & 0o077:
         return None
-    return (f"[sync] state_dir {directory} is {mode:04o}: other users can list it (its files stay 0600); "
-            f"tighten it with: chmod 700 {directory}")
+    return (
+        f"[sync] state_dir {directory} is {mode:04o}: other users can list it (its files stay 0600); "
+        f"tighten it with: chmod 700 {directory}"
+    )
 
 
 def report_loose_dir(directory: str | Path) -> None:

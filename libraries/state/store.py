@@ -6,6 +6,7 @@ flight and the queue of pushes waiting. It never holds a password, a key or a
 token: only keyed fingerprints, and a new password's crypt hash while its push
 waits in the queue.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -15,7 +16,7 @@ import socket
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -90,8 +91,12 @@ results_table = Table(
     Column("object", String(700), nullable=False, index=True),  # the console's last result per object reads this index
     Column("ok", Boolean, nullable=False),
     Column("message", Text, nullable=False, default=""),
-    Column("data", Text, nullable=False, default="{}"),  # the change as planned (JSON, no secret), with what it overwrote
-    Column("recorded_at", DateTime(timezone=True), index=True),  # when the answer was recorded: the suspension budget counts these
+    Column(
+        "data", Text, nullable=False, default="{}"
+    ),  # the change as planned (JSON, no secret), with what it overwrote
+    Column(
+        "recorded_at", DateTime(timezone=True), index=True
+    ),  # when the answer was recorded: the suspension budget counts these
 )
 
 values_table = Table(
@@ -123,13 +128,17 @@ push_queue_table = Table(
     Column("kind", String(10), nullable=False),  # user or group
     Column("name", String(320), nullable=False),  # uid or group name ("" for a deleted user known by uuid)
     Column("uuid", String(64), nullable=False, default=""),
-    Column("password_hash", Text, nullable=False, default=""),  # a new password's crypt hash until pushed (never cleartext)
+    Column(
+        "password_hash", Text, nullable=False, default=""
+    ),  # a new password's crypt hash until pushed (never cleartext)
     Column("trigger", String(20), nullable=False),
     Column("first_seen_at", DateTime(timezone=True), nullable=False),
     Column("due_at", DateTime(timezone=True), nullable=False, index=True),
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text, nullable=False, default=""),
-    Column("version", Integer, nullable=False, default=0),  # moves on with every request: a push applied meanwhile keeps the row
+    Column(
+        "version", Integer, nullable=False, default=0
+    ),  # moves on with every request: a push applied meanwhile keeps the row
     Column("claimed_by", String(300), nullable=False, default=""),
     Column("claimed_until", DateTime(timezone=True)),
 )
@@ -166,7 +175,9 @@ leavers_table = Table(
     Column("transfer_applications", String(100), nullable=False),  # drive,calendar
     Column("transfer_privacy", String(100), nullable=False),  # shared,private
     Column("transfer_due_at", DateTime(timezone=True), index=True),
-    Column("transfer_status", String(20), nullable=False),  # "", scheduled, new, inProgress, completed, failed, cancelled
+    Column(
+        "transfer_status", String(20), nullable=False
+    ),  # "", scheduled, new, inProgress, completed, failed, cancelled
     Column("transfer_id", String(200), nullable=False),
     Column("transfer_attempts", Integer, nullable=False),
     Column("transfer_error", Text, nullable=False),
@@ -175,19 +186,36 @@ leavers_table = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
-LEAVER_DEFAULTS = dict(steps="[]", hidden=False, moved_from="", moved_to="", transfer_to="", transfer_to_id="",
-                       transfer_applications="", transfer_privacy="", transfer_due_at=None, transfer_status="", transfer_id="",
-                       transfer_attempts=0, transfer_error="", transfer_done_at=None, returned_at=None)
+LEAVER_DEFAULTS = dict(
+    steps="[]",
+    hidden=False,
+    moved_from="",
+    moved_to="",
+    transfer_to="",
+    transfer_to_id="",
+    transfer_applications="",
+    transfer_privacy="",
+    transfer_due_at=None,
+    transfer_status="",
+    transfer_id="",
+    transfer_attempts=0,
+    transfer_error="",
+    transfer_done_at=None,
+    returned_at=None,
+)
 TRANSFER_STARTED = ("new", "inProgress")  # Google's overallTransferStatusCode while a transfer runs
 
 # INSERT … ON CONFLICT DO UPDATE (SQLite has it since 3.24; an older library takes the portable way)
-UPSERTS: dict[str, Any] = {"postgresql": postgresql.insert, **({"sqlite": sqlite.insert} if sqlite3.sqlite_version_info >= (3, 24) else {})}
+UPSERTS: dict[str, Any] = {
+    "postgresql": postgresql.insert,
+    **({"sqlite": sqlite.insert} if sqlite3.sqlite_version_info >= (3, 24) else {}),
+}
 
 MAX_RUN_ID = 2**63 - 1  # a run id is a database INTEGER: a larger one names no run (and would overflow the query)
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def database_problem(error: Exception) -> str:
@@ -295,8 +323,13 @@ class HeldChange:
 
     @property
     def data(self) -> dict:
-        return {"action": self.action, "object": self.object, "reason": self.reason,
-                "held_at": _aware(self.held_at).isoformat(), "run_id": self.run_id}
+        return {
+            "action": self.action,
+            "object": self.object,
+            "reason": self.reason,
+            "held_at": _aware(self.held_at).isoformat(),
+            "run_id": self.run_id,
+        }
 
 
 def held_checksum(held: list[HeldChange]) -> str:
@@ -306,11 +339,20 @@ def held_checksum(held: list[HeldChange]) -> str:
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)  # SQLite drops the zone
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite drops the zone
 
 
-LINK_FIELDS = ("kind", "uuid", "google_id", "email", "suspended_by_us", "created_by_us", "password_fingerprint", "posting_policy",
-               "photo_fingerprint")
+LINK_FIELDS = (
+    "kind",
+    "uuid",
+    "google_id",
+    "email",
+    "suspended_by_us",
+    "created_by_us",
+    "password_fingerprint",
+    "posting_policy",
+    "photo_fingerprint",
+)
 
 
 def link_to_json(link: Link | None) -> str:
@@ -348,7 +390,9 @@ class Store:
 
     def delete_link(self, link: Link) -> None:
         with self.engine.begin() as connection:
-            connection.execute(delete(links_table).where(links_table.c.kind == link.kind, links_table.c.uuid == link.uuid))
+            connection.execute(
+                delete(links_table).where(links_table.c.kind == link.kind, links_table.c.uuid == link.uuid)
+            )
 
     # -- runs --------------------------------------------------------------------
 
@@ -358,8 +402,17 @@ class Store:
         with self.engine.begin() as connection:
             return _new_id(connection.execute(insert(runs_table).values(**values)))
 
-    def finish_run(self, run_id: int, outcome: str, checksum: str = "", counts: dict | None = None, message: str = "") -> None:
-        values = dict(finished_at=now(), last_seen_at=now(), outcome=outcome, plan_checksum=checksum, counts=json.dumps(counts or {}), message=message)
+    def finish_run(
+        self, run_id: int, outcome: str, checksum: str = "", counts: dict | None = None, message: str = ""
+    ) -> None:
+        values = dict(
+            finished_at=now(),
+            last_seen_at=now(),
+            outcome=outcome,
+            plan_checksum=checksum,
+            counts=json.dumps(counts or {}),
+            message=message,
+        )
         with self.engine.begin() as connection:
             connection.execute(update(runs_table).where(runs_table.c.id == run_id).values(**values))
 
@@ -369,7 +422,9 @@ class Store:
         Whoever holds the run lock knows every other applying run is dead; a dry run
         (which takes no lock) is judged by whether its process still exists.
         """
-        query = select(runs_table.c.id, runs_table.c.dry_run, runs_table.c.pid, runs_table.c.host).where(runs_table.c.outcome == RunOutcome.RUNNING)
+        query = select(runs_table.c.id, runs_table.c.dry_run, runs_table.c.pid, runs_table.c.host).where(
+            runs_table.c.outcome == RunOutcome.RUNNING
+        )
         mine = os.getpid()
         with self.engine.begin() as connection:
             dead = [
@@ -380,10 +435,21 @@ class Store:
             ]
             for run_id in dead:
                 message = "interrupted: the process running it stopped before it finished (see the results recorded up to then)"
-                connection.execute(update(runs_table).where(runs_table.c.id == run_id).values(outcome=RunOutcome.INTERRUPTED, message=message))
+                connection.execute(
+                    update(runs_table)
+                    .where(runs_table.c.id == run_id)
+                    .values(outcome=RunOutcome.INTERRUPTED, message=message)
+                )
         return dead
 
-    def record_batch(self, run_id: int, results: list[dict], links: list[Link], done_intents: list[int], facts: Sequence[dict[str, Any]] = ()) -> None:
+    def record_batch(
+        self,
+        run_id: int,
+        results: list[dict],
+        links: list[Link],
+        done_intents: list[int],
+        facts: Sequence[dict[str, Any]] = (),
+    ) -> None:
         """What one batch did, in one transaction: its results, the links they change, what [offboarding] did to
         leavers (``facts``: a scheduled transfer is recorded with the suspension's results, or not at all), its journal
         rows cleared."""
@@ -400,7 +466,9 @@ class Store:
         return self._runs(select(runs_table).order_by(runs_table.c.id.desc()).limit(limit))
 
     def run(self, run_id: int) -> RunRecord | None:
-        if not 0 < run_id <= MAX_RUN_ID:  # no run has such an id, and past a database integer the query itself would fail
+        if (
+            not 0 < run_id <= MAX_RUN_ID
+        ):  # no run has such an id, and past a database integer the query itself would fail
             return None
         return next(iter(self._runs(select(runs_table).where(runs_table.c.id == run_id))), None)
 
@@ -412,12 +480,17 @@ class Store:
     def results(self, run_id: int) -> list[dict]:
         query = select(results_table).where(results_table.c.run_id == run_id).order_by(results_table.c.id)
         with self.engine.connect() as connection:
-            return [{**row, "data": json.loads(row["data"] or "{}")} for row in connection.execute(query).mappings().all()]
+            return [
+                {**row, "data": json.loads(row["data"] or "{}")} for row in connection.execute(query).mappings().all()
+            ]
 
     def count_applied(self, action: str, since: datetime) -> int:
         """How many changes of this action were applied since then, by every run and push (the suspension budget)."""
-        query = select(func.count()).select_from(results_table).where(
-            results_table.c.action == action, results_table.c.ok.is_(True), results_table.c.recorded_at >= since)
+        query = (
+            select(func.count())
+            .select_from(results_table)
+            .where(results_table.c.action == action, results_table.c.ok.is_(True), results_table.c.recorded_at >= since)
+        )
         with self.engine.connect() as connection:
             return connection.execute(query).scalar() or 0
 
@@ -426,7 +499,8 @@ class Store:
 
         A member change's object reads "group ← member" (MemberChange.subject)."""
         query = select(results_table.c.object).where(
-            results_table.c.action == action, results_table.c.ok.is_(True), results_table.c.recorded_at >= since)
+            results_table.c.action == action, results_table.c.ok.is_(True), results_table.c.recorded_at >= since
+        )
         counts: dict[str, int] = {}
         with self.engine.connect() as connection:
             for (subject,) in connection.execute(query):
@@ -443,30 +517,60 @@ class Store:
         """
         moment = now()
         with self.engine.begin() as connection:
-            previous = {row.key: row.held_at for row in connection.execute(select(held_table.c.key, held_table.c.held_at))}
-            stale = delete(held_table) if scopes is None else delete(held_table).where(held_table.c.scope.in_(sorted(scopes)))
+            previous = {
+                row.key: row.held_at for row in connection.execute(select(held_table.c.key, held_table.c.held_at))
+            }
+            stale = (
+                delete(held_table)
+                if scopes is None
+                else delete(held_table).where(held_table.c.scope.in_(sorted(scopes)))
+            )
             connection.execute(stale)
             for change in held:
                 key = f"{change['scope']}|{change['action']}|{change['object']}"
-                connection.execute(insert(held_table).values(
-                    key=key, scope=change["scope"], action=change["action"], object=change["object"], reason=change["reason"],
-                    held_at=previous.get(key, moment), run_id=run_id,
-                    data=json.dumps(change, ensure_ascii=False, default=str)))
+                connection.execute(
+                    insert(held_table).values(
+                        key=key,
+                        scope=change["scope"],
+                        action=change["action"],
+                        object=change["object"],
+                        reason=change["reason"],
+                        held_at=previous.get(key, moment),
+                        run_id=run_id,
+                        data=json.dumps(change, ensure_ascii=False, default=str),
+                    )
+                )
 
     def forget_held(self, changes: list[tuple[str, str]]) -> None:
         """Drop held changes (action, object) that no plan calls for any more."""
         with self.engine.begin() as connection:
             for action, subject in changes:
-                connection.execute(delete(held_table).where(held_table.c.action == action, held_table.c.object == subject))
+                connection.execute(
+                    delete(held_table).where(held_table.c.action == action, held_table.c.object == subject)
+                )
 
     def held(self) -> list[HeldChange]:
         with self.engine.connect() as connection:
-            rows = connection.execute(select(held_table).order_by(held_table.c.held_at, held_table.c.object)).mappings().all()
+            rows = (
+                connection.execute(select(held_table).order_by(held_table.c.held_at, held_table.c.object))
+                .mappings()
+                .all()
+            )
         found = []
         for row in rows:
             data = json.loads(row["data"])
-            found.append(HeldChange(row["scope"], row["action"], row["object"], row["reason"], row["held_at"], row["run_id"],
-                                    data.get("push_kind") or "user", data.get("push_name", "")))
+            found.append(
+                HeldChange(
+                    row["scope"],
+                    row["action"],
+                    row["object"],
+                    row["reason"],
+                    row["held_at"],
+                    row["run_id"],
+                    data.get("push_kind") or "user",
+                    data.get("push_name", ""),
+                )
+            )
         return found
 
     # -- the apply journal ---------------------------------------------------------
@@ -477,8 +581,14 @@ class Store:
         ids = []
         with self.engine.begin() as connection:
             for intent in intents:
-                values = dict(run_id=run_id, action=intent["action"], object=intent["object"], sent_at=moment,
-                              proof=json.dumps(intent["proof"]), link=link_to_json(intent["link"]))
+                values = dict(
+                    run_id=run_id,
+                    action=intent["action"],
+                    object=intent["object"],
+                    sent_at=moment,
+                    proof=json.dumps(intent["proof"]),
+                    link=link_to_json(intent["link"]),
+                )
                 ids.append(_new_id(connection.execute(insert(journal_table).values(**values))))
             connection.execute(update(runs_table).where(runs_table.c.id == run_id).values(last_seen_at=moment))
         return ids
@@ -486,12 +596,31 @@ class Store:
     def unanswered(self) -> list[Intent]:
         with self.engine.connect() as connection:
             rows = connection.execute(select(journal_table).order_by(journal_table.c.id)).mappings().all()
-        return [Intent(row["id"], row["run_id"], row["action"], row["object"], json.loads(row["proof"]), link_from_json(row["link"])) for row in rows]
+        return [
+            Intent(
+                row["id"],
+                row["run_id"],
+                row["action"],
+                row["object"],
+                json.loads(row["proof"]),
+                link_from_json(row["link"]),
+            )
+            for row in rows
+        ]
 
     # -- the push queue ----------------------------------------------------------------
 
-    def enqueue_push(self, key: str, kind: str, name: str, uuid: str, trigger: str, due_at: datetime, password_hash: str = "",
-                     delay: float = 0.0) -> None:
+    def enqueue_push(
+        self,
+        key: str,
+        kind: str,
+        name: str,
+        uuid: str,
+        trigger: str,
+        due_at: datetime,
+        password_hash: str = "",
+        delay: float = 0.0,
+    ) -> None:
         """Ask for a push of one object, due at ``due_at``; a request for an object already queued joins its row.
 
         One statement decides, on the row as it is when the statement runs, never on an earlier read of it (an
@@ -506,21 +635,42 @@ class Store:
         """
         moment = now()
         table = push_queue_table
-        values = dict(version=table.c.version + 1, trigger=trigger,
-                      due_at=case((table.c.claimed_by != "", moment + timedelta(seconds=delay)),
-                                  (table.c.attempts > 0, _earliest(table.c.due_at, due_at)),
-                                  (table.c.first_seen_at <= moment - timedelta(seconds=delay), table.c.due_at),
-                                  else_=_latest(table.c.due_at, due_at)))
+        values = dict(
+            version=table.c.version + 1,
+            trigger=trigger,
+            due_at=case(
+                (table.c.claimed_by != "", moment + timedelta(seconds=delay)),
+                (table.c.attempts > 0, _earliest(table.c.due_at, due_at)),
+                (table.c.first_seen_at <= moment - timedelta(seconds=delay), table.c.due_at),
+                else_=_latest(table.c.due_at, due_at),
+            ),
+        )
         if password_hash:
             values["password_hash"] = password_hash
         if uuid:
             values["uuid"] = uuid
-        row = dict(key=key, kind=kind, name=name, uuid=uuid, trigger=trigger, password_hash=password_hash, first_seen_at=moment,
-                   due_at=due_at, attempts=0, last_error="", version=0, claimed_by="")
+        row = dict(
+            key=key,
+            kind=kind,
+            name=name,
+            uuid=uuid,
+            trigger=trigger,
+            password_hash=password_hash,
+            first_seen_at=moment,
+            due_at=due_at,
+            attempts=0,
+            last_error="",
+            version=0,
+            claimed_by="",
+        )
         upsert = UPSERTS.get(self.engine.dialect.name)
-        if upsert is not None:  # one statement: insert, or update the row there (PostgreSQL and SQLite guarantee one of them)
+        if (
+            upsert is not None
+        ):  # one statement: insert, or update the row there (PostgreSQL and SQLite guarantee one of them)
             with self.engine.begin() as connection:
-                connection.execute(upsert(table).values(**row).on_conflict_do_update(index_elements=[table.c.key], set_=values))
+                connection.execute(
+                    upsert(table).values(**row).on_conflict_do_update(index_elements=[table.c.key], set_=values)
+                )
             return
         while True:  # another database: insert; if the row is there, update it; if it went meanwhile, insert again
             try:
@@ -551,12 +701,23 @@ class Store:
             query = query.where(table.c.attempts == 0)
         query = query.order_by(case((table.c.attempts == 0, 0), else_=1), table.c.due_at).limit(limit)
         with self.engine.begin() as connection:
-            claimed = [row.key for row in connection.execute(query).all()
-                       if connection.execute(update(table).where(table.c.key == row.key, table.c.version == row.version, free)
-                                             .values(claimed_by=owner, claimed_until=moment + lease)).rowcount == 1]
+            claimed = [
+                row.key
+                for row in connection.execute(query).all()
+                if connection.execute(
+                    update(table)
+                    .where(table.c.key == row.key, table.c.version == row.version, free)
+                    .values(claimed_by=owner, claimed_until=moment + lease)
+                ).rowcount
+                == 1
+            ]
             if not claimed:
                 return []
-            rows = connection.execute(select(table).where(table.c.key.in_(claimed), table.c.claimed_by == owner)).mappings().all()
+            rows = (
+                connection.execute(select(table).where(table.c.key.in_(claimed), table.c.claimed_by == owner))
+                .mappings()
+                .all()
+            )
         order = {key: index for index, key in enumerate(claimed)}
         return sorted((_queued(row) for row in rows), key=lambda push: order[push.key])
 
@@ -572,53 +733,81 @@ class Store:
             if gone.rowcount == 0:
                 # The password just pushed is done; a newer one that arrived meanwhile still waits.
                 pushed = table.c.password_hash == push.password_hash
-                connection.execute(update(table).where(*mine).values(
-                    claimed_by="", claimed_until=None, password_hash=case((pushed, ""), else_=table.c.password_hash)))
+                connection.execute(
+                    update(table)
+                    .where(*mine)
+                    .values(
+                        claimed_by="", claimed_until=None, password_hash=case((pushed, ""), else_=table.c.password_hash)
+                    )
+                )
         if push.password_hash:
             self._empty_write_ahead_log()
 
     def push_failed(self, push: QueuedPush, error: str, retry_at: datetime, counts: bool = True) -> None:
         """Not applied: tried again at ``retry_at``. ``counts`` is False for a push that only waited (a run held the lock)."""
         table = push_queue_table
-        values: dict[str, Any] = dict(claimed_by="", claimed_until=None, last_error=error,
-                                      # A newer request keeps its own (earlier) due time; otherwise wait for the retry.
-                                      due_at=case((table.c.version == push.version, retry_at), else_=table.c.due_at))
+        values: dict[str, Any] = dict(
+            claimed_by="",
+            claimed_until=None,
+            last_error=error,
+            # A newer request keeps its own (earlier) due time; otherwise wait for the retry.
+            due_at=case((table.c.version == push.version, retry_at), else_=table.c.due_at),
+        )
         if counts:
             values["attempts"] = table.c.attempts + 1
         with self.engine.begin() as connection:
-            connection.execute(update(table).where(table.c.key == push.key, table.c.claimed_by == push.claimed_by).values(**values))
+            connection.execute(
+                update(table).where(table.c.key == push.key, table.c.claimed_by == push.claimed_by).values(**values)
+            )
 
     def retry_failed_now(self) -> int:
         """Every push waiting after a failure becomes due now (Google answers again); returns how many."""
         moment = now()
         table = push_queue_table
         with self.engine.begin() as connection:
-            moved = connection.execute(update(table).where(table.c.attempts > 0, table.c.claimed_by == "", table.c.due_at > moment)
-                                       .values(due_at=moment))
+            moved = connection.execute(
+                update(table)
+                .where(table.c.attempts > 0, table.c.claimed_by == "", table.c.due_at > moment)
+                .values(due_at=moment)
+            )
         return moved.rowcount
 
     def release_pushes(self, owner: str) -> None:
         """Claims of a queue that stopped: free for the next one at once."""
         with self.engine.begin() as connection:
-            connection.execute(update(push_queue_table).where(push_queue_table.c.claimed_by == owner).values(claimed_by="", claimed_until=None))
+            connection.execute(
+                update(push_queue_table)
+                .where(push_queue_table.c.claimed_by == owner)
+                .values(claimed_by="", claimed_until=None)
+            )
 
     def release_stale_claims(self) -> None:
         """Claims of processes of this host that died (SIGKILL, power loss): their pushes run again at once."""
         with self.engine.begin() as connection:
-            for owner in connection.execute(select(push_queue_table.c.claimed_by).where(push_queue_table.c.claimed_by != "").distinct()).scalars():
+            for owner in connection.execute(
+                select(push_queue_table.c.claimed_by).where(push_queue_table.c.claimed_by != "").distinct()
+            ).scalars():
                 host, _, pid = owner.partition(":")
                 if not process_alive(int(pid.partition(":")[0] or 0), host):
-                    connection.execute(update(push_queue_table).where(push_queue_table.c.claimed_by == owner).values(claimed_by="", claimed_until=None))
+                    connection.execute(
+                        update(push_queue_table)
+                        .where(push_queue_table.c.claimed_by == owner)
+                        .values(claimed_by="", claimed_until=None)
+                    )
 
     def queued_pushes(self) -> list[QueuedPush]:
         with self.engine.connect() as connection:
-            rows = connection.execute(select(push_queue_table).order_by(push_queue_table.c.first_seen_at)).mappings().all()
+            rows = (
+                connection.execute(select(push_queue_table).order_by(push_queue_table.c.first_seen_at)).mappings().all()
+            )
         return [_queued(row) for row in rows]
 
     def bring_pushes_forward(self, later_than: datetime, due_at: datetime) -> int:
         """Pushes due after ``later_than`` made due at ``due_at`` (the clock went back); returns how many."""
         with self.engine.begin() as connection:
-            moved = connection.execute(update(push_queue_table).where(push_queue_table.c.due_at > later_than).values(due_at=due_at))
+            moved = connection.execute(
+                update(push_queue_table).where(push_queue_table.c.due_at > later_than).values(due_at=due_at)
+            )
         return moved.rowcount
 
     def next_push_due(self, only_fresh: bool = False) -> datetime | None:
@@ -648,20 +837,34 @@ class Store:
         due = table.transfer_status.in_(("scheduled", "failed")) & (table.transfer_due_at <= moment)
         running = table.transfer_status.in_(TRANSFER_STARTED)
         with self.engine.connect() as connection:
-            rows = connection.execute(select(leavers_table).where((due | running) & table.returned_at.is_(None))
-                                      .order_by(table.transfer_due_at)).mappings().all()
+            rows = (
+                connection.execute(
+                    select(leavers_table)
+                    .where((due | running) & table.returned_at.is_(None))
+                    .order_by(table.transfer_due_at)
+                )
+                .mappings()
+                .all()
+            )
         return [_offboarded(row) for row in rows]
 
     def update_transfer(self, google_id: str, step: str = "", moment: datetime | None = None, **values) -> None:
         """A transfer's progress (status, id, attempts, error, dates), with a line in the leaver's steps (at ``moment``:
         the transfer runner's time)."""
         with self.engine.begin() as connection:
-            row = connection.execute(select(leavers_table).where(leavers_table.c.google_id == google_id)).mappings().first()
+            row = (
+                connection.execute(select(leavers_table).where(leavers_table.c.google_id == google_id))
+                .mappings()
+                .first()
+            )
             if row is None:
                 return
             steps = json.loads(row["steps"]) + ([[(moment or now()).isoformat(), step]] if step else [])
-            connection.execute(update(leavers_table).where(leavers_table.c.google_id == google_id)
-                               .values(**values, steps=json.dumps(steps), updated_at=now()))
+            connection.execute(
+                update(leavers_table)
+                .where(leavers_table.c.google_id == google_id)
+                .values(**values, steps=json.dumps(steps), updated_at=now())
+            )
 
     # -- named values --------------------------------------------------------------
 
@@ -725,7 +928,9 @@ def _save_links(connection, links: list[Link]) -> None:
     for link in links:
         # The same Google object may have been linked to an entry that left the directory.
         for column, value in (("google_id", link.google_id), ("uuid", link.uuid)):
-            connection.execute(delete(links_table).where(links_table.c.kind == link.kind, links_table.c[column] == value))
+            connection.execute(
+                delete(links_table).where(links_table.c.kind == link.kind, links_table.c[column] == value)
+            )
         connection.execute(insert(links_table).values(**vars(link), updated_at=now()))
 
 
@@ -734,12 +939,23 @@ def _offboarded(row) -> Offboarded:
         return _aware(moment).isoformat() if moment else ""
 
     return Offboarded(
-        google_id=row["google_id"], uuid=row["uuid"], email=row["email"], left_at=iso(row["left_at"]),
-        steps=tuple(tuple(step) for step in json.loads(row["steps"])), hidden=row["hidden"], moved_from=row["moved_from"],
-        moved_to=row["moved_to"], transfer_to=row["transfer_to"], transfer_to_id=row["transfer_to_id"],
+        google_id=row["google_id"],
+        uuid=row["uuid"],
+        email=row["email"],
+        left_at=iso(row["left_at"]),
+        steps=tuple(tuple(step) for step in json.loads(row["steps"])),
+        hidden=row["hidden"],
+        moved_from=row["moved_from"],
+        moved_to=row["moved_to"],
+        transfer_to=row["transfer_to"],
+        transfer_to_id=row["transfer_to_id"],
         transfer_applications=tuple(name for name in row["transfer_applications"].split(",") if name),
-        transfer_due_at=iso(row["transfer_due_at"]), transfer_status=row["transfer_status"], transfer_id=row["transfer_id"],
-        transfer_attempts=row["transfer_attempts"], transfer_error=row["transfer_error"], transfer_done_at=iso(row["transfer_done_at"]),
+        transfer_due_at=iso(row["transfer_due_at"]),
+        transfer_status=row["transfer_status"],
+        transfer_id=row["transfer_id"],
+        transfer_attempts=row["transfer_attempts"],
+        transfer_error=row["transfer_error"],
+        transfer_done_at=iso(row["transfer_done_at"]),
         returned_at=iso(row["returned_at"]),
     )
 
@@ -754,15 +970,25 @@ def _record_offboarding(connection, fact: dict) -> None:
     returning, departing = fact.pop("returned", False), fact.pop("departure", False)
     values = dict(row) if row is not None else {}
     if row is None or (row["returned_at"] is not None and departing):
-        values = {"google_id": google_id, **LEAVER_DEFAULTS, "left_at": moment}  # a departure, after a return or the first
+        values = {
+            "google_id": google_id,
+            **LEAVER_DEFAULTS,
+            "left_at": moment,
+        }  # a departure, after a return or the first
     values.update(identity)
     if returning:
         values["returned_at"] = moment
         if values.get("transfer_status") in ("scheduled", "failed"):
             values["transfer_status"] = "cancelled"
     if "transfer_after" in fact:  # a new transfer: due once the grace period has passed from now
-        values.update(transfer_due_at=moment + timedelta(seconds=fact.pop("transfer_after")), transfer_status="scheduled",
-                      transfer_id="", transfer_attempts=0, transfer_error="", transfer_done_at=None)
+        values.update(
+            transfer_due_at=moment + timedelta(seconds=fact.pop("transfer_after")),
+            transfer_status="scheduled",
+            transfer_id="",
+            transfer_attempts=0,
+            transfer_error="",
+            transfer_done_at=None,
+        )
     values.update(fact)
     values["steps"] = json.dumps(json.loads(values["steps"]) + [[moment.isoformat(), step]])
     values["updated_at"] = moment
@@ -777,8 +1003,17 @@ def _insert_results(connection, run_id: int, results: list[dict]) -> None:
         return
     moment = now()
     rows = [
-        dict(run_id=run_id, action=r["action"], object=r["object"], ok=r["ok"], message=r.get("message", ""), recorded_at=moment,
-             data=json.dumps({k: v for k, v in r.items() if k not in ("ok", "message")}, ensure_ascii=False, default=str))
+        dict(
+            run_id=run_id,
+            action=r["action"],
+            object=r["object"],
+            ok=r["ok"],
+            message=r.get("message", ""),
+            recorded_at=moment,
+            data=json.dumps(
+                {k: v for k, v in r.items() if k not in ("ok", "message")}, ensure_ascii=False, default=str
+            ),
+        )
         for r in results
     ]
     connection.execute(insert(results_table), rows)

@@ -3,13 +3,14 @@
 Every trigger (command line, console, scheduler, background push) comes through
 here, and one lock makes sure two runs never overlap, even across processes.
 """
+
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Callable
 
 from ..core import stopping
 from ..core.codes import RunOutcome
@@ -83,8 +84,11 @@ class Report:
     @property
     def streamed_data(self) -> dict:
         """``data`` whose plan and results are made item by item as JSON is written (json_output.write)."""
-        return {**self.data_head(), "plan": self.plan.streamed_data if self.plan else None,
-                "results": lazy_list(result.data for result in self.results)}
+        return {
+            **self.data_head(),
+            "plan": self.plan.streamed_data if self.plan else None,
+            "results": lazy_list(result.data for result in self.results),
+        }
 
     def data_head(self) -> dict:
         return {"run_id": self.run_id, "outcome": self.outcome, "message": self.message}
@@ -100,18 +104,41 @@ class Snapshot:
 
 
 class SyncEngine:
-    def __init__(self, settings: Settings, source=None, target=None, store: Store | None = None, retry_deadline: float | None = None,
-                 retry_base: float = 1.0, credentials=None):
+    def __init__(
+        self,
+        settings: Settings,
+        source=None,
+        target=None,
+        store: Store | None = None,
+        retry_deadline: float | None = None,
+        retry_base: float = 1.0,
+        credentials=None,
+    ):
         self.settings = settings
         self.store = store or Store(settings.sync.database)
         # Cleartext userPassword values are hashed with a salt derived from this key, so the hash is stable between runs.
         salt_key = installation_key(settings.sync.secrets_dir, "password_salt_key", self.store)
         self.password_key = installation_key(settings.sync.secrets_dir, "password_fingerprint_key", self.store)
-        self.source = source or LdapSource(settings.ldap, salt_key, settings.attributes, settings.sync.org_units, settings.custom_attributes,
-                                              settings.sources)
-        backoff = Backoff(settings.sync.max_retries, retry_deadline, base=retry_base) if retry_deadline is not None else None
-        self.target = target or GoogleTarget(settings.google, settings.sync, credentials=credentials, scopes=required_scopes(settings), backoff=backoff,
-                                             custom_fields=bool(settings.custom_attributes), licenses=settings.licenses)
+        self.source = source or LdapSource(
+            settings.ldap,
+            salt_key,
+            settings.attributes,
+            settings.sync.org_units,
+            settings.custom_attributes,
+            settings.sources,
+        )
+        backoff = (
+            Backoff(settings.sync.max_retries, retry_deadline, base=retry_base) if retry_deadline is not None else None
+        )
+        self.target = target or GoogleTarget(
+            settings.google,
+            settings.sync,
+            credentials=credentials,
+            scopes=required_scopes(settings),
+            backoff=backoff,
+            custom_fields=bool(settings.custom_attributes),
+            licenses=settings.licenses,
+        )
 
     # -- planning ----------------------------------------------------------------
 
@@ -145,17 +172,35 @@ class SyncEngine:
         # Pushes do not read the whole domain: a percentage max_suspend counts from the last full read.
         self.store.set_value(ACTIVE_ACCOUNTS, str(sum(not user.suspended for user in existing.users)))
         plan = self._planned(desired, existing, links, budget=self.budget())
-        self.last_snapshot = Snapshot(desired, links, existing, plan)  # the console's Users and groups view is built from it too
+        self.last_snapshot = Snapshot(
+            desired, links, existing, plan
+        )  # the console's Users and groups view is built from it too
         return self.last_snapshot
 
-    def _planned(self, desired: DirectoryState, existing: GoogleState, links: LinkState, scope: Scope | None = None,
-                 budget: Budget = Budget()) -> Plan:
+    def _planned(
+        self,
+        desired: DirectoryState,
+        existing: GoogleState,
+        links: LinkState,
+        scope: Scope | None = None,
+        budget: Budget = Budget(),
+    ) -> Plan:
         """The plan; when it suspends leavers and [offboarding] needs more of them (tokens, app passwords, who receives
         their data), those are read and the plan made again with them. A failed read fails the plan: nobody is
         suspended half offboarded because Google could not be read."""
+
         def plan(existing: GoogleState) -> Plan:
-            return build_plan(desired, existing, links, self.settings, scope=scope, password_key=self.password_key, budget=budget,
-                              offboarded=self.store.offboarded(), now=now())
+            return build_plan(
+                desired,
+                existing,
+                links,
+                self.settings,
+                scope=scope,
+                password_key=self.password_key,
+                budget=budget,
+                offboarded=self.store.offboarded(),
+                now=now(),
+            )
 
         first = plan(existing)
         leaving = offboarding.leaving_accounts([*first.changes, *(held.change for held in first.held)])
@@ -168,23 +213,35 @@ class SyncEngine:
         requests = {}
         for change in leaving:
             if settings.revoke_tokens:
-                requests[f"tokens {change.google_id}"] = self.target.tokens.list(userKey=change.google_id, fields="items(clientId,displayText)")
+                requests[f"tokens {change.google_id}"] = self.target.tokens.list(
+                    userKey=change.google_id, fields="items(clientId,displayText)"
+                )
             if settings.revoke_app_passwords:
-                requests[f"asps {change.google_id}"] = self.target.asps.list(userKey=change.google_id, fields="items(codeId,name)")
+                requests[f"asps {change.google_id}"] = self.target.asps.list(
+                    userKey=change.google_id, fields="items(codeId,name)"
+                )
         found: dict[str, dict[str, tuple]] = {"tokens": {}, "asps": {}}
         for key, outcome in self.target.batch(requests).items():
             kind, google_id = key.split(" ")
             if outcome.error is not None:
                 what = "OAuth tokens" if kind == "tokens" else "app passwords"
-                raise outcome.error.named(f"cannot read the {what} of a leaver ({google_id}) for [offboarding]: {outcome.error}; nothing was changed")
+                raise outcome.error.named(
+                    f"cannot read the {what} of a leaver ({google_id}) for [offboarding]: {outcome.error}; nothing was changed"
+                )
             items = (outcome.response or {}).get("items", [])
-            found[kind][google_id] = tuple((str(item["clientId"]), item.get("displayText", "")) if kind == "tokens"
-                                           else (str(item["codeId"]), item.get("name", "")) for item in items)
+            found[kind][google_id] = tuple(
+                (str(item["clientId"]), item.get("displayText", ""))
+                if kind == "tokens"
+                else (str(item["codeId"]), item.get("name", ""))
+                for item in items
+            )
         by_id = {account.id: account for account in existing.users}
         by_email = {account.primary_email: account for account in existing.users}
         accounts = [by_id[change.google_id] for change in leaving if change.google_id in by_id]
-        receivers = {email: by_email[email] if email in by_email else self.target.read_user(email)
-                     for email in sorted(offboarding.receivers_wanted(self.settings, accounts))}
+        receivers = {
+            email: by_email[email] if email in by_email else self.target.read_user(email)
+            for email in sorted(offboarding.receivers_wanted(self.settings, accounts))
+        }
         return LeaverReads(tokens=found["tokens"], app_passwords=found["asps"], receivers=receivers)
 
     def budget(self) -> Budget:
@@ -192,11 +249,21 @@ class SyncEngine:
         applied within suspend_window by every run and push count."""
         since = now() - timedelta(seconds=self.settings.sync.suspend_window)
         active = self.store.get_value(ACTIVE_ACCOUNTS)
-        return Budget(self.store.count_applied(SuspendUser.action, since), int(active) if active else None,
-                      self.store.member_removals_by_group(RemoveMember.action, since))
+        return Budget(
+            self.store.count_applied(SuspendUser.action, since),
+            int(active) if active else None,
+            self.store.member_removals_by_group(RemoveMember.action, since),
+        )
 
-    def plan_user_push(self, uid: str, uuid: str = "", password: PasswordHash | None = None, budget: Budget | None = None,
-                       links: LinkState | None = None, user: DirectoryUser | None = None) -> Plan:
+    def plan_user_push(
+        self,
+        uid: str,
+        uuid: str = "",
+        password: PasswordHash | None = None,
+        budget: Budget | None = None,
+        links: LinkState | None = None,
+        user: DirectoryUser | None = None,
+    ) -> Plan:
         """The plan for one user only: it reads that user on both sides, never the whole domain.
 
         ``links`` and ``user`` (the directory entry, read already) are given by a batch of pushes, which reads them
@@ -212,9 +279,20 @@ class SyncEngine:
         desired = DirectoryState(users=(user,) if user else (), groups=groups)
         desired = self._with_manager(desired, user)
         org_units = self.target.read_org_units() if self.settings.manages_org_units else None
-        existing = GoogleState(users=tuple(accounts.values()), groups=(), org_units=org_units, **self._domains(), **self._licences_of(accounts))
-        return self._planned(desired, existing, links, scope=Scope(user_uuids=frozenset({uuid})),
-                             budget=self._push_budget(budget, found_users=user is not None))
+        existing = GoogleState(
+            users=tuple(accounts.values()),
+            groups=(),
+            org_units=org_units,
+            **self._domains(),
+            **self._licences_of(accounts),
+        )
+        return self._planned(
+            desired,
+            existing,
+            links,
+            scope=Scope(user_uuids=frozenset({uuid})),
+            budget=self._push_budget(budget, found_users=user is not None),
+        )
 
     def _pushed_user(self, uid: str, uuid: str) -> DirectoryUser | None:
         user = self.source.read_user(uid) if uid else None
@@ -256,7 +334,9 @@ class SyncEngine:
             return Plan()
         links = self.store.links()
         link = links.by_uuid("group").get(group.uuid)
-        resource = self.target.read_group(link.google_id if link else group_email(group, self.settings.google.address_domain))
+        resource = self.target.read_group(
+            link.google_id if link else group_email(group, self.settings.google.address_domain)
+        )
         existing_groups: tuple[GoogleGroup, ...] = ()
         if resource is not None:
             members = self.target.read_members([resource["id"]])[resource["id"]]
@@ -265,8 +345,15 @@ class SyncEngine:
         desired = DirectoryState(users=self.source.read_users(sorted(group.member_uids)), groups=(group, *nested))
         scope = Scope(group_uuids=frozenset({group.uuid}))
         existing = GoogleState(users=(), groups=existing_groups, **self._domains())
-        return build_plan(desired, existing, links, self.settings, scope=scope, password_key=self.password_key,
-                          budget=self._push_budget(budget, found_users=bool(desired.users) or not group.member_uids))
+        return build_plan(
+            desired,
+            existing,
+            links,
+            self.settings,
+            scope=scope,
+            password_key=self.password_key,
+            budget=self._push_budget(budget, found_users=bool(desired.users) or not group.member_uids),
+        )
 
     def _push_budget(self, budget: Budget | None, found_users: bool) -> Budget:
         """The budget of a push; when it found none of its users, whether the directory returns any user at all.
@@ -283,7 +370,13 @@ class SyncEngine:
         """For a targeted push: which of these accounts hold the [licenses] SKU, asked one by one."""
         if not self.settings.licenses.product:
             return {}
-        return {"licensed": frozenset(account.primary_email for account in accounts.values() if self.target.holds_license(account.primary_email))}
+        return {
+            "licensed": frozenset(
+                account.primary_email
+                for account in accounts.values()
+                if self.target.holds_license(account.primary_email)
+            )
+        }
 
     def _domains(self) -> dict:
         """For a targeted push: the account's domains, when they come from Google ([google] domains = *), and its
@@ -310,27 +403,41 @@ class SyncEngine:
     def _forget_held_not_planned(self, plan: Plan) -> None:
         """A held change the whole directory no longer calls for (the user was switched back on) is dropped."""
         planned = {(change.action, change.subject) for change in plan.changes}
-        self.store.forget_held([(held.action, held.object) for held in self.store.held() if (held.action, held.object) not in planned])
+        self.store.forget_held(
+            [(held.action, held.object) for held in self.store.held() if (held.action, held.object) not in planned]
+        )
 
     def held(self) -> list[HeldChange]:
         return self.store.held()
 
     # -- applying ----------------------------------------------------------------
 
-    def sync(self, trigger: str = "cli", force: bool = False, expected_checksum: str = "", progress: Progress | None = None) -> Report:
+    def sync(
+        self, trigger: str = "cli", force: bool = False, expected_checksum: str = "", progress: Progress | None = None
+    ) -> Report:
         """A full run: make Google match the whole directory."""
         return self._run(trigger, self.compute_plan, force, expected_checksum, progress)
 
-    def push_user(self, uid: str, trigger: str = "push", password: PasswordHash | None = None, uuid: str = "",
-                  lock_timeout: float = LOCK_TIMEOUT) -> Report:
+    def push_user(
+        self,
+        uid: str,
+        trigger: str = "push",
+        password: PasswordHash | None = None,
+        uuid: str = "",
+        lock_timeout: float = LOCK_TIMEOUT,
+    ) -> Report:
         """A targeted push of one user after a change: O(1) API calls."""
-        return self._run(trigger, lambda: self.plan_user_push(uid, uuid, password), lock_timeout=lock_timeout, push=("user", uid))
+        return self._run(
+            trigger, lambda: self.plan_user_push(uid, uuid, password), lock_timeout=lock_timeout, push=("user", uid)
+        )
 
     def push_group(self, name: str, trigger: str = "push", lock_timeout: float = LOCK_TIMEOUT) -> Report:
         """A targeted push of one group and its membership."""
         return self._run(trigger, lambda: self.plan_group_push(name), lock_timeout=lock_timeout, push=("group", name))
 
-    def push_many(self, targets: list[PushTarget], trigger: str = "push", lock_timeout: float = LOCK_TIMEOUT) -> PushBatch:
+    def push_many(
+        self, targets: list[PushTarget], trigger: str = "push", lock_timeout: float = LOCK_TIMEOUT
+    ) -> PushBatch:
         """Several targeted pushes in one run, as the push queue drains: read together (the directory in a few
         searches, Google's accounts in one batch request), planned one by one, applied together.
 
@@ -349,7 +456,9 @@ class SyncEngine:
                     if target.kind == "group":
                         planned = self.plan_group_push(target.name, budget)
                     else:
-                        planned = self.plan_user_push(target.name, target.uuid, target.password, budget, links, users.get(target.name.lower()))
+                        planned = self.plan_user_push(
+                            target.name, target.uuid, target.password, budget, links, users.get(target.name.lower())
+                        )
                 except stopping.Stopped:
                     raise
                 except GoogleSyncError as error:  # this push waits; the others go on
@@ -410,13 +519,19 @@ class SyncEngine:
         def plan() -> Plan:
             waiting = self.store.held()
             if expected_checksum and held_checksum(waiting) != expected_checksum:
-                raise PlanChanged(f"the held changes changed since they were shown ({expected_checksum} → "
-                                  f"{held_checksum(waiting)}, {len(waiting)} held now); look at them again")
+                raise PlanChanged(
+                    f"the held changes changed since they were shown ({expected_checksum} → "
+                    f"{held_checksum(waiting)}, {len(waiting)} held now); look at them again"
+                )
             targets = sorted({(held.push_kind, held.push_name, held.scope) for held in waiting})
             approved = frozenset((held.action, held.object) for held in waiting)
             budget = replace(self.budget(), approved=approved)
-            plans = [self.plan_group_push(name, budget) if kind == "group" else self.plan_user_push(name, uuid, budget=budget)
-                     for kind, name, uuid in targets]
+            plans = [
+                self.plan_group_push(name, budget)
+                if kind == "group"
+                else self.plan_user_push(name, uuid, budget=budget)
+                for kind, name, uuid in targets
+            ]
             return replace(sum(plans, Plan()), held=())
 
         return self._run(trigger, plan, force=True)
@@ -424,30 +539,50 @@ class SyncEngine:
     def removed_groups(self, desired: DirectoryState | None = None) -> list[Link]:
         """Groups this tool synchronized that left the directory or the selection (left in Google as they are)."""
         desired = desired or self.source.read_state()
-        selected = {group.uuid for group in selected_groups(with_target_group(desired, self.settings).groups, self.settings)}
+        selected = {
+            group.uuid for group in selected_groups(with_target_group(desired, self.settings).groups, self.settings)
+        }
         return [link for link in self.store.links().links if link.kind == "group" and link.uuid not in selected]
 
     def delete_group(self, email: str, trigger: str = "console") -> Report:
         """Delete, on an administrator's confirmed request, a group this tool created and no longer synchronizes."""
         link = next((link for link in self.removed_groups() if link.email == email.lower()), None)
         if link is None:
-            raise GoogleSyncError(f"{email} is still synchronized, or was never synchronized by this tool: it is not deleted")
+            raise GoogleSyncError(
+                f"{email} is still synchronized, or was never synchronized by this tool: it is not deleted"
+            )
         if not link.created_by_us:
-            raise GoogleSyncError(f"{email} existed in Google before this tool adopted it: delete it in the Google Admin console if you must")
-        report = self._run(trigger, lambda: Plan(changes=(DeleteGroup(uuid=link.uuid, email=link.email, google_id=link.google_id),)))
+            raise GoogleSyncError(
+                f"{email} existed in Google before this tool adopted it: delete it in the Google Admin console if you must"
+            )
+        report = self._run(
+            trigger, lambda: Plan(changes=(DeleteGroup(uuid=link.uuid, email=link.email, google_id=link.google_id),))
+        )
         if not report.failures:
             self.store.delete_link(link)
         return report
 
-    def _run(self, trigger: str, make_plan, force: bool = False, expected_checksum: str = "", progress: Progress | None = None,
-             lock_timeout: float = LOCK_TIMEOUT, push: tuple[str, str] | None = None, note: str = "", from_directory: bool = True,
-             keep_held: Callable[[Plan], tuple[list[dict], set[str] | None]] | None = None) -> Report:
+    def _run(
+        self,
+        trigger: str,
+        make_plan,
+        force: bool = False,
+        expected_checksum: str = "",
+        progress: Progress | None = None,
+        lock_timeout: float = LOCK_TIMEOUT,
+        push: tuple[str, str] | None = None,
+        note: str = "",
+        from_directory: bool = True,
+        keep_held: Callable[[Plan], tuple[list[dict], set[str] | None]] | None = None,
+    ) -> Report:
         with self.lock(lock_timeout) as run_lock:
             self.store.mark_interrupted(lock_held=True)
             self.reconcile()
             run_id = self.store.start_run(trigger, dry_run=False)
             try:
-                report = self._apply(run_id, make_plan(), force, expected_checksum, progress, from_directory, run_lock.held)
+                report = self._apply(
+                    run_id, make_plan(), force, expected_checksum, progress, from_directory, run_lock.held
+                )
             except GoogleSyncError as error:
                 outcome = RunOutcome.REFUSED if isinstance(error, UnsafePlan) else RunOutcome.FAILED
                 if isinstance(error, PlanChanged):  # like a plan whose checksum changed: nothing written, not a failure
@@ -457,29 +592,53 @@ class SyncEngine:
                 self.store.finish_run(run_id, outcome, message=_noted(note, str(error)))
                 raise
             except Exception as error:  # a bug: the results recorded so far stay, the run says it failed
-                self.store.finish_run(run_id, RunOutcome.FAILED, message=f"internal error: {error.__class__.__name__}; the log has the details")
+                self.store.finish_run(
+                    run_id,
+                    RunOutcome.FAILED,
+                    message=f"internal error: {error.__class__.__name__}; the log has the details",
+                )
                 raise
             plan = report.plan
             assert plan is not None  # _apply reports the plan it applied
             if report.outcome != RunOutcome.CHANGED:
                 self._keep_held(run_id, plan, push, keep_held)
             if plan.held and report.outcome in (RunOutcome.IN_SYNC, RunOutcome.APPLIED):
-                report = replace(report, outcome=RunOutcome.HELD, message=f"{len(plan.held)} change(s) held for approval (a safety limit)")
-            self.store.finish_run(run_id, report.outcome, plan.checksum, _result_counts(report.results), _noted(note, report.message))
+                report = replace(
+                    report,
+                    outcome=RunOutcome.HELD,
+                    message=f"{len(plan.held)} change(s) held for approval (a safety limit)",
+                )
+            self.store.finish_run(
+                run_id, report.outcome, plan.checksum, _result_counts(report.results), _noted(note, report.message)
+            )
             return report
 
     def _keep_held(self, run_id: int, plan: Plan, push: tuple[str, str] | None, rows=None) -> None:
         """Record what this run held, in place of what was held before for the entries it planned. ``rows`` gives
         them for a batch of pushes (each held change named with the push that releases it)."""
         kind, name = push or ("", "")
-        held, scopes = rows(plan) if rows else ([{**held.data, "push_kind": kind, "push_name": name} for held in plan.held],
-                                                 set(plan.covers) if plan.covers is not None else None)
+        held, scopes = (
+            rows(plan)
+            if rows
+            else (
+                [{**held.data, "push_kind": kind, "push_name": name} for held in plan.held],
+                set(plan.covers) if plan.covers is not None else None,
+            )
+        )
         for each in plan.held:
             log.warning("held for approval: %s %s: %s", each.change.action, each.change.subject, each.reason)
         self.store.hold(run_id, held, scopes)
 
-    def _apply(self, run_id: int, plan: Plan, force: bool, expected_checksum: str, progress: Progress | None,
-               from_directory: bool = True, still_locked=lambda: True) -> Report:
+    def _apply(
+        self,
+        run_id: int,
+        plan: Plan,
+        force: bool,
+        expected_checksum: str,
+        progress: Progress | None,
+        from_directory: bool = True,
+        still_locked=lambda: True,
+    ) -> Report:
         if expected_checksum and plan.checksum != expected_checksum:
             message = f"the plan changed since it was previewed ({expected_checksum} → {plan.checksum}); run the test synchronization again"
             return Report(plan=plan, run_id=run_id, outcome=RunOutcome.CHANGED, message=message)
@@ -487,9 +646,14 @@ class SyncEngine:
         if plan.in_sync:
             return Report(plan=plan, run_id=run_id, outcome=RunOutcome.IN_SYNC)
         log.info("applying plan %s: %s", plan.checksum, plan.counts())
-        executor = Executor(self.target, progress, self.settings.sync.change_password_at_next_login,
-                            journal=RunJournal(self.store, run_id, still_locked), links=self.store.links(),
-                            confirm_suspension=self._suspension_doubt if from_directory else None)
+        executor = Executor(
+            self.target,
+            progress,
+            self.settings.sync.change_password_at_next_login,
+            journal=RunJournal(self.store, run_id, still_locked),
+            links=self.store.links(),
+            confirm_suspension=self._suspension_doubt if from_directory else None,
+        )
         results = executor.apply(plan)
         failures = sum(not result.ok for result in results)
         outcome = RunOutcome.PARTIAL if failures else RunOutcome.APPLIED
@@ -509,8 +673,10 @@ class SyncEngine:
             user = self.source.read_user_by_uuid(change.uuid)
             if user is None or user.locked:
                 return ""
-            enabled = user.in_scope or (self.settings.sync.create_missing_members
-                                        and any(selected_groups(self.source.read_groups_of(user), self.settings)))
+            enabled = user.in_scope or (
+                self.settings.sync.create_missing_members
+                and any(selected_groups(self.source.read_groups_of(user), self.settings))
+            )
         except GoogleSyncError as error:
             return f"the directory could not be read again to confirm it ({error}); the next run decides again"
         if enabled:
@@ -522,7 +688,9 @@ class SyncEngine:
     def run_transfers(self, moment=None, lock_timeout: float = LOCK_TIMEOUT) -> list[str]:
         """Start the data transfers that are due and read back those running (under the run lock, so that two
         processes never start one twice). ``moment``: now, unless a test says otherwise."""
-        if not self.settings.offboarding.transfer_data_to:  # switched off: what was scheduled waits, as the Leavers view shows
+        if (
+            not self.settings.offboarding.transfer_data_to
+        ):  # switched off: what was scheduled waits, as the Leavers view shows
             return []
         with self.lock(lock_timeout):
             return TransferRunner(self.store, self.target, self.settings.offboarding).run(moment or now())
@@ -535,25 +703,55 @@ class SyncEngine:
         if run is None:
             raise GoogleSyncError(f"there is no run {run_id}: 'google-sync status' lists the runs")
         if run.dry_run:
-            raise GoogleSyncError(f"run {run_id} was a test synchronization: it changed nothing in Google, there is nothing to undo")
+            raise GoogleSyncError(
+                f"run {run_id} was a test synchronization: it changed nothing in Google, there is nothing to undo"
+            )
         if run.outcome == RunOutcome.RUNNING and run_id not in self.notice_interrupted():
-            raise GoogleSyncError(f"run {run_id} is still running: undo it once it has finished ('google-sync status' shows it)")
+            raise GoogleSyncError(
+                f"run {run_id} is still running: undo it once it has finished ('google-sync status' shows it)"
+            )
         applied, notices = undo.applied_changes(self.store.results(run_id))
         inverse, more = undo.inverses(applied)
-        user_ids = {change.google_id for change in inverse if isinstance(change, (SuspendUser, UnsuspendUser, UpdateUser)) and change.google_id}
+        user_ids = {
+            change.google_id
+            for change in inverse
+            if isinstance(change, (SuspendUser, UnsuspendUser, UpdateUser)) and change.google_id
+        }
         group_ids = {change.google_id for change in inverse if isinstance(change, UpdateGroup) and change.google_id}
         users, groups = self.target.read_by_id(user_ids, group_ids)
-        members = {email: self.target.read_members_of(email)
-                   for email in sorted({change.group_email for change in inverse if isinstance(change, MemberChange)})}
+        members = {
+            email: self.target.read_members_of(email)
+            for email in sorted({change.group_email for change in inverse if isinstance(change, MemberChange)})
+        }
         posting = {link.uuid: link.posting_policy for link in self.store.links().links if link.kind == "group"}
-        return undo.plan_undo(run_id, inverse, notices + more, undo.Now(users, groups, members, posting), self.settings.sync, self.budget())
+        return undo.plan_undo(
+            run_id,
+            inverse,
+            notices + more,
+            undo.Now(users, groups, members, posting),
+            self.settings.sync,
+            self.budget(),
+        )
 
-    def undo(self, run_id: int, force: bool = False, expected_checksum: str = "", trigger: str = "cli",
-             progress: Progress | None = None) -> Report:
+    def undo(
+        self,
+        run_id: int,
+        force: bool = False,
+        expected_checksum: str = "",
+        trigger: str = "cli",
+        progress: Progress | None = None,
+    ) -> Report:
         """Apply the undo of run ``run_id``: itself a run in the history, which can be undone in turn."""
         # The administrator asked to put Google back as it was, whatever the directory says: no confirming read.
-        return self._run(trigger, lambda: self.plan_undo(run_id), force, expected_checksum, progress, note=f"undo of run {run_id}",
-                         from_directory=False)
+        return self._run(
+            trigger,
+            lambda: self.plan_undo(run_id),
+            force,
+            expected_checksum,
+            progress,
+            note=f"undo of run {run_id}",
+            from_directory=False,
+        )
 
     # -- after an interruption -------------------------------------------------------
 
@@ -602,7 +800,9 @@ class SyncEngine:
                 note = RECONCILED_APPLIED if took_effect else RECONCILED_NOT_APPLIED
                 results.append({"action": intent.action, "object": intent.object, "ok": took_effect, "message": note})
             self.store.record_batch(run_id, results, links, [intent.id for intent in of_run])
-        log.info("reconciled %d change(s) left unanswered by an interrupted run: %d had been applied", len(intents), applied)
+        log.info(
+            "reconciled %d change(s) left unanswered by an interrupted run: %d had been applied", len(intents), applied
+        )
         return applied
 
     def _proof_read(self, proof: dict):
@@ -629,13 +829,17 @@ class RunJournal:
     def sending(self, intents: list[dict]) -> list[int]:
         stopping.check()  # the worker is stopping: no new batch (what was sent is recorded, the rest is planned again)
         if not self.still_locked():
-            raise RunLocked("the run lost its lock (the connection holding it broke) and stops before its next batch, "
-                            "so that two runs never overlap; what it applied so far is recorded: run it again")
+            raise RunLocked(
+                "the run lost its lock (the connection holding it broke) and stops before its next batch, "
+                "so that two runs never overlap; what it applied so far is recorded: run it again"
+            )
         return self.store.journal_sent(self.run_id, intents) if intents else []
 
     def answered(self, results: list[Result], intents: list[int]) -> None:
         links = [result.link for result in results if result.ok and result.link is not None]
-        self.store.record_batch(self.run_id, [result.data for result in results], links, intents, _offboarding_facts(results))
+        self.store.record_batch(
+            self.run_id, [result.data for result in results], links, intents, _offboarding_facts(results)
+        )
 
 
 def _offboarding_facts(results: list[Result]) -> list[dict]:
@@ -646,8 +850,15 @@ def _offboarding_facts(results: list[Result]) -> list[dict]:
         if not (result.ok and isinstance(change, LinkedUserChange)):
             continue
         if (fact := change.offboarding_fact()) is not None:
-            facts.append({**fact, "google_id": change.google_id, "uuid": change.uuid, "email": change.email,
-                          "departure": change.follows_suspension})
+            facts.append(
+                {
+                    **fact,
+                    "google_id": change.google_id,
+                    "uuid": change.uuid,
+                    "email": change.email,
+                    "departure": change.follows_suspension,
+                }
+            )
     return facts
 
 
@@ -657,7 +868,9 @@ def _observed(outcome, intent) -> dict | None:
         return outcome.response
     if outcome.error.kind is ErrorKind.NOT_FOUND:
         return None
-    raise outcome.error.named(f"cannot confirm what an interrupted run did ({intent.action} {intent.object}): {outcome.error}")
+    raise outcome.error.named(
+        f"cannot confirm what an interrupted run did ({intent.action} {intent.object}): {outcome.error}"
+    )
 
 
 def _shows(observed: dict, expect: dict) -> bool:
@@ -676,7 +889,6 @@ def _result_counts(results: list[Result]) -> dict[str, int]:
     for result in results:
         counts["ok" if result.ok else "failed"] += 1
     return counts
-
 
 
 @dataclass(frozen=True)
@@ -699,7 +911,9 @@ class PushBatch:
     errors: dict[str, GoogleSyncError] = field(default_factory=dict)
     report: Report | None = None
     failure: GoogleSyncError | None = None  # why the run as a whole did not happen or stopped
-    _owners: dict[int, list[str]] = field(default_factory=dict)  # id of a planned change -> keys of the pushes that planned it
+    _owners: dict[int, list[str]] = field(
+        default_factory=dict
+    )  # id of a planned change -> keys of the pushes that planned it
 
     def combined(self) -> Plan:
         """The pushes' plans as one; a change two pushes plan alike (a membership seen from the user and from the
@@ -714,13 +928,22 @@ class PushBatch:
                 self._owners.setdefault(id(same), []).append(key)
         plans = list(self.plans.values())
         covers = frozenset().union(*(plan.covers or () for plan in plans))
-        return Plan(tuple(changes), tuple(n for plan in plans for n in plan.notices), (), tuple(h for plan in plans for h in plan.held), covers)
+        return Plan(
+            tuple(changes),
+            tuple(n for plan in plans for n in plan.notices),
+            (),
+            tuple(h for plan in plans for h in plan.held),
+            covers,
+        )
 
     def held_rows(self, _plan: Plan) -> tuple[list[dict], set[str]]:
         """What each push held, named with that push (to release it), and the entries the pushes speak for."""
         by_key = {target.key: target for target in self.targets}
-        rows = [{**held.data, "push_kind": by_key[key].kind, "push_name": by_key[key].name}
-                for key, plan in self.plans.items() for held in plan.held]
+        rows = [
+            {**held.data, "push_kind": by_key[key].kind, "push_name": by_key[key].name}
+            for key, plan in self.plans.items()
+            for held in plan.held
+        ]
         return rows, set().union(*(plan.covers or () for plan in self.plans.values()))
 
     def results_of(self, key: str) -> list[Result]:
@@ -735,7 +958,9 @@ def _change_identity(change) -> str:
 def _spent(budget: Budget, plan: Plan) -> Budget:
     """The budget after this plan's suspensions and member removals, for the next push of the same batch."""
     approved = budget.approved
-    suspended = sum(isinstance(change, SuspendUser) and (change.action, change.subject) not in approved for change in plan.changes)
+    suspended = sum(
+        isinstance(change, SuspendUser) and (change.action, change.subject) not in approved for change in plan.changes
+    )
     removed = dict(budget.removed_recently)
     for change in plan.changes:
         if isinstance(change, RemoveMember) and (change.action, change.subject) not in approved:

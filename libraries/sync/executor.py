@@ -12,11 +12,13 @@ a final answer or the run's retry deadline passes: quota answers are left to the
 pacer, server errors back off exponentially, and Google's eventual consistency
 (a new account not yet known to the groups service) gets a bounded wait.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from googleapiclient.http import HttpRequest
 
@@ -47,7 +49,13 @@ class Result:
     @property
     def data(self) -> dict:
         """As shown and stored; ``record`` and ``google_id`` let the run be undone later."""
-        return {**self.change.data, "ok": self.ok, "message": self.message, "record": self.change.record, "google_id": self.google_id}
+        return {
+            **self.change.data,
+            "ok": self.ok,
+            "message": self.message,
+            "record": self.change.record,
+            "google_id": self.google_id,
+        }
 
 
 Progress = Callable[[int, int], None]
@@ -75,14 +83,14 @@ class _Part:
 
     change: Change
     request: HttpRequest
-    done: Callable[[dict], "Result | _Part"]  # what a successful answer means
+    done: Callable[[dict], Result | _Part]  # what a successful answer means
     proof: dict | None = None  # journaled before sending (None: a read, nothing to journal)
     link: Link | None = None
     attempts: int = 0  # retries after server errors so far
     due: float = 0.0  # not sent again before this moment
     first_sent: float | None = None
     uncertain: bool = False  # an earlier attempt may have been applied though its answer was lost
-    failed: Callable[[TargetError], "Result"] | None = None  # what a final error means, when not the usual (a recheck)
+    failed: Callable[[TargetError], Result] | None = None  # what a final error means, when not the usual (a recheck)
 
     @property
     def api(self) -> str:
@@ -116,9 +124,16 @@ class _Api:
 class Executor:
     """Applies a plan phase by phase; within a phase, ready parts go out in paced batches until each has a final answer."""
 
-    def __init__(self, target: GoogleTarget, progress: Progress | None = None, change_password_at_next_login: bool = False,
-                 journal: Journal | None = None, links: LinkState | None = None, consistency_window: float = CONSISTENCY_WINDOW,
-                 confirm_suspension: Callable[[LinkedUserChange], str] | None = None):
+    def __init__(
+        self,
+        target: GoogleTarget,
+        progress: Progress | None = None,
+        change_password_at_next_login: bool = False,
+        journal: Journal | None = None,
+        links: LinkState | None = None,
+        consistency_window: float = CONSISTENCY_WINDOW,
+        confirm_suspension: Callable[[LinkedUserChange], str] | None = None,
+    ):
         self.target = target
         self.progress = progress or (lambda done, total: None)
         self.api = _Api(target, change_password_at_next_login)
@@ -130,7 +145,9 @@ class Executor:
         self.started = self.clock()
         self.stopped = ""  # why nothing more can be sent (no token), once that happened
         self.new_addresses: set[str] = set()  # created or renamed in this run: Google may not know them everywhere yet
-        self._licences_elsewhere: dict[str, str] | None = None  # email → another SKU of the product, read when first needed
+        self._licences_elsewhere: dict[str, str] | None = (
+            None  # email → another SKU of the product, read when first needed
+        )
         self._doubts: dict[str, str] = {}  # entryUUID -> why not to suspend it (""): asked once per leaver and run
         self._done = self._total = 0
 
@@ -154,9 +171,16 @@ class Executor:
         results: list[Result] = []
         waiting: list[_Part] = []
         for change in changes:
-            if isinstance(change, LinkedUserChange) and (isinstance(change, SuspendUser) or change.follows_suspension) \
-                    and (doubt := self._doubt(change)):
-                results.append(Result(change, False, f"not {'suspended' if isinstance(change, SuspendUser) else 'applied'}: {doubt}"))
+            if (
+                isinstance(change, LinkedUserChange)
+                and (isinstance(change, SuspendUser) or change.follows_suspension)
+                and (doubt := self._doubt(change))
+            ):
+                results.append(
+                    Result(
+                        change, False, f"not {'suspended' if isinstance(change, SuspendUser) else 'applied'}: {doubt}"
+                    )
+                )
                 continue
             request = change.request(self.api)
             if request is None:  # nothing to send: a link-only adoption
@@ -166,14 +190,18 @@ class Executor:
         self._finish(results, [])
         while waiting:
             if self.stopped:
-                unsent = [Result(part.change, False, f"not applied: {self.stopped}", transient=True) for part in waiting]
+                unsent = [
+                    Result(part.change, False, f"not applied: {self.stopped}", transient=True) for part in waiting
+                ]
                 self._finish(unsent, [])
                 return results + unsent
             ready = [part for part in waiting if part.due <= self.clock()]
             if not ready:
                 self.sleep(max(0.0, min(part.due for part in waiting) - self.clock()))
                 continue
-            chunk = [part for part in ready if part.api == ready[0].api][: self.target.chunk_size]  # a batch never mixes APIs
+            chunk = [part for part in ready if part.api == ready[0].api][
+                : self.target.chunk_size
+            ]  # a batch never mixes APIs
             sent = set(map(id, chunk))
             waiting = [part for part in waiting if id(part) not in sent]
             finished, again = self._send(chunk)
@@ -218,13 +246,19 @@ class Executor:
         for result in results:
             if result.link is not None:
                 self.links[result.link.kind, result.link.uuid] = result.link
-            log.log(logging.INFO if result.ok else logging.ERROR, "%s %s: %s", result.change.action, result.change.subject, result.message or "done")
+            log.log(
+                logging.INFO if result.ok else logging.ERROR,
+                "%s %s: %s",
+                result.change.action,
+                result.change.subject,
+                result.message or "done",
+            )
         self.journal.answered(results, intents)
         if results:
             self._done = min(self._done + len(results), self._total)
             self.progress(self._done, self._total)
 
-    def _settle(self, part: _Part, outcome: Outcome, now: float) -> "Result | _Part":
+    def _settle(self, part: _Part, outcome: Outcome, now: float) -> Result | _Part:
         """A final Result, or the part again (to retry) or its next step."""
         error = outcome.error
         if error is None:
@@ -261,8 +295,13 @@ class Executor:
 
     def _part(self, change: Change, request: HttpRequest, **overrides) -> _Part:
         expected = change.linked(self._previous(change), "")
-        part = _Part(change, request, done=lambda response: self._applied(change, response.get("id", getattr(change, "google_id", ""))),
-                     proof=change.proof, link=expected)
+        part = _Part(
+            change,
+            request,
+            done=lambda response: self._applied(change, response.get("id", getattr(change, "google_id", ""))),
+            proof=change.proof,
+            link=expected,
+        )
         return replace(part, **overrides)
 
     def _previous(self, change: Change) -> Link | None:
@@ -276,27 +315,38 @@ class Executor:
         link = link or change.linked(self._previous(change), google_id)
         return Result(change, True, message, google_id, link)
 
-    def _failed(self, part: _Part, error: TargetError) -> "Result | _Part":
+    def _failed(self, part: _Part, error: TargetError) -> Result | _Part:
         change = part.change
         if error.kind is ErrorKind.CONFLICT and (adoption := change.on_conflict(self.api, ours=part.uncertain)):
             return self._adopt(part, adoption)
         if done := change.already_done(error):
             return self._applied(change, getattr(change, "google_id", ""), done)
         transient = error.retriable() or self._not_visible_yet(part, error)
-        return Result(change, False, _explain(change, error), getattr(change, "google_id", ""), transient=transient,
-                      unavailable=error.unavailable)
+        return Result(
+            change,
+            False,
+            _explain(change, error),
+            getattr(change, "google_id", ""),
+            transient=transient,
+            unavailable=error.unavailable,
+        )
 
     def _recheck(self, part: _Part, read: HttpRequest, error: TargetError) -> _Part:
         """An error that may mean the change holds already: the read the change names decides."""
         change, google_id = part.change, getattr(part.change, "google_id", "")
 
-        def stands(_: TargetError) -> "Result | _Part":
+        def stands(_: TargetError) -> Result | _Part:
             if isinstance(change, AssignLicense) and (held := self._other_sku_held(change)):
                 return self._reassign(change, held)
             return Result(change, False, change.refused(error) or _explain(change, error), google_id)
 
-        return self._part(change, read, proof=None, failed=stands,
-                          done=lambda response: self._applied(change, google_id, "already held in Google"))
+        return self._part(
+            change,
+            read,
+            proof=None,
+            failed=stands,
+            done=lambda response: self._applied(change, google_id, "already held in Google"),
+        )
 
     def _other_sku_held(self, change: AssignLicense) -> str:
         """The other SKU of the product the user holds (Google's automatic licensing gives new accounts one), or "".
@@ -306,20 +356,32 @@ class Executor:
             try:
                 self._licences_elsewhere = dict(self.target.read_licences("")["licensed_elsewhere"])
             except TargetError as error:
-                log.warning("cannot read who holds which licence of %s (%s): licences refused stay refused", change.product, error)
+                log.warning(
+                    "cannot read who holds which licence of %s (%s): licences refused stay refused",
+                    change.product,
+                    error,
+                )
                 self._licences_elsewhere = {}
         return self._licences_elsewhere.get(change.email.lower(), "")
 
     def _reassign(self, change: AssignLicense, held: str) -> _Part:
         """Move the licence held to the SKU wanted, within this run (licenseAssignments.patch)."""
-        move = ReassignLicense(uuid=change.uuid, email=change.email, product=change.product, sku=change.sku, held_sku=held)
+        move = ReassignLicense(
+            uuid=change.uuid, email=change.email, product=change.product, sku=change.sku, held_sku=held
+        )
 
         def refused(error: TargetError) -> Result:
             return Result(change, False, move.refused(error) or _explain(move, error))
 
-        return self._part(change, move.request(self.api), proof=None, failed=refused,
-                          done=lambda response: self._applied(change, "", f"reassigned from {change.product} {held} "
-                                                              "(Google's automatic licensing had given it)"))
+        return self._part(
+            change,
+            move.request(self.api),
+            proof=None,
+            failed=refused,
+            done=lambda response: self._applied(
+                change, "", f"reassigned from {change.product} {held} (Google's automatic licensing had given it)"
+            ),
+        )
 
     def _adopt(self, part: _Part, adoption: Adoption) -> _Part:
         """Read the object that exists, then take it over; both steps go in batches like everything else."""
@@ -329,8 +391,13 @@ class Executor:
             request, proof, note = adoption.take_over(existing)
             linked = change.linked(self._previous(change), existing["id"])
             link = replace(linked, created_by_us=part.uncertain) if linked else None
-            return self._part(change, request, link=link, proof=proof,
-                              done=lambda response: self._applied(change, existing["id"], note, link))
+            return self._part(
+                change,
+                request,
+                link=link,
+                proof=proof,
+                done=lambda response: self._applied(change, existing["id"], note, link),
+            )
 
         return self._part(change, adoption.read, proof=None, done=take_over)
 

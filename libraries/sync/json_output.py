@@ -4,11 +4,13 @@ The standard library already streams: ``json.dump`` with an indent encodes piece
 piece to the file. What it needs is a list that yields its items only when asked: ``lazy_list`` gives one.
 (A package such as json-stream would do the same at the cost of a compiled tokenizer this never uses.)
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from itertools import chain
-from typing import IO, Any, Iterable
+from typing import IO, Any
 
 
 class _LazyList(list):

@@ -6,6 +6,7 @@ never an administrator (the planner never suspends one). The steps go before the
 held with it when a safety limit holds it (safety.py), and the transfer is scheduled, not started: the transfer
 runner starts it once ``transfer_after`` has passed, unless the user came back.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -56,7 +57,10 @@ def _steps(planning, account: GoogleUser, uuid: str, leaving: set[str]) -> list:
         if settings.revoke_tokens:
             steps += [RevokeToken(**who, client_id=client, app=app) for client, app in reads.tokens.get(account.id, ())]
         if settings.revoke_app_passwords:
-            steps += [RevokeAppPassword(**who, code_id=code, name=name) for code, name in reads.app_passwords.get(account.id, ())]
+            steps += [
+                RevokeAppPassword(**who, code_id=code, name=name)
+                for code, name in reads.app_passwords.get(account.id, ())
+            ]
     if settings.hide_from_directory and account.in_directory:
         steps.append(HideFromDirectory(**who))
     if settings.move_to_org_unit and account.org_unit_path != settings.move_to_org_unit:
@@ -72,13 +76,24 @@ def _transfer(planning, account: GoogleUser, uuid: str, leaving: set[str]) -> Sc
     settings = planning.settings.offboarding
     receiver, why_not = _receiver(planning, account, leaving)
     if receiver is None:
-        planning.warn(NoticeCode.TRANSFER_NO_RECEIVER, account.primary_email,
-                      f"its data is not transferred: {why_not}; set [offboarding] transfer_fallback to an account that should receive it")
+        planning.warn(
+            NoticeCode.TRANSFER_NO_RECEIVER,
+            account.primary_email,
+            f"its data is not transferred: {why_not}; set [offboarding] transfer_fallback to an account that should receive it",
+        )
         return None
     due = (planning.now + timedelta(seconds=settings.transfer_after)).strftime("%Y-%m-%d") if planning.now else ""
-    return ScheduleTransfer(uuid=uuid, email=account.primary_email, google_id=account.id, receiver=receiver.primary_email,
-                            receiver_id=receiver.id, applications=settings.transfer_applications, privacy=settings.drive_privacy,
-                            after=settings.transfer_after, due=due)
+    return ScheduleTransfer(
+        uuid=uuid,
+        email=account.primary_email,
+        google_id=account.id,
+        receiver=receiver.primary_email,
+        receiver_id=receiver.id,
+        applications=settings.transfer_applications,
+        privacy=settings.drive_privacy,
+        after=settings.transfer_after,
+        due=due,
+    )
 
 
 def _receiver(planning, account: GoogleUser, leaving: set[str]) -> tuple[GoogleUser | None, str]:
@@ -142,7 +157,9 @@ def comeback_note(record: Offboarded) -> str:
             kept.append(words if prefix == "signed out" else f"{count} {words}{'s' if count > 1 else ''} revoked")
     what = " and ".join(APPLICATION_NAMES.get(name, name) for name in record.transfer_applications) or "data"
     if record.transfer_status == "completed":
-        kept.append(f"{what} transferred to {record.transfer_to} on {record.transfer_done_at[:10]} (it stays theirs: ask them to share it back)")
+        kept.append(
+            f"{what} transferred to {record.transfer_to} on {record.transfer_done_at[:10]} (it stays theirs: ask them to share it back)"
+        )
     elif record.transfer_status in ("new", "inProgress"):
         kept.append(f"the transfer of {what} to {record.transfer_to} has started and goes on")
     note = "not reversible: " + "; ".join(kept) if kept else "nothing irreversible was done"

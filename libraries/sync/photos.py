@@ -5,6 +5,7 @@ Google's reference for users.photos.update: the photo is sent as ``photoData`` i
 documents no byte ceiling; this tool sets one (MAX_PHOTO_BYTES) because a photo travels as a part of a
 batch request, and a directory photo bigger than that is far more than a 96x96 thumbnail needs.
 """
+
 from __future__ import annotations
 
 import base64
@@ -31,10 +32,14 @@ def photo_type(data: bytes) -> str:
 def photo_problem(data: bytes) -> str:
     """Why Google would not get this photo ('' when it would): the type and the size, checked before sending."""
     if not photo_type(data):
-        return "not a JPEG, PNG, GIF, BMP or TIFF image (the only types Google takes); store one of those in the directory"
+        return (
+            "not a JPEG, PNG, GIF, BMP or TIFF image (the only types Google takes); store one of those in the directory"
+        )
     if len(data) > MAX_PHOTO_BYTES:
-        return (f"{len(data):,} bytes, more than the {MAX_PHOTO_BYTES:,} bytes ({MAX_PHOTO_BYTES // 1024} KiB) this tool sends "
-                "(Google shows it at 96x96 pixels anyway); store a smaller photo in the directory")
+        return (
+            f"{len(data):,} bytes, more than the {MAX_PHOTO_BYTES:,} bytes ({MAX_PHOTO_BYTES // 1024} KiB) this tool sends "
+            "(Google shows it at 96x96 pixels anyway); store a smaller photo in the directory"
+        )
     return ""
 
 

@@ -4,12 +4,14 @@ A plan sorts deterministically (phase, then action, then object), so the same
 inputs always give the same text, JSON and checksum; "apply what I previewed"
 compares checksums.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Callable, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from ..core import passwords
 from ..core.errors import UnsafePlan
@@ -238,7 +240,9 @@ class CreateOrgUnit(Change):
         return f"org unit {self.path} is left in Google (it may hold other accounts)"
 
     def request(self, api: Api) -> Any:
-        return api.orgunits.insert(customerId="my_customer", body={"name": self.name, "parentOrgUnitPath": self.parent}, fields="orgUnitPath")
+        return api.orgunits.insert(
+            customerId="my_customer", body={"name": self.name, "parentOrgUnitPath": self.parent}, fields="orgUnitPath"
+        )
 
     def already_done(self, error: TargetError) -> str:
         return "already there" if error.kind is ErrorKind.CONFLICT else ""
@@ -272,17 +276,28 @@ class CreateUser(UserChange):
     password: PasswordHash | None = field(default=None, repr=False)
     fingerprint: str = field(default="", repr=False, compare=False)  # recorded once pushed
     extra: tuple[FieldChange, ...] = ()  # the mapped fields and org unit it starts with, beyond its address and name
-    schemas: Json | None = field(default=None, repr=False, compare=False)  # customSchemas of those, when [custom_attributes] maps some
+    schemas: Json | None = field(
+        default=None, repr=False, compare=False
+    )  # customSchemas of those, when [custom_attributes] maps some
 
     @property
     def changes(self) -> tuple[FieldChange, ...]:
         """Every field the account starts with. Built when asked, not kept: a first synchronization of 100,000
         users holds only what differs from one user to the next."""
-        own = (FieldChange("primaryEmail", "", self.email), FieldChange("givenName", "", self.given_name), FieldChange("familyName", "", self.family_name))
+        own = (
+            FieldChange("primaryEmail", "", self.email),
+            FieldChange("givenName", "", self.given_name),
+            FieldChange("familyName", "", self.family_name),
+        )
         return tuple(change for change in own if change.new) + self.extra
 
     def _details(self) -> Json:
-        return {"given_name": self.given_name, "family_name": self.family_name, "password": password_source(self.password), **self.extra_fields}
+        return {
+            "given_name": self.given_name,
+            "family_name": self.family_name,
+            "password": password_source(self.password),
+            **self.extra_fields,
+        }
 
     @property
     def extra_fields(self) -> dict[str, str]:
@@ -293,14 +308,29 @@ class CreateUser(UserChange):
         return f"{self.given_name} {self.family_name}, password: {password_source(self.password)}{extras}"
 
     def linked(self, previous: Link | None, google_id: str) -> Link | None:
-        return _link(self, "user", previous, google_id, created_by_us=True, suspended_by_us=False, password_fingerprint=self.fingerprint)
+        return _link(
+            self,
+            "user",
+            previous,
+            google_id,
+            created_by_us=True,
+            suspended_by_us=False,
+            password_fingerprint=self.fingerprint,
+        )
 
     @property
     def proof(self) -> Json | None:
         return {"read": "user", "key": self.email, "expect": {}}
 
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
-        return (SuspendUser(uuid=self.uuid, email=self.email, google_id=google_id, reason="created by the run undone (suspended, never deleted)"),)
+        return (
+            SuspendUser(
+                uuid=self.uuid,
+                email=self.email,
+                google_id=google_id,
+                reason="created by the run undone (suspended, never deleted)",
+            ),
+        )
 
     def account_body(self) -> Json:
         """The account's fields as users.insert (or an adopting patch) sends them, less the password. Rebuilt when
@@ -325,7 +355,11 @@ class CreateUser(UserChange):
             body.pop("primaryEmail", None)
             if self.password is not None:
                 body.update(password_body(self.password))
-            note = "already existed (suspended): adopted and unsuspended" if existing.get("suspended") else "already existed: adopted"
+            note = (
+                "already existed (suspended): adopted and unsuspended"
+                if existing.get("suspended")
+                else "already existed: adopted"
+            )
             proof = {"read": "user", "key": existing["id"], "expect": {"suspended": False}}
             return api.users.patch(userKey=existing["id"], body=body, fields="id"), proof, _adopted(note, ours)
 
@@ -382,7 +416,9 @@ class AdoptUser(FieldChanges, LinkedUserChange):
         return {**super()._details(), "unsuspend": self.unsuspend}
 
     def describe(self) -> str:
-        return "; ".join([str(c) for c in self.changes] + (["unsuspend"] if self.unsuspend else [])) or super().describe()
+        return (
+            "; ".join([str(c) for c in self.changes] + (["unsuspend"] if self.unsuspend else [])) or super().describe()
+        )
 
     def linked(self, previous: Link | None, google_id: str) -> Link | None:
         return _link(self, "user", previous, google_id, suspended_by_us=False)
@@ -393,7 +429,11 @@ class AdoptUser(FieldChanges, LinkedUserChange):
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
         undo: list[Change] = [*_reverted_fields(UpdateUser, self)]
         if self.unsuspend:
-            undo.append(SuspendUser(uuid=self.uuid, email=self.email, google_id=self.google_id, reason="unsuspended by the run undone"))
+            undo.append(
+                SuspendUser(
+                    uuid=self.uuid, email=self.email, google_id=self.google_id, reason="unsuspended by the run undone"
+                )
+            )
         return tuple(undo) or "it only linked the account: nothing to undo in Google"
 
     def request(self, api: Api) -> Any:
@@ -461,7 +501,11 @@ class UnsuspendUser(LinkedUserChange):
         return {"suspended": False}
 
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
-        return (SuspendUser(uuid=self.uuid, email=self.email, google_id=self.google_id, reason="unsuspended by the run undone"),)
+        return (
+            SuspendUser(
+                uuid=self.uuid, email=self.email, google_id=self.google_id, reason="unsuspended by the run undone"
+            ),
+        )
 
     def request(self, api: Api) -> Any:
         return api.users.patch(userKey=self.google_id, body={"suspended": False}, fields="id")
@@ -504,7 +548,9 @@ class OffboardingStep(LinkedUserChange):
 
     @property
     def proof(self) -> Json | None:
-        return None  # not shown by the reads that confirm changes: an unanswered one is planned again (each is idempotent)
+        return (
+            None  # not shown by the reads that confirm changes: an unanswered one is planned again (each is idempotent)
+        )
 
     def offboarding_fact(self) -> Json | None:
         return {"step": self.step}
@@ -642,7 +688,11 @@ class MoveLeaver(OffboardingStep):
         return {"step": self.step, "moved_from": self.previous, "moved_to": self.path}
 
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
-        return (MoveBack(uuid=self.uuid, email=self.email, google_id=self.google_id, path=self.previous, previous=self.path),)
+        return (
+            MoveBack(
+                uuid=self.uuid, email=self.email, google_id=self.google_id, path=self.previous, previous=self.path
+            ),
+        )
 
     def request(self, api: Api) -> Any:
         return api.users.patch(userKey=self.google_id, body={"orgUnitPath": self.path}, fields="id")
@@ -700,7 +750,11 @@ class MoveBack(LinkedUserChange):
         return {"step": f"moved back to {self.path}", "moved_from": ""}
 
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
-        return (MoveLeaver(uuid=self.uuid, email=self.email, google_id=self.google_id, path=self.previous, previous=self.path),)
+        return (
+            MoveLeaver(
+                uuid=self.uuid, email=self.email, google_id=self.google_id, path=self.previous, previous=self.path
+            ),
+        )
 
     def request(self, api: Api) -> Any:
         return api.users.patch(userKey=self.google_id, body={"orgUnitPath": self.path}, fields="id")
@@ -718,7 +772,9 @@ class ScheduleTransfer(LinkedUserChange):
     applications: tuple[str, ...] = ()
     privacy: tuple[str, ...] = ()
     after: float = 0.0
-    due: str = field(default="", compare=False)  # the date, for people: left out of the data, so the checksum keeps from day to day
+    due: str = field(
+        default="", compare=False
+    )  # the date, for people: left out of the data, so the checksum keeps from day to day
 
     @property
     def writes(self) -> bool:
@@ -729,7 +785,12 @@ class ScheduleTransfer(LinkedUserChange):
         object.__setattr__(self, "privacy", tuple(self.privacy))
 
     def _details(self) -> Json:
-        return {"receiver": self.receiver, "applications": list(self.applications), "privacy": list(self.privacy), "after": self.after}
+        return {
+            "receiver": self.receiver,
+            "applications": list(self.applications),
+            "privacy": list(self.privacy),
+            "after": self.after,
+        }
 
     def describe(self) -> str:
         what = " and ".join(name.capitalize() for name in self.applications)
@@ -744,13 +805,24 @@ class ScheduleTransfer(LinkedUserChange):
         return None
 
     def offboarding_fact(self) -> Json | None:
-        return {"step": self.unsent_note, "transfer_to": self.receiver, "transfer_to_id": self.receiver_id,
-                "transfer_applications": ",".join(self.applications), "transfer_privacy": ",".join(self.privacy),
-                "transfer_after": self.after}
+        return {
+            "step": self.unsent_note,
+            "transfer_to": self.receiver,
+            "transfer_to_id": self.receiver_id,
+            "transfer_applications": ",".join(self.applications),
+            "transfer_privacy": ",".join(self.privacy),
+            "transfer_after": self.after,
+        }
 
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
-        return (ReturnOfLeaver(uuid=self.uuid, email=self.email, google_id=self.google_id,
-                               note="the scheduled transfer is cancelled (one already started or completed stays done)"),)
+        return (
+            ReturnOfLeaver(
+                uuid=self.uuid,
+                email=self.email,
+                google_id=self.google_id,
+                note="the scheduled transfer is cancelled (one already started or completed stays done)",
+            ),
+        )
 
     def request(self, api: Api) -> Any:
         return None
@@ -817,7 +889,11 @@ class AddAlias(UserChange):
         return api.aliases.insert(userKey=self.email, body={"alias": self.alias}, fields="alias")
 
     def refused(self, error: TargetError) -> str:
-        return f"{self.alias} is already taken by another user or group in Google" if error.kind is ErrorKind.CONFLICT else ""
+        return (
+            f"{self.alias} is already taken by another user or group in Google"
+            if error.kind is ErrorKind.CONFLICT
+            else ""
+        )
 
     @property
     def awaits(self) -> frozenset[str]:
@@ -853,7 +929,11 @@ class SetPhoto(UserChange):
         return "the photo Google had before is not kept by this tool: set it again in Google if needed"
 
     def request(self, api: Api) -> Any:
-        return api.photos.update(userKey=self.user_key, body={"photoData": photos.web_safe(self.photo), "mimeType": self.mime_type}, fields="id")
+        return api.photos.update(
+            userKey=self.user_key,
+            body={"photoData": photos.web_safe(self.photo), "mimeType": self.mime_type},
+            fields="id",
+        )
 
     @property
     def awaits(self) -> frozenset[str]:
@@ -929,8 +1009,10 @@ class AssignLicense(LicenseChange):
         # A new account's "creation is not complete" passes (another kind): only "none left" is final.
         if error.kind is not ErrorKind.PRECONDITION:
             return ""
-        return (f"{self.product} {self.sku} not assigned ({error}): no licence of it left; the user is synchronized without "
-                "it: buy more licences or free some (e.g. [licenses] release_on_suspend = yes), then synchronize again")
+        return (
+            f"{self.product} {self.sku} not assigned ({error}): no licence of it left; the user is synchronized without "
+            "it: buy more licences or free some (e.g. [licenses] release_on_suspend = yes), then synchronize again"
+        )
 
     @property
     def awaits(self) -> frozenset[str]:
@@ -952,16 +1034,24 @@ class ReassignLicense(LicenseChange):
         return f"{self.product} {self.held_sku} → {self.sku}"
 
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
-        return (ReassignLicense(uuid=self.uuid, email=self.email, product=self.product, sku=self.held_sku, held_sku=self.sku),)
+        return (
+            ReassignLicense(
+                uuid=self.uuid, email=self.email, product=self.product, sku=self.held_sku, held_sku=self.sku
+            ),
+        )
 
     def request(self, api: Api) -> Any:
-        return api.licenses.patch(productId=self.product, skuId=self.held_sku, userId=self.email, body={"skuId": self.sku}, fields="skuId")
+        return api.licenses.patch(
+            productId=self.product, skuId=self.held_sku, userId=self.email, body={"skuId": self.sku}, fields="skuId"
+        )
 
     def refused(self, error: TargetError) -> str:
         if error.kind is not ErrorKind.PRECONDITION:
             return ""
-        return (f"{self.product} {self.held_sku} not reassigned to {self.sku} ({error}): no {self.sku} licence left; the user "
-                "keeps the one held. Buy more licences or free some, then synchronize again")
+        return (
+            f"{self.product} {self.held_sku} not reassigned to {self.sku} ({error}): no {self.sku} licence left; the user "
+            "keeps the one held. Buy more licences or free some, then synchronize again"
+        )
 
 
 @dataclass(frozen=True)
@@ -1019,13 +1109,19 @@ class CreateGroup(GroupChange):
         return "a group the run created is left in Google (delete it from the console's Groups page if it must go)"
 
     def request(self, api: Api) -> Any:
-        return api.groups.insert(body={"email": self.email, "name": self.name, "description": self.description}, fields="id")
+        return api.groups.insert(
+            body={"email": self.email, "name": self.name, "description": self.description}, fields="id"
+        )
 
     def on_conflict(self, api: Api, ours: bool) -> Adoption:
         def take_over(existing: Json) -> tuple[Any, Json, str]:
             body = {"name": self.name, "description": self.description}
             proof = {"read": "group", "key": existing["id"], "expect": {}}
-            return api.groups.patch(groupKey=existing["id"], body=body, fields="id"), proof, _adopted("already existed: adopted", ours)
+            return (
+                api.groups.patch(groupKey=existing["id"], body=body, fields="id"),
+                proof,
+                _adopted("already existed: adopted", ours),
+            )
 
         return Adoption(api.groups.get(groupKey=self.email, fields="id"), take_over)
 
@@ -1128,7 +1224,9 @@ class SetPostingPolicy(GroupChange):
 
     def inverse(self, google_id: str) -> tuple[Change, ...] | str:
         if not self.previous:
-            return "the posting policy before the run was Google's own setting, which this tool never read: left as it is"
+            return (
+                "the posting policy before the run was Google's own setting, which this tool never read: left as it is"
+            )
         return (SetPostingPolicy(uuid=self.uuid, email=self.email, policy=self.previous, previous=self.policy),)
 
     def request(self, api: Api) -> Any:
@@ -1169,7 +1267,9 @@ class AddMember(MemberChange):
         return (RemoveMember(group_email=self.group_email, member_email=self.member_email),)
 
     def request(self, api: Api) -> Any:
-        return api.members.insert(groupKey=self.group_email, body={"email": self.member_email, "role": "MEMBER"}, fields="id")
+        return api.members.insert(
+            groupKey=self.group_email, body={"email": self.member_email, "role": "MEMBER"}, fields="id"
+        )
 
     def already_done(self, error: TargetError) -> str:
         return "already there" if error.kind is ErrorKind.CONFLICT else ""
@@ -1250,7 +1350,11 @@ class Plan:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "changes", tuple(sorted(self.changes, key=lambda c: c.sort_key)))
-        object.__setattr__(self, "notices", tuple(sorted(set(self.notices), key=lambda n: (n.level != "warning", n.subject, n.message))))
+        object.__setattr__(
+            self,
+            "notices",
+            tuple(sorted(set(self.notices), key=lambda n: (n.level != "warning", n.subject, n.message))),
+        )
 
     @property
     def in_sync(self) -> bool:
@@ -1259,8 +1363,13 @@ class Plan:
     def __add__(self, other: Plan) -> Plan:
         """Two pushes' plans as one (releasing held changes of several entries in one run)."""
         covers = None if self.covers is None or other.covers is None else self.covers | other.covers
-        return Plan(self.changes + other.changes, self.notices + other.notices, self.refusals + other.refusals,
-                    self.held + other.held, covers)
+        return Plan(
+            self.changes + other.changes,
+            self.notices + other.notices,
+            self.refusals + other.refusals,
+            self.held + other.held,
+            covers,
+        )
 
     @property
     def write_count(self) -> int:
@@ -1281,7 +1390,10 @@ class Plan:
         bytes as dumping the list whole, without the whole text in memory."""
         digest = hashlib.sha256(b"[")
         for number, change in enumerate(self.changes):
-            digest.update((", " if number else "").encode() + json.dumps(change.data, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+            digest.update(
+                (", " if number else "").encode()
+                + json.dumps(change.data, sort_keys=True, ensure_ascii=False).encode("utf-8")
+            )
         digest.update(b"]")
         return digest.hexdigest()[:16]
 
@@ -1304,9 +1416,13 @@ class Plan:
     @property
     def streamed_data(self) -> Json:
         """``data`` whose long lists are made item by item as JSON is written (json_output.write)."""
-        return {**self.data_head(), "changes": lazy_list(change.data for change in self.changes),
-                "notices": lazy_list(notice.data for notice in self.notices), "refused": list(self.refusals),
-                "held": lazy_list(held.data for held in self.held)}
+        return {
+            **self.data_head(),
+            "changes": lazy_list(change.data for change in self.changes),
+            "notices": lazy_list(notice.data for notice in self.notices),
+            "refused": list(self.refusals),
+            "held": lazy_list(held.data for held in self.held),
+        }
 
     def data_head(self) -> Json:
         return {"in_sync": self.in_sync, "checksum": self.checksum, "counts": self.counts()}

@@ -10,6 +10,7 @@ every one of them with plain values:
 - accounts are unsuspended only when we suspended them, or when a directory
   user adopts a suspended account with its address (ClearOS' EntityExists case).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,8 +37,7 @@ from ..core.model import (
 )
 from ..core.passwords import NO_PASSWORD, fingerprint
 from ..settings.config import Settings, is_reserved_group
-from . import offboarding
-from . import photos, safety
+from . import offboarding, photos, safety
 from .plan import (
     ADDRESS_AND_NAME,
     AddAlias,
@@ -91,7 +91,9 @@ class WantedUser:
         return self.source.uuid
 
 
-def email_problem(email: str, domain: str, domains: frozenset[str] = frozenset(), unverified: frozenset[str] = frozenset()) -> str:
+def email_problem(
+    email: str, domain: str, domains: frozenset[str] = frozenset(), unverified: frozenset[str] = frozenset()
+) -> str:
     """Why Google would refuse ``email`` as a primary address: '' when it is fine. ``domains``: all the
     account's domains when there are several (``domain`` is then the one made-up addresses use); ``unverified``:
     those Google lists but has not verified (it makes no address there)."""
@@ -102,8 +104,10 @@ def email_problem(email: str, domain: str, domains: frozenset[str] = frozenset()
     if email_domain in allowed:
         return ""
     if email_domain in unverified:
-        return (f"address {email} is in the domain {email_domain}, which Google lists but has not verified: no user or group "
-                "can have an address there until it is verified (Admin console, Account > Domains)")
+        return (
+            f"address {email} is in the domain {email_domain}, which Google lists but has not verified: no user or group "
+            "can have an address there until it is verified (Admin console, Account > Domains)"
+        )
     if len(allowed) > 1:
         return (
             f"address {email} is in none of the account's domains; these would work: {', '.join(sorted(allowed))} "
@@ -120,12 +124,16 @@ def user_email(user: DirectoryUser, domain: str) -> str:
     return (user.mail or f"{user.uid}@{domain}").strip().lower()
 
 
-def user_problem(user: DirectoryUser, domain: str, domains: frozenset[str] = frozenset(), unverified: frozenset[str] = frozenset()) -> str:
+def user_problem(
+    user: DirectoryUser, domain: str, domains: frozenset[str] = frozenset(), unverified: frozenset[str] = frozenset()
+) -> str:
     for label, attribute, value in (("given name", "givenName", user.given_name), ("surname", "sn", user.family_name)):
         if not value.strip():
             return f"has no {label} ({attribute}); Google requires one: set it in the user manager"
         if len(value) > MAX_NAME_LENGTH:
-            return f"{label} is {len(value)} characters long; Google allows at most {MAX_NAME_LENGTH}: shorten {attribute}"
+            return (
+                f"{label} is {len(value)} characters long; Google allows at most {MAX_NAME_LENGTH}: shorten {attribute}"
+            )
         if set(value) & NAME_FORBIDDEN:
             return f"{label} {value!r} contains '<' or '>', which Google does not allow in names: remove them from {attribute}"
     return email_problem(user_email(user, domain), domain, domains, unverified)
@@ -161,16 +169,24 @@ class _Planning:
     google_ids: dict[str, str] = field(default_factory=dict)  # email -> Google id of users and groups known to Google
     group_emails: dict[str, str] = field(default_factory=dict)  # name -> email of the groups that go to Google
     cyclic: set[tuple[str, str]] = field(default_factory=set)  # nestings left out because they form a cycle
-    group_members: dict[str, tuple[str, int]] = field(default_factory=dict)  # email -> (entryUUID, members in Google) of planned groups
-    email_by_dn: dict[str, str] = field(default_factory=dict)  # DN (one spelling) -> address of each valid user: managers
-    offboarded: Mapping[str, Offboarded] = field(default_factory=dict)  # Google id -> what [offboarding] did to that leaver
+    group_members: dict[str, tuple[str, int]] = field(
+        default_factory=dict
+    )  # email -> (entryUUID, members in Google) of planned groups
+    email_by_dn: dict[str, str] = field(
+        default_factory=dict
+    )  # DN (one spelling) -> address of each valid user: managers
+    offboarded: Mapping[str, Offboarded] = field(
+        default_factory=dict
+    )  # Google id -> what [offboarding] did to that leaver
     now: datetime | None = None  # only to show people when a transfer is due (the plan's data never holds it)
 
     def __post_init__(self) -> None:
         google = self.settings.google
         self.domain = google.address_domain  # where addresses made up from a uid or a group name go
         # Where primary addresses may be (several only when [google] domains is set), and where aliases may be too.
-        self.domains = google.listed_domains | (self.existing.domains or frozenset()) if google.multi_domain else frozenset()
+        self.domains = (
+            google.listed_domains | (self.existing.domains or frozenset()) if google.multi_domain else frozenset()
+        )
         self.alias_domains = (self.domains | self.existing.domain_aliases) or frozenset({self.domain})
         self.google_by_id = {user.id: user for user in self.existing.users}
         self.google_by_email = {user.primary_email: user for user in self.existing.users}
@@ -188,8 +204,12 @@ class _Planning:
                 found[key] = known[key.lower()]
             else:
                 schemas = sorted({spec.schema for spec in self.existing.custom_fields})
-                self.warn(NoticeCode.CUSTOM_FIELD_UNKNOWN, f"[custom_attributes] {key}", "no such custom field in Google; nothing is synchronized to it: create it in "
-                          f"Google Admin (Directory › Users › Manage custom attributes) or fix the name (schemas: {', '.join(schemas) or 'none'})")
+                self.warn(
+                    NoticeCode.CUSTOM_FIELD_UNKNOWN,
+                    f"[custom_attributes] {key}",
+                    "no such custom field in Google; nothing is synchronized to it: create it in "
+                    f"Google Admin (Directory › Users › Manage custom attributes) or fix the name (schemas: {', '.join(schemas) or 'none'})",
+                )
         return found
 
     def patch_body(self, changes: tuple[FieldChange, ...], account: GoogleUser | None) -> dict[str, Any]:
@@ -225,7 +245,14 @@ class _Planning:
         return f"{root}/{user.org_unit}" if user.org_unit else (root or "/")
 
     def field_changes(self, user: WantedUser, account: GoogleUser | None) -> tuple[FieldChange, ...]:
-        changes = field_changes(user.source, user.email, account, self.settings.attributes, self.org_unit(user.source), self.manager_of(user))
+        changes = field_changes(
+            user.source,
+            user.email,
+            account,
+            self.settings.attributes,
+            self.org_unit(user.source),
+            self.manager_of(user),
+        )
         custom, problems = custom_changes(user.source, account, self.custom_fields)
         for problem in problems:
             self.warn(NoticeCode.CUSTOM_VALUE_INVALID, user.source.uid, problem)
@@ -240,8 +267,12 @@ class _Planning:
             return ""
         email = self.email_by_dn.get(user.source.manager)
         if email is None:
-            self.warn(NoticeCode.MANAGER_NOT_SYNCHRONIZED, user.source.uid, f"manager {user.source.manager} is not synchronized to Google (not a user with the Google Apps "
-                                       "option, or skipped): the manager in Google is left as it is")
+            self.warn(
+                NoticeCode.MANAGER_NOT_SYNCHRONIZED,
+                user.source.uid,
+                f"manager {user.source.manager} is not synchronized to Google (not a user with the Google Apps "
+                "option, or skipped): the manager in Google is left as it is",
+            )
         return email
 
 
@@ -279,8 +310,14 @@ def build_plan(
         changes, held = safety.hold_over_limits(planning.changes, _push_limits(planning, budget))
         return Plan(changes=tuple(changes), notices=notices, held=tuple(held), covers=_covers(scope))
     active = sum(not user.suspended for user in planning.existing.users)
-    refusals = safety.run_refusals(planning.changes, settings.sync, budget, active, _members_in_google(planning),
-                                   _managed_without_users(planning, wanted))
+    refusals = safety.run_refusals(
+        planning.changes,
+        settings.sync,
+        budget,
+        active,
+        _members_in_google(planning),
+        _managed_without_users(planning, wanted),
+    )
     return Plan(changes=tuple(planning.changes), notices=notices, refusals=refusals, covers=None)
 
 
@@ -310,7 +347,13 @@ def _covers(scope: Scope | None) -> frozenset[str] | None:
 
 def _with_group_members_in_scope(desired: DirectoryState, settings: Settings) -> DirectoryState:
     """Members of synchronized groups count as switched on (locked accounts stay out)."""
-    members = set().union(*(group.member_uids for group in selected_groups(desired.groups, settings) if not group.uuid.startswith(TARGET_GROUP_UUID)))
+    members = set().union(
+        *(
+            group.member_uids
+            for group in selected_groups(desired.groups, settings)
+            if not group.uuid.startswith(TARGET_GROUP_UUID)
+        )
+    )
     users = tuple(replace(user, in_scope=True) if user.uid in members else user for user in desired.users)
     return replace(desired, users=users)
 
@@ -338,7 +381,11 @@ def _validate_users(planning: _Planning) -> list[WantedUser]:
         if len(users) > 1:
             names = ", ".join(sorted(user.uid for user in users))
             for user in users:
-                planning.warn(NoticeCode.ADDRESS_SHARED, user.uid, f"skipped: address {email} is shared by {names}; give each user its own address")
+                planning.warn(
+                    NoticeCode.ADDRESS_SHARED,
+                    user.uid,
+                    f"skipped: address {email} is shared by {names}; give each user its own address",
+                )
                 _protect_account_of(planning, user)
             continue
         wanted.append(WantedUser(users[0], email))
@@ -348,7 +395,10 @@ def _validate_users(planning: _Planning) -> list[WantedUser]:
 def _has_account(planning: _Planning, user: DirectoryUser) -> bool:
     """Whether Google holds an account for ``user``: linked, or at its address."""
     link = planning.user_links.get(user.uuid)
-    return bool(link and link.google_id in planning.google_by_id) or user_email(user, planning.domain) in planning.google_by_email
+    return (
+        bool(link and link.google_id in planning.google_by_id)
+        or user_email(user, planning.domain) in planning.google_by_email
+    )
 
 
 def _protect_account_of(planning: _Planning, user: DirectoryUser) -> None:
@@ -378,7 +428,11 @@ def _plan_wanted_users(planning: _Planning, wanted: list[WantedUser]) -> None:
             continue
         account, link = _account_for(planning, user)
         if account is not None and account.id in planning.claimed:
-            planning.warn(NoticeCode.ACCOUNT_TAKEN, user.source.uid, f"skipped: the Google account {account.primary_email} is already matched to another directory user")
+            planning.warn(
+                NoticeCode.ACCOUNT_TAKEN,
+                user.source.uid,
+                f"skipped: the Google account {account.primary_email} is already matched to another directory user",
+            )
             continue
         _plan_photo(planning, user, account, link)
         if account is None:
@@ -446,8 +500,16 @@ def _plan_photo(planning: _Planning, user: WantedUser, account: GoogleUser | Non
         return
     digest = photos.fingerprint(photo)
     if digest != pushed:
-        planning.changes.append(SetPhoto(uuid=user.uuid, email=user.email, google_id=google_id, photo=photo,
-                                         mime_type=photos.photo_type(photo), fingerprint=digest))
+        planning.changes.append(
+            SetPhoto(
+                uuid=user.uuid,
+                email=user.email,
+                google_id=google_id,
+                photo=photo,
+                mime_type=photos.photo_type(photo),
+                fingerprint=digest,
+            )
+        )
 
 
 def _plan_licenses(planning: _Planning) -> None:
@@ -460,19 +522,35 @@ def _plan_licenses(planning: _Planning) -> None:
     if not wanted.product or held is None:
         return
     elsewhere = dict(planning.existing.licensed_elsewhere)
-    starting = {c.email for c in planning.changes if isinstance(c, (CreateUser, UnsuspendUser)) or (isinstance(c, AdoptUser) and c.unsuspend)}
+    starting = {
+        c.email
+        for c in planning.changes
+        if isinstance(c, (CreateUser, UnsuspendUser)) or (isinstance(c, AdoptUser) and c.unsuspend)
+    }
     ours = {link.uuid for link in planning.user_links.values() if link.created_by_us}
     for user in planning.desired.users:
         email = planning.synced_emails.get(user.uid)
-        if email and planning.in_user_scope(user.uuid) and email not in held and (email in starting or user.uuid in ours):
+        if (
+            email
+            and planning.in_user_scope(user.uuid)
+            and email not in held
+            and (email in starting or user.uuid in ours)
+        ):
             if email in elsewhere:
-                planning.changes.append(ReassignLicense(uuid=user.uuid, email=email, product=wanted.product, sku=wanted.sku,
-                                                        held_sku=elsewhere[email]))
+                planning.changes.append(
+                    ReassignLicense(
+                        uuid=user.uuid, email=email, product=wanted.product, sku=wanted.sku, held_sku=elsewhere[email]
+                    )
+                )
             else:
-                planning.changes.append(AssignLicense(uuid=user.uuid, email=email, product=wanted.product, sku=wanted.sku))
+                planning.changes.append(
+                    AssignLicense(uuid=user.uuid, email=email, product=wanted.product, sku=wanted.sku)
+                )
     if wanted.release_on_suspend:
         for change in [c for c in planning.changes if isinstance(c, SuspendUser) and c.email in held]:
-            planning.changes.append(ReleaseLicense(uuid=change.uuid, email=change.email, product=wanted.product, sku=wanted.sku))
+            planning.changes.append(
+                ReleaseLicense(uuid=change.uuid, email=change.email, product=wanted.product, sku=wanted.sku)
+            )
 
 
 def _plan_password(planning: _Planning, user: WantedUser, account: GoogleUser, link: Link | None) -> None:
@@ -502,7 +580,11 @@ def _plan_aliases(planning: _Planning, user: WantedUser, account: GoogleUser | N
     outside = [alias for alias in user.source.aliases if alias.lower().rpartition("@")[2] not in planning.alias_domains]
     if outside and planning.settings.attributes.aliases:
         where = ", ".join(sorted(planning.alias_domains))
-        planning.info(NoticeCode.ALIASES_OUTSIDE_DOMAIN, user.source.uid, f"aliases outside {where} not synchronized: {', '.join(sorted(outside))}")
+        planning.info(
+            NoticeCode.ALIASES_OUTSIDE_DOMAIN,
+            user.source.uid,
+            f"aliases outside {where} not synchronized: {', '.join(sorted(outside))}",
+        )
 
 
 def _email_taken(planning: _Planning, email: str, account: GoogleUser) -> bool:
@@ -528,10 +610,22 @@ def _plan_adopt(planning: _Planning, user: WantedUser, account: GoogleUser) -> N
 def _plan_update(planning: _Planning, user: WantedUser, account: GoogleUser, link: Link) -> None:
     changes = planning.field_changes(user, account)
     if changes and _email_taken(planning, user.email, account):
-        planning.warn(NoticeCode.RENAME_BLOCKED, user.source.uid, f"not renamed: {user.email} already belongs to another Google account; free that address first")
+        planning.warn(
+            NoticeCode.RENAME_BLOCKED,
+            user.source.uid,
+            f"not renamed: {user.email} already belongs to another Google account; free that address first",
+        )
         changes = tuple(change for change in changes if change.field != "primaryEmail")
     if changes:
-        planning.changes.append(UpdateUser(uuid=user.uuid, email=user.email, google_id=account.id, changes=changes, patch=planning.patch_body(changes, account)))
+        planning.changes.append(
+            UpdateUser(
+                uuid=user.uuid,
+                email=user.email,
+                google_id=account.id,
+                changes=changes,
+                patch=planning.patch_body(changes, account),
+            )
+        )
     _plan_aliases(planning, user, account)
     if account.suspended and link.suspended_by_us:
         planning.changes.append(UnsuspendUser(uuid=user.uuid, email=user.email, google_id=account.id))
@@ -567,7 +661,11 @@ def _report_members_left_out(planning: _Planning, group: DirectoryGroup) -> None
     for code, uids in reasons.items():
         names = ", ".join(uids)
         if code is NoticeCode.MEMBERS_LOCKED:
-            planning.warn(code, group.name, f"{len(uids)} member(s) locked, left out of the group: {names}; each is {LOCKED_ADVICE}")
+            planning.warn(
+                code,
+                group.name,
+                f"{len(uids)} member(s) locked, left out of the group: {names}; each is {LOCKED_ADVICE}",
+            )
         elif code is NoticeCode.MEMBERS_NOT_IN_SCOPE:
             planning.warn(
                 code,
@@ -576,7 +674,11 @@ def _report_members_left_out(planning: _Planning, group: DirectoryGroup) -> None
                 "(turn on their Google Apps option, or set [sync] create_missing_members = yes)",
             )
         elif code is NoticeCode.MEMBERS_SKIPPED:
-            planning.warn(code, group.name, f"{len(uids)} member(s) skipped, their membership left as it is in Google: {names} (see the warning on each)")
+            planning.warn(
+                code,
+                group.name,
+                f"{len(uids)} member(s) skipped, their membership left as it is in Google: {names} (see the warning on each)",
+            )
         else:
             planning.info(code, group.name, _unknown_members(uids, group.unknown_member_dns))
 
@@ -584,7 +686,9 @@ def _report_members_left_out(planning: _Planning, group: DirectoryGroup) -> None
 def _unknown_members(uids: list[str], dns: tuple[str, ...]) -> str:
     parts = []
     if uids:
-        parts.append(f"{len(uids)} member(s) left out of the group: {', '.join(uids)}: no user to synchronize has that uid (absent, or reserved like winadmin)")
+        parts.append(
+            f"{len(uids)} member(s) left out of the group: {', '.join(uids)}: no user to synchronize has that uid (absent, or reserved like winadmin)"
+        )
     if dns:
         parts.append(
             f"{len(dns)} member DN(s) left out of the group: {'; '.join(dns)}: no such entry, or not a user under [ldap] users_dn "
@@ -639,7 +743,11 @@ def _plan_unlinked_unwanted(planning: _Planning) -> None:
         if mirror:
             _plan_suspend(planning, account, user.uuid, reason)
         elif not account.suspended:
-            planning.info(NoticeCode.NOT_MANAGED, account.primary_email, f"not managed by this tool and {user.uid} is {reason}; left as it is")
+            planning.info(
+                NoticeCode.NOT_MANAGED,
+                account.primary_email,
+                f"not managed by this tool and {user.uid} is {reason}; left as it is",
+            )
 
 
 def _plan_suspend(planning: _Planning, account: GoogleUser, uuid: str, reason: str) -> None:
@@ -664,7 +772,11 @@ def _plan_unmanaged_accounts(planning: _Planning) -> None:
         if mirror:
             _plan_suspend(planning, account, "", "no matching directory user (unmanaged_accounts = suspend)")
         elif not account.suspended:
-            planning.info(NoticeCode.GOOGLE_ONLY, account.primary_email, "exists only in Google; left as it is (unmanaged_accounts = ignore)")
+            planning.info(
+                NoticeCode.GOOGLE_ONLY,
+                account.primary_email,
+                "exists only in Google; left as it is (unmanaged_accounts = ignore)",
+            )
 
 
 def _warn_unowned_admins(planning: _Planning) -> None:
@@ -750,8 +862,14 @@ def with_target_group(desired: DirectoryState, settings: Settings) -> DirectoryS
     members = frozenset(user.uid for user in desired.users if user.in_scope and user.in_pilot and not user.locked)
     # Keyed by a digest of its address (links hold 64 characters): another address is another group.
     uuid = TARGET_GROUP_UUID + hashlib.sha256(address.encode()).hexdigest()[:40]
-    group = DirectoryGroup(uuid=uuid, dn="", name=address.partition("@")[0], mail=address,
-                           description="Every user google-sync synchronizes ([sources] target_group)", member_uids=members)
+    group = DirectoryGroup(
+        uuid=uuid,
+        dn="",
+        name=address.partition("@")[0],
+        mail=address,
+        description="Every user google-sync synchronizes ([sources] target_group)",
+        member_uids=members,
+    )
     return replace(desired, groups=(*desired.groups, group))
 
 
@@ -796,7 +914,11 @@ def _plan_groups(planning: _Planning) -> None:
     seen_uuids = {group.uuid for group, _ in valid}
     for link in group_links.values():
         if link.uuid not in seen_uuids and link.google_id in google_groups and planning.in_group_scope(link.uuid):
-            planning.warn(NoticeCode.GROUP_UNSYNCHRONIZED, link.email, "group no longer synchronized (removed from the directory or the selection); left in Google as it is, members frozen")
+            planning.warn(
+                NoticeCode.GROUP_UNSYNCHRONIZED,
+                link.email,
+                "group no longer synchronized (removed from the directory or the selection); left in Google as it is, members frozen",
+            )
 
 
 def _cyclic_nestings(planning: _Planning, groups: list[DirectoryGroup]) -> set[tuple[str, str]]:
@@ -816,14 +938,22 @@ def _cyclic_nestings(planning: _Planning, groups: list[DirectoryGroup]) -> set[t
 
     cyclic = {(parent, child) for parent, kids in children.items() for child in kids if reaches(child, parent)}
     for parent, child in sorted(cyclic):
-        planning.warn(NoticeCode.NESTED_CYCLE, parent, f"nested group {child} leads back to {parent}: a cycle Google does not allow; this nesting is not pushed")
+        planning.warn(
+            NoticeCode.NESTED_CYCLE,
+            parent,
+            f"nested group {child} leads back to {parent}: a cycle Google does not allow; this nesting is not pushed",
+        )
     return cyclic
 
 
-def _plan_group(planning: _Planning, group: DirectoryGroup, email: str, existing: GoogleGroup | None, linked: bool) -> None:
+def _plan_group(
+    planning: _Planning, group: DirectoryGroup, email: str, existing: GoogleGroup | None, linked: bool
+) -> None:
     wanted_members = _wanted_members(planning, group)
     if existing is None:
-        planning.changes.append(CreateGroup(uuid=group.uuid, email=email, name=group.name, description=group.description))
+        planning.changes.append(
+            CreateGroup(uuid=group.uuid, email=email, name=group.name, description=group.description)
+        )
         current_members: dict[str, str] = {}
     else:
         changes = _group_field_changes(group, email, existing)
@@ -872,7 +1002,9 @@ def _plan_new_memberships(planning: _Planning) -> None:
     if planning.scope is None:
         return  # a full run plans every group whole
     joining = {c.email for c in planning.changes if isinstance(c, (CreateUser, AdoptUser, UnsuspendUser))}
-    known = {group.email for group in planning.existing.groups} | {link.email for link in planning.links.links if link.kind == "group"}
+    known = {group.email for group in planning.existing.groups} | {
+        link.email for link in planning.links.links if link.kind == "group"
+    }
     for group in selected_groups(planning.desired.groups, planning.settings):
         if planning.in_group_scope(group.uuid):
             continue
@@ -884,11 +1016,19 @@ def _plan_new_memberships(planning: _Planning) -> None:
             if email in known:
                 planning.changes.append(AddMember(group_email=email, member_email=member))
             else:
-                planning.info(NoticeCode.GROUP_NOT_IN_GOOGLE_YET, group.name, f"not in Google yet; the next full synchronization creates it with {uid}")
+                planning.info(
+                    NoticeCode.GROUP_NOT_IN_GOOGLE_YET,
+                    group.name,
+                    f"not in Google yet; the next full synchronization creates it with {uid}",
+                )
 
 
 def _group_field_changes(group: DirectoryGroup, email: str, existing: GoogleGroup) -> tuple[FieldChange, ...]:
-    pairs = (("email", existing.email, email), ("name", existing.name, group.name), ("description", existing.description, group.description))
+    pairs = (
+        ("email", existing.email, email),
+        ("name", existing.name, group.name),
+        ("description", existing.description, group.description),
+    )
     return tuple(FieldChange(name, old, new) for name, old, new in pairs if old != new)
 
 
@@ -902,5 +1042,9 @@ def _wanted_members(planning: _Planning, group: DirectoryGroup) -> frozenset[str
         if name in planning.group_emails:
             members.add(planning.group_emails[name])
         else:
-            planning.info(NoticeCode.NESTED_NOT_SYNCHRONIZED, group.name, f"nested group {name} is not synchronized; left out of the group")
+            planning.info(
+                NoticeCode.NESTED_NOT_SYNCHRONIZED,
+                group.name,
+                f"nested group {name} is not synchronized; left out of the group",
+            )
     return frozenset(members)

@@ -7,6 +7,7 @@ has to say yes. Pure: plain values in, decisions out.
   what breaks a limit is **held** for approval and the rest applies.
 - A directory that returns no user at all while Google has managed accounts is a broken read, never departures.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -32,7 +33,9 @@ class Budget:
     # Group address -> members removed within suspend_window, by every path: ten pushes of one removal each
     # empty a group as surely as one push of ten, so max_member_removals counts them all.
     removed_recently: dict[str, int] = field(default_factory=dict)
-    directory_empty: bool = False  # a push found that no entry at all matches user_filter: a broken read, not departures
+    directory_empty: bool = (
+        False  # a push found that no entry at all matches user_filter: a broken read, not departures
+    )
     # (action, subject) of the held changes the administrator released: those pass the limits, nothing else does,
     # so releasing never carries along what the directory gained since the administrator looked.
     approved: frozenset[tuple[str, str]] = frozenset()
@@ -67,7 +70,10 @@ def suspensions_left(sync: SyncSettings, budget: Budget, active: int) -> tuple[i
     allowed = suspend_limit(sync, active)
     left = max(0, allowed - budget.suspended_recently)
     spent = f", {budget.suspended_recently} already suspended in that window" if budget.suspended_recently else ""
-    return left, f"max_suspend = {sync.max_suspend} allows {allowed} within suspend_window = {duration_text(sync.suspend_window)}{spent}"
+    return (
+        left,
+        f"max_suspend = {sync.max_suspend} allows {allowed} within suspend_window = {duration_text(sync.suspend_window)}{spent}",
+    )
 
 
 def suspension_refusal(sync: SyncSettings, budget: Budget, suspensions: int, active: int) -> str:
@@ -75,8 +81,10 @@ def suspension_refusal(sync: SyncSettings, budget: Budget, suspensions: int, act
     left, limit_text = suspensions_left(sync, budget, active)
     if suspensions <= left:
         return ""
-    return (f"would suspend {suspensions} of {active} active Google accounts, more than {limit_text}; "
-            "check the directory, then run again with --force if this is intended")
+    return (
+        f"would suspend {suspensions} of {active} active Google accounts, more than {limit_text}; "
+        "check the directory, then run again with --force if this is intended"
+    )
 
 
 def removal_problem(sync: SyncSettings, email: str, removals: int, members: int, removed_recently: int = 0) -> str:
@@ -88,18 +96,31 @@ def removal_problem(sync: SyncSettings, email: str, removals: int, members: int,
     allowed = member_removal_limit(sync, members + removed_recently)
     if removals + removed_recently <= allowed:
         return ""
-    spent = f", {removed_recently} already removed within suspend_window = {duration_text(sync.suspend_window)}" if removed_recently else ""
-    return (f"would remove {removals} of {members} members of {email}{spent}, "
-            f"more than max_member_removals = {sync.max_member_removals} ({allowed})")
+    spent = (
+        f", {removed_recently} already removed within suspend_window = {duration_text(sync.suspend_window)}"
+        if removed_recently
+        else ""
+    )
+    return (
+        f"would remove {removals} of {members} members of {email}{spent}, "
+        f"more than max_member_removals = {sync.max_member_removals} ({allowed})"
+    )
 
 
-def removals_over_limit(changes: Iterable[Change], sync: SyncSettings, budget: Budget, members: dict[str, int]) -> dict[str, str]:
+def removals_over_limit(
+    changes: Iterable[Change], sync: SyncSettings, budget: Budget, members: dict[str, int]
+) -> dict[str, str]:
     """Groups whose planned removals (those not approved) break max_member_removals, with the reason.
     ``members``: each group's members in Google now."""
-    removals = Counter(change.group_email for change in changes
-                       if isinstance(change, RemoveMember) and (change.action, change.subject) not in budget.approved)
-    problems = {email: removal_problem(sync, email, count, members.get(email, 0), budget.removed_recently.get(email, 0))
-                for email, count in removals.items()}
+    removals = Counter(
+        change.group_email
+        for change in changes
+        if isinstance(change, RemoveMember) and (change.action, change.subject) not in budget.approved
+    )
+    problems = {
+        email: removal_problem(sync, email, count, members.get(email, 0), budget.removed_recently.get(email, 0))
+        for email, count in removals.items()
+    }
     return {email: problem for email, problem in problems.items() if problem}
 
 
@@ -118,7 +139,9 @@ def hold_over_limits(changes: list[Change], limits: PushLimits) -> tuple[list[Ch
     """A push's changes that stay within the limits, and those held for the administrator's approval."""
     budget = limits.budget
     left, limit_text = suspensions_left(limits.sync, budget, limits.active_accounts)
-    over_groups = removals_over_limit(changes, limits.sync, budget, {email: count for email, (_, count) in limits.groups.items()})
+    over_groups = removals_over_limit(
+        changes, limits.sync, budget, {email: count for email, (_, count) in limits.groups.items()}
+    )
     kept: list[Change] = []
     held: list[Held] = []
     for change in changes:
@@ -132,7 +155,9 @@ def hold_over_limits(changes: list[Change], limits: PushLimits) -> tuple[list[Ch
             left -= 1
             kept.append(change)
         elif isinstance(change, SuspendUser):
-            held.append(Held(change, _scope_of(change, limits), f"the suspension budget is spent ({limit_text}); {REVIEW}"))
+            held.append(
+                Held(change, _scope_of(change, limits), f"the suspension budget is spent ({limit_text}); {REVIEW}")
+            )
         elif isinstance(change, RemoveMember) and change.group_email in over_groups:
             held.append(Held(change, _scope_of(change, limits), f"{over_groups[change.group_email]}; {REVIEW}"))
         else:
@@ -140,7 +165,9 @@ def hold_over_limits(changes: list[Change], limits: PushLimits) -> tuple[list[Ch
     return _with_offboarding(changes, kept, held, limits)
 
 
-def _with_offboarding(changes: list[Change], kept: list[Change], held: list[Held], limits: PushLimits) -> tuple[list[Change], list[Held]]:
+def _with_offboarding(
+    changes: list[Change], kept: list[Change], held: list[Held], limits: PushLimits
+) -> tuple[list[Change], list[Held]]:
     """A leaver's [offboarding] steps go where its suspension went: applied with it, or held with it (same reason)."""
     held_for = {each.change.uuid: each.reason for each in held if isinstance(each.change, SuspendUser)}
     for change in changes:
@@ -161,12 +188,20 @@ def _scope_of(change: LinkedUserChange | RemoveMember, limits: PushLimits) -> st
 
 
 def _empty_directory(ldap: LdapSettings) -> str:
-    return (f"the directory returns no user at all under {ldap.users_dn} with user_filter {ldap.user_filter} "
-            f"(a full run refuses this too); check [ldap], then {REVIEW}")
+    return (
+        f"the directory returns no user at all under {ldap.users_dn} with user_filter {ldap.user_filter} "
+        f"(a full run refuses this too); check [ldap], then {REVIEW}"
+    )
 
 
-def run_refusals(changes: list[Change], sync: SyncSettings, budget: Budget, active: int, members: dict[str, int],
-                 managed_without_users: int) -> tuple[str, ...]:
+def run_refusals(
+    changes: list[Change],
+    sync: SyncSettings,
+    budget: Budget,
+    active: int,
+    members: dict[str, int],
+    managed_without_users: int,
+) -> tuple[str, ...]:
     """Why a full run's plan is refused as a whole ("--force" overrides). ``managed_without_users``: the managed
     accounts Google has while the directory returned no user to synchronize (0 when it returned some)."""
     suspensions = sum(isinstance(change, SuspendUser) for change in changes)
@@ -181,7 +216,9 @@ def run_refusals(changes: list[Change], sync: SyncSettings, budget: Budget, acti
     return tuple(refusals)
 
 
-def undo_refusals(changes: list[Change], sync: SyncSettings, budget: Budget, active: int, members: dict[str, int]) -> tuple[str, ...]:
+def undo_refusals(
+    changes: list[Change], sync: SyncSettings, budget: Budget, active: int, members: dict[str, int]
+) -> tuple[str, ...]:
     """Why an undo is refused as a whole: it suspends and removes within the same limits as any run."""
     suspensions = sum(isinstance(change, SuspendUser) for change in changes)
     refusals = [refusal] if (refusal := suspension_refusal(sync, budget, suspensions, active)) else []

@@ -1,5 +1,6 @@
 """What a change of ``[sources]`` would do, before it is saved: the plan a test synchronization with the new
 sources makes (who comes in, who would be suspended, whether a safety limit refuses it). Nothing is written."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -5,6 +5,7 @@ nothing. The scheduled run and the worker call ``run_transfers``; the administra
 --transfer-now``). Google's Data Transfer API names users by id, never by address, and runs a transfer
 asynchronously (overallTransferStatusCode new → inProgress → completed or failed).
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,15 +30,28 @@ def applications_text(names) -> str:
 
 def request_body(leaver: Offboarded, receiver_id: str, privacy: tuple[str, ...]) -> dict:
     """transfers.insert's body: user ids, and each application with its parameters."""
-    parameters = {"drive": [{"key": "PRIVACY_LEVEL", "value": [level.upper() for level in privacy]}],
-                  "calendar": [{"key": "RELEASE_RESOURCES", "value": ["TRUE"]}]}
-    return {"oldOwnerUserId": leaver.google_id, "newOwnerUserId": receiver_id,
-            "applicationDataTransfers": [{"applicationId": APPLICATION_IDS[name], "applicationTransferParams": parameters[name]}
-                                         for name in leaver.transfer_applications]}
+    parameters = {
+        "drive": [{"key": "PRIVACY_LEVEL", "value": [level.upper() for level in privacy]}],
+        "calendar": [{"key": "RELEASE_RESOURCES", "value": ["TRUE"]}],
+    }
+    return {
+        "oldOwnerUserId": leaver.google_id,
+        "newOwnerUserId": receiver_id,
+        "applicationDataTransfers": [
+            {"applicationId": APPLICATION_IDS[name], "applicationTransferParams": parameters[name]}
+            for name in leaver.transfer_applications
+        ],
+    }
 
 
-STATUS_WORDS = {"scheduled": "scheduled", "new": "started, waiting at Google", "inProgress": "in progress at Google",
-                "completed": "completed", "failed": "failed, tried again later", "cancelled": "cancelled (the user came back)"}
+STATUS_WORDS = {
+    "scheduled": "scheduled",
+    "new": "started, waiting at Google",
+    "inProgress": "in progress at Google",
+    "completed": "completed",
+    "failed": "failed, tried again later",
+    "cancelled": "cancelled (the user came back)",
+}
 
 
 def transfer_line(leaver: Offboarded) -> str:
@@ -54,7 +68,11 @@ def transfer_line(leaver: Offboarded) -> str:
 
 
 def leaver_data(leaver: Offboarded) -> dict:
-    return {**asdict(leaver), "steps": [list(step) for step in leaver.steps], "transfer": transfer_line(leaver) if leaver.transfer_status else ""}
+    return {
+        **asdict(leaver),
+        "steps": [list(step) for step in leaver.steps],
+        "transfer": transfer_line(leaver) if leaver.transfer_status else "",
+    }
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -70,7 +88,11 @@ class TransferRunner:
         lines = []
         for leaver in self.store.transfers_to_look_at(moment):
             try:
-                line = self._check(leaver, moment) if leaver.transfer_id and leaver.transfer_status in ("new", "inProgress") else self._start(leaver, moment)
+                line = (
+                    self._check(leaver, moment)
+                    if leaver.transfer_id and leaver.transfer_status in ("new", "inProgress")
+                    else self._start(leaver, moment)
+                )
             except TargetError as error:
                 line = self._failed(leaver, moment, str(error))
             log.info("transfer of %s: %s", leaver.email, line)
@@ -83,18 +105,33 @@ class TransferRunner:
         if account is None:
             return self._failed(leaver, moment, "the leaver's account is no longer in Google")
         if not account.suspended:  # back meanwhile, by a push not seen yet or by hand: nothing is handed over
-            self.store.update_transfer(leaver.google_id, moment=moment, step=f"transfer of {what} cancelled: the account is active again",
-                                       transfer_status="cancelled")
+            self.store.update_transfer(
+                leaver.google_id,
+                moment=moment,
+                step=f"transfer of {what} cancelled: the account is active again",
+                transfer_status="cancelled",
+            )
             return "cancelled: the account is active again"
         receiver, problem = self._receiver(leaver)
         if receiver is None:
             return self._failed(leaver, moment, problem)
-        answer = self.target.call(self.target.transfers.insert(body=request_body(leaver, receiver.id, self.settings.drive_privacy),
-                                                               fields="id,overallTransferStatusCode"))
+        answer = self.target.call(
+            self.target.transfers.insert(
+                body=request_body(leaver, receiver.id, self.settings.drive_privacy),
+                fields="id,overallTransferStatusCode",
+            )
+        )
         status = answer.get("overallTransferStatusCode", "new")
-        self.store.update_transfer(leaver.google_id, moment=moment, step=f"transfer of {what} to {receiver.primary_email} started",
-                                   transfer_id=answer["id"], transfer_status=status, transfer_to=receiver.primary_email,
-                                   transfer_to_id=receiver.id, transfer_error="")
+        self.store.update_transfer(
+            leaver.google_id,
+            moment=moment,
+            step=f"transfer of {what} to {receiver.primary_email} started",
+            transfer_id=answer["id"],
+            transfer_status=status,
+            transfer_to=receiver.primary_email,
+            transfer_to_id=receiver.id,
+            transfer_error="",
+        )
         return f"{what} to {receiver.primary_email}: started ({status})"
 
     def _receiver(self, leaver: Offboarded) -> tuple[GoogleUser | None, str]:
@@ -112,12 +149,20 @@ class TransferRunner:
         return None, problem + ": set [offboarding] transfer_fallback to an active account"
 
     def _check(self, leaver: Offboarded, moment: datetime) -> str:
-        answer = self.target.call(self.target.transfers.get(dataTransferId=leaver.transfer_id, fields="id,overallTransferStatusCode"))
+        answer = self.target.call(
+            self.target.transfers.get(dataTransferId=leaver.transfer_id, fields="id,overallTransferStatusCode")
+        )
         status = answer.get("overallTransferStatusCode", "")
         what = applications_text(leaver.transfer_applications)
         if status == "completed":
-            self.store.update_transfer(leaver.google_id, moment=moment, step=f"transfer of {what} to {leaver.transfer_to} completed",
-                                       transfer_status="completed", transfer_done_at=moment, transfer_error="")
+            self.store.update_transfer(
+                leaver.google_id,
+                moment=moment,
+                step=f"transfer of {what} to {leaver.transfer_to} completed",
+                transfer_status="completed",
+                transfer_done_at=moment,
+                transfer_error="",
+            )
             return f"{what} to {leaver.transfer_to}: completed"
         if status == "failed":
             return self._failed(leaver, moment, "Google reports the transfer failed")
@@ -128,6 +173,14 @@ class TransferRunner:
     def _failed(self, leaver: Offboarded, moment: datetime, why: str) -> str:
         attempts = leaver.transfer_attempts + 1
         retry_at = moment + retry_delay(attempts)
-        self.store.update_transfer(leaver.google_id, moment=moment, step=f"transfer failed (attempt {attempts}): {why}", transfer_status="failed",
-                                   transfer_attempts=attempts, transfer_error=why, transfer_due_at=retry_at, transfer_id="")
+        self.store.update_transfer(
+            leaver.google_id,
+            moment=moment,
+            step=f"transfer failed (attempt {attempts}): {why}",
+            transfer_status="failed",
+            transfer_attempts=attempts,
+            transfer_error=why,
+            transfer_due_at=retry_at,
+            transfer_id="",
+        )
         return f"failed (attempt {attempts}): {why}; tried again after {retry_at:%Y-%m-%d %H:%M} UTC"

@@ -5,6 +5,7 @@ patch starts from the array as read and changes only the entries we manage:
 a department typed in Google survives when only the title is mapped, a home
 phone survives when work and mobile phones are.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -14,10 +15,16 @@ import re
 
 import ldap.dn
 
-from ..settings.config import AttributeMap
 from ..core.model import CustomField, DirectoryUser, FieldChange, GoogleUser
+from ..settings.config import AttributeMap
 
-MAPPED_FIELDS = ("title", "department", "phone", "mobile", "employee_id")  # read straight from the user's own attributes
+MAPPED_FIELDS = (
+    "title",
+    "department",
+    "phone",
+    "mobile",
+    "employee_id",
+)  # read straight from the user's own attributes
 PHONE_TYPES = {"phone": "work", "mobile": "mobile"}
 
 
@@ -30,7 +37,11 @@ def dn_key(dn: str) -> str:
 
 
 def field_changes(
-    user: DirectoryUser, email: str, account: GoogleUser | None, attributes: AttributeMap, org_unit: str | None = None,
+    user: DirectoryUser,
+    email: str,
+    account: GoogleUser | None,
+    attributes: AttributeMap,
+    org_unit: str | None = None,
     manager: str | None = None,
 ) -> tuple[FieldChange, ...]:
     """Old → new for the name, the address, every mapped field, the org unit and the manager's address when
@@ -41,7 +52,9 @@ def field_changes(
         ("givenName", current.given_name, user.given_name),
         ("familyName", current.family_name, user.family_name),
     ]
-    pairs += [(name, current.mapped_value(name), getattr(user, name)) for name in MAPPED_FIELDS if getattr(attributes, name)]
+    pairs += [
+        (name, current.mapped_value(name), getattr(user, name)) for name in MAPPED_FIELDS if getattr(attributes, name)
+    ]
     if org_unit is not None:
         pairs.append(("orgUnitPath", current.org_unit_path if account else "/", org_unit))
     if manager is not None and attributes.manager:
@@ -69,7 +82,9 @@ def patch_body(changes: tuple[FieldChange, ...], account: GoogleUser | None) -> 
         body["relations"] = others + ([{"type": "manager", "value": new["manager"]}] if new["manager"] else [])
     if "employee_id" in new:
         others = [entry for entry in current.external_ids if entry.get("type") != "organization"]
-        body["externalIds"] = others + ([{"type": "organization", "value": new["employee_id"]}] if new["employee_id"] else [])
+        body["externalIds"] = others + (
+            [{"type": "organization", "value": new["employee_id"]}] if new["employee_id"] else []
+        )
     return body
 
 
@@ -91,7 +106,9 @@ def _phones(current: GoogleUser, new: dict) -> list[dict]:
     return kept + [{"type": PHONE_TYPES[field], "value": new[field]} for field in PHONE_TYPES if new.get(field)]
 
 
-def aliases_to_add(user: DirectoryUser, account: GoogleUser | None, domains: frozenset[str], attributes: AttributeMap) -> list[str]:
+def aliases_to_add(
+    user: DirectoryUser, account: GoogleUser | None, domains: frozenset[str], attributes: AttributeMap
+) -> list[str]:
     """Directory aliases in the account's domains (aliases included) that Google does not have yet (aliases are added, never removed)."""
     if not attributes.aliases:
         return []
@@ -134,11 +151,20 @@ def custom_text(spec: CustomField, value) -> str:
     return text
 
 
-_KINDS = {"INT64": "a whole number", "DOUBLE": "a decimal number", "BOOL": "TRUE or FALSE", "DATE": "a date (yyyy-mm-dd)",
-          "EMAIL": "an email address", "STRING": "text", "PHONE": "a phone number"}
+_KINDS = {
+    "INT64": "a whole number",
+    "DOUBLE": "a decimal number",
+    "BOOL": "TRUE or FALSE",
+    "DATE": "a date (yyyy-mm-dd)",
+    "EMAIL": "an email address",
+    "STRING": "text",
+    "PHONE": "a phone number",
+}
 
 
-def custom_changes(user: DirectoryUser, account: GoogleUser | None, fields: dict[str, CustomField]) -> tuple[tuple[FieldChange, ...], list[str]]:
+def custom_changes(
+    user: DirectoryUser, account: GoogleUser | None, fields: dict[str, CustomField]
+) -> tuple[tuple[FieldChange, ...], list[str]]:
     """Old → new for each mapped custom field, and the problems of the values that cannot be sent: such a field is
     left as Google has it. A single value is shown as it is, a multi-valued field's as a JSON list."""
     changes, problems = [], []
@@ -149,7 +175,9 @@ def custom_changes(user: DirectoryUser, account: GoogleUser | None, fields: dict
         try:
             new = _wanted_texts(spec, values)
         except ValueError as error:
-            problems.append(f"{spec.key} not synchronized: {error}; fix the directory value (the field is left as Google has it)")
+            problems.append(
+                f"{spec.key} not synchronized: {error}; fix the directory value (the field is left as Google has it)"
+            )
             continue
         old = _current_texts(spec, account)
         if old != new:
@@ -178,7 +206,11 @@ def _wanted_texts(spec: CustomField, values: tuple[str, ...]) -> list[str]:
 
 def _current_texts(spec: CustomField, account: GoogleUser | None) -> list[str]:
     value = (account.custom_schemas.get(spec.schema) or {}).get(spec.name) if account else None
-    raw = [item.get("value") for item in value if isinstance(item, dict)] if isinstance(value, list) else ([] if value in (None, "") else [value])
+    raw = (
+        [item.get("value") for item in value if isinstance(item, dict)]
+        if isinstance(value, list)
+        else ([] if value in (None, "") else [value])
+    )
     texts = []
     for item in raw:
         try:

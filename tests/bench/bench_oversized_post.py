@@ -6,6 +6,7 @@ The host runs in a child process (werkzeug's threaded server, as the demo serves
 resident memory (VmHWM) before and after one request whose body is streamed as `curl --data-binary` sends it,
 with MAX_CONTENT_LENGTH unset (the behaviour before the limit) and with the default limit.
 """
+
 from __future__ import annotations
 
 import socket
@@ -37,8 +38,10 @@ def peak_rss_mb(pid: int) -> float:
 def post(port: int, size: int) -> tuple[str, float, int]:
     """(status line, seconds to the answer, bytes sent before it)."""
     sock = socket.create_connection(("127.0.0.1", port))
-    sock.sendall(f"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-                 f"Content-Length: {size}\r\n\r\n".encode())
+    sock.sendall(
+        f"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        f"Content-Length: {size}\r\n\r\n".encode()
+    )
     started, sent, piece = time.monotonic(), 0, b"A" * 65536
     sock.setblocking(False)
     answer = b""
@@ -67,8 +70,10 @@ def measure(mode: str, size: int) -> None:
         status, seconds, sent = post(port, size)
         after = peak_rss_mb(child.pid)
         label = "no limit (before)" if mode == "none" else "MAX_CONTENT_LENGTH 128 KiB (after)"
-        print(f"{label:36} {status:32} answered after {seconds:6.2f} s, {sent / 1e6:7.1f} MB sent; "
-              f"server peak RSS {before:6.0f} → {after:6.0f} MiB")
+        print(
+            f"{label:36} {status:32} answered after {seconds:6.2f} s, {sent / 1e6:7.1f} MB sent; "
+            f"server peak RSS {before:6.0f} → {after:6.0f} MiB"
+        )
     finally:
         child.terminate()
         child.wait()

@@ -16,6 +16,7 @@ again, as the executor does).
           floor = calls / (rate / 2).
 Goals (issue 20): told ≤ 1.2x the floor with ≤ 1% rejected; shared ≤ 1.3x with < 5% rejected; for every window.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,7 +64,9 @@ class World:
             return False
 
 
-def first_sync(calls: int, quota_rate: float, window: float, shared: bool, latency: float, batch_size: int = 1000) -> dict:
+def first_sync(
+    calls: int, quota_rate: float, window: float, shared: bool, latency: float, batch_size: int = 1000
+) -> dict:
     world = World(quota_rate, window, quota_rate / 2 if shared else 0.0)
     world.advance(window)  # the other tool has been at it for a while: its window is full of its calls
     start = world.now
@@ -88,16 +91,22 @@ def first_sync(calls: int, quota_rate: float, window: float, shared: bool, laten
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=3000)
-    parser.add_argument("--rate", type=float, default=40.0, help="allowed calls per second (Google's default 2,400/min = 40)")
+    parser.add_argument(
+        "--rate", type=float, default=40.0, help="allowed calls per second (Google's default 2,400/min = 40)"
+    )
     parser.add_argument("--latency", type=float, default=0.05, help="seconds a batch takes there and back")
     args = parser.parse_args()
-    print(f"{args.calls} calls, quota {args.rate:g} calls/s ({args.rate * 60:.0f}/min), {args.latency * 1000:.0f} ms per batch")
+    print(
+        f"{args.calls} calls, quota {args.rate:g} calls/s ({args.rate * 60:.0f}/min), {args.latency * 1000:.0f} ms per batch"
+    )
     print(f"{'scenario':<8} {'window':>7} {'wall':>8} {'floor':>8} {'ratio':>6} {'rejected':>16}")
     for shared in (False, True):
         for window in WINDOWS:
             figures = first_sync(args.calls, args.rate, window, shared, args.latency)
-            print(f"{'shared' if shared else 'told':<8} {window:>6g}s {figures['seconds']:>7.1f}s {figures['floor']:>7.1f}s "
-                  f"{figures['ratio']:>5.2f}x {figures['rejected']:>5} of {figures['sent']:<5} {100 * figures['rejected'] / figures['sent']:>4.1f}%")
+            print(
+                f"{'shared' if shared else 'told':<8} {window:>6g}s {figures['seconds']:>7.1f}s {figures['floor']:>7.1f}s "
+                f"{figures['ratio']:>5.2f}x {figures['rejected']:>5} of {figures['sent']:<5} {100 * figures['rejected'] / figures['sent']:>4.1f}%"
+            )
 
 
 if __name__ == "__main__":

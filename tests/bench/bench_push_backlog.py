@@ -8,6 +8,7 @@ request answered 503), so each edit is queued; the outage lasts ``--outage`` sec
 answers again. Prints how long after the recovery the last edit was visible in Google, how many
 API calls the queue made during the outage, and the pushes' run count; asserts nothing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,7 +25,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=500)
     parser.add_argument("--outage", type=float, default=20.0, help="seconds Google stays down after the edits")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the backlog after the recovery")
+    parser.add_argument(
+        "--timeout", type=float, default=120.0, help="seconds to wait for the backlog after the recovery"
+    )
     parser.add_argument("--latency", type=float, default=0.02, help="seconds the emulator adds to each HTTP request")
     args = parser.parse_args()
     uids = [f"user{number:04}" for number in range(args.users)]
@@ -56,15 +59,21 @@ def main() -> None:
             recovered = time.monotonic()
             drained = None
             while time.monotonic() - recovered < args.timeout:
-                arrived = sum(user["name"]["givenName"] == "Edited" for user in env.emulator.users() if user["primaryEmail"].startswith("user"))
+                arrived = sum(
+                    user["name"]["givenName"] == "Edited"
+                    for user in env.emulator.users()
+                    if user["primaryEmail"].startswith("user")
+                )
                 if arrived == args.users:
                     drained = time.monotonic() - recovered
                     break
                 time.sleep(0.1)
             runs = len(live.store.runs(100000)) - runs_before
             live.stop()
-    print(f"{args.users} users edited during an outage of {args.outage:.0f} s ({edited:.1f} s to edit them all); "
-          f"{queued} pushes queued when Google came back; emulator latency {args.latency * 1000:.0f} ms")
+    print(
+        f"{args.users} users edited during an outage of {args.outage:.0f} s ({edited:.1f} s to edit them all); "
+        f"{queued} pushes queued when Google came back; emulator latency {args.latency * 1000:.0f} ms"
+    )
     print(f"API calls in the last {min(5.0, args.outage):.0f} s of the outage: {calls_late}")
     if drained is None:
         print(f"backlog NOT drained {args.timeout:.0f} s after the recovery: {arrived} of {args.users} edits visible")

@@ -16,6 +16,7 @@ Scenarios:
   while the measured edits (of other users, which meet no fault) go through.
 Prints the median and 95th percentile delay per scenario; asserts nothing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,9 +52,15 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def measure(env: DemoEnvironment, directory: DemoDirectory, args, scenario: str) -> None:
-    failing = [f"user{number:04}" for number in range(args.users - args.failing, args.users)] if scenario == "retrying" else []
+    failing = (
+        [f"user{number:04}" for number in range(args.users - args.failing, args.users)]
+        if scenario == "retrying"
+        else []
+    )
     if failing:
-        keys = [key for uid in failing for key in (f"{uid}@example.com", env.emulator.get_user(f"{uid}@example.com")["id"])]
+        keys = [
+            key for uid in failing for key in (f"{uid}@example.com", env.emulator.get_user(f"{uid}@example.com")["id"])
+        ]
         env.emulator.fail_calls_about(*keys)
         for uid in failing:  # their pushes fail and are retried for the whole measurement
             ldapmodify(directory, directory.user_dn(uid), "Failing")
@@ -73,23 +80,37 @@ def measure(env: DemoEnvironment, directory: DemoDirectory, args, scenario: str)
     calls = [call for call in env.emulator.calls if not any(uid in call["path"] for uid in failing)]
     env.emulator.fail_calls_about()
     lists = sum(call["method"] == "GET" and call["path"].endswith(("/users", "/groups", "/members")) for call in calls)
-    print(f"[{scenario}] {args.changes} ldapmodify changes, {args.users} users, push_delay {args.push_delay} s, "
-          f"emulator latency {args.latency * 1000:.0f} ms" + (f", {len(failing)} other users' pushes failing (503)" if failing else ""))
+    print(
+        f"[{scenario}] {args.changes} ldapmodify changes, {args.users} users, push_delay {args.push_delay} s, "
+        f"emulator latency {args.latency * 1000:.0f} ms"
+        + (f", {len(failing)} other users' pushes failing (503)" if failing else "")
+    )
     if delays:
-        print(f"[{scenario}] delay LDAP modify → visible in Google: p50 {statistics.median(delays):.2f} s, "
-              f"p95 {percentile(delays, 0.95):.2f} s, max {max(delays):.2f} s" + (f"; {missed} not visible within {args.timeout:.0f} s" if missed else ""))
-    print(f"[{scenario}] API calls per changed user (the measured ones): {len(calls) / args.changes:.1f} ({lists} list calls in all)")
+        print(
+            f"[{scenario}] delay LDAP modify → visible in Google: p50 {statistics.median(delays):.2f} s, "
+            f"p95 {percentile(delays, 0.95):.2f} s, max {max(delays):.2f} s"
+            + (f"; {missed} not visible within {args.timeout:.0f} s" if missed else "")
+        )
+    print(
+        f"[{scenario}] API calls per changed user (the measured ones): {len(calls) / args.changes:.1f} ({lists} list calls in all)"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--changes", type=int, default=30)
     parser.add_argument("--users", type=int, default=200)
-    parser.add_argument("--push-delay", type=float, default=1.0, help="debounce of the push queue ([sync] push_delay, default 1.0)")
+    parser.add_argument(
+        "--push-delay", type=float, default=1.0, help="debounce of the push queue ([sync] push_delay, default 1.0)"
+    )
     parser.add_argument("--latency", type=float, default=0.02, help="seconds the emulator adds to each HTTP request")
     parser.add_argument("--scenario", choices=("idle", "retrying", "both"), default="both")
-    parser.add_argument("--failing", type=int, default=3, help="users whose pushes keep failing in the 'retrying' scenario")
-    parser.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for one change before counting it missed")
+    parser.add_argument(
+        "--failing", type=int, default=3, help="users whose pushes keep failing in the 'retrying' scenario"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=90.0, help="seconds to wait for one change before counting it missed"
+    )
     args = parser.parse_args()
     with DemoDirectory() as directory, tempfile.TemporaryDirectory() as state:
         directory.add_group("google_apps_plugin")

@@ -17,6 +17,7 @@ console: the console's pages at a real directory's size: --users users with the 
         when the server compresses) and the web process's peak resident memory while serving it. Then a
         --export-rows results CSV export (a run of that many results written to the state database).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,7 +51,9 @@ def seed(directory: DemoDirectory, users: int, groups: int, memberships: int) ->
     directory.add_group("google_apps_plugin")
     uids = [f"user{number:05}" for number in range(users)]
     for number, uid in enumerate(uids):
-        directory.add_user(uid, "User", f"Number {number}", password=f"Password-{number}", groups=("google_apps_plugin",))
+        directory.add_user(
+            uid, "User", f"Number {number}", password=f"Password-{number}", groups=("google_apps_plugin",)
+        )
     per_group = max(1, memberships // max(groups, 1))
     for number in range(groups):
         start = number * per_group % users
@@ -71,8 +74,11 @@ def naive_first_sync(env: DemoEnvironment, engine: SyncEngine) -> int:
     for user in desired.users:
         if not user.in_scope:
             continue
-        body = {"primaryEmail": f"{user.uid}@{env.settings.google.domain}", "name": {"givenName": user.given_name, "familyName": user.family_name},
-                "password": "Naive-Password-1"}
+        body = {
+            "primaryEmail": f"{user.uid}@{env.settings.google.domain}",
+            "name": {"givenName": user.given_name, "familyName": user.family_name},
+            "password": "Naive-Password-1",
+        }
         target.service.users().insert(body=body).execute(http=target._http)
         calls += 1
     for group in desired.groups:
@@ -82,7 +88,9 @@ def naive_first_sync(env: DemoEnvironment, engine: SyncEngine) -> int:
         target.service.groups().insert(body={"email": email, "name": group.name}).execute(http=target._http)
         calls += 1
         for uid in sorted(group.member_uids):
-            target.service.members().insert(groupKey=email, body={"email": f"{uid}@{env.settings.google.domain}"}).execute(http=target._http)
+            target.service.members().insert(
+                groupKey=email, body={"email": f"{uid}@{env.settings.google.domain}"}
+            ).execute(http=target._http)
             calls += 1
     return calls
 
@@ -90,17 +98,29 @@ def naive_first_sync(env: DemoEnvironment, engine: SyncEngine) -> int:
 def bench_first(args) -> None:
     with DemoDirectory(size_limit=500, sync_limits=paged_only_limits(500)) as directory:
         _, seconds = timed(lambda: seed(directory, args.users, args.groups, args.memberships))
-        print(f"seeded {args.users} users, {args.groups} groups, about {args.memberships} memberships in {seconds:.0f} s; latency {args.latency * 1000:.0f} ms")
-        with tempfile.TemporaryDirectory() as state, DemoEnvironment(state_dir=state, directory=directory, latency=args.latency) as env:
+        print(
+            f"seeded {args.users} users, {args.groups} groups, about {args.memberships} memberships in {seconds:.0f} s; latency {args.latency * 1000:.0f} ms"
+        )
+        with (
+            tempfile.TemporaryDirectory() as state,
+            DemoEnvironment(state_dir=state, directory=directory, latency=args.latency) as env,
+        ):
             env.write_config(max_suspend="100%", batch_size="1000")
             engine = SyncEngine(env.settings)
             report, product = timed(engine.sync)
             calls = len(env.emulator.calls)
-            print(f"product, first sync:    {product:8.1f} s  {calls} API calls in {len(env.emulator.batches)} batches  outcome={report.outcome}")
+            print(
+                f"product, first sync:    {product:8.1f} s  {calls} API calls in {len(env.emulator.batches)} batches  outcome={report.outcome}"
+            )
             env.emulator.reset_calls()
             report, noop = timed(engine.sync)
-            print(f"product, no-op resync:  {noop:8.1f} s  {len(env.emulator.calls)} API calls  outcome={report.outcome}")
-        with tempfile.TemporaryDirectory() as state, DemoEnvironment(state_dir=state, directory=directory, latency=args.latency) as env:
+            print(
+                f"product, no-op resync:  {noop:8.1f} s  {len(env.emulator.calls)} API calls  outcome={report.outcome}"
+            )
+        with (
+            tempfile.TemporaryDirectory() as state,
+            DemoEnvironment(state_dir=state, directory=directory, latency=args.latency) as env,
+        ):
             env.write_config(max_suspend="100%")
             calls, naive = timed(lambda: naive_first_sync(env, SyncEngine(env.settings)))
             print(f"naive client, first:    {naive:8.1f} s  {calls} requests")
@@ -108,7 +128,10 @@ def bench_first(args) -> None:
 
 
 def bench_quota(args) -> None:
-    with DemoDirectory(size_limit=500, sync_limits=paged_only_limits(500)) as directory, tempfile.TemporaryDirectory() as state:
+    with (
+        DemoDirectory(size_limit=500, sync_limits=paged_only_limits(500)) as directory,
+        tempfile.TemporaryDirectory() as state,
+    ):
         seed(directory, args.users, args.groups, args.users * 2)
         with DemoEnvironment(state_dir=state, directory=directory, latency=args.latency) as env:
             env.emulator.quota_per_window, env.emulator.quota_window = args.quota, args.window
@@ -118,28 +141,51 @@ def bench_quota(args) -> None:
             # A compressed quota is Google's minute shortened to --window seconds: the pacer is told so, and scales its
             # bursts and its recovery with it (with Google's 60 s, batches hold one second's worth of calls).
             pacer_window = args.pacer_window or args.window
-            pacer = Pacer(settings.google.queries_per_minute, window=pacer_window, state_file=Path(settings.sync.state_dir) / PACER_FILE)
+            pacer = Pacer(
+                settings.google.queries_per_minute,
+                window=pacer_window,
+                state_file=Path(settings.sync.state_dir) / PACER_FILE,
+            )
             target = GoogleTarget(settings.google, settings.sync, scopes=required_scopes(settings), pacer=pacer)
             chunk = pacer.chunk
             report, seconds = timed(SyncEngine(settings, target=target).sync)
             stats = env.emulator.stats()
             rate = args.quota / args.window
             floor = stats["accepted"] / rate
-            print(f"quota {args.quota} calls per {args.window:g} s ({rate * 60:.0f}/min); {args.users} users in {args.groups} groups; "
-                  f"the pacer told a {pacer_window:g} s window (batches of at most {chunk} calls)")
-            print(f"wall {seconds:.1f} s, floor {floor:.1f} s ({stats['accepted']} calls accepted / rate): {seconds / floor:.2f}x the floor")
-            print(f"rejected {stats['rejected_quota']} of {stats['calls']} calls sent ({100 * stats['rejected_quota'] / max(stats['calls'], 1):.1f}%); "
-                  f"outcome={report.outcome}, failed parts: {len(report.failures)}")
+            print(
+                f"quota {args.quota} calls per {args.window:g} s ({rate * 60:.0f}/min); {args.users} users in {args.groups} groups; "
+                f"the pacer told a {pacer_window:g} s window (batches of at most {chunk} calls)"
+            )
+            print(
+                f"wall {seconds:.1f} s, floor {floor:.1f} s ({stats['accepted']} calls accepted / rate): {seconds / floor:.2f}x the floor"
+            )
+            print(
+                f"rejected {stats['rejected_quota']} of {stats['calls']} calls sent ({100 * stats['rejected_quota'] / max(stats['calls'], 1):.1f}%); "
+                f"outcome={report.outcome}, failed parts: {len(report.failures)}"
+            )
 
 
 def bench_memory(args) -> None:
-    users = tuple(DirectoryUser(uuid=f"uuid-{n}", dn=f"uid=u{n},ou=Users", uid=f"u{n:06}", given_name="User", family_name=f"Number {n}")
-                  for n in range(args.users))
-    groups = tuple(DirectoryGroup(uuid=f"g-{n}", dn=f"cn=g{n},ou=Groups", name=f"g{n:04}", member_uids=frozenset(f"u{k:06}" for k in range(n, args.users, 500)))
-                   for n in range(200))
+    users = tuple(
+        DirectoryUser(
+            uuid=f"uuid-{n}", dn=f"uid=u{n},ou=Users", uid=f"u{n:06}", given_name="User", family_name=f"Number {n}"
+        )
+        for n in range(args.users)
+    )
+    groups = tuple(
+        DirectoryGroup(
+            uuid=f"g-{n}",
+            dn=f"cn=g{n},ou=Groups",
+            name=f"g{n:04}",
+            member_uids=frozenset(f"u{k:06}" for k in range(n, args.users, 500)),
+        )
+        for n in range(200)
+    )
     with tempfile.NamedTemporaryFile("w", suffix=".conf") as handle:
-        handle.write("[ldap]\nbase_dn = dc=example,dc=com\nenabled_group =\n[google]\ndomain = example.com\nadmin_email = admin@example.com\n"
-                     "credentials_file = /nonexistent/key.json\n[sync]\nstate_dir = /tmp\nmax_suspend = 100%\n")
+        handle.write(
+            "[ldap]\nbase_dn = dc=example,dc=com\nenabled_group =\n[google]\ndomain = example.com\nadmin_email = admin@example.com\n"
+            "credentials_file = /nonexistent/key.json\n[sync]\nstate_dir = /tmp\nmax_suspend = 100%\n"
+        )
         handle.flush()
         settings = config.load(handle.name)
 
@@ -155,11 +201,14 @@ def bench_memory(args) -> None:
     planning = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     print(f"plan of {args.users} users and 200 groups: {changes} changes in {seconds:.1f} s")
-    print(f"peak memory of the process: {whole:.0f} MiB ({before:.0f} MiB before planning: the interpreter, the tool's libraries and the "
-          f"directory state); planning itself allocated at most {planning / 2**20:.0f} MiB")
+    print(
+        f"peak memory of the process: {whole:.0f} MiB ({before:.0f} MiB before planning: the interpreter, the tool's libraries and the "
+        f"directory state); planning itself allocated at most {planning / 2**20:.0f} MiB"
+    )
 
 
 # -- the console at a real size ----------------------------------------------------------------------
+
 
 def serve(settings_file: str) -> None:
     """The web process: the reference host with the plugin, from the settings the bench wrote (its own process, so its
@@ -194,14 +243,22 @@ class WebProcess:
     def __init__(self, env: DemoEnvironment, state: str):
         directory = env.directory
         settings = {
-            "SECRET_KEY": "bench", "password": "bench-password", "CONSOLE_ADMIN_USERNAME": "admin",
-            "CONSOLE_LDAP_URI": directory.uri, "CONSOLE_LDAP_BIND_DN": directory.root_dn, "CONSOLE_LDAP_BIND_PASSWORD": directory.root_pw,
-            "CONSOLE_LDAP_BASE_DN": directory.suffix, "CONSOLE_MAIL_DOMAIN": "example.com", "GOOGLE_SYNC_CONFIG": str(env.config_path),
+            "SECRET_KEY": "bench",
+            "password": "bench-password",
+            "CONSOLE_ADMIN_USERNAME": "admin",
+            "CONSOLE_LDAP_URI": directory.uri,
+            "CONSOLE_LDAP_BIND_DN": directory.root_dn,
+            "CONSOLE_LDAP_BIND_PASSWORD": directory.root_pw,
+            "CONSOLE_LDAP_BASE_DN": directory.suffix,
+            "CONSOLE_MAIL_DOMAIN": "example.com",
+            "GOOGLE_SYNC_CONFIG": str(env.config_path),
             "GOOGLE_SYNC_SECRETS_DIR": str(Path(state) / "secrets"),
         }
         settings_file = Path(state) / "web.json"
         settings_file.write_text(json.dumps(settings))
-        self.process = subprocess.Popen([sys.executable, __file__, "serve", "--settings", str(settings_file)], stdout=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "serve", "--settings", str(settings_file)], stdout=subprocess.PIPE, text=True
+        )
         self.base = f"http://127.0.0.1:{self.process.stdout.readline().strip()}"
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
         self.token = ""
@@ -250,8 +307,11 @@ class WebProcess:
         resident = self._status("VmRSS")  # what it held already (Python keeps what it once allocated)
         body, seconds, url = self.fetch(path, form)
         peak = self.peak()
-        print(f"  {label:<44} {seconds:7.2f} s  {len(body) / 1024:9.0f} KB  peak {peak:5.0f} MiB (+{peak - resident:3.0f})  "
-              f"{'' if url.startswith('http') else url}", flush=True)
+        print(
+            f"  {label:<44} {seconds:7.2f} s  {len(body) / 1024:9.0f} KB  peak {peak:5.0f} MiB (+{peak - resident:3.0f})  "
+            f"{'' if url.startswith('http') else url}",
+            flush=True,
+        )
         return body, url
 
 
@@ -295,8 +355,20 @@ def big_run(database: str, rows: int) -> int:
     store = Store(database)
     run = store.start_run("bench", dry_run=False)
     for start in range(0, rows, 5000):
-        store.record_batch(run, [{"action": "add member", "object": f"team{n // 50:05}@example.com ← user{n:06}@example.com", "ok": n % 97 != 0,
-                                  "message": "" if n % 97 else "a failure"} for n in range(start, min(rows, start + 5000))], [], [])
+        store.record_batch(
+            run,
+            [
+                {
+                    "action": "add member",
+                    "object": f"team{n // 50:05}@example.com ← user{n:06}@example.com",
+                    "ok": n % 97 != 0,
+                    "message": "" if n % 97 else "a failure",
+                }
+                for n in range(start, min(rows, start + 5000))
+            ],
+            [],
+            [],
+        )
     store.finish_run(run, "partial", counts={"ok": rows})
     store.close()
     return run
@@ -305,8 +377,14 @@ def big_run(database: str, rows: int) -> int:
 def bench_console(args) -> None:
     with DemoDirectory(size_limit=500, sync_limits=paged_only_limits(500)) as directory:
         _, seconds = timed(lambda: seed_large_directory(directory, args.users))
-        print(f"seeded {args.users} users in {args.users // GROUP_SIZE} groups of {GROUP_SIZE} in {seconds:.0f} s", flush=True)
-        with tempfile.TemporaryDirectory() as state, DemoEnvironment(state_dir=state, directory=directory, latency=0) as env:
+        print(
+            f"seeded {args.users} users in {args.users // GROUP_SIZE} groups of {GROUP_SIZE} in {seconds:.0f} s",
+            flush=True,
+        )
+        with (
+            tempfile.TemporaryDirectory() as state,
+            DemoEnvironment(state_dir=state, directory=directory, latency=0) as env,
+        ):
             env.write_config(max_suspend="100%", batch_size="1000")
             web = WebProcess(env, state)
             try:
@@ -315,9 +393,15 @@ def bench_console(args) -> None:
                 console_pages(web)
                 if args.export_rows:
                     run = big_run(env.settings.sync.database, args.export_rows)
-                    web.measure(f"CSV export of a run of {args.export_rows} results", f"/app/google_sync/history/{run}/results.csv")
+                    web.measure(
+                        f"CSV export of a run of {args.export_rows} results",
+                        f"/app/google_sync/history/{run}/results.csv",
+                    )
                     web.measure("the page of that run", f"/app/google_sync/history/{run}")
-                print(f"web process peak memory over every page: {web.highest:.0f} MiB; machine load after: {os.getloadavg()[0]:.1f}", flush=True)
+                print(
+                    f"web process peak memory over every page: {web.highest:.0f} MiB; machine load after: {os.getloadavg()[0]:.1f}",
+                    flush=True,
+                )
             finally:
                 web.stop()
 
@@ -331,15 +415,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=("first", "quota", "memory", "console", "serve"))
     parser.add_argument("--settings", help=argparse.SUPPRESS)  # serve: the web process's settings file
-    parser.add_argument("--export-rows", type=int, default=100000, help="console: the rows of the results CSV export (0: none)")
+    parser.add_argument(
+        "--export-rows", type=int, default=100000, help="console: the rows of the results CSV export (0: none)"
+    )
     parser.add_argument("--users", type=int)
     parser.add_argument("--groups", type=int)
     parser.add_argument("--memberships", type=int, default=30000)
     parser.add_argument("--latency", type=float, default=0.02)
     parser.add_argument("--quota", type=int, default=100)
     parser.add_argument("--window", type=float, default=10.0)
-    parser.add_argument("--pacer-window", type=float, default=None,
-                        help="the window the pacer is told (default: --window; 60 = Google's minute, one second's worth per batch)")
+    parser.add_argument(
+        "--pacer-window",
+        type=float,
+        default=None,
+        help="the window the pacer is told (default: --window; 60 = Google's minute, one second's worth per batch)",
+    )
     args = parser.parse_args()
     if args.what == "serve":
         return serve(args.settings)

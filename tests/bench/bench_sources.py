@@ -7,6 +7,7 @@ Times a whole read (read_state, what every full run does) and a one-user read (r
 with the switch (ClearOS' default), with subtrees, and with nested group sources (a push then reads every group's
 members). Prints median milliseconds; asserts nothing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,11 +34,16 @@ def build(directory: DemoDirectory, users: int, teams: int) -> None:
         directory.add_user(uid, "Given", f"Family{index}", ou=f"Staff/{SITES[index % len(SITES)]}")
         members[index % teams].append(uid)
     switch = directory.group_dn("google_apps_plugin")
-    directory.admin().modify_s(switch, [(ldap.MOD_ADD, "memberUid", [f"user{index:05d}".encode() for index in range(users)])])
+    directory.admin().modify_s(
+        switch, [(ldap.MOD_ADD, "memberUid", [f"user{index:05d}".encode() for index in range(users)])]
+    )
     for team, uids in members.items():
         directory.add_group(f"team{team:03d}", members=uids)
     for department in range(max(1, teams // 10)):
-        nested = [directory.group_dn(f"team{team:03d}").encode() for team in range(department * 10, min(teams, department * 10 + 10))]
+        nested = [
+            directory.group_dn(f"team{team:03d}").encode()
+            for team in range(department * 10, min(teams, department * 10 + 10))
+        ]
         directory.add_group_of_names(f"dept{department:02d}", [])
         directory.admin().modify_s(directory.group_dn(f"dept{department:02d}"), [(ldap.MOD_REPLACE, "member", nested)])
 
@@ -65,7 +71,9 @@ def main() -> None:
             "subtrees": SourceSettings(subtrees=tuple(Subtree(directory.ou_dn(f"Staff/{site}")) for site in SITES)),
             "nested group sources": SourceSettings(member_groups=departments),
         }
-        print(f"{args.users} users in {len(SITES)} OUs, {args.teams} teams nested in {len(departments)} departments; median of {args.repeat}")
+        print(
+            f"{args.users} users in {len(SITES)} OUs, {args.teams} teams nested in {len(departments)} departments; median of {args.repeat}"
+        )
         for label, sources in cases.items():
             with LdapSource(directory.settings(), sources=sources) as source:
                 whole = median_ms(source.read_state, max(3, args.repeat // 5))

@@ -9,6 +9,7 @@ change, as in a first synchronization), and the report written to /dev/null as J
   streamed: as `google-sync test --json` does now (json_output.write: each change's dict made as it is written).
 The plan itself is in memory either way: the difference is the output.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,13 +33,26 @@ def build_report(users: int):
     from app_google_sync.libraries.sync.engine import Report
     from app_google_sync.libraries.sync.planner import build_plan
 
-    people = tuple(DirectoryUser(uuid=f"uuid-{n}", dn=f"uid=u{n},ou=Users", uid=f"u{n:06}", given_name="User", family_name=f"Number {n}")
-                   for n in range(users))
-    groups = tuple(DirectoryGroup(uuid=f"g-{n}", dn=f"cn=g{n},ou=Groups", name=f"g{n:04}",
-                                  member_uids=frozenset(f"u{k:06}" for k in range(n, users, 500))) for n in range(200))
+    people = tuple(
+        DirectoryUser(
+            uuid=f"uuid-{n}", dn=f"uid=u{n},ou=Users", uid=f"u{n:06}", given_name="User", family_name=f"Number {n}"
+        )
+        for n in range(users)
+    )
+    groups = tuple(
+        DirectoryGroup(
+            uuid=f"g-{n}",
+            dn=f"cn=g{n},ou=Groups",
+            name=f"g{n:04}",
+            member_uids=frozenset(f"u{k:06}" for k in range(n, users, 500)),
+        )
+        for n in range(200)
+    )
     with tempfile.NamedTemporaryFile("w", suffix=".conf") as handle:
-        handle.write("[ldap]\nbase_dn = dc=example,dc=com\nenabled_group =\n[google]\ndomain = example.com\nadmin_email = admin@example.com\n"
-                     "credentials_file = /nonexistent/key.json\n[sync]\nstate_dir = /tmp\nmax_suspend = 100%\n")
+        handle.write(
+            "[ldap]\nbase_dn = dc=example,dc=com\nenabled_group =\n[google]\ndomain = example.com\nadmin_email = admin@example.com\n"
+            "credentials_file = /nonexistent/key.json\n[sync]\nstate_dir = /tmp\nmax_suspend = 100%\n"
+        )
         handle.flush()
         settings = config.load(handle.name)
     plan = build_plan(DirectoryState(people, groups), GoogleState(users=(), groups=()), LinkState(), settings)
@@ -73,10 +87,17 @@ def main() -> None:
         one_way(args.way, args.users)
         return
     for way in ("whole", "streamed"):
-        done = subprocess.run([sys.executable, __file__, "--users", str(args.users), "--way", way], capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            [sys.executable, __file__, "--users", str(args.users), "--way", way],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         figures = json.loads(done.stdout)
-        print(f"{way:>8}: {figures['changes']} changes; peak memory {figures['peak']:.0f} MiB ({figures['planned']:.0f} MiB once planned, "
-              f"+{figures['peak'] - figures['planned']:.0f} MiB to write the JSON in {figures['seconds']:.1f} s)")
+        print(
+            f"{way:>8}: {figures['changes']} changes; peak memory {figures['peak']:.0f} MiB ({figures['planned']:.0f} MiB once planned, "
+            f"+{figures['peak'] - figures['planned']:.0f} MiB to write the JSON in {figures['seconds']:.1f} s)"
+        )
 
 
 if __name__ == "__main__":

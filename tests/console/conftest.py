@@ -1,11 +1,13 @@
 """Fixtures for the console plugin: the test host (see console_helpers), a real slapd and the emulator."""
+
 from __future__ import annotations
 
 import os
 
 import pytest
-from app_google_sync.host.demo import ADMIN_PASSWORD, ADMIN_USERNAME, build_demo_app
 from console_helpers import CHROMIUM, CHROMIUM_ARGS, Console, make_host, token_of
+
+from app_google_sync.host.demo import ADMIN_PASSWORD, ADMIN_USERNAME, build_demo_app
 
 
 @pytest.fixture
@@ -76,7 +78,9 @@ def page():
 # The real reference host (app_google_sync.host) with the plugin found through its entry point.
 @pytest.fixture
 def host(env, tmp_path):
-    app = build_demo_app(env, GOOGLE_SYNC_SECRETS_DIR=str(tmp_path / "secrets"), GOOGLE_SYNC_PUSH_DELAY=0.05, CONSOLE_STRICT_PLUGINS=True)
+    app = build_demo_app(
+        env, GOOGLE_SYNC_SECRETS_DIR=str(tmp_path / "secrets"), GOOGLE_SYNC_PUSH_DELAY=0.05, CONSOLE_STRICT_PLUGINS=True
+    )
     yield app
     app.extensions["google_sync"].runs.join(30)
     app.extensions["google_sync"].shutdown()

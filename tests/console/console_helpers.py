@@ -1,4 +1,5 @@
 """Helpers of the console plugin's tests: a tiny test host built to the plugin contract, a logged-in client."""
+
 from __future__ import annotations
 
 import html
@@ -14,7 +15,13 @@ from app_google_sync import GoogleSync
 
 HERE = Path(__file__).parent
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = HERE.parents[1] / "test-artifacts" / "console"
 ADMIN_PASSWORD = "Host-Admin-Pass-9"
 USER_PASSWORD = "Demo-Password-1"
@@ -95,7 +102,9 @@ class Console:
         self.app = app
         self.client = app.test_client()
         token = csrf_token(self.client, "/login")
-        response = self.client.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD, "csrf_token": token})
+        response = self.client.post(
+            "/login", data={"username": "admin", "password": ADMIN_PASSWORD, "csrf_token": token}
+        )
         assert response.status_code == 302, response.get_data(as_text=True)
         self.token = csrf_token(self.client)
 
@@ -112,7 +121,9 @@ class Console:
 
 def add_people(directory, *uids, groups=("google_apps_plugin",)):
     for uid in uids:
-        directory.add_user(uid, uid.capitalize(), "Tester", password=USER_PASSWORD, mail=f"{uid}@example.com", groups=groups)
+        directory.add_user(
+            uid, uid.capitalize(), "Tester", password=USER_PASSWORD, mail=f"{uid}@example.com", groups=groups
+        )
 
 
 def text_of(response) -> str:

@@ -1,6 +1,7 @@
 """The console at a real directory's size, in Chromium: 2,000 users (1% bad data, 0.5% locked) in groups of 50,
 the emulator as an empty Google. The directory, the console and the browser are built once for the module; the
 tests run in order, as an administrator would (test, narrow down, download, synchronize, look at the result)."""
+
 from __future__ import annotations
 
 import csv
@@ -20,7 +21,9 @@ from app_google_sync.demo.environment import DemoEnvironment
 from app_google_sync.demo.large import GROUP_SIZE, is_locked, seed_large_directory
 from app_google_sync.host.demo import ADMIN_PASSWORD, ADMIN_USERNAME, build_demo_app
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Debian's chromium is not installed ({CHROMIUM} missing)")
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason=f"Debian's chromium is not installed ({CHROMIUM} missing)"
+)
 
 USERS = 2000
 GROUPS = USERS // GROUP_SIZE
@@ -96,7 +99,10 @@ def test_the_summary_and_synchronize_now_are_on_the_first_screen(site, browser_p
     assert counts["create user"] == good and counts["create group"] == GROUPS
     assert counts["add member"] == good
     # Warnings grouped by code, each user's problem once: the skipped and locked users are counted under their codes.
-    warnings = dict(re.match(r"([\d,]+) (\S+)", text).groups()[::-1] for text in page.locator("#gs-warning-counts a").all_inner_texts())
+    warnings = dict(
+        re.match(r"([\d,]+) (\S+)", text).groups()[::-1]
+        for text in page.locator("#gs-warning-counts a").all_inner_texts()
+    )
     assert int(warnings["user_locked"]) == LOCKED and int(warnings["address_shared"]) == USERS // 100 * 2
     assert page.locator("#gs-warnings details.gs-notice-group").count() == len(warnings)
     assert page.locator("table.gs-plan tbody tr").count() == 100  # one page of rows, not 4,000
@@ -132,7 +138,9 @@ def test_a_search_finds_a_group_and_its_members(site, browser_page):
     page.click("form.gs-filter-form button:has-text('Show')")
     expect(page).to_have_url(re.compile(r"q=team0007"))
     objects = rows_shown(page)
-    members = GROUP_SIZE - sum(1 for number in range(7 * GROUP_SIZE, 8 * GROUP_SIZE) if is_locked(number) or number % 100 in (49, 50))
+    members = GROUP_SIZE - sum(
+        1 for number in range(7 * GROUP_SIZE, 8 * GROUP_SIZE) if is_locked(number) or number % 100 in (49, 50)
+    )
     assert len(objects) == members and all(item.startswith("team0007@example.com ← user") for item in objects)
     shot(page, "scale-03-search")
 
@@ -150,7 +158,9 @@ def test_pages_move_through_the_plan(site, browser_page):
     assert page.locator(".gs-pager-range").first.inner_text().startswith("101–200 of ")
     page.locator("a:has-text('Last')").first.click()
     total = sum(counts_of(page).values())
-    assert page.locator(".gs-pager-range").first.inner_text() == f"{(total - 1) // 100 * 100 + 1:,}–{total:,} of {total:,}"
+    assert (
+        page.locator(".gs-pager-range").first.inner_text() == f"{(total - 1) // 100 * 100 + 1:,}–{total:,} of {total:,}"
+    )
 
 
 def test_the_csv_download_has_a_row_per_change(site, browser_page):
@@ -180,7 +190,9 @@ def test_a_run_page_shows_failures_first(site, browser_page):
     shot(page, "scale-04-run-finished")
     assert "user00001@example.com" in page.locator("#gs-failures").inner_text()
     page.click("a:has-text('in the history')")
-    marks = page.locator("table.gs-results tbody tr td:first-child .gs-mark").evaluate_all("marks => marks.map(m => m.title)")
+    marks = page.locator("table.gs-results tbody tr td:first-child .gs-mark").evaluate_all(
+        "marks => marks.map(m => m.title)"
+    )
     assert marks[:failed] == ["failed"] * failed and set(marks[failed:]) == {"done"}
     assert len(marks) == 100
     page.screenshot(path=str(ARTIFACTS / "scale-05-run-in-history.png"))
@@ -202,7 +214,9 @@ def test_locked_users_are_labelled_locked(site, browser_page):
     shot(page, "scale-06-users-locked")
     page.fill("input[name=q]", "user00042")
     page.click("form.gs-filter-form button:has-text('Show')")
-    expect(page.locator("table.gs-users tbody tr[data-state]")).to_have_count(0)  # the search keeps the state filter: user00042 is not locked
+    expect(page.locator("table.gs-users tbody tr[data-state]")).to_have_count(
+        0
+    )  # the search keeps the state filter: user00042 is not locked
     page.click("a:has-text('Clear')")
     page.fill("input[name=q]", "user00042")
     page.click("form.gs-filter-form button:has-text('Show')")

@@ -1,4 +1,5 @@
 """Automatic synchronization: the INI setting, the APScheduler job in the state database, the worker."""
+
 import os
 import socket
 import threading
@@ -6,11 +7,11 @@ import time
 from datetime import timedelta
 
 import pytest
+from console_helpers import Console, text_of
 
 from app_google_sync.libraries.runtime import scheduler
 from app_google_sync.libraries.settings import config_file
 from app_google_sync.libraries.state.store import Store
-from console_helpers import Console, text_of
 
 
 def stored_job(env):
@@ -80,7 +81,9 @@ def test_with_a_separate_worker_the_console_only_writes_the_file(env, host_facto
     assert stored_job(env) is None
     assert "set by the synchronization worker within 15 seconds" in text_of(console.get("/automatic"))
     stop = threading.Event()
-    worker = threading.Thread(target=scheduler.run_worker, args=(str(env.config_path),), kwargs={"stop": stop, "reconcile_every": 0.1})
+    worker = threading.Thread(
+        target=scheduler.run_worker, args=(str(env.config_path),), kwargs={"stop": stop, "reconcile_every": 0.1}
+    )
     worker.start()
     try:
         deadline = time.monotonic() + 10
@@ -118,7 +121,9 @@ def test_with_a_shared_postgresql_state_only_the_elected_worker_schedules(env, h
     assert "ignored with a shared [sync] database_url" in caplog.text
     assert "Active worker None no google-sync worker is running: start one on each server" in text_of(console.get("/"))
     stop = threading.Event()
-    worker = threading.Thread(target=scheduler.run_worker, args=(str(env.config_path),), kwargs={"stop": stop, "check_every": 0.1})
+    worker = threading.Thread(
+        target=scheduler.run_worker, args=(str(env.config_path),), kwargs={"stop": stop, "check_every": 0.1}
+    )
     worker.start()
     try:
         deadline = time.monotonic() + 10

@@ -1,5 +1,6 @@
 """The administrator's whole path in a real browser (Debian's Chromium through Playwright):
 the reference host, the plugin, a seeded slapd and the emulator. Screenshots go to test-artifacts/console/."""
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,9 @@ from app_google_sync.demo.environment import DemoEnvironment
 from app_google_sync.host.demo import ADMIN_PASSWORD, ADMIN_USERNAME, build_demo_app
 from app_google_sync.libraries.settings import config_file
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Debian's chromium is not installed ({CHROMIUM} missing)")
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason=f"Debian's chromium is not installed ({CHROMIUM} missing)"
+)
 
 
 @pytest.fixture
@@ -30,7 +33,9 @@ def demo(directory, tmp_path):
 
 @pytest.fixture
 def console_url(demo, tmp_path):
-    app = build_demo_app(demo, GOOGLE_SYNC_SECRETS_DIR=str(tmp_path / "secrets"), GOOGLE_SYNC_PUSH_DELAY=0.1, CONSOLE_STRICT_PLUGINS=True)
+    app = build_demo_app(
+        demo, GOOGLE_SYNC_SECRETS_DIR=str(tmp_path / "secrets"), GOOGLE_SYNC_PUSH_DELAY=0.1, CONSOLE_STRICT_PLUGINS=True
+    )
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -60,7 +65,9 @@ def test_connect_test_synchronize_and_automate(demo, console_url, page):
     page.click("button:has-text('Upload key')")
     expect(page.locator(".flash-success")).to_contain_text("Key stored")
     expect(page.locator("#gs-client-id")).to_have_value(re.compile(r"^\d{15,}$"))
-    expect(page.locator("#gs-scopes")).to_have_value(re.compile(r"^https://www.googleapis.com/auth/admin.directory.user,"))
+    expect(page.locator("#gs-scopes")).to_have_value(
+        re.compile(r"^https://www.googleapis.com/auth/admin.directory.user,")
+    )
     assert "PRIVATE KEY" not in page.content()
     shot(page, "02-settings-after-upload")
 
@@ -96,7 +103,9 @@ def test_connect_test_synchronize_and_automate(demo, console_url, page):
     expect(page.locator(".progress")).to_be_visible()
     expect(page.locator("#gs-total")).to_have_text(re.compile(r"^\d+$"))
     shot(page, "05-synchronize-progress")
-    expect(page.locator("#gs-outcome")).to_contain_text("Synchronization complete: every change was applied.", timeout=30000)
+    expect(page.locator("#gs-outcome")).to_contain_text(
+        "Synchronization complete: every change was applied.", timeout=30000
+    )
     expect(page.locator("table.gs-results")).to_contain_text("create user")
     assert page.locator("table.gs-results .gs-mark-fail").count() == 0
     shot(page, "06-synchronize-results")
@@ -144,14 +153,20 @@ def test_connect_to_google_with_the_administrators_account(oauth_demo, tmp_path,
     from playwright.sync_api import expect
 
     served = {}  # the port comes first: the client file must list the callback before the console reads it
-    server = make_server("127.0.0.1", 0, lambda environ, start_response: served["app"](environ, start_response), threaded=True)
+    server = make_server(
+        "127.0.0.1", 0, lambda environ, start_response: served["app"](environ, start_response), threaded=True
+    )
     console_url = f"http://127.0.0.1:{server.server_port}"
     callback = console_url + "/app/google_sync/connect/oauth/callback"
     oauth_demo.emulator.register_oauth_client(oauth_demo.oauth_client, [callback])
     client = {"web": {**oauth_demo.oauth_client["web"], "redirect_uris": [callback]}}
     (tmp_path / "oauth-client.json").write_text(json.dumps(client))
-    app = served["app"] = build_demo_app(oauth_demo, GOOGLE_SYNC_SECRETS_DIR=str(tmp_path / "secrets"),
-                                         GOOGLE_SYNC_OAUTH_CLIENT=str(tmp_path / "oauth-client.json"), CONSOLE_STRICT_PLUGINS=True)
+    app = served["app"] = build_demo_app(
+        oauth_demo,
+        GOOGLE_SYNC_SECRETS_DIR=str(tmp_path / "secrets"),
+        GOOGLE_SYNC_OAUTH_CLIENT=str(tmp_path / "oauth-client.json"),
+        CONSOLE_STRICT_PLUGINS=True,
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         page.goto(console_url + "/login")

@@ -1,5 +1,6 @@
 """The group picker, the mapping page and the import list in a real browser (Debian's Chromium through Playwright),
 on the reference host with a seeded slapd and the emulator. Screenshots go to test-artifacts/console/."""
+
 from __future__ import annotations
 
 import os
@@ -7,30 +8,41 @@ import re
 import threading
 
 import pytest
+from console_helpers import CHROMIUM, shot
 from werkzeug.serving import make_server
 
 from app_google_sync.demo.directory import seed_sample_organisation
 from app_google_sync.demo.environment import DemoEnvironment
 from app_google_sync.host.demo import ADMIN_PASSWORD, ADMIN_USERNAME, build_demo_app
 from app_google_sync.libraries.settings import config
-from console_helpers import CHROMIUM, shot
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Debian's chromium is not installed ({CHROMIUM} missing)")
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason=f"Debian's chromium is not installed ({CHROMIUM} missing)"
+)
 
 
 @pytest.fixture
 def demo(directory, tmp_path):
     """The sample organisation with a nested group, connected to the emulator, which also holds a Google-only account."""
     seed_sample_organisation(directory)
-    directory.add_group_of_names("emea", [directory.group_dn("sales"), directory.user_dn("bob")], description="Europe, Middle East and Africa")
+    directory.add_group_of_names(
+        "emea", [directory.group_dn("sales"), directory.user_dn("bob")], description="Europe, Middle East and Africa"
+    )
     with DemoEnvironment(state_dir=str(tmp_path), directory=directory) as env:
-        env.emulator.add_user("gina@example.com", "Gina", "Lollo", phones=[{"type": "work", "value": "+39 06 5550 0100"}])
+        env.emulator.add_user(
+            "gina@example.com", "Gina", "Lollo", phones=[{"type": "work", "value": "+39 06 5550 0100"}]
+        )
         yield env
 
 
 @pytest.fixture
 def plugin_url(demo, tmp_path, page):
-    app = build_demo_app(demo, GOOGLE_SYNC_SECRETS_DIR=str(tmp_path / "secrets"), GOOGLE_SYNC_PUSH_DELAY=0.05, CONSOLE_STRICT_PLUGINS=True)
+    app = build_demo_app(
+        demo,
+        GOOGLE_SYNC_SECRETS_DIR=str(tmp_path / "secrets"),
+        GOOGLE_SYNC_PUSH_DELAY=0.05,
+        CONSOLE_STRICT_PLUGINS=True,
+    )
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -115,7 +127,9 @@ def test_mapping_page_org_units_and_import(demo, plugin_url, page):
     expect(page.locator(".field-error")).to_contain_text("give an LDAP attribute name")
     phone.fill("homePhone")
     page.click("form:has(table.gs-mapping) button:has-text('Save')")
-    expect(page.locator(".flash-success")).to_contain_text("Switched off, never touched in Google: Job title, Manager, Photo.")
+    expect(page.locator(".flash-success")).to_contain_text(
+        "Switched off, never touched in Google: Job title, Manager, Photo."
+    )
     attributes = config.load(str(demo.config_path)).attributes
     assert (attributes.title, attributes.phone) == ("", "homePhone")
 
@@ -145,11 +159,21 @@ def test_windows_groups_are_not_offered(demo, tmp_path, page):
     from playwright.sync_api import expect
 
     directory = demo.directory
-    for name, gid, sid in (("domain_users", 1000513, "S-1-5-21-1-2-3-513"), ("administrators", 1000544, "S-1-5-32-544")):
-        directory.add_entry(directory.group_dn(name), {
-            "objectClass": ["top", "posixGroup", "sambaGroupMapping"], "cn": name, "gidNumber": gid,
-            "sambaSID": sid, "sambaGroupType": 2, "memberUid": ["bob"],
-        })
+    for name, gid, sid in (
+        ("domain_users", 1000513, "S-1-5-21-1-2-3-513"),
+        ("administrators", 1000544, "S-1-5-32-544"),
+    ):
+        directory.add_entry(
+            directory.group_dn(name),
+            {
+                "objectClass": ["top", "posixGroup", "sambaGroupMapping"],
+                "cn": name,
+                "gidNumber": gid,
+                "sambaSID": sid,
+                "sambaGroupType": 2,
+                "memberUid": ["bob"],
+            },
+        )
     app = build_demo_app(demo, GOOGLE_SYNC_SECRETS_DIR=str(tmp_path / "secrets"), CONSOLE_STRICT_PLUGINS=True)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()

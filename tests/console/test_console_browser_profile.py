@@ -1,27 +1,36 @@
 """The Attributes page's profile rows in a real browser (Debian's Chromium through Playwright): the manager, custom
 attributes, licences and domains, then the preview. Screenshots go to test-artifacts/console/."""
+
 from __future__ import annotations
 
 import os
 import threading
 
 import pytest
+from console_helpers import CHROMIUM, shot
 from werkzeug.serving import make_server
 
 from app_google_sync.demo.environment import DemoEnvironment
 from app_google_sync.host.demo import ADMIN_PASSWORD, ADMIN_USERNAME, build_demo_app
 from app_google_sync.libraries.settings import config
-from console_helpers import CHROMIUM, shot
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Debian's chromium is not installed ({CHROMIUM} missing)")
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason=f"Debian's chromium is not installed ({CHROMIUM} missing)"
+)
 
 
 @pytest.fixture
 def demo(directory, tmp_path):
     directory.add_group("google_apps_plugin")
     boss = directory.add_user("bob", "Bob", "Boss", groups=("google_apps_plugin",))
-    directory.add_user("alice", "Alice", "Tester", mail="alice@example.org", groups=("google_apps_plugin",),
-                       extra_attrs={"manager": boss, "employeeNumber": "4200", "businessCategory": ["Apollo", "Gemini"]})
+    directory.add_user(
+        "alice",
+        "Alice",
+        "Tester",
+        mail="alice@example.org",
+        groups=("google_apps_plugin",),
+        extra_attrs={"manager": boss, "employeeNumber": "4200", "businessCategory": ["Apollo", "Gemini"]},
+    )
     with DemoEnvironment(state_dir=str(tmp_path), directory=directory) as env:
         env.emulator.add_domain("example.org")
         env.emulator.add_schema("HR", [("costCenter", "INT64", False), ("projects", "STRING", True)])
@@ -31,7 +40,12 @@ def demo(directory, tmp_path):
 
 @pytest.fixture
 def plugin_url(demo, tmp_path, page):
-    app = build_demo_app(demo, GOOGLE_SYNC_SECRETS_DIR=str(tmp_path / "secrets"), GOOGLE_SYNC_PUSH_DELAY=0.05, CONSOLE_STRICT_PLUGINS=True)
+    app = build_demo_app(
+        demo,
+        GOOGLE_SYNC_SECRETS_DIR=str(tmp_path / "secrets"),
+        GOOGLE_SYNC_PUSH_DELAY=0.05,
+        CONSOLE_STRICT_PLUGINS=True,
+    )
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -1,6 +1,7 @@
 """The Sources page in a real browser (Debian's Chromium through Playwright): the OU tree and the groups with their
 user counts, a change previewed (who comes in, who would be suspended) before it can be saved, and saved only as
 previewed. Screenshots go to test-artifacts/console/."""
+
 from __future__ import annotations
 
 import os
@@ -9,26 +10,32 @@ import threading
 from pathlib import Path
 
 import pytest
+from console_helpers import CHROMIUM, shot
 from werkzeug.serving import make_server
 
 from app_google_sync import cli
 from app_google_sync.host.demo import ADMIN_PASSWORD, ADMIN_USERNAME, build_demo_app
 from app_google_sync.libraries.settings import config
-from console_helpers import CHROMIUM, shot
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from test_sources import build_organisation  # noqa: E402  (the same organisation as the command-line tests)
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Debian's chromium is not installed ({CHROMIUM} missing)")
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason=f"Debian's chromium is not installed ({CHROMIUM} missing)"
+)
 
 
 @pytest.fixture
 def plugin_url(env, tmp_path, page):
     build_organisation(env.directory)
     env.write_config(max_suspend="1")
-    env.config_path.write_text(env.config_path.read_text() + f"\n[sources]\nsubtrees = {env.directory.ou_dn('Staff')}\n")
+    env.config_path.write_text(
+        env.config_path.read_text() + f"\n[sources]\nsubtrees = {env.directory.ou_dn('Staff')}\n"
+    )
     assert cli.main(["--config", str(env.config_path), "sync"]) == 0  # ann and bob are in Google
-    app = build_demo_app(env, GOOGLE_SYNC_SECRETS_DIR=str(tmp_path / "secrets"), GOOGLE_SYNC_PUSH_DELAY=0.05, CONSOLE_STRICT_PLUGINS=True)
+    app = build_demo_app(
+        env, GOOGLE_SYNC_SECRETS_DIR=str(tmp_path / "secrets"), GOOGLE_SYNC_PUSH_DELAY=0.05, CONSOLE_STRICT_PLUGINS=True
+    )
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -1,4 +1,5 @@
 """deploy/: the worker's systemd unit and the example configuration, which must cover README's reference."""
+
 import configparser
 import re
 from pathlib import Path
@@ -48,7 +49,7 @@ def test_every_key_is_explained_by_a_comment():
     lines = EXAMPLE.read_text().splitlines()
     for number, line in enumerate(lines):
         if re.match(r"^\w+ =", line):
-            before = lines[max(0, number - 12):number]
+            before = lines[max(0, number - 12) : number]
             assert any(previous.startswith("#") for previous in before), line
 
 

@@ -1,4 +1,5 @@
 """The Groups page: choosing the groups, posting policies, members without Google Apps, groups that left (real slapd + emulator)."""
+
 import re
 
 from console_helpers import add_people, text_of, wait_for_run
@@ -94,7 +95,13 @@ def test_posting_policies_are_saved_need_their_scope_and_are_applied(env, consol
     assert '<option value="default" selected>Default (not managed)</option>' in page
     assert "needs the apps.groups.settings scope" in text_of(console.get("/groups"))
 
-    response = save(console, all_groups="yes", group=["sales", "support", "emea"], posting_default="members", **{"posting:support": "anyone", "posting:emea": "off"})
+    response = save(
+        console,
+        all_groups="yes",
+        group=["sales", "support", "emea"],
+        posting_default="members",
+        **{"posting:support": "anyone", "posting:emea": "off"},
+    )
     assert response.status_code == 302
     written = env.config_path.read_text()
     assert "posting_policy = members" in written and "[posting_policy]\nemea = \nsupport = anyone\n" in written
@@ -103,7 +110,10 @@ def test_posting_policies_are_saved_need_their_scope_and_are_applied(env, consol
     flashed = text_of(console.get("/groups"))
     assert "Posting policies need the apps.groups.settings scope" in flashed
     page = console.get("/groups").get_data(as_text=True)
-    assert re.search(r'name="posting:support"[^>]*>\s*<option value="default">Default \(members only\)</option>\s*<option value="off">', page)
+    assert re.search(
+        r'name="posting:support"[^>]*>\s*<option value="default">Default \(members only\)</option>\s*<option value="off">',
+        page,
+    )
     assert '<option value="anyone" selected>Anyone on the internet</option>' in page
     assert "https://www.googleapis.com/auth/apps.groups.settings" in console.get("/settings").get_data(as_text=True)
 
@@ -113,9 +123,18 @@ def test_posting_policies_are_saved_need_their_scope_and_are_applied(env, consol
     synchronize(console)
     assert env.emulator.group_settings("sales@example.com")["whoCanPostMessage"] == "ALL_MEMBERS_CAN_POST"
     support = env.emulator.group_settings("support@example.com")
-    assert (support["whoCanPostMessage"], support["messageModerationLevel"]) == ("ANYONE_CAN_POST", "MODERATE_NON_MEMBERS")
+    assert (support["whoCanPostMessage"], support["messageModerationLevel"]) == (
+        "ANYONE_CAN_POST",
+        "MODERATE_NON_MEMBERS",
+    )
 
-    save(console, all_groups="yes", group=["sales", "support", "emea"], posting_default="members", **{"posting:sales": "domain", "posting:support": "default"})
+    save(
+        console,
+        all_groups="yes",
+        group=["sales", "support", "emea"],
+        posting_default="members",
+        **{"posting:sales": "domain", "posting:support": "default"},
+    )
     assert "[posting_policy]\nsales = domain\n" in env.config_path.read_text()
     synchronize(console)
     assert env.emulator.group_settings("sales@example.com")["whoCanPostMessage"] == "ALL_IN_DOMAIN_CAN_POST"
@@ -195,7 +214,10 @@ def test_a_group_whose_name_cannot_be_listed_follows_all_groups(env, console):
     organisation(env)
     env.directory.add_group("Domain Admins", members=("alice",))
     text = text_of(console.get("/groups"))
-    assert "Domain Admins Synchronized domain admins@example.com Its name holds a space or a comma: it follows All groups. 1 — default" in text
+    assert (
+        "Domain Admins Synchronized domain admins@example.com Its name holds a space or a comma: it follows All groups. 1 — default"
+        in text
+    )
     response = save(console, all_groups="yes", group=["sales", "Domain Admins"])
     assert response.status_code == 302
     sync = config.load(str(env.config_path)).sync

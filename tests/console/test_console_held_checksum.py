@@ -1,4 +1,5 @@
 """Apply held changes applies what the page showed: a checksum of the held set travels with the confirmation."""
+
 from __future__ import annotations
 
 import re
@@ -87,5 +88,7 @@ def test_the_cli_releases_held_changes_only_with_the_plan_test_printed(env, engi
     hold(env, engine, "bob")  # held after the administrator read the test's output
     assert cli.main(["--config", str(env.config_path), "sync", "--force", "--checksum", shown]) == 1  # nothing written
     assert suspended(env) == set()
-    assert cli.main(["--config", str(env.config_path), "sync", "--force", "--checksum", engine.test().plan.checksum]) == 0
+    assert (
+        cli.main(["--config", str(env.config_path), "sync", "--force", "--checksum", engine.test().plan.checksum]) == 0
+    )
     assert suspended(env) == {"ada@example.com", "bob@example.com"}

@@ -1,7 +1,8 @@
 """Accounts that exist only in Google: listed, created locally through the host's create_user service, then linked, not duplicated."""
 
-from app_google_sync.libraries.state.store import Store
 from console_helpers import text_of
+
+from app_google_sync.libraries.state.store import Store
 
 PREFIX = "/app/google_sync"
 
@@ -38,7 +39,9 @@ def test_google_only_accounts_are_listed_with_their_names(env, admin):
 def test_importing_creates_local_users_that_the_next_sync_links_instead_of_duplicating(env, host, admin):
     gina = env.emulator.add_user("gina@example.com", "Gina", "Lollo", password="Gina-Google-Pass-1")
     admin_id = env.emulator.get_user("admin@example.com")["id"]
-    response = post(admin, "/import", {"pick": ["gina@example.com", "admin@example.com"], "uid:admin@example.com": "boss"})
+    response = post(
+        admin, "/import", {"pick": ["gina@example.com", "admin@example.com"], "uid:admin@example.com": "boss"}
+    )
     assert response.status_code == 302
     text = text_of(admin.get(PREFIX + "/import"))
     assert "Created 2 local accounts with Google Apps on: boss, gina. No password until you set one" in text
@@ -87,7 +90,10 @@ def test_an_account_that_is_no_longer_google_only_is_left_alone(env, admin):
 def test_values_google_holds_in_mapped_fields_are_pointed_out(env, admin):
     env.emulator.add_user("gina@example.com", "Gina", "Lollo", organizations=[{"primary": True, "title": "CEO"}])
     text = text_of(admin.get(PREFIX + "/import"))
-    assert "Google holds job title CEO : the local user starts without it, so the next synchronization would clear it." in text
+    assert (
+        "Google holds job title CEO : the local user starts without it, so the next synchronization would clear it."
+        in text
+    )
 
 
 def test_markup_in_google_names_is_escaped(env, admin):
@@ -101,7 +107,10 @@ def test_a_host_without_the_service_gets_links_to_its_prefilled_form(env, consol
     env.emulator.add_user("gina@example.com", "Gina", "Lollo")
     response = console.get("/import")
     page = response.get_data(as_text=True)
-    assert 'href="/users/new?uid=gina&amp;given_name=Gina&amp;family_name=Lollo&amp;mail=gina@example.com&amp;google_apps=on"' in page
+    assert (
+        'href="/users/new?uid=gina&amp;given_name=Gina&amp;family_name=Lollo&amp;mail=gina@example.com&amp;google_apps=on"'
+        in page
+    )
     assert "Create in the user manager" in text_of(response) and 'name="pick"' not in page
     refused = console.post("/import", {"pick": ["gina@example.com"]})
     assert refused.status_code == 302

@@ -2,6 +2,7 @@
 
 Screenshot: test-artifacts/console/leavers-*.png.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,13 +18,17 @@ from app_google_sync.host.demo import ADMIN_PASSWORD, ADMIN_USERNAME, build_demo
 from app_google_sync.libraries.state.store import now
 from app_google_sync.libraries.sync.engine import SyncEngine
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Debian's chromium is not installed ({CHROMIUM} missing)")
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason=f"Debian's chromium is not installed ({CHROMIUM} missing)"
+)
 PLUGIN = ("google_apps_plugin",)
 
 
 @pytest.fixture
 def served(env, tmp_path):
-    app = build_demo_app(env, GOOGLE_SYNC_SECRETS_DIR=str(tmp_path / "secrets"), GOOGLE_SYNC_PUSH_DELAY=0.05, CONSOLE_STRICT_PLUGINS=True)
+    app = build_demo_app(
+        env, GOOGLE_SYNC_SECRETS_DIR=str(tmp_path / "secrets"), GOOGLE_SYNC_PUSH_DELAY=0.05, CONSOLE_STRICT_PLUGINS=True
+    )
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -37,9 +42,19 @@ def served(env, tmp_path):
 def test_the_leavers_page_shows_each_step_and_the_transfer(env, served, page):
     from playwright.sync_api import expect
 
-    env.write_config(sections={"attributes": {"manager": "manager"}, "offboarding": {
-        "sign_out": "yes", "revoke_tokens": "yes", "hide_from_directory": "yes", "move_to_org_unit": "/Leavers",
-        "transfer_data_to": "manager", "transfer_after": "30d"}})
+    env.write_config(
+        sections={
+            "attributes": {"manager": "manager"},
+            "offboarding": {
+                "sign_out": "yes",
+                "revoke_tokens": "yes",
+                "hide_from_directory": "yes",
+                "move_to_org_unit": "/Leavers",
+                "transfer_data_to": "manager",
+                "transfer_after": "30d",
+            },
+        }
+    )
     env.emulator.add_org_unit("/Leavers")
     bob = env.directory.add_user("bob", "Bob", "Boss", groups=PLUGIN)
     for uid in ("alice", "carol"):

@@ -1,4 +1,5 @@
 """The Settings page's Notifications panel and its "Send test message" button, against a real SMTP server."""
+
 from __future__ import annotations
 
 import os
@@ -7,15 +8,21 @@ import socket
 import threading
 
 import pytest
+from console_helpers import CHROMIUM, shot, text_of
 from werkzeug.serving import make_server
 
 from app_google_sync.host.demo import ADMIN_PASSWORD, ADMIN_USERNAME, build_demo_app
-from console_helpers import CHROMIUM, shot, text_of
 
 
 def add_notify(env, port: int, **keys: str) -> None:
-    lines = {"email_to": "ops@example.com", "smtp_host": "127.0.0.1", "smtp_port": str(port), "username": "relay",
-             "password_file": "/etc/clearos/google_sync/smtp-password", **keys}
+    lines = {
+        "email_to": "ops@example.com",
+        "smtp_host": "127.0.0.1",
+        "smtp_port": str(port),
+        "username": "relay",
+        "password_file": "/etc/clearos/google_sync/smtp-password",
+        **keys,
+    }
     path = env.config_path
     path.write_text(path.read_text() + "\n[notify]\n" + "".join(f"{key} = {value}\n" for key, value in lines.items()))
 
@@ -57,8 +64,12 @@ def test_an_unreachable_mail_server_is_explained_on_the_page(env, console):
 def test_send_test_message_in_a_browser(env, smtp_sink, tmp_path, page):
     from playwright.sync_api import expect
 
-    add_notify(env, smtp_sink.port, username="", password_file="", console_url="https://server.example.com:81/app/google_sync/")
-    app = build_demo_app(env, GOOGLE_SYNC_SECRETS_DIR=str(tmp_path / "secrets"), GOOGLE_SYNC_PUSH_DELAY=0.1, CONSOLE_STRICT_PLUGINS=True)
+    add_notify(
+        env, smtp_sink.port, username="", password_file="", console_url="https://server.example.com:81/app/google_sync/"
+    )
+    app = build_demo_app(
+        env, GOOGLE_SYNC_SECRETS_DIR=str(tmp_path / "secrets"), GOOGLE_SYNC_PUSH_DELAY=0.1, CONSOLE_STRICT_PLUGINS=True
+    )
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -1,4 +1,5 @@
 """Connect to Google with the OAuth web flow (offline access, PKCE), against the emulator's authorization server."""
+
 import base64
 import hashlib
 import json
@@ -38,7 +39,12 @@ def start(console):
 def approve(env, query):
     """What the administrator's browser brings back after signing in and allowing."""
     code = env.emulator.authorize(
-        query["client_id"], "admin@example.com", query["scope"].split(), query["redirect_uri"], state=query["state"], code_challenge=query["code_challenge"]
+        query["client_id"],
+        "admin@example.com",
+        query["scope"].split(),
+        query["redirect_uri"],
+        state=query["state"],
+        code_challenge=query["code_challenge"],
     )
     return f"/app/google_sync/connect/oauth/callback?state={urllib.parse.quote(query['state'])}&code={urllib.parse.quote(code)}"
 
@@ -73,13 +79,19 @@ def test_the_pkce_verifier_is_never_in_the_cookie_and_still_verifies(env, oauth_
 @pytest.mark.parametrize("host", ["evil.example", "localhost:8443", "127.0.0.1"])
 def test_an_unknown_host_header_never_becomes_the_redirect_uri(env, oauth_console, host):
     client = oauth_console.client
-    client.set_cookie("session", client.get_cookie("session").value, domain=host.partition(":")[0])  # a browser at that host
-    response = client.post("/app/google_sync/connect/oauth", base_url=f"http://{host}", data={"csrf_token": oauth_console.token})
+    client.set_cookie(
+        "session", client.get_cookie("session").value, domain=host.partition(":")[0]
+    )  # a browser at that host
+    response = client.post(
+        "/app/google_sync/connect/oauth", base_url=f"http://{host}", data={"csrf_token": oauth_console.token}
+    )
     assert response.status_code == 302 and "/o/oauth2/auth" not in response.headers["Location"]
     text = text_of(client.get("/app/google_sync/settings", base_url=f"http://{host}"))
-    assert (f"Not connected: this console was reached as {host}, which the OAuth client (GOOGLE_SYNC_OAUTH_CLIENT) does not "
-            f"list: open the console at localhost, or add http://{host}/app/google_sync/connect/oauth/callback to the client's "
-            "redirect URIs.") in text
+    assert (
+        f"Not connected: this console was reached as {host}, which the OAuth client (GOOGLE_SYNC_OAUTH_CLIENT) does not "
+        f"list: open the console at localhost, or add http://{host}/app/google_sync/connect/oauth/callback to the client's "
+        "redirect URIs."
+    ) in text
 
 
 def test_a_client_without_redirect_uris_is_refused_in_one_line(env, host_factory, tmp_path, monkeypatch):
@@ -90,7 +102,10 @@ def test_a_client_without_redirect_uris_is_refused_in_one_line(env, host_factory
     console = Console(host_factory(env.config_path, GOOGLE_SYNC_OAUTH_CLIENT=str(client_path)))
     response = console.post("/connect/oauth")
     assert "/o/oauth2/auth" not in response.headers["Location"]
-    assert f"Not connected: the OAuth client (GOOGLE_SYNC_OAUTH_CLIENT) lists no redirect URI: add {CALLBACK} to it" in text_of(console.get("/settings"))
+    assert (
+        f"Not connected: the OAuth client (GOOGLE_SYNC_OAUTH_CLIENT) lists no redirect URI: add {CALLBACK} to it"
+        in text_of(console.get("/settings"))
+    )
 
 
 def test_the_callback_stores_a_private_refresh_token_and_the_connection_works(env, oauth_console, tmp_path):
@@ -132,7 +147,10 @@ def test_a_callback_with_a_foreign_state_is_refused(env, oauth_console):
 
 def test_a_refused_consent_changes_nothing(env, oauth_console):
     _, query = start(oauth_console)
-    response = oauth_console.client.get(f"/app/google_sync/connect/oauth/callback?state={urllib.parse.quote(query['state'])}&error=access_denied", follow_redirects=True)
+    response = oauth_console.client.get(
+        f"/app/google_sync/connect/oauth/callback?state={urllib.parse.quote(query['state'])}&error=access_denied",
+        follow_redirects=True,
+    )
     assert "Google did not grant access (access_denied). Nothing was changed." in text_of(response)
     assert config_file.read(str(env.config_path)).get("google", "credentials_file") == str(env.key_path)
 

@@ -1,4 +1,5 @@
 """The plugin as the host sees it: entry point, init_app, menu, user extension, settings validated at start-up."""
+
 import os
 import stat
 from importlib.metadata import entry_points
@@ -21,10 +22,19 @@ def test_entry_point_loads_the_extension():
 def test_init_app_declares_menu_and_user_extension(fresh_app):
     plugin = fresh_app.extensions["test_plugin"]
     assert plugin.menu == [
-        {"category": "Server", "subcategory": "Messaging and Collaboration", "title": "Google Apps Synchronization", "endpoint": "google_sync.index"}
+        {
+            "category": "Server",
+            "subcategory": "Messaging and Collaboration",
+            "title": "Google Apps Synchronization",
+            "endpoint": "google_sync.index",
+        }
     ]
     extension = plugin.user_extension
-    assert (extension.name, extension.label, extension.plugin_group) == ("google_apps", "Google Apps", "google_apps_plugin")
+    assert (extension.name, extension.label, extension.plugin_group) == (
+        "google_apps",
+        "Google Apps",
+        "google_apps_plugin",
+    )
     assert extension.description
     for hook in ("user_added", "user_updated", "user_deleted", "password_changed", "switch_toggled"):
         assert callable(getattr(extension, hook))
@@ -38,7 +48,12 @@ def test_init_app_declares_menu_and_user_extension(fresh_app):
 def app_with(bare_config, tmp_path, **settings):
     app = Flask("bare")
     LoginManager(app)
-    app.config.update(SECRET_KEY="x", GOOGLE_SYNC_CONFIG=str(bare_config), GOOGLE_SYNC_SECRETS_DIR=str(tmp_path / "s"), GOOGLE_SYNC_RUN_SCHEDULER=False)
+    app.config.update(
+        SECRET_KEY="x",
+        GOOGLE_SYNC_CONFIG=str(bare_config),
+        GOOGLE_SYNC_SECRETS_DIR=str(tmp_path / "s"),
+        GOOGLE_SYNC_RUN_SCHEDULER=False,
+    )
     app.config.update(settings)
     return app
 
@@ -115,6 +130,17 @@ def test_templates_and_static_files_ship_in_the_package():
     import app_google_sync.views
 
     root = os.path.dirname(app_google_sync.views.__file__)
-    for name in ("base.html", "index.html", "settings.html", "check.html", "test.html", "progress.html", "automatic.html", "history.html", "history_run.html", "objects.html"):
+    for name in (
+        "base.html",
+        "index.html",
+        "settings.html",
+        "check.html",
+        "test.html",
+        "progress.html",
+        "automatic.html",
+        "history.html",
+        "history_run.html",
+        "objects.html",
+    ):
         assert os.path.exists(os.path.join(root, "google_sync", name)), name
     assert os.path.exists(os.path.join(root, "static", "google_sync.css"))

@@ -1,4 +1,5 @@
 """The Attributes page's profile rows: domains and the manager (real slapd + emulator, Flask's client)."""
+
 import re
 
 from console_helpers import text_of
@@ -14,7 +15,9 @@ def test_domains_are_saved_validated_and_ask_for_their_scope_only_when_read_from
     assert "Other domains" in page and "Default domain" in page
     assert DOMAIN_SCOPE not in console.get("/settings").get_data(as_text=True)
 
-    response = console.post("/attributes/domains", {"domains": "example.org, Example.NET", "default_domain": "example.org"})
+    response = console.post(
+        "/attributes/domains", {"domains": "example.org, Example.NET", "default_domain": "example.org"}
+    )
     assert response.status_code == 302
     google = config.load(str(env.config_path)).google
     assert (google.domains, google.default_domain) == (("example.org", "example.net"), "example.org")
@@ -42,14 +45,31 @@ def test_domains_are_saved_validated_and_ask_for_their_scope_only_when_read_from
 
 def test_the_manager_and_photo_rows_are_off_until_switched_on_and_then_fill_google(env, console):
     page = console.get("/attributes").get_data(as_text=True)
-    assert re.search(r'<tr class="gs-row-off">\s*<td class="nowrap"><label class="switch"><input type="checkbox" name="on_photo"', page)
+    assert re.search(
+        r'<tr class="gs-row-off">\s*<td class="nowrap"><label class="switch"><input type="checkbox" name="on_photo"',
+        page,
+    )
     assert 'name="attr_photo" id="gs-attr-photo" class="mono gs-attr" value="jpegPhoto"' in page
-    assert re.search(r'<tr class="gs-row-off">\s*<td class="nowrap"><label class="switch"><input type="checkbox" name="on_manager"', page)
+    assert re.search(
+        r'<tr class="gs-row-off">\s*<td class="nowrap"><label class="switch"><input type="checkbox" name="on_manager"',
+        page,
+    )
     assert 'name="attr_manager" id="gs-attr-manager" class="mono gs-attr" value="manager"' in page
     assert "relations[type=manager]" in text_of(console.get("/attributes"))
-    form = {f"on_{key}": "yes" for key in ("title", "department", "phone", "mobile", "employee_id", "aliases", "manager", "photo")}
-    form.update(attr_title="title", attr_department="departmentNumber", attr_phone="telephoneNumber", attr_mobile="mobile",
-                attr_employee_id="employeeNumber", attr_aliases="mailLocalAddress", attr_manager="manager", attr_photo="jpegPhoto")
+    form = {
+        f"on_{key}": "yes"
+        for key in ("title", "department", "phone", "mobile", "employee_id", "aliases", "manager", "photo")
+    }
+    form.update(
+        attr_title="title",
+        attr_department="departmentNumber",
+        attr_phone="telephoneNumber",
+        attr_mobile="mobile",
+        attr_employee_id="employeeNumber",
+        attr_aliases="mailLocalAddress",
+        attr_manager="manager",
+        attr_photo="jpegPhoto",
+    )
     assert console.post("/attributes", form).status_code == 302
     attributes = config.load(str(env.config_path)).attributes
     assert (attributes.manager, attributes.photo) == ("manager", "jpegPhoto")
@@ -69,7 +89,9 @@ def test_custom_attributes_are_chosen_from_the_account_s_fields_added_and_remove
     settings_page = console.get("/settings").get_data(as_text=True)
     assert "admin.directory.userschema.readonly" not in settings_page
 
-    assert console.post("/attributes/custom", {"field": "HR.costCenter", "attribute": "employeeNumber"}).status_code == 302
+    assert (
+        console.post("/attributes/custom", {"field": "HR.costCenter", "attribute": "employeeNumber"}).status_code == 302
+    )
     assert config.load(str(env.config_path)).custom_attributes == (("hr.costcenter", "employeeNumber"),)
     assert "HR.costCenter = employeeNumber" in env.config_path.read_text()
     text = text_of(console.get("/attributes"))
@@ -78,7 +100,9 @@ def test_custom_attributes_are_chosen_from_the_account_s_fields_added_and_remove
     assert re.search(r"HR\.costCenter INT64 employeeNumber Remove", text)
     assert "admin.directory.userschema.readonly" in console.get("/settings").get_data(as_text=True)
 
-    env.directory.add_user("alice", "Alice", "Tester", groups=("google_apps_plugin",), extra_attrs={"employeeNumber": "12x"})
+    env.directory.add_user(
+        "alice", "Alice", "Tester", groups=("google_apps_plugin",), extra_attrs={"employeeNumber": "12x"}
+    )
     assert "HR.costCenter not synchronized: '12x' is not a whole number" in text_of(console.post("/test"))
 
     bad = console.post("/attributes/custom", {"field": "HR.projects", "attribute": "business category"})
@@ -96,7 +120,12 @@ def test_licences_are_saved_validated_and_ask_for_their_scope(env, console):
     bad = console.post("/attributes/licenses", {"product": "Google Apps", "sku": "1"})
     assert bad.status_code == 400 and "Product = 'Google Apps': give a product ID such as Google-Apps" in text_of(bad)
 
-    assert console.post("/attributes/licenses", {"product": "Google-Apps", "sku": "1010020027", "release_on_suspend": "yes"}).status_code == 302
+    assert (
+        console.post(
+            "/attributes/licenses", {"product": "Google-Apps", "sku": "1010020027", "release_on_suspend": "yes"}
+        ).status_code
+        == 302
+    )
     licenses = config.load(str(env.config_path)).licenses
     assert (licenses.product, licenses.sku, licenses.release_on_suspend) == ("Google-Apps", "1010020027", True)
     text = text_of(console.get("/attributes"))

@@ -1,15 +1,18 @@
 """The plugin inside the reference host console (app_google_sync.host), discovered through its entry point."""
+
 import re
 
+from console_helpers import add_people, text_of
 
 from app_google_sync.host.plugins import console_state
-from console_helpers import add_people, text_of
 
 
 def test_the_host_loads_the_plugin_from_its_entry_point(host):
     console = console_state(host)
     assert console.failures == []
-    assert [entry.title for entry in console.menu if entry.endpoint == "google_sync.index"] == ["Google Apps Synchronization"]
+    assert [entry.title for entry in console.menu if entry.endpoint == "google_sync.index"] == [
+        "Google Apps Synchronization"
+    ]
     assert [extension.name for extension in console.user_extensions] == ["google_apps"]
 
 

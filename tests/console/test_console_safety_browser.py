@@ -2,6 +2,7 @@
 
 Screenshots go to test-artifacts/console/ (safety-*.png).
 """
+
 from __future__ import annotations
 
 import os
@@ -9,19 +10,23 @@ import re
 import threading
 
 import pytest
+from console_helpers import CHROMIUM, shot
 from werkzeug.serving import make_server
 
 from app_google_sync import cli
 from app_google_sync.host.demo import ADMIN_PASSWORD, ADMIN_USERNAME, build_demo_app
 from app_google_sync.libraries.sync.engine import SyncEngine
-from console_helpers import CHROMIUM, shot
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Debian's chromium is not installed ({CHROMIUM} missing)")
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason=f"Debian's chromium is not installed ({CHROMIUM} missing)"
+)
 
 
 @pytest.fixture
 def served(env, tmp_path):
-    app = build_demo_app(env, GOOGLE_SYNC_SECRETS_DIR=str(tmp_path / "secrets"), GOOGLE_SYNC_PUSH_DELAY=0.05, CONSOLE_STRICT_PLUGINS=True)
+    app = build_demo_app(
+        env, GOOGLE_SYNC_SECRETS_DIR=str(tmp_path / "secrets"), GOOGLE_SYNC_PUSH_DELAY=0.05, CONSOLE_STRICT_PLUGINS=True
+    )
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -1,15 +1,16 @@
 """Settings page: domain and administrator, service-account key upload, disconnect; the INI file edited in place."""
+
 import io
 import json
 import os
 import stat
 
 import pytest
+from console_helpers import text_of
 
-from app_google_sync.libraries.settings import config_file
 from app_google_sync.libraries.core.errors import ConfigError
 from app_google_sync.libraries.google.google_target import SCOPES
-from console_helpers import text_of
+from app_google_sync.libraries.settings import config_file
 
 
 def key_upload(info, name="key.json"):
@@ -41,7 +42,10 @@ def test_valid_settings_are_saved_keeping_comments(fresh_console, bare_config):
     [
         ({"domain": "not a domain", "admin_email": "admin@example.com"}, "give the Google Workspace primary domain"),
         ({"domain": "example.com", "admin_email": "nobody"}, "give the address of a Google super administrator"),
-        ({"domain": "example.com", "admin_email": "admin@elsewhere.org"}, "must be an address in the domain example.com"),
+        (
+            {"domain": "example.com", "admin_email": "admin@elsewhere.org"},
+            "must be an address in the domain example.com",
+        ),
         ({"domain": "", "admin_email": ""}, "give the Google Workspace primary domain"),
     ],
 )
@@ -54,7 +58,9 @@ def test_invalid_settings_are_explained_and_not_saved(fresh_console, bare_config
     assert bare_config.read_text() == before
 
 
-def test_key_upload_stores_it_private_and_points_the_config_at_it(fresh_console, bare_config, tmp_path, service_account_key):
+def test_key_upload_stores_it_private_and_points_the_config_at_it(
+    fresh_console, bare_config, tmp_path, service_account_key
+):
     response = fresh_console.post("/settings/key", key_upload(service_account_key), content_type="multipart/form-data")
     assert response.status_code == 302 and response.headers["Location"].endswith("/settings#delegation")
     stored = tmp_path / "secrets" / "service-account.json"
@@ -68,7 +74,11 @@ def test_key_upload_stores_it_private_and_points_the_config_at_it(fresh_console,
     assert service_account_key["client_email"] in text
     assert "Domain-wide delegation" in text and "Copy" in text
     body = page.get_data(as_text=True)
-    for secret in ("PRIVATE KEY", service_account_key["private_key_id"], service_account_key["private_key"].splitlines()[1]):
+    for secret in (
+        "PRIVATE KEY",
+        service_account_key["private_key_id"],
+        service_account_key["private_key"].splitlines()[1],
+    ):
         assert secret not in body
 
 
@@ -78,7 +88,10 @@ def test_key_upload_stores_it_private_and_points_the_config_at_it(fresh_console,
         (b"not json at all", "the file is not JSON"),
         ({"web": {"client_id": "x"}}, "not a service-account key"),
         ({"type": "authorized_user", "refresh_token": "r"}, "not a service-account key"),
-        ({"type": "service_account", "client_email": "a@b.iam.gserviceaccount.com"}, "the key lacks private_key_id, private_key, client_id, token_uri"),
+        (
+            {"type": "service_account", "client_email": "a@b.iam.gserviceaccount.com"},
+            "the key lacks private_key_id, private_key, client_id, token_uri",
+        ),
         (b"[1, 2]", "not a service-account key"),
         (b"x" * 70000, "too large"),
     ],
@@ -96,21 +109,38 @@ def ec_key_pem() -> str:
     from cryptography.hazmat.primitives.asymmetric import ec
 
     key = ec.generate_private_key(ec.SECP256R1())
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
-@pytest.mark.parametrize("name, payload, message", [
-    ("deep.json", lambda key: b"[" * 32000 + b"]" * 32000,
-     "deep.json cannot be used: the file nests too deeply to be a service-account key: download the key again"),
-    ("deep-object.json", lambda key: b'{"a":' * 10000 + b"1" + b"}" * 10000,
-     "deep-object.json cannot be used: the file nests too deeply to be a service-account key"),
-    ("ec-key.json", lambda key: {**key, "private_key": ec_key_pem()},
-     "ec-key.json cannot be used: the private key is not an RSA key (EC), and Google signs service-account tokens with RS256 "
-     "only: create a new JSON key for the service account in the Google Cloud console."),
-])
-def test_a_deep_json_or_a_non_rsa_key_is_one_line_naming_the_file(fresh_console, bare_config, tmp_path, service_account_key,
-                                                                     name, payload, message):
-    response = fresh_console.post("/settings/key", key_upload(payload(service_account_key), name), content_type="multipart/form-data")
+@pytest.mark.parametrize(
+    "name, payload, message",
+    [
+        (
+            "deep.json",
+            lambda key: b"[" * 32000 + b"]" * 32000,
+            "deep.json cannot be used: the file nests too deeply to be a service-account key: download the key again",
+        ),
+        (
+            "deep-object.json",
+            lambda key: b'{"a":' * 10000 + b"1" + b"}" * 10000,
+            "deep-object.json cannot be used: the file nests too deeply to be a service-account key",
+        ),
+        (
+            "ec-key.json",
+            lambda key: {**key, "private_key": ec_key_pem()},
+            "ec-key.json cannot be used: the private key is not an RSA key (EC), and Google signs service-account tokens with RS256 "
+            "only: create a new JSON key for the service account in the Google Cloud console.",
+        ),
+    ],
+)
+def test_a_deep_json_or_a_non_rsa_key_is_one_line_naming_the_file(
+    fresh_console, bare_config, tmp_path, service_account_key, name, payload, message
+):
+    response = fresh_console.post(
+        "/settings/key", key_upload(payload(service_account_key), name), content_type="multipart/form-data"
+    )
     assert response.status_code == 400
     assert message in text_of(response)
     assert "Traceback" not in response.get_data(as_text=True) and "PRIVATE KEY" not in response.get_data(as_text=True)
@@ -119,7 +149,10 @@ def test_a_deep_json_or_a_non_rsa_key_is_one_line_naming_the_file(fresh_console,
 
 
 def test_a_damaged_private_key_is_refused_without_echoing_it(fresh_console, service_account_key):
-    damaged = {**service_account_key, "private_key": "-----BEGIN PRIVATE KEY-----\nAAAAsecretish\n-----END PRIVATE KEY-----\n"}
+    damaged = {
+        **service_account_key,
+        "private_key": "-----BEGIN PRIVATE KEY-----\nAAAAsecretish\n-----END PRIVATE KEY-----\n",
+    }
     response = fresh_console.post("/settings/key", key_upload(damaged), content_type="multipart/form-data")
     assert response.status_code == 400
     assert "private key cannot be read" in text_of(response)
@@ -170,8 +203,12 @@ def test_oauth_button_is_hidden_with_a_note_when_no_client_is_configured(fresh_c
 class TestConfigFile:
     def test_update_replaces_adds_and_removes_keeping_the_rest(self, tmp_path):
         path = tmp_path / "c.conf"
-        path.write_text("# top\n[ldap]\nuri = ldap://x\n\n[google]\n; note\ndomain = old.com\ncredentials_file = /k.json\n\n[sync]\n# tuning\nbatch_size = 50\n")
-        config_file.update(str(path), "google", {"domain": "new.com", "admin_email": "a@new.com", "credentials_file": None})
+        path.write_text(
+            "# top\n[ldap]\nuri = ldap://x\n\n[google]\n; note\ndomain = old.com\ncredentials_file = /k.json\n\n[sync]\n# tuning\nbatch_size = 50\n"
+        )
+        config_file.update(
+            str(path), "google", {"domain": "new.com", "admin_email": "a@new.com", "credentials_file": None}
+        )
         config_file.update(str(path), "sync", {"automatic": "yes"})
         config_file.update(str(path), "attributes", {"title": "jobTitle"})
         assert path.read_text() == (
@@ -202,8 +239,12 @@ def test_the_plugin_refuses_an_oversized_body_on_a_host_without_a_limit(fresh_ap
     response = client.post("/app/google_sync/settings", data={"domain": "x" * (200 * 1024)})  # anonymous, no token
     assert response.status_code == 413
     assert "The request is larger than 128 KiB and was refused; nothing was changed." in text_of(response)
-    response = client.post("/app/google_sync/settings", data=b"domain=x", headers={"Transfer-Encoding": "chunked"},
-                           content_type="application/x-www-form-urlencoded")
+    response = client.post(
+        "/app/google_sync/settings",
+        data=b"domain=x",
+        headers={"Transfer-Encoding": "chunked"},
+        content_type="application/x-www-form-urlencoded",
+    )
     assert response.status_code == 411
 
 

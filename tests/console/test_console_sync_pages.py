@@ -1,4 +1,5 @@
 """Test connection, test synchronization, synchronize now, history, users and groups: against a real slapd and the emulator."""
+
 import gzip
 import re
 
@@ -31,7 +32,13 @@ def test_check_passes_every_line_and_hides_the_bind_password(env, console):
     response = console.post("/check")
     text = text_of(response)
     assert "All passed" in text
-    for label in ("Directory (LDAP)", "Google token", "Users (admin.directory.user)", "Groups (admin.directory.group)", "Group members"):
+    for label in (
+        "Directory (LDAP)",
+        "Google token",
+        "Users (admin.directory.user)",
+        "Groups (admin.directory.group)",
+        "Group members",
+    ):
         assert label in text
     assert env.directory.sync_password not in response.get_data(as_text=True)
 
@@ -72,7 +79,9 @@ def test_test_sync_shows_the_plan_table_and_the_admin_warning(env, console):
     assert "create group sales@example.com" in text
     assert "add member sales@example.com ← alice@example.com" in text
     assert "The Google Apps administrator account admin@example.com cannot be suspended" in text
-    assert 'href="/users/new?uid=admin&amp;mail=admin@example.com&amp;google_apps=on"' in page  # the host's create-user page, prefilled
+    assert (
+        'href="/users/new?uid=admin&amp;mail=admin@example.com&amp;google_apps=on"' in page
+    )  # the host's create-user page, prefilled
     assert "Synchronize now" in text
     assert not [call for call in env.emulator.calls if call["method"] != "GET"], "a test must not write to Google"
     with console.client.session_transaction() as session:
@@ -163,7 +172,9 @@ def test_a_safety_refusal_is_shown_and_needs_confirmation(env, console):
 
 
 def test_directory_data_with_markup_is_escaped(env, console):
-    env.directory.add_user("xss", "<script>alert(1)</script>", "<b>Bold</b>", password=USER_PASSWORD, groups=("google_apps_plugin",))
+    env.directory.add_user(
+        "xss", "<script>alert(1)</script>", "<b>Bold</b>", password=USER_PASSWORD, groups=("google_apps_plugin",)
+    )
     env.directory.add_group("team", members=("xss",), description="<img src=x onerror=alert(2)>")
     for response in (preview(console), console.get("/objects")):
         page = response.get_data(as_text=True)
@@ -176,7 +187,10 @@ def test_no_secret_reaches_any_page(env, console):
     pages = [console.post("/check"), preview(console)]
     location = synchronize(console)
     pages += [console.client.get(location), console.client.get(location + "/status")]
-    pages += [console.get(path) for path in ("/", "/settings", "/check", "/test", "/automatic", "/history", "/history/2", "/objects")]
+    pages += [
+        console.get(path)
+        for path in ("/", "/settings", "/check", "/test", "/automatic", "/history", "/history/2", "/objects")
+    ]
     for secret in secrets_of(env):
         for response in pages:
             assert secret not in response.get_data(as_text=True), (secret, response.request.path)
@@ -221,7 +235,9 @@ def test_users_and_groups_fall_back_to_the_last_run_when_google_is_unreachable(e
     synchronize(console)
     config_file.update(str(env.config_path), "sync", {"max_retries": "1"})
     env.emulator.stop()
-    assert "Google could not be read" not in text_of(console.get("/objects"))  # the view computed after the run: no read
+    assert "Google could not be read" not in text_of(
+        console.get("/objects")
+    )  # the view computed after the run: no read
     text = text_of(console.post("/objects/refresh", follow_redirects=True))
     assert "Google could not be read" in text
     assert "alice Alice Tester alice@example.com On Synchronized" in text and "as of the last run" in text
@@ -257,7 +273,9 @@ def test_users_and_groups_show_the_kept_view_until_refreshed(env, console):
     add_people(env.directory, "carol")
     text = text_of(console.get("/objects?q=carol"))
     assert "As computed" in text and "No user matches" in text  # a search reads no directory
-    assert "carol Carol Tester carol@example.com On Pending" in text_of(console.post("/objects/refresh", data={"q": "carol"}, follow_redirects=True))
+    assert "carol Carol Tester carol@example.com On Pending" in text_of(
+        console.post("/objects/refresh", data={"q": "carol"}, follow_redirects=True)
+    )
 
 
 def test_the_plan_pages_and_downloads_read_the_kept_plan_gzipped(env, console):

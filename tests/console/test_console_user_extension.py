@@ -1,4 +1,5 @@
 """The user-manager extension: handlers queue debounced pushes in the background and never fail the host."""
+
 import logging
 import threading
 import time
@@ -41,13 +42,21 @@ def recorder():
 def config(tmp_path):
     """A configuration naming only the state directory: enough for the queue (Google needs no more to queue)."""
     path = tmp_path / "c.conf"
-    path.write_text(f"[google]\ndomain = example.com\ncredentials_file = /etc/key.json\n\n[sync]\nstate_dir = {tmp_path / 'state'}\n")
+    path.write_text(
+        f"[google]\ndomain = example.com\ncredentials_file = /etc/key.json\n\n[sync]\nstate_dir = {tmp_path / 'state'}\n"
+    )
     return str(path)
 
 
 @pytest.fixture
 def extension(recorder, tmp_path):
-    queue = PushQueue(config(tmp_path), delay=0.2, push_user=recorder.push_user, push_password=recorder.push_password, connected=lambda path: True)
+    queue = PushQueue(
+        config(tmp_path),
+        delay=0.2,
+        push_user=recorder.push_user,
+        push_password=recorder.push_password,
+        connected=lambda path: True,
+    )
     yield GoogleAppsExtension(queue)
     queue.stop()
 
@@ -72,7 +81,13 @@ def test_a_deleted_user_is_pushed_with_its_entry_uuid(extension, recorder):
 
 def test_handlers_return_at_once_while_a_push_is_slow(tmp_path):
     slow = Recorder(delay=1.0)
-    queue = PushQueue(config(tmp_path), delay=0, push_user=slow.push_user, push_password=slow.push_password, connected=lambda path: True)
+    queue = PushQueue(
+        config(tmp_path),
+        delay=0,
+        push_user=slow.push_user,
+        push_password=slow.push_password,
+        connected=lambda path: True,
+    )
     extension = GoogleAppsExtension(queue)
     started = time.monotonic()
     extension.user_added("alice")
@@ -94,7 +109,9 @@ def test_a_password_is_hashed_at_once_and_only_the_hash_is_queued(extension, rec
     assert extension.queue.wait_idle(5)
     [(kind, uid, hash_value, function)] = recorder.calls
     assert (kind, uid, function) == ("password", "alice", "crypt")
-    assert hash_value.startswith("$6$") and "rounds=" not in hash_value  # the default 5000 rounds, within Google's 10000
+    assert (
+        hash_value.startswith("$6$") and "rounds=" not in hash_value
+    )  # the default 5000 rounds, within Google's 10000
     assert passwords.verify_crypt(CLEARTEXT, hash_value)
     assert CLEARTEXT not in caplog.text
 
@@ -119,7 +136,13 @@ def test_a_later_user_event_keeps_the_queued_password(extension, recorder):
 
 def test_a_failing_push_never_reaches_the_host_and_stays_queued(tmp_path, caplog):
     failing = Recorder(fail=True)
-    queue = PushQueue(config(tmp_path), delay=0, push_user=failing.push_user, push_password=failing.push_password, connected=lambda path: True)
+    queue = PushQueue(
+        config(tmp_path),
+        delay=0,
+        push_user=failing.push_user,
+        push_password=failing.push_password,
+        connected=lambda path: True,
+    )
     extension = GoogleAppsExtension(queue)
     extension.user_added("alice")
     assert queue.wait_idle(5)
@@ -135,8 +158,14 @@ def test_a_failing_push_never_reaches_the_host_and_stays_queued(tmp_path, caplog
 
 def test_a_failed_push_is_retried_until_it_is_applied(tmp_path):
     flaky = Recorder(fail=True)
-    queue = PushQueue(config(tmp_path), delay=0, push_user=flaky.push_user, push_password=flaky.push_password,
-                      connected=lambda path: True, retry_base=0.2)
+    queue = PushQueue(
+        config(tmp_path),
+        delay=0,
+        push_user=flaky.push_user,
+        push_password=flaky.push_password,
+        connected=lambda path: True,
+        retry_base=0.2,
+    )
     GoogleAppsExtension(queue).user_added("alice")
     deadline = time.monotonic() + 10
     while len(flaky.calls) < 3 and time.monotonic() < deadline:
@@ -151,12 +180,16 @@ def test_a_failed_push_is_retried_until_it_is_applied(tmp_path):
 def test_a_queued_password_survives_a_restart_of_the_console(tmp_path):
     down = Recorder(fail=True)
     path = config(tmp_path)
-    first = PushQueue(path, delay=0, push_user=down.push_user, push_password=down.push_password, connected=lambda p: True)
+    first = PushQueue(
+        path, delay=0, push_user=down.push_user, push_password=down.push_password, connected=lambda p: True
+    )
     GoogleAppsExtension(first).password_changed("alice", CLEARTEXT)
     assert first.wait_idle(5)
     first.stop()
     up = Recorder()
-    second = PushQueue(path, delay=0, push_user=up.push_user, push_password=up.push_password, connected=lambda p: True, retry_base=0.1)
+    second = PushQueue(
+        path, delay=0, push_user=up.push_user, push_password=up.push_password, connected=lambda p: True, retry_base=0.1
+    )
     assert second.waiting_passwords() == {"alice"}
     deadline = time.monotonic() + 10
     while second.queued() and time.monotonic() < deadline:
@@ -195,7 +228,9 @@ def test_nothing_is_pushed_while_disconnected(tmp_path, recorder):
 def test_pushes_reach_google_through_the_engine(env, app):
     """The plugin's own extension, the real job functions, slapd and the emulator."""
     extension = app.extensions["test_plugin"].user_extension
-    env.directory.add_user("alice", "Alice", "Tester", password="Old-Password-1", mail="alice@example.com", groups=("google_apps_plugin",))
+    env.directory.add_user(
+        "alice", "Alice", "Tester", password="Old-Password-1", mail="alice@example.com", groups=("google_apps_plugin",)
+    )
     extension.user_added("alice")
     assert extension.queue.wait_idle(30)
     assert env.emulator.get_user("alice@example.com")["name"]["givenName"] == "Alice"

@@ -27,16 +27,24 @@ ADMIN = "admin@example.com"
 def credentials(key, scopes=None, subject=ADMIN):
     """Delegated credentials for `key`, as an application builds them."""
     base = _key_credentials(key["private_key_id"], key["private_key"], key["client_email"])
-    return base.with_token_uri(key["token_uri"]).with_scopes(
-        ALL_SCOPES if scopes is None else scopes).with_subject(subject)
+    return (
+        base.with_token_uri(key["token_uri"])
+        .with_scopes(ALL_SCOPES if scopes is None else scopes)
+        .with_subject(subject)
+    )
 
 
 @functools.lru_cache(maxsize=8)
 def _key_credentials(key_id, private_key, client_email):
     # Loading an RSA key takes ~25 ms; the with_* copies below share the signer.
     return service_account.Credentials.from_service_account_info(
-        {"private_key_id": key_id, "private_key": private_key, "client_email": client_email,
-         "token_uri": "https://oauth2.googleapis.com/token"})
+        {
+            "private_key_id": key_id,
+            "private_key": private_key,
+            "client_email": client_email,
+            "token_uri": "https://oauth2.googleapis.com/token",
+        }
+    )
 
 
 class FakeClock:
@@ -53,8 +61,14 @@ class FakeClock:
 
 
 def directory(emu, creds):
-    return build("admin", "directory_v1", credentials=creds, client_options={"api_endpoint": emu.base_url},
-                 static_discovery=True, cache_discovery=False)
+    return build(
+        "admin",
+        "directory_v1",
+        credentials=creds,
+        client_options={"api_endpoint": emu.base_url},
+        static_discovery=True,
+        cache_discovery=False,
+    )
 
 
 class Batch:
@@ -105,9 +119,14 @@ SETTINGS_SCOPE = SCOPE + "apps.groups.settings"
 
 def groups_settings(emu, creds):
     """The Groups Settings API client, as DESIGN.md §5 builds it (service path dropped)."""
-    return build("groupssettings", "v1", credentials=creds,
-                 client_options={"api_endpoint": emu.base_url + "groups/v1/groups/"},
-                 static_discovery=True, cache_discovery=False)
+    return build(
+        "groupssettings",
+        "v1",
+        credentials=creds,
+        client_options={"api_endpoint": emu.base_url + "groups/v1/groups/"},
+        static_discovery=True,
+        cache_discovery=False,
+    )
 
 
 def http_call(method, url, body=None, headers=None):
@@ -132,8 +151,9 @@ def sign_in(auth_url, email, password, action="allow"):
     assert status == 200, page
     form = re.search(r'<form method="post" action="([^"]+)"', page).group(1)
     request_id = re.search(r'name="request" value="([^"]+)"', page).group(1)
-    body = urllib.parse.urlencode({"request": html.unescape(request_id), "email": email, "password": password,
-                                   "action": action})
+    body = urllib.parse.urlencode(
+        {"request": html.unescape(request_id), "email": email, "password": password, "action": action}
+    )
     split = urllib.parse.urlsplit(auth_url)
     target = "%s://%s%s" % (split.scheme, split.netloc, html.unescape(form))
     status, headers, text = http_call("POST", target, body, {"Content-Type": "application/x-www-form-urlencoded"})

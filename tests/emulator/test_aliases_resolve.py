@@ -26,11 +26,17 @@ def test_member_added_by_old_address_is_the_renamed_user(emu, service, renamed):
     added = service.members().insert(groupKey="team@example.com", body={"email": "ada@example.com"}).execute()
     assert set(added) == MEMBER_FIELDS
     assert (added["id"], added["email"], added["type"], added["role"], added["status"]) == (
-        renamed["id"], "countess@example.com", "USER", "MEMBER", "ACTIVE")
+        renamed["id"],
+        "countess@example.com",
+        "USER",
+        "MEMBER",
+        "ACTIVE",
+    )
 
 
-@pytest.mark.parametrize("body", [{"email": "countess@example.com"}, {"email": "ada@example.com"},
-                                  {"email": "Countess@EXAMPLE.com"}, "id"])
+@pytest.mark.parametrize(
+    "body", [{"email": "countess@example.com"}, {"email": "ada@example.com"}, {"email": "Countess@EXAMPLE.com"}, "id"]
+)
 def test_same_user_under_another_address_is_already_a_member(emu, service, renamed, body):
     emu.add_member("team@example.com", "countess@example.com")
     body = {"id": renamed["id"]} if body == "id" else body
@@ -47,7 +53,8 @@ def test_member_keys_resolve_old_address_to_the_renamed_user(emu, service, renam
         assert members.hasMember(groupKey="team@example.com", memberKey=key).execute() == {"isMember": True}
     listed = members.list(groupKey="team@example.com").execute()["members"]
     assert [(m["id"], m["email"], m["type"], m["role"], m["status"]) for m in listed] == [
-        (renamed["id"], "countess@example.com", "USER", "MEMBER", "ACTIVE")]
+        (renamed["id"], "countess@example.com", "USER", "MEMBER", "ACTIVE")
+    ]
     members.delete(groupKey="team@example.com", memberKey="ada@example.com").execute()  # removes the renamed user
     assert emu.members("team@example.com") == []
 

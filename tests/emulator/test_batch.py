@@ -73,15 +73,18 @@ def test_injected_failures_hit_batch_parts(emu, service, new_batch):
 
 
 def batch_body(token, count):
-    part = ("--xyz\r\nContent-Type: application/http\r\nContent-ID: <abc + %d>\r\n\r\n"
-            "GET /admin/directory/v1/users/admin%%40example.com?fields=id HTTP/1.1\r\n"
-            "Authorization: Bearer " + token + "\r\n\r\n\r\n")
+    part = (
+        "--xyz\r\nContent-Type: application/http\r\nContent-ID: <abc + %d>\r\n\r\n"
+        "GET /admin/directory/v1/users/admin%%40example.com?fields=id HTTP/1.1\r\n"
+        "Authorization: Bearer " + token + "\r\n\r\n\r\n"
+    )
     return ("".join(part % (n + 1) for n in range(count)) + "--xyz--\r\n").encode()
 
 
 def post_batch(emu, body):
-    request = urllib.request.Request(emu.base_url + "batch", data=body, method="POST",
-                                     headers={"Content-Type": "multipart/mixed; boundary=xyz"})
+    request = urllib.request.Request(
+        emu.base_url + "batch", data=body, method="POST", headers={"Content-Type": "multipart/mixed; boundary=xyz"}
+    )
     with urllib.request.urlopen(request) as response:
         return response.headers["Content-Type"], response.read().decode()
 
@@ -91,8 +94,9 @@ def test_more_than_1000_parts_is_400(emu, creds):
     creds.refresh(Request())
     assert post_batch(emu, batch_body(creds.token, 1000))[1].count("HTTP/1.1 200 OK") == 1000
     emu.reset_calls()
-    status, _, body = raw("POST", emu.base_url + "batch", batch_body(creds.token, 1001),
-                          {"Content-Type": "multipart/mixed; boundary=xyz"})
+    status, _, body = raw(
+        "POST", emu.base_url + "batch", batch_body(creds.token, 1001), {"Content-Type": "multipart/mixed; boundary=xyz"}
+    )
     assert status == 400 and body["error"]["code"] == 400
     assert emu.calls == []
 
@@ -107,16 +111,28 @@ def test_batch_response_wire_format(emu, creds):
 
 
 def test_batch_must_be_multipart(emu):
-    status, _, body = raw("POST", emu.base_url + "batch/admin/directory_v1", b"{}",
-                          {"Content-Type": "application/json"})
+    status, _, body = raw(
+        "POST", emu.base_url + "batch/admin/directory_v1", b"{}", {"Content-Type": "application/json"}
+    )
     assert status == 400 and body["error"]["code"] == 400
 
 
 def test_parse_accepts_lf_and_crlf_bodies():
     for newline in ("\n", "\r\n"):
-        text = newline.join(["--b", "Content-Type: application/http", "Content-ID: <x + 1>", "",
-                             "POST /admin/directory/v1/users HTTP/1.1", "Content-Type: application/json",
-                             "", '{"a": 1}', "--b--", ""])
+        text = newline.join(
+            [
+                "--b",
+                "Content-Type: application/http",
+                "Content-ID: <x + 1>",
+                "",
+                "POST /admin/directory/v1/users HTTP/1.1",
+                "Content-Type: application/json",
+                "",
+                '{"a": 1}',
+                "--b--",
+                "",
+            ]
+        )
         [part] = parse('multipart/mixed; boundary="b"', text.encode())
         assert (part.method, part.target, part.body.strip()) == ("POST", "/admin/directory/v1/users", b'{"a": 1}')
         assert part.content_id == "<x + 1>"
@@ -124,10 +140,14 @@ def test_parse_accepts_lf_and_crlf_bodies():
 
 def test_batch_with_service_http_and_non_ascii(emu, service):
     results = {}
-    batch = BatchHttpRequest(callback=lambda rid, resp, exc: results.setdefault(rid, (resp, exc)),
-                             batch_uri=emu.base_url + "batch/admin/directory_v1")
-    batch.add(service.users().insert(body=user_body("zoe@example.com", given="Zoë", family="Ærøskøbing 山田")),
-              request_id="zoe")
+    batch = BatchHttpRequest(
+        callback=lambda rid, resp, exc: results.setdefault(rid, (resp, exc)),
+        batch_uri=emu.base_url + "batch/admin/directory_v1",
+    )
+    batch.add(
+        service.users().insert(body=user_body("zoe@example.com", given="Zoë", family="Ærøskøbing 山田")),
+        request_id="zoe",
+    )
     batch.execute(http=service._http)
     user, error = results["zoe"]
     assert error is None and user["name"]["fullName"] == "Zoë Ærøskøbing 山田"

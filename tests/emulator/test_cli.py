@@ -20,8 +20,9 @@ from app_google_sync.emulator.cli import build_parser
 def start(*args):
     script = shutil.which("google-sync-emulator", path=os.path.dirname(sys.executable))
     command = [script] if script else [sys.executable, "-m", "app_google_sync.emulator.cli"]
-    process = subprocess.Popen(command + ["--port", "0", *args], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command + ["--port", "0", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     printed = {}
     for line in process.stdout:
         name, _, value = line.partition(":")
@@ -40,8 +41,9 @@ def stop(process):
 
 def test_cli_writes_key_serves_and_keeps_state(tmp_path):
     key_path, state_path = tmp_path / "key.json", tmp_path / "state.json"
-    process, printed = start("--service-account-key", str(key_path), "--state", str(state_path),
-                             "--admin-password", "never-logged-pw")
+    process, printed = start(
+        "--service-account-key", str(key_path), "--state", str(state_path), "--admin-password", "never-logged-pw"
+    )
     try:
         assert printed["api_endpoint"].startswith("http://127.0.0.1:")
         assert printed["token_uri"] == printed["api_endpoint"] + "token"
@@ -71,19 +73,42 @@ def test_cli_help_describes_every_option(capsys):
         build_parser().parse_args(["--help"])
     assert done.value.code == 0
     text = capsys.readouterr().out
-    for option in ("--host", "--port", "--domain", "--admin", "--admin-password", "--service-account-key",
-                   "--scopes", "--quota", "--quota-window", "--latency", "--fail-rate", "--state", "-v",
-                   "--quota-status", "--max-concurrent", "--propagation-delay", "--outage", "--outage-for",
-                   "--fail-tokens-after", "--fail-tokens-times", "--token-failure-status", "--answer-delay",
-                   "--drop-answers-after", "--drop-answers-times", "SIGUSR1"):
+    for option in (
+        "--host",
+        "--port",
+        "--domain",
+        "--admin",
+        "--admin-password",
+        "--service-account-key",
+        "--scopes",
+        "--quota",
+        "--quota-window",
+        "--latency",
+        "--fail-rate",
+        "--state",
+        "-v",
+        "--quota-status",
+        "--max-concurrent",
+        "--propagation-delay",
+        "--outage",
+        "--outage-for",
+        "--fail-tokens-after",
+        "--fail-tokens-times",
+        "--token-failure-status",
+        "--answer-delay",
+        "--drop-answers-after",
+        "--drop-answers-times",
+        "SIGUSR1",
+    ):
         assert option in text
     assert "User creation is not complete." in " ".join(text.split())
 
 
 def test_cli_outage_toggled_by_sigusr1_quota_429_and_stats_at_exit(tmp_path):
     key_path = tmp_path / "key.json"
-    process, printed = start("--service-account-key", str(key_path), "--outage", "--quota", "1",
-                             "--quota-status", "429")
+    process, printed = start(
+        "--service-account-key", str(key_path), "--outage", "--quota", "1", "--quota-status", "429"
+    )
     try:
         emu = type("Endpoint", (), {"base_url": printed["api_endpoint"]})
         service = directory(emu, credentials(json.loads(key_path.read_text())))
@@ -108,8 +133,15 @@ def test_cli_outage_toggled_by_sigusr1_quota_429_and_stats_at_exit(tmp_path):
     assert "accepted=1 " in log and "rejected_quota=1 " in log and "rejected_outage=" in log
 
 
-@pytest.mark.parametrize("args", [["--fail-tokens-times", "2"], ["--drop-answers-after", "-1"],
-                                  ["--answer-delay", "-1"], ["--drop-answers-after", "1", "--drop-answers-times", "0"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--fail-tokens-times", "2"],
+        ["--drop-answers-after", "-1"],
+        ["--answer-delay", "-1"],
+        ["--drop-answers-after", "1", "--drop-answers-times", "0"],
+    ],
+)
 def test_cli_refuses_bad_fault_options(args):
     script = shutil.which("google-sync-emulator", path=os.path.dirname(sys.executable))
     command = [script] if script else [sys.executable, "-m", "app_google_sync.emulator.cli"]
@@ -121,8 +153,16 @@ def test_cli_writes_oauth_client_for_the_web_flow(tmp_path, monkeypatch):
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
     client_path, key_path = tmp_path / "client.json", tmp_path / "key.json"
     redirect = "http://127.0.0.1:8081/google/callback"
-    process, printed = start("--oauth-client", str(client_path), "--redirect-uri", redirect,
-                             "--admin-password", "cli-Pa55word", "--service-account-key", str(key_path))
+    process, printed = start(
+        "--oauth-client",
+        str(client_path),
+        "--redirect-uri",
+        redirect,
+        "--admin-password",
+        "cli-Pa55word",
+        "--service-account-key",
+        str(key_path),
+    )
     try:
         assert stat.S_IMODE(os.stat(client_path).st_mode) == 0o600
         client = json.loads(client_path.read_text())

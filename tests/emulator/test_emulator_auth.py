@@ -17,16 +17,23 @@ GOOGLE_AUD = "https://oauth2.googleapis.com/token"
 
 def assertion(key, **claims):
     now = int(time.time())
-    payload = {"iss": key["client_email"], "sub": ADMIN, "scope": USER_SCOPE, "aud": GOOGLE_AUD,
-               "iat": now, "exp": now + 3600}
+    payload = {
+        "iss": key["client_email"],
+        "sub": ADMIN,
+        "scope": USER_SCOPE,
+        "aud": GOOGLE_AUD,
+        "iat": now,
+        "exp": now + 3600,
+    }
     payload.update(claims)
     payload = {k: v for k, v in payload.items() if v is not None}
     return jwt.encode(crypt.RSASigner.from_service_account_info(key), payload).decode()
 
 
 def grant(emu, token):
-    form = urllib.parse.urlencode({"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
-                                   "assertion": token}).encode()
+    form = urllib.parse.urlencode(
+        {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": token}
+    ).encode()
     status, _, body = raw("POST", emu.token_uri, form, {"Content-Type": "application/x-www-form-urlencoded"})
     return status, body
 
@@ -83,12 +90,15 @@ def test_token_refused_for_undelegated_scope(emu, session_key):
     assert status == 401 and body["error"] == "unauthorized_client"
 
 
-@pytest.mark.parametrize("claims", [
-    {"aud": "https://example.org/token"},
-    {"iat": int(time.time()) - 7200, "exp": int(time.time()) - 3600},
-    {"exp": int(time.time()) + 7200},
-    {"exp": None},
-])
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"aud": "https://example.org/token"},
+        {"iat": int(time.time()) - 7200, "exp": int(time.time()) - 3600},
+        {"exp": int(time.time()) + 7200},
+        {"exp": None},
+    ],
+)
 def test_token_refused_for_bad_claims(emu, key, claims):
     status, body = grant(emu, assertion(key, **claims))
     assert (status, body["error"]) == (400, "invalid_grant")
@@ -107,9 +117,15 @@ def test_api_call_without_or_with_unknown_token_is_401(emu):
         assert status == 401
         assert body["error"]["status"] == "UNAUTHENTICATED"
         assert body["error"]["message"].startswith("Request had invalid authentication credentials.")
-        assert body["error"]["errors"] == [{"message": "Invalid Credentials", "domain": "global",
-                                            "reason": "authError", "location": "Authorization",
-                                            "locationType": "header"}]
+        assert body["error"]["errors"] == [
+            {
+                "message": "Invalid Credentials",
+                "domain": "global",
+                "reason": "authError",
+                "location": "Authorization",
+                "locationType": "header",
+            }
+        ]
         assert answer_headers["WWW-Authenticate"].startswith("Bearer")
     assert [c["status"] for c in emu.calls] == [401, 401]
 
@@ -119,8 +135,11 @@ def test_missing_scope_is_403_insufficient_permissions(emu, key):
     with pytest.raises(Exception) as raised:
         service.users().list(customer="my_customer").execute()
     status, reason, message = error_of(raised)
-    assert (status, reason, message) == (403, "insufficientPermissions",
-                                         "Request had insufficient authentication scopes.")
+    assert (status, reason, message) == (
+        403,
+        "insufficientPermissions",
+        "Request had insufficient authentication scopes.",
+    )
     service.groups().list(customer="my_customer").execute()
 
 

@@ -22,10 +22,12 @@ def test_group_insert_get_patch_delete(emu, service):
 
 def test_group_rules(emu, service):
     emu.add_user("taken@example.com", "T", "U")
-    for body, expected in (({"name": "No email"}, (400, "required")),
-                           ({"email": "g@elsewhere.org"}, (400, "invalid")),
-                           ({"email": "taken@example.com"}, (409, "duplicate")),
-                           ({"email": "g@example.com", "name": "x" * 76}, (400, "invalid"))):
+    for body, expected in (
+        ({"name": "No email"}, (400, "required")),
+        ({"email": "g@elsewhere.org"}, (400, "invalid")),
+        ({"email": "taken@example.com"}, (409, "duplicate")),
+        ({"email": "g@example.com", "name": "x" * 76}, (400, "invalid")),
+    ):
         with pytest.raises(HttpError) as raised:
             service.groups().insert(body=body).execute()
         assert error_of(raised)[:2] == expected
@@ -64,7 +66,11 @@ def test_members_insert_list_duplicate(emu, service):
     member = members.insert(groupKey="team@example.com", body={"email": "ADA@example.com", "role": "OWNER"}).execute()
     assert member["kind"] == "admin#directory#member"
     assert (member["email"], member["role"], member["type"], member["status"]) == (
-        "ada@example.com", "OWNER", "USER", "ACTIVE")
+        "ada@example.com",
+        "OWNER",
+        "USER",
+        "ACTIVE",
+    )
     assert member["id"] == emu.get_user("ada@example.com")["id"]
     with pytest.raises(HttpError) as raised:
         members.insert(groupKey="team@example.com", body={"email": "ada@example.com"}).execute()
@@ -96,10 +102,10 @@ def test_members_roles_filter_paging_patch_delete(emu, service):
     second = members.list(groupKey="big@example.com", pageToken=first["nextPageToken"]).execute()
     assert len(first["members"]) == 200 and len(second["members"]) == 5
     managers = members.list(groupKey="big@example.com", roles="MANAGER").execute()["members"]
-    assert [m["email"] for m in managers] == ["person000@partner.org", "person001@partner.org",
-                                               "person002@partner.org"]
-    patched = members.patch(groupKey="big@example.com", memberKey="person010@partner.org",
-                            body={"role": "OWNER"}).execute()
+    assert [m["email"] for m in managers] == ["person000@partner.org", "person001@partner.org", "person002@partner.org"]
+    patched = members.patch(
+        groupKey="big@example.com", memberKey="person010@partner.org", body={"role": "OWNER"}
+    ).execute()
     assert patched["role"] == "OWNER"
     with pytest.raises(HttpError) as raised:
         members.patch(groupKey="big@example.com", memberKey="person010@partner.org", body={"role": "BOSS"}).execute()
@@ -154,7 +160,9 @@ def test_orgunits(emu, service):
     sales = orgunits.insert(customerId="my_customer", body={"name": "Sales", "parentOrgUnitPath": "/"}).execute()
     assert sales["kind"] == "admin#directory#orgUnit"
     assert (sales["orgUnitPath"], sales["parentOrgUnitPath"]) == ("/Sales", "/")
-    east = orgunits.insert(customerId=emu.customer_id, body={"name": "East", "parentOrgUnitId": sales["orgUnitId"]}).execute()
+    east = orgunits.insert(
+        customerId=emu.customer_id, body={"name": "East", "parentOrgUnitId": sales["orgUnitId"]}
+    ).execute()
     assert east["orgUnitPath"] == "/Sales/East" and east["parentOrgUnitId"] == sales["orgUnitId"]
     assert orgunits.get(customerId="my_customer", orgUnitPath="Sales/East").execute()["name"] == "East"
     children = orgunits.list(customerId="my_customer").execute()["organizationUnits"]

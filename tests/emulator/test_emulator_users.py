@@ -29,31 +29,39 @@ def test_insert_returns_google_resource_without_password(emu, service):
     assert service.users().get(userKey=user["id"]).execute()["primaryEmail"] == user["primaryEmail"]
 
 
-@pytest.mark.parametrize("body, message", [
-    ({"name": {"givenName": "A", "familyName": "B"}, "password": "12345678"}, "Invalid Input: primary_user_email"),
-    (user_body("no-at-sign"), "Invalid Input: primary_user_email"),
-    (user_body(".dot@example.com"), "Invalid Input: primary_user_email"),
-    (user_body("dot.@example.com"), "Invalid Input: primary_user_email"),
-    (user_body("two..dots@example.com"), "Invalid Input: primary_user_email"),
-    (user_body("plus+sign@example.com"), "Invalid Input: primary_user_email"),
-    (user_body("someone@elsewhere.org"), "Domain not found."),
-    (user_body("a@example.com", given=""), "Invalid Given/Family Name: GivenName"),
-    (user_body("a@example.com", given="   "), "Invalid Given/Family Name: GivenName"),
-    (user_body("a@example.com", family=""), "Invalid Given/Family Name: FamilyName"),
-    (user_body("a@example.com", family="x" * 61), "Invalid Given/Family Name: FamilyName"),
-    (user_body("a@example.com", given="é" * 61), "Invalid Given/Family Name: GivenName"),
-    ({"primaryEmail": "a@example.com", "password": "12345678"}, "Invalid Given/Family Name: GivenName"),
-    ({"primaryEmail": "a@example.com", "name": {"givenName": "A", "familyName": "B"}}, "Invalid Password"),
-    (user_body("a@example.com", password="short"), "Invalid Password"),
-    (user_body("a@example.com", password="x" * 101), "Invalid Password"),
-    (user_body("a@example.com", password="abc", hashFunction="SHA-1"), "Invalid Password"),
-    (user_body("a@example.com", password="g" * 40, hashFunction="SHA-1"), "Invalid Password"),
-    (user_body("a@example.com", password="a" * 40, hashFunction="MD5"), "Invalid Password"),
-    (user_body("a@example.com", password="a" * 64, hashFunction="SHA-256"), "Invalid Input: hash_function"),
-    (user_body("a@example.com", password="$2y$10$abcdefghijklmnopqrstuv", hashFunction="crypt"), "Invalid Password"),
-    (user_body("a@example.com", password="$6$rounds=20000$salt$" + "a" * 86, hashFunction="crypt"),
-     "Invalid Password"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"name": {"givenName": "A", "familyName": "B"}, "password": "12345678"}, "Invalid Input: primary_user_email"),
+        (user_body("no-at-sign"), "Invalid Input: primary_user_email"),
+        (user_body(".dot@example.com"), "Invalid Input: primary_user_email"),
+        (user_body("dot.@example.com"), "Invalid Input: primary_user_email"),
+        (user_body("two..dots@example.com"), "Invalid Input: primary_user_email"),
+        (user_body("plus+sign@example.com"), "Invalid Input: primary_user_email"),
+        (user_body("someone@elsewhere.org"), "Domain not found."),
+        (user_body("a@example.com", given=""), "Invalid Given/Family Name: GivenName"),
+        (user_body("a@example.com", given="   "), "Invalid Given/Family Name: GivenName"),
+        (user_body("a@example.com", family=""), "Invalid Given/Family Name: FamilyName"),
+        (user_body("a@example.com", family="x" * 61), "Invalid Given/Family Name: FamilyName"),
+        (user_body("a@example.com", given="é" * 61), "Invalid Given/Family Name: GivenName"),
+        ({"primaryEmail": "a@example.com", "password": "12345678"}, "Invalid Given/Family Name: GivenName"),
+        ({"primaryEmail": "a@example.com", "name": {"givenName": "A", "familyName": "B"}}, "Invalid Password"),
+        (user_body("a@example.com", password="short"), "Invalid Password"),
+        (user_body("a@example.com", password="x" * 101), "Invalid Password"),
+        (user_body("a@example.com", password="abc", hashFunction="SHA-1"), "Invalid Password"),
+        (user_body("a@example.com", password="g" * 40, hashFunction="SHA-1"), "Invalid Password"),
+        (user_body("a@example.com", password="a" * 40, hashFunction="MD5"), "Invalid Password"),
+        (user_body("a@example.com", password="a" * 64, hashFunction="SHA-256"), "Invalid Input: hash_function"),
+        (
+            user_body("a@example.com", password="$2y$10$abcdefghijklmnopqrstuv", hashFunction="crypt"),
+            "Invalid Password",
+        ),
+        (
+            user_body("a@example.com", password="$6$rounds=20000$salt$" + "a" * 86, hashFunction="crypt"),
+            "Invalid Password",
+        ),
+    ],
+)
 def test_insert_rules(service, body, message):
     assert insert_error(service, body) == (400, "invalid", message)
 
@@ -72,14 +80,17 @@ def test_names_up_to_60_characters_non_ascii_kept_intact(service):
     assert stored["name"]["familyName"] == family
 
 
-@pytest.mark.parametrize("password, hash_function", [
-    ("5f4dcc3b5aa765d61d8327deb882cf99", "MD5"),
-    ("5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8", "SHA-1"),
-    ("abJnggxhB/yWI", "crypt"),
-    ("$1$saltsalt$qjXMvbEw8oaL.CzflDugX/", "crypt"),
-    ("$5$rounds=5000$salt$" + "a" * 43, "crypt"),
-    ("$6$saltsalt$" + "b" * 86, "crypt"),
-])
+@pytest.mark.parametrize(
+    "password, hash_function",
+    [
+        ("5f4dcc3b5aa765d61d8327deb882cf99", "MD5"),
+        ("5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8", "SHA-1"),
+        ("abJnggxhB/yWI", "crypt"),
+        ("$1$saltsalt$qjXMvbEw8oaL.CzflDugX/", "crypt"),
+        ("$5$rounds=5000$salt$" + "a" * 43, "crypt"),
+        ("$6$saltsalt$" + "b" * 86, "crypt"),
+    ],
+)
 def test_hashed_passwords_accepted_and_stored_as_sent(emu, service, password, hash_function):
     service.users().insert(body=user_body("h@example.com", password=password, hashFunction=hash_function)).execute()
     function, value = emu.stored_password("h@example.com")
@@ -110,19 +121,30 @@ def test_duplicates_are_409_across_users_aliases_and_groups(emu, service):
 
 
 def test_unknown_user_is_404(service):
-    for call in (service.users().get(userKey="ghost@example.com"),
-                 service.users().delete(userKey="ghost@example.com"),
-                 service.users().patch(userKey="ghost@example.com", body={"suspended": True})):
+    for call in (
+        service.users().get(userKey="ghost@example.com"),
+        service.users().delete(userKey="ghost@example.com"),
+        service.users().patch(userKey="ghost@example.com", body={"suspended": True}),
+    ):
         with pytest.raises(HttpError) as raised:
             call.execute()
         assert error_of(raised) == (404, "notFound", "Resource Not Found: userKey")
 
 
 def test_patch_changes_only_fields_sent_and_replaces_arrays(service):
-    service.users().insert(body=user_body("p@example.com", organizations=[{"name": "A"}, {"name": "B"}],
-                                          phones=[{"value": "1", "type": "work"}])).execute()
-    patched = service.users().patch(userKey="p@example.com", body={
-        "name": {"familyName": "Byron"}, "organizations": [{"name": "C"}], "suspended": True}).execute()
+    service.users().insert(
+        body=user_body(
+            "p@example.com", organizations=[{"name": "A"}, {"name": "B"}], phones=[{"value": "1", "type": "work"}]
+        )
+    ).execute()
+    patched = (
+        service.users()
+        .patch(
+            userKey="p@example.com",
+            body={"name": {"familyName": "Byron"}, "organizations": [{"name": "C"}], "suspended": True},
+        )
+        .execute()
+    )
     assert patched["name"] == {"givenName": "Ada", "familyName": "Byron", "fullName": "Ada Byron"}
     assert patched["organizations"] == [{"name": "C"}]
     assert patched["phones"] == [{"value": "1", "type": "work"}]
@@ -140,10 +162,12 @@ def test_update_keeps_omitted_fields(service):
 
 def test_patch_validates_like_insert(service):
     service.users().insert(body=user_body("v@example.com")).execute()
-    for body, message in (({"name": {"givenName": ""}}, "Invalid Given/Family Name: GivenName"),
-                          ({"password": "short"}, "Invalid Password"),
-                          ({"primaryEmail": "v@other.org"}, "Domain not found."),
-                          ({"orgUnitPath": "/Nowhere"}, "Invalid Input: INVALID_OU_ID")):
+    for body, message in (
+        ({"name": {"givenName": ""}}, "Invalid Given/Family Name: GivenName"),
+        ({"password": "short"}, "Invalid Password"),
+        ({"primaryEmail": "v@other.org"}, "Domain not found."),
+        ({"orgUnitPath": "/Nowhere"}, "Invalid Input: INVALID_OU_ID"),
+    ):
         with pytest.raises(HttpError) as raised:
             service.users().patch(userKey="v@example.com", body=body).execute()
         assert error_of(raised) == (400, "invalid", message)
@@ -209,8 +233,12 @@ def test_is_admin_cannot_be_set_by_insert(service):
 
 
 def test_optional_fields_echoed(service):
-    body = user_body("opt@example.com", externalIds=[{"value": "1001", "type": "organization"}],
-                     changePasswordAtNextLogin=True, includeInGlobalAddressList=False)
+    body = user_body(
+        "opt@example.com",
+        externalIds=[{"value": "1001", "type": "organization"}],
+        changePasswordAtNextLogin=True,
+        includeInGlobalAddressList=False,
+    )
     user = service.users().insert(body=body).execute()
     assert user["externalIds"] == [{"value": "1001", "type": "organization"}]
     assert user["changePasswordAtNextLogin"] is True and user["includeInGlobalAddressList"] is False

@@ -37,7 +37,11 @@ def test_new_group_has_googles_defaults(emu, settings):
     got = settings.get(groupUniqueId=GROUP).execute()
     assert list(got)[:4] == ["kind", "email", "name", "description"]
     assert (got["kind"], got["email"], got["name"], got["description"]) == (
-        "groupsSettings#groups", GROUP, "Staff", "The staff")
+        "groupsSettings#groups",
+        GROUP,
+        "Staff",
+        "The staff",
+    )
     assert got["whoCanJoin"] == "CAN_REQUEST_TO_JOIN"
     assert got["whoCanViewMembership"] == "ALL_MEMBERS_CAN_VIEW"
     assert got["whoCanViewGroup"] == "ALL_MEMBERS_CAN_VIEW"
@@ -45,9 +49,14 @@ def test_new_group_has_googles_defaults(emu, settings):
     assert got["messageModerationLevel"] == "MODERATE_NONE"
     assert got["spamModerationLevel"] == "MODERATE"
     assert got["whoCanDiscoverGroup"] == "ALL_IN_DOMAIN_CAN_DISCOVER"
-    for flag, value in (("allowExternalMembers", "false"), ("isArchived", "false"), ("archiveOnly", "false"),
-                        ("membersCanPostAsTheGroup", "false"), ("includeInGlobalAddressList", "true"),
-                        ("allowWebPosting", "true")):
+    for flag, value in (
+        ("allowExternalMembers", "false"),
+        ("isArchived", "false"),
+        ("archiveOnly", "false"),
+        ("membersCanPostAsTheGroup", "false"),
+        ("includeInGlobalAddressList", "true"),
+        ("allowWebPosting", "true"),
+    ):
         assert got[flag] == value  # booleans are strings in this API
     assert got["maxMessageBytes"] == 26214400
     assert "defaultMessageDenyNotificationText" not in got and "customReplyTo" not in got
@@ -63,11 +72,19 @@ def test_every_field_is_in_the_discovery_schema(emu, settings):
 
 
 def test_patch_changes_only_the_fields_sent(emu, settings):
-    got = settings.patch(groupUniqueId=GROUP, body={"whoCanJoin": "INVITED_CAN_JOIN",
-                                                    "allowExternalMembers": "true",
-                                                    "whoCanPostMessage": "ALL_MEMBERS_CAN_POST"}).execute()
+    got = settings.patch(
+        groupUniqueId=GROUP,
+        body={
+            "whoCanJoin": "INVITED_CAN_JOIN",
+            "allowExternalMembers": "true",
+            "whoCanPostMessage": "ALL_MEMBERS_CAN_POST",
+        },
+    ).execute()
     assert (got["whoCanJoin"], got["allowExternalMembers"], got["whoCanPostMessage"]) == (
-        "INVITED_CAN_JOIN", "true", "ALL_MEMBERS_CAN_POST")
+        "INVITED_CAN_JOIN",
+        "true",
+        "ALL_MEMBERS_CAN_POST",
+    )
     again = settings.patch(groupUniqueId=GROUP, body={"messageModerationLevel": "MODERATE_NON_MEMBERS"}).execute()
     assert again["whoCanJoin"] == "INVITED_CAN_JOIN" and again["messageModerationLevel"] == "MODERATE_NON_MEMBERS"
     assert emu.group_settings(GROUP) == again
@@ -75,10 +92,15 @@ def test_patch_changes_only_the_fields_sent(emu, settings):
 
 
 def test_update_and_name_description_reach_the_directory_group(emu, settings, service):
-    got = settings.update(groupUniqueId=GROUP, body={"name": "Staff room", "description": "All of us",
-                                                     "whoCanViewGroup": "ALL_IN_DOMAIN_CAN_VIEW"}).execute()
-    assert (got["name"], got["description"], got["whoCanViewGroup"]) == ("Staff room", "All of us",
-                                                                         "ALL_IN_DOMAIN_CAN_VIEW")
+    got = settings.update(
+        groupUniqueId=GROUP,
+        body={"name": "Staff room", "description": "All of us", "whoCanViewGroup": "ALL_IN_DOMAIN_CAN_VIEW"},
+    ).execute()
+    assert (got["name"], got["description"], got["whoCanViewGroup"]) == (
+        "Staff room",
+        "All of us",
+        "ALL_IN_DOMAIN_CAN_VIEW",
+    )
     group = emu.get_group(GROUP)
     assert (group["name"], group["description"]) == ("Staff room", "All of us")
     assert emu.calls[-1]["method"] == "PUT"
@@ -96,16 +118,19 @@ def test_settings_follow_a_renamed_group(emu, settings, service):
     assert settings.get(groupUniqueId=GROUP).execute()["email"] == "team@example.com"  # old address is an alias
 
 
-@pytest.mark.parametrize("body", [
-    {"whoCanPostMessage": "EVERYONE"},
-    {"whoCanJoin": "anyone_can_join"},
-    {"messageModerationLevel": "MODERATE"},
-    {"spamModerationLevel": "MODERATE_NONE"},
-    {"allowExternalMembers": "yes"},
-    {"replyTo": "REPLY_TO_CUSTOM"},
-    {"customFooterText": "x" * 1001},
-    {"whoCanPostMessage": "NONE_CAN_POST"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"whoCanPostMessage": "EVERYONE"},
+        {"whoCanJoin": "anyone_can_join"},
+        {"messageModerationLevel": "MODERATE"},
+        {"spamModerationLevel": "MODERATE_NONE"},
+        {"allowExternalMembers": "yes"},
+        {"replyTo": "REPLY_TO_CUSTOM"},
+        {"customFooterText": "x" * 1001},
+        {"whoCanPostMessage": "NONE_CAN_POST"},
+    ],
+)
 def test_invalid_values_are_400_invalid(emu, settings, body):
     before = emu.group_settings(GROUP)
     with pytest.raises(HttpError) as raised:
@@ -131,8 +156,9 @@ def test_archive_only_forces_none_can_post_and_back(emu, settings):
 
 
 def test_reply_to_custom_with_address(emu, settings):
-    got = settings.patch(groupUniqueId=GROUP, body={"replyTo": "REPLY_TO_CUSTOM",
-                                                    "customReplyTo": "desk@example.com"}).execute()
+    got = settings.patch(
+        groupUniqueId=GROUP, body={"replyTo": "REPLY_TO_CUSTOM", "customReplyTo": "desk@example.com"}
+    ).execute()
     assert (got["replyTo"], got["customReplyTo"]) == ("REPLY_TO_CUSTOM", "desk@example.com")
 
 
@@ -208,8 +234,10 @@ def test_atom_is_the_default_format_without_alt(emu, settings, settings_creds):
 def test_batch_at_groupssettings_batch_path(emu, settings, settings_creds):
     emu.add_group("sales@example.com", "Sales")
     results = {}
-    batch = BatchHttpRequest(callback=lambda rid, response, error: results.update({rid: (response, error)}),
-                             batch_uri=emu.base_url + "batch/groupssettings/v1")
+    batch = BatchHttpRequest(
+        callback=lambda rid, response, error: results.update({rid: (response, error)}),
+        batch_uri=emu.base_url + "batch/groupssettings/v1",
+    )
     batch.add(settings.patch(groupUniqueId=GROUP, body={"whoCanJoin": "INVITED_CAN_JOIN"}), request_id="staff")
     batch.add(settings.get(groupUniqueId="sales@example.com"), request_id="sales")
     batch.add(settings.get(groupUniqueId="gone@example.com"), request_id="gone")
@@ -223,8 +251,10 @@ def test_batch_at_groupssettings_batch_path(emu, settings, settings_creds):
 def test_batch_parts_must_call_the_batch_api(emu, key, settings_creds):
     emu.add_group(GROUP, "Staff")
     results = {}
-    batch = BatchHttpRequest(callback=lambda rid, response, error: results.update({rid: error}),
-                             batch_uri=emu.base_url + "batch/admin/directory_v1")
+    batch = BatchHttpRequest(
+        callback=lambda rid, response, error: results.update({rid: error}),
+        batch_uri=emu.base_url + "batch/admin/directory_v1",
+    )
     batch.add(groups_settings(emu, settings_creds).groups().get(groupUniqueId=GROUP), request_id="settings")
     batch.execute(http=google_auth_httplib2.AuthorizedHttp(settings_creds))
     assert error_of(results["settings"])[:2] == (404, "notFound")

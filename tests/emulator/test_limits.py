@@ -69,7 +69,11 @@ def test_calls_record_method_path_query_status(emu, service):
         service.users().get(userKey="ghost@example.com").execute()
     first, second = emu.calls
     assert (first["method"], first["path"], first["status"], first["batch"]) == (
-        "GET", "/admin/directory/v1/users", 200, False)
+        "GET",
+        "/admin/directory/v1/users",
+        200,
+        False,
+    )
     assert first["query"]["customer"] == "my_customer" and first["query"]["maxResults"] == "10"
     assert (second["path"], second["status"]) == ("/admin/directory/v1/users/ghost@example.com", 404)
     emu.reset_calls()
@@ -137,7 +141,11 @@ def test_batch_changes_are_saved(tmp_path, session_key):
     finally:
         first.stop()
     assert [u["primaryEmail"] for u in Emulator(state_file=path).users()] == [
-        "admin@example.com", "b0@example.com", "b1@example.com", "b2@example.com"]
+        "admin@example.com",
+        "b0@example.com",
+        "b1@example.com",
+        "b2@example.com",
+    ]
 
 
 def test_state_file_of_another_domain_is_refused(tmp_path):

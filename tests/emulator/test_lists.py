@@ -4,14 +4,14 @@ import pytest
 from emulator_helpers import error_of
 from googleapiclient.errors import HttpError
 
-
 SHA1_OF_PASSWORD = "5baa61e4c9b93f3f0682250b6cf8331b7ee68fd8"
 
 
 def seed_users(emu, count):
     for number in range(count):  # pre-hashed: salting and hashing 600 cleartexts is slow
-        emu.add_user("user%04d@example.com" % number, "User", "N%04d" % number, password=SHA1_OF_PASSWORD,
-                     hash_function="SHA-1")
+        emu.add_user(
+            "user%04d@example.com" % number, "User", "N%04d" % number, password=SHA1_OF_PASSWORD, hash_function="SHA-1"
+        )
 
 
 def all_pages(method, key, **params):
@@ -69,9 +69,16 @@ def test_empty_page_omits_list_key(emu, service):
 
 def test_fields_selection_on_lists(emu, service):
     emu.add_user("ada@example.com", "Ada", "Lovelace", suspended=True)
-    page = service.users().list(
-        customer="my_customer", maxResults=1, orderBy="email",
-        fields="nextPageToken,users(id,primaryEmail,name(givenName,familyName),suspended,isAdmin)").execute()
+    page = (
+        service.users()
+        .list(
+            customer="my_customer",
+            maxResults=1,
+            orderBy="email",
+            fields="nextPageToken,users(id,primaryEmail,name(givenName,familyName),suspended,isAdmin)",
+        )
+        .execute()
+    )
     assert set(page) == {"users", "nextPageToken"}
     user = page["users"][0]
     assert set(user) == {"id", "primaryEmail", "name", "suspended", "isAdmin"}
@@ -98,6 +105,7 @@ def test_user_query_terms(emu, service):
     def emails(query):
         page = service.users().list(customer="my_customer", query=query).execute()
         return [u["primaryEmail"] for u in page.get("users", [])]
+
     assert emails("isSuspended=true") == ["ada@example.com"]
     assert emails("isSuspended=false") == ["admin@example.com", "alan@example.com"]
     assert emails("isAdmin=true") == ["admin@example.com"]
@@ -117,8 +125,11 @@ def test_paging_stays_correct_when_users_change_between_pages(emu, service):
     seed_users(emu, 10)
     first = service.users().list(customer="my_customer", maxResults=5, orderBy="email").execute()
     service.users().delete(userKey=first["users"][1]["primaryEmail"]).execute()
-    second = service.users().list(customer="my_customer", maxResults=5, orderBy="email",
-                                  pageToken=first["nextPageToken"]).execute()
+    second = (
+        service.users()
+        .list(customer="my_customer", maxResults=5, orderBy="email", pageToken=first["nextPageToken"])
+        .execute()
+    )
     seen = [u["primaryEmail"] for u in first["users"] + second["users"]]
     assert len(set(seen)) == 10
 

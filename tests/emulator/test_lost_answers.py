@@ -13,8 +13,14 @@ from googleapiclient.errors import HttpError
 
 def impatient_directory(emu, key, timeout):
     http = google_auth_httplib2.AuthorizedHttp(credentials(key), http=httplib2.Http(timeout=timeout))
-    return build("admin", "directory_v1", http=http, client_options={"api_endpoint": emu.base_url},
-                 static_discovery=True, cache_discovery=False)
+    return build(
+        "admin",
+        "directory_v1",
+        http=http,
+        client_options={"api_endpoint": emu.base_url},
+        static_discovery=True,
+        cache_discovery=False,
+    )
 
 
 def test_late_answer_times_out_but_the_work_is_done(emu, key):
@@ -57,8 +63,9 @@ def test_a_batch_envelope_is_one_answer_to_drop(emu, service, new_batch):
     emu.drop_answers_after(0, times=1)
     batch = new_batch()
     for number in range(3):
-        batch.add(service.groups().insert(body={"email": "g%d@example.com" % number, "name": "G"}),
-                  request_id=str(number))
+        batch.add(
+            service.groups().insert(body={"email": "g%d@example.com" % number, "name": "G"}), request_id=str(number)
+        )
     results = batch.execute()
     assert {error_of(error)[:2] for _, error in results.values()} == {(409, "duplicate")}
     assert len(emu.groups()) == 3 and [b["parts"] for b in emu.batches] == [3, 3]

@@ -3,10 +3,22 @@
 import base64
 import json
 import urllib.parse
+from pathlib import Path
 
 import pytest
-from emulator_helpers import (ADMIN, GROUP_SCOPE, SETTINGS_SCOPE, USER_SCOPE, directory, error_of, groups_settings,
-                              http_call, query_of, raw, sign_in)
+from emulator_helpers import (
+    ADMIN,
+    GROUP_SCOPE,
+    SETTINGS_SCOPE,
+    USER_SCOPE,
+    directory,
+    error_of,
+    groups_settings,
+    http_call,
+    query_of,
+    raw,
+    sign_in,
+)
 from google.auth.exceptions import RefreshError
 from google.auth.transport.requests import Request
 from google.oauth2.credentials import Credentials
@@ -66,8 +78,13 @@ def token_request(emu, form, basic=None):
 
 def authorized_user_info(client, refresh_token):
     web = client["web"]
-    return {"type": "authorized_user", "client_id": web["client_id"], "client_secret": web["client_secret"],
-            "refresh_token": refresh_token, "token_uri": web["token_uri"]}
+    return {
+        "type": "authorized_user",
+        "client_id": web["client_id"],
+        "client_secret": web["client_secret"],
+        "refresh_token": refresh_token,
+        "token_uri": web["token_uri"],
+    }
 
 
 def user_credentials(info, scopes=SCOPES):
@@ -117,9 +134,16 @@ def test_code_exchange_sends_secret_as_basic_and_pkce(emu, client):
     assert query_of(url)["code_challenge_method"] == "S256"
     code = query_of(sign_in(url, ADMIN, PASSWORD)[1])["code"]
     web = client["web"]
-    status, body = token_request(emu, {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
-                                       "code_verifier": flow.code_verifier},
-                                 basic=(web["client_id"], web["client_secret"]))
+    status, body = token_request(
+        emu,
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "code_verifier": flow.code_verifier,
+        },
+        basic=(web["client_id"], web["client_secret"]),
+    )
     assert status == 200
     assert list(body) == ["access_token", "expires_in", "refresh_token", "scope", "token_type"]
 
@@ -127,8 +151,16 @@ def test_code_exchange_sends_secret_as_basic_and_pkce(emu, client):
 def test_client_secret_in_form_is_accepted(emu, client):
     web = client["web"]
     code = emu.authorize(web["client_id"], ADMIN, [USER_SCOPE], REDIRECT)
-    status, body = token_request(emu, {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
-                                       "client_id": web["client_id"], "client_secret": web["client_secret"]})
+    status, body = token_request(
+        emu,
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "client_id": web["client_id"],
+            "client_secret": web["client_secret"],
+        },
+    )
     assert status == 200 and body["scope"] == USER_SCOPE
 
 
@@ -140,8 +172,9 @@ def test_tool_refreshes_with_authorized_user_info(emu, client):
     assert creds.refresh_token == token["refresh_token"]  # no new refresh token on refresh
     directory(emu, creds).users().get(userKey=ADMIN).execute()
     assert [c["grant_type"] for c in emu.token_calls] == ["authorization_code", "refresh_token"]
-    status, body = token_request(emu, dict(authorized_user_info(client, token["refresh_token"]),
-                                           grant_type="refresh_token"))
+    status, body = token_request(
+        emu, dict(authorized_user_info(client, token["refresh_token"]), grant_type="refresh_token")
+    )
     assert status == 200 and "refresh_token" not in body
     assert body["scope"].split() == SCOPES
 
@@ -193,12 +226,15 @@ def test_authorize_helper_and_state_file_keep_grants(tmp_path):
         client = emu.create_oauth_client([REDIRECT])
         web = client["web"]
         code = emu.authorize(web["client_id"], ADMIN, SCOPES, REDIRECT)
-        status, body = token_request(emu, {"grant_type": "authorization_code", "code": code,
-                                           "redirect_uri": REDIRECT}, basic=(web["client_id"], web["client_secret"]))
+        status, body = token_request(
+            emu,
+            {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT},
+            basic=(web["client_id"], web["client_secret"]),
+        )
         assert status == 200
     finally:
         emu.stop()
-    saved = open(state, encoding="utf-8").read()
+    saved = Path(state).read_text(encoding="utf-8")
     assert body["refresh_token"] not in saved and web["client_secret"] not in saved
     emu = Emulator(state_file=state).start()
     try:
@@ -223,8 +259,7 @@ def test_authorize_helper_refuses_what_the_endpoint_refuses(emu, client):
 # the consent page ------------------------------------------------------------------------------------
 def test_consent_page_lists_scopes_and_is_escaped(emu):
     client = emu.create_oauth_client([REDIRECT], name='<script>alert("x")</script>')
-    url, _ = new_flow(client).authorization_url(access_type="offline", prompt="consent",
-                                                login_hint='"><b>hint')
+    url, _ = new_flow(client).authorization_url(access_type="offline", prompt="consent", login_hint='"><b>hint')
     status, headers, page = http_call("GET", url)
     assert status == 200
     assert headers["Content-Type"] == "text/html; charset=utf-8"
@@ -245,12 +280,15 @@ def test_cancel_redirects_with_access_denied(emu, client):
     assert emu.oauth_grants() == []
 
 
-@pytest.mark.parametrize("email, password, message", [
-    (ADMIN, "wrong-password", "Wrong password."),
-    ("nobody@example.com", PASSWORD, "Couldn&#x27;t find your Google Account"),
-    ("stranger@elsewhere.org", PASSWORD, "Couldn&#x27;t find your Google Account"),
-    ("off@example.com", "off-Pa55word", "suspended"),
-])
+@pytest.mark.parametrize(
+    "email, password, message",
+    [
+        (ADMIN, "wrong-password", "Wrong password."),
+        ("nobody@example.com", PASSWORD, "Couldn&#x27;t find your Google Account"),
+        ("stranger@elsewhere.org", PASSWORD, "Couldn&#x27;t find your Google Account"),
+        ("off@example.com", "off-Pa55word", "suspended"),
+    ],
+)
 def test_sign_in_refused_shows_the_page_again(emu, client, email, password, message):
     emu.add_user("off@example.com", "Off", "Line", password="off-Pa55word", suspended=True)
     url, _ = new_flow(client).authorization_url(access_type="offline", prompt="consent")
@@ -261,9 +299,11 @@ def test_sign_in_refused_shows_the_page_again(emu, client, email, password, mess
 
 def test_users_sign_in_with_their_seeded_or_hashed_passwords(emu, client):
     import hashlib
+
     emu.add_user("bob@example.com", "Bob", "Builder", password="bob-Pa55word")
-    emu.add_user("sha@example.com", "Sha", "One", password=hashlib.sha1(b"sha-Pa55word").hexdigest(),
-                 hash_function="SHA-1")
+    emu.add_user(
+        "sha@example.com", "Sha", "One", password=hashlib.sha1(b"sha-Pa55word").hexdigest(), hash_function="SHA-1"
+    )
     for email, password in (("bob@example.com", "bob-Pa55word"), ("sha@example.com", "sha-Pa55word")):
         url, _ = new_flow(client).authorization_url(access_type="offline", prompt="consent")
         assert sign_in(url, email, password)[0] == 302
@@ -281,8 +321,13 @@ def test_request_id_is_single_use(emu, client):
 
 
 def auth_error(emu, client, **overrides):
-    query = {"client_id": client["web"]["client_id"], "redirect_uri": REDIRECT, "response_type": "code",
-             "scope": USER_SCOPE, "state": "s1"}
+    query = {
+        "client_id": client["web"]["client_id"],
+        "redirect_uri": REDIRECT,
+        "response_type": "code",
+        "scope": USER_SCOPE,
+        "state": "s1",
+    }
     query.update(overrides)
     query = {k: v for k, v in query.items() if v is not None}
     status, headers, page = http_call("GET", emu.base_url + "o/oauth2/auth?" + urllib.parse.urlencode(query))
@@ -290,21 +335,24 @@ def auth_error(emu, client, **overrides):
     return status, page
 
 
-@pytest.mark.parametrize("overrides, status, error", [
-    ({"client_id": "123-unknown.apps.googleusercontent.com"}, 401, "invalid_client"),
-    ({"client_id": None}, 400, "invalid_request"),
-    ({"redirect_uri": "http://127.0.0.1:8081/elsewhere"}, 400, "redirect_uri_mismatch"),
-    ({"redirect_uri": REDIRECT + "/"}, 400, "redirect_uri_mismatch"),
-    ({"redirect_uri": None}, 400, "invalid_request"),
-    ({"scope": "https://www.googleapis.com/auth/admin.directory.nonsense"}, 400, "invalid_scope"),
-    ({"scope": None}, 400, "invalid_request"),
-    ({"response_type": None}, 400, "invalid_request"),
-    ({"response_type": "token id_token"}, 400, "unsupported_response_type"),
-    ({"code_challenge": "short", "code_challenge_method": "S256"}, 400, "invalid_request"),
-    ({"code_challenge": "x" * 43, "code_challenge_method": "S512"}, 400, "invalid_request"),
-    ({"client_secret": "GOCSPX-leaked"}, 400, "invalid_request"),
-    ({"access_type": "forever"}, 400, "invalid_request"),
-])
+@pytest.mark.parametrize(
+    "overrides, status, error",
+    [
+        ({"client_id": "123-unknown.apps.googleusercontent.com"}, 401, "invalid_client"),
+        ({"client_id": None}, 400, "invalid_request"),
+        ({"redirect_uri": "http://127.0.0.1:8081/elsewhere"}, 400, "redirect_uri_mismatch"),
+        ({"redirect_uri": REDIRECT + "/"}, 400, "redirect_uri_mismatch"),
+        ({"redirect_uri": None}, 400, "invalid_request"),
+        ({"scope": "https://www.googleapis.com/auth/admin.directory.nonsense"}, 400, "invalid_scope"),
+        ({"scope": None}, 400, "invalid_request"),
+        ({"response_type": None}, 400, "invalid_request"),
+        ({"response_type": "token id_token"}, 400, "unsupported_response_type"),
+        ({"code_challenge": "short", "code_challenge_method": "S256"}, 400, "invalid_request"),
+        ({"code_challenge": "x" * 43, "code_challenge_method": "S512"}, 400, "invalid_request"),
+        ({"client_secret": "GOCSPX-leaked"}, 400, "invalid_request"),
+        ({"access_type": "forever"}, 400, "invalid_request"),
+    ],
+)
 def test_bad_authorization_requests_get_googles_error_page(emu, client, overrides, status, error):
     got_status, page = auth_error(emu, client, **overrides)
     assert got_status == status
@@ -347,17 +395,24 @@ def test_wrong_client_secret_is_401_invalid_client(emu, client):
     with pytest.raises(InvalidClientError):
         bad_flow.fetch_token(code=code)
     web = client["web"]
-    status, body = token_request(emu, {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT},
-                                 basic=(web["client_id"], "GOCSPX-nope"))
+    status, body = token_request(
+        emu,
+        {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT},
+        basic=(web["client_id"], "GOCSPX-nope"),
+    )
     assert (status, body) == (401, {"error": "invalid_client", "error_description": "Unauthorized"})
     flow.fetch_token(code=code)  # a refused client did not spend the code
 
 
 def test_unknown_client_is_401(emu, client):
-    status, body = token_request(emu, {"grant_type": "authorization_code", "code": "4/0Ax"},
-                                 basic=("1-x.apps.googleusercontent.com", "s"))
-    assert (status, body["error"], body["error_description"]) == (401, "invalid_client",
-                                                                  "The OAuth client was not found.")
+    status, body = token_request(
+        emu, {"grant_type": "authorization_code", "code": "4/0Ax"}, basic=("1-x.apps.googleusercontent.com", "s")
+    )
+    assert (status, body["error"], body["error_description"]) == (
+        401,
+        "invalid_client",
+        "The OAuth client was not found.",
+    )
 
 
 def test_code_is_single_use(emu, client):
@@ -375,8 +430,11 @@ def test_pkce_mismatch_and_missing_verifier_refused(emu, client):
         flow.fetch_token(code=code)
     web = client["web"]
     flow, code = started_flow(client)
-    status, body = token_request(emu, {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT},
-                                 basic=(web["client_id"], web["client_secret"]))
+    status, body = token_request(
+        emu,
+        {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT},
+        basic=(web["client_id"], web["client_secret"]),
+    )
     assert (status, body["error"]) == (400, "invalid_grant")
     assert body["error_description"] == "Missing code verifier."
     with pytest.raises(InvalidGrantError):  # the failed attempt spent the code
@@ -386,8 +444,11 @@ def test_pkce_mismatch_and_missing_verifier_refused(emu, client):
 def test_verifier_without_challenge_refused(emu, client):
     web = client["web"]
     code = emu.authorize(web["client_id"], ADMIN, SCOPES, REDIRECT)
-    status, body = token_request(emu, {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
-                                       "code_verifier": "v" * 50}, basic=(web["client_id"], web["client_secret"]))
+    status, body = token_request(
+        emu,
+        {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": "v" * 50},
+        basic=(web["client_id"], web["client_secret"]),
+    )
     assert (status, body["error"]) == (400, "invalid_request")
 
 
@@ -404,8 +465,11 @@ def test_redirect_uri_must_match_the_authorization_request(emu):
 def test_code_of_another_client_refused(emu, client):
     other = emu.create_oauth_client([REDIRECT])["web"]
     _, code = started_flow(client)
-    status, body = token_request(emu, {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT},
-                                 basic=(other["client_id"], other["client_secret"]))
+    status, body = token_request(
+        emu,
+        {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT},
+        basic=(other["client_id"], other["client_secret"]),
+    )
     assert (status, body["error"]) == (400, "invalid_grant")
 
 
@@ -451,10 +515,18 @@ def test_unconsented_scope_is_insufficient_permissions(emu, client):
 # revocation ("Disconnect") -------------------------------------------------------------------------
 def revoke(emu, token, in_query=True):
     if in_query:
-        return raw("POST", emu.base_url + "revoke?token=" + urllib.parse.quote(token), b"",
-                   {"Content-Type": "application/x-www-form-urlencoded"})
-    return raw("POST", emu.base_url + "revoke", urllib.parse.urlencode({"token": token}).encode(),
-               {"Content-Type": "application/x-www-form-urlencoded"})
+        return raw(
+            "POST",
+            emu.base_url + "revoke?token=" + urllib.parse.quote(token),
+            b"",
+            {"Content-Type": "application/x-www-form-urlencoded"},
+        )
+    return raw(
+        "POST",
+        emu.base_url + "revoke",
+        urllib.parse.urlencode({"token": token}).encode(),
+        {"Content-Type": "application/x-www-form-urlencoded"},
+    )
 
 
 def test_revoking_the_refresh_token_kills_it_and_its_access_tokens(emu, client):
@@ -464,8 +536,11 @@ def test_revoking_the_refresh_token_kills_it_and_its_access_tokens(emu, client):
     status, _, body = revoke(emu, token["refresh_token"])
     assert (status, body) == (200, {})
     assert emu.oauth_grants() == []
-    status, _, body = raw("GET", emu.base_url + "admin/directory/v1/users/" + ADMIN,
-                          headers={"Authorization": "Bearer " + token["access_token"]})
+    status, _, body = raw(
+        "GET",
+        emu.base_url + "admin/directory/v1/users/" + ADMIN,
+        headers={"Authorization": "Bearer " + token["access_token"]},
+    )
     assert status == 401
     creds = user_credentials(authorized_user_info(client, token["refresh_token"]))
     with pytest.raises(RefreshError, match="Token has been expired or revoked"):
@@ -477,10 +552,13 @@ def test_revoking_the_refresh_token_kills_it_and_its_access_tokens(emu, client):
 def test_revoking_an_access_token_revokes_its_refresh_token(emu, client):
     _, _, token = connect(client)
     assert revoke(emu, token["access_token"], in_query=False)[0] == 200
-    status, body = token_request(emu, dict(authorized_user_info(client, token["refresh_token"]),
-                                           grant_type="refresh_token"))
-    assert (status, body) == (400, {"error": "invalid_grant",
-                                    "error_description": "Token has been expired or revoked."})
+    status, body = token_request(
+        emu, dict(authorized_user_info(client, token["refresh_token"]), grant_type="refresh_token")
+    )
+    assert (status, body) == (
+        400,
+        {"error": "invalid_grant", "error_description": "Token has been expired or revoked."},
+    )
 
 
 def test_revoking_one_grant_leaves_the_others(emu, client):
@@ -500,9 +578,17 @@ def test_unknown_grant_type_refused(emu):
 def test_token_answers_are_not_cached(emu, client):
     web = client["web"]
     code = emu.authorize(web["client_id"], ADMIN, SCOPES, REDIRECT)
-    form = urllib.parse.urlencode({"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
-                                   "client_id": web["client_id"], "client_secret": web["client_secret"]})
-    status, headers, text = http_call("POST", emu.token_uri, form,
-                                      {"Content-Type": "application/x-www-form-urlencoded"})
+    form = urllib.parse.urlencode(
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "client_id": web["client_id"],
+            "client_secret": web["client_secret"],
+        }
+    )
+    status, headers, text = http_call(
+        "POST", emu.token_uri, form, {"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert status == 200 and "no-store" in headers["Cache-Control"]
     assert json.loads(text)["token_type"] == "Bearer"

@@ -38,8 +38,7 @@ def test_writes_to_a_new_user_answer_412_until_propagated(emu, clock, service):
     users.insert(body=user_body("fresh@example.com")).execute()
     assert refused(users.patch(userKey="fresh@example.com", body={"suspended": True})) == NOT_COMPLETE
     assert refused(users.update(userKey="fresh@example.com", body={"suspended": True})) == NOT_COMPLETE
-    assert refused(users.aliases().insert(userKey="fresh@example.com",
-                                          body={"alias": "f@example.com"})) == NOT_COMPLETE
+    assert refused(users.aliases().insert(userKey="fresh@example.com", body={"alias": "f@example.com"})) == NOT_COMPLETE
     assert refused(users.makeAdmin(userKey="fresh@example.com", body={"status": True})) == NOT_COMPLETE
     assert refused(users.delete(userKey="fresh@example.com")) == NOT_COMPLETE
     clock.advance(29.9)
@@ -89,8 +88,10 @@ def test_in_a_batch_each_part_sees_the_delay(emu, clock, service, new_batch, tea
     emu.propagation_delay = 10
     service.users().insert(body=user_body("batched@example.com")).execute()
     batch = new_batch()
-    batch.add(service.members().insert(groupKey="team@example.com", body={"email": "batched@example.com"}),
-              request_id="member")
+    batch.add(
+        service.members().insert(groupKey="team@example.com", body={"email": "batched@example.com"}),
+        request_id="member",
+    )
     batch.add(service.members().insert(groupKey="team@example.com", body={"email": ADMIN}), request_id="admin")
     results = batch.execute()
     assert error_of(results["member"][1]) == MEMBER_KEY_404 and results["admin"][1] is None

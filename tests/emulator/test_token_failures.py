@@ -62,8 +62,9 @@ def test_batch_with_expired_tokens_cannot_refresh(emu, key):
 def test_server_side_token_failures(emu, status, error):
     # google-auth retries these itself (with real back-off), so they are checked on the wire.
     emu.fail_tokens_after(0, status=status)
-    body = urllib.parse.urlencode({"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
-                                   "assertion": "a.b.c"}).encode()
+    body = urllib.parse.urlencode(
+        {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": "a.b.c"}
+    ).encode()
     answer = raw("POST", emu.token_uri, body, {"Content-Type": "application/x-www-form-urlencoded"})
     assert answer[0] == status and answer[2]["error"] == error
     assert answer[1]["Cache-Control"].startswith("no-cache")

@@ -82,7 +82,9 @@ def test_batch_answer_missing_a_part(emu, service, new_batch):
     service.users().get(userKey=ADMIN).execute()  # single calls do not count for a missing part
     batch = new_batch()
     for number in range(3):
-        batch.add(service.groups().insert(body={"email": "g%d@example.com" % number, "name": "G"}), request_id=str(number))
+        batch.add(
+            service.groups().insert(body={"email": "g%d@example.com" % number, "name": "G"}), request_id=str(number)
+        )
     with pytest.raises(KeyError):  # what google-api-python-client raises for a part it did not get
         batch.execute()
     assert len(emu.groups()) == 3 and emu.stats()["answers_garbled"] == 1

@@ -1,4 +1,5 @@
 """Fixtures for the reference host console: an app over the session's slapd and a recording fake plugin."""
+
 from __future__ import annotations
 
 import pytest

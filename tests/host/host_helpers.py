@@ -1,4 +1,5 @@
 """Helpers of the host console tests: a recording fake plugin, a CSRF-aware client, the test config."""
+
 from __future__ import annotations
 
 import html
@@ -50,9 +51,11 @@ class RaisingExtension(RecordingExtension):
     def __getattribute__(self, name):
         attribute = super().__getattribute__(name)
         if name in ("user_added", "user_updated", "user_deleted", "password_changed", "switch_toggled"):
+
             def raising(*args):
                 attribute(*args)
                 raise RuntimeError(f"{name} exploded")
+
             return raising
         return attribute
 
@@ -87,12 +90,14 @@ class FakePlugin:
             return "done"
 
         app.register_blueprint(bp)
-        self.menu = [{
-            "category": "Server",
-            "subcategory": "Messaging and Collaboration",
-            "title": self.title,
-            "endpoint": f"{self.blueprint_name}.index",
-        }]
+        self.menu = [
+            {
+                "category": "Server",
+                "subcategory": "Messaging and Collaboration",
+                "title": self.title,
+                "endpoint": f"{self.blueprint_name}.index",
+            }
+        ]
         self.user_extension = self.extension
 
 

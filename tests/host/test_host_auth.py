@@ -1,4 +1,5 @@
 """Login, logout, CSRF and session settings of the host console."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,10 +7,28 @@ from host_helpers import ADMIN, ADMIN_HASH, ADMIN_PASSWORD, Browser, host_config
 
 from app_google_sync.host import ConsoleConfigError, create_app
 
-PAGES = ["/", "/users", "/users/new", "/users/alice/edit", "/users/alice/delete", "/groups", "/groups/new",
-         "/groups/sales/edit", "/groups/sales/delete"]
-ACTIONS = ["/logout", "/users/new", "/users/alice/edit", "/users/alice/password", "/users/alice/lock",
-           "/users/alice/delete", "/groups/new", "/groups/sales/edit", "/groups/sales/delete"]
+PAGES = [
+    "/",
+    "/users",
+    "/users/new",
+    "/users/alice/edit",
+    "/users/alice/delete",
+    "/groups",
+    "/groups/new",
+    "/groups/sales/edit",
+    "/groups/sales/delete",
+]
+ACTIONS = [
+    "/logout",
+    "/users/new",
+    "/users/alice/edit",
+    "/users/alice/password",
+    "/users/alice/lock",
+    "/users/alice/delete",
+    "/groups/new",
+    "/groups/sales/edit",
+    "/groups/sales/delete",
+]
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -23,7 +42,9 @@ def test_every_page_sends_an_anonymous_visitor_to_the_login(anonymous, path):
 def test_every_action_refuses_an_anonymous_visitor_even_with_a_token(anonymous, directory, path):
     directory.add_user("alice", "Alice", "Martin", password="Secret-pass-1")
     directory.add_group("sales", members=["alice"])
-    response = anonymous.post(path, {"given_name": "Eve", "family_name": "X", "password": "x" * 10, "confirm": "x" * 10})
+    response = anonymous.post(
+        path, {"given_name": "Eve", "family_name": "X", "password": "x" * 10, "confirm": "x" * 10}
+    )
     assert response.status_code == 302 and response.location.startswith("/login")
     assert directory.user_entry("alice")["givenName"] == [b"Alice"]
 
@@ -41,33 +62,55 @@ def test_right_credentials_log_in_and_follow_next(anonymous):
     assert anonymous.get("/groups").status_code == 200
 
 
-@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"]
+)
 def test_login_never_redirects_off_site(anonymous, target):
     token = anonymous.token()
-    response = anonymous.client.post("/login", query_string={"next": target},
-                                     data={"username": ADMIN, "password": ADMIN_PASSWORD, "csrf_token": token})
+    response = anonymous.client.post(
+        "/login",
+        query_string={"next": target},
+        data={"username": ADMIN, "password": ADMIN_PASSWORD, "csrf_token": token},
+    )
     assert response.status_code == 302 and response.location == "/"
 
 
-@pytest.mark.parametrize("raw_next", [
-    "/x%0d%0ay", "/x%0d%0aSet-Cookie:%20session=stolen", "/x%0ay", "/x%0dy", "%0d%0a/x", "/%09/evil.example", "/x%00y",
-    "/x%7fy", "/x%c2%85y", "/%20/evil.example", "/" + "a" * 5000,
-])
+@pytest.mark.parametrize(
+    "raw_next",
+    [
+        "/x%0d%0ay",
+        "/x%0d%0aSet-Cookie:%20session=stolen",
+        "/x%0ay",
+        "/x%0dy",
+        "%0d%0a/x",
+        "/%09/evil.example",
+        "/x%00y",
+        "/x%7fy",
+        "/x%c2%85y",
+        "/%20/evil.example",
+        "/" + "a" * 5000,
+    ],
+)
 def test_a_hostile_next_after_a_valid_login_goes_to_the_dashboard(anonymous, raw_next):
     """Control characters, a tab hiding '//', or a huge value: never a 500, never echoed into the Location header."""
-    response = anonymous.client.post(f"/login?next={raw_next}",
-                                     data={"username": ADMIN, "password": ADMIN_PASSWORD, "csrf_token": anonymous.token()})
+    response = anonymous.client.post(
+        f"/login?next={raw_next}", data={"username": ADMIN, "password": ADMIN_PASSWORD, "csrf_token": anonymous.token()}
+    )
     assert response.status_code == 302 and response.location == "/"
     assert anonymous.get("/groups").status_code == 200
 
 
 def test_an_ordinary_next_with_a_query_is_still_followed(anonymous):
-    response = anonymous.client.post("/login?next=/users%3Fpage%3D2",
-                                     data={"username": ADMIN, "password": ADMIN_PASSWORD, "csrf_token": anonymous.token()})
+    response = anonymous.client.post(
+        "/login?next=/users%3Fpage%3D2",
+        data={"username": ADMIN, "password": ADMIN_PASSWORD, "csrf_token": anonymous.token()},
+    )
     assert response.status_code == 302 and response.location == "/users?page=2"
 
 
-@pytest.mark.parametrize("username, password", [(ADMIN, "wrong password"), ("root", ADMIN_PASSWORD), ("", ""), (ADMIN, "")])
+@pytest.mark.parametrize(
+    "username, password", [(ADMIN, "wrong password"), ("root", ADMIN_PASSWORD), ("", ""), (ADMIN, "")]
+)
 def test_wrong_credentials_are_refused(anonymous, username, password):
     response = anonymous.login(username, password)
     assert response.status_code == 200
@@ -90,8 +133,16 @@ def test_a_post_without_csrf_token_is_refused(anonymous, admin, directory):
     assert response.status_code == 400
     assert anonymous.get("/").status_code == 302
 
-    response = admin.client.post("/users/new", data={"uid": "eve", "given_name": "Eve", "family_name": "Adams",
-                                                     "password": "Secret-pass-1", "confirm": "Secret-pass-1"})
+    response = admin.client.post(
+        "/users/new",
+        data={
+            "uid": "eve",
+            "given_name": "Eve",
+            "family_name": "Adams",
+            "password": "Secret-pass-1",
+            "confirm": "Secret-pass-1",
+        },
+    )
     assert response.status_code == 400
     assert "Form refused" in response.text
     with pytest.raises(KeyError):

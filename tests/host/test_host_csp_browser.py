@@ -1,6 +1,7 @@
 """The Content-Security-Policy in a real browser: every main page of the host and of the Google Apps
 Synchronization plugin loads under it with no violation reported (Debian's Chromium through Playwright).
 Screenshots go to test-artifacts/host/."""
+
 from __future__ import annotations
 
 import os
@@ -19,7 +20,9 @@ from app_google_sync.host.demo import ADMIN_PASSWORD as DEMO_PASSWORD
 from app_google_sync.host.demo import ADMIN_USERNAME as DEMO_ADMIN
 from app_google_sync.host.demo import build_demo_app
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Debian's chromium is not installed ({CHROMIUM} missing)")
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason=f"Debian's chromium is not installed ({CHROMIUM} missing)"
+)
 
 # Runs before any page script and is not subject to the page's policy (Playwright injects it).
 REPORT_VIOLATIONS = """
@@ -46,7 +49,9 @@ def demo(directory, tmp_path):
 
 @pytest.fixture
 def demo_url(demo, tmp_path):
-    app = build_demo_app(demo, GOOGLE_SYNC_SECRETS_DIR=str(tmp_path / "secrets"), GOOGLE_SYNC_PUSH_DELAY=0.1, CONSOLE_STRICT_PLUGINS=True)
+    app = build_demo_app(
+        demo, GOOGLE_SYNC_SECRETS_DIR=str(tmp_path / "secrets"), GOOGLE_SYNC_PUSH_DELAY=0.1, CONSOLE_STRICT_PLUGINS=True
+    )
     server, thread = serve(app)
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
@@ -95,9 +100,30 @@ def watched():
         browser.close()
 
 
-HOST_PAGES = ["/", "/users", "/users/new", "/users/alice/edit", "/users/alice/delete", "/groups", "/groups/new",
-              "/groups/sales/edit", "/groups/sales/delete", "/no/such/page"]
-PLUGIN_PAGES = ["/", "/settings", "/groups", "/attributes", "/check", "/test", "/automatic", "/history", "/objects", "/import"]
+HOST_PAGES = [
+    "/",
+    "/users",
+    "/users/new",
+    "/users/alice/edit",
+    "/users/alice/delete",
+    "/groups",
+    "/groups/new",
+    "/groups/sales/edit",
+    "/groups/sales/delete",
+    "/no/such/page",
+]
+PLUGIN_PAGES = [
+    "/",
+    "/settings",
+    "/groups",
+    "/attributes",
+    "/check",
+    "/test",
+    "/automatic",
+    "/history",
+    "/objects",
+    "/import",
+]
 
 
 def test_every_main_page_loads_under_the_policy_without_a_violation(demo, demo_url, watched):
@@ -196,12 +222,17 @@ def test_the_lockout_message_after_five_failed_logins(host_url, watched):
         page.fill("#password", "not the password")
         page.click("button[type=submit]")
         expect(page.locator(".flash-error").first).to_have_text("Wrong username or password.")
-    expect(page.locator(".flash-error").nth(1)).to_have_text("Too many failed logins for this account from your address; try again in 1 minute.")
+    expect(page.locator(".flash-error").nth(1)).to_have_text(
+        "Too many failed logins for this account from your address; try again in 1 minute."
+    )
     page.fill("#username", ADMIN)
     page.fill("#password", ADMIN_PASSWORD)
     page.click("button[type=submit]")
     expect(page.locator(".flash-error")).to_have_text(
-        re.compile(r"^Too many failed logins (for this account from your address|from your address); try again in 1 minute\.$"))
+        re.compile(
+            r"^Too many failed logins (for this account from your address|from your address); try again in 1 minute\.$"
+        )
+    )
     expect(page).to_have_url(re.compile(r"/login"))
     shot(page, "csp-04-login-locked")
 

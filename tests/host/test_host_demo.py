@@ -1,4 +1,5 @@
 """The demo console: the app run_console serves, built over the demo environment with the installed plugins."""
+
 from __future__ import annotations
 
 from host_helpers import Browser, text_of

@@ -1,4 +1,5 @@
 """The group manager: create, edit membership, delete; plugin groups are users' switches."""
+
 from __future__ import annotations
 
 import pytest
@@ -42,13 +43,16 @@ def test_create_a_group_then_choose_members(admin, people, extension):
     assert "Group support saved." in admin.get("/groups/support/edit").text
 
 
-@pytest.mark.parametrize("name, message", [
-    ("", "Group name is required."),
-    ("2fast", "A group name starts with a letter"),
-    ("has space", "A group name starts with a letter"),
-    ("mail_plugin", "reserved for the groups of installed apps"),
-    ("sales", "A group named &#39;sales&#39; already exists."),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("", "Group name is required."),
+        ("2fast", "A group name starts with a letter"),
+        ("has space", "A group name starts with a letter"),
+        ("mail_plugin", "reserved for the groups of installed apps"),
+        ("sales", "A group named &#39;sales&#39; already exists."),
+    ],
+)
 def test_a_bad_group_name_is_refused(admin, people, name, message):
     response = admin.post("/groups/new", {"name": name, "description": "kept"})
     assert response.status_code == 422 and message in response.text and 'value="kept"' in response.text
@@ -60,7 +64,11 @@ def test_membership_changes_tell_the_extension_of_a_plugin_group(admin, people, 
     assert attr(group, "memberUid") == ["alice", "bob"]
     assert sorted(attr(group, "member")) == sorted([people.user_dn("alice"), people.user_dn("bob")])
     admin.post("/groups/google_apps_plugin/edit", {"members": ["bob"]})
-    assert extension.calls == [("switch_toggled", "alice", True), ("switch_toggled", "bob", True), ("switch_toggled", "alice", False)]
+    assert extension.calls == [
+        ("switch_toggled", "alice", True),
+        ("switch_toggled", "bob", True),
+        ("switch_toggled", "alice", False),
+    ]
     page = admin.get("/groups/google_apps_plugin/edit").text
     assert "is the <strong>Google Apps</strong> switch" in page
     assert 'value="bob" checked' in page and 'value="alice" checked' not in page

@@ -1,4 +1,5 @@
 """Plugin discovery through entry points, the menu, the layout plugins extend, and broken plugins."""
+
 from __future__ import annotations
 
 import sys
@@ -10,7 +11,7 @@ from host_helpers import Browser, FakePlugin, RecordingExtension, host_config, t
 
 from app_google_sync.host import create_app, plugins
 
-PLUGIN_MODULE = '''
+PLUGIN_MODULE = """
 from flask import Blueprint
 
 
@@ -28,7 +29,7 @@ class Plugin:
 class Broken:
     def init_app(self, app):
         raise RuntimeError("broken on purpose")
-'''
+"""
 
 
 @pytest.fixture
@@ -39,11 +40,13 @@ def installed_plugins(tmp_path, monkeypatch):
     dist_info.mkdir()
     (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-console-plugin\nVersion: 1.0\n")
     group = "app_console_test.plugins"  # not the real group: other installed plugins stay out of this test
-    (dist_info / "entry_points.txt").write_text(textwrap.dedent(f"""\
+    (dist_info / "entry_points.txt").write_text(
+        textwrap.dedent(f"""\
         [{group}]
         fake = fake_console_plugin:Plugin
         broken = fake_console_plugin:Broken
-        """))
+        """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(plugins, "ENTRY_POINT_GROUP", group)
     yield
@@ -135,11 +138,20 @@ class UnlabelledExtension(RecordingExtension):
     label = ""
 
 
-@pytest.mark.parametrize("make_bad, message", [
-    (lambda: NoViewPlugin(blueprint_name="second"), "names endpoint 'second.missing', which no argument-free view serves"),
-    (lambda: FakePlugin(RecordingExtension(), blueprint_name="second"), "a user extension named 'google_apps' is already installed"),
-    (lambda: FakePlugin(UnlabelledExtension(), blueprint_name="second"), "user_extension lacks label"),
-])
+@pytest.mark.parametrize(
+    "make_bad, message",
+    [
+        (
+            lambda: NoViewPlugin(blueprint_name="second"),
+            "names endpoint 'second.missing', which no argument-free view serves",
+        ),
+        (
+            lambda: FakePlugin(RecordingExtension(), blueprint_name="second"),
+            "a user extension named 'google_apps' is already installed",
+        ),
+        (lambda: FakePlugin(UnlabelledExtension(), blueprint_name="second"), "user_extension lacks label"),
+    ],
+)
 def test_unusable_declarations_are_refused(directory, make_bad, message):
     with pytest.raises(plugins.PluginError, match=message):
         create_app(host_config(directory, CONSOLE_PLUGINS=[FakePlugin(), make_bad()]))

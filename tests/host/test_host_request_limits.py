@@ -3,6 +3,7 @@
 The app is served over a real socket (werkzeug's threaded server, as the demo serves it) and the body is
 streamed: a server that reads the whole body before answering never answers while the client is still sending.
 """
+
 from __future__ import annotations
 
 import os
@@ -41,11 +42,15 @@ def serve():
         server.shutdown()
 
 
-def stream_post(port: int, path: str, chunked: bool, content_type="application/x-www-form-urlencoded") -> tuple[bytes, int]:
+def stream_post(
+    port: int, path: str, chunked: bool, content_type="application/x-www-form-urlencoded"
+) -> tuple[bytes, int]:
     """POST ``path`` with a huge body, sent piece by piece until the server answers; (status line, bytes sent)."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=30)
     length = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {DECLARED}"
-    sock.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n{length}\r\n\r\n".encode())
+    sock.sendall(
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n{length}\r\n\r\n".encode()
+    )
     piece = b"A" * CHUNK
     if chunked:
         piece = f"{CHUNK:x}\r\n".encode() + piece + b"\r\n"
@@ -94,4 +99,7 @@ def test_the_limit_is_128_kib_by_default_and_configurable(directory, plugin):
     assert response.status_code == 413
     assert "The request is too large (more than 128 KiB)" in response.get_data(as_text=True)
     bigger = create_app(host_config(directory, CONSOLE_PLUGINS=[plugin], MAX_CONTENT_LENGTH=1024 * 1024))
-    assert bigger.test_client().post("/login", data={"username": "admin", "password": "x" * (130 * 1024)}).status_code == 400  # CSRF
+    assert (
+        bigger.test_client().post("/login", data={"username": "admin", "password": "x" * (130 * 1024)}).status_code
+        == 400
+    )  # CSRF

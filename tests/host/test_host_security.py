@@ -1,5 +1,6 @@
 """Hardening of the host console: revocable sessions with a lifetime, login throttling, failed-login log lines,
 Cache-Control on authenticated pages, and a Content-Security-Policy the pages satisfy."""
+
 from __future__ import annotations
 
 import logging
@@ -149,19 +150,29 @@ def test_a_store_file_from_before_the_idle_timeout_is_upgraded(directory, tmp_pa
 
     path = tmp_path / "sessions.db"
     with sqlite3.connect(path) as old:
-        old.execute("CREATE TABLE console_sessions (token_hash TEXT PRIMARY KEY, username TEXT NOT NULL, created REAL NOT NULL, expires REAL NOT NULL)")
+        old.execute(
+            "CREATE TABLE console_sessions (token_hash TEXT PRIMARY KEY, username TEXT NOT NULL, created REAL NOT NULL, expires REAL NOT NULL)"
+        )
     browser = Browser(create_app(host_config(directory, CONSOLE_SESSION_STORE=str(path))).test_client())
     assert browser.login().status_code == 302 and browser.get("/users").status_code == 200
 
 
-@pytest.mark.parametrize("setting, https, secure", [(None, True, True), (None, False, False), (True, False, True), (False, True, False)])
+@pytest.mark.parametrize(
+    "setting, https, secure", [(None, True, True), (None, False, False), (True, False, True), (False, True, False)]
+)
 def test_the_session_cookie_is_secure_over_https_unless_told_otherwise(directory, setting, https, secure):
     app = create_app(host_config(directory, SESSION_COOKIE_SECURE=setting))
     browser = Browser(app.test_client())
     scheme = "https" if https else "http"
-    token = re.search(r'name="csrf-token" content="([^"]+)"', browser.client.get("/login", base_url=f"{scheme}://localhost").text).group(1)
-    response = browser.client.post("/login", base_url=f"{scheme}://localhost", headers={"Referer": f"{scheme}://localhost/login"},
-                                   data={"username": ADMIN, "password": ADMIN_PASSWORD, "csrf_token": token})
+    token = re.search(
+        r'name="csrf-token" content="([^"]+)"', browser.client.get("/login", base_url=f"{scheme}://localhost").text
+    ).group(1)
+    response = browser.client.post(
+        "/login",
+        base_url=f"{scheme}://localhost",
+        headers={"Referer": f"{scheme}://localhost/login"},
+        data={"username": ADMIN, "password": ADMIN_PASSWORD, "csrf_token": token},
+    )
     assert response.status_code == 302
     cookie = next(value for value in response.headers.getlist("Set-Cookie") if value.startswith("session="))
     assert ("; Secure" in cookie) is secure, cookie
@@ -244,10 +255,10 @@ def test_the_wait_never_exceeds_the_maximum(directory, clock):
 
 
 def test_failures_spread_over_more_than_the_window_do_not_lock(app, clock):
-    for attempt in range(4):
+    for _attempt in range(4):
         login_from(app, "10.0.0.1", password="wrong")
     clock.advance(15 * 60 + 1)
-    for attempt in range(4):
+    for _attempt in range(4):
         response, _ = login_from(app, "10.0.0.1", password="wrong")
     assert "Too many" not in response.text
     response, _ = login_from(app, "10.0.0.1")
@@ -293,20 +304,35 @@ def test_unlock_lifts_every_lock_in_a_store_file(directory, tmp_path, clock):
     for _ in range(5):
         login_from(app, "10.0.0.1", password="wrong")
     assert login_from(app, "10.0.0.1")[0].status_code == 429
-    result = subprocess.run([sys.executable, "-m", "app_google_sync.host.security", "unlock", str(store)],
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "app_google_sync.host.security", "unlock", str(store)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert result.stdout.strip() == "3 lock(s) lifted; failed logins forgotten."
     assert login_from(app, "10.0.0.1")[0].status_code == 302
-    missing = subprocess.run([sys.executable, "-m", "app_google_sync.host.security", "unlock", str(tmp_path / "none.db")],
-                             capture_output=True, text=True)
+    missing = subprocess.run(
+        [sys.executable, "-m", "app_google_sync.host.security", "unlock", str(tmp_path / "none.db")],
+        capture_output=True,
+        text=True,
+    )
     assert missing.returncode == 2 and "restarting the console lifts every lock" in missing.stderr
 
 
-@pytest.mark.parametrize("setting, value", [
-    ("CONSOLE_LOGIN_MAX_FAILURES", 0), ("CONSOLE_LOGIN_FAILURE_WINDOW", -1), ("CONSOLE_LOGIN_LOCKOUT", "soon"),
-    ("PERMANENT_SESSION_LIFETIME", 0), ("CONSOLE_CLOCK", 12), ("CONSOLE_LOGIN_TRUSTED_FOR", 0),
-    ("CONSOLE_SESSION_IDLE_TIMEOUT", -5), ("SESSION_COOKIE_SECURE", "sometimes"),
-])
+@pytest.mark.parametrize(
+    "setting, value",
+    [
+        ("CONSOLE_LOGIN_MAX_FAILURES", 0),
+        ("CONSOLE_LOGIN_FAILURE_WINDOW", -1),
+        ("CONSOLE_LOGIN_LOCKOUT", "soon"),
+        ("PERMANENT_SESSION_LIFETIME", 0),
+        ("CONSOLE_CLOCK", 12),
+        ("CONSOLE_LOGIN_TRUSTED_FOR", 0),
+        ("CONSOLE_SESSION_IDLE_TIMEOUT", -5),
+        ("SESSION_COOKIE_SECURE", "sometimes"),
+    ],
+)
 def test_a_bad_security_setting_fails_at_start_naming_the_key(directory, setting, value):
     with pytest.raises(ConsoleConfigError, match=setting):
         create_app(host_config(directory, **{setting: value}))
@@ -323,7 +349,9 @@ def test_a_failed_login_is_one_warning_with_the_name_and_the_address(app, caplog
 
 def test_a_forged_user_name_cannot_fake_the_address_in_the_log(app, caplog):
     caplog.set_level(logging.WARNING, logger="app_google_sync.host")
-    login_from(app, "198.51.100.4", username="x' from 10.0.0.1\nlogin failed for user 'y' from 10.9.9.9", password="wrong")
+    login_from(
+        app, "198.51.100.4", username="x' from 10.0.0.1\nlogin failed for user 'y' from 10.9.9.9", password="wrong"
+    )
     (line,) = [record.getMessage() for record in caplog.records if record.getMessage().startswith("login failed")]
     assert "\n" not in line
     assert re.fullmatch(r"login failed for user '((?:[^'\\]|\\.)*)' from (\S+)", line).group(2) == "198.51.100.4"
@@ -332,7 +360,7 @@ def test_a_forged_user_name_cannot_fake_the_address_in_the_log(app, caplog):
 
 
 def test_refused_attempts_are_logged_too(app, caplog):
-    for attempt in range(5):
+    for _attempt in range(5):
         login_from(app, "10.0.0.1", password="wrong")
     caplog.clear()
     caplog.set_level(logging.WARNING, logger="app_google_sync.host")
@@ -356,8 +384,20 @@ def test_one_fail2ban_filter_finds_the_real_address_in_both_lines(app, caplog):
 
 
 # --- headers ----------------------------------------------------------------------------------------------
-AUTHENTICATED_PAGES = ["/", "/users", "/users/new", "/users/alice/edit", "/users/alice/delete", "/groups", "/groups/new",
-                       "/groups/sales/edit", "/groups/sales/delete", "/apps/fake_sync/", "/no/such/page", "/users/nobody/edit"]
+AUTHENTICATED_PAGES = [
+    "/",
+    "/users",
+    "/users/new",
+    "/users/alice/edit",
+    "/users/alice/delete",
+    "/groups",
+    "/groups/new",
+    "/groups/sales/edit",
+    "/groups/sales/delete",
+    "/apps/fake_sync/",
+    "/no/such/page",
+    "/users/nobody/edit",
+]
 
 
 @pytest.fixture
@@ -393,7 +433,9 @@ def test_every_response_carries_the_content_security_policy(admin, people, path)
 
 def test_the_login_page_and_refusals_carry_it_too(anonymous):
     assert "script-src 'self'" in anonymous.get("/login").headers["Content-Security-Policy"]
-    assert "script-src 'self'" in anonymous.client.post("/login", data={}).headers["Content-Security-Policy"]  # 400, no token
+    assert (
+        "script-src 'self'" in anonymous.client.post("/login", data={}).headers["Content-Security-Policy"]
+    )  # 400, no token
 
 
 class InlineFinder(HTMLParser):
@@ -416,7 +458,9 @@ class InlineFinder(HTMLParser):
         for name, value in attrs:
             if name.startswith("on"):
                 self.found.append(f"{tag} {name}=")
-            if name in ("href", "src", "action", "formaction") and (value or "").strip().lower().startswith("javascript:"):
+            if name in ("href", "src", "action", "formaction") and (value or "").strip().lower().startswith(
+                "javascript:"
+            ):
                 self.found.append(f"{tag} {name}=javascript:")
             if name == "style":
                 self.style_attributes.append(f"{tag} style={value!r}")
@@ -447,8 +491,12 @@ def test_no_host_page_has_inline_script_or_style(app, admin, anonymous, people):
 
 
 def test_the_finder_finds_what_the_policy_would_block():
-    finder = inline_code('<script>alert(1)</script><a href="javascript:x()" onclick="y()">a</a><div style="color:red"></div>')
-    assert sorted(finder.found) == sorted(["<script> without src", "inline script text", "a onclick=", "a href=javascript:"])
+    finder = inline_code(
+        '<script>alert(1)</script><a href="javascript:x()" onclick="y()">a</a><div style="color:red"></div>'
+    )
+    assert sorted(finder.found) == sorted(
+        ["<script> without src", "inline script text", "a onclick=", "a href=javascript:"]
+    )
     assert finder.style_attributes == ["div style='color:red'"]
 
 
@@ -457,14 +505,34 @@ def test_the_real_plugins_pages_have_no_inline_script(directory, tmp_path):
     from app_google_sync import GoogleSync
 
     config = tmp_path / "google_sync.conf"
-    config.write_text(f"[ldap]\nuri = {directory.uri}\nbase_dn = {directory.suffix}\n\n[google]\n\n[sync]\nstate_dir = {tmp_path / 'state'}\n")
+    config.write_text(
+        f"[ldap]\nuri = {directory.uri}\nbase_dn = {directory.suffix}\n\n[google]\n\n[sync]\nstate_dir = {tmp_path / 'state'}\n"
+    )
     config.chmod(0o600)
-    app = create_app(host_config(directory, CONSOLE_PLUGINS=[GoogleSync()], GOOGLE_SYNC_CONFIG=str(config),
-                                 GOOGLE_SYNC_SECRETS_DIR=str(tmp_path / "secrets"), GOOGLE_SYNC_RUN_SCHEDULER=False))
+    app = create_app(
+        host_config(
+            directory,
+            CONSOLE_PLUGINS=[GoogleSync()],
+            GOOGLE_SYNC_CONFIG=str(config),
+            GOOGLE_SYNC_SECRETS_DIR=str(tmp_path / "secrets"),
+            GOOGLE_SYNC_RUN_SCHEDULER=False,
+        )
+    )
     try:
         admin = Browser(app.test_client())
         assert admin.login().status_code == 302
-        for path in ("/", "/settings", "/check", "/test", "/automatic", "/history", "/objects", "/groups", "/attributes", "/import"):
+        for path in (
+            "/",
+            "/settings",
+            "/check",
+            "/test",
+            "/automatic",
+            "/history",
+            "/objects",
+            "/groups",
+            "/attributes",
+            "/import",
+        ):
             response = admin.get("/app/google_sync" + path)
             assert response.status_code == 200, path
             assert response.headers["Cache-Control"] == "no-store"

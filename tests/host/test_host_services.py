@@ -1,8 +1,9 @@
 """The services the host offers plugins in app.extensions["console"]: create_user."""
+
 import pytest
+from host_helpers import host_config
 
 from app_google_sync.host import create_app
-from host_helpers import host_config
 
 
 def create_user(app, *args, **kwargs):
@@ -37,7 +38,11 @@ def test_a_password_is_stored_as_the_form_stores_it(app, directory, extension):
         (("gina", "Gina", "Lollo", "g@example.com"), {"groups": ("nowhere",)}, "There is no group 'nowhere'"),
         (("gina", "Gina", "Lollo", "g@example.com"), {"groups": ("allusers",)}, "There is no group 'allusers'"),
         (("gina", "Gina", "Lollo", "g@example.com"), {"password": "short"}, "at least 8 characters"),
-        (("gina", "Gina", "Lollo", "g@example.com"), {"password": "Nul\x00-in-password"}, "cannot hold control characters"),
+        (
+            ("gina", "Gina", "Lollo", "g@example.com"),
+            {"password": "Nul\x00-in-password"},
+            "cannot hold control characters",
+        ),
     ],
 )
 def test_bad_requests_raise_value_error_and_create_nothing(app, directory, extension, args, kwargs, message):

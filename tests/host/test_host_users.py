@@ -1,4 +1,5 @@
 """The user manager against the real slapd, and the calls it makes to plugin extensions."""
+
 from __future__ import annotations
 
 import base64
@@ -15,8 +16,16 @@ PASSWORD = "Fresh-Passw0rd!"
 
 
 def new_user(**overrides):
-    form = {"uid": "eve", "given_name": "Eve", "family_name": "Adams", "mail": "",
-            "password": PASSWORD, "confirm": PASSWORD, "switches": ["google_apps"], "groups": []}
+    form = {
+        "uid": "eve",
+        "given_name": "Eve",
+        "family_name": "Adams",
+        "mail": "",
+        "password": PASSWORD,
+        "confirm": PASSWORD,
+        "switches": ["google_apps"],
+        "groups": [],
+    }
     form.update(overrides)
     return form
 
@@ -34,7 +43,9 @@ def test_the_list_shows_users_groups_switch_and_status(admin, directory):
     directory.add_group("allusers")
     directory.add_group("google_apps_plugin", group_of_names=True)
     directory.add_group("sales")
-    directory.add_user("alice", "Alice", "Martin", mail="alice@example.com", groups=("allusers", "google_apps_plugin", "sales"))
+    directory.add_user(
+        "alice", "Alice", "Martin", mail="alice@example.com", groups=("allusers", "google_apps_plugin", "sales")
+    )
     directory.add_user("judy", "Judy", "Garland", groups=("allusers",), locked=True)
     page = text_of(admin.get("/users"))
     assert "alice Alice Martin alice@example.com sales On Active" in page
@@ -81,21 +92,32 @@ def test_uid_numbers_follow_the_highest_in_use(admin, directory):
     assert attr(directory.user_entry("eve"), "uidNumber") == ["1042"]
 
 
-@pytest.mark.parametrize("changes, field, message", [
-    ({"uid": ""}, "uid", "Username is required."),
-    ({"uid": "Eve Adams"}, "uid", "A username starts with a lowercase letter"),
-    ({"uid": "1eve"}, "uid", "A username starts with a lowercase letter"),
-    ({"uid": "root"}, "uid", "is reserved"),
-    ({"given_name": "  "}, "given_name", "First name is required."),
-    ({"family_name": ""}, "family_name", "Last name is required."),
-    ({"family_name": "x" * 61}, "family_name", "Last name is at most 60 characters."),
-    ({"mail": "not-an-address"}, "mail", "Enter a valid email address"),
-    ({"password": "short", "confirm": "short"}, "password", "at least 8 characters"),
-    ({"confirm": "Other-Passw0rd!"}, "password", "The passwords do not match."),
-    ({"password": "Secret\x00-pass-1", "confirm": "Secret\x00-pass-1"}, "password", "cannot hold control characters"),
-    ({"password": "Secret-pass-1\n", "confirm": "Secret-pass-1\n"}, "password", "cannot hold control characters"),
-    ({"password": "Secret\x1b[0m-pass", "confirm": "Secret\x1b[0m-pass"}, "password", "cannot hold control characters"),
-])
+@pytest.mark.parametrize(
+    "changes, field, message",
+    [
+        ({"uid": ""}, "uid", "Username is required."),
+        ({"uid": "Eve Adams"}, "uid", "A username starts with a lowercase letter"),
+        ({"uid": "1eve"}, "uid", "A username starts with a lowercase letter"),
+        ({"uid": "root"}, "uid", "is reserved"),
+        ({"given_name": "  "}, "given_name", "First name is required."),
+        ({"family_name": ""}, "family_name", "Last name is required."),
+        ({"family_name": "x" * 61}, "family_name", "Last name is at most 60 characters."),
+        ({"mail": "not-an-address"}, "mail", "Enter a valid email address"),
+        ({"password": "short", "confirm": "short"}, "password", "at least 8 characters"),
+        ({"confirm": "Other-Passw0rd!"}, "password", "The passwords do not match."),
+        (
+            {"password": "Secret\x00-pass-1", "confirm": "Secret\x00-pass-1"},
+            "password",
+            "cannot hold control characters",
+        ),
+        ({"password": "Secret-pass-1\n", "confirm": "Secret-pass-1\n"}, "password", "cannot hold control characters"),
+        (
+            {"password": "Secret\x1b[0m-pass", "confirm": "Secret\x1b[0m-pass"},
+            "password",
+            "cannot hold control characters",
+        ),
+    ],
+)
 def test_invalid_input_is_refused_with_a_clear_message_and_kept(admin, directory, extension, changes, field, message):
     directory.add_group("sales")
     form = new_user(groups=["sales"], **changes)
@@ -128,8 +150,10 @@ def test_edit_names_mail_and_groups(admin, directory, extension):
     form = admin.get("/users/alice/edit")
     assert 'value="Alice"' in form.text and 'value="sales" checked' in form.text
 
-    response = admin.post("/users/alice/edit", {"given_name": "Alicia", "family_name": "Martín",
-                                                "mail": "alicia@example.com", "groups": ["engineering"]})
+    response = admin.post(
+        "/users/alice/edit",
+        {"given_name": "Alicia", "family_name": "Martín", "mail": "alicia@example.com", "groups": ["engineering"]},
+    )
     assert response.status_code == 302 and response.location == "/users/alice/edit"
     new_dn = directory.user_dn("alice")
     assert new_dn == f"cn=Alicia Martín,{directory.users_dn}"
@@ -181,8 +205,14 @@ def test_the_switch_creates_a_missing_plugin_group(admin, directory, extension):
 
 
 def test_set_password_stores_sha_and_clear_sha1_and_tells_the_extension(admin, directory, extension, caplog):
-    directory.add_user("alice", "Alice", "Martin", password="Old-Passw0rd", password_scheme="{SSHA}",
-                       extra_attrs={"clearMicrosoftNTPassword": "0" * 32})
+    directory.add_user(
+        "alice",
+        "Alice",
+        "Martin",
+        password="Old-Passw0rd",
+        password_scheme="{SSHA}",
+        extra_attrs={"clearMicrosoftNTPassword": "0" * 32},
+    )
     caplog.set_level(logging.DEBUG)
     response = admin.post("/users/alice/password", {"password": PASSWORD, "confirm": PASSWORD})
     assert response.status_code == 302
@@ -198,12 +228,15 @@ def test_set_password_stores_sha_and_clear_sha1_and_tells_the_extension(admin, d
     connection.unbind_s()
 
 
-@pytest.mark.parametrize("password, confirm, message", [
-    ("short", "short", "at least 8 characters"),
-    (PASSWORD, PASSWORD + "x", "The passwords do not match."),
-    ("Secret\x00-pass-1", "Secret\x00-pass-1", "cannot hold control characters"),
-    ("Secret\t-pass-1", "Secret\t-pass-1", "cannot hold control characters"),
-])
+@pytest.mark.parametrize(
+    "password, confirm, message",
+    [
+        ("short", "short", "at least 8 characters"),
+        (PASSWORD, PASSWORD + "x", "The passwords do not match."),
+        ("Secret\x00-pass-1", "Secret\x00-pass-1", "cannot hold control characters"),
+        ("Secret\t-pass-1", "Secret\t-pass-1", "cannot hold control characters"),
+    ],
+)
 def test_a_bad_password_is_refused(admin, directory, extension, password, confirm, message):
     directory.add_user("alice", "Alice", "Martin", password="Old-Passw0rd")
     before = directory.user_entry("alice")["userPassword"]
@@ -260,7 +293,10 @@ def test_a_raising_extension_never_fails_the_request(directory, caplog):
     caplog.set_level(logging.ERROR, logger="app_google_sync.host.plugins")
 
     assert admin.post("/users/new", new_user()).status_code == 302
-    assert admin.post("/users/eve/edit", {"given_name": "Eve", "family_name": "Smith", "switches": ["broken"]}).status_code == 302
+    assert (
+        admin.post("/users/eve/edit", {"given_name": "Eve", "family_name": "Smith", "switches": ["broken"]}).status_code
+        == 302
+    )
     assert admin.post("/users/eve/password", {"password": PASSWORD, "confirm": PASSWORD}).status_code == 302
     page = admin.get("/users/eve/edit").text
     assert "Broken App could not be told about this change" in page
@@ -278,9 +314,16 @@ def test_a_raising_extension_never_fails_the_request(directory, caplog):
 
 def test_ldap_data_is_escaped(admin, directory):
     directory.add_group("<b>team</b>", description="<script>alert('group')</script>")
-    directory.add_user("mallory", "<script>alert(1)</script>", "O'Brien & <i>Co</i>", mail="m@example.com",
-                       groups=("<b>team</b>",))
-    for path in ("/users", "/users/mallory/edit", "/users/mallory/delete", "/groups", "/groups/%3Cb%3Eteam%3C%2Fb%3E/edit"):
+    directory.add_user(
+        "mallory", "<script>alert(1)</script>", "O'Brien & <i>Co</i>", mail="m@example.com", groups=("<b>team</b>",)
+    )
+    for path in (
+        "/users",
+        "/users/mallory/edit",
+        "/users/mallory/delete",
+        "/groups",
+        "/groups/%3Cb%3Eteam%3C%2Fb%3E/edit",
+    ):
         page = admin.get(path).text
         assert "<script>alert" not in page and "<b>team" not in page and "<i>Co" not in page, path
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in admin.get("/users").text
@@ -299,7 +342,9 @@ def test_a_directory_that_is_down_gives_a_clear_503(admin, directory):
 
 def test_an_app_can_link_to_a_prefilled_new_user_form(admin, directory):
     directory.add_group("sales")
-    page = admin.get("/users/new?uid=admin&given_name=Google&family_name=Administrator&google_apps=on&groups=sales").text
+    page = admin.get(
+        "/users/new?uid=admin&given_name=Google&family_name=Administrator&google_apps=on&groups=sales"
+    ).text
     assert 'name="uid" value="admin"' in page and 'value="Google"' in page and 'value="Administrator"' in page
     assert 'value="google_apps" checked' in page and 'value="sales" checked' in page
     assert 'id="e-uid"' not in page  # nothing was submitted: no error shown yet

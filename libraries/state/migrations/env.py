@@ -1,4 +1,5 @@
 """Alembic's entry point: always handed a live connection by libraries/state/migrate.py."""
+
 from alembic import context
 
 connection = context.config.attributes["connection"]
