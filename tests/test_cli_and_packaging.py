@@ -180,7 +180,8 @@ def test_the_wheel_carries_every_subpackage_and_data_file(distributions):
     names = set(zipfile.ZipFile(wheel).namelist())
     expected = source_files()
     assert (
-        "libraries/migrations/versions/__init__.py" in expected and "deploy/google-sync-worker.service" in expected
+        "libraries/state/migrations/versions/__init__.py" in expected
+        and "deploy/google-sync-worker.service" in expected
     )  # the walk works
     missing = sorted(path for path, installed in expected.items() if installed not in names)
     assert not missing, f"not in {wheel.name}: {missing}"
