@@ -16,7 +16,7 @@ from .libraries.core.errors import ConfigError
 from .libraries.runtime.scheduler import build_scheduler, reconcile
 from .libraries.settings import config, config_file
 from .libraries.settings.config_schema import parse_bool
-from .user_extension import DEFAULT_DELAY, GoogleAppsExtension, ConsolePushes
+from .user_extension import DEFAULT_DELAY, ConsolePushes, GoogleAppsExtension
 
 log = logging.getLogger(__name__)
 

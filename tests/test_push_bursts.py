@@ -17,7 +17,7 @@ from waiting import wait_for
 
 from app_google_sync import cli
 from app_google_sync.libraries.runtime.live import LiveSync
-from app_google_sync.user_extension import GoogleAppsExtension, ConsolePushes
+from app_google_sync.user_extension import ConsolePushes, GoogleAppsExtension
 
 SEEDS = range(int(os.environ.get("GOOGLE_SYNC_PUSH_SEEDS", "2")))
 USERS = ("amy", "ben", "cal")

@@ -139,13 +139,13 @@ def run_pushes(config_path: str, pushes: list[QueuedPush], store: Store | None =
         settings = config.load(config_path)
     except GoogleSyncError as error:  # every push waits for a configuration that loads
         return PushRun({push.key: error for push in pushes})
-    own = store is None or store.url != settings.sync.database
-    store = Store(settings.sync.database) if own else store
-    try:
+    if store is not None and store.url == settings.sync.database:
         return _run(settings, store, pushes)
+    own = Store(settings.sync.database)  # none given, or the file names another database now
+    try:
+        return _run(settings, own, pushes)
     finally:
-        if own:
-            store.close()
+        own.close()
 
 
 def _run(settings: config.Settings, store: Store, pushes: list[QueuedPush]) -> PushRun:

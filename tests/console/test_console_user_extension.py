@@ -8,7 +8,7 @@ import pytest
 
 from app_google_sync.libraries.core import passwords
 from app_google_sync.libraries.settings import config_file
-from app_google_sync.user_extension import GoogleAppsExtension, ConsolePushes
+from app_google_sync.user_extension import ConsolePushes, GoogleAppsExtension
 
 CLEARTEXT = "Very-Secret-Cleartext-42"
 
