@@ -16,7 +16,7 @@ from .libraries.core.errors import ConfigError
 from .libraries.runtime.scheduler import build_scheduler, reconcile
 from .libraries.settings import config, config_file
 from .libraries.settings.config_schema import parse_bool
-from .user_extension import DEFAULT_DELAY, GoogleAppsExtension, PushQueue
+from .user_extension import DEFAULT_DELAY, ConsolePushes, GoogleAppsExtension
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class ConsoleState:
     base_template: str
     create_user_endpoints: tuple[str, ...]
     oauth_client: dict | None
-    pushes: PushQueue
+    pushes: ConsolePushes
     user_extension: GoogleAppsExtension
     scheduler: object | None = None
     runs: object = None
@@ -87,7 +87,7 @@ class GoogleSync:
         for key, default in DEFAULTS.items():
             app.config.setdefault(key, default)
         settings = validated_settings(app.config)
-        pushes = PushQueue(settings["config_path"], delay=settings["push_delay"])
+        pushes = ConsolePushes(settings["config_path"], delay=settings["push_delay"])
         state = ConsoleState(
             config_path=settings["config_path"],
             secrets_dir=settings["secrets_dir"],

@@ -49,7 +49,7 @@ def _state_database(config_path: str) -> str:
     return config.sync_settings(config_file.read(config_path)).database
 
 
-class PushQueue:
+class ConsolePushes:
     """The extension's pushes: the library's durable queue, with the new password's hash kept until it is pushed."""
 
     def __init__(
@@ -142,7 +142,7 @@ class GoogleAppsExtension:
     plugin_group = "google_apps_plugin"
     description = "Synchronize this account, its password and its groups to Google Apps. Turning it off suspends the Google account; it is never deleted."
 
-    def __init__(self, queue: PushQueue):
+    def __init__(self, queue: ConsolePushes):
         self.queue = queue
 
     def user_added(self, uid: str) -> None:

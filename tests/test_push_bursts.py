@@ -17,7 +17,7 @@ from waiting import wait_for
 
 from app_google_sync import cli
 from app_google_sync.libraries.runtime.live import LiveSync
-from app_google_sync.user_extension import GoogleAppsExtension, PushQueue
+from app_google_sync.user_extension import ConsolePushes, GoogleAppsExtension
 
 SEEDS = range(int(os.environ.get("GOOGLE_SYNC_PUSH_SEEDS", "2")))
 USERS = ("amy", "ben", "cal")
@@ -152,7 +152,7 @@ def test_the_user_managers_save_then_password_around_push_ends_all_reach_google(
     for uid in USERS:
         env.directory.add_user(uid, uid.capitalize(), "Tester", groups=("google_apps_plugin",))
     sync(env)
-    queue = PushQueue(str(env.config_path), delay=0.3)
+    queue = ConsolePushes(str(env.config_path), delay=0.3)
     extension = GoogleAppsExtension(queue)
     rng = random.Random(seed)
     latest, lock = {}, threading.Lock()

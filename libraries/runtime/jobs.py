@@ -130,25 +130,41 @@ def run_pushes(config_path: str, pushes: list[QueuedPush], store: Store | None =
     """Queued pushes in one run (see SyncEngine.push_many), each with its own outcome: None when applied (or when
     Google refused it for good: the log and the run's results say why, and the next full run tries again), else
     the exception that keeps it queued (RunLocked when a run holds the lock, GoogleUnavailable when Google did not
-    answer). A failure also looks whether a push has now failed long enough to tell someone (``notify``)."""
+    answer). A failure also looks whether a push has now failed long enough to tell someone (``notify``).
+
+    The configuration is read once (the console may have changed it since the last push) and the push, from its
+    plan to the notification, goes on with that one settings object and one state database: the queue's, when the
+    file still names it."""
     try:
-        run = _push_batch(config_path, pushes, store)
+        settings = config.load(config_path)
+    except GoogleSyncError as error:  # every push waits for a configuration that loads
+        return PushRun({push.key: error for push in pushes})
+    if store is not None and store.url == settings.sync.database:
+        return _run(settings, store, pushes)
+    own = Store(settings.sync.database)  # none given, or the file names another database now
+    try:
+        return _run(settings, own, pushes)
+    finally:
+        own.close()
+
+
+def _run(settings: config.Settings, store: Store, pushes: list[QueuedPush]) -> PushRun:
+    try:
+        run = _push_batch(settings, store, pushes)
     except Exception as error:  # noqa: BLE001  (every push of the batch keeps the reason)
         run = PushRun({push.key: _waiting(error) for push in pushes})
-    if any(outcome is not None and not isinstance(outcome, RunLocked) for outcome in run.outcomes.values()):
-        notify.check_after(config_path)
+    if settings.notify.enabled and any(
+        outcome is not None and not isinstance(outcome, RunLocked) for outcome in run.outcomes.values()
+    ):
+        notify.check_quietly(settings, store)
     return run
 
 
-def _push_batch(config_path: str, pushes: list[QueuedPush], store: Store | None) -> PushRun:
-    settings = config.load(config_path)
+def _push_batch(settings: config.Settings, store: Store, pushes: list[QueuedPush]) -> PushRun:
     if not settings.google.credentials_file:
         for push in pushes:
             log.info("push of %s skipped: Google is not connected", push.label)
         return PushRun({push.key: None for push in pushes})
-    store = (
-        store if store is not None and store.url == settings.sync.database else None
-    )  # the queue's, unless the file names another
     # Pushes that failed before are tried once, without quick retries: the queue's backoff is their retry.
     deadline = PUSH_RETRY_DEADLINE if any(push.attempts == 0 for push in pushes) else 0.0
     engine = SyncEngine(
@@ -168,9 +184,8 @@ def _push_batch(config_path: str, pushes: list[QueuedPush], store: Store | None)
     return PushRun({push.key: _outcome(batch, push) for push in pushes}, batch.report)
 
 
-_CREDENTIALS: dict[
-    str, object
-] = {}  # one per key file content and identity: pushes skip parsing the key and asking a token
+# One per key file content and identity: pushes skip parsing the key and asking a token.
+_CREDENTIALS: dict[str, object] = {}
 
 
 def _credentials(settings):

@@ -8,7 +8,7 @@ import pytest
 
 from app_google_sync.libraries.core import passwords
 from app_google_sync.libraries.settings import config_file
-from app_google_sync.user_extension import GoogleAppsExtension, PushQueue
+from app_google_sync.user_extension import ConsolePushes, GoogleAppsExtension
 
 CLEARTEXT = "Very-Secret-Cleartext-42"
 
@@ -50,7 +50,7 @@ def config(tmp_path):
 
 @pytest.fixture
 def extension(recorder, tmp_path):
-    queue = PushQueue(
+    queue = ConsolePushes(
         config(tmp_path),
         delay=0.2,
         push_user=recorder.push_user,
@@ -81,7 +81,7 @@ def test_a_deleted_user_is_pushed_with_its_entry_uuid(extension, recorder):
 
 def test_handlers_return_at_once_while_a_push_is_slow(tmp_path):
     slow = Recorder(delay=1.0)
-    queue = PushQueue(
+    queue = ConsolePushes(
         config(tmp_path),
         delay=0,
         push_user=slow.push_user,
@@ -136,7 +136,7 @@ def test_a_later_user_event_keeps_the_queued_password(extension, recorder):
 
 def test_a_failing_push_never_reaches_the_host_and_stays_queued(tmp_path, caplog):
     failing = Recorder(fail=True)
-    queue = PushQueue(
+    queue = ConsolePushes(
         config(tmp_path),
         delay=0,
         push_user=failing.push_user,
@@ -158,7 +158,7 @@ def test_a_failing_push_never_reaches_the_host_and_stays_queued(tmp_path, caplog
 
 def test_a_failed_push_is_retried_until_it_is_applied(tmp_path):
     flaky = Recorder(fail=True)
-    queue = PushQueue(
+    queue = ConsolePushes(
         config(tmp_path),
         delay=0,
         push_user=flaky.push_user,
@@ -180,14 +180,14 @@ def test_a_failed_push_is_retried_until_it_is_applied(tmp_path):
 def test_a_queued_password_survives_a_restart_of_the_console(tmp_path):
     down = Recorder(fail=True)
     path = config(tmp_path)
-    first = PushQueue(
+    first = ConsolePushes(
         path, delay=0, push_user=down.push_user, push_password=down.push_password, connected=lambda p: True
     )
     GoogleAppsExtension(first).password_changed("alice", CLEARTEXT)
     assert first.wait_idle(5)
     first.stop()
     up = Recorder()
-    second = PushQueue(
+    second = ConsolePushes(
         path, delay=0, push_user=up.push_user, push_password=up.push_password, connected=lambda p: True, retry_base=0.1
     )
     assert second.waiting_passwords() == {"alice"}
@@ -214,7 +214,7 @@ def test_a_broken_queue_never_reaches_the_host(caplog):
 def test_nothing_is_pushed_while_disconnected(tmp_path, recorder):
     path = tmp_path / "c.conf"
     path.write_text(f"[google]\ndomain = example.com\n\n[sync]\nstate_dir = {tmp_path}\n")
-    queue = PushQueue(str(path), delay=0, push_user=recorder.push_user, push_password=recorder.push_password)
+    queue = ConsolePushes(str(path), delay=0, push_user=recorder.push_user, push_password=recorder.push_password)
     GoogleAppsExtension(queue).user_added("alice")
     assert queue.wait_idle(5)
     assert recorder.calls == []
