@@ -1,3 +1,3 @@
-"""The directory's side: reading OpenLDAP users and groups, the syncrepl watcher, passwords and their hashes.
+"""The directory's side: reading OpenLDAP users and groups, who is in scope (sources), the syncrepl watcher.
 Imports core, settings and state.
 """

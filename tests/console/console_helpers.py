@@ -5,13 +5,18 @@ from __future__ import annotations
 import html
 import json
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from flask import Blueprint, Flask, redirect, render_template, request, url_for
 from flask_login import LoginManager, UserMixin, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.serving import make_server
 
 from app_google_sync import GoogleSync
+from app_google_sync.host import demo as demo_host
 
 HERE = Path(__file__).parent
 CHROMIUM = "/usr/bin/chromium"
@@ -152,3 +157,27 @@ def shot(page, name: str) -> None:
 
 def token_of(page: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+@contextmanager
+def serving(app: Flask) -> Iterator[str]:
+    """``app`` served on 127.0.0.1 and a free port by a thread; yields the plugin's URL. Afterwards the server stops,
+    the console's background runs are waited for and the extension shuts down."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/app/google_sync"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        app.extensions["google_sync"].runs.join(30)
+        app.extensions["google_sync"].shutdown()
+
+
+def log_in(page, plugin_url: str) -> None:
+    """Sign in to the demo host as its administrator (the login page, then back to the plugin)."""
+    page.goto(plugin_url + "/")
+    page.fill("#username", demo_host.ADMIN_USERNAME)
+    page.fill("#password", demo_host.ADMIN_PASSWORD)
+    page.click("button[type=submit]")

@@ -8,7 +8,7 @@ import re
 import threading
 
 import pytest
-from console_helpers import CHROMIUM, shot
+from console_helpers import CHROMIUM, log_in, serving, shot
 from werkzeug.serving import make_server
 
 from app_google_sync.demo.directory import seed_sample_organisation
@@ -43,19 +43,9 @@ def plugin_url(demo, tmp_path, page):
         GOOGLE_SYNC_PUSH_DELAY=0.05,
         CONSOLE_STRICT_PLUGINS=True,
     )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_port}"
-    page.goto(url + "/login")
-    page.fill("#username", ADMIN_USERNAME)
-    page.fill("#password", ADMIN_PASSWORD)
-    page.click("button[type=submit]")
-    yield url + "/app/google_sync"
-    server.shutdown()
-    thread.join(timeout=5)
-    app.extensions["google_sync"].runs.join(30)
-    app.extensions["google_sync"].shutdown()
+    with serving(app) as url:
+        log_in(page, url)
+        yield url
 
 
 def test_pick_groups_set_posting_preview_and_delete_a_group_that_left(demo, plugin_url, page):

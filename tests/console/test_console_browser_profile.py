@@ -4,14 +4,12 @@ attributes, licences and domains, then the preview. Screenshots go to test-artif
 from __future__ import annotations
 
 import os
-import threading
 
 import pytest
-from console_helpers import CHROMIUM, shot
-from werkzeug.serving import make_server
+from console_helpers import CHROMIUM, log_in, serving, shot
 
 from app_google_sync.demo.environment import DemoEnvironment
-from app_google_sync.host.demo import ADMIN_PASSWORD, ADMIN_USERNAME, build_demo_app
+from app_google_sync.host.demo import build_demo_app
 from app_google_sync.libraries.settings import config
 
 pytestmark = pytest.mark.skipif(
@@ -46,19 +44,9 @@ def plugin_url(demo, tmp_path, page):
         GOOGLE_SYNC_PUSH_DELAY=0.05,
         CONSOLE_STRICT_PLUGINS=True,
     )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_port}"
-    page.goto(url + "/login")
-    page.fill("#username", ADMIN_USERNAME)
-    page.fill("#password", ADMIN_PASSWORD)
-    page.click("button[type=submit]")
-    yield url + "/app/google_sync"
-    server.shutdown()
-    thread.join(timeout=5)
-    app.extensions["google_sync"].runs.join(30)
-    app.extensions["google_sync"].shutdown()
+    with serving(app) as url:
+        log_in(page, url)
+        yield url
 
 
 def test_manager_custom_attributes_and_domains_then_the_preview(demo, plugin_url, page):

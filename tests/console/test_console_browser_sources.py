@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 from pathlib import Path
 
 import pytest
-from console_helpers import CHROMIUM, shot
-from werkzeug.serving import make_server
+from console_helpers import CHROMIUM, log_in, serving, shot
 
 from app_google_sync import cli
-from app_google_sync.host.demo import ADMIN_PASSWORD, ADMIN_USERNAME, build_demo_app
+from app_google_sync.host.demo import build_demo_app
 from app_google_sync.libraries.settings import config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -36,19 +34,9 @@ def plugin_url(env, tmp_path, page):
     app = build_demo_app(
         env, GOOGLE_SYNC_SECRETS_DIR=str(tmp_path / "secrets"), GOOGLE_SYNC_PUSH_DELAY=0.05, CONSOLE_STRICT_PLUGINS=True
     )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_port}"
-    page.goto(url + "/login")
-    page.fill("#username", ADMIN_USERNAME)
-    page.fill("#password", ADMIN_PASSWORD)
-    page.click("button[type=submit]")
-    yield url + "/app/google_sync"
-    server.shutdown()
-    thread.join(timeout=5)
-    app.extensions["google_sync"].runs.join(30)
-    app.extensions["google_sync"].shutdown()
+    with serving(app) as url:
+        log_in(page, url)
+        yield url
 
 
 def test_the_tree_and_groups_with_counts_then_a_narrowing_previewed_before_it_is_saved(env, plugin_url, page):

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 
 import pytest
-from console_helpers import CHROMIUM, shot
-from werkzeug.serving import make_server
+from console_helpers import CHROMIUM, log_in, serving, shot
 
 from app_google_sync import cli
-from app_google_sync.host.demo import ADMIN_PASSWORD, ADMIN_USERNAME, build_demo_app
+from app_google_sync.host.demo import build_demo_app
 from app_google_sync.libraries.sync.engine import SyncEngine
 
 pytestmark = pytest.mark.skipif(
@@ -27,21 +25,8 @@ def served(env, tmp_path):
     app = build_demo_app(
         env, GOOGLE_SYNC_SECRETS_DIR=str(tmp_path / "secrets"), GOOGLE_SYNC_PUSH_DELAY=0.05, CONSOLE_STRICT_PLUGINS=True
     )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/app/google_sync"
-    server.shutdown()
-    thread.join(timeout=5)
-    app.extensions["google_sync"].runs.join(30)
-    app.extensions["google_sync"].shutdown()
-
-
-def log_in(page, plugin: str) -> None:
-    page.goto(plugin + "/")
-    page.fill("#username", ADMIN_USERNAME)
-    page.fill("#password", ADMIN_PASSWORD)
-    page.click("button[type=submit]")
+    with serving(app) as url:
+        yield url
 
 
 def suspended(env) -> set[str]:
